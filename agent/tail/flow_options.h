@@ -1,0 +1,55 @@
+// Options of one agent flow (a `sources:` entry): which files to follow, how to frame and process
+// their lines, and which stream receives the records. Plain data, filled by the config loader.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace sluice::agent {
+
+enum class InitialPosition { kStartOfFile, kEndOfFile };
+enum class PartitionKeyKind { kRandom, kDeterministic, kFile, kField, kRegex };
+
+struct ProcessingStep {
+  enum class Kind { kSingleLine, kCsvToJson, kLogToJson, kAddMetadata };
+  Kind kind = Kind::kSingleLine;
+  // csv_to_json
+  std::vector<std::string> field_names;
+  char delimiter = ',';
+  // log_to_json: common_apache, combined_apache, apache_error, syslog, rfc5424, custom
+  std::string log_format;
+  std::string custom_pattern;  // PCRE2 pattern with one group per field name (custom)
+  // add_metadata
+  bool add_host = false, add_file = false, add_offset = false, add_timestamp = false;
+  std::map<std::string, std::string> static_fields;
+  // What to do with a line that does not parse: pass it through unparsed (default) or send it to
+  // the error output.
+  bool unparsed_to_error_output = false;
+};
+
+struct FlowOptions {
+  std::string name;
+  std::vector<std::string> paths;    // globs: *, ?, [...], ** in any component
+  std::vector<std::string> exclude;  // globs
+  std::string stream;
+  InitialPosition initial_position = InitialPosition::kEndOfFile;
+  PartitionKeyKind partition_key = PartitionKeyKind::kRandom;
+  std::string partition_key_arg;  // json path for kField, pattern for kRegex
+  // multiline
+  std::string multiline_start_pattern;  // empty: one record per line
+  std::chrono::milliseconds flush_timeout{2000};
+  int skip_header_lines = 0;
+  uint64_t max_record_size = (1u << 20) - 256;
+  std::string truncated_record_terminator = "\n";
+  std::vector<ProcessingStep> processing;
+  std::chrono::milliseconds rotate_wait{30000};
+  std::chrono::milliseconds close_inactive{5 * 60 * 1000};
+  std::chrono::milliseconds rescan_interval{10000};
+  int max_open_files = 1024;
+  uint64_t max_buffer_bytes = 16u << 20;  // bound on bytes read but not yet accepted
+};
+
+}  // namespace sluice::agent

@@ -1,0 +1,103 @@
+// A small HTTP server on a libuv loop: HTTP/1.1 with keep-alive (http-parser) and cleartext
+// HTTP/2 with prior knowledge (nghttp2, chosen when a connection opens with the HTTP/2 preface).
+//
+// Requests are handed to one handler as method, target, headers and a complete body; the handler
+// answers with status, headers and either a body or a streamed body (HttpBodyWriter). Bodies over
+// `max_body_size` get 413 with a message naming the limit. A connection that sends nothing for
+// `idle_timeout`, or takes longer than `request_timeout` to deliver one request, is closed.
+//
+// THREADING: everything runs on the loop's thread: Create, Start, Stop, the handler and every
+// HttpBodyWriter method. OWNERSHIP: the loop is not owned and must outlive the server; the server
+// must not be destroyed before the `on_closed` callback of Stop() has run (or before Start()).
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+
+namespace sluice::http {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpRequest {
+  std::string method;
+  std::string target;  // path and query as received
+  Headers headers;     // names lowercased, in arrival order
+  std::string body;
+  bool http2 = false;
+  std::string peer;  // "ip:port"
+
+  // The first value of a header (name in lowercase), or nullptr.
+  const std::string* Header(std::string_view lower_name) const;
+};
+
+// A streamed response body. Write() queues bytes; End() finishes the response. Once the peer
+// goes away (or the server stops) open() turns false, writes are dropped and the on-close
+// callback runs once. Held by the handler through a shared_ptr; safe to outlive the connection.
+class HttpBodyWriter {
+ public:
+  virtual ~HttpBodyWriter() = default;
+  virtual void Write(std::string_view bytes) = 0;
+  virtual void End() = 0;
+  virtual bool open() const = 0;
+  // Bytes queued but not yet handed to the socket (for back-pressure).
+  virtual size_t pending_bytes() const = 0;
+  virtual void SetOnClose(std::function<void()> on_close) = 0;
+};
+
+struct HttpResponse {
+  int status = 200;
+  Headers headers;
+  std::string body;
+  // When set, `body` is ignored and the response is streamed: the callback gets the writer once
+  // the headers are queued (HTTP/2: DATA frames; HTTP/1.1: chunked encoding).
+  std::function<void(std::shared_ptr<HttpBodyWriter>)> stream;
+};
+
+using HttpHandler = std::function<void(HttpRequest& request, HttpResponse* response)>;
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;  // 0: any free port (see HttpServer::port())
+  size_t max_body_size = 8 << 20;
+  uint64_t idle_timeout_ms = 120000;    // no bytes at all on an idle connection
+  uint64_t request_timeout_ms = 30000;  // from a request's first byte to its last
+  int max_connections = 20000;
+  std::string server_name = "sluice";
+};
+
+class HttpServer final {
+ public:
+  static Result<std::unique_ptr<HttpServer>> Create(uv_loop_t* loop, HttpServerOptions options,
+                                                    HttpHandler handler);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and listens. Errors name the address.
+  Status Start();
+  // Closes the listener and every connection; `on_closed` runs once every handle is closed.
+  void Stop(std::function<void()> on_closed);
+  int port() const { return port_; }
+  size_t connection_count() const;
+
+  struct Impl;
+
+ private:
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  int port_ = 0;
+};
+
+// "Bad Request" etc.; "Unknown" for codes it does not know.
+std::string_view StatusText(int status);
+
+}  // namespace sluice::http

@@ -1,0 +1,174 @@
+// The embedded broker: durable, sharded streams with Kinesis Data Streams semantics.
+//
+// This header is the in-process interface used by the agent (puts), the delivery streams
+// (consumer reads and checkpoints) and the Kinesis API server. It knows nothing of files being
+// tailed, sinks or HTTP.
+//
+// THREADING: every method is thread-safe. Appends normally come from the loop thread and reads
+// from delivery worker threads; each shard has its own lock, so readers of one shard never block
+// writers of another. Nothing here blocks on the network; appends write to the page cache and
+// durability is reached by group commit (see Stream::DurableGeneration).
+//
+// OWNERSHIP: the Broker owns its Streams; a Stream* stays valid until DeleteStream or the Broker
+// is destroyed. Record bytes returned by reads live in the ReadBatch that holds them.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/hash_key.h"
+#include "core/status.h"
+
+namespace sluice::broker {
+
+enum class FsyncPolicy { kAlways, kInterval, kNever };
+enum class CapacityMode { kUnlimited, kProvisioned };
+
+struct StreamOptions {
+  std::string name;
+  int shards = 1;
+  int64_t retention_hours = 24;  // 24..8760
+  FsyncPolicy fsync = FsyncPolicy::kInterval;
+  std::chrono::milliseconds fsync_interval{100};
+  CapacityMode mode = CapacityMode::kUnlimited;
+};
+
+struct BrokerOptions {
+  std::filesystem::path data_dir;  // streams live under data_dir/streams/<name>/
+  uint64_t disk_quota_bytes = 0;   // 0: no quota
+  Clock* clock = Clock::Real();    // not owned; must outlive the Broker
+  std::chrono::milliseconds iterator_ttl{5 * 60 * 1000};
+  uint64_t segment_bytes = 64ull << 20;  // roll a segment past this size
+};
+
+// A shard's description, as ListShards returns it.
+struct ShardInfo {
+  std::string shard_id;  // "shardId-000000000000"
+  uint32_t index = 0;    // the number in the id
+  uint128 starting_hash_key = 0;
+  uint128 ending_hash_key = 0;
+  std::optional<std::string> parent_shard_id;
+  std::optional<std::string> adjacent_parent_shard_id;
+  std::string starting_sequence_number;
+  std::optional<std::string> ending_sequence_number;  // set once closed
+  bool open = true;
+};
+
+// One record to put. `data` up to 1 MiB; `partition_key` 1..256 characters.
+struct PutRecordIn {
+  std::string_view partition_key;
+  std::string_view data;
+  std::optional<uint128> explicit_hash_key;
+};
+
+// Per-record outcome of a put; a failed record does not fail the others.
+struct PutRecordOut {
+  Status status;  // ok, kResourceExhausted (throughput/quota), kInternal
+  uint32_t shard_index = 0;
+  uint64_t offset = 0;  // position of the record in its shard: 0, 1, 2, ...
+};
+
+// A record read from a shard. Views point into the ReadBatch's buffer.
+struct RecordView {
+  uint64_t offset = 0;
+  int64_t arrival_ms = 0;
+  std::string_view partition_key;
+  std::string_view data;
+};
+
+struct ReadLimits {
+  size_t max_records = 10000;
+  size_t max_bytes = 10 << 20;
+};
+
+struct ReadBatch {
+  std::vector<RecordView> records;
+  uint64_t next_offset = 0;  // where the next read starts
+  int64_t millis_behind_latest = 0;
+  bool shard_end = false;  // a closed shard read to its end: go to its children
+  std::string buffer;      // backing storage of the views; reused across reads
+};
+
+// Sequence numbers are (shard epoch << 64 | offset) as a decimal string: strictly increasing in a
+// shard, and children (a later epoch) above their parents. See broker/FORMAT.md.
+std::string SequenceNumber(uint64_t epoch, uint64_t offset);
+Result<std::pair<uint64_t, uint64_t>> ParseSequenceNumber(std::string_view seq);
+
+class Stream {
+ public:
+  virtual ~Stream() = default;
+  virtual const std::string& name() const = 0;
+  virtual StreamOptions options() const = 0;
+
+  // Appends a batch; records are routed by hash key. One lock and one write per touched shard.
+  virtual Status PutBatch(std::span<const PutRecordIn> records, std::vector<PutRecordOut>* out) = 0;
+
+  // Durability: every put bumps the write generation; DurableGeneration() reaches a generation
+  // once everything written up to it is on disk (as the fsync policy defines it). The agent may
+  // checkpoint a file offset only after DurableGeneration() >= the generation of its put.
+  virtual uint64_t WriteGeneration() const = 0;
+  virtual uint64_t DurableGeneration() const = 0;
+  // Forces a group commit now (fdatasync of every dirty shard).
+  virtual Status Sync() = 0;
+
+  virtual std::vector<ShardInfo> ListShards() const = 0;  // open and closed within retention
+  virtual Result<ShardInfo> GetShard(uint32_t index) const = 0;
+  virtual uint64_t ShardEpoch(uint32_t index) const = 0;
+
+  // Reads records of one shard from `from_offset` (clamped to the oldest retained record).
+  virtual Status Read(uint32_t shard_index, uint64_t from_offset, const ReadLimits& limits,
+                      ReadBatch* out) = 0;
+  // The offset one past the last record of the shard (LATEST).
+  virtual Result<uint64_t> EndOffset(uint32_t shard_index) const = 0;
+  // First offset whose arrival time is >= ts_ms (AT_TIMESTAMP).
+  virtual Result<uint64_t> OffsetAtTimestamp(uint32_t shard_index, int64_t ts_ms) const = 0;
+  // Blocks up to `timeout` until the shard has a record at `offset` or is closed. Returns true
+  // if there is something to read.
+  virtual bool WaitForData(uint32_t shard_index, uint64_t offset,
+                           std::chrono::milliseconds timeout) = 0;
+
+  // Resharding (Kinesis SplitShard, MergeShards, UpdateShardCount).
+  virtual Status SplitShard(uint32_t shard_index, uint128 new_starting_hash_key) = 0;
+  virtual Status MergeShards(uint32_t shard_index, uint32_t adjacent_shard_index) = 0;
+  virtual Status UpdateShardCount(int target) = 0;
+  virtual Status SetRetentionHours(int64_t hours) = 0;
+
+  // Consumers: named, with durable per-shard checkpoints (the next offset to read).
+  virtual Status RegisterConsumer(std::string_view consumer) = 0;
+  virtual Status DeregisterConsumer(std::string_view consumer) = 0;
+  virtual std::vector<std::string> ListConsumers() const = 0;
+  virtual Status Checkpoint(std::string_view consumer, uint32_t shard_index,
+                            uint64_t next_offset) = 0;
+  virtual Result<uint64_t> GetCheckpoint(std::string_view consumer, uint32_t shard_index) const = 0;
+  // The shards this consumer may read now: open or unfinished shards whose parents are read to
+  // their end and checkpointed there (the KCL rule).
+  virtual std::vector<uint32_t> ReadableShards(std::string_view consumer) const = 0;
+};
+
+class Broker {
+ public:
+  // Opens (creating if needed) the data directory and recovers every stream in it: torn tails
+  // are cut, indexes rebuilt.
+  static Result<std::unique_ptr<Broker>> Open(const BrokerOptions& options);
+  virtual ~Broker() = default;
+
+  virtual Result<Stream*> CreateStream(const StreamOptions& options) = 0;  // kAlreadyExists
+  virtual Result<Stream*> GetStream(std::string_view name) = 0;            // kNotFound
+  virtual Status DeleteStream(std::string_view name) = 0;
+  virtual std::vector<std::string> ListStreams() const = 0;
+  // Group-commits every stream whose policy is `interval`; the daemon calls it on a timer.
+  virtual Status SyncDue() = 0;
+  // Drops whole segments past retention; the daemon calls it on a timer.
+  virtual Status EnforceRetention() = 0;
+  virtual uint64_t DiskUsageBytes() const = 0;
+};
+
+}  // namespace sluice::broker

@@ -1,0 +1,74 @@
+// Options of one delivery stream (a `deliveries:` entry). Plain data, filled by the config loader;
+// the sink section stays a list of raw options until the plugin host validates it against the
+// loaded plugin's option table.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sluice::buffer {
+
+enum class Compression { kNone, kGzip, kZip, kSnappy, kHadoopSnappy };
+
+// Where a value came from, so errors name file:line:column.
+struct SourceMark {
+  std::string file;
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based
+};
+
+// One `key: value` of a sink section. Scalars keep their text; lists and maps are kept as their
+// YAML flow text (the option table decides how to read them).
+struct SinkOption {
+  std::string key;
+  std::string value;
+  bool is_scalar = true;
+  SourceMark mark;
+  std::string path;  // key path for messages: "deliveries[0].sink.bucket"
+};
+
+struct SinkSection {
+  std::string type;  // plugin name: file, s3, http, ...
+  std::vector<SinkOption> options;
+  SourceMark mark;
+  std::string path;  // "deliveries[0].sink"
+};
+
+struct TransformOptions {
+  enum class Kind { kNone, kExec, kHttp, kPlugin };
+  Kind kind = Kind::kNone;
+  std::vector<std::string> exec;  // argv
+  std::string url;                // http
+  std::string plugin;             // plugin name
+  uint64_t buffer_size = 1u << 20;
+  std::chrono::milliseconds buffer_interval{60000};
+  std::chrono::milliseconds timeout{60000};
+  int retries = 3;
+};
+
+struct DeliveryOptions {
+  std::string name;
+  std::string stream;  // source stream (empty with direct_put)
+  bool direct_put = false;
+  // Unset: the sink type's Firehose default.
+  std::optional<uint64_t> buffer_size;
+  std::optional<std::chrono::milliseconds> buffer_interval;
+  std::string record_delimiter;  // appended to each record for object sinks; empty: as-is
+  Compression compression = Compression::kNone;
+  std::string encryption_keyring;  // path; empty: no client-side encryption
+  std::string encryption_key_id;
+  TransformOptions transform;
+  std::vector<std::string> partition_keys;  // dynamic partitioning: name=.json.path
+  int max_active_partitions = 500;
+  std::optional<std::chrono::milliseconds> retry_duration;
+  std::string errors_path;  // local error output directory
+  std::string backup_mode;  // "", failed_only, all
+  std::optional<SinkSection> backup_sink;
+  SinkSection sink;
+  int concurrency = 1;
+};
+
+}  // namespace sluice::buffer

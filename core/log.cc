@@ -1,0 +1,182 @@
+#include "core/log.h"
+
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+
+namespace sluice::log {
+namespace {
+
+std::atomic<Level> g_level{Level::kInfo};
+std::atomic<Format> g_format{Format::kLogfmt};
+
+std::string_view LevelName(Level level) {
+  switch (level) {
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
+  }
+  return "info";
+}
+
+bool IsSecretKey(std::string_view key) {
+  static constexpr std::string_view kWords[] = {"secret",     "token",         "password",
+                                                "passwd",     "authorization", "credential",
+                                                "access_key", "private_key"};
+  for (std::string_view w : kWords) {
+    if (key.find(w) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+bool NeedsQuotes(std::string_view v) {
+  if (v.empty()) return true;
+  for (char c : v) {
+    if (c == ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Escapes for both logfmt quoted values and JSON strings (a shared subset).
+void AppendEscaped(std::string_view v, std::string* out) {
+  for (char c : v) {
+    unsigned char u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"':
+        *out += "\\\"";
+        break;
+      case '\\':
+        *out += "\\\\";
+        break;
+      case '\n':
+        *out += "\\n";
+        break;
+      case '\t':
+        *out += "\\t";
+        break;
+      case '\r':
+        *out += "\\r";
+        break;
+      default:
+        if (u < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", u);
+          *out += buf;
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+}
+
+void AppendField(std::string_view key, std::string_view value, bool raw, std::string* out) {
+  if (g_format.load() == Format::kJson) {
+    *out += ",\"";
+    AppendEscaped(key, out);
+    *out += "\":";
+    if (raw) {
+      *out += value;
+    } else {
+      out->push_back('"');
+      AppendEscaped(value, out);
+      out->push_back('"');
+    }
+    return;
+  }
+  out->push_back(' ');
+  *out += key;
+  out->push_back('=');
+  if (!raw && NeedsQuotes(value)) {
+    out->push_back('"');
+    AppendEscaped(value, out);
+    out->push_back('"');
+  } else {
+    *out += value;
+  }
+}
+
+}  // namespace
+
+void SetLevel(Level level) { g_level = level; }
+Level GetLevel() { return g_level.load(); }
+void SetFormat(Format format) { g_format = format; }
+
+bool ParseLevel(std::string_view text, Level* out) {
+  for (Level l : {Level::kDebug, Level::kInfo, Level::kWarn, Level::kError}) {
+    if (text == LevelName(l)) {
+      *out = l;
+      return true;
+    }
+  }
+  return false;
+}
+
+Line::Line(Level level, std::string_view msg) : enabled_(level >= g_level.load()) {
+  if (!enabled_) return;
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  tm t{};
+  gmtime_r(&ts.tv_sec, &t);
+  char stamp[96];
+  std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", t.tm_year + 1900,
+                t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec / 1'000'000);
+  if (g_format.load() == Format::kJson) {
+    buf_ = "{\"ts\":\"";
+    buf_ += stamp;
+    buf_ += "\",\"level\":\"";
+    buf_ += LevelName(level);
+    buf_ += "\",\"msg\":\"";
+    AppendEscaped(msg, &buf_);
+    buf_ += "\"";
+  } else {
+    buf_ = "ts=";
+    buf_ += stamp;
+    buf_ += " level=";
+    buf_ += LevelName(level);
+    AppendField("msg", msg, false, &buf_);
+  }
+}
+
+Line::~Line() {
+  if (!enabled_) return;
+  if (g_format.load() == Format::kJson) buf_ += "}";
+  buf_ += "\n";
+  // One write so concurrent lines do not interleave; a failed log write has nowhere to go.
+  ssize_t n = ::write(STDERR_FILENO, buf_.data(), buf_.size());
+  (void)n;
+}
+
+Line& Line::With(std::string_view key, std::string_view value) {
+  if (!enabled_) return *this;
+  AppendField(key, IsSecretKey(key) ? std::string_view("[redacted]") : value, false, &buf_);
+  return *this;
+}
+
+Line& Line::With(std::string_view key, int64_t value) {
+  if (enabled_) AppendField(key, std::to_string(value), true, &buf_);
+  return *this;
+}
+
+Line& Line::With(std::string_view key, uint64_t value) {
+  if (enabled_) AppendField(key, std::to_string(value), true, &buf_);
+  return *this;
+}
+
+Line& Line::With(std::string_view key, double value) {
+  if (!enabled_) return *this;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", value);
+  AppendField(key, buf, true, &buf_);
+  return *this;
+}
+
+}  // namespace sluice::log

@@ -1,0 +1,71 @@
+#include "core/log.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+namespace sluice::log {
+namespace {
+
+// Captures what is written to stderr while `fn` runs.
+template <typename Fn>
+std::string CaptureStderr(Fn fn) {
+  std::fflush(stderr);
+  char path[] = "/tmp/sluice-log-XXXXXX";
+  int fd = mkstemp(path);
+  int saved = dup(STDERR_FILENO);
+  dup2(fd, STDERR_FILENO);
+  fn();
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  std::string out;
+  char buf[4096];
+  lseek(fd, 0, SEEK_SET);
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fd);
+  unlink(path);
+  return out;
+}
+
+TEST(LogTest, LogfmtQuotesAndRedacts) {
+  SetFormat(Format::kLogfmt);
+  SetLevel(Level::kInfo);
+  std::string out = CaptureStderr([] {
+    SLUICE_LOG(Info, "file rotated")
+        .With("path", "/a b")
+        .With("inode", uint64_t{42})
+        .With("secret_access_key", "hunter2");
+  });
+  EXPECT_NE(out.find("level=info msg=\"file rotated\" path=\"/a b\" inode=42"), std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("hunter2"), std::string::npos);
+  EXPECT_NE(out.find("secret_access_key=[redacted]"), std::string::npos);
+}
+
+TEST(LogTest, JsonLinesAndLevels) {
+  SetFormat(Format::kJson);
+  SetLevel(Level::kWarn);
+  std::string out = CaptureStderr([] {
+    SLUICE_LOG(Info, "hidden");
+    SLUICE_LOG(Error, "broke \"x\"").With("n", 3);
+  });
+  SetFormat(Format::kLogfmt);
+  SetLevel(Level::kInfo);
+  EXPECT_EQ(out.find("hidden"), std::string::npos);
+  EXPECT_NE(out.find("\"level\":\"error\",\"msg\":\"broke \\\"x\\\"\",\"n\":3}\n"),
+            std::string::npos)
+      << out;
+}
+
+TEST(LogTest, ParseLevel) {
+  Level l;
+  EXPECT_TRUE(ParseLevel("debug", &l));
+  EXPECT_EQ(l, Level::kDebug);
+  EXPECT_FALSE(ParseLevel("verbose", &l));
+}
+
+}  // namespace
+}  // namespace sluice::log
