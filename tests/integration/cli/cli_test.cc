@@ -1,0 +1,153 @@
+// Runs the built `sluice` binary the way a user does: check, version, help, and run with a clean
+// stop on SIGTERM and SIGINT.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("sluice-cli-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Starts the binary with stdout/stderr to files in the temp dir, cwd = temp dir.
+  pid_t Start(const std::vector<std::string>& args) {
+    std::vector<char*> argv;
+    std::string bin = SLUICE_BIN;
+    argv.push_back(bin.data());
+    std::vector<std::string> copy = args;
+    for (std::string& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, (dir_ / "stdout").c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, (dir_ / "stderr").c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addchdir_np(&fa, dir_.c_str());
+    pid_t pid = -1;
+    EXPECT_EQ(posix_spawn(&pid, bin.c_str(), &fa, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    return pid;
+  }
+
+  Outcome Wait(pid_t pid) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    Outcome o;
+    o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    o.out = Slurp(dir_ / "stdout");
+    o.err = Slurp(dir_ / "stderr");
+    return o;
+  }
+
+  Outcome RunToEnd(const std::vector<std::string>& args) { return Wait(Start(args)); }
+
+  fs::path Write(const std::string& name, const std::string& text, fs::perms perms) {
+    fs::path p = dir_ / name;
+    std::ofstream(p) << text;
+    fs::permissions(p, perms);
+    return p;
+  }
+
+  fs::path dir_;
+};
+
+constexpr fs::perms kPrivate = fs::perms::owner_read | fs::perms::owner_write;
+
+TEST_F(CliTest, VersionAndHelp) {
+  Outcome v = RunToEnd({"version"});
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_EQ(v.out.rfind("sluice ", 0), 0u) << v.out;
+  Outcome h = RunToEnd({"help"});
+  EXPECT_EQ(h.exit_code, 0);
+  for (const char* cmd : {"run", "check", "version"}) {
+    EXPECT_NE(h.out.find(cmd), std::string::npos) << h.out;
+  }
+  Outcome rh = RunToEnd({"run", "--help"});
+  EXPECT_EQ(rh.exit_code, 0);
+  EXPECT_NE(rh.out.find("--config"), std::string::npos);
+  EXPECT_EQ(RunToEnd({"frobnicate"}).exit_code, 2);
+}
+
+TEST_F(CliTest, CheckAcceptsTheDefaultAndEveryExample) {
+  std::vector<fs::path> configs = {fs::path(SLUICE_SOURCE_DIR) / "conf/sluice.yaml"};
+  fs::path examples = fs::path(SLUICE_SOURCE_DIR) / "conf/examples";
+  if (fs::exists(examples)) {
+    for (const auto& e : fs::directory_iterator(examples)) configs.push_back(e.path());
+  }
+  for (const fs::path& c : configs) {
+    Outcome o = RunToEnd({"check", "-c", c.string()});
+    EXPECT_EQ(o.exit_code, 0) << c << "\n" << o.err;
+  }
+}
+
+TEST_F(CliTest, CheckRejectsABadConfigWithPositions) {
+  fs::path p = Write("bad.yaml",
+                     "data_dir: ./d\n"
+                     "streams:\n"
+                     "  - name: s\n"
+                     "    shardz: 2\n",
+                     kPrivate);
+  Outcome o = RunToEnd({"check", "-c", p.string()});
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.err.find("bad.yaml:4:5: streams[0].shardz"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("did you mean 'shards'"), std::string::npos) << o.err;
+}
+
+TEST_F(CliTest, RunStopsCleanlyOnSigtermAndSigint) {
+  fs::path p = Write("ok.yaml",
+                     "data_dir: ./data\n"
+                     "streams:\n"
+                     "  - name: s\n"
+                     "    shards: 2\n",
+                     kPrivate);
+  for (int sig : {SIGTERM, SIGINT}) {
+    pid_t pid = Start({"run", "-c", p.string()});
+    // Wait until the daemon says it started, then signal it.
+    for (int i = 0; i < 200 && Slurp(dir_ / "stderr").find("sluice started") == std::string::npos;
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    kill(pid, sig);
+    Outcome o = Wait(pid);
+    EXPECT_EQ(o.exit_code, 0) << o.err;
+    EXPECT_NE(o.err.find("sluice started"), std::string::npos) << o.err;
+    EXPECT_EQ(o.err.find("open handles"), std::string::npos) << o.err;
+    EXPECT_TRUE(fs::exists(dir_ / "data")) << o.err;
+  }
+}
+
+}  // namespace
