@@ -1,0 +1,211 @@
+// HTTP/1.1 on a connection, parsed by http-parser: keep-alive, pipelining (answered in order,
+// since the handler answers synchronously), Expect: 100-continue, chunked request bodies, and
+// chunked streamed responses.
+#include <http_parser.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "broker/api/http_connection.h"
+
+namespace sluice::http {
+namespace {
+
+void AppendStatusLine(int status, std::string* out) {
+  out->append("HTTP/1.1 ");
+  out->append(std::to_string(status));
+  out->push_back(' ');
+  out->append(StatusText(status));
+  out->append("\r\n");
+}
+
+class Http1Session;
+
+// Chunked body writer for a streamed HTTP/1.1 response; the connection closes when it ends.
+class Http1BodyWriter final : public HttpBodyWriter {
+ public:
+  explicit Http1BodyWriter(Connection* conn) : conn_(conn) {}
+  void Write(std::string_view bytes) override {
+    if (!conn_ || ended_ || bytes.empty()) return;
+    char size[24];
+    int n = snprintf(size, sizeof(size), "%zx\r\n", bytes.size());
+    conn_->Queue(std::string_view(size, static_cast<size_t>(n)));
+    conn_->Queue(bytes);
+    conn_->Queue("\r\n");
+    conn_->Flush();
+  }
+  void End() override {
+    if (!conn_ || ended_) return;
+    ended_ = true;
+    conn_->Queue("0\r\n\r\n");
+    conn_->CloseAfterWrite();
+    conn_->Flush();
+  }
+  bool open() const override { return conn_ != nullptr && !ended_; }
+  size_t pending_bytes() const override { return conn_ ? conn_->pending_write_bytes() : 0; }
+  void SetOnClose(std::function<void()> cb) override { on_close_ = std::move(cb); }
+  void Detach() {
+    if (!conn_) return;
+    conn_ = nullptr;
+    if (on_close_) {
+      auto cb = std::move(on_close_);
+      on_close_ = nullptr;
+      cb();
+    }
+  }
+
+ private:
+  Connection* conn_;
+  bool ended_ = false;
+  std::function<void()> on_close_;
+};
+
+class Http1Session final : public ProtocolSession {
+ public:
+  explicit Http1Session(Connection* conn) : conn_(conn) {
+    http_parser_init(&parser_, HTTP_REQUEST);
+    parser_.data = this;
+    http_parser_settings_init(&settings_);
+    settings_.on_message_begin = [](http_parser* p) { return Self(p)->OnBegin(); };
+    settings_.on_url = [](http_parser* p, const char* at, size_t n) {
+      Self(p)->req_.target.append(at, n);
+      return 0;
+    };
+    settings_.on_header_field = [](http_parser* p, const char* at, size_t n) {
+      return Self(p)->OnField(at, n);
+    };
+    settings_.on_header_value = [](http_parser* p, const char* at, size_t n) {
+      auto* s = Self(p);
+      s->req_.headers.back().second.append(at, n);
+      s->in_value_ = true;
+      return 0;
+    };
+    settings_.on_headers_complete = [](http_parser* p) { return Self(p)->OnHeadersComplete(); };
+    settings_.on_body = [](http_parser* p, const char* at, size_t n) {
+      return Self(p)->OnBody(at, n);
+    };
+    settings_.on_message_complete = [](http_parser* p) { return Self(p)->OnComplete(); };
+  }
+
+  ~Http1Session() override {
+    if (writer_) writer_->Detach();
+  }
+
+  bool Feed(const char* data, size_t n) override {
+    if (fatal_ || writer_) return !fatal_;  // input after a streamed response is ignored
+    size_t used = http_parser_execute(&parser_, &settings_, data, n);
+    if (fatal_) return false;
+    if (parser_.http_errno != HPE_OK || used != n) {
+      if (parser_.http_errno == HPE_PAUSED) return true;
+      std::string msg = std::string("malformed HTTP/1.1 request: ") +
+                        http_errno_description(static_cast<http_errno>(parser_.http_errno));
+      SendError(400, msg);
+      return false;
+    }
+    return !close_;
+  }
+
+  bool Busy() const override { return writer_ != nullptr && writer_->open(); }
+
+ private:
+  static Http1Session* Self(http_parser* p) { return static_cast<Http1Session*>(p->data); }
+
+  int OnBegin() {
+    req_ = HttpRequest();
+    req_.peer = conn_->peer();
+    in_value_ = false;
+    conn_->RequestStarted();
+    return 0;
+  }
+
+  int OnField(const char* at, size_t n) {
+    if (in_value_ || req_.headers.empty()) req_.headers.emplace_back();
+    in_value_ = false;
+    std::string& name = req_.headers.back().first;
+    for (size_t i = 0; i < n; i++) {
+      name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(at[i]))));
+    }
+    return 0;
+  }
+
+  int OnHeadersComplete() {
+    req_.method = http_method_str(static_cast<http_method>(parser_.method));
+    size_t limit = conn_->options().max_body_size;
+    // content_length is ULLONG_MAX when absent.
+    if (parser_.content_length != ULLONG_MAX && parser_.content_length > limit) {
+      SendError(413, "request body of " + std::to_string(parser_.content_length) +
+                         " bytes exceeds the limit of " + std::to_string(limit) + " bytes");
+      return -1;
+    }
+    const std::string* expect = req_.Header("expect");
+    if (expect != nullptr && (*expect == "100-continue" || *expect == "100-Continue")) {
+      conn_->Queue("HTTP/1.1 100 Continue\r\n\r\n");
+      conn_->Flush();
+    }
+    if (parser_.content_length != ULLONG_MAX) req_.body.reserve(parser_.content_length);
+    return 0;
+  }
+
+  int OnBody(const char* at, size_t n) {
+    size_t limit = conn_->options().max_body_size;
+    if (req_.body.size() + n > limit) {
+      SendError(413, "request body exceeds the limit of " + std::to_string(limit) + " bytes");
+      return -1;
+    }
+    req_.body.append(at, n);
+    return 0;
+  }
+
+  int OnComplete() {
+    conn_->RequestFinished();
+    bool keep_alive = http_should_keep_alive(&parser_) != 0;
+    bool head = parser_.method == HTTP_HEAD;
+    HttpResponse resp;
+    conn_->handler()(req_, &resp);
+    std::string* out = conn_->out();
+    AppendStatusLine(resp.status, out);
+    for (const auto& [k, v] : resp.headers) {
+      out->append(k).append(": ").append(v).append("\r\n");
+    }
+    out->append("Server: ").append(conn_->options().server_name).append("\r\n");
+    if (resp.stream) {
+      out->append("Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+      writer_ = std::make_shared<Http1BodyWriter>(conn_);
+      conn_->Flush();
+      http_parser_pause(&parser_, 1);
+      resp.stream(writer_);
+      return 0;
+    }
+    out->append("Content-Length: ").append(std::to_string(resp.body.size())).append("\r\n");
+    out->append(keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
+    if (!head) out->append(resp.body);
+    if (!keep_alive) close_ = true;
+    return 0;
+  }
+
+  void SendError(int status, const std::string& message) {
+    fatal_ = true;
+    std::string* out = conn_->out();
+    AppendStatusLine(status, out);
+    out->append("Content-Type: text/plain\r\nConnection: close\r\nContent-Length: ");
+    out->append(std::to_string(message.size() + 1)).append("\r\n\r\n");
+    out->append(message).append("\n");
+  }
+
+  Connection* conn_;
+  http_parser parser_;
+  http_parser_settings settings_;
+  HttpRequest req_;
+  bool in_value_ = false;
+  bool fatal_ = false;
+  bool close_ = false;
+  std::shared_ptr<Http1BodyWriter> writer_;
+};
+
+}  // namespace
+
+std::unique_ptr<ProtocolSession> NewHttp1Session(Connection* conn) {
+  return std::make_unique<Http1Session>(conn);
+}
+
+}  // namespace sluice::http

@@ -1,0 +1,83 @@
+// Internal to the HTTP server: one accepted TCP connection and the protocol session behind it.
+//
+// THREADING: loop thread only. OWNERSHIP: the server's Impl owns every Connection; a Connection
+// owns its session and frees itself in its close callback.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "broker/api/http_server.h"
+
+namespace sluice::http {
+
+class Connection;
+
+// A protocol on top of a connection: HTTP/1.1 or HTTP/2.
+class ProtocolSession {
+ public:
+  virtual ~ProtocolSession() = default;
+  // Consumes received bytes. Returns false when the connection must close (after flushing).
+  virtual bool Feed(const char* data, size_t n) = 0;
+  // True while a streamed response is being written (no idle timeout then).
+  virtual bool Busy() const = 0;
+};
+
+std::unique_ptr<ProtocolSession> NewHttp1Session(Connection* conn);
+// Returns nullptr if nghttp2 fails to set up.
+std::unique_ptr<ProtocolSession> NewHttp2Session(Connection* conn);
+
+class Connection final {
+ public:
+  Connection(HttpServer::Impl* server, uv_loop_t* loop);
+  ~Connection();
+  uv_tcp_t* tcp() { return &tcp_; }
+
+  // Queues bytes for the socket; Flush() hands the queue to libuv in one write.
+  void Queue(std::string_view bytes) { out_.append(bytes); }
+  std::string* out() { return &out_; }
+  void Flush();
+  // Closes once queued writes are done.
+  void CloseAfterWrite();
+  void Close();
+  bool closing() const { return closing_; }
+  size_t pending_write_bytes() const { return writing_bytes_ + out_.size(); }
+
+  void OnRead(const char* data, ssize_t n);
+  void RequestStarted();   // the first byte of a request arrived
+  void RequestFinished();  // a whole request arrived
+  void OnBodyProgress();   // for streamed bodies: writes completing count as activity
+
+  const HttpServerOptions& options() const;
+  HttpHandler& handler();
+  const std::string& peer() const { return peer_; }
+  uint64_t Now() const { return uv_now(loop_); }
+  bool TimedOut(uint64_t now) const;
+
+  std::list<Connection*>::iterator self;  // position in the server's list
+
+ private:
+  friend struct HttpServer::Impl;
+  static void OnWriteDone(uv_write_t* req, int status);
+
+  uv_tcp_t tcp_;
+  HttpServer::Impl* server_;
+  uv_loop_t* loop_;
+  std::unique_ptr<ProtocolSession> session_;
+  std::string detect_;  // first bytes, until the protocol is known
+  std::string out_;
+  std::string peer_;
+  size_t writing_bytes_ = 0;
+  int writes_in_flight_ = 0;
+  bool close_after_write_ = false;
+  bool closing_ = false;
+  uint64_t last_activity_ms_ = 0;
+  uint64_t request_started_ms_ = 0;  // 0: no request in progress
+};
+
+}  // namespace sluice::http

@@ -1,0 +1,324 @@
+#include "broker/api/http_server.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstring>
+#include <list>
+
+#include "broker/api/http_connection.h"
+#include "core/log.h"
+
+namespace sluice::http {
+
+namespace {
+constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+struct WriteReq {
+  uv_write_t req;
+  std::string data;
+};
+
+std::string PeerName(uv_tcp_t* tcp) {
+  sockaddr_storage ss{};
+  int len = sizeof(ss);
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "?";
+  char ip[INET6_ADDRSTRLEN] = {0};
+  int port = 0;
+  if (ss.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    uv_ip4_name(a, ip, sizeof(ip));
+    port = ntohs(a->sin_port);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    uv_ip6_name(a, ip, sizeof(ip));
+    port = ntohs(a->sin6_port);
+  }
+  return std::string(ip) + ":" + std::to_string(port);
+}
+}  // namespace
+
+const std::string* HttpRequest::Header(std::string_view lower_name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == lower_name) return &v;
+  }
+  return nullptr;
+}
+
+std::string_view StatusText(int status) {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Payload Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Unknown";
+  }
+}
+
+struct HttpServer::Impl {
+  uv_loop_t* loop;
+  HttpServerOptions options;
+  HttpHandler handler;
+  uv_tcp_t listener{};
+  uv_timer_t sweep{};
+  bool listening = false;
+  bool stopping = false;
+  int open_handles = 0;  // listener, timer and connections not yet closed
+  std::list<Connection*> connections;
+  std::function<void()> on_closed;
+
+  void HandleClosed() {
+    if (--open_handles == 0 && on_closed) {
+      auto cb = std::move(on_closed);
+      on_closed = nullptr;
+      cb();
+    }
+  }
+
+  static void OnConnection(uv_stream_t* server, int status) {
+    auto* self = static_cast<Impl*>(server->data);
+    if (status < 0) {
+      SLUICE_LOG(Warn, "http accept failed").With("error", uv_strerror(status));
+      return;
+    }
+    auto* conn = new Connection(self, self->loop);
+    self->open_handles++;
+    if (uv_accept(server, reinterpret_cast<uv_stream_t*>(conn->tcp())) != 0 ||
+        static_cast<int>(self->connections.size()) >= self->options.max_connections) {
+      conn->self = self->connections.insert(self->connections.end(), conn);
+      conn->Close();
+      return;
+    }
+    conn->self = self->connections.insert(self->connections.end(), conn);
+    conn->peer_ = PeerName(conn->tcp());
+    uv_tcp_nodelay(conn->tcp(), 1);
+    uv_read_start(
+        reinterpret_cast<uv_stream_t*>(conn->tcp()),
+        [](uv_handle_t*, size_t, uv_buf_t* buf) {
+          // One shared read buffer: sessions copy what they keep before returning.
+          static thread_local char storage[64 * 1024];
+          buf->base = storage;
+          buf->len = sizeof(storage);
+        },
+        [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+          static_cast<Connection*>(s->data)->OnRead(buf->base, n);
+        });
+  }
+
+  static void OnSweep(uv_timer_t* t) {
+    auto* self = static_cast<Impl*>(t->data);
+    uint64_t now = uv_now(self->loop);
+    for (auto it = self->connections.begin(); it != self->connections.end();) {
+      Connection* c = *it++;  // Close() may not erase, but stay safe
+      if (!c->closing() && c->TimedOut(now)) c->Close();
+    }
+  }
+};
+
+Connection::Connection(HttpServer::Impl* server, uv_loop_t* loop) : server_(server), loop_(loop) {
+  uv_tcp_init(loop, &tcp_);
+  tcp_.data = this;
+  last_activity_ms_ = uv_now(loop);
+}
+
+Connection::~Connection() = default;
+
+const HttpServerOptions& Connection::options() const { return server_->options; }
+HttpHandler& Connection::handler() { return server_->handler; }
+
+bool Connection::TimedOut(uint64_t now) const {
+  if (request_started_ms_ != 0 && now - request_started_ms_ > options().request_timeout_ms) {
+    return true;
+  }
+  if (session_ && session_->Busy()) return false;
+  return now - last_activity_ms_ > options().idle_timeout_ms;
+}
+
+void Connection::RequestStarted() {
+  if (request_started_ms_ == 0) request_started_ms_ = std::max<uint64_t>(Now(), 1);
+}
+void Connection::RequestFinished() { request_started_ms_ = 0; }
+void Connection::OnBodyProgress() { last_activity_ms_ = Now(); }
+
+void Connection::OnRead(const char* data, ssize_t n) {
+  if (n == 0) return;
+  if (n < 0) {  // EOF or error
+    Close();
+    return;
+  }
+  last_activity_ms_ = Now();
+  if (closing_ || close_after_write_) return;
+  if (!session_) {
+    // Decide between HTTP/2 (prior knowledge) and HTTP/1.1 on the first bytes.
+    detect_.append(data, static_cast<size_t>(n));
+    size_t m = std::min(detect_.size(), kH2Preface.size());
+    bool h2_prefix = std::string_view(detect_).substr(0, m) == kH2Preface.substr(0, m);
+    if (h2_prefix && detect_.size() < kH2Preface.size()) return;  // need more bytes
+    session_ = h2_prefix ? NewHttp2Session(this) : NewHttp1Session(this);
+    if (!session_) {
+      Close();
+      return;
+    }
+    std::string first = std::move(detect_);
+    detect_.clear();
+    if (!session_->Feed(first.data(), first.size())) CloseAfterWrite();
+    Flush();
+    return;
+  }
+  if (!session_->Feed(data, static_cast<size_t>(n))) CloseAfterWrite();
+  Flush();
+}
+
+void Connection::Flush() {
+  if (closing_ || out_.empty()) {
+    if (close_after_write_ && writes_in_flight_ == 0) Close();
+    return;
+  }
+  auto* w = new WriteReq;
+  w->data.swap(out_);
+  w->req.data = this;
+  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+  writing_bytes_ += w->data.size();
+  writes_in_flight_++;
+  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, OnWriteDone);
+  if (rc != 0) {
+    writing_bytes_ -= w->data.size();
+    writes_in_flight_--;
+    delete w;
+    Close();
+  }
+}
+
+void Connection::OnWriteDone(uv_write_t* req, int status) {
+  auto* w = reinterpret_cast<WriteReq*>(req);
+  auto* c = static_cast<Connection*>(req->data);
+  c->writing_bytes_ -= w->data.size();
+  c->writes_in_flight_--;
+  delete w;
+  c->last_activity_ms_ = c->Now();
+  if (status < 0) {
+    c->Close();
+    return;
+  }
+  if (c->close_after_write_ && c->writes_in_flight_ == 0 && c->out_.empty()) {
+    c->Close();
+    return;
+  }
+  c->Flush();
+}
+
+void Connection::CloseAfterWrite() {
+  close_after_write_ = true;
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  if (writes_in_flight_ == 0 && out_.empty()) Close();
+}
+
+void Connection::Close() {
+  if (closing_) return;
+  closing_ = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), [](uv_handle_t* h) {
+    auto* c = static_cast<Connection*>(h->data);
+    HttpServer::Impl* server = c->server_;
+    server->connections.erase(c->self);
+    c->session_.reset();  // detaches streamed-body writers
+    delete c;
+    server->HandleClosed();
+  });
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Create(uv_loop_t* loop, HttpServerOptions options,
+                                                       HttpHandler handler) {
+  if (loop == nullptr) return InvalidArgument("http server: no loop");
+  if (!handler) return InvalidArgument("http server: no handler");
+  if (options.port < 0 || options.port > 65535) {
+    return InvalidArgument("http server: port " + std::to_string(options.port) + " out of range");
+  }
+  if (options.idle_timeout_ms == 0 || options.request_timeout_ms == 0) {
+    return InvalidArgument("http server: timeouts must be positive");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->loop = loop;
+  impl->options = std::move(options);
+  impl->handler = std::move(handler);
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() = default;
+
+size_t HttpServer::connection_count() const { return impl_->connections.size(); }
+
+Status HttpServer::Start() {
+  Impl* s = impl_.get();
+  if (s->listening) return InvalidArgument("http server: already started");
+  const std::string where = s->options.host + ":" + std::to_string(s->options.port);
+  sockaddr_storage addr{};
+  bool v6 = s->options.host.find(':') != std::string::npos;
+  int rc = v6 ? uv_ip6_addr(s->options.host.c_str(), s->options.port,
+                            reinterpret_cast<sockaddr_in6*>(&addr))
+              : uv_ip4_addr(s->options.host.c_str(), s->options.port,
+                            reinterpret_cast<sockaddr_in*>(&addr));
+  if (rc != 0) return InvalidArgument("http server: bad listen address " + where);
+  uv_tcp_init(s->loop, &s->listener);
+  s->listener.data = s;
+  s->open_handles++;
+  s->listening = true;
+  rc = uv_tcp_bind(&s->listener, reinterpret_cast<sockaddr*>(&addr), 0);
+  if (rc == 0) {
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&s->listener), 1024, Impl::OnConnection);
+  }
+  uv_timer_init(s->loop, &s->sweep);
+  s->sweep.data = s;
+  s->open_handles++;
+  if (rc != 0) {
+    return IoError("http server: cannot listen on " + where + ": " + uv_strerror(rc));
+  }
+  sockaddr_storage bound{};
+  int len = sizeof(bound);
+  uv_tcp_getsockname(&s->listener, reinterpret_cast<sockaddr*>(&bound), &len);
+  port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  uint64_t every = std::min(s->options.idle_timeout_ms, s->options.request_timeout_ms) / 4;
+  every = std::clamp<uint64_t>(every, 5, 1000);
+  uv_timer_start(&s->sweep, Impl::OnSweep, every, every);
+  return Status::Ok();
+}
+
+void HttpServer::Stop(std::function<void()> on_closed) {
+  Impl* s = impl_.get();
+  if (!s->listening || s->stopping) {
+    if (on_closed && !s->listening) on_closed();
+    return;
+  }
+  s->stopping = true;
+  s->on_closed = std::move(on_closed);
+  auto done = [](uv_handle_t* h) { static_cast<Impl*>(h->data)->HandleClosed(); };
+  uv_close(reinterpret_cast<uv_handle_t*>(&s->listener), done);
+  uv_timer_stop(&s->sweep);
+  uv_close(reinterpret_cast<uv_handle_t*>(&s->sweep), done);
+  for (Connection* c : s->connections) c->Close();
+}
+
+}  // namespace sluice::http

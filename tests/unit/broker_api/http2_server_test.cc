@@ -1,0 +1,203 @@
+// HTTP/2 prior-knowledge tests: an nghttp2 client session over a raw libuv TCP client.
+#include <gtest/gtest.h>
+#include <nghttp2/nghttp2.h>
+
+#include <cstring>
+#include <map>
+
+#include "broker/api/http_server.h"
+#include "tests/unit/broker_api/test_client.h"
+
+namespace sluice::http {
+namespace {
+
+struct H2Result {
+  int status = 0;
+  std::string body;
+  bool closed = false;
+};
+
+// Sends `count` POST requests with `body` on one HTTP/2 connection and collects the answers.
+class H2Client {
+ public:
+  H2Client(uv_loop_t* loop, int port, int count, std::string body) : body_(std::move(body)) {
+    nghttp2_session_callbacks* cbs;
+    nghttp2_session_callbacks_new(&cbs);
+    nghttp2_session_callbacks_set_on_header_callback(
+        cbs, [](nghttp2_session*, const nghttp2_frame* f, const uint8_t* n, size_t nl,
+                const uint8_t* v, size_t vl, uint8_t, void* u) {
+          auto* self = static_cast<H2Client*>(u);
+          if (std::string_view(reinterpret_cast<const char*>(n), nl) == ":status") {
+            self->results[f->hd.stream_id].status =
+                std::stoi(std::string(reinterpret_cast<const char*>(v), vl));
+          }
+          return 0;
+        });
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
+        cbs, [](nghttp2_session*, uint8_t, int32_t id, const uint8_t* d, size_t n, void* u) {
+          static_cast<H2Client*>(u)->results[id].body.append(reinterpret_cast<const char*>(d), n);
+          return 0;
+        });
+    nghttp2_session_callbacks_set_on_stream_close_callback(
+        cbs, [](nghttp2_session*, int32_t id, uint32_t, void* u) {
+          auto* self = static_cast<H2Client*>(u);
+          self->results[id].closed = true;
+          if (++self->done_ == self->count_) self->finished = true;
+          return 0;
+        });
+    nghttp2_session_client_new(&session_, cbs, this);
+    nghttp2_session_callbacks_del(cbs);
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, nullptr, 0);
+    count_ = count;
+    for (int i = 0; i < count; i++) {
+      nghttp2_nv nva[] = {MakeNv(":method", "POST"), MakeNv(":scheme", "http"),
+                          MakeNv(":path", "/p"), MakeNv(":authority", "localhost"),
+                          MakeNv("x-test", "yes")};
+      nghttp2_data_provider prd;
+      prd.source.ptr = this;
+      prd.read_callback = [](nghttp2_session*, int32_t id, uint8_t* buf, size_t len,
+                             uint32_t* flags, nghttp2_data_source* src, void*) -> ssize_t {
+        auto* self = static_cast<H2Client*>(src->ptr);
+        size_t& off = self->sent_[id];
+        size_t n = std::min(len, self->body_.size() - off);
+        memcpy(buf, self->body_.data() + off, n);
+        off += n;
+        if (off == self->body_.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+        return static_cast<ssize_t>(n);
+      };
+      nghttp2_submit_request(session_, nullptr, nva, 5, &prd, nullptr);
+    }
+    client_ =
+        std::make_unique<testing::RawClient>(loop, port, Drain(), [this](const std::string& r) {
+          Recv(r);
+          return finished;
+        });
+  }
+  ~H2Client() { nghttp2_session_del(session_); }
+
+  static nghttp2_nv MakeNv(const char* k, const char* v) {
+    return {reinterpret_cast<uint8_t*>(const_cast<char*>(k)),
+            reinterpret_cast<uint8_t*>(const_cast<char*>(v)), strlen(k), strlen(v),
+            NGHTTP2_NV_FLAG_NONE};
+  }
+
+  std::string Drain() {
+    std::string out;
+    const uint8_t* data;
+    ssize_t n;
+    while ((n = nghttp2_session_mem_send(session_, &data)) > 0) {
+      out.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+    }
+    return out;
+  }
+
+  void Recv(const std::string& all) {
+    nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(all.data()) + consumed_,
+                             all.size() - consumed_);
+    consumed_ = all.size();
+    client_->Send(Drain());
+  }
+
+  std::map<int32_t, H2Result> results;
+  bool finished = false;
+  std::unique_ptr<testing::RawClient> client_;
+
+ private:
+  nghttp2_session* session_;
+  std::string body_;
+  std::map<int32_t, size_t> sent_;
+  size_t consumed_ = 0;
+  int count_ = 0;
+  int done_ = 0;
+};
+
+class Http2ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_EQ(uv_loop_init(&loop_), 0); }
+  void TearDown() override {
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    EXPECT_EQ(uv_loop_close(&loop_), 0);
+  }
+  void Start(HttpServerOptions opts, HttpHandler h) {
+    auto s = HttpServer::Create(&loop_, opts, std::move(h));
+    ASSERT_TRUE(s.ok());
+    server_ = std::move(*s);
+    ASSERT_TRUE(server_->Start().ok());
+  }
+  void Run(H2Client* c) {
+    c->client_->on_closed = [this] { server_->Stop([] {}); };
+    uv_run(&loop_, UV_RUN_DEFAULT);
+  }
+  uv_loop_t loop_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(Http2ServerTest, ServesConcurrentStreamsWithLargeBodies) {
+  std::vector<HttpRequest> seen;
+  Start({}, [&seen](HttpRequest& req, HttpResponse* resp) {
+    seen.push_back(req);
+    resp->headers.emplace_back("Content-Type", "text/plain");
+    resp->body = std::to_string(req.body.size());
+  });
+  std::string body(3 << 20, 'x');  // beyond the default 64 KiB flow-control window
+  H2Client c(&loop_, server_->port(), 3, body);
+  Run(&c);
+  ASSERT_TRUE(c.finished);
+  ASSERT_EQ(c.results.size(), 3u);
+  for (auto& [id, r] : c.results) {
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, std::to_string(body.size()));
+  }
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_TRUE(seen[0].http2);
+  EXPECT_EQ(seen[0].method, "POST");
+  EXPECT_EQ(seen[0].target, "/p");
+  ASSERT_NE(seen[0].Header("host"), nullptr);  // from :authority, as SigV4 signs it
+  EXPECT_EQ(*seen[0].Header("host"), "localhost");
+  EXPECT_EQ(*seen[0].Header("x-test"), "yes");
+}
+
+TEST_F(Http2ServerTest, BodyOverLimitGets413) {
+  HttpServerOptions opts;
+  opts.max_body_size = 1000;
+  int handled = 0;
+  Start(opts, [&handled](HttpRequest&, HttpResponse*) { handled++; });
+  H2Client c(&loop_, server_->port(), 1, std::string(5000, 'y'));
+  Run(&c);
+  ASSERT_TRUE(c.finished);
+  EXPECT_EQ(c.results.begin()->second.status, 413);
+  EXPECT_NE(c.results.begin()->second.body.find("limit of 1000 bytes"), std::string::npos);
+  EXPECT_EQ(handled, 0);
+}
+
+TEST_F(Http2ServerTest, StreamsResponseBodyAsWritten) {
+  std::shared_ptr<HttpBodyWriter> writer;
+  uv_timer_t later;
+  uv_timer_init(&loop_, &later);
+  later.data = &writer;
+  Start({}, [&](HttpRequest&, HttpResponse* resp) {
+    resp->stream = [&](std::shared_ptr<HttpBodyWriter> w) {
+      writer = w;
+      w->Write("first;");
+      // The rest comes from a later loop turn, as a live subscription would.
+      uv_timer_start(
+          &later,
+          [](uv_timer_t* t) {
+            auto& w = *static_cast<std::shared_ptr<HttpBodyWriter>*>(t->data);
+            w->Write("second;");
+            w->End();
+            uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
+          },
+          1, 0);
+    };
+  });
+  H2Client c(&loop_, server_->port(), 1, "");
+  Run(&c);
+  ASSERT_TRUE(c.finished);
+  EXPECT_EQ(c.results.begin()->second.status, 200);
+  EXPECT_EQ(c.results.begin()->second.body, "first;second;");
+  EXPECT_FALSE(writer->open());
+}
+
+}  // namespace
+}  // namespace sluice::http

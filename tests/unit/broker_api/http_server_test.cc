@@ -1,0 +1,180 @@
+#include "broker/api/http_server.h"
+
+#include <gtest/gtest.h>
+#include <nghttp2/nghttp2.h>
+
+#include "tests/unit/broker_api/test_client.h"
+
+namespace sluice::http {
+namespace {
+
+using testing::CountResponses;
+using testing::RawClient;
+
+class HttpServerTest : public ::testing::Test {
+ public:
+  void SetUp() override { ASSERT_EQ(uv_loop_init(&loop_), 0); }
+  void TearDown() override {
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    EXPECT_EQ(uv_loop_close(&loop_), 0);
+  }
+
+  void StartServer(HttpServerOptions opts = {}) {
+    auto s = HttpServer::Create(&loop_, opts, [this](HttpRequest& req, HttpResponse* resp) {
+      requests_.push_back(req);
+      resp->status = req.target == "/missing" ? 404 : 200;
+      resp->headers.emplace_back("Content-Type", "text/plain");
+      resp->body = req.method + " " + req.target + " " + std::to_string(req.body.size());
+    });
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    server_ = std::move(*s);
+    ASSERT_TRUE(server_->Start().ok());
+    ASSERT_GT(server_->port(), 0);
+  }
+
+  // Runs a client to completion, then stops the server.
+  std::string Exchange(const std::string& send, RawClient::Done done) {
+    RawClient client(&loop_, server_->port(), send, std::move(done));
+    client.on_closed = [this] { server_->Stop([this] { stopped_++; }); };
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    EXPECT_EQ(stopped_, 1);
+    peer_closed_ = client.peer_closed;
+    return client.received;
+  }
+
+  uv_loop_t loop_;
+  std::unique_ptr<HttpServer> server_;
+  std::vector<HttpRequest> requests_;
+  int stopped_ = 0;
+  bool peer_closed_ = false;
+};
+
+TEST_F(HttpServerTest, KeepAliveServesPipelinedRequestsInOrder) {
+  StartServer();
+  std::string req1 =
+      "POST /a HTTP/1.1\r\nHost: x\r\nX-Amz-Target: T\r\nContent-Length: 5\r\n\r\nhello";
+  std::string req2 = "GET /missing HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::string got = Exchange(req1 + req2, [](const std::string& r) {
+    return CountResponses(r) == 2 && r.find("GET /missing 0") != std::string::npos;
+  });
+  ASSERT_EQ(requests_.size(), 2u);
+  EXPECT_EQ(requests_[0].body, "hello");
+  ASSERT_NE(requests_[0].Header("x-amz-target"), nullptr);
+  EXPECT_EQ(*requests_[0].Header("x-amz-target"), "T");
+  EXPECT_LT(got.find("HTTP/1.1 200 OK"), got.find("HTTP/1.1 404 Not Found"));
+  EXPECT_NE(got.find("Connection: keep-alive"), std::string::npos);
+  EXPECT_FALSE(peer_closed_);
+}
+
+TEST_F(HttpServerTest, ChunkedBodyAndExpectContinue) {
+  StartServer();
+  std::string req =
+      "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+  std::string got = Exchange(req, [](const std::string& r) { return CountResponses(r) == 1; });
+  EXPECT_EQ(got.rfind("HTTP/1.1 100 Continue\r\n\r\n", 0), 0u);
+  EXPECT_NE(got.find("POST / 5"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, BodyOverLimitGets413AndClose) {
+  HttpServerOptions opts;
+  opts.max_body_size = 10;
+  StartServer(opts);
+  std::string got = Exchange("POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n01234567890", nullptr);
+  EXPECT_EQ(got.rfind("HTTP/1.1 413", 0), 0u) << got;
+  EXPECT_NE(got.find("exceeds the limit of 10 bytes"), std::string::npos);
+  EXPECT_TRUE(peer_closed_);
+  EXPECT_TRUE(requests_.empty());
+}
+
+TEST_F(HttpServerTest, ChunkedBodyOverLimitGets413) {
+  HttpServerOptions opts;
+  opts.max_body_size = 4;
+  StartServer(opts);
+  std::string got = Exchange(
+      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n",
+      nullptr);
+  EXPECT_EQ(got.rfind("HTTP/1.1 413", 0), 0u) << got;
+  EXPECT_TRUE(requests_.empty());
+}
+
+TEST_F(HttpServerTest, MalformedRequestGets400) {
+  StartServer();
+  std::string got = Exchange("GARBAGE\r\n\r\n", nullptr);
+  EXPECT_EQ(got.rfind("HTTP/1.1 400", 0), 0u) << got;
+  EXPECT_NE(got.find("malformed HTTP/1.1 request"), std::string::npos);
+  EXPECT_TRUE(peer_closed_);
+}
+
+TEST_F(HttpServerTest, IdleConnectionIsClosed) {
+  HttpServerOptions opts;
+  opts.idle_timeout_ms = 30;
+  StartServer(opts);
+  std::string got = Exchange("", nullptr);  // connect, send nothing
+  EXPECT_TRUE(got.empty());
+  EXPECT_TRUE(peer_closed_);
+}
+
+TEST_F(HttpServerTest, StalledRequestIsClosed) {
+  HttpServerOptions opts;
+  opts.request_timeout_ms = 30;
+  StartServer(opts);
+  // Half a request, then silence: closed by the request timeout, nothing handled.
+  std::string got = Exchange("POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\nabc", nullptr);
+  EXPECT_TRUE(peer_closed_);
+  EXPECT_TRUE(requests_.empty());
+}
+
+TEST_F(HttpServerTest, StopClosesManyIdleConnections) {
+  StartServer();
+  std::vector<std::unique_ptr<RawClient>> clients;
+  int closed = 0;
+  for (int i = 0; i < 200; i++) {
+    clients.push_back(std::make_unique<RawClient>(&loop_, server_->port(), "", nullptr));
+    clients.back()->on_closed = [&closed] { closed++; };
+  }
+  // Stop once every connection is accepted.
+  uv_timer_t check;
+  uv_timer_init(&loop_, &check);
+  check.data = this;
+  uv_timer_start(
+      &check,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<HttpServerTest*>(t->data);
+        if (self->server_->connection_count() < 200) return;
+        uv_timer_stop(t);
+        uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
+        self->server_->Stop([self] { self->stopped_++; });
+      },
+      1, 1);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  EXPECT_EQ(stopped_, 1);
+  EXPECT_EQ(closed, 200);
+  for (auto& c : clients) EXPECT_TRUE(c->peer_closed);
+}
+
+TEST_F(HttpServerTest, StreamedResponseUsesChunkedEncoding) {
+  auto s = HttpServer::Create(&loop_, {}, [](HttpRequest&, HttpResponse* resp) {
+    resp->stream = [](std::shared_ptr<HttpBodyWriter> w) {
+      w->Write("part1");
+      w->Write("part2");
+      w->End();
+    };
+  });
+  ASSERT_TRUE(s.ok());
+  server_ = std::move(*s);
+  ASSERT_TRUE(server_->Start().ok());
+  std::string got = Exchange("GET / HTTP/1.1\r\nHost: x\r\n\r\n", nullptr);
+  EXPECT_NE(got.find("Transfer-Encoding: chunked"), std::string::npos);
+  EXPECT_NE(got.find("5\r\npart1\r\n5\r\npart2\r\n0\r\n\r\n"), std::string::npos) << got;
+}
+
+TEST_F(HttpServerTest, RejectsBadOptions) {
+  HttpServerOptions opts;
+  opts.port = 70000;
+  EXPECT_FALSE(HttpServer::Create(&loop_, opts, [](HttpRequest&, HttpResponse*) {}).ok());
+  EXPECT_FALSE(HttpServer::Create(&loop_, {}, nullptr).ok());
+}
+
+}  // namespace
+}  // namespace sluice::http
