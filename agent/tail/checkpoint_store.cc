@@ -1,0 +1,151 @@
+#include "agent/tail/checkpoint_store.h"
+
+#include <fcntl.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
+namespace sluice::agent {
+namespace {
+
+std::string SafeName(std::string_view name) {
+  std::string s;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    s += ok ? c : '_';
+  }
+  if (s.empty() || s[0] == '.') s.insert(s.begin(), '_');
+  return s;
+}
+
+Status WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("write", errno);
+    }
+    data.remove_prefix(n);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+CheckpointStore::CheckpointStore(std::filesystem::path dir, std::string_view flow_name)
+    : dir_(std::move(dir)), path_(dir_ / (SafeName(flow_name) + ".json")) {}
+
+Result<std::vector<FileCheckpoint>> CheckpointStore::Load() const {
+  std::vector<FileCheckpoint> out;
+  int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return out;
+    return ErrnoError("open " + path_.string(), errno);
+  }
+  std::string text;
+  char buf[65536];
+  while (true) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      close(fd);
+      return ErrnoError("read " + path_.string(), err);
+    }
+    if (n == 0) break;
+    text.append(buf, n);
+  }
+  close(fd);
+  rapidjson::Document doc;
+  doc.Parse(text.data(), text.size());
+  auto bad = [&](const std::string& what) {
+    return Corruption("checkpoint file " + path_.string() + ": " + what);
+  };
+  if (doc.HasParseError()) {
+    return bad("not JSON at byte " + std::to_string(doc.GetErrorOffset()));
+  }
+  if (!doc.IsObject() || !doc.HasMember("files") || !doc["files"].IsArray()) {
+    return bad("expected an object with a \"files\" array");
+  }
+  const auto& files = doc["files"];
+  for (rapidjson::SizeType i = 0; i < files.Size(); ++i) {
+    const auto& f = files[i];
+    const char* keys[] = {"dev", "ino", "fp_len", "fp_hash", "offset", "prefix_len", "prefix_hash"};
+    for (const char* k : keys) {
+      if (!f.IsObject() || !f.HasMember(k) || !f[k].IsUint64()) {
+        return bad("files[" + std::to_string(i) + "]." + k +
+                   ": missing or not an unsigned integer");
+      }
+    }
+    FileCheckpoint c;
+    if (f.HasMember("path") && f["path"].IsString()) {
+      c.path.assign(f["path"].GetString(), f["path"].GetStringLength());
+    }
+    c.id = {f["dev"].GetUint64(), f["ino"].GetUint64()};
+    c.fingerprint = {static_cast<uint32_t>(f["fp_len"].GetUint64()), f["fp_hash"].GetUint64()};
+    c.offset = f["offset"].GetUint64();
+    c.prefix_len = static_cast<uint32_t>(f["prefix_len"].GetUint64());
+    c.prefix_hash = f["prefix_hash"].GetUint64();
+    if (c.prefix_len > c.offset)
+      return bad("files[" + std::to_string(i) + "]: prefix_len > offset");
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Status CheckpointStore::Save(const std::vector<FileCheckpoint>& entries) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) return IoError("create " + dir_.string() + ": " + ec.message());
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("version");
+  w.Uint(1);
+  w.Key("files");
+  w.StartArray();
+  for (const FileCheckpoint& c : entries) {
+    w.StartObject();
+    w.Key("path");
+    w.String(c.path.data(), static_cast<rapidjson::SizeType>(c.path.size()));
+    w.Key("dev");
+    w.Uint64(c.id.dev);
+    w.Key("ino");
+    w.Uint64(c.id.ino);
+    w.Key("fp_len");
+    w.Uint64(c.fingerprint.len);
+    w.Key("fp_hash");
+    w.Uint64(c.fingerprint.hash);
+    w.Key("offset");
+    w.Uint64(c.offset);
+    w.Key("prefix_len");
+    w.Uint64(c.prefix_len);
+    w.Key("prefix_hash");
+    w.Uint64(c.prefix_hash);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  std::string tmp = path_.string() + ".tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoError("open " + tmp, errno);
+  Status st = WriteAll(fd, std::string_view(sb.GetString(), sb.GetSize()));
+  if (st.ok() && fsync(fd) != 0) st = ErrnoError("fsync " + tmp, errno);
+  close(fd);
+  if (!st.ok()) return st;
+  if (rename(tmp.c_str(), path_.c_str()) != 0) return ErrnoError("rename " + tmp, errno);
+  int dfd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  ++writes_;
+  return Status::Ok();
+}
+
+}  // namespace sluice::agent
