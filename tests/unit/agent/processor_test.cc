@@ -1,0 +1,282 @@
+#include "agent/tail/processor.h"
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include "agent/tail/json_text.h"
+#include "agent/tail/partition_key.h"
+
+namespace sluice::agent {
+namespace {
+
+ProcessingStep LogStep(const std::string& format) {
+  ProcessingStep s;
+  s.kind = ProcessingStep::Kind::kLogToJson;
+  s.log_format = format;
+  return s;
+}
+
+std::unique_ptr<Processor> Make(std::vector<ProcessingStep> steps) {
+  auto p = Processor::Create(steps);
+  EXPECT_TRUE(p.ok()) << p.status().ToString();
+  return p.ok() ? std::move(*p) : nullptr;
+}
+
+rapidjson::Document Parse(std::string_view s) {
+  rapidjson::Document d;
+  d.Parse(s.data(), s.size());
+  EXPECT_FALSE(d.HasParseError()) << s;
+  return d;
+}
+
+std::string Field(const rapidjson::Document& d, const char* k) {
+  if (!d.IsObject() || !d.HasMember(k)) return "<absent>";
+  if (d[k].IsNull()) return "<null>";
+  return std::string(d[k].GetString(), d[k].GetStringLength());
+}
+
+TEST(ProcessorTest, CommonApache) {
+  auto p = Make({LogStep("common_apache")});
+  auto r = p->Process(
+      R"(127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326)",
+      {});
+  ASSERT_FALSE(r.unparsed);
+  auto d = Parse(r.data);
+  EXPECT_EQ(Field(d, "host"), "127.0.0.1");
+  EXPECT_EQ(Field(d, "ident"), "-");
+  EXPECT_EQ(Field(d, "authuser"), "frank");
+  EXPECT_EQ(Field(d, "datetime"), "10/Oct/2000:13:55:36 -0700");
+  EXPECT_EQ(Field(d, "request"), "GET /apache_pb.gif HTTP/1.0");
+  EXPECT_EQ(Field(d, "response"), "200");
+  EXPECT_EQ(Field(d, "bytes"), "2326");
+}
+
+TEST(ProcessorTest, CombinedApacheWithEscapedQuote) {
+  auto p = Make({LogStep("combined_apache")});
+  auto r = p->Process(
+      R"(192.168.2.20 - - [28/Jul/2006:10:27:10 -0300] "GET /cgi-bin/try/ HTTP/1.0" 200 3395 )"
+      R"re("http://example.com/\"x\"" "Mozilla/4.08 [en] (Win98; I ;Nav)")re",
+      {});
+  ASSERT_FALSE(r.unparsed);
+  auto d = Parse(r.data);
+  EXPECT_EQ(Field(d, "referer"), R"(http://example.com/\"x\")");
+  EXPECT_EQ(Field(d, "agent"), "Mozilla/4.08 [en] (Win98; I ;Nav)");
+  EXPECT_EQ(Field(d, "bytes"), "3395");
+}
+
+TEST(ProcessorTest, ApacheErrorBothVersions) {
+  auto p = Make({LogStep("apache_error")});
+  auto r = p->Process(
+      "[Fri Sep 09 10:42:29.902022 2011] [core:error] [pid 35708:tid 4328636416] "
+      "[client 72.15.99.187] File does not exist: /usr/local/apache2/htdocs/favicon.ico",
+      {});
+  ASSERT_FALSE(r.unparsed);
+  auto d = Parse(r.data);
+  EXPECT_EQ(Field(d, "timestamp"), "Fri Sep 09 10:42:29.902022 2011");
+  EXPECT_EQ(Field(d, "module"), "core");
+  EXPECT_EQ(Field(d, "severity"), "error");
+  EXPECT_EQ(Field(d, "processid"), "35708");
+  EXPECT_EQ(Field(d, "threadid"), "4328636416");
+  EXPECT_EQ(Field(d, "client"), "72.15.99.187");
+  EXPECT_EQ(Field(d, "message"), "File does not exist: /usr/local/apache2/htdocs/favicon.ico");
+  r = p->Process(
+      "[Wed Oct 11 14:32:52 2000] [error] [client 127.0.0.1] client denied by server "
+      "configuration: /export/home/live/ap/htdocs/test",
+      {});
+  ASSERT_FALSE(r.unparsed);
+  d = Parse(r.data);
+  EXPECT_EQ(Field(d, "severity"), "error");
+  EXPECT_EQ(Field(d, "module"), "<absent>");
+  EXPECT_EQ(Field(d, "client"), "127.0.0.1");
+}
+
+TEST(ProcessorTest, SyslogRfc3164) {
+  auto p = Make({LogStep("syslog")});
+  auto r = p->Process(
+      "Mar  7 04:02:16 avas dccd[13284]: 21 requests/sec are too many from 192.168.1.1", {});
+  ASSERT_FALSE(r.unparsed);
+  auto d = Parse(r.data);
+  EXPECT_EQ(Field(d, "timestamp"), "Mar  7 04:02:16");
+  EXPECT_EQ(Field(d, "hostname"), "avas");
+  EXPECT_EQ(Field(d, "program"), "dccd");
+  EXPECT_EQ(Field(d, "processid"), "13284");
+  EXPECT_EQ(Field(d, "message"), "21 requests/sec are too many from 192.168.1.1");
+  r = p->Process("<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8",
+                 {});
+  d = Parse(r.data);
+  EXPECT_EQ(Field(d, "priority"), "34");
+  EXPECT_EQ(Field(d, "program"), "su");
+  EXPECT_EQ(Field(d, "processid"), "<absent>");
+}
+
+TEST(ProcessorTest, Rfc5424) {
+  auto p = Make({LogStep("rfc5424")});
+  auto r = p->Process(
+      R"(<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 )"
+      R"([exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"] An application event)",
+      {});
+  ASSERT_FALSE(r.unparsed);
+  auto d = Parse(r.data);
+  EXPECT_EQ(Field(d, "priority"), "165");
+  EXPECT_EQ(Field(d, "version"), "1");
+  EXPECT_EQ(Field(d, "timestamp"), "2003-10-11T22:14:15.003Z");
+  EXPECT_EQ(Field(d, "hostname"), "mymachine.example.com");
+  EXPECT_EQ(Field(d, "appname"), "evntslog");
+  EXPECT_EQ(Field(d, "procid"), "-");
+  EXPECT_EQ(Field(d, "msgid"), "ID47");
+  EXPECT_EQ(Field(d, "message"), "An application event");
+  r = p->Process("<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - BOM'su root'",
+                 {});
+  d = Parse(r.data);
+  EXPECT_EQ(Field(d, "structured_data"), "-");
+  EXPECT_EQ(Field(d, "message"), "BOM'su root'");
+}
+
+TEST(ProcessorTest, CustomPatternWithNamesAndUnparsedPassThrough) {
+  ProcessingStep s = LogStep("custom");
+  s.custom_pattern = R"(^(\w+) took (\d+)ms$)";
+  s.field_names = {"op", "millis"};
+  auto p = Make({s});
+  auto r = p->Process("save took 12ms", {});
+  auto d = Parse(r.data);
+  EXPECT_EQ(Field(d, "op"), "save");
+  EXPECT_EQ(Field(d, "millis"), "12");
+  r = p->Process("not matching", {});
+  EXPECT_TRUE(r.unparsed);
+  EXPECT_FALSE(r.to_error_output);
+  EXPECT_EQ(r.data, "not matching");
+  ProcessingStep named = LogStep("custom");
+  named.custom_pattern = R"(^(?<level>[A-Z]+) (?<msg>.*)$)";
+  named.unparsed_to_error_output = true;
+  auto q = Make({named});
+  d = Parse(q->Process("WARN disk low", {}).data);
+  EXPECT_EQ(Field(d, "level"), "WARN");
+  EXPECT_TRUE(q->Process("lowercase", {}).to_error_output);
+}
+
+TEST(ProcessorTest, CreateErrorsNameTheStep) {
+  ProcessingStep bad = LogStep("nginx");
+  auto p = Processor::Create({ProcessingStep{}, bad});
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("processing[1]"), std::string::npos);
+  ProcessingStep unnamed = LogStep("custom");
+  unnamed.custom_pattern = "(a)(b)";
+  unnamed.field_names = {"x"};
+  EXPECT_FALSE(Processor::Create({unnamed}).ok());
+  ProcessingStep csv;
+  csv.kind = ProcessingStep::Kind::kCsvToJson;
+  EXPECT_FALSE(Processor::Create({csv}).ok());
+}
+
+TEST(ProcessorTest, CsvToJsonQuotesAndMissingColumns) {
+  ProcessingStep s;
+  s.kind = ProcessingStep::Kind::kCsvToJson;
+  s.field_names = {"a", "b", "c"};
+  auto p = Make({s});
+  auto d = Parse(p->Process(R"(1,"x, ""quoted""")", {}).data);
+  EXPECT_EQ(Field(d, "a"), "1");
+  EXPECT_EQ(Field(d, "b"), "x, \"quoted\"");
+  EXPECT_EQ(Field(d, "c"), "<null>");
+  EXPECT_TRUE(p->Process(R"(1,"open)", {}).unparsed);
+  s.delimiter = '\t';
+  auto t = Make({s});
+  d = Parse(t->Process("p\tq\tr\textra", {}).data);
+  EXPECT_EQ(Field(d, "c"), "r");
+  d = Parse(t->Process("", {}).data);
+  EXPECT_EQ(Field(d, "a"), "");
+  EXPECT_EQ(Field(d, "b"), "<null>");
+}
+
+TEST(ProcessorTest, SingleLineJoinsTrimmedLines) {
+  auto p = Make({ProcessingStep{}});
+  EXPECT_EQ(p->Process("Exception: boom\n\tat a.b(C.java:1)\n  at d.e(F.java:2)\r", {}).data,
+            "Exception: boomat a.b(C.java:1)at d.e(F.java:2)");
+}
+
+TEST(ProcessorTest, AddMetadataWrapsTextOrJson) {
+  ProcessingStep m;
+  m.kind = ProcessingStep::Kind::kAddMetadata;
+  m.add_host = m.add_file = m.add_offset = m.add_timestamp = true;
+  m.static_fields = {{"env", "prod"}};
+  RecordContext ctx{"/var/log/a.log", 42, 1700000000123, "web-1"};
+  auto p = Make({m});
+  auto d = Parse(p->Process("plain line", ctx).data);
+  EXPECT_EQ(Field(d, "host"), "web-1");
+  EXPECT_EQ(Field(d, "file"), "/var/log/a.log");
+  EXPECT_EQ(d["offset"].GetUint64(), 42u);
+  EXPECT_EQ(d["timestamp"].GetInt64(), 1700000000123);
+  EXPECT_EQ(Field(d, "env"), "prod");
+  EXPECT_EQ(Field(d, "data"), "plain line");
+  auto q = Make({LogStep("syslog"), m});
+  d = Parse(q->Process("Mar  7 04:02:16 avas dccd[1]: hi", ctx).data);
+  ASSERT_TRUE(d["data"].IsObject());
+  EXPECT_EQ(std::string(d["data"]["message"].GetString()), "hi");
+}
+
+TEST(ProcessorTest, BinaryBytesAreEscapedIntoValidJson) {
+  ProcessingStep m;
+  m.kind = ProcessingStep::Kind::kAddMetadata;
+  auto p = Make({m});
+  std::string raw("a\0b\xff\xc3(\xe2\x82\xac", 9);
+  auto out = std::string(p->Process(raw, {}).data);
+  EXPECT_NE(out.find("\\u0000"), std::string::npos);
+  EXPECT_TRUE(IsValidUtf8(out));
+  auto d = Parse(out);
+  std::string data = Field(d, "data");
+  // \xff -> U+00FF, \xc3 -> U+00C3, the euro sign stays.
+  EXPECT_EQ(data, std::string("a\0b\xc3\xbf\xc3\x83(\xe2\x82\xac", 11));
+}
+
+TEST(Utf8Test, Validation) {
+  EXPECT_TRUE(IsValidUtf8("plain"));
+  EXPECT_TRUE(IsValidUtf8("\xe2\x82\xac\xf0\x9f\x98\x80"));
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xe2\x82"));          // cut short
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // past U+10FFFF
+}
+
+TEST(PartitionKeyTest, EachKind) {
+  std::string out;
+  auto det = PartitionKeyer::Create(PartitionKeyKind::kDeterministic, "", 1);
+  (*det)->AppendKey("hello", "/f", &out);
+  EXPECT_EQ(out, "5d41402abc4b2a76b9719d911017c592");  // MD5("hello")
+  out.clear();
+  auto file = PartitionKeyer::Create(PartitionKeyKind::kFile, "", 1);
+  (*file)->AppendKey("x", "/var/log/a.log", &out);
+  EXPECT_EQ(out, "/var/log/a.log");
+  out.clear();
+  auto rnd = PartitionKeyer::Create(PartitionKeyKind::kRandom, "", 7);
+  (*rnd)->AppendKey("x", "", &out);
+  std::string first = out;
+  out.clear();
+  (*rnd)->AppendKey("x", "", &out);
+  EXPECT_NE(first, out);
+  EXPECT_FALSE(first.empty());
+  out.clear();
+  auto field = PartitionKeyer::Create(PartitionKeyKind::kField, "$.user.id", 1);
+  ASSERT_TRUE(field.ok());
+  (*field)->AppendKey(R"({"user":{"id":"u-17"}})", "", &out);
+  EXPECT_EQ(out, "u-17");
+  out.clear();
+  (*field)->AppendKey(R"({"user":{"id":12345}})", "", &out);
+  EXPECT_EQ(out, "12345");
+  out.clear();
+  (*field)->AppendKey("not json", "", &out);
+  EXPECT_EQ(out.size(), 32u);  // deterministic fallback
+  EXPECT_EQ((*field)->fallbacks(), 1u);
+  out.clear();
+  auto re = PartitionKeyer::Create(PartitionKeyKind::kRegex, R"(tenant=(\w+))", 1);
+  ASSERT_TRUE(re.ok());
+  (*re)->AppendKey("GET / tenant=acme ok", "", &out);
+  EXPECT_EQ(out, "acme");
+  EXPECT_FALSE(PartitionKeyer::Create(PartitionKeyKind::kRegex, "nogroup", 1).ok());
+  EXPECT_FALSE(PartitionKeyer::Create(PartitionKeyKind::kField, "a..b", 1).ok());
+  out.clear();
+  (*file)->AppendKey("x", std::string(300, 'p') + "/end", &out);
+  EXPECT_EQ(out.size(), kMaxPartitionKey);
+  EXPECT_TRUE(out.ends_with("/end"));
+}
+
+}  // namespace
+}  // namespace sluice::agent
