@@ -29,6 +29,8 @@
 
 namespace sluice::broker {
 
+class IteratorCodec;  // broker/iterator.h
+
 enum class FsyncPolicy { kAlways, kInterval, kNever };
 enum class CapacityMode { kUnlimited, kProvisioned };
 
@@ -169,6 +171,9 @@ class Broker {
   // Drops whole segments past retention; the daemon calls it on a timer.
   virtual Status EnforceRetention() = 0;
   virtual uint64_t DiskUsageBytes() const = 0;
+  // Shard iterator tokens (broker/iterator.h), keyed by data_dir/iterator.key, expiring after
+  // BrokerOptions::iterator_ttl.
+  virtual const IteratorCodec& iterators() const = 0;
 };
 
 }  // namespace sluice::broker

@@ -1,0 +1,79 @@
+#include "broker/file_util.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace sluice::broker {
+
+void UniqueFd::Reset() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+Status PwriteAll(int fd, const char* data, size_t n, uint64_t pos, const std::string& what) {
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd, data, n, static_cast<off_t>(pos));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("write " + what, errno);
+    }
+    data += w;
+    n -= static_cast<size_t>(w);
+    pos += static_cast<uint64_t>(w);
+  }
+  return Status::Ok();
+}
+
+Status PreadUpTo(int fd, char* data, size_t n, uint64_t pos, size_t* got, const std::string& what) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::pread(fd, data + done, n - done, static_cast<off_t>(pos + done));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("read " + what, errno);
+    }
+    if (r == 0) break;
+    done += static_cast<size_t>(r);
+  }
+  *got = done;
+  return Status::Ok();
+}
+
+Status FsyncDir(const std::filesystem::path& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoError("open dir " + dir.string(), errno);
+  if (::fsync(fd.get()) != 0) return ErrnoError("fsync dir " + dir.string(), errno);
+  return Status::Ok();
+}
+
+Status WriteFileAtomically(const std::filesystem::path& path, std::string_view content) {
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  {
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd.valid()) return ErrnoError("create " + tmp.string(), errno);
+    RETURN_IF_ERROR(PwriteAll(fd.get(), content.data(), content.size(), 0, tmp.string()));
+    if (::fsync(fd.get()) != 0) return ErrnoError("fsync " + tmp.string(), errno);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("rename " + tmp.string(), errno);
+  return FsyncDir(path.parent_path());
+}
+
+Result<std::string> ReadWholeFile(const std::filesystem::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ENOENT) return NotFound(path.string() + ": no such file");
+    return ErrnoError("open " + path.string(), errno);
+  }
+  off_t size = ::lseek(fd.get(), 0, SEEK_END);
+  if (size < 0) return ErrnoError("seek " + path.string(), errno);
+  std::string out(static_cast<size_t>(size), '\0');
+  size_t got = 0;
+  RETURN_IF_ERROR(PreadUpTo(fd.get(), out.data(), out.size(), 0, &got, path.string()));
+  out.resize(got);
+  return out;
+}
+
+}  // namespace sluice::broker

@@ -1,0 +1,45 @@
+// Small POSIX file helpers for the broker: an owning fd, whole-buffer pread/pwrite, atomic
+// replacement of a file (write, fsync, rename, fsync dir). Thread-safe (no shared state).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace sluice::broker {
+
+class UniqueFd final {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { Reset(); }
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      Reset();
+      fd_ = o.fd_;
+      o.fd_ = -1;
+    }
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  void Reset();
+
+ private:
+  int fd_ = -1;
+};
+
+Status PwriteAll(int fd, const char* data, size_t n, uint64_t pos, const std::string& what);
+// Reads up to n bytes at pos; *got receives how many (short only at end of file).
+Status PreadUpTo(int fd, char* data, size_t n, uint64_t pos, size_t* got, const std::string& what);
+Status FsyncDir(const std::filesystem::path& dir);
+// Writes `content` to path.tmp, fsyncs it, renames it over `path`, fsyncs the directory.
+Status WriteFileAtomically(const std::filesystem::path& path, std::string_view content);
+Result<std::string> ReadWholeFile(const std::filesystem::path& path);
+
+}  // namespace sluice::broker

@@ -1,0 +1,342 @@
+#include "broker/segment.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+
+#include "broker/format.h"
+#include "core/crc32c.h"
+
+namespace sluice::broker {
+
+namespace fmt = format;
+
+FrameCheck DecodeFrame(const char* p, size_t avail, Frame* out) {
+  if (avail < fmt::kFrameHeaderSize) return FrameCheck::kIncomplete;
+  uint32_t body = fmt::Get32(p + fmt::kFrameBodyLenAt);
+  uint16_t key_len = fmt::Get16(p + fmt::kFrameKeyLenAt);
+  if (body > fmt::kMaxBodyBytes || key_len > body || key_len > fmt::kMaxKeyBytes) {
+    return FrameCheck::kBad;
+  }
+  size_t total = fmt::kFrameHeaderSize + body;
+  if (avail < total) return FrameCheck::kIncomplete;
+  uint32_t want = crc32c::Unmask(fmt::Get32(p + fmt::kFrameCrcAt));
+  if (crc32c::Value(p + 4, total - 4) != want) return FrameCheck::kBad;
+  out->offset = fmt::Get64(p + fmt::kFrameOffsetAt);
+  out->arrival_ms = static_cast<int64_t>(fmt::Get64(p + fmt::kFrameArrivalAt));
+  out->key = std::string_view(p + fmt::kFrameHeaderSize, key_len);
+  out->data = std::string_view(p + fmt::kFrameHeaderSize + key_len, body - key_len);
+  out->size = total;
+  return FrameCheck::kOk;
+}
+
+void EncodeFrame(uint64_t offset, int64_t arrival_ms, std::string_view key, std::string_view data,
+                 std::string* buf) {
+  size_t at = buf->size();
+  size_t total = fmt::kFrameHeaderSize + key.size() + data.size();
+  buf->resize(at + total);
+  char* p = buf->data() + at;
+  fmt::Put32(p + fmt::kFrameBodyLenAt, static_cast<uint32_t>(key.size() + data.size()));
+  fmt::Put64(p + fmt::kFrameOffsetAt, offset);
+  fmt::Put64(p + fmt::kFrameArrivalAt, static_cast<uint64_t>(arrival_ms));
+  fmt::Put16(p + fmt::kFrameKeyLenAt, static_cast<uint16_t>(key.size()));
+  fmt::Put16(p + fmt::kFrameFlagsAt, 0);
+  std::memcpy(p + fmt::kFrameHeaderSize, key.data(), key.size());
+  std::memcpy(p + fmt::kFrameHeaderSize + key.size(), data.data(), data.size());
+  fmt::Put32(p + fmt::kFrameCrcAt, crc32c::Mask(crc32c::Value(p + 4, total - 4)));
+}
+
+std::string Segment::LogName(uint64_t base) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "%020llu.log", static_cast<unsigned long long>(base));
+  return name;
+}
+
+static std::filesystem::path Sibling(const std::filesystem::path& log, const char* ext) {
+  std::filesystem::path p = log;
+  p.replace_extension(ext);
+  return p;
+}
+
+Segment::Segment(std::filesystem::path dir, uint64_t base, UniqueFd fd)
+    : dir_(std::move(dir)),
+      path_(dir_ / LogName(base)),
+      base_(base),
+      fd_(std::move(fd)),
+      next_offset_(base),
+      max_ts_(INT64_MIN) {}
+
+static std::string SegmentHeader(uint64_t base) {
+  std::string h(fmt::kSegmentHeaderSize, '\0');
+  fmt::Put32(h.data() + fmt::kSegMagicAt, fmt::kSegmentMagic);
+  fmt::Put16(h.data() + fmt::kSegVersionAt, fmt::kSegmentVersion);
+  fmt::Put16(h.data() + fmt::kSegFlagsAt, 0);
+  fmt::Put64(h.data() + fmt::kSegBaseAt, base);
+  return h;
+}
+
+Result<std::shared_ptr<Segment>> Segment::Create(const std::filesystem::path& dir, uint64_t base) {
+  std::filesystem::path path = dir / LogName(base);
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd.valid()) return ErrnoError("create segment " + path.string(), errno);
+  std::string h = SegmentHeader(base);
+  RETURN_IF_ERROR(PwriteAll(fd.get(), h.data(), h.size(), 0, path.string()));
+  std::shared_ptr<Segment> seg(new Segment(dir, base, std::move(fd)));
+  seg->size_ = fmt::kSegmentHeaderSize;
+  return seg;
+}
+
+Result<std::shared_ptr<Segment>> Segment::Open(const std::filesystem::path& dir, uint64_t base,
+                                               bool scan, RecoveryReport* report) {
+  std::filesystem::path path = dir / LogName(base);
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoError("open segment " + path.string(), errno);
+  std::shared_ptr<Segment> seg(new Segment(dir, base, std::move(fd)));
+  if (!scan && seg->LoadIndexes()) return seg;
+  RETURN_IF_ERROR(seg->ScanAndRebuild(report));
+  return seg;
+}
+
+void Segment::Track(uint64_t offset, int64_t arrival_ms, uint64_t pos, uint64_t frame_size) {
+  if (!any_indexed_ || pos - last_indexed_pos_ >= fmt::kIndexIntervalBytes) {
+    index_.push_back({static_cast<uint32_t>(offset - base_), static_cast<uint32_t>(pos), max_ts_});
+    last_indexed_pos_ = pos;
+    any_indexed_ = true;
+  }
+  max_ts_ = std::max(max_ts_, arrival_ms);
+  next_offset_ = offset + 1;
+  ++records_;
+  size_ = pos + frame_size;
+}
+
+Status Segment::ScanAndRebuild(RecoveryReport* report) {
+  ASSIGN_OR_RETURN(std::string file, ReadWholeFile(path_));
+  index_.clear();
+  any_indexed_ = false;
+  records_ = 0;
+  max_ts_ = INT64_MIN;
+  next_offset_ = base_;
+  bool header_ok = file.size() >= fmt::kSegmentHeaderSize &&
+                   fmt::Get32(file.data() + fmt::kSegMagicAt) == fmt::kSegmentMagic &&
+                   fmt::Get16(file.data() + fmt::kSegVersionAt) == fmt::kSegmentVersion &&
+                   fmt::Get64(file.data() + fmt::kSegBaseAt) == base_;
+  if (!header_ok) {
+    if (file.size() > fmt::kSegmentHeaderSize) {
+      return Corruption(path_.string() + ": bad segment header");
+    }
+    // A segment torn while being created: start it afresh.
+    report->torn_tail_bytes += file.size();
+    std::string h = SegmentHeader(base_);
+    RETURN_IF_ERROR(PwriteAll(fd_.get(), h.data(), h.size(), 0, path_.string()));
+    if (::ftruncate(fd_.get(), static_cast<off_t>(h.size())) != 0) {
+      return ErrnoError("truncate " + path_.string(), errno);
+    }
+    size_ = h.size();
+    return Status::Ok();
+  }
+  // Valid frames as [begin, end) ranges of the file; more than one range means corruption was
+  // skipped and the file is rewritten without it.
+  std::vector<std::pair<size_t, size_t>> keep;
+  size_t pos = fmt::kSegmentHeaderSize;
+  size_t run_start = pos;
+  bool have_last = false;
+  uint64_t last_offset = 0;
+  std::vector<FrameMeta> metas;
+  auto valid_at = [&](size_t at, Frame* f) {
+    if (DecodeFrame(file.data() + at, file.size() - at, f) != FrameCheck::kOk) return false;
+    return f->offset >= base_ && (!have_last || f->offset > last_offset);
+  };
+  size_t kept_bytes = 0;
+  while (pos < file.size()) {
+    Frame f;
+    if (valid_at(pos, &f)) {
+      metas.push_back({f.offset, f.arrival_ms, static_cast<uint32_t>(kept_bytes)});
+      kept_bytes += f.size;
+      have_last = true;
+      last_offset = f.offset;
+      pos += f.size;
+      continue;
+    }
+    // Look for the next valid frame; none means a torn tail.
+    size_t next = pos + 1;
+    while (next + fmt::kFrameHeaderSize <= file.size() && !valid_at(next, &f)) ++next;
+    if (next + fmt::kFrameHeaderSize > file.size()) {
+      report->torn_tail_bytes += file.size() - pos;
+      break;
+    }
+    report->corrupt_bytes += next - pos;
+    ++report->corrupt_regions;
+    if (pos > run_start) keep.emplace_back(run_start, pos);
+    run_start = next;
+    pos = next;
+  }
+  if (pos > run_start) keep.emplace_back(run_start, std::min(pos, file.size()));
+  size_t end = fmt::kSegmentHeaderSize + kept_bytes;
+  if (report->corrupt_regions > 0) {
+    std::string out = SegmentHeader(base_);
+    out.reserve(end);
+    for (auto [b, e] : keep) out.append(file, b, e - b);
+    RETURN_IF_ERROR(WriteFileAtomically(path_, out));
+    UniqueFd fd(::open(path_.c_str(), O_RDWR | O_CLOEXEC));
+    if (!fd.valid()) return ErrnoError("reopen segment " + path_.string(), errno);
+    fd_ = std::move(fd);
+  } else if (end < file.size()) {
+    if (::ftruncate(fd_.get(), static_cast<off_t>(end)) != 0) {
+      return ErrnoError("truncate " + path_.string(), errno);
+    }
+  }
+  size_ = fmt::kSegmentHeaderSize;
+  for (size_t i = 0; i < metas.size(); ++i) {
+    size_t fsize =
+        (i + 1 < metas.size() ? metas[i + 1].pos_in_batch : kept_bytes) - metas[i].pos_in_batch;
+    Track(metas[i].offset, metas[i].arrival_ms, fmt::kSegmentHeaderSize + metas[i].pos_in_batch,
+          fsize);
+  }
+  size_ = end;
+  return Status::Ok();
+}
+
+static std::string IndexHeader(uint16_t kind, uint64_t base, uint64_t covered, uint32_t count,
+                               std::string_view entries) {
+  std::string h(fmt::kIndexHeaderSize, '\0');
+  fmt::Put32(h.data() + fmt::kIdxMagicAt, fmt::kIndexMagic);
+  fmt::Put16(h.data() + fmt::kIdxVersionAt, fmt::kIndexVersion);
+  fmt::Put16(h.data() + fmt::kIdxKindAt, kind);
+  fmt::Put64(h.data() + fmt::kIdxBaseAt, base);
+  fmt::Put64(h.data() + fmt::kIdxCoveredAt, covered);
+  fmt::Put32(h.data() + fmt::kIdxCountAt, count);
+  fmt::Put32(h.data() + fmt::kIdxCrcAt,
+             crc32c::Mask(crc32c::Value(entries.data(), entries.size())));
+  return h;
+}
+
+Status Segment::WriteIndexes() {
+  std::string off(fmt::kIndexHeaderSize + index_.size() * fmt::kOffsetEntrySize, '\0');
+  std::string tim(fmt::kIndexHeaderSize + index_.size() * fmt::kTimeEntrySize, '\0');
+  for (size_t i = 0; i < index_.size(); ++i) {
+    char* o = off.data() + fmt::kIndexHeaderSize + i * fmt::kOffsetEntrySize;
+    fmt::Put32(o, index_[i].rel_offset);
+    fmt::Put32(o + 4, index_[i].pos);
+    char* t = tim.data() + fmt::kIndexHeaderSize + i * fmt::kTimeEntrySize;
+    fmt::Put64(t, static_cast<uint64_t>(index_[i].max_ts_before));
+    fmt::Put32(t + 8, index_[i].rel_offset);
+    fmt::Put32(t + 12, 0);
+  }
+  auto count = static_cast<uint32_t>(index_.size());
+  std::string_view oe(off.data() + fmt::kIndexHeaderSize, off.size() - fmt::kIndexHeaderSize);
+  std::string_view te(tim.data() + fmt::kIndexHeaderSize, tim.size() - fmt::kIndexHeaderSize);
+  std::string oh = IndexHeader(fmt::kIndexKindOffset, base_, size_, count, oe);
+  std::string th = IndexHeader(fmt::kIndexKindTime, base_, size_, count, te);
+  off.replace(0, oh.size(), oh);
+  tim.replace(0, th.size(), th);
+  RETURN_IF_ERROR(WriteFileAtomically(Sibling(path_, ".index"), off));
+  return WriteFileAtomically(Sibling(path_, ".timeindex"), tim);
+}
+
+bool Segment::LoadIndexes() {
+  off_t log_size = ::lseek(fd_.get(), 0, SEEK_END);
+  auto off = ReadWholeFile(Sibling(path_, ".index"));
+  auto tim = ReadWholeFile(Sibling(path_, ".timeindex"));
+  if (log_size < 0 || !off.ok() || !tim.ok()) return false;
+  auto check = [&](const std::string& f, uint16_t kind, size_t entry) -> int64_t {
+    if (f.size() < fmt::kIndexHeaderSize) return -1;
+    const char* h = f.data();
+    uint32_t count = fmt::Get32(h + fmt::kIdxCountAt);
+    if (fmt::Get32(h + fmt::kIdxMagicAt) != fmt::kIndexMagic ||
+        fmt::Get16(h + fmt::kIdxVersionAt) != fmt::kIndexVersion ||
+        fmt::Get16(h + fmt::kIdxKindAt) != kind || fmt::Get64(h + fmt::kIdxBaseAt) != base_ ||
+        fmt::Get64(h + fmt::kIdxCoveredAt) != static_cast<uint64_t>(log_size) ||
+        f.size() != fmt::kIndexHeaderSize + count * entry ||
+        crc32c::Unmask(fmt::Get32(h + fmt::kIdxCrcAt)) !=
+            crc32c::Value(h + fmt::kIndexHeaderSize, count * entry)) {
+      return -1;
+    }
+    return count;
+  };
+  int64_t n = check(*off, fmt::kIndexKindOffset, fmt::kOffsetEntrySize);
+  if (n < 0 || check(*tim, fmt::kIndexKindTime, fmt::kTimeEntrySize) != n) return false;
+  if (n == 0 && static_cast<uint64_t>(log_size) > fmt::kSegmentHeaderSize) return false;
+  index_.clear();
+  for (int64_t i = 0; i < n; ++i) {
+    const char* o = off->data() + fmt::kIndexHeaderSize + i * fmt::kOffsetEntrySize;
+    const char* t = tim->data() + fmt::kIndexHeaderSize + i * fmt::kTimeEntrySize;
+    if (fmt::Get32(t + 8) != fmt::Get32(o)) return false;
+    index_.push_back({fmt::Get32(o), fmt::Get32(o + 4), static_cast<int64_t>(fmt::Get64(t))});
+  }
+  size_ = static_cast<uint64_t>(log_size);
+  if (index_.empty()) return true;
+  // Walk the frames after the last index entry for the segment's end offset and newest time.
+  std::string tail(size_ - index_.back().pos, '\0');
+  size_t got = 0;
+  if (!PreadUpTo(fd_.get(), tail.data(), tail.size(), index_.back().pos, &got, path_.string())
+           .ok() ||
+      got != tail.size()) {
+    return false;
+  }
+  max_ts_ = index_.back().max_ts_before;
+  last_indexed_pos_ = index_.back().pos;
+  any_indexed_ = true;
+  size_t p = 0;
+  while (p < tail.size()) {
+    Frame f;
+    if (DecodeFrame(tail.data() + p, tail.size() - p, &f) != FrameCheck::kOk) return false;
+    max_ts_ = std::max(max_ts_, f.arrival_ms);
+    next_offset_ = f.offset + 1;
+    p += f.size;
+  }
+  // Records before the last entry are not counted exactly; an estimate serves retention.
+  records_ = next_offset_ - base_;
+  // max_ts_before of entries covers earlier records; the indexed tail covers the rest.
+  return true;
+}
+
+Status Segment::Append(std::string_view frames, std::span<const FrameMeta> metas) {
+  uint64_t start = size_;
+  Status st = PwriteAll(fd_.get(), frames.data(), frames.size(), start, path_.string());
+  if (!st.ok()) {
+    if (::ftruncate(fd_.get(), static_cast<off_t>(start)) != 0) {
+      // The torn bytes will be cut by recovery.
+    }
+    return st;
+  }
+  for (size_t i = 0; i < metas.size(); ++i) {
+    size_t end = i + 1 < metas.size() ? metas[i + 1].pos_in_batch : frames.size();
+    Track(metas[i].offset, metas[i].arrival_ms, start + metas[i].pos_in_batch,
+          end - metas[i].pos_in_batch);
+  }
+  return Status::Ok();
+}
+
+Status Segment::Sync() {
+  if (::fdatasync(fd_.get()) != 0) return ErrnoError("fdatasync " + path_.string(), errno);
+  return Status::Ok();
+}
+
+void Segment::Remove() {
+  std::error_code ec;
+  std::filesystem::remove(path_, ec);
+  std::filesystem::remove(Sibling(path_, ".index"), ec);
+  std::filesystem::remove(Sibling(path_, ".timeindex"), ec);
+}
+
+uint64_t Segment::PositionFor(uint64_t offset) const {
+  if (offset <= base_) return fmt::kSegmentHeaderSize;
+  auto rel = offset - base_;
+  auto it = std::upper_bound(index_.begin(), index_.end(), rel,
+                             [](uint64_t r, const IndexEntry& e) { return r < e.rel_offset; });
+  if (it == index_.begin()) return fmt::kSegmentHeaderSize;
+  return std::prev(it)->pos;
+}
+
+uint64_t Segment::PositionForTime(int64_t ts_ms) const {
+  auto it = std::partition_point(index_.begin(), index_.end(),
+                                 [&](const IndexEntry& e) { return e.max_ts_before < ts_ms; });
+  if (it == index_.begin()) return fmt::kSegmentHeaderSize;
+  return std::prev(it)->pos;
+}
+
+}  // namespace sluice::broker

@@ -1,0 +1,112 @@
+// One segment of a shard's log: an append-only file of CRC32C-framed records that starts at a
+// given offset, with its sparse offset index and time index (kept in memory, written beside the
+// log when the segment is sealed or closed, and rebuilt from the log when missing or stale).
+//
+// THREADING: not thread-safe; the owning ShardLog serialises every call under its lock. Readers
+// may pread() fd() concurrently with appends, bounded by a size() they read under that lock.
+// OWNERSHIP: owns its file descriptor; held by shared_ptr so a reader keeps a deleted segment's
+// file open until it is done.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/file_util.h"
+#include "core/status.h"
+
+namespace sluice::broker {
+
+// A decoded frame; views point into the buffer it was decoded from.
+struct Frame {
+  uint64_t offset = 0;
+  int64_t arrival_ms = 0;
+  std::string_view key;
+  std::string_view data;
+  size_t size = 0;  // whole frame bytes
+};
+
+enum class FrameCheck { kOk, kIncomplete, kBad };
+// Decodes the frame at p[0, avail). kIncomplete: avail is too short for the frame it announces.
+FrameCheck DecodeFrame(const char* p, size_t avail, Frame* out);
+// Appends one encoded frame to *buf.
+void EncodeFrame(uint64_t offset, int64_t arrival_ms, std::string_view key, std::string_view data,
+                 std::string* buf);
+
+// Where a frame of an appended batch sits in the batch buffer.
+struct FrameMeta {
+  uint64_t offset;
+  int64_t arrival_ms;
+  uint32_t pos_in_batch;
+};
+
+// What recovery found in a segment: logged once by the caller.
+struct RecoveryReport {
+  uint64_t torn_tail_bytes = 0;
+  uint64_t corrupt_bytes = 0;
+  uint32_t corrupt_regions = 0;
+};
+
+class Segment final {
+ public:
+  static std::string LogName(uint64_t base);  // "00000000000000000000.log"
+  static Result<std::shared_ptr<Segment>> Create(const std::filesystem::path& dir, uint64_t base);
+  // Opens an existing segment. `scan`: verify every frame (torn tail cut, corrupt regions
+  // skipped by rewriting the file without them) and rebuild the indexes; otherwise load the index
+  // files and scan only when they are missing or stale.
+  static Result<std::shared_ptr<Segment>> Open(const std::filesystem::path& dir, uint64_t base,
+                                               bool scan, RecoveryReport* report);
+  ~Segment() = default;
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+
+  // Writes `frames` (encoded by EncodeFrame) at the end with one pwrite and indexes them. On
+  // failure the file is cut back to its previous size.
+  Status Append(std::string_view frames, std::span<const FrameMeta> metas);
+  Status Sync();
+  Status WriteIndexes();
+  // Deletes the log and its index files.
+  void Remove();
+
+  // The file position at which to start scanning for `offset` (a frame at or before it).
+  uint64_t PositionFor(uint64_t offset) const;
+  // The file position at which to start scanning for the first arrival >= ts_ms.
+  uint64_t PositionForTime(int64_t ts_ms) const;
+
+  int fd() const { return fd_.get(); }
+  uint64_t base() const { return base_; }
+  uint64_t size() const { return size_; }
+  uint64_t next_offset() const { return next_offset_; }  // one past the last record (or base)
+  uint64_t records() const { return records_; }
+  int64_t max_arrival_ms() const { return max_ts_; }  // INT64_MIN when empty
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  struct IndexEntry {
+    uint32_t rel_offset;
+    uint32_t pos;
+    int64_t max_ts_before;
+  };
+  Segment(std::filesystem::path dir, uint64_t base, UniqueFd fd);
+  Status ScanAndRebuild(RecoveryReport* report);
+  bool LoadIndexes();
+  void Track(uint64_t offset, int64_t arrival_ms, uint64_t pos, uint64_t frame_size);
+
+  std::filesystem::path dir_;
+  std::filesystem::path path_;
+  uint64_t base_;
+  UniqueFd fd_;
+  uint64_t size_ = 0;
+  uint64_t next_offset_;
+  uint64_t records_ = 0;
+  int64_t max_ts_;
+  uint64_t last_indexed_pos_ = 0;
+  bool any_indexed_ = false;
+  std::vector<IndexEntry> index_;
+};
+
+}  // namespace sluice::broker

@@ -1,0 +1,386 @@
+#include "broker/shard_log.h"
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+
+#include "broker/format.h"
+#include "core/log.h"
+
+namespace sluice::broker {
+
+namespace fmt = format;
+
+namespace {
+constexpr size_t kReadChunk = 256 << 10;
+}  // namespace
+
+ShardLog::ShardLog(std::filesystem::path dir, const ShardLogOptions& options)
+    : dir_(std::move(dir)), opt_(options) {}
+
+ShardLog::~ShardLog() {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Leaves fresh indexes behind so the next start need not scan sealed segments.
+  if (!segments_.empty()) (void)segments_.back()->WriteIndexes();
+}
+
+Result<std::unique_ptr<ShardLog>> ShardLog::Open(const std::filesystem::path& dir,
+                                                 const ShardLogOptions& options,
+                                                 uint64_t min_next_offset) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return IoError("create " + dir.string() + ": " + ec.message());
+  std::vector<uint64_t> bases;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.size() != 24 || name.substr(20) != ".log") continue;
+    char* end = nullptr;
+    uint64_t base = std::strtoull(name.c_str(), &end, 10);
+    if (end != name.c_str() + 20) continue;
+    bases.push_back(base);
+  }
+  if (ec) return IoError("list " + dir.string() + ": " + ec.message());
+  std::sort(bases.begin(), bases.end());
+  std::unique_ptr<ShardLog> log(new ShardLog(dir, options));
+  RecoveryReport report;
+  for (size_t i = 0; i < bases.size(); ++i) {
+    bool last = i + 1 == bases.size();
+    ASSIGN_OR_RETURN(auto seg, Segment::Open(dir, bases[i], last, &report));
+    log->bytes_ += seg->size();
+    log->next_offset_ = std::max(log->next_offset_, seg->next_offset());
+    log->segments_.push_back(std::move(seg));
+  }
+  if (report.torn_tail_bytes > 0 || report.corrupt_regions > 0) {
+    SLUICE_LOG(Warn, "shard recovered")
+        .With("dir", dir.string())
+        .With("torn_tail_bytes", report.torn_tail_bytes)
+        .With("corrupt_regions", report.corrupt_regions)
+        .With("corrupt_bytes_dropped", report.corrupt_bytes);
+  }
+  log->next_offset_ = std::max(log->next_offset_, min_next_offset);
+  if (log->segments_.empty()) {
+    ASSIGN_OR_RETURN(auto seg, Segment::Create(dir, log->next_offset_));
+    log->bytes_ += seg->size();
+    log->segments_.push_back(std::move(seg));
+  }
+  if (options.disk_usage) *options.disk_usage += static_cast<int64_t>(log->bytes_);
+  return log;
+}
+
+Status ShardLog::RollLocked() {
+  auto& active = segments_.back();
+  if (opt_.sync_on_roll) RETURN_IF_ERROR(active->Sync());
+  RETURN_IF_ERROR(active->WriteIndexes());
+  ASSIGN_OR_RETURN(auto seg, Segment::Create(dir_, next_offset_));
+  if (opt_.sync_on_roll) RETURN_IF_ERROR(FsyncDir(dir_));
+  bytes_ += seg->size();
+  if (opt_.disk_usage) *opt_.disk_usage += static_cast<int64_t>(seg->size());
+  segments_.push_back(std::move(seg));
+  return Status::Ok();
+}
+
+void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint32_t> which,
+                      int64_t arrival_ms, uint32_t shard_index, std::vector<PutRecordOut>* out) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (closed_) {
+    // Resharding closed this shard between routing and locking: the caller retries.
+    for (uint32_t i : which) (*out)[i].status = Unavailable("shard closed by resharding; retry");
+    return;
+  }
+  if (segments_.back()->size() >= opt_.segment_bytes ||
+      next_offset_ - segments_.back()->base() >= (1ull << 31)) {
+    Status st = RollLocked();
+    if (!st.ok()) {
+      for (uint32_t i : which) (*out)[i].status = st;
+      return;
+    }
+  }
+  wbuf_.clear();
+  metas_.clear();
+  int64_t now_mono = opt_.provisioned ? opt_.clock->MonotonicMs() : 0;
+  uint64_t offset = next_offset_;
+  for (uint32_t i : which) {
+    const PutRecordIn& r = records[i];
+    PutRecordOut& o = (*out)[i];
+    if (opt_.provisioned) {
+      double bytes = static_cast<double>(r.data.size() + r.partition_key.size());
+      write_bytes_.Refill(now_mono);
+      write_records_.Refill(now_mono);
+      if (!write_records_.TryTake(1, now_mono)) {
+        o.status = ResourceExhausted("ProvisionedThroughputExceeded: records per second");
+        continue;
+      }
+      if (!write_bytes_.TryTake(bytes, now_mono)) {
+        write_records_.Charge(-1);
+        o.status = ResourceExhausted("ProvisionedThroughputExceeded: bytes per second");
+        continue;
+      }
+    }
+    metas_.push_back({offset, arrival_ms, static_cast<uint32_t>(wbuf_.size())});
+    EncodeFrame(offset, arrival_ms, r.partition_key, r.data, &wbuf_);
+    o.status = Status::Ok();
+    o.shard_index = shard_index;
+    o.offset = offset++;
+  }
+  if (metas_.empty()) return;
+  uint64_t before = segments_.back()->size();
+  Status st = segments_.back()->Append(wbuf_, metas_);
+  if (!st.ok()) {
+    for (uint32_t i : which) {
+      if ((*out)[i].status.ok()) (*out)[i].status = st;
+    }
+    return;
+  }
+  uint64_t added = segments_.back()->size() - before;
+  bytes_ += added;
+  if (opt_.disk_usage) *opt_.disk_usage += static_cast<int64_t>(added);
+  next_offset_ = offset;
+  dirty_ = true;
+  lock.unlock();
+  cv_.notify_all();
+}
+
+std::shared_ptr<Segment> ShardLog::SegmentForLocked(uint64_t offset, size_t* index) const {
+  auto it = std::upper_bound(segments_.begin(), segments_.end(), offset,
+                             [](uint64_t o, const auto& s) { return o < s->base(); });
+  size_t i = it == segments_.begin() ? 0 : static_cast<size_t>(it - segments_.begin()) - 1;
+  *index = i;
+  return segments_[i];
+}
+
+Status ShardLog::Read(uint64_t from, const ReadLimits& limits, ReadBatch* out) {
+  out->records.clear();
+  out->shard_end = false;
+  out->millis_behind_latest = 0;
+  size_t cap = std::max(limits.max_bytes, fmt::kMaxFrameBytes) + fmt::kMaxFrameBytes + kReadChunk;
+  if (out->buffer.size() < cap) out->buffer.resize(cap);
+  char* buf = out->buffer.data();
+  size_t max_records = std::max<size_t>(1, limits.max_records);
+
+  std::unique_lock<std::mutex> lock(mu_);
+  if (opt_.provisioned) {
+    int64_t now = opt_.clock->MonotonicMs();
+    if (!read_calls_.Positive(now) || !read_bytes_.Positive(now)) {
+      return ResourceExhausted("ProvisionedThroughputExceeded: reads of this shard");
+    }
+    read_calls_.Charge(1);
+  }
+  from = std::max(from, segments_.front()->base());
+  uint64_t end_offset = next_offset_;
+  bool closed = closed_;
+  size_t seg_index = 0;
+  std::shared_ptr<Segment> seg = SegmentForLocked(from, &seg_index);
+  uint64_t file_pos = seg->PositionFor(from);
+  uint64_t seg_end = seg->size();
+  lock.unlock();
+
+  size_t used = 0;      // bytes of buf filled
+  size_t parse_at = 0;  // next frame to decode in buf
+  size_t bytes = 0;
+  bool full = false;
+  while (!full) {
+    if (file_pos >= seg_end) {
+      // Next segment, if any.
+      lock.lock();
+      seg_index = 0;
+      auto it = std::upper_bound(segments_.begin(), segments_.end(), seg->base(),
+                                 [](uint64_t o, const auto& s) { return o < s->base(); });
+      if (it == segments_.end()) {
+        lock.unlock();
+        break;
+      }
+      seg = *it;
+      seg_end = seg->size();
+      lock.unlock();
+      file_pos = fmt::kSegmentHeaderSize;
+      parse_at = used;
+      continue;
+    }
+    size_t n = std::min<uint64_t>({kReadChunk, seg_end - file_pos, cap - used});
+    if (n == 0) break;
+    size_t got = 0;
+    RETURN_IF_ERROR(PreadUpTo(seg->fd(), buf + used, n, file_pos, &got, seg->path().string()));
+    if (got == 0) {
+      file_pos = seg_end;  // the segment was cut by recovery or removed; move on
+      continue;
+    }
+    used += got;
+    file_pos += got;
+    while (parse_at < used) {
+      Frame f;
+      FrameCheck c = DecodeFrame(buf + parse_at, used - parse_at, &f);
+      if (c == FrameCheck::kIncomplete) break;
+      if (c == FrameCheck::kBad) {
+        if (!out->records.empty()) {
+          full = true;
+          break;
+        }
+        return Corruption(seg->path().string() + ": bad frame at byte " +
+                          std::to_string(file_pos - (used - parse_at)));
+      }
+      if (f.offset >= from) {
+        size_t sz = f.key.size() + f.data.size();
+        if (!out->records.empty() && bytes + sz > limits.max_bytes) {
+          full = true;
+          break;
+        }
+        out->records.push_back({f.offset, f.arrival_ms, f.key, f.data});
+        bytes += sz;
+        if (out->records.size() >= max_records) {
+          full = true;
+          break;
+        }
+      }
+      parse_at += f.size;
+    }
+  }
+  if (out->records.empty()) {
+    out->next_offset = std::max(from, end_offset);
+  } else {
+    out->next_offset = out->records.back().offset + 1;
+  }
+  out->shard_end = closed && out->next_offset >= end_offset;
+  if (out->next_offset < end_offset && !out->records.empty()) {
+    int64_t now = opt_.clock ? opt_.clock->NowMs() : 0;
+    out->millis_behind_latest = std::max<int64_t>(0, now - out->records.back().arrival_ms);
+  }
+  if (opt_.provisioned) {
+    lock.lock();
+    read_bytes_.Charge(static_cast<double>(bytes));
+  }
+  return Status::Ok();
+}
+
+uint64_t ShardLog::EndOffset() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return next_offset_;
+}
+
+uint64_t ShardLog::StartOffset() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::min(segments_.front()->base(), next_offset_);
+}
+
+uint64_t ShardLog::OffsetAtTimestamp(int64_t ts_ms) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  std::shared_ptr<Segment> seg;
+  for (const auto& s : segments_) {
+    if (s->records() > 0 && s->max_arrival_ms() >= ts_ms) {
+      seg = s;
+      break;
+    }
+  }
+  if (!seg) return next_offset_;
+  uint64_t pos = seg->PositionForTime(ts_ms);
+  uint64_t end = seg->size();
+  lock.unlock();
+  std::string buf;
+  uint64_t result = seg->next_offset();
+  size_t parse_at = 0;
+  while (pos < end || parse_at < buf.size()) {
+    size_t n = std::min<uint64_t>(kReadChunk, end - pos);
+    size_t old = buf.size();
+    buf.resize(old + n);
+    size_t got = 0;
+    if (!PreadUpTo(seg->fd(), buf.data() + old, n, pos, &got, seg->path().string()).ok() ||
+        got == 0) {
+      break;
+    }
+    buf.resize(old + got);
+    pos += got;
+    while (parse_at < buf.size()) {
+      Frame f;
+      FrameCheck c = DecodeFrame(buf.data() + parse_at, buf.size() - parse_at, &f);
+      if (c != FrameCheck::kOk) break;
+      if (f.arrival_ms >= ts_ms) return f.offset;
+      parse_at += f.size;
+    }
+    buf.erase(0, parse_at);
+    parse_at = 0;
+    if (pos >= end) break;
+  }
+  return result;
+}
+
+bool ShardLog::WaitForData(uint64_t offset, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return next_offset_ > offset || closed_; }) &&
+         (next_offset_ > offset || closed_);
+}
+
+uint64_t ShardLog::Close() {
+  std::unique_lock<std::mutex> lock(mu_);
+  closed_ = true;
+  uint64_t end = next_offset_;
+  lock.unlock();
+  cv_.notify_all();
+  return end;
+}
+
+bool ShardLog::closed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return closed_;
+}
+
+Status ShardLog::Sync() {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!dirty_) return Status::Ok();
+  dirty_ = false;
+  std::shared_ptr<Segment> seg = segments_.back();
+  lock.unlock();
+  Status st = seg->Sync();
+  if (!st.ok()) {
+    lock.lock();
+    dirty_ = true;
+  }
+  return st;
+}
+
+uint64_t ShardLog::DropExpired(int64_t cutoff_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t freed = 0;
+  auto expired = [&](const Segment& s) {
+    return s.records() == 0 || s.max_arrival_ms() < cutoff_ms;
+  };
+  if (!closed_ && segments_.back()->records() > 0 && expired(*segments_.back())) {
+    if (!RollLocked().ok()) return 0;
+  }
+  while (!segments_.empty() && expired(*segments_.front()) && (segments_.size() > 1 || closed_)) {
+    freed += segments_.front()->size();
+    segments_.front()->Remove();
+    segments_.pop_front();
+  }
+  if (segments_.empty()) {
+    // A closed shard keeps an empty segment so reads stay well defined until it expires.
+    auto seg = Segment::Create(dir_, next_offset_);
+    if (seg.ok()) {
+      freed -= std::min(freed, (*seg)->size());
+      segments_.push_back(std::move(*seg));
+    }
+  }
+  bytes_ -= std::min(bytes_, freed);
+  if (opt_.disk_usage) *opt_.disk_usage -= static_cast<int64_t>(freed);
+  return freed;
+}
+
+bool ShardLog::Empty() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return segments_.size() == 1 && segments_.front()->records() == 0;
+}
+
+uint64_t ShardLog::DiskBytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return bytes_;
+}
+
+void ShardLog::RemoveAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& s : segments_) s->Remove();
+  if (opt_.disk_usage) *opt_.disk_usage -= static_cast<int64_t>(bytes_);
+  bytes_ = 0;
+  segments_.clear();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+}  // namespace sluice::broker

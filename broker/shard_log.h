@@ -1,0 +1,90 @@
+// The log of one shard: its segments in offset order, appends (one write per batch), reads into a
+// reusable buffer, waits for new data, group-commit syncs, retention and provisioned limits.
+//
+// THREADING: thread-safe; one mutex per shard. Reads hold the lock only to find where to start;
+// the pread and the framing run outside it on a segment kept alive by shared_ptr.
+// OWNERSHIP: owns its segments and their files under its directory.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "broker/broker.h"
+#include "broker/segment.h"
+#include "broker/token_bucket.h"
+#include "core/clock.h"
+
+namespace sluice::broker {
+
+struct ShardLogOptions {
+  uint64_t segment_bytes = 64ull << 20;
+  bool sync_on_roll = true;                    // fdatasync a segment when it is sealed
+  bool provisioned = false;                    // enforce Kinesis per-shard limits
+  const Clock* clock = nullptr;                // not owned
+  std::atomic<int64_t>* disk_usage = nullptr;  // not owned; the broker's byte count
+};
+
+class ShardLog final {
+ public:
+  // Opens the shard directory (creating it if needed), recovers its last segment and rebuilds
+  // stale indexes. Offsets continue at least from `min_next_offset`.
+  static Result<std::unique_ptr<ShardLog>> Open(const std::filesystem::path& dir,
+                                                const ShardLogOptions& options,
+                                                uint64_t min_next_offset);
+  ~ShardLog();
+
+  // Appends records[which[i]] for every i; results go to (*out)[which[i]]. Records refused by
+  // provisioned limits get kResourceExhausted; an I/O error fails the records of this batch.
+  void Append(std::span<const PutRecordIn> records, std::span<const uint32_t> which,
+              int64_t arrival_ms, uint32_t shard_index, std::vector<PutRecordOut>* out);
+  Status Read(uint64_t from, const ReadLimits& limits, ReadBatch* out);
+  uint64_t EndOffset() const;
+  uint64_t StartOffset() const;
+  uint64_t OffsetAtTimestamp(int64_t ts_ms) const;
+  bool WaitForData(uint64_t offset, std::chrono::milliseconds timeout);
+  // No more appends; waiters wake up. Returns the end offset.
+  uint64_t Close();
+  bool closed() const;
+  // fdatasync of the active segment if anything was written since the last sync.
+  Status Sync();
+  // Removes whole segments whose newest record is older than cutoff_ms. For an open shard the
+  // active segment is first rolled when it is entirely expired. Returns bytes freed.
+  uint64_t DropExpired(int64_t cutoff_ms);
+  // Whether every record ever appended is gone (so a closed shard can leave the listings).
+  bool Empty() const;
+  uint64_t DiskBytes() const;
+  // Removes every file (after the shard expired).
+  void RemoveAll();
+
+ private:
+  ShardLog(std::filesystem::path dir, const ShardLogOptions& options);
+  Status RollLocked();
+  std::shared_ptr<Segment> SegmentForLocked(uint64_t offset, size_t* index) const;
+
+  std::filesystem::path dir_;
+  ShardLogOptions opt_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Segment>> segments_;
+  uint64_t next_offset_ = 0;
+  uint64_t bytes_ = 0;
+  bool closed_ = false;
+  bool dirty_ = false;
+  std::string wbuf_;  // reused frame buffer of a batch
+  std::vector<FrameMeta> metas_;
+  TokenBucket write_bytes_{1 << 20, 1 << 20};
+  TokenBucket write_records_{1000, 1000};
+  TokenBucket read_bytes_{2 << 20, 2 << 20};
+  TokenBucket read_calls_{5, 5};
+};
+
+}  // namespace sluice::broker
