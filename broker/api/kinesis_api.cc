@@ -1,0 +1,209 @@
+#include "broker/api/kinesis_api.h"
+
+#include <rapidjson/error/en.h>
+
+#include <charconv>
+
+#include "broker/api/kinesis_call.h"
+#include "core/log.h"
+
+namespace sluice::broker::api {
+
+Result<std::unique_ptr<KinesisApi>> KinesisApi::Create(Broker* broker, const ApiOptions& options) {
+  if (broker == nullptr) return InvalidArgument("kinesis api: no broker");
+  if (options.clock == nullptr) return InvalidArgument("kinesis api: no clock");
+  if (options.account_id.size() != 12 ||
+      options.account_id.find_first_not_of("0123456789") != std::string::npos) {
+    return InvalidArgument("kinesis api: account_id must be 12 digits, got '" + options.account_id +
+                           "'");
+  }
+  if (options.data_dir.empty())
+    return InvalidArgument("kinesis api: no data_dir for iterator keys");
+  ASSIGN_OR_RETURN(TokenCodec tokens, TokenCodec::Create());
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<IteratorCodec> iterators,
+      IteratorCodec::Open(options.data_dir, options.clock, std::chrono::milliseconds(300 * 1000)));
+  return std::unique_ptr<KinesisApi>(
+      new KinesisApi(broker, options, std::move(tokens), std::move(iterators)));
+}
+
+KinesisApi::KinesisApi(Broker* broker, const ApiOptions& options, TokenCodec tokens,
+                       std::unique_ptr<IteratorCodec> iterators)
+    : broker_(broker),
+      options_(options),
+      tokens_(std::move(tokens)),
+      iterators_(std::move(iterators)) {}
+
+void KinesisApi::Handle(std::string_view operation, std::string& body, ApiReply* reply) {
+  using Op = void (KinesisApi::*)(Call&);
+  struct Entry {
+    std::string_view name;
+    Op op;
+  };
+  static constexpr Entry kOps[] = {
+      {"PutRecords", &KinesisApi::PutRecords},
+      {"GetRecords", &KinesisApi::GetRecords},
+      {"PutRecord", &KinesisApi::PutRecord},
+      {"GetShardIterator", &KinesisApi::GetShardIterator},
+      {"CreateStream", &KinesisApi::CreateStream},
+      {"DeleteStream", &KinesisApi::DeleteStream},
+      {"DescribeStream", &KinesisApi::DescribeStream},
+      {"DescribeStreamSummary", &KinesisApi::DescribeStreamSummary},
+      {"ListStreams", &KinesisApi::ListStreams},
+      {"ListShards", &KinesisApi::ListShards},
+      {"SplitShard", &KinesisApi::SplitShard},
+      {"MergeShards", &KinesisApi::MergeShards},
+      {"UpdateShardCount", &KinesisApi::UpdateShardCount},
+      {"AddTagsToStream", &KinesisApi::AddTagsToStream},
+      {"RemoveTagsFromStream", &KinesisApi::RemoveTagsFromStream},
+      {"ListTagsForStream", &KinesisApi::ListTagsForStream},
+      {"RegisterStreamConsumer", &KinesisApi::RegisterStreamConsumer},
+      {"DescribeStreamConsumer", &KinesisApi::DescribeStreamConsumer},
+      {"ListStreamConsumers", &KinesisApi::ListStreamConsumers},
+      {"DeregisterStreamConsumer", &KinesisApi::DeregisterStreamConsumer},
+  };
+  Call c;
+  Op op = nullptr;
+  for (const Entry& e : kOps) {
+    if (e.name == operation) op = e.op;
+  }
+  bool increase = operation == "IncreaseStreamRetentionPeriod";
+  bool retention = increase || operation == "DecreaseStreamRetentionPeriod";
+  if (op == nullptr && !retention) {
+    c.Fail("UnknownOperationException", "Unknown operation: '" + std::string(operation) + "'");
+  } else {
+    if (body.empty()) body = "{}";
+    c.doc.ParseInsitu(body.data());
+    if (c.doc.HasParseError()) {
+      c.Fail("SerializationException", std::string("Malformed JSON at offset ") +
+                                           std::to_string(c.doc.GetErrorOffset()) + ": " +
+                                           rapidjson::GetParseError_En(c.doc.GetParseError()));
+    } else if (!c.doc.IsObject()) {
+      c.Fail("SerializationException", "The request body must be a JSON object");
+    } else {
+      c.w.StartObject();
+      if (retention) {
+        ChangeRetention(c, increase);
+      } else {
+        (this->*op)(c);
+      }
+      if (!c.failed) c.w.EndObject();
+    }
+  }
+  if (c.failed) {
+    reply->status = c.http_status;
+    reply->error_type = c.error_type;
+    rapidjson::StringBuffer eb;
+    JsonWriter ew(eb);
+    ew.StartObject();
+    ew.Key("__type");
+    ew.String(c.error_type.c_str());
+    ew.Key("message");
+    ew.String(c.error_message.c_str());
+    ew.EndObject();
+    reply->body.assign(eb.GetString(), eb.GetSize());
+    return;
+  }
+  reply->status = 200;
+  reply->error_type.clear();
+  reply->body.assign(c.buffer.GetString(), c.buffer.GetSize());
+}
+
+Stream* KinesisApi::ResolveStream(Call& c) {
+  std::optional<std::string_view> name = c.Str("StreamName");
+  std::optional<std::string_view> arn = c.Str("StreamARN");
+  c.StreamNameRules(name, "streamName");
+  c.ArnRules(arn, "streamARN");
+  if (!c.Check()) return nullptr;
+  if (!name && !arn) {
+    c.Fail("InvalidArgumentException", "Either StreamName or StreamARN should be provided.");
+    return nullptr;
+  }
+  std::string n = name ? std::string(*name) : *StreamNameFromArn(*arn);
+  if (name && arn && *StreamNameFromArn(*arn) != n) {
+    c.Fail("InvalidArgumentException",
+           "StreamARN " + std::string(*arn) + " does not name stream " + n + ".");
+    return nullptr;
+  }
+  Result<Stream*> s = broker_->GetStream(n);
+  if (!s.ok()) {
+    c.Fail("ResourceNotFoundException",
+           "Stream " + n + " under account " + options_.account_id + " not found.");
+    return nullptr;
+  }
+  return *s;
+}
+
+KinesisApi::StreamMeta& KinesisApi::Meta(const std::string& stream) {
+  auto it = meta_.find(stream);
+  if (it == meta_.end()) {
+    it = meta_.emplace(stream, StreamMeta{}).first;
+    it->second.created_ms = options_.clock->NowMs();
+  }
+  return it->second;
+}
+
+std::string KinesisApi::StreamArn(std::string_view name) const {
+  return "arn:aws:kinesis:" + options_.region + ":" + options_.account_id + ":stream/" +
+         std::string(name);
+}
+
+std::string KinesisApi::ConsumerArn(std::string_view stream, std::string_view consumer,
+                                    int64_t ms) const {
+  return StreamArn(stream) + "/consumer/" + std::string(consumer) + ":" + std::to_string(ms / 1000);
+}
+
+void KinesisApi::WriteShard(Call& c, Stream*, const ShardInfo& info) {
+  JsonWriter& w = c.w;
+  w.StartObject();
+  c.Field("ShardId", info.shard_id);
+  if (info.parent_shard_id) c.Field("ParentShardId", *info.parent_shard_id);
+  if (info.adjacent_parent_shard_id) {
+    c.Field("AdjacentParentShardId", *info.adjacent_parent_shard_id);
+  }
+  w.Key("HashKeyRange");
+  w.StartObject();
+  c.Field("StartingHashKey", HashKeyToString(info.starting_hash_key));
+  c.Field("EndingHashKey", HashKeyToString(info.ending_hash_key));
+  w.EndObject();
+  w.Key("SequenceNumberRange");
+  w.StartObject();
+  c.Field("StartingSequenceNumber", info.starting_sequence_number);
+  if (info.ending_sequence_number) c.Field("EndingSequenceNumber", *info.ending_sequence_number);
+  w.EndObject();
+  w.EndObject();
+}
+
+bool IsLoopbackHost(std::string_view host) {
+  return host == "localhost" || host == "::1" || host.substr(0, 4) == "127.";
+}
+
+Status ParseListenAddress(std::string_view listen, std::string* host, int* port) {
+  std::string_view h, p;
+  if (!listen.empty() && listen[0] == '[') {
+    size_t close = listen.find(']');
+    if (close == std::string_view::npos || close + 1 >= listen.size() || listen[close + 1] != ':') {
+      return InvalidArgument("listen address '" + std::string(listen) + "': expected [v6]:port");
+    }
+    h = listen.substr(1, close - 1);
+    p = listen.substr(close + 2);
+  } else {
+    size_t colon = listen.rfind(':');
+    if (colon == std::string_view::npos) {
+      return InvalidArgument("listen address '" + std::string(listen) + "': expected host:port");
+    }
+    h = listen.substr(0, colon);
+    p = listen.substr(colon + 1);
+  }
+  int v = -1;
+  auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), v);
+  if (h.empty() || ec != std::errc() || end != p.data() + p.size() || v < 0 || v > 65535) {
+    return InvalidArgument("listen address '" + std::string(listen) +
+                           "': expected host:port with a port in 0..65535");
+  }
+  *host = h == "localhost" ? "127.0.0.1" : std::string(h);
+  *port = v;
+  return Status::Ok();
+}
+
+}  // namespace sluice::broker::api

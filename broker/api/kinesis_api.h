@@ -1,0 +1,151 @@
+// The Kinesis Data Streams API (protocol awsJson1.1) over the embedded broker, so that stock AWS
+// SDK and CLI clients work against sluice with only an endpoint override.
+//
+// KinesisApi is the transport-free part: one call per request, X-Amz-Target operation name plus
+// JSON body in, HTTP status plus JSON body out, Kinesis error names on failure. KinesisApiServer
+// puts it behind the HTTP server (HTTP/1.1 and h2c) with optional SigV4 verification.
+//
+// THREADING: loop thread only (the handler runs there). OWNERSHIP: the loop and the broker are
+// not owned and must outlive the server; the server must live until Stop()'s callback has run.
+#pragma once
+
+#include <uv.h>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/api/api_token.h"
+#include "broker/api/http_server.h"
+#include "broker/broker.h"
+#include "broker/iterator.h"
+#include "core/clock.h"
+#include "core/status.h"
+
+namespace sluice::broker::api {
+
+class SigV4Verifier;
+
+struct ApiCredential {
+  std::string access_key_id;
+  std::string secret_access_key;  // never logged
+};
+
+struct ApiOptions {
+  // The broker's data directory: shard-iterator tokens are signed with its iterator.key, so
+  // iterators stay valid across a restart.
+  std::filesystem::path data_dir;
+  std::string listen = "127.0.0.1:4567";  // host:port; [v6]:port; port 0 picks a free one
+  // When non-empty, every request must carry a valid SigV4 signature by one of these.
+  std::vector<ApiCredential> credentials;
+  size_t max_body_size = 8 << 20;  // PutRecords: 5 MiB of data is ~6.7 MiB as base64
+  uint64_t idle_timeout_ms = 120000;
+  uint64_t request_timeout_ms = 30000;
+  std::string region = "us-east-1";         // in ARNs
+  std::string account_id = "000000000000";  // in ARNs
+  // Capacity mode of streams created without StreamModeDetails. ON_DEMAND maps to kUnlimited,
+  // PROVISIONED to kProvisioned (Kinesis's per-shard limits).
+  CapacityMode default_mode = CapacityMode::kUnlimited;
+  int max_shards_per_stream = 10000;
+  int64_t max_signature_skew_ms = 15 * 60 * 1000;
+  Clock* clock = Clock::Real();  // not owned
+};
+
+// The answer to one API call.
+struct ApiReply {
+  int status = 200;
+  std::string body;        // JSON
+  std::string error_type;  // empty on success; "ResourceNotFoundException" etc.
+};
+
+class KinesisApi final {
+ public:
+  static Result<std::unique_ptr<KinesisApi>> Create(Broker* broker, const ApiOptions& options);
+
+  // `operation` is the part after "Kinesis_20131202."; `body` is parsed in place.
+  void Handle(std::string_view operation, std::string& body, ApiReply* reply);
+
+  // Internal: one parsed request with its output writer (see kinesis_json.h).
+  struct Call;
+
+ private:
+  KinesisApi(Broker* broker, const ApiOptions& options, TokenCodec tokens,
+             std::unique_ptr<IteratorCodec> iterators);
+
+  struct StreamMeta {
+    int64_t created_ms = 0;
+    std::map<std::string, std::string> tags;
+    std::map<std::string, int64_t> consumer_created_ms;
+  };
+
+  // Operations (kinesis_streams.cc, kinesis_records.cc, kinesis_consumers.cc).
+  void CreateStream(Call& c);
+  void DeleteStream(Call& c);
+  void DescribeStream(Call& c);
+  void DescribeStreamSummary(Call& c);
+  void ListStreams(Call& c);
+  void ListShards(Call& c);
+  void SplitShard(Call& c);
+  void MergeShards(Call& c);
+  void UpdateShardCount(Call& c);
+  void ChangeRetention(Call& c, bool increase);
+  void AddTagsToStream(Call& c);
+  void RemoveTagsFromStream(Call& c);
+  void ListTagsForStream(Call& c);
+  void PutRecord(Call& c);
+  void PutRecords(Call& c);
+  void GetShardIterator(Call& c);
+  void GetRecords(Call& c);
+  void RegisterStreamConsumer(Call& c);
+  void DescribeStreamConsumer(Call& c);
+  void ListStreamConsumers(Call& c);
+  void DeregisterStreamConsumer(Call& c);
+
+  // Shared helpers.
+  Stream* ResolveStream(Call& c);  // StreamName and/or StreamARN; records the error
+  StreamMeta& Meta(const std::string& stream);
+  std::string StreamArn(std::string_view name) const;
+  std::string ConsumerArn(std::string_view stream, std::string_view consumer, int64_t ms) const;
+  void WriteShard(Call& c, Stream* s, const ShardInfo& info);
+
+  Broker* broker_;
+  ApiOptions options_;
+  TokenCodec tokens_;                         // pagination NextTokens
+  std::unique_ptr<IteratorCodec> iterators_;  // shard iterators (the broker's codec)
+  std::map<std::string, StreamMeta, std::less<>> meta_;
+  std::string scratch_;  // reused by PutRecords and GetRecords
+  std::vector<PutRecordIn> put_in_;
+  std::vector<PutRecordOut> put_out_;
+  ReadBatch read_batch_;
+};
+
+class KinesisApiServer final {
+ public:
+  // Refuses a non-loopback `listen` when no credentials are configured.
+  static Result<std::unique_ptr<KinesisApiServer>> Create(uv_loop_t* loop, Broker* broker,
+                                                          const ApiOptions& options);
+  ~KinesisApiServer();
+  Status Start();
+  void Stop(std::function<void()> on_closed);
+  int port() const;  // the bound port, after Start()
+
+ private:
+  KinesisApiServer() = default;
+  void Serve(http::HttpRequest& request, http::HttpResponse* response);
+
+  ApiOptions options_;
+  std::unique_ptr<KinesisApi> api_;
+  std::unique_ptr<SigV4Verifier> verifier_;  // set when credentials are configured
+  std::unique_ptr<http::HttpServer> http_;
+  uint64_t request_counter_ = 0;
+};
+
+// Parses "host:port" or "[v6]:port". Exposed for the daemon's config check.
+Status ParseListenAddress(std::string_view listen, std::string* host, int* port);
+bool IsLoopbackHost(std::string_view host);
+
+}  // namespace sluice::broker::api

@@ -1,0 +1,204 @@
+// Enhanced fan-out consumers: Register, Describe, List, Deregister. A consumer is a broker
+// consumer (durable checkpoints); its ARN and creation time live in the API layer.
+#include <algorithm>
+
+#include "broker/api/kinesis_call.h"
+
+namespace sluice::broker::api {
+namespace {
+
+constexpr size_t kMaxConsumers = 20;
+
+struct ConsumerRef {
+  std::string stream;
+  std::string consumer;
+};
+
+// arn:aws:kinesis:<region>:<account>:stream/<stream>/consumer/<name>:<seconds>
+std::optional<ConsumerRef> ParseConsumerArn(std::string_view arn) {
+  std::optional<std::string> stream = StreamNameFromArn(arn);
+  if (!stream) return std::nullopt;
+  size_t p = arn.find("/consumer/");
+  if (p == std::string_view::npos) return std::nullopt;
+  std::string_view rest = arn.substr(p + 10);
+  size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == rest.size()) {
+    return std::nullopt;
+  }
+  std::string_view name = rest.substr(0, colon);
+  std::string_view ts = rest.substr(colon + 1);
+  if (!IsStreamName(name) || ts.find_first_not_of("0123456789") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  return ConsumerRef{*stream, std::string(name)};
+}
+
+}  // namespace
+
+void KinesisApi::RegisterStreamConsumer(Call& c) {
+  std::optional<std::string_view> arn = c.Str("StreamARN");
+  std::optional<std::string_view> name = c.Str("ConsumerName");
+  c.NotNull(arn.has_value(), "streamARN");
+  c.NotNull(name.has_value(), "consumerName");
+  c.StreamNameRules(name, "consumerName");
+  Stream* s = ResolveStream(c);
+  if (s == nullptr) return;
+  std::vector<std::string> existing = s->ListConsumers();
+  if (std::find(existing.begin(), existing.end(), *name) != existing.end()) {
+    c.Fail("ResourceInUseException", "Consumer " + std::string(*name) + " under stream " +
+                                         s->name() + " already exists for account " +
+                                         options_.account_id + ".");
+    return;
+  }
+  if (existing.size() >= kMaxConsumers) {
+    c.Fail("LimitExceededException", "Stream " + s->name() + " under account " +
+                                         options_.account_id + " already has " +
+                                         std::to_string(kMaxConsumers) + " consumers.");
+    return;
+  }
+  Status st = s->RegisterConsumer(*name);
+  if (!st.ok()) {
+    c.Fail(st.code() == Code::kAlreadyExists ? "ResourceInUseException" : "InternalFailure",
+           "RegisterStreamConsumer: " + st.message(),
+           st.code() == Code::kAlreadyExists ? 400 : 500);
+    return;
+  }
+  int64_t now = options_.clock->NowMs();
+  Meta(s->name()).consumer_created_ms[std::string(*name)] = now;
+  c.Key("Consumer");
+  c.w.StartObject();
+  c.Field("ConsumerName", *name);
+  c.Field("ConsumerARN", ConsumerArn(s->name(), *name, now));
+  c.Field("ConsumerStatus", "ACTIVE");
+  c.Key("ConsumerCreationTimestamp");
+  c.w.Double(static_cast<double>(now / 1000));
+  c.w.EndObject();
+}
+
+// Shared by Describe and Deregister: either ConsumerARN, or StreamARN plus ConsumerName.
+static bool FindConsumer(KinesisApi::Call& c, Broker* broker, const std::string& account,
+                         Stream** stream, std::string* consumer) {
+  std::optional<std::string_view> carn = c.Str("ConsumerARN");
+  std::optional<std::string_view> sarn = c.Str("StreamARN");
+  std::optional<std::string_view> name = c.Str("ConsumerName");
+  c.Length(carn, "consumerARN", 1, 2048);
+  c.Pattern(carn, "consumerARN", carn && ParseConsumerArn(*carn).has_value(),
+            "^(arn):aws.*:kinesis:.*:\\d{12}:.*stream\\/[a-zA-Z0-9_.-]+\\/consumer\\/"
+            "[a-zA-Z0-9_.-]+:[0-9]+");
+  c.ArnRules(sarn, "streamARN");
+  c.StreamNameRules(name, "consumerName");
+  if (!c.Check()) return false;
+  ConsumerRef ref;
+  if (carn) {
+    ref = *ParseConsumerArn(*carn);
+  } else if (sarn && name) {
+    ref = ConsumerRef{*StreamNameFromArn(*sarn), std::string(*name)};
+  } else {
+    c.Fail("InvalidArgumentException",
+           "Either ConsumerARN or both ConsumerName and StreamARN must be provided.");
+    return false;
+  }
+  Result<Stream*> s = broker->GetStream(ref.stream);
+  std::vector<std::string> list;
+  if (s.ok()) list = (*s)->ListConsumers();
+  if (!s.ok() || std::find(list.begin(), list.end(), ref.consumer) == list.end()) {
+    c.Fail("ResourceNotFoundException", "Consumer " + ref.consumer + " under stream " + ref.stream +
+                                            " not found for account " + account + ".");
+    return false;
+  }
+  *stream = *s;
+  *consumer = ref.consumer;
+  return true;
+}
+
+void KinesisApi::DescribeStreamConsumer(Call& c) {
+  Stream* s = nullptr;
+  std::string name;
+  if (!FindConsumer(c, broker_, options_.account_id, &s, &name)) return;
+  StreamMeta& m = Meta(s->name());
+  auto it = m.consumer_created_ms.find(name);
+  int64_t created = it != m.consumer_created_ms.end() ? it->second : m.created_ms;
+  c.Key("ConsumerDescription");
+  c.w.StartObject();
+  c.Field("ConsumerName", name);
+  c.Field("ConsumerARN", ConsumerArn(s->name(), name, created));
+  c.Field("ConsumerStatus", "ACTIVE");
+  c.Key("ConsumerCreationTimestamp");
+  c.w.Double(static_cast<double>(created / 1000));
+  c.Field("StreamARN", StreamArn(s->name()));
+  c.w.EndObject();
+}
+
+void KinesisApi::DeregisterStreamConsumer(Call& c) {
+  Stream* s = nullptr;
+  std::string name;
+  if (!FindConsumer(c, broker_, options_.account_id, &s, &name)) return;
+  Status st = s->DeregisterConsumer(name);
+  if (!st.ok()) {
+    c.Fail("InternalFailure", "DeregisterStreamConsumer: " + st.message(), 500);
+    return;
+  }
+  Meta(s->name()).consumer_created_ms.erase(name);
+}
+
+void KinesisApi::ListStreamConsumers(Call& c) {
+  std::optional<std::string_view> arn = c.Str("StreamARN");
+  std::optional<int64_t> max_results = c.Int("MaxResults");
+  std::optional<std::string_view> next = c.Str("NextToken");
+  c.NotNull(arn.has_value(), "streamARN");
+  c.Range(max_results, "maxResults", 1, 10000);
+  c.Length(next, "nextToken", 1, 1048576);
+  Stream* s = ResolveStream(c);
+  if (s == nullptr) return;
+  std::string after;
+  if (next) {
+    Result<TokenFields> t = tokens_.Decode(*next, kTokenListConsumers);
+    if (!t.ok() || t->extra != s->name()) {
+      c.Fail("InvalidArgumentException", "Invalid NextToken.");
+      return;
+    }
+    if (options_.clock->NowMs() - t->issued_ms > 300 * 1000) {
+      c.Fail("ExpiredNextTokenException", "The NextToken has expired.");
+      return;
+    }
+    after = t->name;
+  }
+  std::vector<std::string> names = s->ListConsumers();
+  std::sort(names.begin(), names.end());
+  StreamMeta& m = Meta(s->name());
+  size_t max = static_cast<size_t>(max_results.value_or(100));
+  size_t n = 0;
+  std::string last;
+  bool more = false;
+  c.Key("Consumers");
+  c.w.StartArray();
+  for (const std::string& name : names) {
+    if (!after.empty() && name <= after) continue;
+    if (n == max) {
+      more = true;
+      break;
+    }
+    auto it = m.consumer_created_ms.find(name);
+    int64_t created = it != m.consumer_created_ms.end() ? it->second : m.created_ms;
+    c.w.StartObject();
+    c.Field("ConsumerName", name);
+    c.Field("ConsumerARN", ConsumerArn(s->name(), name, created));
+    c.Field("ConsumerStatus", "ACTIVE");
+    c.Key("ConsumerCreationTimestamp");
+    c.w.Double(static_cast<double>(created / 1000));
+    c.w.EndObject();
+    last = name;
+    n++;
+  }
+  c.w.EndArray();
+  if (more) {
+    TokenFields t;
+    t.kind = kTokenListConsumers;
+    t.issued_ms = options_.clock->NowMs();
+    t.name = last;
+    t.extra = s->name();
+    c.Field("NextToken", tokens_.Encode(t));
+  }
+}
+
+}  // namespace sluice::broker::api

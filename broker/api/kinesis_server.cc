@@ -1,0 +1,123 @@
+// KinesisApiServer: the Kinesis API behind the HTTP server, with optional SigV4 verification.
+#include <cinttypes>
+
+#include "broker/api/kinesis_api.h"
+#include "broker/api/sigv4.h"
+#include "core/log.h"
+
+namespace sluice::broker::api {
+namespace {
+
+constexpr std::string_view kTargetPrefix = "Kinesis_20131202.";
+
+void JsonError(http::HttpResponse* resp, int status, std::string_view type,
+               std::string_view message) {
+  resp->status = status;
+  resp->headers.emplace_back("Content-Type", "application/x-amz-json-1.1");
+  resp->headers.emplace_back("x-amzn-ErrorType", std::string(type));
+  std::string body = "{\"__type\":\"";
+  body.append(type).append("\",\"message\":\"");
+  for (char ch : message) {  // messages are ours; escape what JSON needs
+    if (ch == '"' || ch == '\\') body.push_back('\\');
+    if (static_cast<unsigned char>(ch) >= 0x20) body.push_back(ch);
+  }
+  body.append("\"}");
+  resp->body = std::move(body);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<KinesisApiServer>> KinesisApiServer::Create(uv_loop_t* loop, Broker* broker,
+                                                                   const ApiOptions& options) {
+  std::string host;
+  int port = 0;
+  RETURN_IF_ERROR(ParseListenAddress(options.listen, &host, &port));
+  if (options.credentials.empty() && !IsLoopbackHost(host)) {
+    return InvalidArgument("broker.api.listen " + options.listen +
+                           " is not a loopback address; configure broker.api.auth credentials "
+                           "before exposing the API beyond this host");
+  }
+  for (const ApiCredential& c : options.credentials) {
+    if (c.access_key_id.empty() || c.secret_access_key.empty()) {
+      return InvalidArgument(
+          "broker.api.auth: every credential needs an access key id and a "
+          "secret access key");
+    }
+  }
+  std::unique_ptr<KinesisApiServer> self(new KinesisApiServer());
+  self->options_ = options;
+  ASSIGN_OR_RETURN(self->api_, KinesisApi::Create(broker, options));
+  if (!options.credentials.empty()) {
+    std::vector<SigV4Credential> creds;
+    for (const ApiCredential& c : options.credentials) {
+      creds.push_back({c.access_key_id, c.secret_access_key});
+    }
+    self->verifier_ = std::make_unique<SigV4Verifier>(std::move(creds), "kinesis", options.clock,
+                                                      options.max_signature_skew_ms);
+  }
+  http::HttpServerOptions ho;
+  ho.host = host;
+  ho.port = port;
+  ho.max_body_size = options.max_body_size;
+  ho.idle_timeout_ms = options.idle_timeout_ms;
+  ho.request_timeout_ms = options.request_timeout_ms;
+  KinesisApiServer* raw = self.get();
+  ASSIGN_OR_RETURN(
+      self->http_,
+      http::HttpServer::Create(loop, ho, [raw](http::HttpRequest& req, http::HttpResponse* resp) {
+        raw->Serve(req, resp);
+      }));
+  return self;
+}
+
+KinesisApiServer::~KinesisApiServer() = default;
+
+Status KinesisApiServer::Start() {
+  RETURN_IF_ERROR(http_->Start());
+  SLUICE_LOG(Info, "kinesis api listening")
+      .With("listen", options_.listen)
+      .With("port", http_->port())
+      .With("auth", verifier_ ? "sigv4" : "none");
+  return Status::Ok();
+}
+
+void KinesisApiServer::Stop(std::function<void()> on_closed) { http_->Stop(std::move(on_closed)); }
+
+int KinesisApiServer::port() const { return http_->port(); }
+
+void KinesisApiServer::Serve(http::HttpRequest& req, http::HttpResponse* resp) {
+  char id[40];
+  snprintf(id, sizeof(id), "%016" PRIx64 "-%08x", ++request_counter_,
+           static_cast<unsigned>(options_.clock->NowMs() & 0xffffffff));
+  resp->headers.emplace_back("x-amzn-RequestId", id);
+  if (req.method != "POST") {
+    JsonError(resp, req.method == "GET" && req.target == "/" ? 400 : 404,
+              "UnknownOperationException",
+              "The Kinesis API takes POST / with an X-Amz-Target header");
+    return;
+  }
+  if (verifier_) {
+    std::optional<AuthFailure> fail = verifier_->Verify(req);
+    if (fail) {
+      JsonError(resp, fail->type == "MissingAuthenticationTokenException" ? 403 : 400, fail->type,
+                fail->message);
+      return;
+    }
+  }
+  const std::string* target = req.Header("x-amz-target");
+  if (target == nullptr ||
+      std::string_view(*target).substr(0, kTargetPrefix.size()) != kTargetPrefix) {
+    JsonError(resp, 400, "UnknownOperationException",
+              target ? "Unknown operation target '" + *target + "'"
+                     : std::string("Missing X-Amz-Target header"));
+    return;
+  }
+  ApiReply reply;
+  api_->Handle(std::string_view(*target).substr(kTargetPrefix.size()), req.body, &reply);
+  resp->status = reply.status;
+  resp->headers.emplace_back("Content-Type", "application/x-amz-json-1.1");
+  if (!reply.error_type.empty()) resp->headers.emplace_back("x-amzn-ErrorType", reply.error_type);
+  resp->body = std::move(reply.body);
+}
+
+}  // namespace sluice::broker::api

@@ -1,0 +1,310 @@
+#include "broker/api/sigv4.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <algorithm>
+#include <ctime>
+#include <map>
+
+namespace sluice::broker::api {
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+std::string Hex(const unsigned char* p, size_t n) {
+  std::string out(n * 2, '\0');
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = kHex[p[i] >> 4];
+    out[2 * i + 1] = kHex[p[i] & 15];
+  }
+  return out;
+}
+
+std::string Hmac(std::string_view key, std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &len);
+  return std::string(reinterpret_cast<char*>(md), len);
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); i++) {
+    if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+// AWS's URI encoding: unreserved characters stay, everything else is %XX (upper case).
+std::string UriEncode(std::string_view s, bool keep_slash) {
+  static constexpr char kUpper[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '_' || c == '.' || c == '~';
+    if (unreserved || (keep_slash && c == '/')) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kUpper[c >> 4]);
+      out.push_back(kUpper[c & 15]);
+    }
+  }
+  return out;
+}
+
+// Removes "." and ".." segments and empty segments, keeping a trailing slash.
+std::string NormalizePath(std::string_view path) {
+  std::vector<std::string_view> parts;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t next = path.find('/', pos);
+    if (next == std::string_view::npos) next = path.size();
+    std::string_view seg = path.substr(pos, next - pos);
+    if (seg == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else if (!seg.empty() && seg != ".") {
+      parts.push_back(seg);
+    }
+    pos = next + 1;
+  }
+  std::string out;
+  for (std::string_view p : parts) out.append("/").append(p);
+  bool trailing = path.size() > 1 && path.back() == '/' && !parts.empty();
+  if (out.empty() || trailing) out.push_back('/');
+  return out;
+}
+
+std::string Trim(std::string_view v) {
+  std::string out;
+  bool space = false;
+  for (char c : v) {
+    if (c == ' ' || c == '\t') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out.push_back(' ');
+    space = false;
+    out.push_back(c);
+  }
+  return out;
+}
+
+// Parses "key=value, key=value" after the algorithm name.
+std::map<std::string, std::string, std::less<>> AuthParams(std::string_view s) {
+  std::map<std::string, std::string, std::less<>> out;
+  size_t pos = 0;
+  while (pos < s.size()) {
+    size_t comma = s.find(',', pos);
+    if (comma == std::string_view::npos) comma = s.size();
+    std::string_view part = s.substr(pos, comma - pos);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    size_t eq = part.find('=');
+    if (eq != std::string_view::npos) out[std::string(part.substr(0, eq))] = part.substr(eq + 1);
+    pos = comma + 1;
+  }
+  return out;
+}
+
+// "20150830T123600Z" -> ms since epoch, or -1.
+int64_t ParseAmzDate(std::string_view s) {
+  if (s.size() != 16 || s[8] != 'T' || s[15] != 'Z') return -1;
+  for (size_t i = 0; i < 15; i++) {
+    if (i != 8 && (s[i] < '0' || s[i] > '9')) return -1;
+  }
+  auto num = [&](size_t at, size_t n) {
+    int v = 0;
+    for (size_t i = 0; i < n; i++) v = v * 10 + (s[at + i] - '0');
+    return v;
+  };
+  std::tm tm{};
+  tm.tm_year = num(0, 4) - 1900;
+  tm.tm_mon = num(4, 2) - 1;
+  tm.tm_mday = num(6, 2);
+  tm.tm_hour = num(9, 2);
+  tm.tm_min = num(11, 2);
+  tm.tm_sec = num(13, 2);
+  return static_cast<int64_t>(timegm(&tm)) * 1000;
+}
+
+}  // namespace
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  return Hex(md, len);
+}
+
+std::string CanonicalRequest(std::string_view method, std::string_view target,
+                             const http::Headers& headers, std::string_view signed_headers,
+                             std::string_view payload_hash) {
+  size_t q = target.find('?');
+  std::string_view path = target.substr(0, q);
+  std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
+  std::string out(method);
+  out.push_back('\n');
+  out += UriEncode(NormalizePath(PercentDecode(path)), true);
+  out.push_back('\n');
+  std::vector<std::pair<std::string, std::string>> params;
+  size_t pos = 0;
+  while (!query.empty() && pos <= query.size()) {
+    size_t amp = query.find('&', pos);
+    if (amp == std::string_view::npos) amp = query.size();
+    std::string_view kv = query.substr(pos, amp - pos);
+    if (!kv.empty()) {
+      size_t eq = kv.find('=');
+      std::string k = PercentDecode(kv.substr(0, eq));
+      std::string v = eq == std::string_view::npos ? "" : PercentDecode(kv.substr(eq + 1));
+      params.emplace_back(UriEncode(k, false), UriEncode(v, false));
+    }
+    pos = amp + 1;
+  }
+  std::sort(params.begin(), params.end());
+  for (size_t i = 0; i < params.size(); i++) {
+    if (i > 0) out.push_back('&');
+    out += params[i].first + "=" + params[i].second;
+  }
+  out.push_back('\n');
+  size_t start = 0;
+  while (start <= signed_headers.size()) {
+    size_t semi = signed_headers.find(';', start);
+    if (semi == std::string_view::npos) semi = signed_headers.size();
+    std::string_view name = signed_headers.substr(start, semi - start);
+    std::string value;
+    bool first = true;
+    for (const auto& [k, v] : headers) {
+      if (k != name) continue;
+      if (!first) value.push_back(',');
+      value += Trim(v);
+      first = false;
+    }
+    out.append(name).append(":").append(value).append("\n");
+    start = semi + 1;
+  }
+  out.push_back('\n');
+  out.append(signed_headers).append("\n").append(payload_hash);
+  return out;
+}
+
+std::string SignatureHex(std::string_view secret, std::string_view date, std::string_view region,
+                         std::string_view service, std::string_view string_to_sign) {
+  std::string k = Hmac("AWS4" + std::string(secret), date);
+  k = Hmac(k, region);
+  k = Hmac(k, service);
+  k = Hmac(k, "aws4_request");
+  std::string sig = Hmac(k, string_to_sign);
+  return Hex(reinterpret_cast<const unsigned char*>(sig.data()), sig.size());
+}
+
+SigV4Verifier::SigV4Verifier(std::vector<SigV4Credential> credentials, std::string service,
+                             const Clock* clock, int64_t max_skew_ms)
+    : credentials_(std::move(credentials)),
+      service_(std::move(service)),
+      clock_(clock),
+      max_skew_ms_(max_skew_ms) {}
+
+std::optional<AuthFailure> SigV4Verifier::Verify(const http::HttpRequest& req) const {
+  const std::string* auth = req.Header("authorization");
+  if (auth == nullptr) {
+    return AuthFailure{"MissingAuthenticationTokenException", "Missing Authentication Token"};
+  }
+  constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256 ";
+  if (std::string_view(*auth).substr(0, kAlgorithm.size()) != kAlgorithm) {
+    return AuthFailure{"IncompleteSignatureException",
+                       "Authorization header must start with 'AWS4-HMAC-SHA256 ' (SigV4)."};
+  }
+  auto params = AuthParams(std::string_view(*auth).substr(kAlgorithm.size()));
+  std::string missing;
+  for (const char* p : {"Credential", "Signature", "SignedHeaders"}) {
+    if (params.find(p) == params.end()) {
+      missing += std::string(missing.empty() ? "" : " ") + "Authorization header requires '" + p +
+                 "' parameter.";
+    }
+  }
+  const std::string* date = req.Header("x-amz-date");
+  if (date == nullptr) date = req.Header("date");
+  if (date == nullptr) {
+    missing += std::string(missing.empty() ? "" : " ") +
+               "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' "
+               "header.";
+  }
+  if (!missing.empty()) return AuthFailure{"IncompleteSignatureException", missing};
+  // Credential=AKID/20150830/us-east-1/service/aws4_request
+  std::string_view cred = params["Credential"];
+  std::vector<std::string_view> parts;
+  for (size_t pos = 0; pos <= cred.size();) {
+    size_t slash = cred.find('/', pos);
+    if (slash == std::string_view::npos) slash = cred.size();
+    parts.push_back(cred.substr(pos, slash - pos));
+    pos = slash + 1;
+  }
+  if (parts.size() != 5 || parts[4] != "aws4_request") {
+    return AuthFailure{"IncompleteSignatureException",
+                       "Credential must have exactly 5 slash-delimited elements, e.g. "
+                       "keyid/date/region/service/aws4_request."};
+  }
+  const SigV4Credential* key = nullptr;
+  for (const SigV4Credential& c : credentials_) {
+    if (c.access_key_id == parts[0]) key = &c;
+  }
+  if (key == nullptr) {
+    return AuthFailure{"UnrecognizedClientException",
+                       "The security token included in the request is invalid."};
+  }
+  if (parts[3] != service_) {
+    return AuthFailure{"InvalidSignatureException",
+                       "Credential should be scoped to correct service: '" + service_ + "'."};
+  }
+  int64_t when = ParseAmzDate(*date);
+  if (when < 0 || date->substr(0, 8) != parts[1]) {
+    return AuthFailure{"IncompleteSignatureException",
+                       "X-Amz-Date must be YYYYMMDD'T'HHMMSS'Z' and match the credential scope's "
+                       "date."};
+  }
+  int64_t now = clock_->NowMs();
+  if (when < now - max_skew_ms_ || when > now + max_skew_ms_) {
+    return AuthFailure{"InvalidSignatureException", "Signature expired: " + *date +
+                                                        " is more than " +
+                                                        std::to_string(max_skew_ms_ / 60000) +
+                                                        " minutes away from the server's time."};
+  }
+  std::string_view signed_headers = params["SignedHeaders"];
+  const std::string* content_sha = req.Header("x-amz-content-sha256");
+  std::string payload =
+      content_sha && *content_sha == "UNSIGNED-PAYLOAD" ? *content_sha : Sha256Hex(req.body);
+  std::string creq = CanonicalRequest(req.method, req.target, req.headers, signed_headers, payload);
+  std::string scope = std::string(parts[1]) + "/" + std::string(parts[2]) + "/" +
+                      std::string(parts[3]) + "/aws4_request";
+  std::string to_sign = "AWS4-HMAC-SHA256\n" + *date + "\n" + scope + "\n" + Sha256Hex(creq);
+  std::string expected =
+      SignatureHex(key->secret_access_key, parts[1], parts[2], parts[3], to_sign);
+  const std::string& given = params["Signature"];
+  if (given.size() != expected.size() ||
+      CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0) {
+    return AuthFailure{"InvalidSignatureException",
+                       "The request signature we calculated does not match the signature you "
+                       "provided. Check your AWS Secret Access Key and signing method. Consult "
+                       "the service documentation for details."};
+  }
+  return std::nullopt;
+}
+
+}  // namespace sluice::broker::api
