@@ -70,6 +70,7 @@ int RunCli(int argc, char** argv) {
   CLI::App* config = app.add_subcommand("config", "Print the embedded default configuration");
   CLI::App* help = app.add_subcommand("help", "Show this help");
 
+  const std::string top_help = app.help();  // before parsing selects a subcommand
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -88,7 +89,7 @@ int RunCli(int argc, char** argv) {
     return 0;
   }
   if (*help || argc == 1) {
-    std::printf("%s", app.help().c_str());
+    std::printf("%s", top_help.c_str());
     return *help ? 0 : 2;
   }
   return 0;
