@@ -1,0 +1,72 @@
+// Shared by the Kinesis API integration tests: starts kinesis_api_testserver (path in
+// KINESIS_API_TESTSERVER) and builds SDK clients over HTTP/2 (the SDK's default handler) and
+// HTTP/1.1 (NodeHttpHandler).
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { Agent } from 'node:http';
+
+let sdk;
+let smithy;
+try {
+  sdk = await import('@aws-sdk/client-kinesis');
+  smithy = await import('@smithy/node-http-handler');
+} catch (e) {
+  throw new Error('npm test peers are missing: run `npm ci` in tests/ (' + e.message + ')');
+}
+export { sdk };
+
+export const CREDENTIALS = { accessKeyId: 'AKIDSLUICETEST', secretAccessKey: 'sluice-test-secret' };
+
+export async function startServer(args = []) {
+  const bin = process.env.KINESIS_API_TESTSERVER;
+  if (!bin) throw new Error('KINESIS_API_TESTSERVER must name the kinesis_api_testserver binary');
+  const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  const port = await new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`test server exited with ${code}`)));
+    lines.once('line', (line) => {
+      const m = /^PORT (\d+)$/.exec(line);
+      if (m) resolve(Number(m[1]));
+      else reject(new Error(`unexpected test server output: ${line}`));
+    });
+  });
+  return {
+    port,
+    endpoint: `http://127.0.0.1:${port}`,
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+// Both transports, so every test runs over each.
+export function clients(endpoint, credentials = CREDENTIALS) {
+  const base = { region: 'us-east-1', endpoint, credentials, maxAttempts: 1 };
+  return {
+    h2: new sdk.KinesisClient(base),
+    h1: new sdk.KinesisClient({
+      ...base,
+      requestHandler: new smithy.NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true }) }),
+    }),
+  };
+}
+
+export function destroyAll(map) {
+  for (const c of Object.values(map)) c.destroy();
+}
+
+// Runs `fn` and returns the error it throws (failing if it does not).
+export async function failure(fn) {
+  try {
+    await fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected the call to fail');
+}
+
+export function unique(prefix) {
+  return `${prefix}-${process.pid}-${Math.floor(Math.random() * 1e9)}`;
+}
