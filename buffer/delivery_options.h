@@ -28,6 +28,7 @@ struct SinkOption {
   bool is_scalar = true;
   SourceMark mark;
   std::string path;  // key path for messages: "deliveries[0].sink.bucket"
+  bool secret = false;  // the key names a secret: never echo `value` in messages or logs
 };
 
 struct SinkSection {
@@ -69,6 +70,10 @@ struct DeliveryOptions {
   std::optional<SinkSection> backup_sink;
   SinkSection sink;
   int concurrency = 1;
+  // Appended for the delivery engine; defaults suit production.
+  int version = 1;  // the <version> in object names; bump on each config change
+  std::chrono::milliseconds retry_backoff_base{1000};   // first back-off ceiling
+  std::chrono::milliseconds retry_backoff_cap{120000};  // back-off ceiling cap
 };
 
 }  // namespace sluice::buffer

@@ -1,0 +1,52 @@
+// The batch journal: before a batch is sent, its identity (per-shard offset ranges, the oldest
+// arrival time, the object key) is written durably to state_dir; it is removed once the batch
+// is delivered or spilled and the checkpoints moved. After a crash, every journal entry left
+// is replayed: the same records are read again and sent under the same object key, so an object
+// sink never holds a duplicate object.
+//
+// File: <state_dir>/batch-<worker>.json, one per worker (a worker has at most one batch in
+// flight), written with temporary file + fsync + rename.
+// THREADING: a worker uses its own slot; Pending() is for recovery before workers start.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace sluice::buffer {
+
+struct ShardRange {
+  uint32_t shard = 0;
+  uint64_t first = 0;  // inclusive
+  uint64_t last = 0;   // inclusive
+};
+
+struct JournalEntry {
+  int worker = 0;
+  std::string object_key;  // the object key (object sinks) or request id (record sinks)
+  std::string error_key;   // the error output key, should the batch be spilled
+  int64_t oldest_arrival_ms = 0;
+  uint64_t records = 0;
+  std::vector<ShardRange> ranges;
+};
+
+std::string EncodeJournalEntry(const JournalEntry& e);
+Result<JournalEntry> DecodeJournalEntry(std::string_view json);
+
+class BatchJournal final {
+ public:
+  explicit BatchJournal(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  Status Record(const JournalEntry& entry);
+  Status Clear(int worker);
+  // Every entry left by a previous run, any worker count.
+  Result<std::vector<JournalEntry>> Pending() const;
+
+ private:
+  std::filesystem::path PathOf(int worker) const;
+  std::filesystem::path dir_;
+};
+
+}  // namespace sluice::buffer

@@ -1,0 +1,244 @@
+#include "buffer/batch_sender.h"
+
+#include <algorithm>
+
+#include "core/log.h"
+
+namespace sluice::buffer {
+namespace {
+
+int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void PendingBatch::Clear() {
+  data.clear();
+  recs.clear();
+  ranges.clear();
+  oldest_arrival_ms = 0;
+  first_buffered_mono = 0;
+  payload_bytes = 0;
+}
+
+void PendingBatch::Add(uint32_t shard, const broker::RecordView& r, std::string_view delimiter,
+                       int64_t mono) {
+  if (recs.empty()) {
+    first_buffered_mono = mono;
+    oldest_arrival_ms = r.arrival_ms;
+  } else {
+    oldest_arrival_ms = std::min(oldest_arrival_ms, r.arrival_ms);
+  }
+  recs.push_back({shard, r.offset, r.arrival_ms, data.size(), r.data.size()});
+  data.append(r.data);
+  data.append(delimiter);
+  payload_bytes += r.data.size();
+  if (!ranges.empty() && ranges.back().shard == shard) {
+    ranges.back().last = r.offset;
+    return;
+  }
+  for (auto& range : ranges) {
+    if (range.shard == shard) {
+      range.last = r.offset;
+      return;
+    }
+  }
+  ranges.push_back({shard, r.offset, r.offset});
+}
+
+void Stopper::RequestStop(std::chrono::milliseconds grace) {
+  abort_at_ns_ = SteadyNs() + std::chrono::duration_cast<std::chrono::nanoseconds>(grace).count();
+  stopping_ = true;
+  std::lock_guard<std::mutex> lock(mu_);
+  cv_.notify_all();
+}
+
+bool Stopper::Aborted() const { return stopping_.load() && SteadyNs() >= abort_at_ns_.load(); }
+
+bool Stopper::WaitUntil(const Clock* clock, int64_t deadline_mono) {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    if (Aborted()) return false;
+    int64_t left = deadline_mono - clock->MonotonicMs();
+    if (left <= 0) return true;
+    // Poll at most every 20 ms so a fake clock moved by a test is noticed.
+    cv_.wait_for(lock, std::chrono::milliseconds(std::min<int64_t>(left, 20)));
+  }
+}
+
+void Stopper::Nap(int64_t ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (stopping_) return;
+  cv_.wait_for(lock, std::chrono::milliseconds(ms));
+}
+
+BatchSender::BatchSender(SinkInstance* sink, Compression compression,
+                         const ResolvedPolicy& policy, Backoff backoff,
+                         std::filesystem::path errors_root, const Clock* clock, Stopper* stopper,
+                         DeliveryCounters* counters, uint64_t seed)
+    : sink_(sink),
+      object_sink_(sink->plugin().object_sink()),
+      compression_(sink->plugin().has_flag(SLUICE_FLAG_NO_HOST_COMPRESSION) ? Compression::kNone
+                                                                            : compression),
+      encoder_(compression_),
+      policy_(policy),
+      backoff_(backoff),
+      errors_(std::move(errors_root)),
+      clock_(clock),
+      stopper_(stopper),
+      counters_(counters),
+      rng_(seed) {}
+
+BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalEntry& entry) {
+  std::vector<uint32_t> pending(batch.recs.size());
+  for (uint32_t i = 0; i < pending.size(); ++i) pending[i] = i;
+  std::vector<Spill> spill;
+  sluice_batch b{};
+  b.struct_size = sizeof(b);
+  b.batch_id = entry.object_key.c_str();
+  if (object_sink_) {
+    std::string_view entry_name = entry.object_key;
+    entry_name = entry_name.substr(entry_name.rfind('/') + 1);
+    if (entry_name.size() > 4 && entry_name.substr(entry_name.size() - 4) == ".zip") {
+      entry_name.remove_suffix(4);
+    }
+    Status st = encoder_.Encode(batch.data, &encoded_, entry_name, batch.oldest_arrival_ms);
+    if (!st.ok()) {
+      for (uint32_t i : pending) spill.push_back({i, 0, "Encode.Failed", st.message()});
+      pending.clear();
+    }
+    b.object_key = entry.object_key.c_str();
+    b.object_data = reinterpret_cast<const uint8_t*>(encoded_.data());
+    b.object_len = encoded_.size();
+    b.content_encoding = ContentEncoding(compression_).data();
+    if (!b.content_encoding) b.content_encoding = "";
+  } else {
+    // Record ids "<shard>-<offset>": stable across retries and replays.
+    ids_.clear();
+    std::vector<size_t> id_pos(batch.recs.size());
+    for (size_t i = 0; i < batch.recs.size(); ++i) {
+      id_pos[i] = ids_.size();
+      ids_ += std::to_string(batch.recs[i].shard) + "-" + std::to_string(batch.recs[i].offset);
+      ids_.push_back('\0');
+    }
+    records_.resize(batch.recs.size());
+    for (size_t i = 0; i < batch.recs.size(); ++i) {
+      const auto& r = batch.recs[i];
+      records_[i] = {reinterpret_cast<const uint8_t*>(batch.data.data() + r.pos), r.len,
+                     r.arrival_ms, ids_.data() + id_pos[i]};
+    }
+    b.content_encoding = "";
+  }
+  int64_t start = clock_->MonotonicMs();
+  int attempt = 0;
+  std::string last_code, last_message;
+  std::vector<sluice_record> send_records;
+  while (!pending.empty()) {
+    ++attempt;
+    b.attempt = static_cast<uint32_t>(attempt);
+    if (!object_sink_) {
+      send_records.clear();
+      for (uint32_t i : pending) send_records.push_back(records_[i]);
+      b.records = send_records.data();
+      b.record_count = send_records.size();
+      outcomes_.assign(pending.size(), sluice_record_outcome{});
+    }
+    sluice_deliver_result result;
+    result.outcomes = object_sink_ ? nullptr : outcomes_.data();
+    int rc = sink_->Deliver(b, &result);
+    counters_->attempts++;
+    if (attempt > 1) counters_->retries++;
+    last_code = result.error_code;
+    last_message = result.error_message;
+    uint32_t retry_after = result.retry_after_ms;
+    std::vector<uint32_t> still;
+    if (rc == SLUICE_DELIVER_OK) {
+      // all pending delivered
+    } else if (rc == SLUICE_DELIVER_REJECT) {
+      for (uint32_t i : pending) spill.push_back({i, attempt, last_code, last_message});
+    } else if (rc == SLUICE_DELIVER_PARTIAL && !object_sink_) {
+      for (size_t k = 0; k < pending.size(); ++k) {
+        const sluice_record_outcome& o = outcomes_[k];
+        std::string reason = o.reason ? o.reason : "";
+        if (o.code == SLUICE_DELIVER_OK) continue;
+        if (o.code == SLUICE_DELIVER_REJECT) {
+          spill.push_back({pending[k], attempt, "Record.Rejected", reason});
+        } else {
+          still.push_back(pending[k]);
+          retry_after = std::max(retry_after, o.retry_after_ms);
+          if (!reason.empty()) last_message = reason;
+        }
+      }
+      if (last_code.empty()) last_code = "Record.Retry";
+    } else {
+      if (rc != SLUICE_DELIVER_RETRY) {
+        last_code = "Plugin.BadAnswer";
+        last_message = "on_deliver returned " + std::to_string(rc);
+      }
+      still = pending;
+      if (attempt == 1 || attempt % 10 == 0) {
+        SLUICE_LOG(Warn, "delivery attempt failed; retrying")
+            .With("key", entry.object_key)
+            .With("attempt", attempt)
+            .With("code", last_code)
+            .With("error", last_message);
+      }
+    }
+    pending.swap(still);
+    if (pending.empty()) break;
+    int64_t delay = std::max<int64_t>(backoff_.Delay(attempt, &rng_).count(), retry_after);
+    int64_t now = clock_->MonotonicMs();
+    if (now - start + delay > policy_.retry_duration.count()) {
+      for (uint32_t i : pending) spill.push_back({i, attempt, last_code, last_message});
+      pending.clear();
+      break;
+    }
+    if (!stopper_->WaitUntil(clock_, now + delay)) return Outcome::kAborted;
+  }
+  uint64_t delivered_records = batch.recs.size() - spill.size();
+  if (!spill.empty() && !WriteSpill(batch, entry, &spill)) return Outcome::kAborted;
+  counters_->records_delivered += delivered_records;
+  if (delivered_records > 0) {
+    uint64_t spilled_bytes = 0;
+    for (const Spill& s : spill) spilled_bytes += batch.recs[s.index].len;
+    counters_->bytes_delivered += batch.payload_bytes - spilled_bytes;
+    if (object_sink_) {
+      counters_->objects_delivered++;
+      counters_->bytes_sent += encoded_.size();
+    }
+  }
+  return Outcome::kDone;
+}
+
+bool BatchSender::WriteSpill(const PendingBatch& batch, const JournalEntry& entry,
+                             std::vector<Spill>* spill) {
+  std::sort(spill->begin(), spill->end(),
+            [](const Spill& a, const Spill& b) { return a.index < b.index; });
+  failed_.clear();
+  for (const Spill& s : *spill) {
+    const auto& r = batch.recs[s.index];
+    failed_.push_back({batch.Data(r), r.arrival_ms, s.attempts, s.code, s.message});
+  }
+  for (int attempt = 1;; ++attempt) {
+    Status st = errors_.Write(entry.error_key, failed_, clock_->NowMs());
+    if (st.ok()) break;
+    counters_->errors++;
+    SLUICE_LOG(Error, "cannot write the error output; retrying (records stay in the broker)")
+        .With("key", entry.error_key)
+        .With("error", st.message());
+    if (!stopper_->WaitUntil(clock_, clock_->MonotonicMs() + backoff_.Delay(attempt, &rng_).count())) {
+      return false;
+    }
+  }
+  counters_->records_spilled += spill->size();
+  counters_->objects_spilled++;
+  SLUICE_LOG(Warn, "records sent to the error output")
+      .With("key", entry.error_key)
+      .With("records", static_cast<uint64_t>(spill->size()));
+  return true;
+}
+
+}  // namespace sluice::buffer

@@ -1,0 +1,118 @@
+// The send half of a delivery worker: one buffered batch in, delivered or spilled out. Encodes
+// the object (object sinks), calls the plugin, retries with capped exponential back-off and full
+// jitter within the retry duration (partial answers retry only the failed records), and writes
+// what cannot be delivered to the error output. Internal to buffer/.
+//
+// THREADING: one BatchSender per worker thread; the Stopper and DeliveryCounters are shared
+// and thread-safe. OWNERSHIP: borrows the SinkInstance, Clock, Stopper and counters.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "broker/broker.h"
+#include "buffer/batch_journal.h"
+#include "buffer/codec.h"
+#include "buffer/delivery_policy.h"
+#include "buffer/error_output.h"
+#include "buffer/plugin_host.h"
+#include "core/clock.h"
+
+namespace sluice::buffer {
+
+// Records buffered for one batch, copied out of broker reads (one append per read).
+struct PendingBatch {
+  struct Rec {
+    uint32_t shard;
+    uint64_t offset;
+    int64_t arrival_ms;
+    size_t pos;  // of the record's bytes in `data` (the delimiter follows, not counted)
+    size_t len;
+  };
+  std::string data;
+  std::vector<Rec> recs;
+  std::vector<ShardRange> ranges;
+  int64_t oldest_arrival_ms = 0;
+  int64_t first_buffered_mono = 0;
+  uint64_t payload_bytes = 0;  // record bytes without delimiters
+
+  bool empty() const { return recs.empty(); }
+  void Clear();
+  void Add(uint32_t shard, const broker::RecordView& r, std::string_view delimiter, int64_t mono);
+  std::string_view Data(const Rec& r) const { return {data.data() + r.pos, r.len}; }
+};
+
+// Monotonic counters, read by DeliveryStream::stats().
+struct DeliveryCounters {
+  std::atomic<uint64_t> records_in{0}, bytes_in{0};
+  std::atomic<uint64_t> records_delivered{0}, bytes_delivered{0}, objects_delivered{0};
+  std::atomic<uint64_t> bytes_sent{0};
+  std::atomic<uint64_t> records_spilled{0}, objects_spilled{0};
+  std::atomic<uint64_t> attempts{0}, retries{0}, batches_replayed{0}, errors{0};
+};
+
+// Stop handling shared by the workers: waits end early when stopping is past its grace.
+class Stopper {
+ public:
+  void RequestStop(std::chrono::milliseconds grace);
+  bool stopping() const { return stopping_.load(); }
+  // True once stop was requested and its grace (real time) has passed.
+  bool Aborted() const;
+  // Waits until clock->MonotonicMs() >= deadline_mono. False if aborted first.
+  bool WaitUntil(const Clock* clock, int64_t deadline_mono);
+  // Waits up to `ms` real milliseconds or until a stop request.
+  void Nap(int64_t ms);
+
+ private:
+  std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> abort_at_ns_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
+
+class BatchSender final {
+ public:
+  enum class Outcome { kDone, kAborted };
+
+  BatchSender(SinkInstance* sink, Compression compression, const ResolvedPolicy& policy,
+              Backoff backoff, std::filesystem::path errors_root,
+              const Clock* clock, Stopper* stopper, DeliveryCounters* counters, uint64_t seed);
+
+  // Delivers `batch` under entry.object_key, spilling to entry.error_key what fails for good.
+  // kAborted: stop's grace ran out; nothing may be checkpointed (the journal replays it).
+  Outcome Send(const PendingBatch& batch, const JournalEntry& entry);
+
+ private:
+  struct Spill {
+    uint32_t index;
+    int attempts;
+    std::string code, message;
+  };
+  bool WriteSpill(const PendingBatch& batch, const JournalEntry& entry, std::vector<Spill>* spill);
+
+  SinkInstance* sink_;
+  bool object_sink_;
+  Compression compression_;
+  ObjectEncoder encoder_;
+  ResolvedPolicy policy_;
+  Backoff backoff_;
+  ErrorWriter errors_;
+  const Clock* clock_;
+  Stopper* stopper_;
+  DeliveryCounters* counters_;
+  std::mt19937_64 rng_;
+  // Scratch reused across batches.
+  std::string encoded_;
+  std::vector<sluice_record> records_;
+  std::vector<sluice_record_outcome> outcomes_;
+  std::string ids_;
+  std::vector<FailedRecord> failed_;
+};
+
+}  // namespace sluice::buffer

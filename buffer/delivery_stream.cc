@@ -1,0 +1,329 @@
+#include "buffer/delivery_stream.h"
+
+#include <algorithm>
+
+#include "buffer/codec.h"
+#include "core/log.h"
+
+namespace sluice::buffer {
+namespace {
+
+constexpr int64_t kIdleWaitMs = 100;
+constexpr size_t kMaxReadBytes = 10 << 20;
+constexpr size_t kMinReadBytes = 64 << 10;
+
+}  // namespace
+
+DeliveryStream::DeliveryStream(const DeliveryOptions& options, broker::Stream* stream, Clock* clock)
+    : options_(options), stream_(stream), clock_(clock), rng_(std::random_device{}()) {}
+
+Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
+    const DeliveryOptions& options, broker::Stream* stream, PluginHost* host,
+    const std::filesystem::path& state_dir, Clock* clock) {
+  std::string where = "deliveries." + options.name + ": ";
+  if (options.direct_put) {
+    return InvalidArgument(where + "direct_put is not supported yet; read from a stream");
+  }
+  if (stream == nullptr) return InvalidArgument(where + "no source stream");
+  if (options.concurrency < 1 || options.concurrency > 64) {
+    return InvalidArgument(where + "concurrency must be 1..64");
+  }
+  if (!options.partition_keys.empty()) {
+    return InvalidArgument(where + "dynamic partitioning is not supported yet");
+  }
+  if (options.transform.kind != TransformOptions::Kind::kNone) {
+    return InvalidArgument(where + "transform hooks are not supported yet");
+  }
+  if (!options.encryption_keyring.empty()) {
+    return InvalidArgument(where + "client-side encryption is not supported yet");
+  }
+  std::unique_ptr<DeliveryStream> ds(new DeliveryStream(options, stream, clock));
+  ASSIGN_OR_RETURN(ds->policy_, ResolvePolicy(options));
+  ASSIGN_OR_RETURN(ds->plugin_, host->Load(options.sink.type));
+  ASSIGN_OR_RETURN(ValidatedOptions sink_options, PluginHost::Validate(*ds->plugin_, options.sink));
+  auto prefix = PrefixTemplate::Parse(OptionValue(sink_options, "prefix"),
+                                      PrefixTemplate::Kind::kPrefix);
+  if (!prefix.ok()) return prefix.status().Annotate(options.sink.path + ".prefix");
+  auto error_prefix = PrefixTemplate::Parse(OptionValue(sink_options, "error_prefix"),
+                                            PrefixTemplate::Kind::kErrorPrefix);
+  if (!error_prefix.ok()) return error_prefix.status().Annotate(options.sink.path + ".error_prefix");
+  ds->prefix_ = std::move(*prefix);
+  ds->error_prefix_ = std::move(*error_prefix);
+  ds->state_dir_ = state_dir;
+  std::error_code ec;
+  std::filesystem::create_directories(state_dir, ec);
+  if (ec) return IoError(where + "cannot create " + state_dir.string() + ": " + ec.message());
+  ds->errors_root_ =
+      options.errors_path.empty() ? state_dir / "errors" : std::filesystem::path(options.errors_path);
+  ds->journal_ = std::make_unique<BatchJournal>(state_dir);
+  Status st = stream->RegisterConsumer(options.name);
+  if (!st.ok() && st.code() != Code::kAlreadyExists) return st.Annotate(where + "register consumer");
+  Backoff backoff{options.retry_backoff_base, options.retry_backoff_cap};
+  for (int i = 0; i < options.concurrency; ++i) {
+    auto w = std::make_unique<Worker>();
+    w->index = i;
+    ASSIGN_OR_RETURN(w->sink, SinkInstance::Create(ds->plugin_, sink_options, options.name,
+                                                   &ds->plugin_counters_));
+    w->sender = std::make_unique<BatchSender>(w->sink.get(), options.compression, ds->policy_,
+                                              backoff, ds->errors_root_, clock, &ds->stopper_,
+                                              &ds->counters_, ds->rng_());
+    ds->workers_.push_back(std::move(w));
+  }
+  return ds;
+}
+
+DeliveryStream::~DeliveryStream() {
+  if (started_) Stop(std::chrono::milliseconds(0));
+}
+
+Status DeliveryStream::Start() {
+  if (started_) return InvalidArgument("delivery stream " + options_.name + " already started");
+  started_ = true;
+  for (auto& w : workers_) {
+    Worker* raw = w.get();
+    w->thread = std::thread([this, raw] { Run(raw); });
+  }
+  return Status::Ok();
+}
+
+void DeliveryStream::Stop(std::chrono::milliseconds grace) {
+  stopper_.RequestStop(grace);
+  {
+    std::lock_guard<std::mutex> lock(recover_mu_);
+    recover_cv_.notify_all();
+  }
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+DeliveryStats DeliveryStream::stats() const {
+  DeliveryStats s;
+  s.records_in = counters_.records_in;
+  s.bytes_in = counters_.bytes_in;
+  s.records_delivered = counters_.records_delivered;
+  s.bytes_delivered = counters_.bytes_delivered;
+  s.objects_delivered = counters_.objects_delivered;
+  s.bytes_sent = counters_.bytes_sent;
+  s.records_spilled = counters_.records_spilled;
+  s.objects_spilled = counters_.objects_spilled;
+  s.attempts = counters_.attempts;
+  s.retries = counters_.retries;
+  s.batches_replayed = counters_.batches_replayed;
+  s.errors = counters_.errors;
+  for (const auto& w : workers_) {
+    s.buffered_bytes += w->buffered;
+    int64_t oldest = w->oldest;
+    if (oldest != 0 && (s.oldest_buffered_arrival_ms == 0 || oldest < s.oldest_buffered_arrival_ms)) {
+      s.oldest_buffered_arrival_ms = oldest;
+    }
+  }
+  s.plugin_counters = plugin_counters_.Snapshot();
+  return s;
+}
+
+void DeliveryStream::Run(Worker* w) {
+  if (w->index == 0) {
+    Recover(w);
+    std::lock_guard<std::mutex> lock(recover_mu_);
+    recovered_ = true;
+    recover_cv_.notify_all();
+  } else {
+    std::unique_lock<std::mutex> lock(recover_mu_);
+    recover_cv_.wait(lock, [this] { return recovered_ || stopper_.stopping(); });
+    if (!recovered_) return;
+  }
+  const int n = static_cast<int>(workers_.size());
+  std::vector<uint32_t> shards;
+  while (!stopper_.Aborted()) {
+    bool stopping = stopper_.stopping();
+    bool got = false;
+    shards.clear();
+    if (!stopping) {
+      for (uint32_t s : stream_->ReadableShards(options_.name)) {
+        if (static_cast<int>(s % n) == w->index) shards.push_back(s);
+      }
+      got = ReadSome(w, shards);
+    }
+    PendingBatch& b = w->batch;
+    int64_t age = b.empty() ? 0 : clock_->MonotonicMs() - b.first_buffered_mono;
+    bool due = !b.empty() && (stopping || b.data.size() >= policy_.buffer_size ||
+                              age >= policy_.buffer_interval.count());
+    if (due) {
+      if (!Flush(w, Plan(w))) break;
+      continue;
+    }
+    if (stopping) break;
+    if (got) continue;
+    int64_t wait = kIdleWaitMs;
+    if (!b.empty()) wait = std::clamp<int64_t>(policy_.buffer_interval.count() - age, 1, wait);
+    if (shards.empty()) {
+      stopper_.Nap(wait);
+    } else {
+      stream_->WaitForData(shards[0], w->next[shards[0]], std::chrono::milliseconds(wait));
+    }
+  }
+}
+
+bool DeliveryStream::ReadSome(Worker* w, const std::vector<uint32_t>& shards) {
+  const bool object_sink = plugin_->object_sink();
+  std::string_view delimiter = object_sink ? std::string_view(options_.record_delimiter) : "";
+  bool got = false;
+  broker::ReadBatch rb;
+  for (uint32_t s : shards) {
+    PendingBatch& b = w->batch;
+    if (b.data.size() >= policy_.buffer_size) break;
+    auto it = w->next.find(s);
+    if (it == w->next.end()) {
+      auto ck = stream_->GetCheckpoint(options_.name, s);
+      uint64_t start = 0;
+      if (ck.ok()) {
+        start = *ck;
+      } else if (ck.status().code() != Code::kNotFound) {
+        counters_.errors++;
+        SLUICE_LOG(Error, "cannot read checkpoint").With("delivery", options_.name)
+            .With("shard", s).With("error", ck.status().message());
+        continue;
+      }
+      it = w->next.emplace(s, start).first;
+    }
+    broker::ReadLimits limits;
+    limits.max_bytes = std::clamp<size_t>(policy_.buffer_size - b.data.size(), kMinReadBytes,
+                                          kMaxReadBytes);
+    Status st = stream_->Read(s, it->second, limits, &rb);
+    if (!st.ok()) {
+      counters_.errors++;
+      SLUICE_LOG(Error, "broker read failed").With("delivery", options_.name).With("shard", s)
+          .With("error", st.message());
+      continue;
+    }
+    int64_t mono = clock_->MonotonicMs();
+    uint64_t bytes = 0;
+    for (const auto& r : rb.records) {
+      b.Add(s, r, delimiter, mono);
+      bytes += r.data.size();
+    }
+    counters_.records_in += rb.records.size();
+    counters_.bytes_in += bytes;
+    it->second = rb.next_offset;
+    if (!rb.records.empty()) {
+      got = true;
+      w->buffered = b.data.size();
+      w->oldest = b.oldest_arrival_ms;
+    } else if (rb.shard_end) {
+      bool pending = std::any_of(b.ranges.begin(), b.ranges.end(),
+                                 [s](const ShardRange& r) { return r.shard == s; });
+      auto ck = stream_->GetCheckpoint(options_.name, s);
+      if (!pending && (!ck.ok() || *ck < rb.next_offset)) {
+        // A closed shard read to its end: checkpoint there so its children become readable.
+        Status cs = stream_->Checkpoint(options_.name, s, rb.next_offset);
+        if (!cs.ok()) counters_.errors++;
+      }
+    }
+  }
+  return got;
+}
+
+JournalEntry DeliveryStream::Plan(Worker* w) {
+  const PendingBatch& b = w->batch;
+  JournalEntry e;
+  e.worker = w->index;
+  e.oldest_arrival_ms = b.oldest_arrival_ms;
+  e.records = b.recs.size();
+  e.ranges = b.ranges;
+  std::string seed = options_.name + "|" + std::to_string(options_.version);
+  for (const auto& r : b.ranges) {
+    seed += "|" + std::to_string(r.shard) + ":" + std::to_string(r.first) + "-" +
+            std::to_string(r.last);
+  }
+  std::string name =
+      ObjectName(options_.name, options_.version, b.oldest_arrival_ms, StableId(seed));
+  std::lock_guard<std::mutex> lock(rng_mu_);
+  auto prefix = prefix_->Render(b.oldest_arrival_ms, "", &rng_);
+  auto error_prefix = error_prefix_->Render(b.oldest_arrival_ms, policy_.error_output_type, &rng_);
+  e.object_key = (prefix.ok() ? *prefix : "") + name +
+                 std::string(CompressionExtension(options_.compression));
+  e.error_key = (error_prefix.ok() ? *error_prefix : policy_.error_output_type + "/") + name;
+  return e;
+}
+
+bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
+  for (int attempt = 1;; ++attempt) {
+    Status st = journal_->Record(entry);
+    if (st.ok()) break;
+    counters_.errors++;
+    SLUICE_LOG(Error, "cannot write the batch journal; waiting").With("delivery", options_.name)
+        .With("error", st.message());
+    if (!stopper_.WaitUntil(clock_, clock_->MonotonicMs() + 1000 * std::min(attempt, 30))) {
+      return false;
+    }
+  }
+  if (w->sender->Send(w->batch, entry) == BatchSender::Outcome::kAborted) return false;
+  bool moved = true;
+  for (const auto& r : entry.ranges) {
+    Status st = stream_->Checkpoint(options_.name, r.shard, r.last + 1);
+    if (!st.ok()) {
+      moved = false;
+      counters_.errors++;
+      SLUICE_LOG(Error, "checkpoint failed; the batch will be replayed under the same key")
+          .With("delivery", options_.name).With("shard", r.shard).With("error", st.message());
+    }
+  }
+  if (moved) {
+    Status st = journal_->Clear(entry.worker);
+    if (!st.ok()) counters_.errors++;
+  }
+  w->batch.Clear();
+  w->buffered = 0;
+  w->oldest = 0;
+  return true;
+}
+
+void DeliveryStream::Recover(Worker* w) {
+  auto pending = journal_->Pending();
+  if (!pending.ok()) {
+    counters_.errors++;
+    SLUICE_LOG(Error, "cannot read the batch journal").With("delivery", options_.name)
+        .With("error", pending.status().message());
+    return;
+  }
+  std::string_view delimiter =
+      plugin_->object_sink() ? std::string_view(options_.record_delimiter) : "";
+  broker::ReadBatch rb;
+  for (JournalEntry& e : *pending) {
+    bool done = true;
+    for (const auto& r : e.ranges) {
+      auto ck = stream_->GetCheckpoint(options_.name, r.shard);
+      if (!ck.ok() || *ck <= r.last) done = false;
+    }
+    if (!done) {
+      PendingBatch& b = w->batch;
+      b.Clear();
+      for (const auto& r : e.ranges) {
+        uint64_t off = r.first;
+        while (off <= r.last) {
+          if (!stream_->Read(r.shard, off, broker::ReadLimits{}, &rb).ok() || rb.records.empty()) {
+            break;
+          }
+          for (const auto& rec : rb.records) {
+            if (rec.offset >= r.first && rec.offset <= r.last) b.Add(r.shard, rec, delimiter, 0);
+          }
+          off = rb.next_offset;
+        }
+      }
+      SLUICE_LOG(Info, "replaying a journaled batch").With("delivery", options_.name)
+          .With("key", e.object_key).With("records", static_cast<uint64_t>(b.recs.size()));
+      int worker = e.worker;
+      e.worker = w->index;
+      if (!b.empty() && !Flush(w, e)) return;
+      e.worker = worker;
+      counters_.batches_replayed++;
+    }
+    if (e.worker != w->index || done) {
+      Status st = journal_->Clear(e.worker);
+      if (!st.ok()) counters_.errors++;
+    }
+  }
+}
+
+}  // namespace sluice::buffer

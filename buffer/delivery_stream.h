@@ -1,0 +1,120 @@
+// A delivery stream: Firehose's delivery engine for one `deliveries:` entry. It reads a broker
+// stream as a named consumer, buffers records by size (before compression) and interval (from
+// the oldest buffered record), renders objects (delimiter framing, compression), hands them to a
+// sink plugin, retries with back-off, spills what fails to the error output and only then moves
+// the consumer's checkpoints. A batch journal in state_dir makes replays after a crash rewrite
+// the same object keys.
+//
+// THREADING: Create, Start, Stop and stats() may be called from any thread (normally the loop);
+// Stop blocks up to its grace while workers flush and join. The work itself runs on `concurrency`
+// worker threads; worker w reads the readable shards whose index % concurrency == w.
+// OWNERSHIP: the Stream, PluginHost and Clock are borrowed and must outlive the DeliveryStream.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker/broker.h"
+#include "buffer/batch_journal.h"
+#include "buffer/batch_sender.h"
+#include "buffer/delivery_options.h"
+#include "buffer/delivery_policy.h"
+#include "buffer/object_naming.h"
+#include "buffer/plugin_host.h"
+#include "core/clock.h"
+#include "core/status.h"
+
+namespace sluice::buffer {
+
+// A snapshot for metrics (names follow Firehose's CloudWatch metrics in the exporter).
+struct DeliveryStats {
+  uint64_t records_in = 0;          // DataReadFromKinesisStream.Records
+  uint64_t bytes_in = 0;            // DataReadFromKinesisStream.Bytes
+  uint64_t records_delivered = 0;   // DeliveryTo<Sink>.Records
+  uint64_t bytes_delivered = 0;     // DeliveryTo<Sink>.Bytes (record bytes, before codecs)
+  uint64_t objects_delivered = 0;   // DeliveryToS3.ObjectCount
+  uint64_t bytes_sent = 0;          // object bytes after codecs
+  uint64_t records_spilled = 0;     // records written to the error output
+  uint64_t objects_spilled = 0;
+  uint64_t attempts = 0;            // on_deliver calls
+  uint64_t retries = 0;
+  uint64_t batches_replayed = 0;    // journal entries replayed after a restart
+  uint64_t errors = 0;              // broker read, checkpoint or error-output write failures
+  uint64_t buffered_bytes = 0;      // records buffered now
+  int64_t oldest_buffered_arrival_ms = 0;  // 0: nothing buffered (DataFreshness = now - this)
+  std::map<std::string, uint64_t> plugin_counters;
+};
+
+class DeliveryStream final {
+ public:
+  // Validates the options (hints and retry duration against the sink type's ranges, prefixes,
+  // the sink section against the plugin's option table), loads the plugin and creates one
+  // instance per worker, and registers `options.name` as a consumer of `stream`.
+  // Error output goes under options.errors_path, or <state_dir>/errors when it is empty.
+  static Result<std::unique_ptr<DeliveryStream>> Create(const DeliveryOptions& options,
+                                                        broker::Stream* stream, PluginHost* host,
+                                                        const std::filesystem::path& state_dir,
+                                                        Clock* clock);
+  ~DeliveryStream();
+  DeliveryStream(const DeliveryStream&) = delete;
+  DeliveryStream& operator=(const DeliveryStream&) = delete;
+
+  // Starts the workers. The first one replays the batch journal before any worker reads.
+  Status Start();
+  // Flushes what is buffered, giving deliveries until `grace` to finish, then joins. A batch not
+  // delivered by then keeps its journal entry and is replayed on the next start.
+  void Stop(std::chrono::milliseconds grace);
+
+  DeliveryStats stats() const;
+  const std::string& name() const { return options_.name; }
+
+ private:
+  struct Worker {
+    int index = 0;
+    std::unique_ptr<SinkInstance> sink;
+    std::unique_ptr<BatchSender> sender;
+    PendingBatch batch;
+    std::map<uint32_t, uint64_t> next;  // next offset to read, per shard
+    std::thread thread;
+    std::atomic<uint64_t> buffered{0};
+    std::atomic<int64_t> oldest{0};
+  };
+
+  DeliveryStream(const DeliveryOptions& options, broker::Stream* stream, Clock* clock);
+  void Run(Worker* w);
+  void Recover(Worker* w);
+  // Reads what `w` may read now into its batch; returns true if records came.
+  bool ReadSome(Worker* w, const std::vector<uint32_t>& shards);
+  // Journals, sends and checkpoints w->batch. False if aborted by Stop.
+  bool Flush(Worker* w, JournalEntry entry);
+  JournalEntry Plan(Worker* w);
+
+  DeliveryOptions options_;
+  broker::Stream* stream_;
+  Clock* clock_;
+  ResolvedPolicy policy_;
+  std::optional<PrefixTemplate> prefix_, error_prefix_;
+  std::filesystem::path state_dir_;
+  std::filesystem::path errors_root_;
+  std::unique_ptr<BatchJournal> journal_;
+  const Plugin* plugin_ = nullptr;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  PluginCounters plugin_counters_;
+  DeliveryCounters counters_;
+  Stopper stopper_;
+  std::mutex recover_mu_;
+  std::condition_variable recover_cv_;
+  bool recovered_ = false;
+  bool started_ = false;
+  std::mutex rng_mu_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace sluice::buffer

@@ -1,0 +1,48 @@
+// Error output (spill-over): records that were rejected or outlived their retry duration are
+// written as JSON lines with Firehose's fields, one object per failed batch:
+//   {"attemptsMade":3,"arrivalTimestamp":1700000000000,"errorCode":"Http.503",
+//    "errorMessage":"...","attemptEndingTimestamp":1700000300000,"rawData":"<base64>"}
+// Objects are written atomically (temporary file, fsync, rename, fsync of the directory) under a
+// root directory, so the same key written twice (a replay) leaves one object.
+//
+// THREADING: an ErrorWriter belongs to one worker (it reuses a scratch buffer).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace sluice::buffer {
+
+struct FailedRecord {
+  std::string_view data;
+  int64_t arrival_ms = 0;
+  int attempts = 0;
+  std::string_view error_code;
+  std::string_view error_message;
+};
+
+// Appends one JSON line for `r` to *out.
+void AppendErrorLine(const FailedRecord& r, int64_t attempt_ending_ms, std::string* out);
+
+// Writes `data` to root/key atomically, creating directories; fsyncs file and directory.
+Status WriteFileAtomically(const std::filesystem::path& root, std::string_view key,
+                           std::string_view data);
+
+class ErrorWriter final {
+ public:
+  explicit ErrorWriter(std::filesystem::path root) : root_(std::move(root)) {}
+  const std::filesystem::path& root() const { return root_; }
+  // Writes the records as one JSON-lines object at root/key.
+  Status Write(std::string_view key, std::span<const FailedRecord> records, int64_t ending_ms);
+
+ private:
+  std::filesystem::path root_;
+  std::string scratch_;
+};
+
+}  // namespace sluice::buffer

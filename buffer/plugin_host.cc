@@ -1,0 +1,360 @@
+#include "buffer/plugin_host.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/log.h"
+#include "core/units.h"
+
+namespace sluice::buffer {
+namespace {
+
+std::string Where(const SourceMark& mark) {
+  std::string out = mark.file.empty() ? "<config>" : mark.file;
+  out += ":" + std::to_string(mark.line) + ":" + std::to_string(mark.column);
+  return out;
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+bool IsInteger(std::string_view s) {
+  if (!s.empty() && s[0] == '-') s.remove_prefix(1);
+  if (s.empty() || s.size() > 18) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+const char* TypeName(sluice_option_type t) {
+  switch (t) {
+    case SLUICE_OPT_STRING: return "string";
+    case SLUICE_OPT_INT: return "integer";
+    case SLUICE_OPT_BOOL: return "bool";
+    case SLUICE_OPT_DURATION: return "duration";
+    case SLUICE_OPT_SIZE: return "size";
+    case SLUICE_OPT_ENUM: return "enum";
+    case SLUICE_OPT_LIST: return "list";
+  }
+  return "?";
+}
+
+// Normalises `text` for `def`; returns an error message, or "" when valid.
+std::string Normalise(const sluice_option_def& def, std::string_view text, bool is_scalar,
+                      std::string* out) {
+  if (def.type != SLUICE_OPT_LIST && !is_scalar) {
+    return std::string("expected a ") + TypeName(def.type) + ", got a list or map";
+  }
+  switch (def.type) {
+    case SLUICE_OPT_STRING:
+      *out = text;
+      return "";
+    case SLUICE_OPT_INT:
+      if (!IsInteger(text)) return "expected an integer, got \"" + std::string(text) + "\"";
+      *out = text;
+      return "";
+    case SLUICE_OPT_BOOL:
+      if (text != "true" && text != "false") {
+        return "expected true or false, got \"" + std::string(text) + "\"";
+      }
+      *out = text;
+      return "";
+    case SLUICE_OPT_DURATION: {
+      auto d = ParseDuration(text);
+      if (!d.ok()) return "expected a duration such as 30s: " + d.status().message();
+      *out = std::to_string(d->count());
+      return "";
+    }
+    case SLUICE_OPT_SIZE: {
+      auto s = ParseSize(text);
+      if (!s.ok()) return "expected a size such as 5MiB: " + s.status().message();
+      *out = std::to_string(*s);
+      return "";
+    }
+    case SLUICE_OPT_ENUM: {
+      std::string_view values = def.enum_values ? def.enum_values : "";
+      size_t start = 0;
+      while (start <= values.size()) {
+        size_t bar = values.find('|', start);
+        if (bar == std::string_view::npos) bar = values.size();
+        if (values.substr(start, bar - start) == text) {
+          *out = text;
+          return "";
+        }
+        start = bar + 1;
+      }
+      return "expected one of " + std::string(values) + ", got \"" + std::string(text) + "\"";
+    }
+    case SLUICE_OPT_LIST:
+      *out = is_scalar ? "[" + std::string(text) + "]" : std::string(text);
+      return "";
+  }
+  return "unknown option type in the plugin's table";
+}
+
+}  // namespace
+
+std::string_view OptionValue(const ValidatedOptions& opts, std::string_view name,
+                             std::string_view fallback) {
+  for (const auto& o : opts)
+    if (o.name == name) return o.value;
+  return fallback;
+}
+
+Plugin::Plugin(void* handle, const sluice_plugin* table, std::filesystem::path path)
+    : handle_(handle), table_(table), path_(std::move(path)), name_(table->name) {}
+
+Plugin::~Plugin() {
+  if (handle_) dlclose(handle_);
+}
+
+void PluginCounters::Add(std::string_view name, uint64_t delta) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = counters_.find(name);
+  if (it == counters_.end()) it = counters_.emplace(std::string(name), 0).first;
+  it->second += delta;
+}
+
+std::map<std::string, uint64_t> PluginCounters::Snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return {counters_.begin(), counters_.end()};
+}
+
+SinkInstance::SinkInstance(const Plugin* plugin, std::unique_ptr<HostContext> ctx)
+    : plugin_(plugin), ctx_(std::move(ctx)) {
+  services_.struct_size = sizeof(services_);
+  services_.abi_minor = SLUICE_ABI_MINOR;
+  services_.host_ctx = ctx_.get();
+  services_.host_log = [](void* c, sluice_log_level level, const char* msg, size_t len) {
+    auto* hc = static_cast<HostContext*>(c);
+    log::Level l = level == SLUICE_LOG_ERROR  ? log::Level::kError
+                   : level == SLUICE_LOG_WARN ? log::Level::kWarn
+                   : level == SLUICE_LOG_INFO ? log::Level::kInfo
+                                              : log::Level::kDebug;
+    log::Line(l, std::string_view(msg, len)).With("delivery", hc->delivery).With("plugin", hc->plugin);
+  };
+  services_.host_counter_add = [](void* c, const char* name, uint64_t delta) {
+    auto* hc = static_cast<HostContext*>(c);
+    if (hc->counters && name) hc->counters->Add(name, delta);
+  };
+}
+
+Result<std::unique_ptr<SinkInstance>> SinkInstance::Create(const Plugin* plugin,
+                                                           const ValidatedOptions& options,
+                                                           std::string delivery,
+                                                           PluginCounters* counters) {
+  auto ctx = std::make_unique<HostContext>(HostContext{std::move(delivery), plugin->name(), counters});
+  std::unique_ptr<SinkInstance> inst(new SinkInstance(plugin, std::move(ctx)));
+  std::vector<sluice_option> raw;
+  raw.reserve(options.size());
+  for (const auto& o : options) raw.push_back({o.name.c_str(), o.value.c_str()});
+  char err[512] = {0};
+  void* instance = nullptr;
+  int rc = plugin->table().on_create(&inst->services_, raw.data(), raw.size(), &instance, err,
+                                     sizeof(err));
+  if (rc != 0 || instance == nullptr) {
+    err[sizeof(err) - 1] = '\0';
+    return InvalidArgument("plugin " + plugin->name() + " (" + plugin->path().string() +
+                           "): create failed: " + (err[0] ? err : "no message"));
+  }
+  inst->instance_ = instance;
+  return inst;
+}
+
+SinkInstance::~SinkInstance() {
+  if (instance_) plugin_->table().on_destroy(instance_);
+}
+
+int SinkInstance::Deliver(const sluice_batch& batch, sluice_deliver_result* result) {
+  sluice_record_outcome* outcomes = result->outcomes;
+  std::memset(result, 0, sizeof(*result));
+  result->struct_size = sizeof(*result);
+  result->outcomes = outcomes;
+  int rc = plugin_->table().on_deliver(instance_, &batch, result);
+  result->error_code[sizeof(result->error_code) - 1] = '\0';
+  result->error_message[sizeof(result->error_message) - 1] = '\0';
+  return rc;
+}
+
+Status SinkInstance::Healthcheck() {
+  if (!plugin_->table().on_healthcheck) return Status::Ok();
+  char err[512] = {0};
+  if (plugin_->table().on_healthcheck(instance_, err, sizeof(err)) == 0) return Status::Ok();
+  err[sizeof(err) - 1] = '\0';
+  return Unavailable("plugin " + plugin_->name() + " unhealthy: " + err);
+}
+
+PluginHost::PluginHost(std::vector<std::filesystem::path> plugin_dirs)
+    : dirs_(std::move(plugin_dirs)) {}
+
+PluginHost::~PluginHost() = default;
+
+Result<const Plugin*> PluginHost::Load(std::string_view type) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& p : plugins_)
+      if (p->name() == type) return p.get();
+  }
+  std::string searched;
+  for (const auto& dir : dirs_) {
+    std::filesystem::path candidate = dir / (std::string(type) + ".so");
+    std::error_code ec;
+    if (std::filesystem::exists(candidate, ec)) {
+      ASSIGN_OR_RETURN(const Plugin* plugin, LoadFile(candidate));
+      if (plugin->name() != type) {
+        return InvalidArgument("plugin " + candidate.string() + " declares the name \"" +
+                               plugin->name() + "\", expected \"" + std::string(type) + "\"");
+      }
+      return plugin;
+    }
+    searched += (searched.empty() ? "" : ", ") + dir.string();
+  }
+  return NotFound("no plugin for sink type \"" + std::string(type) + "\": " + std::string(type) +
+                  ".so not found in plugin_dirs [" + searched + "]");
+}
+
+Result<const Plugin*> PluginHost::LoadFile(const std::filesystem::path& path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& p : plugins_)
+    if (p->path() == path) return p.get();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return NotFound("plugin " + path.string() + ": file not found");
+  }
+  dlerror();
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char* e = dlerror();
+    return InvalidArgument("plugin " + path.string() + ": dlopen failed: " + (e ? e : "?"));
+  }
+  auto fail = [&](std::string msg) -> Status {
+    dlclose(handle);
+    return InvalidArgument("plugin " + path.string() + ": " + msg);
+  };
+  dlerror();
+  void* sym = dlsym(handle, SLUICE_PLUGIN_ENTRY_NAME);
+  if (!sym) {
+    return fail("missing the entry symbol " SLUICE_PLUGIN_ENTRY_NAME
+                " (is it exported with SLUICE_PLUGIN_EXPORT / SLUICE_EXPORT_SINK?)");
+  }
+  auto entry = reinterpret_cast<sluice_plugin_entry_fn>(sym);
+  const sluice_plugin* table = entry(SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR);
+  if (!table) {
+    return fail(SLUICE_PLUGIN_ENTRY_NAME " returned NULL: the plugin cannot serve this host (ABI " +
+                std::to_string(SLUICE_ABI_MAJOR) + "." + std::to_string(SLUICE_ABI_MINOR) + ")");
+  }
+  if (table->struct_size < offsetof(sluice_plugin, on_destroy) + sizeof(table->on_destroy)) {
+    return fail("plugin table too small (struct_size " + std::to_string(table->struct_size) + ")");
+  }
+  if (table->abi_major != SLUICE_ABI_MAJOR) {
+    return fail("built for ABI major " + std::to_string(table->abi_major) +
+                ", this host speaks ABI major " + std::to_string(SLUICE_ABI_MAJOR) +
+                ": rebuild the plugin against this SDK");
+  }
+  if (!table->name || !*table->name) return fail("the plugin table has no name");
+  if (table->kind != SLUICE_KIND_OBJECT_SINK && table->kind != SLUICE_KIND_RECORD_SINK) {
+    return fail("unknown plugin kind " + std::to_string(table->kind));
+  }
+  if (!table->on_create || !table->on_deliver || !table->on_destroy) {
+    return fail("the plugin table lacks on_create, on_deliver or on_destroy");
+  }
+  for (const auto& p : plugins_) {
+    if (p->name() == table->name) {
+      return fail(std::string("duplicate plugin name \"") + table->name + "\": already provided by " +
+                  p->path().string());
+    }
+  }
+  plugins_.push_back(std::make_unique<Plugin>(handle, table, path));
+  return plugins_.back().get();
+}
+
+Result<ValidatedOptions> PluginHost::Validate(const Plugin& plugin, const SinkSection& section) {
+  std::vector<std::string> errors;
+  const sluice_option_def* defs = plugin.table().options;
+  auto find_def = [&](std::string_view key) -> const sluice_option_def* {
+    for (const sluice_option_def* d = defs; d && d->name; ++d)
+      if (key == d->name) return d;
+    return nullptr;
+  };
+  auto option_path = [&](const SinkOption& o) {
+    return o.path.empty() ? section.path + "." + o.key : o.path;
+  };
+  for (const auto& o : section.options) {
+    if (o.key == "type") continue;
+    if (find_def(o.key)) continue;
+    std::string msg = "unknown option for sink type " + plugin.name();
+    const char* best = nullptr;
+    size_t best_d = 0;
+    for (const sluice_option_def* d = defs; d && d->name; ++d) {
+      size_t dist = EditDistance(o.key, d->name);
+      if (!best || dist < best_d) best = d->name, best_d = dist;
+    }
+    if (best && best_d <= std::max<size_t>(2, o.key.size() / 3)) {
+      msg += " (did you mean \"" + std::string(best) + "\"?)";
+    }
+    errors.push_back(Where(o.mark) + ": " + option_path(o) + ": " + msg);
+  }
+  ValidatedOptions out;
+  for (const sluice_option_def* d = defs; d && d->name; ++d) {
+    const SinkOption* given = nullptr;
+    for (const auto& o : section.options)
+      if (o.key == d->name) given = &o;
+    std::string value;
+    if (given) {
+      std::string err = Normalise(*d, given->value, given->is_scalar, &value);
+      if (!err.empty()) {
+        errors.push_back(Where(given->mark) + ": " + option_path(*given) + ": " + err);
+        continue;
+      }
+    } else if (d->default_value) {
+      std::string err = Normalise(*d, d->default_value, true, &value);
+      if (!err.empty()) {
+        errors.push_back(Where(section.mark) + ": " + section.path + "." + d->name +
+                         ": bad default in plugin " + plugin.name() + ": " + err);
+        continue;
+      }
+    } else {
+      if (d->required) {
+        errors.push_back(Where(section.mark) + ": " + section.path + "." + d->name +
+                         ": missing required option for sink type " + plugin.name());
+      }
+      continue;
+    }
+    out.push_back({d->name, std::move(value)});
+  }
+  if (!errors.empty()) {
+    std::string msg;
+    for (const auto& e : errors) msg += (msg.empty() ? "" : "\n") + e;
+    return InvalidArgument(std::move(msg));
+  }
+  return out;
+}
+
+std::string PluginHost::Reference(const Plugin& plugin) {
+  const sluice_plugin& t = plugin.table();
+  std::string out = "### `" + plugin.name() + "` (" +
+                    (plugin.object_sink() ? "object sink" : "record sink") + ")\n\n";
+  if (t.doc) out += std::string(t.doc) + "\n\n";
+  out += "| option | type | default | required | description |\n|---|---|---|---|---|\n";
+  for (const sluice_option_def* d = t.options; d && d->name; ++d) {
+    std::string type = TypeName(d->type);
+    if (d->type == SLUICE_OPT_ENUM && d->enum_values) type += " (" + std::string(d->enum_values) + ")";
+    out += "| `" + std::string(d->name) + "` | " + type + " | " +
+           (d->default_value ? "`" + std::string(d->default_value) + "`" : std::string("")) +
+           " | " + (d->required ? "yes" : "no") + " | " + (d->doc ? d->doc : "") + " |\n";
+  }
+  return out;
+}
+
+}  // namespace sluice::buffer

@@ -1,0 +1,40 @@
+// The `blackhole` sink: accepts everything and only counts objects, records and bytes. For
+// benchmarks of the delivery engine without a destination's cost.
+// THREADING: one instance per worker; counters go through the host.
+#include <memory>
+#include <string>
+
+#include "sluice_sink.hpp"
+
+namespace {
+
+const sluice_option_def kOptions[] = {
+    {"prefix", SLUICE_OPT_STRING, "", "Object key prefix (rendered, then discarded).", 0, nullptr},
+    {"error_prefix", SLUICE_OPT_STRING, "", "Error output key prefix.", 0, nullptr},
+    {nullptr, SLUICE_OPT_STRING, nullptr, nullptr, 0, nullptr},
+};
+
+class BlackholeSink final : public sluice::Sink {
+ public:
+  static std::unique_ptr<sluice::Sink> Create(const sluice::Options&, sluice::Host host,
+                                              std::string*) {
+    auto sink = std::make_unique<BlackholeSink>();
+    sink->host_ = host;
+    return sink;
+  }
+
+  sluice::Outcome Send(const sluice::Batch& batch) override {
+    host_.Count("objects", 1);
+    host_.Count("bytes", batch.object().size());
+    return sluice::Outcome::Ok();
+  }
+
+ private:
+  sluice::Host host_;
+};
+
+}  // namespace
+
+SLUICE_EXPORT_SINK(BlackholeSink, "blackhole", SLUICE_KIND_OBJECT_SINK,
+                   SLUICE_FLAG_IDEMPOTENT_KEYS, kOptions, "1.0",
+                   "Accepts every object and discards it; counts objects and bytes.")

@@ -1,0 +1,248 @@
+/* sluice_plugin.h: the sink plugin ABI of sluice. C99, standard headers only.
+ *
+ * This header is the ONLY thing a plugin shared object shares with the host. A plugin exports
+ * one C symbol, SLUICE_PLUGIN_ENTRY_NAME, returning a static table (sluice_plugin) that
+ * describes it: its ABI version, its name (the `type:` of a sink section in YAML), its kind,
+ * its options, and the functions the host calls. Nothing else crosses the boundary: no C++
+ * types, no exceptions, no memory allocated on one side and freed on the other.
+ *
+ * Naming: functions the plugin implements start `on_`; services the host lends start `host_`.
+ *
+ * Division of work: the host owns batching, compression, encryption, retries, back-off,
+ * spill-over to the error output, checkpoints and metrics. The plugin owns encoding, sending
+ * and classifying the answer of its service (ok, retry, reject, partial).
+ *
+ * Versioning: SLUICE_ABI_MAJOR changes only when an existing item changes meaning or layout;
+ * the host refuses a plugin whose major differs from its own. SLUICE_ABI_MINOR grows when items
+ * are appended: every struct starts with `struct_size`, fields are only ever appended, and a
+ * reader looks at a field only if `struct_size` covers it.
+ *
+ * Threads: the host creates one instance per delivery worker (`concurrency` of them). Calls on
+ * one instance never overlap; different instances of one plugin may run on different threads at
+ * the same time. No call is ever made on the host's event loop thread, so `on_deliver` may
+ * block (for a network round trip, an fsync), bounded by the plugin's own timeouts.
+ */
+#ifndef SLUICE_PLUGIN_H_
+#define SLUICE_PLUGIN_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SLUICE_ABI_MAJOR 1
+#define SLUICE_ABI_MINOR 0
+
+/* The one exported symbol, looked up with dlsym. */
+#define SLUICE_PLUGIN_ENTRY_NAME "sluice_plugin_entry"
+
+#if defined(__GNUC__)
+#define SLUICE_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define SLUICE_PLUGIN_EXPORT
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Kinds and flags
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum sluice_plugin_kind {
+  /* Gets whole rendered objects: the host frames records (record_delimiter), compresses and
+   * encrypts them and hands over the bytes plus the object key (file, s3). */
+  SLUICE_KIND_OBJECT_SINK = 1,
+  /* Gets the records themselves and encodes its own requests (http, splunk, opensearch); may
+   * answer per record (SLUICE_DELIVER_PARTIAL). */
+  SLUICE_KIND_RECORD_SINK = 2
+} sluice_plugin_kind;
+
+/* sluice_plugin.flags: a bit set. */
+/* Writing the same object key twice leaves one object (the host relies on it after a crash). */
+#define SLUICE_FLAG_IDEMPOTENT_KEYS 0x1u
+/* The sink wants uncompressed objects even when the delivery sets a compression. */
+#define SLUICE_FLAG_NO_HOST_COMPRESSION 0x2u
+
+/* ---------------------------------------------------------------------------------------------
+ * Options
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum sluice_option_type {
+  SLUICE_OPT_STRING = 1,   /* any scalar text */
+  SLUICE_OPT_INT = 2,      /* decimal integer, optional leading '-' */
+  SLUICE_OPT_BOOL = 3,     /* true | false; normalised to "true"/"false" */
+  SLUICE_OPT_DURATION = 4, /* "250ms", "30s", "5m"; normalised to integer milliseconds */
+  SLUICE_OPT_SIZE = 5,     /* "512KiB", "5MiB", bytes; normalised to integer bytes */
+  SLUICE_OPT_ENUM = 6,     /* one of sluice_option_def.enum_values */
+  SLUICE_OPT_LIST = 7      /* a YAML sequence; handed over as its flow text "[a, b]" */
+} sluice_option_type;
+
+/* One option the plugin accepts, in a table ending with an entry whose name is NULL.
+ * OWNERSHIP: plugin; static storage, valid while the plugin is loaded. */
+typedef struct sluice_option_def {
+  const char* name;          /* snake_case key in the sink section */
+  sluice_option_type type;   /* how the host validates and normalises the value */
+  const char* default_value; /* applied when absent; NULL: no default */
+  const char* doc;           /* one line for the generated reference */
+  int required;              /* non-zero: absence is a configuration error */
+  const char* enum_values;   /* SLUICE_OPT_ENUM only: "a|b|c"; NULL otherwise */
+} sluice_option_def;
+
+/* One validated option value handed to on_create. Every option of the table that has a value
+ * (given or defaulted) appears exactly once, in table order.
+ * OWNERSHIP: host; valid only during the on_create call (copy what you keep). */
+typedef struct sluice_option {
+  const char* name;  /* NUL-terminated */
+  const char* value; /* NUL-terminated, normalised as sluice_option_type says */
+} sluice_option;
+
+/* ---------------------------------------------------------------------------------------------
+ * Host services, lent to the plugin at create
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum sluice_log_level {
+  SLUICE_LOG_DEBUG = 0,
+  SLUICE_LOG_INFO = 1,
+  SLUICE_LOG_WARN = 2,
+  SLUICE_LOG_ERROR = 3
+} sluice_log_level;
+
+/* Append-only: new services are added at the end and announced by struct_size.
+ * OWNERSHIP: host; the struct and host_ctx stay valid until on_destroy of the instance returns.
+ * THREAD: every host_ function is thread-safe and may be called from any plugin call. */
+typedef struct sluice_host_services {
+  uint32_t struct_size;
+  uint32_t abi_minor; /* the host's SLUICE_ABI_MINOR */
+  void* host_ctx;     /* pass back as the first argument of every host_ function */
+  /* Writes one log line attributed to the delivery stream. `msg` need not be NUL-terminated.
+   * Never pass secrets. Returns nothing. */
+  void (*host_log)(void* host_ctx, sluice_log_level level, const char* msg, size_t msg_len);
+  /* Adds `delta` to the plugin counter `name` (NUL-terminated, snake_case), exported as the
+   * metric sluice_sink_<name>_total with the delivery's labels. Returns nothing. */
+  void (*host_counter_add)(void* host_ctx, const char* name, uint64_t delta);
+} sluice_host_services;
+
+/* ---------------------------------------------------------------------------------------------
+ * Delivery
+ * ------------------------------------------------------------------------------------------- */
+
+/* One record for a record sink.
+ * OWNERSHIP: host; valid only during the on_deliver call. */
+typedef struct sluice_record {
+  const uint8_t* data;
+  size_t len;
+  int64_t arrival_ms; /* approximate arrival time, ms since the Unix epoch */
+  /* Stable across retries and across a replay after a crash: use it as a document id or for
+   * de-duplication. NUL-terminated. */
+  const char* record_id;
+} sluice_record;
+
+/* What to deliver.
+ * OWNERSHIP: host; everything pointed to is valid only during the on_deliver call. */
+typedef struct sluice_batch {
+  uint32_t struct_size;
+  uint32_t attempt; /* 1 for the first attempt of this batch, 2 for its first retry, ... */
+  /* Identifies the batch; the same across retries and after a crash. NUL-terminated. */
+  const char* batch_id;
+  /* SLUICE_KIND_OBJECT_SINK: the object key (prefix + name + extension), NUL-terminated, and
+   * the rendered object bytes. Record fields are NULL/0. */
+  const char* object_key;
+  const uint8_t* object_data;
+  size_t object_len;
+  /* "" (none), "gzip", "zip", "snappy", "hadoop_snappy": what the host applied. */
+  const char* content_encoding;
+  /* SLUICE_KIND_RECORD_SINK: the records still to deliver (on a retry after a partial answer,
+   * only the ones that failed). Object fields are NULL/0. */
+  const sluice_record* records;
+  size_t record_count;
+} sluice_batch;
+
+typedef enum sluice_deliver_code {
+  SLUICE_DELIVER_OK = 0,     /* everything was accepted */
+  SLUICE_DELIVER_RETRY = 1,  /* transient: the host retries after back-off (or retry_after_ms) */
+  SLUICE_DELIVER_REJECT = 2, /* permanent: the host sends the batch to the error output */
+  SLUICE_DELIVER_PARTIAL = 3 /* record sinks only: see sluice_deliver_result.outcomes */
+} sluice_deliver_code;
+
+/* The outcome of one record in a partial answer. */
+typedef struct sluice_record_outcome {
+  int32_t code;            /* SLUICE_DELIVER_OK, _RETRY or _REJECT */
+  uint32_t retry_after_ms; /* RETRY: the least wait the service asked for; 0: host back-off */
+  /* REJECT/RETRY: why, NUL-terminated; NULL for none. OWNERSHIP: plugin; must stay valid until
+   * the next call on this instance (the host copies it before then). */
+  const char* reason;
+} sluice_record_outcome;
+
+/* Filled by on_deliver.
+ * OWNERSHIP: host; the struct and `outcomes` are host memory, valid during the call. The host
+ * zeroes everything but struct_size and outcomes before each call. */
+typedef struct sluice_deliver_result {
+  uint32_t struct_size;
+  uint32_t retry_after_ms; /* RETRY: the least wait the service asked for (Retry-After) */
+  char error_code[64];     /* RETRY/REJECT: a short code, e.g. "Http.503"; NUL-terminated */
+  char error_message[512]; /* RETRY/REJECT: a readable message; NUL-terminated, may truncate */
+  /* PARTIAL: an array of sluice_batch.record_count entries, one per record in order, for the
+   * plugin to fill. NULL for object sinks. */
+  sluice_record_outcome* outcomes;
+} sluice_deliver_result;
+
+/* ---------------------------------------------------------------------------------------------
+ * The plugin table
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct sluice_plugin {
+  uint32_t struct_size; /* sizeof(sluice_plugin) as the plugin was built */
+  uint32_t abi_major;   /* SLUICE_ABI_MAJOR the plugin was built with */
+  uint32_t abi_minor;   /* SLUICE_ABI_MINOR the plugin was built with */
+  uint32_t kind;        /* sluice_plugin_kind */
+  uint32_t flags;       /* SLUICE_FLAG_* */
+  const char* name;     /* the sink type in YAML: [a-z0-9_]+, NUL-terminated */
+  const char* version;  /* the plugin's own version, free text */
+  const char* doc;      /* one paragraph for the generated reference */
+  const sluice_option_def* options; /* NULL-name-terminated; may be NULL for none */
+
+  /* Creates an instance from validated options.
+   * OWNERSHIP: `host` and `options` are host memory (see their types). On success *instance
+   * is plugin memory, released only by on_destroy. On failure the plugin writes a NUL-terminated
+   * message of at most err_cap bytes (truncating) to `err` and sets nothing else.
+   * THREAD: any thread but the loop; never concurrently with another call on the same plugin's
+   * instances being created by the host (the host serialises creates).
+   * RETURNS: 0 on success; non-zero on failure (the delivery stream fails to start). */
+  int (*on_create)(const sluice_host_services* host, const sluice_option* options,
+                   size_t option_count, void** instance, char* err, size_t err_cap);
+
+  /* Delivers one batch.
+   * OWNERSHIP: `batch` and `result` are host memory valid during the call.
+   * THREAD: a delivery worker; never concurrently on the same instance; may block.
+   * RETURNS: a sluice_deliver_code. OK: the whole batch is delivered. RETRY: nothing is known to
+   * be delivered; the host retries the whole batch. REJECT: the batch can never be delivered;
+   * the host writes it to the error output with result->error_code/message. PARTIAL (record
+   * sinks): result->outcomes says, per record, OK, RETRY or REJECT; the host retries only the
+   * RETRY ones and spills the REJECT ones. */
+  int (*on_deliver)(void* instance, const sluice_batch* batch, sluice_deliver_result* result);
+
+  /* Checks that the destination is reachable and usable. May be NULL.
+   * OWNERSHIP: as on_create's err.
+   * THREAD: as on_deliver (never concurrently with on_deliver on the same instance).
+   * RETURNS: 0 when healthy; non-zero with a message in `err` otherwise. */
+  int (*on_healthcheck)(void* instance, char* err, size_t err_cap);
+
+  /* Releases an instance made by on_create. After it returns the host never uses `instance`
+   * or the instance's host services again.
+   * THREAD: the thread that owns the instance, after its last on_deliver. */
+  void (*on_destroy)(void* instance);
+} sluice_plugin;
+
+/* The entry point every plugin exports (SLUICE_PLUGIN_ENTRY_NAME).
+ * `host_abi_major`/`host_abi_minor` are the host's version.
+ * OWNERSHIP: the returned table is static plugin memory, valid while the .so is loaded.
+ * THREAD: called once, right after dlopen, on a non-loop thread.
+ * RETURNS: the table, or NULL when the plugin cannot serve this host (the host reports it). */
+typedef const sluice_plugin* (*sluice_plugin_entry_fn)(uint32_t host_abi_major,
+                                                        uint32_t host_abi_minor);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SLUICE_PLUGIN_H_ */

@@ -1,0 +1,261 @@
+// sluice_sink.hpp: a header-only C++ wrapper over sluice_plugin.h (the "hourglass": C ABI in
+// the middle, C++ on both sides). A sink is one class:
+//
+//   class MySink final : public sluice::Sink {
+//    public:
+//     static std::unique_ptr<sluice::Sink> Create(const sluice::Options& opts, sluice::Host host,
+//                                                 std::string* error);
+//     sluice::Outcome Send(const sluice::Batch& batch) override;
+//   };
+//   static const sluice_option_def kOptions[] = {{"path", SLUICE_OPT_STRING, nullptr, "...", 1,
+//                                                 nullptr}, {nullptr}};
+//   SLUICE_EXPORT_SINK(MySink, "mysink", SLUICE_KIND_OBJECT_SINK, 0, kOptions, "1.0", "doc");
+//
+// The macro exports the entry symbol with noexcept trampolines: an exception escaping Create or
+// Send is caught and turned into a failed create or a RETRY, never thrown across the ABI.
+//
+// THREADING: as sluice_plugin.h: one Sink object per host instance; Send is never re-entered on
+// one object. OWNERSHIP: views in Batch and Options point into host memory valid only during
+// the call that received them.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "sluice_plugin.h"
+
+namespace sluice {
+
+struct Record {
+  std::string_view data;
+  int64_t arrival_ms = 0;
+  std::string_view record_id;
+};
+
+// A view of a sluice_batch.
+class Batch {
+ public:
+  explicit Batch(const sluice_batch* b) : b_(b) {}
+  uint32_t attempt() const { return b_->attempt; }
+  std::string_view batch_id() const { return Str(b_->batch_id); }
+  std::string_view object_key() const { return Str(b_->object_key); }
+  std::string_view object() const {
+    return {reinterpret_cast<const char*>(b_->object_data), b_->object_len};
+  }
+  std::string_view content_encoding() const { return Str(b_->content_encoding); }
+  size_t size() const { return b_->record_count; }
+  Record record(size_t i) const {
+    const sluice_record& r = b_->records[i];
+    return {{reinterpret_cast<const char*>(r.data), r.len}, r.arrival_ms, Str(r.record_id)};
+  }
+
+ private:
+  static std::string_view Str(const char* s) { return s ? std::string_view(s) : std::string_view(); }
+  const sluice_batch* b_;
+};
+
+struct RecordOutcome {
+  int32_t code = SLUICE_DELIVER_OK;
+  uint32_t retry_after_ms = 0;
+  std::string reason;
+  static RecordOutcome Ok() { return {}; }
+  static RecordOutcome Retry(std::string reason, uint32_t after_ms = 0) {
+    return {SLUICE_DELIVER_RETRY, after_ms, std::move(reason)};
+  }
+  static RecordOutcome Reject(std::string reason) {
+    return {SLUICE_DELIVER_REJECT, 0, std::move(reason)};
+  }
+};
+
+// The answer of Send: never a bool.
+struct Outcome {
+  int32_t code = SLUICE_DELIVER_OK;
+  uint32_t retry_after_ms = 0;
+  std::string error_code;
+  std::string error_message;
+  std::vector<RecordOutcome> records;  // kPartial: one per record of the batch
+
+  static Outcome Ok() { return {}; }
+  static Outcome Retry(std::string code, std::string message, uint32_t after_ms = 0) {
+    return {SLUICE_DELIVER_RETRY, after_ms, std::move(code), std::move(message), {}};
+  }
+  static Outcome Reject(std::string code, std::string message) {
+    return {SLUICE_DELIVER_REJECT, 0, std::move(code), std::move(message), {}};
+  }
+  static Outcome Partial(std::vector<RecordOutcome> per_record) {
+    return {SLUICE_DELIVER_PARTIAL, 0, {}, {}, std::move(per_record)};
+  }
+};
+
+// Validated options, in the plugin's table order, values normalised by the host.
+class Options {
+ public:
+  Options(const sluice_option* opts, size_t n) {
+    for (size_t i = 0; i < n; ++i) items_.emplace_back(opts[i].name, opts[i].value);
+  }
+  bool Has(std::string_view name) const { return Find(name) != nullptr; }
+  std::string Get(std::string_view name, std::string fallback = {}) const {
+    const std::string* v = Find(name);
+    return v ? *v : fallback;
+  }
+  int64_t GetInt(std::string_view name, int64_t fallback = 0) const {
+    const std::string* v = Find(name);
+    return v ? std::strtoll(v->c_str(), nullptr, 10) : fallback;
+  }
+  bool GetBool(std::string_view name, bool fallback = false) const {
+    const std::string* v = Find(name);
+    return v ? *v == "true" : fallback;
+  }
+
+ private:
+  const std::string* Find(std::string_view name) const {
+    for (const auto& [k, v] : items_)
+      if (k == name) return &v;
+    return nullptr;
+  }
+  std::vector<std::pair<std::string, std::string>> items_;
+};
+
+// The host's services; cheap to copy.
+class Host {
+ public:
+  Host() = default;
+  explicit Host(const sluice_host_services* s) : s_(s) {}
+  void Log(sluice_log_level level, std::string_view msg) const {
+    if (s_ && s_->host_log) s_->host_log(s_->host_ctx, level, msg.data(), msg.size());
+  }
+  void Count(const char* name, uint64_t delta) const {
+    if (s_ && s_->host_counter_add) s_->host_counter_add(s_->host_ctx, name, delta);
+  }
+
+ private:
+  const sluice_host_services* s_ = nullptr;
+};
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual Outcome Send(const Batch& batch) = 0;
+  // Returns true when healthy; otherwise false with *error set.
+  virtual bool Healthcheck(std::string* /*error*/) { return true; }
+};
+
+namespace detail {
+
+inline void CopyText(std::string_view s, char* dst, size_t cap) {
+  if (cap == 0) return;
+  size_t n = s.size() < cap - 1 ? s.size() : cap - 1;
+  std::memcpy(dst, s.data(), n);
+  dst[n] = '\0';
+}
+
+struct Instance {
+  std::unique_ptr<Sink> sink;
+  Outcome last;  // keeps per-record reasons alive until the next call
+};
+
+template <typename T>
+struct Trampolines {
+  static int Create(const sluice_host_services* host, const sluice_option* options, size_t n,
+                    void** instance, char* err, size_t err_cap) noexcept {
+    try {
+      std::string error;
+      std::unique_ptr<Sink> sink = T::Create(Options(options, n), Host(host), &error);
+      if (!sink) {
+        CopyText(error.empty() ? "create failed" : error, err, err_cap);
+        return 1;
+      }
+      auto* inst = new Instance{std::move(sink), {}};
+      *instance = inst;
+      return 0;
+    } catch (const std::exception& e) {
+      CopyText(e.what(), err, err_cap);
+    } catch (...) {
+      CopyText("unknown exception in create", err, err_cap);
+    }
+    return 1;
+  }
+
+  static int Deliver(void* instance, const sluice_batch* batch,
+                     sluice_deliver_result* result) noexcept {
+    auto* inst = static_cast<Instance*>(instance);
+    try {
+      inst->last = inst->sink->Send(Batch(batch));
+    } catch (const std::exception& e) {
+      inst->last = Outcome::Retry("Plugin.Exception", e.what());
+    } catch (...) {
+      inst->last = Outcome::Retry("Plugin.Exception", "unknown exception");
+    }
+    const Outcome& o = inst->last;
+    result->retry_after_ms = o.retry_after_ms;
+    CopyText(o.error_code, result->error_code, sizeof(result->error_code));
+    CopyText(o.error_message, result->error_message, sizeof(result->error_message));
+    if (o.code == SLUICE_DELIVER_PARTIAL) {
+      if (!result->outcomes || o.records.size() != batch->record_count) {
+        CopyText("Plugin.BadPartial", result->error_code, sizeof(result->error_code));
+        CopyText("partial answer does not cover every record", result->error_message,
+                 sizeof(result->error_message));
+        return SLUICE_DELIVER_RETRY;
+      }
+      for (size_t i = 0; i < o.records.size(); ++i) {
+        result->outcomes[i].code = o.records[i].code;
+        result->outcomes[i].retry_after_ms = o.records[i].retry_after_ms;
+        result->outcomes[i].reason = o.records[i].reason.empty() ? nullptr
+                                                                 : o.records[i].reason.c_str();
+      }
+    }
+    return o.code;
+  }
+
+  static int Healthcheck(void* instance, char* err, size_t err_cap) noexcept {
+    try {
+      std::string error;
+      if (static_cast<Instance*>(instance)->sink->Healthcheck(&error)) return 0;
+      CopyText(error, err, err_cap);
+    } catch (...) {
+      CopyText("exception in healthcheck", err, err_cap);
+    }
+    return 1;
+  }
+
+  static void Destroy(void* instance) noexcept {
+    try {
+      delete static_cast<Instance*>(instance);
+    } catch (...) {
+    }
+  }
+};
+
+}  // namespace detail
+}  // namespace sluice
+
+// Exports the plugin entry for sink class `Class`. Use once per shared object, at namespace
+// scope. `options` is a sluice_option_def array ending with a NULL name.
+#define SLUICE_EXPORT_SINK(Class, name_, kind_, flags_, options_, version_, doc_)          \
+  extern "C" SLUICE_PLUGIN_EXPORT const sluice_plugin* sluice_plugin_entry(               \
+      uint32_t host_abi_major, uint32_t /*host_abi_minor*/) {                             \
+    static const sluice_plugin table = {                                                  \
+        sizeof(sluice_plugin),                                                            \
+        SLUICE_ABI_MAJOR,                                                                 \
+        SLUICE_ABI_MINOR,                                                                 \
+        static_cast<uint32_t>(kind_),                                                     \
+        static_cast<uint32_t>(flags_),                                                    \
+        name_,                                                                            \
+        version_,                                                                         \
+        doc_,                                                                             \
+        options_,                                                                         \
+        &::sluice::detail::Trampolines<Class>::Create,                                    \
+        &::sluice::detail::Trampolines<Class>::Deliver,                                   \
+        &::sluice::detail::Trampolines<Class>::Healthcheck,                               \
+        &::sluice::detail::Trampolines<Class>::Destroy,                                   \
+    };                                                                                    \
+    return host_abi_major == SLUICE_ABI_MAJOR ? &table : nullptr;                         \
+  }
