@@ -1,0 +1,115 @@
+#include "agent/config/config.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "agent/config/env_subst.h"
+#include "agent/config/errors.h"
+#include "agent/config/schema.h"
+#include "agent/config/secrets.h"
+#include "agent/config/walker.h"
+#include "agent/config/yaml_adapter.h"
+
+namespace sluice::config {
+namespace {
+
+constexpr size_t kMaxConfigBytes = 16u << 20;
+
+// Names must be unique within their list: reports each repeat at its own position.
+void CheckUnique(const std::vector<NameRef>& names, std::string_view what, ErrorList* errors) {
+  for (size_t i = 0; i < names.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (names[i].name == names[j].name) {
+        errors->Add(names[i].line, names[i].column, names[i].path,
+                    "duplicate " + std::string(what) + " name \"" + names[i].name +
+                        "\" (first at line " + std::to_string(names[j].line) + ")");
+        break;
+      }
+    }
+  }
+}
+
+void CheckStreamRefs(const LoadContext& ctx, ErrorList* errors) {
+  std::vector<std::string_view> declared;
+  for (const NameRef& s : ctx.stream_names) declared.push_back(s.name);
+  for (const NameRef& ref : ctx.stream_refs) {
+    bool found = false;
+    for (std::string_view d : declared) found = found || d == ref.name;
+    if (found) continue;
+    std::string hint = DidYouMean(ref.name, declared);
+    errors->Add(ref.line, ref.column, ref.path,
+                "stream \"" + ref.name + "\" is not declared under streams" + hint);
+  }
+}
+
+// Loads text; inline secrets found are returned for the file-mode rule.
+Result<Config> Load(std::string_view text, std::string_view file_name,
+                    std::vector<ConfigError>* inline_secrets) {
+  ErrorList errors;
+  Node root = ParseYaml(text, &errors);
+  if (errors.empty()) ExpandTree(&root, "", &errors);
+  Config config;
+  config.source_file = std::string(file_name);
+  if (errors.empty()) {
+    LoadContext ctx;
+    ctx.config = &config;
+    ctx.file = std::string(file_name);
+    WalkSection(ctx, RootSection(), root, "", &errors);
+    CheckUnique(ctx.stream_names, "stream", &errors);
+    CheckUnique(ctx.source_names, "source", &errors);
+    CheckUnique(ctx.delivery_names, "delivery", &errors);
+    CheckStreamRefs(ctx, &errors);
+    *inline_secrets = std::move(ctx.inline_secrets);
+  }
+  if (!errors.empty()) return InvalidArgument(errors.Format(file_name));
+  return config;
+}
+
+}  // namespace
+
+Result<Config> LoadConfigText(std::string_view text, std::string_view file_name) {
+  std::vector<ConfigError> inline_secrets;
+  return Load(text, file_name, &inline_secrets);
+}
+
+Result<Config> LoadConfigFile(const std::string& path) {
+  std::string error;
+  int mode = FileMode(path, &error);
+  if (mode < 0) return IoError(path + ": " + error);
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return ErrnoError(path + ": cannot open", errno);
+  std::string text;
+  char buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0 && text.size() <= kMaxConfigBytes) {
+    text.append(buf, n);
+  }
+  bool read_error = std::ferror(f) != 0;
+  std::fclose(f);
+  if (read_error) return IoError(path + ": read failed");
+  if (text.size() > kMaxConfigBytes) return InvalidArgument(path + ": larger than 16 MiB");
+
+  std::vector<ConfigError> inline_secrets;
+  Result<Config> config = Load(text, path, &inline_secrets);
+  if (!config.ok() || inline_secrets.empty() || (mode & 0004) == 0) return config;
+  char octal[16];
+  std::snprintf(octal, sizeof(octal), "%04o", mode);
+  ErrorList errors;
+  for (const ConfigError& s : inline_secrets) {
+    errors.Add(s.line, s.column, s.path,
+               std::string("a secret is written inline in a file others can read (mode ") + octal +
+                   "); run chmod o-r on the file, or use ${VAR} or a *_env / *_file key");
+  }
+  return InvalidArgument(errors.Format(path));
+}
+
+broker::BrokerOptions BrokerOptionsOf(const Config& config) {
+  broker::BrokerOptions options;
+  options.data_dir = config.data_dir;
+  options.disk_quota_bytes = config.broker.disk_quota;
+  options.iterator_ttl = config.broker.iterator_ttl;
+  return options;
+}
+
+}  // namespace sluice::config

@@ -1,0 +1,93 @@
+// The daemon's configuration: one YAML file loaded into typed structs.
+//
+// LoadConfigFile / LoadConfigText parse, substitute ${VAR} and ${VAR:-default} references, check
+// every key against the schema (schema.h: type, default, range, doc of each key) and fill a Config.
+// On failure the Status (kInvalidArgument) lists ALL errors, one per line, each
+// `file:line:col: key.path: message`, e.g.
+//   sluice.yaml:14:7: deliveries[0].buffer.interval: "90x" is not a duration
+// Secret values never appear in messages.
+//
+// Relative paths (data_dir, plugin_dirs, errors.path, sources[].paths, ...) are kept exactly as
+// written: they are resolved against the daemon's working directory when used.
+//
+// THREADING: the loaders are pure apart from reading the environment and secret files; call them
+// from one thread while nothing modifies the environment. Config is plain data, owned by value.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/tail/flow_options.h"
+#include "broker/broker.h"
+#include "buffer/delivery_options.h"
+#include "core/log.h"
+#include "core/status.h"
+
+namespace sluice::config {
+
+// "host:port"; IPv6 hosts in brackets: "[::1]:4567". Port 0 asks for any free port.
+struct ListenAddress {
+  std::string host;
+  int port = 0;
+  std::string text;  // as written
+};
+
+struct LogOptions {
+  log::Level level = log::Level::kInfo;
+  log::Format format = log::Format::kLogfmt;
+};
+
+struct AdminOptions {
+  ListenAddress listen{"127.0.0.1", 4195, "127.0.0.1:4195"};
+};
+
+// One credential the Kinesis API accepts (SigV4). The secret is resolved at load time from the
+// file, the environment or a file it names; never log it.
+struct ApiCredential {
+  std::string access_key_id;
+  std::string secret_access_key;
+};
+
+struct ApiOptions {
+  std::optional<ListenAddress> listen;  // unset: the API server is off
+  std::vector<ApiCredential> auth;      // empty: no authentication (loopback only)
+  uint64_t max_body_size = 16u << 20;
+};
+
+struct BrokerSection {
+  ApiOptions api;
+  uint64_t disk_quota = 0;  // bytes; 0: no quota
+  std::chrono::milliseconds iterator_ttl{5 * 60 * 1000};
+};
+
+struct Config {
+  std::string source_file;  // the file name given to the loader
+  std::string data_dir;
+  std::vector<std::string> plugin_dirs;
+  LogOptions log;
+  AdminOptions admin;
+  BrokerSection broker;
+  std::vector<broker::StreamOptions> streams;
+  std::vector<agent::FlowOptions> sources;
+  std::vector<buffer::DeliveryOptions> deliveries;
+};
+
+// Reads and loads `path`. Refuses a file that holds a secret inline (a key named like
+// secret/token/password/access_key with a literal value) when others may read it (mode & 0004).
+Result<Config> LoadConfigFile(const std::string& path);
+
+// Loads YAML text; `file_name` is used in messages and as Config::source_file.
+Result<Config> LoadConfigText(std::string_view text, std::string_view file_name);
+
+// The broker options this config asks for (data_dir, disk quota, iterator TTL, real clock).
+broker::BrokerOptions BrokerOptionsOf(const Config& config);
+
+// The configuration reference as Markdown tables, generated from the schema; docs/configuration.md
+// holds a copy between `<!-- BEGIN REFERENCE -->` and `<!-- END REFERENCE -->`.
+std::string RenderReferenceMarkdown();
+
+}  // namespace sluice::config

@@ -1,0 +1,246 @@
+// A table of bad configurations and the exact messages they produce.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "agent/config/config.h"
+
+namespace sluice::config {
+namespace {
+
+struct BadCase {
+  const char* name;
+  const char* yaml;
+  const char* message;  // the whole Status message: every error, one per line
+};
+
+// Shared heads: a stream `app-logs` and a valid delivery skeleton.
+#define HEAD "data_dir: d\nstreams: [{name: app-logs}]\n"
+
+const BadCase kBadCases[] = {
+    {"EmptyDocument", "", "sluice.yaml:1:1: data_dir: required key is missing"},
+    {"RootIsAList", "- a\n", "sluice.yaml:1:1: expected a map, got a list"},
+    {"SyntaxError", "data_dir: [a\n",
+     "sluice.yaml:2:1: YAML syntax error: end of sequence flow not found"},
+    {"RequiredKeyWithoutValue", "data_dir:\n",
+     "sluice.yaml:1:1: data_dir: required key has no value"},
+    {"UnknownKeyDidYouMean", "data_dir: d\nplugin_dir: [x]\n",
+     "sluice.yaml:2:1: plugin_dir: unknown key 'plugin_dir' (did you mean 'plugin_dirs'?)"},
+    {"UnknownKeyFarFromAll", "data_dir: d\nfrobnicate: 1\n",
+     "sluice.yaml:2:1: frobnicate: unknown key 'frobnicate'"},
+    {"UnknownNestedKey", "data_dir: d\nstreams:\n  - name: s\n    shrads: 2\n",
+     "sluice.yaml:4:5: streams[0].shrads: unknown key 'shrads' (did you mean 'shards'?)"},
+    {"DuplicateKey", "data_dir: a\ndata_dir: b\n",
+     "sluice.yaml:2:1: data_dir: duplicate key (first at line 1)"},
+    {"BadDuration",
+     HEAD "deliveries:\n  - name: a\n    stream: app-logs\n    sink: {type: file}\n"
+          "    buffer:\n      interval: 90x\n",
+     "sluice.yaml:8:17: deliveries[0].buffer.interval: \"90x\" is not a duration (use e.g. "
+     "250ms, 30s, 5m, 24h)"},
+    {"DurationWithoutUnit", "data_dir: d\nbroker: {iterator_ttl: 30}\n",
+     "sluice.yaml:2:24: broker.iterator_ttl: \"30\" is not a duration: the unit is missing (ms, "
+     "s, m, h, d)"},
+    {"DurationOutOfRange", "data_dir: d\nstreams: [{name: s, retention: 12h}]\n",
+     "sluice.yaml:2:32: streams[0].retention: \"12h\" is out of range 24h..8760h"},
+    {"RetentionNotWholeHours", "data_dir: d\nstreams: [{name: s, retention: 1441m}]\n",
+     "sluice.yaml:2:32: streams[0].retention: \"1441m\" is not a whole number of hours"},
+    {"SizeOutOfRange",
+     HEAD "sources: [{name: f, paths: [x], stream: app-logs, max_record_size: 2MiB}]\n",
+     "sluice.yaml:3:68: sources[0].max_record_size: \"2MiB\" is out of range 1B..1MiB"},
+    {"BadSize", "data_dir: d\nbroker: {disk_quota: 5MB5}\n",
+     "sluice.yaml:2:22: broker.disk_quota: \"5MB5\" is not a size (use e.g. 512KiB, 5MiB, 1GiB)"},
+    {"IntOutOfRange", "data_dir: d\nstreams: [{name: s, shards: 0}]\n",
+     "sluice.yaml:2:29: streams[0].shards: 0 is out of range 1..1000"},
+    {"NotAnInteger", "data_dir: d\nstreams: [{name: s, shards: two}]\n",
+     "sluice.yaml:2:29: streams[0].shards: \"two\" is not an integer"},
+    {"EnumDidYouMean", "data_dir: d\nstreams: [{name: s, fsync: intervall}]\n",
+     "sluice.yaml:2:28: streams[0].fsync: \"intervall\" is not one of always, interval, never "
+     "(did you mean 'interval'?)"},
+    {"NotABoolean", HEAD "deliveries: [{name: a, direct_put: yes, sink: {type: file}}]\n",
+     "sluice.yaml:3:36: deliveries[0].direct_put: \"yes\" is not a boolean (true or false)"},
+    {"ListWhereIntExpected", "data_dir: d\nstreams: [{name: s, shards: [1]}]\n",
+     "sluice.yaml:2:29: streams[0].shards: expected an integer, got a list"},
+    {"MapWhereListExpected", "data_dir: d\nstreams: {name: s}\n",
+     "sluice.yaml:2:10: streams: expected a list, got a map"},
+    {"MapWhereStringListExpected", HEAD "sources: [{name: f, paths: {a: b}, stream: app-logs}]\n",
+     "sluice.yaml:3:28: sources[0].paths: expected a list of strings, got a map"},
+    {"MissingRequiredInListItem", "data_dir: d\nstreams: [{shards: 1}]\n",
+     "sluice.yaml:2:11: streams[0].name: required key is missing"},
+    {"BadName", "data_dir: d\nstreams: [{name: a b}]\n",
+     "sluice.yaml:2:18: streams[0].name: \"a b\" is not a valid name (1 to 128 of A-Z a-z 0-9 _ "
+     ". -)"},
+    {"DuplicateStreamNames", "data_dir: d\nstreams:\n  - name: s\n  - name: s\n",
+     "sluice.yaml:4:11: streams[1].name: duplicate stream name \"s\" (first at line 3)"},
+    {"DuplicateSourceNames",
+     HEAD "sources:\n  - {name: f, paths: [x], stream: app-logs}\n"
+          "  - {name: f, paths: [y], stream: app-logs}\n",
+     "sluice.yaml:5:12: sources[1].name: duplicate source name \"f\" (first at line 4)"},
+    {"DuplicateDeliveryNames",
+     HEAD "deliveries:\n  - {name: a, stream: app-logs, sink: {type: file}}\n"
+          "  - {name: a, stream: app-logs, sink: {type: file}}\n",
+     "sluice.yaml:5:12: deliveries[1].name: duplicate delivery name \"a\" (first at line 4)"},
+    {"UndeclaredStream", HEAD "sources: [{name: f, paths: [x], stream: app-log}]\n",
+     "sluice.yaml:3:41: sources[0].stream: stream \"app-log\" is not declared under streams (did "
+     "you mean 'app-logs'?)"},
+    {"UndeclaredStreamOfDelivery",
+     HEAD "deliveries: [{name: a, stream: other, sink: {type: file}}]\n",
+     "sluice.yaml:3:32: deliveries[0].stream: stream \"other\" is not declared under streams"},
+    {"MissingVariable", "data_dir: ${SLUICE_TEST_UNSET_VARIABLE}\n",
+     "sluice.yaml:1:11: data_dir: environment variable SLUICE_TEST_UNSET_VARIABLE is not set and "
+     "has no default (write ${SLUICE_TEST_UNSET_VARIABLE:-value} to give one)"},
+    {"BadVariableReference", "data_dir: d\nplugin_dirs: [\"${1x}\"]\n",
+     "sluice.yaml:2:15: plugin_dirs[0]: \"${1x}\" is not a variable reference (use ${NAME} or "
+     "${NAME:-default})"},
+    {"UnknownStepDidYouMean",
+     HEAD "sources: [{name: f, paths: [x], stream: app-logs, processing: [single_lines]}]\n",
+     "sluice.yaml:3:64: sources[0].processing[0]: unknown step 'single_lines' (did you mean "
+     "'single_line'?); steps are single_line, csv_to_json, log_to_json, add_metadata"},
+    {"StepOptionUnknown",
+     HEAD "sources: [{name: f, paths: [x], stream: app-logs,\n"
+          "            processing: [csv_to_json: {field_names: [a], delimter: ';'}]}]\n",
+     "sluice.yaml:4:58: sources[0].processing[0].csv_to_json.delimter: unknown key 'delimter' "
+     "(did you mean 'delimiter'?)"},
+    {"DelimiterNotOneChar",
+     HEAD "sources: [{name: f, paths: [x], stream: app-logs,\n"
+          "            processing: [csv_to_json: {field_names: [a], delimiter: ab}]}]\n",
+     "sluice.yaml:4:69: sources[0].processing[0].csv_to_json.delimiter: \"ab\" is not a single "
+     "character"},
+    {"CustomLogFormatWithoutPattern",
+     HEAD "sources: [{name: f, paths: [x], stream: app-logs,\n"
+          "            processing: [log_to_json: {format: custom}]}]\n",
+     "sluice.yaml:4:39: sources[0].processing[0].log_to_json: format custom needs a pattern"},
+    {"CustomPatternFieldCountMismatch",
+     HEAD "sources: [{name: f, paths: [x], stream: app-logs,\n"
+          "            processing: [log_to_json: {format: custom, pattern: '(a)(b)', "
+          "field_names: [x]}]}]\n",
+     "sluice.yaml:4:39: sources[0].processing[0].log_to_json: the pattern has 2 capture groups "
+     "but 1 field_names are given"},
+    {"BadRegex",
+     HEAD "sources: [{name: f, paths: [x], stream: app-logs, multiline: {start_pattern: 'a('}}]\n",
+     "sluice.yaml:3:78: sources[0].multiline.start_pattern: \"a(\" is not a valid regular "
+     "expression: missing closing parenthesis at offset 2"},
+    {"BadPartitionKey",
+     HEAD "sources: [{name: f, paths: [x], stream: app-logs, partition_key: hash}]\n",
+     "sluice.yaml:3:66: sources[0].partition_key: \"hash\" is not a partition key option (random, "
+     "deterministic, file, field:<json path>, regex:<pattern>)"},
+    {"RegexPartitionKeyWithoutGroup",
+     HEAD "sources: [{name: f, paths: [x], stream: app-logs, partition_key: 'regex:a+'}]\n",
+     "sluice.yaml:3:66: sources[0].partition_key: \"regex:a+\" needs a capture group: the key is "
+     "the first group"},
+    {"TerminatorLongerThanRecord",
+     HEAD "sources: [{name: f, paths: [x], stream: app-logs, max_record_size: 2,\n"
+          "            truncated_record_terminator: '...'}]\n",
+     "sluice.yaml:3:11: sources[0]: truncated_record_terminator must be shorter than "
+     "max_record_size"},
+    {"DeliveryWithoutSource", HEAD "deliveries: [{name: a, sink: {type: file}}]\n",
+     "sluice.yaml:3:14: deliveries[0]: give a stream to read or direct_put: true"},
+    {"DeliveryWithBothSources",
+     HEAD "deliveries: [{name: a, stream: app-logs, direct_put: true, sink: {type: file}}]\n",
+     "sluice.yaml:3:14: deliveries[0]: give stream or direct_put: true, not both"},
+    {"DeliveryWithoutSink", HEAD "deliveries: [{name: a, stream: app-logs}]\n",
+     "sluice.yaml:3:14: deliveries[0].sink: required key is missing"},
+    {"SinkWithoutType", HEAD "deliveries: [{name: a, stream: app-logs, sink: {path: x}}]\n",
+     "sluice.yaml:3:48: deliveries[0].sink.type: required key is missing"},
+    {"TwoTransformKinds",
+     HEAD "deliveries: [{name: a, stream: app-logs, sink: {type: file},\n"
+          "              transform: {exec: [x], plugin: p}}]\n",
+     "sluice.yaml:4:46: deliveries[0].transform.plugin: give only one of exec, http, plugin"},
+    {"TransformWithoutKind",
+     HEAD
+     "deliveries: [{name: a, stream: app-logs, sink: {type: file}, transform: {retries: 1}}]\n",
+     "sluice.yaml:3:73: deliveries[0].transform: give one of exec, http, plugin"},
+    {"TransformBadUrl",
+     HEAD "deliveries: [{name: a, stream: app-logs, sink: {type: file}, transform: {http: x}}]\n",
+     "sluice.yaml:3:80: deliveries[0].transform.http: \"x\" is not an http:// or https:// URL"},
+    {"PartitionKeyNotAPath",
+     HEAD "deliveries: [{name: a, stream: app-logs, sink: {type: file},\n"
+          "              partitioning: {keys: {c: customer}}}]\n",
+     "sluice.yaml:4:36: deliveries[0].partitioning.keys: \"customer\" is not a JSON path (.a.b)"},
+    {"ApiOnNonLoopbackWithoutAuth", "data_dir: d\nbroker:\n  api:\n    listen: 0.0.0.0:4567\n",
+     "sluice.yaml:4:5: broker.api: \"0.0.0.0:4567\" is not a loopback address; add auth "
+     "credentials to listen on other interfaces"},
+    {"BadListenAddress", "data_dir: d\nadmin: {listen: localhost}\n",
+     "sluice.yaml:2:17: admin.listen: \"localhost\" is not a listen address (use host:port, e.g. "
+     "127.0.0.1:4567)"},
+    {"CredentialSecretsUnreadable",
+     "data_dir: d\nbroker:\n  api:\n    auth:\n      - access_key_id: AK\n"
+     "        secret_access_key_env: SLUICE_TEST_UNSET_VARIABLE\n"
+     "        secret_access_key_file: /nonexistent/x\n",
+     "sluice.yaml:6:32: broker.api.auth[0].secret_access_key_env: environment variable "
+     "SLUICE_TEST_UNSET_VARIABLE is not set\nsluice.yaml:7:33: "
+     "broker.api.auth[0].secret_access_key_file: cannot read \"/nonexistent/x\": No such file or "
+     "directory"},
+    {"CredentialWithoutSecret", "data_dir: d\nbroker: {api: {auth: [{access_key_id: AK}]}}\n",
+     "sluice.yaml:2:23: broker.api.auth[0]: give exactly one of secret_access_key, "
+     "secret_access_key_env, secret_access_key_file"},
+    {"CredentialWithTwoSecrets",
+     "data_dir: d\nbroker: {api: {auth: [{access_key_id: AK, secret_access_key: a,\n"
+     "                              secret_access_key_env: HOME}]}}\n",
+     "sluice.yaml:2:23: broker.api.auth[0]: give exactly one of secret_access_key, "
+     "secret_access_key_env, secret_access_key_file"},
+    {"ManyErrorsAtOnceInFileOrder",
+     "data_dir: d\n"
+     "streams:\n"
+     "  - name: app-logs\n"
+     "    shards: 5000\n"
+     "    retention: 1h\n"
+     "sources:\n"
+     "  - name: f\n"
+     "    paths: [x]\n"
+     "    stream: app-log\n"
+     "    initial_positon: end_of_file\n"
+     "deliveries:\n"
+     "  - name: a\n"
+     "    stream: app-logs\n"
+     "    buffer: {size: 1XB, interval: 90x}\n"
+     "    compression: gzp\n",
+     "sluice.yaml:4:13: streams[0].shards: 5000 is out of range 1..1000\n"
+     "sluice.yaml:5:16: streams[0].retention: \"1h\" is out of range 24h..8760h\n"
+     "sluice.yaml:9:13: sources[0].stream: stream \"app-log\" is not declared under streams (did "
+     "you mean 'app-logs'?)\n"
+     "sluice.yaml:10:5: sources[0].initial_positon: unknown key 'initial_positon' (did you mean "
+     "'initial_position'?)\n"
+     "sluice.yaml:12:5: deliveries[0].sink: required key is missing\n"
+     "sluice.yaml:14:20: deliveries[0].buffer.size: \"1XB\" is not a size (use e.g. 512KiB, 5MiB, "
+     "1GiB)\n"
+     "sluice.yaml:14:35: deliveries[0].buffer.interval: \"90x\" is not a duration (use e.g. "
+     "250ms, 30s, 5m, 24h)\n"
+     "sluice.yaml:15:18: deliveries[0].compression: \"gzp\" is not one of none, gzip, zip, "
+     "snappy, hadoop_snappy (did you mean 'gzip'?)"},
+};
+
+class BadConfigTest : public testing::TestWithParam<BadCase> {};
+
+TEST_P(BadConfigTest, ReportsExactMessage) {
+  const BadCase& c = GetParam();
+  Result<Config> r = LoadConfigText(c.yaml, "sluice.yaml");
+  ASSERT_FALSE(r.ok()) << c.name;
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(r.status().message(), c.message) << c.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, BadConfigTest, testing::ValuesIn(kBadCases),
+                         [](const testing::TestParamInfo<BadCase>& info) {
+                           return std::string(info.param.name);
+                         });
+
+// Secret values never appear in messages, even when the entry holding them is wrong.
+TEST(ConfigErrorsTest, SecretValuesAreNotEchoed) {
+  setenv("SLUICE_TEST_SECRET_B", "swordfish", 1);
+  Result<Config> r = LoadConfigText(
+      "data_dir: d\n"
+      "broker:\n"
+      "  api:\n"
+      "    auth: [{access_key_id: AK, secret_access_key: hunter2,\n"
+      "            secret_access_key_env: SLUICE_TEST_SECRET_B}]\n",
+      "s.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "s.yaml:4:12: broker.api.auth[0]: give exactly one of secret_access_key, "
+            "secret_access_key_env, secret_access_key_file");
+  EXPECT_EQ(r.status().message().find("hunter2"), std::string::npos);
+  EXPECT_EQ(r.status().message().find("swordfish"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::config
