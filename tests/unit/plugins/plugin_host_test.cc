@@ -1,0 +1,164 @@
+#include "buffer/plugin_host.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice::buffer {
+namespace {
+
+const std::filesystem::path kFixtures = SLUICE_FIXTURE_PLUGIN_DIR;
+
+SinkOption Opt(std::string key, std::string value, int line, bool scalar = true) {
+  SinkOption o;
+  o.key = key;
+  o.value = std::move(value);
+  o.is_scalar = scalar;
+  o.mark = {"sluice.yaml", line, 7};
+  o.path = "deliveries[0].sink." + key;
+  return o;
+}
+
+SinkSection Section(std::string type, std::vector<SinkOption> opts) {
+  SinkSection s;
+  s.type = std::move(type);
+  s.options = std::move(opts);
+  s.mark = {"sluice.yaml", 10, 5};
+  s.path = "deliveries[0].sink";
+  return s;
+}
+
+TEST(PluginHostTest, LoadsByTypeFromPluginDirs) {
+  PluginHost host({"/nonexistent-dir", kFixtures});
+  auto p = host.Load("fx_good");
+  // The file fx_good.so declares the name "good": the mismatch is an error.
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("declares the name \"good\""), std::string::npos);
+  auto file = PluginHost({SLUICE_PLUGIN_DIR}).Load("file");
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+}
+
+TEST(PluginHostTest, MissingFileNamesDirectories) {
+  PluginHost host({kFixtures});
+  auto p = host.Load("nosuch");
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), Code::kNotFound);
+  EXPECT_NE(p.status().message().find("nosuch.so not found in plugin_dirs"), std::string::npos);
+  EXPECT_NE(p.status().message().find(kFixtures.string()), std::string::npos);
+  auto f = host.LoadFile(kFixtures / "absent.so");
+  EXPECT_EQ(f.status().code(), Code::kNotFound);
+}
+
+TEST(PluginHostTest, MissingSymbol) {
+  PluginHost host({});
+  auto p = host.LoadFile(kFixtures / "fx_missing_symbol.so");
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("missing the entry symbol sluice_plugin_entry"),
+            std::string::npos)
+      << p.status().message();
+}
+
+TEST(PluginHostTest, NullTable) {
+  PluginHost host({});
+  auto p = host.LoadFile(kFixtures / "fx_null_table.so");
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("returned NULL"), std::string::npos);
+}
+
+TEST(PluginHostTest, WrongAbiMajor) {
+  PluginHost host({});
+  auto p = host.LoadFile(kFixtures / "fx_wrong_abi.so");
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("built for ABI major 2, this host speaks ABI major 1"),
+            std::string::npos)
+      << p.status().message();
+}
+
+TEST(PluginHostTest, DuplicateName) {
+  PluginHost host({});
+  ASSERT_TRUE(host.LoadFile(kFixtures / "fx_dup_a.so").ok());
+  auto p = host.LoadFile(kFixtures / "fx_dup_b.so");
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("duplicate plugin name \"dup\": already provided by"),
+            std::string::npos);
+  EXPECT_NE(p.status().message().find("fx_dup_a.so"), std::string::npos);
+}
+
+TEST(PluginHostTest, FailingCreate) {
+  PluginHost host({});
+  auto p = host.LoadFile(kFixtures / "fx_failing_create.so");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  PluginCounters counters;
+  auto inst = SinkInstance::Create(*p, {}, "d", &counters);
+  ASSERT_FALSE(inst.ok());
+  EXPECT_NE(inst.status().message().find("create failed: cannot reach the destination: bad credentials"),
+            std::string::npos);
+}
+
+TEST(PluginHostTest, ValidateAppliesDefaultsAndNormalises) {
+  PluginHost host({});
+  auto p = host.LoadFile(kFixtures / "fx_good.so");
+  ASSERT_TRUE(p.ok());
+  auto v = PluginHost::Validate(**p, Section("good", {Opt("path", "/x", 11), Opt("timeout", "2m", 12),
+                                                      Opt("hosts", "[a, b]", 13, false),
+                                                      Opt("verbose", "true", 14)}));
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(OptionValue(*v, "path"), "/x");
+  EXPECT_EQ(OptionValue(*v, "retries"), "3");
+  EXPECT_EQ(OptionValue(*v, "timeout"), "120000");
+  EXPECT_EQ(OptionValue(*v, "max_body"), "1048576");
+  EXPECT_EQ(OptionValue(*v, "mode"), "fast");
+  EXPECT_EQ(OptionValue(*v, "verbose"), "true");
+  EXPECT_EQ(OptionValue(*v, "hosts"), "[a, b]");
+  // Created with them, the C plugin counts through the host services.
+  PluginCounters counters;
+  auto inst = SinkInstance::Create(*p, *v, "d", &counters);
+  ASSERT_TRUE(inst.ok());
+  sluice_record recs[2] = {{nullptr, 0, 0, "0-0"}, {nullptr, 0, 0, "0-1"}};
+  sluice_batch b{};
+  b.struct_size = sizeof(b);
+  b.records = recs;
+  b.record_count = 2;
+  sluice_deliver_result r;
+  r.outcomes = nullptr;
+  EXPECT_EQ((*inst)->Deliver(b, &r), SLUICE_DELIVER_OK);
+  EXPECT_EQ(counters.Snapshot()["records"], 2u);
+  EXPECT_TRUE((*inst)->Healthcheck().ok());
+}
+
+TEST(PluginHostTest, ValidateReportsEveryProblemWithPosition) {
+  PluginHost host({});
+  auto p = host.LoadFile(kFixtures / "fx_good.so");
+  ASSERT_TRUE(p.ok());
+  auto v = PluginHost::Validate(
+      **p, Section("good", {Opt("pathh", "/x", 11), Opt("retries", "many", 12),
+                            Opt("mode", "slow", 13), Opt("timeout", "5", 14),
+                            Opt("verbose", "[1]", 15, false)}));
+  ASSERT_FALSE(v.ok());
+  const std::string m = v.status().message();
+  EXPECT_NE(m.find("sluice.yaml:11:7: deliveries[0].sink.pathh: unknown option for sink type good "
+                   "(did you mean \"path\"?)"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("sluice.yaml:12:7: deliveries[0].sink.retries: expected an integer, got \"many\""),
+            std::string::npos);
+  EXPECT_NE(m.find("sluice.yaml:13:7: deliveries[0].sink.mode: expected one of fast|safe"),
+            std::string::npos);
+  EXPECT_NE(m.find("sluice.yaml:14:7: deliveries[0].sink.timeout: expected a duration"),
+            std::string::npos);
+  EXPECT_NE(m.find("sluice.yaml:15:7: deliveries[0].sink.verbose: expected a bool, got a list"),
+            std::string::npos);
+  EXPECT_NE(m.find("sluice.yaml:10:5: deliveries[0].sink.path: missing required option"),
+            std::string::npos);
+}
+
+TEST(PluginHostTest, ReferenceListsOptions) {
+  PluginHost host({SLUICE_PLUGIN_DIR});
+  auto p = host.Load("file");
+  ASSERT_TRUE(p.ok());
+  std::string ref = PluginHost::Reference(**p);
+  EXPECT_NE(ref.find("### `file` (object sink)"), std::string::npos);
+  EXPECT_NE(ref.find("| `path` | string |  | yes |"), std::string::npos) << ref;
+  EXPECT_NE(ref.find("| `fsync` | bool | `true` | no |"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::buffer
