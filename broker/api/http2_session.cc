@@ -152,6 +152,8 @@ class Http2Session final : public ProtocolSession {
     } else if (k == ":path") {
       st->request.target = v;
     } else if (k == ":authority") {
+      // Kept under both names: SDKs sign ":authority" over HTTP/2 and "host" over HTTP/1.1.
+      st->request.headers.emplace_back(k, v);
       if (st->request.Header("host") == nullptr) st->request.headers.emplace_back("host", v);
     } else if (!k.empty() && k[0] != ':') {
       st->request.headers.emplace_back(k, v);  // nghttp2 enforces lowercase names
