@@ -1,0 +1,140 @@
+#include <gtest/gtest.h>
+
+#include "buffer/batch_journal.h"
+#include "buffer/delivery_policy.h"
+#include "buffer/error_output.h"
+#include "buffer/object_naming.h"
+
+namespace sluice::buffer {
+namespace {
+
+constexpr int64_t kTs = 1704164645123;  // 2024-01-02T03:04:05.123Z
+
+TEST(ObjectNamingTest, TimestampPatterns) {
+  EXPECT_EQ(*FormatTimestamp("yyyy/MM/dd/HH/", kTs), "2024/01/02/03/");
+  EXPECT_EQ(*FormatTimestamp("yyyy-MM-dd'T'HH:mm:ss.SSS", kTs), "2024-01-02T03:04:05.123");
+  EXPECT_EQ(*FormatTimestamp("'year='yyyy/'month='MM", kTs), "year=2024/month=01");
+  EXPECT_FALSE(FormatTimestamp("yyyy/QQ", kTs).ok());
+}
+
+TEST(ObjectNamingTest, DefaultPrefixAndAppendedTimestamp) {
+  std::mt19937_64 rng(1);
+  auto empty = PrefixTemplate::Parse("", PrefixTemplate::Kind::kPrefix);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(*empty->Render(kTs, "", &rng), "2024/01/02/03/");
+  auto plain = PrefixTemplate::Parse("app/", PrefixTemplate::Kind::kPrefix);
+  EXPECT_EQ(*plain->Render(kTs, "", &rng), "app/2024/01/02/03/");
+  auto expr = PrefixTemplate::Parse("logs/!{timestamp:yyyy}/x=!{timestamp:MM}/",
+                                    PrefixTemplate::Kind::kPrefix);
+  EXPECT_EQ(*expr->Render(kTs, "", &rng), "logs/2024/x=01/");
+}
+
+TEST(ObjectNamingTest, RandomStringAndErrorType) {
+  std::mt19937_64 rng(1);
+  auto p = PrefixTemplate::Parse("r/!{firehose:random-string}/!{timestamp:yyyy}/",
+                                 PrefixTemplate::Kind::kPrefix);
+  ASSERT_TRUE(p.ok());
+  std::string a = *p->Render(kTs, "", &rng), b = *p->Render(kTs, "", &rng);
+  EXPECT_EQ(a.size(), std::string("r/").size() + 11 + std::string("/2024/").size());
+  EXPECT_NE(a, b);
+  auto e = PrefixTemplate::Parse("", PrefixTemplate::Kind::kErrorPrefix);
+  EXPECT_EQ(*e->Render(kTs, "http-endpoint-failed", &rng), "http-endpoint-failed/2024/01/02/03/");
+}
+
+TEST(ObjectNamingTest, ValidationAsFirehose) {
+  using K = PrefixTemplate::Kind;
+  EXPECT_FALSE(PrefixTemplate::Parse("a/!{firehose:error-output-type}/", K::kPrefix).ok());
+  EXPECT_FALSE(PrefixTemplate::Parse("errors/", K::kErrorPrefix).ok());
+  EXPECT_FALSE(PrefixTemplate::Parse("a/!{timestamp:yyyy", K::kPrefix).ok());
+  EXPECT_FALSE(PrefixTemplate::Parse("a/!{nope:x}/", K::kPrefix).ok());
+  EXPECT_FALSE(PrefixTemplate::Parse("!{firehose:error-output-type}!{partitionKeyFromQuery:k}",
+                                     K::kErrorPrefix).ok());
+  std::mt19937_64 rng(1);
+  auto long_prefix = PrefixTemplate::Parse(std::string(600, 'a'), K::kPrefix);
+  ASSERT_TRUE(long_prefix.ok());
+  EXPECT_FALSE(long_prefix->Render(kTs, "", &rng).ok());
+  auto pk = PrefixTemplate::Parse("c=!{partitionKeyFromQuery:customer}/", K::kPrefix);
+  std::map<std::string, std::string> keys{{"customer", "42"}};
+  EXPECT_EQ(*pk->Render(kTs, "", &rng, &keys), "c=42/2024/01/02/03/");
+  EXPECT_FALSE(pk->Render(kTs, "", &rng).ok());
+}
+
+TEST(ObjectNamingTest, ObjectNameShape) {
+  std::string id = StableId("app|1|0:0-9");
+  EXPECT_EQ(id.size(), 36u);
+  EXPECT_EQ(id, StableId("app|1|0:0-9"));
+  EXPECT_NE(id, StableId("app|1|0:0-10"));
+  EXPECT_EQ(ObjectName("app", 1, kTs, id), "app-1-2024-01-02-03-04-05-" + id);
+}
+
+TEST(DeliveryPolicyTest, DefaultsAndRanges) {
+  DeliveryOptions o;
+  o.name = "d";
+  o.sink.type = "s3";
+  auto r = ResolvePolicy(o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->buffer_size, 5u << 20);
+  EXPECT_EQ(r->buffer_interval.count(), 300000);
+  o.sink.type = "splunk";
+  r = ResolvePolicy(o);
+  EXPECT_EQ(r->buffer_interval.count(), 60000);
+  EXPECT_EQ(r->error_output_type, "splunk-failed");
+  o.buffer_interval = std::chrono::milliseconds(120000);
+  EXPECT_FALSE(ResolvePolicy(o).ok());  // splunk: 0..60 s
+  o.buffer_interval = std::chrono::milliseconds(0);
+  EXPECT_TRUE(ResolvePolicy(o).ok());
+  o.sink.type = "http";
+  o.buffer_size = 100u << 20;  // http: up to 64 MiB
+  EXPECT_FALSE(ResolvePolicy(o).ok());
+  o.buffer_size.reset();
+  o.retry_duration = std::chrono::milliseconds(7200001);
+  EXPECT_FALSE(ResolvePolicy(o).ok());
+}
+
+TEST(DeliveryPolicyTest, BackoffIsCappedWithFullJitter) {
+  Backoff b{std::chrono::milliseconds(100), std::chrono::milliseconds(1000)};
+  std::mt19937_64 rng(3);
+  int64_t max1 = 0, max10 = 0;
+  bool low = false;
+  for (int i = 0; i < 2000; ++i) {
+    max1 = std::max<int64_t>(max1, b.Delay(1, &rng).count());
+    int64_t d = b.Delay(10, &rng).count();
+    max10 = std::max(max10, d);
+    low |= d < 100;
+  }
+  EXPECT_LE(max1, 100);
+  EXPECT_LE(max10, 1000);
+  EXPECT_GT(max10, 900);
+  EXPECT_TRUE(low);  // full jitter reaches down to zero
+}
+
+TEST(BatchJournalTest, RoundTripAndPending) {
+  auto dir = std::filesystem::temp_directory_path() / ("sluice-journal-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  BatchJournal j(dir);
+  JournalEntry e{1, "2024/a-1-x", "file-failed/a-1-x", kTs, 7, {{0, 5, 9}, {3, 0, 1}}};
+  ASSERT_TRUE(j.Record(e).ok());
+  auto pending = j.Pending();
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].object_key, e.object_key);
+  EXPECT_EQ((*pending)[0].ranges.size(), 2u);
+  EXPECT_EQ((*pending)[0].ranges[1].shard, 3u);
+  EXPECT_EQ((*pending)[0].ranges[0].last, 9u);
+  ASSERT_TRUE(j.Clear(1).ok());
+  EXPECT_TRUE(j.Pending()->empty());
+  EXPECT_FALSE(DecodeJournalEntry("{\"worker\":1}").ok());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ErrorOutputTest, FirehoseFields) {
+  std::string line;
+  AppendErrorLine({"hi\n", kTs, 3, "Http.503", "unavailable \"now\""}, kTs + 1000, &line);
+  EXPECT_EQ(line,
+            "{\"attemptsMade\":3,\"arrivalTimestamp\":1704164645123,\"errorCode\":\"Http.503\","
+            "\"errorMessage\":\"unavailable \\\"now\\\"\",\"attemptEndingTimestamp\":1704164646123,"
+            "\"rawData\":\"aGkK\"}\n");
+}
+
+}  // namespace
+}  // namespace sluice::buffer
