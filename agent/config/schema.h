@@ -5,7 +5,8 @@
 // The walker (walker.h) checks a YAML tree against these tables, applies defaults, and calls the
 // setters; RenderReferenceMarkdown() prints the same tables as the configuration reference.
 //
-// The tables are constant data (schema_table.cc); no threading concerns.
+// The tables are constant data (schema_table.cc, schema_sources.cc, schema_deliveries.cc); no
+// threading concerns.
 #pragma once
 
 #include <chrono>

@@ -1,0 +1,229 @@
+// The schema of `deliveries[]`: Firehose-style delivery streams (buffer::DeliveryOptions).
+#include <string>
+
+#include "agent/config/checks.h"
+#include "agent/config/schema_internal.h"
+
+// The tables use designated initializers and leave defaulted members out on purpose; GCC 12
+// warns about that even though every member has a default member initializer.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+namespace sluice::config {
+namespace {
+
+constexpr Field kBufferFields[] = {
+    {.key = "size",
+     .type = Type::kSize,
+     .min = 1,
+     .max = 128 * kMiB,
+     .doc = "Flush when this many bytes (before compression) are buffered. Unset: sink default.",
+     .set = SET(c.delivery->buffer_size = v.size)},
+    {.key = "interval",
+     .type = Type::kDuration,
+     .min = 0,
+     .max = 900 * kSecond,
+     .doc = "Flush when the oldest buffered record is this old. Unset: sink default.",
+     .set = SET(c.delivery->buffer_interval = v.duration)},
+};
+constexpr Section kBufferSection{kBufferFields};
+
+constexpr Field kEncryptionFields[] = {
+    {.key = "keyring",
+     .required = true,
+     .doc = "Keyring file of master keys (must not be readable by group or others).",
+     .set = SET(c.delivery->encryption_keyring = v.text)},
+    {.key = "key_id",
+     .doc = "Master key to wrap new data keys with. Unset: the keyring's newest.",
+     .set = SET(c.delivery->encryption_key_id = v.text)},
+};
+constexpr Section kEncryptionSection{kEncryptionFields};
+
+constexpr Field kTransformBufferFields[] = {
+    {.key = "size",
+     .type = Type::kSize,
+     .default_text = "1MiB",
+     .min = 1,
+     .max = 3000000,
+     .doc = "Records per invocation, in bytes.",
+     .set = SET(c.delivery->transform.buffer_size = v.size)},
+    {.key = "interval",
+     .type = Type::kDuration,
+     .default_text = "60s",
+     .min = 0,
+     .max = 900 * kSecond,
+     .doc = "Invoke at the latest this long after the first record.",
+     .set = SET(c.delivery->transform.buffer_interval = v.duration)},
+};
+constexpr Section kTransformBufferSection{kTransformBufferFields};
+
+constexpr std::string_view kOneTransform = "give only one of exec, http, plugin";
+using TransformKind = buffer::TransformOptions::Kind;
+
+constexpr Field kTransformFields[] = {
+    {.key = "exec",
+     .type = Type::kStringList,
+     .doc = "Command (argv) of a long-lived process: one JSON event per line in and out.",
+     .set = SET(auto& t = c.delivery->transform;
+                if (t.kind != TransformKind::kNone) return std::string(kOneTransform);
+                if (v.list.empty()) return "give the command to run"; t.kind = TransformKind::kExec;
+                t.exec = v.list)},
+    {.key = "http",
+     .doc = "URL invoked with the Lambda invoke shape.",
+     .set = SET(auto& t = c.delivery->transform;
+                if (t.kind != TransformKind::kNone) return std::string(kOneTransform);
+                t.kind = TransformKind::kHttp; t.url = v.text; return CheckUrl(v.text))},
+    {.key = "plugin",
+     .doc = "Name of an in-process transform plugin.",
+     .set = SET(auto& t = c.delivery->transform;
+                if (t.kind != TransformKind::kNone) return std::string(kOneTransform);
+                t.kind = TransformKind::kPlugin; t.plugin = v.text)},
+    {.key = "buffer",
+     .type = Type::kObject,
+     .doc = "Batching of records per invocation.",
+     .section = &kTransformBufferSection},
+    {.key = "timeout",
+     .type = Type::kDuration,
+     .default_text = "60s",
+     .min = 100,
+     .max = 5 * kMinute,
+     .doc = "Time allowed for one invocation.",
+     .set = SET(c.delivery->transform.timeout = v.duration)},
+    {.key = "retries",
+     .type = Type::kInt,
+     .default_text = "3",
+     .min = 0,
+     .max = 10,
+     .doc = "Retries of a failed invocation before its records go to the error output.",
+     .set = SET(c.delivery->transform.retries = int(v.integer))},
+};
+constexpr Section kTransformSection {
+  kTransformFields, nullptr,
+      HOOK(if (c.delivery->transform.kind ==
+               TransformKind::kNone) return "give one of exec, http, plugin")
+};
+
+constexpr Field kPartitioningFields[] = {
+    {.key = "keys",
+     .type = Type::kStringMap,
+     .doc = "Partition key name to JSON path of the record, e.g. customer: .customer.id.",
+     .set = SET(for (const auto& [k, path]
+                     : v.map) {
+       if (path.empty() || path[0] != '.') return "\"" + path + "\" is not a JSON path (.a.b)";
+       c.delivery->partition_keys.push_back(k + "=" + path);
+     })},
+    {.key = "max_active_partitions",
+     .type = Type::kInt,
+     .default_text = "500",
+     .min = 1,
+     .max = 10000,
+     .doc = "Past this many open partitions, records go to the error output.",
+     .set = SET(c.delivery->max_active_partitions = int(v.integer))},
+};
+constexpr Section kPartitioningSection{kPartitioningFields};
+
+constexpr Field kErrorsFields[] = {
+    {.key = "path",
+     .required = true,
+     .doc = "Directory of the local error output (JSON lines).",
+     .set = SET(c.delivery->errors_path = v.text)},
+};
+constexpr Section kErrorsSection{kErrorsFields};
+
+constexpr Field kBackupFields[] = {
+    {.key = "mode",
+     .type = Type::kEnum,
+     .required = true,
+     .choices = "failed_only|all",
+     .doc = "Back up only failed records, or all records.",
+     .set = SET(c.delivery->backup_mode = v.text)},
+    {.key = "sink",
+     .type = Type::kSink,
+     .required = true,
+     .doc = "The backup sink.",
+     .set = SET(c.delivery->backup_sink = v.sink)},
+};
+constexpr Section kBackupSection{kBackupFields};
+
+constexpr Field kDeliveryFields[] = {
+    {.key = "name",
+     .required = true,
+     .doc = "Delivery stream name (1-64 of A-Z a-z 0-9 _ . -); its consumer name.",
+     .set = SET(c.delivery->name = v.text; c.delivery_names.push_back(RefOf(v));
+                return CheckName(v.text, 64))},
+    {.key = "stream",
+     .doc = "Broker stream read as a named consumer (or set direct_put).",
+     .set = SET(c.delivery->stream = v.text; c.stream_refs.push_back(RefOf(v)))},
+    {.key = "direct_put",
+     .type = Type::kBool,
+     .default_text = "false",
+     .doc = "Take records from the Firehose-compatible API instead of a stream.",
+     .set = SET(c.delivery->direct_put = v.boolean)},
+    {.key = "buffer",
+     .type = Type::kObject,
+     .doc = "Buffering hints: whichever comes first.",
+     .section = &kBufferSection},
+    {.key = "record_delimiter",
+     .doc = "Appended to each record in objects; empty: records as-is.",
+     .set = SET(c.delivery->record_delimiter = v.text)},
+    {.key = "compression",
+     .type = Type::kEnum,
+     .default_text = "none",
+     .choices = "none|gzip|zip|snappy|hadoop_snappy",
+     .doc = "Codec of delivered objects.",
+     .set = SET(using buffer::Compression;
+                c.delivery->compression = v.text == "gzip"            ? Compression::kGzip
+                                          : v.text == "zip"           ? Compression::kZip
+                                          : v.text == "snappy"        ? Compression::kSnappy
+                                          : v.text == "hadoop_snappy" ? Compression::kHadoopSnappy
+                                                                      : Compression::kNone)},
+    {.key = "encryption",
+     .type = Type::kObject,
+     .doc = "AES-256-GCM envelope encryption of objects.",
+     .section = &kEncryptionSection},
+    {.key = "transform",
+     .type = Type::kObject,
+     .doc = "Transform hook (Firehose Lambda contract).",
+     .section = &kTransformSection},
+    {.key = "partitioning",
+     .type = Type::kObject,
+     .doc = "Dynamic partitioning.",
+     .section = &kPartitioningSection},
+    {.key = "retry_duration",
+     .type = Type::kDuration,
+     .min = 0,
+     .max = 7200 * kSecond,
+     .doc = "How long failed deliveries are retried. Unset: the sink's Firehose default.",
+     .set = SET(c.delivery->retry_duration = v.duration)},
+    {.key = "errors",
+     .type = Type::kObject,
+     .doc = "Error output (spillover).",
+     .section = &kErrorsSection},
+    {.key = "backup",
+     .type = Type::kObject,
+     .doc = "Backup of records to a second sink.",
+     .section = &kBackupSection},
+    {.key = "sink",
+     .type = Type::kSink,
+     .required = true,
+     .doc = "Destination: type (the plugin name) plus the plugin's own options.",
+     .set = SET(c.delivery->sink = v.sink)},
+    {.key = "concurrency",
+     .type = Type::kInt,
+     .default_text = "1",
+     .min = 1,
+     .max = 64,
+     .doc = "Batches delivered in parallel.",
+     .set = SET(c.delivery->concurrency = int(v.integer))},
+};
+}  // namespace
+
+constexpr Section kDeliverySection {
+  kDeliveryFields,
+      HOOK(c.config->deliveries.emplace_back(); c.delivery = &c.config->deliveries.back()),
+      HOOK(
+          const buffer::DeliveryOptions& d = *c.delivery;
+          if (d.direct_put && !d.stream.empty()) return "give stream or direct_put: true, not both";
+          if (!d.direct_put && d.stream.empty()) return "give a stream to read or direct_put: true")
+};
+
+}  // namespace sluice::config
