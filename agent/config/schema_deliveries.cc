@@ -144,6 +144,28 @@ constexpr Field kBackupFields[] = {
 };
 constexpr Section kBackupSection{kBackupFields};
 
+constexpr Field kRetryBackoffFields[] = {
+    {.key = "base",
+     .type = Type::kDuration,
+     .default_text = "1s",
+     .min = 1,
+     .max = kHour,
+     .doc = "Ceiling of the first back-off; each retry doubles it (full jitter).",
+     .set = SET(c.delivery->retry_backoff_base = v.duration)},
+    {.key = "cap",
+     .type = Type::kDuration,
+     .default_text = "2m",
+     .min = 1,
+     .max = kHour,
+     .doc = "Largest back-off ceiling.",
+     .set = SET(c.delivery->retry_backoff_cap = v.duration)},
+};
+constexpr Section kRetryBackoffSection {
+  kRetryBackoffFields, nullptr,
+      HOOK(if (c.delivery->retry_backoff_base >
+               c.delivery->retry_backoff_cap) return "base must not exceed cap")
+};
+
 constexpr Field kDeliveryFields[] = {
     {.key = "name",
      .required = true,
@@ -194,6 +216,10 @@ constexpr Field kDeliveryFields[] = {
      .max = 7200 * kSecond,
      .doc = "How long failed deliveries are retried. Unset: the sink's Firehose default.",
      .set = SET(c.delivery->retry_duration = v.duration)},
+    {.key = "retry_backoff",
+     .type = Type::kObject,
+     .doc = "Exponential back-off between retries.",
+     .section = &kRetryBackoffSection},
     {.key = "errors",
      .type = Type::kObject,
      .doc = "Error output (spillover).",

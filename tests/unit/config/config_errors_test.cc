@@ -156,6 +156,10 @@ const BadCase kBadCases[] = {
      HEAD "deliveries: [{name: a, stream: app-logs, sink: {type: file},\n"
           "              partitioning: {keys: {c: customer}}}]\n",
      "sluice.yaml:4:36: deliveries[0].partitioning.keys: \"customer\" is not a JSON path (.a.b)"},
+    {"BackoffBaseAboveCap",
+     HEAD "deliveries: [{name: a, stream: app-logs, sink: {type: file},\n"
+          "              retry_backoff: {base: 5m, cap: 1m}}]\n",
+     "sluice.yaml:4:30: deliveries[0].retry_backoff: base must not exceed cap"},
     {"ApiOnNonLoopbackWithoutAuth", "data_dir: d\nbroker:\n  api:\n    listen: 0.0.0.0:4567\n",
      "sluice.yaml:4:5: broker.api: \"0.0.0.0:4567\" is not a loopback address; add auth "
      "credentials to listen on other interfaces"},

@@ -74,6 +74,7 @@ deliveries:
                 timeout: 30s, retries: 5}
     partitioning: {keys: {customer: .customer.id}, max_active_partitions: 20}
     retry_duration: 7200s
+    retry_backoff: {base: 250ms, cap: 30s}
     errors: {path: ./var/errors}
     backup: {mode: failed_only, sink: {type: s3, bucket: backup}}
     concurrency: 4
@@ -180,6 +181,8 @@ TEST(ConfigLoadTest, FullConfigLoadsEveryValue) {
   EXPECT_EQ(d.partition_keys, (std::vector<std::string>{"customer=.customer.id"}));
   EXPECT_EQ(d.max_active_partitions, 20);
   EXPECT_EQ(d.retry_duration, std::optional<milliseconds>(milliseconds(7200000)));
+  EXPECT_EQ(d.retry_backoff_base, milliseconds(250));
+  EXPECT_EQ(d.retry_backoff_cap, milliseconds(30000));
   EXPECT_EQ(d.errors_path, "./var/errors");
   EXPECT_EQ(d.backup_mode, "failed_only");
   ASSERT_TRUE(d.backup_sink.has_value());
@@ -190,13 +193,13 @@ TEST(ConfigLoadTest, FullConfigLoadsEveryValue) {
   EXPECT_EQ(sink.type, "s3");
   EXPECT_EQ(sink.path, "deliveries[0].sink");
   EXPECT_EQ(sink.mark.file, "test.yaml");
-  EXPECT_EQ(sink.mark.line, 63);
+  EXPECT_EQ(sink.mark.line, 64);
   ASSERT_EQ(sink.options.size(), 5u);
   EXPECT_EQ(sink.options[0].key, "bucket");
   EXPECT_EQ(sink.options[0].value, "logs");
   EXPECT_TRUE(sink.options[0].is_scalar);
   EXPECT_EQ(sink.options[0].path, "deliveries[0].sink.bucket");
-  EXPECT_EQ(sink.options[0].mark.line, 64);
+  EXPECT_EQ(sink.options[0].mark.line, 65);
   EXPECT_EQ(sink.options[0].mark.column, 15);
   EXPECT_EQ(sink.options[1].value, "app/!{timestamp:yyyy/MM/dd}/");
   EXPECT_EQ(sink.options[2].value, "true");
@@ -273,6 +276,8 @@ deliveries: [{name: d, stream: s, transform: {plugin: t}, sink: {type: file}}]
   EXPECT_EQ(e.max_active_partitions, d.max_active_partitions);
   EXPECT_EQ(e.retry_duration, d.retry_duration);
   EXPECT_EQ(e.concurrency, d.concurrency);
+  EXPECT_EQ(e.retry_backoff_base, d.retry_backoff_base);
+  EXPECT_EQ(e.retry_backoff_cap, d.retry_backoff_cap);
 }
 
 TEST(ConfigLoadTest, EmbeddedDefaultLoads) {
