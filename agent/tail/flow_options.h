@@ -50,6 +50,12 @@ struct FlowOptions {
   std::chrono::milliseconds rescan_interval{10000};
   int max_open_files = 1024;
   uint64_t max_buffer_bytes = 16u << 20;  // bound on bytes read but not yet accepted
+  // Tailer tuning (defaults suit most hosts).
+  std::chrono::milliseconds poll_interval{1000};  // stat every file this often without inotify
+  std::chrono::milliseconds checkpoint_interval{1000};  // at most one checkpoint write per interval
+  uint64_t read_block_size = 256u << 10;                // one read(2) per block
+  int batch_max_records = 500;                          // records per PutBatch
+  uint64_t batch_max_bytes = 4u << 20;                  // bytes per PutBatch
 };
 
 }  // namespace sluice::agent

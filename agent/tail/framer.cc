@@ -46,15 +46,16 @@ void Framer::Feed(std::string_view data, RecordSink* sink) {
   while (p < end) {
     const char* nl = static_cast<const char*>(memchr(p, '\n', end - p));
     if (nl == nullptr) {
+      if (carry_.empty() && !carry_overflow_) carry_begin_ = base + (p - data.data());
       AppendBounded(&carry_, std::string_view(p, end - p), &carry_overflow_);
       break;
     }
     uint64_t line_end = base + (nl - data.data()) + 1;
     if (carry_.empty() && !carry_overflow_) {
-      OnLine(std::string_view(p, nl - p), false, line_end, sink);
+      OnLine(std::string_view(p, nl - p), false, base + (p - data.data()), line_end, sink);
     } else {
       AppendBounded(&carry_, std::string_view(p, nl - p), &carry_overflow_);
-      OnLine(carry_, carry_overflow_, line_end, sink);
+      OnLine(carry_, carry_overflow_, carry_begin_, line_end, sink);
       carry_.clear();
       carry_overflow_ = false;
     }
@@ -70,42 +71,48 @@ void Framer::Flush(RecordSink* sink) {
     line.swap(carry_);
     bool overflow = carry_overflow_;
     carry_overflow_ = false;
-    OnLine(line, overflow, next_offset_, sink);
+    OnLine(line, overflow, carry_begin_, next_offset_, sink);
     line.clear();
     carry_.swap(line);  // keep the capacity
   }
   if (has_record_) {
-    Emit(record_, record_overflow_, record_end_, sink);
+    Emit(record_, record_overflow_, record_begin_, record_end_, sink);
     record_.clear();
     has_record_ = false;
     record_overflow_ = false;
   }
 }
 
-void Framer::OnLine(std::string_view line, bool overflow, uint64_t end_offset, RecordSink* sink) {
+void Framer::OnLine(std::string_view line, bool overflow, uint64_t begin, uint64_t end_offset,
+                    RecordSink* sink) {
   if (skip_remaining_ > 0) {
     --skip_remaining_;
     if (!has_record_) committed_ = end_offset;
     return;
   }
   if (options_.start_pattern == nullptr) {
-    Emit(line, overflow || line.size() > options_.max_record_size, end_offset, sink);
+    Emit(line, overflow || line.size() > options_.max_record_size, begin, end_offset, sink);
     return;
   }
   if (options_.start_pattern->Matches(line) && has_record_) {
-    Emit(record_, record_overflow_, record_end_, sink);
+    Emit(record_, record_overflow_, record_begin_, record_end_, sink);
     record_.clear();
     has_record_ = false;
     record_overflow_ = false;
   }
-  if (has_record_) AppendBounded(&record_, "\n", &record_overflow_);
+  if (has_record_) {
+    AppendBounded(&record_, "\n", &record_overflow_);
+  } else {
+    record_begin_ = begin;
+  }
   AppendBounded(&record_, line, &record_overflow_);
   record_overflow_ |= overflow;
   has_record_ = true;
   record_end_ = end_offset;
 }
 
-void Framer::Emit(std::string_view data, bool truncated, uint64_t end_offset, RecordSink* sink) {
+void Framer::Emit(std::string_view data, bool truncated, uint64_t begin, uint64_t end_offset,
+                  RecordSink* sink) {
   if (truncated || data.size() > options_.max_record_size) {
     const std::string& term = options_.truncated_record_terminator;
     size_t keep = options_.max_record_size - term.size();
@@ -113,11 +120,11 @@ void Framer::Emit(std::string_view data, bool truncated, uint64_t end_offset, Re
     scratch_.append(term);
     ++truncated_;
     committed_ = end_offset;
-    sink->OnRecord(scratch_, end_offset);
+    sink->OnRecord(scratch_, begin, end_offset);
     return;
   }
   committed_ = end_offset;
-  sink->OnRecord(data, end_offset);
+  sink->OnRecord(data, begin, end_offset);
 }
 
 }  // namespace sluice::agent

@@ -33,8 +33,8 @@ struct FramerOptions {
 class RecordSink {
  public:
   virtual ~RecordSink() = default;
-  // `end_offset` is the file offset just past the record's bytes (and its newline, if any).
-  virtual void OnRecord(std::string_view data, uint64_t end_offset) = 0;
+  // [begin_offset, end_offset) are the file bytes the record came from, its newline included.
+  virtual void OnRecord(std::string_view data, uint64_t begin_offset, uint64_t end_offset) = 0;
 };
 
 class Framer final {
@@ -64,8 +64,8 @@ class Framer final {
   uint64_t truncated_records() const { return truncated_; }
 
  private:
-  void OnLine(std::string_view line, bool overflow, uint64_t end_offset, RecordSink* sink);
-  void Emit(std::string_view data, bool truncated, uint64_t end_offset, RecordSink* sink);
+  void OnLine(std::string_view line, bool overflow, uint64_t begin, uint64_t end, RecordSink* sink);
+  void Emit(std::string_view data, bool truncated, uint64_t begin, uint64_t end, RecordSink* sink);
   void AppendBounded(std::string* dst, std::string_view src, bool* overflow) const;
 
   const FramerOptions& options_;
@@ -74,10 +74,12 @@ class Framer final {
   int skip_remaining_;
   std::string carry_;  // unterminated line, at most max_record_size bytes
   bool carry_overflow_ = false;
+  uint64_t carry_begin_ = 0;
   // Multiline: the record being assembled and the offset past its last line.
   std::string record_;
   bool has_record_ = false;
   bool record_overflow_ = false;
+  uint64_t record_begin_ = 0;
   uint64_t record_end_ = 0;
   std::string scratch_;  // truncated record + terminator
   uint64_t truncated_ = 0;

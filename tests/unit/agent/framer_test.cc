@@ -10,9 +10,11 @@ namespace {
 
 struct Collect final : RecordSink {
   std::vector<std::string> records;
+  std::vector<uint64_t> begins;
   std::vector<uint64_t> ends;
-  void OnRecord(std::string_view data, uint64_t end_offset) override {
+  void OnRecord(std::string_view data, uint64_t begin, uint64_t end_offset) override {
     records.emplace_back(data);
+    begins.push_back(begin);
     ends.push_back(end_offset);
   }
 };
@@ -29,6 +31,8 @@ TEST(FramerTest, SplitsLinesAndCarriesPartialLine) {
   f.Feed("ta\ngamma\n", &c);
   ASSERT_EQ(c.records, (std::vector<std::string>{"alpha", "beta", "gamma"}));
   EXPECT_EQ(c.ends[1], 11u);
+  EXPECT_EQ(c.begins[1], 6u);
+  EXPECT_EQ(c.begins[2], 11u);
   EXPECT_EQ(c.ends[2], 17u);
   EXPECT_EQ(f.committed_offset(), 17u);
   EXPECT_FALSE(f.has_pending());
@@ -53,6 +57,7 @@ TEST(FramerTest, FlushEmitsUnterminatedLastLine) {
   f.Flush(&c);
   ASSERT_EQ(c.records, (std::vector<std::string>{"one", "two"}));
   EXPECT_EQ(c.ends[1], 7u);
+  EXPECT_EQ(c.begins[1], 4u);
   EXPECT_EQ(f.committed_offset(), 7u);
   EXPECT_FALSE(f.has_pending());
 }
@@ -148,6 +153,8 @@ TEST(FramerTest, MultilineGroupsStackTraces) {
   f.Flush(&c);
   ASSERT_EQ(c.records.size(), 2u);
   EXPECT_EQ(c.records[1], "2024-01-02 10:00:01 INFO ok");
+  EXPECT_EQ(c.begins[0], 0u);
+  EXPECT_EQ(c.begins[1], c.ends[0]);
   EXPECT_EQ(f.committed_offset(), f.next_offset());
 }
 

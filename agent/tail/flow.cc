@@ -1,0 +1,282 @@
+#include "agent/tail/flow.h"
+
+#include <unistd.h>
+
+#include <random>
+
+#include "agent/tail/flow_file.h"
+#include "core/log.h"
+
+namespace sluice::agent {
+
+std::string JoinPath(const std::string& dir, std::string_view name) {
+  if (dir.empty() || dir == ".") return std::string(name);
+  std::string s = dir;
+  if (s.back() != '/') s += '/';
+  s.append(name);
+  return s;
+}
+
+Result<std::unique_ptr<Flow>> Flow::Create(uv_loop_t* loop, const FlowOptions& opts,
+                                           broker::Stream* stream,
+                                           const std::filesystem::path& checkpoint_dir,
+                                           Clock* clock) {
+  const std::string where = "sources[" + opts.name + "]";
+  if (loop == nullptr || stream == nullptr || clock == nullptr) {
+    return InvalidArgument(where + ": loop, stream and clock are required");
+  }
+  if (opts.name.empty()) return InvalidArgument("sources: a flow needs a name");
+  if (opts.read_block_size < 4096 || opts.read_block_size > (64u << 20)) {
+    return InvalidArgument(where + ": read_block_size must be 4KiB..64MiB");
+  }
+  if (opts.batch_max_records < 1 || opts.batch_max_bytes < 1) {
+    return InvalidArgument(where + ": batch limits must be positive");
+  }
+  if (opts.max_record_size > (1u << 20)) {
+    return InvalidArgument(where + ": max_record_size is at most 1MiB (the stream's limit)");
+  }
+  if (opts.max_open_files < 1) return InvalidArgument(where + ": max_open_files must be >= 1");
+  std::unique_ptr<Flow> f(new Flow(loop, opts, stream, checkpoint_dir, clock));
+  auto globs = PathGlobs::Create(opts.paths, opts.exclude);
+  if (!globs.ok()) return globs.status().Annotate(where);
+  f->globs_ = std::move(*globs);
+  if (!opts.multiline_start_pattern.empty()) {
+    auto re = Regex::Compile(opts.multiline_start_pattern);
+    if (!re.ok()) return re.status().Annotate(where + ": multiline.start_pattern");
+    f->start_pattern_ = std::move(*re);
+  }
+  f->framer_options_.max_record_size = opts.max_record_size;
+  f->framer_options_.truncated_record_terminator = opts.truncated_record_terminator;
+  f->framer_options_.skip_header_lines = opts.skip_header_lines;
+  f->framer_options_.start_pattern = f->start_pattern_.get();
+  RETURN_IF_ERROR(Framer::Validate(f->framer_options_).Annotate(where));
+  auto proc = Processor::Create(opts.processing);
+  if (!proc.ok()) return proc.status().Annotate(where);
+  f->processor_ = std::move(*proc);
+  auto keyer =
+      PartitionKeyer::Create(opts.partition_key, opts.partition_key_arg,
+                             std::random_device{}() | (uint64_t{std::random_device{}()} << 32));
+  if (!keyer.ok()) return keyer.status().Annotate(where);
+  f->keyer_ = std::move(*keyer);
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) == 0) f->host_ = host;
+  return f;
+}
+
+Flow::Flow(uv_loop_t* loop, const FlowOptions& opts, broker::Stream* stream,
+           const std::filesystem::path& checkpoint_dir, Clock* clock)
+    : loop_(loop), opts_(opts), stream_(stream), clock_(clock), store_(checkpoint_dir, opts.name) {}
+
+Flow::~Flow() {
+  for (auto& [serial, f] : files_) {
+    if (f->fd >= 0) close(f->fd);
+  }
+}
+
+Status Flow::Start() {
+  if (started_) return InvalidArgument("flow " + opts_.name + " is already started");
+  auto loaded = store_.Load();
+  if (!loaded.ok()) return loaded.status();
+  had_checkpoints_ = std::filesystem::exists(store_.path());
+  for (FileCheckpoint& c : *loaded) restored_[c.id] = std::move(c);
+  block_.resize(opts_.read_block_size);
+  arena_.reserve(opts_.batch_max_bytes + opts_.read_block_size + opts_.max_record_size);
+  uv_timer_init(loop_, &kick_);
+  uv_timer_init(loop_, &tick_);
+  uv_timer_init(loop_, &rescan_);
+  uv_timer_init(loop_, &retry_);
+  for (uv_timer_t* t : {&kick_, &tick_, &rescan_, &retry_}) {
+    t->data = this;
+    ++open_handles_;
+  }
+  started_ = true;
+  last_checkpoint_ms_ = clock_->MonotonicMs();
+  Rescan(/*initial=*/true);
+  restored_.clear();  // checkpoints of files not found again are dropped at the next write
+  checkpoint_dirty_ = true;
+  int64_t tick = std::clamp<int64_t>(opts_.flush_timeout.count() / 4, 20, 250);
+  uv_timer_start(&tick_, OnTick, tick, tick);
+  int64_t rescan = std::max<int64_t>(opts_.rescan_interval.count(), 100);
+  uv_timer_start(&rescan_, OnRescan, rescan, rescan);
+  SLUICE_LOG(Info, "flow started")
+      .With("flow", opts_.name)
+      .With("files", static_cast<uint64_t>(files_.size()))
+      .With("stream", stream_->name());
+  Kick();
+  return Status::Ok();
+}
+
+void Flow::Stop(std::function<void()> on_closed) {
+  if (!started_ || stopping_) {
+    if (!started_ && on_closed) on_closed();
+    return;
+  }
+  stopping_ = true;
+  on_closed_ = std::move(on_closed);
+  if (!batch_.empty()) FlushBatch();
+  Status st = stream_->Sync();
+  if (!st.ok()) SLUICE_LOG(Warn, "stream sync at stop failed").With("error", st.ToString());
+  AdvanceDurable();
+  st = WriteCheckpoint();
+  if (!st.ok()) SLUICE_LOG(Error, "final checkpoint failed").With("error", st.ToString());
+  for (auto& [serial, f] : files_) CloseFd(f.get());
+  for (auto& [dir, w] : watches_) {
+    uv_fs_event_stop(&w->handle);
+    CloseHandle(reinterpret_cast<uv_handle_t*>(&w->handle));
+  }
+  watches_.clear();
+  for (uv_timer_t* t : {&kick_, &tick_, &rescan_, &retry_}) {
+    uv_timer_stop(t);
+    CloseHandle(reinterpret_cast<uv_handle_t*>(t));
+  }
+}
+
+void Flow::CloseHandle(uv_handle_t* h) {
+  if (!uv_is_closing(h)) uv_close(h, OnClosed);
+}
+
+void Flow::OnClosed(uv_handle_t* h) {
+  Flow* self;
+  if (h->type == UV_FS_EVENT) {
+    Watch* w = static_cast<Watch*>(h->data);
+    self = w->flow;
+    delete w;
+  } else {
+    self = static_cast<Flow*>(h->data);
+  }
+  if (--self->open_handles_ == 0 && self->stopping_ && self->on_closed_) {
+    auto cb = std::move(self->on_closed_);
+    cb();
+  }
+}
+
+void Flow::Kick() {
+  if (stopping_ || kick_armed_ || !started_) return;
+  kick_armed_ = true;
+  uv_timer_start(&kick_, OnKick, 0, 0);
+}
+
+void Flow::OnKick(uv_timer_t* t) {
+  Flow* self = static_cast<Flow*>(t->data);
+  self->kick_armed_ = false;
+  self->Pass();
+}
+
+void Flow::OnRescan(uv_timer_t* t) {
+  Flow* self = static_cast<Flow*>(t->data);
+  self->Rescan(false);
+  // The periodic rescan is also the safety net for missed events: look at every file.
+  for (auto& [serial, f] : self->files_) {
+    if (!f->dirty && !f->finished) {
+      f->dirty = true;
+      self->dirty_.push_back(serial);
+    }
+  }
+  self->Kick();
+}
+
+void Flow::OnTick(uv_timer_t* t) {
+  Flow* self = static_cast<Flow*>(t->data);
+  if (self->stopping_) return;
+  const int64_t now = self->clock_->MonotonicMs();
+  const bool poll =
+      self->polling_ && now - self->last_poll_ms_ >= self->opts_.poll_interval.count();
+  if (poll) self->last_poll_ms_ = now;
+  for (auto& [serial, f] : self->files_) {
+    if (poll && !f->dirty && !f->finished) {
+      f->dirty = true;
+      self->dirty_.push_back(serial);
+    }
+  }
+  self->FinishFiles();
+  if (self->rescan_wanted_) self->Rescan(false);
+  self->Pass();
+}
+
+void Flow::FinishFiles() {
+  // MaybeFinish may forget a file: walk a copy of the serials, not the map.
+  std::vector<uint64_t> serials;
+  serials.reserve(files_.size());
+  for (const auto& [serial, f] : files_) serials.push_back(serial);
+  for (uint64_t s : serials) {
+    auto it = files_.find(s);
+    if (it != files_.end()) MaybeFinish(it->second.get());
+  }
+}
+
+void Flow::ScheduleRetry() {
+  // Capped exponential back-off with full jitter: 100 ms .. 10 s.
+  int64_t cap = std::min<int64_t>(10000, int64_t{100} << std::min(retry_attempt_, 7));
+  ++retry_attempt_;
+  static thread_local std::minstd_rand rng(std::random_device{}());
+  int64_t delay = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(cap));
+  uv_timer_start(&retry_, OnRetry, delay, 0);
+}
+
+void Flow::OnRetry(uv_timer_t* t) {
+  Flow* self = static_cast<Flow*>(t->data);
+  if (self->stopping_) return;
+  if (self->FlushBatch()) self->Kick();
+}
+
+void Flow::PollNow() {
+  if (!started_ || stopping_) return;
+  Rescan(false);
+  for (auto& [serial, f] : files_) {
+    if (!f->dirty && !f->finished) {
+      f->dirty = true;
+      dirty_.push_back(serial);
+    }
+  }
+  if (refused_) FlushBatch();
+  FinishFiles();
+  Pass();
+}
+
+void Flow::Pass() {
+  if (stopping_ || !started_) return;
+  const int64_t now = clock_->MonotonicMs();
+  if (rescan_wanted_ && now - last_rescan_ms_ >= 100) Rescan(false);
+  if (!refused_) {
+    uint64_t budget = 16u << 20;  // bytes per pass, so one busy file cannot hold the loop
+    std::vector<uint64_t> list;
+    list.swap(dirty_);
+    size_t i = 0;
+    for (; i < list.size(); ++i) {
+      auto it = files_.find(list[i]);
+      if (it == files_.end()) continue;
+      File* f = it->second.get();
+      f->dirty = false;
+      if (!ReadFile(f, &budget)) break;
+    }
+    for (; i < list.size(); ++i) {  // not reached this pass: keep them for the next
+      auto it = files_.find(list[i]);
+      if (it != files_.end() && !it->second->dirty) {
+        it->second->dirty = true;
+        dirty_.push_back(list[i]);
+      }
+    }
+    if (!refused_ && !batch_.empty()) FlushBatch();
+  }
+  AdvanceDurable();
+  MaybeCheckpoint();
+  if (!dirty_.empty() && !refused_) Kick();
+}
+
+FlowStats Flow::stats() const {
+  FlowStats s = stats_;
+  s.files_tracked = files_.size();
+  s.files_open = static_cast<uint64_t>(open_count_);
+  s.partition_key_fallbacks = keyer_->fallbacks();
+  s.bytes_behind = 0;
+  s.records_truncated = 0;
+  for (const auto& [serial, f] : files_) {
+    if (f->size > f->durable_offset) s.bytes_behind += f->size - f->durable_offset;
+    if (f->framer) s.records_truncated += f->framer->truncated_records();
+  }
+  s.records_truncated += stats_.records_truncated;
+  s.checkpoint_writes = store_.writes();
+  return s;
+}
+
+}  // namespace sluice::agent

@@ -1,0 +1,192 @@
+// Flow: one `sources:` entry at run time. Finds the files its globs match (periodic rescan,
+// inotify on their directories through uv_fs_event, stat polling where a watch cannot be set),
+// follows each file by identity through rename, copytruncate, deletion and symlink changes,
+// frames and processes its lines, and puts them into one broker stream in batches. Per-file
+// checkpoints advance only over records the stream has made durable.
+//
+// THREADING: everything runs on the loop thread that owns `loop`; no method may be called from
+// another thread.
+// OWNERSHIP: `loop`, `stream` and `clock` are not owned and must outlive the Flow. The Flow owns
+// its uv handles; after Start, it may be destroyed only once the Stop callback has run.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "agent/tail/checkpoint_store.h"
+#include "agent/tail/file_identity.h"
+#include "agent/tail/flow_options.h"
+#include "agent/tail/flow_stats.h"
+#include "agent/tail/framer.h"
+#include "agent/tail/glob.h"
+#include "agent/tail/partition_key.h"
+#include "agent/tail/processor.h"
+#include "broker/broker.h"
+#include "core/clock.h"
+#include "core/status.h"
+
+namespace sluice::agent {
+
+class Flow final {
+ public:
+  // Validates the options and compiles patterns; touches no file yet.
+  static Result<std::unique_ptr<Flow>> Create(uv_loop_t* loop, const FlowOptions& opts,
+                                              broker::Stream* stream,
+                                              const std::filesystem::path& checkpoint_dir,
+                                              Clock* clock);
+  ~Flow();
+  Flow(const Flow&) = delete;
+  Flow& operator=(const Flow&) = delete;
+
+  // Loads checkpoints, discovers files, sets watches and timers. Reading starts on the loop.
+  Status Start();
+  // Stops reading, puts what is read, syncs the stream, writes a final checkpoint and closes
+  // every handle; `on_closed` runs once the last close callback has run.
+  void Stop(std::function<void()> on_closed);
+
+  // Unparsed records of steps with `unparsed_to_error_output` go here; without a callback they
+  // are put into the stream like the others. Views are valid during the call only.
+  using ErrorOutput = std::function<void(std::string_view record, std::string_view file)>;
+  void SetErrorOutput(ErrorOutput out) { error_output_ = std::move(out); }
+
+  // One full pass now: rescan the globs, stat every tracked file, read what is new, put, advance
+  // checkpoints. Timers and watches call the same code; tests call it to step the flow
+  // deterministically.
+  void PollNow();
+  // Writes the checkpoint file now with what is durable (normally batched on a timer).
+  Status WriteCheckpoint();
+
+  FlowStats stats() const;
+  const FlowOptions& options() const { return opts_; }
+  const std::filesystem::path& checkpoint_path() const { return store_.path(); }
+
+ private:
+  struct File;
+  class Sink;
+  struct Watch;
+  struct Pending {  // a put whose durability is awaited
+    uint64_t generation;
+    uint64_t file;  // File::serial
+    uint64_t offset;
+    uint32_t prefix_len;
+    uint64_t prefix_hash;
+  };
+
+  Flow(uv_loop_t* loop, const FlowOptions& opts, broker::Stream* stream,
+       const std::filesystem::path& checkpoint_dir, Clock* clock);
+
+  // Discovery and identity (flow_files.cc).
+  void Rescan(bool initial);
+  void CheckPath(const std::string& path);
+  File* Track(const std::string& path, int fd, const struct stat& st, bool initial);
+  void RestoreOffset(File* f, uint64_t size, bool initial);
+  void DetachPath(const std::string& path);
+  bool Reopen(File* f);
+  void CloseFd(File* f);
+  void Forget(File* f);
+  void UpdateWatches(const std::vector<std::string>& dirs);
+  static void OnFsEvent(uv_fs_event_t* h, const char* name, int events, int status);
+
+  // Reading (flow_read.cc).
+  bool ReadFile(File* f, uint64_t* budget);  // false: stop reading (batch full and refused)
+  bool CheckFile(File* f);                   // fstat: growth, truncation, deletion
+  void MaybeFinish(File* f);
+  void FinishFiles();
+  void AddRecord(File* f, std::string_view data, uint64_t begin, uint64_t end);
+
+  // Publishing and checkpoints (flow_publish.cc).
+  bool BatchFull() const;
+  bool FlushBatch();  // false while the stream refuses
+  void CompleteBatch();
+  void AdvanceDurable();
+  void MaybeCheckpoint();
+
+  // Scheduling (flow.cc).
+  void Pass();
+  void Kick();
+  void ScheduleRetry();
+  static void OnKick(uv_timer_t* t);
+  static void OnTick(uv_timer_t* t);
+  static void OnRescan(uv_timer_t* t);
+  static void OnRetry(uv_timer_t* t);
+  static void OnClosed(uv_handle_t* h);
+  void CloseHandle(uv_handle_t* h);
+
+  uv_loop_t* loop_;
+  const FlowOptions opts_;
+  broker::Stream* stream_;
+  Clock* clock_;
+  CheckpointStore store_;
+  PathGlobs globs_;
+  std::unique_ptr<Regex> start_pattern_;
+  FramerOptions framer_options_;
+  std::unique_ptr<Processor> processor_;
+  std::unique_ptr<PartitionKeyer> keyer_;
+  std::string host_;
+  ErrorOutput error_output_;
+
+  // Files by serial; lookups by identity and by path.
+  uint64_t next_serial_ = 1;
+  std::unordered_map<uint64_t, std::unique_ptr<File>> files_;
+  std::unordered_map<FileId, uint64_t, FileIdHash> by_id_;
+  std::unordered_map<std::string, uint64_t> by_path_;
+  std::vector<uint64_t> dirty_;                  // files to read on the next pass
+  std::unordered_set<std::string> open_failed_;  // paths whose open error was logged
+  std::unordered_map<FileId, FileCheckpoint, FileIdHash> restored_;  // loaded, not yet matched
+  bool had_checkpoints_ = false;
+  int open_count_ = 0;
+
+  // The batch being filled or retried. Records live in arena_; views are built at put time.
+  struct Entry {
+    uint32_t key_off, key_len;
+    uint32_t data_off, data_len;
+    uint64_t file;
+    uint64_t end_offset;
+    uint128 hash_key;
+    bool has_hash_key;
+    bool done;
+  };
+  std::string arena_;
+  std::vector<Entry> batch_;
+  std::vector<broker::PutRecordIn> put_in_;
+  std::vector<broker::PutRecordOut> put_out_;
+  std::vector<size_t> put_index_;
+  bool refused_ = false;  // the stream refused: paused until the retry timer
+  int retry_attempt_ = 0;
+  std::string key_scratch_;
+  std::vector<char> block_;
+
+  std::deque<Pending> pending_;  // ordered by generation
+  bool checkpoint_dirty_ = false;
+  int64_t last_checkpoint_ms_ = 0;
+
+  // Watches by directory; directories that could not be watched are polled.
+  std::unordered_map<std::string, Watch*> watches_;
+  bool polling_ = false;
+  int64_t last_poll_ms_ = 0;
+  bool rescan_wanted_ = false;
+  int64_t last_rescan_ms_ = 0;
+
+  uv_timer_t kick_{};
+  uv_timer_t tick_{};
+  uv_timer_t rescan_{};
+  uv_timer_t retry_{};
+  bool started_ = false;
+  bool stopping_ = false;
+  bool kick_armed_ = false;
+  int open_handles_ = 0;
+  std::function<void()> on_closed_;
+
+  FlowStats stats_;
+};
+
+}  // namespace sluice::agent

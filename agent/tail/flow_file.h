@@ -1,0 +1,64 @@
+// Flow::File and Flow::Sink: per-file state of a Flow, shared by its .cc files only.
+//
+// THREADING: loop thread only, like the Flow.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/tail/flow.h"
+
+namespace sluice::agent {
+
+struct Flow::File {
+  uint64_t serial = 0;
+  FileId id;
+  std::vector<std::string> paths;  // matching paths that lead to this file now
+  std::string display_path;        // the path records name (first seen, or latest)
+  std::string target_dir;          // directory of a symlink's target, watched too
+  uint128 path_hash = 0;           // hash key of display_path (partition_key: file)
+  int fd = -1;
+  Fingerprint fingerprint;
+  std::unique_ptr<Framer> framer;
+  uint64_t size = 0;  // size at the last fstat
+  int64_t last_growth_ms = 0;
+  bool at_eof = false;
+  bool dirty = false;
+  bool rotated = false;  // no matching path leads here any more: drain, then let go
+  int64_t rotated_at_ms = 0;
+  bool deleted = false;   // unlinked while open
+  bool finished = false;  // drained and closed; forgotten once its checkpoint is durable
+  bool open_error_logged = false;
+  // What the checkpoint holds (durable) and what was last put.
+  uint64_t durable_offset = 0;
+  uint32_t prefix_len = 0;
+  uint64_t prefix_hash = 0;
+  uint64_t put_offset = 0;
+  uint32_t batched = 0;  // records of this file in the batch being put
+};
+
+struct Flow::Watch {
+  uv_fs_event_t handle;
+  Flow* flow;
+  std::string dir;
+};
+
+class Flow::Sink final : public RecordSink {
+ public:
+  Sink(Flow* flow, File* file) : flow_(flow), file_(file) {}
+  void OnRecord(std::string_view data, uint64_t begin, uint64_t end) override {
+    flow_->AddRecord(file_, data, begin, end);
+  }
+
+ private:
+  Flow* flow_;
+  File* file_;
+};
+
+// "dir/name" with "." and "" meaning the working directory, as the globs write paths.
+std::string JoinPath(const std::string& dir, std::string_view name);
+
+}  // namespace sluice::agent

@@ -1,0 +1,394 @@
+// Flow: discovery, identity and the life of each followed file.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <unordered_set>
+
+#include "agent/tail/flow.h"
+#include "agent/tail/flow_file.h"
+#include "core/hash_key.h"
+#include "core/log.h"
+
+namespace sluice::agent {
+namespace {
+
+std::string DirName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// A path in `dir` whose directory entry has inode `id.ino` on device `id.dev`, or "".
+std::string FindByInode(const std::string& dir, const FileId& id) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return "";
+  std::string found;
+  while (struct dirent* e = readdir(d)) {
+    if (e->d_ino != id.ino) continue;
+    std::string p = JoinPath(dir, e->d_name);
+    struct stat st;
+    if (lstat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == id.dev) {
+      found = std::move(p);
+      break;
+    }
+  }
+  closedir(d);
+  return found;
+}
+
+}  // namespace
+
+void Flow::Rescan(bool initial) {
+  last_rescan_ms_ = clock_->MonotonicMs();
+  rescan_wanted_ = false;
+  GlobExpansion exp = globs_.Expand();
+  for (const std::string& e : exp.errors) {
+    if (open_failed_.insert(e).second) {
+      SLUICE_LOG(Error, "cannot read directory").With("flow", opts_.name).With("error", e);
+      ++stats_.open_errors;
+    }
+  }
+  std::unordered_set<std::string> seen(exp.files.begin(), exp.files.end());
+  std::vector<std::string> gone;
+  for (const auto& [path, serial] : by_path_) {
+    if (!seen.count(path)) gone.push_back(path);
+  }
+  for (const std::string& p : gone) DetachPath(p);
+  for (const std::string& p : exp.files) {
+    if (initial) {
+      int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC);
+      struct stat st;
+      if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0) close(fd);
+        CheckPath(p);  // logs the error once
+        continue;
+      }
+      FileId id{st.st_dev, st.st_ino};
+      auto known = by_id_.find(id);
+      if (known != by_id_.end()) {  // a symlink and its target: one file
+        close(fd);
+        File* f = files_[known->second].get();
+        f->paths.push_back(p);
+        by_path_[p] = f->serial;
+        continue;
+      }
+      Track(p, fd, st, true);
+    } else {
+      CheckPath(p);
+    }
+  }
+  if (initial) {
+    // Files rotated while the flow was stopped: a checkpointed file that no glob matches any more
+    // is looked for by inode beside its old path, and drained from its checkpoint.
+    std::vector<FileCheckpoint> left;
+    for (auto& [id, c] : restored_) left.push_back(c);
+    for (const FileCheckpoint& c : left) {
+      std::string p = FindByInode(DirName(c.path), c.id);
+      if (p.empty()) continue;
+      int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC);
+      struct stat st;
+      if (fd < 0) continue;
+      if (fstat(fd, &st) != 0) {
+        close(fd);
+        continue;
+      }
+      File* f = Track(p, fd, st, true);
+      if (f == nullptr) continue;
+      by_path_.erase(p);
+      f->paths.clear();
+      f->rotated = true;
+      f->rotated_at_ms = clock_->MonotonicMs();
+      ++stats_.rotations;
+    }
+  }
+  std::vector<std::string> dirs = std::move(exp.directories);
+  for (const auto& [serial, f] : files_) {
+    if (!f->target_dir.empty()) dirs.push_back(f->target_dir);
+  }
+  std::sort(dirs.begin(), dirs.end());
+  dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
+  UpdateWatches(dirs);
+}
+
+void Flow::CheckPath(const std::string& path) {
+  struct stat st;
+  auto it = by_path_.find(path);
+  if (stat(path.c_str(), &st) != 0) {
+    if (it != by_path_.end()) DetachPath(path);
+    return;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    rescan_wanted_ = true;  // a new directory may hold matches and needs a watch
+    return;
+  }
+  if (!S_ISREG(st.st_mode)) return;
+  FileId id{st.st_dev, st.st_ino};
+  if (it != by_path_.end()) {
+    File* f = files_[it->second].get();
+    if (f->id == id) {
+      if (!f->dirty) {
+        f->dirty = true;
+        dirty_.push_back(f->serial);
+      }
+      return;
+    }
+    DetachPath(path);  // the path now names another file: the old one was rotated
+  }
+  auto known = by_id_.find(id);
+  if (!globs_.Matches(path)) {
+    // A symlink's target, seen through the target's directory: only a wake-up.
+    if (known != by_id_.end()) {
+      File* f = files_[known->second].get();
+      if (!f->dirty) {
+        f->dirty = true;
+        dirty_.push_back(f->serial);
+      }
+    }
+    return;
+  }
+  if (known != by_id_.end()) {
+    File* f = files_[known->second].get();
+    f->paths.push_back(path);
+    by_path_[path] = f->serial;
+    f->display_path = path;
+    f->path_hash = HashKeyOf(path);
+    f->rotated = false;
+    if (!f->dirty) {
+      f->dirty = true;
+      dirty_.push_back(f->serial);
+    }
+    return;
+  }
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    if (open_failed_.insert(path).second) {
+      SLUICE_LOG(Error, "cannot open file; retrying at each rescan")
+          .With("flow", opts_.name)
+          .With("path", path)
+          .With("error", strerror(err));
+      ++stats_.open_errors;
+    }
+    return;
+  }
+  open_failed_.erase(path);
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return;
+  }
+  Track(path, fd, st, false);
+}
+
+Flow::File* Flow::Track(const std::string& path, int fd, const struct stat& st, bool initial) {
+  auto fp = ComputeFingerprint(fd, static_cast<uint64_t>(st.st_size));
+  if (!fp.ok()) {
+    close(fd);
+    return nullptr;
+  }
+  auto f = std::make_unique<File>();
+  f->serial = next_serial_++;
+  f->id = {st.st_dev, st.st_ino};
+  f->paths.push_back(path);
+  f->display_path = path;
+  f->path_hash = HashKeyOf(path);
+  f->fd = fd;
+  ++open_count_;
+  f->fingerprint = *fp;
+  f->size = static_cast<uint64_t>(st.st_size);
+  f->last_growth_ms = clock_->MonotonicMs();
+  struct stat lst;
+  if (lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {
+    char real[PATH_MAX];
+    if (realpath(path.c_str(), real) != nullptr) {
+      std::string r = real;
+      f->target_dir = r.substr(0, std::max<size_t>(1, r.rfind('/')));
+    }
+  }
+  RestoreOffset(f.get(), f->size, initial);
+  File* raw = f.get();
+  by_id_[raw->id] = raw->serial;
+  by_path_[path] = raw->serial;
+  raw->dirty = true;
+  dirty_.push_back(raw->serial);
+  files_[raw->serial] = std::move(f);
+  checkpoint_dirty_ = true;
+  open_failed_.erase(path);
+  if (open_count_ > opts_.max_open_files) CloseFd(raw);  // reopened when a slot is free
+  return raw;
+}
+
+void Flow::RestoreOffset(File* f, uint64_t size, bool initial) {
+  uint64_t offset = 0;
+  auto it = restored_.find(f->id);
+  if (it != restored_.end()) {
+    const FileCheckpoint& c = it->second;
+    if (FingerprintMatches(f->fd, size, c.fingerprint)) {
+      bool prefix_ok = c.offset <= size;
+      if (prefix_ok && c.prefix_len > 0) {
+        auto h = HashRange(f->fd, c.offset - c.prefix_len, c.offset);
+        prefix_ok = h.ok() && *h == c.prefix_hash;
+      }
+      if (prefix_ok) {
+        offset = c.offset;
+        f->prefix_len = c.prefix_len;
+        f->prefix_hash = c.prefix_hash;
+      } else {
+        ++stats_.truncations;
+        SLUICE_LOG(Warn, "file changed below its checkpoint; reading it from the start")
+            .With("flow", opts_.name)
+            .With("path", f->display_path)
+            .With("checkpoint", c.offset)
+            .With("size", size);
+      }
+    }  // else: the inode was reused by another file, which is new: read from its start
+    restored_.erase(it);
+  } else if (initial && !had_checkpoints_ &&
+             opts_.initial_position == InitialPosition::kEndOfFile) {
+    offset = size;
+  }
+  f->durable_offset = f->put_offset = offset;
+  f->framer = std::make_unique<Framer>(framer_options_, offset);
+}
+
+void Flow::DetachPath(const std::string& path) {
+  auto it = by_path_.find(path);
+  if (it == by_path_.end()) return;
+  uint64_t serial = it->second;
+  by_path_.erase(it);
+  auto fit = files_.find(serial);
+  if (fit == files_.end()) return;
+  File* f = fit->second.get();
+  f->paths.erase(std::remove(f->paths.begin(), f->paths.end(), path), f->paths.end());
+  if (!f->paths.empty()) {
+    f->display_path = f->paths.front();
+    return;
+  }
+  if (!f->rotated) {
+    f->rotated = true;
+    f->rotated_at_ms = clock_->MonotonicMs();
+    ++stats_.rotations;
+    SLUICE_LOG(Info, "file rotated; draining it")
+        .With("flow", opts_.name)
+        .With("path", path)
+        .With("inode", f->id.ino);
+  }
+  if (f->fd < 0 && !f->finished) Reopen(f);  // closed while idle: find it to drain it
+  if (!f->dirty) {
+    f->dirty = true;
+    dirty_.push_back(serial);
+  }
+}
+
+bool Flow::Reopen(File* f) {
+  if (f->fd >= 0) return true;
+  if (f->finished) return false;
+  if (open_count_ >= opts_.max_open_files) {
+    // Make room by closing the file idle the longest.
+    File* idle = nullptr;
+    for (auto& [s, o] : files_) {
+      File* c = o.get();
+      if (c->fd < 0 || !c->at_eof || c->framer->has_pending() || c->rotated) continue;
+      if (idle == nullptr || c->last_growth_ms < idle->last_growth_ms) idle = c;
+    }
+    if (idle == nullptr) return false;
+    CloseFd(idle);
+  }
+  std::vector<std::string> candidates = f->paths;
+  candidates.push_back(FindByInode(DirName(f->display_path), f->id));
+  for (const std::string& p : candidates) {
+    if (p.empty()) continue;
+    int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && FileId{st.st_dev, st.st_ino} == f->id &&
+        FingerprintMatches(fd, static_cast<uint64_t>(st.st_size), f->fingerprint)) {
+      f->fd = fd;
+      ++open_count_;
+      return true;
+    }
+    close(fd);
+  }
+  // Gone, or the inode now holds another file: what was not read cannot be read any more.
+  if (!f->rotated) {
+    f->rotated = true;
+    f->rotated_at_ms = clock_->MonotonicMs();
+    ++stats_.rotations;
+  }
+  f->finished = true;
+  return false;
+}
+
+void Flow::CloseFd(File* f) {
+  if (f->fd < 0) return;
+  close(f->fd);
+  f->fd = -1;
+  --open_count_;
+}
+
+void Flow::Forget(File* f) {
+  CloseFd(f);
+  stats_.records_truncated += f->framer->truncated_records();
+  for (const std::string& p : f->paths) by_path_.erase(p);
+  auto id = by_id_.find(f->id);
+  if (id != by_id_.end() && id->second == f->serial) by_id_.erase(id);
+  checkpoint_dirty_ = true;
+  files_.erase(f->serial);
+}
+
+void Flow::UpdateWatches(const std::vector<std::string>& dirs) {
+  std::unordered_set<std::string> want(dirs.begin(), dirs.end());
+  for (auto it = watches_.begin(); it != watches_.end();) {
+    if (want.count(it->first)) {
+      ++it;
+      continue;
+    }
+    uv_fs_event_stop(&it->second->handle);
+    CloseHandle(reinterpret_cast<uv_handle_t*>(&it->second->handle));
+    it = watches_.erase(it);
+  }
+  for (const std::string& d : dirs) {
+    if (watches_.count(d)) continue;
+    auto* w = new Watch{{}, this, d};
+    uv_fs_event_init(loop_, &w->handle);
+    w->handle.data = w;
+    ++open_handles_;
+    int rc = uv_fs_event_start(&w->handle, OnFsEvent, d.c_str(), 0);
+    if (rc != 0) {
+      // Out of inotify watches (ENOSPC) or a directory we may not watch: poll instead.
+      CloseHandle(reinterpret_cast<uv_handle_t*>(&w->handle));
+      ++stats_.watch_failures;
+      if (!polling_) {
+        SLUICE_LOG(Warn, "cannot watch directory; polling files instead")
+            .With("flow", opts_.name)
+            .With("dir", d)
+            .With("error", uv_strerror(rc));
+      }
+      polling_ = true;
+      continue;
+    }
+    watches_[d] = w;
+  }
+}
+
+void Flow::OnFsEvent(uv_fs_event_t* h, const char* name, int events, int status) {
+  (void)events;
+  Watch* w = static_cast<Watch*>(h->data);
+  Flow* self = w->flow;
+  if (self->stopping_) return;
+  if (status < 0 || name == nullptr) {
+    self->rescan_wanted_ = true;
+  } else {
+    self->CheckPath(JoinPath(w->dir, name));
+  }
+  self->Kick();
+}
+
+}  // namespace sluice::agent

@@ -1,0 +1,163 @@
+// Flow: reading files by blocks, rotation and truncation checks, records into the batch.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "agent/tail/flow.h"
+#include "agent/tail/flow_file.h"
+#include "core/log.h"
+
+namespace sluice::agent {
+
+bool Flow::CheckFile(File* f) {
+  struct stat st;
+  if (fstat(f->fd, &st) != 0) return false;
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (st.st_nlink == 0 && !f->deleted) {
+    f->deleted = true;
+    for (const std::string& p : f->paths) by_path_.erase(p);
+    f->paths.clear();
+    if (!f->rotated) {
+      f->rotated = true;
+      f->rotated_at_ms = clock_->MonotonicMs();
+      ++stats_.rotations;
+    }
+  }
+  bool truncated = size < f->framer->next_offset();
+  if (!truncated && size != f->size && f->fingerprint.len > 0 &&
+      !FingerprintMatches(f->fd, size, f->fingerprint)) {
+    truncated = true;  // truncated and written again past our offset between two looks
+  }
+  if (truncated) {
+    ++stats_.truncations;
+    SLUICE_LOG(Info, "file truncated; reading it from the start")
+        .With("flow", opts_.name)
+        .With("path", f->display_path)
+        .With("offset", f->framer->next_offset())
+        .With("size", size);
+    Sink sink(this, f);
+    f->framer->Flush(&sink);  // what was written before the truncation is still a record
+    f->framer->Reset(0);
+    f->at_eof = false;
+  }
+  if (f->fingerprint.len < kFingerprintBytes && size > f->fingerprint.len) {
+    auto fp = ComputeFingerprint(f->fd, size);
+    if (fp.ok()) f->fingerprint = *fp;
+  } else if (truncated) {
+    auto fp = ComputeFingerprint(f->fd, size);
+    if (fp.ok()) f->fingerprint = *fp;
+  }
+  f->size = size;
+  return true;
+}
+
+bool Flow::ReadFile(File* f, uint64_t* budget) {
+  if (f->finished) return true;
+  if (f->fd < 0 && !Reopen(f)) return true;
+  if (!CheckFile(f)) return true;
+  Sink sink(this, f);
+  while (f->framer->next_offset() < f->size) {
+    if (BatchFull() && !FlushBatch()) {
+      f->dirty = true;
+      dirty_.push_back(f->serial);
+      return false;
+    }
+    if (*budget == 0) {
+      f->dirty = true;
+      dirty_.push_back(f->serial);
+      return true;
+    }
+    ssize_t n =
+        pread(f->fd, block_.data(), block_.size(), static_cast<off_t>(f->framer->next_offset()));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      SLUICE_LOG(Error, "read failed")
+          .With("flow", opts_.name)
+          .With("path", f->display_path)
+          .With("error", strerror(errno));
+      return true;
+    }
+    if (n == 0) break;
+    stats_.bytes_read += static_cast<uint64_t>(n);
+    f->last_growth_ms = clock_->MonotonicMs();
+    f->framer->Feed(std::string_view(block_.data(), static_cast<size_t>(n)), &sink);
+    *budget -= std::min<uint64_t>(*budget, static_cast<uint64_t>(n));
+    if (f->framer->next_offset() > f->size) f->size = f->framer->next_offset();
+  }
+  f->at_eof = f->framer->next_offset() >= f->size;
+  return true;
+}
+
+void Flow::MaybeFinish(File* f) {
+  const int64_t now = clock_->MonotonicMs();
+  if (f->finished) {
+    // Let go once everything read from it is durable, so a restart never needs it again.
+    if (f->batched == 0 && f->put_offset == f->durable_offset) Forget(f);
+    return;
+  }
+  if (f->fd < 0) return;
+  const int64_t quiet = now - f->last_growth_ms;
+  if (f->at_eof && f->framer->has_pending() && quiet >= opts_.flush_timeout.count()) {
+    Sink sink(this, f);
+    f->framer->Flush(&sink);
+  }
+  if (f->rotated && f->at_eof &&
+      (f->deleted || now - f->rotated_at_ms >= opts_.rotate_wait.count())) {
+    uint64_t budget = UINT64_MAX;
+    if (!ReadFile(f, &budget) || !f->at_eof) return;  // still growing or refused: next tick
+    Sink sink(this, f);
+    f->framer->Flush(&sink);
+    CloseFd(f);
+    f->finished = true;
+    return;
+  }
+  if (!f->rotated && f->at_eof && !f->framer->has_pending() &&
+      quiet >= opts_.close_inactive.count()) {
+    CloseFd(f);  // reopened when its directory reports a change or a rescan sees it grow
+  }
+}
+
+void Flow::AddRecord(File* f, std::string_view data, uint64_t begin, uint64_t end) {
+  std::string_view out = data;
+  bool skip = false;
+  if (!processor_->empty()) {
+    RecordContext ctx{f->display_path, begin, clock_->NowMs(), host_};
+    ProcessResult r = processor_->Process(data, ctx);
+    out = r.data;
+    if (r.unparsed) {
+      ++stats_.parse_failures;
+      if (r.to_error_output && error_output_) {
+        error_output_(data, f->display_path);
+        ++stats_.error_output_records;
+        skip = true;
+      }
+    }
+  }
+  if (out.size() > (1u << 20)) {  // processing made it larger than a stream record may be
+    out = out.substr(0, 1u << 20);
+    ++stats_.records_truncated;
+  }
+  Entry e{};
+  e.file = f->serial;
+  e.end_offset = end;
+  e.done = skip;
+  e.key_off = static_cast<uint32_t>(arena_.size());
+  if (!skip) {
+    if (opts_.partition_key == PartitionKeyKind::kFile) {
+      // One hash per file, not per record: the stream routes by it as it would by the key.
+      e.has_hash_key = true;
+      e.hash_key = f->path_hash;
+    }
+    keyer_->AppendKey(out, f->display_path, &arena_);
+    e.key_len = static_cast<uint32_t>(arena_.size() - e.key_off);
+    e.data_off = static_cast<uint32_t>(arena_.size());
+    arena_.append(out);
+    e.data_len = static_cast<uint32_t>(out.size());
+  }
+  batch_.push_back(e);
+  ++f->batched;
+}
+
+}  // namespace sluice::agent

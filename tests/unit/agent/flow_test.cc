@@ -1,0 +1,407 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "agent/tail/checkpoint_store.h"
+#include "flow_test_util.h"
+
+namespace sluice::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST_F(FlowTest, ReadsExistingAndAppendedLinesInOrder) {
+  AppendLines("a.log", 0, 1000);
+  auto flow = StartFlow(Options("*.log"));
+  flow->PollNow();
+  AppendLines("a.log", 1000, 2500);
+  flow->PollNow();
+  ExpectExactlyOnce(2500);
+  auto all = ReadAll();
+  for (int i = 0; i < 2500; ++i) ASSERT_EQ(all[i], "line-" + std::to_string(i));
+  FlowStats s = flow->stats();
+  EXPECT_EQ(s.records_put, 2500u);
+  EXPECT_EQ(s.files_tracked, 1u);
+  EXPECT_EQ(s.bytes_behind, 0u);
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, EndOfFileSkipsOldContentOnFirstStartOnly) {
+  AppendLines("a.log", 0, 10, "old-");
+  FlowOptions o = Options("*.log");
+  o.initial_position = InitialPosition::kEndOfFile;
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  AppendLines("a.log", 0, 5);
+  AppendLines("b.log", 5, 8);  // appears later: read from its start
+  flow->PollNow();
+  flow->PollNow();
+  ExpectExactlyOnce(8);
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, RenameRotationDrainsOldFileThenFollowsNew) {
+  FlowOptions o = Options("app.log");
+  o.rotate_wait = std::chrono::milliseconds(5000);
+  AppendLines("app.log", 0, 100);
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  // The writer still holds the old file while logrotate renames it and creates a new one.
+  std::ofstream old_writer(Path("app.log"), std::ios::app);
+  fs::rename(Path("app.log"), Path("app.log.1"));
+  old_writer << "line-100\nline-101\n";
+  old_writer.flush();
+  AppendLines("app.log", 102, 150);
+  flow->PollNow();
+  flow->PollNow();
+  old_writer << "line-150\n";  // written late, within rotate_wait
+  old_writer.flush();
+  clock_.Advance(6000);
+  flow->PollNow();
+  flow->PollNow();
+  ExpectExactlyOnce(151);
+  FlowStats s = flow->stats();
+  EXPECT_EQ(s.rotations, 1u);
+  EXPECT_EQ(s.files_tracked, 1u);  // the rotated file was let go
+  EXPECT_EQ(s.files_open, 1u);
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, CopyTruncateRereadsFromStart) {
+  FlowOptions o = Options("app.log");
+  AppendLines("app.log", 0, 200);
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  fs::copy_file(Path("app.log"), dir_ / "copy.log");
+  fs::resize_file(Path("app.log"), 0);
+  AppendLines("app.log", 200, 210);
+  flow->PollNow();
+  ExpectExactlyOnce(210);
+  EXPECT_EQ(flow->stats().truncations, 1u);
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, TruncatedAndRefilledPastOffsetIsSeenByFingerprint) {
+  FlowOptions o = Options("app.log");
+  AppendLines("app.log", 0, 5, "first-");
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  // Rewritten from 0 with more bytes than were read: the size alone does not tell.
+  { std::ofstream(Path("app.log"), std::ios::trunc) << ""; }
+  AppendLines("app.log", 0, 100);
+  flow->PollNow();
+  auto c = Count();
+  EXPECT_EQ(c[-1], 5);  // the first-N lines
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(c[i], 1) << i;
+  EXPECT_EQ(flow->stats().truncations, 1u);
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, DeletionWhileOpenDrainsThenCloses) {
+  FlowOptions o = Options("*.log");
+  AppendLines("gone.log", 0, 50);
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  int fd = open(Path("gone.log").c_str(), O_WRONLY | O_APPEND);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(unlink(Path("gone.log").c_str()), 0);
+  std::string more;
+  for (int i = 50; i < 80; ++i) more += "line-" + std::to_string(i) + "\n";
+  ASSERT_EQ(write(fd, more.data(), more.size()), static_cast<ssize_t>(more.size()));
+  close(fd);
+  flow->PollNow();
+  flow->PollNow();
+  flow->PollNow();
+  ExpectExactlyOnce(80);
+  EXPECT_EQ(flow->stats().files_open, 0u);
+  EXPECT_EQ(flow->stats().files_tracked, 0u);
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, SymlinkAndTargetAreReadOnce) {
+  AppendLines("real.log", 0, 30);
+  fs::create_symlink(Path("real.log"), Path("link.log"));
+  auto flow = StartFlow(Options("*.log"));
+  flow->PollNow();
+  AppendLines("real.log", 30, 40);
+  flow->PollNow();
+  ExpectExactlyOnce(40);
+  EXPECT_EQ(flow->stats().files_tracked, 1u);
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, SymlinkRetargetFollowsNewTarget) {
+  fs::create_directories(dir_ / "logs" / "targets");
+  AppendLines("targets/one", 0, 10);
+  fs::create_symlink(Path("targets/one"), Path("current.log"));
+  auto flow = StartFlow(Options("current.log"));
+  flow->PollNow();
+  AppendLines("targets/two", 10, 20);
+  fs::remove(Path("current.log"));
+  fs::create_symlink(Path("targets/two"), Path("current.log"));
+  flow->PollNow();
+  ExpectExactlyOnce(20);
+  EXPECT_EQ(flow->stats().rotations, 1u);
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, FlushTimeoutEmitsUnterminatedLastLine) {
+  FlowOptions o = Options("*.log");
+  o.flush_timeout = std::chrono::milliseconds(2000);
+  { std::ofstream(Path("a.log")) << "line-0\nline-1"; }
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  EXPECT_EQ(ReadAll().size(), 1u);
+  clock_.Advance(1000);
+  flow->PollNow();
+  EXPECT_EQ(ReadAll().size(), 1u);  // still growing, maybe
+  clock_.Advance(1500);
+  flow->PollNow();
+  ExpectExactlyOnce(2);
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, CheckpointRestoreResumesWithoutDuplicates) {
+  FlowOptions o = Options("*.log");
+  o.initial_position = InitialPosition::kEndOfFile;  // ignored once checkpoints exist
+  AppendLines("a.log", 0, 300);
+  o.initial_position = InitialPosition::kStartOfFile;
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  StopFlow(std::move(flow));
+  AppendLines("a.log", 300, 500);
+  AppendLines("b.log", 500, 600);  // created while stopped: read from its start
+  o.initial_position = InitialPosition::kEndOfFile;
+  flow = StartFlow(o);
+  flow->PollNow();
+  flow->PollNow();
+  auto c = Count();
+  for (int i = 0; i < 600; ++i) ASSERT_EQ(c[i], 1) << "line " << i;
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, RotationWhileStoppedDrainsRenamedFileFromCheckpoint) {
+  FlowOptions o = Options("app.log");
+  AppendLines("app.log", 0, 100);
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  StopFlow(std::move(flow));
+  AppendLines("app.log", 100, 120);
+  fs::rename(Path("app.log"), Path("app.log.1"));  // not matched by the glob
+  AppendLines("app.log", 120, 130);
+  flow = StartFlow(o);
+  flow->PollNow();
+  clock_.Advance(o.rotate_wait.count() + 1);
+  flow->PollNow();
+  flow->PollNow();
+  ExpectExactlyOnce(130);
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, ReusedInodeWithOtherContentIsReadFromStart) {
+  FlowOptions o = Options("*.log");
+  AppendLines("a.log", 0, 50);
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  StopFlow(std::move(flow));
+  // Forge the situation: a checkpoint naming this file's inode, from a file with other content.
+  struct stat st;
+  ASSERT_EQ(stat(Path("a.log").c_str(), &st), 0);
+  CheckpointStore store(dir_ / "cp", "test");
+  FileCheckpoint c;
+  c.path = Path("a.log");
+  c.id = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+  c.fingerprint = {10, Fnv1a64("different!")};
+  c.offset = 100;
+  ASSERT_TRUE(store.Save({c}).ok());
+  flow = StartFlow(o);
+  flow->PollNow();
+  auto counts = Count();
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(counts[i], 2) << i;  // once before, once as a new file
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, CheckpointWithWrongPrefixHashRereads) {
+  FlowOptions o = Options("*.log");
+  AppendLines("a.log", 0, 50);
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  StopFlow(std::move(flow));
+  CheckpointStore store(dir_ / "cp", "test");
+  auto loaded = store.Load();
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_EQ((*loaded)[0].offset, fs::file_size(Path("a.log")));
+  EXPECT_GT((*loaded)[0].prefix_len, 0u);
+  (*loaded)[0].prefix_hash ^= 1;
+  ASSERT_TRUE(store.Save(*loaded).ok());
+  flow = StartFlow(o);
+  flow->PollNow();
+  EXPECT_EQ(flow->stats().truncations, 1u);
+  EXPECT_EQ(Count()[0], 2);
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, CheckpointAdvancesOnlyOverDurableRecords) {
+  OpenBroker(broker::FsyncPolicy::kInterval);
+  FlowOptions o = Options("*.log");
+  AppendLines("a.log", 0, 100);
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  ASSERT_EQ(ReadAll().size(), 100u);
+  ASSERT_TRUE(flow->WriteCheckpoint().ok());
+  CheckpointStore store(dir_ / "cp", "test");
+  EXPECT_EQ((*store.Load())[0].offset, 0u);  // put, not yet durable
+  EXPECT_GT(flow->stats().bytes_behind, 0u);
+  ASSERT_TRUE(stream_->Sync().ok());
+  flow->PollNow();
+  ASSERT_TRUE(flow->WriteCheckpoint().ok());
+  EXPECT_EQ((*store.Load())[0].offset, fs::file_size(Path("a.log")));
+  EXPECT_EQ(flow->stats().bytes_behind, 0u);
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, BackPressurePausesAndLosesNothing) {
+  OpenBroker(broker::FsyncPolicy::kNever, broker::CapacityMode::kProvisioned);
+  FlowOptions o = Options("*.log");
+  AppendLines("a.log", 0, 2500);  // 1000 records/s per shard
+  auto flow = StartFlow(o);
+  for (int i = 0; i < 20 && ReadAll().size() < 2500; ++i) {
+    flow->PollNow();
+    broker_clock_.Advance(1000);
+  }
+  ExpectExactlyOnce(2500);
+  EXPECT_GT(flow->stats().put_throttled, 0u);
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, MaxRecordSizeMultilineAndProcessing) {
+  FlowOptions o = Options("*.log");
+  o.multiline_start_pattern = "^\\[";
+  o.max_record_size = 64;
+  o.truncated_record_terminator = "...";
+  ProcessingStep s;
+  s.kind = ProcessingStep::Kind::kSingleLine;
+  o.processing = {s};
+  {
+    std::ofstream(Path("a.log")) << "[1] boom\n  at x\n  at y\n[2] " << std::string(100, 'z')
+                                 << "\n[3] ok\n";
+  }
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  clock_.Advance(o.flush_timeout.count());
+  flow->PollNow();
+  auto all = ReadAll();
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0], "[1] boomat xat y");
+  EXPECT_EQ(all[1], "[2] " + std::string(57, 'z') + "...");
+  EXPECT_EQ(all[2], "[3] ok");
+  EXPECT_EQ(flow->stats().records_truncated, 1u);
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, UnparsedLinesPassThroughOrGoToErrorOutput) {
+  FlowOptions o = Options("*.log");
+  ProcessingStep s;
+  s.kind = ProcessingStep::Kind::kLogToJson;
+  s.log_format = "syslog";
+  o.processing = {s};
+  { std::ofstream(Path("a.log")) << "Mar  7 04:02:16 avas dccd[1]: hi\ngarbage\n"; }
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  auto all = ReadAll();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1], "garbage");
+  EXPECT_EQ(flow->stats().parse_failures, 1u);
+  StopFlow(std::move(flow));
+  fs::remove_all(dir_ / "cp");
+  o.processing[0].unparsed_to_error_output = true;
+  o.name = "second";
+  flow = StartFlow(o);
+  std::vector<std::string> errors;
+  flow->SetErrorOutput([&](std::string_view r, std::string_view) { errors.emplace_back(r); });
+  flow->PollNow();
+  EXPECT_EQ(errors, std::vector<std::string>{"garbage"});
+  EXPECT_EQ(ReadAll().size(), 3u);
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, NewFilesInNewNestedDirectoriesFoundByRescan) {
+  FlowOptions o = Options("**/*.log");
+  auto flow = StartFlow(o);
+  int n = 0;
+  for (int d = 0; d < 5; ++d) {
+    fs::create_directories(dir_ / "logs" / ("d" + std::to_string(d)) / "sub");
+    for (int f = 0; f < 4; ++f) {
+      AppendLines("d" + std::to_string(d) + "/sub/f" + std::to_string(f) + ".log", n, n + 10);
+      n += 10;
+    }
+  }
+  // Events may or may not have been delivered (the loop has not run): a rescan finds them all.
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  clock_.Advance(200);
+  flow->PollNow();
+  flow->PollNow();
+  ExpectExactlyOnce(n);
+  EXPECT_EQ(flow->stats().files_tracked, 20u);
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, PermissionDeniedIsCountedAndRetried) {
+  if (geteuid() == 0) GTEST_SKIP() << "root reads any file";
+  AppendLines("a.log", 0, 10);
+  chmod(Path("a.log").c_str(), 0);
+  auto flow = StartFlow(Options("*.log"));
+  flow->PollNow();
+  EXPECT_EQ(flow->stats().open_errors, 1u);
+  chmod(Path("a.log").c_str(), 0644);
+  clock_.Advance(200);
+  flow->PollNow();
+  ExpectExactlyOnce(10);
+  StopFlow(std::move(flow));
+}
+
+// The loop drives everything: inotify events wake the flow; no PollNow.
+TEST_F(FlowTest, LoopDrivenByDirectoryEvents) {
+  FlowOptions o = Options("*.log");
+  o.rescan_interval = std::chrono::milliseconds(60000);
+  auto flow = StartFlow(o);
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  AppendLines("a.log", 0, 500);
+  AppendLines("b.log", 500, 1000);
+  struct Ctx {
+    FlowTest* t;
+    Flow* flow;
+    int checks = 0;
+  } ctx{this, flow.get()};
+  uv_timer_t check;
+  uv_timer_init(&loop_, &check);
+  check.data = &ctx;
+  uv_timer_start(
+      &check,
+      [](uv_timer_t* t) {
+        auto* c = static_cast<Ctx*>(t->data);
+        ++c->checks;
+        if (c->flow->stats().records_put >= 1000 || c->checks > 500) uv_stop(t->loop);
+      },
+      10, 10);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  uv_close(reinterpret_cast<uv_handle_t*>(&check), nullptr);
+  EXPECT_LE(ctx.checks, 500);
+  ExpectExactlyOnce(1000);
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, CreateRejectsBadOptionsNamingTheFlow) {
+  FlowOptions o = Options("*.log");
+  o.multiline_start_pattern = "([";
+  auto f = Flow::Create(&loop_, o, stream_, dir_ / "cp", &clock_);
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.status().message().find("sources[test]"), std::string::npos);
+  EXPECT_NE(f.status().message().find("multiline"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::agent
