@@ -2,7 +2,10 @@
 // replacement of a file (write, fsync, rename, fsync dir). Thread-safe (no shared state).
 #pragma once
 
+#include <sys/uio.h>
+
 #include <filesystem>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -34,6 +37,8 @@ class UniqueFd final {
   int fd_ = -1;
 };
 
+// Writes every byte of iov at pos (pwritev, resumed after short writes, IOV_MAX at a time).
+Status PwritevAll(int fd, std::span<const struct iovec> iov, uint64_t pos, const std::string& what);
 Status PwriteAll(int fd, const char* data, size_t n, uint64_t pos, const std::string& what);
 // Reads up to n bytes at pos; *got receives how many (short only at end of file).
 Status PreadUpTo(int fd, char* data, size_t n, uint64_t pos, size_t* got, const std::string& what);
@@ -41,5 +46,7 @@ Status FsyncDir(const std::filesystem::path& dir);
 // Writes `content` to path.tmp, fsyncs it, renames it over `path`, fsyncs the directory.
 Status WriteFileAtomically(const std::filesystem::path& path, std::string_view content);
 Result<std::string> ReadWholeFile(const std::filesystem::path& path);
+// Reads the whole file into *out (reusing its storage); kNotFound when it does not exist.
+Status ReadFileInto(const std::filesystem::path& path, std::string* out);
 
 }  // namespace sluice::broker

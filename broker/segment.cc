@@ -34,11 +34,10 @@ FrameCheck DecodeFrame(const char* p, size_t avail, Frame* out) {
   return FrameCheck::kOk;
 }
 
-void EncodeFrame(uint64_t offset, int64_t arrival_ms, std::string_view key, std::string_view data,
-                 std::string* buf) {
+void EncodeFrameHead(uint64_t offset, int64_t arrival_ms, std::string_view key,
+                     std::string_view data, std::string* buf) {
   size_t at = buf->size();
-  size_t total = fmt::kFrameHeaderSize + key.size() + data.size();
-  buf->resize(at + total);
+  buf->resize(at + fmt::kFrameHeaderSize + key.size());
   char* p = buf->data() + at;
   fmt::Put32(p + fmt::kFrameBodyLenAt, static_cast<uint32_t>(key.size() + data.size()));
   fmt::Put64(p + fmt::kFrameOffsetAt, offset);
@@ -46,8 +45,15 @@ void EncodeFrame(uint64_t offset, int64_t arrival_ms, std::string_view key, std:
   fmt::Put16(p + fmt::kFrameKeyLenAt, static_cast<uint16_t>(key.size()));
   fmt::Put16(p + fmt::kFrameFlagsAt, 0);
   std::memcpy(p + fmt::kFrameHeaderSize, key.data(), key.size());
-  std::memcpy(p + fmt::kFrameHeaderSize + key.size(), data.data(), data.size());
-  fmt::Put32(p + fmt::kFrameCrcAt, crc32c::Mask(crc32c::Value(p + 4, total - 4)));
+  uint32_t crc = crc32c::Value(p + 4, fmt::kFrameHeaderSize - 4 + key.size());
+  crc = crc32c::Extend(crc, data.data(), data.size());
+  fmt::Put32(p + fmt::kFrameCrcAt, crc32c::Mask(crc));
+}
+
+void EncodeFrame(uint64_t offset, int64_t arrival_ms, std::string_view key, std::string_view data,
+                 std::string* buf) {
+  EncodeFrameHead(offset, arrival_ms, key, data, buf);
+  buf->append(data);
 }
 
 std::string Segment::LogName(uint64_t base) {
@@ -114,7 +120,8 @@ void Segment::Track(uint64_t offset, int64_t arrival_ms, uint64_t pos, uint64_t 
 }
 
 Status Segment::ScanAndRebuild(RecoveryReport* report) {
-  ASSIGN_OR_RETURN(std::string file, ReadWholeFile(path_));
+  std::string file;
+  RETURN_IF_ERROR(ReadFileInto(path_, &file));
   index_.clear();
   any_indexed_ = false;
   records_ = 0;
@@ -239,9 +246,13 @@ Status Segment::WriteIndexes() {
 
 bool Segment::LoadIndexes() {
   off_t log_size = ::lseek(fd_.get(), 0, SEEK_END);
-  auto off = ReadWholeFile(Sibling(path_, ".index"));
-  auto tim = ReadWholeFile(Sibling(path_, ".timeindex"));
-  if (log_size < 0 || !off.ok() || !tim.ok()) return false;
+  std::string off_file, tim_file;
+  if (log_size < 0 || !ReadFileInto(Sibling(path_, ".index"), &off_file).ok() ||
+      !ReadFileInto(Sibling(path_, ".timeindex"), &tim_file).ok()) {
+    return false;
+  }
+  const std::string* off = &off_file;
+  const std::string* tim = &tim_file;
   auto check = [&](const std::string& f, uint16_t kind, size_t entry) -> int64_t {
     if (f.size() < fmt::kIndexHeaderSize) return -1;
     const char* h = f.data();
@@ -294,9 +305,10 @@ bool Segment::LoadIndexes() {
   return true;
 }
 
-Status Segment::Append(std::string_view frames, std::span<const FrameMeta> metas) {
+Status Segment::Append(std::span<const struct iovec> iov, size_t bytes,
+                       std::span<const FrameMeta> metas) {
   uint64_t start = size_;
-  Status st = PwriteAll(fd_.get(), frames.data(), frames.size(), start, path_.string());
+  Status st = PwritevAll(fd_.get(), iov, start, path_.string());
   if (!st.ok()) {
     if (::ftruncate(fd_.get(), static_cast<off_t>(start)) != 0) {
       // The torn bytes will be cut by recovery.
@@ -304,7 +316,7 @@ Status Segment::Append(std::string_view frames, std::span<const FrameMeta> metas
     return st;
   }
   for (size_t i = 0; i < metas.size(); ++i) {
-    size_t end = i + 1 < metas.size() ? metas[i + 1].pos_in_batch : frames.size();
+    size_t end = i + 1 < metas.size() ? metas[i + 1].pos_in_batch : bytes;
     Track(metas[i].offset, metas[i].arrival_ms, start + metas[i].pos_in_batch,
           end - metas[i].pos_in_batch);
   }

@@ -8,6 +8,8 @@
 // file open until it is done.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -33,7 +35,11 @@ struct Frame {
 enum class FrameCheck { kOk, kIncomplete, kBad };
 // Decodes the frame at p[0, avail). kIncomplete: avail is too short for the frame it announces.
 FrameCheck DecodeFrame(const char* p, size_t avail, Frame* out);
-// Appends one encoded frame to *buf.
+// Appends the header and partition key of a frame to *buf; the CRC covers `data` too, which the
+// caller writes right after them (from its own memory, without a copy).
+void EncodeFrameHead(uint64_t offset, int64_t arrival_ms, std::string_view key,
+                     std::string_view data, std::string* buf);
+// Appends one whole encoded frame to *buf.
 void EncodeFrame(uint64_t offset, int64_t arrival_ms, std::string_view key, std::string_view data,
                  std::string* buf);
 
@@ -64,9 +70,10 @@ class Segment final {
   Segment(const Segment&) = delete;
   Segment& operator=(const Segment&) = delete;
 
-  // Writes `frames` (encoded by EncodeFrame) at the end with one pwrite and indexes them. On
-  // failure the file is cut back to its previous size.
-  Status Append(std::string_view frames, std::span<const FrameMeta> metas);
+  // Writes the frames gathered in `iov` (`bytes` in all) at the end with one pwritev and indexes
+  // them; metas[i].pos_in_batch is frame i's position in that byte stream. On failure the file
+  // is cut back to its previous size.
+  Status Append(std::span<const struct iovec> iov, size_t bytes, std::span<const FrameMeta> metas);
   Status Sync();
   Status WriteIndexes();
   // Deletes the log and its index files.

@@ -13,6 +13,8 @@ namespace fmt = format;
 
 namespace {
 constexpr size_t kReadChunk = 256 << 10;
+// Records at least this big are written from the caller's memory instead of being copied.
+constexpr size_t kZeroCopyBytes = 2048;
 }  // namespace
 
 ShardLog::ShardLog(std::filesystem::path dir, const ShardLogOptions& options)
@@ -96,7 +98,17 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
     }
   }
   wbuf_.clear();
+  pieces_.clear();
   metas_.clear();
+  size_t stream_pos = 0;  // bytes of this batch so far
+  auto add_wbuf = [&](size_t off, size_t len) {
+    if (!pieces_.empty() && pieces_.back().ext == nullptr &&
+        pieces_.back().off + pieces_.back().len == off) {
+      pieces_.back().len += len;
+    } else {
+      pieces_.push_back({nullptr, off, len});
+    }
+  };
   int64_t now_mono = opt_.provisioned ? opt_.clock->MonotonicMs() : 0;
   uint64_t offset = next_offset_;
   for (uint32_t i : which) {
@@ -116,15 +128,29 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
         continue;
       }
     }
-    metas_.push_back({offset, arrival_ms, static_cast<uint32_t>(wbuf_.size())});
-    EncodeFrame(offset, arrival_ms, r.partition_key, r.data, &wbuf_);
+    metas_.push_back({offset, arrival_ms, static_cast<uint32_t>(stream_pos)});
+    size_t at = wbuf_.size();
+    if (r.data.size() >= kZeroCopyBytes) {
+      EncodeFrameHead(offset, arrival_ms, r.partition_key, r.data, &wbuf_);
+      add_wbuf(at, wbuf_.size() - at);
+      pieces_.push_back({r.data.data(), 0, r.data.size()});
+    } else {
+      EncodeFrame(offset, arrival_ms, r.partition_key, r.data, &wbuf_);
+      add_wbuf(at, wbuf_.size() - at);
+    }
+    stream_pos += fmt::kFrameHeaderSize + r.partition_key.size() + r.data.size();
     o.status = Status::Ok();
     o.shard_index = shard_index;
     o.offset = offset++;
   }
   if (metas_.empty()) return;
   uint64_t before = segments_.back()->size();
-  Status st = segments_.back()->Append(wbuf_, metas_);
+  iov_.clear();
+  for (const Piece& p : pieces_) {
+    const char* base = p.ext ? p.ext : wbuf_.data() + p.off;
+    iov_.push_back({const_cast<char*>(base), p.len});
+  }
+  Status st = segments_.back()->Append(iov_, stream_pos, metas_);
   if (!st.ok()) {
     for (uint32_t i : which) {
       if ((*out)[i].status.ok()) (*out)[i].status = st;

@@ -79,7 +79,16 @@ class ShardLog final {
   uint64_t bytes_ = 0;
   bool closed_ = false;
   bool dirty_ = false;
-  std::string wbuf_;  // reused frame buffer of a batch
+  // Reused per batch: frame heads and small records are copied into wbuf_; large data is
+  // written from the caller's memory. pieces_ lists the byte stream in order.
+  struct Piece {
+    const char* ext;  // nullptr: wbuf_[off, off + len)
+    size_t off;
+    size_t len;
+  };
+  std::string wbuf_;
+  std::vector<Piece> pieces_;
+  std::vector<struct iovec> iov_;
   std::vector<FrameMeta> metas_;
   TokenBucket write_bytes_{1 << 20, 1 << 20};
   TokenBucket write_records_{1000, 1000};

@@ -176,11 +176,14 @@ Status StreamImpl::PutBatch(std::span<const PutRecordIn> records, std::vector<Pu
   route_of.resize(records.size());
   starts.assign(routes_.size() + 1, 0);
   for (size_t i = 0; i < records.size(); ++i) {
-    uint128 key = records[i].explicit_hash_key ? *records[i].explicit_hash_key
-                                               : HashKeyOf(records[i].partition_key);
-    auto it = std::upper_bound(routes_.begin(), routes_.end(), key,
-                               [](uint128 k, const Route& r) { return k < r.start; });
-    uint32_t r = static_cast<uint32_t>(it - routes_.begin()) - 1;
+    uint32_t r = 0;
+    if (routes_.size() > 1) {  // one open shard takes every key: no hash needed
+      uint128 key = records[i].explicit_hash_key ? *records[i].explicit_hash_key
+                                                 : HashKeyOf(records[i].partition_key);
+      auto it = std::upper_bound(routes_.begin(), routes_.end(), key,
+                                 [](uint128 k, const Route& r) { return k < r.start; });
+      r = static_cast<uint32_t>(it - routes_.begin()) - 1;
+    }
     route_of[i] = r;
     ++starts[r + 1];
   }
