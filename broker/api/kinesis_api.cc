@@ -90,6 +90,25 @@ void KinesisApi::Handle(std::string_view operation, std::string& body, ApiReply*
       if (!c.failed) c.w.EndObject();
     }
   }
+  Finish(c, reply);
+}
+
+bool KinesisApi::PrepareSubscribe(std::string& body, ApiReply* reply, SubscriptionStart* start) {
+  Call c;
+  if (body.empty()) body = "{}";
+  c.doc.ParseInsitu(body.data());
+  if (c.doc.HasParseError() || !c.doc.IsObject()) {
+    c.Fail("SerializationException", "The request body must be a JSON object");
+  } else {
+    c.w.StartObject();
+    SubscribeToShard(c, start);
+    if (!c.failed) c.w.EndObject();
+  }
+  Finish(c, reply);
+  return !c.failed;
+}
+
+void KinesisApi::Finish(Call& c, ApiReply* reply) {
   if (c.failed) {
     reply->status = c.http_status;
     reply->error_type = c.error_type;

@@ -29,6 +29,7 @@
 namespace sluice::broker::api {
 
 class SigV4Verifier;
+class Subscriptions;
 
 struct ApiCredential {
   std::string access_key_id;
@@ -62,12 +63,23 @@ struct ApiReply {
   std::string error_type;  // empty on success; "ResourceNotFoundException" etc.
 };
 
+// Where a SubscribeToShard starts, once the request is validated.
+struct SubscriptionStart {
+  std::string stream;
+  std::string consumer;
+  std::string consumer_arn;
+  uint32_t shard_index = 0;
+  uint64_t offset = 0;
+};
+
 class KinesisApi final {
  public:
   static Result<std::unique_ptr<KinesisApi>> Create(Broker* broker, const ApiOptions& options);
 
   // `operation` is the part after "Kinesis_20131202."; `body` is parsed in place.
   void Handle(std::string_view operation, std::string& body, ApiReply* reply);
+  // Validates a SubscribeToShard request. False (and *reply holds the error) when it fails.
+  bool PrepareSubscribe(std::string& body, ApiReply* reply, SubscriptionStart* start);
 
   // Internal: one parsed request with its output writer (see kinesis_json.h).
   struct Call;
@@ -104,9 +116,11 @@ class KinesisApi final {
   void DescribeStreamConsumer(Call& c);
   void ListStreamConsumers(Call& c);
   void DeregisterStreamConsumer(Call& c);
+  void SubscribeToShard(Call& c, SubscriptionStart* start);
 
   // Shared helpers.
-  Stream* ResolveStream(Call& c);  // StreamName and/or StreamARN; records the error
+  void Finish(Call& c, ApiReply* reply);  // the answer, or the error document
+  Stream* ResolveStream(Call& c);         // StreamName and/or StreamARN; records the error
   StreamMeta& Meta(const std::string& stream);
   std::string StreamArn(std::string_view name) const;
   std::string ConsumerArn(std::string_view stream, std::string_view consumer, int64_t ms) const;
@@ -139,6 +153,7 @@ class KinesisApiServer final {
 
   ApiOptions options_;
   std::unique_ptr<KinesisApi> api_;
+  std::unique_ptr<Subscriptions> subscriptions_;
   std::unique_ptr<SigV4Verifier> verifier_;  // set when credentials are configured
   std::unique_ptr<http::HttpServer> http_;
   uint64_t request_counter_ = 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "broker/api/kinesis_call.h"
+#include "broker/iterator.h"
 
 namespace sluice::broker::api {
 namespace {
@@ -199,6 +200,71 @@ void KinesisApi::ListStreamConsumers(Call& c) {
     t.extra = s->name();
     c.Field("NextToken", tokens_.Encode(t));
   }
+}
+
+void KinesisApi::SubscribeToShard(Call& c, SubscriptionStart* start) {
+  std::optional<std::string_view> carn = c.Str("ConsumerARN");
+  std::optional<std::string_view> shard = c.Str("ShardId");
+  const rapidjson::Value* pos = c.Object("StartingPosition");
+  std::optional<std::string_view> type, seq;
+  std::optional<double> ts;
+  if (pos) {
+    type = c.Str("Type", pos);
+    seq = c.Str("SequenceNumber", pos);
+    ts = c.Number("Timestamp", pos);
+  }
+  c.NotNull(carn.has_value(), "consumerARN");
+  c.NotNull(shard.has_value(), "shardId");
+  c.NotNull(pos != nullptr, "startingPosition");
+  if (pos) c.NotNull(type.has_value(), "startingPosition.type");
+  c.Pattern(carn, "consumerARN", carn && ParseConsumerArn(*carn).has_value(),
+            "^(arn):aws.*:kinesis:.*:\\d{12}:.*stream\\/[a-zA-Z0-9_.-]+\\/consumer\\/"
+            "[a-zA-Z0-9_.-]+:[0-9]+");
+  c.ShardIdRules(shard, "shardId");
+  c.Enum(type, "startingPosition.type",
+         {"AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"});
+  if (!c.Check()) return;
+  ConsumerRef ref = *ParseConsumerArn(*carn);
+  Result<Stream*> s = broker_->GetStream(ref.stream);
+  std::vector<std::string> list;
+  if (s.ok()) list = (*s)->ListConsumers();
+  if (!s.ok() || std::find(list.begin(), list.end(), ref.consumer) == list.end()) {
+    c.Fail("ResourceNotFoundException", "Consumer " + std::string(*carn) + " not found.");
+    return;
+  }
+  std::optional<uint32_t> index = ParseShardId(*shard);
+  Result<ShardInfo> info = index ? (*s)->GetShard(*index) : Result<ShardInfo>(NotFound("no"));
+  if (!info.ok()) {
+    c.Fail("ResourceNotFoundException", "Shard " + std::string(*shard) + " in stream " +
+                                            ref.stream + " under account " + options_.account_id +
+                                            " does not exist");
+    return;
+  }
+  bool by_seq = *type == "AT_SEQUENCE_NUMBER" || *type == "AFTER_SEQUENCE_NUMBER";
+  if (by_seq != seq.has_value() || (*type == "AT_TIMESTAMP") != ts.has_value()) {
+    c.Fail("InvalidArgumentException",
+           "StartingPosition of type " + std::string(*type) +
+               (by_seq                    ? " needs a SequenceNumber"
+                : *type == "AT_TIMESTAMP" ? " needs a Timestamp"
+                                          : " takes no SequenceNumber or Timestamp") +
+               ".");
+    return;
+  }
+  Result<IteratorType> it_type = ParseIteratorType(*type);
+  Result<uint64_t> offset = it_type.ok()
+                                ? IteratorStartOffset(**s, *index, *it_type, seq.value_or(""),
+                                                      ts ? static_cast<int64_t>(*ts * 1000.0) : 0)
+                                : Result<uint64_t>(it_type.status());
+  if (!offset.ok()) {
+    c.Fail("InvalidArgumentException", "Invalid StartingPosition for shard " + info->shard_id +
+                                           ": " + offset.status().message());
+    return;
+  }
+  start->stream = ref.stream;
+  start->consumer = ref.consumer;
+  start->consumer_arn = std::string(*carn);
+  start->shard_index = *index;
+  start->offset = *offset;
 }
 
 }  // namespace sluice::broker::api

@@ -3,6 +3,7 @@
 
 #include "broker/api/kinesis_api.h"
 #include "broker/api/sigv4.h"
+#include "broker/api/subscriptions.h"
 #include "core/log.h"
 
 namespace sluice::broker::api {
@@ -55,6 +56,8 @@ Result<std::unique_ptr<KinesisApiServer>> KinesisApiServer::Create(uv_loop_t* lo
     self->verifier_ = std::make_unique<SigV4Verifier>(std::move(creds), "kinesis", options.clock,
                                                       options.max_signature_skew_ms);
   }
+  self->subscriptions_ =
+      std::make_unique<Subscriptions>(loop, broker, options.clock, SubscriptionOptions{});
   http::HttpServerOptions ho;
   ho.host = host;
   ho.port = port;
@@ -81,7 +84,10 @@ Status KinesisApiServer::Start() {
   return Status::Ok();
 }
 
-void KinesisApiServer::Stop(std::function<void()> on_closed) { http_->Stop(std::move(on_closed)); }
+void KinesisApiServer::Stop(std::function<void()> on_closed) {
+  subscriptions_->Close(
+      [this, cb = std::move(on_closed)]() mutable { http_->Stop(std::move(cb)); });
+}
 
 int KinesisApiServer::port() const { return http_->port(); }
 
@@ -112,8 +118,17 @@ void KinesisApiServer::Serve(http::HttpRequest& req, http::HttpResponse* resp) {
                      : std::string("Missing X-Amz-Target header"));
     return;
   }
+  std::string_view operation = std::string_view(*target).substr(kTargetPrefix.size());
   ApiReply reply;
-  api_->Handle(std::string_view(*target).substr(kTargetPrefix.size()), req.body, &reply);
+  if (operation == "SubscribeToShard") {
+    SubscriptionStart start;
+    if (api_->PrepareSubscribe(req.body, &reply, &start) &&
+        subscriptions_->Start(start, resp, &reply)) {
+      return;  // streamed
+    }
+  } else {
+    api_->Handle(operation, req.body, &reply);
+  }
   resp->status = reply.status;
   resp->headers.emplace_back("Content-Type", "application/x-amz-json-1.1");
   if (!reply.error_type.empty()) resp->headers.emplace_back("x-amzn-ErrorType", reply.error_type);

@@ -1,0 +1,265 @@
+#include "broker/api/subscriptions.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+
+#include "broker/api/event_stream.h"
+#include "core/base64.h"
+#include "core/log.h"
+
+namespace sluice::broker::api {
+
+struct Subscriptions::Sub {
+  Subscriptions* owner = nullptr;
+  Key key;
+  uv_timer_t timer;
+  std::shared_ptr<http::HttpBodyWriter> writer;
+  uint64_t offset = 0;
+  int64_t started_ms = 0;
+  int64_t last_event_ms = 0;
+  bool finished = false;
+  bool registered = false;  // in by_key_
+};
+
+namespace {
+
+std::string EventMessage(std::string_view event_type, std::string_view payload) {
+  EventStreamMessage m;
+  m.headers = {{":event-type", std::string(event_type)},
+               {":content-type", "application/json"},
+               {":message-type", "event"}};
+  m.payload.assign(payload);
+  std::string out;
+  AppendEventStreamMessage(m, &out);
+  return out;
+}
+
+std::string ExceptionMessage(std::string_view type, std::string_view message) {
+  rapidjson::StringBuffer b;
+  rapidjson::Writer<rapidjson::StringBuffer> w(b);
+  w.StartObject();
+  w.Key("message");
+  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  w.EndObject();
+  EventStreamMessage m;
+  m.headers = {{":exception-type", std::string(type)},
+               {":content-type", "application/json"},
+               {":message-type", "exception"}};
+  m.payload.assign(b.GetString(), b.GetSize());
+  std::string out;
+  AppendEventStreamMessage(m, &out);
+  return out;
+}
+
+}  // namespace
+
+Subscriptions::Subscriptions(uv_loop_t* loop, Broker* broker, const Clock* clock,
+                             SubscriptionOptions options)
+    : loop_(loop), broker_(broker), clock_(clock), options_(options) {}
+
+Subscriptions::~Subscriptions() = default;
+
+bool Subscriptions::Start(const SubscriptionStart& start, http::HttpResponse* response,
+                          ApiReply* reply) {
+  if (closing_) {
+    reply->status = 500;
+    reply->error_type = "InternalFailure";
+    reply->body = R"({"__type":"InternalFailure","message":"The server is shutting down."})";
+    return false;
+  }
+  int64_t now = clock_->MonotonicMs();
+  Key key{start.stream, start.consumer, start.shard_index};
+  auto it = by_key_.find(key);
+  if (it != by_key_.end()) {
+    if (now - it->second->started_ms < options_.takeover_after_ms) {
+      reply->status = 400;
+      reply->error_type = "ResourceInUseException";
+      reply->body = R"({"__type":"ResourceInUseException","message":"Another active subscription )"
+                    R"(for this consumer and shard started less than 5 seconds ago."})";
+      return false;
+    }
+    Sub* old = it->second;
+    if (old->writer) {
+      old->writer->Write(ExceptionMessage(
+          "ResourceInUseException", "A newer subscription took over this consumer and shard."));
+    }
+    Finish(old);
+  }
+  auto* sub = new Sub;
+  sub->owner = this;
+  sub->key = key;
+  sub->offset = start.offset;
+  sub->started_ms = now;
+  sub->last_event_ms = now;
+  sub->registered = true;
+  by_key_[key] = sub;
+  uv_timer_init(loop_, &sub->timer);
+  sub->timer.data = sub;
+  open_timers_++;
+  response->status = 200;
+  response->headers.emplace_back("Content-Type", "application/vnd.amazon.eventstream");
+  response->stream = [sub](std::shared_ptr<http::HttpBodyWriter> writer) {
+    sub->writer = writer;
+    writer->SetOnClose([sub] { sub->owner->Finish(sub); });
+    writer->Write(EventMessage("initial-response", "{}"));
+    if (sub->finished) return;
+    uv_timer_start(
+        &sub->timer,
+        [](uv_timer_t* t) {
+          auto* s = static_cast<Sub*>(t->data);
+          s->owner->Tick(s);
+        },
+        0, sub->owner->options_.poll_interval_ms);
+  };
+  return true;
+}
+
+void Subscriptions::Tick(Sub* sub) {
+  if (sub->finished || !sub->writer || !sub->writer->open()) {
+    Finish(sub);
+    return;
+  }
+  int64_t now = clock_->MonotonicMs();
+  if (now - sub->started_ms >= options_.lifetime_ms) {
+    Finish(sub);  // the client resubscribes with the last ContinuationSequenceNumber
+    return;
+  }
+  if (sub->writer->pending_bytes() > options_.max_pending_bytes) return;
+  Result<Stream*> stream = broker_->GetStream(std::get<0>(sub->key));
+  std::vector<std::string> consumers;
+  if (stream.ok()) consumers = (*stream)->ListConsumers();
+  bool consumer_ok =
+      std::find(consumers.begin(), consumers.end(), std::get<1>(sub->key)) != consumers.end();
+  if (!stream.ok() || !consumer_ok) {
+    sub->writer->Write(ExceptionMessage("ResourceNotFoundException",
+                                        "The stream or consumer of this subscription is gone."));
+    Finish(sub);
+    return;
+  }
+  ReadLimits limits;
+  limits.max_bytes = options_.max_event_bytes;
+  Status st = (*stream)->Read(std::get<2>(sub->key), sub->offset, limits, &batch_);
+  if (!st.ok()) {
+    if (st.code() == Code::kResourceExhausted) return;  // read limit: try on the next tick
+    sub->writer->Write(ExceptionMessage("InternalFailureException", st.message()));
+    Finish(sub);
+    return;
+  }
+  if (batch_.records.empty() && !batch_.shard_end &&
+      now - sub->last_event_ms < options_.heartbeat_ms) {
+    return;
+  }
+  SendEvent(sub, batch_.shard_end);
+  sub->last_event_ms = now;
+  if (batch_.shard_end) Finish(sub);
+}
+
+void Subscriptions::SendEvent(Sub* sub, bool shard_end) {
+  Result<Stream*> stream = broker_->GetStream(std::get<0>(sub->key));
+  Stream* s = *stream;
+  uint32_t shard = std::get<2>(sub->key);
+  uint64_t epoch = s->ShardEpoch(shard);
+  rapidjson::StringBuffer b;
+  rapidjson::Writer<rapidjson::StringBuffer> w(b);
+  w.StartObject();
+  w.Key("Records");
+  w.StartArray();
+  for (const RecordView& r : batch_.records) {
+    w.StartObject();
+    w.Key("SequenceNumber");
+    w.String(SequenceNumber(epoch, r.offset).c_str());
+    w.Key("ApproximateArrivalTimestamp");
+    w.Double(static_cast<double>(r.arrival_ms) / 1000.0);
+    scratch_.clear();
+    Base64Append(r.data, &scratch_);
+    w.Key("Data");
+    w.String(scratch_.data(), static_cast<rapidjson::SizeType>(scratch_.size()));
+    w.Key("PartitionKey");
+    w.String(r.partition_key.data(), static_cast<rapidjson::SizeType>(r.partition_key.size()));
+    w.EndObject();
+  }
+  w.EndArray();
+  sub->offset = batch_.next_offset;
+  // Resume point: AFTER_SEQUENCE_NUMBER of the last record delivered (or before the first).
+  w.Key("ContinuationSequenceNumber");
+  Result<ShardInfo> me = s->GetShard(shard);
+  std::string cont;
+  if (sub->offset > 0) {
+    cont = SequenceNumber(epoch, sub->offset - 1);
+  } else {
+    cont = me.ok() ? me->starting_sequence_number : SequenceNumber(epoch, 0);
+  }
+  w.String(cont.c_str());
+  w.Key("MillisBehindLatest");
+  w.Int64(batch_.millis_behind_latest);
+  if (shard_end) {
+    std::string parent = me.ok() ? me->shard_id : "";
+    w.Key("ChildShards");
+    w.StartArray();
+    for (const ShardInfo& child : s->ListShards()) {
+      if (child.parent_shard_id != parent && child.adjacent_parent_shard_id != parent) continue;
+      w.StartObject();
+      w.Key("ShardId");
+      w.String(child.shard_id.c_str());
+      w.Key("ParentShards");
+      w.StartArray();
+      if (child.parent_shard_id) w.String(child.parent_shard_id->c_str());
+      if (child.adjacent_parent_shard_id) w.String(child.adjacent_parent_shard_id->c_str());
+      w.EndArray();
+      w.Key("HashKeyRange");
+      w.StartObject();
+      w.Key("StartingHashKey");
+      w.String(HashKeyToString(child.starting_hash_key).c_str());
+      w.Key("EndingHashKey");
+      w.String(HashKeyToString(child.ending_hash_key).c_str());
+      w.EndObject();
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+  sub->writer->Write(
+      EventMessage("SubscribeToShardEvent", std::string_view(b.GetString(), b.GetSize())));
+}
+
+void Subscriptions::Finish(Sub* sub) {
+  if (sub->finished) return;
+  sub->finished = true;
+  if (sub->registered) {
+    auto it = by_key_.find(sub->key);
+    if (it != by_key_.end() && it->second == sub) by_key_.erase(it);
+    sub->registered = false;
+  }
+  std::shared_ptr<http::HttpBodyWriter> writer = std::move(sub->writer);
+  if (writer) {
+    writer->SetOnClose(nullptr);
+    writer->End();
+  }
+  uv_timer_stop(&sub->timer);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sub->timer), [](uv_handle_t* h) {
+    auto* s = static_cast<Sub*>(h->data);
+    Subscriptions* owner = s->owner;
+    delete s;
+    if (--owner->open_timers_ == 0 && owner->closing_ && owner->on_closed_) {
+      auto cb = std::move(owner->on_closed_);
+      owner->on_closed_ = nullptr;
+      cb();
+    }
+  });
+}
+
+void Subscriptions::Close(std::function<void()> on_closed) {
+  closing_ = true;
+  std::vector<Sub*> all;
+  for (auto& [k, s] : by_key_) all.push_back(s);
+  for (Sub* s : all) Finish(s);
+  if (open_timers_ == 0) {
+    if (on_closed) on_closed();
+    return;
+  }
+  on_closed_ = std::move(on_closed);
+}
+
+}  // namespace sluice::broker::api
