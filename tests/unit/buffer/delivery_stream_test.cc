@@ -1,0 +1,362 @@
+// Delivery streams end to end against the real broker and real plugins: broker -> delivery ->
+// file sink counts every record exactly once (or in the error output); buffering by size and
+// interval on a fake clock; a sink failing half of each batch; retries ending in spill-over;
+// replay of a journaled batch under its recorded key; flush on stop.
+#include "buffer/delivery_stream.h"
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "core/base64.h"
+
+namespace sluice::buffer {
+namespace {
+
+std::string ReadAll(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Polls a counter the workers move; bounded so a bug fails instead of hanging.
+bool WaitFor(const std::function<bool()>& pred, int timeout_ms = 20000) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+// Every regular file under `dir` (temporary files excluded), path relative to dir -> content.
+std::map<std::string, std::string> Objects(const std::filesystem::path& dir) {
+  std::map<std::string, std::string> out;
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) return out;
+  for (auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file() || e.path().filename().string().rfind(".tmp", 0) == 0) continue;
+    out[std::filesystem::relative(e.path(), dir).string()] = ReadAll(e.path());
+  }
+  return out;
+}
+
+void CountLines(const std::string& text, std::map<std::string, int>* counts) {
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) nl = text.size();
+    (*counts)[text.substr(start, nl - start)]++;
+    start = nl + 1;
+  }
+}
+
+// rawData of every error line under dir, decoded, counted.
+void CountErrorRecords(const std::filesystem::path& dir, std::map<std::string, int>* counts,
+                       std::vector<rapidjson::Document>* lines = nullptr) {
+  for (const auto& [key, content] : Objects(dir)) {
+    size_t start = 0;
+    while (start < content.size()) {
+      size_t nl = content.find('\n', start);
+      rapidjson::Document d;
+      d.Parse(content.data() + start, nl - start);
+      EXPECT_FALSE(d.HasParseError()) << key;
+      auto raw = Base64Decode(d["rawData"].GetString());
+      EXPECT_TRUE(raw.ok());
+      std::string rec = *raw;
+      if (!rec.empty() && rec.back() == '\n') rec.pop_back();
+      (*counts)[rec]++;
+      if (lines) lines->push_back(std::move(d));
+      start = nl + 1;
+    }
+  }
+}
+
+class DeliveryStreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = std::filesystem::temp_directory_path() /
+            ("sluice-delivery-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(root_);
+    broker::BrokerOptions bo;
+    bo.data_dir = root_ / "data";
+    auto b = broker::Broker::Open(bo);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    broker_ = std::move(*b);
+    broker::StreamOptions so;
+    so.name = "logs";
+    so.shards = 2;
+    so.fsync = broker::FsyncPolicy::kNever;
+    auto s = broker_->CreateStream(so);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    stream_ = *s;
+  }
+  void TearDown() override {
+    broker_.reset();
+    std::filesystem::remove_all(root_);
+  }
+
+  void Put(int first, int count, const std::string& tag = "rec-") {
+    for (int at = first; at < first + count; at += 500) {
+      PutChunk(at, std::min(500, first + count - at), tag);
+    }
+  }
+  void PutChunk(int first, int count, const std::string& tag) {
+    std::vector<std::string> data, keys;
+    for (int i = first; i < first + count; ++i) {
+      data.push_back(tag + std::to_string(i));
+      keys.push_back("k" + std::to_string(i));
+    }
+    std::vector<broker::PutRecordIn> in;
+    for (size_t i = 0; i < data.size(); ++i) in.push_back({keys[i], data[i], std::nullopt});
+    std::vector<broker::PutRecordOut> out;
+    ASSERT_TRUE(stream_->PutBatch(in, &out).ok());
+    for (const auto& o : out) ASSERT_TRUE(o.status.ok()) << o.status.ToString();
+  }
+
+  DeliveryOptions Options(const std::string& sink_type) {
+    DeliveryOptions o;
+    o.name = "archive";
+    o.stream = "logs";
+    o.record_delimiter = "\n";
+    o.buffer_interval = std::chrono::milliseconds(0);
+    o.errors_path = (root_ / "errors").string();
+    o.retry_backoff_base = std::chrono::milliseconds(1);
+    o.retry_backoff_cap = std::chrono::milliseconds(4);
+    o.sink.type = sink_type;
+    o.sink.path = "deliveries[0].sink";
+    return o;
+  }
+  void SinkOpt(DeliveryOptions* o, std::string key, std::string value) {
+    SinkOption opt;
+    opt.key = std::move(key);
+    opt.value = std::move(value);
+    o->sink.options.push_back(opt);
+  }
+  std::unique_ptr<DeliveryStream> Make(const DeliveryOptions& o, Clock* clock = Clock::Real()) {
+    auto ds = DeliveryStream::Create(o, stream_, &host_, root_ / "state", clock);
+    EXPECT_TRUE(ds.ok()) << ds.status().ToString();
+    return ds.ok() ? std::move(*ds) : nullptr;
+  }
+  void ExpectCheckpointsAtEnd() {
+    for (uint32_t s = 0; s < 2; ++s) {
+      auto ck = stream_->GetCheckpoint("archive", s);
+      ASSERT_TRUE(ck.ok()) << ck.status().ToString();
+      EXPECT_EQ(*ck, *stream_->EndOffset(s));
+    }
+  }
+
+  std::filesystem::path root_;
+  std::unique_ptr<broker::Broker> broker_;
+  broker::Stream* stream_ = nullptr;
+  PluginHost host_{{SLUICE_PLUGIN_DIR, SLUICE_FIXTURE_PLUGIN_DIR}};
+};
+
+TEST_F(DeliveryStreamTest, FileSinkGetsEveryRecordExactlyOnce) {
+  const int n = 5000;
+  Put(0, n / 2);
+  DeliveryOptions o = Options("file");
+  SinkOpt(&o, "path", (root_ / "out").string());
+  SinkOpt(&o, "prefix", "app/");
+  SinkOpt(&o, "fsync", "false");
+  auto ds = Make(o);
+  ASSERT_TRUE(ds);
+  ASSERT_TRUE(ds->Start().ok());
+  Put(n / 2, n / 2);  // while running
+  ASSERT_TRUE(WaitFor([&] { return ds->stats().records_delivered == n; }));
+  ds->Stop(std::chrono::milliseconds(1000));
+  std::map<std::string, int> counts;
+  for (const auto& [key, content] : Objects(root_ / "out")) {
+    EXPECT_EQ(key.rfind("app/", 0), 0u) << key;
+    EXPECT_NE(key.find("/archive-1-"), std::string::npos) << key;
+    CountLines(content, &counts);
+  }
+  ASSERT_EQ(counts.size(), static_cast<size_t>(n));
+  for (const auto& [rec, c] : counts) EXPECT_EQ(c, 1) << rec;
+  ExpectCheckpointsAtEnd();
+  DeliveryStats st = ds->stats();
+  EXPECT_EQ(st.records_in, static_cast<uint64_t>(n));
+  EXPECT_EQ(st.records_spilled, 0u);
+  EXPECT_EQ(st.plugin_counters["objects_written"], st.objects_delivered);
+}
+
+TEST_F(DeliveryStreamTest, GzipObjectsDecodeToTheRecords) {
+  Put(0, 1000);
+  DeliveryOptions o = Options("file");
+  o.compression = Compression::kGzip;
+  SinkOpt(&o, "path", (root_ / "out").string());
+  auto ds = Make(o);
+  ASSERT_TRUE(ds && ds->Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return ds->stats().records_delivered == 1000; }));
+  ds->Stop(std::chrono::milliseconds(1000));
+  std::map<std::string, int> counts;
+  for (const auto& [key, content] : Objects(root_ / "out")) {
+    ASSERT_EQ(key.substr(key.size() - 3), ".gz");
+    std::string cmd = "gzip -dc '" + (root_ / "out" / key).string() + "'";
+    FILE* f = ::popen(cmd.c_str(), "r");
+    std::string text;
+    char buf[4096];
+    size_t got;
+    while ((got = std::fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, got);
+    EXPECT_EQ(::pclose(f), 0);
+    CountLines(text, &counts);
+  }
+  EXPECT_EQ(counts.size(), 1000u);
+}
+
+TEST_F(DeliveryStreamTest, BuffersUntilIntervalOrSize) {
+  FakeClock clock;
+  Put(0, 10);
+  DeliveryOptions o = Options("file");
+  o.buffer_interval = std::chrono::milliseconds(60000);
+  o.buffer_size = 1u << 20;
+  SinkOpt(&o, "path", (root_ / "out").string());
+  auto ds = Make(o, &clock);
+  ASSERT_TRUE(ds && ds->Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return ds->stats().records_in == 10; }));
+  EXPECT_EQ(ds->stats().objects_delivered, 0u);
+  EXPECT_GT(ds->stats().buffered_bytes, 0u);
+  clock.Advance(59999);
+  ASSERT_TRUE(WaitFor([&] { return ds->stats().records_in == 10; }));
+  EXPECT_EQ(ds->stats().objects_delivered, 0u);
+  clock.Advance(1);
+  ASSERT_TRUE(WaitFor([&] { return ds->stats().objects_delivered == 1; }));
+  // Size: 1.5 MiB of records (size is counted before compression) makes an object at once.
+  std::string big(1000, 'x');
+  std::vector<broker::PutRecordIn> in;
+  for (int i = 0; i < 400; ++i) in.push_back({"same-key", big, std::nullopt});
+  std::vector<broker::PutRecordOut> out;
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(stream_->PutBatch(in, &out).ok());
+  ASSERT_TRUE(WaitFor([&] { return ds->stats().objects_delivered == 2; }));
+  ASSERT_TRUE(WaitFor([&] { return ds->stats().records_in == 1610; }));
+  EXPECT_GT(ds->stats().buffered_bytes, 0u);  // the rest waits for its interval
+  EXPECT_EQ(ds->stats().objects_delivered, 2u);
+  ds->Stop(std::chrono::milliseconds(1000));
+  EXPECT_EQ(ds->stats().records_delivered, 1610u);  // Stop flushed the rest
+}
+
+TEST_F(DeliveryStreamTest, HalfFailingSinkRetriesOnlyFailedRecords) {
+  const int n = 301;
+  Put(0, n);
+  Put(0, 5, "BAD-");
+  DeliveryOptions o = Options("half_fail");
+  std::string out = (root_ / "half.out").string();
+  SinkOpt(&o, "out", out);
+  auto ds = Make(o);
+  ASSERT_TRUE(ds && ds->Start().ok());
+  ASSERT_TRUE(WaitFor([&] {
+    DeliveryStats s = ds->stats();
+    return s.records_delivered + s.records_spilled == n + 5;
+  }));
+  ds->Stop(std::chrono::milliseconds(1000));
+  std::map<std::string, int> delivered, spilled;
+  CountLines(ReadAll(out), &delivered);
+  std::vector<rapidjson::Document> lines;
+  CountErrorRecords(root_ / "errors", &spilled, &lines);
+  EXPECT_EQ(delivered.size(), static_cast<size_t>(n));
+  for (const auto& [rec, c] : delivered) EXPECT_EQ(c, 1) << rec;
+  EXPECT_EQ(spilled.size(), 5u);
+  for (const auto& [rec, c] : spilled) EXPECT_EQ(rec.rfind("BAD-", 0), 0u);
+  for (const auto& d : lines) EXPECT_STREQ(d["errorCode"].GetString(), "Record.Rejected");
+  EXPECT_GT(ds->stats().retries, 0u);
+  ExpectCheckpointsAtEnd();
+}
+
+TEST_F(DeliveryStreamTest, RetriesUntilRetryDurationThenSpills) {
+  FakeClock clock;
+  Put(0, 50);
+  DeliveryOptions o = Options("scripted");
+  o.retry_duration = std::chrono::milliseconds(10000);
+  o.retry_backoff_base = std::chrono::milliseconds(1000);
+  o.retry_backoff_cap = std::chrono::milliseconds(2000);
+  SinkOpt(&o, "mode", "retry");
+  SinkOpt(&o, "error_prefix", "failed/!{firehose:error-output-type}/");
+  auto ds = Make(o, &clock);
+  ASSERT_TRUE(ds && ds->Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return ds->stats().attempts >= 1; }));
+  EXPECT_EQ(ds->stats().records_spilled, 0u);
+  ASSERT_TRUE(WaitFor([&] {
+    clock.Advance(500);
+    return ds->stats().records_spilled == 50;
+  }));
+  ds->Stop(std::chrono::milliseconds(1000));
+  std::map<std::string, int> spilled;
+  std::vector<rapidjson::Document> lines;
+  CountErrorRecords(root_ / "errors", &spilled, &lines);
+  EXPECT_EQ(spilled.size(), 50u);
+  for (const auto& d : lines) {
+    EXPECT_STREQ(d["errorCode"].GetString(), "Scripted.Retry");
+    EXPECT_GT(d["attemptsMade"].GetInt(), 1);
+    EXPECT_TRUE(d.HasMember("arrivalTimestamp") && d.HasMember("attemptEndingTimestamp") &&
+                d.HasMember("errorMessage"));
+  }
+  for (const auto& [key, content] : Objects(root_ / "errors")) {
+    EXPECT_EQ(key.rfind("failed/scripted-failed/", 0), 0u) << key;
+  }
+  ExpectCheckpointsAtEnd();
+}
+
+TEST_F(DeliveryStreamTest, RejectSpillsAtOnce) {
+  Put(0, 20);
+  DeliveryOptions o = Options("scripted");
+  SinkOpt(&o, "mode", "reject");
+  auto ds = Make(o);
+  ASSERT_TRUE(ds && ds->Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return ds->stats().records_spilled == 20; }));
+  ds->Stop(std::chrono::milliseconds(1000));
+  EXPECT_EQ(ds->stats().retries, 0u);
+  ExpectCheckpointsAtEnd();
+}
+
+TEST_F(DeliveryStreamTest, JournaledBatchIsReplayedUnderItsKey) {
+  Put(0, 200);
+  // A previous run planned shard 0 offsets 0..9 as "replayed/obj" and crashed before its
+  // checkpoint moved.
+  ASSERT_TRUE(stream_->RegisterConsumer("archive").ok());
+  BatchJournal journal(root_ / "state");
+  ASSERT_TRUE(journal.Record({0, "replayed/obj", "file-failed/obj", 0, 10, {{0, 0, 9}}}).ok());
+  DeliveryOptions o = Options("file");
+  SinkOpt(&o, "path", (root_ / "out").string());
+  auto ds = Make(o);
+  ASSERT_TRUE(ds && ds->Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return ds->stats().records_delivered == 200; }));
+  ds->Stop(std::chrono::milliseconds(1000));
+  EXPECT_EQ(ds->stats().batches_replayed, 1u);
+  auto objects = Objects(root_ / "out");
+  ASSERT_TRUE(objects.count("replayed/obj"));
+  std::map<std::string, int> replayed, all;
+  CountLines(objects["replayed/obj"], &replayed);
+  EXPECT_EQ(replayed.size(), 10u);
+  for (const auto& [key, content] : objects) CountLines(content, &all);
+  EXPECT_EQ(all.size(), 200u);
+  for (const auto& [rec, c] : all) EXPECT_EQ(c, 1) << rec;
+  EXPECT_TRUE(journal.Pending()->empty());
+  ExpectCheckpointsAtEnd();
+}
+
+TEST_F(DeliveryStreamTest, RejectsBadConfiguration) {
+  DeliveryOptions o = Options("file");
+  auto ds = DeliveryStream::Create(o, stream_, &host_, root_ / "state", Clock::Real());
+  ASSERT_FALSE(ds.ok());  // path is required
+  EXPECT_NE(ds.status().message().find("deliveries[0].sink.path: missing required option"),
+            std::string::npos);
+  SinkOpt(&o, "path", "x");
+  SinkOpt(&o, "prefix", "a/!{firehose:error-output-type}/");
+  ds = DeliveryStream::Create(o, stream_, &host_, root_ / "state", Clock::Real());
+  ASSERT_FALSE(ds.ok());
+  EXPECT_NE(ds.status().message().find("allowed only in error_prefix"), std::string::npos);
+  o = Options("nosuch");
+  ds = DeliveryStream::Create(o, stream_, &host_, root_ / "state", Clock::Real());
+  EXPECT_EQ(ds.status().code(), Code::kNotFound);
+}
+
+}  // namespace
+}  // namespace sluice::buffer
