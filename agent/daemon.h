@@ -13,6 +13,7 @@
 
 #include <memory>
 
+#include "agent/admin.h"
 #include "agent/config/config.h"
 #include "core/status.h"
 
@@ -36,6 +37,8 @@ class Daemon final {
   Status Start();
   Status Run();
   void BeginStop();
+  void FinishStop();
+  AdminSnapshot Snapshot() const;
 
   std::unique_ptr<State> s_;
 };
