@@ -10,6 +10,7 @@
 
 #include "broker/format.h"
 #include "core/crc32c.h"
+#include "core/log.h"
 
 namespace sluice::broker {
 
@@ -321,6 +322,14 @@ Status Segment::Append(std::span<const struct iovec> iov, size_t bytes,
           end - metas[i].pos_in_batch);
   }
   return Status::Ok();
+}
+
+void Segment::ReportSkipped(uint64_t at, uint64_t bytes) {
+  if (corruption_logged_.exchange(true)) return;
+  SLUICE_LOG(Error, "corrupt bytes skipped while reading a segment")
+      .With("path", path_.string())
+      .With("position", at)
+      .With("bytes_dropped", bytes);
 }
 
 Status Segment::Sync() {

@@ -10,6 +10,7 @@
 
 #include <sys/uio.h>
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -84,6 +85,9 @@ class Segment final {
   // The file position at which to start scanning for the first arrival >= ts_ms.
   uint64_t PositionForTime(int64_t ts_ms) const;
 
+  // Logs, once per segment, that reads skipped corrupt bytes. Thread-safe.
+  void ReportSkipped(uint64_t at, uint64_t bytes);
+
   int fd() const { return fd_.get(); }
   uint64_t base() const { return base_; }
   uint64_t size() const { return size_; }
@@ -114,6 +118,7 @@ class Segment final {
   uint64_t last_indexed_pos_ = 0;
   bool any_indexed_ = false;
   std::vector<IndexEntry> index_;
+  std::atomic<bool> corruption_logged_{false};
 };
 
 }  // namespace sluice::broker

@@ -204,6 +204,10 @@ Status ShardLog::Read(uint64_t from, const ReadLimits& limits, ReadBatch* out) {
   size_t parse_at = 0;  // next frame to decode in buf
   size_t bytes = 0;
   bool full = false;
+  bool have_prev = false;
+  uint64_t prev_offset = 0;
+  uint64_t skipped = 0;  // corrupt bytes being skipped, from file position skip_at
+  uint64_t skip_at = 0;
   while (!full) {
     if (file_pos >= seg_end) {
       // Next segment, if any.
@@ -217,6 +221,7 @@ Status ShardLog::Read(uint64_t from, const ReadLimits& limits, ReadBatch* out) {
       }
       seg = *it;
       seg_end = seg->size();
+      have_prev = false;
       lock.unlock();
       file_pos = fmt::kSegmentHeaderSize;
       parse_at = used;
@@ -235,15 +240,21 @@ Status ShardLog::Read(uint64_t from, const ReadLimits& limits, ReadBatch* out) {
     while (parse_at < used) {
       Frame f;
       FrameCheck c = DecodeFrame(buf + parse_at, used - parse_at, &f);
-      if (c == FrameCheck::kIncomplete) break;
-      if (c == FrameCheck::kBad) {
-        if (!out->records.empty()) {
-          full = true;
-          break;
-        }
-        return Corruption(seg->path().string() + ": bad frame at byte " +
-                          std::to_string(file_pos - (used - parse_at)));
+      if (c == FrameCheck::kIncomplete && file_pos < seg_end) break;  // read more
+      if (c != FrameCheck::kOk || (have_prev && f.offset <= prev_offset) ||
+          f.offset < seg->base()) {
+        // Corruption inside the log: skip byte by byte to the next valid frame.
+        if (skipped == 0) skip_at = file_pos - (used - parse_at);
+        ++skipped;
+        ++parse_at;
+        continue;
       }
+      if (skipped > 0) {
+        seg->ReportSkipped(skip_at, skipped);
+        skipped = 0;
+      }
+      have_prev = true;
+      prev_offset = f.offset;
       if (f.offset >= from) {
         size_t sz = f.key.size() + f.data.size();
         if (!out->records.empty() && bytes + sz > limits.max_bytes) {
@@ -258,6 +269,10 @@ Status ShardLog::Read(uint64_t from, const ReadLimits& limits, ReadBatch* out) {
         }
       }
       parse_at += f.size;
+    }
+    if (file_pos >= seg_end && skipped > 0) {
+      seg->ReportSkipped(skip_at, skipped);
+      skipped = 0;
     }
   }
   if (out->records.empty()) {

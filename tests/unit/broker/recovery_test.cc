@@ -94,6 +94,23 @@ TEST_F(RecoveryTest, CorruptionInTheMiddleIsSkipped) {
   }
 }
 
+TEST_F(RecoveryTest, ReadsSkipCorruptionFoundWhileRunning) {
+  auto starts = WriteTen();
+  OpenBroker();
+  Stream* s = *broker_->GetStream("c");
+  // Damage record 6 under the running broker, as a failing disk would.
+  int fd = ::open(LastSegment("c").c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  char junk[4] = {'J', 'U', 'N', 'K'};
+  ASSERT_EQ(::pwrite(fd, junk, 4, static_cast<off_t>(starts[6] + 10)), 4);
+  ::close(fd);
+  auto got = ReadAll(s, 0);
+  for (auto& g : got) g = g.substr(0, g.find('x'));
+  EXPECT_EQ(got, (std::vector<std::string>{"r0", "r1", "r2", "r3", "r4", "r5", "r7", "r8", "r9"}));
+  got = ReadAll(s, 0, 7);
+  ASSERT_EQ(got.size(), 3u);
+}
+
 TEST_F(RecoveryTest, StaleIndexesAreRebuilt) {
   BrokerOptions o = Options();
   o.segment_bytes = 512;
