@@ -9,6 +9,12 @@ namespace sluice::config {
 namespace {
 
 constexpr int kMaxDepth = 64;
+// Aliases share nodes in yaml-cpp but are expanded here; this bounds a "billion laughs" document.
+constexpr size_t kMaxNodes = 100'000;
+
+struct Budget {
+  size_t nodes = 0;
+};
 
 void SetMark(const YAML::Mark& mark, Node* out) {
   if (mark.is_null()) return;
@@ -17,11 +23,17 @@ void SetMark(const YAML::Mark& mark, Node* out) {
 }
 
 // Converts one yaml-cpp node; returns false (with an error added) on a problem yaml-cpp accepts
-// but we do not (nesting deeper than kMaxDepth).
-bool Convert(const YAML::Node& in, int depth, ErrorList* errors, Node* out) {
+// but we do not (nesting deeper than kMaxDepth, more than kMaxNodes nodes).
+bool Convert(const YAML::Node& in, int depth, Budget* budget, ErrorList* errors, Node* out) {
   SetMark(in.Mark(), out);
   if (depth > kMaxDepth) {
     errors->Add(*out, "", "nesting is deeper than " + std::to_string(kMaxDepth) + " levels");
+    return false;
+  }
+  if (++budget->nodes > kMaxNodes) {
+    errors->Add(*out, "",
+                "the document expands to more than " + std::to_string(kMaxNodes) +
+                    " values (through aliases?)");
     return false;
   }
   switch (in.Type()) {
@@ -38,7 +50,7 @@ bool Convert(const YAML::Node& in, int depth, ErrorList* errors, Node* out) {
       out->kind = Node::Kind::kSequence;
       for (const YAML::Node& item : in) {
         out->items.emplace_back();
-        if (!Convert(item, depth + 1, errors, &out->items.back())) return false;
+        if (!Convert(item, depth + 1, budget, errors, &out->items.back())) return false;
       }
       return true;
     case YAML::NodeType::Map:
@@ -46,8 +58,8 @@ bool Convert(const YAML::Node& in, int depth, ErrorList* errors, Node* out) {
       for (const auto& kv : in) {
         out->entries.emplace_back();
         MapEntry& e = out->entries.back();
-        if (!Convert(kv.first, depth + 1, errors, &e.key)) return false;
-        if (!Convert(kv.second, depth + 1, errors, &e.value)) return false;
+        if (!Convert(kv.first, depth + 1, budget, errors, &e.key)) return false;
+        if (!Convert(kv.second, depth + 1, budget, errors, &e.value)) return false;
         // An empty value (`key:`) has no mark of its own; point at its key.
         if (e.value.line == 0) {
           e.value.line = e.key.line;
@@ -68,7 +80,8 @@ Node ParseYaml(std::string_view text, ErrorList* errors) {
   try {
     YAML::Node doc = YAML::Load(std::string(text));
     Node converted;
-    if (!Convert(doc, 0, errors, &converted)) return root;
+    Budget budget;
+    if (!Convert(doc, 0, &budget, errors, &converted)) return root;
     if (converted.line == 0) {
       converted.line = 1;
       converted.column = 1;

@@ -248,3 +248,40 @@ TEST(ConfigErrorsTest, SecretValuesAreNotEchoed) {
 
 }  // namespace
 }  // namespace sluice::config
+
+namespace sluice::config {
+namespace {
+
+// Hostile documents end in an error, quickly, never a crash or a hang.
+TEST(ConfigErrorsTest, HostileDocumentsAreRefused) {
+  std::string laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  for (char c = 'b'; c <= 'i'; ++c) {
+    std::string prev(1, static_cast<char>(c - 1));
+    laughs += std::string(1, c) + ": &" + std::string(1, c) + " [";
+    for (int i = 0; i < 10; ++i) laughs += (i ? ", *" : "*") + prev;
+    laughs += "]\n";
+  }
+  Result<Config> r = LoadConfigText(laughs, "l.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "l.yaml:1:20: the document expands to more than 100000 values (through aliases?)");
+
+  r = LoadConfigText(std::string(100000, '['), "d.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message().rfind("d.yaml:1:1: YAML syntax error: ", 0), 0u)
+      << r.status().message();
+
+  std::string nested = "data_dir: d\nx: ";
+  for (int i = 0; i < 70; ++i) nested += "[";
+  r = LoadConfigText(nested + std::string(70, ']') + "\n", "n.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "n.yaml:2:68: nesting is deeper than 64 levels");
+
+  r = LoadConfigText("data_dir: *nope\n", "u.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "u.yaml:1:11: YAML syntax error: the referenced anchor is not defined");
+}
+
+}  // namespace
+}  // namespace sluice::config
