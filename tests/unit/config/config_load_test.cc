@@ -59,6 +59,11 @@ sources:
     rescan_interval: 2s
     max_open_files: 50
     max_buffer_size: 4MiB
+    poll_interval: 250ms
+    checkpoint_interval: 5s
+    read_block_size: 1MiB
+    batch_max_records: 100
+    batch_max_bytes: 1MiB
   - name: regex
     paths: [a.log]
     stream: other
@@ -158,6 +163,11 @@ TEST(ConfigLoadTest, FullConfigLoadsEveryValue) {
   EXPECT_EQ(f.rescan_interval, milliseconds(2000));
   EXPECT_EQ(f.max_open_files, 50);
   EXPECT_EQ(f.max_buffer_bytes, 4u << 20);
+  EXPECT_EQ(f.poll_interval, milliseconds(250));
+  EXPECT_EQ(f.checkpoint_interval, milliseconds(5000));
+  EXPECT_EQ(f.read_block_size, 1u << 20);
+  EXPECT_EQ(f.batch_max_records, 100);
+  EXPECT_EQ(f.batch_max_bytes, 1u << 20);
   EXPECT_EQ(c.sources[1].partition_key, agent::PartitionKeyKind::kRegex);
   EXPECT_EQ(c.sources[1].partition_key_arg, "user=(\\w+)");
 
@@ -193,13 +203,13 @@ TEST(ConfigLoadTest, FullConfigLoadsEveryValue) {
   EXPECT_EQ(sink.type, "s3");
   EXPECT_EQ(sink.path, "deliveries[0].sink");
   EXPECT_EQ(sink.mark.file, "test.yaml");
-  EXPECT_EQ(sink.mark.line, 64);
+  EXPECT_EQ(sink.mark.line, 69);
   ASSERT_EQ(sink.options.size(), 5u);
   EXPECT_EQ(sink.options[0].key, "bucket");
   EXPECT_EQ(sink.options[0].value, "logs");
   EXPECT_TRUE(sink.options[0].is_scalar);
   EXPECT_EQ(sink.options[0].path, "deliveries[0].sink.bucket");
-  EXPECT_EQ(sink.options[0].mark.line, 65);
+  EXPECT_EQ(sink.options[0].mark.line, 70);
   EXPECT_EQ(sink.options[0].mark.column, 15);
   EXPECT_EQ(sink.options[1].value, "app/!{timestamp:yyyy/MM/dd}/");
   EXPECT_EQ(sink.options[2].value, "true");
@@ -258,6 +268,11 @@ deliveries: [{name: d, stream: s, transform: {plugin: t}, sink: {type: file}}]
   EXPECT_EQ(g.rescan_interval, f.rescan_interval);
   EXPECT_EQ(g.max_open_files, f.max_open_files);
   EXPECT_EQ(g.max_buffer_bytes, f.max_buffer_bytes);
+  EXPECT_EQ(g.poll_interval, f.poll_interval);
+  EXPECT_EQ(g.checkpoint_interval, f.checkpoint_interval);
+  EXPECT_EQ(g.read_block_size, f.read_block_size);
+  EXPECT_EQ(g.batch_max_records, f.batch_max_records);
+  EXPECT_EQ(g.batch_max_bytes, f.batch_max_bytes);
   agent::ProcessingStep step;
   EXPECT_EQ(g.processing[0].delimiter, step.delimiter);
   EXPECT_EQ(g.processing[0].unparsed_to_error_output, step.unparsed_to_error_output);
