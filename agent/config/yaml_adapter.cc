@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <string>
+#include <vector>
 
 namespace sluice::config {
 namespace {
@@ -78,7 +79,17 @@ Node ParseYaml(std::string_view text, ErrorList* errors) {
   root.line = 1;
   root.column = 1;
   try {
-    YAML::Node doc = YAML::Load(std::string(text));
+    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
+    if (docs.empty()) return root;
+    if (docs.size() > 1) {
+      Node second;
+      SetMark(docs[1].Mark(), &second);
+      errors->Add(second.line, second.column, "",
+                  "the file holds " + std::to_string(docs.size()) +
+                      " YAML documents; sluice reads exactly one");
+      return root;
+    }
+    const YAML::Node& doc = docs[0];
     Node converted;
     Budget budget;
     if (!Convert(doc, 0, &budget, errors, &converted)) return root;

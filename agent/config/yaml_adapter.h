@@ -12,7 +12,8 @@
 
 namespace sluice::config {
 
-// Parses one YAML document. An empty document yields a null node. On a syntax error, appends to
+// Parses text holding one YAML document (more than one is an error). An empty text yields a null
+// node. On a syntax error, appends to
 // `errors` and returns a null node. Scalars are copied to both `text` and `raw`.
 Node ParseYaml(std::string_view text, ErrorList* errors);
 

@@ -22,6 +22,8 @@ const BadCase kBadCases[] = {
     {"RootIsAList", "- a\n", "sluice.yaml:1:1: expected a map, got a list"},
     {"SyntaxError", "data_dir: [a\n",
      "sluice.yaml:2:1: YAML syntax error: end of sequence flow not found"},
+    {"TwoDocuments", "data_dir: a\n---\ndata_dir: b\n",
+     "sluice.yaml:3:1: the file holds 2 YAML documents; sluice reads exactly one"},
     {"RequiredKeyWithoutValue", "data_dir:\n",
      "sluice.yaml:1:1: data_dir: required key has no value"},
     {"UnknownKeyDidYouMean", "data_dir: d\nplugin_dir: [x]\n",

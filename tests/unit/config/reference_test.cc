@@ -28,8 +28,9 @@ TEST(ReferenceTest, DocsMatchTheSchema) {
     // Leave the generated block next to the test binary so the doc can be updated from it.
     std::ofstream("configuration_reference.md") << expected;
   }
-  EXPECT_TRUE(block == expected) << "docs/configuration.md is out of date: copy the generated block "
-                                "from configuration_reference.md in the test's directory";
+  EXPECT_TRUE(block == expected)
+      << "docs/configuration.md is out of date: copy the generated block "
+         "from configuration_reference.md in the test's directory";
 }
 
 TEST(ReferenceTest, EveryKeyIsDocumented) {
