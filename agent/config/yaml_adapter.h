@@ -13,8 +13,8 @@
 namespace sluice::config {
 
 // Parses text holding one YAML document (more than one is an error). An empty text yields a null
-// node. On a syntax error, appends to
-// `errors` and returns a null node. Scalars are copied to both `text` and `raw`.
+// node. On an error, appends to `errors` and returns a null node. Scalars are copied to both
+// `text` and `raw`; ${VAR} expansion is a separate step (env_subst.h).
 Node ParseYaml(std::string_view text, ErrorList* errors);
 
 }  // namespace sluice::config
