@@ -182,7 +182,10 @@ constexpr Field kSourceFields[] = {
      .type = Type::kStringList,
      .required = true,
      .doc = "Globs of files to follow: *, ?, [...], ** in any component.",
-     .set = SET(if (v.list.empty()) return "give at least one path"; c.flow->paths = v.list)},
+     .set = SET(if (v.list.empty()) return "give at least one path";
+                for (const std::string& p
+                     : v.list) if (p.empty()) return "a path is empty";
+                c.flow->paths = v.list)},
     {.key = "exclude",
      .type = Type::kStringList,
      .doc = "Globs of files to leave out.",

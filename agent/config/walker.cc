@@ -210,12 +210,14 @@ void WalkVariantList(LoadContext& ctx, const Field& f, const Node& node, const s
     errors->Add(node, path, "expected a list of steps, got " + std::string(KindName(node)));
     return;
   }
-  static const Node kEmpty;
   for (size_t i = 0; i < node.items.size(); ++i) {
     const Node& item = node.items[i];
     std::string item_path = IndexPath(path, i);
     const Node* name_node = &item;
-    const Node* body = &kEmpty;
+    Node no_options;  // a bare step name: no options, errors point at the name
+    no_options.line = item.line;
+    no_options.column = item.column;
+    const Node* body = &no_options;
     if (item.is_map() && item.entries.size() == 1) {
       name_node = &item.entries[0].key;
       body = &item.entries[0].value;

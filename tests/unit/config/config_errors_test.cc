@@ -97,6 +97,12 @@ const BadCase kBadCases[] = {
      HEAD "sources: [{name: f, paths: [x], stream: app-logs, processing: [single_lines]}]\n",
      "sluice.yaml:3:64: sources[0].processing[0]: unknown step 'single_lines' (did you mean "
      "'single_line'?); steps are single_line, csv_to_json, log_to_json, add_metadata"},
+    {"BareStepMissingItsOptions",
+     HEAD "sources: [{name: f, paths: [x], stream: app-logs, processing: [csv_to_json]}]\n",
+     "sluice.yaml:3:64: sources[0].processing[0].csv_to_json.field_names: required key is "
+     "missing"},
+    {"EmptyPath", HEAD "sources: [{name: f, paths: [''], stream: app-logs}]\n",
+     "sluice.yaml:3:28: sources[0].paths: a path is empty"},
     {"StepOptionUnknown",
      HEAD "sources: [{name: f, paths: [x], stream: app-logs,\n"
           "            processing: [csv_to_json: {field_names: [a], delimter: ';'}]}]\n",
