@@ -20,6 +20,15 @@ std::string SetStepPattern(LoadContext& c, const Value& v) {
   return error;
 }
 
+std::string SetPaths(LoadContext& c, const Value& v) {
+  if (v.list.empty()) return "give at least one path";
+  for (const std::string& path : v.list) {
+    if (path.empty()) return "a path is empty";
+  }
+  c.flow->paths = v.list;
+  return "";
+}
+
 std::string SetPartitionKey(LoadContext& c, const Value& v) {
   agent::FlowOptions& f = *c.flow;
   const std::string& t = v.text;
@@ -182,10 +191,7 @@ constexpr Field kSourceFields[] = {
      .type = Type::kStringList,
      .required = true,
      .doc = "Globs of files to follow: *, ?, [...], ** in any component.",
-     .set = SET(if (v.list.empty()) return "give at least one path";
-                for (const std::string& p
-                     : v.list) if (p.empty()) return "a path is empty";
-                c.flow->paths = v.list)},
+     .set = SET(return SetPaths(c, v))},
     {.key = "exclude",
      .type = Type::kStringList,
      .doc = "Globs of files to leave out.",
