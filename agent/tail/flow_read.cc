@@ -55,7 +55,16 @@ bool Flow::CheckFile(File* f) {
 
 bool Flow::ReadFile(File* f, uint64_t* budget) {
   if (f->finished) return true;
-  if (f->fd < 0 && !Reopen(f)) return true;
+  if (f->fd < 0) {
+    // Closed while idle: a stat tells whether it changed before a descriptor is spent on it.
+    struct stat st;
+    if (!f->rotated && !f->paths.empty() && stat(f->paths.front().c_str(), &st) == 0 &&
+        FileId{st.st_dev, st.st_ino} == f->id && static_cast<uint64_t>(st.st_size) == f->size &&
+        f->framer->next_offset() >= f->size) {
+      return true;
+    }
+    if (!Reopen(f)) return true;
+  }
   if (!CheckFile(f)) return true;
   Sink sink(this, f);
   while (f->framer->next_offset() < f->size) {
@@ -150,8 +159,14 @@ void Flow::AddRecord(File* f, std::string_view data, uint64_t begin, uint64_t en
       e.has_hash_key = true;
       e.hash_key = f->path_hash;
     }
-    keyer_->AppendKey(out, f->display_path, &arena_);
-    e.key_len = static_cast<uint32_t>(arena_.size() - e.key_off);
+    if (opts_.partition_key == PartitionKeyKind::kFile && !batch_.empty() &&
+        batch_.back().file == f->serial && batch_.back().key_len > 0) {
+      e.key_off = batch_.back().key_off;  // the same path: share its bytes
+      e.key_len = batch_.back().key_len;
+    } else {
+      keyer_->AppendKey(out, f->display_path, &arena_);
+      e.key_len = static_cast<uint32_t>(arena_.size() - e.key_off);
+    }
     e.data_off = static_cast<uint32_t>(arena_.size());
     arena_.append(out);
     e.data_len = static_cast<uint32_t>(out.size());

@@ -28,9 +28,10 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
 
 std::string Join(const std::string& dir, std::string_view name) {
   if (dir.empty()) return std::string(name);
-  if (dir == "/") return "/" + std::string(name);
-  std::string s = dir;
-  s += '/';
+  std::string s;
+  s.reserve(dir.size() + 1 + name.size());
+  s.append(dir);
+  if (s.back() != '/') s.push_back('/');
   s.append(name);
   return s;
 }

@@ -394,6 +394,38 @@ TEST_F(FlowTest, LoopDrivenByDirectoryEvents) {
   StopFlow(std::move(flow));
 }
 
+TEST_F(FlowTest, IdleFilesCloseAndReopenWhenTheyGrow) {
+  FlowOptions o = Options("*.log");
+  o.close_inactive = std::chrono::milliseconds(1000);
+  AppendLines("a.log", 0, 10);
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  EXPECT_EQ(flow->stats().files_open, 1u);
+  clock_.Advance(1500);
+  flow->PollNow();
+  EXPECT_EQ(flow->stats().files_open, 0u);
+  EXPECT_EQ(flow->stats().files_tracked, 1u);
+  AppendLines("a.log", 10, 20);
+  flow->PollNow();
+  EXPECT_EQ(flow->stats().files_open, 1u);
+  ExpectExactlyOnce(20);
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, MaxOpenFilesBoundsDescriptorsAndReadsEveryFile) {
+  FlowOptions o = Options("*.log");
+  o.max_open_files = 3;
+  for (int f = 0; f < 10; ++f) AppendLines("f" + std::to_string(f) + ".log", f * 10, f * 10 + 10);
+  auto flow = StartFlow(o);
+  for (int i = 0; i < 10; ++i) {
+    flow->PollNow();
+    EXPECT_LE(flow->stats().files_open, 3u);
+  }
+  ExpectExactlyOnce(100);
+  EXPECT_EQ(flow->stats().files_tracked, 10u);
+  StopFlow(std::move(flow));
+}
+
 TEST_F(FlowTest, CreateRejectsBadOptionsNamingTheFlow) {
   FlowOptions o = Options("*.log");
   o.multiline_start_pattern = "([";
