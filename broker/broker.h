@@ -111,6 +111,10 @@ class Stream {
   virtual StreamOptions options() const = 0;
 
   // Appends a batch; records are routed by hash key. One lock and one write per touched shard.
+  // A malformed batch (0 or > 500 records, > 5 MiB, a key or data out of bounds) fails whole with
+  // kInvalidArgument and writes nothing. Otherwise returns ok and (*out)[i] tells record i's fate:
+  // ok, kResourceExhausted (disk quota or provisioned throughput: back off), kUnavailable (its
+  // shard was closed by a concurrent reshard: put it again) or kIoError.
   virtual Status PutBatch(std::span<const PutRecordIn> records, std::vector<PutRecordOut>* out) = 0;
 
   // Durability: every put bumps the write generation; DurableGeneration() reaches a generation
@@ -149,6 +153,7 @@ class Stream {
   virtual std::vector<std::string> ListConsumers() const = 0;
   virtual Status Checkpoint(std::string_view consumer, uint32_t shard_index,
                             uint64_t next_offset) = 0;
+  // kNotFound for an unknown consumer or a shard it has not checkpointed yet.
   virtual Result<uint64_t> GetCheckpoint(std::string_view consumer, uint32_t shard_index) const = 0;
   // The shards this consumer may read now: open or unfinished shards whose parents are read to
   // their end and checkpointed there (the KCL rule).
@@ -164,9 +169,11 @@ class Broker {
 
   virtual Result<Stream*> CreateStream(const StreamOptions& options) = 0;  // kAlreadyExists
   virtual Result<Stream*> GetStream(std::string_view name) = 0;            // kNotFound
+  // Removes the stream and its files; its Stream* dies here, so stop every user first.
   virtual Status DeleteStream(std::string_view name) = 0;
   virtual std::vector<std::string> ListStreams() const = 0;
-  // Group-commits every stream whose policy is `interval`; the daemon calls it on a timer.
+  // Group-commits every stream whose policy is `interval` and whose interval has passed; the
+  // daemon calls it on a timer. It blocks in fdatasync: call it off the event loop.
   virtual Status SyncDue() = 0;
   // Drops whole segments past retention; the daemon calls it on a timer.
   virtual Status EnforceRetention() = 0;

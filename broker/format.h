@@ -65,6 +65,12 @@ inline constexpr size_t kOffsetEntrySize = 8;
 inline constexpr size_t kTimeEntrySize = 16;
 inline constexpr size_t kIndexIntervalBytes = 4096;
 
+// Index entries hold u32 file positions and relative offsets: a segment rolls before either
+// could overflow, whatever segment size is configured.
+inline constexpr uint64_t kMaxSegmentBytes = 3ull << 30;
+inline constexpr uint64_t kMaxSegmentRecords = 1ull << 31;
+static_assert(kMaxSegmentBytes + (8ull << 20) < (1ull << 32), "a batch past the limit must fit");
+
 inline void Put16(char* p, uint16_t v) { std::memcpy(p, &v, 2); }
 inline void Put32(char* p, uint32_t v) { std::memcpy(p, &v, 4); }
 inline void Put64(char* p, uint64_t v) { std::memcpy(p, &v, 8); }

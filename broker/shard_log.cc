@@ -89,8 +89,8 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
     for (uint32_t i : which) (*out)[i].status = Unavailable("shard closed by resharding; retry");
     return;
   }
-  if (segments_.back()->size() >= opt_.segment_bytes ||
-      next_offset_ - segments_.back()->base() >= (1ull << 31)) {
+  if (segments_.back()->size() >= std::min(opt_.segment_bytes, fmt::kMaxSegmentBytes) ||
+      next_offset_ - segments_.back()->base() >= fmt::kMaxSegmentRecords) {
     Status st = RollLocked();
     if (!st.ok()) {
       for (uint32_t i : which) (*out)[i].status = st;
