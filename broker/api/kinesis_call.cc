@@ -27,8 +27,14 @@ const char* TypeName(const rapidjson::Value& v) {
 }  // namespace
 
 std::string Quote(std::string_view v) {
-  if (v.size() > 64) return "'" + std::string(v.substr(0, 64)) + "...'";
-  return "'" + std::string(v) + "'";
+  bool cut = v.size() > 64;
+  std::string out;
+  out.reserve(72);
+  out.push_back('\'');
+  out.append(v.substr(0, 64));
+  if (cut) out.append("...");
+  out.push_back('\'');
+  return out;
 }
 
 bool KinesisApi::Call::Check() {
@@ -174,6 +180,34 @@ void KinesisApi::Call::Enum(std::optional<std::string_view> v, std::string_view 
   violations.push_back("Value " + Quote(*v) + " at '" + std::string(path) +
                        "' failed to satisfy constraint: Member must satisfy enum value set: [" +
                        set + "]");
+}
+
+std::string_view SequenceText::Format(uint64_t epoch, uint64_t offset) {
+  constexpr uint64_t kChunk = 10000000000000000000ull;  // 10^19
+  uint128 v = (static_cast<uint128>(epoch) << 64) | offset;
+  uint64_t parts[3];
+  int n = 0;
+  do {
+    parts[n++] = static_cast<uint64_t>(v % kChunk);
+    v /= kChunk;
+  } while (v != 0);
+  int len = snprintf(buf, sizeof(buf), "%llu", static_cast<unsigned long long>(parts[n - 1]));
+  for (int i = n - 2; i >= 0; i--) {
+    len += snprintf(buf + len, sizeof(buf) - static_cast<size_t>(len), "%019llu",
+                    static_cast<unsigned long long>(parts[i]));
+  }
+  return std::string_view(buf, static_cast<size_t>(len));
+}
+
+void WriteEpochSeconds(JsonWriter& w, int64_t ms) {
+  char buf[32];
+  if (ms < 0) {
+    w.Double(static_cast<double>(ms) / 1000.0);
+    return;
+  }
+  int n = snprintf(buf, sizeof(buf), "%lld.%03d", static_cast<long long>(ms / 1000),
+                   static_cast<int>(ms % 1000));
+  w.RawValue(buf, static_cast<size_t>(n), rapidjson::kNumberType);
 }
 
 bool IsStreamName(std::string_view s) {

@@ -74,6 +74,15 @@ struct KinesisApi::Call {
   }
 };
 
+// SequenceNumber(epoch, offset) written into `buf` without allocating (hot paths: one per record).
+struct SequenceText {
+  char buf[48];
+  std::string_view Format(uint64_t epoch, uint64_t offset);
+};
+
+// Epoch milliseconds as JSON epoch seconds with 3 decimals ("1700000000.123"), no float formatting.
+void WriteEpochSeconds(JsonWriter& w, int64_t ms);
+
 bool IsStreamName(std::string_view s);
 // "shardId-000000000007" (or a bare decimal) -> 7.
 std::optional<uint32_t> ParseShardId(std::string_view s);

@@ -186,14 +186,19 @@ void KinesisApi::PutRecords(Call& c) {
   w.Int(failed);
   c.Key("Records");
   w.StartArray();
-  std::vector<uint64_t> epochs;
+  // Per shard once: its epoch and id text; per record no allocation.
+  std::vector<std::pair<uint64_t, std::string>> shards;
+  SequenceText seq;
   for (const PutRecordOut& o : put_out_) {
     w.StartObject();
-    std::string shard = ShardIdOf(o.shard_index);
+    if (shards.size() <= o.shard_index) shards.resize(o.shard_index + 1);
+    auto& [epoch, shard] = shards[o.shard_index];
+    if (shard.empty()) {
+      epoch = s->ShardEpoch(o.shard_index);
+      shard = ShardIdOf(o.shard_index);
+    }
     if (o.status.ok()) {
-      if (epochs.size() <= o.shard_index) epochs.resize(o.shard_index + 1, UINT64_MAX);
-      if (epochs[o.shard_index] == UINT64_MAX) epochs[o.shard_index] = s->ShardEpoch(o.shard_index);
-      c.Field("SequenceNumber", SequenceNumber(epochs[o.shard_index], o.offset));
+      c.Field("SequenceNumber", seq.Format(epoch, o.offset));
       c.Field("ShardId", shard);
     } else if (o.status.code() == Code::kResourceExhausted) {
       c.Field("ErrorCode", "ProvisionedThroughputExceededException");
@@ -322,14 +327,18 @@ void KinesisApi::GetRecords(Call& c) {
   JsonWriter& w = c.w;
   c.Key("Records");
   w.StartArray();
+  SequenceText seq;
   for (const RecordView& r : read_batch_.records) {
     w.StartObject();
-    c.Field("SequenceNumber", SequenceNumber(epoch, r.offset));
+    c.Field("SequenceNumber", seq.Format(epoch, r.offset));
     c.Key("ApproximateArrivalTimestamp");
-    w.Double(static_cast<double>(r.arrival_ms) / 1000.0);
-    scratch_.clear();
+    WriteEpochSeconds(w, r.arrival_ms);
+    // Base64 needs no escaping: written raw, quotes included, to skip the escape scan.
+    scratch_.assign(1, '"');
     Base64Append(r.data, &scratch_);
-    c.Field("Data", scratch_);
+    scratch_.push_back('"');
+    c.Key("Data");
+    w.RawValue(scratch_.data(), scratch_.size(), rapidjson::kStringType);
     c.Field("PartitionKey", r.partition_key);
     w.EndObject();
   }

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "broker/api/event_stream.h"
+#include "broker/api/kinesis_call.h"
 #include "core/base64.h"
 #include "core/log.h"
 
@@ -166,16 +167,19 @@ void Subscriptions::SendEvent(Sub* sub, bool shard_end) {
   w.StartObject();
   w.Key("Records");
   w.StartArray();
+  SequenceText seq;
   for (const RecordView& r : batch_.records) {
     w.StartObject();
     w.Key("SequenceNumber");
-    w.String(SequenceNumber(epoch, r.offset).c_str());
+    std::string_view sv = seq.Format(epoch, r.offset);
+    w.String(sv.data(), static_cast<rapidjson::SizeType>(sv.size()));
     w.Key("ApproximateArrivalTimestamp");
-    w.Double(static_cast<double>(r.arrival_ms) / 1000.0);
-    scratch_.clear();
+    WriteEpochSeconds(w, r.arrival_ms);
+    scratch_.assign(1, '"');
     Base64Append(r.data, &scratch_);
+    scratch_.push_back('"');
     w.Key("Data");
-    w.String(scratch_.data(), static_cast<rapidjson::SizeType>(scratch_.size()));
+    w.RawValue(scratch_.data(), scratch_.size(), rapidjson::kStringType);
     w.Key("PartitionKey");
     w.String(r.partition_key.data(), static_cast<rapidjson::SizeType>(r.partition_key.size()));
     w.EndObject();

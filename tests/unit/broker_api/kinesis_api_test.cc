@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "broker/api/kinesis_call.h"
 #include "core/base64.h"
 
 namespace sluice::broker::api {
@@ -67,6 +68,15 @@ class KinesisApiTest : public ::testing::Test {
   std::string type_;
   std::string raw_;
 };
+
+TEST(SequenceTextTest, MatchesTheBrokersSequenceNumbers) {
+  SequenceText t;
+  for (uint64_t epoch : {0ull, 1ull, 7ull, 123456789ull, ~0ull}) {
+    for (uint64_t offset : {0ull, 9ull, 10000000000000000000ull, ~0ull}) {
+      EXPECT_EQ(t.Format(epoch, offset), SequenceNumber(epoch, offset)) << epoch << " " << offset;
+    }
+  }
+}
 
 TEST_F(KinesisApiTest, CreateAndDescribeStream) {
   Create("s1", 2);
