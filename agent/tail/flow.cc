@@ -164,10 +164,11 @@ void Flow::OnKick(uv_timer_t* t) {
 
 void Flow::OnRescan(uv_timer_t* t) {
   Flow* self = static_cast<Flow*>(t->data);
+  // The periodic rescan is also the safety net for missed events: it marks every matched file
+  // whose size changed; files no glob reaches any more (rotated, draining) are looked at too.
   self->Rescan(false);
-  // The periodic rescan is also the safety net for missed events: look at every file.
   for (auto& [serial, f] : self->files_) {
-    if (!f->dirty && !f->finished) {
+    if (f->rotated && !f->dirty && !f->finished) {
       f->dirty = true;
       self->dirty_.push_back(serial);
     }
@@ -194,11 +195,17 @@ void Flow::OnTick(uv_timer_t* t) {
 }
 
 void Flow::FinishFiles() {
-  // MaybeFinish may forget a file: walk a copy of the serials, not the map.
-  std::vector<uint64_t> serials;
-  serials.reserve(files_.size());
-  for (const auto& [serial, f] : files_) serials.push_back(serial);
-  for (uint64_t s : serials) {
+  // MaybeFinish may forget a file (erase it from files_): those are collected and done after.
+  std::vector<uint64_t> finished;
+  for (auto& [serial, f] : files_) {
+    if (f->finished) {
+      finished.push_back(serial);
+    } else if (f->fd >= 0) {
+      MaybeFinish(f.get());
+      if (f->finished) finished.push_back(serial);
+    }
+  }
+  for (uint64_t s : finished) {
     auto it = files_.find(s);
     if (it != files_.end()) MaybeFinish(it->second.get());
   }

@@ -62,7 +62,23 @@ void Flow::Rescan(bool initial) {
     if (!seen.count(path)) gone.push_back(path);
   }
   for (const std::string& p : gone) DetachPath(p);
-  for (const std::string& p : exp.files) {
+  for (size_t k = 0; k < exp.files.size(); ++k) {
+    const std::string& p = exp.files[k];
+    if (!initial) {
+      // Known path, same file: only a size change needs a look (no second stat).
+      auto known = by_path_.find(p);
+      if (known != by_path_.end()) {
+        File* f = files_[known->second].get();
+        const GlobFileInfo& gi = exp.info[k];
+        if (f->id == FileId{gi.dev, gi.ino}) {
+          if (gi.size != f->size && !f->dirty) {
+            f->dirty = true;
+            dirty_.push_back(f->serial);
+          }
+          continue;
+        }
+      }
+    }
     if (initial) {
       int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC);
       struct stat st;

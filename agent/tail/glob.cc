@@ -125,6 +125,8 @@ void PathGlobs::AddFile(const std::string& path, GlobExpansion* out) const {
   if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
   if (Excluded(path)) return;
   out->files.push_back(path);
+  out->info.push_back({static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+                       static_cast<uint64_t>(st.st_size)});
 }
 
 void PathGlobs::Walk(const Pattern& p, const std::string& dir, size_t i, GlobExpansion* out,
@@ -192,8 +194,19 @@ GlobExpansion PathGlobs::Expand() const {
   GlobExpansion out;
   std::vector<std::string> dirs;
   for (const Pattern& p : include_) Walk(p, p.absolute ? "/" : "", 0, &out, &dirs);
-  std::sort(out.files.begin(), out.files.end());
-  out.files.erase(std::unique(out.files.begin(), out.files.end()), out.files.end());
+  std::vector<size_t> order(out.files.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return out.files[a] < out.files[b]; });
+  std::vector<std::string> files;
+  std::vector<GlobFileInfo> info;
+  for (size_t i : order) {
+    if (!files.empty() && files.back() == out.files[i]) continue;
+    files.push_back(std::move(out.files[i]));
+    info.push_back(out.info[i]);
+  }
+  out.files = std::move(files);
+  out.info = std::move(info);
   std::sort(dirs.begin(), dirs.end());
   dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
   out.directories = std::move(dirs);

@@ -6,6 +6,7 @@
 // THREADING: immutable after Create; Expand reads the file system and may run on any thread.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,8 +15,16 @@
 
 namespace sluice::agent {
 
+// What stat(2) said of a matched file when it was found.
+struct GlobFileInfo {
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  uint64_t size = 0;
+};
+
 struct GlobExpansion {
   std::vector<std::string> files;        // regular files (symlinks followed), deduplicated by path
+  std::vector<GlobFileInfo> info;        // info[i] belongs to files[i]
   std::vector<std::string> directories;  // directories whose entries can change the result
   std::vector<std::string> errors;       // "path: reason" for directories that could not be read
 };

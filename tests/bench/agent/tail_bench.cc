@@ -185,6 +185,67 @@ void BM_TailIntoBroker(benchmark::State& state) {
   state.counters["file_MB"] = static_cast<double>(in.bytes) / 1e6;
 }
 
+// Discovery of 10,000 files in 100 nested directories (Start: globbing, identity, watches), then
+// idle CPU while nothing is written, over SLUICE_BENCH_IDLE_MS (default 5000) of loop time.
+void BM_Discover10kThenIdle(benchmark::State& state) {
+  const Input& in = GetInput();
+  fs::path root = in.dir / "many";
+  for (int d = 0; d < 100; ++d) {
+    fs::path sub = root / (std::string("app").append(std::to_string(d))) / "logs";
+    fs::create_directories(sub);
+    for (int f = 0; f < 100; ++f)
+      std::ofstream(sub / std::string("f").append(std::to_string(f)).append(".log")) << "x\n";
+  }
+  const char* idle_env = std::getenv("SLUICE_BENCH_IDLE_MS");
+  const uint64_t idle_ms = idle_env ? std::strtoull(idle_env, nullptr, 10) : 5000;
+  double idle_cpu_pct = 0;
+  uint64_t files = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    fs::remove_all(in.dir / "data2");
+    fs::remove_all(in.dir / "cp2");
+    broker::BrokerOptions bo;
+    bo.data_dir = in.dir / "data2";
+    auto b = broker::Broker::Open(bo);
+    broker::StreamOptions so;
+    so.name = "many";
+    auto stream = (*b)->CreateStream(so);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    FlowOptions o;
+    o.name = "many";
+    o.paths = {(root / "**" / "*.log").string()};
+    o.stream = "many";
+    o.initial_position = InitialPosition::kStartOfFile;
+    o.max_open_files = 20000;
+    auto flow = Flow::Create(&loop, o, *stream, in.dir / "cp2", Clock::Real());
+    state.ResumeTiming();
+    if (!(*flow)->Start().ok()) state.SkipWithError("start failed");
+    state.PauseTiming();
+    files = (*flow)->stats().files_tracked;
+    // Let the first pass read the 10,000 lines, then measure a quiet loop.
+    uv_timer_t timer;
+    uv_timer_init(&loop, &timer);
+    uv_timer_start(
+        &timer, [](uv_timer_t* t) { uv_stop(t->loop); }, 1000, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    double cpu0 = CpuSeconds();
+    uv_timer_start(
+        &timer, [](uv_timer_t* t) { uv_stop(t->loop); }, idle_ms, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    idle_cpu_pct = (CpuSeconds() - cpu0) / (static_cast<double>(idle_ms) / 1000.0) * 100.0;
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
+    (*flow)->Stop([] {});
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&loop) != 0) state.SkipWithError("loop not closed");
+    flow->reset();
+    b->reset();
+    state.ResumeTiming();
+  }
+  state.counters["files"] = static_cast<double>(files);
+  state.counters["idle_cpu_pct"] = idle_cpu_pct;
+}
+
 BENCHMARK(BM_Cat)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
 // Arg 0: fsync interval (100 ms group commit); arg 1: fsync never (the tailer's own cost).
 BENCHMARK(BM_TailIntoBroker)
@@ -193,6 +254,7 @@ BENCHMARK(BM_TailIntoBroker)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->Iterations(2);
+BENCHMARK(BM_Discover10kThenIdle)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
 
 }  // namespace
 }  // namespace sluice::agent
