@@ -33,7 +33,13 @@ class BrokerImpl final : public Broker {
   Status LoadAll() {
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(StreamsDir(), ec)) {
-      if (!entry.is_directory() || !std::filesystem::exists(entry.path() / "stream.json")) continue;
+      if (!entry.is_directory()) continue;
+      if (!std::filesystem::exists(entry.path() / "stream.json")) {
+        // Left by a CreateStream or DeleteStream that did not finish: nothing was acknowledged.
+        std::filesystem::remove_all(entry.path(), ec);
+        ec.clear();
+        continue;
+      }
       auto s = StreamImpl::Load(entry.path(), Context());
       if (!s.ok()) return s.status().Annotate("stream " + entry.path().filename().string());
       std::string name = (*s)->name();

@@ -328,6 +328,11 @@ bool StreamImpl::WaitForData(uint32_t shard_index, uint64_t offset,
 
 void StreamImpl::RemoveFiles() {
   std::unique_lock<std::shared_mutex> topo(topo_mu_);
+  // The metadata goes first, so a crash half-way leaves a directory the next start ignores
+  // rather than a stream with missing shards.
+  std::error_code rm_ec;
+  std::filesystem::remove(dir_ / "stream.json", rm_ec);
+  if (!rm_ec) (void)FsyncDir(dir_);
   for (auto& s : shards_) {
     if (s->log) s->log->RemoveAll();
     s->log.reset();

@@ -126,6 +126,12 @@ TEST_F(ReshardTest, RestartKeepsStreamsLineageAndCheckpoints) {
   ASSERT_TRUE(broker_->DeleteStream("keep").ok());
   EXPECT_TRUE(broker_->ListStreams().empty());
   EXPECT_FALSE(std::filesystem::exists(dir_.path() / "streams/keep"));
+  // A stream directory without metadata (a create or delete cut short) is not a stream.
+  std::filesystem::create_directories(dir_.path() / "streams/ghost/shardId-000000000000");
+  OpenBroker();
+  EXPECT_TRUE(broker_->ListStreams().empty());
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "streams/ghost"));
+  EXPECT_TRUE(MakeStream("ghost", 1) != nullptr);
 }
 
 }  // namespace
