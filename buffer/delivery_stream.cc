@@ -231,10 +231,16 @@ JournalEntry DeliveryStream::Plan(Worker* w) {
   e.oldest_arrival_ms = b.oldest_arrival_ms;
   e.records = b.recs.size();
   e.ranges = b.ranges;
-  std::string seed = options_.name + "|" + std::to_string(options_.version);
+  std::string seed = options_.name;
+  seed.push_back('|');
+  seed.append(std::to_string(options_.version));
   for (const auto& r : b.ranges) {
-    seed += "|" + std::to_string(r.shard) + ":" + std::to_string(r.first) + "-" +
-            std::to_string(r.last);
+    seed.push_back('|');
+    seed.append(std::to_string(r.shard));
+    seed.push_back(':');
+    seed.append(std::to_string(r.first));
+    seed.push_back('-');
+    seed.append(std::to_string(r.last));
   }
   std::string name =
       ObjectName(options_.name, options_.version, b.oldest_arrival_ms, StableId(seed));

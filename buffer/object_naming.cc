@@ -175,8 +175,12 @@ Result<std::string> PrefixTemplate::Render(
 std::string ObjectName(std::string_view delivery, int version, int64_t ts_ms, std::string_view id) {
   auto ts = FormatTimestamp("yyyy-MM-dd-HH-mm-ss", ts_ms);
   std::string out(delivery);
-  out += "-" + std::to_string(version) + "-" + *ts + "-";
-  out += id;
+  out.push_back('-');
+  out.append(std::to_string(version));
+  out.push_back('-');
+  out.append(*ts);
+  out.push_back('-');
+  out.append(id);
   return out;
 }
 
