@@ -179,8 +179,6 @@ Status ShardLog::Read(uint64_t from, const ReadLimits& limits, ReadBatch* out) {
   out->shard_end = false;
   out->millis_behind_latest = 0;
   size_t cap = std::max(limits.max_bytes, fmt::kMaxFrameBytes) + fmt::kMaxFrameBytes + kReadChunk;
-  if (out->buffer.size() < cap) out->buffer.resize(cap);
-  char* buf = out->buffer.data();
   size_t max_records = std::max<size_t>(1, limits.max_records);
 
   std::unique_lock<std::mutex> lock(mu_);
@@ -198,7 +196,17 @@ Status ShardLog::Read(uint64_t from, const ReadLimits& limits, ReadBatch* out) {
   std::shared_ptr<Segment> seg = SegmentForLocked(from, &seg_index);
   uint64_t file_pos = seg->PositionFor(from);
   uint64_t seg_end = seg->size();
+  // The buffer grows to what there is to read (bounded by cap), not to cap itself: a reader of
+  // a quiet shard keeps a small buffer.
+  uint64_t avail = seg_end - file_pos;
+  for (size_t i = seg_index + 1; i < segments_.size() && avail < cap; ++i) {
+    avail += segments_[i]->size() - fmt::kSegmentHeaderSize;
+  }
   lock.unlock();
+  size_t want = static_cast<size_t>(std::min<uint64_t>(cap, avail));
+  if (out->buffer.size() < want) out->buffer.resize(std::max(want, out->buffer.size() * 2));
+  cap = out->buffer.size();
+  char* buf = out->buffer.data();
 
   size_t used = 0;      // bytes of buf filled
   size_t parse_at = 0;  // next frame to decode in buf
