@@ -105,6 +105,8 @@ Result<std::shared_ptr<Segment>> Segment::Open(const std::filesystem::path& dir,
   std::shared_ptr<Segment> seg(new Segment(dir, base, std::move(fd)));
   if (!scan && seg->LoadIndexes()) return seg;
   RETURN_IF_ERROR(seg->ScanAndRebuild(report));
+  // A sealed segment's rebuilt indexes are written back so the next start can trust them.
+  if (!scan) RETURN_IF_ERROR(seg->WriteIndexes());
   return seg;
 }
 

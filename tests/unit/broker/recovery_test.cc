@@ -136,6 +136,10 @@ TEST_F(RecoveryTest, StaleIndexesAreRebuilt) {
   ASSERT_EQ(got.size(), 193u);
   EXPECT_EQ(got[0], "i1-2");
   EXPECT_EQ(*s->EndOffset(0), 200u);
+  // The rebuilt indexes were written back.
+  EXPECT_TRUE(
+      std::filesystem::exists(std::filesystem::path(idx[1]).replace_extension(".timeindex")));
+  EXPECT_NE(*ReadWholeFile(idx[0]), junk);
 }
 
 }  // namespace
