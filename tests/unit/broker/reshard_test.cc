@@ -95,6 +95,34 @@ TEST_F(ReshardTest, UpdateShardCountScalesUniformly) {
   EXPECT_EQ(s->options().shards, 2);
 }
 
+TEST_F(ReshardTest, UpdateShardCountEveryValidTarget) {
+  OpenBroker();
+  int n = 0;
+  for (int from = 1; from <= 5; ++from) {
+    for (int target = (from + 1) / 2; target <= 2 * from; ++target) {
+      Stream* s = MakeStream("u" + std::to_string(n++), from);
+      PutN(s, 3, "x", kMaxHashKey);
+      ASSERT_TRUE(s->UpdateShardCount(target).ok()) << from << " -> " << target;
+      std::vector<ShardInfo> open;
+      for (auto& i : s->ListShards()) {
+        if (i.open) open.push_back(i);
+      }
+      std::sort(open.begin(), open.end(),
+                [](auto& a, auto& b) { return a.starting_hash_key < b.starting_hash_key; });
+      ASSERT_EQ(open.size(), static_cast<size_t>(target)) << from << " -> " << target;
+      for (int i = 0; i < target; ++i) {
+        EXPECT_EQ(open[i].starting_hash_key, EvenRange(i, target).first);
+        EXPECT_EQ(open[i].ending_hash_key, EvenRange(i, target).second);
+      }
+      // Every key still routes to an open shard, and child numbers exceed the parents'.
+      auto out = PutN(s, 1, "y", kMaxHashKey);
+      ASSERT_TRUE(out[0].status.ok());
+      EXPECT_GT(*ParseHashKey(SequenceNumber(s->ShardEpoch(out[0].shard_index), out[0].offset)),
+                *ParseHashKey(SequenceNumber(0, 2)));
+    }
+  }
+}
+
 TEST_F(ReshardTest, RestartKeepsStreamsLineageAndCheckpoints) {
   OpenBroker();
   Stream* s = MakeStream("keep", 2);
