@@ -178,7 +178,7 @@ class Http1Session final : public ProtocolSession {
     }
     out->append("Content-Length: ").append(std::to_string(resp.body.size())).append("\r\n");
     out->append(keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
-    if (!head) out->append(resp.body);
+    if (!head) conn_->QueueOwned(std::move(resp.body));
     if (!keep_alive) close_ = true;
     return 0;
   }

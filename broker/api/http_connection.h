@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "broker/api/http_server.h"
 
@@ -41,12 +42,14 @@ class Connection final {
   // Queues bytes for the socket; Flush() hands the queue to libuv in one write.
   void Queue(std::string_view bytes) { out_.append(bytes); }
   std::string* out() { return &out_; }
+  // Queues a large buffer without copying it (a response body): it becomes its own iovec.
+  void QueueOwned(std::string&& bytes);
   void Flush();
   // Closes once queued writes are done.
   void CloseAfterWrite();
   void Close();
   bool closing() const { return closing_; }
-  size_t pending_write_bytes() const { return writing_bytes_ + out_.size(); }
+  size_t pending_write_bytes() const { return writing_bytes_ + out_.size() + segments_bytes_; }
 
   void OnRead(const char* data, ssize_t n);
   void RequestStarted();   // the first byte of a request arrived
@@ -71,6 +74,8 @@ class Connection final {
   std::unique_ptr<ProtocolSession> session_;
   std::string detect_;  // first bytes, until the protocol is known
   std::string out_;
+  std::vector<std::string> segments_;  // queued before out_, in order
+  size_t segments_bytes_ = 0;
   std::string peer_;
   size_t writing_bytes_ = 0;
   int writes_in_flight_ = 0;

@@ -16,7 +16,8 @@ constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 struct WriteReq {
   uv_write_t req;
-  std::string data;
+  std::vector<std::string> data;
+  size_t bytes = 0;
 };
 
 std::string PeerName(uv_tcp_t* tcp) {
@@ -190,20 +191,43 @@ void Connection::OnRead(const char* data, ssize_t n) {
   Flush();
 }
 
+void Connection::QueueOwned(std::string&& bytes) {
+  if (bytes.size() < 16 * 1024) {
+    out_.append(bytes);
+    return;
+  }
+  if (!out_.empty()) {
+    segments_bytes_ += out_.size();
+    segments_.push_back(std::move(out_));
+    out_.clear();
+  }
+  segments_bytes_ += bytes.size();
+  segments_.push_back(std::move(bytes));
+}
+
 void Connection::Flush() {
-  if (closing_ || out_.empty()) {
+  if (closing_ || (out_.empty() && segments_.empty())) {
     if (close_after_write_ && writes_in_flight_ == 0) Close();
     return;
   }
   auto* w = new WriteReq;
-  w->data.swap(out_);
+  w->data.swap(segments_);
+  if (!out_.empty()) w->data.push_back(std::move(out_));
+  out_.clear();
+  segments_bytes_ = 0;
   w->req.data = this;
-  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  writing_bytes_ += w->data.size();
+  std::vector<uv_buf_t> bufs;
+  bufs.reserve(w->data.size());
+  for (std::string& d : w->data) {
+    bufs.push_back(uv_buf_init(d.data(), static_cast<unsigned>(d.size())));
+    w->bytes += d.size();
+  }
+  writing_bytes_ += w->bytes;
   writes_in_flight_++;
-  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, OnWriteDone);
+  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), bufs.data(),
+                    static_cast<unsigned>(bufs.size()), OnWriteDone);
   if (rc != 0) {
-    writing_bytes_ -= w->data.size();
+    writing_bytes_ -= w->bytes;
     writes_in_flight_--;
     delete w;
     Close();
@@ -213,7 +237,7 @@ void Connection::Flush() {
 void Connection::OnWriteDone(uv_write_t* req, int status) {
   auto* w = reinterpret_cast<WriteReq*>(req);
   auto* c = static_cast<Connection*>(req->data);
-  c->writing_bytes_ -= w->data.size();
+  c->writing_bytes_ -= w->bytes;
   c->writes_in_flight_--;
   delete w;
   c->last_activity_ms_ = c->Now();
@@ -221,7 +245,8 @@ void Connection::OnWriteDone(uv_write_t* req, int status) {
     c->Close();
     return;
   }
-  if (c->close_after_write_ && c->writes_in_flight_ == 0 && c->out_.empty()) {
+  if (c->close_after_write_ && c->writes_in_flight_ == 0 && c->out_.empty() &&
+      c->segments_.empty()) {
     c->Close();
     return;
   }
@@ -231,7 +256,7 @@ void Connection::OnWriteDone(uv_write_t* req, int status) {
 void Connection::CloseAfterWrite() {
   close_after_write_ = true;
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-  if (writes_in_flight_ == 0 && out_.empty()) Close();
+  if (writes_in_flight_ == 0 && out_.empty() && segments_.empty()) Close();
 }
 
 void Connection::Close() {

@@ -32,7 +32,8 @@ KinesisApi::KinesisApi(Broker* broker, const ApiOptions& options, TokenCodec tok
     : broker_(broker),
       options_(options),
       tokens_(std::move(tokens)),
-      iterators_(std::move(iterators)) {}
+      iterators_(std::move(iterators)),
+      out_buffer_(std::make_unique<rapidjson::StringBuffer>()) {}
 
 void KinesisApi::Handle(std::string_view operation, std::string& body, ApiReply* reply) {
   using Op = void (KinesisApi::*)(Call&);
@@ -62,7 +63,7 @@ void KinesisApi::Handle(std::string_view operation, std::string& body, ApiReply*
       {"ListStreamConsumers", &KinesisApi::ListStreamConsumers},
       {"DeregisterStreamConsumer", &KinesisApi::DeregisterStreamConsumer},
   };
-  Call c;
+  Call c(*out_buffer_);
   Op op = nullptr;
   for (const Entry& e : kOps) {
     if (e.name == operation) op = e.op;
@@ -94,7 +95,7 @@ void KinesisApi::Handle(std::string_view operation, std::string& body, ApiReply*
 }
 
 bool KinesisApi::PrepareSubscribe(std::string& body, ApiReply* reply, SubscriptionStart* start) {
-  Call c;
+  Call c(*out_buffer_);
   if (body.empty()) body = "{}";
   c.doc.ParseInsitu(body.data());
   if (c.doc.HasParseError() || !c.doc.IsObject()) {

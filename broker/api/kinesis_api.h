@@ -9,6 +9,7 @@
 // not owned and must outlive the server; the server must live until Stop()'s callback has run.
 #pragma once
 
+#include <rapidjson/stringbuffer.h>
 #include <uv.h>
 
 #include <filesystem>
@@ -135,6 +136,7 @@ class KinesisApi final {
   std::vector<PutRecordIn> put_in_;
   std::vector<PutRecordOut> put_out_;
   ReadBatch read_batch_;
+  std::unique_ptr<rapidjson::StringBuffer> out_buffer_;  // JSON answers, reused
 };
 
 class KinesisApiServer final {

@@ -23,9 +23,12 @@ namespace sluice::broker::api {
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 struct KinesisApi::Call {
+  // `out` is reused across calls (cleared here), so large answers do not regrow it each time.
+  explicit Call(rapidjson::StringBuffer& out) : buffer(out), w(out) { out.Clear(); }
+
   rapidjson::Document doc;
-  rapidjson::StringBuffer buffer;
-  JsonWriter w{buffer};
+  rapidjson::StringBuffer& buffer;
+  JsonWriter w;
 
   bool failed = false;
   int http_status = 400;
