@@ -62,6 +62,12 @@ Result<std::unique_ptr<ShardLog>> ShardLog::Open(const std::filesystem::path& di
   log->next_offset_ = std::max(log->next_offset_, min_next_offset);
   if (log->segments_.empty()) {
     ASSIGN_OR_RETURN(auto seg, Segment::Create(dir, log->next_offset_));
+    // The new file and directory entries must survive a power cut before any fdatasync of the
+    // segment counts.
+    if (options.sync_on_roll) {
+      RETURN_IF_ERROR(FsyncDir(dir));
+      RETURN_IF_ERROR(FsyncDir(dir.parent_path()));
+    }
     log->bytes_ += seg->size();
     log->segments_.push_back(std::move(seg));
   }

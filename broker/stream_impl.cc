@@ -84,6 +84,7 @@ Result<std::unique_ptr<StreamImpl>> StreamImpl::Create(const std::filesystem::pa
   s->RebuildRoutesLocked();
   std::lock_guard<std::mutex> lock(s->meta_mu_);
   RETURN_IF_ERROR(s->SaveMetaLocked());
+  RETURN_IF_ERROR(FsyncDir(dir.parent_path()));  // the stream's own directory entry
   return s;
 }
 
