@@ -33,10 +33,13 @@ export async function startServer(args = []) {
   return {
     port,
     endpoint: `http://127.0.0.1:${port}`,
+    // Stops the server; it must close every handle and exit 0 (uv_loop_close succeeded).
     async stop() {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
+      const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
       child.kill('SIGTERM');
-      return exited;
+      const { code, signal } = await exited;
+      if (code !== 0) throw new Error(`test server exited with ${code} (${signal}) on SIGTERM`);
+      return code;
     },
   };
 }

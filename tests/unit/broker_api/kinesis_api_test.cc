@@ -346,3 +346,47 @@ TEST_F(KinesisApiTest, UpdateShardCountLimits) {
 
 }  // namespace
 }  // namespace sluice::broker::api
+
+namespace sluice::broker::api {
+namespace {
+
+TEST(ListenAddressTest, ParsesAndRefusesExposureWithoutCredentials) {
+  std::string host;
+  int port = 0;
+  ASSERT_TRUE(ParseListenAddress("127.0.0.1:4567", &host, &port).ok());
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 4567);
+  ASSERT_TRUE(ParseListenAddress("[::1]:80", &host, &port).ok());
+  EXPECT_EQ(host, "::1");
+  EXPECT_FALSE(ParseListenAddress("127.0.0.1", &host, &port).ok());
+  EXPECT_FALSE(ParseListenAddress("127.0.0.1:99999", &host, &port).ok());
+  EXPECT_TRUE(IsLoopbackHost("127.0.0.1"));
+  EXPECT_TRUE(IsLoopbackHost("::1"));
+  EXPECT_FALSE(IsLoopbackHost("0.0.0.0"));
+
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("sluice_api_listen_" + std::to_string(::getpid()));
+  BrokerOptions bo;
+  bo.data_dir = dir;
+  auto broker = Broker::Open(bo);
+  ASSERT_TRUE(broker.ok());
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  ApiOptions ao;
+  ao.data_dir = dir;
+  ao.listen = "0.0.0.0:0";
+  auto refused = KinesisApiServer::Create(&loop, broker->get(), ao);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("not a loopback address"), std::string::npos);
+  ao.credentials.push_back({"AKID", "secret"});
+  auto allowed = KinesisApiServer::Create(&loop, broker->get(), ao);
+  EXPECT_TRUE(allowed.ok()) << allowed.status().ToString();
+  // Created but never started: nothing to close.
+  allowed = Status(Code::kInternal, "dropped");
+  EXPECT_EQ(uv_loop_close(&loop), 0);
+  broker->reset();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace sluice::broker::api
