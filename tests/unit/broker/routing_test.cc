@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "broker/route_hash.h"
 #include "broker/stream_impl.h"
 #include "broker_test_util.h"
 
@@ -34,6 +35,16 @@ TEST(HashKeyTest, Md5Vectors) {
             (static_cast<uint128>(0xd41d8cd98f00b204ull) << 64) | 0xe9800998ecf8427eull);
   EXPECT_EQ(HashKeyOf("a"),
             (static_cast<uint128>(0x0cc175b9c0f1b6a8ull) << 64) | 0x31c399e269772661ull);
+}
+
+TEST(HashKeyTest, RouteHashKeyMatchesCore) {
+  EXPECT_EQ(RouteHashKey(""), HashKeyOf(""));
+  EXPECT_EQ(RouteHashKey("a"), HashKeyOf("a"));
+  std::string k;
+  for (int i = 0; i < 300; ++i) {
+    k.push_back(static_cast<char>('a' + i % 26));
+    ASSERT_EQ(RouteHashKey(k), HashKeyOf(k)) << i;
+  }
 }
 
 class RoutingTest : public BrokerTest {};
