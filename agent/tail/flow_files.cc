@@ -159,6 +159,11 @@ void Flow::CheckPath(const std::string& path) {
     DetachPath(path);  // the path now names another file: the old one was rotated
   }
   auto known = by_id_.find(id);
+  if (known != by_id_.end() && files_[known->second]->finished) {
+    // The inode of a file already drained and closed now holds a new file.
+    by_id_.erase(known);
+    known = by_id_.end();
+  }
   if (!globs_.Matches(path)) {
     // A symlink's target, seen through the target's directory: only a wake-up.
     if (known != by_id_.end()) {
@@ -352,7 +357,10 @@ void Flow::CloseFd(File* f) {
 void Flow::Forget(File* f) {
   CloseFd(f);
   stats_.records_truncated += f->framer->truncated_records();
-  for (const std::string& p : f->paths) by_path_.erase(p);
+  for (const std::string& p : f->paths) {
+    auto it = by_path_.find(p);
+    if (it != by_path_.end() && it->second == f->serial) by_path_.erase(it);
+  }
   auto id = by_id_.find(f->id);
   if (id != by_id_.end() && id->second == f->serial) by_id_.erase(id);
   checkpoint_dirty_ = true;

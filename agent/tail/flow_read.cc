@@ -17,7 +17,10 @@ bool Flow::CheckFile(File* f) {
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   if (st.st_nlink == 0 && !f->deleted) {
     f->deleted = true;
-    for (const std::string& p : f->paths) by_path_.erase(p);
+    for (const std::string& p : f->paths) {
+      auto it = by_path_.find(p);
+      if (it != by_path_.end() && it->second == f->serial) by_path_.erase(it);
+    }
     f->paths.clear();
     if (!f->rotated) {
       f->rotated = true;

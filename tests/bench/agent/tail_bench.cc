@@ -63,16 +63,17 @@ const Input& GetInput() {
     char line[512];
     uint64_t n = 0;
     while (i.bytes < want) {
-      int len = std::snprintf(
-          line, sizeof(line),
-          "10.%u.%u.%u - user%llu [22/Nov/2026:04:%02u:%02u +0000] \"GET "
-          "/api/v1/items/%llu?page=%u "
-          "HTTP/1.1\" %u %u \"https://example.com/\" \"Mozilla/5.0 (X11; Linux x86_64)\"\n",
-          static_cast<unsigned>(n % 256), static_cast<unsigned>((n / 256) % 256),
-          static_cast<unsigned>(n % 251), static_cast<unsigned long long>(n % 1000),
-          static_cast<unsigned>(n / 60 % 60), static_cast<unsigned>(n % 60),
-          static_cast<unsigned long long>(n), static_cast<unsigned>(n % 97),
-          n % 10 == 0 ? 404u : 200u, static_cast<unsigned>(100 + n % 5000));
+      int len =
+          std::snprintf(line, sizeof(line),
+                        "10.%u.%u.%u - user%llu [22/Nov/2026:04:%02u:%02u +0000] \"GET "
+                        "/api/v1/items/%llu?page=%u "
+                        "HTTP/1.1\" %u %u \"https://example.com/\" \"Mozilla/5.0 (X11; Linux "
+                        "x86_64) AppleWebKit/537.36 (KHTML, like Gecko)\"\n",
+                        static_cast<unsigned>(n % 256), static_cast<unsigned>((n / 256) % 256),
+                        static_cast<unsigned>(n % 251), static_cast<unsigned long long>(n % 1000),
+                        static_cast<unsigned>(n / 60 % 60), static_cast<unsigned>(n % 60),
+                        static_cast<unsigned long long>(n), static_cast<unsigned>(n % 97),
+                        n % 10 == 0 ? 404u : 200u, static_cast<unsigned>(100 + n % 5000));
       buf.append(line, static_cast<size_t>(len));
       i.bytes += static_cast<uint64_t>(len);
       ++n;

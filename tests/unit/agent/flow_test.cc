@@ -200,6 +200,40 @@ TEST_F(FlowTest, RotationWhileStoppedDrainsRenamedFileFromCheckpoint) {
   StopFlow(std::move(flow));
 }
 
+TEST_F(FlowTest, FileShorterThanFingerprintGrowsAcrossRestart) {
+  FlowOptions o = Options("*.log");
+  { std::ofstream(Path("a.log")) << ""; }  // empty at first
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  AppendLines("a.log", 0, 2);  // 14 bytes: shorter than the fingerprint
+  flow->PollNow();
+  StopFlow(std::move(flow));
+  AppendLines("a.log", 2, 300);  // grows past the fingerprint while stopped
+  flow = StartFlow(o);
+  flow->PollNow();
+  ExpectExactlyOnce(300);
+  AppendLines("a.log", 300, 310);
+  flow->PollNow();
+  ExpectExactlyOnce(310);
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, InodeOfDrainedFileReusedWhileItsCheckpointIsPending) {
+  OpenBroker(broker::FsyncPolicy::kInterval);  // drained files wait for durability
+  FlowOptions o = Options("*.log");
+  AppendLines("a.log", 0, 10);
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  ASSERT_EQ(unlink(Path("a.log").c_str()), 0);
+  flow->PollNow();               // drained and closed; not forgotten before its records are durable
+  AppendLines("a.log", 10, 20);  // a new file, often on the freed inode
+  flow->PollNow();
+  ASSERT_TRUE(stream_->Sync().ok());
+  flow->PollNow();
+  ExpectExactlyOnce(20);
+  StopFlow(std::move(flow));
+}
+
 TEST_F(FlowTest, ReusedInodeWithOtherContentIsReadFromStart) {
   FlowOptions o = Options("*.log");
   AppendLines("a.log", 0, 50);
