@@ -23,8 +23,10 @@ Result<std::unique_ptr<KinesisApi>> KinesisApi::Create(Broker* broker, const Api
   ASSIGN_OR_RETURN(
       std::unique_ptr<IteratorCodec> iterators,
       IteratorCodec::Open(options.data_dir, options.clock, std::chrono::milliseconds(300 * 1000)));
-  return std::unique_ptr<KinesisApi>(
+  std::unique_ptr<KinesisApi> api(
       new KinesisApi(broker, options, std::move(tokens), std::move(iterators)));
+  RETURN_IF_ERROR(api->LoadMeta());
+  return api;
 }
 
 KinesisApi::KinesisApi(Broker* broker, const ApiOptions& options, TokenCodec tokens,
@@ -159,6 +161,7 @@ KinesisApi::StreamMeta& KinesisApi::Meta(const std::string& stream) {
   if (it == meta_.end()) {
     it = meta_.emplace(stream, StreamMeta{}).first;
     it->second.created_ms = options_.clock->NowMs();
+    SaveMeta();  // first seen (e.g. created by the daemon's config): keep its times stable
   }
   return it->second;
 }

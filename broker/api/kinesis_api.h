@@ -121,7 +121,9 @@ class KinesisApi final {
 
   // Shared helpers.
   void Finish(Call& c, ApiReply* reply);  // the answer, or the error document
-  Stream* ResolveStream(Call& c);         // StreamName and/or StreamARN; records the error
+  Status LoadMeta();                      // kinesis_meta.cc
+  void SaveMeta();
+  Stream* ResolveStream(Call& c);  // StreamName and/or StreamARN; records the error
   StreamMeta& Meta(const std::string& stream);
   std::string StreamArn(std::string_view name) const;
   std::string ConsumerArn(std::string_view stream, std::string_view consumer, int64_t ms) const;

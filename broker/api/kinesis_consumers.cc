@@ -66,6 +66,7 @@ void KinesisApi::RegisterStreamConsumer(Call& c) {
   }
   int64_t now = options_.clock->NowMs();
   Meta(s->name()).consumer_created_ms[std::string(*name)] = now;
+  SaveMeta();
   c.Key("Consumer");
   c.w.StartObject();
   c.Field("ConsumerName", *name);
@@ -140,6 +141,7 @@ void KinesisApi::DeregisterStreamConsumer(Call& c) {
     return;
   }
   Meta(s->name()).consumer_created_ms.erase(name);
+  SaveMeta();
 }
 
 void KinesisApi::ListStreamConsumers(Call& c) {

@@ -94,7 +94,7 @@ void KinesisApi::CreateStream(Call& c) {
     return;
   }
   meta_.erase(so.name);
-  Meta(so.name);
+  Meta(so.name);  // saves
 }
 
 void KinesisApi::DeleteStream(Call& c) {
@@ -121,6 +121,7 @@ void KinesisApi::DeleteStream(Call& c) {
     return;
   }
   meta_.erase(name);
+  SaveMeta();
 }
 
 void KinesisApi::DescribeStream(Call& c) {
@@ -552,6 +553,7 @@ void KinesisApi::AddTagsToStream(Call& c) {
     return;
   }
   for (auto& [k, v] : add) m.tags[k] = v;
+  SaveMeta();
 }
 
 void KinesisApi::RemoveTagsFromStream(Call& c) {
@@ -577,6 +579,7 @@ void KinesisApi::RemoveTagsFromStream(Call& c) {
   if (s == nullptr) return;
   StreamMeta& m = Meta(s->name());
   for (const std::string& k : remove) m.tags.erase(k);
+  SaveMeta();
 }
 
 void KinesisApi::ListTagsForStream(Call& c) {

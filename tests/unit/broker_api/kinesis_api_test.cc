@@ -319,6 +319,31 @@ TEST_F(KinesisApiTest, RetentionTagsAndConsumers) {
   EXPECT_EQ(d["StreamNames"].Size(), 0u);
 }
 
+TEST_F(KinesisApiTest, TagsTimesAndConsumerArnsSurviveARestart) {
+  Create("s", 1);
+  Call("AddTagsToStream", R"({"StreamName":"s","Tags":{"env":"prod"}})");
+  const std::string arn = "arn:aws:kinesis:us-east-1:000000000000:stream/s";
+  auto d = Call("RegisterStreamConsumer", R"({"StreamARN":")" + arn + R"(","ConsumerName":"c"})");
+  std::string carn = d["Consumer"]["ConsumerARN"].GetString();
+  clock_.Advance(3600 * 1000);
+  api_.reset();
+  ApiOptions ao;
+  ao.data_dir = dir_;
+  ao.clock = &clock_;
+  auto a = KinesisApi::Create(broker_.get(), ao);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  api_ = std::move(*a);
+  d = Call("ListTagsForStream", R"({"StreamName":"s"})");
+  ASSERT_EQ(d["Tags"].Size(), 1u);
+  EXPECT_STREQ(d["Tags"][0]["Value"].GetString(), "prod");
+  d = Call("DescribeStreamSummary", R"({"StreamName":"s"})");
+  EXPECT_DOUBLE_EQ(d["StreamDescriptionSummary"]["StreamCreationTimestamp"].GetDouble(),
+                   1700000000.0);
+  d = Call("DescribeStreamConsumer", R"({"ConsumerARN":")" + carn + R"("})");
+  ASSERT_EQ(status_, 200) << raw_;
+  EXPECT_EQ(std::string(d["ConsumerDescription"]["ConsumerARN"].GetString()), carn);
+}
+
 TEST_F(KinesisApiTest, ListStreamsPaginates) {
   for (const char* n : {"a", "b", "c"}) Create(n, 1);
   auto d = Call("ListStreams", R"({"Limit":2})");
