@@ -82,7 +82,8 @@ class HttpServer final {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds and listens. Errors name the address.
+  // Binds and listens. Errors name the address. Once Start() has been called (even when it
+  // failed), Stop() must run and its callback fire before the server is destroyed.
   Status Start();
   // Closes the listener and every connection; `on_closed` runs once every handle is closed.
   void Stop(std::function<void()> on_closed);

@@ -149,7 +149,7 @@ void KinesisApi::DescribeStream(Call& c) {
   size_t written = 0;
   bool more = false;
   for (const ShardInfo& info : shards) {
-    if (start && (!after || info.index <= *after)) continue;
+    if (after && info.index <= *after) continue;
     if (written == max) {
       more = true;
       break;
@@ -282,10 +282,7 @@ void KinesisApi::ListShards(Call& c) {
   if (!c.Check()) return;
   Stream* s = nullptr;
   std::optional<uint32_t> after;
-  if (start) {
-    after = ParseShardId(*start);
-    if (!after) after = 0;  // an id that cannot exist sorts before every shard
-  }
+  if (start) after = ParseShardId(*start);  // an id that cannot exist excludes nothing
   if (next) {
     if (c.Get("StreamName") || c.Get("StreamARN")) {
       c.Fail("InvalidArgumentException",

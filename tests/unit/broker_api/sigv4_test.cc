@@ -70,8 +70,8 @@ class SigV4VerifierTest : public ::testing::Test {
 
   http::HttpRequest Vanilla() {
     http::HttpRequest r;
-    r.method = "GET";
-    r.target = "/";
+    r.method = std::string("GET");
+    r.target.assign(1, '/');
     r.headers = kVanilla;
     r.headers.emplace_back(
         "authorization",
@@ -92,11 +92,11 @@ TEST_F(SigV4VerifierTest, AcceptsThePublishedRequest) {
 
 TEST_F(SigV4VerifierTest, TamperedRequestIsInvalidSignature) {
   http::HttpRequest r = Vanilla();
-  r.target = "/other";
+  r.target = std::string("/other");
   ASSERT_TRUE(verifier_.Verify(r).has_value());
   EXPECT_EQ(verifier_.Verify(r)->type, "InvalidSignatureException");
   r = Vanilla();
-  r.body = "x";  // the payload hash is part of the signature
+  r.body.assign(1, 'x');  // the payload hash is part of the signature
   EXPECT_EQ(verifier_.Verify(r)->type, "InvalidSignatureException");
 }
 
