@@ -86,7 +86,9 @@ class Flow final {
 
   // Discovery and identity (flow_files.cc).
   void Rescan(bool initial);
-  void CheckPath(const std::string& path);
+  // `renamed`: the event was a create, delete or move of this name (not a write).
+  void CheckPath(const std::string& path, bool renamed = false);
+  bool RotatedFromMatch(const std::string& path);
   File* Track(const std::string& path, int fd, const struct stat& st, bool initial);
   void RestoreOffset(File* f, uint64_t size, bool initial);
   void DetachPath(const std::string& path);
@@ -143,6 +145,17 @@ class Flow final {
   std::unordered_set<std::string> open_failed_;  // paths whose open error was logged
   std::unordered_map<FileId, FileCheckpoint, FileIdHash> restored_;  // loaded, not yet matched
   bool had_checkpoints_ = false;
+  // Names matching a glob that were just created, moved or deleted, per directory: a file moved
+  // to a non-matching name beside them (app.log -> app.log.1) before it was ever read is followed.
+  struct RecentRename {
+    std::string dir;
+    std::string stem;  // file name up to its first '.'
+    int64_t ms;
+  };
+  std::deque<RecentRename> recent_renames_;
+  // Files drained and let go, so that a later rename of them is not taken for a new file.
+  std::unordered_map<FileId, Fingerprint, FileIdHash> gone_;
+  std::deque<FileId> gone_order_;
   int open_count_ = 0;
 
   // The batch being filled or retried. Records live in arena_; views are built at put time.

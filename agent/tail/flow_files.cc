@@ -134,7 +134,40 @@ void Flow::Rescan(bool initial) {
   UpdateWatches(dirs);
 }
 
-void Flow::CheckPath(const std::string& path) {
+namespace {
+
+std::string BaseName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string Stem(const std::string& name) {
+  size_t dot = name.find('.');
+  return dot == std::string::npos || dot == 0 ? name : name.substr(0, dot);
+}
+
+constexpr int64_t kRenameWindowMs = 5000;
+
+}  // namespace
+
+bool Flow::RotatedFromMatch(const std::string& path) {
+  const int64_t now = clock_->MonotonicMs();
+  while (!recent_renames_.empty() && now - recent_renames_.front().ms > kRenameWindowMs) {
+    recent_renames_.pop_front();
+  }
+  const std::string dir = DirName(path);
+  const std::string base = BaseName(path);
+  for (const RecentRename& r : recent_renames_) {
+    if (r.dir == dir && base.rfind(r.stem, 0) == 0) return true;
+  }
+  return false;
+}
+
+void Flow::CheckPath(const std::string& path, bool renamed) {
+  if (renamed && globs_.Matches(path)) {
+    recent_renames_.push_back({DirName(path), Stem(BaseName(path)), clock_->MonotonicMs()});
+    if (recent_renames_.size() > 256) recent_renames_.pop_front();
+  }
   struct stat st;
   auto it = by_path_.find(path);
   if (stat(path.c_str(), &st) != 0) {
@@ -172,6 +205,29 @@ void Flow::CheckPath(const std::string& path) {
         f->dirty = true;
         dirty_.push_back(f->serial);
       }
+      return;
+    }
+    if (renamed && RotatedFromMatch(path)) {
+      // Written under a matching name and rotated away before this flow saw it: drain it.
+      int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) return;
+      if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return;
+      }
+      auto g = gone_.find(FileId{st.st_dev, st.st_ino});
+      if (g != gone_.end() &&
+          FingerprintMatches(fd, static_cast<uint64_t>(st.st_size), g->second)) {
+        close(fd);  // one this flow already drained, renamed once more
+        return;
+      }
+      File* f = Track(path, fd, st, false);
+      if (f == nullptr) return;
+      by_path_.erase(path);
+      f->paths.clear();
+      f->rotated = true;
+      f->rotated_at_ms = clock_->MonotonicMs();
+      ++stats_.rotations;
     }
     return;
   }
@@ -363,6 +419,11 @@ void Flow::Forget(File* f) {
   }
   auto id = by_id_.find(f->id);
   if (id != by_id_.end() && id->second == f->serial) by_id_.erase(id);
+  if (gone_.emplace(f->id, f->fingerprint).second) gone_order_.push_back(f->id);
+  while (gone_order_.size() > 65536) {
+    gone_.erase(gone_order_.front());
+    gone_order_.pop_front();
+  }
   checkpoint_dirty_ = true;
   files_.erase(f->serial);
 }
@@ -403,14 +464,13 @@ void Flow::UpdateWatches(const std::vector<std::string>& dirs) {
 }
 
 void Flow::OnFsEvent(uv_fs_event_t* h, const char* name, int events, int status) {
-  (void)events;
   Watch* w = static_cast<Watch*>(h->data);
   Flow* self = w->flow;
   if (self->stopping_) return;
   if (status < 0 || name == nullptr) {
     self->rescan_wanted_ = true;
   } else {
-    self->CheckPath(JoinPath(w->dir, name));
+    self->CheckPath(JoinPath(w->dir, name), (events & UV_RENAME) != 0);
   }
   self->Kick();
 }
