@@ -7,12 +7,21 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "broker/broker.h"
 #include "core/clock.h"
 
 namespace sluice::broker::testing {
+
+// prefix + n + suffix, built by appending (GCC 12 at -O3 warns falsely on chained operator+).
+inline std::string Cat(std::string_view prefix, int64_t n, std::string_view suffix = "") {
+  std::string out(prefix);
+  out.append(std::to_string(n));
+  out.append(suffix);
+  return out;
+}
 
 class TempDir {
  public:

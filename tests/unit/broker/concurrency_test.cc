@@ -31,8 +31,8 @@ TEST_F(ConcurrencyTest, PutsReadsSyncsAndSplit) {
       std::vector<PutRecordOut> out;
       for (int b = 0; b < kBatches; ++b) {
         for (int i = 0; i < 50; ++i) {
-          data[i] = std::to_string(w) + ":" + std::to_string(b * 50 + i);
-          keys[i] = "k" + std::to_string(i);
+          data[i] = std::to_string(w) + testing::Cat(":", b * 50 + i);
+          keys[i] = testing::Cat("k", i);
           in[i] = {keys[i], data[i], std::nullopt};
         }
         bool all_ok = false;

@@ -67,7 +67,7 @@ TEST_F(ReadTest, ReadsAcrossSegmentsAndAfterRestart) {
   o.segment_bytes = 2048;
   OpenBroker(o);
   Stream* s = MakeStream("seg", 1);
-  for (int i = 0; i < 50; ++i) PutN(s, 10, "b" + std::to_string(i) + "-");
+  for (int i = 0; i < 50; ++i) PutN(s, 10, testing::Cat("b", i, "-"));
   auto got = ReadAll(s, 0);
   ASSERT_EQ(got.size(), 500u);
   EXPECT_EQ(got[499], "b49-9");

@@ -29,7 +29,7 @@ class RecoveryTest : public testing::BrokerTest {
     std::vector<uint64_t> starts;
     uint64_t pos = format::kSegmentHeaderSize;
     for (int i = 0; i < 10; ++i) {
-      std::string data = "r" + std::to_string(i) + std::string(i * 3, 'x');
+      std::string data = testing::Cat("r", i) + std::string(i * 3, 'x');
       PutRecordIn in{"pk", data, std::nullopt};
       std::vector<PutRecordOut> out;
       EXPECT_TRUE(s->PutBatch({&in, 1}, &out).ok());
@@ -65,7 +65,7 @@ TEST_F(RecoveryTest, TornTailIsCutAtEveryByte) {
     while (complete + 1 < starts.size() && starts[complete + 1] <= cut) ++complete;
     auto got = Recovered();
     ASSERT_EQ(got.size(), complete) << "cut at " << cut;
-    for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], "r" + std::to_string(i));
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], testing::Cat("r", i));
     // The shard accepts new records right after the cut.
     Stream* s = *broker_->GetStream("c");
     EXPECT_EQ(PutN(s, 1, "new")[0].offset, complete);
@@ -86,7 +86,7 @@ TEST_F(RecoveryTest, CorruptionInTheMiddleIsSkipped) {
     auto got = Recovered();
     std::vector<std::string> want;
     for (int i = 0; i < 10; ++i) {
-      if (i != 4) want.push_back("r" + std::to_string(i));
+      if (i != 4) want.push_back(testing::Cat("r", i));
     }
     ASSERT_EQ(got, want) << "flipped byte " << at;
     Stream* s = *broker_->GetStream("c");
@@ -116,7 +116,7 @@ TEST_F(RecoveryTest, StaleIndexesAreRebuilt) {
   o.segment_bytes = 512;
   OpenBroker(o);
   Stream* s = MakeStream("c", 1);
-  for (int i = 0; i < 40; ++i) PutN(s, 5, "i" + std::to_string(i) + "-");
+  for (int i = 0; i < 40; ++i) PutN(s, 5, testing::Cat("i", i, "-"));
   broker_.reset();
   // Damage one sealed segment's index and drop another's time index.
   std::vector<std::filesystem::path> idx;

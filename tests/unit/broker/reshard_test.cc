@@ -100,7 +100,7 @@ TEST_F(ReshardTest, UpdateShardCountEveryValidTarget) {
   int n = 0;
   for (int from = 1; from <= 5; ++from) {
     for (int target = (from + 1) / 2; target <= 2 * from; ++target) {
-      Stream* s = MakeStream("u" + std::to_string(n++), from);
+      Stream* s = MakeStream(testing::Cat("u", n++), from);
       PutN(s, 3, "x", kMaxHashKey);
       ASSERT_TRUE(s->UpdateShardCount(target).ok()) << from << " -> " << target;
       std::vector<ShardInfo> open;

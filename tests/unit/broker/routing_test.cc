@@ -53,7 +53,7 @@ TEST_F(RoutingTest, PartitionKeysLandOnTheirRange) {
   OpenBroker();
   Stream* s = MakeStream("r", 4);
   std::vector<std::string> keys;
-  for (int i = 0; i < 64; ++i) keys.push_back("key-" + std::to_string(i));
+  for (int i = 0; i < 64; ++i) keys.push_back(testing::Cat("key-", i));
   std::vector<PutRecordIn> in;
   for (const auto& k : keys) in.push_back({k, "x", std::nullopt});
   std::vector<PutRecordOut> out;
