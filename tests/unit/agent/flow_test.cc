@@ -428,6 +428,38 @@ TEST_F(FlowTest, LoopDrivenByDirectoryEvents) {
   StopFlow(std::move(flow));
 }
 
+// app.log is written and renamed to app.log.1 before the loop ever looks: the rename events
+// lead the flow to the unmatched name, which it drains.
+TEST_F(FlowTest, FileRotatedAwayBeforeItWasSeenIsDrained) {
+  FlowOptions o = Options("app.log");
+  o.rescan_interval = std::chrono::milliseconds(60000);
+  auto flow = StartFlow(o);
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  AppendLines("app.log", 0, 100);
+  fs::rename(Path("app.log"), Path("app.log.1"));
+  AppendLines("app.log", 100, 150);
+  AppendLines("other.txt", 0, 1, "unrelated-");  // not a rotation of app.log: never read
+  struct Ctx {
+    Flow* flow;
+    int checks = 0;
+  } ctx{flow.get()};
+  uv_timer_t check;
+  uv_timer_init(&loop_, &check);
+  check.data = &ctx;
+  uv_timer_start(
+      &check,
+      [](uv_timer_t* t) {
+        auto* c = static_cast<Ctx*>(t->data);
+        if (c->flow->stats().records_put >= 150 || ++c->checks > 300) uv_stop(t->loop);
+      },
+      10, 10);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  uv_close(reinterpret_cast<uv_handle_t*>(&check), nullptr);
+  ExpectExactlyOnce(150);
+  EXPECT_EQ(flow->stats().rotations, 1u);
+  StopFlow(std::move(flow));
+}
+
 TEST_F(FlowTest, IdleFilesCloseAndReopenWhenTheyGrow) {
   FlowOptions o = Options("*.log");
   o.close_inactive = std::chrono::milliseconds(1000);
