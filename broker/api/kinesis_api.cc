@@ -9,6 +9,17 @@
 
 namespace sluice::broker::api {
 
+namespace {
+
+// RapidJSON's SSE4.2 scanner reads whole 16-byte blocks, up to 15 bytes past the terminator:
+// keep them inside the allocation.
+void PadForParser(std::string* body) {
+  if (body->empty()) body->assign("{}");
+  if (body->capacity() < body->size() + 16) body->reserve(body->size() + 16);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<KinesisApi>> KinesisApi::Create(Broker* broker, const ApiOptions& options) {
   if (broker == nullptr) return InvalidArgument("kinesis api: no broker");
   if (options.clock == nullptr) return InvalidArgument("kinesis api: no clock");
@@ -75,7 +86,7 @@ void KinesisApi::Handle(std::string_view operation, std::string& body, ApiReply*
   if (op == nullptr && !retention) {
     c.Fail("UnknownOperationException", "Unknown operation: '" + std::string(operation) + "'");
   } else {
-    if (body.empty()) body = "{}";
+    PadForParser(&body);
     c.doc.ParseInsitu(body.data());
     if (c.doc.HasParseError()) {
       c.Fail("SerializationException", std::string("Malformed JSON at offset ") +
@@ -98,7 +109,7 @@ void KinesisApi::Handle(std::string_view operation, std::string& body, ApiReply*
 
 bool KinesisApi::PrepareSubscribe(std::string& body, ApiReply* reply, SubscriptionStart* start) {
   Call c(*out_buffer_);
-  if (body.empty()) body = "{}";
+  PadForParser(&body);
   c.doc.ParseInsitu(body.data());
   if (c.doc.HasParseError() || !c.doc.IsObject()) {
     c.Fail("SerializationException", "The request body must be a JSON object");
