@@ -105,8 +105,7 @@ void KinesisApiServer::Serve(http::HttpRequest& req, http::HttpResponse* resp) {
   if (verifier_) {
     std::optional<AuthFailure> fail = verifier_->Verify(req);
     if (fail) {
-      JsonError(resp, fail->type == "MissingAuthenticationTokenException" ? 403 : 400, fail->type,
-                fail->message);
+      JsonError(resp, 400, fail->type, fail->message);  // as Kinesis answers JSON requests
       return;
     }
   }

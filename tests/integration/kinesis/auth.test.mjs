@@ -41,5 +41,6 @@ test('an unsigned request is refused with MissingAuthenticationToken', async () 
     body: '{}',
   });
   const body = await res.json();
+  assert.equal(res.status, 400);
   assert.equal(body.__type, 'MissingAuthenticationTokenException');
 });
