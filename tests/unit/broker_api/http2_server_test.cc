@@ -20,7 +20,9 @@ struct H2Result {
 // Sends `count` POST requests with `body` on one HTTP/2 connection and collects the answers.
 class H2Client {
  public:
-  H2Client(uv_loop_t* loop, int port, int count, std::string body) : body_(std::move(body)) {
+  // `stall`: send the request headers, then never the body (a stalled client).
+  H2Client(uv_loop_t* loop, int port, int count, std::string body, bool stall = false)
+      : body_(std::move(body)), stall_(stall) {
     nghttp2_session_callbacks* cbs;
     nghttp2_session_callbacks_new(&cbs);
     nghttp2_session_callbacks_set_on_header_callback(
@@ -58,6 +60,7 @@ class H2Client {
       prd.read_callback = [](nghttp2_session*, int32_t id, uint8_t* buf, size_t len,
                              uint32_t* flags, nghttp2_data_source* src, void*) -> ssize_t {
         auto* self = static_cast<H2Client*>(src->ptr);
+        if (self->stall_) return NGHTTP2_ERR_DEFERRED;
         size_t& off = self->sent_[id];
         size_t n = std::min(len, self->body_.size() - off);
         memcpy(buf, self->body_.data() + off, n);
@@ -105,6 +108,7 @@ class H2Client {
  private:
   nghttp2_session* session_;
   std::string body_;
+  bool stall_ = false;
   std::map<int32_t, size_t> sent_;
   size_t consumed_ = 0;
   int count_ = 0;
@@ -198,6 +202,18 @@ TEST_F(Http2ServerTest, StreamsResponseBodyAsWritten) {
   EXPECT_EQ(c.results.begin()->second.status, 200);
   EXPECT_EQ(c.results.begin()->second.body, "first;second;");
   EXPECT_FALSE(writer->open());
+}
+
+TEST_F(Http2ServerTest, StalledRequestBodyTimesOut) {
+  HttpServerOptions opts;
+  opts.request_timeout_ms = 30;
+  int handled = 0;
+  Start(opts, [&handled](HttpRequest&, HttpResponse*) { handled++; });
+  H2Client c(&loop_, server_->port(), 1, "never sent", /*stall=*/true);
+  Run(&c);
+  EXPECT_TRUE(c.client_->peer_closed);  // closed by the server, not by the client
+  EXPECT_FALSE(c.finished);
+  EXPECT_EQ(handled, 0);
 }
 
 }  // namespace
