@@ -93,9 +93,11 @@ BatchSender::BatchSender(SinkInstance* sink, Compression compression,
       rng_(seed) {}
 
 BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalEntry& entry) {
-  std::vector<uint32_t> pending(batch.recs.size());
+  std::vector<uint32_t>& pending = pending_;
+  pending.resize(batch.recs.size());
   for (uint32_t i = 0; i < pending.size(); ++i) pending[i] = i;
   std::vector<Spill> spill;
+  size_t object_bytes = 0;
   sluice_batch b{};
   b.struct_size = sizeof(b);
   b.batch_id = entry.object_key.c_str();
@@ -105,14 +107,19 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
     if (entry_name.size() > 4 && entry_name.substr(entry_name.size() - 4) == ".zip") {
       entry_name.remove_suffix(4);
     }
-    Status st = encoder_.Encode(batch.data, &encoded_, entry_name, batch.oldest_arrival_ms);
-    if (!st.ok()) {
-      for (uint32_t i : pending) spill.push_back({i, 0, "Encode.Failed", st.message()});
-      pending.clear();
+    std::string_view object = batch.data;  // no codec: the framed records are the object
+    if (compression_ != Compression::kNone) {
+      Status st = encoder_.Encode(batch.data, &encoded_, entry_name, batch.oldest_arrival_ms);
+      if (!st.ok()) {
+        for (uint32_t i : pending) spill.push_back({i, 0, "Encode.Failed", st.message()});
+        pending.clear();
+      }
+      object = encoded_;
     }
+    object_bytes = object.size();
     b.object_key = entry.object_key.c_str();
-    b.object_data = reinterpret_cast<const uint8_t*>(encoded_.data());
-    b.object_len = encoded_.size();
+    b.object_data = reinterpret_cast<const uint8_t*>(object.data());
+    b.object_len = object.size();
     b.content_encoding = ContentEncoding(compression_).data();
     if (!b.content_encoding) b.content_encoding = "";
   } else {
@@ -154,7 +161,8 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
     last_code = result.error_code;
     last_message = result.error_message;
     uint32_t retry_after = result.retry_after_ms;
-    std::vector<uint32_t> still;
+    std::vector<uint32_t>& still = still_;
+    still.clear();
     if (rc == SLUICE_DELIVER_OK) {
       // all pending delivered
     } else if (rc == SLUICE_DELIVER_REJECT) {
@@ -207,7 +215,7 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
     counters_->bytes_delivered += batch.payload_bytes - spilled_bytes;
     if (object_sink_) {
       counters_->objects_delivered++;
-      counters_->bytes_sent += encoded_.size();
+      counters_->bytes_sent += object_bytes;
     }
   }
   return Outcome::kDone;

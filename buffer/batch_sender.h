@@ -109,6 +109,7 @@ class BatchSender final {
   std::mt19937_64 rng_;
   // Scratch reused across batches.
   std::string encoded_;
+  std::vector<uint32_t> pending_, still_;
   std::vector<sluice_record> records_;
   std::vector<sluice_record_outcome> outcomes_;
   std::string ids_;

@@ -62,6 +62,8 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
   for (int i = 0; i < options.concurrency; ++i) {
     auto w = std::make_unique<Worker>();
     w->index = i;
+    // The batch never outgrows its size hint by more than one read: no reallocation later.
+    w->batch.data.reserve(ds->policy_.buffer_size + ds->policy_.buffer_size / 8 + (1u << 20));
     ASSIGN_OR_RETURN(w->sink, SinkInstance::Create(ds->plugin_, sink_options, options.name,
                                                    &ds->plugin_counters_));
     w->sender = std::make_unique<BatchSender>(w->sink.get(), options.compression, ds->policy_,
@@ -169,7 +171,7 @@ bool DeliveryStream::ReadSome(Worker* w, const std::vector<uint32_t>& shards) {
   const bool object_sink = plugin_->object_sink();
   std::string_view delimiter = object_sink ? std::string_view(options_.record_delimiter) : "";
   bool got = false;
-  broker::ReadBatch rb;
+  broker::ReadBatch& rb = w->read;
   for (uint32_t s : shards) {
     PendingBatch& b = w->batch;
     if (b.data.size() >= policy_.buffer_size) break;
@@ -295,7 +297,7 @@ void DeliveryStream::Recover(Worker* w) {
   }
   std::string_view delimiter =
       plugin_->object_sink() ? std::string_view(options_.record_delimiter) : "";
-  broker::ReadBatch rb;
+  broker::ReadBatch& rb = w->read;
   for (JournalEntry& e : *pending) {
     bool done = true;
     for (const auto& r : e.ranges) {

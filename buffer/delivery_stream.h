@@ -81,6 +81,7 @@ class DeliveryStream final {
     std::unique_ptr<SinkInstance> sink;
     std::unique_ptr<BatchSender> sender;
     PendingBatch batch;
+    broker::ReadBatch read;  // reused: its buffer keeps its capacity across reads
     std::map<uint32_t, uint64_t> next;  // next offset to read, per shard
     std::thread thread;
     std::atomic<uint64_t> buffered{0};

@@ -2,6 +2,7 @@
 // delivery stream -> blackhole / file sink with none, gzip and snappy. Bytes are record bytes
 // before compression. Run: sluice_delivery_bench --benchmark_min_time=2
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <random>
@@ -97,11 +98,21 @@ Fixture& Shared() {
   return f;
 }
 
+double ProcessCpuSeconds() {
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// Process CPU (all threads) per GB of records is reported as cpu_s_per_GB.
 void BM_Pipeline(benchmark::State& state, const char* sink, Compression c) {
   Fixture& f = Shared();
   PluginHost host({SLUICE_PLUGIN_DIR});
   int run = 0;
+  double cpu = 0;
   for (auto _ : state) {
+    double cpu0 = ProcessCpuSeconds();
     DeliveryOptions o;
     o.name = std::string("bench-") + sink + "-" + std::to_string(::getpid()) + "-" +
              std::to_string(run++) + "-" + std::to_string(static_cast<int>(c));
@@ -131,11 +142,14 @@ void BM_Pipeline(benchmark::State& state, const char* sink, Compression c) {
     }
     (*ds)->Stop(std::chrono::milliseconds(60000));
     if ((*ds)->stats().records_delivered != f.records) state.SkipWithError("records lost");
+    cpu += ProcessCpuSeconds() - cpu0;
     state.PauseTiming();
     std::filesystem::remove_all(f.root / "out");
     state.ResumeTiming();
   }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * f.records * (kRecordBytes - 1)));
+  double bytes = static_cast<double>(state.iterations() * f.records * (kRecordBytes - 1));
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+  state.counters["cpu_s_per_GB"] = cpu / (bytes / 1e9);
 }
 BENCHMARK_CAPTURE(BM_Pipeline, blackhole_none, "blackhole", Compression::kNone)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Pipeline, blackhole_gzip, "blackhole", Compression::kGzip)->UseRealTime()->Unit(benchmark::kMillisecond);
