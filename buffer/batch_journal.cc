@@ -1,14 +1,13 @@
 #include "buffer/batch_journal.h"
 
 #include <errno.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <sstream>
-
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include "buffer/error_output.h"
 

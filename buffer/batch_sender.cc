@@ -75,10 +75,9 @@ void Stopper::Nap(int64_t ms) {
   cv_.wait_for(lock, std::chrono::milliseconds(ms));
 }
 
-BatchSender::BatchSender(SinkInstance* sink, Compression compression,
-                         const ResolvedPolicy& policy, Backoff backoff,
-                         std::filesystem::path errors_root, const Clock* clock, Stopper* stopper,
-                         DeliveryCounters* counters, uint64_t seed)
+BatchSender::BatchSender(SinkInstance* sink, Compression compression, const ResolvedPolicy& policy,
+                         Backoff backoff, std::filesystem::path errors_root, const Clock* clock,
+                         Stopper* stopper, DeliveryCounters* counters, uint64_t seed)
     : sink_(sink),
       object_sink_(sink->plugin().object_sink()),
       compression_(sink->plugin().has_flag(SLUICE_FLAG_NO_HOST_COMPRESSION) ? Compression::kNone
@@ -237,7 +236,8 @@ bool BatchSender::WriteSpill(const PendingBatch& batch, const JournalEntry& entr
     SLUICE_LOG(Error, "cannot write the error output; retrying (records stay in the broker)")
         .With("key", entry.error_key)
         .With("error", st.message());
-    if (!stopper_->WaitUntil(clock_, clock_->MonotonicMs() + backoff_.Delay(attempt, &rng_).count())) {
+    if (!stopper_->WaitUntil(clock_,
+                             clock_->MonotonicMs() + backoff_.Delay(attempt, &rng_).count())) {
       return false;
     }
   }

@@ -81,8 +81,8 @@ class BatchSender final {
   enum class Outcome { kDone, kAborted };
 
   BatchSender(SinkInstance* sink, Compression compression, const ResolvedPolicy& policy,
-              Backoff backoff, std::filesystem::path errors_root,
-              const Clock* clock, Stopper* stopper, DeliveryCounters* counters, uint64_t seed);
+              Backoff backoff, std::filesystem::path errors_root, const Clock* clock,
+              Stopper* stopper, DeliveryCounters* counters, uint64_t seed);
 
   // Delivers `batch` under entry.object_key, spilling to entry.error_key what fails for good.
   // kAborted: stop's grace ran out; nothing may be checkpointed (the journal replays it).

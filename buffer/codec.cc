@@ -35,7 +35,7 @@ uint32_t MaskedCrc(std::string_view data) {
   return crc32c::Mask(crc32c::Value(data.data(), data.size()));
 }
 
-constexpr size_t kSnappyChunk = 65536;           // framing format's maximum per chunk
+constexpr size_t kSnappyChunk = 65536;             // framing format's maximum per chunk
 constexpr size_t kHadoopSnappyBlock = 256 * 1024;  // Hadoop's default io buffer
 
 }  // namespace
@@ -53,22 +53,31 @@ struct ObjectEncoder::State {
 
 std::string_view CompressionName(Compression c) {
   switch (c) {
-    case Compression::kNone: return "none";
-    case Compression::kGzip: return "gzip";
-    case Compression::kZip: return "zip";
-    case Compression::kSnappy: return "snappy";
-    case Compression::kHadoopSnappy: return "hadoop_snappy";
+    case Compression::kNone:
+      return "none";
+    case Compression::kGzip:
+      return "gzip";
+    case Compression::kZip:
+      return "zip";
+    case Compression::kSnappy:
+      return "snappy";
+    case Compression::kHadoopSnappy:
+      return "hadoop_snappy";
   }
   return "?";
 }
 
 std::string_view CompressionExtension(Compression c) {
   switch (c) {
-    case Compression::kNone: return "";
-    case Compression::kGzip: return ".gz";
-    case Compression::kZip: return ".zip";
+    case Compression::kNone:
+      return "";
+    case Compression::kGzip:
+      return ".gz";
+    case Compression::kZip:
+      return ".zip";
     case Compression::kSnappy:
-    case Compression::kHadoopSnappy: return ".snappy";
+    case Compression::kHadoopSnappy:
+      return ".snappy";
   }
   return "";
 }
@@ -98,12 +107,39 @@ Status ObjectEncoder::Encode(std::string_view in, std::string* out, std::string_
     case Compression::kNone:
       out->assign(in);
       return Status::Ok();
-    case Compression::kGzip: return Gzip(in, out);
-    case Compression::kZip: return Zip(in, out, entry_name, mtime_ms);
-    case Compression::kSnappy: return Snappy(in, out);
-    case Compression::kHadoopSnappy: return HadoopSnappy(in, out);
+    case Compression::kGzip:
+      return Gzip(in, out);
+    case Compression::kZip:
+      return Zip(in, out, entry_name, mtime_ms);
+    case Compression::kSnappy:
+      return Snappy(in, out);
+    case Compression::kHadoopSnappy:
+      return HadoopSnappy(in, out);
   }
   return Internal("unknown compression");
+}
+
+Result<size_t> ObjectEncoder::IsalDeflate(std::string_view in, char* out, size_t cap,
+                                          uint16_t gzip_flag) {
+  if (in.size() > UINT32_MAX / 2 || cap > UINT32_MAX) {
+    return InvalidArgument("object too large for igzip");
+  }
+  if (state_->isal_level_buf.empty()) state_->isal_level_buf.resize(ISAL_DEF_LVL1_DEFAULT);
+  isal_zstream s;
+  isal_deflate_stateless_init(&s);
+  s.level = 1;
+  s.level_buf = state_->isal_level_buf.data();
+  s.level_buf_size = static_cast<uint32_t>(state_->isal_level_buf.size());
+  s.gzip_flag = gzip_flag;
+  s.end_of_stream = 1;
+  s.flush = NO_FLUSH;
+  s.next_in = reinterpret_cast<uint8_t*>(const_cast<char*>(in.data()));
+  s.avail_in = static_cast<uint32_t>(in.size());
+  s.next_out = reinterpret_cast<uint8_t*>(out);
+  s.avail_out = static_cast<uint32_t>(cap);
+  int rc = isal_deflate_stateless(&s);
+  if (rc != COMP_OK) return Internal("isa-l igzip: error " + std::to_string(rc));
+  return static_cast<size_t>(s.total_out);
 }
 
 Status ObjectEncoder::Gzip(std::string_view in, std::string* out) {
@@ -112,31 +148,16 @@ Status ObjectEncoder::Gzip(std::string_view in, std::string* out) {
       if (!state_->deflate) state_->deflate = libdeflate_alloc_compressor(1);
       if (!state_->deflate) return ResourceExhausted("libdeflate: cannot allocate a compressor");
       out->resize(libdeflate_gzip_compress_bound(state_->deflate, in.size()));
-      size_t n = libdeflate_gzip_compress(state_->deflate, in.data(), in.size(), out->data(),
-                                          out->size());
+      size_t n =
+          libdeflate_gzip_compress(state_->deflate, in.data(), in.size(), out->data(), out->size());
       if (n == 0) return Internal("libdeflate: gzip output does not fit its bound");
       out->resize(n);
       return Status::Ok();
     }
     case GzipBackend::kIsal: {
-      if (state_->isal_level_buf.empty()) state_->isal_level_buf.resize(ISAL_DEF_LVL1_DEFAULT);
       out->resize(in.size() + in.size() / 16 + 64 * 1024);
-      isal_zstream s;
-      isal_deflate_stateless_init(&s);
-      s.level = 1;
-      s.level_buf = state_->isal_level_buf.data();
-      s.level_buf_size = static_cast<uint32_t>(state_->isal_level_buf.size());
-      s.gzip_flag = IGZIP_GZIP;
-      s.end_of_stream = 1;
-      s.flush = NO_FLUSH;
-      s.next_in = reinterpret_cast<uint8_t*>(const_cast<char*>(in.data()));
-      s.avail_in = static_cast<uint32_t>(in.size());
-      s.next_out = reinterpret_cast<uint8_t*>(out->data());
-      s.avail_out = static_cast<uint32_t>(out->size());
-      if (in.size() > UINT32_MAX / 2) return InvalidArgument("object too large for gzip");
-      int rc = isal_deflate_stateless(&s);
-      if (rc != COMP_OK) return Internal("isa-l igzip: error " + std::to_string(rc));
-      out->resize(s.total_out);
+      ASSIGN_OR_RETURN(size_t n, IsalDeflate(in, out->data(), out->size(), IGZIP_GZIP));
+      out->resize(n);
       return Status::Ok();
     }
     case GzipBackend::kZlib: {
@@ -167,15 +188,13 @@ Status ObjectEncoder::Zip(std::string_view in, std::string* out, std::string_vie
   if (in.size() >= 0xffffffffull || entry_name.size() > 0xffff) {
     return InvalidArgument("zip: object over 4 GiB (zip64 is not written)");
   }
-  if (!state_->deflate) state_->deflate = libdeflate_alloc_compressor(1);
-  if (!state_->deflate) return ResourceExhausted("libdeflate: cannot allocate a compressor");
   uint32_t crc = libdeflate_crc32(0, in.data(), in.size());
   time_t secs = static_cast<time_t>(mtime_ms / 1000);
   struct tm tm_utc;
   gmtime_r(&secs, &tm_utc);
   if (tm_utc.tm_year < 80) tm_utc = tm{0, 0, 0, 1, 0, 80, 0, 0, 0, 0, nullptr};
-  uint16_t dos_time = static_cast<uint16_t>((tm_utc.tm_hour << 11) | (tm_utc.tm_min << 5) |
-                                            (tm_utc.tm_sec / 2));
+  uint16_t dos_time =
+      static_cast<uint16_t>((tm_utc.tm_hour << 11) | (tm_utc.tm_min << 5) | (tm_utc.tm_sec / 2));
   uint16_t dos_date = static_cast<uint16_t>(((tm_utc.tm_year - 80) << 9) |
                                             ((tm_utc.tm_mon + 1) << 5) | tm_utc.tm_mday);
   // Local file header, then the raw deflate data written straight after it.
@@ -193,11 +212,10 @@ Status ObjectEncoder::Zip(std::string_view in, std::string* out, std::string_vie
   PutLe16(out, 0);
   out->append(entry_name);
   size_t data_pos = out->size();
-  size_t bound = libdeflate_deflate_compress_bound(state_->deflate, in.size());
+  size_t bound = in.size() + in.size() / 16 + 64 * 1024;
   out->resize(data_pos + bound);
-  size_t n = libdeflate_deflate_compress(state_->deflate, in.data(), in.size(),
-                                         out->data() + data_pos, bound);
-  if (n == 0 || n >= 0xffffffffull) return Internal("libdeflate: deflate failed");
+  ASSIGN_OR_RETURN(size_t n, IsalDeflate(in, out->data() + data_pos, bound, IGZIP_DEFLATE));
+  if (n >= 0xffffffffull) return InvalidArgument("zip: compressed entry over 4 GiB");
   out->resize(data_pos + n);
   std::string csize;
   PutLe32(&csize, static_cast<uint32_t>(n));
@@ -215,10 +233,10 @@ Status ObjectEncoder::Zip(std::string_view in, std::string* out, std::string_vie
   PutLe32(out, static_cast<uint32_t>(n));
   PutLe32(out, static_cast<uint32_t>(in.size()));
   PutLe16(out, static_cast<uint16_t>(entry_name.size()));
-  PutLe16(out, 0);  // extra
-  PutLe16(out, 0);  // comment
-  PutLe16(out, 0);  // disk
-  PutLe16(out, 0);  // internal attributes
+  PutLe16(out, 0);               // extra
+  PutLe16(out, 0);               // comment
+  PutLe16(out, 0);               // disk
+  PutLe16(out, 0);               // internal attributes
   PutLe32(out, 0100644u << 16);  // external attributes: a regular file, rw-r--r--
   PutLe32(out, 0);               // local header offset
   out->append(entry_name);
@@ -235,7 +253,8 @@ Status ObjectEncoder::Zip(std::string_view in, std::string* out, std::string_vie
 }
 
 Status ObjectEncoder::Snappy(std::string_view in, std::string* out) {
-  static constexpr char kStreamId[] = {'\xff', '\x06', '\x00', '\x00', 's', 'N', 'a', 'P', 'p', 'Y'};
+  static constexpr char kStreamId[] = {'\xff', '\x06', '\x00', '\x00', 's',
+                                       'N',    'a',    'P',    'p',    'Y'};
   size_t chunks = in.size() / kSnappyChunk + 1;
   out->resize(sizeof(kStreamId) + chunks * (8 + snappy::MaxCompressedLength(kSnappyChunk)));
   char* base = out->data();

@@ -21,7 +21,7 @@ enum class GzipBackend { kZlib, kLibdeflate, kIsal };
 // The one delivery streams use: the fastest measured (see docs/performance.md, Delivery).
 inline constexpr GzipBackend kDefaultGzipBackend = GzipBackend::kIsal;
 
-std::string_view CompressionName(Compression c);     // "none", "gzip", ...
+std::string_view CompressionName(Compression c);       // "none", "gzip", ...
 std::string_view CompressionExtension(Compression c);  // "", ".gz", ".zip", ".snappy"
 // The value for sluice_batch.content_encoding: "" for none.
 std::string_view ContentEncoding(Compression c);
@@ -45,6 +45,8 @@ class ObjectEncoder final {
   Status Zip(std::string_view in, std::string* out, std::string_view entry_name, int64_t mtime_ms);
   Status Snappy(std::string_view in, std::string* out);
   Status HadoopSnappy(std::string_view in, std::string* out);
+  // ISA-L igzip level 1 into out[0, cap): raw deflate (IGZIP_DEFLATE) or gzip (IGZIP_GZIP).
+  Result<size_t> IsalDeflate(std::string_view in, char* out, size_t cap, uint16_t gzip_flag);
 
   Compression compression_;
   GzipBackend gzip_;

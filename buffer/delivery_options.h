@@ -27,7 +27,7 @@ struct SinkOption {
   std::string value;
   bool is_scalar = true;
   SourceMark mark;
-  std::string path;  // key path for messages: "deliveries[0].sink.bucket"
+  std::string path;     // key path for messages: "deliveries[0].sink.bucket"
   bool secret = false;  // the key names a secret: never echo `value` in messages or logs
 };
 

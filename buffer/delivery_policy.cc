@@ -11,19 +11,23 @@ constexpr uint64_t kMiB = 1ull << 20;
 constexpr uint64_t kMB = 1000ull * 1000;
 
 // S3: 1-128 MiB (5), 0-900 s (300); Firehose retries S3 for up to 24 h.
-const SinkPolicy kS3{1 * kMiB, 128 * kMiB, 5 * kMiB, Millis(0), Millis(900000), Millis(300000),
-                     Millis(86400000), Millis(86400000), "s3-failed"};
-const SinkPolicy kFile{1 * kMiB, 128 * kMiB, 5 * kMiB, Millis(0), Millis(900000), Millis(300000),
+const SinkPolicy kS3{1 * kMiB,       128 * kMiB,       5 * kMiB,         Millis(0),  Millis(900000),
+                     Millis(300000), Millis(86400000), Millis(86400000), "s3-failed"};
+const SinkPolicy kFile{1 * kMiB,         128 * kMiB,       5 * kMiB,
+                       Millis(0),        Millis(900000),   Millis(300000),
                        Millis(86400000), Millis(86400000), "file-failed"};
-const SinkPolicy kHttp{1 * kMiB, 64 * kMiB, 5 * kMiB, Millis(0), Millis(900000), Millis(300000),
+const SinkPolicy kHttp{1 * kMiB,        64 * kMiB,      5 * kMiB,
+                       Millis(0),       Millis(900000), Millis(300000),
                        Millis(7200000), Millis(300000), "http-endpoint-failed"};
-const SinkPolicy kSplunk{1 * kMB, 5 * kMB, 5 * kMB, Millis(0), Millis(60000), Millis(60000),
+const SinkPolicy kSplunk{1 * kMB,         5 * kMB,        5 * kMB,
+                         Millis(0),       Millis(60000),  Millis(60000),
                          Millis(7200000), Millis(300000), "splunk-failed"};
-const SinkPolicy kOpenSearch{1 * kMB, 100 * kMB, 5 * kMB, Millis(0), Millis(900000),
-                             Millis(300000), Millis(7200000), Millis(300000),
-                             "AmazonOpenSearchService-failed"};
-const SinkPolicy kRedshift{1 * kMiB, 128 * kMiB, 5 * kMiB, Millis(0), Millis(900000),
-                           Millis(300000), Millis(7200000), Millis(3600000), "redshift-failed"};
+const SinkPolicy kOpenSearch{1 * kMB,         100 * kMB,      5 * kMB,
+                             Millis(0),       Millis(900000), Millis(300000),
+                             Millis(7200000), Millis(300000), "AmazonOpenSearchService-failed"};
+const SinkPolicy kRedshift{1 * kMiB,        128 * kMiB,      5 * kMiB,
+                           Millis(0),       Millis(900000),  Millis(300000),
+                           Millis(7200000), Millis(3600000), "redshift-failed"};
 
 }  // namespace
 
@@ -42,15 +46,15 @@ Result<ResolvedPolicy> ResolvePolicy(const DeliveryOptions& options) {
                    options.buffer_interval.value_or(p.interval_default),
                    options.retry_duration.value_or(p.retry_default),
                    std::string(p.error_output_type)};
-  if (options.sink.type != "s3" && options.sink.type != "file" && options.sink.type != "blackhole" &&
-      &p == &kS3) {
+  if (options.sink.type != "s3" && options.sink.type != "file" &&
+      options.sink.type != "blackhole" && &p == &kS3) {
     r.error_output_type = options.sink.type + "-failed";
   }
   std::string where = "deliveries." + options.name + ".";
   if (r.buffer_size < p.size_min || r.buffer_size > p.size_max) {
     return InvalidArgument(where + "buffer.size " + FormatSize(r.buffer_size) + " is outside " +
-                           FormatSize(p.size_min) + ".." + FormatSize(p.size_max) + " for sink type " +
-                           options.sink.type);
+                           FormatSize(p.size_min) + ".." + FormatSize(p.size_max) +
+                           " for sink type " + options.sink.type);
   }
   if (r.buffer_interval < p.interval_min || r.buffer_interval > p.interval_max) {
     return InvalidArgument(where + "buffer.interval " + FormatDuration(r.buffer_interval) +

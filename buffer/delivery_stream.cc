@@ -41,23 +41,25 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
   ASSIGN_OR_RETURN(ds->policy_, ResolvePolicy(options));
   ASSIGN_OR_RETURN(ds->plugin_, host->Load(options.sink.type));
   ASSIGN_OR_RETURN(ValidatedOptions sink_options, PluginHost::Validate(*ds->plugin_, options.sink));
-  auto prefix = PrefixTemplate::Parse(OptionValue(sink_options, "prefix"),
-                                      PrefixTemplate::Kind::kPrefix);
+  auto prefix =
+      PrefixTemplate::Parse(OptionValue(sink_options, "prefix"), PrefixTemplate::Kind::kPrefix);
   if (!prefix.ok()) return prefix.status().Annotate(options.sink.path + ".prefix");
   auto error_prefix = PrefixTemplate::Parse(OptionValue(sink_options, "error_prefix"),
                                             PrefixTemplate::Kind::kErrorPrefix);
-  if (!error_prefix.ok()) return error_prefix.status().Annotate(options.sink.path + ".error_prefix");
+  if (!error_prefix.ok())
+    return error_prefix.status().Annotate(options.sink.path + ".error_prefix");
   ds->prefix_ = std::move(*prefix);
   ds->error_prefix_ = std::move(*error_prefix);
   ds->state_dir_ = state_dir;
   std::error_code ec;
   std::filesystem::create_directories(state_dir, ec);
   if (ec) return IoError(where + "cannot create " + state_dir.string() + ": " + ec.message());
-  ds->errors_root_ =
-      options.errors_path.empty() ? state_dir / "errors" : std::filesystem::path(options.errors_path);
+  ds->errors_root_ = options.errors_path.empty() ? state_dir / "errors"
+                                                 : std::filesystem::path(options.errors_path);
   ds->journal_ = std::make_unique<BatchJournal>(state_dir);
   Status st = stream->RegisterConsumer(options.name);
-  if (!st.ok() && st.code() != Code::kAlreadyExists) return st.Annotate(where + "register consumer");
+  if (!st.ok() && st.code() != Code::kAlreadyExists)
+    return st.Annotate(where + "register consumer");
   Backoff backoff{options.retry_backoff_base, options.retry_backoff_cap};
   for (int i = 0; i < options.concurrency; ++i) {
     auto w = std::make_unique<Worker>();
@@ -116,7 +118,8 @@ DeliveryStats DeliveryStream::stats() const {
   for (const auto& w : workers_) {
     s.buffered_bytes += w->buffered;
     int64_t oldest = w->oldest;
-    if (oldest != 0 && (s.oldest_buffered_arrival_ms == 0 || oldest < s.oldest_buffered_arrival_ms)) {
+    if (oldest != 0 &&
+        (s.oldest_buffered_arrival_ms == 0 || oldest < s.oldest_buffered_arrival_ms)) {
       s.oldest_buffered_arrival_ms = oldest;
     }
   }
@@ -183,19 +186,23 @@ bool DeliveryStream::ReadSome(Worker* w, const std::vector<uint32_t>& shards) {
         start = *ck;
       } else if (ck.status().code() != Code::kNotFound) {
         counters_.errors++;
-        SLUICE_LOG(Error, "cannot read checkpoint").With("delivery", options_.name)
-            .With("shard", s).With("error", ck.status().message());
+        SLUICE_LOG(Error, "cannot read checkpoint")
+            .With("delivery", options_.name)
+            .With("shard", s)
+            .With("error", ck.status().message());
         continue;
       }
       it = w->next.emplace(s, start).first;
     }
     broker::ReadLimits limits;
-    limits.max_bytes = std::clamp<size_t>(policy_.buffer_size - b.data.size(), kMinReadBytes,
-                                          kMaxReadBytes);
+    limits.max_bytes =
+        std::clamp<size_t>(policy_.buffer_size - b.data.size(), kMinReadBytes, kMaxReadBytes);
     Status st = stream_->Read(s, it->second, limits, &rb);
     if (!st.ok()) {
       counters_.errors++;
-      SLUICE_LOG(Error, "broker read failed").With("delivery", options_.name).With("shard", s)
+      SLUICE_LOG(Error, "broker read failed")
+          .With("delivery", options_.name)
+          .With("shard", s)
           .With("error", st.message());
       continue;
     }
@@ -249,8 +256,8 @@ JournalEntry DeliveryStream::Plan(Worker* w) {
   std::lock_guard<std::mutex> lock(rng_mu_);
   auto prefix = prefix_->Render(b.oldest_arrival_ms, "", &rng_);
   auto error_prefix = error_prefix_->Render(b.oldest_arrival_ms, policy_.error_output_type, &rng_);
-  e.object_key = (prefix.ok() ? *prefix : "") + name +
-                 std::string(CompressionExtension(options_.compression));
+  e.object_key =
+      (prefix.ok() ? *prefix : "") + name + std::string(CompressionExtension(options_.compression));
   e.error_key = (error_prefix.ok() ? *error_prefix : policy_.error_output_type + "/") + name;
   return e;
 }
@@ -260,7 +267,8 @@ bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
     Status st = journal_->Record(entry);
     if (st.ok()) break;
     counters_.errors++;
-    SLUICE_LOG(Error, "cannot write the batch journal; waiting").With("delivery", options_.name)
+    SLUICE_LOG(Error, "cannot write the batch journal; waiting")
+        .With("delivery", options_.name)
         .With("error", st.message());
     if (!stopper_.WaitUntil(clock_, clock_->MonotonicMs() + 1000 * std::min(attempt, 30))) {
       return false;
@@ -274,7 +282,9 @@ bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
       moved = false;
       counters_.errors++;
       SLUICE_LOG(Error, "checkpoint failed; the batch will be replayed under the same key")
-          .With("delivery", options_.name).With("shard", r.shard).With("error", st.message());
+          .With("delivery", options_.name)
+          .With("shard", r.shard)
+          .With("error", st.message());
     }
   }
   if (moved) {
@@ -291,7 +301,8 @@ void DeliveryStream::Recover(Worker* w) {
   auto pending = journal_->Pending();
   if (!pending.ok()) {
     counters_.errors++;
-    SLUICE_LOG(Error, "cannot read the batch journal").With("delivery", options_.name)
+    SLUICE_LOG(Error, "cannot read the batch journal")
+        .With("delivery", options_.name)
         .With("error", pending.status().message());
     return;
   }
@@ -319,8 +330,10 @@ void DeliveryStream::Recover(Worker* w) {
           off = rb.next_offset;
         }
       }
-      SLUICE_LOG(Info, "replaying a journaled batch").With("delivery", options_.name)
-          .With("key", e.object_key).With("records", static_cast<uint64_t>(b.recs.size()));
+      SLUICE_LOG(Info, "replaying a journaled batch")
+          .With("delivery", options_.name)
+          .With("key", e.object_key)
+          .With("records", static_cast<uint64_t>(b.recs.size()));
       int worker = e.worker;
       e.worker = w->index;
       if (!b.empty() && !Flush(w, e)) return;

@@ -35,19 +35,19 @@ namespace sluice::buffer {
 
 // A snapshot for metrics (names follow Firehose's CloudWatch metrics in the exporter).
 struct DeliveryStats {
-  uint64_t records_in = 0;          // DataReadFromKinesisStream.Records
-  uint64_t bytes_in = 0;            // DataReadFromKinesisStream.Bytes
-  uint64_t records_delivered = 0;   // DeliveryTo<Sink>.Records
-  uint64_t bytes_delivered = 0;     // DeliveryTo<Sink>.Bytes (record bytes, before codecs)
-  uint64_t objects_delivered = 0;   // DeliveryToS3.ObjectCount
-  uint64_t bytes_sent = 0;          // object bytes after codecs
-  uint64_t records_spilled = 0;     // records written to the error output
+  uint64_t records_in = 0;         // DataReadFromKinesisStream.Records
+  uint64_t bytes_in = 0;           // DataReadFromKinesisStream.Bytes
+  uint64_t records_delivered = 0;  // DeliveryTo<Sink>.Records
+  uint64_t bytes_delivered = 0;    // DeliveryTo<Sink>.Bytes (record bytes, before codecs)
+  uint64_t objects_delivered = 0;  // DeliveryToS3.ObjectCount
+  uint64_t bytes_sent = 0;         // object bytes after codecs
+  uint64_t records_spilled = 0;    // records written to the error output
   uint64_t objects_spilled = 0;
-  uint64_t attempts = 0;            // on_deliver calls
+  uint64_t attempts = 0;  // on_deliver calls
   uint64_t retries = 0;
-  uint64_t batches_replayed = 0;    // journal entries replayed after a restart
-  uint64_t errors = 0;              // broker read, checkpoint or error-output write failures
-  uint64_t buffered_bytes = 0;      // records buffered now
+  uint64_t batches_replayed = 0;           // journal entries replayed after a restart
+  uint64_t errors = 0;                     // broker read, checkpoint or error-output write failures
+  uint64_t buffered_bytes = 0;             // records buffered now
   int64_t oldest_buffered_arrival_ms = 0;  // 0: nothing buffered (DataFreshness = now - this)
   std::map<std::string, uint64_t> plugin_counters;
 };
@@ -81,7 +81,7 @@ class DeliveryStream final {
     std::unique_ptr<SinkInstance> sink;
     std::unique_ptr<BatchSender> sender;
     PendingBatch batch;
-    broker::ReadBatch read;  // reused: its buffer keeps its capacity across reads
+    broker::ReadBatch read;             // reused: its buffer keeps its capacity across reads
     std::map<uint32_t, uint64_t> next;  // next offset to read, per shard
     std::thread thread;
     std::atomic<uint64_t> buffered{0};

@@ -23,14 +23,29 @@ bool AppendField(char c, size_t count, const struct tm& t, int millis, std::stri
       value = t.tm_year + 1900;
       if (count == 2) value %= 100;
       break;
-    case 'M': value = t.tm_mon + 1; break;
-    case 'd': value = t.tm_mday; break;
-    case 'H': value = t.tm_hour; break;
-    case 'm': value = t.tm_min; break;
-    case 's': value = t.tm_sec; break;
-    case 'S': value = millis; break;
-    case 'D': value = t.tm_yday + 1; break;
-    default: return false;
+    case 'M':
+      value = t.tm_mon + 1;
+      break;
+    case 'd':
+      value = t.tm_mday;
+      break;
+    case 'H':
+      value = t.tm_hour;
+      break;
+    case 'm':
+      value = t.tm_min;
+      break;
+    case 's':
+      value = t.tm_sec;
+      break;
+    case 'S':
+      value = millis;
+      break;
+    case 'D':
+      value = t.tm_yday + 1;
+      break;
+    default:
+      return false;
   }
   if (c == 'S') {  // fraction of second: leading digits of the millis
     std::snprintf(buf, sizeof(buf), "%03d", value);
@@ -68,8 +83,9 @@ Result<std::string> FormatTimestamp(std::string_view pattern, int64_t ts_ms) {
       size_t j = i;
       while (j < pattern.size() && pattern[j] == c) ++j;
       if (!AppendField(c, j - i, t, millis, &out)) {
-        return InvalidArgument(std::string("unsupported letter '") + c + "' in timestamp pattern \"" +
-                               std::string(pattern) + "\" (use y M d H m s S, quote literals)");
+        return InvalidArgument(std::string("unsupported letter '") + c +
+                               "' in timestamp pattern \"" + std::string(pattern) +
+                               "\" (use y M d H m s S, quote literals)");
       }
       i = j;
     } else {
@@ -98,13 +114,16 @@ Result<PrefixTemplate> PrefixTemplate::Parse(std::string_view text, Kind kind) {
       continue;
     }
     size_t end = s.find('}', i);
-    if (end == std::string_view::npos) return bad("unterminated expression at column " + std::to_string(i + 1));
+    if (end == std::string_view::npos)
+      return bad("unterminated expression at column " + std::to_string(i + 1));
     std::string_view expr = s.substr(i + 2, end - i - 2);
     if (expr.find("!{") != std::string_view::npos) return bad("'!{' inside an expression");
     size_t colon = expr.find(':');
-    if (colon == std::string_view::npos) return bad("expression !{" + std::string(expr) + "} has no namespace");
+    if (colon == std::string_view::npos)
+      return bad("expression !{" + std::string(expr) + "} has no namespace");
     std::string_view ns = expr.substr(0, colon), value = expr.substr(colon + 1);
-    if (!literal.empty()) t.parts_.push_back({PartKind::kLiteral, std::move(literal)}), literal.clear();
+    if (!literal.empty())
+      t.parts_.push_back({PartKind::kLiteral, std::move(literal)}), literal.clear();
     if (ns == "timestamp") {
       auto probe = FormatTimestamp(value, 0);
       if (!probe.ok()) return bad(probe.status().message());
@@ -113,14 +132,17 @@ Result<PrefixTemplate> PrefixTemplate::Parse(std::string_view text, Kind kind) {
     } else if (ns == "firehose" && value == "random-string") {
       t.parts_.push_back({PartKind::kRandom, ""});
     } else if (ns == "firehose" && value == "error-output-type") {
-      if (kind != Kind::kErrorPrefix) return bad("!{firehose:error-output-type} is allowed only in error_prefix");
+      if (kind != Kind::kErrorPrefix)
+        return bad("!{firehose:error-output-type} is allowed only in error_prefix");
       t.parts_.push_back({PartKind::kErrorType, ""});
       has_error_type = true;
     } else if (ns == "partitionKeyFromQuery" || ns == "partitionKeyFromLambda") {
-      if (kind != Kind::kPrefix) return bad("!{" + std::string(ns) + ":...} is not allowed in error_prefix");
+      if (kind != Kind::kPrefix)
+        return bad("!{" + std::string(ns) + ":...} is not allowed in error_prefix");
       if (value.empty()) return bad("!{" + std::string(ns) + ":} needs a key name");
-      t.parts_.push_back({ns == "partitionKeyFromQuery" ? PartKind::kKeyFromQuery : PartKind::kKeyFromLambda,
-                          std::string(value)});
+      t.parts_.push_back(
+          {ns == "partitionKeyFromQuery" ? PartKind::kKeyFromQuery : PartKind::kKeyFromLambda,
+           std::string(value)});
     } else {
       return bad("unknown expression !{" + std::string(expr) +
                  "} (timestamp, firehose:random-string, firehose:error-output-type, "
@@ -144,7 +166,9 @@ Result<std::string> PrefixTemplate::Render(
   std::string out;
   for (const Part& p : parts_) {
     switch (p.kind) {
-      case PartKind::kLiteral: out += p.text; break;
+      case PartKind::kLiteral:
+        out += p.text;
+        break;
       case PartKind::kTimestamp: {
         ASSIGN_OR_RETURN(std::string ts, FormatTimestamp(p.text, ts_ms));
         out += ts;
@@ -153,7 +177,9 @@ Result<std::string> PrefixTemplate::Render(
       case PartKind::kRandom:
         for (int i = 0; i < 11; ++i) out.push_back(kAlphabet[(*rng)() % 62]);
         break;
-      case PartKind::kErrorType: out += error_output_type; break;
+      case PartKind::kErrorType:
+        out += error_output_type;
+        break;
       case PartKind::kKeyFromQuery:
       case PartKind::kKeyFromLambda: {
         auto missing = InvalidArgument("partition key \"" + p.text + "\" has no value");

@@ -32,8 +32,9 @@ class PrefixTemplate final {
 
   // Evaluates the prefix at `ts_ms`. `partition_keys` supplies partitionKeyFrom* values (a
   // missing key is an error).
-  Result<std::string> Render(int64_t ts_ms, std::string_view error_output_type, std::mt19937_64* rng,
-                             const std::map<std::string, std::string>* partition_keys = nullptr) const;
+  Result<std::string> Render(
+      int64_t ts_ms, std::string_view error_output_type, std::mt19937_64* rng,
+      const std::map<std::string, std::string>* partition_keys = nullptr) const;
 
   const std::string& text() const { return text_; }
 

@@ -39,13 +39,20 @@ bool IsInteger(std::string_view s) {
 
 const char* TypeName(sluice_option_type t) {
   switch (t) {
-    case SLUICE_OPT_STRING: return "string";
-    case SLUICE_OPT_INT: return "integer";
-    case SLUICE_OPT_BOOL: return "bool";
-    case SLUICE_OPT_DURATION: return "duration";
-    case SLUICE_OPT_SIZE: return "size";
-    case SLUICE_OPT_ENUM: return "enum";
-    case SLUICE_OPT_LIST: return "list";
+    case SLUICE_OPT_STRING:
+      return "string";
+    case SLUICE_OPT_INT:
+      return "integer";
+    case SLUICE_OPT_BOOL:
+      return "bool";
+    case SLUICE_OPT_DURATION:
+      return "duration";
+    case SLUICE_OPT_SIZE:
+      return "size";
+    case SLUICE_OPT_ENUM:
+      return "enum";
+    case SLUICE_OPT_LIST:
+      return "list";
   }
   return "?";
 }
@@ -142,7 +149,9 @@ SinkInstance::SinkInstance(const Plugin* plugin, std::unique_ptr<HostContext> ct
                    : level == SLUICE_LOG_WARN ? log::Level::kWarn
                    : level == SLUICE_LOG_INFO ? log::Level::kInfo
                                               : log::Level::kDebug;
-    log::Line(l, std::string_view(msg, len)).With("delivery", hc->delivery).With("plugin", hc->plugin);
+    log::Line(l, std::string_view(msg, len))
+        .With("delivery", hc->delivery)
+        .With("plugin", hc->plugin);
   };
   services_.host_counter_add = [](void* c, const char* name, uint64_t delta) {
     auto* hc = static_cast<HostContext*>(c);
@@ -154,7 +163,8 @@ Result<std::unique_ptr<SinkInstance>> SinkInstance::Create(const Plugin* plugin,
                                                            const ValidatedOptions& options,
                                                            std::string delivery,
                                                            PluginCounters* counters) {
-  auto ctx = std::make_unique<HostContext>(HostContext{std::move(delivery), plugin->name(), counters});
+  auto ctx =
+      std::make_unique<HostContext>(HostContext{std::move(delivery), plugin->name(), counters});
   std::unique_ptr<SinkInstance> inst(new SinkInstance(plugin, std::move(ctx)));
   std::vector<sluice_option> raw;
   raw.reserve(options.size());
@@ -271,8 +281,8 @@ Result<const Plugin*> PluginHost::LoadFile(const std::filesystem::path& path) {
   }
   for (const auto& p : plugins_) {
     if (p->name() == table->name) {
-      return fail(std::string("duplicate plugin name \"") + table->name + "\": already provided by " +
-                  p->path().string());
+      return fail(std::string("duplicate plugin name \"") + table->name +
+                  "\": already provided by " + p->path().string());
     }
   }
   plugins_.push_back(std::make_unique<Plugin>(handle, table, path));
@@ -349,7 +359,8 @@ std::string PluginHost::Reference(const Plugin& plugin) {
   out += "| option | type | default | required | description |\n|---|---|---|---|---|\n";
   for (const sluice_option_def* d = t.options; d && d->name; ++d) {
     std::string type = TypeName(d->type);
-    if (d->type == SLUICE_OPT_ENUM && d->enum_values) type += " (" + std::string(d->enum_values) + ")";
+    if (d->type == SLUICE_OPT_ENUM && d->enum_values)
+      type += " (" + std::string(d->enum_values) + ")";
     out += "| `" + std::string(d->name) + "` | " + type + " | " +
            (d->default_value ? "`" + std::string(d->default_value) + "`" : std::string("")) +
            " | " + (d->required ? "yes" : "no") + " | " + (d->doc ? d->doc : "") + " |\n";

@@ -35,6 +35,6 @@ class BlackholeSink final : public sluice::Sink {
 
 }  // namespace
 
-SLUICE_EXPORT_SINK(BlackholeSink, "blackhole", SLUICE_KIND_OBJECT_SINK,
-                   SLUICE_FLAG_IDEMPOTENT_KEYS, kOptions, "1.0",
+SLUICE_EXPORT_SINK(BlackholeSink, "blackhole", SLUICE_KIND_OBJECT_SINK, SLUICE_FLAG_IDEMPOTENT_KEYS,
+                   kOptions, "1.0",
                    "Accepts every object and discards it; counts objects and bytes.")

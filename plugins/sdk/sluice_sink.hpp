@@ -58,7 +58,9 @@ class Batch {
   }
 
  private:
-  static std::string_view Str(const char* s) { return s ? std::string_view(s) : std::string_view(); }
+  static std::string_view Str(const char* s) {
+    return s ? std::string_view(s) : std::string_view();
+  }
   const sluice_batch* b_;
 };
 
@@ -208,8 +210,8 @@ struct Trampolines {
       for (size_t i = 0; i < o.records.size(); ++i) {
         result->outcomes[i].code = o.records[i].code;
         result->outcomes[i].retry_after_ms = o.records[i].retry_after_ms;
-        result->outcomes[i].reason = o.records[i].reason.empty() ? nullptr
-                                                                 : o.records[i].reason.c_str();
+        result->outcomes[i].reason =
+            o.records[i].reason.empty() ? nullptr : o.records[i].reason.c_str();
       }
     }
     return o.code;
@@ -239,23 +241,23 @@ struct Trampolines {
 
 // Exports the plugin entry for sink class `Class`. Use once per shared object, at namespace
 // scope. `options` is a sluice_option_def array ending with a NULL name.
-#define SLUICE_EXPORT_SINK(Class, name_, kind_, flags_, options_, version_, doc_)          \
-  extern "C" SLUICE_PLUGIN_EXPORT const sluice_plugin* sluice_plugin_entry(               \
-      uint32_t host_abi_major, uint32_t /*host_abi_minor*/) {                             \
-    static const sluice_plugin table = {                                                  \
-        sizeof(sluice_plugin),                                                            \
-        SLUICE_ABI_MAJOR,                                                                 \
-        SLUICE_ABI_MINOR,                                                                 \
-        static_cast<uint32_t>(kind_),                                                     \
-        static_cast<uint32_t>(flags_),                                                    \
-        name_,                                                                            \
-        version_,                                                                         \
-        doc_,                                                                             \
-        options_,                                                                         \
-        &::sluice::detail::Trampolines<Class>::Create,                                    \
-        &::sluice::detail::Trampolines<Class>::Deliver,                                   \
-        &::sluice::detail::Trampolines<Class>::Healthcheck,                               \
-        &::sluice::detail::Trampolines<Class>::Destroy,                                   \
-    };                                                                                    \
-    return host_abi_major == SLUICE_ABI_MAJOR ? &table : nullptr;                         \
+#define SLUICE_EXPORT_SINK(Class, name_, kind_, flags_, options_, version_, doc_) \
+  extern "C" SLUICE_PLUGIN_EXPORT const sluice_plugin* sluice_plugin_entry(       \
+      uint32_t host_abi_major, uint32_t /*host_abi_minor*/) {                     \
+    static const sluice_plugin table = {                                          \
+        sizeof(sluice_plugin),                                                    \
+        SLUICE_ABI_MAJOR,                                                         \
+        SLUICE_ABI_MINOR,                                                         \
+        static_cast<uint32_t>(kind_),                                             \
+        static_cast<uint32_t>(flags_),                                            \
+        name_,                                                                    \
+        version_,                                                                 \
+        doc_,                                                                     \
+        options_,                                                                 \
+        &::sluice::detail::Trampolines<Class>::Create,                            \
+        &::sluice::detail::Trampolines<Class>::Deliver,                           \
+        &::sluice::detail::Trampolines<Class>::Healthcheck,                       \
+        &::sluice::detail::Trampolines<Class>::Destroy,                           \
+    };                                                                            \
+    return host_abi_major == SLUICE_ABI_MAJOR ? &table : nullptr;                 \
   }

@@ -21,9 +21,9 @@ constexpr size_t kTotalBytes = 64u << 20;
 std::string LogLine(std::mt19937_64& rng) {
   static const char* kPaths[] = {"/api/v1/items", "/static/app.js", "/login", "/health"};
   std::string s = "10.0." + std::to_string(rng() % 256) + "." + std::to_string(rng() % 256) +
-                  " - - [22/Nov/2026:05:00:" + std::to_string(10 + rng() % 50) +
-                  " +0000] \"GET " + kPaths[rng() % 4] + "/" + std::to_string(rng() % 100000) +
-                  " HTTP/1.1\" 200 " + std::to_string(rng() % 50000) + " \"-\" \"curl/8.0\"";
+                  " - - [22/Nov/2026:05:00:" + std::to_string(10 + rng() % 50) + " +0000] \"GET " +
+                  kPaths[rng() % 4] + "/" + std::to_string(rng() % 100000) + " HTTP/1.1\" 200 " +
+                  std::to_string(rng() % 50000) + " \"-\" \"curl/8.0\"";
   s.resize(kRecordBytes - 1, ' ');
   return s;
 }
@@ -151,12 +151,24 @@ void BM_Pipeline(benchmark::State& state, const char* sink, Compression c) {
   state.SetBytesProcessed(static_cast<int64_t>(bytes));
   state.counters["cpu_s_per_GB"] = cpu / (bytes / 1e9);
 }
-BENCHMARK_CAPTURE(BM_Pipeline, blackhole_none, "blackhole", Compression::kNone)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Pipeline, blackhole_gzip, "blackhole", Compression::kGzip)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Pipeline, blackhole_snappy, "blackhole", Compression::kSnappy)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Pipeline, file_none, "file", Compression::kNone)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Pipeline, file_gzip, "file", Compression::kGzip)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Pipeline, file_snappy, "file", Compression::kSnappy)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Pipeline, blackhole_none, "blackhole", Compression::kNone)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Pipeline, blackhole_gzip, "blackhole", Compression::kGzip)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Pipeline, blackhole_snappy, "blackhole", Compression::kSnappy)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Pipeline, file_none, "file", Compression::kNone)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Pipeline, file_gzip, "file", Compression::kGzip)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Pipeline, file_snappy, "file", Compression::kSnappy)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace sluice::buffer

@@ -21,8 +21,8 @@ std::string Sample(size_t n) {
   std::mt19937_64 rng(7);
   std::string s;
   while (s.size() < n) {
-    s += "127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /item/" + std::to_string(rng() % 100000) +
-         " HTTP/1.0\" 200 " + std::to_string(rng() % 5000) + "\n";
+    s += "127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /item/" +
+         std::to_string(rng() % 100000) + " HTTP/1.0\" 200 " + std::to_string(rng() % 5000) + "\n";
   }
   s.resize(n);
   return s;

@@ -48,7 +48,8 @@ TEST(ObjectNamingTest, ValidationAsFirehose) {
   EXPECT_FALSE(PrefixTemplate::Parse("a/!{timestamp:yyyy", K::kPrefix).ok());
   EXPECT_FALSE(PrefixTemplate::Parse("a/!{nope:x}/", K::kPrefix).ok());
   EXPECT_FALSE(PrefixTemplate::Parse("!{firehose:error-output-type}!{partitionKeyFromQuery:k}",
-                                     K::kErrorPrefix).ok());
+                                     K::kErrorPrefix)
+                   .ok());
   std::mt19937_64 rng(1);
   auto long_prefix = PrefixTemplate::Parse(std::string(600, 'a'), K::kPrefix);
   ASSERT_TRUE(long_prefix.ok());
@@ -109,7 +110,8 @@ TEST(DeliveryPolicyTest, BackoffIsCappedWithFullJitter) {
 }
 
 TEST(BatchJournalTest, RoundTripAndPending) {
-  auto dir = std::filesystem::temp_directory_path() / ("sluice-journal-" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("sluice-journal-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   BatchJournal j(dir);
   JournalEntry e{1, "2024/a-1-x", "file-failed/a-1-x", kTs, 7, {{0, 5, 9}, {3, 0, 1}}};

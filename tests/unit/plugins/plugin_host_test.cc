@@ -89,17 +89,18 @@ TEST(PluginHostTest, FailingCreate) {
   PluginCounters counters;
   auto inst = SinkInstance::Create(*p, {}, "d", &counters);
   ASSERT_FALSE(inst.ok());
-  EXPECT_NE(inst.status().message().find("create failed: cannot reach the destination: bad credentials"),
-            std::string::npos);
+  EXPECT_NE(
+      inst.status().message().find("create failed: cannot reach the destination: bad credentials"),
+      std::string::npos);
 }
 
 TEST(PluginHostTest, ValidateAppliesDefaultsAndNormalises) {
   PluginHost host({});
   auto p = host.LoadFile(kFixtures / "fx_good.so");
   ASSERT_TRUE(p.ok());
-  auto v = PluginHost::Validate(**p, Section("good", {Opt("path", "/x", 11), Opt("timeout", "2m", 12),
-                                                      Opt("hosts", "[a, b]", 13, false),
-                                                      Opt("verbose", "true", 14)}));
+  auto v = PluginHost::Validate(
+      **p, Section("good", {Opt("path", "/x", 11), Opt("timeout", "2m", 12),
+                            Opt("hosts", "[a, b]", 13, false), Opt("verbose", "true", 14)}));
   ASSERT_TRUE(v.ok()) << v.status().ToString();
   EXPECT_EQ(OptionValue(*v, "path"), "/x");
   EXPECT_EQ(OptionValue(*v, "retries"), "3");
@@ -129,17 +130,18 @@ TEST(PluginHostTest, ValidateReportsEveryProblemWithPosition) {
   auto p = host.LoadFile(kFixtures / "fx_good.so");
   ASSERT_TRUE(p.ok());
   auto v = PluginHost::Validate(
-      **p, Section("good", {Opt("pathh", "/x", 11), Opt("retries", "many", 12),
-                            Opt("mode", "slow", 13), Opt("timeout", "5", 14),
-                            Opt("verbose", "[1]", 15, false)}));
+      **p,
+      Section("good", {Opt("pathh", "/x", 11), Opt("retries", "many", 12), Opt("mode", "slow", 13),
+                       Opt("timeout", "5", 14), Opt("verbose", "[1]", 15, false)}));
   ASSERT_FALSE(v.ok());
   const std::string m = v.status().message();
   EXPECT_NE(m.find("sluice.yaml:11:7: deliveries[0].sink.pathh: unknown option for sink type good "
                    "(did you mean \"path\"?)"),
             std::string::npos)
       << m;
-  EXPECT_NE(m.find("sluice.yaml:12:7: deliveries[0].sink.retries: expected an integer, got \"many\""),
-            std::string::npos);
+  EXPECT_NE(
+      m.find("sluice.yaml:12:7: deliveries[0].sink.retries: expected an integer, got \"many\""),
+      std::string::npos);
   EXPECT_NE(m.find("sluice.yaml:13:7: deliveries[0].sink.mode: expected one of fast|safe"),
             std::string::npos);
   EXPECT_NE(m.find("sluice.yaml:14:7: deliveries[0].sink.timeout: expected a duration"),
