@@ -92,8 +92,17 @@ Status Flow::Start() {
   started_ = true;
   last_checkpoint_ms_ = clock_->MonotonicMs();
   Rescan(/*initial=*/true);
-  restored_.clear();  // checkpoints of files not found again are dropped at the next write
-  checkpoint_dirty_ = true;
+  restored_.clear();  // checkpoints of files not found again are dropped here
+  // Written now, not on the timer: once it exists, initial_position no longer applies, so a crash
+  // in the first second cannot make a restart skip what was written meanwhile.
+  Status written = WriteCheckpoint();
+  if (!written.ok()) {
+    ++stats_.checkpoint_errors;
+    SLUICE_LOG(Error, "checkpoint write failed; retrying")
+        .With("flow", opts_.name)
+        .With("error", written.ToString());
+    checkpoint_dirty_ = true;
+  }
   int64_t tick = std::clamp<int64_t>(opts_.flush_timeout.count() / 4, 20, 250);
   uv_timer_start(&tick_, OnTick, tick, tick);
   int64_t rescan = std::max<int64_t>(opts_.rescan_interval.count(), 100);

@@ -42,6 +42,25 @@ TEST_F(FlowTest, EndOfFileSkipsOldContentOnFirstStartOnly) {
   StopFlow(std::move(flow));
 }
 
+TEST_F(FlowTest, EndOfFileAppliesOnlyUntilTheFirstCheckpointExists) {
+  AppendLines("a.log", 0, 10, "old-");
+  FlowOptions o = Options("*.log");
+  o.initial_position = InitialPosition::kEndOfFile;
+  o.checkpoint_interval = std::chrono::milliseconds(60000);
+  auto crashed = StartFlow(o);
+  EXPECT_TRUE(fs::exists(crashed->checkpoint_path()));  // written by Start, not by the timer
+  // The first process dies here (it never runs again); a second one starts on its state.
+  AppendLines("a.log", 0, 5);
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  ExpectExactlyOnce(5);
+  int closed = 0;
+  crashed->Stop([&] { ++closed; });
+  flow->Stop([&] { ++closed; });
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  EXPECT_EQ(closed, 2);
+}
+
 TEST_F(FlowTest, RenameRotationDrainsOldFileThenFollowsNew) {
   FlowOptions o = Options("app.log");
   o.rotate_wait = std::chrono::milliseconds(5000);
