@@ -308,6 +308,10 @@ void DeliveryStream::Recover(Worker* w) {
   }
   std::string_view delimiter =
       plugin_->object_sink() ? std::string_view(options_.record_delimiter) : "";
+  // Worker 0's own entry first: replays are journaled in its slot, which must not overwrite an
+  // entry not yet replayed.
+  std::sort(pending->begin(), pending->end(),
+            [](const JournalEntry& a, const JournalEntry& b) { return a.worker < b.worker; });
   broker::ReadBatch& rb = w->read;
   for (JournalEntry& e : *pending) {
     bool done = true;

@@ -113,7 +113,7 @@ class DeliveryStreamTest : public ::testing::Test {
     std::vector<std::string> data, keys;
     for (int i = first; i < first + count; ++i) {
       data.push_back(tag + std::to_string(i));
-      keys.push_back("k" + std::to_string(i));
+      keys.push_back(std::string("k").append(std::to_string(i)));
     }
     std::vector<broker::PutRecordIn> in;
     for (size_t i = 0; i < data.size(); ++i) in.push_back({keys[i], data[i], std::nullopt});
