@@ -148,6 +148,12 @@ std::string Stem(const std::string& name) {
 
 constexpr int64_t kRenameWindowMs = 5000;
 
+// The hash key of the partition key `partition_key: file` gives this path (its last 256 bytes).
+uint128 FileKeyHash(std::string_view path) {
+  return HashKeyOf(path.size() > kMaxPartitionKey ? path.substr(path.size() - kMaxPartitionKey)
+                                                  : path);
+}
+
 }  // namespace
 
 bool Flow::RotatedFromMatch(const std::string& path) {
@@ -236,7 +242,7 @@ void Flow::CheckPath(const std::string& path, bool renamed) {
     f->paths.push_back(path);
     by_path_[path] = f->serial;
     f->display_path = path;
-    f->path_hash = HashKeyOf(path);
+    f->path_hash = FileKeyHash(path);
     f->rotated = false;
     if (!f->dirty) {
       f->dirty = true;
@@ -275,7 +281,7 @@ Flow::File* Flow::Track(const std::string& path, int fd, const struct stat& st, 
   f->id = {st.st_dev, st.st_ino};
   f->paths.push_back(path);
   f->display_path = path;
-  f->path_hash = HashKeyOf(path);
+  f->path_hash = FileKeyHash(path);
   f->fd = fd;
   ++open_count_;
   f->fingerprint = *fp;

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "agent/tail/checkpoint_store.h"
+#include "core/hash_key.h"
 #include "flow_test_util.h"
 
 namespace sluice::agent {
@@ -508,6 +509,29 @@ TEST_F(FlowTest, MaxOpenFilesBoundsDescriptorsAndReadsEveryFile) {
   }
   ExpectExactlyOnce(100);
   EXPECT_EQ(flow->stats().files_tracked, 10u);
+  StopFlow(std::move(flow));
+}
+
+// partition_key: file routes by a precomputed hash key; it must be the one the key itself gives,
+// so that a reader (or Kinesis) sees each record on the shard its partition key selects.
+TEST_F(FlowTest, FileKeysRouteAsTheirPartitionKeyWould) {
+  OpenBroker(broker::FsyncPolicy::kNever, broker::CapacityMode::kUnlimited, 4);
+  std::string deep = std::string(120, 'd') + "/" + std::string(120, 'e');
+  fs::create_directories(dir_ / "logs" / deep);
+  AppendLines(deep + "/long.log", 0, 20);
+  for (int f = 0; f < 8; ++f) AppendLines("f" + std::to_string(f) + ".log", 20 + f, 21 + f);
+  auto flow = StartFlow(Options("**/*.log"));
+  flow->PollNow();
+  ExpectExactlyOnce(28);
+  for (const broker::ShardInfo& s : stream_->ListShards()) {
+    broker::ReadBatch b;
+    ASSERT_TRUE(stream_->Read(s.index, 0, broker::ReadLimits{}, &b).ok());
+    for (const auto& r : b.records) {
+      EXPECT_LE(r.partition_key.size(), 256u);
+      uint128 h = HashKeyOf(r.partition_key);
+      EXPECT_TRUE(h >= s.starting_hash_key && h <= s.ending_hash_key) << r.partition_key;
+    }
+  }
   StopFlow(std::move(flow));
 }
 
