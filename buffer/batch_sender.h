@@ -55,6 +55,7 @@ struct DeliveryCounters {
   std::atomic<uint64_t> bytes_sent{0};
   std::atomic<uint64_t> records_spilled{0}, objects_spilled{0};
   std::atomic<uint64_t> attempts{0}, retries{0}, batches_replayed{0}, errors{0};
+  std::atomic<uint64_t> records_dropped{0};  // Dropped by the transform
 };
 
 // Stop handling shared by the workers: waits end early when stopping is past its grace.

@@ -31,8 +31,9 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
   if (!options.partition_keys.empty()) {
     return InvalidArgument(where + "dynamic partitioning is not supported yet");
   }
-  if (options.transform.kind != TransformOptions::Kind::kNone) {
-    return InvalidArgument(where + "transform hooks are not supported yet");
+  if (options.transform.kind == TransformOptions::Kind::kHttp ||
+      options.transform.kind == TransformOptions::Kind::kPlugin) {
+    return InvalidArgument(where + "transform: only the exec kind is supported yet");
   }
   if (!options.encryption_keyring.empty()) {
     return InvalidArgument(where + "client-side encryption is not supported yet");
@@ -71,6 +72,12 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
     w->sender = std::make_unique<BatchSender>(w->sink.get(), options.compression, ds->policy_,
                                               backoff, ds->errors_root_, clock, &ds->stopper_,
                                               &ds->counters_, ds->rng_());
+    if (options.transform.kind == TransformOptions::Kind::kExec) {
+      ASSIGN_OR_RETURN(w->transform,
+                       ExecTransform::Create(options.transform.exec, options.name,
+                                             options.transform.timeout, options.transform.retries));
+      w->processing_errors = std::make_unique<ErrorWriter>(ds->errors_root_);
+    }
     ds->workers_.push_back(std::move(w));
   }
   return ds;
@@ -110,6 +117,7 @@ DeliveryStats DeliveryStream::stats() const {
   s.objects_delivered = counters_.objects_delivered;
   s.bytes_sent = counters_.bytes_sent;
   s.records_spilled = counters_.records_spilled;
+  s.records_dropped = counters_.records_dropped;
   s.objects_spilled = counters_.objects_spilled;
   s.attempts = counters_.attempts;
   s.retries = counters_.retries;
@@ -274,7 +282,10 @@ bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
       return false;
     }
   }
-  if (w->sender->Send(w->batch, entry) == BatchSender::Outcome::kAborted) return false;
+  if (w->transform && !Transform(w, entry)) return false;
+  if (!w->batch.empty() && w->sender->Send(w->batch, entry) == BatchSender::Outcome::kAborted) {
+    return false;
+  }
   bool moved = true;
   for (const auto& r : entry.ranges) {
     Status st = stream_->Checkpoint(options_.name, r.shard, r.last + 1);
@@ -294,6 +305,76 @@ bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
   w->batch.Clear();
   w->buffered = 0;
   w->oldest = 0;
+  return true;
+}
+
+bool DeliveryStream::Transform(Worker* w, const JournalEntry& entry) {
+  PendingBatch& b = w->batch;
+  std::string ids;
+  std::vector<size_t> id_end;
+  for (const auto& r : b.recs) {
+    ids.append(std::to_string(r.shard));
+    ids.push_back('-');
+    ids.append(std::to_string(r.offset));
+    id_end.push_back(ids.size());
+  }
+  std::vector<TransformIn> in;
+  size_t start = 0;
+  for (size_t i = 0; i < b.recs.size(); ++i) {
+    in.push_back({std::string_view(ids).substr(start, id_end[i] - start), b.recs[i].arrival_ms,
+                  b.Data(b.recs[i])});
+    start = id_end[i];
+  }
+  std::vector<TransformOut> outs = w->transform->Apply(in);
+  std::string_view delimiter =
+      plugin_->object_sink() ? std::string_view(options_.record_delimiter) : "";
+  PendingBatch& t = w->transformed;
+  t.Clear();
+  std::vector<FailedRecord> failed;
+  uint64_t dropped = 0;
+  for (size_t i = 0; i < b.recs.size(); ++i) {
+    const auto& r = b.recs[i];
+    switch (outs[i].result) {
+      case TransformOut::Result::kOk:
+        t.Add(r.shard, broker::RecordView{r.offset, r.arrival_ms, {}, outs[i].data}, delimiter,
+              b.first_buffered_mono);
+        break;
+      case TransformOut::Result::kDropped:
+        ++dropped;
+        break;
+      case TransformOut::Result::kProcessingFailed:
+        failed.push_back({b.Data(r), r.arrival_ms, 1, "Transform.ProcessingFailed", outs[i].error});
+        break;
+    }
+  }
+  if (!failed.empty()) {
+    std::string name = entry.error_key.substr(entry.error_key.rfind('/') + 1);
+    std::string key;
+    {
+      std::lock_guard<std::mutex> lock(rng_mu_);
+      auto prefix = error_prefix_->Render(b.oldest_arrival_ms, "processing-failed", &rng_);
+      key = (prefix.ok() ? *prefix : std::string("processing-failed/")) + name;
+    }
+    for (int attempt = 1;; ++attempt) {
+      Status st = w->processing_errors->Write(key, failed, clock_->NowMs());
+      if (st.ok()) break;
+      counters_.errors++;
+      SLUICE_LOG(Error, "cannot write the error output; retrying")
+          .With("key", key)
+          .With("error", st.message());
+      if (!stopper_.WaitUntil(clock_, clock_->MonotonicMs() + 1000 * std::min(attempt, 30))) {
+        return false;
+      }
+    }
+    counters_.records_spilled += failed.size();
+    counters_.objects_spilled++;
+  }
+  counters_.records_dropped += dropped;
+  // Keep the batch's identity (ranges, oldest arrival) for naming and checkpoints.
+  t.ranges = b.ranges;
+  t.oldest_arrival_ms = b.oldest_arrival_ms;
+  t.first_buffered_mono = b.first_buffered_mono;
+  std::swap(b, t);
   return true;
 }
 

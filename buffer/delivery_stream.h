@@ -26,6 +26,7 @@
 #include "buffer/batch_sender.h"
 #include "buffer/delivery_options.h"
 #include "buffer/delivery_policy.h"
+#include "buffer/exec_transform.h"
 #include "buffer/object_naming.h"
 #include "buffer/plugin_host.h"
 #include "core/clock.h"
@@ -42,6 +43,7 @@ struct DeliveryStats {
   uint64_t objects_delivered = 0;  // DeliveryToS3.ObjectCount
   uint64_t bytes_sent = 0;         // object bytes after codecs
   uint64_t records_spilled = 0;    // records written to the error output
+  uint64_t records_dropped = 0;    // records the transform answered Dropped
   uint64_t objects_spilled = 0;
   uint64_t attempts = 0;  // on_deliver calls
   uint64_t retries = 0;
@@ -81,7 +83,10 @@ class DeliveryStream final {
     std::unique_ptr<SinkInstance> sink;
     std::unique_ptr<BatchSender> sender;
     PendingBatch batch;
-    broker::ReadBatch read;             // reused: its buffer keeps its capacity across reads
+    broker::ReadBatch read;  // reused: its buffer keeps its capacity across reads
+    std::unique_ptr<ExecTransform> transform;
+    std::unique_ptr<ErrorWriter> processing_errors;
+    PendingBatch transformed;
     std::map<uint32_t, uint64_t> next;  // next offset to read, per shard
     std::thread thread;
     std::atomic<uint64_t> buffered{0};
@@ -96,6 +101,9 @@ class DeliveryStream final {
   // Journals, sends and checkpoints w->batch. False if aborted by Stop.
   bool Flush(Worker* w, JournalEntry entry);
   JournalEntry Plan(Worker* w);
+  // Runs the transform over w->batch: Ok records replace it, ProcessingFailed ones go to the
+  // error output (processing-failed). False if aborted by Stop.
+  bool Transform(Worker* w, const JournalEntry& entry);
 
   DeliveryOptions options_;
   broker::Stream* stream_;

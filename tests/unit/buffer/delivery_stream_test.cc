@@ -342,6 +342,89 @@ TEST_F(DeliveryStreamTest, JournaledBatchIsReplayedUnderItsKey) {
   ExpectCheckpointsAtEnd();
 }
 
+constexpr char kTransformScript[] = R"(import sys, json, base64
+for line in sys.stdin:
+    ev = json.loads(line)
+    out = []
+    for r in ev["records"]:
+        d = base64.b64decode(r["data"])
+        if b"drop" in d:
+            out.append({"recordId": r["recordId"], "result": "Dropped"})
+        elif b"fail" in d:
+            out.append({"recordId": r["recordId"], "result": "ProcessingFailed", "data": r["data"]})
+        else:
+            out.append({"recordId": r["recordId"], "result": "Ok",
+                        "data": base64.b64encode(d.upper()).decode()})
+    sys.stdout.write(json.dumps({"records": out}) + "\n")
+    sys.stdout.flush()
+)";
+
+TEST_F(DeliveryStreamTest, ExecTransformRewritesDropsAndFails) {
+  std::filesystem::create_directories(root_);
+  std::ofstream(root_ / "t.py") << kTransformScript;
+  Put(0, 300);
+  Put(0, 10, "drop-");
+  Put(0, 7, "fail-");
+  DeliveryOptions o = Options("file");
+  o.transform.kind = TransformOptions::Kind::kExec;
+  o.transform.exec = {"python3", (root_ / "t.py").string()};
+  SinkOpt(&o, "path", (root_ / "out").string());
+  auto ds = Make(o);
+  ASSERT_TRUE(ds && ds->Start().ok());
+  ASSERT_TRUE(WaitFor([&] {
+    DeliveryStats s = ds->stats();
+    return s.records_delivered + s.records_dropped + s.records_spilled == 317;
+  }));
+  ds->Stop(std::chrono::milliseconds(1000));
+  DeliveryStats st = ds->stats();
+  EXPECT_EQ(st.records_delivered, 300u);
+  EXPECT_EQ(st.records_dropped, 10u);
+  EXPECT_EQ(st.records_spilled, 7u);
+  std::map<std::string, int> delivered, failed;
+  for (const auto& [key, content] : Objects(root_ / "out")) CountLines(content, &delivered);
+  EXPECT_EQ(delivered.size(), 300u);
+  for (const auto& [rec, c] : delivered) {
+    EXPECT_EQ(rec.rfind("REC-", 0), 0u) << rec;
+    EXPECT_EQ(c, 1);
+  }
+  CountErrorRecords(root_ / "errors" / "processing-failed", &failed);
+  EXPECT_EQ(failed.size(), 7u);
+  ExpectCheckpointsAtEnd();
+}
+
+TEST(ExecTransformTest, AnswersMustCoverEveryRecordOnce) {
+  TransformIn recs[2] = {{"a", 1, "x"}, {"b", 2, "y"}};
+  std::vector<TransformOut> out;
+  EXPECT_TRUE(ExecTransform::ParseAnswer(R"({"records":[{"recordId":"b","result":"Dropped"},)"
+                                         R"({"recordId":"a","result":"Ok","data":"eHg="}]})",
+                                         recs, &out)
+                  .ok());
+  EXPECT_EQ(out[0].data, "xx");
+  EXPECT_EQ(out[1].result, TransformOut::Result::kDropped);
+  EXPECT_FALSE(
+      ExecTransform::ParseAnswer(R"({"records":[{"recordId":"a","result":"Dropped"}]})", recs, &out)
+          .ok());
+  EXPECT_FALSE(ExecTransform::ParseAnswer(
+                   R"({"records":[{"recordId":"a","result":"Dropped"},)"
+                   R"({"recordId":"a","result":"Dropped"},{"recordId":"b","result":"Dropped"}]})",
+                   recs, &out)
+                   .ok());
+  EXPECT_FALSE(
+      ExecTransform::ParseAnswer(R"({"records":[{"recordId":"z","result":"Ok"}]})", recs, &out)
+          .ok());
+}
+
+TEST(ExecTransformTest, DyingProcessFailsTheBatchAfterRetries) {
+  auto t = ExecTransform::Create({"sh", "-c", "read line; exit 1"}, "d",
+                                 std::chrono::milliseconds(5000), 1);
+  ASSERT_TRUE(t.ok());
+  TransformIn recs[1] = {{"a", 1, "x"}};
+  auto out = (*t)->Apply(recs);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].result, TransformOut::Result::kProcessingFailed);
+  EXPECT_NE(out[0].error.find("exited"), std::string::npos) << out[0].error;
+}
+
 TEST_F(DeliveryStreamTest, RejectsBadConfiguration) {
   DeliveryOptions o = Options("file");
   auto ds = DeliveryStream::Create(o, stream_, &host_, root_ / "state", Clock::Real());

@@ -1,0 +1,209 @@
+#include "buffer/exec_transform.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <unordered_map>
+
+#include "core/base64.h"
+#include "core/log.h"
+
+namespace sluice::buffer {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ExecTransform>> ExecTransform::Create(std::vector<std::string> argv,
+                                                             std::string delivery,
+                                                             std::chrono::milliseconds timeout,
+                                                             int retries) {
+  if (argv.empty()) return InvalidArgument("transform.exec needs a command");
+  std::unique_ptr<ExecTransform> t(new ExecTransform());
+  t->argv_ = std::move(argv);
+  t->delivery_ = std::move(delivery);
+  t->timeout_ = timeout;
+  t->retries_ = retries;
+  RETURN_IF_ERROR(t->Spawn());
+  return t;
+}
+
+ExecTransform::~ExecTransform() { Kill(); }
+
+Status ExecTransform::Spawn() {
+  int to_child[2], from_child[2];
+  if (::pipe2(to_child, O_CLOEXEC) != 0) return ErrnoError("pipe", errno);
+  if (::pipe2(from_child, O_CLOEXEC) != 0) {
+    ::close(to_child[0]);
+    ::close(to_child[1]);
+    return ErrnoError("pipe", errno);
+  }
+  std::vector<char*> args;
+  for (auto& a : argv_) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) return ErrnoError("fork", errno);
+  if (pid == 0) {
+    ::dup2(to_child[0], 0);
+    ::dup2(from_child[1], 1);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(to_child[0]);
+  ::close(from_child[1]);
+  pid_ = pid;
+  in_fd_ = to_child[1];
+  out_fd_ = from_child[0];
+  pending_.clear();
+  return Status::Ok();
+}
+
+void ExecTransform::Kill() {
+  if (in_fd_ >= 0) ::close(in_fd_);
+  if (out_fd_ >= 0) ::close(out_fd_);
+  in_fd_ = out_fd_ = -1;
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  pid_ = -1;
+}
+
+Status ExecTransform::Invoke(const std::string& request, std::string* answer) {
+  if (pid_ < 0) RETURN_IF_ERROR(Spawn());
+  int64_t deadline = NowMs() + timeout_.count();
+  size_t done = 0;
+  while (done < request.size()) {
+    pollfd p{in_fd_, POLLOUT, 0};
+    int left = static_cast<int>(std::max<int64_t>(0, deadline - NowMs()));
+    if (::poll(&p, 1, left) <= 0) return Unavailable("transform timed out writing its input");
+    ssize_t n = ::write(in_fd_, request.data() + done, request.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoError("write to transform", errno);
+    done += static_cast<size_t>(n);
+  }
+  char buf[65536];
+  while (true) {
+    size_t nl = pending_.find('\n');
+    if (nl != std::string::npos) {
+      answer->assign(pending_, 0, nl);
+      pending_.erase(0, nl + 1);
+      return Status::Ok();
+    }
+    pollfd p{out_fd_, POLLIN, 0};
+    int left = static_cast<int>(std::max<int64_t>(0, deadline - NowMs()));
+    if (::poll(&p, 1, left) <= 0) return Unavailable("transform timed out");
+    ssize_t n = ::read(out_fd_, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Unavailable("transform process exited");
+    pending_.append(buf, static_cast<size_t>(n));
+  }
+}
+
+Status ExecTransform::ParseAnswer(std::string_view line, std::span<const TransformIn> records,
+                                  std::vector<TransformOut>* out) {
+  rapidjson::Document d;
+  d.Parse(line.data(), line.size());
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("records") || !d["records"].IsArray()) {
+    return InvalidArgument("transform answer is not {\"records\":[...]}");
+  }
+  std::unordered_map<std::string_view, size_t> index;
+  for (size_t i = 0; i < records.size(); ++i) index[records[i].record_id] = i;
+  out->assign(records.size(), TransformOut{});
+  std::vector<bool> seen(records.size(), false);
+  for (const auto& r : d["records"].GetArray()) {
+    if (!r.IsObject() || !r.HasMember("recordId") || !r["recordId"].IsString() ||
+        !r.HasMember("result") || !r["result"].IsString()) {
+      return InvalidArgument("transform answer record lacks recordId or result");
+    }
+    auto it =
+        index.find(std::string_view(r["recordId"].GetString(), r["recordId"].GetStringLength()));
+    if (it == index.end()) return InvalidArgument("transform answered an unknown recordId");
+    if (seen[it->second]) return InvalidArgument("transform answered a recordId twice");
+    seen[it->second] = true;
+    TransformOut& o = (*out)[it->second];
+    std::string_view result = r["result"].GetString();
+    if (result == "Ok") {
+      if (!r.HasMember("data") || !r["data"].IsString()) {
+        return InvalidArgument("transform answered Ok without data");
+      }
+      auto data =
+          Base64Decode(std::string_view(r["data"].GetString(), r["data"].GetStringLength()));
+      if (!data.ok()) return InvalidArgument("transform answered data that is not base64");
+      o.result = TransformOut::Result::kOk;
+      o.data = std::move(*data);
+    } else if (result == "Dropped") {
+      o.result = TransformOut::Result::kDropped;
+    } else if (result == "ProcessingFailed") {
+      o.result = TransformOut::Result::kProcessingFailed;
+      o.error = "the transform answered ProcessingFailed";
+    } else {
+      return InvalidArgument("transform answered an unknown result");
+    }
+  }
+  for (bool s : seen) {
+    if (!s) return InvalidArgument("transform did not answer every recordId");
+  }
+  return Status::Ok();
+}
+
+std::vector<TransformOut> ExecTransform::Apply(std::span<const TransformIn> records) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("invocationId");
+  w.String(("invocation-" + std::to_string(++invocations_)).c_str());
+  w.Key("deliveryStreamArn");
+  w.String(("arn:aws:firehose:local:000000000000:deliverystream/" + delivery_).c_str());
+  w.Key("region");
+  w.String("local");
+  w.Key("records");
+  w.StartArray();
+  std::string b64;
+  for (const auto& r : records) {
+    w.StartObject();
+    w.Key("recordId");
+    w.String(r.record_id.data(), static_cast<rapidjson::SizeType>(r.record_id.size()));
+    w.Key("approximateArrivalTimestamp");
+    w.Int64(r.arrival_ms);
+    w.Key("data");
+    b64.clear();
+    Base64Append(r.data, &b64);
+    w.String(b64.data(), static_cast<rapidjson::SizeType>(b64.size()));
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  std::string request(sb.GetString(), sb.GetSize());
+  request.push_back('\n');
+  std::vector<TransformOut> out;
+  Status last;
+  for (int attempt = 0; attempt <= retries_; ++attempt) {
+    std::string answer;
+    last = Invoke(request, &answer);
+    if (last.ok()) last = ParseAnswer(answer, records, &out);
+    if (last.ok()) return out;
+    SLUICE_LOG(Warn, "transform invocation failed")
+        .With("delivery", delivery_)
+        .With("attempt", attempt + 1)
+        .With("error", last.message());
+    Kill();
+  }
+  out.assign(records.size(),
+             TransformOut{TransformOut::Result::kProcessingFailed, "", last.message()});
+  return out;
+}
+
+}  // namespace sluice::buffer
