@@ -77,7 +77,8 @@ void Stopper::Nap(int64_t ms) {
 
 BatchSender::BatchSender(SinkInstance* sink, Compression compression, const ResolvedPolicy& policy,
                          Backoff backoff, std::filesystem::path errors_root, const Clock* clock,
-                         Stopper* stopper, DeliveryCounters* counters, uint64_t seed)
+                         Stopper* stopper, DeliveryCounters* counters, uint64_t seed,
+                         std::unique_ptr<Encryptor> encryptor)
     : sink_(sink),
       object_sink_(sink->plugin().object_sink()),
       compression_(sink->plugin().has_flag(SLUICE_FLAG_NO_HOST_COMPRESSION) ? Compression::kNone
@@ -89,7 +90,8 @@ BatchSender::BatchSender(SinkInstance* sink, Compression compression, const Reso
       clock_(clock),
       stopper_(stopper),
       counters_(counters),
-      rng_(seed) {}
+      rng_(seed),
+      encryptor_(std::move(encryptor)) {}
 
 BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalEntry& entry) {
   std::vector<uint32_t>& pending = pending_;
@@ -114,6 +116,14 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
         pending.clear();
       }
       object = encoded_;
+    }
+    if (encryptor_ && !pending.empty()) {
+      Status st = encryptor_->Encrypt(object, &encrypted_);
+      if (!st.ok()) {
+        for (uint32_t i : pending) spill.push_back({i, 0, "Encrypt.Failed", st.message()});
+        pending.clear();
+      }
+      object = encrypted_;
     }
     object_bytes = object.size();
     b.object_key = entry.object_key.c_str();

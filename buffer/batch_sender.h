@@ -20,6 +20,7 @@
 #include "buffer/batch_journal.h"
 #include "buffer/codec.h"
 #include "buffer/delivery_policy.h"
+#include "buffer/envelope.h"
 #include "buffer/error_output.h"
 #include "buffer/plugin_host.h"
 #include "core/clock.h"
@@ -83,7 +84,8 @@ class BatchSender final {
 
   BatchSender(SinkInstance* sink, Compression compression, const ResolvedPolicy& policy,
               Backoff backoff, std::filesystem::path errors_root, const Clock* clock,
-              Stopper* stopper, DeliveryCounters* counters, uint64_t seed);
+              Stopper* stopper, DeliveryCounters* counters, uint64_t seed,
+              std::unique_ptr<Encryptor> encryptor = nullptr);
 
   // Delivers `batch` under entry.object_key, spilling to entry.error_key what fails for good.
   // kAborted: stop's grace ran out; nothing may be checkpointed (the journal replays it).
@@ -109,7 +111,8 @@ class BatchSender final {
   DeliveryCounters* counters_;
   std::mt19937_64 rng_;
   // Scratch reused across batches.
-  std::string encoded_;
+  std::unique_ptr<Encryptor> encryptor_;  // null: no client-side encryption
+  std::string encoded_, encrypted_;
   std::vector<uint32_t> pending_, still_;
   std::vector<sluice_record> records_;
   std::vector<sluice_record_outcome> outcomes_;

@@ -35,9 +35,6 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
       options.transform.kind == TransformOptions::Kind::kPlugin) {
     return InvalidArgument(where + "transform: only the exec kind is supported yet");
   }
-  if (!options.encryption_keyring.empty()) {
-    return InvalidArgument(where + "client-side encryption is not supported yet");
-  }
   std::unique_ptr<DeliveryStream> ds(new DeliveryStream(options, stream, clock));
   ASSIGN_OR_RETURN(ds->policy_, ResolvePolicy(options));
   ASSIGN_OR_RETURN(ds->plugin_, host->Load(options.sink.type));
@@ -62,6 +59,12 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
   if (!st.ok() && st.code() != Code::kAlreadyExists)
     return st.Annotate(where + "register consumer");
   Backoff backoff{options.retry_backoff_base, options.retry_backoff_cap};
+  std::optional<Keyring> keyring;
+  if (!options.encryption_keyring.empty()) {
+    auto k = Keyring::Load(options.encryption_keyring);
+    if (!k.ok()) return k.status().Annotate(where + "encryption");
+    keyring = std::move(*k);
+  }
   for (int i = 0; i < options.concurrency; ++i) {
     auto w = std::make_unique<Worker>();
     w->index = i;
@@ -69,9 +72,15 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
     w->batch.data.reserve(ds->policy_.buffer_size + ds->policy_.buffer_size / 8 + (1u << 20));
     ASSIGN_OR_RETURN(w->sink, SinkInstance::Create(ds->plugin_, sink_options, options.name,
                                                    &ds->plugin_counters_));
+    std::unique_ptr<Encryptor> encryptor;
+    if (keyring) {
+      auto e = Encryptor::Create(*keyring, options.encryption_key_id);
+      if (!e.ok()) return e.status().Annotate(where + "encryption");
+      encryptor = std::move(*e);
+    }
     w->sender = std::make_unique<BatchSender>(w->sink.get(), options.compression, ds->policy_,
                                               backoff, ds->errors_root_, clock, &ds->stopper_,
-                                              &ds->counters_, ds->rng_());
+                                              &ds->counters_, ds->rng_(), std::move(encryptor));
     if (options.transform.kind == TransformOptions::Kind::kExec) {
       ASSIGN_OR_RETURN(w->transform,
                        ExecTransform::Create(options.transform.exec, options.name,
@@ -264,8 +273,9 @@ JournalEntry DeliveryStream::Plan(Worker* w) {
   std::lock_guard<std::mutex> lock(rng_mu_);
   auto prefix = prefix_->Render(b.oldest_arrival_ms, "", &rng_);
   auto error_prefix = error_prefix_->Render(b.oldest_arrival_ms, policy_.error_output_type, &rng_);
-  e.object_key =
-      (prefix.ok() ? *prefix : "") + name + std::string(CompressionExtension(options_.compression));
+  e.object_key = (prefix.ok() ? *prefix : "") + name +
+                 std::string(CompressionExtension(options_.compression)) +
+                 (options_.encryption_keyring.empty() ? "" : ".enc");
   e.error_key = (error_prefix.ok() ? *error_prefix : policy_.error_output_type + "/") + name;
   return e;
 }

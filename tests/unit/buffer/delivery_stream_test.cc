@@ -425,6 +425,32 @@ TEST(ExecTransformTest, DyingProcessFailsTheBatchAfterRetries) {
   EXPECT_NE(out[0].error.find("exited"), std::string::npos) << out[0].error;
 }
 
+TEST_F(DeliveryStreamTest, EncryptedObjectsDecryptToTheRecords) {
+  std::filesystem::create_directories(root_);
+  std::filesystem::path ring = root_ / "keyring";
+  std::ofstream(ring) << "k1 " << Base64Encode(std::string(32, 'k')) << "\n";
+  std::filesystem::permissions(
+      ring, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  Put(0, 500);
+  DeliveryOptions o = Options("file");
+  o.encryption_keyring = ring.string();
+  SinkOpt(&o, "path", (root_ / "out").string());
+  auto ds = Make(o);
+  ASSERT_TRUE(ds && ds->Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return ds->stats().records_delivered == 500; }));
+  ds->Stop(std::chrono::milliseconds(1000));
+  auto keyring = Keyring::Load(ring);
+  ASSERT_TRUE(keyring.ok());
+  std::map<std::string, int> counts;
+  for (const auto& [key, content] : Objects(root_ / "out")) {
+    EXPECT_EQ(key.substr(key.size() - 4), ".enc");
+    auto plain = DecryptObject(*keyring, content);
+    ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+    CountLines(*plain, &counts);
+  }
+  EXPECT_EQ(counts.size(), 500u);
+}
+
 TEST_F(DeliveryStreamTest, RejectsBadConfiguration) {
   DeliveryOptions o = Options("file");
   auto ds = DeliveryStream::Create(o, stream_, &host_, root_ / "state", Clock::Real());
