@@ -23,7 +23,8 @@ struct Flow::File {
   int fd = -1;
   Fingerprint fingerprint;
   std::unique_ptr<Framer> framer;
-  uint64_t size = 0;  // size at the last fstat
+  uint64_t size = 0;     // size at the last fstat
+  int64_t mtime_ns = 0;  // modification time at the last fstat
   int64_t last_growth_ms = 0;
   bool at_eof = false;
   bool dirty = false;

@@ -286,6 +286,7 @@ Flow::File* Flow::Track(const std::string& path, int fd, const struct stat& st, 
   ++open_count_;
   f->fingerprint = *fp;
   f->size = static_cast<uint64_t>(st.st_size);
+  f->mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   f->last_growth_ms = clock_->MonotonicMs();
   struct stat lst;
   if (lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {

@@ -28,8 +28,12 @@ bool Flow::CheckFile(File* f) {
       ++stats_.rotations;
     }
   }
+  const int64_t mtime_ns =
+      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   bool truncated = size < f->framer->next_offset();
-  if (!truncated && size != f->size && f->fingerprint.len > 0 &&
+  // Truncated and written again between two looks, maybe to the very same size: the first bytes
+  // tell. Checked whenever the file was modified.
+  if (!truncated && (size != f->size || mtime_ns != f->mtime_ns) && f->fingerprint.len > 0 &&
       !FingerprintMatches(f->fd, size, f->fingerprint)) {
     truncated = true;  // truncated and written again past our offset between two looks
   }
@@ -53,6 +57,7 @@ bool Flow::CheckFile(File* f) {
     if (fp.ok()) f->fingerprint = *fp;
   }
   f->size = size;
+  f->mtime_ns = mtime_ns;
   return true;
 }
 

@@ -119,6 +119,23 @@ TEST_F(FlowTest, TruncatedAndRefilledPastOffsetIsSeenByFingerprint) {
   StopFlow(std::move(flow));
 }
 
+TEST_F(FlowTest, TruncatedAndRefilledToTheSameSizeIsSeenByFingerprint) {
+  FlowOptions o = Options("app.log");
+  AppendLines("app.log", 10, 20);  // 10 lines of 8 bytes
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  { std::ofstream(Path("app.log"), std::ios::trunc) << ""; }
+  AppendLines("app.log", 20, 30);  // the same 80 bytes long, other content
+  // The rewrite is later than the first write (file systems keep mtime in coarse ticks).
+  struct timespec later[2] = {{0, UTIME_OMIT}, {time(nullptr) + 5, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, Path("app.log").c_str(), later, 0), 0);
+  flow->PollNow();
+  auto c = Count();
+  for (int i = 10; i < 30; ++i) EXPECT_EQ(c[i], 1) << i;
+  EXPECT_EQ(flow->stats().truncations, 1u);
+  StopFlow(std::move(flow));
+}
+
 TEST_F(FlowTest, DeletionWhileOpenDrainsThenCloses) {
   FlowOptions o = Options("*.log");
   AppendLines("gone.log", 0, 50);
