@@ -28,9 +28,6 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
   if (options.concurrency < 1 || options.concurrency > 64) {
     return InvalidArgument(where + "concurrency must be 1..64");
   }
-  if (!options.partition_keys.empty()) {
-    return InvalidArgument(where + "dynamic partitioning is not supported yet");
-  }
   if (options.transform.kind == TransformOptions::Kind::kHttp ||
       options.transform.kind == TransformOptions::Kind::kPlugin) {
     return InvalidArgument(where + "transform: only the exec kind is supported yet");
@@ -46,6 +43,9 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
                                             PrefixTemplate::Kind::kErrorPrefix);
   if (!error_prefix.ok())
     return error_prefix.status().Annotate(options.sink.path + ".error_prefix");
+  auto specs = ParsePartitionKeys(options.partition_keys);
+  if (!specs.ok()) return specs.status().Annotate(where + "partition_keys");
+  ds->partition_specs_ = std::move(*specs);
   ds->prefix_ = std::move(*prefix);
   ds->error_prefix_ = std::move(*error_prefix);
   ds->state_dir_ = state_dir;
@@ -81,11 +81,11 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
     w->sender = std::make_unique<BatchSender>(w->sink.get(), options.compression, ds->policy_,
                                               backoff, ds->errors_root_, clock, &ds->stopper_,
                                               &ds->counters_, ds->rng_(), std::move(encryptor));
+    w->processing_errors = std::make_unique<ErrorWriter>(ds->errors_root_);
     if (options.transform.kind == TransformOptions::Kind::kExec) {
       ASSIGN_OR_RETURN(w->transform,
                        ExecTransform::Create(options.transform.exec, options.name,
                                              options.transform.timeout, options.transform.retries));
-      w->processing_errors = std::make_unique<ErrorWriter>(ds->errors_root_);
     }
     ds->workers_.push_back(std::move(w));
   }
@@ -293,7 +293,10 @@ bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
     }
   }
   if (w->transform && !Transform(w, entry)) return false;
-  if (!w->batch.empty() && w->sender->Send(w->batch, entry) == BatchSender::Outcome::kAborted) {
+  if (!partition_specs_.empty()) {
+    if (!SendPartitioned(w, entry)) return false;
+  } else if (!w->batch.empty() &&
+             w->sender->Send(w->batch, entry) == BatchSender::Outcome::kAborted) {
     return false;
   }
   bool moved = true;
@@ -357,34 +360,87 @@ bool DeliveryStream::Transform(Worker* w, const JournalEntry& entry) {
         break;
     }
   }
-  if (!failed.empty()) {
-    std::string name = entry.error_key.substr(entry.error_key.rfind('/') + 1);
-    std::string key;
-    {
-      std::lock_guard<std::mutex> lock(rng_mu_);
-      auto prefix = error_prefix_->Render(b.oldest_arrival_ms, "processing-failed", &rng_);
-      key = (prefix.ok() ? *prefix : std::string("processing-failed/")) + name;
-    }
-    for (int attempt = 1;; ++attempt) {
-      Status st = w->processing_errors->Write(key, failed, clock_->NowMs());
-      if (st.ok()) break;
-      counters_.errors++;
-      SLUICE_LOG(Error, "cannot write the error output; retrying")
-          .With("key", key)
-          .With("error", st.message());
-      if (!stopper_.WaitUntil(clock_, clock_->MonotonicMs() + 1000 * std::min(attempt, 30))) {
-        return false;
-      }
-    }
-    counters_.records_spilled += failed.size();
-    counters_.objects_spilled++;
-  }
+  if (!failed.empty() && !Spill(w, "processing-failed", entry, "", failed)) return false;
   counters_.records_dropped += dropped;
   // Keep the batch's identity (ranges, oldest arrival) for naming and checkpoints.
   t.ranges = b.ranges;
   t.oldest_arrival_ms = b.oldest_arrival_ms;
   t.first_buffered_mono = b.first_buffered_mono;
   std::swap(b, t);
+  return true;
+}
+
+bool DeliveryStream::Spill(Worker* w, std::string_view type, const JournalEntry& entry,
+                           std::string_view suffix, const std::vector<FailedRecord>& failed) {
+  std::string name = entry.error_key.substr(entry.error_key.rfind('/') + 1);
+  std::string key;
+  {
+    std::lock_guard<std::mutex> lock(rng_mu_);
+    auto prefix = error_prefix_->Render(entry.oldest_arrival_ms, type, &rng_);
+    key = (prefix.ok() ? *prefix : std::string(type) + "/") + name + std::string(suffix);
+  }
+  for (int attempt = 1;; ++attempt) {
+    Status st = w->processing_errors->Write(key, failed, clock_->NowMs());
+    if (st.ok()) break;
+    counters_.errors++;
+    SLUICE_LOG(Error, "cannot write the error output; retrying")
+        .With("key", key)
+        .With("error", st.message());
+    if (!stopper_.WaitUntil(clock_, clock_->MonotonicMs() + 1000 * std::min(attempt, 30))) {
+      return false;
+    }
+  }
+  counters_.records_spilled += failed.size();
+  counters_.objects_spilled++;
+  return true;
+}
+
+bool DeliveryStream::SendPartitioned(Worker* w, const JournalEntry& entry) {
+  const PendingBatch& b = w->batch;
+  std::map<std::map<std::string, std::string>, std::vector<size_t>> groups;
+  std::vector<FailedRecord> failed;
+  for (size_t i = 0; i < b.recs.size(); ++i) {
+    const auto& r = b.recs[i];
+    auto keys = ExtractPartitionKeys(partition_specs_, b.Data(r));
+    if (!keys.ok()) {
+      failed.push_back(
+          {b.Data(r), r.arrival_ms, 0, "PartitionKey.Invalid", keys.status().message()});
+      continue;
+    }
+    auto it = groups.find(*keys);
+    if (it == groups.end() &&
+        groups.size() >= static_cast<size_t>(options_.max_active_partitions)) {
+      failed.push_back({b.Data(r), r.arrival_ms, 0, "PartitionCountExceeded",
+                        "more than max_active_partitions partitions in one buffer"});
+      continue;
+    }
+    if (it == groups.end()) it = groups.emplace(std::move(*keys), std::vector<size_t>{}).first;
+    it->second.push_back(i);
+  }
+  if (!failed.empty() && !Spill(w, "partitioning-failed", entry, "", failed)) return false;
+  std::string name = entry.error_key.substr(entry.error_key.rfind('/') + 1);
+  std::string ext = std::string(CompressionExtension(options_.compression)) +
+                    (options_.encryption_keyring.empty() ? "" : ".enc");
+  std::string_view delimiter =
+      plugin_->object_sink() ? std::string_view(options_.record_delimiter) : "";
+  PendingBatch& sub = w->transformed;
+  int k = 0;
+  for (const auto& [keys, members] : groups) {
+    sub.Clear();
+    for (size_t i : members) {
+      const auto& r = b.recs[i];
+      sub.Add(r.shard, broker::RecordView{r.offset, r.arrival_ms, {}, b.Data(r)}, delimiter,
+              b.first_buffered_mono);
+    }
+    JournalEntry pe = entry;
+    {
+      std::lock_guard<std::mutex> lock(rng_mu_);
+      auto prefix = prefix_->Render(sub.oldest_arrival_ms, "", &rng_, &keys);
+      pe.object_key = (prefix.ok() ? *prefix : "") + name + ext;
+    }
+    pe.error_key = entry.error_key + "-" + std::to_string(k++);
+    if (w->sender->Send(sub, pe) == BatchSender::Outcome::kAborted) return false;
+  }
   return true;
 }
 

@@ -28,6 +28,7 @@
 #include "buffer/delivery_policy.h"
 #include "buffer/exec_transform.h"
 #include "buffer/object_naming.h"
+#include "buffer/partitioner.h"
 #include "buffer/plugin_host.h"
 #include "core/clock.h"
 #include "core/status.h"
@@ -104,12 +105,18 @@ class DeliveryStream final {
   // Runs the transform over w->batch: Ok records replace it, ProcessingFailed ones go to the
   // error output (processing-failed). False if aborted by Stop.
   bool Transform(Worker* w, const JournalEntry& entry);
+  // Dynamic partitioning: one object per distinct key tuple of w->batch, sent in turn.
+  bool SendPartitioned(Worker* w, const JournalEntry& entry);
+  // Writes records that failed before the sink to the error output under `type`.
+  bool Spill(Worker* w, std::string_view type, const JournalEntry& entry, std::string_view suffix,
+             const std::vector<FailedRecord>& failed);
 
   DeliveryOptions options_;
   broker::Stream* stream_;
   Clock* clock_;
   ResolvedPolicy policy_;
   std::optional<PrefixTemplate> prefix_, error_prefix_;
+  std::vector<PartitionKeySpec> partition_specs_;
   std::filesystem::path state_dir_;
   std::filesystem::path errors_root_;
   std::unique_ptr<BatchJournal> journal_;

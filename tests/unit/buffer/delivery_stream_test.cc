@@ -451,6 +451,62 @@ TEST_F(DeliveryStreamTest, EncryptedObjectsDecryptToTheRecords) {
   EXPECT_EQ(counts.size(), 500u);
 }
 
+TEST_F(DeliveryStreamTest, DynamicPartitioningByJsonField) {
+  std::vector<std::string> data;
+  for (int i = 0; i < 300; ++i) {
+    data.push_back("{\"customer\":{\"id\":" + std::to_string(i % 3) +
+                   "},\"n\":" + std::to_string(i) + "}");
+  }
+  for (int i = 0; i < 4; ++i) data.push_back("oops-" + std::to_string(i));
+  std::vector<broker::PutRecordIn> in;
+  for (const auto& d : data) in.push_back({d, d, std::nullopt});
+  std::vector<broker::PutRecordOut> out;
+  ASSERT_TRUE(stream_->PutBatch(in, &out).ok());
+  DeliveryOptions o = Options("file");
+  o.partition_keys = {"customer=.customer.id"};
+  SinkOpt(&o, "path", (root_ / "out").string());
+  SinkOpt(&o, "prefix", "c=!{partitionKeyFromQuery:customer}/");
+  auto ds = Make(o);
+  ASSERT_TRUE(ds && ds->Start().ok());
+  ASSERT_TRUE(WaitFor([&] {
+    DeliveryStats s = ds->stats();
+    return s.records_delivered + s.records_spilled == 304;
+  }));
+  ds->Stop(std::chrono::milliseconds(1000));
+  EXPECT_EQ(ds->stats().records_spilled, 4u);
+  std::map<std::string, int> all;
+  for (const auto& [key, content] : Objects(root_ / "out")) {
+    ASSERT_EQ(key.rfind("c=", 0), 0u) << key;
+    std::string customer = key.substr(2, 1);
+    std::map<std::string, int> lines;
+    CountLines(content, &lines);
+    for (const auto& [line, c] : lines) {
+      EXPECT_NE(line.find("{\"id\":" + customer + "}"), std::string::npos) << key << " " << line;
+      all[line] += c;
+    }
+  }
+  EXPECT_EQ(all.size(), 300u);
+  for (const auto& [line, c] : all) EXPECT_EQ(c, 1);
+  std::map<std::string, int> failed;
+  CountErrorRecords(root_ / "errors" / "partitioning-failed", &failed);
+  EXPECT_EQ(failed.size(), 4u);
+  ExpectCheckpointsAtEnd();
+}
+
+TEST(PartitionerTest, KeysFromJsonPaths) {
+  auto specs = ParsePartitionKeys({"c=.customer.id", "t=.type"});
+  ASSERT_TRUE(specs.ok());
+  auto keys = ExtractPartitionKeys(*specs, R"({"customer":{"id":42},"type":"click"})");
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ((*keys)["c"], "42");
+  EXPECT_EQ((*keys)["t"], "click");
+  EXPECT_FALSE(ExtractPartitionKeys(*specs, R"({"customer":{}})").ok());
+  EXPECT_FALSE(ExtractPartitionKeys(*specs, "not json").ok());
+  EXPECT_FALSE(ParsePartitionKeys({"c=customer"}).ok());
+  EXPECT_FALSE(ParsePartitionKeys({"=.x"}).ok());
+  EXPECT_FALSE(ParsePartitionKeys({"c=.a..b"}).ok());
+}
+
 TEST_F(DeliveryStreamTest, RejectsBadConfiguration) {
   DeliveryOptions o = Options("file");
   auto ds = DeliveryStream::Create(o, stream_, &host_, root_ / "state", Clock::Real());
