@@ -1,6 +1,7 @@
 #include "buffer/delivery_stream.h"
 
 #include <algorithm>
+#include <deque>
 
 #include "buffer/codec.h"
 #include "core/log.h"
@@ -399,12 +400,13 @@ bool DeliveryStream::SendPartitioned(Worker* w, const JournalEntry& entry) {
   const PendingBatch& b = w->batch;
   std::map<std::map<std::string, std::string>, std::vector<size_t>> groups;
   std::vector<FailedRecord> failed;
+  std::deque<std::string> messages;  // owns the messages `failed` points at
   for (size_t i = 0; i < b.recs.size(); ++i) {
     const auto& r = b.recs[i];
     auto keys = ExtractPartitionKeys(partition_specs_, b.Data(r));
     if (!keys.ok()) {
-      failed.push_back(
-          {b.Data(r), r.arrival_ms, 0, "PartitionKey.Invalid", keys.status().message()});
+      messages.push_back(keys.status().message());
+      failed.push_back({b.Data(r), r.arrival_ms, 0, "PartitionKey.Invalid", messages.back()});
       continue;
     }
     auto it = groups.find(*keys);
