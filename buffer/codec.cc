@@ -125,7 +125,7 @@ Result<size_t> ObjectEncoder::IsalDeflate(std::string_view in, char* out, size_t
     return InvalidArgument("object too large for igzip");
   }
   if (state_->isal_level_buf.empty()) state_->isal_level_buf.resize(ISAL_DEF_LVL1_DEFAULT);
-  isal_zstream s;
+  isal_zstream s{};
   isal_deflate_stateless_init(&s);
   s.level = 1;
   s.level_buf = state_->isal_level_buf.data();
