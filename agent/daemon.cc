@@ -10,6 +10,7 @@
 #include "agent/tail/flow.h"
 #include "broker/api/kinesis_api.h"
 #include "broker/broker.h"
+#include "broker/maintenance.h"
 #include "buffer/delivery_stream.h"
 #include "buffer/plugin_host.h"
 #include "core/log.h"
@@ -19,8 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr uint64_t kSyncTickMs = 20;           // how often interval-fsync streams are checked
-constexpr uint64_t kRetentionTickMs = 60'000;  // how often expired segments are dropped
 constexpr std::chrono::milliseconds kDeliveryGrace{10'000};
 
 // Configured plugin directories first, then the directory the binary was installed or built
@@ -60,12 +59,13 @@ struct Daemon::State {
   uv_loop_t loop{};
   bool loop_initialized = false;
   uv_signal_t sigint{}, sigterm{}, sighup{};
-  uv_timer_t sync_timer{}, retention_timer{};
   bool handles_started = false;
   bool stopping = false;
   int pending_stops = 0;
   Status exit_status;
   std::unique_ptr<broker::Broker> broker;
+  // Group commit and retention block on the disk, so they run on their own thread.
+  std::unique_ptr<broker::MaintenanceThread> maintenance;
   std::unique_ptr<buffer::PluginHost> plugins;
   std::vector<std::unique_ptr<buffer::DeliveryStream>> deliveries;
   std::vector<std::unique_ptr<Flow>> flows;
@@ -152,8 +152,6 @@ Status Daemon::Start() {
     uv_signal_init(&s.loop, handle);
     uv_signal_start(handle, on_signal, signum);
   }
-  uv_timer_init(&s.loop, &s.sync_timer);
-  uv_timer_init(&s.loop, &s.retention_timer);
   s.handles_started = true;
 
   // The broker first: everything else reads from it or writes to it.
@@ -163,22 +161,7 @@ Status Daemon::Start() {
     auto created = s.broker->CreateStream(so);
     if (!created.ok()) return created.status().Annotate("stream " + so.name);
   }
-  uv_timer_start(
-      &s.sync_timer,
-      [](uv_timer_t* t) {
-        auto* self = static_cast<Daemon*>(t->loop->data);
-        Status st = self->s_->broker->SyncDue();
-        if (!st.ok()) SLUICE_LOG(Error, "broker sync failed").With("error", st.ToString());
-      },
-      kSyncTickMs, kSyncTickMs);
-  uv_timer_start(
-      &s.retention_timer,
-      [](uv_timer_t* t) {
-        auto* self = static_cast<Daemon*>(t->loop->data);
-        Status st = self->s_->broker->EnforceRetention();
-        if (!st.ok()) SLUICE_LOG(Error, "retention failed").With("error", st.ToString());
-      },
-      kRetentionTickMs, kRetentionTickMs);
+  s.maintenance = broker::MaintenanceThread::Start(s.broker.get());
 
   // Deliveries before flows, so that consumers exist before the first record is put.
   fs::path data_dir = s.config.data_dir;
@@ -262,6 +245,7 @@ void Daemon::BeginStop() {
 void Daemon::FinishStop() {
   State& s = *s_;
   for (auto& d : s.deliveries) d->Stop(kDeliveryGrace);
+  if (s.maintenance) s.maintenance->Stop();
   if (s.broker) {
     for (const std::string& name : s.broker->ListStreams()) {
       auto stream = s.broker->GetStream(name);
@@ -273,8 +257,7 @@ void Daemon::FinishStop() {
   if (s.handles_started) {
     for (uv_handle_t* h :
          {reinterpret_cast<uv_handle_t*>(&s.sigint), reinterpret_cast<uv_handle_t*>(&s.sigterm),
-          reinterpret_cast<uv_handle_t*>(&s.sighup), reinterpret_cast<uv_handle_t*>(&s.sync_timer),
-          reinterpret_cast<uv_handle_t*>(&s.retention_timer)}) {
+          reinterpret_cast<uv_handle_t*>(&s.sighup)}) {
       uv_close(h, nullptr);
     }
   }

@@ -1,5 +1,6 @@
-// The daemon: one libuv loop that owns the broker's timers, the agent flows, the API server and
-// the signal handlers, plus the delivery streams' worker threads.
+// The daemon: one libuv loop that owns the agent flows, the API server, the admin endpoint and the
+// signal handlers, plus the delivery streams' worker threads and the broker's maintenance thread
+// (group commit and retention, which block on the disk and so stay off the loop).
 //
 // Lifecycle: Create() opens the broker and builds every component from the config; Run() runs the
 // loop until SIGINT or SIGTERM; then flows stop reading and write their last checkpoints, the

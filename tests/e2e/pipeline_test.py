@@ -33,8 +33,10 @@ sources:
     stream: logs
     initial_position: start_of_file
     partition_key: file
-    flush_timeout: 200ms
+    multiline: {{flush_timeout: 200ms}}
     rotate_wait: 5s
+    rescan_interval: 200ms
+    checkpoint_interval: 100ms
 deliveries:
   - name: archive
     stream: logs
@@ -56,9 +58,23 @@ class Daemon:
         self.proc = None
         self.log = open(os.path.join(workdir, "daemon.log"), "ab")
 
-    def start(self):
+    def start(self, timeout=30.0):
+        """Starts the daemon and waits until it logs that every flow is watching its files."""
+        path = os.path.join(self.dir, "daemon.log")
+        self.log.flush()
+        before = os.path.getsize(path)
         self.proc = subprocess.Popen([self.bin, "run", "-c", "sluice.yaml"], cwd=self.dir,
                                      stdout=self.log, stderr=self.log)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with open(path, "rb") as f:
+                f.seek(before)
+                if b"sluice started" in f.read():
+                    return
+            if self.proc.poll() is not None:
+                raise AssertionError("daemon exited with %d at start" % self.proc.returncode)
+            time.sleep(0.05)
+        raise AssertionError("daemon did not start within %.0fs" % timeout)
 
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)
@@ -221,7 +237,7 @@ def main():
     if len(sys.argv) < 3:
         print(__doc__)
         return 2
-    sluice, loggen = sys.argv[1], sys.argv[2]
+    sluice, loggen = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     names = sys.argv[3:] or list(SCENARIOS)
     passed = failed = 0
     for name in names:
