@@ -22,6 +22,7 @@ SEQ = re.compile(rb"seq=(\d+)")
 CONFIG = """\
 data_dir: ./data
 plugin_dirs: [{plugins}]
+admin: {{listen: "127.0.0.1:0"}}
 streams:
   - name: logs
     shards: 2
