@@ -1,0 +1,76 @@
+// The `s3` sink: writes each object the host renders to s3://<bucket>/<object key>, with
+// PutObject or, from multipart_threshold on, a multipart upload. Writing a key twice leaves one
+// object, so a replay after a crash is idempotent.
+//
+// THREADING: one S3Sink per host instance; Send is never re-entered. Each instance has its own
+// connection (kept alive between batches) and credentials provider.
+#include <memory>
+#include <string>
+
+#include "plugins/s3/s3_client.h"
+#include "plugins/s3/s3_config.h"
+#include "sluice_sink.hpp"
+
+namespace sluice::s3 {
+namespace {
+
+class S3Sink final : public sluice::Sink {
+ public:
+  static std::unique_ptr<sluice::Sink> Create(const sluice::Options& opts, sluice::Host host,
+                                              std::string* error) {
+    S3Config config;
+    std::string content_type;
+    if (!ParseS3Config(opts, &config, &content_type, error)) return nullptr;
+    Result<std::unique_ptr<S3Client>> client = S3Client::Create(config);
+    if (!client.ok()) {
+      *error = client.status().message();
+      return nullptr;
+    }
+    auto sink = std::make_unique<S3Sink>();
+    sink->client_ = std::move(client).value();
+    sink->content_type_ = content_type;
+    sink->host_ = host;
+    return sink;
+  }
+
+  sluice::Outcome Send(const sluice::Batch& batch) override {
+    ContentHeaders ch = ContentHeadersFor(batch.content_encoding(), content_type_);
+    S3Client::PutOptions po{ch.type, ch.encoding};
+    std::string_view data = batch.object();
+    S3Outcome o = client_->Put(batch.object_key(), data, po);
+    if (o.ok()) {
+      host_.Count("objects_written", 1);
+      host_.Count("bytes_written", data.size());
+      return sluice::Outcome::Ok();
+    }
+    host_.Count(o.kind == S3Outcome::Kind::kReject ? "requests_rejected" : "requests_failed", 1);
+    if (o.loud && (batch.attempt() == 1 || batch.attempt() % 10 == 0)) {
+      // Our configuration is wrong (credentials, bucket, policy): retried, never spilled.
+      host_.Log(SLUICE_LOG_ERROR, "s3: bucket " + client_->config().bucket + " refuses writes (" +
+                                      o.code + ": " + o.message +
+                                      "); retrying until the configuration is fixed");
+    }
+    if (o.kind == S3Outcome::Kind::kReject) return sluice::Outcome::Reject(o.code, o.message);
+    return sluice::Outcome::Retry(o.code, o.message, o.retry_after_ms);
+  }
+
+  bool Healthcheck(std::string* error) override {
+    S3Outcome o = client_->HeadBucket();
+    if (o.ok()) return true;
+    *error = "s3: HEAD bucket " + client_->config().bucket + ": " + o.code + ": " + o.message;
+    return false;
+  }
+
+ private:
+  std::unique_ptr<S3Client> client_;
+  std::string content_type_;
+  sluice::Host host_;
+};
+
+}  // namespace
+}  // namespace sluice::s3
+
+SLUICE_EXPORT_SINK(sluice::s3::S3Sink, "s3", SLUICE_KIND_OBJECT_SINK, SLUICE_FLAG_IDEMPOTENT_KEYS,
+                   sluice::s3::kS3Options, "1.0",
+                   "Writes each object to Amazon S3 or an S3-compatible service (PutObject or "
+                   "multipart upload, SigV4, SSE-S3/SSE-KMS, storage class, tags).")
