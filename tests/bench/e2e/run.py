@@ -1,0 +1,582 @@
+#!/usr/bin/env python3
+"""End-to-end benchmark of the built daemon: log files -> tailer -> broker -> delivery -> sink.
+
+  run.py --sluice BUILD/sluice --loggen BUILD/tests/bench/tools/sluice-loggen
+         [--size 1GiB] [--sinks blackhole,file_gzip,http_gzip,s3] [--latency-seconds 30]
+         [--latency-rate 10MB] [--other "CMD ..."] [--keep] [--smoke]
+
+Data: nginx combined access logs (50 %), JSON application logs (30 %) and multi-line Java stack
+traces (20 %, one record per event, framed by a start pattern), written by sluice-loggen into two
+files per format before the daemon starts. Each sink run starts a fresh daemon (its own data
+directory) that reads every file from its start; it is timed from the start of the process until
+the delivery's record counter (the admin endpoint's /metrics) reaches the number of records
+written. Reported per sink: MB/s and lines/s of input, CPU seconds per GB (utime + stime of the
+daemon from /proc/PID/stat), peak RSS (VmHWM).
+
+Latency: a writer appends combined lines carrying their write time (`ts_us=`) at a steady rate
+(10 MB/s by default) for --latency-seconds while the daemon delivers to the file sink
+(1 MiB / 1 s buffer, no compression); a watcher polls the sink directory every 10 ms and reads
+each new object: latency = when the object was seen - when its line was written (p50, p99, max).
+
+Sinks: `blackhole`, `file_gzip` (file sink, gzip), `http_gzip` (the `http` sink, gzip, to a local
+receiver that counts records; needs the http plugin), `s3` (the `s3` sink to s3rver from
+tests/node_modules; needs the s3 plugin). A sink whose plugin is not built is reported as skipped.
+
+--other "CMD": runs another agent on the same files for a side-by-side figure. CMD is a shell
+command line with {logs} (directory of the input files, a glob `{logs}/*.log` matches them all)
+and {out} (a directory it must write its output files into, plain or .gz). It is timed until the
+number of lines under {out} reaches the number of input lines (a Java event counts as its
+4 lines), or it exits; CPU and peak RSS are those of the process tree's top process.
+
+--smoke: a few MB, short latency run, and it fails (exit 1) when a record is missing; used by the
+`bench-smoke` ctest test so the script cannot rot.
+"""
+import argparse
+import datetime
+import glob
+import gzip
+import http.server
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+TS = re.compile(rb"ts_us=(\d+)")
+FORMATS = (("combined", "access", 0.5), ("json", "app", 0.3), ("java", "java", 0.2))
+JAVA_START = r"^\d{4}-\d\d-\d\d "
+
+
+def parse_size(text):
+    m = re.fullmatch(r"(\d+)\s*([KMG]i?B?|B)?", text.strip())
+    if not m:
+        raise argparse.ArgumentTypeError("not a size: " + text)
+    unit = (m.group(2) or "B").rstrip("B") or "B"
+    mult = {"B": 1, "K": 1000, "M": 10**6, "G": 10**9, "Ki": 1 << 10, "Mi": 1 << 20,
+            "Gi": 1 << 30}[unit]
+    return int(m.group(1)) * mult
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime (fields 14, 15)
+
+
+def proc_hwm_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def metric(port, name):
+    """Sum of every sample of `name` on the admin endpoint's /metrics."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError:
+        return None
+    total = 0.0
+    for line in data.split(b"\n"):
+        if line.startswith(name.encode()) and line[len(name):len(name) + 1] in (b"{", b" "):
+            total += float(line.rsplit(b" ", 1)[1])
+    return total
+
+
+# ---------------------------------------------------------------------------------------------
+# Input
+
+
+def generate(loggen, log_dir, size):
+    """Writes the input files; returns (records, lines, bytes)."""
+    os.makedirs(log_dir, exist_ok=True)
+    records = lines = total = 0
+    for fmt, stem, share in FORMATS:
+        for i in range(2):
+            path = os.path.join(log_dir, "%s-%d.log" % (stem, i))
+            out = subprocess.run([loggen, "--out", path, "--format", fmt, "--bytes",
+                                  str(max(1, int(size * share / 2)))],
+                                 check=True, capture_output=True, text=True).stdout
+            n = int(out.split()[0])
+            records += n
+            lines += n * (4 if fmt == "java" else 1)
+            total += os.path.getsize(path)
+    return records, lines, total
+
+
+# ---------------------------------------------------------------------------------------------
+# The daemon
+
+CONFIG = """\
+data_dir: ./data
+plugin_dirs: [{plugins}]
+log: {{level: warn}}
+admin: {{listen: "127.0.0.1:{admin_port}"}}
+streams:
+  - name: logs
+    shards: 2
+    fsync: interval
+    fsync_interval: 100ms
+sources:
+{sources}
+deliveries:
+  - name: bench
+    stream: logs
+    buffer: {{size: {buffer_size}, interval: {buffer_interval}}}
+    record_delimiter: "\\n"
+    compression: {compression}
+    retry_duration: 60s
+    errors: {{path: ./errors}}
+    sink:
+{sink}
+"""
+
+
+def sources_yaml(log_dir, latency):
+    if latency:
+        return ("  - {name: live, paths: [\"%s/live.log\"], stream: logs, "
+                "initial_position: start_of_file, partition_key: file}\n" % log_dir)
+    out = ""
+    for fmt, stem, _ in FORMATS:
+        out += ("  - name: %s\n    paths: [\"%s/%s-*.log\"]\n    stream: logs\n"
+                "    initial_position: start_of_file\n    partition_key: file\n"
+                % (stem, log_dir, stem))
+        if fmt == "java":
+            out += "    multiline: {start_pattern: '%s', flush_timeout: 200ms}\n" % JAVA_START
+    return out
+
+
+class Daemon:
+    def __init__(self, sluice, workdir, config):
+        self.dir = workdir
+        os.makedirs(workdir, exist_ok=True)
+        path = os.path.join(workdir, "sluice.yaml")
+        with open(path, "w") as f:
+            f.write(config)
+        os.chmod(path, 0o600)
+        self.log = open(os.path.join(workdir, "daemon.log"), "wb")
+        self.proc = subprocess.Popen([sluice, "run", "-c", "sluice.yaml"], cwd=workdir,
+                                     stdout=self.log, stderr=self.log)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+    def log_tail(self):
+        with open(os.path.join(self.dir, "daemon.log"), "rb") as f:
+            return f.read()[-2000:].decode("utf-8", "replace")
+
+
+# ---------------------------------------------------------------------------------------------
+# Receivers
+
+
+class HttpReceiver:
+    """A Firehose HTTP endpoint delivery receiver on 127.0.0.1: counts records, answers 200."""
+
+    def __init__(self, on_records=None):
+        self.records = 0
+        self.bytes = 0
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if self.headers.get("Content-Encoding", "") == "gzip":
+                    body = gzip.decompress(body)
+                doc = json.loads(body)
+                import base64
+                datas = [base64.b64decode(r["data"]) for r in doc.get("records", [])]
+                seen = time.time()
+                with receiver.lock:
+                    receiver.records += len(datas)
+                    receiver.bytes += sum(len(d) for d in datas)
+                if on_records:
+                    on_records(datas, seen)
+                answer = json.dumps({"requestId": doc.get("requestId", ""),
+                                     "timestamp": int(seen * 1000)}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def plugin_exists(plugins, name):
+    return os.path.exists(os.path.join(plugins, name + ".so"))
+
+
+def sink_setup(name, plugins, workdir, tests_dir):
+    """(sink yaml, compression, cleanup, skip reason)."""
+    if name == "blackhole":
+        return "      type: blackhole\n", "none", None, None
+    if name in ("file", "file_gzip"):
+        return ("      type: file\n      path: ./out\n      fsync: true\n",
+                "gzip" if name == "file_gzip" else "none", None, None)
+    if name == "http_gzip":
+        if not plugin_exists(plugins, "http"):
+            return None, None, None, "the http sink plugin is not built"
+        recv = HttpReceiver()
+        return ("      type: http\n      url: http://127.0.0.1:%d/\n      mode: firehose\n"
+                "      content_encoding: gzip\n" % recv.port, "none", recv.close, None)
+    if name == "s3":
+        if not plugin_exists(plugins, "s3"):
+            return None, None, None, "the s3 sink plugin is not built"
+        s3rver = os.path.join(tests_dir, "node_modules", ".bin", "s3rver")
+        if not os.path.exists(s3rver):
+            return None, None, None, "s3rver is not installed (npm ci in tests/)"
+        port = free_port()
+        root = os.path.join(workdir, "s3rver")
+        os.makedirs(root, exist_ok=True)
+        proc = subprocess.Popen([s3rver, "-d", root, "-a", "127.0.0.1", "-p", str(port),
+                                 "--configure-bucket", "bench", "--silent"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+
+        def stop():
+            proc.terminate()
+            proc.wait()
+        return ("      type: s3\n      bucket: bench\n      region: us-east-1\n"
+                "      endpoint: http://127.0.0.1:%d\n      force_path_style: true\n"
+                "      access_key_id: S3RVER\n      secret_access_key: S3RVER\n" % port,
+                "gzip", stop, None)
+    raise SystemExit("unknown sink " + name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Runs
+
+
+def throughput_run(args, name, log_dir, records, lines, in_bytes, workroot):
+    workdir = os.path.join(workroot, "run-" + name)
+    sink, compression, cleanup, skip = sink_setup(name, args.plugins, workdir, args.tests_dir)
+    if skip:
+        return {"sink": name, "skipped": skip}
+    admin = free_port()
+    config = CONFIG.format(plugins=args.plugins, admin_port=admin,
+                           sources=sources_yaml(log_dir, False), buffer_size="5MiB",
+                           buffer_interval="1s", compression=compression, sink=sink)
+    start = time.time()
+    d = Daemon(args.sluice, workdir, config)
+    try:
+        done = 0
+        deadline = start + args.timeout
+        while time.time() < deadline:
+            if d.proc.poll() is not None:
+                raise RuntimeError("daemon exited with %d:\n%s" % (d.proc.returncode, d.log_tail()))
+            done = metric(admin, "sluice_delivery_records_total") or 0
+            if done >= records:
+                break
+            time.sleep(0.02)
+        elapsed = time.time() - start
+        cpu = proc_cpu_seconds(d.proc.pid)
+        hwm = proc_hwm_kib(d.proc.pid)
+        if done < records:
+            raise RuntimeError("%s: %d of %d records delivered in %.0fs:\n%s" %
+                               (name, done, records, args.timeout, d.log_tail()))
+    finally:
+        d.stop()
+        if cleanup:
+            cleanup()
+    result = {"sink": name, "seconds": elapsed, "mb_s": in_bytes / elapsed / 1e6,
+              "records_s": records / elapsed, "lines_s": lines / elapsed, "cpu_s_per_gb": cpu / (in_bytes / 1e9),
+              "peak_rss_mib": hwm / 1024.0, "records": records}
+    if name.startswith("file"):
+        result["verified_records"] = count_file_records(os.path.join(workdir, "out"))
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return result
+
+
+def count_file_records(out_dir):
+    """Records in the file sink's objects: lines that start a record (Java frames excluded)."""
+    n = 0
+    for path in glob.glob(os.path.join(out_dir, "**", "*"), recursive=True):
+        if not os.path.isfile(path) or os.path.basename(path).startswith("."):
+            continue
+        with open(path, "rb") as f:
+            data = f.read()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        n += data.count(b"\n") - data.count(b"\n\tat ") - data.count(b"\njava.lang.")
+    return n
+
+
+class LatencyWatcher:
+    """Polls the file sink's directory; for each new object, the latency of every line in it."""
+
+    def __init__(self, out_dir):
+        self.out_dir = out_dir
+        self.seen = set()
+        self.latencies = []
+        self.lines = 0
+        self.stop_flag = False
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def scan(self):
+        now = time.time()
+        for root, _, files in os.walk(self.out_dir):
+            for name in files:
+                path = os.path.join(root, name)
+                if name.startswith(".") or path in self.seen:
+                    continue
+                self.seen.add(path)
+                with open(path, "rb") as f:
+                    data = f.read()
+                stamps = TS.findall(data)
+                self.lines += len(stamps)
+                now_us = now * 1e6
+                self.latencies.extend((now_us - int(s)) / 1000.0 for s in stamps)
+
+    def loop(self):
+        while not self.stop_flag:
+            self.scan()
+            time.sleep(0.01)
+
+    def close(self):
+        self.stop_flag = True
+        self.thread.join()
+        self.scan()
+
+
+def latency_run(args, workroot):
+    workdir = os.path.join(workroot, "run-latency")
+    log_dir = os.path.join(workdir, "log")
+    os.makedirs(log_dir)
+    admin = free_port()
+    sink = "      type: file\n      path: ./out\n      fsync: true\n"
+    config = CONFIG.format(plugins=args.plugins, admin_port=admin,
+                           sources=sources_yaml(log_dir, True), buffer_size="1MiB",
+                           buffer_interval="1s", compression="none", sink=sink)
+    d = Daemon(args.sluice, workdir, config)
+    watcher = LatencyWatcher(os.path.join(workdir, "out"))
+    written = 0
+    try:
+        deadline = time.time() + 30
+        while metric(admin, "sluice_delivery_records_total") is None:
+            if time.time() > deadline or d.proc.poll() is not None:
+                raise RuntimeError("daemon did not start:\n" + d.log_tail())
+            time.sleep(0.05)
+        # A combined line of about 200 bytes; 100 blocks a second.
+        tmpl = ('10.0.%d.%d - - [22/Nov/2026:10:00:00 +0000] "GET /api/v1/orders HTTP/1.1" 200 '
+                '%d "-" "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0" seq=%d ts_us=%d\n')
+        step = 0.01
+        per_step = args.latency_rate * step
+        start = time.time()
+        seq = 0
+        carry = 0.0
+        with open(os.path.join(log_dir, "live.log"), "ab", buffering=0) as f:
+            while time.time() - start < args.latency_seconds:
+                carry += per_step
+                now_us = int(time.time() * 1e6)
+                parts = []
+                size = 0
+                while size < carry:
+                    line = tmpl % (seq // 256 % 256, seq % 256, 200 + seq % 5000, seq, now_us)
+                    parts.append(line)
+                    size += len(line)
+                    seq += 1
+                carry -= size
+                blob = "".join(parts).encode()
+                f.write(blob)
+                written += len(blob)
+                due = start + (int((time.time() - start) / step) + 1) * step
+                time.sleep(max(0.0, due - time.time()))
+        wall = time.time() - start
+        deadline = time.time() + 60
+        while watcher.lines < seq and time.time() < deadline:
+            time.sleep(0.05)
+        cpu = proc_cpu_seconds(d.proc.pid)
+        hwm = proc_hwm_kib(d.proc.pid)
+    finally:
+        watcher.close()
+        d.stop()
+    lat = sorted(watcher.latencies)
+    if not lat or watcher.lines < seq:
+        raise RuntimeError("latency run: %d of %d lines seen:\n%s" %
+                           (watcher.lines, seq, d.log_tail()))
+
+    def pct(p):
+        return lat[min(len(lat) - 1, int(p / 100.0 * len(lat)))]
+    result = {"sink": "file (latency)", "rate_mb_s": written / wall / 1e6, "lines": seq,
+              "p50_ms": pct(50), "p99_ms": pct(99), "max_ms": lat[-1],
+              "cpu_percent": 100.0 * cpu / wall, "peak_rss_mib": hwm / 1024.0}
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return result
+
+
+def other_run(args, log_dir, lines, in_bytes, workroot):
+    out = os.path.join(workroot, "run-other", "out")
+    os.makedirs(out)
+    cmd = args.other.replace("{logs}", shlex.quote(log_dir)).replace("{out}", shlex.quote(out))
+    start = time.time()
+    proc = subprocess.Popen(cmd, shell=True, cwd=os.path.dirname(out), start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cpu = hwm = 0.0
+    n = 0
+    try:
+        while time.time() - start < args.timeout:
+            try:
+                cpu = proc_cpu_seconds(proc.pid)
+                hwm = proc_hwm_kib(proc.pid)
+            except OSError:
+                pass
+            n = 0
+            for path in glob.glob(os.path.join(out, "**", "*"), recursive=True):
+                if os.path.isfile(path):
+                    try:
+                        with open(path, "rb") as f:
+                            data = f.read()
+                        if data[:2] == b"\x1f\x8b":
+                            data = gzip.decompress(data)
+                        n += data.count(b"\n")
+                    except (OSError, EOFError, gzip.BadGzipFile):
+                        pass
+            if n >= lines or proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        elapsed = time.time() - start
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait()
+    return {"sink": "other: " + args.other, "seconds": elapsed, "mb_s": in_bytes / elapsed / 1e6,
+            "lines_seen": n, "cpu_s_per_gb": cpu / (in_bytes / 1e9), "peak_rss_mib": hwm / 1024.0}
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--sluice", required=True)
+    p.add_argument("--loggen", required=True)
+    p.add_argument("--plugins", help="plugin directory (default: plugins/ beside sluice)")
+    p.add_argument("--size", type=parse_size, default=parse_size("1GiB"))
+    p.add_argument("--sinks", default="blackhole,file_gzip,http_gzip,s3")
+    p.add_argument("--latency-seconds", type=float, default=30)
+    p.add_argument("--latency-rate", type=parse_size, default=parse_size("10MB"))
+    p.add_argument("--other")
+    p.add_argument("--timeout", type=float, default=900)
+    p.add_argument("--workdir", help="parent of the temporary directory (default $TMPDIR)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    p.add_argument("--smoke", action="store_true")
+    p.add_argument("--json", action="store_true", help="print results as JSON lines")
+    args = p.parse_args()
+    args.sluice = os.path.abspath(args.sluice)
+    args.loggen = os.path.abspath(args.loggen)
+    args.plugins = os.path.abspath(args.plugins or os.path.join(os.path.dirname(args.sluice),
+                                                                "plugins"))
+    args.tests_dir = os.path.dirname(os.path.dirname(here))
+    if args.smoke:
+        args.size = min(args.size, 4 << 20)
+        args.latency_seconds = min(args.latency_seconds, 2)
+        args.timeout = min(args.timeout, 60)
+
+    workroot = tempfile.mkdtemp(prefix="sluice-e2e-bench-", dir=args.workdir)
+    ok = True
+    try:
+        log_dir = os.path.join(workroot, "logs")
+        t = time.time()
+        records, lines, in_bytes = generate(args.loggen, log_dir, args.size)
+        print("# %s, %s, %d cores, %s" % (datetime.datetime.now(datetime.timezone.utc)
+                                           .strftime("%Y-%m-%d %H:%M UTC"), platform.node(),
+                                           os.cpu_count(), platform.platform()))
+        print("# input: %.1f MB, %d records (%d lines) in %d files, generated in %.1fs" %
+              (in_bytes / 1e6, records, lines, len(os.listdir(log_dir)), time.time() - t))
+        results = []
+        for name in [s for s in args.sinks.split(",") if s]:
+            r = throughput_run(args, name, log_dir, records, lines, in_bytes, workroot)
+            results.append(r)
+            show(r, args.json)
+            if "verified_records" in r and r["verified_records"] != records:
+                print("FAIL: %s holds %d records, %d written" % (name, r["verified_records"],
+                                                                  records))
+                ok = False
+        if args.latency_seconds > 0:
+            r = latency_run(args, workroot)
+            show(r, args.json)
+        if args.other:
+            r = other_run(args, log_dir, lines, in_bytes, workroot)
+            show(r, args.json)
+    except RuntimeError as e:
+        print("FAIL:", e)
+        ok = False
+    finally:
+        if not args.keep:
+            shutil.rmtree(workroot, ignore_errors=True)
+        else:
+            print("# kept", workroot)
+    return 0 if ok else 1
+
+
+def show(r, as_json):
+    if as_json:
+        print(json.dumps(r))
+    elif "skipped" in r:
+        print("%-18s skipped: %s" % (r["sink"], r["skipped"]))
+    elif "p50_ms" in r:
+        print("%-18s %.1f MB/s steady, %d lines: p50 %.0f ms, p99 %.0f ms, max %.0f ms; "
+              "CPU %.1f %% of a core, peak RSS %.0f MiB" %
+              (r["sink"], r["rate_mb_s"], r["lines"], r["p50_ms"], r["p99_ms"], r["max_ms"],
+               r["cpu_percent"], r["peak_rss_mib"]))
+    else:
+        rate = ("%.0f lines/s (%.0f records/s)" % (r["lines_s"], r["records_s"])
+                if "lines_s" in r else "%d lines seen" % r.get("lines_seen", 0))
+        print("%-18s %.1f MB/s, %s, %.2f CPU s per GB, peak RSS %.0f MiB (%.1fs)" %
+              (r["sink"], r["mb_s"], rate, r["cpu_s_per_gb"], r["peak_rss_mib"], r["seconds"]))
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
