@@ -115,9 +115,9 @@ void AppendIndexName(std::string_view base, Rotation rotation, int64_t arrival_m
       std::snprintf(buf, sizeof(buf), "-%04d-%02d-%02d", year, tm.tm_mon + 1, tm.tm_mday);
       break;
     case Rotation::kOneWeek: {
-      // Day of week of 1 January (0 = Sunday), from today's.
-      int jan1_wday = ((tm.tm_wday - tm.tm_yday % 7) % 7 + 7) % 7;
-      int week = (tm.tm_yday + jan1_wday) / 7 + 1;
+      // Weeks start on Sunday; week 1 starts on the year's first Sunday, the days before it
+      // are week 0 (strftime's %U), which gives Firehose's documented myindex-2016-w08.
+      int week = (tm.tm_yday + 7 - tm.tm_wday) / 7;
       std::snprintf(buf, sizeof(buf), "-%04d-w%02d", year, week);
       break;
     }

@@ -18,10 +18,10 @@ enum class Rotation { kNoRotation, kOneHour, kOneDay, kOneWeek, kOneMonth };
 bool ParseRotation(std::string_view name, Rotation* out);
 
 // The index for a record that arrived at `arrival_ms` (UTC), named as Firehose names it:
-// myindex, myindex-2016-02-25-13, myindex-2016-02-25, myindex-2016-w09, myindex-2016-02.
-// Weeks follow the US convention Firehose documents: a week starts on Sunday and week 1 is the
-// first week holding a Saturday of the year (the week of 1 January); the year is the calendar
-// year of the record.
+// myindex, myindex-2016-02-25-13, myindex-2016-02-25, myindex-2016-w08, myindex-2016-02.
+// Weeks start on Sunday and are numbered as strftime's %U (week 1 starts on the year's first
+// Sunday; the days before it are w00), which reproduces Firehose's documented example; the year
+// is the calendar year of the record.
 void AppendIndexName(std::string_view base, Rotation rotation, int64_t arrival_ms,
                      std::string* out);
 
