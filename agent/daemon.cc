@@ -8,6 +8,7 @@
 
 #include "agent/admin.h"
 #include "agent/tail/flow.h"
+#include "broker/api/firehose_api.h"
 #include "broker/api/kinesis_api.h"
 #include "broker/broker.h"
 #include "broker/maintenance.h"
@@ -167,7 +168,11 @@ Status Daemon::Start() {
   fs::path data_dir = s.config.data_dir;
   s.plugins = std::make_unique<buffer::PluginHost>(PluginDirs(s.config));
   for (const buffer::DeliveryOptions& d : s.config.deliveries) {
-    ASSIGN_OR_RETURN(broker::Stream * stream, s.broker->GetStream(d.stream));
+    // direct_put: the Firehose API appends to an internal stream that this delivery reads.
+    ASSIGN_OR_RETURN(broker::Stream * stream,
+                     d.direct_put ? broker::api::OpenDirectPutStream(s.broker.get(), d.name,
+                                                                     d.concurrency)
+                                  : s.broker->GetStream(d.stream));
     auto ds = buffer::DeliveryStream::Create(d, stream, s.plugins.get(),
                                              data_dir / "deliveries" / d.name, Clock::Real());
     if (!ds.ok()) return ds.status().Annotate("delivery " + d.name);
@@ -187,6 +192,9 @@ Status Daemon::Start() {
     ao.data_dir = data_dir;
     ao.listen = s.config.broker.api.listen->text;
     ao.max_body_size = s.config.broker.api.max_body_size;
+    for (const buffer::DeliveryOptions& d : s.config.deliveries) {
+      ao.firehose_deliveries.push_back({d.name, d.direct_put ? "" : d.stream});
+    }
     for (const config::ApiCredential& c : s.config.broker.api.auth) {
       ao.credentials.push_back({c.access_key_id, c.secret_access_key});
     }

@@ -22,9 +22,6 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
     const DeliveryOptions& options, broker::Stream* stream, PluginHost* host,
     const std::filesystem::path& state_dir, Clock* clock) {
   std::string where = "deliveries." + options.name + ": ";
-  if (options.direct_put) {
-    return InvalidArgument(where + "direct_put is not supported yet; read from a stream");
-  }
   if (stream == nullptr) return InvalidArgument(where + "no source stream");
   if (options.concurrency < 1 || options.concurrency > 64) {
     return InvalidArgument(where + "concurrency must be 1..64");

@@ -29,12 +29,19 @@
 
 namespace sluice::broker::api {
 
+class FirehoseApi;
 class SigV4Verifier;
 class Subscriptions;
 
 struct ApiCredential {
   std::string access_key_id;
   std::string secret_access_key;  // never logged
+};
+
+// A configured delivery stream, as the Firehose API lists and describes it (firehose_api.h).
+struct FirehoseDelivery {
+  std::string name;
+  std::string source_stream;  // empty: DirectPut
 };
 
 struct ApiOptions {
@@ -54,7 +61,8 @@ struct ApiOptions {
   CapacityMode default_mode = CapacityMode::kUnlimited;
   int max_shards_per_stream = 10000;
   int64_t max_signature_skew_ms = 15 * 60 * 1000;
-  Clock* clock = Clock::Real();  // not owned
+  Clock* clock = Clock::Real();                       // not owned
+  std::vector<FirehoseDelivery> firehose_deliveries;  // the Firehose_20150804 operations
 };
 
 // The answer to one API call.
@@ -157,8 +165,10 @@ class KinesisApiServer final {
 
   ApiOptions options_;
   std::unique_ptr<KinesisApi> api_;
+  std::unique_ptr<FirehoseApi> firehose_;
   std::unique_ptr<Subscriptions> subscriptions_;
-  std::unique_ptr<SigV4Verifier> verifier_;  // set when credentials are configured
+  std::unique_ptr<SigV4Verifier> verifier_;           // set when credentials are configured
+  std::unique_ptr<SigV4Verifier> firehose_verifier_;  // the same, for service "firehose"
   std::unique_ptr<http::HttpServer> http_;
   uint64_t request_counter_ = 0;
 };

@@ -1,6 +1,7 @@
 // KinesisApiServer: the Kinesis API behind the HTTP server, with optional SigV4 verification.
 #include <cinttypes>
 
+#include "broker/api/firehose_api.h"
 #include "broker/api/kinesis_api.h"
 #include "broker/api/sigv4.h"
 #include "broker/api/subscriptions.h"
@@ -10,6 +11,7 @@ namespace sluice::broker::api {
 namespace {
 
 constexpr std::string_view kTargetPrefix = "Kinesis_20131202.";
+constexpr std::string_view kFirehosePrefix = "Firehose_20150804.";
 
 void JsonError(http::HttpResponse* resp, int status, std::string_view type,
                std::string_view message) {
@@ -48,13 +50,16 @@ Result<std::unique_ptr<KinesisApiServer>> KinesisApiServer::Create(uv_loop_t* lo
   std::unique_ptr<KinesisApiServer> self(new KinesisApiServer());
   self->options_ = options;
   ASSIGN_OR_RETURN(self->api_, KinesisApi::Create(broker, options));
+  ASSIGN_OR_RETURN(self->firehose_, FirehoseApi::Create(broker, options));
   if (!options.credentials.empty()) {
     std::vector<SigV4Credential> creds;
     for (const ApiCredential& c : options.credentials) {
       creds.push_back({c.access_key_id, c.secret_access_key});
     }
-    self->verifier_ = std::make_unique<SigV4Verifier>(std::move(creds), "kinesis", options.clock,
+    self->verifier_ = std::make_unique<SigV4Verifier>(creds, "kinesis", options.clock,
                                                       options.max_signature_skew_ms);
+    self->firehose_verifier_ = std::make_unique<SigV4Verifier>(
+        std::move(creds), "firehose", options.clock, options.max_signature_skew_ms);
   }
   self->subscriptions_ =
       std::make_unique<Subscriptions>(loop, broker, options.clock, SubscriptionOptions{});
@@ -102,24 +107,28 @@ void KinesisApiServer::Serve(http::HttpRequest& req, http::HttpResponse* resp) {
               "The Kinesis API takes POST / with an X-Amz-Target header");
     return;
   }
+  const std::string* target = req.Header("x-amz-target");
+  const bool firehose = target != nullptr && std::string_view(*target).substr(
+                                                 0, kFirehosePrefix.size()) == kFirehosePrefix;
   if (verifier_) {
-    std::optional<AuthFailure> fail = verifier_->Verify(req);
+    std::optional<AuthFailure> fail =
+        firehose ? firehose_verifier_->Verify(req) : verifier_->Verify(req);
     if (fail) {
       JsonError(resp, 400, fail->type, fail->message);  // as Kinesis answers JSON requests
       return;
     }
   }
-  const std::string* target = req.Header("x-amz-target");
-  if (target == nullptr ||
-      std::string_view(*target).substr(0, kTargetPrefix.size()) != kTargetPrefix) {
+  ApiReply reply;
+  if (firehose) {
+    firehose_->Handle(std::string_view(*target).substr(kFirehosePrefix.size()), req.body, &reply);
+  } else if (target == nullptr ||
+             std::string_view(*target).substr(0, kTargetPrefix.size()) != kTargetPrefix) {
     JsonError(resp, 400, "UnknownOperationException",
               target ? "Unknown operation target '" + *target + "'"
                      : std::string("Missing X-Amz-Target header"));
     return;
-  }
-  std::string_view operation = std::string_view(*target).substr(kTargetPrefix.size());
-  ApiReply reply;
-  if (operation == "SubscribeToShard") {
+  } else if (std::string_view operation = std::string_view(*target).substr(kTargetPrefix.size());
+             operation == "SubscribeToShard") {
     SubscriptionStart start;
     if (api_->PrepareSubscribe(req.body, &reply, &start) &&
         subscriptions_->Start(start, resp, &reply)) {

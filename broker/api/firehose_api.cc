@@ -1,0 +1,528 @@
+#include "broker/api/firehose_api.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cinttypes>
+#include <cstdio>
+#include <optional>
+
+#include "core/base64.h"
+#include "core/log.h"
+
+namespace sluice::broker::api {
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+constexpr std::string_view kDestinationId = "destinationId-000000000001";
+
+bool IsDeliveryName(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
+  });
+}
+
+// RapidJSON's SSE4.2 scanner reads whole 16-byte blocks past the terminator.
+void PadForParser(std::string* body) {
+  if (body->empty()) body->assign("{}");
+  if (body->capacity() < body->size() + 16) body->reserve(body->size() + 16);
+}
+
+}  // namespace
+
+struct FirehoseApi::Call {
+  explicit Call(rapidjson::StringBuffer& out) : w(out) { out.Clear(); }
+
+  rapidjson::Document doc;
+  Writer w;
+  bool failed = false;
+  int status = 400;
+  std::string error_type, error_message;
+  std::vector<std::string> violations;
+
+  void Fail(std::string type, std::string message, int http_status = 400) {
+    if (failed) return;
+    failed = true;
+    error_type = std::move(type);
+    error_message = std::move(message);
+    status = http_status;
+  }
+  // Collected constraint violations become one ValidationException, worded as AWS words them.
+  bool Check() {
+    if (failed) return false;
+    if (violations.empty()) return true;
+    std::string m = std::to_string(violations.size()) + " validation error" +
+                    (violations.size() > 1 ? "s" : "") + " detected: ";
+    for (size_t i = 0; i < violations.size(); ++i) {
+      if (i) m += "; ";
+      m += violations[i];
+    }
+    Fail("ValidationException", m);
+    return false;
+  }
+  const rapidjson::Value* Get(const char* key, const rapidjson::Value* from = nullptr) {
+    const rapidjson::Value& o = from ? *from : doc;
+    if (!o.IsObject()) return nullptr;
+    auto it = o.FindMember(key);
+    if (it == o.MemberEnd() || it->value.IsNull()) return nullptr;
+    return &it->value;
+  }
+  std::optional<std::string_view> Str(const char* key, const rapidjson::Value* from = nullptr) {
+    const rapidjson::Value* v = Get(key, from);
+    if (v == nullptr) return std::nullopt;
+    if (!v->IsString()) {
+      Fail("SerializationException", std::string("Expected a string for ") + key);
+      return std::nullopt;
+    }
+    return std::string_view(v->GetString(), v->GetStringLength());
+  }
+  std::optional<int64_t> Int(const char* key) {
+    const rapidjson::Value* v = Get(key);
+    if (v == nullptr) return std::nullopt;
+    if (!v->IsInt64()) {
+      Fail("SerializationException", std::string("Expected an integer for ") + key);
+      return std::nullopt;
+    }
+    return v->GetInt64();
+  }
+  // DeliveryStreamName: required, 1..64 of [a-zA-Z0-9_.-].
+  std::optional<std::string_view> Name(const char* key = "DeliveryStreamName",
+                                       std::string_view path = "deliveryStreamName") {
+    std::optional<std::string_view> v = Str(key);
+    if (!v) {
+      violations.push_back("Value null at '" + std::string(path) +
+                           "' failed to satisfy constraint: Member must not be null");
+    } else if (v->empty() || v->size() > 64) {
+      violations.push_back(
+          "Value '" + std::string(*v) + "' at '" + std::string(path) +
+          "' failed to satisfy constraint: Member must have length " +
+          (v->empty() ? "greater than or equal to 1" : "less than or equal to 64"));
+    } else if (!IsDeliveryName(*v)) {
+      violations.push_back("Value '" + std::string(*v) + "' at '" + std::string(path) +
+                           "' failed to satisfy constraint: Member must satisfy regular expression "
+                           "pattern: [a-zA-Z0-9_.-]+");
+    }
+    return v;
+  }
+  void Field(const char* k, std::string_view v) {
+    w.Key(k);
+    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+  }
+};
+
+std::string DirectPutStreamName(std::string_view delivery) {
+  return std::string(kDirectPutStreamPrefix) + std::string(delivery);
+}
+
+Result<Stream*> OpenDirectPutStream(Broker* broker, std::string_view delivery, int shards) {
+  if (!IsDeliveryName(delivery)) {
+    return InvalidArgument("delivery stream name '" + std::string(delivery) +
+                           "' must be 1..64 of [a-zA-Z0-9_.-]");
+  }
+  std::string name = DirectPutStreamName(delivery);
+  auto found = broker->GetStream(name);
+  if (found.ok()) return *found;
+  StreamOptions so;
+  so.name = name;
+  so.shards = std::max(1, shards);
+  so.retention_hours = 24;
+  return broker->CreateStream(so);
+}
+
+Result<std::unique_ptr<FirehoseApi>> FirehoseApi::Create(Broker* broker,
+                                                         const ApiOptions& options) {
+  if (broker == nullptr) return InvalidArgument("firehose api: no broker");
+  return std::unique_ptr<FirehoseApi>(new FirehoseApi(broker, options));
+}
+
+FirehoseApi::FirehoseApi(Broker* broker, const ApiOptions& options)
+    : broker_(broker), options_(options), out_(std::make_unique<rapidjson::StringBuffer>()) {}
+
+void FirehoseApi::Handle(std::string_view operation, std::string& body, ApiReply* reply) {
+  using Op = void (FirehoseApi::*)(Call&);
+  struct Entry {
+    std::string_view name;
+    Op op;
+  };
+  static constexpr Entry kOps[] = {
+      {"PutRecordBatch", &FirehoseApi::PutRecordBatch},
+      {"PutRecord", &FirehoseApi::PutRecord},
+      {"CreateDeliveryStream", &FirehoseApi::CreateDeliveryStream},
+      {"DeleteDeliveryStream", &FirehoseApi::DeleteDeliveryStream},
+      {"DescribeDeliveryStream", &FirehoseApi::DescribeDeliveryStream},
+      {"ListDeliveryStreams", &FirehoseApi::ListDeliveryStreams},
+  };
+  Call c(*out_);
+  Op op = nullptr;
+  for (const Entry& e : kOps) {
+    if (e.name == operation) op = e.op;
+  }
+  if (op == nullptr) {
+    c.Fail("UnknownOperationException", "Unknown operation: '" + std::string(operation) + "'");
+  } else {
+    PadForParser(&body);
+    c.doc.ParseInsitu(body.data());
+    if (c.doc.HasParseError()) {
+      c.Fail("SerializationException", std::string("Malformed JSON at offset ") +
+                                           std::to_string(c.doc.GetErrorOffset()) + ": " +
+                                           rapidjson::GetParseError_En(c.doc.GetParseError()));
+    } else if (!c.doc.IsObject()) {
+      c.Fail("SerializationException", "The request body must be a JSON object");
+    } else {
+      c.w.StartObject();
+      (this->*op)(c);
+      if (!c.failed) c.w.EndObject();
+    }
+  }
+  if (c.failed) {
+    reply->status = c.status;
+    reply->error_type = c.error_type;
+    rapidjson::StringBuffer eb;
+    Writer ew(eb);
+    ew.StartObject();
+    ew.Key("__type");
+    ew.String(c.error_type.c_str());
+    ew.Key("message");
+    ew.String(c.error_message.c_str());
+    ew.EndObject();
+    reply->body.assign(eb.GetString(), eb.GetSize());
+    return;
+  }
+  reply->status = 200;
+  reply->error_type.clear();
+  reply->body.assign(out_->GetString(), out_->GetSize());
+}
+
+std::string FirehoseApi::Arn(std::string_view name) const {
+  return "arn:aws:firehose:" + options_.region + ":" + options_.account_id + ":deliverystream/" +
+         std::string(name);
+}
+
+const FirehoseDelivery* FirehoseApi::Configured(std::string_view name) const {
+  for (const FirehoseDelivery& d : options_.firehose_deliveries) {
+    if (d.name == name) return &d;
+  }
+  return nullptr;
+}
+
+Stream* FirehoseApi::ResolveDirectPut(Call& c, std::string_view name) {
+  const FirehoseDelivery* d = Configured(name);
+  if (d != nullptr && !d->source_stream.empty()) {
+    c.Fail("InvalidArgumentException",
+           "This operation is not permitted on KinesisStreamAsSource delivery stream type.");
+    return nullptr;
+  }
+  auto s = broker_->GetStream(DirectPutStreamName(name));
+  if (!s.ok()) {
+    c.Fail("ResourceNotFoundException", "Firehose " + std::string(name) + " under account " +
+                                            options_.account_id + " not found.");
+    return nullptr;
+  }
+  return *s;
+}
+
+void FirehoseApi::CreateDeliveryStream(Call& c) {
+  std::optional<std::string_view> name = c.Name();
+  std::optional<std::string_view> type = c.Str("DeliveryStreamType");
+  if (type && *type != "DirectPut" && *type != "KinesisStreamAsSource" && *type != "MSKAsSource" &&
+      *type != "DatabaseAsSource") {
+    c.violations.push_back("Value '" + std::string(*type) +
+                           "' at 'deliveryStreamType' failed to satisfy constraint: Member must "
+                           "satisfy enum value set: [DirectPut, KinesisStreamAsSource, "
+                           "MSKAsSource, DatabaseAsSource]");
+  }
+  if (!c.Check()) return;
+  if (type && *type != "DirectPut") {
+    c.Fail("InvalidArgumentException",
+           "Only DirectPut delivery streams can be created through the API; a delivery stream "
+           "that reads a stream is configured under deliveries:");
+    return;
+  }
+  if (Configured(*name) != nullptr || broker_->GetStream(DirectPutStreamName(*name)).ok()) {
+    c.Fail("ResourceInUseException", "Firehose " + std::string(*name) + " under account " +
+                                         options_.account_id + " already exists.");
+    return;
+  }
+  auto s = OpenDirectPutStream(broker_, *name, 1);
+  if (!s.ok()) {
+    c.Fail("LimitExceededException", s.status().message());
+    return;
+  }
+  SLUICE_LOG(Info, "firehose delivery stream created").With("name", *name);
+  c.Field("DeliveryStreamARN", Arn(*name));
+}
+
+void FirehoseApi::DeleteDeliveryStream(Call& c) {
+  std::optional<std::string_view> name = c.Name();
+  if (!c.Check()) return;
+  if (Configured(*name) != nullptr) {
+    c.Fail("ResourceInUseException",
+           "Firehose " + std::string(*name) +
+               " is configured in deliveries: and in use; remove it from the configuration");
+    return;
+  }
+  Status st = broker_->DeleteStream(DirectPutStreamName(*name));
+  if (st.code() == Code::kNotFound) {
+    c.Fail("ResourceNotFoundException", "Firehose " + std::string(*name) + " under account " +
+                                            options_.account_id + " not found.");
+  } else if (!st.ok()) {
+    c.Fail("ResourceInUseException", st.message());
+  }
+}
+
+void FirehoseApi::DescribeDeliveryStream(Call& c) {
+  std::optional<std::string_view> name = c.Name();
+  std::optional<int64_t> limit = c.Int("Limit");
+  if (limit && (*limit < 1 || *limit > 10000)) {
+    c.violations.push_back(
+        "Value '" + std::to_string(*limit) +
+        "' at 'limit' failed to satisfy constraint: Member must have value " +
+        (*limit < 1 ? "greater than or equal to 1" : "less than or equal to 10000"));
+  }
+  if (!c.Check()) return;
+  const FirehoseDelivery* d = Configured(*name);
+  bool direct = broker_->GetStream(DirectPutStreamName(*name)).ok();
+  if (d == nullptr && !direct) {
+    c.Fail("ResourceNotFoundException", "Firehose " + std::string(*name) + " under account " +
+                                            options_.account_id + " not found.");
+    return;
+  }
+  bool from_stream = d != nullptr && !d->source_stream.empty();
+  c.w.Key("DeliveryStreamDescription");
+  c.w.StartObject();
+  c.Field("DeliveryStreamName", *name);
+  c.Field("DeliveryStreamARN", Arn(*name));
+  c.Field("DeliveryStreamStatus", "ACTIVE");
+  c.Field("DeliveryStreamType", from_stream ? "KinesisStreamAsSource" : "DirectPut");
+  c.Field("VersionId", "1");
+  c.w.Key("DeliveryStreamEncryptionConfiguration");
+  c.w.StartObject();
+  c.Field("Status", "DISABLED");
+  c.w.EndObject();
+  if (from_stream) {
+    c.w.Key("Source");
+    c.w.StartObject();
+    c.w.Key("KinesisStreamSourceDescription");
+    c.w.StartObject();
+    c.Field("KinesisStreamARN", "arn:aws:kinesis:" + options_.region + ":" + options_.account_id +
+                                    ":stream/" + d->source_stream);
+    c.w.EndObject();
+    c.w.EndObject();
+  }
+  c.w.Key("Destinations");
+  c.w.StartArray();
+  c.w.StartObject();
+  c.Field("DestinationId", kDestinationId);
+  c.w.EndObject();
+  c.w.EndArray();
+  c.w.Key("HasMoreDestinations");
+  c.w.Bool(false);
+  c.w.EndObject();
+}
+
+void FirehoseApi::ListDeliveryStreams(Call& c) {
+  std::optional<int64_t> limit = c.Int("Limit");
+  std::optional<std::string_view> type = c.Str("DeliveryStreamType");
+  std::optional<std::string_view> start = c.Str("ExclusiveStartDeliveryStreamName");
+  if (limit && (*limit < 1 || *limit > 10000)) {
+    c.violations.push_back(
+        "Value '" + std::to_string(*limit) +
+        "' at 'limit' failed to satisfy constraint: Member must have value " +
+        (*limit < 1 ? "greater than or equal to 1" : "less than or equal to 10000"));
+  }
+  if (!c.Check()) return;
+  // name -> is DirectPut
+  std::vector<std::pair<std::string, bool>> all;
+  for (const std::string& s : broker_->ListStreams()) {
+    if (s.compare(0, kDirectPutStreamPrefix.size(), kDirectPutStreamPrefix) == 0) {
+      all.emplace_back(s.substr(kDirectPutStreamPrefix.size()), true);
+    }
+  }
+  for (const FirehoseDelivery& d : options_.firehose_deliveries) {
+    if (!d.source_stream.empty()) all.emplace_back(d.name, false);
+  }
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  size_t max = static_cast<size_t>(limit.value_or(10));
+  size_t n = 0;
+  bool more = false;
+  c.w.Key("DeliveryStreamNames");
+  c.w.StartArray();
+  for (const auto& [name, direct] : all) {
+    if (start && name <= *start) continue;
+    if (type && *type != (direct ? "DirectPut" : "KinesisStreamAsSource")) continue;
+    if (n == max) {
+      more = true;
+      break;
+    }
+    c.w.String(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+    ++n;
+  }
+  c.w.EndArray();
+  c.w.Key("HasMoreDeliveryStreams");
+  c.w.Bool(more);
+}
+
+void FirehoseApi::PutRecord(Call& c) {
+  std::optional<std::string_view> name = c.Name();
+  const rapidjson::Value* record = c.Get("Record");
+  std::optional<std::string_view> data;
+  if (record == nullptr) {
+    c.violations.push_back(
+        "Value null at 'record' failed to satisfy constraint: Member must not be null");
+  } else {
+    data = c.Str("Data", record);
+    if (!data) {
+      c.violations.push_back(
+          "Value null at 'record.data' failed to satisfy constraint: Member must not be null");
+    }
+  }
+  if (c.failed) return;
+  scratch_.clear();
+  put_in_.clear();
+  if (data) {
+    if (!Base64DecodeAppend(*data, &scratch_).ok()) {
+      c.Fail("SerializationException", "Record.Data is not valid base64");
+      return;
+    }
+    if (scratch_.size() > kFirehoseMaxRecordBytes) {
+      c.violations.push_back(
+          "Value at 'record.data' failed to satisfy constraint: Member must "
+          "have length less than or equal to 1024000");
+    }
+    put_in_.push_back({{}, scratch_, std::nullopt});
+  }
+  if (!c.Check()) return;
+  Stream* s = ResolveDirectPut(c, *name);
+  if (s == nullptr) return;
+  Append(c, s, false);
+}
+
+void FirehoseApi::PutRecordBatch(Call& c) {
+  std::optional<std::string_view> name = c.Name();
+  const rapidjson::Value* records = c.Get("Records");
+  if (records == nullptr) {
+    c.violations.push_back(
+        "Value null at 'records' failed to satisfy constraint: Member must not be null");
+  } else if (!records->IsArray()) {
+    c.Fail("SerializationException", "Expected a list for Records");
+    return;
+  } else if (records->Empty() || records->Size() > kFirehoseMaxBatchRecords) {
+    c.violations.push_back(
+        std::string("Value at 'records' failed to satisfy constraint: Member must have length ") +
+        (records->Empty() ? "greater than or equal to 1" : "less than or equal to 500"));
+  }
+  if (c.failed) return;
+  scratch_.clear();
+  put_in_.clear();
+  if (records != nullptr && c.violations.empty()) {
+    // Decode everything first (scratch_ may grow), then point the views into it.
+    std::vector<size_t>& ends = ends_;
+    ends.clear();
+    uint32_t i = 0;
+    for (const auto& r : records->GetArray()) {
+      std::optional<std::string_view> data = c.Str("Data", &r);
+      if (c.failed) return;
+      size_t before = scratch_.size();
+      if (!data) {
+        c.violations.push_back("Value null at 'records." + std::to_string(i + 1) +
+                               ".member.data' failed to satisfy constraint: Member must not be "
+                               "null");
+      } else if (!Base64DecodeAppend(*data, &scratch_).ok()) {
+        c.Fail("SerializationException",
+               "Records[" + std::to_string(i) + "].Data is not valid base64");
+        return;
+      } else if (scratch_.size() - before > kFirehoseMaxRecordBytes) {
+        c.violations.push_back("Value at 'records." + std::to_string(i + 1) +
+                               ".member.data' failed to satisfy constraint: Member must have "
+                               "length less than or equal to 1024000");
+      }
+      ends.push_back(scratch_.size());
+      ++i;
+    }
+    size_t start = 0;
+    for (size_t end : ends) {
+      put_in_.push_back({{}, std::string_view(scratch_).substr(start, end - start), std::nullopt});
+      start = end;
+    }
+  }
+  if (!c.Check()) return;
+  if (scratch_.size() > kFirehoseMaxBatchBytes) {
+    c.Fail("InvalidArgumentException", "Records size exceeds 4 MB limit");
+    return;
+  }
+  Stream* s = ResolveDirectPut(c, *name);
+  if (s == nullptr) return;
+  Append(c, s, true);
+}
+
+void FirehoseApi::Append(Call& c, Stream* stream, bool batch) {
+  // Partition keys spread records over the internal stream's shards; fixed-width slots so the
+  // views stay valid while keys_ is filled.
+  constexpr size_t kKeyWidth = 20;
+  keys_.assign(put_in_.size() * kKeyWidth, '0');
+  for (size_t i = 0; i < put_in_.size(); ++i) {
+    char* p = keys_.data() + i * kKeyWidth;
+    std::to_chars(p, p + kKeyWidth, key_counter_++);
+    put_in_[i].partition_key = std::string_view(p, kKeyWidth);
+  }
+  Status st = stream->PutBatch(put_in_, &put_out_);
+  if (!st.ok()) {
+    c.Fail(st.code() == Code::kInvalidArgument ? "InvalidArgumentException"
+                                               : "ServiceUnavailableException",
+           st.message(), st.code() == Code::kInvalidArgument ? 400 : 503);
+    return;
+  }
+  char id[48];
+  auto record_id = [&](const PutRecordOut& o) {
+    // "<shard>-<offset>": the recordId a transform sees for the same record.
+    int n = std::snprintf(id, sizeof(id), "%" PRIu32 "-%" PRIu64, o.shard_index, o.offset);
+    return std::string_view(id, static_cast<size_t>(n));
+  };
+  auto error_of = [](const PutRecordOut& o) -> std::pair<std::string_view, std::string_view> {
+    if (o.status.code() == Code::kResourceExhausted || o.status.code() == Code::kUnavailable) {
+      return {"ServiceUnavailableException", "Slow down."};
+    }
+    return {"InternalFailure", "Internal service failure."};
+  };
+  if (!batch) {
+    const PutRecordOut& o = put_out_[0];
+    if (!o.status.ok()) {
+      auto [type, message] = error_of(o);
+      c.Fail(std::string(type), std::string(message), 503);
+      return;
+    }
+    c.Field("RecordId", record_id(o));
+    c.w.Key("Encrypted");
+    c.w.Bool(false);
+    return;
+  }
+  int64_t failed = 0;
+  for (const PutRecordOut& o : put_out_) failed += o.status.ok() ? 0 : 1;
+  c.w.Key("FailedPutCount");
+  c.w.Int64(failed);
+  c.w.Key("Encrypted");
+  c.w.Bool(false);
+  c.w.Key("RequestResponses");
+  c.w.StartArray();
+  for (const PutRecordOut& o : put_out_) {
+    c.w.StartObject();
+    if (o.status.ok()) {
+      c.Field("RecordId", record_id(o));
+    } else {
+      auto [type, message] = error_of(o);
+      c.Field("ErrorCode", type);
+      c.Field("ErrorMessage", message);
+    }
+    c.w.EndObject();
+  }
+  c.w.EndArray();
+}
+
+}  // namespace sluice::broker::api

@@ -1,0 +1,82 @@
+// The Firehose API (Firehose_20150804, protocol awsJson1.1) on the broker's API listener, so that
+// stock AWS SDK and CLI Firehose clients can put records into sluice's delivery streams.
+//
+// A DirectPut delivery stream's records are appended to an internal broker stream
+// (DirectPutStreamName(name)) before PutRecord / PutRecordBatch answer; the delivery stream of the
+// same name (a `deliveries:` entry with `direct_put: true`) reads that stream as its consumer, so
+// an accepted record is as durable as any other broker record and replayable until delivered.
+// Delivery streams that read a broker stream (KinesisStreamAsSource) are listed and described but
+// take no puts.
+//
+// THREADING: loop thread only (the handler runs there). OWNERSHIP: the broker is not owned and
+// must outlive the FirehoseApi.
+#pragma once
+
+#include <rapidjson/stringbuffer.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/api/kinesis_api.h"
+#include "broker/broker.h"
+#include "core/status.h"
+
+namespace sluice::broker::api {
+
+// Firehose's PutRecord / PutRecordBatch limits (not adjustable in Firehose either).
+inline constexpr size_t kFirehoseMaxRecordBytes = 1000 * 1024;     // before base64
+inline constexpr size_t kFirehoseMaxBatchRecords = 500;            // per PutRecordBatch
+inline constexpr size_t kFirehoseMaxBatchBytes = 4 * 1024 * 1024;  // data of one batch
+inline constexpr std::string_view kDirectPutStreamPrefix = "_firehose.";
+
+// The internal broker stream behind a DirectPut delivery stream.
+std::string DirectPutStreamName(std::string_view delivery);
+
+// Opens (creating on first use) the internal stream of DirectPut delivery stream `delivery` with
+// `shards` shards (24 h retention, as Firehose keeps undelivered direct puts).
+Result<Stream*> OpenDirectPutStream(Broker* broker, std::string_view delivery, int shards);
+
+class FirehoseApi final {
+ public:
+  // `options.firehose_deliveries` are the configured delivery streams: they are in use and cannot
+  // be deleted through the API.
+  static Result<std::unique_ptr<FirehoseApi>> Create(Broker* broker, const ApiOptions& options);
+
+  // `operation` is the part after "Firehose_20150804."; `body` is parsed in place.
+  void Handle(std::string_view operation, std::string& body, ApiReply* reply);
+
+  struct Call;  // one request being served (firehose_api.cc)
+
+ private:
+  FirehoseApi(Broker* broker, const ApiOptions& options);
+
+  void CreateDeliveryStream(Call& c);
+  void DeleteDeliveryStream(Call& c);
+  void DescribeDeliveryStream(Call& c);
+  void ListDeliveryStreams(Call& c);
+  void PutRecord(Call& c);
+  void PutRecordBatch(Call& c);
+
+  // The configured entry for `name`, or null.
+  const FirehoseDelivery* Configured(std::string_view name) const;
+  // The internal stream of DirectPut delivery `name`; records ResourceNotFoundException (or
+  // InvalidArgumentException for a KinesisStreamAsSource one) and returns null when it fails.
+  Stream* ResolveDirectPut(Call& c, std::string_view name);
+  // Appends the decoded records of `data` (views into scratch_) and answers per record.
+  void Append(Call& c, Stream* stream, bool batch);
+  std::string Arn(std::string_view name) const;
+
+  Broker* broker_;
+  ApiOptions options_;
+  uint64_t key_counter_ = 0;  // spreads puts over the internal stream's shards
+  // Scratch reused across requests.
+  std::string scratch_, keys_;
+  std::vector<size_t> ends_;
+  std::vector<PutRecordIn> put_in_;
+  std::vector<PutRecordOut> put_out_;
+  std::unique_ptr<rapidjson::StringBuffer> out_;
+};
+
+}  // namespace sluice::broker::api
