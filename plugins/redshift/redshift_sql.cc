@@ -113,7 +113,10 @@ std::string PostgresCopySql(std::string_view table, std::string_view columns, Pg
 }
 
 long CopyErrorLine(std::string_view context) {
-  size_t p = context.find(", line ");
+  // Other context lines come first ("JSON data, line 1: ..."); the COPY line is the last one.
+  size_t copy = context.rfind("COPY ");
+  if (copy == std::string_view::npos) return 0;
+  size_t p = context.find(", line ", copy);
   if (p == std::string_view::npos) return 0;
   return std::strtol(std::string(context.substr(p + 7, 20)).c_str(), nullptr, 10);
 }

@@ -60,6 +60,7 @@ TEST(RedshiftSqlTest, CopyFromStdin) {
 TEST(RedshiftSqlTest, ErrorLineAndSqlStates) {
   EXPECT_EQ(CopyErrorLine("COPY events, line 3, column n: \"x\""), 3);
   EXPECT_EQ(CopyErrorLine("COPY events, line 12"), 12);
+  EXPECT_EQ(CopyErrorLine("JSON data, line 1: not...\nCOPY Events, line 3, column doc: \"x\""), 3);
   EXPECT_EQ(CopyErrorLine(""), 0);
   bool loud = false;
   EXPECT_EQ(ClassifySqlState("22P02", &loud), PgResult::Kind::kReject);
