@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <string>
@@ -91,6 +92,12 @@ class BatchSender final {
   // kAborted: stop's grace ran out; nothing may be checkpointed (the journal replays it).
   Outcome Send(const PendingBatch& batch, const JournalEntry& entry);
 
+  // Called on this sender's thread after records were written to the error output: the key and
+  // the JSON-lines object written (backup mode failed_only sends it to the backup sink).
+  using SpillHook =
+      std::function<void(std::string_view key, std::string_view jsonl, const JournalEntry& entry)>;
+  void set_spill_hook(SpillHook hook) { spill_hook_ = std::move(hook); }
+
  private:
   struct Spill {
     uint32_t index;
@@ -118,6 +125,7 @@ class BatchSender final {
   std::vector<sluice_record_outcome> outcomes_;
   std::string ids_;
   std::vector<FailedRecord> failed_;
+  SpillHook spill_hook_;
 };
 
 }  // namespace sluice::buffer

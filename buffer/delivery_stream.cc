@@ -44,6 +44,25 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
   auto specs = ParsePartitionKeys(options.partition_keys);
   if (!specs.ok()) return specs.status().Annotate(where + "partition_keys");
   ds->partition_specs_ = std::move(*specs);
+  std::optional<ValidatedOptions> backup_options;
+  if (options.backup_sink) {
+    if (options.backup_mode != "all" && options.backup_mode != "failed_only") {
+      return InvalidArgument(where + "backup.mode must be all or failed_only");
+    }
+    ds->backup_all_ = options.backup_mode == "all";
+    ASSIGN_OR_RETURN(ds->backup_plugin_, host->Load(options.backup_sink->type));
+    if (!ds->backup_plugin_->object_sink()) {
+      return InvalidArgument(options.backup_sink->path +
+                             ".type: the backup sink must be an "
+                             "object sink (file, s3, ...), as Firehose backs up to S3");
+    }
+    ASSIGN_OR_RETURN(backup_options,
+                     PluginHost::Validate(*ds->backup_plugin_, *options.backup_sink));
+    auto bp = PrefixTemplate::Parse(OptionValue(*backup_options, "prefix"),
+                                    PrefixTemplate::Kind::kPrefix);
+    if (!bp.ok()) return bp.status().Annotate(options.backup_sink->path + ".prefix");
+    ds->backup_prefix_ = std::move(*bp);
+  }
   ds->prefix_ = std::move(*prefix);
   ds->error_prefix_ = std::move(*error_prefix);
   ds->state_dir_ = state_dir;
@@ -80,6 +99,23 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
                                               backoff, ds->errors_root_, clock, &ds->stopper_,
                                               &ds->counters_, ds->rng_(), std::move(encryptor));
     w->processing_errors = std::make_unique<ErrorWriter>(ds->errors_root_);
+    if (backup_options) {
+      ASSIGN_OR_RETURN(w->backup_sink, SinkInstance::Create(ds->backup_plugin_, *backup_options,
+                                                            options.name, &ds->plugin_counters_));
+      // Backup objects are written as they are buffered: records (all) or JSON lines
+      // (failed_only), uncompressed and unencrypted.
+      w->backup = std::make_unique<BatchSender>(w->backup_sink.get(), Compression::kNone,
+                                                ds->policy_, backoff, ds->errors_root_, clock,
+                                                &ds->stopper_, &ds->backup_counters_, ds->rng_());
+      if (!ds->backup_all_) {
+        DeliveryStream* raw = ds.get();
+        Worker* wp = w.get();
+        w->sender->set_spill_hook(
+            [raw, wp](std::string_view key, std::string_view jsonl, const JournalEntry& e) {
+              raw->BackupFailed(wp, key, jsonl, e);
+            });
+      }
+    }
     if (options.transform.kind == TransformOptions::Kind::kExec) {
       ASSIGN_OR_RETURN(w->transform,
                        ExecTransform::Create(options.transform.exec, options.name,
@@ -129,6 +165,9 @@ DeliveryStats DeliveryStream::stats() const {
   s.attempts = counters_.attempts;
   s.retries = counters_.retries;
   s.batches_replayed = counters_.batches_replayed;
+  s.records_backed_up = backup_counters_.records_delivered;
+  s.objects_backed_up = backup_counters_.objects_delivered;
+  s.backup_records_spilled = backup_counters_.records_spilled;
   s.errors = counters_.errors;
   for (const auto& w : workers_) {
     s.buffered_bytes += w->buffered;
@@ -290,6 +329,7 @@ bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
       return false;
     }
   }
+  if (w->backup && backup_all_) BackupAll(w, entry);
   if (w->transform && !Transform(w, entry)) return false;
   if (!partition_specs_.empty()) {
     if (!SendPartitioned(w, entry)) return false;
@@ -390,7 +430,42 @@ bool DeliveryStream::Spill(Worker* w, std::string_view type, const JournalEntry&
   }
   counters_.records_spilled += failed.size();
   counters_.objects_spilled++;
+  if (w->backup && !backup_all_) {
+    BackupFailed(w, key, w->processing_errors->last_object(), entry);
+  }
   return true;
+}
+
+void DeliveryStream::BackupAll(Worker* w, const JournalEntry& entry) {
+  JournalEntry be = entry;
+  std::string name = entry.error_key.substr(entry.error_key.rfind('/') + 1);
+  {
+    std::lock_guard<std::mutex> lock(rng_mu_);
+    auto prefix = backup_prefix_->Render(w->batch.oldest_arrival_ms, "", &rng_);
+    be.object_key = (prefix.ok() ? *prefix : "") + name;
+    auto ep = error_prefix_->Render(w->batch.oldest_arrival_ms, "backup-failed", &rng_);
+    be.error_key = (ep.ok() ? *ep : std::string("backup-failed/")) + name;
+  }
+  // kAborted leaves the journal entry: the replay sends the backup again, under the same key.
+  (void)w->backup->Send(w->batch, be);
+}
+
+void DeliveryStream::BackupFailed(Worker* w, std::string_view key, std::string_view jsonl,
+                                  const JournalEntry& entry) {
+  PendingBatch& b = w->backup_batch;
+  b.Clear();
+  uint64_t i = 0;
+  while (!jsonl.empty()) {
+    size_t nl = jsonl.find('\n');
+    size_t len = nl == std::string_view::npos ? jsonl.size() : nl + 1;
+    b.Add(0, broker::RecordView{i++, entry.oldest_arrival_ms, {}, jsonl.substr(0, len)}, "", 0);
+    jsonl.remove_prefix(len);
+  }
+  if (b.empty()) return;
+  JournalEntry be = entry;
+  be.object_key = std::string(key);
+  be.error_key = std::string(key) + "-backup-failed";
+  (void)w->backup->Send(b, be);
 }
 
 bool DeliveryStream::SendPartitioned(Worker* w, const JournalEntry& entry) {

@@ -48,6 +48,9 @@ struct DeliveryStats {
   uint64_t objects_spilled = 0;
   uint64_t attempts = 0;  // on_deliver calls
   uint64_t retries = 0;
+  uint64_t records_backed_up = 0;          // BackupToS3.Records: records sent to the backup sink
+  uint64_t objects_backed_up = 0;          // objects the backup sink took
+  uint64_t backup_records_spilled = 0;     // backup records that went to the error output
   uint64_t batches_replayed = 0;           // journal entries replayed after a restart
   uint64_t errors = 0;                     // broker read, checkpoint or error-output write failures
   uint64_t buffered_bytes = 0;             // records buffered now
@@ -88,6 +91,9 @@ class DeliveryStream final {
     std::unique_ptr<ExecTransform> transform;
     std::unique_ptr<ErrorWriter> processing_errors;
     PendingBatch transformed;
+    std::unique_ptr<SinkInstance> backup_sink;  // backup: the second sink
+    std::unique_ptr<BatchSender> backup;
+    PendingBatch backup_batch;
     std::map<uint32_t, uint64_t> next;  // next offset to read, per shard
     std::thread thread;
     std::atomic<uint64_t> buffered{0};
@@ -110,6 +116,11 @@ class DeliveryStream final {
   // Writes records that failed before the sink to the error output under `type`.
   bool Spill(Worker* w, std::string_view type, const JournalEntry& entry, std::string_view suffix,
              const std::vector<FailedRecord>& failed);
+  // Backup mode all: the source records of a batch (before any transform) to the backup sink.
+  void BackupAll(Worker* w, const JournalEntry& entry);
+  // Backup mode failed_only: an error-output object (JSON lines) to the backup sink, same key.
+  void BackupFailed(Worker* w, std::string_view key, std::string_view jsonl,
+                    const JournalEntry& entry);
 
   DeliveryOptions options_;
   broker::Stream* stream_;
@@ -121,6 +132,10 @@ class DeliveryStream final {
   std::filesystem::path errors_root_;
   std::unique_ptr<BatchJournal> journal_;
   const Plugin* plugin_ = nullptr;
+  const Plugin* backup_plugin_ = nullptr;  // set with a backup section
+  std::optional<PrefixTemplate> backup_prefix_;
+  bool backup_all_ = false;
+  DeliveryCounters backup_counters_;  // the backup sink's deliveries
   std::vector<std::unique_ptr<Worker>> workers_;
   PluginCounters plugin_counters_;
   DeliveryCounters counters_;

@@ -39,6 +39,8 @@ class ErrorWriter final {
   const std::filesystem::path& root() const { return root_; }
   // Writes the records as one JSON-lines object at root/key.
   Status Write(std::string_view key, std::span<const FailedRecord> records, int64_t ending_ms);
+  // The JSON lines of the last Write, until the next one.
+  std::string_view last_object() const { return scratch_; }
 
  private:
   std::filesystem::path root_;

@@ -182,8 +182,8 @@ Result<std::string> PrefixTemplate::Render(
         break;
       case PartKind::kKeyFromQuery:
       case PartKind::kKeyFromLambda: {
-        auto missing =
-            InvalidArgument(std::string("partition key \"").append(p.text).append("\" has no value"));
+        auto missing = InvalidArgument(
+            std::string("partition key \"").append(p.text).append("\" has no value"));
         if (!partition_keys) return missing;
         auto it = partition_keys->find(p.text);
         if (it == partition_keys->end()) return missing;

@@ -316,6 +316,84 @@ TEST_F(DeliveryStreamTest, RejectSpillsAtOnce) {
   ExpectCheckpointsAtEnd();
 }
 
+SinkSection FileBackup(const std::filesystem::path& dir, const std::string& prefix) {
+  SinkSection b;
+  b.type = "file";
+  b.path = "deliveries[0].backup.sink";
+  for (auto [k, v] : {std::pair<std::string, std::string>{"path", dir.string()},
+                      {"prefix", prefix},
+                      {"fsync", "false"}}) {
+    SinkOption opt;
+    opt.key = k;
+    opt.value = v;
+    b.options.push_back(opt);
+  }
+  return b;
+}
+
+TEST_F(DeliveryStreamTest, BackupAllCopiesEverySourceRecordToASecondSink) {
+  const int n = 1200;
+  Put(0, n);
+  DeliveryOptions o = Options("file");
+  SinkOpt(&o, "path", (root_ / "out").string());
+  SinkOpt(&o, "fsync", "false");
+  o.backup_mode = "all";
+  o.backup_sink = FileBackup(root_ / "backup", "source/");
+  auto ds = Make(o);
+  ASSERT_TRUE(ds && ds->Start().ok());
+  ASSERT_TRUE(WaitFor([&] {
+    DeliveryStats s = ds->stats();
+    return s.records_delivered == n && s.records_backed_up == n;
+  }));
+  ds->Stop(std::chrono::milliseconds(1000));
+  std::map<std::string, int> main, backup;
+  for (const auto& [key, content] : Objects(root_ / "out")) CountLines(content, &main);
+  for (const auto& [key, content] : Objects(root_ / "backup")) {
+    EXPECT_EQ(key.rfind("source/", 0), 0u) << key;
+    CountLines(content, &backup);
+  }
+  EXPECT_EQ(main.size(), static_cast<size_t>(n));
+  EXPECT_EQ(backup, main);
+  EXPECT_EQ(ds->stats().objects_backed_up, ds->stats().objects_delivered);
+  ExpectCheckpointsAtEnd();
+}
+
+TEST_F(DeliveryStreamTest, BackupFailedOnlySendsTheErrorOutputToTheBackupSink) {
+  Put(0, 20);
+  DeliveryOptions o = Options("scripted");
+  SinkOpt(&o, "mode", "reject");
+  o.backup_mode = "failed_only";
+  o.backup_sink = FileBackup(root_ / "backup", "unused/");
+  auto ds = Make(o);
+  ASSERT_TRUE(ds && ds->Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return ds->stats().records_backed_up == 20; }));
+  ds->Stop(std::chrono::milliseconds(1000));
+  EXPECT_EQ(ds->stats().records_spilled, 20u);
+  // The backup holds the same objects as the local error output, under the same keys.
+  auto errors = Objects(root_ / "errors");
+  auto backup = Objects(root_ / "backup");
+  EXPECT_FALSE(backup.empty());
+  EXPECT_EQ(backup, errors);
+  std::map<std::string, int> spilled;
+  std::vector<rapidjson::Document> lines;
+  CountErrorRecords(root_ / "backup", &spilled, &lines);
+  EXPECT_EQ(spilled.size(), 20u);
+  for (const auto& d : lines) EXPECT_STREQ(d["errorCode"].GetString(), "Scripted.Reject");
+  ExpectCheckpointsAtEnd();
+}
+
+TEST_F(DeliveryStreamTest, BackupNeedsAnObjectSink) {
+  DeliveryOptions o = Options("file");
+  SinkOpt(&o, "path", (root_ / "out").string());
+  o.backup_mode = "all";
+  o.backup_sink = SinkSection{};
+  o.backup_sink->type = "half_fail";
+  o.backup_sink->path = "deliveries[0].backup.sink";
+  auto ds = DeliveryStream::Create(o, stream_, &host_, root_ / "state", Clock::Real());
+  ASSERT_FALSE(ds.ok());
+  EXPECT_NE(ds.status().message().find("object sink"), std::string::npos) << ds.status().message();
+}
+
 TEST_F(DeliveryStreamTest, JournaledBatchIsReplayedUnderItsKey) {
   Put(0, 200);
   // A previous run planned shard 0 offsets 0..9 as "replayed/obj" and crashed before its
