@@ -1,5 +1,6 @@
 // Tailing throughput: one generated access log (~200-byte lines) tailed into a real broker
-// stream (fsync: interval, group-committed every 100 ms as the daemon does; and fsync: never),
+// stream (fsync: interval, group-committed every 100 ms on the broker's maintenance thread as the
+// daemon does; and fsync: never),
 // beside `cat FILE > /dev/null` on the same file in the same run.
 //
 //   SLUICE_BENCH_BYTES=1073741824 SLUICE_BENCH_DIR=/var/tmp ./sluice_tail_bench
@@ -21,6 +22,7 @@
 
 #include "agent/tail/flow.h"
 #include "broker/broker.h"
+#include "broker/maintenance.h"
 #include "core/clock.h"
 
 namespace sluice::agent {
@@ -155,17 +157,19 @@ void BM_TailIntoBroker(benchmark::State& state) {
     timer.data = &ctx;
     double cpu0 = CpuSeconds();
     state.ResumeTiming();
+    // Group commit and retention off the loop, as in the daemon.
+    auto maintenance = broker::MaintenanceThread::Start(b->get());
     if (!(*flow)->Start().ok()) state.SkipWithError("start failed");
-    // The daemon's group-commit timer, and a check for the end of the run.
+    // A check for the end of the run.
     uv_timer_start(
         &timer,
         [](uv_timer_t* t) {
           auto* c = static_cast<Ctx*>(t->data);
-          (void)c->broker->SyncDue();
           if (c->flow->stats().records_put >= c->lines) uv_stop(t->loop);
         },
         5, 5);
     uv_run(&loop, UV_RUN_DEFAULT);
+    maintenance->Stop();
     state.PauseTiming();
     cpu += CpuSeconds() - cpu0;
     FlowStats s = (*flow)->stats();
