@@ -63,7 +63,7 @@ class HttpSink final : public Sink {
         ok += chunk.count;
         host_.Count("records_sent", chunk.count);
       } else {
-        if (cl.loud) {
+        if (cl.loud && (batch.attempt() == 1 || batch.attempt() % 10 == 0)) {
           host_.Log(SLUICE_LOG_ERROR, "the endpoint refuses our credentials (" + cl.error_code +
                                           "); check access_key / auth; retrying");
         }

@@ -196,7 +196,9 @@ BulkClassification ClassifyResponse(long status, std::string_view body, size_t i
       break;
   }
   if (status == 0) {
-    c.error_code = "OpenSearch.ConnectionFailed";
+    bool timeout = transport_error.find("imeout") != std::string_view::npos ||
+                   transport_error.find("imed out") != std::string_view::npos;
+    c.error_code = timeout ? "OpenSearch.Timeout" : "OpenSearch.ConnectionFailed";
     c.error_message = Truncated(transport_error, 400);
   } else {
     c.error_code = "OpenSearch." + std::to_string(status);

@@ -104,7 +104,7 @@ class OpenSearchSink final : public Sink {
     BulkClassification cl =
         ClassifyResponse(status, resp.body, sent_.size(), c.action,
                          sink::RetryAfterMs(resp.Header("retry-after")), transport);
-    if (cl.loud) {
+    if (cl.loud && (batch.attempt() == 1 || batch.attempt() % 10 == 0)) {
       host_.Log(SLUICE_LOG_ERROR, "the cluster refuses our credentials (" + cl.error_code +
                                       "); check auth; retrying");
     }

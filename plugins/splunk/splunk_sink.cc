@@ -85,7 +85,8 @@ class SplunkSink final : public Sink {
                                ? ClassifyResponse(resp->status, resp->body,
                                                   sink::RetryAfterMs(resp->Header("retry-after")))
                                : ClassifyResponse(0, {}, 0, resp.status().message());
-    if (cl.loud) Loud(cl.error_code, cl.error_message);
+    bool log_now = batch.attempt() == 1 || batch.attempt() % 10 == 0;
+    if (cl.loud && log_now) Loud(cl.error_code, cl.error_message);
     if (cl.action == HecClassification::Action::kRetry) {
       return Outcome::Retry(cl.error_code, cl.error_message, cl.retry_after_ms);
     }
@@ -112,7 +113,7 @@ class SplunkSink final : public Sink {
       std::string msg =
           "HEC answered without an ackId: enable indexer acknowledgement on the "
           "token, or set indexer_ack: false";
-      Loud("Splunk.DisabledAck", msg);
+      if (log_now) Loud("Splunk.DisabledAck", msg);
       return Outcome::Retry("Splunk.DisabledAck", msg);
     }
     AckWaitResult ack = WaitForAck(
@@ -124,7 +125,7 @@ class SplunkSink final : public Sink {
       host_.Count("events_sent", batch.size());
       return Outcome::Ok();
     }
-    if (ack.loud) Loud(ack.error_code, ack.error_message);
+    if (ack.loud && log_now) Loud(ack.error_code, ack.error_message);
     if (ack.state == AckWaitResult::State::kTimeout) host_.Count("ack_timeouts", 1);
     return Outcome::Retry(ack.error_code, ack.error_message);
   }
