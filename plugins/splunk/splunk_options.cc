@@ -20,7 +20,7 @@ const sluice_option_def kOptions[] = {
     {"source", SLUICE_OPT_STRING, "", "HEC source metadata.", 0, nullptr},
     {"sourcetype", SLUICE_OPT_STRING, "", "HEC sourcetype metadata.", 0, nullptr},
     {"index", SLUICE_OPT_STRING, "", "Target index; empty: the token's default index.", 0, nullptr},
-    {"fields", SLUICE_OPT_LIST, "{}", "event endpoint: indexed fields, a map.", 0, nullptr},
+    {"fields", SLUICE_OPT_LIST, nullptr, "event endpoint: indexed fields, a map.", 0, nullptr},
     {"indexer_ack", SLUICE_OPT_BOOL, "true",
      "Wait for indexer acknowledgement (ackId, /services/collector/ack) before a batch counts as "
      "delivered, as Firehose does.",

@@ -97,6 +97,8 @@ def normalise(opt_type, text):
     if opt_type in (4, 5):  # SLUICE_OPT_DURATION, SLUICE_OPT_SIZE
         num = text.rstrip("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
         return str(int(float(num) * UNITS[text[len(num):] or ("ms" if opt_type == 4 else "B")]))
+    if opt_type == 7:  # SLUICE_OPT_LIST: a scalar becomes a one-item flow list
+        return "[" + text + "]"
     return text
 
 
