@@ -1,19 +1,21 @@
 #include "agent/admin.h"
 
 #include <cstdio>
+#include <memory>
+#include <optional>
 #include <set>
 
 namespace sluice::agent {
 
 Result<std::unique_ptr<AdminEndpoint>> AdminEndpoint::Create(uv_loop_t* loop,
                                                              const std::string& host, int port,
-                                                             SnapshotFn snapshot) {
+                                                             AdminHandlers handlers) {
   std::unique_ptr<AdminEndpoint> a(new AdminEndpoint());
-  a->snapshot_ = std::move(snapshot);
+  a->handlers_ = std::move(handlers);
   http::HttpServerOptions opts;
   opts.host = host;
   opts.port = port;
-  opts.max_body_size = 64 << 10;
+  opts.max_body_size = 8 << 20;  // a PutRecords through /api
   AdminEndpoint* self = a.get();
   ASSIGN_OR_RETURN(
       a->http_, http::HttpServer::Create(loop, opts,
@@ -44,16 +46,78 @@ std::string AdminEndpoint::RenderPrometheus(const std::vector<MetricSample>& sam
   return out;
 }
 
+namespace {
+
+void Text(http::HttpResponse* response, int status, std::string body) {
+  response->status = status;
+  response->headers.emplace_back("content-type", "text/plain");
+  response->body = std::move(body);
+}
+
+}  // namespace
+
 void AdminEndpoint::Serve(http::HttpRequest& request, http::HttpResponse* response) {
   std::string_view path = request.target;
   if (size_t q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
-  if (request.method != "GET" && request.method != "HEAD") {
-    response->status = 405;
-    response->headers.emplace_back("allow", "GET, HEAD");
-    response->body = "only GET and HEAD are served here\n";
+  response->headers.emplace_back("cache-control", "no-store");
+
+  if (request.method == "POST") {
+    if (path == "/reload" && handlers_.reload) {
+      // The answer is streamed: its body is written once the reload is done (flows stop
+      // asynchronously). A rejected config is known at once and answered with 400.
+      auto result = std::make_shared<std::optional<ReloadReply>>();
+      auto writer = std::make_shared<std::shared_ptr<http::HttpBodyWriter>>();
+      handlers_.reload([result, writer](ReloadReply r) {
+        if (*writer) {
+          (*writer)->Write(r.body);
+          (*writer)->End();
+        } else {
+          *result = std::move(r);
+        }
+      });
+      response->headers.emplace_back("content-type", "application/json");
+      if (result->has_value()) {
+        response->status = (*result)->status;
+        response->body = std::move((*result)->body);
+        return;
+      }
+      response->stream = [writer](std::shared_ptr<http::HttpBodyWriter> w) { *writer = w; };
+      return;
+    }
+    if (path == "/api" && handlers_.api) {
+      const std::string* target = request.Header("x-amz-target");
+      constexpr std::string_view kPrefix = "Kinesis_20131202.";
+      if (target == nullptr || target->compare(0, kPrefix.size(), kPrefix) != 0) {
+        Text(response, 400, "X-Amz-Target: Kinesis_20131202.<Operation> is required\n");
+        return;
+      }
+      std::string answer;
+      int status = 200;
+      handlers_.api(std::string_view(*target).substr(kPrefix.size()), request.body, &status,
+                    &answer);
+      response->status = status;
+      response->headers.emplace_back("content-type", "application/x-amz-json-1.1");
+      response->body = std::move(answer);
+      return;
+    }
+    Text(response, 404, "POST serves /reload and /api\n");
     return;
   }
-  AdminSnapshot snap = snapshot_();
+  if (request.method != "GET" && request.method != "HEAD") {
+    response->headers.emplace_back("allow", "GET, HEAD, POST");
+    Text(response, 405, "GET, HEAD and POST are served here\n");
+    return;
+  }
+  if (path == "/" || path == "/index.html") {
+    response->headers.emplace_back("content-type", "text/html; charset=utf-8");
+    response->body = std::string(StatusPage());
+    return;
+  }
+  if (path != "/health" && path != "/metrics" && path != "/status") {
+    Text(response, 404, "not found; try /, /health, /metrics or /status\n");
+    return;
+  }
+  AdminSnapshot snap = handlers_.snapshot();
   if (path == "/health") {
     response->status = snap.healthy ? 200 : 503;
     response->headers.emplace_back("content-type", "application/json");
@@ -63,13 +127,9 @@ void AdminEndpoint::Serve(http::HttpRequest& request, http::HttpResponse* respon
   } else if (path == "/metrics") {
     response->headers.emplace_back("content-type", "text/plain; version=0.0.4");
     response->body = RenderPrometheus(snap.metrics);
-  } else if (path == "/status") {
+  } else {
     response->headers.emplace_back("content-type", "application/json");
     response->body = snap.status_json + "\n";
-  } else {
-    response->status = 404;
-    response->headers.emplace_back("content-type", "text/plain");
-    response->body = "not found; try /health, /metrics or /status\n";
   }
 }
 

@@ -1,6 +1,12 @@
-// The admin HTTP endpoint (127.0.0.1:4195 by default): GET /health, /metrics (Prometheus text),
-// /status (JSON). It only reads: every answer is built from a Snapshot the daemon provides on the
-// loop thread, so the endpoint holds no state of its own.
+// The admin HTTP endpoint (127.0.0.1:4195 by default):
+//   GET  /          the status page: one self-contained HTML page polling /status
+//   GET  /health    liveness and per-sink health (JSON; 503 when a component is failing)
+//   GET  /metrics   Prometheus text, names after the Kinesis and Firehose CloudWatch metrics
+//   GET  /status    JSON: streams, shards, consumers and lag, sources and files, deliveries
+//   POST /reload    re-reads the configuration (as SIGHUP does); 400 with the errors if invalid
+//   POST /api       the Kinesis Data Streams JSON API (X-Amz-Target: Kinesis_20131202.*), used by
+//                   `sluice streams` and `sluice cat` so they work without broker.api.listen
+// Every answer is built by the daemon's callbacks on the loop thread; the endpoint holds no state.
 //
 // THREADING: loop thread only. OWNERSHIP: the loop must outlive the endpoint; destroy it only after
 // Stop()'s callback ran.
@@ -34,23 +40,41 @@ struct AdminSnapshot {
   std::vector<MetricSample> metrics;
 };
 
+// The outcome of a reload request: `status` 200 when applied, 400 when the new config was
+// rejected (the old one keeps running); `body` is the JSON answer.
+struct ReloadReply {
+  int status = 200;
+  std::string body;
+};
+
+struct AdminHandlers {
+  std::function<AdminSnapshot()> snapshot;
+  // Starts a reload; `done` is called once (possibly later, on the loop) with the outcome.
+  std::function<void(std::function<void(ReloadReply)> done)> reload;
+  // One Kinesis API call: operation (after "Kinesis_20131202."), JSON body; fills status and body.
+  std::function<void(std::string_view operation, std::string& body, int* status,
+                     std::string* answer)>
+      api;
+};
+
 class AdminEndpoint final {
  public:
-  using SnapshotFn = std::function<AdminSnapshot()>;
   static Result<std::unique_ptr<AdminEndpoint>> Create(uv_loop_t* loop, const std::string& host,
-                                                       int port, SnapshotFn snapshot);
+                                                       int port, AdminHandlers handlers);
   Status Start();
   void Stop(std::function<void()> on_closed);
   int port() const { return http_->port(); }
 
   // Renders samples in the Prometheus text exposition format (HELP and TYPE once per name).
   static std::string RenderPrometheus(const std::vector<MetricSample>& samples);
+  // The status page (admin_page.cc).
+  static std::string_view StatusPage();
 
  private:
   AdminEndpoint() = default;
   void Serve(http::HttpRequest& request, http::HttpResponse* response);
 
-  SnapshotFn snapshot_;
+  AdminHandlers handlers_;
   std::unique_ptr<http::HttpServer> http_;
 };
 

@@ -2,13 +2,21 @@
 // exit codes.
 #include "agent/cli.h"
 
+#include <rapidjson/document.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 
+#include "agent/cli_client.h"
 #include "agent/config/config.h"
 #include "agent/daemon.h"
 #include "agent/embedded_config.h"
+#include "core/base64.h"
 #include "core/log.h"
 
 #ifndef SLUICE_VERSION
@@ -54,6 +62,198 @@ int Run(const std::string& path) {
   return 0;
 }
 
+// The admin endpoint to talk to: --admin, else the config's admin.listen, else the default.
+std::string AdminAddress(const std::string& admin, const std::string& config_path) {
+  if (!admin.empty()) return admin;
+  if (!config_path.empty()) {
+    auto cfg = config::LoadConfigFile(config_path);
+    if (cfg.ok() && !cfg->admin.listen.text.empty()) return cfg->admin.listen.text;
+  }
+  return "127.0.0.1:4195";
+}
+
+std::string Quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) continue;
+    out += c;
+  }
+  return out + "\"";
+}
+
+int Fail(const Status& st) {
+  std::fprintf(stderr, "sluice: %s\n", st.message().c_str());
+  return 1;
+}
+
+Result<rapidjson::Document> Call(const AdminClient& client, std::string_view op,
+                                 const std::string& json) {
+  ASSIGN_OR_RETURN(std::string body, client.Kinesis(op, json));
+  rapidjson::Document d;
+  d.Parse(body.data(), body.size());
+  if (d.HasParseError() || !d.IsObject()) {
+    return Internal(std::string(op) + ": the answer is not a JSON object");
+  }
+  return d;
+}
+
+int ShowStatus(const AdminClient& client, bool json) {
+  auto a = client.Get("/status");
+  if (!a.ok()) return Fail(a.status());
+  if (a->status != 200)
+    return Fail(Unavailable("GET /status answered " + std::to_string(a->status)));
+  if (json) {
+    std::fwrite(a->body.data(), 1, a->body.size(), stdout);
+    return 0;
+  }
+  auto text = RenderStatusTable(a->body);
+  if (!text.ok()) return Fail(text.status());
+  std::fwrite(text->data(), 1, text->size(), stdout);
+  return 0;
+}
+
+int Describe(const AdminClient& client, const std::string& name) {
+  auto summary = Call(client, "DescribeStreamSummary", "{\"StreamName\":" + Quote(name) + "}");
+  if (!summary.ok()) return Fail(summary.status());
+  auto shards = Call(client, "ListShards", "{\"StreamName\":" + Quote(name) + "}");
+  if (!shards.ok()) return Fail(shards.status());
+  const auto& d = (*summary)["StreamDescriptionSummary"];
+  std::printf("stream      %s\nstatus      %s\nretention   %d h\nopen shards %d\nconsumers   %d\n",
+              d["StreamName"].GetString(), d["StreamStatus"].GetString(),
+              d["RetentionPeriodHours"].GetInt(), d["OpenShardCount"].GetInt(),
+              d.HasMember("ConsumerCount") ? d["ConsumerCount"].GetInt() : 0);
+  std::printf("\n%-22s %-8s %-22s %s\n", "SHARD", "STATE", "PARENT", "HASH KEY RANGE");
+  for (const auto& sh : (*shards)["Shards"].GetArray()) {
+    bool closed = sh["SequenceNumberRange"].HasMember("EndingSequenceNumber");
+    std::printf("%-22s %-8s %-22s %s..%s\n", sh["ShardId"].GetString(), closed ? "closed" : "open",
+                sh.HasMember("ParentShardId") ? sh["ParentShardId"].GetString() : "-",
+                sh["HashKeyRange"]["StartingHashKey"].GetString(),
+                sh["HashKeyRange"]["EndingHashKey"].GetString());
+  }
+  return 0;
+}
+
+int List(const AdminClient& client) {
+  std::string token;
+  do {
+    std::string req = token.empty() ? "{}" : "{\"NextToken\":" + Quote(token) + "}";
+    auto d = Call(client, "ListStreams", req);
+    if (!d.ok()) return Fail(d.status());
+    for (const auto& n : (*d)["StreamNames"].GetArray()) std::printf("%s\n", n.GetString());
+    token = d->HasMember("NextToken") && (*d)["NextToken"].IsString()
+                ? (*d)["NextToken"].GetString()
+                : "";
+  } while (!token.empty());
+  return 0;
+}
+
+// Waits until a stream is ACTIVE again after a reshard (the broker's are immediate; the wait
+// keeps the command honest if that changes).
+int WaitActive(const AdminClient& client, const std::string& name) {
+  for (int i = 0; i < 100; ++i) {
+    auto d = Call(client, "DescribeStreamSummary", "{\"StreamName\":" + Quote(name) + "}");
+    if (!d.ok()) return Fail(d.status());
+    if (std::string((*d)["StreamDescriptionSummary"]["StreamStatus"].GetString()) == "ACTIVE") {
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return Fail(Unavailable("stream " + name + " did not become ACTIVE"));
+}
+
+// Seconds since the epoch, or an ISO 8601 UTC time (2026-01-02T03:04:05Z).
+Result<double> ParseTime(const std::string& text) {
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() && *end == '\0') return v;
+  struct tm tm {};
+  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr || (*rest != '\0' && std::string_view(rest) != "Z")) {
+    return InvalidArgument("--timestamp: expected seconds since the epoch or YYYY-MM-DDTHH:MM:SSZ");
+  }
+  return static_cast<double>(timegm(&tm));
+}
+
+struct CatOptions {
+  std::string stream;
+  std::string from = "trim_horizon";
+  std::string timestamp;
+  bool follow = false;
+  uint64_t limit = 0;  // 0: no limit
+};
+
+// Reads every shard of the stream from the chosen position and writes each record's data,
+// newline-terminated, to stdout. Without --follow it stops once every shard is caught up.
+int Cat(const AdminClient& client, const CatOptions& o) {
+  std::string type;
+  if (o.from == "trim_horizon")
+    type = "TRIM_HORIZON";
+  else if (o.from == "latest")
+    type = "LATEST";
+  else if (o.from == "timestamp")
+    type = "AT_TIMESTAMP";
+  else
+    return Fail(InvalidArgument("--from: trim_horizon, latest or timestamp"));
+  std::string extra;
+  if (type == "AT_TIMESTAMP") {
+    if (o.timestamp.empty()) return Fail(InvalidArgument("--from timestamp needs --timestamp"));
+    auto t = ParseTime(o.timestamp);
+    if (!t.ok()) return Fail(t.status());
+    char buf[64];
+    std::snprintf(buf, sizeof buf, ",\"Timestamp\":%.3f", *t);
+    extra = buf;
+  }
+  auto shards = Call(client, "ListShards", "{\"StreamName\":" + Quote(o.stream) + "}");
+  if (!shards.ok()) return Fail(shards.status());
+  std::vector<std::string> iterators;
+  for (const auto& sh : (*shards)["Shards"].GetArray()) {
+    auto it = Call(client, "GetShardIterator",
+                   "{\"StreamName\":" + Quote(o.stream) +
+                       ",\"ShardId\":" + Quote(sh["ShardId"].GetString()) +
+                       ",\"ShardIteratorType\":\"" + type + "\"" + extra + "}");
+    if (!it.ok()) return Fail(it.status());
+    iterators.push_back((*it)["ShardIterator"].GetString());
+  }
+  uint64_t printed = 0;
+  std::string out;
+  for (;;) {
+    bool any = false;
+    for (std::string& iterator : iterators) {
+      while (!iterator.empty()) {
+        auto d = Call(client, "GetRecords",
+                      "{\"ShardIterator\":" + Quote(iterator) + ",\"Limit\":10000}");
+        if (!d.ok()) return Fail(d.status());
+        out.clear();
+        const auto& records = (*d)["Records"];
+        for (const auto& r : records.GetArray()) {
+          if (o.limit && printed >= o.limit) break;
+          const auto& data = r["Data"];
+          if (!Base64DecodeAppend(std::string_view(data.GetString(), data.GetStringLength()), &out)
+                   .ok()) {
+            return Fail(Internal("GetRecords: a record's Data is not base64"));
+          }
+          out += '\n';
+          ++printed;
+        }
+        std::fwrite(out.data(), 1, out.size(), stdout);
+        if (o.limit && printed >= o.limit) {
+          std::fflush(stdout);
+          return 0;
+        }
+        iterator = d->HasMember("NextShardIterator") && (*d)["NextShardIterator"].IsString()
+                       ? (*d)["NextShardIterator"].GetString()
+                       : "";
+        any = any || !records.Empty();
+        if (records.Empty()) break;  // caught up on this shard for now
+      }
+    }
+    std::fflush(stdout);
+    if (!o.follow) return 0;
+    if (!any) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
 }  // namespace
 
 int RunCli(int argc, char** argv) {
@@ -70,6 +270,50 @@ int RunCli(int argc, char** argv) {
   CLI::App* config = app.add_subcommand("config", "Print the embedded default configuration");
   CLI::App* help = app.add_subcommand("help", "Show this help");
 
+  // Subcommands that talk to the running daemon through its admin endpoint.
+  std::string admin;
+  auto talks = [&](CLI::App* sub) {
+    sub->add_option("--admin", admin,
+                    "Admin endpoint host:port (default: admin.listen of --config, else "
+                    "127.0.0.1:4195)");
+    sub->add_option("-c,--config", config_path, "Configuration file naming admin.listen");
+  };
+  bool json = false;
+  CLI::App* status = app.add_subcommand("status", "Show the running daemon's state");
+  status->add_flag("--json", json, "Print the /status JSON document");
+  talks(status);
+  CLI::App* reload = app.add_subcommand("reload", "Ask the running daemon to reload its config");
+  talks(reload);
+  CLI::App* streams = app.add_subcommand("streams", "Create, describe, list and reshard streams");
+  streams->require_subcommand(1);
+  std::string stream_name;
+  int shards = 1;
+  int retention_hours = 24;
+  CLI::App* create = streams->add_subcommand("create", "Create a stream");
+  create->add_option("name", stream_name, "Stream name")->required();
+  create->add_option("--shards", shards, "Shard count")->check(CLI::Range(1, 10000));
+  create->add_option("--retention-hours", retention_hours, "Retention, 24..8760 hours")
+      ->check(CLI::Range(24, 8760));
+  CLI::App* describe = streams->add_subcommand("describe", "Describe a stream and its shards");
+  describe->add_option("name", stream_name, "Stream name")->required();
+  CLI::App* list = streams->add_subcommand("list", "List streams");
+  CLI::App* reshard = streams->add_subcommand("reshard", "Change a stream's shard count");
+  reshard->add_option("name", stream_name, "Stream name")->required();
+  reshard->add_option("--shards", shards, "Target shard count")
+      ->required()
+      ->check(CLI::Range(1, 10000));
+  for (CLI::App* sub : {create, describe, list, reshard}) talks(sub);
+  CatOptions cat_options;
+  CLI::App* cat = app.add_subcommand("cat", "Print a stream's records, one per line");
+  cat->add_option("stream", cat_options.stream, "Stream name")->required();
+  cat->add_option("--from", cat_options.from, "trim_horizon (default), latest or timestamp")
+      ->check(CLI::IsMember({"trim_horizon", "latest", "timestamp"}));
+  cat->add_option("--timestamp", cat_options.timestamp,
+                  "With --from timestamp: seconds since the epoch or YYYY-MM-DDTHH:MM:SSZ");
+  cat->add_flag("-f,--follow", cat_options.follow, "Keep reading new records");
+  cat->add_option("-n,--limit", cat_options.limit, "Stop after this many records");
+  talks(cat);
+
   const std::string top_help = app.help();  // before parsing selects a subcommand
   try {
     app.parse(argc, argv);
@@ -79,6 +323,40 @@ int RunCli(int argc, char** argv) {
   }
 
   if (*run) return Run(config_path);
+  AdminClient client(AdminAddress(admin, config_path));
+  if (*status) return ShowStatus(client, json);
+  if (*reload) {
+    auto a = client.Post("/reload", "", "");
+    if (!a.ok()) return Fail(a.status());
+    std::fwrite(a->body.data(), 1, a->body.size(), a->status == 200 ? stdout : stderr);
+    return a->status == 200 ? 0 : 1;
+  }
+  if (*create) {
+    auto d = Call(client, "CreateStream",
+                  "{\"StreamName\":" + Quote(stream_name) +
+                      ",\"ShardCount\":" + std::to_string(shards) + "}");
+    if (!d.ok()) return Fail(d.status());
+    if (retention_hours != 24) {
+      auto r = Call(client, "IncreaseStreamRetentionPeriod",
+                    "{\"StreamName\":" + Quote(stream_name) +
+                        ",\"RetentionPeriodHours\":" + std::to_string(retention_hours) + "}");
+      if (!r.ok()) return Fail(r.status());
+    }
+    std::printf("created %s with %d shard(s)\n", stream_name.c_str(), shards);
+    return 0;
+  }
+  if (*describe) return Describe(client, stream_name);
+  if (*list) return List(client);
+  if (*reshard) {
+    auto d = Call(client, "UpdateShardCount",
+                  "{\"StreamName\":" + Quote(stream_name) + ",\"TargetShardCount\":" +
+                      std::to_string(shards) + ",\"ScalingType\":\"UNIFORM_SCALING\"}");
+    if (!d.ok()) return Fail(d.status());
+    if (int rc = WaitActive(client, stream_name); rc != 0) return rc;
+    std::printf("%s: %d open shard(s)\n", stream_name.c_str(), shards);
+    return 0;
+  }
+  if (*cat) return Cat(client, cat_options);
   if (*check) return Check(config_path);
   if (*version) {
     std::printf("sluice %s\n", SLUICE_VERSION);

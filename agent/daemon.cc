@@ -1,31 +1,29 @@
 #include "agent/daemon.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "agent/admin.h"
-#include "agent/tail/flow.h"
+#include "agent/daemon_state.h"
 #include "broker/api/firehose_api.h"
-#include "broker/api/kinesis_api.h"
-#include "broker/broker.h"
-#include "broker/maintenance.h"
-#include "buffer/delivery_stream.h"
-#include "buffer/plugin_host.h"
+#include "buffer/delivery_policy.h"
+#include "buffer/partitioner.h"
 #include "core/log.h"
 
 namespace sluice::agent {
-namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::chrono::milliseconds kDeliveryGrace{10'000};
-
 // Configured plugin directories first, then the directory the binary was installed or built
 // with: <exe dir>/plugins (a build tree) and <exe dir>/../lib/sluice/plugins (a package).
-std::vector<fs::path> PluginDirs(const config::Config& config) {
+std::vector<fs::path> PluginDirsOf(const config::Config& config) {
   std::vector<fs::path> dirs(config.plugin_dirs.begin(), config.plugin_dirs.end());
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
@@ -53,27 +51,69 @@ std::string JsonEscape(std::string_view s) {
   return out;
 }
 
-}  // namespace
+// The sd_notify protocol: one datagram to the AF_UNIX socket named by $NOTIFY_SOCKET ('@' first
+// means the abstract namespace).
+void NotifySystemd(std::string_view message) {
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  if (path == nullptr || path[0] == '\0') return;
+  size_t len = std::strlen(path);
+  sockaddr_un addr{};
+  if (len >= sizeof addr.sun_path || (path[0] != '/' && path[0] != '@')) return;
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path, len);
+  if (path[0] == '@') addr.sun_path[0] = '\0';
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  ssize_t n = sendto(fd, message.data(), message.size(), MSG_NOSIGNAL,
+                     reinterpret_cast<const sockaddr*>(&addr),
+                     static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len));
+  if (n < 0) SLUICE_LOG(Warn, "systemd notification failed").With("error", std::strerror(errno));
+  close(fd);
+}
 
-struct Daemon::State {
-  config::Config config;
-  uv_loop_t loop{};
-  bool loop_initialized = false;
-  uv_signal_t sigint{}, sigterm{}, sighup{};
-  bool handles_started = false;
-  bool stopping = false;
-  int pending_stops = 0;
-  Status exit_status;
-  std::unique_ptr<broker::Broker> broker;
-  // Group commit and retention block on the disk, so they run on their own thread.
-  std::unique_ptr<broker::MaintenanceThread> maintenance;
-  std::unique_ptr<buffer::PluginHost> plugins;
-  std::vector<std::unique_ptr<buffer::DeliveryStream>> deliveries;
-  std::vector<std::unique_ptr<Flow>> flows;
-  std::unique_ptr<broker::api::KinesisApiServer> api;
-  std::unique_ptr<AdminEndpoint> admin;
-  int64_t started_ms = 0;
-};
+Status EnsureStream(Daemon::State& s, const broker::StreamOptions& so) {
+  auto existing = s.broker->GetStream(so.name);
+  if (!existing.ok()) {
+    auto created = s.broker->CreateStream(so);
+    if (!created.ok()) return created.status().Annotate("stream " + so.name);
+    return Status::Ok();
+  }
+  broker::Stream* stream = *existing;
+  int open_shards = 0;
+  for (const broker::ShardInfo& sh : stream->ListShards()) open_shards += sh.open ? 1 : 0;
+  if (open_shards != so.shards) {
+    RETURN_IF_ERROR(stream->UpdateShardCount(so.shards).Annotate("stream " + so.name));
+    SLUICE_LOG(Info, "stream resharded").With("stream", so.name).With("shards", so.shards);
+  }
+  if (stream->options().retention_hours != so.retention_hours) {
+    RETURN_IF_ERROR(stream->SetRetentionHours(so.retention_hours).Annotate("stream " + so.name));
+  }
+  return Status::Ok();
+}
+
+Status StartDelivery(Daemon::State& s, const buffer::DeliveryOptions& d) {
+  // direct_put: the Firehose API appends to an internal stream that this delivery reads.
+  ASSIGN_OR_RETURN(broker::Stream * stream,
+                   d.direct_put
+                       ? broker::api::OpenDirectPutStream(s.broker.get(), d.name, d.concurrency)
+                       : s.broker->GetStream(d.stream));
+  fs::path data_dir = s.config.data_dir;
+  auto ds = buffer::DeliveryStream::Create(d, stream, s.plugins.get(),
+                                           data_dir / "deliveries" / d.name, Clock::Real());
+  if (!ds.ok()) return ds.status().Annotate("delivery " + d.name);
+  RETURN_IF_ERROR((*ds)->Start().Annotate("delivery " + d.name));
+  s.deliveries.push_back(std::move(*ds));
+  return Status::Ok();
+}
+
+Status StartFlow(Daemon::State& s, const FlowOptions& f) {
+  ASSIGN_OR_RETURN(broker::Stream * stream, s.broker->GetStream(f.stream));
+  fs::path data_dir = s.config.data_dir;
+  auto flow = Flow::Create(&s.loop, f, stream, data_dir / "agent" / f.name, Clock::Real());
+  if (!flow.ok()) return flow.status().Annotate("source " + f.name);
+  s.flows.push_back(std::move(*flow));
+  return s.flows.back()->Start().Annotate("source " + f.name);
+}
 
 Daemon::Daemon(std::unique_ptr<State> state) : s_(std::move(state)) {}
 
@@ -89,7 +129,7 @@ Daemon::~Daemon() {
 }
 
 Status Daemon::Validate(const config::Config& config) {
-  buffer::PluginHost host(PluginDirs(config));
+  buffer::PluginHost host(PluginDirsOf(config));
   std::string errors;
   auto check = [&](const buffer::SinkSection& section) {
     auto plugin = host.Load(section.type);
@@ -103,6 +143,11 @@ Status Daemon::Validate(const config::Config& config) {
     if (!valid.ok()) errors += valid.status().message() + "\n";
   };
   for (const buffer::DeliveryOptions& d : config.deliveries) {
+    // The pure checks DeliveryStream::Create makes, so a reload refuses what would not start.
+    auto policy = buffer::ResolvePolicy(d);
+    if (!policy.ok()) errors += "delivery " + d.name + ": " + policy.status().message() + "\n";
+    auto keys = buffer::ParsePartitionKeys(d.partition_keys);
+    if (!keys.ok()) errors += "delivery " + d.name + ": " + keys.status().message() + "\n";
     check(d.sink);
     if (d.backup_sink) check(*d.backup_sink);
   }
@@ -117,6 +162,11 @@ Status Daemon::RunUntilSignal(const config::Config& config) {
   RETURN_IF_ERROR(Validate(config));
   auto state = std::make_unique<State>();
   state->config = config;
+  auto text = ConfigText(config);
+  if (text.ok()) {
+    auto fp = ConfigFingerprints(*text);
+    if (fp.ok()) state->fingerprints = std::move(*fp);
+  }
   Daemon d(std::move(state));
   Status st = d.Start();
   if (!st.ok()) {
@@ -134,6 +184,7 @@ Status Daemon::Start() {
   log::SetLevel(s.config.log.level);
   log::SetFormat(s.config.log.format);
   s.started_ms = Clock::Real()->NowMs();
+  s.last_reload_ms = s.started_ms;
   int rc = uv_loop_init(&s.loop);
   if (rc != 0) return Internal(std::string("uv_loop_init: ") + uv_strerror(rc));
   s.loop_initialized = true;
@@ -142,7 +193,8 @@ Status Daemon::Start() {
   auto on_signal = [](uv_signal_t* h, int signum) {
     auto* self = static_cast<Daemon*>(h->loop->data);
     if (signum == SIGHUP) {
-      SLUICE_LOG(Info, "SIGHUP received; reload is not available yet, ignoring");
+      SLUICE_LOG(Info, "SIGHUP received: reloading the configuration");
+      self->Reload([](ReloadReply) {});
       return;
     }
     SLUICE_LOG(Info, "stopping").With("signal", signum == SIGINT ? "SIGINT" : "SIGTERM");
@@ -165,28 +217,11 @@ Status Daemon::Start() {
   s.maintenance = broker::MaintenanceThread::Start(s.broker.get());
 
   // Deliveries before flows, so that consumers exist before the first record is put.
-  fs::path data_dir = s.config.data_dir;
-  s.plugins = std::make_unique<buffer::PluginHost>(PluginDirs(s.config));
-  for (const buffer::DeliveryOptions& d : s.config.deliveries) {
-    // direct_put: the Firehose API appends to an internal stream that this delivery reads.
-    ASSIGN_OR_RETURN(broker::Stream * stream,
-                     d.direct_put ? broker::api::OpenDirectPutStream(s.broker.get(), d.name,
-                                                                     d.concurrency)
-                                  : s.broker->GetStream(d.stream));
-    auto ds = buffer::DeliveryStream::Create(d, stream, s.plugins.get(),
-                                             data_dir / "deliveries" / d.name, Clock::Real());
-    if (!ds.ok()) return ds.status().Annotate("delivery " + d.name);
-    RETURN_IF_ERROR((*ds)->Start().Annotate("delivery " + d.name));
-    s.deliveries.push_back(std::move(*ds));
-  }
-  for (const FlowOptions& f : s.config.sources) {
-    ASSIGN_OR_RETURN(broker::Stream * stream, s.broker->GetStream(f.stream));
-    auto flow = Flow::Create(&s.loop, f, stream, data_dir / "agent" / f.name, Clock::Real());
-    if (!flow.ok()) return flow.status().Annotate("source " + f.name);
-    s.flows.push_back(std::move(*flow));
-    RETURN_IF_ERROR(s.flows.back()->Start().Annotate("source " + f.name));
-  }
+  s.plugins = std::make_unique<buffer::PluginHost>(PluginDirsOf(s.config));
+  for (const buffer::DeliveryOptions& d : s.config.deliveries) RETURN_IF_ERROR(StartDelivery(s, d));
+  for (const FlowOptions& f : s.config.sources) RETURN_IF_ERROR(StartFlow(s, f));
 
+  fs::path data_dir = s.config.data_dir;
   if (s.config.broker.api.listen) {
     broker::api::ApiOptions ao;
     ao.data_dir = data_dir;
@@ -202,9 +237,23 @@ Status Daemon::Start() {
     RETURN_IF_ERROR(s.api->Start());
   }
   if (s.config.admin.listen.port != 0 || !s.config.admin.listen.text.empty()) {
-    ASSIGN_OR_RETURN(
-        s.admin, AdminEndpoint::Create(&s.loop, s.config.admin.listen.host,
-                                       s.config.admin.listen.port, [this] { return Snapshot(); }));
+    // The admin endpoint's own Kinesis API: loopback, no credentials (the admin endpoint is
+    // trusted as /reload is).
+    broker::api::ApiOptions ao;
+    ao.data_dir = data_dir;
+    ASSIGN_OR_RETURN(s.admin_api, broker::api::KinesisApi::Create(s.broker.get(), ao));
+    AdminHandlers handlers;
+    handlers.snapshot = [this] { return Snapshot(); };
+    handlers.reload = [this](std::function<void(ReloadReply)> done) { Reload(std::move(done)); };
+    handlers.api = [this](std::string_view op, std::string& body, int* status,
+                          std::string* answer) {
+      broker::api::ApiReply reply;
+      s_->admin_api->Handle(op, body, &reply);
+      *status = reply.status;
+      *answer = std::move(reply.body);
+    };
+    ASSIGN_OR_RETURN(s.admin, AdminEndpoint::Create(&s.loop, s.config.admin.listen.host,
+                                                    s.config.admin.listen.port, handlers));
     RETURN_IF_ERROR(s.admin->Start());
   }
 
@@ -215,7 +264,9 @@ Status Daemon::Start() {
       .With("sources", static_cast<uint64_t>(s.flows.size()))
       .With("deliveries", static_cast<uint64_t>(s.deliveries.size()))
       .With("api", s.api ? s.config.broker.api.listen->text : std::string("off"))
-      .With("admin", s.admin ? s.config.admin.listen.text : std::string("off"));
+      .With("admin", s.admin ? s.config.admin.listen.host + ":" + std::to_string(s.admin->port())
+                             : std::string("off"));
+  NotifySystemd("READY=1\nSTATUS=running");
   return Status::Ok();
 }
 
@@ -231,6 +282,7 @@ void Daemon::BeginStop() {
   State& s = *s_;
   if (s.stopping) return;
   s.stopping = true;
+  NotifySystemd("STOPPING=1");
   s.pending_stops = 1;  // released below, after every async stop was issued
   auto done = [this] {
     if (--s_->pending_stops == 0) FinishStop();
@@ -270,104 +322,6 @@ void Daemon::FinishStop() {
     }
   }
   SLUICE_LOG(Info, "sluice stopped");
-}
-
-AdminSnapshot Daemon::Snapshot() const {
-  const State& s = *s_;
-  AdminSnapshot snap;
-  auto add = [&snap](std::string name, std::string help, std::string type, std::string labels,
-                     double v) {
-    snap.metrics.push_back(
-        {std::move(name), std::move(help), std::move(type), std::move(labels), v});
-  };
-  std::string status = "{\"uptime_ms\":" + std::to_string(Clock::Real()->NowMs() - s.started_ms);
-  status += ",\"streams\":[";
-  bool first = true;
-  for (const std::string& name : s.broker->ListStreams()) {
-    auto stream = s.broker->GetStream(name);
-    if (!stream.ok()) continue;
-    std::string sl = "stream=\"" + JsonEscape(name) + "\"";
-    status += std::string(first ? "" : ",") + "{\"name\":\"" + JsonEscape(name) + "\",\"shards\":[";
-    first = false;
-    bool first_shard = true;
-    for (const broker::ShardInfo& sh : (*stream)->ListShards()) {
-      auto end = (*stream)->EndOffset(sh.index);
-      uint64_t records = end.ok() ? *end : 0;
-      add("sluice_stream_shard_records", "Records stored in the shard (end offset).", "gauge",
-          sl + ",shard=\"" + sh.shard_id + "\"", static_cast<double>(records));
-      status += std::string(first_shard ? "" : ",") + "{\"id\":\"" + sh.shard_id +
-                "\",\"open\":" + (sh.open ? "true" : "false") +
-                ",\"end_offset\":" + std::to_string(records) + "}";
-      first_shard = false;
-    }
-    status += "]}";
-  }
-  status += "],\"sources\":[";
-  first = true;
-  for (const auto& flow : s.flows) {
-    FlowStats st = flow->stats();
-    std::string fl = "source=\"" + JsonEscape(flow->options().name) + "\"";
-    add("sluice_agent_files_tracked", "Files followed by the flow.", "gauge", fl,
-        static_cast<double>(st.files_tracked));
-    add("sluice_agent_incoming_records_total", "Records put into the stream.", "counter", fl,
-        static_cast<double>(st.records_put));
-    add("sluice_agent_incoming_bytes_total", "Record bytes put into the stream.", "counter", fl,
-        static_cast<double>(st.bytes_put));
-    add("sluice_agent_bytes_behind", "Bytes of tracked files not yet durably checkpointed.",
-        "gauge", fl, static_cast<double>(st.bytes_behind));
-    add("sluice_agent_rotations_total", "Files let go after rotation.", "counter", fl,
-        static_cast<double>(st.rotations));
-    add("sluice_agent_truncations_total", "Copy-truncations seen.", "counter", fl,
-        static_cast<double>(st.truncations));
-    add("sluice_agent_parse_failures_total", "Records a processing step could not parse.",
-        "counter", fl, static_cast<double>(st.parse_failures));
-    add("sluice_agent_put_throttled_total", "Puts refused by limits or quota.", "counter", fl,
-        static_cast<double>(st.put_throttled));
-    status += std::string(first ? "" : ",") + "{\"name\":\"" + JsonEscape(flow->options().name) +
-              "\",\"files_tracked\":" + std::to_string(st.files_tracked) +
-              ",\"records_put\":" + std::to_string(st.records_put) +
-              ",\"bytes_put\":" + std::to_string(st.bytes_put) +
-              ",\"bytes_behind\":" + std::to_string(st.bytes_behind) +
-              ",\"rotations\":" + std::to_string(st.rotations) +
-              ",\"truncations\":" + std::to_string(st.truncations) + "}";
-    first = false;
-  }
-  status += "],\"deliveries\":[";
-  first = true;
-  int64_t now = Clock::Real()->NowMs();
-  std::string health = "{";
-  for (const auto& d : s.deliveries) {
-    buffer::DeliveryStats st = d->stats();
-    std::string dl = "delivery_stream=\"" + JsonEscape(d->name()) + "\"";
-    double freshness =
-        st.oldest_buffered_arrival_ms ? (now - st.oldest_buffered_arrival_ms) / 1e3 : 0;
-    add("sluice_delivery_records_total", "Records delivered to the sink.", "counter", dl,
-        static_cast<double>(st.records_delivered));
-    add("sluice_delivery_bytes_total", "Record bytes delivered (before codecs).", "counter", dl,
-        static_cast<double>(st.bytes_delivered));
-    add("sluice_delivery_objects_total", "Objects or requests delivered.", "counter", dl,
-        static_cast<double>(st.objects_delivered));
-    add("sluice_delivery_spilled_records_total", "Records written to the error output.", "counter",
-        dl, static_cast<double>(st.records_spilled));
-    add("sluice_delivery_retries_total", "Delivery attempts retried.", "counter", dl,
-        static_cast<double>(st.retries));
-    add("sluice_delivery_data_freshness_seconds", "Age of the oldest buffered record.", "gauge", dl,
-        freshness);
-    status += std::string(first ? "" : ",") + "{\"name\":\"" + JsonEscape(d->name()) +
-              "\",\"records_delivered\":" + std::to_string(st.records_delivered) +
-              ",\"bytes_delivered\":" + std::to_string(st.bytes_delivered) +
-              ",\"objects_delivered\":" + std::to_string(st.objects_delivered) +
-              ",\"records_spilled\":" + std::to_string(st.records_spilled) +
-              ",\"buffered_bytes\":" + std::to_string(st.buffered_bytes) + "}";
-    health += std::string(first ? "" : ",") + "\"delivery/" + JsonEscape(d->name()) + "\":\"" +
-              (st.errors == 0 ? "ok" : "errors") + "\"";
-    first = false;
-  }
-  status += "]}";
-  health += "}";
-  snap.status_json = std::move(status);
-  snap.health_detail = std::move(health);
-  return snap;
 }
 
 }  // namespace sluice::agent

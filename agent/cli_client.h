@@ -1,0 +1,38 @@
+// The client side of the CLI's talking subcommands (`sluice status`, `sluice streams ...`,
+// `sluice cat`): blocking HTTP/1.1 calls to the running daemon's admin endpoint (GET /status and
+// POST /api, the Kinesis Data Streams JSON API). Uses libcurl; one call at a time.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace sluice::agent {
+
+struct HttpAnswer {
+  long status = 0;
+  std::string body;
+};
+
+class AdminClient final {
+ public:
+  // `address` is host:port of the admin endpoint.
+  explicit AdminClient(std::string address) : base_("http://" + std::move(address)) {}
+
+  // GET a path ("/status"); an error only when the daemon cannot be reached.
+  Result<HttpAnswer> Get(std::string_view path) const;
+  // One Kinesis API call through POST /api. Non-2xx answers become an error naming the Kinesis
+  // error type and message.
+  Result<std::string> Kinesis(std::string_view operation, const std::string& json) const;
+  Result<HttpAnswer> Post(std::string_view path, const std::string& body,
+                          std::string_view target) const;
+
+ private:
+  std::string base_;
+};
+
+// The status document rendered as terminal tables.
+Result<std::string> RenderStatusTable(const std::string& status_json);
+
+}  // namespace sluice::agent

@@ -1,0 +1,259 @@
+// Daemon::Reload: re-reads the config, validates it, and replaces what changed (see daemon.h).
+// Entries are compared by their YAML text, re-emitted by yaml-cpp, so comments and formatting do
+// not count as changes.
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "agent/daemon_state.h"
+#include "agent/embedded_config.h"
+#include "core/log.h"
+
+namespace sluice::agent {
+namespace {
+
+constexpr char kEmbedded[] = "<embedded sluice.yaml>";
+constexpr const char* kGlobalKeys[] = {"data_dir", "plugin_dirs", "admin", "broker"};
+
+// Runs `fn` on a later loop iteration: lets a Stop callback return before its object dies.
+void Defer(uv_loop_t* loop, std::function<void()> fn) {
+  struct Deferred {
+    uv_timer_t timer{};
+    std::function<void()> fn;
+  };
+  auto* d = new Deferred{{}, std::move(fn)};
+  uv_timer_init(loop, &d->timer);
+  d->timer.data = d;
+  uv_timer_start(
+      &d->timer,
+      [](uv_timer_t* t) {
+        auto* d = static_cast<Deferred*>(t->data);
+        std::function<void()> fn = std::move(d->fn);
+        uv_close(reinterpret_cast<uv_handle_t*>(t),
+                 [](uv_handle_t* h) { delete static_cast<Deferred*>(h->data); });
+        fn();
+      },
+      0, 0);
+}
+
+std::string JsonList(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) {
+    out += (i ? ",\"" : "\"") + JsonEscape(items[i]) + "\"";
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+Result<std::string> ConfigText(const config::Config& config) {
+  if (config.source_file == kEmbedded) return std::string(EmbeddedDefaultConfig());
+  std::ifstream in(config.source_file, std::ios::binary);
+  if (!in) return NotFound("cannot read " + config.source_file);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Result<std::map<std::string, std::string>> ConfigFingerprints(std::string_view yaml_text) {
+  std::map<std::string, std::string> out;
+  try {
+    YAML::Node root = YAML::Load(std::string(yaml_text));
+    for (const char* key : kGlobalKeys) {
+      if (root[key]) out[std::string("global/") + key] = YAML::Dump(root[key]);
+    }
+    for (auto [section, kind] : {std::pair{"streams", "stream/"}, std::pair{"sources", "source/"},
+                                 std::pair{"deliveries", "delivery/"}}) {
+      YAML::Node list = root[section];
+      if (!list || !list.IsSequence()) continue;
+      for (const YAML::Node& item : list) {
+        if (!item.IsMap() || !item["name"]) continue;
+        out[kind + item["name"].as<std::string>()] = YAML::Dump(item);
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return InvalidArgument(std::string("config: ") + e.what());
+  }
+  return out;
+}
+
+void Daemon::Reload(std::function<void(ReloadReply)> done) {
+  State& s = *s_;
+  if (s.stopping) {
+    done({503, "{\"ok\":false,\"errors\":[\"the daemon is stopping\"]}\n"});
+    return;
+  }
+  if (s.reloading) {
+    done({409, "{\"ok\":false,\"errors\":[\"a reload is already in progress\"]}\n"});
+    return;
+  }
+  auto reject = [&](const Status& st) {
+    SLUICE_LOG(Error, "reload rejected; the running configuration is kept")
+        .With("config", s.config.source_file)
+        .With("errors", st.message());
+    done({400, "{\"ok\":false,\"errors\":[\"" + JsonEscape(st.message()) + "\"]}\n"});
+  };
+  Result<config::Config> next = s.config.source_file == kEmbedded
+                                    ? config::LoadConfigText(EmbeddedDefaultConfig(), kEmbedded)
+                                    : config::LoadConfigFile(s.config.source_file);
+  if (!next.ok()) return reject(next.status());
+  if (Status st = Validate(*next); !st.ok()) return reject(st);
+  auto text = ConfigText(*next);
+  if (!text.ok()) return reject(text.status());
+  auto fingerprints = ConfigFingerprints(*text);
+  if (!fingerprints.ok()) return reject(fingerprints.status());
+
+  std::string notes;
+  for (const char* key : kGlobalKeys) {
+    std::string k = std::string("global/") + key;
+    auto a = s.fingerprints.find(k);
+    auto b = fingerprints->find(k);
+    bool same = (a == s.fingerprints.end() && b == fingerprints->end()) ||
+                (a != s.fingerprints.end() && b != fingerprints->end() && a->second == b->second);
+    if (!same) notes += std::string(notes.empty() ? "" : ",") + "\"" + key;
+    if (!same) notes += " changed: takes effect at the next restart\"";
+  }
+  if (!notes.empty()) {
+    SLUICE_LOG(Warn, "reload: some settings need a restart").With("settings", notes);
+  }
+  s.reload_waiters.push_back(std::move(done));
+  ApplyReload(std::move(*next), std::move(*fingerprints), std::move(notes));
+}
+
+void Daemon::ApplyReload(config::Config next, std::map<std::string, std::string> fingerprints,
+                         std::string notes) {
+  State& s = *s_;
+  s.reloading = true;
+  NotifySystemd("RELOADING=1");
+  auto changed = [&](const std::string& key) {
+    auto a = s.fingerprints.find(key);
+    auto b = fingerprints.find(key);
+    if (b == fingerprints.end()) return a != s.fingerprints.end();  // removed
+    return a == s.fingerprints.end() || a->second != b->second;     // added or changed
+  };
+  std::vector<std::string> added, removed, changed_names, errors;
+  auto classify = [&](const std::string& key) {
+    bool was = s.fingerprints.count(key) > 0, is = fingerprints.count(key) > 0;
+    if (!was && is) added.push_back(key);
+    if (was && !is) removed.push_back(key);
+    if (was && is) changed_names.push_back(key);
+  };
+  // Keep what needs a restart as it runs.
+  next.data_dir = s.config.data_dir;
+  next.plugin_dirs = s.config.plugin_dirs;
+  next.admin = s.config.admin;
+  next.broker = s.config.broker;
+  log::SetLevel(next.log.level);
+
+  // 1. Streams: create the new ones, apply shard count and retention to changed ones.
+  for (const broker::StreamOptions& so : next.streams) {
+    std::string key = "stream/" + so.name;
+    if (!changed(key)) continue;
+    classify(key);
+    if (Status st = EnsureStream(s, so); !st.ok()) errors.push_back(st.message());
+  }
+  for (const auto& [key, text] : s.fingerprints) {
+    if (key.rfind("stream/", 0) == 0 && !fingerprints.count(key)) {
+      classify(key);
+      SLUICE_LOG(Info, "reload: stream no longer configured; its data is kept")
+          .With("stream", key.substr(7));
+    }
+  }
+
+  // 2. Retire the removed and changed flows and deliveries (out of the running set, so a stop
+  // signal meanwhile does not stop them twice).
+  auto retiring_flows = std::make_shared<std::vector<std::unique_ptr<Flow>>>();
+  auto retiring_deliveries =
+      std::make_shared<std::vector<std::unique_ptr<buffer::DeliveryStream>>>();
+  for (auto it = s.flows.begin(); it != s.flows.end();) {
+    std::string key = "source/" + (*it)->options().name;
+    if (changed(key)) {
+      classify(key);
+      retiring_flows->push_back(std::move(*it));
+      it = s.flows.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = s.deliveries.begin(); it != s.deliveries.end();) {
+    std::string key = "delivery/" + (*it)->name();
+    if (changed(key)) {
+      classify(key);
+      retiring_deliveries->push_back(std::move(*it));
+      it = s.deliveries.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& f : next.sources) {
+    if (!s.fingerprints.count("source/" + f.name)) classify("source/" + f.name);
+  }
+  for (const auto& d : next.deliveries) {
+    if (!s.fingerprints.count("delivery/" + d.name)) classify("delivery/" + d.name);
+  }
+
+  // 3. Once the flows have put, synced and checkpointed: stop the deliveries (flush, checkpoint),
+  // then start the new deliveries and the new flows.
+  auto pending = std::make_shared<int>(1);
+  auto finish = [this, retiring_flows, retiring_deliveries, next = std::move(next),
+                 fingerprints = std::move(fingerprints), notes = std::move(notes), added, removed,
+                 changed_names, errors]() mutable {
+    State& s = *s_;
+    retiring_flows->clear();
+    for (auto& d : *retiring_deliveries) d->Stop(kDeliveryGrace);
+    retiring_deliveries->clear();
+    if (s.stopping) {
+      s.reloading = false;
+      for (auto& w : s.reload_waiters) w({503, "{\"ok\":false,\"errors\":[\"stopped\"]}\n"});
+      s.reload_waiters.clear();
+      return;
+    }
+    std::map<std::string, std::string> old = std::move(s.fingerprints);
+    s.config = std::move(next);
+    s.fingerprints = std::move(fingerprints);
+    auto was_changed = [&](const std::string& key) {
+      auto a = old.find(key);
+      auto b = s.fingerprints.find(key);
+      return b != s.fingerprints.end() && (a == old.end() || a->second != b->second);
+    };
+    for (const buffer::DeliveryOptions& d : s.config.deliveries) {
+      if (!was_changed("delivery/" + d.name)) continue;
+      if (Status st = StartDelivery(s, d); !st.ok()) errors.push_back(st.message());
+    }
+    for (const FlowOptions& f : s.config.sources) {
+      if (!was_changed("source/" + f.name)) continue;
+      if (Status st = StartFlow(s, f); !st.ok()) errors.push_back(st.message());
+    }
+    ++s.config_generation;
+    s.last_reload_ms = Clock::Real()->NowMs();
+    s.reloading = false;
+    NotifySystemd("READY=1\nSTATUS=running");
+    std::string body = std::string("{\"ok\":") + (errors.empty() ? "true" : "false") +
+                       ",\"generation\":" + std::to_string(s.config_generation) +
+                       ",\"added\":" + JsonList(added) + ",\"removed\":" + JsonList(removed) +
+                       ",\"changed\":" + JsonList(changed_names) +
+                       ",\"errors\":" + JsonList(errors) + ",\"notes\":[" + notes + "]}\n";
+    SLUICE_LOG(Info, "configuration reloaded")
+        .With("generation", s.config_generation)
+        .With("added", static_cast<uint64_t>(added.size()))
+        .With("removed", static_cast<uint64_t>(removed.size()))
+        .With("changed", static_cast<uint64_t>(changed_names.size()));
+    for (const std::string& e : errors)
+      SLUICE_LOG(Error, "reload: could not start").With("error", e);
+    for (auto& w : s.reload_waiters) w({errors.empty() ? 200 : 500, body});
+    s.reload_waiters.clear();
+  };
+  auto finish_shared = std::make_shared<decltype(finish)>(std::move(finish));
+  auto one_done = [this, pending, finish_shared] {
+    if (--*pending == 0) Defer(&s_->loop, [finish_shared] { (*finish_shared)(); });
+  };
+  for (auto& f : *retiring_flows) {
+    ++*pending;
+    f->Stop(one_done);
+  }
+  one_done();
+}
+
+}  // namespace sluice::agent

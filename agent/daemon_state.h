@@ -1,0 +1,82 @@
+// The daemon's state, shared by daemon.cc (lifecycle), daemon_snapshot.cc (/status, /metrics,
+// /health) and daemon_reload.cc (SIGHUP and POST /reload). Private to those files.
+//
+// THREADING: the loop thread only; the delivery streams' own threads never touch it.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/admin.h"
+#include "agent/config/config.h"
+#include "agent/daemon.h"
+#include "agent/tail/flow.h"
+#include "broker/api/kinesis_api.h"
+#include "broker/broker.h"
+#include "broker/maintenance.h"
+#include "buffer/delivery_stream.h"
+#include "buffer/plugin_host.h"
+
+namespace sluice::agent {
+
+constexpr std::chrono::milliseconds kDeliveryGrace{10'000};
+
+// Per-delivery numbers remembered between two health checks, to tell a failing sink (retrying
+// and delivering nothing) from a slow one.
+struct SinkProgress {
+  uint64_t retries = 0;
+  uint64_t delivered = 0;
+  bool failing = false;
+};
+
+struct Daemon::State {
+  config::Config config;
+  // The raw YAML of every source, stream and delivery entry by name, as last applied: a reload
+  // restarts exactly the entries whose text changed.
+  std::map<std::string, std::string> fingerprints;
+  uint64_t config_generation = 1;
+  int64_t last_reload_ms = 0;
+  bool reloading = false;
+  std::vector<std::function<void(ReloadReply)>> reload_waiters;
+
+  uv_loop_t loop{};
+  bool loop_initialized = false;
+  uv_signal_t sigint{}, sigterm{}, sighup{};
+  bool handles_started = false;
+  bool stopping = false;
+  int pending_stops = 0;
+  Status exit_status;
+  std::unique_ptr<broker::Broker> broker;
+  // Group commit and retention block on the disk, so they run on their own thread.
+  std::unique_ptr<broker::MaintenanceThread> maintenance;
+  std::unique_ptr<buffer::PluginHost> plugins;
+  std::vector<std::unique_ptr<buffer::DeliveryStream>> deliveries;
+  std::vector<std::unique_ptr<Flow>> flows;
+  std::unique_ptr<broker::api::KinesisApiServer> api;
+  std::unique_ptr<broker::api::KinesisApi> admin_api;  // POST /api on the admin endpoint
+  std::unique_ptr<AdminEndpoint> admin;
+  std::map<std::string, SinkProgress> sink_progress;
+  int64_t started_ms = 0;
+};
+
+// The plugin search path of a config (daemon.cc).
+std::vector<std::filesystem::path> PluginDirsOf(const config::Config& config);
+// Fingerprints of a config's entries ("stream/<name>", "source/<name>", "delivery/<name>"): the
+// YAML of each entry, re-emitted (daemon_reload.cc).
+Result<std::map<std::string, std::string>> ConfigFingerprints(std::string_view yaml_text);
+// The text a config was loaded from: its file, or the embedded default.
+Result<std::string> ConfigText(const config::Config& config);
+std::string JsonEscape(std::string_view s);
+
+// Building blocks shared by Start and Reload (daemon.cc).
+// Creates the stream if absent; else applies a changed shard count or retention.
+Status EnsureStream(Daemon::State& s, const broker::StreamOptions& options);
+Status StartDelivery(Daemon::State& s, const buffer::DeliveryOptions& options);
+Status StartFlow(Daemon::State& s, const FlowOptions& options);
+
+}  // namespace sluice::agent
