@@ -38,10 +38,11 @@ class Daemon:
         with open(self.path("daemon.log"), "rb") as f:
             return f.read().decode("utf-8", "replace")
 
-    def start(self, timeout=20.0):
+    def start(self, timeout=20.0, env=None):
         log = open(self.path("daemon.log"), "ab")
         self.proc = subprocess.Popen([self.bin, "run", "-c", "sluice.yaml"], cwd=self.dir,
-                                     stdout=log, stderr=log)
+                                     stdout=log, stderr=log,
+                                     env=dict(os.environ, **(env or {})))
         deadline = time.time() + timeout
         while time.time() < deadline:
             with open(self.path("daemon.log"), "rb") as f:
