@@ -10,6 +10,7 @@ the same way against its faithful receiver (receivers.py):
            and sending the RETRY ones again delivers them
   timeout  the service answers after the sink's timeout: RETRY (a timeout code)
   health   healthy against the receiver; unhealthy against a closed port
+  docs     every option of the sink's table is documented, as declared, in docs/http_sinks.md
 
 Usage: conformance_test.py PLUGIN_DIR [sink ...]
 """
@@ -363,6 +364,34 @@ class Splunk:
 
 SINKS = {"http": Http, "opensearch": OpenSearch, "splunk": Splunk}
 
+TYPE_NAMES = {1: "string", 2: "integer", 3: "bool", 4: "duration", 5: "size", 6: "enum", 7: "list"}
+
+
+def check_docs(plugin_dir, name):
+    """Every option of the sink's table appears, as documented, in docs/http_sinks.md."""
+    docs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "docs",
+                        "http_sinks.md")
+    text = open(docs).read()
+    lib = ctypes.CDLL(os.path.join(plugin_dir, name + ".so"))
+    entry = lib.sluice_plugin_entry
+    entry.restype = ctypes.POINTER(Plugin)
+    entry.argtypes = [ctypes.c_uint32, ctypes.c_uint32]
+    table = entry(1, 0).contents
+    i, rows = 0, 0
+    while table.options[i].name:
+        o = table.options[i]
+        t = TYPE_NAMES[o.type]
+        if o.enum_values:
+            t += " (`" + o.enum_values.decode().replace("|", "`, `") + "`)"
+        d = o.default_value.decode() if o.default_value is not None else ""
+        row = "| `%s` | %s | %s | %s | %s |" % (o.name.decode(), t, ("`%s`" % d) if d else "",
+                                               "yes" if o.required else "no",
+                                               o.doc.decode().replace("|", "\\|"))
+        assert row in text, "docs/http_sinks.md lacks or differs on: " + row
+        i += 1
+        rows += 1
+    return "docs (%d options)" % rows
+
 
 def main():
     if len(sys.argv) < 2:
@@ -373,6 +402,7 @@ def main():
         t0 = time.time()
         try:
             res = run_suite(sys.argv[1], SINKS[name]())
+            res.append(check_docs(sys.argv[1], name))
             print("PASS %s (%.1fs): %s" % (name, time.time() - t0, "; ".join(res)))
         except Exception as e:
             import traceback
