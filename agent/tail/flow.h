@@ -109,6 +109,7 @@ class Flow final {
   bool BatchFull() const;
   bool FlushBatch();  // false while the stream refuses
   void CompleteBatch();
+  void CompletePrefix(size_t count);  // the first `count` entries are in the stream
   void AdvanceDurable();
   void MaybeCheckpoint();
 
@@ -173,7 +174,8 @@ class Flow final {
   std::vector<broker::PutRecordIn> put_in_;
   std::vector<broker::PutRecordOut> put_out_;
   std::vector<size_t> put_index_;
-  bool refused_ = false;  // the stream refused: paused until the retry timer
+  std::vector<uint64_t> prefix_files_;  // scratch of CompletePrefix
+  bool refused_ = false;                // the stream refused: paused until the retry timer
   int retry_attempt_ = 0;
   std::string key_scratch_;
   std::vector<char> block_;

@@ -80,6 +80,11 @@ bool Flow::FlushBatch() {
     }
   }
   if (!all_ok) {
+    // The records put before the refusal are in the stream: checkpoint them like a whole batch,
+    // or a stop while refused would have them read and put again after the restart.
+    size_t done = 0;
+    while (done < batch_.size() && batch_[done].done) ++done;
+    if (done > 0) CompletePrefix(done);
     if (failure == Code::kResourceExhausted) {
       ++stats_.put_throttled;
     } else {
@@ -128,6 +133,36 @@ void Flow::CompleteBatch() {
   }
   batch_.clear();
   arena_.clear();
+}
+
+void Flow::CompletePrefix(size_t count) {
+  const uint64_t gen = stream_->WriteGeneration();
+  prefix_files_.clear();
+  for (size_t i = count; i-- > 0;) {
+    const Entry& e = batch_[i];
+    auto it = files_.find(e.file);
+    if (it == files_.end()) continue;
+    File* f = it->second.get();
+    if (f->batched > 0) --f->batched;
+    // Records of one file are in file order: its last one in the prefix carries the offset.
+    if (std::find(prefix_files_.begin(), prefix_files_.end(), e.file) != prefix_files_.end()) {
+      continue;
+    }
+    prefix_files_.push_back(e.file);
+    f->put_offset = e.end_offset;
+    Pending p{gen, f->serial, e.end_offset, 0, 0};
+    if (f->fd >= 0) {
+      uint32_t len = static_cast<uint32_t>(std::min<uint64_t>(kPrefixCheckBytes, e.end_offset));
+      auto h = HashRange(f->fd, e.end_offset - len, e.end_offset);
+      if (h.ok()) {
+        p.prefix_len = len;
+        p.prefix_hash = *h;
+      }
+    }
+    pending_.push_back(p);
+  }
+  // The records' bytes stay in arena_ until the rest of the batch is put.
+  batch_.erase(batch_.begin(), batch_.begin() + static_cast<std::ptrdiff_t>(count));
 }
 
 void Flow::AdvanceDurable() {

@@ -348,6 +348,29 @@ TEST_F(FlowTest, BackPressurePausesAndLosesNothing) {
   StopFlow(std::move(flow));
 }
 
+TEST_F(FlowTest, StopWhileRefusedCheckpointsTheRecordsAlreadyPut) {
+  // One read block holds 2,500 records; the stream takes the first 1,000 (two puts of 500)
+  // and refuses the rest. A stop then must checkpoint past the 1,000, or the restart puts them
+  // into the stream a second time.
+  OpenBroker(broker::FsyncPolicy::kNever, broker::CapacityMode::kProvisioned);
+  FlowOptions o = Options("*.log");
+  AppendLines("a.log", 0, 2500);
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  size_t first = ReadAll().size();
+  ASSERT_GT(first, 0u);
+  ASSERT_LT(first, 2500u);
+  EXPECT_GT(flow->stats().put_throttled, 0u);
+  StopFlow(std::move(flow));
+  flow = StartFlow(o);
+  for (int i = 0; i < 20 && ReadAll().size() < 2500; ++i) {
+    broker_clock_.Advance(1000);
+    flow->PollNow();
+  }
+  ExpectExactlyOnce(2500);
+  StopFlow(std::move(flow));
+}
+
 TEST_F(FlowTest, MaxRecordSizeMultilineAndProcessing) {
   FlowOptions o = Options("*.log");
   o.multiline_start_pattern = "^\\[";
