@@ -6,8 +6,9 @@ error output, none missing; and injects failures: an outage that is retried, one
 retry_duration and is spilled, and per-record failures (bulk items, HEC events).
 
 Usage: http_sinks_test.py SLUICE_BIN SCENARIO...
-Environment: SLUICE_TEST_OPENSEARCH_URL (+ _USER, _PASSWORD) runs the opensearch_real scenario
-against a real cluster instead of the receiver.
+Environment: the *_real scenarios run against a real service instead of a receiver when pointed
+at one: SLUICE_TEST_OPENSEARCH_URL (+ _USER, _PASSWORD), SLUICE_TEST_SPLUNK_URL + _TOKEN,
+SLUICE_TEST_HTTP_ENDPOINT_URL (+ _ACCESS_KEY); otherwise they report themselves skipped.
 """
 import base64
 import glob
@@ -124,6 +125,14 @@ class Env:
                     out.append((json.loads(raw)["seq"], rec))
         return out
 
+    def spill_paths(self):
+        return [p for p in glob.glob(os.path.join(self.dir, "errors", "**", "*"), recursive=True)
+                if os.path.isfile(p) and not os.path.basename(p).startswith(".")]
+
+    def check_error_type(self, error_type):
+        paths = self.spill_paths()
+        assert paths and all(error_type in p for p in paths), paths
+
     def cleanup(self):
         """Removes the directory; after a failure, prints the daemon log tail and keeps it."""
         if sys.exc_info()[0] is not None:
@@ -190,6 +199,7 @@ timeout: 2s
         wait_until(lambda: set(lost) <= {s for s, _ in env.spilled()}, what="spilled records")
         with r.lock:
             r._fail.clear()
+        env.check_error_type("http-endpoint-failed")
         for s, rec in env.spilled():
             assert rec["errorCode"] == "HttpEndpoint.ResponseCode.500", rec
             assert rec["errorMessage"] == "backend down for good", rec
@@ -278,6 +288,7 @@ timeout: 5s
         good = env.write(20)
         wait_until(lambda: set(bad) <= {s for s, _ in env.spilled()}, what="mapping errors")
         wait_until(lambda: set(good) <= set(seqs()), what="documents after mapping errors")
+        env.check_error_type("AmazonOpenSearchService-failed")
         for s, rec in env.spilled():
             reason = json.loads(rec["errorMessage"])
             assert reason["esIndexName"] == today, reason
@@ -393,6 +404,7 @@ ack_poll_interval: 100ms
         bad = ok[-1] + 5
         wait_until(lambda: {bad} <= {s for s, _ in env.spilled()}, what="the refused event")
         wait_until(lambda: set(mixed) - {bad} <= set(seqs()), what="the other events")
+        env.check_error_type("splunk-failed")
         (s_, rec), = env.spilled()
         assert rec["errorCode"] == "Record.Rejected" and "Splunk.InvalidIndex" in rec["errorMessage"]
         env.stop()
@@ -461,9 +473,43 @@ def scenario_opensearch_real(sluice):
         env.cleanup()
 
 
+def _real_delivery(sluice, sink_yaml):
+    """Delivers 100 records to a real service; they must leave the daemon without a spill (for
+    Splunk with indexer acknowledgement: acknowledged)."""
+    env = Env(sluice, sink_yaml, retry="60s")
+    try:
+        env.check_config()
+        env.start()
+        env.write(100)
+        time.sleep(5)  # at most one buffer interval (0s) plus delivery and acknowledgement
+        env.stop()  # SIGTERM flushes what is still buffered, within the grace period
+        assert not env.spilled(), env.spilled()[:1]
+        return "100 records, none spilled"
+    finally:
+        env.stop()
+        env.cleanup()
+
+
+def scenario_splunk_real(sluice):
+    url, token = os.environ.get("SLUICE_TEST_SPLUNK_URL"), os.environ.get("SLUICE_TEST_SPLUNK_TOKEN")
+    if not url or not token:
+        return "skipped (SLUICE_TEST_SPLUNK_URL / SLUICE_TEST_SPLUNK_TOKEN not set)"
+    return _real_delivery(sluice, "type: splunk\nendpoint: %s\ntoken: %s\nendpoint_type: event\n"
+                          "ack_poll_interval: 500ms\n" % (url, token))
+
+
+def scenario_http_real(sluice):
+    url = os.environ.get("SLUICE_TEST_HTTP_ENDPOINT_URL")
+    if not url:
+        return "skipped (SLUICE_TEST_HTTP_ENDPOINT_URL not set)"
+    key = os.environ.get("SLUICE_TEST_HTTP_ENDPOINT_ACCESS_KEY", "")
+    return _real_delivery(sluice, "type: http\nurl: %s\naccess_key: '%s'\n" % (url, key))
+
+
 SCENARIOS = {f.__name__[len("scenario_"):]: f for f in [
     scenario_http_firehose, scenario_http_raw, scenario_opensearch, scenario_opensearch_sigv4,
-    scenario_splunk_event, scenario_splunk_reject, scenario_splunk_raw, scenario_opensearch_real]}
+    scenario_splunk_event, scenario_splunk_reject, scenario_splunk_raw, scenario_opensearch_real,
+    scenario_splunk_real, scenario_http_real]}
 
 
 def main():

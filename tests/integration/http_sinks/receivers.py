@@ -448,6 +448,15 @@ class BulkCluster(Receiver):
             return Answer(200, {"cluster_name": "receiver", "status": self.health, "timed_out": False,
                                 "number_of_nodes": 1, "number_of_data_nodes": 1,
                                 "active_primary_shards": len(self.indices)})
+        m = re.match(r"^/([^/_][^/]*)/_count$", path)
+        if m and method in ("GET", "POST"):
+            with self.lock:
+                if m.group(1) not in self.indices:
+                    return self._error(404, "index_not_found_exception",
+                                       "no such index [%s]" % m.group(1))
+                n = len(self.indices[m.group(1)])
+            return Answer(200, {"count": n, "_shards": {"total": 1, "successful": 1,
+                                                         "skipped": 0, "failed": 0}})
         if method == "HEAD" and path.count("/") == 1 and not path.startswith("/_"):
             return Answer(200 if path[1:] in self.indices else 404)
         m = re.match(r"^(?:/([^/_][^/]*))?/_bulk$", path)
