@@ -238,9 +238,12 @@ Status Daemon::Start() {
   }
   if (s.config.admin.listen.port != 0 || !s.config.admin.listen.text.empty()) {
     // The admin endpoint's own Kinesis API: loopback, no credentials (the admin endpoint is
-    // trusted as /reload is).
+    // trusted as /reload is). Its metadata (tags, creation times) and iterator key live apart
+    // from the API listener's, so neither instance overwrites the other's file.
     broker::api::ApiOptions ao;
-    ao.data_dir = data_dir;
+    ao.data_dir = data_dir / "admin_api";
+    std::error_code ec;
+    fs::create_directories(ao.data_dir, ec);
     ASSIGN_OR_RETURN(s.admin_api, broker::api::KinesisApi::Create(s.broker.get(), ao));
     AdminHandlers handlers;
     handlers.snapshot = [this] { return Snapshot(); };
