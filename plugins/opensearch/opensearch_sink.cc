@@ -94,7 +94,7 @@ class OpenSearchSink final : public Sink {
     long status = 0;
     std::string transport;
     sink::HttpResponse resp;
-    Status st = Post("/_bulk", body_, &resp);
+    Status st = Post(body_, &resp);
     if (st.ok()) {
       status = resp.status;
     } else {
@@ -186,19 +186,29 @@ class OpenSearchSink final : public Sink {
   }
   std::string_view Id(size_t i) const { return {names_.data() + id_of_[i].pos, id_of_[i].len}; }
 
-  Status Post(const std::string& path, std::string_view body, sink::HttpResponse* resp) {
-    if (!config_.gzip) return Send("POST", path, body, resp);
-    Status st = gzip_.Compress(body, &compressed_);
-    if (!st.ok()) return st;
-    return Send("POST", path, compressed_, resp);
+  // POSTs a _bulk body. The answer is trimmed with filter_path to what ClassifyResponse reads
+  // (per-item status and error), which keeps it small for large batches.
+  Status Post(std::string_view body, sink::HttpResponse* resp) {
+    static const std::string kFilter =
+        "errors,items.*.status,items.*.error.type,items.*.error.reason";
+    if (config_.gzip) {
+      Status st = gzip_.Compress(body, &compressed_);
+      if (!st.ok()) return st;
+      body = compressed_;
+    }
+    return Send("POST", "/_bulk", body, resp, {"filter_path", kFilter});
   }
 
   Status Send(std::string_view method, const std::string& path, std::string_view body,
-              sink::HttpResponse* resp) {
+              sink::HttpResponse* resp, std::pair<std::string, std::string> query = {}) {
     const Config& c = config_;
     sink::HttpRequest req;
     req.method = method;
     req.url = c.base_url + path;
+    if (!query.first.empty()) {
+      req.url +=
+          "?" + sink::UriEncode(query.first, false) + "=" + sink::UriEncode(query.second, false);
+    }
     req.body = body;
     std::vector<std::pair<std::string, std::string>> headers;
     if (method == "POST") {
@@ -213,6 +223,7 @@ class OpenSearchSink final : public Sink {
       sink::SigV4Request sreq;
       sreq.method = method;
       sreq.path = c.endpoint.path + path;
+      if (!query.first.empty()) sreq.query.push_back(query);
       sreq.headers = std::move(headers);
       sreq.headers.emplace_back("Host", c.endpoint.authority);
       sreq.payload_hash = sink::Sha256Hex(body);

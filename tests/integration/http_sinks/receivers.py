@@ -325,6 +325,30 @@ def _sigv4_check(method, path, query, headers, body, keys, region, service):
     return None
 
 
+def _filter_path(doc, paths):
+    """OpenSearch's filter_path response filtering: dotted paths, `*` for any key, arrays
+    traversed implicitly; keys that match no path are dropped."""
+    patterns = [p.split(".") for p in paths]
+
+    def walk(value, pats):
+        if isinstance(value, list):
+            out = [walk(v, pats) for v in value]
+            return [v for v in out if v is not None]
+        if not isinstance(value, dict):
+            return value
+        out = {}
+        for k, v in value.items():
+            rest = [p[1:] for p in pats if p and p[0] in ("*", k)]
+            if any(not r for r in rest):
+                out[k] = v
+            elif rest:
+                sub = walk(v, rest)
+                if sub not in (None, {}, []):
+                    out[k] = sub
+        return out
+    return walk(doc, patterns)
+
+
 class BulkCluster(Receiver):
     def __init__(self, users=None, sigv4_keys=None, region="us-east-1", service="es"):
         self.users = users                  # {"user": "password"} for basic auth
@@ -514,8 +538,10 @@ class BulkCluster(Receiver):
                 errors = errors or "error" in item
                 items.append({op: item})
                 i += 2
-        return Answer(200, {"took": int((time.time() - started) * 1000), "errors": errors,
-                            "items": items})
+        answer = {"took": int((time.time() - started) * 1000), "errors": errors, "items": items}
+        if "filter_path" in query:
+            answer = _filter_path(answer, ",".join(query["filter_path"]).split(","))
+        return Answer(200, answer)
 
 
 # ------------------------------------------------------------------------------------------------
