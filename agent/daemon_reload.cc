@@ -86,6 +86,7 @@ void Daemon::Reload(std::function<void(ReloadReply)> done) {
     return;
   }
   if (s.reloading) {
+    SLUICE_LOG(Warn, "reload ignored: a reload is already in progress");
     done({409, "{\"ok\":false,\"errors\":[\"a reload is already in progress\"]}\n"});
     return;
   }
