@@ -121,7 +121,8 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
     if (!request.body.empty() || m == "POST" || m == "PUT") {
       // POSTFIELDS does not copy; curl rewinds it itself when a request must be resent.
-      curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
+      // Never NULL: a NULL POSTFIELDS makes curl read the body from its read callback (stdin).
+      curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.empty() ? "" : request.body.data());
       curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
                        static_cast<curl_off_t>(request.body.size()));
     }
