@@ -23,15 +23,18 @@ receiver that counts records; needs the http plugin), `s3` (the `s3` sink to s3r
 tests/node_modules; needs the s3 plugin). A sink whose plugin is not built is reported as skipped.
 
 --other "CMD": runs another agent on the same files for a side-by-side figure. CMD is a shell
-command line with {logs} (directory of the input files, a glob `{logs}/*.log` matches them all)
-and {out} (a directory it must write its output files into, plain or .gz). It is timed until the
+command line with {logs} (directory of the input files, a glob `{logs}/*.log` matches them all),
+{out} (a directory it must write its output files into, plain or .gz), {work} (a scratch
+directory) and {config} (--other-config TEMPLATE, with the same placeholders replaced, written
+there); rsyslog.conf.in beside this script is such a template for rsyslogd (imfile to omfile). It is timed until the
 number of lines under {out} reaches the number of input lines (a Java event counts as its
-4 lines), or it exits; CPU and peak RSS are those of the process tree's top process.
+4 lines), or it exits; CPU and peak RSS are summed over its session's processes.
 
 --smoke: a few MB, short latency run, and it fails (exit 1) when a record is missing; used by the
 `bench-smoke` ctest test so the script cannot rot.
 """
 import argparse
+import base64
 import datetime
 import glob
 import gzip
@@ -49,9 +52,11 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 TS = re.compile(rb"ts_us=(\d+)")
+REQUEST_ID = re.compile(rb'"requestId"\s*:\s*"([^"]*)"')
 FORMATS = (("combined", "access", 0.5), ("json", "app", 0.3), ("java", "java", 0.2))
 JAVA_START = r"^\d{4}-\d\d-\d\d "
 
@@ -84,6 +89,24 @@ def proc_hwm_kib(pid):
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return 0
+
+
+def session_usage(sid):
+    """CPU seconds and the sum of peak RSS (KiB) of every live process of session `sid`."""
+    cpu = hwm = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[3]) != sid:  # field 6: session id
+                continue
+            cpu += (int(fields[11]) + int(fields[12])) / CLK_TCK
+            hwm += proc_hwm_kib(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    return cpu, hwm
 
 
 def metric(port, name):
@@ -211,6 +234,7 @@ class HttpReceiver:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes
 
             def log_message(self, *args):
                 pass
@@ -219,16 +243,18 @@ class HttpReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 if self.headers.get("Content-Encoding", "") == "gzip":
                     body = gzip.decompress(body)
-                doc = json.loads(body)
-                import base64
-                datas = [base64.b64decode(r["data"]) for r in doc.get("records", [])]
+                # Counted without a JSON parse, so the receiver keeps up with the sink: every
+                # record of a Firehose request body is one {"data":"..."} object.
                 seen = time.time()
+                count = body.count(b'{"data":')
                 with receiver.lock:
-                    receiver.records += len(datas)
-                    receiver.bytes += sum(len(d) for d in datas)
+                    receiver.records += count
+                    receiver.bytes += len(body)
                 if on_records:
-                    on_records(datas, seen)
-                answer = json.dumps({"requestId": doc.get("requestId", ""),
+                    doc = json.loads(body)
+                    on_records([base64.b64decode(r["data"]) for r in doc["records"]], seen)
+                m = REQUEST_ID.search(body)
+                answer = json.dumps({"requestId": m.group(1).decode() if m else "",
                                      "timestamp": int(seen * 1000)}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -251,18 +277,25 @@ def plugin_exists(plugins, name):
 
 
 def sink_setup(name, plugins, workdir, tests_dir):
-    """(sink yaml, compression, cleanup, skip reason)."""
+    """(sink yaml, compression, cleanup, skip reason, counter of records at the destination)."""
+    r = _sink_setup(name, plugins, workdir, tests_dir)
+    return r if len(r) == 5 else r + (None,)
+
+
+def _sink_setup(name, plugins, workdir, tests_dir):
     if name == "blackhole":
         return "      type: blackhole\n", "none", None, None
     if name in ("file", "file_gzip"):
         return ("      type: file\n      path: ./out\n      fsync: true\n",
-                "gzip" if name == "file_gzip" else "none", None, None)
+                "gzip" if name == "file_gzip" else "none", None, None,
+                lambda: count_file_records(os.path.join(workdir, "out")))
     if name == "http_gzip":
         if not plugin_exists(plugins, "http"):
             return None, None, None, "the http sink plugin is not built"
         recv = HttpReceiver()
         return ("      type: http\n      url: http://127.0.0.1:%d/\n      mode: firehose\n"
-                "      content_encoding: gzip\n" % recv.port, "none", recv.close, None)
+                "      content_encoding: gzip\n" % recv.port, "none", recv.close, None,
+                lambda: recv.records)
     if name == "s3":
         if not plugin_exists(plugins, "s3"):
             return None, None, None, "the s3 sink plugin is not built"
@@ -289,7 +322,7 @@ def sink_setup(name, plugins, workdir, tests_dir):
         return ("      type: s3\n      bucket: bench\n      region: us-east-1\n"
                 "      endpoint: http://127.0.0.1:%d\n      force_path_style: true\n"
                 "      access_key_id: S3RVER\n      secret_access_key: S3RVER\n" % port,
-                "gzip", stop, None)
+                "gzip", stop, None, lambda: count_file_records(root))
     raise SystemExit("unknown sink " + name)
 
 
@@ -299,7 +332,8 @@ def sink_setup(name, plugins, workdir, tests_dir):
 
 def throughput_run(args, name, log_dir, records, lines, in_bytes, workroot):
     workdir = os.path.join(workroot, "run-" + name)
-    sink, compression, cleanup, skip = sink_setup(name, args.plugins, workdir, args.tests_dir)
+    sink, compression, cleanup, skip, verify = sink_setup(name, args.plugins, workdir,
+                                                          args.tests_dir)
     if skip:
         return {"sink": name, "skipped": skip}
     admin = free_port()
@@ -326,23 +360,27 @@ def throughput_run(args, name, log_dir, records, lines, in_bytes, workroot):
                                (name, done, records, args.timeout, d.log_tail()))
     finally:
         d.stop()
+        verified = verify() if verify else None
         if cleanup:
             cleanup()
     result = {"sink": name, "seconds": elapsed, "mb_s": in_bytes / elapsed / 1e6,
               "records_s": records / elapsed, "lines_s": lines / elapsed, "cpu_s_per_gb": cpu / (in_bytes / 1e9),
               "peak_rss_mib": hwm / 1024.0, "records": records}
-    if name.startswith("file"):
-        result["verified_records"] = count_file_records(os.path.join(workdir, "out"))
+    if verified is not None:
+        result["verified_records"] = verified
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     return result
 
 
 def count_file_records(out_dir):
-    """Records in the file sink's objects: lines that start a record (Java frames excluded)."""
+    """Records in the objects under out_dir (file sink, or s3rver's store): lines that start a
+    record (Java frames excluded)."""
     n = 0
     for path in glob.glob(os.path.join(out_dir, "**", "*"), recursive=True):
-        if not os.path.isfile(path) or os.path.basename(path).startswith("."):
+        base = os.path.basename(path)
+        if not os.path.isfile(path) or base.startswith(".") or base.endswith(
+                ("._S3rver_metadata.json", "._S3rver_tags.xml")):
             continue
         with open(path, "rb") as f:
             data = f.read()
@@ -458,42 +496,83 @@ def latency_run(args, workroot):
 
 
 def other_run(args, log_dir, lines, in_bytes, workroot):
-    out = os.path.join(workroot, "run-other", "out")
+    work = os.path.join(workroot, "run-other")
+    out = os.path.join(work, "out")
     os.makedirs(out)
-    cmd = args.other.replace("{logs}", shlex.quote(log_dir)).replace("{out}", shlex.quote(out))
+    subst = {"{logs}": log_dir, "{out}": out, "{work}": work,
+             "{config}": os.path.join(work, "other.conf")}
+    if args.other_config:
+        with open(args.other_config) as f:
+            text = f.read()
+        for k, v in subst.items():
+            text = text.replace(k, v)
+        with open(subst["{config}"], "w") as f:
+            f.write(text)
+    cmd = args.other
+    for k, v in subst.items():
+        cmd = cmd.replace(k, shlex.quote(v))
     start = time.time()
-    proc = subprocess.Popen(cmd, shell=True, cwd=os.path.dirname(out), start_new_session=True,
+    proc = subprocess.Popen(cmd, shell=True, cwd=work, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Polled by size only (cheap, so the measurement does not slow the agent down); once the
+    # output has stopped growing for 2 s its lines are counted, and the run ends at its last
+    # growth if every line is there.
     cpu = hwm = 0.0
     n = 0
+    size, last_change = -1, time.time()
+    elapsed = None
     try:
         while time.time() - start < args.timeout:
-            try:
-                cpu = proc_cpu_seconds(proc.pid)
-                hwm = proc_hwm_kib(proc.pid)
-            except OSError:
-                pass
-            n = 0
-            for path in glob.glob(os.path.join(out, "**", "*"), recursive=True):
-                if os.path.isfile(path):
-                    try:
-                        with open(path, "rb") as f:
-                            data = f.read()
-                        if data[:2] == b"\x1f\x8b":
-                            data = gzip.decompress(data)
-                        n += data.count(b"\n")
-                    except (OSError, EOFError, gzip.BadGzipFile):
-                        pass
-            if n >= lines or proc.poll() is not None:
+            tree_cpu, tree_hwm = session_usage(proc.pid)
+            cpu = max(cpu, tree_cpu)
+            hwm = max(hwm, tree_hwm)
+            now_size = sum(os.path.getsize(p) for p in glob.glob(os.path.join(out, "**", "*"),
+                                                                 recursive=True)
+                           if os.path.isfile(p))
+            if now_size != size:
+                size, last_change = now_size, time.time()
+            elif size > 0 and time.time() - last_change >= 2.0:
+                n = count_lines(out)
+                if n >= lines:
+                    elapsed = last_change - start
+                    break
+                last_change = time.time()  # not there yet: look again after 2 s more
+            if proc.poll() is not None:
+                n = count_lines(out)
+                elapsed = time.time() - start
                 break
             time.sleep(0.2)
-        elapsed = time.time() - start
+        if elapsed is None:
+            elapsed = time.time() - start
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait()
     return {"sink": "other: " + args.other, "seconds": elapsed, "mb_s": in_bytes / elapsed / 1e6,
             "lines_seen": n, "cpu_s_per_gb": cpu / (in_bytes / 1e9), "peak_rss_mib": hwm / 1024.0}
+
+
+def gunzip_partial(raw):
+    """The bytes of every gzip member in `raw`, the last one possibly unfinished."""
+    out = []
+    while raw:
+        d = zlib.decompressobj(31)
+        try:
+            out.append(d.decompress(raw))
+        except zlib.error:
+            break
+        raw = d.unused_data
+    return b"".join(out)
+
+
+def count_lines(out_dir):
+    n = 0
+    for path in glob.glob(os.path.join(out_dir, "**", "*"), recursive=True):
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                data = f.read()
+            n += (gunzip_partial(data) if data[:2] == b"\x1f\x8b" else data).count(b"\n")
+    return n
 
 
 def main():
@@ -506,7 +585,8 @@ def main():
     p.add_argument("--sinks", default="blackhole,file_gzip,http_gzip,s3")
     p.add_argument("--latency-seconds", type=float, default=30)
     p.add_argument("--latency-rate", type=parse_size, default=parse_size("10MB"))
-    p.add_argument("--other")
+    p.add_argument("--other", help="another agent's command line ({logs} {out} {work} {config})")
+    p.add_argument("--other-config", help="a config template for --other, written to {config}")
     p.add_argument("--timeout", type=float, default=900)
     p.add_argument("--workdir", help="parent of the temporary directory (default $TMPDIR)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
