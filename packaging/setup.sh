@@ -3,7 +3,8 @@
 #
 #   packaging/setup.sh            install dependencies, build the release preset
 #   packaging/setup.sh --demo     ... then run the daemon on conf/sluice.yaml with a demo log feed
-#   packaging/setup.sh --test     ... then install the npm test peers and run every test (ctest)
+#   packaging/setup.sh --test     ... then install the npm test peers and run every test (ctest),
+#                                 then build the fuzz targets with clang and run each briefly
 #   packaging/setup.sh --deps     install dependencies only
 #
 # Environment: SLUICE_PRESET (default release) picks the CMake preset for --test and the build.
@@ -22,6 +23,7 @@ packages=(
   libpcre2-dev libnghttp2-dev libhttp-parser-dev libdeflate-dev libisal-dev
   rapidjson-dev libcli11-dev
   gzip unzip python3 procps chromium
+  clang libclang-rt-14-dev
 )
 
 as_root() {
@@ -62,6 +64,15 @@ build() {
   cmake --build --preset "$1"
 }
 
+fuzz_smoke() {
+  # The libFuzzer targets (clang, ASan + UBSan): only they and the libraries they need are built
+  # in build/fuzz; each runs for a few seconds from its seed corpus (tests/fuzz/README.md).
+  CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DSLUICE_FUZZ=ON -DSLUICE_BUILD_TESTS=OFF >/dev/null
+  cmake --build build/fuzz --target fuzz
+  ctest --test-dir build/fuzz -L fuzz --output-on-failure
+}
+
 install_missing "${packages[@]}"
 case "$mode" in
   --deps) ;;
@@ -71,6 +82,7 @@ case "$mode" in
     npm_peers
     build "$preset"
     ctest --preset "$preset"
+    fuzz_smoke
     ;;
   *) echo "usage: $0 [--demo|--test|--deps]" >&2; exit 2 ;;
 esac
