@@ -650,7 +650,7 @@ def main():
     p.add_argument("--seed", type=int, default=int(os.environ.get("SLUICE_TORTURE_SEED", "7")))
     p.add_argument("--memory-budget", type=int, default=MEMORY_BUDGET_MIB,
                    help="MiB of peak RSS allowed (default %d)" % MEMORY_BUDGET_MIB)
-    args = p.parse_args()
+    args = p.parse_intermixed_args()
     MEMORY_BUDGET_MIB = args.memory_budget
     sluice = os.path.abspath(args.sluice)
     names = args.scenarios or list(SCENARIOS)
