@@ -1,9 +1,10 @@
-// Fuzz target: the Kinesis Data Streams JSON API (KinesisApi::Handle: X-Amz-Target operation
-// plus JSON body in, status plus JSON body out) over a real broker in a temporary directory.
-// The first input byte picks the operation; the rest is the body. Every answer must be a JSON
-// object, with a Kinesis error type exactly when the status is not 200. The broker keeps its
-// state across inputs, so sequences of calls (create, put, iterate, get, reshard) are reached
-// from the seed corpus.
+// Fuzz target: the Kinesis Data Streams and Firehose JSON APIs (KinesisApi::Handle and
+// FirehoseApi::Handle: X-Amz-Target operation plus JSON body in, status plus JSON body out) over a
+// real broker in a temporary directory. The first input byte picks the operation (high bit
+// clear: a Kinesis_20131202 one; set: a Firehose_20150804 one); the rest is the body. Every answer
+// must be a JSON object, with a Kinesis error type exactly when the status is not 200. The broker
+// keeps its state across inputs, so sequences of calls (create, put, iterate, get, reshard) are
+// reached from the seed corpus.
 #include <rapidjson/document.h>
 #include <stdlib.h>
 
@@ -14,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "broker/api/firehose_api.h"
 #include "broker/api/kinesis_api.h"
 #include "broker/broker.h"
 
@@ -48,10 +50,21 @@ const char* const kOperations[] = {
     "NoSuchOperation",
 };
 
+const char* const kFirehoseOperations[] = {
+    "CreateDeliveryStream",
+    "DeleteDeliveryStream",
+    "DescribeDeliveryStream",
+    "ListDeliveryStreams",
+    "PutRecord",
+    "PutRecordBatch",
+    "NoSuchOperation",
+};
+
 struct World {
   std::filesystem::path dir;
   std::unique_ptr<broker::Broker> broker;
   std::unique_ptr<broker::api::KinesisApi> api;
+  std::unique_ptr<broker::api::FirehoseApi> firehose;
 };
 
 World* g_world = nullptr;
@@ -76,9 +89,13 @@ World* MakeWorld() {
   broker::api::ApiOptions ao;
   ao.data_dir = w->dir;
   ao.max_shards_per_stream = 8;
+  ao.firehose_deliveries = {{"direct", ""}, {"from-stream", "fuzz"}};
   auto api = broker::api::KinesisApi::Create(w->broker.get(), ao);
   if (!api.ok()) std::abort();
   w->api = std::move(*api);
+  auto firehose = broker::api::FirehoseApi::Create(w->broker.get(), ao);
+  if (!firehose.ok()) std::abort();
+  w->firehose = std::move(*firehose);
   std::atexit([] {
     std::error_code ec;
     std::filesystem::remove_all(g_world->dir, ec);
@@ -91,10 +108,14 @@ World* MakeWorld() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static World* world = MakeWorld();
   if (size == 0) return 0;
-  std::string op = kOperations[data[0] % (sizeof(kOperations) / sizeof(kOperations[0]))];
   std::string body(reinterpret_cast<const char*>(data + 1), size - 1);
   broker::api::ApiReply reply;
-  if (op == "SubscribeToShard") {
+  if (data[0] & 0x80) {
+    std::string op = kFirehoseOperations[(data[0] & 0x7f) % (sizeof(kFirehoseOperations) /
+                                                             sizeof(kFirehoseOperations[0]))];
+    world->firehose->Handle(op, body, &reply);
+  } else if (std::string op = kOperations[data[0] % (sizeof(kOperations) / sizeof(kOperations[0]))];
+             op == "SubscribeToShard") {
     broker::api::SubscriptionStart start;
     if (world->api->PrepareSubscribe(body, &reply, &start)) return 0;
   } else {
