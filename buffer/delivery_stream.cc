@@ -9,7 +9,9 @@
 namespace sluice::buffer {
 namespace {
 
-constexpr int64_t kIdleWaitMs = 100;
+// An idle worker waits on one shard's appends in slices this long: appends to its other shards
+// and a Stop are noticed within one slice (the broker's wait cannot be interrupted otherwise).
+constexpr int64_t kIdleWaitMs = 20;
 constexpr size_t kMaxReadBytes = 10 << 20;
 constexpr size_t kMinReadBytes = 64 << 10;
 
