@@ -28,9 +28,8 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
   if (options.concurrency < 1 || options.concurrency > 64) {
     return InvalidArgument(where + "concurrency must be 1..64");
   }
-  if (options.transform.kind == TransformOptions::Kind::kHttp ||
-      options.transform.kind == TransformOptions::Kind::kPlugin) {
-    return InvalidArgument(where + "transform: only the exec kind is supported yet");
+  if (options.transform.kind == TransformOptions::Kind::kPlugin) {
+    return InvalidArgument(where + "transform: the plugin kind is not supported yet (exec, http)");
   }
   std::unique_ptr<DeliveryStream> ds(new DeliveryStream(options, stream, clock));
   ASSIGN_OR_RETURN(ds->policy_, ResolvePolicy(options));
@@ -119,9 +118,15 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
       }
     }
     if (options.transform.kind == TransformOptions::Kind::kExec) {
-      ASSIGN_OR_RETURN(w->transform,
-                       ExecTransform::Create(options.transform.exec, options.name,
-                                             options.transform.timeout, options.transform.retries));
+      ASSIGN_OR_RETURN(
+          w->transform,
+          ExecTransform::Create(options.transform.exec, options.name, options.transform.timeout,
+                                options.transform.retries, options.transform.buffer_size));
+    } else if (options.transform.kind == TransformOptions::Kind::kHttp) {
+      ASSIGN_OR_RETURN(
+          w->transform,
+          HttpTransform::Create(options.transform.url, options.name, options.transform.timeout,
+                                options.transform.retries, options.transform.buffer_size));
     }
     ds->workers_.push_back(std::move(w));
   }

@@ -88,7 +88,7 @@ class DeliveryStream final {
     std::unique_ptr<BatchSender> sender;
     PendingBatch batch;
     broker::ReadBatch read;  // reused: its buffer keeps its capacity across reads
-    std::unique_ptr<ExecTransform> transform;
+    std::unique_ptr<Transform> transform;
     std::unique_ptr<ErrorWriter> processing_errors;
     PendingBatch transformed;
     std::unique_ptr<SinkInstance> backup_sink;  // backup: the second sink

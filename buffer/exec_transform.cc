@@ -1,5 +1,6 @@
 #include "buffer/exec_transform.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "core/base64.h"
@@ -29,13 +31,14 @@ int64_t NowMs() {
 Result<std::unique_ptr<ExecTransform>> ExecTransform::Create(std::vector<std::string> argv,
                                                              std::string delivery,
                                                              std::chrono::milliseconds timeout,
-                                                             int retries) {
+                                                             int retries, size_t max_event_bytes) {
   if (argv.empty()) return InvalidArgument("transform.exec needs a command");
   std::unique_ptr<ExecTransform> t(new ExecTransform());
   t->argv_ = std::move(argv);
   t->delivery_ = std::move(delivery);
   t->timeout_ = timeout;
   t->retries_ = retries;
+  t->max_event_bytes_ = std::max<size_t>(1, max_event_bytes);
   RETURN_IF_ERROR(t->Spawn());
   return t;
 }
@@ -112,8 +115,8 @@ Status ExecTransform::Invoke(const std::string& request, std::string* answer) {
   }
 }
 
-Status ExecTransform::ParseAnswer(std::string_view line, std::span<const TransformIn> records,
-                                  std::vector<TransformOut>* out) {
+Status Transform::ParseAnswer(std::string_view line, std::span<const TransformIn> records,
+                              std::vector<TransformOut>* out) {
   rapidjson::Document d;
   d.Parse(line.data(), line.size());
   if (d.HasParseError() || !d.IsObject() || !d.HasMember("records") || !d["records"].IsArray()) {
@@ -159,7 +162,26 @@ Status ExecTransform::ParseAnswer(std::string_view line, std::span<const Transfo
   return Status::Ok();
 }
 
-std::vector<TransformOut> ExecTransform::Apply(std::span<const TransformIn> records) {
+std::vector<TransformOut> Transform::Apply(std::span<const TransformIn> records) {
+  // Events of at most max_event_bytes_ of record data (at least one record each); base64 makes
+  // them 4/3 as large, under Lambda's 6 MB cap at the 1 MiB default and the 3 MiB maximum.
+  std::vector<TransformOut> out;
+  out.reserve(records.size());
+  size_t start = 0;
+  while (start < records.size()) {
+    size_t end = start, bytes = 0;
+    while (end < records.size() &&
+           (end == start || bytes + records[end].data.size() <= max_event_bytes_)) {
+      bytes += records[end].data.size();
+      ++end;
+    }
+    ApplyOne(records.subspan(start, end - start), &out);
+    start = end;
+  }
+  return out;
+}
+
+void Transform::ApplyOne(std::span<const TransformIn> records, std::vector<TransformOut>* all) {
   rapidjson::StringBuffer sb;
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);
   w.StartObject();
@@ -190,20 +212,93 @@ std::vector<TransformOut> ExecTransform::Apply(std::span<const TransformIn> reco
   request.push_back('\n');
   std::vector<TransformOut> out;
   Status last;
-  for (int attempt = 0; attempt <= retries_; ++attempt) {
-    std::string answer;
-    last = Invoke(request, &answer);
-    if (last.ok()) last = ParseAnswer(answer, records, &out);
-    if (last.ok()) return out;
-    SLUICE_LOG(Warn, "transform invocation failed")
-        .With("delivery", delivery_)
-        .With("attempt", attempt + 1)
-        .With("error", last.message());
-    Kill();
+  if (request.size() > kMaxPayloadBytes) {
+    last = InvalidArgument("the transform event is " + std::to_string(request.size()) +
+                           " bytes, over the 6 MB payload cap");
+  } else {
+    for (int attempt = 0; attempt <= retries_; ++attempt) {
+      std::string answer;
+      last = Invoke(request, &answer);
+      if (last.ok() && answer.size() > kMaxPayloadBytes) {
+        last = InvalidArgument("the transform answer is over the 6 MB payload cap");
+      }
+      if (last.ok()) last = ParseAnswer(answer, records, &out);
+      if (last.ok()) {
+        for (auto& o : out) all->push_back(std::move(o));
+        return;
+      }
+      SLUICE_LOG(Warn, "transform invocation failed")
+          .With("delivery", delivery_)
+          .With("attempt", attempt + 1)
+          .With("error", last.message());
+      Reset();
+    }
   }
-  out.assign(records.size(),
-             TransformOut{TransformOut::Result::kProcessingFailed, "", last.message()});
-  return out;
+  for (size_t i = 0; i < records.size(); ++i) {
+    all->push_back(TransformOut{TransformOut::Result::kProcessingFailed, "", last.message()});
+  }
+}
+
+namespace {
+
+size_t CollectBody(char* data, size_t size, size_t n, void* user) {
+  static_cast<std::string*>(user)->append(data, size * n);
+  return size * n;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<HttpTransform>> HttpTransform::Create(std::string url, std::string delivery,
+                                                             std::chrono::milliseconds timeout,
+                                                             int retries, size_t max_event_bytes) {
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+    return InvalidArgument("transform.http: the URL must start with http:// or https://");
+  }
+  std::unique_ptr<HttpTransform> t(new HttpTransform());
+  t->url_ = std::move(url);
+  t->delivery_ = std::move(delivery);
+  t->timeout_ = timeout;
+  t->retries_ = retries;
+  t->max_event_bytes_ = std::max<size_t>(1, max_event_bytes);
+  curl_global_init(CURL_GLOBAL_DEFAULT);  // reference counted; thread-safe in current libcurl
+  t->curl_ = curl_easy_init();
+  if (t->curl_ == nullptr) return Internal("curl_easy_init failed");
+  return t;
+}
+
+HttpTransform::~HttpTransform() {
+  if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
+
+void HttpTransform::Reset() {
+  // A fresh connection for the retry.
+  if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
+  curl_ = curl_easy_init();
+}
+
+Status HttpTransform::Invoke(const std::string& request, std::string* answer) {
+  CURL* c = static_cast<CURL*>(curl_);
+  if (c == nullptr) return Unavailable("no curl handle");
+  curl_easy_reset(c);
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.data());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.size()));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &CollectBody);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, answer);
+  CURLcode rc = curl_easy_perform(c);
+  curl_slist_free_all(headers);
+  if (rc != CURLE_OK)
+    return Unavailable(std::string("POST ") + url_ + ": " + curl_easy_strerror(rc));
+  long status = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  if (status < 200 || status > 299) {
+    return Unavailable("POST " + url_ + ": HTTP " + std::to_string(status));
+  }
+  return Status::Ok();
 }
 
 }  // namespace sluice::buffer

@@ -1,6 +1,10 @@
-// The `exec` transform hook: a long-lived child process speaking Firehose's Lambda
-// data-transformation contract, one JSON event per line on its stdin and one answer per line on
-// its stdout:
+// Transform hooks speaking Firehose's Lambda data-transformation contract. `exec`: a long-lived
+// child process, one JSON event per line on its stdin and one answer per line on its stdout.
+// `http`: each event POSTed to a URL in the Lambda invoke shape (a function under the Lambda
+// runtime interface emulator works unchanged: .../2015-03-31/functions/function/invocations),
+// the answer is the response body. Events carry at most `max_event_bytes` of record data
+// (Firehose's transform buffer size, 1 MiB by default), so a batch may take several invocations
+// and each stays under Lambda's 6 MB payload cap:
 //   in:  {"invocationId","deliveryStreamArn","region","records":[{"recordId",
 //         "approximateArrivalTimestamp","data"(base64)}]}
 //   out: {"records":[{"recordId","result":"Ok"|"Dropped"|"ProcessingFailed","data"(base64)}]}
@@ -38,38 +42,78 @@ struct TransformOut {
   std::string error;  // kProcessingFailed: why
 };
 
-class ExecTransform final {
+class Transform {
  public:
-  static Result<std::unique_ptr<ExecTransform>> Create(std::vector<std::string> argv,
-                                                       std::string delivery,
-                                                       std::chrono::milliseconds timeout,
-                                                       int retries);
-  ~ExecTransform();
-  ExecTransform(const ExecTransform&) = delete;
-  ExecTransform& operator=(const ExecTransform&) = delete;
+  virtual ~Transform() = default;
+  Transform(const Transform&) = delete;
+  Transform& operator=(const Transform&) = delete;
 
   // One outcome per input, in order. Never fails as a whole: failures become kProcessingFailed.
   std::vector<TransformOut> Apply(std::span<const TransformIn> records);
 
-  // Parses an answer line against the request's ids (exposed for tests).
+  // Parses an answer against the request's ids (exposed for tests).
   static Status ParseAnswer(std::string_view line, std::span<const TransformIn> records,
                             std::vector<TransformOut>* out);
+
+  static constexpr size_t kMaxPayloadBytes = 6'000'000;  // Lambda's synchronous payload cap
+
+ protected:
+  Transform() = default;
+  // One invocation: the event in, the answer out. After a failure Reset() runs before a retry.
+  virtual Status Invoke(const std::string& request, std::string* answer) = 0;
+  virtual void Reset() {}
+
+  std::string delivery_;
+  std::chrono::milliseconds timeout_{60000};
+  int retries_ = 3;
+  size_t max_event_bytes_ = 1u << 20;
+
+ private:
+  // Apply for records that fit one event.
+  void ApplyOne(std::span<const TransformIn> records, std::vector<TransformOut>* out);
+  uint64_t invocations_ = 0;
+};
+
+class ExecTransform final : public Transform {
+ public:
+  static Result<std::unique_ptr<ExecTransform>> Create(std::vector<std::string> argv,
+                                                       std::string delivery,
+                                                       std::chrono::milliseconds timeout,
+                                                       int retries,
+                                                       size_t max_event_bytes = 1u << 20);
+  ~ExecTransform() override;
 
  private:
   ExecTransform() = default;
   Status Spawn();
   void Kill();
-  Status Invoke(const std::string& request, std::string* answer);
+  Status Invoke(const std::string& request, std::string* answer) override;
+  void Reset() override { Kill(); }
 
   std::vector<std::string> argv_;
-  std::string delivery_;
-  std::chrono::milliseconds timeout_{60000};
-  int retries_ = 3;
   pid_t pid_ = -1;
   int in_fd_ = -1;       // child's stdin
   int out_fd_ = -1;      // child's stdout
   std::string pending_;  // bytes read past the last answer line
-  uint64_t invocations_ = 0;
+};
+
+// POSTs each event (Content-Type: application/json) and takes the 2xx response body as the
+// answer; other statuses, timeouts and connection failures are failed invocations.
+class HttpTransform final : public Transform {
+ public:
+  static Result<std::unique_ptr<HttpTransform>> Create(std::string url, std::string delivery,
+                                                       std::chrono::milliseconds timeout,
+                                                       int retries,
+                                                       size_t max_event_bytes = 1u << 20);
+  ~HttpTransform() override;
+
+ private:
+  HttpTransform() = default;
+  Status Invoke(const std::string& request, std::string* answer) override;
+  void Reset() override;
+
+  std::string url_;
+  void* curl_ = nullptr;  // CURL*, kept for connection reuse
 };
 
 }  // namespace sluice::buffer

@@ -6,8 +6,11 @@
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -468,6 +471,114 @@ TEST_F(DeliveryStreamTest, ExecTransformRewritesDropsAndFails) {
   CountErrorRecords(root_ / "errors" / "processing-failed", &failed);
   EXPECT_EQ(failed.size(), 7u);
   ExpectCheckpointsAtEnd();
+}
+
+// The same transform behind an HTTP endpoint in the Lambda invoke shape (the path the Lambda
+// runtime interface emulator serves). It prints its port, then serves until killed; it counts
+// invocations so the test can see events split at the transform's buffer size.
+constexpr char kHttpTransformScript[] = R"(import sys, json, base64
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_POST(self):
+        if self.path != "/2015-03-31/functions/function/invocations":
+            self.send_response(404); self.end_headers(); return
+        ev = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        out = []
+        for r in ev["records"]:
+            d = base64.b64decode(r["data"])
+            if b"drop" in d:
+                out.append({"recordId": r["recordId"], "result": "Dropped"})
+            elif b"fail" in d:
+                out.append({"recordId": r["recordId"], "result": "ProcessingFailed", "data": r["data"]})
+            else:
+                out.append({"recordId": r["recordId"], "result": "Ok",
+                            "data": base64.b64encode(d.upper()).decode()})
+        body = json.dumps({"records": out}).encode()
+        with open(sys.argv[1], "a") as f: f.write("%d\n" % len(ev["records"]))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+s = HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+)";
+
+TEST_F(DeliveryStreamTest, HttpTransformRewritesDropsAndFails) {
+  std::filesystem::create_directories(root_);
+  std::ofstream(root_ / "h.py") << kHttpTransformScript;
+  std::string log = (root_ / "invocations").string();
+  int pipefd[2];
+  ASSERT_EQ(::pipe(pipefd), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::dup2(pipefd[1], 1);
+    ::execlp("python3", "python3", (root_ / "h.py").c_str(), log.c_str(), nullptr);
+    ::_exit(127);
+  }
+  ::close(pipefd[1]);
+  char buf[32] = {};
+  ssize_t n = ::read(pipefd[0], buf, sizeof(buf) - 1);
+  ::close(pipefd[0]);
+  ASSERT_GT(n, 0);
+  int port = std::atoi(buf);
+  Put(0, 300);
+  Put(0, 10, "drop-");
+  Put(0, 7, "fail-");
+  DeliveryOptions o = Options("file");
+  o.transform.kind = TransformOptions::Kind::kHttp;
+  o.transform.url =
+      "http://127.0.0.1:" + std::to_string(port) + "/2015-03-31/functions/function/invocations";
+  o.transform.buffer_size = 1000;  // ~100 records per event: several invocations per batch
+  SinkOpt(&o, "path", (root_ / "out").string());
+  auto ds = Make(o);
+  ASSERT_TRUE(ds && ds->Start().ok());
+  bool done = WaitFor([&] {
+    DeliveryStats s = ds->stats();
+    return s.records_delivered + s.records_dropped + s.records_spilled == 317;
+  });
+  ds->Stop(std::chrono::milliseconds(1000));
+  ::kill(pid, SIGTERM);
+  ::waitpid(pid, nullptr, 0);
+  ASSERT_TRUE(done);
+  DeliveryStats st = ds->stats();
+  EXPECT_EQ(st.records_delivered, 300u);
+  EXPECT_EQ(st.records_dropped, 10u);
+  EXPECT_EQ(st.records_spilled, 7u);
+  std::map<std::string, int> delivered, failed, events;
+  for (const auto& [key, content] : Objects(root_ / "out")) CountLines(content, &delivered);
+  EXPECT_EQ(delivered.size(), 300u);
+  for (const auto& [rec, c] : delivered) {
+    EXPECT_EQ(rec.rfind("REC-", 0), 0u) << rec;
+    EXPECT_EQ(c, 1);
+  }
+  CountErrorRecords(root_ / "errors" / "processing-failed", &failed);
+  EXPECT_EQ(failed.size(), 7u);
+  // Events carry at most ~1000 bytes of record data each.
+  int invocations = 0, total = 0;
+  std::istringstream lines(ReadAll(log));
+  for (std::string line; std::getline(lines, line);) {
+    ++invocations;
+    total += std::atoi(line.c_str());
+    EXPECT_LE(std::atoi(line.c_str()), 1000 / 6 + 1) << line;
+  }
+  EXPECT_EQ(total, 317);
+  EXPECT_GE(invocations, 3);
+  ExpectCheckpointsAtEnd();
+}
+
+TEST(HttpTransformTest, UnreachableEndpointFailsTheBatchAfterRetries) {
+  auto t = HttpTransform::Create("http://127.0.0.1:1/", "d", std::chrono::milliseconds(2000), 1);
+  ASSERT_TRUE(t.ok());
+  TransformIn recs[1] = {{"a", 1, "x"}};
+  auto out = (*t)->Apply(recs);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].result, TransformOut::Result::kProcessingFailed);
+  EXPECT_NE(out[0].error.find("POST"), std::string::npos) << out[0].error;
+  EXPECT_FALSE(HttpTransform::Create("ftp://x/", "d", std::chrono::milliseconds(1), 0).ok());
 }
 
 TEST(ExecTransformTest, AnswersMustCoverEveryRecordOnce) {
