@@ -28,13 +28,27 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
   if (options.concurrency < 1 || options.concurrency > 64) {
     return InvalidArgument(where + "concurrency must be 1..64");
   }
-  if (options.transform.kind == TransformOptions::Kind::kPlugin) {
-    return InvalidArgument(where + "transform: the plugin kind is not supported yet (exec, http)");
-  }
   std::unique_ptr<DeliveryStream> ds(new DeliveryStream(options, stream, clock));
   ASSIGN_OR_RETURN(ds->policy_, ResolvePolicy(options));
   ASSIGN_OR_RETURN(ds->plugin_, host->Load(options.sink.type));
+  if (ds->plugin_->transform()) {
+    return InvalidArgument(options.sink.path + ".type: " + options.sink.type +
+                           " is a transform plugin, not a sink");
+  }
   ASSIGN_OR_RETURN(ValidatedOptions sink_options, PluginHost::Validate(*ds->plugin_, options.sink));
+  const Plugin* transform_plugin = nullptr;
+  ValidatedOptions transform_options;
+  if (options.transform.kind == TransformOptions::Kind::kPlugin) {
+    ASSIGN_OR_RETURN(transform_plugin, host->Load(options.transform.plugin));
+    if (!transform_plugin->transform()) {
+      return InvalidArgument(where + "transform.plugin: " + options.transform.plugin +
+                             " is not a transform plugin");
+    }
+    SinkSection section;  // no options: the plugin's defaults
+    section.type = options.transform.plugin;
+    section.path = where + "transform";
+    ASSIGN_OR_RETURN(transform_options, PluginHost::Validate(*transform_plugin, section));
+  }
   auto prefix =
       PrefixTemplate::Parse(OptionValue(sink_options, "prefix"), PrefixTemplate::Kind::kPrefix);
   if (!prefix.ok()) return prefix.status().Annotate(options.sink.path + ".prefix");
@@ -122,6 +136,11 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
           w->transform,
           ExecTransform::Create(options.transform.exec, options.name, options.transform.timeout,
                                 options.transform.retries, options.transform.buffer_size));
+    } else if (options.transform.kind == TransformOptions::Kind::kPlugin) {
+      ASSIGN_OR_RETURN(auto instance, SinkInstance::Create(transform_plugin, transform_options,
+                                                           options.name, &ds->plugin_counters_));
+      ASSIGN_OR_RETURN(w->transform, PluginTransform::Create(std::move(instance), options.name,
+                                                             options.transform.retries));
     } else if (options.transform.kind == TransformOptions::Kind::kHttp) {
       ASSIGN_OR_RETURN(
           w->transform,

@@ -301,4 +301,57 @@ Status HttpTransform::Invoke(const std::string& request, std::string* answer) {
   return Status::Ok();
 }
 
+Result<std::unique_ptr<PluginTransform>> PluginTransform::Create(
+    std::unique_ptr<SinkInstance> instance, std::string delivery, int retries) {
+  if (!instance || !instance->plugin().transform()) {
+    return InvalidArgument(
+        "transform.plugin: " + (instance ? instance->plugin().name() : std::string("(none)")) +
+        " is not a transform plugin");
+  }
+  std::unique_ptr<PluginTransform> t(new PluginTransform());
+  t->instance_ = std::move(instance);
+  t->delivery_ = std::move(delivery);
+  t->retries_ = retries;
+  return t;
+}
+
+std::vector<TransformOut> PluginTransform::Apply(std::span<const TransformIn> records) {
+  ids_.resize(records.size());
+  records_.resize(records.size());
+  outputs_.resize(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    ids_[i].assign(records[i].record_id);  // NUL-terminated for the ABI
+    records_[i] = {reinterpret_cast<const uint8_t*>(records[i].data.data()), records[i].data.size(),
+                   records[i].arrival_ms, ids_[i].c_str()};
+  }
+  std::vector<TransformOut> out(records.size());
+  int rc = -1;
+  for (int attempt = 0; attempt <= retries_ && rc != 0; ++attempt) {
+    rc = instance_->Transform(records_.data(), records_.size(), outputs_.data());
+    if (rc != 0) {
+      SLUICE_LOG(Warn, "transform plugin failed the invocation")
+          .With("delivery", delivery_)
+          .With("plugin", instance_->plugin().name())
+          .With("attempt", attempt + 1)
+          .With("rc", rc);
+    }
+  }
+  for (size_t i = 0; i < records.size(); ++i) {
+    const sluice_transform_output& o = outputs_[i];
+    if (rc != 0) {
+      out[i] = {TransformOut::Result::kProcessingFailed, "",
+                "transform plugin " + instance_->plugin().name() + " failed the invocation"};
+    } else if (o.code == SLUICE_TRANSFORM_OK) {
+      out[i].result = TransformOut::Result::kOk;
+      if (o.data != nullptr) out[i].data.assign(reinterpret_cast<const char*>(o.data), o.len);
+    } else if (o.code == SLUICE_TRANSFORM_DROPPED) {
+      out[i].result = TransformOut::Result::kDropped;
+    } else {
+      out[i].result = TransformOut::Result::kProcessingFailed;
+      out[i].error = o.reason ? o.reason : "the transform plugin answered FAILED";
+    }
+  }
+  return out;
+}
+
 }  // namespace sluice::buffer

@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "buffer/plugin_host.h"
 #include "core/status.h"
 
 namespace sluice::buffer {
@@ -49,7 +50,7 @@ class Transform {
   Transform& operator=(const Transform&) = delete;
 
   // One outcome per input, in order. Never fails as a whole: failures become kProcessingFailed.
-  std::vector<TransformOut> Apply(std::span<const TransformIn> records);
+  virtual std::vector<TransformOut> Apply(std::span<const TransformIn> records);
 
   // Parses an answer against the request's ids (exposed for tests).
   static Status ParseAnswer(std::string_view line, std::span<const TransformIn> records,
@@ -114,6 +115,28 @@ class HttpTransform final : public Transform {
 
   std::string url_;
   void* curl_ = nullptr;  // CURL*, kept for connection reuse
+};
+
+// An in-process transform plugin (SLUICE_KIND_TRANSFORM) through the same ABI: on_transform
+// gets the records themselves (no JSON, no base64); a non-zero answer fails the invocation, which
+// is retried, then every record is ProcessingFailed.
+class PluginTransform final : public Transform {
+ public:
+  // `instance` must be an instance of a transform plugin.
+  static Result<std::unique_ptr<PluginTransform>> Create(std::unique_ptr<SinkInstance> instance,
+                                                         std::string delivery, int retries);
+  std::vector<TransformOut> Apply(std::span<const TransformIn> records) override;
+
+ private:
+  PluginTransform() = default;
+  Status Invoke(const std::string&, std::string*) override {
+    return Internal("a plugin transform is not invoked with JSON");
+  }
+
+  std::unique_ptr<SinkInstance> instance_;
+  std::vector<std::string> ids_;
+  std::vector<sluice_record> records_;
+  std::vector<sluice_transform_output> outputs_;
 };
 
 }  // namespace sluice::buffer

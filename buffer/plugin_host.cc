@@ -197,6 +197,13 @@ int SinkInstance::Deliver(const sluice_batch& batch, sluice_deliver_result* resu
   return rc;
 }
 
+int SinkInstance::Transform(const sluice_record* records, size_t count,
+                            sluice_transform_output* outputs) {
+  std::memset(outputs, 0, sizeof(*outputs) * count);
+  const auto& t = reinterpret_cast<const sluice_transform_plugin&>(plugin_->table());
+  return t.on_transform(instance_, records, count, outputs);
+}
+
 Status SinkInstance::Healthcheck() {
   if (!plugin_->table().on_healthcheck) return Status::Ok();
   char err[512] = {0};
@@ -273,10 +280,15 @@ Result<const Plugin*> PluginHost::LoadFile(const std::filesystem::path& path) {
                 ": rebuild the plugin against this SDK");
   }
   if (!table->name || !*table->name) return fail("the plugin table has no name");
-  if (table->kind != SLUICE_KIND_OBJECT_SINK && table->kind != SLUICE_KIND_RECORD_SINK) {
+  if (table->kind == SLUICE_KIND_TRANSFORM) {
+    const auto* t = reinterpret_cast<const sluice_transform_plugin*>(table);
+    if (table->struct_size < sizeof(sluice_transform_plugin) || !table->on_create ||
+        !t->on_transform || !table->on_destroy) {
+      return fail("the transform plugin table lacks on_create, on_transform or on_destroy");
+    }
+  } else if (table->kind != SLUICE_KIND_OBJECT_SINK && table->kind != SLUICE_KIND_RECORD_SINK) {
     return fail("unknown plugin kind " + std::to_string(table->kind));
-  }
-  if (!table->on_create || !table->on_deliver || !table->on_destroy) {
+  } else if (!table->on_create || !table->on_deliver || !table->on_destroy) {
     return fail("the plugin table lacks on_create, on_deliver or on_destroy");
   }
   for (const auto& p : plugins_) {

@@ -47,6 +47,7 @@ class Plugin final {
   const std::filesystem::path& path() const { return path_; }
   const sluice_plugin& table() const { return *table_; }
   bool object_sink() const { return table_->kind == SLUICE_KIND_OBJECT_SINK; }
+  bool transform() const { return table_->kind == SLUICE_KIND_TRANSFORM; }
   bool has_flag(uint32_t flag) const { return (table_->flags & flag) != 0; }
 
  private:
@@ -67,7 +68,7 @@ class PluginCounters final {
   std::map<std::string, uint64_t, std::less<>> counters_;
 };
 
-// One created plugin instance. Calls on_destroy when destroyed.
+// One created plugin instance (a sink or a transform). Calls on_destroy when destroyed.
 class SinkInstance final {
  public:
   // `counters` must outlive the instance; `delivery` names the stream in plugin log lines.
@@ -82,6 +83,8 @@ class SinkInstance final {
   const Plugin& plugin() const { return *plugin_; }
   // Calls on_deliver; `result` is prepared (zeroed, struct_size set) here. Returns its code.
   int Deliver(const sluice_batch& batch, sluice_deliver_result* result);
+  // Calls on_transform (transform plugins only). Returns its code.
+  int Transform(const sluice_record* records, size_t count, sluice_transform_output* outputs);
   Status Healthcheck();
 
  private:

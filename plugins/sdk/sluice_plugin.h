@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 #define SLUICE_ABI_MAJOR 1
-#define SLUICE_ABI_MINOR 0
+#define SLUICE_ABI_MINOR 1
 
 /* The one exported symbol, looked up with dlsym. */
 #define SLUICE_PLUGIN_ENTRY_NAME "sluice_plugin_entry"
@@ -54,7 +54,11 @@ typedef enum sluice_plugin_kind {
   SLUICE_KIND_OBJECT_SINK = 1,
   /* Gets the records themselves and encodes its own requests (http, splunk, opensearch); may
    * answer per record (SLUICE_DELIVER_PARTIAL). */
-  SLUICE_KIND_RECORD_SINK = 2
+  SLUICE_KIND_RECORD_SINK = 2,
+  /* A transform (ABI 1.1): gets the records of a batch before they are delivered and answers
+   * each with OK (new data), DROPPED or FAILED, as Firehose's Lambda transform does. Implements
+   * on_transform; on_deliver may be NULL. Named in YAML by `transform: {plugin: <name>}`. */
+  SLUICE_KIND_TRANSFORM = 3
 } sluice_plugin_kind;
 
 /* sluice_plugin.flags: a bit set. */
@@ -187,6 +191,26 @@ typedef struct sluice_deliver_result {
 } sluice_deliver_result;
 
 /* ---------------------------------------------------------------------------------------------
+ * Transform (ABI 1.1)
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum sluice_transform_code {
+  SLUICE_TRANSFORM_OK = 0,      /* the record is replaced by data/len (which may equal the input) */
+  SLUICE_TRANSFORM_DROPPED = 1, /* the record is dropped on purpose (counted, not an error) */
+  SLUICE_TRANSFORM_FAILED = 2   /* the record goes to the error output as processing-failed */
+} sluice_transform_code;
+
+/* The answer for one record, filled by on_transform.
+ * OWNERSHIP: the struct is host memory; `data` and `reason` are plugin memory that must stay
+ * valid until the next call on this instance (the host copies them before then). */
+typedef struct sluice_transform_output {
+  int32_t code;        /* sluice_transform_code */
+  const uint8_t* data; /* OK: the new record */
+  size_t len;
+  const char* reason; /* FAILED: why, NUL-terminated; NULL for none */
+} sluice_transform_output;
+
+/* ---------------------------------------------------------------------------------------------
  * The plugin table
  * ------------------------------------------------------------------------------------------- */
 
@@ -231,7 +255,24 @@ typedef struct sluice_plugin {
    * or the instance's host services again.
    * THREAD: the thread that owns the instance, after its last on_deliver. */
   void (*on_destroy)(void* instance);
+
 } sluice_plugin;
+
+/* ABI 1.1: the table of a SLUICE_KIND_TRANSFORM plugin. It starts with the common table, whose
+ * struct_size is sizeof(sluice_transform_plugin); the entry point returns &table.base and the
+ * host reads the rest only when base.kind is SLUICE_KIND_TRANSFORM and struct_size covers it.
+ * base.on_deliver may be NULL. */
+typedef struct sluice_transform_plugin {
+  sluice_plugin base;
+  /* Transforms `count` records, filling outputs[i] for each.
+   * OWNERSHIP: `records` and `outputs` are host memory valid during the call; see
+   * sluice_transform_output for what the plugin points to.
+   * THREAD: a delivery worker; never concurrently on the same instance; may block.
+   * RETURNS: 0 when every output is filled; non-zero when the invocation failed as a whole (the
+   * host retries it, then sends every record to the error output as processing-failed). */
+  int (*on_transform)(void* instance, const sluice_record* records, size_t count,
+                      sluice_transform_output* outputs);
+} sluice_transform_plugin;
 
 /* The entry point every plugin exports (SLUICE_PLUGIN_ENTRY_NAME).
  * `host_abi_major`/`host_abi_minor` are the host's version.

@@ -570,6 +570,50 @@ TEST_F(DeliveryStreamTest, HttpTransformRewritesDropsAndFails) {
   ExpectCheckpointsAtEnd();
 }
 
+TEST_F(DeliveryStreamTest, PluginTransformRewritesDropsAndFails) {
+  Put(0, 300);
+  Put(0, 10, "drop-");
+  Put(0, 7, "fail-");
+  DeliveryOptions o = Options("file");
+  o.transform.kind = TransformOptions::Kind::kPlugin;
+  o.transform.plugin = "upper_transform";
+  SinkOpt(&o, "path", (root_ / "out").string());
+  auto ds = Make(o);
+  ASSERT_TRUE(ds && ds->Start().ok());
+  ASSERT_TRUE(WaitFor([&] {
+    DeliveryStats s = ds->stats();
+    return s.records_delivered + s.records_dropped + s.records_spilled == 317;
+  }));
+  ds->Stop(std::chrono::milliseconds(1000));
+  DeliveryStats st = ds->stats();
+  EXPECT_EQ(st.records_delivered, 300u);
+  EXPECT_EQ(st.records_dropped, 10u);
+  EXPECT_EQ(st.records_spilled, 7u);
+  std::map<std::string, int> delivered, failed;
+  std::vector<rapidjson::Document> lines;
+  for (const auto& [key, content] : Objects(root_ / "out")) CountLines(content, &delivered);
+  EXPECT_EQ(delivered.size(), 300u);
+  for (const auto& [rec, c] : delivered) {
+    EXPECT_EQ(rec.rfind("REC-", 0), 0u) << rec;
+    EXPECT_EQ(c, 1);
+  }
+  CountErrorRecords(root_ / "errors" / "processing-failed", &failed, &lines);
+  EXPECT_EQ(failed.size(), 7u);
+  for (const auto& d : lines) {
+    EXPECT_STREQ(d["errorMessage"].GetString(), "fixture: record holds fail");
+  }
+  ExpectCheckpointsAtEnd();
+
+  // A transform plugin is not a sink, and a sink is not a transform.
+  DeliveryOptions bad = Options("upper_transform");
+  EXPECT_FALSE(DeliveryStream::Create(bad, stream_, &host_, root_ / "state2", Clock::Real()).ok());
+  bad = Options("file");
+  SinkOpt(&bad, "path", (root_ / "out2").string());
+  bad.transform.kind = TransformOptions::Kind::kPlugin;
+  bad.transform.plugin = "scripted";
+  EXPECT_FALSE(DeliveryStream::Create(bad, stream_, &host_, root_ / "state3", Clock::Real()).ok());
+}
+
 TEST(HttpTransformTest, UnreachableEndpointFailsTheBatchAfterRetries) {
   auto t = HttpTransform::Create("http://127.0.0.1:1/", "d", std::chrono::milliseconds(2000), 1);
   ASSERT_TRUE(t.ok());
