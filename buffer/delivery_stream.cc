@@ -356,8 +356,9 @@ bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
     }
   }
   if (w->backup && backup_all_) BackupAll(w, entry);
+  w->has_lambda_keys = false;
   if (w->transform && !Transform(w, entry)) return false;
-  if (!partition_specs_.empty()) {
+  if (!partition_specs_.empty() || w->has_lambda_keys) {
     if (!SendPartitioned(w, entry)) return false;
   } else if (!w->batch.empty() &&
              w->sender->Send(w->batch, entry) == BatchSender::Outcome::kAborted) {
@@ -407,12 +408,15 @@ bool DeliveryStream::Transform(Worker* w, const JournalEntry& entry) {
       plugin_->object_sink() ? std::string_view(options_.record_delimiter) : "";
   PendingBatch& t = w->transformed;
   t.Clear();
+  w->lambda_keys.clear();
   std::vector<FailedRecord> failed;
   uint64_t dropped = 0;
   for (size_t i = 0; i < b.recs.size(); ++i) {
     const auto& r = b.recs[i];
     switch (outs[i].result) {
       case TransformOut::Result::kOk:
+        w->has_lambda_keys |= !outs[i].partition_keys.empty();
+        w->lambda_keys.push_back(std::move(outs[i].partition_keys));
         t.Add(r.shard, broker::RecordView{r.offset, r.arrival_ms, {}, outs[i].data}, delimiter,
               b.first_buffered_mono);
         break;
@@ -501,7 +505,13 @@ bool DeliveryStream::SendPartitioned(Worker* w, const JournalEntry& entry) {
   std::deque<std::string> messages;  // owns the messages `failed` points at
   for (size_t i = 0; i < b.recs.size(); ++i) {
     const auto& r = b.recs[i];
-    auto keys = ExtractPartitionKeys(partition_specs_, b.Data(r));
+    auto keys =
+        partition_specs_.empty()
+            ? Result<std::map<std::string, std::string>>(std::map<std::string, std::string>{})
+            : ExtractPartitionKeys(partition_specs_, b.Data(r));
+    if (keys.ok() && w->has_lambda_keys) {
+      for (const auto& [k, v] : w->lambda_keys[i]) keys->emplace(k, v);  // query keys win
+    }
     if (!keys.ok()) {
       messages.push_back(keys.status().message());
       failed.push_back({b.Data(r), r.arrival_ms, 0, "PartitionKey.Invalid", messages.back()});

@@ -91,6 +91,10 @@ class DeliveryStream final {
     std::unique_ptr<Transform> transform;
     std::unique_ptr<ErrorWriter> processing_errors;
     PendingBatch transformed;
+    // metadata.partitionKeys of the transform's answers, one per record of `batch` after
+    // Transform; used only when has_lambda_keys.
+    std::vector<std::map<std::string, std::string>> lambda_keys;
+    bool has_lambda_keys = false;
     std::unique_ptr<SinkInstance> backup_sink;  // backup: the second sink
     std::unique_ptr<BatchSender> backup;
     PendingBatch backup_batch;

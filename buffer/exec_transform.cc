@@ -147,6 +147,20 @@ Status Transform::ParseAnswer(std::string_view line, std::span<const TransformIn
       if (!data.ok()) return InvalidArgument("transform answered data that is not base64");
       o.result = TransformOut::Result::kOk;
       o.data = std::move(*data);
+      // metadata.partitionKeys: the !{partitionKeyFromLambda:k} values (dynamic partitioning).
+      auto meta = r.FindMember("metadata");
+      if (meta != r.MemberEnd() && meta->value.IsObject()) {
+        auto keys = meta->value.FindMember("partitionKeys");
+        if (keys != meta->value.MemberEnd() && keys->value.IsObject()) {
+          for (const auto& k : keys->value.GetObject()) {
+            if (!k.value.IsString()) {
+              return InvalidArgument("transform answered a partition key that is not a string");
+            }
+            o.partition_keys.emplace(std::string(k.name.GetString(), k.name.GetStringLength()),
+                                     std::string(k.value.GetString(), k.value.GetStringLength()));
+          }
+        }
+      }
     } else if (result == "Dropped") {
       o.result = TransformOut::Result::kDropped;
     } else if (result == "ProcessingFailed") {
@@ -235,7 +249,8 @@ void Transform::ApplyOne(std::span<const TransformIn> records, std::vector<Trans
     }
   }
   for (size_t i = 0; i < records.size(); ++i) {
-    all->push_back(TransformOut{TransformOut::Result::kProcessingFailed, "", last.message()});
+    TransformOut& o = all->emplace_back();
+    o.error = last.message();  // result defaults to kProcessingFailed
   }
 }
 
@@ -339,8 +354,8 @@ std::vector<TransformOut> PluginTransform::Apply(std::span<const TransformIn> re
   for (size_t i = 0; i < records.size(); ++i) {
     const sluice_transform_output& o = outputs_[i];
     if (rc != 0) {
-      out[i] = {TransformOut::Result::kProcessingFailed, "",
-                "transform plugin " + instance_->plugin().name() + " failed the invocation"};
+      out[i].result = TransformOut::Result::kProcessingFailed;
+      out[i].error = "transform plugin " + instance_->plugin().name() + " failed the invocation";
     } else if (o.code == SLUICE_TRANSFORM_OK) {
       out[i].result = TransformOut::Result::kOk;
       if (o.data != nullptr) out[i].data.assign(reinterpret_cast<const char*>(o.data), o.len);

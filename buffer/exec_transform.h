@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -41,6 +42,8 @@ struct TransformOut {
   Result result = Result::kProcessingFailed;
   std::string data;   // kOk: the new record
   std::string error;  // kProcessingFailed: why
+  // kOk: metadata.partitionKeys of the answer (the !{partitionKeyFromLambda:k} values).
+  std::map<std::string, std::string> partition_keys;
 };
 
 class Transform {

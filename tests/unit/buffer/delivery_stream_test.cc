@@ -625,6 +625,43 @@ TEST(HttpTransformTest, UnreachableEndpointFailsTheBatchAfterRetries) {
   EXPECT_FALSE(HttpTransform::Create("ftp://x/", "d", std::chrono::milliseconds(1), 0).ok());
 }
 
+TEST_F(DeliveryStreamTest, TransformPartitionKeysNameTheObjects) {
+  std::filesystem::create_directories(root_);
+  std::ofstream(root_ / "p.py") << R"(import sys, json
+for line in sys.stdin:
+    ev = json.loads(line)
+    out = [{"recordId": r["recordId"], "result": "Ok", "data": r["data"],
+            "metadata": {"partitionKeys": {"parity": "even" if i % 2 == 0 else "odd"}}}
+           for i, r in enumerate(ev["records"])]
+    sys.stdout.write(json.dumps({"records": out}) + "\n")
+    sys.stdout.flush()
+)";
+  Put(0, 200);
+  DeliveryOptions o = Options("file");
+  o.transform.kind = TransformOptions::Kind::kExec;
+  o.transform.exec = {"python3", (root_ / "p.py").string()};
+  SinkOpt(&o, "path", (root_ / "out").string());
+  SinkOpt(&o, "prefix", "by/!{partitionKeyFromLambda:parity}/");
+  SinkOpt(&o, "error_prefix", "err/!{firehose:error-output-type}/");
+  auto ds = Make(o);
+  ASSERT_TRUE(ds && ds->Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return ds->stats().records_delivered == 200; }));
+  ds->Stop(std::chrono::milliseconds(1000));
+  std::map<std::string, int> even, odd;
+  for (const auto& [key, content] : Objects(root_ / "out")) {
+    if (key.rfind("by/even/", 0) == 0) {
+      CountLines(content, &even);
+    } else {
+      EXPECT_EQ(key.rfind("by/odd/", 0), 0u) << key;
+      CountLines(content, &odd);
+    }
+  }
+  EXPECT_EQ(even.size() + odd.size(), 200u);
+  EXPECT_GT(even.size(), 0u);
+  EXPECT_GT(odd.size(), 0u);
+  ExpectCheckpointsAtEnd();
+}
+
 TEST(ExecTransformTest, AnswersMustCoverEveryRecordOnce) {
   TransformIn recs[2] = {{"a", 1, "x"}, {"b", 2, "y"}};
   std::vector<TransformOut> out;
