@@ -130,6 +130,7 @@ TEST_F(CliTest, CheckRejectsABadConfigWithPositions) {
 TEST_F(CliTest, RunStopsCleanlyOnSigtermAndSigint) {
   fs::path p = Write("ok.yaml",
                      "data_dir: ./data\n"
+                     "admin: {listen: \"127.0.0.1:0\"}\n"
                      "streams:\n"
                      "  - name: s\n"
                      "    shards: 2\n",

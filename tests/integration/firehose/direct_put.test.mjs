@@ -70,6 +70,7 @@ before(async () => {
   const port = await freePort();
   const plugins = join(dirname(bin), 'plugins');
   writeFileSync(join(work, 'sluice.yaml'), `data_dir: ./data
+admin: {listen: "127.0.0.1:0"}
 plugin_dirs: [${plugins}]
 broker:
   api:

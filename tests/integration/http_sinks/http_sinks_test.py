@@ -27,6 +27,7 @@ import receivers  # noqa: E402
 
 CONFIG = """\
 data_dir: ./data
+admin: {{listen: "127.0.0.1:0"}}
 plugin_dirs: [{plugins}]
 streams:
   - name: logs
