@@ -1,8 +1,10 @@
 // The yaml-cpp adapter: the only file that includes yaml-cpp or sees its exceptions.
 #include "agent/config/yaml_adapter.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -72,6 +74,77 @@ bool Convert(const YAML::Node& in, int depth, Budget* budget, ErrorList* errors,
   return true;
 }
 
+// Notes where a document starts and where its first node is; nothing else.
+class DocumentProbe final : public YAML::EventHandler {
+ public:
+  YAML::Mark start;
+  YAML::Mark first_node;
+  bool has_node = false;
+
+  void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Note(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Note(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Note(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Note(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Note(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void Note(const YAML::Mark& mark) {
+    if (!has_node) first_node = mark;
+    has_node = true;
+  }
+};
+
+// The documents of a file, as far as they can be read: their number and where the second starts.
+struct DocumentCount {
+  int documents = 0;  // -1: a stall, reported as a syntax error
+  YAML::Mark second;
+};
+
+// Reads the documents in `text` through a probe, without building nodes. yaml-cpp 0.7 (Debian 12)
+// has a parser bug (fixed upstream in 2024, yaml-cpp pull request 1319) where a token that no rule
+// accepts at a document boundary, such as a leading `,`, yields an empty document without consuming
+// the token, so every further document is the same empty one and YAML::LoadAll loops allocating
+// without bound. Such a stall shows as a document starting where the previous one started; it is
+// reported as a syntax error at that token. At most kMaxDocuments are read. Throws what yaml-cpp
+// throws.
+DocumentCount CountDocuments(std::string_view text, ErrorList* errors) {
+  constexpr int kMaxDocuments = 1000;
+  std::istringstream in{std::string(text)};
+  YAML::Parser parser(in);
+  DocumentCount count;
+  YAML::Mark previous_start;
+  while (count.documents < kMaxDocuments) {
+    DocumentProbe probe;
+    if (!parser.HandleNextDocument(probe)) break;
+    if (count.documents > 0 && probe.start.pos == previous_start.pos) {
+      const YAML::Mark& at = probe.has_node ? probe.first_node : probe.start;
+      char c = at.pos >= 0 && static_cast<size_t>(at.pos) < text.size() ? text[at.pos] : '?';
+      errors->Add(at.line + 1, at.column + 1, "",
+                  std::string("YAML syntax error: unexpected '") + c +
+                      "' (not the start of a key, a value or a list item)");
+      count.documents = -1;
+      return count;
+    }
+    if (count.documents == 1) count.second = probe.has_node ? probe.first_node : probe.start;
+    previous_start = probe.start;
+    ++count.documents;
+  }
+  return count;
+}
+
 }  // namespace
 
 Node ParseYaml(std::string_view text, ErrorList* errors) {
@@ -79,17 +152,18 @@ Node ParseYaml(std::string_view text, ErrorList* errors) {
   root.line = 1;
   root.column = 1;
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-    if (docs.empty()) return root;
-    if (docs.size() > 1) {
+    // Never YAML::LoadAll: see CountDocuments.
+    DocumentCount count = CountDocuments(text, errors);
+    if (count.documents <= 0) return root;
+    if (count.documents > 1) {
       Node second;
-      SetMark(docs[1].Mark(), &second);
+      SetMark(count.second, &second);
       errors->Add(second.line, second.column, "",
-                  "the file holds " + std::to_string(docs.size()) +
+                  "the file holds " + std::to_string(count.documents) +
                       " YAML documents; sluice reads exactly one");
       return root;
     }
-    const YAML::Node& doc = docs[0];
+    const YAML::Node doc = YAML::Load(std::string(text));
     Node converted;
     Budget budget;
     if (!Convert(doc, 0, &budget, errors, &converted)) return root;

@@ -226,7 +226,12 @@ class HttpReceiver:
         self.mode = "ok"
         self.lock = threading.Lock()
         self.seqs = {}
-        self.requests = {"ok": 0, "503": 0, "hang": 0}
+        # A batch whose answer the sink never saw (its 1 s timeout passed while this receiver
+        # was still decoding it) is sent again under the same X-Amz-Firehose-Request-Id; like a
+        # real endpoint, the receiver counts a request id once. A sink that changed the id on
+        # retry would show up as duplicates.
+        self.request_ids = set()
+        self.requests = {"ok": 0, "503": 0, "hang": 0, "repeated": 0}
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -258,7 +263,12 @@ class HttpReceiver:
                 found = []
                 for r in doc.get("records", []):
                     found.extend(int(m) for m in SEQ.findall(base64.b64decode(r["data"])))
+                request_id = self.headers.get("X-Amz-Firehose-Request-Id", "")
                 with receiver.lock:
+                    if request_id and request_id in receiver.request_ids:
+                        receiver.requests["repeated"] += 1
+                        found = []
+                    receiver.request_ids.add(request_id)
                     for n in found:
                         receiver.seqs[n] = receiver.seqs.get(n, 0) + 1
                 answer = json.dumps({"requestId": doc.get("requestId", ""),
