@@ -22,7 +22,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libpq-dev postgresql
   libpcre2-dev libnghttp2-dev libhttp-parser-dev libdeflate-dev libisal-dev
   rapidjson-dev libcli11-dev
-  gzip unzip python3 procps chromium
+  gzip unzip python3 procps chromium libfaketime
   clang libclang-rt-14-dev
 )
 

@@ -57,6 +57,7 @@ class Daemon:
         self.bin = bin_path
         self.dir = workdir
         self.proc = None
+        self.env = None  # environment of the daemon's process; None: this one's
         self.log = open(os.path.join(workdir, "daemon.log"), "ab")
 
     def start(self, timeout=30.0):
@@ -65,7 +66,7 @@ class Daemon:
         self.log.flush()
         before = os.path.getsize(path)
         self.proc = subprocess.Popen([self.bin, "run", "-c", "sluice.yaml"], cwd=self.dir,
-                                     stdout=self.log, stderr=self.log)
+                                     stdout=self.log, stderr=self.log, env=self.env)
         deadline = time.time() + timeout
         while time.time() < deadline:
             with open(path, "rb") as f:

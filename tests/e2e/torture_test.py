@@ -16,7 +16,7 @@ the design allows. Peak RSS (VmHWM) is checked against MEMORY_BUDGET_MIB through
 --duration scales each scenario's loaded phase (default: short, for ctest); hours work too.
 Prints one PASS/FAIL line per scenario with its counts; exit status non-zero on any failure.
 The http sink's outages (503, a hung receiver, refused connections) and reloads (SIGHUP with a
-changed source or delivery) run under load too. Clock jumps are not covered (no libfaketime).
+changed source or delivery) run under load too, and so do wall-clock jumps (libfaketime).
 """
 import argparse
 import array
@@ -637,6 +637,55 @@ def scenario_reload_under_load(env, duration, rng):
         reloads, generation)
 
 
+LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+
+def scenario_clock_jumps(env, duration, rng):
+    """The wall clock steps an hour back, then two hours forward, then back to true time, as an
+    NTP step or a mis-set hardware clock does (libfaketime, CLOCK_REALTIME only; the monotonic
+    clock runs on), while lines arrive at 20,000/s with rename rotation, and the daemon is killed
+    with -9 and restarted while the clock is off. Buffer intervals, flush timeouts, fsync and
+    checkpoint timers must keep running on monotonic time: nothing lost, nothing delivered twice
+    beyond what the kill replays."""
+    if not os.path.exists(LIBFAKETIME):
+        raise AssertionError("%s is missing (packaging/setup.sh installs libfaketime)"
+                             % LIBFAKETIME)
+    offset_file = os.path.join(env.dir, "clock-offset")
+
+    def set_offset(seconds):
+        with open(offset_file + ".tmp", "w") as f:
+            f.write("%+d\n" % seconds)
+        os.rename(offset_file + ".tmp", offset_file)
+
+    set_offset(0)
+    env.daemon.env = dict(os.environ, LD_PRELOAD=LIBFAKETIME, FAKETIME_TIMESTAMP_FILE=offset_file,
+                          FAKETIME_CACHE_DURATION="1", DONT_FAKE_MONOTONIC="1", NO_FAKE_STAT="1")
+    writer = Writer(env.dir, 20000, rotate=2.0, rng=rng)
+    env.daemon.start()
+    kills = []
+    for offset, share in [(-3600, 0.25), (7200, 0.25), ("kill", 0), (7200, 0.25), (0, 0.25)]:
+        if offset == "kill":
+            kills.append(time.time())
+            env.daemon.kill9()
+            env.daemon.start()
+            # The restarted daemon must see the shifted clock, or this scenario tests nothing.
+            with open(os.path.join(env.dir, "daemon.log"), "rb") as f:
+                started = re.findall(rb'ts=(\S+) level=info msg="sluice started"', f.read())
+            seen = time.mktime(time.strptime(started[-1][:19].decode(), "%Y-%m-%dT%H:%M:%S"))
+            skew = seen - time.mktime(time.gmtime(kills[-1]))
+            if abs(skew - 7200) > 60:
+                raise AssertionError("the daemon's clock is %+.0f s off, not +7200 s: "
+                                     "libfaketime did not take" % skew)
+            continue
+        set_offset(offset)
+        sleep_sampling(env, duration * share)
+    n = writer.stop()
+    delivered, spilled = env.wait_all(n)
+    env.daemon.stop()
+    bound = sum(writer.written_between(t - 1.0, t) + 500 for t in kills)
+    return verdict(env, n, delivered, spilled, bound) + ", clock -1h, +2h (kill -9), back"
+
+
 SCENARIOS = {
     "kill9_under_load": (scenario_kill9_under_load, 10),
     "sink_outage": (scenario_sink_outage, 6),
@@ -646,6 +695,7 @@ SCENARIOS = {
     "rotation_storm": (scenario_rotation_storm, 6),
     "http_outage": (scenario_http_outage, 8),
     "reload_under_load": (scenario_reload_under_load, 6),
+    "clock_jumps": (scenario_clock_jumps, 6),
 }
 
 
