@@ -142,6 +142,16 @@ Result<size_t> ObjectEncoder::IsalDeflate(std::string_view in, char* out, size_t
   return static_cast<size_t>(s.total_out);
 }
 
+Result<size_t> ObjectEncoder::GzipInto(std::string_view in, char* out, size_t cap) {
+  if (cap < GzipBound(in.size())) return InvalidArgument("gzip output buffer below its bound");
+  if (gzip_ == GzipBackend::kIsal) return IsalDeflate(in, out, cap, IGZIP_GZIP);
+  std::string encoded;
+  RETURN_IF_ERROR(Gzip(in, &encoded));
+  if (encoded.size() > cap) return Internal("gzip output does not fit its bound");
+  std::memcpy(out, encoded.data(), encoded.size());
+  return encoded.size();
+}
+
 Status ObjectEncoder::Gzip(std::string_view in, std::string* out) {
   switch (gzip_) {
     case GzipBackend::kLibdeflate: {
@@ -155,7 +165,7 @@ Status ObjectEncoder::Gzip(std::string_view in, std::string* out) {
       return Status::Ok();
     }
     case GzipBackend::kIsal: {
-      out->resize(in.size() + in.size() / 16 + 64 * 1024);
+      out->resize(GzipBound(in.size()));
       ASSIGN_OR_RETURN(size_t n, IsalDeflate(in, out->data(), out->size(), IGZIP_GZIP));
       out->resize(n);
       return Status::Ok();

@@ -40,6 +40,12 @@ class ObjectEncoder final {
   Status Encode(std::string_view in, std::string* out, std::string_view entry_name = "data",
                 int64_t mtime_ms = 0);
 
+  // One gzip member of `in` into out[0, cap), with this encoder's gzip writer, whatever its
+  // compression(); returns the bytes written. `cap` must be at least GzipBound(in.size()).
+  // Serves host_compress (plugin_host.cc) for request bodies.
+  Result<size_t> GzipInto(std::string_view in, char* out, size_t cap);
+  static size_t GzipBound(size_t in_size) { return in_size + in_size / 16 + 64 * 1024; }
+
  private:
   Status Gzip(std::string_view in, std::string* out);
   Status Zip(std::string_view in, std::string* out, std::string_view entry_name, int64_t mtime_ms);

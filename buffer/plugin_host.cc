@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "buffer/codec.h"
 #include "core/log.h"
 #include "core/units.h"
 
@@ -156,6 +157,19 @@ SinkInstance::SinkInstance(const Plugin* plugin, std::unique_ptr<HostContext> ct
   services_.host_counter_add = [](void* c, const char* name, uint64_t delta) {
     auto* hc = static_cast<HostContext*>(c);
     if (hc->counters && name) hc->counters->Add(name, delta);
+  };
+  services_.host_compress_bound = [](void*, sluice_codec codec, size_t in_len) -> size_t {
+    return codec == SLUICE_CODEC_GZIP ? ObjectEncoder::GzipBound(in_len) : 0;
+  };
+  services_.host_compress = [](void*, sluice_codec codec, const void* in, size_t in_len,
+                               void* out, size_t out_cap) -> size_t {
+    if (codec != SLUICE_CODEC_GZIP || in == nullptr || out == nullptr) return 0;
+    // One encoder per thread keeps igzip's level buffer warm across calls; nothing is shared,
+    // so any thread may call.
+    thread_local ObjectEncoder encoder(Compression::kGzip);
+    Result<size_t> n = encoder.GzipInto(std::string_view(static_cast<const char*>(in), in_len),
+                                        static_cast<char*>(out), out_cap);
+    return n.ok() ? *n : 0;
   };
 }
 

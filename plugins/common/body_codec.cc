@@ -12,23 +12,26 @@ Gzipper::~Gzipper() {
   }
 }
 
-Status Gzipper::Compress(std::string_view in, std::string* out, int level) {
+Status Gzipper::Compress(const Host& host, std::string_view in, std::string* out) {
+  if (!host.CanCompress()) return CompressWithZlib(in, out);
+  if (!host.Compress(SLUICE_CODEC_GZIP, in, out)) {
+    return Internal("the host's gzip writer failed on a " + std::to_string(in.size()) +
+                    "-byte body");
+  }
+  return Status::Ok();
+}
+
+Status Gzipper::CompressWithZlib(std::string_view in, std::string* out) {
   auto* zs = static_cast<z_stream*>(stream_);
-  if (zs == nullptr || level != level_) {
-    if (zs != nullptr) {
-      deflateEnd(zs);
-    } else {
-      zs = new z_stream{};
-      stream_ = zs;
-    }
-    *zs = z_stream{};
-    // windowBits 15 + 16: a gzip header and trailer instead of zlib's.
-    if (deflateInit2(zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+  if (zs == nullptr) {
+    zs = new z_stream{};
+    stream_ = zs;
+    // windowBits 15 + 16: a gzip header and trailer instead of zlib's; level 1, the fastest.
+    if (deflateInit2(zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
       delete zs;
       stream_ = nullptr;
       return Internal("deflateInit2 failed");
     }
-    level_ = level;
   } else if (deflateReset(zs) != Z_OK) {
     return Internal("deflateReset failed");
   }

@@ -135,7 +135,7 @@ class HttpSink final : public Sink {
     for (const auto& h : c.raw_headers) req.headers.push_back(h);
     std::string_view body = body_;
     if (c.gzip) {
-      Status st = gzip_.Compress(body_, &compressed_);
+      Status st = gzip_.Compress(host_, body_, &compressed_);
       if (!st.ok()) {
         Classification cl;
         cl.action = Classification::Action::kRetry;

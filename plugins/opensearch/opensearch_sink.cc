@@ -192,7 +192,7 @@ class OpenSearchSink final : public Sink {
     static const std::string kFilter =
         "errors,items.*.status,items.*.error.type,items.*.error.reason";
     if (config_.gzip) {
-      Status st = gzip_.Compress(body, &compressed_);
+      Status st = gzip_.Compress(host_, body, &compressed_);
       if (!st.ok()) return st;
       body = compressed_;
     }

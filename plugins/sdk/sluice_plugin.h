@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 #define SLUICE_ABI_MAJOR 1
-#define SLUICE_ABI_MINOR 1
+#define SLUICE_ABI_MINOR 2
 
 /* The one exported symbol, looked up with dlsym. */
 #define SLUICE_PLUGIN_ENTRY_NAME "sluice_plugin_entry"
@@ -111,6 +111,13 @@ typedef enum sluice_log_level {
   SLUICE_LOG_ERROR = 3
 } sluice_log_level;
 
+/* Codecs the host lends through host_compress (ABI 1.2). */
+typedef enum sluice_codec {
+  /* One RFC 1952 gzip member, written by the host's fastest writer (ISA-L igzip, level 1: the
+   * writer of delivered objects), which any gzip reader takes. */
+  SLUICE_CODEC_GZIP = 1
+} sluice_codec;
+
 /* Append-only: new services are added at the end and announced by struct_size.
  * OWNERSHIP: host; the struct and host_ctx stay valid until on_destroy of the instance returns.
  * THREAD: every host_ function is thread-safe and may be called from any plugin call. */
@@ -124,6 +131,17 @@ typedef struct sluice_host_services {
   /* Adds `delta` to the plugin counter `name` (NUL-terminated, snake_case), exported as the
    * metric sluice_sink_<name>_total with the delivery's labels. Returns nothing. */
   void (*host_counter_add)(void* host_ctx, const char* name, uint64_t delta);
+  /* Since ABI 1.2 (read only when struct_size covers it). An upper bound of what
+   * host_compress writes for `in_len` bytes of input. Returns 0 for a codec the host does not
+   * know. */
+  size_t (*host_compress_bound)(void* host_ctx, sluice_codec codec, size_t in_len);
+  /* Since ABI 1.2. Compresses in[0, in_len) with `codec` into out[0, out_cap). Meant for
+   * request bodies (http, opensearch, splunk): object sinks get their bytes already encoded.
+   * OWNERSHIP: both buffers are the caller's; nothing is kept after the call.
+   * Returns the number of bytes written to `out`, or 0 when the codec is unknown, out_cap is
+   * below host_compress_bound(in_len) or in_len is over 2 GiB. */
+  size_t (*host_compress)(void* host_ctx, sluice_codec codec, const void* in, size_t in_len,
+                          void* out, size_t out_cap);
 } sluice_host_services;
 
 /* ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@
 // the call that received them.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -136,6 +137,23 @@ class Host {
   }
   void Count(const char* name, uint64_t delta) const {
     if (s_ && s_->host_counter_add) s_->host_counter_add(s_->host_ctx, name, delta);
+  }
+  // True when the host lends host_compress (ABI 1.2 and later).
+  bool CanCompress() const {
+    return s_ && s_->struct_size >= offsetof(sluice_host_services, host_compress) +
+                                        sizeof(s_->host_compress) &&
+           s_->host_compress_bound && s_->host_compress;
+  }
+  // Replaces *out with `in` compressed by the host. False when the host cannot (see
+  // CanCompress) or the compression failed.
+  bool Compress(sluice_codec codec, std::string_view in, std::string* out) const {
+    if (!CanCompress()) return false;
+    size_t bound = s_->host_compress_bound(s_->host_ctx, codec, in.size());
+    if (bound == 0) return false;
+    out->resize(bound);
+    size_t n = s_->host_compress(s_->host_ctx, codec, in.data(), in.size(), out->data(), bound);
+    out->resize(n);
+    return n != 0;
   }
 
  private:

@@ -66,7 +66,7 @@ class SplunkSink final : public Sink {
     }
     std::string_view body = body_;
     if (c.gzip) {
-      Status st = gzip_.Compress(body_, &compressed_);
+      Status st = gzip_.Compress(host_, body_, &compressed_);
       if (!st.ok()) return Outcome::Retry("Splunk.Gzip", st.message());
       body = compressed_;
     }

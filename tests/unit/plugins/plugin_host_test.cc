@@ -1,6 +1,11 @@
 #include "buffer/plugin_host.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <fstream>
+#include <sstream>
 
 namespace sluice::buffer {
 namespace {
@@ -123,6 +128,58 @@ TEST(PluginHostTest, ValidateAppliesDefaultsAndNormalises) {
   EXPECT_EQ((*inst)->Deliver(b, &r), SLUICE_DELIVER_OK);
   EXPECT_EQ(counters.Snapshot()["records"], 2u);
   EXPECT_TRUE((*inst)->Healthcheck().ok());
+}
+
+// host_compress (ABI 1.2): a C plugin compresses through the host; the output is one standard
+// gzip member that zlib reads back to the input. The fixture also checks the failure answers
+// (unknown codec, a buffer below the bound) and rejects the batch when they are wrong.
+TEST(PluginHostTest, HostCompressWritesGzipAPluginCanSend) {
+  PluginHost host({});
+  auto p = host.LoadFile(kFixtures / "gzip_probe.so");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  std::string out_path = ::testing::TempDir() + "gzip_probe." + std::to_string(getpid()) + ".gz";
+  auto v = PluginHost::Validate(**p, Section("gzip_probe", {Opt("path", out_path, 11)}));
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  PluginCounters counters;
+  auto inst = SinkInstance::Create(*p, *v, "d", &counters);
+  ASSERT_TRUE(inst.ok()) << inst.status().ToString();
+  std::string object;
+  for (int i = 0; object.size() < 300000; ++i) {
+    object += "127.0.0.1 - - [03/Dec/2026:10:00:00 +0000] \"GET /item/" + std::to_string(i * 7919) +
+              " HTTP/1.1\" 200 " + std::to_string(i % 5000) + "\n";
+  }
+  sluice_batch b{};
+  b.struct_size = sizeof(b);
+  b.batch_id = "b-1";
+  b.object_key = "k";
+  b.object_data = reinterpret_cast<const uint8_t*>(object.data());
+  b.object_len = object.size();
+  b.content_encoding = "";
+  sluice_deliver_result r{};
+  r.struct_size = sizeof(r);
+  ASSERT_EQ((*inst)->Deliver(b, &r), SLUICE_DELIVER_OK) << r.error_message;
+
+  std::ifstream in(out_path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string gz = ss.str();
+  std::remove(out_path.c_str());
+  ASSERT_GT(gz.size(), 18u);
+  EXPECT_EQ(static_cast<unsigned char>(gz[0]), 0x1f);
+  EXPECT_EQ(static_cast<unsigned char>(gz[1]), 0x8b);
+  EXPECT_LT(gz.size(), object.size() / 3);
+  z_stream zs{};
+  ASSERT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);
+  std::string back(object.size() + 1, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(gz.data());
+  zs.avail_in = static_cast<uInt>(gz.size());
+  zs.next_out = reinterpret_cast<Bytef*>(back.data());
+  zs.avail_out = static_cast<uInt>(back.size());
+  EXPECT_EQ(inflate(&zs, Z_FINISH), Z_STREAM_END);
+  EXPECT_EQ(zs.avail_in, 0u);  // one member, nothing after it
+  back.resize(zs.total_out);
+  inflateEnd(&zs);
+  EXPECT_EQ(back, object);
 }
 
 TEST(PluginHostTest, ValidateReportsEveryProblemWithPosition) {
