@@ -4,7 +4,9 @@
 #   packaging/setup.sh            install dependencies, build the release preset
 #   packaging/setup.sh --demo     ... then run the daemon on conf/sluice.yaml with a demo log feed
 #   packaging/setup.sh --test     ... then install the npm test peers and run every test (ctest),
-#                                 then build the fuzz targets with clang and run each briefly
+#                                 then build the fuzz targets with clang and run each briefly,
+#                                 then the unit and integration suites under ASan + UBSan and
+#                                 the delivery engine's tests under ThreadSanitizer
 #   packaging/setup.sh --deps     install dependencies only
 #
 # Environment: SLUICE_PRESET (default release) picks the CMake preset for --test and the build.
@@ -73,6 +75,18 @@ fuzz_smoke() {
   ctest --test-dir build/fuzz -L fuzz --output-on-failure
 }
 
+sanitizers() {
+  # ASan + UBSan (the asan preset): the unit and integration suites. The e2e, torture and
+  # bench-smoke labels drive full-rate load with timing bounds meant for the release build.
+  build asan
+  ctest --preset asan -L '^(unit|integration)$'
+  # ThreadSanitizer (the tsan preset): the threaded delivery engine (worker threads, the
+  # consumer, transforms, the plugin host); only its test binary is built.
+  cmake --preset tsan -G Ninja >/dev/null
+  cmake --build --preset tsan --target sluice_delivery_test
+  ctest --preset tsan -R '^DeliveryStreamTest[.]'
+}
+
 install_missing "${packages[@]}"
 case "$mode" in
   --deps) ;;
@@ -83,6 +97,7 @@ case "$mode" in
     build "$preset"
     ctest --preset "$preset"
     fuzz_smoke
+    sanitizers
     ;;
   *) echo "usage: $0 [--demo|--test|--deps]" >&2; exit 2 ;;
 esac
