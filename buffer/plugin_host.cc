@@ -161,8 +161,8 @@ SinkInstance::SinkInstance(const Plugin* plugin, std::unique_ptr<HostContext> ct
   services_.host_compress_bound = [](void*, sluice_codec codec, size_t in_len) -> size_t {
     return codec == SLUICE_CODEC_GZIP ? ObjectEncoder::GzipBound(in_len) : 0;
   };
-  services_.host_compress = [](void*, sluice_codec codec, const void* in, size_t in_len,
-                               void* out, size_t out_cap) -> size_t {
+  services_.host_compress = [](void*, sluice_codec codec, const void* in, size_t in_len, void* out,
+                               size_t out_cap) -> size_t {
     if (codec != SLUICE_CODEC_GZIP || in == nullptr || out == nullptr) return 0;
     // One encoder per thread keeps igzip's level buffer warm across calls; nothing is shared,
     // so any thread may call.

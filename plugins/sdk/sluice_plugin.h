@@ -233,14 +233,14 @@ typedef struct sluice_transform_output {
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct sluice_plugin {
-  uint32_t struct_size; /* sizeof(sluice_plugin) as the plugin was built */
-  uint32_t abi_major;   /* SLUICE_ABI_MAJOR the plugin was built with */
-  uint32_t abi_minor;   /* SLUICE_ABI_MINOR the plugin was built with */
-  uint32_t kind;        /* sluice_plugin_kind */
-  uint32_t flags;       /* SLUICE_FLAG_* */
-  const char* name;     /* the sink type in YAML: [a-z0-9_]+, NUL-terminated */
-  const char* version;  /* the plugin's own version, free text */
-  const char* doc;      /* one paragraph for the generated reference */
+  uint32_t struct_size;             /* sizeof(sluice_plugin) as the plugin was built */
+  uint32_t abi_major;               /* SLUICE_ABI_MAJOR the plugin was built with */
+  uint32_t abi_minor;               /* SLUICE_ABI_MINOR the plugin was built with */
+  uint32_t kind;                    /* sluice_plugin_kind */
+  uint32_t flags;                   /* SLUICE_FLAG_* */
+  const char* name;                 /* the sink type in YAML: [a-z0-9_]+, NUL-terminated */
+  const char* version;              /* the plugin's own version, free text */
+  const char* doc;                  /* one paragraph for the generated reference */
   const sluice_option_def* options; /* NULL-name-terminated; may be NULL for none */
 
   /* Creates an instance from validated options.
@@ -298,7 +298,7 @@ typedef struct sluice_transform_plugin {
  * THREAD: called once, right after dlopen, on a non-loop thread.
  * RETURNS: the table, or NULL when the plugin cannot serve this host (the host reports it). */
 typedef const sluice_plugin* (*sluice_plugin_entry_fn)(uint32_t host_abi_major,
-                                                        uint32_t host_abi_minor);
+                                                       uint32_t host_abi_minor);
 
 #ifdef __cplusplus
 }

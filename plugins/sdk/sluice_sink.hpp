@@ -140,8 +140,9 @@ class Host {
   }
   // True when the host lends host_compress (ABI 1.2 and later).
   bool CanCompress() const {
-    return s_ && s_->struct_size >= offsetof(sluice_host_services, host_compress) +
-                                        sizeof(s_->host_compress) &&
+    return s_ &&
+           s_->struct_size >=
+               offsetof(sluice_host_services, host_compress) + sizeof(s_->host_compress) &&
            s_->host_compress_bound && s_->host_compress;
   }
   // Replaces *out with `in` compressed by the host. False when the host cannot (see

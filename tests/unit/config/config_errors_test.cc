@@ -23,7 +23,8 @@ const BadCase kBadCases[] = {
     {"SyntaxError", "data_dir: [a\n",
      "sluice.yaml:2:1: YAML syntax error: end of sequence flow not found"},
     // yaml-cpp 0.7 stalls on these and LoadAll would allocate forever (yaml_adapter.cc).
-    {"StalledParserAtStart", ",ae    retry_backof {base: 1s, cap: 1m}\n\n    backup: ncurrency: 2\n",
+    {"StalledParserAtStart",
+     ",ae    retry_backof {base: 1s, cap: 1m}\n\n    backup: ncurrency: 2\n",
      "sluice.yaml:1:1: YAML syntax error: unexpected ',' (not the start of a key, a value or a "
      "list item)"},
     {"StalledParserAfterADocument", "data_dir: a\n---\n,\n",
