@@ -43,8 +43,12 @@ Status PwriteAll(int fd, const char* data, size_t n, uint64_t pos, const std::st
 // Reads up to n bytes at pos; *got receives how many (short only at end of file).
 Status PreadUpTo(int fd, char* data, size_t n, uint64_t pos, size_t* got, const std::string& what);
 Status FsyncDir(const std::filesystem::path& dir);
+enum class Durability { kSynced, kUnsynced };
 // Writes `content` to path.tmp, fsyncs it, renames it over `path`, fsyncs the directory.
-Status WriteFileAtomically(const std::filesystem::path& path, std::string_view content);
+// kUnsynced skips both fsyncs: the rename stays atomic for readers, but a power cut may leave
+// the old file, an empty one or none; only for files that validate themselves on load.
+Status WriteFileAtomically(const std::filesystem::path& path, std::string_view content,
+                           Durability durability = Durability::kSynced);
 Result<std::string> ReadWholeFile(const std::filesystem::path& path);
 // Reads the whole file into *out (reusing its storage); kNotFound when it does not exist.
 Status ReadFileInto(const std::filesystem::path& path, std::string* out);

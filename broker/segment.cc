@@ -224,7 +224,7 @@ static std::string IndexHeader(uint16_t kind, uint64_t base, uint64_t covered, u
   return h;
 }
 
-Status Segment::WriteIndexes() {
+Status Segment::WriteIndexes(Durability durability) {
   std::string off(fmt::kIndexHeaderSize + index_.size() * fmt::kOffsetEntrySize, '\0');
   std::string tim(fmt::kIndexHeaderSize + index_.size() * fmt::kTimeEntrySize, '\0');
   for (size_t i = 0; i < index_.size(); ++i) {
@@ -243,8 +243,8 @@ Status Segment::WriteIndexes() {
   std::string th = IndexHeader(fmt::kIndexKindTime, base_, size_, count, te);
   off.replace(0, oh.size(), oh);
   tim.replace(0, th.size(), th);
-  RETURN_IF_ERROR(WriteFileAtomically(Sibling(path_, ".index"), off));
-  return WriteFileAtomically(Sibling(path_, ".timeindex"), tim);
+  RETURN_IF_ERROR(WriteFileAtomically(Sibling(path_, ".index"), off, durability));
+  return WriteFileAtomically(Sibling(path_, ".timeindex"), tim, durability);
 }
 
 bool Segment::LoadIndexes() {

@@ -76,7 +76,10 @@ class Segment final {
   // is cut back to its previous size.
   Status Append(std::span<const struct iovec> iov, size_t bytes, std::span<const FrameMeta> metas);
   Status Sync();
-  Status WriteIndexes();
+  // Writes the offset and time index files. They check themselves on load (CRC, the log size
+  // they cover) and a bad or missing one is rebuilt by a scan, so a roll writes them kUnsynced:
+  // the appending thread does not wait on the disk for a file it can do without.
+  Status WriteIndexes(Durability durability = Durability::kSynced);
   // Deletes the log and its index files.
   void Remove();
 

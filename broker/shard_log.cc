@@ -77,10 +77,13 @@ Result<std::unique_ptr<ShardLog>> ShardLog::Open(const std::filesystem::path& di
 
 Status ShardLog::RollLocked() {
   auto& active = segments_.back();
-  if (opt_.sync_on_roll) RETURN_IF_ERROR(active->Sync());
-  RETURN_IF_ERROR(active->WriteIndexes());
+  RETURN_IF_ERROR(active->WriteIndexes(Durability::kUnsynced));
   ASSIGN_OR_RETURN(auto seg, Segment::Create(dir_, next_offset_));
-  if (opt_.sync_on_roll) RETURN_IF_ERROR(FsyncDir(dir_));
+  if (opt_.sync_on_roll) {
+    // Durable at the next group commit; DurableGeneration waits for it.
+    unsynced_sealed_.push_back(active);
+    dir_unsynced_ = true;
+  }
   bytes_ += seg->size();
   if (opt_.disk_usage) *opt_.disk_usage += static_cast<int64_t>(seg->size());
   segments_.push_back(std::move(seg));
@@ -379,14 +382,28 @@ bool ShardLog::closed() const {
 
 Status ShardLog::Sync() {
   std::unique_lock<std::mutex> lock(mu_);
-  if (!dirty_) return Status::Ok();
+  if (!dirty_ && unsynced_sealed_.empty() && !dir_unsynced_) return Status::Ok();
+  std::vector<std::shared_ptr<Segment>> sealed;
+  sealed.swap(unsynced_sealed_);
+  bool dir = dir_unsynced_;
+  bool active_dirty = dirty_;
+  dir_unsynced_ = false;
   dirty_ = false;
   std::shared_ptr<Segment> seg = segments_.back();
   lock.unlock();
-  Status st = seg->Sync();
+  // A segment sealed after `seg` was taken is synced here and again by the next call: harmless.
+  Status st;
+  for (const auto& s : sealed) {
+    st = s->Sync();
+    if (!st.ok()) break;
+  }
+  if (st.ok() && dir) st = FsyncDir(dir_);
+  if (st.ok() && active_dirty) st = seg->Sync();
   if (!st.ok()) {
     lock.lock();
-    dirty_ = true;
+    unsynced_sealed_.insert(unsynced_sealed_.begin(), sealed.begin(), sealed.end());
+    dir_unsynced_ = dir_unsynced_ || dir;
+    dirty_ = dirty_ || active_dirty;
   }
   return st;
 }

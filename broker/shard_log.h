@@ -27,7 +27,10 @@ namespace sluice::broker {
 
 struct ShardLogOptions {
   uint64_t segment_bytes = 64ull << 20;
-  bool sync_on_roll = true;                    // fdatasync a segment when it is sealed
+  // Sealed segments and the directory entry of their successor are made durable by the next
+  // Sync() (the group commit), never by the appending thread: a roll must not stall the tailer
+  // for a whole segment's fdatasync. False (fsync: never): they are not synced at all.
+  bool sync_on_roll = true;
   bool provisioned = false;                    // enforce Kinesis per-shard limits
   const Clock* clock = nullptr;                // not owned
   std::atomic<int64_t>* disk_usage = nullptr;  // not owned; the broker's byte count
@@ -54,7 +57,9 @@ class ShardLog final {
   // No more appends; waiters wake up. Returns the end offset.
   uint64_t Close();
   bool closed() const;
-  // fdatasync of the active segment if anything was written since the last sync.
+  // Makes everything appended so far durable: fdatasync of every segment sealed since the last
+  // sync and of the directory that gained their successors, then of the active segment if it
+  // was written to. Blocks on the disk; called by the group commit, off the event loop.
   Status Sync();
   // Removes whole segments whose newest record is older than cutoff_ms. For an open shard the
   // active segment is first rolled when it is entirely expired. Returns bytes freed.
@@ -79,6 +84,10 @@ class ShardLog final {
   uint64_t bytes_ = 0;
   bool closed_ = false;
   bool dirty_ = false;
+  // Sealed since the last Sync() and not yet fdatasynced; dir_unsynced_: dir_ gained a segment
+  // file whose entry is not yet on disk. Both only with sync_on_roll.
+  std::vector<std::shared_ptr<Segment>> unsynced_sealed_;
+  bool dir_unsynced_ = false;
   // Reused per batch: frame heads and small records are copied into wbuf_; large data is
   // written from the caller's memory. pieces_ lists the byte stream in order.
   struct Piece {
