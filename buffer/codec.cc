@@ -45,6 +45,18 @@ struct ObjectEncoder::State {
   std::vector<uint8_t> isal_level_buf;
   z_stream zs{};
   bool zs_init = false;
+  // Where compressors write, sized to their bound: grown without zero-filling and kept across
+  // objects. Writing into *out directly would zero-fill the bound (several MiB) on every object,
+  // since std::string cannot grow uninitialised; copying out the compressed bytes costs a tenth.
+  std::unique_ptr<char[]> scratch;
+  size_t scratch_cap = 0;
+  char* Scratch(size_t n) {
+    if (n > scratch_cap) {
+      scratch = std::make_unique_for_overwrite<char[]>(n);
+      scratch_cap = n;
+    }
+    return scratch.get();
+  }
   ~State() {
     if (deflate) libdeflate_free_compressor(deflate);
     if (zs_init) deflateEnd(&zs);
@@ -157,17 +169,18 @@ Status ObjectEncoder::Gzip(std::string_view in, std::string* out) {
     case GzipBackend::kLibdeflate: {
       if (!state_->deflate) state_->deflate = libdeflate_alloc_compressor(1);
       if (!state_->deflate) return ResourceExhausted("libdeflate: cannot allocate a compressor");
-      out->resize(libdeflate_gzip_compress_bound(state_->deflate, in.size()));
-      size_t n =
-          libdeflate_gzip_compress(state_->deflate, in.data(), in.size(), out->data(), out->size());
+      size_t cap = libdeflate_gzip_compress_bound(state_->deflate, in.size());
+      char* buf = state_->Scratch(cap);
+      size_t n = libdeflate_gzip_compress(state_->deflate, in.data(), in.size(), buf, cap);
       if (n == 0) return Internal("libdeflate: gzip output does not fit its bound");
-      out->resize(n);
+      out->assign(buf, n);
       return Status::Ok();
     }
     case GzipBackend::kIsal: {
-      out->resize(GzipBound(in.size()));
-      ASSIGN_OR_RETURN(size_t n, IsalDeflate(in, out->data(), out->size(), IGZIP_GZIP));
-      out->resize(n);
+      size_t cap = GzipBound(in.size());
+      char* buf = state_->Scratch(cap);
+      ASSIGN_OR_RETURN(size_t n, IsalDeflate(in, buf, cap, IGZIP_GZIP));
+      out->assign(buf, n);
       return Status::Ok();
     }
     case GzipBackend::kZlib: {
@@ -180,13 +193,14 @@ Status ObjectEncoder::Gzip(std::string_view in, std::string* out) {
       } else {
         deflateReset(&zs);
       }
-      out->resize(deflateBound(&zs, in.size()));
+      size_t cap = deflateBound(&zs, in.size());
+      char* buf = state_->Scratch(cap);
       zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
       zs.avail_in = static_cast<uInt>(in.size());
-      zs.next_out = reinterpret_cast<Bytef*>(out->data());
-      zs.avail_out = static_cast<uInt>(out->size());
+      zs.next_out = reinterpret_cast<Bytef*>(buf);
+      zs.avail_out = static_cast<uInt>(cap);
       if (deflate(&zs, Z_FINISH) != Z_STREAM_END) return Internal("zlib: deflate did not finish");
-      out->resize(zs.total_out);
+      out->assign(buf, zs.total_out);
       return Status::Ok();
     }
   }
@@ -221,12 +235,11 @@ Status ObjectEncoder::Zip(std::string_view in, std::string* out, std::string_vie
   PutLe16(out, static_cast<uint16_t>(entry_name.size()));
   PutLe16(out, 0);
   out->append(entry_name);
-  size_t data_pos = out->size();
   size_t bound = in.size() + in.size() / 16 + 64 * 1024;
-  out->resize(data_pos + bound);
-  ASSIGN_OR_RETURN(size_t n, IsalDeflate(in, out->data() + data_pos, bound, IGZIP_DEFLATE));
+  char* buf = state_->Scratch(bound);
+  ASSIGN_OR_RETURN(size_t n, IsalDeflate(in, buf, bound, IGZIP_DEFLATE));
   if (n >= 0xffffffffull) return InvalidArgument("zip: compressed entry over 4 GiB");
-  out->resize(data_pos + n);
+  out->append(buf, n);
   std::string csize;
   PutLe32(&csize, static_cast<uint32_t>(n));
   std::memcpy(out->data() + csize_pos, csize.data(), 4);
@@ -266,8 +279,8 @@ Status ObjectEncoder::Snappy(std::string_view in, std::string* out) {
   static constexpr char kStreamId[] = {'\xff', '\x06', '\x00', '\x00', 's',
                                        'N',    'a',    'P',    'p',    'Y'};
   size_t chunks = in.size() / kSnappyChunk + 1;
-  out->resize(sizeof(kStreamId) + chunks * (8 + snappy::MaxCompressedLength(kSnappyChunk)));
-  char* base = out->data();
+  char* base =
+      state_->Scratch(sizeof(kStreamId) + chunks * (8 + snappy::MaxCompressedLength(kSnappyChunk)));
   std::memcpy(base, kStreamId, sizeof(kStreamId));
   size_t pos = sizeof(kStreamId);
   for (size_t off = 0; off < in.size(); off += kSnappyChunk) {
@@ -290,14 +303,13 @@ Status ObjectEncoder::Snappy(std::string_view in, std::string* out) {
     for (int i = 0; i < 4; ++i) base[pos + 4 + i] = static_cast<char>(crc >> (8 * i));
     pos += 8 + body;
   }
-  out->resize(pos);
+  out->assign(base, pos);
   return Status::Ok();
 }
 
 Status ObjectEncoder::HadoopSnappy(std::string_view in, std::string* out) {
   size_t frames = in.size() / kHadoopSnappyBlock + 1;
-  out->resize(frames * (8 + snappy::MaxCompressedLength(kHadoopSnappyBlock)));
-  char* base = out->data();
+  char* base = state_->Scratch(frames * (8 + snappy::MaxCompressedLength(kHadoopSnappyBlock)));
   size_t pos = 0;
   for (size_t off = 0; off < in.size(); off += kHadoopSnappyBlock) {
     std::string_view block = in.substr(off, kHadoopSnappyBlock);
@@ -307,7 +319,7 @@ Status ObjectEncoder::HadoopSnappy(std::string_view in, std::string* out) {
     PutBe32At(base + pos + 4, static_cast<uint32_t>(clen));
     pos += 8 + clen;
   }
-  out->resize(pos);
+  out->assign(base, pos);
   return Status::Ok();
 }
 
