@@ -227,8 +227,16 @@ Status ShardLog::Read(uint64_t from, const ReadLimits& limits, ReadBatch* out) {
   uint64_t skip_at = 0;
   while (!full) {
     if (file_pos >= seg_end) {
-      // Next segment, if any.
+      if (opt_.on_read_at_segment_end) opt_.on_read_at_segment_end();
       lock.lock();
+      if (seg->size() > seg_end) {
+        // Appended to since its size was taken: read the rest of it first. Once it has a
+        // successor it no longer grows, so leaving it below is safe.
+        seg_end = seg->size();
+        lock.unlock();
+        continue;
+      }
+      // Next segment, if any.
       seg_index = 0;
       auto it = std::upper_bound(segments_.begin(), segments_.end(), seg->base(),
                                  [](uint64_t o, const auto& s) { return o < s->base(); });

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -34,6 +35,9 @@ struct ShardLogOptions {
   bool provisioned = false;                    // enforce Kinesis per-shard limits
   const Clock* clock = nullptr;                // not owned
   std::atomic<int64_t>* disk_usage = nullptr;  // not owned; the broker's byte count
+  // Tests only: runs on a reader's thread, without the lock, when a read has consumed a segment
+  // up to the size it took of it and is about to look for more.
+  std::function<void()> on_read_at_segment_end;
 };
 
 class ShardLog final {

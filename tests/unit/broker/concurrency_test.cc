@@ -4,6 +4,7 @@
 #include <map>
 #include <thread>
 
+#include "broker/shard_log.h"
 #include "broker/stream_impl.h"
 #include "broker_test_util.h"
 
@@ -80,6 +81,49 @@ TEST_F(ConcurrencyTest, PutsReadsSyncsAndSplit) {
   EXPECT_EQ(total, static_cast<size_t>(kWriters * kBatches * 50));
   EXPECT_EQ(seen.size(), total);
   EXPECT_EQ(s->DurableGeneration() <= s->WriteGeneration(), true);
+}
+
+// A read takes the size of the segment it reads under the lock and reads up to it without the
+// lock. If appends fill that segment meanwhile and a roll starts the next one, the read must
+// read the rest of the old segment before moving on; skipping to the successor loses the records
+// appended in between (seen as 3,000 records never delivered out of 7.6 M in the end-to-end
+// bench). The hook makes that interleaving happen every time.
+TEST(ShardLogReadTest, AppendsAndARollDuringAReadAreNotSkipped) {
+  testing::TempDir dir;
+  std::unique_ptr<ShardLog> log;
+  std::string data(1000, 'x');
+  std::vector<PutRecordIn> in(10, PutRecordIn{"pk", data, uint128{0}});
+  std::vector<uint32_t> which = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  std::vector<PutRecordOut> out(10);
+  auto append = [&] {
+    log->Append(in, which, 0, 0, &out);
+    for (const auto& o : out) ASSERT_TRUE(o.status.ok()) << o.status.ToString();
+  };
+  int hooked = 0;
+  ShardLogOptions o;
+  o.segment_bytes = 16 << 10;
+  o.sync_on_roll = false;
+  o.on_read_at_segment_end = [&] {
+    if (hooked++ > 0) return;
+    append();  // 10 more records into the first segment, past segment_bytes
+    append();  // rolls: these 10 go to the second segment
+  };
+  auto opened = ShardLog::Open(dir.path(), o, 0);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  log = std::move(*opened);
+  append();  // offsets 0..9
+  ReadBatch b;
+  b.buffer.resize(1 << 20);  // grown by earlier, larger reads: room for the appends
+  std::vector<uint64_t> offsets;
+  uint64_t from = 0;
+  do {
+    ASSERT_TRUE(log->Read(from, ReadLimits{}, &b).ok());
+    for (const auto& r : b.records) offsets.push_back(r.offset);
+    from = b.next_offset;
+  } while (!b.records.empty());
+  EXPECT_GE(hooked, 1);
+  ASSERT_EQ(offsets.size(), 30u);
+  for (size_t i = 0; i < offsets.size(); ++i) EXPECT_EQ(offsets[i], i);
 }
 
 }  // namespace
