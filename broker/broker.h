@@ -99,6 +99,12 @@ struct ReadBatch {
   std::string buffer;      // backing storage of the views; reused across reads
 };
 
+// A consumer's position in one shard: the next offset it will read.
+struct ShardPosition {
+  uint32_t shard_index = 0;
+  uint64_t next_offset = 0;
+};
+
 // Sequence numbers are (shard epoch << 64 | offset) as a decimal string: strictly increasing in a
 // shard, and children (a later epoch) above their parents. See broker/FORMAT.md.
 std::string SequenceNumber(uint64_t epoch, uint64_t offset);
@@ -151,8 +157,15 @@ class Stream {
   virtual Status RegisterConsumer(std::string_view consumer) = 0;
   virtual Status DeregisterConsumer(std::string_view consumer) = 0;
   virtual std::vector<std::string> ListConsumers() const = 0;
-  virtual Status Checkpoint(std::string_view consumer, uint32_t shard_index,
-                            uint64_t next_offset) = 0;
+  // Moves the consumer's checkpoints of several shards at once, with one durable metadata write
+  // (a delivery batch spans shards). All or nothing: an unknown shard or a position past a
+  // shard's end fails the call and moves none.
+  virtual Status Checkpoint(std::string_view consumer,
+                            std::span<const ShardPosition> next_offsets) = 0;
+  Status Checkpoint(std::string_view consumer, uint32_t shard_index, uint64_t next_offset) {
+    ShardPosition one{shard_index, next_offset};
+    return Checkpoint(consumer, std::span<const ShardPosition>(&one, 1));
+  }
   // kNotFound for an unknown consumer or a shard it has not checkpointed yet.
   virtual Result<uint64_t> GetCheckpoint(std::string_view consumer, uint32_t shard_index) const = 0;
   // The shards this consumer may read now: open or unfinished shards whose parents are read to

@@ -183,22 +183,24 @@ std::vector<std::string> StreamImpl::ListConsumers() const {
   return out;
 }
 
-Status StreamImpl::Checkpoint(std::string_view consumer, uint32_t shard_index,
-                              uint64_t next_offset) {
+Status StreamImpl::Checkpoint(std::string_view consumer,
+                              std::span<const ShardPosition> next_offsets) {
   std::shared_lock<std::shared_mutex> topo(topo_mu_);
-  const Shard* s = ShardLocked(shard_index);
-  if (!s) return NotFound("stream " + name_ + " has no shard " + ShardId(shard_index));
-  uint64_t end = s->log->EndOffset();
-  if (next_offset > end) {
-    return InvalidArgument("checkpoint " + std::to_string(next_offset) + " is past the end (" +
-                           std::to_string(end) + ") of " + ShardId(shard_index));
+  for (const ShardPosition& p : next_offsets) {
+    const Shard* s = ShardLocked(p.shard_index);
+    if (!s) return NotFound("stream " + name_ + " has no shard " + ShardId(p.shard_index));
+    uint64_t end = s->log->EndOffset();
+    if (p.next_offset > end) {
+      return InvalidArgument("checkpoint " + std::to_string(p.next_offset) + " is past the end (" +
+                             std::to_string(end) + ") of " + ShardId(p.shard_index));
+    }
   }
   std::lock_guard<std::mutex> lock(meta_mu_);
   auto it = meta_.consumers.find(consumer);
   if (it == meta_.consumers.end()) {
     return NotFound("no consumer " + std::string(consumer) + " on stream " + name_);
   }
-  it->second[shard_index] = next_offset;
+  for (const ShardPosition& p : next_offsets) it->second[p.shard_index] = p.next_offset;
   return SaveMetaLocked();
 }
 

@@ -61,7 +61,9 @@ class StreamImpl final : public Stream {
   Status RegisterConsumer(std::string_view consumer) override;
   Status DeregisterConsumer(std::string_view consumer) override;
   std::vector<std::string> ListConsumers() const override;
-  Status Checkpoint(std::string_view consumer, uint32_t shard_index, uint64_t next_offset) override;
+  using Stream::Checkpoint;
+  Status Checkpoint(std::string_view consumer,
+                    std::span<const ShardPosition> next_offsets) override;
   Result<uint64_t> GetCheckpoint(std::string_view consumer, uint32_t shard_index) const override;
   std::vector<uint32_t> ReadableShards(std::string_view consumer) const override;
 

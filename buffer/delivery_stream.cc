@@ -364,15 +364,19 @@ bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
              w->sender->Send(w->batch, entry) == BatchSender::Outcome::kAborted) {
     return false;
   }
+  // Every shard of the batch in one durable write.
+  std::vector<broker::ShardPosition>& positions = w->positions;
+  positions.clear();
+  for (const auto& r : entry.ranges) positions.push_back({r.shard, r.last + 1});
   bool moved = true;
-  for (const auto& r : entry.ranges) {
-    Status st = stream_->Checkpoint(options_.name, r.shard, r.last + 1);
+  if (!positions.empty()) {
+    Status st = stream_->Checkpoint(options_.name, positions);
     if (!st.ok()) {
       moved = false;
       counters_.errors++;
       SLUICE_LOG(Error, "checkpoint failed; the batch will be replayed under the same key")
           .With("delivery", options_.name)
-          .With("shard", r.shard)
+          .With("shards", static_cast<uint64_t>(positions.size()))
           .With("error", st.message());
     }
   }

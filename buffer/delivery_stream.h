@@ -98,7 +98,8 @@ class DeliveryStream final {
     std::unique_ptr<SinkInstance> backup_sink;  // backup: the second sink
     std::unique_ptr<BatchSender> backup;
     PendingBatch backup_batch;
-    std::map<uint32_t, uint64_t> next;  // next offset to read, per shard
+    std::map<uint32_t, uint64_t> next;             // next offset to read, per shard
+    std::vector<broker::ShardPosition> positions;  // reused: a batch's checkpoints
     std::thread thread;
     std::atomic<uint64_t> buffered{0};
     std::atomic<int64_t> oldest{0};

@@ -137,5 +137,32 @@ TEST_F(GroupCommitTest, SealedSegmentsAreReadableBeforeAndAfterTheirSync) {
   EXPECT_EQ(ReadAll(*again, 0).size(), 400u);
 }
 
+// A delivery batch spans shards: its checkpoints are moved with one metadata write (one fsync
+// of the file and one of its directory), all or none, and they survive a restart.
+TEST_F(GroupCommitTest, CheckpointsOfSeveralShardsAreOneDurableWrite) {
+  OpenBroker();
+  Stream* s = MakeStream("cp", 2);
+  ASSERT_TRUE(s->RegisterConsumer("d").ok());
+  PutN(s, 5, "a", uint128{0});                        // shard 0
+  PutN(s, 7, "b", ~uint128{0});                       // shard 1
+  std::vector<ShardPosition> bad = {{0, 5}, {1, 8}};  // shard 1 ends at 7
+  EXPECT_EQ(s->Checkpoint("d", bad).code(), Code::kInvalidArgument);
+  EXPECT_EQ(s->GetCheckpoint("d", 0).status().code(), Code::kNotFound);  // none moved
+  TakeCalls();
+  std::vector<ShardPosition> good = {{0, 5}, {1, 7}};
+  ASSERT_TRUE(s->Checkpoint("d", good).ok());
+  int file_syncs = 0;
+  for (const auto& c : TakeCalls()) {
+    if (std::filesystem::path(c.path).filename() == "stream.json.tmp") ++file_syncs;
+  }
+  EXPECT_EQ(file_syncs, 1);
+  broker_.reset();
+  OpenBroker();
+  auto again = broker_->GetStream("cp");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*(*again)->GetCheckpoint("d", 0), 5u);
+  EXPECT_EQ(*(*again)->GetCheckpoint("d", 1), 7u);
+}
+
 }  // namespace
 }  // namespace sluice::broker
