@@ -1,15 +1,20 @@
 #include "buffer/batch_journal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <utility>
 
-#include "buffer/error_output.h"
+#include "core/crc32c.h"
+#include "core/log.h"
 
 namespace sluice::buffer {
 
@@ -81,14 +86,100 @@ std::filesystem::path BatchJournal::PathOf(int worker) const {
   return dir_ / ("batch-" + std::to_string(worker) + ".json");
 }
 
+namespace {
+
+// Closes on scope exit (buffer/ does not link broker/'s file helpers).
+class UniqueFd final {
+ public:
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    std::swap(fd_, other.fd_);
+    return *this;
+  }
+  ~UniqueFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool valid() const { return fd_ >= 0; }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+constexpr std::string_view kMagic = "sluice-journal ";
+
+// "sluice-journal <bytes> <crc32c, 8 hex digits>\n" then the JSON entry.
+std::string Frame(std::string_view json) {
+  char head[64];
+  int n = std::snprintf(head, sizeof(head), "%.*s%zu %08x\n", static_cast<int>(kMagic.size()),
+                        kMagic.data(), json.size(), crc32c::Value(json.data(), json.size()));
+  std::string out(head, static_cast<size_t>(n));
+  out.append(json);
+  return out;
+}
+
+// The JSON of a framed entry; nullopt when the frame is torn (a crash inside Record).
+std::optional<std::string_view> Unframe(std::string_view file) {
+  if (file.substr(0, kMagic.size()) != kMagic) return std::nullopt;
+  size_t nl = file.find('\n');
+  if (nl == std::string_view::npos) return std::nullopt;
+  std::string head(file.substr(kMagic.size(), nl - kMagic.size()));
+  size_t bytes = 0;
+  unsigned crc = 0;
+  if (std::sscanf(head.c_str(), "%zu %8x", &bytes, &crc) != 2) return std::nullopt;
+  std::string_view json = file.substr(nl + 1);
+  if (json.size() != bytes || crc32c::Value(json.data(), json.size()) != crc) return std::nullopt;
+  return json;
+}
+
+Status FsyncDirectory(const std::filesystem::path& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoError("open " + dir.string(), errno);
+  if (::fsync(fd.get()) != 0) return ErrnoError("fsync " + dir.string(), errno);
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status BatchJournal::Record(const JournalEntry& entry) {
-  return WriteFileAtomically(dir_, PathOf(entry.worker).filename().string(),
-                             EncodeJournalEntry(entry));
+  const std::filesystem::path path = PathOf(entry.worker);
+  const std::string data = Frame(EncodeJournalEntry(entry));
+  // Overwritten in place: one fdatasync per batch. Only the file's creation also syncs the
+  // directory.
+  bool created = false;
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid() && errno == ENOENT) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir_, ec);
+    if (ec) return IoError("mkdir " + dir_.string() + ": " + ec.message());
+    fd = UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    created = true;
+  }
+  if (!fd.valid()) return ErrnoError("open " + path.string(), errno);
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n =
+        ::pwrite(fd.get(), data.data() + done, data.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoError("write " + path.string(), errno);
+    done += static_cast<size_t>(n);
+  }
+  if (::ftruncate(fd.get(), static_cast<off_t>(data.size())) != 0) {
+    return ErrnoError("truncate " + path.string(), errno);
+  }
+  if (::fdatasync(fd.get()) != 0) return ErrnoError("fdatasync " + path.string(), errno);
+  return created ? FsyncDirectory(dir_) : Status::Ok();
 }
 
 Status BatchJournal::Clear(int worker) {
+  // Emptied, not synced: should a crash undo it, recovery finds the entry's checkpoints already
+  // past it and does not replay it.
   std::filesystem::path p = PathOf(worker);
-  if (::unlink(p.c_str()) != 0 && errno != ENOENT) return ErrnoError("unlink " + p.string(), errno);
+  if (::truncate(p.c_str(), 0) != 0 && errno != ENOENT) {
+    return ErrnoError("truncate " + p.string(), errno);
+  }
   return Status::Ok();
 }
 
@@ -102,7 +193,20 @@ Result<std::vector<JournalEntry>> BatchJournal::Pending() const {
     std::ifstream in(ent.path(), std::ios::binary);
     std::stringstream ss;
     ss << in.rdbuf();
-    auto e = DecodeJournalEntry(ss.str());
+    const std::string file = ss.str();
+    if (file.empty()) continue;  // cleared
+    std::string_view json = file;
+    if (file.front() != '{') {  // entries before the framing were bare JSON
+      auto unframed = Unframe(file);
+      if (!unframed) {
+        // Torn by a crash inside Record: that batch was never sent, and the entry before it
+        // had been cleared, so there is nothing to replay.
+        SLUICE_LOG(Warn, "ignoring a torn batch journal entry").With("path", ent.path().string());
+        continue;
+      }
+      json = *unframed;
+    }
+    auto e = DecodeJournalEntry(json);
     if (!e.ok()) return e.status().Annotate(ent.path().string());
     out.push_back(std::move(*e));
   }

@@ -5,7 +5,10 @@
 // sink never holds a duplicate object.
 //
 // File: <state_dir>/batch-<worker>.json, one per worker (a worker has at most one batch in
-// flight), written with temporary file + fsync + rename.
+// flight): a header line "sluice-journal <bytes> <crc32c>" and the entry as JSON, overwritten in
+// place and fdatasynced (one sync per batch; the directory is synced only when the file is
+// created). Clearing empties it. A torn entry (a crash inside Record) fails its CRC and is
+// ignored: its batch was never sent.
 // THREADING: a worker uses its own slot; Pending() is for recovery before workers start.
 #pragma once
 

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <set>
+
 #include "buffer/batch_journal.h"
 #include "buffer/delivery_policy.h"
 #include "buffer/error_output.h"
@@ -126,6 +129,44 @@ TEST(BatchJournalTest, RoundTripAndPending) {
   ASSERT_TRUE(j.Clear(1).ok());
   EXPECT_TRUE(j.Pending()->empty());
   EXPECT_FALSE(DecodeJournalEntry("{\"worker\":1}").ok());
+  std::filesystem::remove_all(dir);
+}
+
+// Entries are overwritten in place: a shorter entry after a longer one reads back whole, a torn
+// one (a crash inside Record: the CRC fails) is skipped while other workers' entries replay,
+// and an entry written before the framing (bare JSON) still reads.
+TEST(BatchJournalTest, InPlaceOverwritesTornEntriesAndBareJson) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("sluice-journal-torn-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  BatchJournal j(dir);
+  JournalEntry longer{0, std::string(300, 'k'), "e", kTs, 7, {{0, 5, 9}, {3, 0, 1}}};
+  JournalEntry shorter{0, "short", "e", kTs, 1, {{0, 10, 10}}};
+  ASSERT_TRUE(j.Record(longer).ok());
+  ASSERT_TRUE(j.Record(shorter).ok());
+  auto pending = j.Pending();
+  ASSERT_TRUE(pending.ok()) << pending.status().ToString();
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].object_key, "short");
+  EXPECT_EQ((*pending)[0].ranges[0].first, 10u);
+
+  // Worker 1's entry is torn: its last bytes never reached the disk.
+  ASSERT_TRUE(j.Record({1, "torn", "e", kTs, 1, {{1, 0, 0}}}).ok());
+  std::filesystem::path torn = dir / "batch-1.json";
+  std::filesystem::resize_file(torn, std::filesystem::file_size(torn) - 3);
+  // Worker 2's entry was written by a version that wrote bare JSON.
+  std::ofstream(dir / "batch-2.json") << EncodeJournalEntry({2, "bare", "e", kTs, 1, {{2, 4, 4}}});
+  pending = j.Pending();
+  ASSERT_TRUE(pending.ok()) << pending.status().ToString();
+  std::set<std::string> keys;
+  for (const auto& e : *pending) keys.insert(e.object_key);
+  EXPECT_EQ(keys, (std::set<std::string>{"short", "bare"}));
+
+  ASSERT_TRUE(j.Clear(0).ok());
+  ASSERT_TRUE(j.Clear(1).ok());
+  ASSERT_TRUE(j.Clear(2).ok());
+  ASSERT_TRUE(j.Clear(9).ok());  // never written
+  EXPECT_TRUE(j.Pending()->empty());
   std::filesystem::remove_all(dir);
 }
 
