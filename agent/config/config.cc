@@ -109,6 +109,7 @@ broker::BrokerOptions BrokerOptionsOf(const Config& config) {
   options.data_dir = config.data_dir;
   options.disk_quota_bytes = config.broker.disk_quota;
   options.iterator_ttl = config.broker.iterator_ttl;
+  options.segment_bytes = config.broker.segment_size;
   return options;
 }
 

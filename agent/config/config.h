@@ -62,6 +62,7 @@ struct BrokerSection {
   ApiOptions api;
   uint64_t disk_quota = 0;  // bytes; 0: no quota
   std::chrono::milliseconds iterator_ttl{5 * 60 * 1000};
+  uint64_t segment_size = 64ull << 20;  // bytes; a shard's segment rolls past this
 };
 
 struct Config {

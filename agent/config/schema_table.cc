@@ -115,6 +115,14 @@ constexpr Field kBrokerFields[] = {
      .max = kDay,
      .doc = "Lifetime of a shard iterator.",
      .set = SET(c.config->broker.iterator_ttl = v.duration)},
+    {.key = "segment_size",
+     .type = Type::kSize,
+     .default_text = "64MiB",
+     .min = 64 * kKiB,
+     .max = 3 * kGiB,
+     .doc = "A shard's log rolls to a new segment file past this size; retention deletes whole "
+            "segments.",
+     .set = SET(c.config->broker.segment_size = v.size)},
 };
 constexpr Section kBrokerSection{kBrokerFields};
 

@@ -384,11 +384,14 @@ class Env:
         self.peak_mib = 0.0
 
     def write_config(self, quota, retry, sink=None, buffer_size="1MiB", checkpoint="100ms",
-                     keep_port=False):
+                     keep_port=False, segment_size=None):
         if not keep_port:
             self.admin_port = free_port()
         text = CONFIG.format(plugins=self.plugins, admin_port=self.admin_port, quota=quota,
                              retry=retry)
+        if segment_size:
+            text = text.replace("broker: {disk_quota: %s}" % quota,
+                                "broker: {disk_quota: %s, segment_size: %s}" % (quota, segment_size))
         text = text.replace("buffer: {size: 1MiB,", "buffer: {size: %s," % buffer_size)
         text = text.replace("checkpoint_interval: 100ms", "checkpoint_interval: " + checkpoint)
         if sink:
@@ -582,6 +585,29 @@ def scenario_rotation_storm(env, duration, rng):
     return verdict(env, n, delivered, spilled, 0) + ", %d rotations" % writer.rotations
 
 
+def scenario_segment_rolls(env, duration, rng):
+    """64 KiB segments at 100,000 lines/s: the broker rolls a shard's segment every few ms while
+    the delivery reads at its tail and the group commit syncs the sealed ones; a kill -9 midway."""
+    env.write_config(0, "60s", segment_size="64KiB")
+    writer = Writer(env.dir, 100000)
+    env.daemon.start()
+    sleep_sampling(env, duration / 2)
+    kill = time.time()
+    env.daemon.kill9()
+    env.daemon.start()
+    sleep_sampling(env, duration / 2)
+    n = writer.stop()
+    delivered, spilled = env.wait_all(n)
+    segments = sum(1 for _, _, files in os.walk(os.path.join(env.dir, "data"))
+                   for f in files if f.endswith(".log"))
+    env.daemon.stop()
+    if segments < 20:
+        raise AssertionError("only %d segments: the run did not roll enough to test rolls" %
+                             segments)
+    bound = writer.written_between(kill - 1.0, kill) + 500
+    return verdict(env, n, delivered, spilled, bound) + ", %d segment files" % segments
+
+
 def scenario_http_outage(env, duration, rng):
     """The http sink's receiver answers 503, then hangs (past the sink's 1 s timeout), then
     refuses connections, with recovery between; 20,000 lines/s throughout."""
@@ -693,6 +719,7 @@ SCENARIOS = {
     "disk_full_quota": (scenario_disk_full_quota, 4),
     "disk_full_tmpfs": (scenario_disk_full_tmpfs, 4),
     "rotation_storm": (scenario_rotation_storm, 6),
+    "segment_rolls": (scenario_segment_rolls, 6),
     "http_outage": (scenario_http_outage, 8),
     "reload_under_load": (scenario_reload_under_load, 6),
     "clock_jumps": (scenario_clock_jumps, 6),
