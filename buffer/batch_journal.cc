@@ -11,9 +11,9 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
-#include <utility>
 
 #include "core/crc32c.h"
+#include "core/fd.h"
 #include "core/log.h"
 
 namespace sluice::buffer {
@@ -88,26 +88,6 @@ std::filesystem::path BatchJournal::PathOf(int worker) const {
 
 namespace {
 
-// Closes on scope exit (buffer/ does not link broker/'s file helpers).
-class UniqueFd final {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    std::swap(fd_, other.fd_);
-    return *this;
-  }
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  bool valid() const { return fd_ >= 0; }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 constexpr std::string_view kMagic = "sluice-journal ";
 
 // "sluice-journal <bytes> <crc32c, 8 hex digits>\n" then the JSON entry.
@@ -134,13 +114,6 @@ std::optional<std::string_view> Unframe(std::string_view file) {
   return json;
 }
 
-Status FsyncDirectory(const std::filesystem::path& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid()) return ErrnoError("open " + dir.string(), errno);
-  if (::fsync(fd.get()) != 0) return ErrnoError("fsync " + dir.string(), errno);
-  return Status::Ok();
-}
-
 }  // namespace
 
 Status BatchJournal::Record(const JournalEntry& entry) {
@@ -158,19 +131,12 @@ Status BatchJournal::Record(const JournalEntry& entry) {
     created = true;
   }
   if (!fd.valid()) return ErrnoError("open " + path.string(), errno);
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n =
-        ::pwrite(fd.get(), data.data() + done, data.size() - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoError("write " + path.string(), errno);
-    done += static_cast<size_t>(n);
-  }
+  RETURN_IF_ERROR(PwriteAll(fd.get(), data.data(), data.size(), 0, path.string()));
   if (::ftruncate(fd.get(), static_cast<off_t>(data.size())) != 0) {
     return ErrnoError("truncate " + path.string(), errno);
   }
   if (::fdatasync(fd.get()) != 0) return ErrnoError("fdatasync " + path.string(), errno);
-  return created ? FsyncDirectory(dir_) : Status::Ok();
+  return created ? FsyncDir(dir_) : Status::Ok();
 }
 
 Status BatchJournal::Clear(int worker) {

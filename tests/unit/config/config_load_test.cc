@@ -350,8 +350,8 @@ TEST(ConfigLoadTest, EmptyListsAndNullsAreAbsent) {
 }
 
 TEST(ConfigLoadTest, BrokerOptionsOfCopiesBrokerSettings) {
-  Config c = MustLoad(
-      "data_dir: /x\nbroker: {disk_quota: 1GiB, iterator_ttl: 1m, segment_size: 16MiB}\n");
+  Config c =
+      MustLoad("data_dir: /x\nbroker: {disk_quota: 1GiB, iterator_ttl: 1m, segment_size: 16MiB}\n");
   broker::BrokerOptions o = BrokerOptionsOf(c);
   EXPECT_EQ(o.segment_bytes, 16u << 20);
   EXPECT_EQ(BrokerOptionsOf(MustLoad("data_dir: /x\n")).segment_bytes, 64u << 20);
