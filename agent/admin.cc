@@ -5,6 +5,8 @@
 #include <optional>
 #include <set>
 
+#include "broker/api/local_only.h"
+
 namespace sluice::agent {
 
 Result<std::unique_ptr<AdminEndpoint>> AdminEndpoint::Create(uv_loop_t* loop,
@@ -60,9 +62,19 @@ void AdminEndpoint::Serve(http::HttpRequest& request, http::HttpResponse* respon
   std::string_view path = request.target;
   if (size_t q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
   response->headers.emplace_back("cache-control", "no-store");
+  // No authentication here (yet): only loopback clients, never a browser page's request.
+  if (std::optional<std::string> foreign = http::ForeignBrowserRequest(request)) {
+    Text(response, 403, *foreign + "\n");
+    return;
+  }
 
   if (request.method == "POST") {
     if (path == "/reload" && handlers_.reload) {
+      // A header no HTML form can send, so a page cannot post a reload (CSRF).
+      if (request.Header("x-sluice-admin") == nullptr) {
+        Text(response, 403, "POST /reload needs the header X-Sluice-Admin: 1\n");
+        return;
+      }
       // The answer is streamed: its body is written once the reload is done (flows stop
       // asynchronously). A rejected config is known at once and answered with 400.
       auto result = std::make_shared<std::optional<ReloadReply>>();

@@ -3,10 +3,13 @@
 //   GET  /health    liveness and per-sink health (JSON; 503 when a component is failing)
 //   GET  /metrics   Prometheus text, names after the Kinesis and Firehose CloudWatch metrics
 //   GET  /status    JSON: streams, shards, consumers and lag, sources and files, deliveries
-//   POST /reload    re-reads the configuration (as SIGHUP does); 400 with the errors if invalid
+//   POST /reload    re-reads the configuration (as SIGHUP does); 400 with the errors if invalid;
+//                   needs the header X-Sluice-Admin (which no HTML form can send)
 //   POST /api       the Kinesis Data Streams JSON API (X-Amz-Target: Kinesis_20131202.*), used by
 //                   `sluice streams` and `sluice cat` so they work without broker.api.listen
 // Every answer is built by the daemon's callbacks on the loop thread; the endpoint holds no state.
+// It has no authentication: it listens on loopback only (config check) and refuses requests with a
+// non-loopback Host or a foreign Origin (broker/api/local_only.h), so web pages cannot reach it.
 //
 // THREADING: loop thread only. OWNERSHIP: the loop must outlive the endpoint; destroy it only after
 // Stop()'s callback ran.

@@ -18,6 +18,7 @@
 #include "agent/embedded_config.h"
 #include "core/base64.h"
 #include "core/log.h"
+#include "core/json.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.0.0"
@@ -91,8 +92,8 @@ Result<rapidjson::Document> Call(const AdminClient& client, std::string_view op,
                                  const std::string& json) {
   ASSIGN_OR_RETURN(std::string body, client.Kinesis(op, json));
   rapidjson::Document d;
-  d.Parse(body.data(), body.size());
-  if (d.HasParseError() || !d.IsObject()) {
+  Status d_parsed = ParseJson(body, &d);
+  if (!d_parsed.ok() || !d.IsObject()) {
     return Internal(std::string(op) + ": the answer is not a JSON object");
   }
   return d;

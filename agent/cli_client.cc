@@ -1,4 +1,5 @@
 #include "agent/cli_client.h"
+#include "core/json.h"
 
 #include <curl/curl.h>
 #include <rapidjson/document.h>
@@ -34,6 +35,7 @@ Result<HttpAnswer> AdminClient::Post(std::string_view path, const std::string& b
     headers = curl_slist_append(headers, target_header.c_str());
     headers = curl_slist_append(headers, "Content-Type: application/x-amz-json-1.1");
   }
+  headers = curl_slist_append(headers, "X-Sluice-Admin: 1");
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer.body);
@@ -64,9 +66,9 @@ Result<std::string> AdminClient::Kinesis(std::string_view operation,
   ASSIGN_OR_RETURN(HttpAnswer a, Post("/api", json, "Kinesis_20131202." + std::string(operation)));
   if (a.status / 100 == 2) return std::move(a.body);
   rapidjson::Document d;
-  d.Parse(a.body.data(), a.body.size());
+  Status d_parsed = ParseJson(a.body, &d);
   std::string type, message = a.body;
-  if (!d.HasParseError() && d.IsObject()) {
+  if (d_parsed.ok() && d.IsObject()) {
     if (d.HasMember("__type") && d["__type"].IsString()) type = d["__type"].GetString();
     for (const char* k : {"message", "Message"}) {
       if (d.HasMember(k) && d[k].IsString()) message = d[k].GetString();
@@ -129,8 +131,8 @@ std::string U(const rapidjson::Value& v, const char* key) {
 
 Result<std::string> RenderStatusTable(const std::string& status_json) {
   rapidjson::Document d;
-  d.Parse(status_json.data(), status_json.size());
-  if (d.HasParseError() || !d.IsObject() || !d.HasMember("streams")) {
+  Status d_parsed = ParseJson(status_json, &d);
+  if (!d_parsed.ok() || !d.IsObject() || !d.HasMember("streams")) {
     return InvalidArgument("the daemon's /status is not the expected JSON");
   }
   std::string out = "sluice " + U(d, "version") + ", up " +

@@ -166,6 +166,16 @@ class Stream {
     ShardPosition one{shard_index, next_offset};
     return Checkpoint(consumer, std::span<const ShardPosition>(&one, 1));
   }
+  // Users inside this process (a delivery reading the stream, a source appending to it) hold it
+  // while they run, since they keep its Stream*: DeleteStream refuses a held stream, and
+  // DeregisterConsumer refuses a consumer a hold names (both kAlreadyExists, Kinesis's
+  // ResourceInUseException), so an API call cannot pull either from under them. `holder` names
+  // the user for that answer ("delivery web"); `consumer` may be empty. Release ends the hold
+  // Hold returned.
+  virtual uint64_t Hold(std::string holder, std::string consumer) = 0;
+  virtual void Release(uint64_t hold) = 0;
+  // The holder of the oldest hold, or empty when none (DeleteStream asks).
+  virtual std::string HeldBy() const = 0;
   // kNotFound for an unknown consumer or a shard it has not checkpointed yet.
   virtual Result<uint64_t> GetCheckpoint(std::string_view consumer, uint32_t shard_index) const = 0;
   // The shards this consumer may read now: open or unfinished shards whose parents are read to
@@ -182,7 +192,8 @@ class Broker {
 
   virtual Result<Stream*> CreateStream(const StreamOptions& options) = 0;  // kAlreadyExists
   virtual Result<Stream*> GetStream(std::string_view name) = 0;            // kNotFound
-  // Removes the stream and its files; its Stream* dies here, so stop every user first.
+  // Removes the stream and its files; its Stream* dies here. A held stream (Stream::Hold) is
+  // refused with kAlreadyExists.
   virtual Status DeleteStream(std::string_view name) = 0;
   virtual std::vector<std::string> ListStreams() const = 0;
   // Group-commits every stream whose policy is `interval` and whose interval has passed; the

@@ -89,6 +89,10 @@ class BrokerImpl final : public Broker {
     std::unique_lock<std::shared_mutex> lock(mu_);
     auto it = streams_.find(name);
     if (it == streams_.end()) return NotFound("stream " + std::string(name) + " not found");
+    if (std::string holder = it->second->HeldBy(); !holder.empty()) {
+      return AlreadyExists("stream " + std::string(name) + " is used by " + holder +
+                           " of this daemon's configuration; remove it there first");
+    }
     it->second->RemoveFiles();
     streams_.erase(it);
     return Status::Ok();

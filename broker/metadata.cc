@@ -1,4 +1,5 @@
 #include "broker/metadata.h"
+#include "core/json.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -90,8 +91,8 @@ std::string EncodeStreamMeta(const StreamMeta& meta) {
 
 Result<StreamMeta> DecodeStreamMeta(std::string_view json, const std::string& where) {
   rapidjson::Document d;
-  d.Parse(json.data(), json.size());
-  if (d.HasParseError() || !d.IsObject()) return Corruption(where + ": not a JSON object");
+  Status d_parsed = ParseJson(json, &d);
+  if (!d_parsed.ok() || !d.IsObject()) return Corruption(where + ": not a JSON object");
   auto bad = [&](const char* key) {
     return Corruption(where + ": bad or missing \"" + key + "\"");
   };

@@ -172,8 +172,32 @@ Status StreamImpl::DeregisterConsumer(std::string_view consumer) {
   if (it == meta_.consumers.end()) {
     return NotFound("no consumer " + std::string(consumer) + " on stream " + name_);
   }
+  for (const auto& [id, h] : holds_) {
+    if (h.consumer == consumer) {
+      return AlreadyExists("consumer " + std::string(consumer) + " of stream " + name_ +
+                           " is read by " + h.holder +
+                           " of this daemon's configuration; remove it there first");
+    }
+  }
   meta_.consumers.erase(it);
   return SaveMetaLocked();
+}
+
+uint64_t StreamImpl::Hold(std::string holder, std::string consumer) {
+  std::lock_guard<std::mutex> lock(meta_mu_);
+  uint64_t id = next_hold_++;
+  holds_.emplace(id, HoldEntry{std::move(holder), std::move(consumer)});
+  return id;
+}
+
+void StreamImpl::Release(uint64_t hold) {
+  std::lock_guard<std::mutex> lock(meta_mu_);
+  holds_.erase(hold);
+}
+
+std::string StreamImpl::HeldBy() const {
+  std::lock_guard<std::mutex> lock(meta_mu_);
+  return holds_.empty() ? std::string() : holds_.begin()->second.holder;
 }
 
 std::vector<std::string> StreamImpl::ListConsumers() const {

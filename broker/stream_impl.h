@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -66,6 +67,9 @@ class StreamImpl final : public Stream {
                     std::span<const ShardPosition> next_offsets) override;
   Result<uint64_t> GetCheckpoint(std::string_view consumer, uint32_t shard_index) const override;
   std::vector<uint32_t> ReadableShards(std::string_view consumer) const override;
+  uint64_t Hold(std::string holder, std::string consumer) override;
+  void Release(uint64_t hold) override;
+  std::string HeldBy() const override;
 
   // Broker timers.
   bool SyncIsDue(int64_t now_mono_ms) const;
@@ -104,6 +108,12 @@ class StreamImpl final : public Stream {
   std::vector<Route> routes_;  // open shards by starting hash key
   mutable std::mutex meta_mu_;
   StreamMeta meta_;  // options and consumers; shards_ holds the shard part
+  struct HoldEntry {
+    std::string holder;
+    std::string consumer;
+  };
+  std::map<uint64_t, HoldEntry> holds_;  // meta_mu_ held
+  uint64_t next_hold_ = 1;               // meta_mu_ held
   std::mutex sync_mu_;
   std::atomic<uint64_t> write_gen_{0};
   std::atomic<uint64_t> durable_gen_{0};

@@ -15,6 +15,7 @@
 #include "core/crc32c.h"
 #include "core/fd.h"
 #include "core/log.h"
+#include "core/json.h"
 
 namespace sluice::buffer {
 
@@ -51,9 +52,9 @@ std::string EncodeJournalEntry(const JournalEntry& e) {
 
 Result<JournalEntry> DecodeJournalEntry(std::string_view json) {
   rapidjson::Document d;
-  d.Parse(json.data(), json.size());
+  Status d_parsed = ParseJson(json, &d);
   auto bad = [](const char* what) { return Corruption(std::string("batch journal: ") + what); };
-  if (d.HasParseError() || !d.IsObject()) return bad("not a JSON object");
+  if (!d_parsed.ok() || !d.IsObject()) return bad("not a JSON object");
   JournalEntry e;
   auto it = d.FindMember("worker");
   if (it == d.MemberEnd() || !it->value.IsInt()) return bad("worker missing");

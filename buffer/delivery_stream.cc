@@ -18,7 +18,11 @@ constexpr size_t kMinReadBytes = 64 << 10;
 }  // namespace
 
 DeliveryStream::DeliveryStream(const DeliveryOptions& options, broker::Stream* stream, Clock* clock)
-    : options_(options), stream_(stream), clock_(clock), rng_(std::random_device{}()) {}
+    : options_(options),
+      stream_(stream),
+      hold_(stream->Hold("delivery " + options.name, options.name)),
+      clock_(clock),
+      rng_(std::random_device{}()) {}
 
 Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
     const DeliveryOptions& options, broker::Stream* stream, PluginHost* host,
@@ -154,6 +158,7 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
 
 DeliveryStream::~DeliveryStream() {
   if (started_) Stop(std::chrono::milliseconds(0));
+  stream_->Release(hold_);
 }
 
 Status DeliveryStream::Start() {

@@ -129,6 +129,7 @@ class DeliveryStream final {
 
   DeliveryOptions options_;
   broker::Stream* stream_;
+  uint64_t hold_;  // on stream_ (and its consumer options_.name) while this delivery exists
   Clock* clock_;
   ResolvedPolicy policy_;
   std::optional<PrefixTemplate> prefix_, error_prefix_;

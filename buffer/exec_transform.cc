@@ -16,6 +16,7 @@
 
 #include "core/base64.h"
 #include "core/log.h"
+#include "core/json.h"
 
 namespace sluice::buffer {
 namespace {
@@ -118,8 +119,8 @@ Status ExecTransform::Invoke(const std::string& request, std::string* answer) {
 Status Transform::ParseAnswer(std::string_view line, std::span<const TransformIn> records,
                               std::vector<TransformOut>* out) {
   rapidjson::Document d;
-  d.Parse(line.data(), line.size());
-  if (d.HasParseError() || !d.IsObject() || !d.HasMember("records") || !d["records"].IsArray()) {
+  Status d_parsed = ParseJson(line, &d);
+  if (!d_parsed.ok() || !d.IsObject() || !d.HasMember("records") || !d["records"].IsArray()) {
     return InvalidArgument("transform answer is not {\"records\":[...]}");
   }
   std::unordered_map<std::string_view, size_t> index;

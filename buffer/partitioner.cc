@@ -1,4 +1,5 @@
 #include "buffer/partitioner.h"
+#include "core/json.h"
 
 #include <rapidjson/document.h>
 
@@ -29,8 +30,9 @@ Result<std::vector<PartitionKeySpec>> ParsePartitionKeys(const std::vector<std::
 Result<std::map<std::string, std::string>> ExtractPartitionKeys(
     const std::vector<PartitionKeySpec>& specs, std::string_view record) {
   rapidjson::Document d;
-  d.Parse(record.data(), record.size());
-  if (d.HasParseError() || !d.IsObject()) return InvalidArgument("record is not a JSON object");
+  Status d_parsed = ParseJson(record, &d);
+  if (!d_parsed.ok()) return InvalidArgument("record is not JSON " + d_parsed.message());
+  if (!d.IsObject()) return InvalidArgument("record is not a JSON object");
   std::map<std::string, std::string> out;
   for (const auto& spec : specs) {
     const rapidjson::Value* v = &d;

@@ -1,4 +1,5 @@
 #include "agent/tail/checkpoint_store.h"
+#include "core/json.h"
 
 #include <fcntl.h>
 #include <rapidjson/document.h>
@@ -62,12 +63,12 @@ Result<std::vector<FileCheckpoint>> CheckpointStore::Load() const {
   }
   close(fd);
   rapidjson::Document doc;
-  doc.Parse(text.data(), text.size());
+  Status doc_parsed = ParseJson(text, &doc);
   auto bad = [&](const std::string& what) {
     return Corruption("checkpoint file " + path_.string() + ": " + what);
   };
-  if (doc.HasParseError()) {
-    return bad("not JSON at byte " + std::to_string(doc.GetErrorOffset()));
+  if (!doc_parsed.ok()) {
+    return bad("not JSON " + doc_parsed.message());
   }
   if (!doc.IsObject() || !doc.HasMember("files") || !doc["files"].IsArray()) {
     return bad("expected an object with a \"files\" array");

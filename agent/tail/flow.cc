@@ -65,9 +65,15 @@ Result<std::unique_ptr<Flow>> Flow::Create(uv_loop_t* loop, const FlowOptions& o
 
 Flow::Flow(uv_loop_t* loop, const FlowOptions& opts, broker::Stream* stream,
            const std::filesystem::path& checkpoint_dir, Clock* clock)
-    : loop_(loop), opts_(opts), stream_(stream), clock_(clock), store_(checkpoint_dir, opts.name) {}
+    : loop_(loop),
+      opts_(opts),
+      stream_(stream),
+      hold_(stream->Hold("source " + opts.name, "")),
+      clock_(clock),
+      store_(checkpoint_dir, opts.name) {}
 
 Flow::~Flow() {
+  stream_->Release(hold_);
   for (auto& [serial, f] : files_) {
     if (f->fd >= 0) close(f->fd);
   }

@@ -127,6 +127,7 @@ class Flow final {
   uv_loop_t* loop_;
   const FlowOptions opts_;
   broker::Stream* stream_;
+  uint64_t hold_;  // on stream_ while this source exists
   Clock* clock_;
   CheckpointStore store_;
   PathGlobs globs_;

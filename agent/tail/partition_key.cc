@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "core/hash_key.h"
+#include "core/json.h"
 
 namespace sluice::agent {
 namespace {
@@ -57,11 +58,9 @@ void PartitionKeyer::AppendDeterministic(std::string_view data, std::string* out
 }
 
 bool PartitionKeyer::AppendField(std::string_view data, std::string* out) {
-  // ParseInsitu would modify the record; parse a reused copy instead.
-  json_copy_.assign(data);
+  // Iterative and depth-bounded: a log line is whatever anyone wrote into the file.
   rapidjson::Document doc;
-  doc.Parse(json_copy_.data(), json_copy_.size());
-  if (doc.HasParseError() || !doc.IsObject()) return false;
+  if (!ParseJson(data, &doc).ok() || !doc.IsObject()) return false;
   const rapidjson::Value* v = &doc;
   for (const std::string& part : path_) {
     if (!v->IsObject()) return false;

@@ -40,7 +40,6 @@ class PartitionKeyer final {
   std::vector<std::string> path_;
   std::unique_ptr<Regex> re_;
   std::vector<std::string_view> groups_;
-  std::string json_copy_;
   uint64_t rng_ = 0;
   uint64_t fallbacks_ = 0;
 };

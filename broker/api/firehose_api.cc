@@ -12,6 +12,7 @@
 
 #include "core/base64.h"
 #include "core/log.h"
+#include "core/json.h"
 
 namespace sluice::broker::api {
 namespace {
@@ -167,11 +168,9 @@ void FirehoseApi::Handle(std::string_view operation, std::string& body, ApiReply
     c.Fail("UnknownOperationException", "Unknown operation: '" + std::string(operation) + "'");
   } else {
     PadForParser(&body);
-    c.doc.ParseInsitu(body.data());
-    if (c.doc.HasParseError()) {
-      c.Fail("SerializationException", std::string("Malformed JSON at offset ") +
-                                           std::to_string(c.doc.GetErrorOffset()) + ": " +
-                                           rapidjson::GetParseError_En(c.doc.GetParseError()));
+    Status parsed = ParseJsonInsitu(body.data(), &c.doc);
+    if (!parsed.ok()) {
+      c.Fail("SerializationException", "Malformed JSON " + parsed.message());
     } else if (!c.doc.IsObject()) {
       c.Fail("SerializationException", "The request body must be a JSON object");
     } else {

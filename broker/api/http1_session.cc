@@ -1,6 +1,10 @@
 // HTTP/1.1 on a connection, parsed by http-parser: keep-alive, pipelining (answered in order,
 // since the handler answers synchronously), Expect: 100-continue, chunked request bodies, and
 // chunked streamed responses.
+//
+// Pipelining is bounded: once the answers waiting on the connection reach its output bound the
+// parser pauses, the unparsed rest of the read is kept (at most one read buffer) and the socket
+// is not read until the answers drain.
 #include <http_parser.h>
 
 #include <algorithm>
@@ -10,6 +14,9 @@
 
 namespace sluice::http {
 namespace {
+
+// Longest request target accepted (RFC 9112 recommends supporting at least 8,000 octets).
+constexpr size_t kMaxTarget = 16 * 1024;
 
 void AppendStatusLine(int status, std::string* out) {
   out->append("HTTP/1.1 ");
@@ -68,7 +75,12 @@ class Http1Session final : public ProtocolSession {
     http_parser_settings_init(&settings_);
     settings_.on_message_begin = [](http_parser* p) { return Self(p)->OnBegin(); };
     settings_.on_url = [](http_parser* p, const char* at, size_t n) {
-      Self(p)->req_.target.append(at, n);
+      auto* s = Self(p);
+      if (s->req_.target.size() + n > kMaxTarget) {
+        s->SendError(414, "request target longer than " + std::to_string(kMaxTarget) + " bytes");
+        return -1;
+      }
+      s->req_.target.append(at, n);
       return 0;
     };
     settings_.on_header_field = [](http_parser* p, const char* at, size_t n) {
@@ -89,14 +101,22 @@ class Http1Session final : public ProtocolSession {
 
   ~Http1Session() override {
     if (writer_) writer_->Detach();
+    ReleaseBody();
   }
 
   bool Feed(const char* data, size_t n) override {
     if (fatal_ || writer_) return !fatal_;  // input after a streamed response is ignored
+    if (stalled_) {  // not expected: the connection stops reading while stalled
+      backlog_.append(data, n);
+      return true;
+    }
     size_t used = http_parser_execute(&parser_, &settings_, data, n);
     if (fatal_) return false;
     if (parser_.http_errno != HPE_OK || used != n) {
-      if (parser_.http_errno == HPE_PAUSED) return true;
+      if (parser_.http_errno == HPE_PAUSED) {
+        if (stalled_) backlog_.assign(data + used, n - used);
+        return true;
+      }
       std::string msg = std::string("malformed HTTP/1.1 request: ") +
                         http_errno_description(static_cast<http_errno>(parser_.http_errno));
       SendError(400, msg);
@@ -106,11 +126,38 @@ class Http1Session final : public ProtocolSession {
   }
 
   bool Busy() const override { return writer_ != nullptr && writer_->open(); }
+  bool Stalled() const override { return stalled_; }
+
+  bool Resume() override {
+    if (!stalled_) return true;
+    stalled_ = false;
+    http_parser_pause(&parser_, 0);
+    std::string rest = std::move(backlog_);
+    backlog_.clear();
+    if (rest.empty()) return !close_;
+    return Feed(rest.data(), rest.size());
+  }
 
  private:
   static Http1Session* Self(http_parser* p) { return static_cast<Http1Session*>(p->data); }
 
+  void ReleaseBody() {
+    conn_->ReleaseBody(charged_);
+    charged_ = 0;
+  }
+
+  // Charges `n` more body bytes to the server's budget; false (and a 503 queued) when full.
+  bool Charge(size_t n) {
+    if (conn_->ChargeBody(n)) {
+      charged_ += n;
+      return true;
+    }
+    SendError(503, "the server holds too many request bodies; retry later");
+    return false;
+  }
+
   int OnBegin() {
+    ReleaseBody();
     req_ = HttpRequest();
     req_.peer = conn_->peer();
     in_value_ = false;
@@ -137,6 +184,12 @@ class Http1Session final : public ProtocolSession {
                          " bytes exceeds the limit of " + std::to_string(limit) + " bytes");
       return -1;
     }
+    // RFC 9112 section 3.2: an HTTP/1.1 request without Host is answered 400.
+    if (parser_.http_major == 1 && parser_.http_minor >= 1 && req_.Header("host") == nullptr) {
+      SendError(400, "HTTP/1.1 request without a Host header");
+      return -1;
+    }
+    if (parser_.content_length != ULLONG_MAX && !Charge(parser_.content_length)) return -1;
     const std::string* expect = req_.Header("expect");
     if (expect != nullptr && (*expect == "100-continue" || *expect == "100-Continue")) {
       conn_->Queue("HTTP/1.1 100 Continue\r\n\r\n");
@@ -153,6 +206,7 @@ class Http1Session final : public ProtocolSession {
       SendError(413, "request body exceeds the limit of " + std::to_string(limit) + " bytes");
       return -1;
     }
+    if (req_.body.size() + n > charged_ && !Charge(req_.body.size() + n - charged_)) return -1;
     req_.body.append(at, n);
     return 0;
   }
@@ -162,7 +216,16 @@ class Http1Session final : public ProtocolSession {
     bool keep_alive = http_should_keep_alive(&parser_) != 0;
     bool head = parser_.method == HTTP_HEAD;
     HttpResponse resp;
-    conn_->handler()(req_, &resp);
+    if (conn_->ServerFull()) {
+      resp.status = 503;
+      resp.headers.emplace_back("Content-Type", "text/plain");
+      resp.headers.emplace_back("Retry-After", "1");
+      resp.body = "the server holds too many unsent answers; retry later\n";
+    } else {
+      conn_->handler()(req_, &resp);
+    }
+    req_.body = std::string();
+    ReleaseBody();
     std::string* out = conn_->out();
     AppendStatusLine(resp.status, out);
     for (const auto& [k, v] : resp.headers) {
@@ -180,7 +243,13 @@ class Http1Session final : public ProtocolSession {
     out->append("Content-Length: ").append(std::to_string(resp.body.size())).append("\r\n");
     out->append(keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
     if (!head) conn_->QueueOwned(std::move(resp.body));
-    if (!keep_alive) close_ = true;
+    if (!keep_alive) {
+      close_ = true;
+    } else if (conn_->OutputFull()) {
+      // Answers are piling up unread: parse nothing more until they drain.
+      stalled_ = true;
+      http_parser_pause(&parser_, 1);
+    }
     return 0;
   }
 
@@ -200,6 +269,9 @@ class Http1Session final : public ProtocolSession {
   bool in_value_ = false;
   bool fatal_ = false;
   bool close_ = false;
+  bool stalled_ = false;
+  std::string backlog_;  // received while stalled, not parsed yet
+  size_t charged_ = 0;   // body bytes of the current request charged to the server's budget
   std::shared_ptr<Http1BodyWriter> writer_;
 };
 

@@ -1,6 +1,12 @@
 // Cleartext HTTP/2 (prior knowledge) on a connection, through nghttp2's server session. Frames
 // are read with nghttp2_session_mem_recv and written with nghttp2_session_mem_send into the
 // connection's write queue, so each read turns into at most one socket write.
+//
+// What a peer can make the session hold is bounded: at most kMaxStreams concurrent streams with a
+// kStreamWindow receive window each; a header list past kMaxHeaderList (counted as RFC 9113
+// counts it, decoded) resets its stream; a request arriving while the connection's unsent answers
+// are at its output bound, or while the server is past its buffered-bytes budget, is refused
+// with REFUSED_STREAM before any work is done; request bodies are charged to the server budget.
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
@@ -12,6 +18,11 @@
 
 namespace sluice::http {
 namespace {
+
+constexpr uint32_t kMaxStreams = 100;
+constexpr uint32_t kStreamWindow = 256 * 1024;
+constexpr int32_t kConnectionWindow = 2 << 20;
+constexpr size_t kMaxHeaderList = 64 * 1024;
 
 class Http2Session;
 
@@ -50,6 +61,8 @@ struct Http2Stream {
   HttpRequest request;
   bool responded = false;
   bool receiving = true;
+  size_t header_bytes = 0;  // decoded, with RFC 9113's 32 bytes of overhead per field
+  size_t charged = 0;       // request body bytes charged to the server's budget
   std::string body;  // response body
   size_t body_offset = 0;
   std::shared_ptr<Http2BodyWriter> writer;
@@ -62,6 +75,7 @@ class Http2Session final : public ProtocolSession {
   ~Http2Session() override {
     for (auto& [id, st] : streams_) {
       if (st->writer) st->writer->Detach();
+      conn_->ReleaseBody(st->charged);
     }
     streams_.clear();
     if (session_) nghttp2_session_del(session_);
@@ -79,11 +93,12 @@ class Http2Session final : public ProtocolSession {
     nghttp2_session_callbacks_del(cbs);
     if (rc != 0) return false;
     nghttp2_settings_entry settings[] = {
-        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 256},
-        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20},
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxStreams},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, kStreamWindow},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(kMaxHeaderList)},
     };
-    if (nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, 2) != 0) return false;
-    nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, 16 << 20);
+    if (nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, 3) != 0) return false;
+    nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
     return true;
   }
 
@@ -98,6 +113,15 @@ class Http2Session final : public ProtocolSession {
   }
 
   bool Busy() const override { return streaming_ > 0; }
+
+  size_t HeldBytes() const override {
+    size_t n = 0;
+    for (const auto& [id, st] : streams_) {
+      n += st->body.size() - st->body_offset;
+      if (st->writer) n += st->writer->pending_.size() - st->writer->offset_;
+    }
+    return n;
+  }
 
   // Moves every frame nghttp2 wants to send into the connection's queue.
   bool Pump() {
@@ -145,6 +169,10 @@ class Http2Session final : public ProtocolSession {
                       size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
     Http2Stream* st = Self(user)->Find(frame->hd.stream_id);
     if (st == nullptr) return 0;
+    st->header_bytes += namelen + valuelen + 32;
+    // Past the advertised SETTINGS_MAX_HEADER_LIST_SIZE: nghttp2 resets the stream and calls
+    // no more header callbacks for it.
+    if (st->header_bytes > kMaxHeaderList) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     std::string_view k(reinterpret_cast<const char*>(name), namelen);
     std::string_view v(reinterpret_cast<const char*>(value), valuelen);
     if (k == ":method") {
@@ -177,6 +205,11 @@ class Http2Session final : public ProtocolSession {
       self->Respond(st, std::move(resp));
       return 0;
     }
+    if (!self->conn_->ChargeBody(len)) {
+      self->Refuse(st);
+      return 0;
+    }
+    st->charged += len;
     st->request.body.append(reinterpret_cast<const char*>(data), len);
     return 0;
   }
@@ -189,9 +222,16 @@ class Http2Session final : public ProtocolSession {
     }
     Http2Stream* st = self->Find(frame->hd.stream_id);
     if (st == nullptr || st->responded) return 0;
+    if (self->conn_->OutputFull() || self->conn_->ServerFull()) {
+      self->Refuse(st);
+      return 0;
+    }
     self->FinishReceiving(st);
     HttpResponse resp;
     self->conn_->handler()(st->request, &resp);
+    st->request.body = std::string();
+    self->conn_->ReleaseBody(st->charged);
+    st->charged = 0;
     self->Respond(st, std::move(resp));
     return 0;
   }
@@ -202,12 +242,23 @@ class Http2Session final : public ProtocolSession {
     if (it == self->streams_.end()) return 0;
     Http2Stream* st = it->second.get();
     self->FinishReceiving(st);
+    self->conn_->ReleaseBody(st->charged);
     if (st->writer) {
       self->streaming_--;
       st->writer->Detach();
     }
     self->streams_.erase(it);
     return 0;
+  }
+
+  // RST_STREAM REFUSED_STREAM: the request was not processed and may be retried (RFC 9113 8.7).
+  void Refuse(Http2Stream* st) {
+    st->responded = true;
+    FinishReceiving(st);
+    st->request.body = std::string();
+    conn_->ReleaseBody(st->charged);
+    st->charged = 0;
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_REFUSED_STREAM);
   }
 
   void FinishReceiving(Http2Stream* st) {

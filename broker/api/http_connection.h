@@ -27,6 +27,14 @@ class ProtocolSession {
   virtual bool Feed(const char* data, size_t n) = 0;
   // True while a streamed response is being written (no idle timeout then).
   virtual bool Busy() const = 0;
+  // Answer bytes the session holds that are not in the connection's write queue yet (HTTP/2
+  // bodies waiting for flow-control window).
+  virtual size_t HeldBytes() const { return 0; }
+  // True while the session has received bytes it has not parsed yet because answers are
+  // waiting to drain (HTTP/1.1 pipelining); Resume() parses them once the connection drained.
+  // Resume returns false when the connection must close.
+  virtual bool Stalled() const { return false; }
+  virtual bool Resume() { return true; }
 };
 
 std::unique_ptr<ProtocolSession> NewHttp1Session(Connection* conn);
@@ -52,6 +60,16 @@ class Connection final {
   size_t pending_write_bytes() const { return writing_bytes_ + out_.size() + segments_bytes_; }
 
   void OnRead(const char* data, ssize_t n);
+  // Whether answers waiting on this connection are at its bound: a session stops taking requests.
+  bool OutputFull() const;
+  // Server-wide budget for request bodies (see HttpServerOptions::max_buffered_bytes). Charge
+  // fails, charging nothing, when `n` more would pass the budget; what a connection charged and
+  // did not release is released when it closes.
+  bool ChargeBody(size_t n);
+  void ReleaseBody(size_t n);
+  // Whether the server is past its buffered-bytes budget (a new request must be refused).
+  bool ServerFull() const;
+  void StartReading();
   void RequestStarted();   // the first byte of a request arrived
   void RequestFinished();  // a whole request arrived
   void OnBodyProgress();   // for streamed bodies: writes completing count as activity
@@ -67,6 +85,10 @@ class Connection final {
  private:
   friend struct HttpServer::Impl;
   static void OnWriteDone(uv_write_t* req, int status);
+  // Brings the server's count of held bytes up to date with this connection's and stops or
+  // resumes reading by the output bound.
+  void Account();
+  void FeedSession(const char* data, size_t n);
 
   uv_tcp_t tcp_;
   HttpServer::Impl* server_;
@@ -83,6 +105,9 @@ class Connection final {
   bool closing_ = false;
   uint64_t last_activity_ms_ = 0;
   uint64_t request_started_ms_ = 0;  // 0: no request in progress
+  size_t accounted_output_ = 0;      // part of the server's held bytes that is this output
+  size_t charged_body_ = 0;          // part of the server's held bytes that is request bodies
+  bool reading_ = false;
 };
 
 }  // namespace sluice::http

@@ -66,6 +66,12 @@ std::string_view StatusText(int status) {
       return "Request Timeout";
     case 413:
       return "Payload Too Large";
+    case 414:
+      return "URI Too Long";
+    case 421:
+      return "Misdirected Request";
+    case 431:
+      return "Request Header Fields Too Large";
     case 429:
       return "Too Many Requests";
     case 500:
@@ -86,6 +92,7 @@ struct HttpServer::Impl {
   bool listening = false;
   bool stopping = false;
   int open_handles = 0;  // listener, timer and connections not yet closed
+  size_t held_bytes = 0;  // request bodies being received and answers not yet sent
   std::list<Connection*> connections;
   std::function<void()> on_closed;
 
@@ -114,17 +121,7 @@ struct HttpServer::Impl {
     conn->self = self->connections.insert(self->connections.end(), conn);
     conn->peer_ = PeerName(conn->tcp());
     uv_tcp_nodelay(conn->tcp(), 1);
-    uv_read_start(
-        reinterpret_cast<uv_stream_t*>(conn->tcp()),
-        [](uv_handle_t*, size_t, uv_buf_t* buf) {
-          // One shared read buffer: sessions copy what they keep before returning.
-          static thread_local char storage[64 * 1024];
-          buf->base = storage;
-          buf->len = sizeof(storage);
-        },
-        [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
-          static_cast<Connection*>(s->data)->OnRead(buf->base, n);
-        });
+    conn->StartReading();
   }
 
   static void OnSweep(uv_timer_t* t) {
@@ -156,6 +153,62 @@ bool Connection::TimedOut(uint64_t now) const {
   return now - last_activity_ms_ > options().idle_timeout_ms;
 }
 
+void Connection::StartReading() {
+  if (reading_ || closing_ || close_after_write_) return;
+  reading_ = true;
+  uv_read_start(
+      reinterpret_cast<uv_stream_t*>(&tcp_),
+      [](uv_handle_t*, size_t, uv_buf_t* buf) {
+        // One shared read buffer: sessions copy what they keep before returning.
+        static thread_local char storage[64 * 1024];
+        buf->base = storage;
+        buf->len = sizeof(storage);
+      },
+      [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+        static_cast<Connection*>(s->data)->OnRead(buf->base, n);
+      });
+}
+
+bool Connection::OutputFull() const {
+  size_t held = pending_write_bytes() + (session_ ? session_->HeldBytes() : 0);
+  return held >= options().max_connection_output;
+}
+
+bool Connection::ServerFull() const {
+  return server_->held_bytes > server_->options.max_buffered_bytes;
+}
+
+bool Connection::ChargeBody(size_t n) {
+  if (server_->held_bytes + n > server_->options.max_buffered_bytes) return false;
+  server_->held_bytes += n;
+  charged_body_ += n;
+  return true;
+}
+
+void Connection::ReleaseBody(size_t n) {
+  n = std::min(n, charged_body_);
+  charged_body_ -= n;
+  server_->held_bytes -= n;
+}
+
+void Connection::Account() {
+  size_t out = pending_write_bytes() + (session_ ? session_->HeldBytes() : 0);
+  server_->held_bytes = server_->held_bytes - accounted_output_ + out;
+  accounted_output_ = out;
+  if (closing_) return;
+  // Unsent bytes in the socket's queue mean the peer is not reading: stop taking its requests
+  // (HTTP/2 answers held for window are bounded by refusing streams instead, so that its
+  // WINDOW_UPDATE frames are still read).
+  bool stop = pending_write_bytes() >= options().max_connection_output ||
+              (session_ && session_->Stalled());
+  if (stop && reading_) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+    reading_ = false;
+  } else if (!stop && !reading_) {
+    StartReading();
+  }
+}
+
 void Connection::RequestStarted() {
   if (request_started_ms_ == 0) request_started_ms_ = std::max<uint64_t>(Now(), 1);
 }
@@ -170,9 +223,14 @@ void Connection::OnRead(const char* data, ssize_t n) {
   }
   last_activity_ms_ = Now();
   if (closing_ || close_after_write_) return;
+  FeedSession(data, static_cast<size_t>(n));
+  Account();
+}
+
+void Connection::FeedSession(const char* data, size_t n) {
   if (!session_) {
     // Decide between HTTP/2 (prior knowledge) and HTTP/1.1 on the first bytes.
-    detect_.append(data, static_cast<size_t>(n));
+    detect_.append(data, n);
     size_t m = std::min(detect_.size(), kH2Preface.size());
     bool h2_prefix = std::string_view(detect_).substr(0, m) == kH2Preface.substr(0, m);
     if (h2_prefix && detect_.size() < kH2Preface.size()) return;  // need more bytes
@@ -187,7 +245,7 @@ void Connection::OnRead(const char* data, ssize_t n) {
     Flush();
     return;
   }
-  if (!session_->Feed(data, static_cast<size_t>(n))) CloseAfterWrite();
+  if (!session_->Feed(data, n)) CloseAfterWrite();
   Flush();
 }
 
@@ -251,11 +309,19 @@ void Connection::OnWriteDone(uv_write_t* req, int status) {
     return;
   }
   c->Flush();
+  // Pipelined requests held back while answers drained are parsed now.
+  if (!c->closing_ && !c->close_after_write_ && c->session_ && c->session_->Stalled() &&
+      !c->OutputFull()) {
+    if (!c->session_->Resume()) c->CloseAfterWrite();
+    c->Flush();
+  }
+  if (!c->closing_) c->Account();
 }
 
 void Connection::CloseAfterWrite() {
   close_after_write_ = true;
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  reading_ = false;
   if (writes_in_flight_ == 0 && out_.empty() && segments_.empty()) Close();
 }
 
@@ -267,6 +333,7 @@ void Connection::Close() {
     HttpServer::Impl* server = c->server_;
     server->connections.erase(c->self);
     c->session_.reset();  // detaches streamed-body writers
+    server->held_bytes -= c->accounted_output_ + c->charged_body_;
     delete c;
     server->HandleClosed();
   });

@@ -6,6 +6,7 @@
 
 #include "broker/api/kinesis_call.h"
 #include "core/log.h"
+#include "core/json.h"
 
 namespace sluice::broker::api {
 
@@ -87,11 +88,9 @@ void KinesisApi::Handle(std::string_view operation, std::string& body, ApiReply*
     c.Fail("UnknownOperationException", "Unknown operation: '" + std::string(operation) + "'");
   } else {
     PadForParser(&body);
-    c.doc.ParseInsitu(body.data());
-    if (c.doc.HasParseError()) {
-      c.Fail("SerializationException", std::string("Malformed JSON at offset ") +
-                                           std::to_string(c.doc.GetErrorOffset()) + ": " +
-                                           rapidjson::GetParseError_En(c.doc.GetParseError()));
+    Status parsed = ParseJsonInsitu(body.data(), &c.doc);
+    if (!parsed.ok()) {
+      c.Fail("SerializationException", "Malformed JSON " + parsed.message());
     } else if (!c.doc.IsObject()) {
       c.Fail("SerializationException", "The request body must be a JSON object");
     } else {
@@ -110,8 +109,7 @@ void KinesisApi::Handle(std::string_view operation, std::string& body, ApiReply*
 bool KinesisApi::PrepareSubscribe(std::string& body, ApiReply* reply, SubscriptionStart* start) {
   Call c(*out_buffer_);
   PadForParser(&body);
-  c.doc.ParseInsitu(body.data());
-  if (c.doc.HasParseError() || !c.doc.IsObject()) {
+  if (!ParseJsonInsitu(body.data(), &c.doc).ok() || !c.doc.IsObject()) {
     c.Fail("SerializationException", "The request body must be a JSON object");
   } else {
     c.w.StartObject();

@@ -136,6 +136,10 @@ void KinesisApi::DeregisterStreamConsumer(Call& c) {
   std::string name;
   if (!FindConsumer(c, broker_, options_.account_id, &s, &name)) return;
   Status st = s->DeregisterConsumer(name);
+  if (st.code() == Code::kAlreadyExists) {
+    c.Fail("ResourceInUseException", st.message());
+    return;
+  }
   if (!st.ok()) {
     c.Fail("InternalFailure", "DeregisterStreamConsumer: " + st.message(), 500);
     return;

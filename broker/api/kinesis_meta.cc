@@ -8,6 +8,7 @@
 #include "broker/api/kinesis_api.h"
 #include "broker/file_util.h"
 #include "core/log.h"
+#include "core/json.h"
 
 namespace sluice::broker::api {
 
@@ -21,12 +22,10 @@ Status KinesisApi::LoadMeta() {
   Status st = ReadFileInto(path, &text);
   if (st.code() == Code::kNotFound) return Status::Ok();
   RETURN_IF_ERROR(st);
-  size_t n = text.size();
-  text.reserve(n + 16);  // RapidJSON's SSE4.2 scanner reads up to 15 bytes past the end
   rapidjson::Document d;
-  d.Parse(text.c_str(), n);
+  Status d_parsed = ParseJson(text, &d);
   auto bad = [&path](const std::string& what) { return Corruption(path.string() + ": " + what); };
-  if (d.HasParseError() || !d.IsObject() || !d.HasMember("streams") || !d["streams"].IsObject()) {
+  if (!d_parsed.ok() || !d.IsObject() || !d.HasMember("streams") || !d["streams"].IsObject()) {
     return bad("not a JSON object with a \"streams\" object");
   }
   for (auto& s : d["streams"].GetObject()) {

@@ -6,6 +6,7 @@
 #include "broker/api/sigv4.h"
 #include "broker/api/subscriptions.h"
 #include "core/log.h"
+#include "broker/api/local_only.h"
 
 namespace sluice::broker::api {
 namespace {
@@ -110,7 +111,13 @@ void KinesisApiServer::Serve(http::HttpRequest& req, http::HttpResponse* resp) {
   const std::string* target = req.Header("x-amz-target");
   const bool firehose = target != nullptr && std::string_view(*target).substr(
                                                  0, kFirehosePrefix.size()) == kFirehosePrefix;
-  if (verifier_) {
+  if (!verifier_) {
+    // Unauthenticated, so on loopback: refuse what a browser page could have sent.
+    if (std::optional<std::string> foreign = http::ForeignBrowserRequest(req)) {
+      JsonError(resp, 403, "AccessDeniedException", *foreign);
+      return;
+    }
+  } else {
     std::optional<AuthFailure> fail =
         firehose ? firehose_verifier_->Verify(req) : verifier_->Verify(req);
     if (fail) {

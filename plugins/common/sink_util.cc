@@ -1,4 +1,5 @@
 #include "plugins/common/sink_util.h"
+#include "core/json.h"
 
 #include <fcntl.h>
 #include <rapidjson/document.h>
@@ -48,8 +49,8 @@ Result<std::vector<std::string>> ParseListOption(std::string_view text) {
   text = Trim(text);
   if (text.empty() || text == "[]") return out;
   rapidjson::Document doc;
-  doc.Parse(text.data(), text.size());
-  if (!doc.HasParseError() && doc.IsArray()) {
+  Status doc_parsed = ParseJson(text, &doc);
+  if (doc_parsed.ok() && doc.IsArray()) {
     for (const auto& v : doc.GetArray()) {
       if (v.IsObject() || v.IsArray()) return InvalidArgument("list items must be scalars");
       out.push_back(ScalarText(v));
@@ -69,8 +70,8 @@ Result<std::vector<std::pair<std::string, std::string>>> ParseMapOption(std::str
   text = Trim(text);
   if (text.empty() || text == "[]" || text == "{}") return out;
   rapidjson::Document doc;
-  doc.Parse(text.data(), text.size());
-  if (!doc.HasParseError() && doc.IsObject()) {
+  Status doc_parsed = ParseJson(text, &doc);
+  if (doc_parsed.ok() && doc.IsObject()) {
     for (const auto& m : doc.GetObject()) {
       if (m.value.IsObject() || m.value.IsArray()) {
         return InvalidArgument("map values must be scalars");

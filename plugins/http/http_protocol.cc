@@ -4,6 +4,7 @@
 
 #include "core/base64.h"
 #include "plugins/common/sink_util.h"
+#include "core/json.h"
 
 namespace sluice::http_sink {
 namespace {
@@ -102,8 +103,8 @@ Classification ClassifyResponse(long status, std::string_view body, std::string_
   }
   // The answer's errorMessage, when it is the JSON the spec asks for.
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  bool json = !doc.HasParseError() && doc.IsObject();
+  Status doc_parsed = ParseJson(body, &doc);
+  bool json = doc_parsed.ok() && doc.IsObject();
   std::string endpoint_message;
   if (json && doc.HasMember("errorMessage") && doc["errorMessage"].IsString()) {
     endpoint_message = doc["errorMessage"].GetString();

@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "plugins/common/sink_util.h"
+#include "core/json.h"
 
 namespace sluice::opensearch_sink {
 namespace {
@@ -163,8 +164,8 @@ BulkClassification ClassifyResponse(long status, std::string_view body, size_t i
   BulkClassification c;
   if (status == 200 || status == 201) {
     rapidjson::Document doc;
-    doc.Parse(body.data(), body.size());
-    if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("errors") ||
+    Status doc_parsed = ParseJson(body, &doc);
+    if (!doc_parsed.ok() || !doc.IsObject() || !doc.HasMember("errors") ||
         !doc["errors"].IsBool() || !doc.HasMember("items") || !doc["items"].IsArray() ||
         doc["items"].Size() != item_count) {
       c.whole = Whole::kRetry;

@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "plugins/common/sink_util.h"
+#include "core/json.h"
 
 namespace sluice::splunk_sink {
 namespace {
@@ -33,11 +34,9 @@ bool IsJsonContainer(std::string_view s) {
   size_t i = 0;
   while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
   if (i == s.size() || (s[i] != '{' && s[i] != '[')) return false;
-  rapidjson::MemoryStream ms(s.data(), s.size());
-  rapidjson::BaseReaderHandler<> handler;
-  rapidjson::Reader reader;
-  return !reader.Parse<rapidjson::kParseStopWhenDoneFlag>(ms, handler).IsError() &&
-         s.find_first_not_of(" \t\r\n", ms.Tell()) == std::string_view::npos;
+  size_t end = 0;
+  return ValidateJson<rapidjson::kParseStopWhenDoneFlag>(s, &end).ok() &&
+         s.find_first_not_of(" \t\r\n", end) == std::string_view::npos;
 }
 
 std::string Truncated(std::string_view s, size_t cap) {
@@ -174,9 +173,9 @@ HecClassification ClassifyResponse(long status, std::string_view body, uint32_t 
     return c;
   }
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
+  Status doc_parsed = ParseJson(body, &doc);
   std::string text;
-  if (!doc.HasParseError() && doc.IsObject()) {
+  if (doc_parsed.ok() && doc.IsObject()) {
     if (doc.HasMember("code") && doc["code"].IsInt()) c.hec_code = doc["code"].GetInt();
     if (doc.HasMember("text") && doc["text"].IsString()) text = doc["text"].GetString();
     if (doc.HasMember("ackId") && doc["ackId"].IsInt64()) c.ack_id = doc["ackId"].GetInt64();
@@ -236,8 +235,8 @@ std::string AckQueryBody(const std::vector<int64_t>& ids) {
 bool AckStatus(std::string_view body, int64_t id, bool* malformed) {
   *malformed = false;
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("acks") || !doc["acks"].IsObject()) {
+  Status doc_parsed = ParseJson(body, &doc);
+  if (!doc_parsed.ok() || !doc.IsObject() || !doc.HasMember("acks") || !doc["acks"].IsObject()) {
     *malformed = true;
     return false;
   }

@@ -61,8 +61,11 @@ class Daemon:
         return "127.0.0.1:%d" % self.port
 
     def request(self, method, path, body=None, headers=None):
+        headers = dict(headers or {})
+        if method == "POST":
+            headers.setdefault("X-Sluice-Admin", "1")  # mutating admin calls need it
         req = urllib.request.Request("http://%s%s" % (self.admin, path), data=body, method=method,
-                                     headers=headers or {})
+                                     headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=30) as r:
                 return r.status, r.read()

@@ -87,12 +87,74 @@ TEST_F(HttpServerTest, BodyOverLimitGets413AndClose) {
   EXPECT_TRUE(requests_.empty());
 }
 
+TEST_F(HttpServerTest, PipelinedRequestsPastTheOutputBoundAreAllAnsweredInOrder) {
+  HttpServerOptions opts;
+  opts.max_connection_output = 1;  // every answer fills the connection: parse one at a time
+  StartServer(opts);
+  std::string reqs;
+  constexpr int kRequests = 3000;  // well past one 64 KiB read
+  for (int i = 0; i < kRequests; ++i) {
+    reqs += "GET /r" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  }
+  std::string got = Exchange(reqs, [](const std::string& r) {
+    return CountResponses(r) == kRequests;
+  });
+  ASSERT_EQ(requests_.size(), static_cast<size_t>(kRequests));
+  EXPECT_EQ(requests_.back().target, "/r" + std::to_string(kRequests - 1));
+  size_t a = got.find("GET /r1 0"), b = got.find("GET /r2999 0");
+  ASSERT_NE(a, std::string::npos);
+  ASSERT_NE(b, std::string::npos);
+  EXPECT_LT(a, b);
+  EXPECT_FALSE(peer_closed_);
+}
+
+TEST_F(HttpServerTest, Http11WithoutHostGets400) {
+  StartServer();
+  std::string got = Exchange("GET / HTTP/1.1\r\n\r\n", nullptr);
+  EXPECT_EQ(got.rfind("HTTP/1.1 400", 0), 0u) << got;
+  EXPECT_NE(got.find("without a Host header"), std::string::npos);
+  EXPECT_TRUE(requests_.empty());
+}
+
+TEST_F(HttpServerTest, LongTargetGets414) {
+  StartServer();
+  std::string got =
+      Exchange("GET /" + std::string(20000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", nullptr);
+  EXPECT_EQ(got.rfind("HTTP/1.1 414", 0), 0u) << got.substr(0, 200);
+  EXPECT_TRUE(requests_.empty());
+}
+
+TEST_F(HttpServerTest, BodiesPastTheServerBudgetGet503) {
+  HttpServerOptions opts;
+  opts.max_buffered_bytes = 50;
+  StartServer(opts);
+  std::string got = Exchange(
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'b'),
+      nullptr);
+  EXPECT_EQ(got.rfind("HTTP/1.1 503", 0), 0u) << got;
+  EXPECT_TRUE(requests_.empty());
+}
+
+TEST_F(HttpServerTest, BodiesWithinTheServerBudgetAreServed) {
+  HttpServerOptions opts;
+  opts.max_buffered_bytes = 150;
+  StartServer(opts);
+  std::string one = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" +
+                    std::string(100, 'b');
+  // Sequential requests release what they charged: the budget is not used up.
+  std::string got = Exchange(one + one + one, [](const std::string& r) {
+    return CountResponses(r) == 3;
+  });
+  EXPECT_EQ(requests_.size(), 3u);
+  EXPECT_EQ(got.find("503"), std::string::npos) << got;
+}
+
 TEST_F(HttpServerTest, ChunkedBodyOverLimitGets413) {
   HttpServerOptions opts;
   opts.max_body_size = 4;
   StartServer(opts);
   std::string got = Exchange(
-      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n",
       nullptr);
   EXPECT_EQ(got.rfind("HTTP/1.1 413", 0), 0u) << got;
   EXPECT_TRUE(requests_.empty());
@@ -120,7 +182,7 @@ TEST_F(HttpServerTest, StalledRequestIsClosed) {
   opts.request_timeout_ms = 30;
   StartServer(opts);
   // Half a request, then silence: closed by the request timeout, nothing handled.
-  std::string got = Exchange("POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\nabc", nullptr);
+  std::string got = Exchange("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc", nullptr);
   EXPECT_TRUE(peer_closed_);
   EXPECT_TRUE(requests_.empty());
 }

@@ -1,0 +1,151 @@
+// Parsing JSON that came from outside (API bodies, log lines, records, plugin and endpoint answers)
+// without letting its shape decide how deep our stack goes.
+//
+// RapidJSON's default reader recurses once per nesting level, so a few hundred kilobytes of '['
+// overflow the stack of whichever thread parses them. Every parse of bytes we did not write goes
+// through ParseJson: the reader runs iteratively (its kParseIterativeFlag keeps the state on the
+// heap) and a handler refuses containers nested deeper than `max_depth`, so that what callers do
+// afterwards with the value (walk it, write it back out, copy it: all recursive in RapidJSON)
+// stays bounded too.
+//
+// Header-only: callers already link RapidJSON through the sluice_json interface target.
+// Thread-safe: no shared state.
+#pragma once
+
+#include <rapidjson/document.h>
+#include <rapidjson/encodedstream.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace sluice {
+
+// Deepest nesting accepted. Jackson's default read constraint is 1,000 levels as well; real
+// documents stay far below it, and 1,000 frames of RapidJSON's recursive writer or copier use
+// well under a megabyte of stack.
+inline constexpr unsigned kMaxJsonDepth = 1000;
+
+// Forwards SAX events to `Inner` and stops the parse when containers nest deeper than `max_depth`.
+template <typename Inner>
+class DepthLimitedHandler {
+ public:
+  using Ch = char;
+  DepthLimitedHandler(Inner* inner, unsigned max_depth) : inner_(inner), max_depth_(max_depth) {}
+
+  bool too_deep() const { return too_deep_; }
+
+  bool Null() { return inner_->Null(); }
+  bool Bool(bool b) { return inner_->Bool(b); }
+  bool Int(int i) { return inner_->Int(i); }
+  bool Uint(unsigned u) { return inner_->Uint(u); }
+  bool Int64(int64_t i) { return inner_->Int64(i); }
+  bool Uint64(uint64_t u) { return inner_->Uint64(u); }
+  bool Double(double d) { return inner_->Double(d); }
+  bool RawNumber(const Ch* s, rapidjson::SizeType n, bool copy) {
+    return inner_->RawNumber(s, n, copy);
+  }
+  bool String(const Ch* s, rapidjson::SizeType n, bool copy) { return inner_->String(s, n, copy); }
+  bool Key(const Ch* s, rapidjson::SizeType n, bool copy) { return inner_->Key(s, n, copy); }
+  bool StartObject() { return Enter() && inner_->StartObject(); }
+  bool EndObject(rapidjson::SizeType members) {
+    --depth_;
+    return inner_->EndObject(members);
+  }
+  bool StartArray() { return Enter() && inner_->StartArray(); }
+  bool EndArray(rapidjson::SizeType elements) {
+    --depth_;
+    return inner_->EndArray(elements);
+  }
+
+ private:
+  bool Enter() {
+    if (++depth_ <= max_depth_) return true;
+    too_deep_ = true;
+    return false;
+  }
+
+  Inner* inner_;
+  unsigned max_depth_;
+  unsigned depth_ = 0;
+  bool too_deep_ = false;
+};
+
+namespace json_internal {
+
+// The stream Document::Parse(str, length) reads through: its SSE4.2 whitespace scan stops at the
+// end of the bytes (the NUL-terminated streams' scan reads whole 16-byte blocks past it).
+using BoundedStream = rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream>;
+
+inline Status ParseError(const rapidjson::ParseResult& r, bool too_deep, unsigned max_depth) {
+  std::string where = "at offset " + std::to_string(r.Offset()) + ": ";
+  if (too_deep) {
+    return InvalidArgument(where + "nested deeper than " + std::to_string(max_depth) + " levels");
+  }
+  return InvalidArgument(where + rapidjson::GetParseError_En(r.Code()));
+}
+
+template <unsigned kFlags, typename Stream, typename Handler>
+Status Run(Stream& is, Handler* handler, unsigned max_depth) {
+  DepthLimitedHandler<Handler> limited(handler, max_depth);
+  rapidjson::Reader reader;
+  rapidjson::ParseResult r = reader.Parse<kFlags | rapidjson::kParseIterativeFlag>(is, limited);
+  if (r.IsError()) return ParseError(r, limited.too_deep(), max_depth);
+  return Status::Ok();
+}
+
+// Builds `doc` from the stream; on error `doc` is left null.
+template <unsigned kFlags, typename Stream>
+Status IntoDocument(Stream& is, rapidjson::Document* doc, unsigned max_depth) {
+  Status st;
+  auto generate = [&](rapidjson::Document& handler) {
+    st = Run<kFlags>(is, &handler, max_depth);
+    return st.ok();
+  };
+  doc->SetNull();
+  doc->Populate(generate);
+  if (!st.ok()) doc->SetNull();
+  return st;
+}
+
+}  // namespace json_internal
+
+// Parses `text` into *doc. The error names the byte offset and what was wrong ("at offset 12:
+// Missing a comma or ']' after an array element."); on error *doc is null. Strings are copied
+// into the document, so `text` need not outlive it.
+template <unsigned kFlags = rapidjson::kParseDefaultFlags>
+[[nodiscard]] Status ParseJson(std::string_view text, rapidjson::Document* doc,
+                               unsigned max_depth = kMaxJsonDepth) {
+  rapidjson::MemoryStream ms(text.data(), text.size());
+  json_internal::BoundedStream is(ms);
+  return json_internal::IntoDocument<kFlags>(is, doc, max_depth);
+}
+
+// As ParseJson, parsing in place: `text` must be NUL-terminated, is modified, and must outlive
+// *doc, whose strings point into it.
+template <unsigned kFlags = rapidjson::kParseDefaultFlags>
+[[nodiscard]] Status ParseJsonInsitu(char* text, rapidjson::Document* doc,
+                                     unsigned max_depth = kMaxJsonDepth) {
+  rapidjson::InsituStringStream is(text);
+  return json_internal::IntoDocument<kFlags | rapidjson::kParseInsituFlag>(is, doc, max_depth);
+}
+
+// Validates `text` as JSON without building a value. With kParseStopWhenDoneFlag, *end (when
+// given) receives the offset just past the first complete value.
+template <unsigned kFlags = rapidjson::kParseDefaultFlags>
+[[nodiscard]] Status ValidateJson(std::string_view text, size_t* end = nullptr,
+                                  unsigned max_depth = kMaxJsonDepth) {
+  rapidjson::MemoryStream ms(text.data(), text.size());
+  json_internal::BoundedStream is(ms);
+  rapidjson::BaseReaderHandler<> sink;
+  Status st = json_internal::Run<kFlags>(is, &sink, max_depth);
+  if (end != nullptr) *end = is.Tell();
+  return st;
+}
+
+}  // namespace sluice
