@@ -242,6 +242,7 @@ Status Daemon::Start() {
     // from the API listener's, so neither instance overwrites the other's file.
     broker::api::ApiOptions ao;
     ao.data_dir = data_dir / "admin_api";
+    ao.internal_streams = true;
     std::error_code ec;
     fs::create_directories(ao.data_dir, ec);
     ASSIGN_OR_RETURN(s.admin_api, broker::api::KinesisApi::Create(s.broker.get(), ao));

@@ -6,6 +6,7 @@
 #include "broker/format.h"
 #include "broker/route_hash.h"
 #include "core/log.h"
+#include "core/utf8.h"
 
 namespace sluice::broker {
 
@@ -13,12 +14,6 @@ namespace {
 constexpr size_t kMaxBatchRecords = 500;
 constexpr size_t kMaxBatchBytes = 5u << 20;
 constexpr size_t kMaxKeyChars = 256;
-
-size_t Utf8Chars(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
 }  // namespace
 
 std::pair<uint128, uint128> EvenRange(int i, int n) {

@@ -3,6 +3,7 @@
 
 #include "agent/config/checks.h"
 #include "agent/config/schema_internal.h"
+#include "agent/tail/partition_key.h"
 
 // The tables use designated initializers and leave defaulted members out on purpose; GCC 12
 // warns about that even though every member has a default member initializer.
@@ -42,6 +43,12 @@ std::string SetPartitionKey(LoadContext& c, const Value& v) {
   } else if (t.rfind("field:", 0) == 0 && t.size() > 6) {
     f.partition_key = agent::PartitionKeyKind::kField;
     f.partition_key_arg = t.substr(6);
+    // The check `sluice run` makes, so that `sluice check` refuses what run would.
+    auto keyer = agent::PartitionKeyer::Create(f.partition_key, f.partition_key_arg, 1);
+    if (!keyer.ok()) {
+      std::string m = keyer.status().message();
+      return m.starts_with("partition_key: ") ? m.substr(15) : m;
+    }
   } else if (t.rfind("regex:", 0) == 0 && t.size() > 6) {
     f.partition_key = agent::PartitionKeyKind::kRegex;
     f.partition_key_arg = t.substr(6);

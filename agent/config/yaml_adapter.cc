@@ -74,9 +74,16 @@ bool Convert(const YAML::Node& in, int depth, Budget* budget, ErrorList* errors,
   return true;
 }
 
-// Notes where a document starts and where its first node is; nothing else.
+// Thrown by DocumentProbe past kMaxNodes values, before yaml-cpp builds any node: a file of a
+// few MiB of short values would otherwise take a GiB of nodes before the budget refused it.
+struct TooManyValues {
+  YAML::Mark at;
+};
+
+// Notes where a document starts and where its first node is, and counts values.
 class DocumentProbe final : public YAML::EventHandler {
  public:
+  explicit DocumentProbe(size_t* values) : values_(values) {}
   YAML::Mark start;
   YAML::Mark first_node;
   bool has_node = false;
@@ -104,7 +111,9 @@ class DocumentProbe final : public YAML::EventHandler {
   void Note(const YAML::Mark& mark) {
     if (!has_node) first_node = mark;
     has_node = true;
+    if (++*values_ > kMaxNodes) throw TooManyValues{mark};
   }
+  size_t* values_;
 };
 
 // The documents of a file, as far as they can be read: their number and where the second starts.
@@ -126,9 +135,17 @@ DocumentCount CountDocuments(std::string_view text, ErrorList* errors) {
   YAML::Parser parser(in);
   DocumentCount count;
   YAML::Mark previous_start;
+  size_t values = 0;
   while (count.documents < kMaxDocuments) {
-    DocumentProbe probe;
-    if (!parser.HandleNextDocument(probe)) break;
+    DocumentProbe probe(&values);
+    try {
+      if (!parser.HandleNextDocument(probe)) break;
+    } catch (const TooManyValues& e) {
+      errors->Add(e.at.line + 1, e.at.column + 1, "",
+                  "the file holds more than " + std::to_string(kMaxNodes) + " values");
+      count.documents = -1;
+      return count;
+    }
     if (count.documents > 0 && probe.start.pos == previous_start.pos) {
       const YAML::Mark& at = probe.has_node ? probe.first_node : probe.start;
       char c = at.pos >= 0 && static_cast<size_t>(at.pos) < text.size() ? text[at.pos] : '?';

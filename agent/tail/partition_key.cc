@@ -26,7 +26,12 @@ Result<std::unique_ptr<PartitionKeyer>> PartitionKeyer::Create(PartitionKeyKind 
   k->rng_ = seed | 1;
   if (kind == PartitionKeyKind::kField) {
     std::string_view p = arg;
-    if (p.starts_with("$.")) p.remove_prefix(2);
+    // "user.id", jq's ".user.id" (as partitioning keys are written) or JSONPath's "$.user.id".
+    if (p.starts_with("$.")) {
+      p.remove_prefix(2);
+    } else if (p.starts_with(".")) {
+      p.remove_prefix(1);
+    }
     size_t i = 0;
     while (i <= p.size()) {
       size_t j = p.find('.', i);

@@ -13,6 +13,7 @@
 #include "core/base64.h"
 #include "core/log.h"
 #include "core/json.h"
+#include "core/utf8.h"
 
 namespace sluice::broker::api {
 namespace {
@@ -188,7 +189,7 @@ void FirehoseApi::Handle(std::string_view operation, std::string& body, ApiReply
     ew.Key("__type");
     ew.String(c.error_type.c_str());
     ew.Key("message");
-    ew.String(c.error_message.c_str());
+    ew.String(ValidUtf8(c.error_message).c_str());  // it may quote the request's bytes
     ew.EndObject();
     reply->body.assign(eb.GetString(), eb.GetSize());
     return;

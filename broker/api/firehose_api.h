@@ -29,7 +29,6 @@ namespace sluice::broker::api {
 inline constexpr size_t kFirehoseMaxRecordBytes = 1000 * 1024;     // before base64
 inline constexpr size_t kFirehoseMaxBatchRecords = 500;            // per PutRecordBatch
 inline constexpr size_t kFirehoseMaxBatchBytes = 4 * 1024 * 1024;  // data of one batch
-inline constexpr std::string_view kDirectPutStreamPrefix = "_firehose.";
 
 // The internal broker stream behind a DirectPut delivery stream.
 std::string DirectPutStreamName(std::string_view delivery);

@@ -7,6 +7,7 @@
 #include "broker/api/kinesis_call.h"
 #include "core/log.h"
 #include "core/json.h"
+#include "core/utf8.h"
 
 namespace sluice::broker::api {
 
@@ -130,7 +131,7 @@ void KinesisApi::Finish(Call& c, ApiReply* reply) {
     ew.Key("__type");
     ew.String(c.error_type.c_str());
     ew.Key("message");
-    ew.String(c.error_message.c_str());
+    ew.String(ValidUtf8(c.error_message).c_str());  // it may quote the request's bytes
     ew.EndObject();
     reply->body.assign(eb.GetString(), eb.GetSize());
     return;
@@ -156,8 +157,11 @@ Stream* KinesisApi::ResolveStream(Call& c) {
            "StreamARN " + std::string(*arn) + " does not name stream " + n + ".");
     return nullptr;
   }
+  // An ARN of another region or account, or with anything after the name, is not one of ours;
+  // nor is an internal stream this instance hides.
+  bool ours = !arn || *arn == StreamArn(n);
   Result<Stream*> s = broker_->GetStream(n);
-  if (!s.ok()) {
+  if (!ours || Hidden(n) || !s.ok()) {
     c.Fail("ResourceNotFoundException",
            "Stream " + n + " under account " + options_.account_id + " not found.");
     return nullptr;
@@ -173,6 +177,11 @@ KinesisApi::StreamMeta& KinesisApi::Meta(const std::string& stream) {
     SaveMeta();  // first seen (e.g. created by the daemon's config): keep its times stable
   }
   return it->second;
+}
+
+bool KinesisApi::Hidden(std::string_view stream) const {
+  return !options_.internal_streams &&
+         stream.substr(0, kDirectPutStreamPrefix.size()) == kDirectPutStreamPrefix;
 }
 
 std::string KinesisApi::StreamArn(std::string_view name) const {

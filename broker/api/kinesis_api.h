@@ -44,6 +44,9 @@ struct FirehoseDelivery {
   std::string source_stream;  // empty: DirectPut
 };
 
+// The internal stream behind a Direct PUT delivery is "_firehose.<delivery name>".
+inline constexpr std::string_view kDirectPutStreamPrefix = "_firehose.";
+
 struct ApiOptions {
   // The broker's data directory: shard-iterator tokens are signed with its iterator.key, so
   // iterators stay valid across a restart.
@@ -63,6 +66,10 @@ struct ApiOptions {
   int64_t max_signature_skew_ms = 15 * 60 * 1000;
   Clock* clock = Clock::Real();                       // not owned
   std::vector<FirehoseDelivery> firehose_deliveries;  // the Firehose_20150804 operations
+  // Whether the internal streams behind Direct PUT deliveries ("_firehose.<name>") are reachable.
+  // The public API hides them (Firehose's limits apply to their writers); the admin endpoint's
+  // instance shows them to the operator's `sluice streams` and `sluice cat`.
+  bool internal_streams = false;
 };
 
 // The answer to one API call.
@@ -132,6 +139,10 @@ class KinesisApi final {
   Status LoadMeta();                      // kinesis_meta.cc
   void SaveMeta();
   Stream* ResolveStream(Call& c);  // StreamName and/or StreamARN; records the error
+  // ConsumerARN, or StreamARN and ConsumerName, of a registered consumer; records the error.
+  bool FindConsumer(Call& c, Stream** stream, std::string* consumer);
+  // An internal stream this instance does not expose (see ApiOptions::internal_streams).
+  bool Hidden(std::string_view stream) const;
   StreamMeta& Meta(const std::string& stream);
   std::string StreamArn(std::string_view name) const;
   std::string ConsumerArn(std::string_view stream, std::string_view consumer, int64_t ms) const;

@@ -1,4 +1,5 @@
 #include "broker/api/kinesis_call.h"
+#include "core/utf8.h"
 
 #include <charconv>
 #include <cmath>
@@ -130,12 +131,13 @@ void KinesisApi::Call::NotNull(bool present, std::string_view path) {
 void KinesisApi::Call::Length(std::optional<std::string_view> v, std::string_view path, size_t min,
                               size_t max) {
   if (!v) return;
-  if (v->size() < min) {
+  size_t length = Utf8Chars(*v);  // AWS counts characters, not bytes
+  if (length < min) {
     violations.push_back("Value " + Quote(*v) + " at '" + std::string(path) +
                          "' failed to satisfy constraint: Member must have length greater than "
                          "or equal to " +
                          std::to_string(min));
-  } else if (v->size() > max) {
+  } else if (length > max) {
     violations.push_back("Value " + Quote(*v) + " at '" + std::string(path) +
                          "' failed to satisfy constraint: Member must have length less than or "
                          "equal to " +

@@ -78,8 +78,9 @@ void KinesisApi::RegisterStreamConsumer(Call& c) {
 }
 
 // Shared by Describe and Deregister: either ConsumerARN, or StreamARN plus ConsumerName.
-static bool FindConsumer(KinesisApi::Call& c, Broker* broker, const std::string& account,
-                         Stream** stream, std::string* consumer) {
+bool KinesisApi::FindConsumer(Call& c, Stream** stream, std::string* consumer) {
+  const std::string& account = options_.account_id;
+  Broker* broker = broker_;
   std::optional<std::string_view> carn = c.Str("ConsumerARN");
   std::optional<std::string_view> sarn = c.Str("StreamARN");
   std::optional<std::string_view> name = c.Str("ConsumerName");
@@ -91,10 +92,13 @@ static bool FindConsumer(KinesisApi::Call& c, Broker* broker, const std::string&
   c.StreamNameRules(name, "consumerName");
   if (!c.Check()) return false;
   ConsumerRef ref;
+  bool ours = true;  // the ARN names this region and account, in the form we write
   if (carn) {
     ref = *ParseConsumerArn(*carn);
+    ours = carn->substr(0, StreamArn(ref.stream).size() + 10) == StreamArn(ref.stream) + "/consumer/";
   } else if (sarn && name) {
     ref = ConsumerRef{*StreamNameFromArn(*sarn), std::string(*name)};
+    ours = *sarn == StreamArn(ref.stream);
   } else {
     c.Fail("InvalidArgumentException",
            "Either ConsumerARN or both ConsumerName and StreamARN must be provided.");
@@ -103,7 +107,7 @@ static bool FindConsumer(KinesisApi::Call& c, Broker* broker, const std::string&
   Result<Stream*> s = broker->GetStream(ref.stream);
   std::vector<std::string> list;
   if (s.ok()) list = (*s)->ListConsumers();
-  if (!s.ok() || std::find(list.begin(), list.end(), ref.consumer) == list.end()) {
+  if (!ours || Hidden(ref.stream) || !s.ok() || std::find(list.begin(), list.end(), ref.consumer) == list.end()) {
     c.Fail("ResourceNotFoundException", "Consumer " + ref.consumer + " under stream " + ref.stream +
                                             " not found for account " + account + ".");
     return false;
@@ -116,7 +120,7 @@ static bool FindConsumer(KinesisApi::Call& c, Broker* broker, const std::string&
 void KinesisApi::DescribeStreamConsumer(Call& c) {
   Stream* s = nullptr;
   std::string name;
-  if (!FindConsumer(c, broker_, options_.account_id, &s, &name)) return;
+  if (!FindConsumer(c, &s, &name)) return;
   StreamMeta& m = Meta(s->name());
   auto it = m.consumer_created_ms.find(name);
   int64_t created = it != m.consumer_created_ms.end() ? it->second : m.created_ms;
@@ -134,7 +138,7 @@ void KinesisApi::DescribeStreamConsumer(Call& c) {
 void KinesisApi::DeregisterStreamConsumer(Call& c) {
   Stream* s = nullptr;
   std::string name;
-  if (!FindConsumer(c, broker_, options_.account_id, &s, &name)) return;
+  if (!FindConsumer(c, &s, &name)) return;
   Status st = s->DeregisterConsumer(name);
   if (st.code() == Code::kAlreadyExists) {
     c.Fail("ResourceInUseException", st.message());

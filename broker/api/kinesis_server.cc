@@ -7,6 +7,7 @@
 #include "broker/api/subscriptions.h"
 #include "core/log.h"
 #include "broker/api/local_only.h"
+#include "core/utf8.h"
 
 namespace sluice::broker::api {
 namespace {
@@ -21,7 +22,8 @@ void JsonError(http::HttpResponse* resp, int status, std::string_view type,
   resp->headers.emplace_back("x-amzn-ErrorType", std::string(type));
   std::string body = "{\"__type\":\"";
   body.append(type).append("\",\"message\":\"");
-  for (char ch : message) {  // messages are ours; escape what JSON needs
+  // Messages may quote request bytes (a header value): valid UTF-8, escaped as JSON needs.
+  for (char ch : ValidUtf8(message)) {
     if (ch == '"' || ch == '\\') body.push_back('\\');
     if (static_cast<unsigned char>(ch) >= 0x20) body.push_back(ch);
   }

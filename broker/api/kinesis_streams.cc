@@ -63,6 +63,12 @@ void KinesisApi::CreateStream(Call& c) {
   c.Enum(mode, "streamModeDetails.streamMode", {"PROVISIONED", "ON_DEMAND"});
   if (mode_details) c.NotNull(mode.has_value(), "streamModeDetails.streamMode");
   if (!c.Check()) return;
+  if (Hidden(*name)) {
+    c.Fail("InvalidArgumentException", "Stream names starting with " +
+                                           std::string(kDirectPutStreamPrefix) +
+                                           " are reserved for Firehose Direct PUT deliveries.");
+    return;
+  }
   StreamOptions so;
   so.name = std::string(*name);
   so.mode = options_.default_mode;
@@ -223,6 +229,7 @@ void KinesisApi::ListStreams(Call& c) {
   bool more = false;
   for (const std::string& n : names) {
     if (!after.empty() && n <= after) continue;
+    if (Hidden(n)) continue;
     if (page.size() == max) {
       more = true;
       break;

@@ -414,5 +414,86 @@ TEST(ListenAddressTest, ParsesAndRefusesExposureWithoutCredentials) {
   std::filesystem::remove_all(dir);
 }
 
+TEST_F(KinesisApiTest, PartitionKeyLengthCountsCharacters) {
+  Create("s", 1);
+  std::string e_acute = "\xC3\xA9";  // 2 bytes, 1 character
+  std::string key;
+  for (int i = 0; i < 256; ++i) key += e_acute;
+  Call("PutRecord", R"({"StreamName":"s","PartitionKey":")" + key + R"(","Data":"YQ=="})");
+  EXPECT_EQ(status_, 200) << raw_;
+  Call("PutRecord",
+       R"({"StreamName":"s","PartitionKey":")" + key + "a" + R"(","Data":"YQ=="})");
+  EXPECT_EQ(type_, "ValidationException") << raw_;
+}
+
+TEST_F(KinesisApiTest, ErrorMessagesStayValidJsonWithInvalidUtf8) {
+  // The operation name is echoed in the answer; Call() checks the body parses.
+  auto d = Call("No\xFFSuch", "{}");
+  EXPECT_EQ(type_, "UnknownOperationException");
+  EXPECT_NE(Message(d).find("\xEF\xBF\xBD"), std::string::npos) << raw_;
+  d = Call("CreateStream", "{\"StreamName\":\"bad\xC0\xAF\",\"ShardCount\":1}");
+  EXPECT_EQ(type_, "ValidationException");
+}
+
+TEST_F(KinesisApiTest, ForeignOrMalformedArnsDoNotResolveToLocalStreams) {
+  Create("s1", 1);
+  for (const char* arn : {"arn:aws:kinesis:us-east-1:111111111111:stream/s1",
+                          "arn:aws:kinesis:eu-west-1:000000000000:stream/s1",
+                          "arn:aws:kinesis:us-east-1:000000000000:stream/s1/../.."}) {
+    Call("DescribeStreamSummary", std::string(R"({"StreamARN":")") + arn + "\"}");
+    EXPECT_EQ(type_, "ResourceNotFoundException") << arn << " " << raw_;
+  }
+  Call("DescribeStreamSummary",
+       R"({"StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/s1"})");
+  EXPECT_EQ(status_, 200) << raw_;
+  Call("RegisterStreamConsumer",
+       R"({"StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/s1","ConsumerName":"c"})");
+  ASSERT_EQ(status_, 200) << raw_;
+  Call("DescribeStreamConsumer",
+       R"({"StreamARN":"arn:aws:kinesis:us-east-1:222222222222:stream/s1","ConsumerName":"c"})");
+  EXPECT_EQ(type_, "ResourceNotFoundException") << raw_;
+}
+
+TEST_F(KinesisApiTest, InternalFirehoseStreamsAreNotReachable) {
+  StreamOptions so;
+  so.name = "_firehose.d1";
+  ASSERT_TRUE(broker_->CreateStream(so).ok());
+  Create("visible", 1);
+  auto d = Call("ListStreams", "{}");
+  ASSERT_EQ(status_, 200) << raw_;
+  ASSERT_EQ(d["StreamNames"].Size(), 1u) << raw_;
+  EXPECT_STREQ(d["StreamNames"][0].GetString(), "visible");
+  Call("PutRecord", R"({"StreamName":"_firehose.d1","PartitionKey":"k","Data":"YQ=="})");
+  EXPECT_EQ(type_, "ResourceNotFoundException") << raw_;
+  Call("DeleteStream", R"({"StreamName":"_firehose.d1"})");
+  EXPECT_EQ(type_, "ResourceNotFoundException") << raw_;
+  Call("CreateStream", R"({"StreamName":"_firehose.d2","ShardCount":1})");
+  EXPECT_EQ(type_, "InvalidArgumentException") << raw_;
+  EXPECT_TRUE(broker_->GetStream("_firehose.d1").ok());
+}
+
+TEST_F(KinesisApiTest, StreamsAndConsumersInUseAreNotDeleted) {
+  Create("s", 1);
+  auto s = broker_->GetStream("s");
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE((*s)->RegisterConsumer("reader").ok());
+  uint64_t hold = (*s)->Hold("delivery reader", "reader");
+  Call("DeleteStream", R"({"StreamName":"s","EnforceConsumerDeletion":true})");
+  EXPECT_EQ(type_, "ResourceInUseException") << raw_;
+  EXPECT_NE(raw_.find("delivery reader"), std::string::npos) << raw_;
+  Call("DeregisterStreamConsumer",
+       R"({"StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/s","ConsumerName":"reader"})");
+  EXPECT_EQ(type_, "ResourceInUseException") << raw_;
+  (*s)->Release(hold);
+  Call("DeleteStream", R"({"StreamName":"s","EnforceConsumerDeletion":true})");
+  EXPECT_EQ(status_, 200) << raw_;
+}
+
+TEST_F(KinesisApiTest, DeepJsonIsASerializationError) {
+  Call("ListStreams", std::string(300000, '['));
+  EXPECT_EQ(type_, "SerializationException");
+  EXPECT_NE(raw_.find("nested deeper than"), std::string::npos) << raw_;
+}
+
 }  // namespace
 }  // namespace sluice::broker::api
