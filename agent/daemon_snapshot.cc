@@ -184,6 +184,9 @@ AdminSnapshot Daemon::Snapshot() {
           static_cast<double>(st.truncations));
     m.Add("sluice_agent_parse_failures_total", "Records a processing step could not parse.",
           "counter", fl, static_cast<double>(st.parse_failures));
+    m.Add("sluice_agent_partition_key_fallbacks_total",
+          "Records keyed by the deterministic hash because partition_key found no key in them.",
+          "counter", fl, static_cast<double>(st.partition_key_fallbacks));
     m.Add("sluice_agent_records_truncated_total", "Records cut at max_record_size.", "counter", fl,
           static_cast<double>(st.records_truncated));
     m.Add("sluice_agent_put_throttled_total", "Puts refused by limits or quota.", "counter", fl,

@@ -80,6 +80,7 @@ class Http1Session final : public ProtocolSession {
         s->SendError(414, "request target longer than " + std::to_string(kMaxTarget) + " bytes");
         return -1;
       }
+      if (!s->Charge(n)) return -1;
       s->req_.target.append(at, n);
       return 0;
     };
@@ -88,6 +89,7 @@ class Http1Session final : public ProtocolSession {
     };
     settings_.on_header_value = [](http_parser* p, const char* at, size_t n) {
       auto* s = Self(p);
+      if (!s->Charge(n)) return -1;
       s->req_.headers.back().second.append(at, n);
       s->in_value_ = true;
       return 0;
@@ -158,6 +160,7 @@ class Http1Session final : public ProtocolSession {
 
   int OnBegin() {
     ReleaseBody();
+    body_reserved_ = false;
     req_ = HttpRequest();
     req_.peer = conn_->peer();
     in_value_ = false;
@@ -166,6 +169,7 @@ class Http1Session final : public ProtocolSession {
   }
 
   int OnField(const char* at, size_t n) {
+    if (!Charge(n)) return -1;
     if (in_value_ || req_.headers.empty()) req_.headers.emplace_back();
     in_value_ = false;
     std::string& name = req_.headers.back().first;
@@ -189,7 +193,11 @@ class Http1Session final : public ProtocolSession {
       SendError(400, "HTTP/1.1 request without a Host header");
       return -1;
     }
-    if (parser_.content_length != ULLONG_MAX && !Charge(parser_.content_length)) return -1;
+    // The head's bytes were charged as they came; the body's are reserved here.
+    if (parser_.content_length != ULLONG_MAX) {
+      if (!Charge(parser_.content_length)) return -1;
+      body_reserved_ = true;
+    }
     const std::string* expect = req_.Header("expect");
     if (expect != nullptr && (*expect == "100-continue" || *expect == "100-Continue")) {
       conn_->Queue("HTTP/1.1 100 Continue\r\n\r\n");
@@ -206,7 +214,7 @@ class Http1Session final : public ProtocolSession {
       SendError(413, "request body exceeds the limit of " + std::to_string(limit) + " bytes");
       return -1;
     }
-    if (req_.body.size() + n > charged_ && !Charge(req_.body.size() + n - charged_)) return -1;
+    if (!body_reserved_ && !Charge(n)) return -1;  // chunked: charged as it comes
     req_.body.append(at, n);
     return 0;
   }
@@ -271,7 +279,8 @@ class Http1Session final : public ProtocolSession {
   bool close_ = false;
   bool stalled_ = false;
   std::string backlog_;  // received while stalled, not parsed yet
-  size_t charged_ = 0;   // body bytes of the current request charged to the server's budget
+  size_t charged_ = 0;   // bytes of the current request charged to the server's budget
+  bool body_reserved_ = false;  // its Content-Length was charged at the head
   std::shared_ptr<Http1BodyWriter> writer_;
 };
 

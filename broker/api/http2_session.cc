@@ -173,6 +173,10 @@ class Http2Session final : public ProtocolSession {
     // Past the advertised SETTINGS_MAX_HEADER_LIST_SIZE: nghttp2 resets the stream and calls
     // no more header callbacks for it.
     if (st->header_bytes > kMaxHeaderList) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    if (!Self(user)->conn_->ChargeBody(namelen + valuelen)) {
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    st->charged += namelen + valuelen;
     std::string_view k(reinterpret_cast<const char*>(name), namelen);
     std::string_view v(reinterpret_cast<const char*>(value), valuelen);
     if (k == ":method") {

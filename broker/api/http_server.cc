@@ -361,6 +361,7 @@ HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpServer::~HttpServer() = default;
 
 size_t HttpServer::connection_count() const { return impl_->connections.size(); }
+size_t HttpServer::buffered_bytes() const { return impl_->held_bytes; }
 
 Status HttpServer::Start() {
   Impl* s = impl_.get();

@@ -70,12 +70,14 @@ struct HttpServerOptions {
   size_t max_body_size = 8 << 20;
   uint64_t idle_timeout_ms = 120000;    // no bytes at all on an idle connection
   uint64_t request_timeout_ms = 30000;  // from a request's first byte to its last
-  int max_connections = 20000;
+  // Each open connection costs about 14 KiB of memory idle (HTTP/2 session state), on top of
+  // what it holds under `max_buffered_bytes`.
+  int max_connections = 2048;
   // Memory a peer can make the server hold. A connection whose unsent answers pass
   // `max_connection_output` stops being read (HTTP/1.1 pipelining, an HTTP/2 peer that grants no
   // window) until they drain. Across all connections, request bodies being received plus answers
   // not yet sent are held under `max_buffered_bytes`: past it a new request gets 503 (HTTP/2:
-  // REFUSED_STREAM) and does no work.
+  // REFUSED_STREAM) and does no work. Request heads count against it too.
   size_t max_connection_output = 4 << 20;
   size_t max_buffered_bytes = 64 << 20;
   std::string server_name = "sluice";
@@ -96,6 +98,8 @@ class HttpServer final {
   void Stop(std::function<void()> on_closed);
   int port() const { return port_; }
   size_t connection_count() const;
+  // Request bodies being received plus answers not yet sent, over all connections.
+  size_t buffered_bytes() const;
 
   struct Impl;
 

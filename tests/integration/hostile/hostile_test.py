@@ -205,6 +205,9 @@ def test_poison_line(sluice):
             f.write(b'{"user":{"id":"b"},"level":"warn","n":2}\n')
         wait_until(lambda: len(delivered_lines(d)) == 2, what="the 2 good lines delivered")
         wait_until(lambda: len(spilled(d, "partitioning-failed")) == 1, what="the poison spilled")
+        fallbacks = d.metrics().get(("sluice_agent_partition_key_fallbacks_total",
+                                     '{source="app"}'))
+        assert fallbacks == 1, fallbacks
         alive(d)
         d.stop()
         with open(d.path("log", "app.log"), "ab") as f:
