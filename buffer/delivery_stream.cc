@@ -512,12 +512,13 @@ bool DeliveryStream::SendPartitioned(Worker* w, const JournalEntry& entry) {
   std::map<std::map<std::string, std::string>, std::vector<size_t>> groups;
   std::vector<FailedRecord> failed;
   std::deque<std::string> messages;  // owns the messages `failed` points at
+  JsonArena arena;
   for (size_t i = 0; i < b.recs.size(); ++i) {
     const auto& r = b.recs[i];
     auto keys =
         partition_specs_.empty()
             ? Result<std::map<std::string, std::string>>(std::map<std::string, std::string>{})
-            : ExtractPartitionKeys(partition_specs_, b.Data(r));
+            : ExtractPartitionKeys(partition_specs_, b.Data(r), &arena);
     if (keys.ok() && w->has_lambda_keys) {
       for (const auto& [k, v] : w->lambda_keys[i]) keys->emplace(k, v);  // query keys win
     }

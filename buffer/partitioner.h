@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/json.h"
 #include "core/status.h"
 
 namespace sluice::buffer {
@@ -20,9 +21,11 @@ struct PartitionKeySpec {
 
 Result<std::vector<PartitionKeySpec>> ParsePartitionKeys(const std::vector<std::string>& specs);
 
-// The key values of one record; an error if it is not a JSON object or a field is missing or
-// not a scalar.
+// The key values of one record; an error if it is not a JSON object (nested deeper than
+// core/json.h allows counts as not JSON) or a field is missing or not a scalar. `arena`, when
+// given, is where the record is parsed (one per thread, reused record after record).
 Result<std::map<std::string, std::string>> ExtractPartitionKeys(
-    const std::vector<PartitionKeySpec>& specs, std::string_view record);
+    const std::vector<PartitionKeySpec>& specs, std::string_view record,
+    JsonArena* arena = nullptr);
 
 }  // namespace sluice::buffer

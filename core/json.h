@@ -148,4 +148,26 @@ template <unsigned kFlags = rapidjson::kParseDefaultFlags>
   return st;
 }
 
+// A Document for parsing one record after another on a hot path: its values live in a buffer
+// kept between parses, so a record that fits takes no allocation for its values. Fresh() clears
+// what the previous parse left and returns the Document to parse into; the previous Document's
+// values die there. One per thread; not copyable.
+class JsonArena {
+ public:
+  JsonArena() : pool_(buffer_, sizeof(buffer_)), doc_(&pool_) {}
+  JsonArena(const JsonArena&) = delete;
+  JsonArena& operator=(const JsonArena&) = delete;
+
+  rapidjson::Document& Fresh() {
+    doc_.SetNull();
+    pool_.Clear();  // frees chunks beyond the buffer; the buffer is reused from its start
+    return doc_;
+  }
+
+ private:
+  alignas(16) char buffer_[16 * 1024];
+  rapidjson::MemoryPoolAllocator<> pool_;
+  rapidjson::Document doc_;
+};
+
 }  // namespace sluice

@@ -64,7 +64,7 @@ void PartitionKeyer::AppendDeterministic(std::string_view data, std::string* out
 
 bool PartitionKeyer::AppendField(std::string_view data, std::string* out) {
   // Iterative and depth-bounded: a log line is whatever anyone wrote into the file.
-  rapidjson::Document doc;
+  rapidjson::Document& doc = arena_.Fresh();
   if (!ParseJson(data, &doc).ok() || !doc.IsObject()) return false;
   const rapidjson::Value* v = &doc;
   for (const std::string& part : path_) {

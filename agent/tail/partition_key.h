@@ -14,6 +14,7 @@
 
 #include "agent/tail/flow_options.h"
 #include "agent/tail/regex.h"
+#include "core/json.h"
 #include "core/status.h"
 
 namespace sluice::agent {
@@ -40,6 +41,7 @@ class PartitionKeyer final {
   std::vector<std::string> path_;
   std::unique_ptr<Regex> re_;
   std::vector<std::string_view> groups_;
+  JsonArena arena_;  // field keys: each line is parsed here
   uint64_t rng_ = 0;
   uint64_t fallbacks_ = 0;
 };
