@@ -237,7 +237,7 @@ bool BatchSender::WriteSpill(const PendingBatch& batch, const JournalEntry& entr
   failed_.clear();
   for (const Spill& s : *spill) {
     const auto& r = batch.recs[s.index];
-    failed_.push_back({batch.Data(r), r.arrival_ms, s.attempts, s.code, s.message});
+    failed_.push_back({batch.Data(r), r.arrival_ms, s.attempts, s.code, s.message, {}, {}});
   }
   for (int attempt = 1;; ++attempt) {
     Status st = errors_.Write(entry.error_key, failed_, clock_->NowMs());

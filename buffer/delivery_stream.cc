@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 
+#include "broker/metadata.h"
 #include "buffer/codec.h"
 #include "core/log.h"
 
@@ -433,7 +434,9 @@ bool DeliveryStream::Transform(Worker* w, const JournalEntry& entry) {
         ++dropped;
         break;
       case TransformOut::Result::kProcessingFailed:
-        failed.push_back({b.Data(r), r.arrival_ms, 1, "Transform.ProcessingFailed", outs[i].error});
+        failed.push_back(
+            {b.Data(r), r.arrival_ms, 1, "Transform.ProcessingFailed", outs[i].error, {}, {}});
+        SetPosition(r, &failed.back());
         break;
     }
   }
@@ -507,6 +510,11 @@ void DeliveryStream::BackupFailed(Worker* w, std::string_view key, std::string_v
   (void)w->backup->Send(b, be);
 }
 
+void DeliveryStream::SetPosition(const PendingBatch::Rec& r, FailedRecord* f) const {
+  f->shard_id = broker::ShardId(r.shard);
+  f->sequence_number = broker::SequenceNumber(stream_->ShardEpoch(r.shard), r.offset);
+}
+
 bool DeliveryStream::SendPartitioned(Worker* w, const JournalEntry& entry) {
   const PendingBatch& b = w->batch;
   std::map<std::map<std::string, std::string>, std::vector<size_t>> groups;
@@ -524,14 +532,17 @@ bool DeliveryStream::SendPartitioned(Worker* w, const JournalEntry& entry) {
     }
     if (!keys.ok()) {
       messages.push_back(keys.status().message());
-      failed.push_back({b.Data(r), r.arrival_ms, 0, "PartitionKey.Invalid", messages.back()});
+      failed.push_back(
+          {b.Data(r), r.arrival_ms, 0, "PartitionKey.Invalid", messages.back(), {}, {}});
+      SetPosition(r, &failed.back());
       continue;
     }
     auto it = groups.find(*keys);
     if (it == groups.end() &&
         groups.size() >= static_cast<size_t>(options_.max_active_partitions)) {
       failed.push_back({b.Data(r), r.arrival_ms, 0, "PartitionCountExceeded",
-                        "more than max_active_partitions partitions in one buffer"});
+                        "more than max_active_partitions partitions in one buffer", {}, {}});
+      SetPosition(r, &failed.back());
       continue;
     }
     if (it == groups.end()) it = groups.emplace(std::move(*keys), std::vector<size_t>{}).first;

@@ -118,6 +118,8 @@ class DeliveryStream final {
   bool Transform(Worker* w, const JournalEntry& entry);
   // Dynamic partitioning: one object per distinct key tuple of w->batch, sent in turn.
   bool SendPartitioned(Worker* w, const JournalEntry& entry);
+  // Fills the shard and sequence number of a record about to be spilled.
+  void SetPosition(const PendingBatch::Rec& r, FailedRecord* f) const;
   // Writes records that failed before the sink to the error output under `type`.
   bool Spill(Worker* w, std::string_view type, const JournalEntry& entry, std::string_view suffix,
              const std::vector<FailedRecord>& failed);

@@ -24,6 +24,15 @@ void AppendErrorLine(const FailedRecord& r, int64_t attempt_ending_ms, std::stri
   w.String(r.error_message.data(), static_cast<rapidjson::SizeType>(r.error_message.size()));
   w.Key("attemptEndingTimestamp");
   w.Int64(attempt_ending_ms);
+  if (!r.shard_id.empty()) {
+    w.Key("kinesisRecordMetadata");
+    w.StartObject();
+    w.Key("shardId");
+    w.String(r.shard_id.data(), static_cast<rapidjson::SizeType>(r.shard_id.size()));
+    w.Key("sequenceNumber");
+    w.String(r.sequence_number.data(), static_cast<rapidjson::SizeType>(r.sequence_number.size()));
+    w.EndObject();
+  }
   w.Key("rawData");
   std::string b64;
   Base64Append(r.data, &b64);

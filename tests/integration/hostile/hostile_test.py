@@ -183,6 +183,8 @@ def test_poison_record(sluice):
         wait_until(lambda: len(spilled(d, "partitioning-failed")) == 1, what="1 record spilled")
         rec = spilled(d, "partitioning-failed")[0]
         assert "nested deeper than" in rec.get("errorMessage", ""), rec
+        meta = rec.get("kinesisRecordMetadata", {})
+        assert meta.get("shardId") == "shardId-000000000000" and meta.get("sequenceNumber"), rec
         alive(d)
         d.stop()
         d.start()

@@ -172,11 +172,19 @@ TEST(BatchJournalTest, InPlaceOverwritesTornEntriesAndBareJson) {
 
 TEST(ErrorOutputTest, FirehoseFields) {
   std::string line;
-  AppendErrorLine({"hi\n", kTs, 3, "Http.503", "unavailable \"now\""}, kTs + 1000, &line);
+  AppendErrorLine({"hi\n", kTs, 3, "Http.503", "unavailable \"now\"", {}, {}}, kTs + 1000, &line);
   EXPECT_EQ(line,
             "{\"attemptsMade\":3,\"arrivalTimestamp\":1704164645123,\"errorCode\":\"Http.503\","
             "\"errorMessage\":\"unavailable \\\"now\\\"\",\"attemptEndingTimestamp\":1704164646123,"
             "\"rawData\":\"aGkK\"}\n");
+  // With its place in the source stream, as a partitioning or transform failure is written.
+  line.clear();
+  AppendErrorLine({"x", kTs, 0, "PartitionKey.Invalid", "m", "shardId-000000000001", "42"}, kTs,
+                  &line);
+  EXPECT_NE(line.find("\"kinesisRecordMetadata\":{\"shardId\":\"shardId-000000000001\","
+                      "\"sequenceNumber\":\"42\"}"),
+            std::string::npos)
+      << line;
 }
 
 }  // namespace
