@@ -131,16 +131,32 @@ Daemon::~Daemon() {
 Status Daemon::Validate(const config::Config& config) {
   buffer::PluginHost host(PluginDirsOf(config));
   std::string errors;
-  auto check = [&](const buffer::SinkSection& section) {
+  auto at = [](const buffer::SourceMark& m) {
+    return m.file + ":" + std::to_string(m.line) + ":" + std::to_string(m.column) + ": ";
+  };
+  auto check = [&](const buffer::SinkSection& section) -> std::optional<buffer::ValidatedOptions> {
     auto plugin = host.Load(section.type);
     if (!plugin.ok()) {
-      errors += section.mark.file + ":" + std::to_string(section.mark.line) + ":" +
-                std::to_string(section.mark.column) + ": " + section.path +
-                ".type: " + plugin.status().message() + "\n";
-      return;
+      errors += at(section.mark) + section.path + ".type: " + plugin.status().message() + "\n";
+      return std::nullopt;
     }
     auto valid = buffer::PluginHost::Validate(**plugin, section);
-    if (!valid.ok()) errors += valid.status().message() + "\n";
+    if (!valid.ok()) {
+      errors += valid.status().message() + "\n";
+      return std::nullopt;
+    }
+    return std::move(*valid);
+  };
+  // A prefix is checked where it is written (or at the sink section when it is the default).
+  auto check_prefix = [&](const buffer::DeliveryOptions& d, const buffer::ValidatedOptions& valid,
+                          const char* key, buffer::PrefixTemplate::Kind kind) {
+    auto parsed = buffer::DeliveryStream::ParsePrefix(d, buffer::OptionValue(valid, key), kind);
+    if (parsed.ok()) return;
+    buffer::SourceMark mark = d.sink.mark;
+    for (const buffer::SinkOption& o : d.sink.options) {
+      if (o.key == key) mark = o.mark;
+    }
+    errors += at(mark) + d.sink.path + "." + key + ": " + parsed.status().message() + "\n";
   };
   for (const buffer::DeliveryOptions& d : config.deliveries) {
     // The pure checks DeliveryStream::Create makes, so a reload refuses what would not start.
@@ -148,8 +164,11 @@ Status Daemon::Validate(const config::Config& config) {
     if (!policy.ok()) errors += "delivery " + d.name + ": " + policy.status().message() + "\n";
     auto keys = buffer::ParsePartitionKeys(d.partition_keys);
     if (!keys.ok()) errors += "delivery " + d.name + ": " + keys.status().message() + "\n";
-    check(d.sink);
-    if (d.backup_sink) check(*d.backup_sink);
+    if (auto valid = check(d.sink)) {
+      check_prefix(d, *valid, "prefix", buffer::PrefixTemplate::Kind::kPrefix);
+      check_prefix(d, *valid, "error_prefix", buffer::PrefixTemplate::Kind::kErrorPrefix);
+    }
+    if (d.backup_sink) (void)check(*d.backup_sink);
   }
   if (!errors.empty()) {
     errors.pop_back();

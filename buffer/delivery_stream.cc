@@ -18,6 +18,20 @@ constexpr size_t kMinReadBytes = 64 << 10;
 
 }  // namespace
 
+Result<PrefixTemplate> DeliveryStream::ParsePrefix(const DeliveryOptions& options,
+                                                   std::string_view text,
+                                                   PrefixTemplate::Kind kind) {
+  ASSIGN_OR_RETURN(PrefixTemplate t, PrefixTemplate::Parse(text, kind));
+  std::vector<std::string> query_keys;
+  auto specs = ParsePartitionKeys(options.partition_keys);
+  if (specs.ok()) {
+    for (const PartitionKeySpec& s : *specs) query_keys.push_back(s.name);
+  }
+  bool lambda_keys = options.transform.kind != TransformOptions::Kind::kNone;
+  RETURN_IF_ERROR(t.CheckKeys(query_keys, lambda_keys));
+  return t;
+}
+
 DeliveryStream::DeliveryStream(const DeliveryOptions& options, broker::Stream* stream, Clock* clock)
     : options_(options),
       stream_(stream),
@@ -55,10 +69,10 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
     ASSIGN_OR_RETURN(transform_options, PluginHost::Validate(*transform_plugin, section));
   }
   auto prefix =
-      PrefixTemplate::Parse(OptionValue(sink_options, "prefix"), PrefixTemplate::Kind::kPrefix);
+      ParsePrefix(options, OptionValue(sink_options, "prefix"), PrefixTemplate::Kind::kPrefix);
   if (!prefix.ok()) return prefix.status().Annotate(options.sink.path + ".prefix");
-  auto error_prefix = PrefixTemplate::Parse(OptionValue(sink_options, "error_prefix"),
-                                            PrefixTemplate::Kind::kErrorPrefix);
+  auto error_prefix = ParsePrefix(options, OptionValue(sink_options, "error_prefix"),
+                                  PrefixTemplate::Kind::kErrorPrefix);
   if (!error_prefix.ok())
     return error_prefix.status().Annotate(options.sink.path + ".error_prefix");
   auto specs = ParsePartitionKeys(options.partition_keys);
@@ -78,8 +92,13 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
     }
     ASSIGN_OR_RETURN(backup_options,
                      PluginHost::Validate(*ds->backup_plugin_, *options.backup_sink));
+    // The backup copy is written unpartitioned: its prefix can name no partition key.
     auto bp = PrefixTemplate::Parse(OptionValue(*backup_options, "prefix"),
                                     PrefixTemplate::Kind::kPrefix);
+    if (bp.ok()) {
+      Status keys = bp->CheckKeys({}, false);
+      if (!keys.ok()) bp = keys;
+    }
     if (!bp.ok()) return bp.status().Annotate(options.backup_sink->path + ".prefix");
     ds->backup_prefix_ = std::move(*bp);
   }
@@ -364,7 +383,9 @@ bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
   if (w->backup && backup_all_) BackupAll(w, entry);
   w->has_lambda_keys = false;
   if (w->transform && !Transform(w, entry)) return false;
-  if (!partition_specs_.empty() || w->has_lambda_keys) {
+  // A keyed prefix always goes the partitioned way, so that a batch without the keys is spilled
+  // rather than named without them.
+  if (!partition_specs_.empty() || w->has_lambda_keys || prefix_->Keyed()) {
     if (!SendPartitioned(w, entry)) return false;
   } else if (!w->batch.empty() &&
              w->sender->Send(w->batch, entry) == BatchSender::Outcome::kAborted) {
@@ -548,6 +569,31 @@ bool DeliveryStream::SendPartitioned(Worker* w, const JournalEntry& entry) {
     if (it == groups.end()) it = groups.emplace(std::move(*keys), std::vector<size_t>{}).first;
     it->second.push_back(i);
   }
+  // Each group's prefix, before anything is sent: a group whose prefix cannot be rendered (a key
+  // value that makes it longer than 512 characters, a key its records lack) is spilled whole,
+  // never sent under another key.
+  std::map<const std::map<std::string, std::string>*, std::string> prefixes;
+  for (auto it = groups.begin(); it != groups.end();) {
+    Result<std::string> prefix = [&] {
+      std::lock_guard<std::mutex> lock(rng_mu_);
+      int64_t oldest = b.recs[it->second.front()].arrival_ms;
+      for (size_t i : it->second) oldest = std::min(oldest, b.recs[i].arrival_ms);
+      return prefix_->Render(oldest, "", &rng_, &it->first);
+    }();
+    if (prefix.ok()) {
+      prefixes[&it->first] = std::move(*prefix);
+      ++it;
+      continue;
+    }
+    messages.push_back("prefix: " + prefix.status().message());
+    for (size_t i : it->second) {
+      const auto& r = b.recs[i];
+      failed.push_back(
+          {b.Data(r), r.arrival_ms, 0, "PartitionKey.Invalid", messages.back(), {}, {}});
+      SetPosition(r, &failed.back());
+    }
+    it = groups.erase(it);
+  }
   if (!failed.empty() && !Spill(w, "partitioning-failed", entry, "", failed)) return false;
   std::string name = entry.error_key.substr(entry.error_key.rfind('/') + 1);
   std::string ext = std::string(CompressionExtension(options_.compression)) +
@@ -564,11 +610,12 @@ bool DeliveryStream::SendPartitioned(Worker* w, const JournalEntry& entry) {
               b.first_buffered_mono);
     }
     JournalEntry pe = entry;
-    {
-      std::lock_guard<std::mutex> lock(rng_mu_);
-      auto prefix = prefix_->Render(sub.oldest_arrival_ms, "", &rng_, &keys);
-      pe.object_key = (prefix.ok() ? *prefix : "") + name + ext;
-    }
+    // The object's id is the batch's, drawn again with the group's keys: stable across a replay
+    // of the batch, and distinct per group even where two groups' prefixes render alike.
+    std::string key_text = name;
+    for (const auto& [k_name, k_value] : keys) key_text += "\n" + k_name + "=" + k_value;
+    std::string group_name = name.substr(0, name.size() - 36) + StableId(key_text);
+    pe.object_key = prefixes[&keys] + group_name + ext;
     pe.error_key = entry.error_key + "-" + std::to_string(k++);
     if (w->sender->Send(sub, pe) == BatchSender::Outcome::kAborted) return false;
   }

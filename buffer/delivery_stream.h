@@ -60,6 +60,12 @@ struct DeliveryStats {
 
 class DeliveryStream final {
  public:
+  // Parses one of the delivery's prefixes (`text` as configured) and checks the partition keys
+  // it names against what `options` supplies (PrefixTemplate::CheckKeys). The message names no
+  // option: callers say which (`sluice check` with its file:line:col).
+  static Result<PrefixTemplate> ParsePrefix(const DeliveryOptions& options, std::string_view text,
+                                            PrefixTemplate::Kind kind);
+
   // Validates the options (hints and retry duration against the sink type's ranges, prefixes,
   // the sink section against the plugin's option table), loads the plugin and creates one
   // instance per worker, and registers `options.name` as a consumer of `stream`.

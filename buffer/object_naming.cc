@@ -1,5 +1,6 @@
 #include "buffer/object_naming.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -156,6 +157,46 @@ Result<PrefixTemplate> PrefixTemplate::Parse(std::string_view text, Kind kind) {
   }
   if (!has_timestamp) t.parts_.push_back({PartKind::kTimestamp, std::string(kDefaultTimestamp)});
   return t;
+}
+
+bool PrefixTemplate::Keyed() const {
+  for (const Part& p : parts_) {
+    if (p.kind == PartKind::kKeyFromQuery || p.kind == PartKind::kKeyFromLambda) return true;
+  }
+  return false;
+}
+
+Status PrefixTemplate::CheckKeys(const std::vector<std::string>& query_keys,
+                                 bool lambda_keys) const {
+  bool keyed = false;
+  for (const Part& p : parts_) {
+    if (p.kind == PartKind::kKeyFromQuery) {
+      keyed = true;
+      if (query_keys.empty()) {
+        return InvalidArgument("!{partitionKeyFromQuery:" + p.text +
+                               "} needs dynamic partitioning: add partitioning.keys with a key "
+                               "named \"" + p.text + "\"");
+      }
+      if (std::find(query_keys.begin(), query_keys.end(), p.text) == query_keys.end()) {
+        std::string known;
+        for (const std::string& k : query_keys) known += (known.empty() ? "" : ", ") + k;
+        return InvalidArgument("!{partitionKeyFromQuery:" + p.text + "} names no partitioning key (" +
+                               known + ")");
+      }
+    } else if (p.kind == PartKind::kKeyFromLambda) {
+      keyed = true;
+      if (!lambda_keys) {
+        return InvalidArgument("!{partitionKeyFromLambda:" + p.text +
+                               "} needs a transform that answers metadata.partitionKeys");
+      }
+    }
+  }
+  if (!keyed) {
+    std::mt19937_64 rng(1);
+    auto probe = Render(0, "AmazonS3Failed", &rng);
+    if (!probe.ok()) return probe.status();
+  }
+  return Status::Ok();
 }
 
 Result<std::string> PrefixTemplate::Render(

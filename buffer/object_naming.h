@@ -37,6 +37,15 @@ class PrefixTemplate final {
       const std::map<std::string, std::string>* partition_keys = nullptr) const;
 
   const std::string& text() const { return text_; }
+  // Whether the prefix names a partition key (its objects are written per key tuple).
+  bool Keyed() const;
+
+  // Checks the keys the prefix names against what the delivery can supply, as Firehose refuses
+  // such a configuration: every !{partitionKeyFromQuery:k} must be one of `query_keys` (the
+  // names under `partitioning.keys`; none at all without partitioning), and
+  // !{partitionKeyFromLambda:k} needs a transform (`lambda_keys`). Without either, the prefix
+  // must render (e.g. stay within 512 characters).
+  Status CheckKeys(const std::vector<std::string>& query_keys, bool lambda_keys) const;
 
  private:
   enum class PartKind { kLiteral, kTimestamp, kRandom, kErrorType, kKeyFromQuery, kKeyFromLambda };

@@ -127,6 +127,36 @@ TEST_F(CliTest, CheckRejectsABadConfigWithPositions) {
   EXPECT_NE(o.err.find("did you mean 'shards'"), std::string::npos) << o.err;
 }
 
+TEST_F(CliTest, CheckRefusesPrefixesThatWouldLoseData) {
+  // A typo in a partition key name and a key without partitioning: both refused, at once, each
+  // at its position (at run time they rendered as an empty prefix and objects overwrote each
+  // other).
+  std::string plugins = (fs::path(SLUICE_BIN).parent_path() / "plugins").string();
+  fs::path p = Write("prefix.yaml",
+                     "data_dir: ./d\n"
+                     "plugin_dirs: [" + plugins + "]\n"
+                     "streams: [{name: s}]\n"
+                     "deliveries:\n"
+                     "  - name: a\n"
+                     "    stream: s\n"
+                     "    partitioning: {keys: {status: .status}}\n"
+                     "    sink: {type: file, path: ./o, prefix: \"s=!{partitionKeyFromQuery:stauts}/\"}\n"
+                     "  - name: b\n"
+                     "    stream: s\n"
+                     "    sink: {type: file, path: ./o, prefix: \"l=!{partitionKeyFromQuery:level}/\"}\n",
+                     kPrivate);
+  Outcome o = RunToEnd({"check", "-c", p.string()});
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.err.find("prefix.yaml:8:43: deliveries[0].sink.prefix: "
+                       "!{partitionKeyFromQuery:stauts} names no partitioning key (status)"),
+            std::string::npos)
+      << o.err;
+  EXPECT_NE(o.err.find("prefix.yaml:11:43: deliveries[1].sink.prefix: "
+                       "!{partitionKeyFromQuery:level} needs dynamic partitioning"),
+            std::string::npos)
+      << o.err;
+}
+
 TEST_F(CliTest, RunStopsCleanlyOnSigtermAndSigint) {
   fs::path p = Write("ok.yaml",
                      "data_dir: ./data\n"

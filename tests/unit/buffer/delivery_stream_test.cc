@@ -763,6 +763,81 @@ TEST_F(DeliveryStreamTest, DynamicPartitioningByJsonField) {
   ExpectCheckpointsAtEnd();
 }
 
+TEST_F(DeliveryStreamTest, PrefixKeysMustBePartitioningKeys) {
+  DeliveryOptions o = Options("file");
+  SinkOpt(&o, "path", (root_ / "out").string());
+  SinkOpt(&o, "prefix", "web/status=!{partitionKeyFromQuery:status}/");
+  auto ds = DeliveryStream::Create(o, stream_, &host_, root_ / "state", Clock::Real());
+  ASSERT_FALSE(ds.ok());
+  EXPECT_NE(ds.status().message().find("needs dynamic partitioning"), std::string::npos)
+      << ds.status().message();
+  o.partition_keys = {"status=.status"};
+  o.sink.options.back().value = "web/status=!{partitionKeyFromQuery:stauts}/";  // the typo
+  ds = DeliveryStream::Create(o, stream_, &host_, root_ / "state", Clock::Real());
+  ASSERT_FALSE(ds.ok());
+  EXPECT_NE(ds.status().message().find("names no partitioning key (status)"), std::string::npos)
+      << ds.status().message();
+  o.sink.options.back().value = "web/!{partitionKeyFromLambda:day}/";
+  ds = DeliveryStream::Create(o, stream_, &host_, root_ / "state", Clock::Real());
+  ASSERT_FALSE(ds.ok());
+  EXPECT_NE(ds.status().message().find("needs a transform"), std::string::npos);
+  o.sink.options.back().value = "web/status=!{partitionKeyFromQuery:status}/";
+  ds = DeliveryStream::Create(o, stream_, &host_, root_ / "state", Clock::Real());
+  EXPECT_TRUE(ds.ok()) << ds.status().message();
+}
+
+// A key value that makes the prefix unrenderable spills its records; groups whose prefixes
+// render alike still get distinct objects (nothing overwritten).
+TEST_F(DeliveryStreamTest, PartitionsNeverShareAnObjectKey) {
+  std::vector<std::string> data;
+  for (int i = 0; i < 60; ++i) {
+    data.push_back("{\"status\":" + std::to_string(200 + i % 3) + ",\"n\":" + std::to_string(i) +
+                   "}");
+  }
+  for (int i = 0; i < 5; ++i) {
+    data.push_back("{\"status\":\"" + std::string(600, 'x') + "\",\"n\":" + std::to_string(i) +
+                   "}");
+  }
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < data.size(); ++i) keys.push_back("k" + std::to_string(i));
+  std::vector<broker::PutRecordIn> in;
+  for (size_t i = 0; i < data.size(); ++i) in.push_back({keys[i], data[i], std::nullopt});
+  std::vector<broker::PutRecordOut> out;
+  ASSERT_TRUE(stream_->PutBatch(in, &out).ok());
+  for (bool keyed_prefix : {true, false}) {
+    std::filesystem::remove_all(root_ / "out");
+    std::filesystem::remove_all(root_ / "errors");
+    std::filesystem::remove_all(root_ / "state");
+    DeliveryOptions o = Options("file");
+    o.name = keyed_prefix ? "keyed" : "plain";
+    o.partition_keys = {"status=.status"};
+    SinkOpt(&o, "path", (root_ / "out").string());
+    // Without the key in the prefix, the three partitions' prefixes are the same text.
+    SinkOpt(&o, "prefix", keyed_prefix ? "s=!{partitionKeyFromQuery:status}/" : "web/");
+    auto ds = Make(o);
+    ASSERT_TRUE(ds && ds->Start().ok());
+    ASSERT_TRUE(WaitFor([&] {
+      DeliveryStats s = ds->stats();
+      return s.records_delivered + s.records_spilled == 65;
+    }));
+    ds->Stop(std::chrono::milliseconds(1000));
+    std::map<std::string, int> all;
+    size_t objects = 0;
+    for (const auto& [key, content] : Objects(root_ / "out")) {
+      ++objects;
+      CountLines(content, &all);
+    }
+    EXPECT_EQ(objects, keyed_prefix ? 3u : 4u) << o.name;
+    EXPECT_EQ(all.size(), keyed_prefix ? 60u : 65u) << o.name;
+    for (const auto& [line, c] : all) EXPECT_EQ(c, 1) << line;
+    std::map<std::string, int> failed;
+    CountErrorRecords(root_ / "errors" / "partitioning-failed", &failed);
+    // A 600-character key passes 512 only in the keyed prefix.
+    EXPECT_EQ(failed.size(), keyed_prefix ? 5u : 0u) << o.name;
+    EXPECT_EQ(ds->stats().records_delivered, keyed_prefix ? 60u : 65u);
+  }
+}
+
 TEST(PartitionerTest, KeysFromJsonPaths) {
   auto specs = ParsePartitionKeys({"c=.customer.id", "t=.type"});
   ASSERT_TRUE(specs.ok());

@@ -170,6 +170,28 @@ TEST(BatchJournalTest, InPlaceOverwritesTornEntriesAndBareJson) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(PrefixTemplateTest, CheckKeysAgainstWhatTheDeliverySupplies) {
+  auto t = PrefixTemplate::Parse("a=!{partitionKeyFromQuery:a}/", PrefixTemplate::Kind::kPrefix);
+  ASSERT_TRUE(t.ok());
+  EXPECT_TRUE(t->Keyed());
+  EXPECT_TRUE(t->CheckKeys({"a", "b"}, false).ok());
+  EXPECT_NE(t->CheckKeys({"b"}, false).message().find("names no partitioning key (b)"),
+            std::string::npos);
+  EXPECT_NE(t->CheckKeys({}, true).message().find("needs dynamic partitioning"),
+            std::string::npos);
+  auto l = PrefixTemplate::Parse("!{partitionKeyFromLambda:d}/", PrefixTemplate::Kind::kPrefix);
+  ASSERT_TRUE(l.ok());
+  EXPECT_TRUE(l->CheckKeys({}, true).ok());
+  EXPECT_FALSE(l->CheckKeys({"d"}, false).ok());
+  auto plain = PrefixTemplate::Parse("logs/", PrefixTemplate::Kind::kPrefix);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->Keyed());
+  EXPECT_TRUE(plain->CheckKeys({}, false).ok());
+  auto longer = PrefixTemplate::Parse(std::string(600, 'p'), PrefixTemplate::Kind::kPrefix);
+  ASSERT_TRUE(longer.ok());
+  EXPECT_NE(longer->CheckKeys({}, false).message().find("the limit is 512"), std::string::npos);
+}
+
 TEST(ErrorOutputTest, FirehoseFields) {
   std::string line;
   AppendErrorLine({"hi\n", kTs, 3, "Http.503", "unavailable \"now\"", {}, {}}, kTs + 1000, &line);
