@@ -14,6 +14,7 @@
 #include "agent/daemon_state.h"
 #include "broker/api/firehose_api.h"
 #include "buffer/delivery_policy.h"
+#include "buffer/envelope.h"
 #include "buffer/partitioner.h"
 #include "core/log.h"
 
@@ -164,6 +165,16 @@ Status Daemon::Validate(const config::Config& config) {
     if (!policy.ok()) errors += "delivery " + d.name + ": " + policy.status().message() + "\n";
     auto keys = buffer::ParsePartitionKeys(d.partition_keys);
     if (!keys.ok()) errors += "delivery " + d.name + ": " + keys.status().message() + "\n";
+    if (!d.encryption_keyring.empty()) {
+      // The keyring is read at start; a bad one is reported here with the others.
+      auto keyring = buffer::Keyring::Load(d.encryption_keyring);
+      Status st = keyring.ok() ? buffer::Encryptor::Create(*keyring, d.encryption_key_id).status()
+                               : keyring.status();
+      if (!st.ok()) {
+        std::string path = d.sink.path.substr(0, d.sink.path.rfind('.'));
+        errors += at(d.encryption_mark) + path + ".encryption.keyring: " + st.message() + "\n";
+      }
+    }
     if (auto valid = check(d.sink)) {
       check_prefix(d, *valid, "prefix", buffer::PrefixTemplate::Kind::kPrefix);
       check_prefix(d, *valid, "error_prefix", buffer::PrefixTemplate::Kind::kErrorPrefix);

@@ -61,6 +61,7 @@ struct DeliveryOptions {
   Compression compression = Compression::kNone;
   std::string encryption_keyring;  // path; empty: no client-side encryption
   std::string encryption_key_id;
+  SourceMark encryption_mark;  // of `encryption.keyring`, for check's messages
   TransformOptions transform;
   std::vector<std::string> partition_keys;  // dynamic partitioning: name=.json.path
   int max_active_partitions = 500;
