@@ -254,6 +254,9 @@ AdminSnapshot Daemon::Snapshot() {
     }
     p.retries = st.retries;
     p.delivered = st.records_delivered;
+    if (st.records_spilled > p.spilled) p.last_spill_ms = now;
+    p.spilled = st.records_spilled;
+    bool spilling = p.last_spill_ms != 0 && now - p.last_spill_ms < kSpillingWindowMs;
     m.Add("sluice_delivery_incoming_records_total",
           "Records read from the source stream (Firehose DataReadFromKinesisStream.Records).",
           "counter", dl, static_cast<double>(st.records_in));
@@ -298,8 +301,12 @@ AdminSnapshot Daemon::Snapshot() {
       m.Add("sluice_delivery_plugin_counter", "Counters the sink plugin reports.", "counter",
             dl + "," + Label("counter", counter), static_cast<double>(value));
     }
-    const char* sink_status = p.failing ? "failing" : (st.errors == 0 ? "ok" : "errors");
+    const char* sink_status = p.failing    ? "failing"
+                              : spilling   ? "spilling"
+                              : st.errors  ? "errors"
+                                           : "ok";
     if (p.failing) snap.healthy = false;
+    if (spilling) snap.degraded = true;
     j += std::string(delivery_sep()) + "{\"name\":\"" + JsonEscape(d->name()) + "\",\"stream\":\"" +
          JsonEscape(stream_name) + "\",\"sink\":\"" + JsonEscape(sink_type) + "\",\"health\":\"" +
          sink_status + "\",\"records_in\":" + std::to_string(st.records_in) +

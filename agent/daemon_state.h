@@ -32,7 +32,12 @@ struct SinkProgress {
   uint64_t retries = 0;
   uint64_t delivered = 0;
   bool failing = false;
+  uint64_t spilled = 0;
+  int64_t last_spill_ms = 0;  // when a look last found more records spilled; 0: never
 };
+
+// How long after records were last spilled a delivery shows as "spilling" (health degraded).
+inline constexpr int64_t kSpillingWindowMs = 60000;
 
 struct Daemon::State {
   config::Config config;

@@ -254,9 +254,11 @@ bool BatchSender::WriteSpill(const PendingBatch& batch, const JournalEntry& entr
   counters_->records_spilled += spill->size();
   counters_->objects_spilled++;
   if (spill_hook_) spill_hook_(entry.error_key, errors_.last_object(), entry);
-  SLUICE_LOG(Warn, "records sent to the error output")
-      .With("key", entry.error_key)
-      .With("records", static_cast<uint64_t>(spill->size()));
+  if (warner_ != nullptr && !spill->empty()) {
+    const Spill& first = spill->front();
+    warner_->Note(policy_.error_output_type, first.code, first.message, spill->size(),
+                  clock_->MonotonicMs());
+  }
   return true;
 }
 

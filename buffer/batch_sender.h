@@ -97,6 +97,8 @@ class BatchSender final {
   using SpillHook =
       std::function<void(std::string_view key, std::string_view jsonl, const JournalEntry& entry)>;
   void set_spill_hook(SpillHook hook) { spill_hook_ = std::move(hook); }
+  // Where spills are said (not owned; must outlive the sender). Unset: nothing is logged.
+  void set_spill_warner(SpillWarner* warner) { warner_ = warner; }
 
  private:
   struct Spill {
@@ -126,6 +128,7 @@ class BatchSender final {
   std::string ids_;
   std::vector<FailedRecord> failed_;
   SpillHook spill_hook_;
+  SpillWarner* warner_ = nullptr;
 };
 
 }  // namespace sluice::buffer

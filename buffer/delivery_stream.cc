@@ -36,6 +36,7 @@ DeliveryStream::DeliveryStream(const DeliveryOptions& options, broker::Stream* s
     : options_(options),
       stream_(stream),
       hold_(stream->Hold("delivery " + options.name, options.name)),
+      spill_warner_(options.name),
       clock_(clock),
       rng_(std::random_device{}()) {}
 
@@ -137,6 +138,7 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
     w->sender = std::make_unique<BatchSender>(w->sink.get(), options.compression, ds->policy_,
                                               backoff, ds->errors_root_, clock, &ds->stopper_,
                                               &ds->counters_, ds->rng_(), std::move(encryptor));
+    w->sender->set_spill_warner(&ds->spill_warner_);
     w->processing_errors = std::make_unique<ErrorWriter>(ds->errors_root_);
     if (backup_options) {
       ASSIGN_OR_RETURN(w->backup_sink, SinkInstance::Create(ds->backup_plugin_, *backup_options,
@@ -493,6 +495,10 @@ bool DeliveryStream::Spill(Worker* w, std::string_view type, const JournalEntry&
   }
   counters_.records_spilled += failed.size();
   counters_.objects_spilled++;
+  if (!failed.empty()) {
+    spill_warner_.Note(type, failed.front().error_code, failed.front().error_message,
+                       failed.size(), clock_->MonotonicMs());
+  }
   if (w->backup && !backup_all_) {
     BackupFailed(w, key, w->processing_errors->last_object(), entry);
   }

@@ -138,6 +138,7 @@ class DeliveryStream final {
   DeliveryOptions options_;
   broker::Stream* stream_;
   uint64_t hold_;  // on stream_ (and its consumer options_.name) while this delivery exists
+  SpillWarner spill_warner_;
   Clock* clock_;
   ResolvedPolicy policy_;
   std::optional<PrefixTemplate> prefix_, error_prefix_;

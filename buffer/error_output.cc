@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/base64.h"
+#include "core/log.h"
 
 namespace sluice::buffer {
 
@@ -40,6 +41,30 @@ void AppendErrorLine(const FailedRecord& r, int64_t attempt_ending_ms, std::stri
   w.EndObject();
   out->append(sb.GetString(), sb.GetSize());
   out->push_back('\n');
+}
+
+bool SpillWarner::Note(std::string_view type, std::string_view code, std::string_view message,
+                       uint64_t records, int64_t now_mono_ms) {
+  uint64_t batches, total;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_batches_ += 1;
+    held_records_ += records;
+    if (logged_ && now_mono_ms - last_ms_ < interval_ms_) return false;
+    logged_ = true;
+    last_ms_ = now_mono_ms;
+    batches = held_batches_;
+    total = held_records_;
+    held_batches_ = held_records_ = 0;
+  }
+  SLUICE_LOG(Warn, "records sent to the error output")
+      .With("delivery", delivery_)
+      .With("type", type)
+      .With("errorCode", code)
+      .With("error", message.substr(0, 300))
+      .With("records", total)
+      .With("batches", batches);
+  return true;
 }
 
 Status WriteFileAtomically(const std::filesystem::path& root, std::string_view key,

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -28,6 +29,27 @@ struct FailedRecord {
   // (the name Firehose's record transformation contract uses) so the record can be found.
   std::string shard_id;         // "shardId-000000000000"; empty: unknown
   std::string sequence_number;
+};
+
+// Says at warn that records went to the error output: at most one line per `interval_ms` for a
+// delivery, the batches in between counted into the next line, so a spill is never silent and a
+// spill storm does not flood the log. Thread-safe (the workers of a delivery share one).
+class SpillWarner final {
+ public:
+  explicit SpillWarner(std::string delivery, int64_t interval_ms = 10000)
+      : delivery_(std::move(delivery)), interval_ms_(interval_ms) {}
+  // `type` is the error output type (http-endpoint-failed, partitioning-failed, ...), `code` and
+  // `message` those of the first record. Returns whether a line was written.
+  bool Note(std::string_view type, std::string_view code, std::string_view message,
+            uint64_t records, int64_t now_mono_ms);
+
+ private:
+  const std::string delivery_;
+  const int64_t interval_ms_;
+  std::mutex mu_;
+  bool logged_ = false;
+  int64_t last_ms_ = 0;
+  uint64_t held_batches_ = 0, held_records_ = 0;  // noted since the last line, not logged
 };
 
 // Appends one JSON line for `r` to *out.

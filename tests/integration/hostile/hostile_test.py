@@ -185,6 +185,13 @@ def test_poison_record(sluice):
         assert "nested deeper than" in rec.get("errorMessage", ""), rec
         meta = rec.get("kinesisRecordMetadata", {})
         assert meta.get("shardId") == "shardId-000000000000" and meta.get("sequenceNumber"), rec
+        # A spill is said: a warn line naming the delivery and code, and health degraded.
+        log = d.log_text()
+        assert re.search(r"level=warn msg=\"records sent to the error output\" delivery=bylevel "
+                         r"type=partitioning-failed errorCode=PartitionKey.Invalid", log), log
+        status, health = d.get_json("/health")
+        assert status == 200 and health["status"] == "degraded", health
+        assert health["components"]["delivery/bylevel"]["status"] == "spilling", health
         alive(d)
         d.stop()
         d.start()

@@ -192,6 +192,15 @@ TEST(PrefixTemplateTest, CheckKeysAgainstWhatTheDeliverySupplies) {
   EXPECT_NE(longer->CheckKeys({}, false).message().find("the limit is 512"), std::string::npos);
 }
 
+TEST(SpillWarnerTest, OneLineAnIntervalWithWhatWasHeldBack) {
+  SpillWarner w("d", 10000);
+  EXPECT_TRUE(w.Note("http-endpoint-failed", "Http.503", "m", 5, 1000));
+  EXPECT_FALSE(w.Note("http-endpoint-failed", "Http.503", "m", 7, 2000));
+  EXPECT_FALSE(w.Note("http-endpoint-failed", "Http.503", "m", 1, 10999));
+  EXPECT_TRUE(w.Note("http-endpoint-failed", "Http.503", "m", 2, 11000));
+  EXPECT_FALSE(w.Note("http-endpoint-failed", "Http.503", "m", 2, 11001));
+}
+
 TEST(ErrorOutputTest, FirehoseFields) {
   std::string line;
   AppendErrorLine({"hi\n", kTs, 3, "Http.503", "unavailable \"now\"", {}, {}}, kTs + 1000, &line);
