@@ -131,6 +131,8 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
     b.object_len = object.size();
     b.content_encoding = ContentEncoding(compression_).data();
     if (!b.content_encoding) b.content_encoding = "";
+    // Ciphertext is not gzip whatever it holds: a Content-Encoding would have clients decode it.
+    if (encryptor_) b.content_encoding = "encrypted";
   } else {
     // Record ids "<shard>-<offset>": stable across retries and replays.
     ids_.clear();

@@ -75,6 +75,7 @@ ContentHeaders ContentHeadersFor(std::string_view codec, std::string_view base_t
   if (codec == "zip") return {"application/zip", ""};
   if (codec == "snappy") return {"application/x-snappy-framed", ""};
   if (codec == "hadoop_snappy") return {"application/octet-stream", ""};
+  if (codec == "encrypted") return {"application/octet-stream", ""};
   return {base, ""};
 }
 

@@ -171,7 +171,9 @@ typedef struct sluice_batch {
   const char* object_key;
   const uint8_t* object_data;
   size_t object_len;
-  /* "" (none), "gzip", "zip", "snappy", "hadoop_snappy": what the host applied. */
+  /* "" (none), "gzip", "zip", "snappy", "hadoop_snappy": what the host applied; "encrypted"
+   * when the host envelope-encrypted the object (after any compression): opaque bytes that no
+   * HTTP client may decode, to be stored as application/octet-stream. */
   const char* content_encoding;
   /* SLUICE_KIND_RECORD_SINK: the records still to deliver (on a retry after a partial answer,
    * only the ones that failed). Object fields are NULL/0. */

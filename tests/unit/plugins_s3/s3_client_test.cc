@@ -68,6 +68,9 @@ TEST(ContentHeadersTest, FromCodec) {
   EXPECT_EQ(ContentHeadersFor("gzip", "").encoding, "gzip");
   EXPECT_EQ(ContentHeadersFor("zip", "text/plain").type, "application/zip");
   EXPECT_EQ(ContentHeadersFor("snappy", "").type, "application/x-snappy-framed");
+  EXPECT_EQ(ContentHeadersFor("encrypted", "application/x-ndjson").type,
+            "application/octet-stream");
+  EXPECT_EQ(ContentHeadersFor("encrypted", "application/x-ndjson").encoding, "");
 }
 
 TEST(S3ClientTest, AddressingAndConfigChecks) {
