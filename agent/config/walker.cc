@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "agent/config/secrets.h"
 #include "core/units.h"
 
 namespace sluice::config {
@@ -83,6 +84,17 @@ std::string TypeScalar(const Field& f, const std::string& text, Value* out) {
   }
 }
 
+// For "bearer_token_file" or "password_env": the secret option it stands for; else "".
+std::string_view SecretBase(std::string_view key) {
+  for (std::string_view suffix : {"_file", "_env"}) {
+    if (key.size() > suffix.size() && key.ends_with(suffix)) {
+      std::string_view base = key.substr(0, key.size() - suffix.size());
+      if (IsSecretKey(base)) return base;
+    }
+  }
+  return {};
+}
+
 void NoteInlineSecret(LoadContext& ctx, std::string_view key, const Node& node,
                       const std::string& path) {
   if (IsSecretKey(key) && node.is_scalar() && !node.substituted && !node.text.empty()) {
@@ -143,6 +155,31 @@ void WalkSink(LoadContext& ctx, const Field& f, const Node& node, const std::str
     }
     buffer::SinkOption opt;
     opt.key = e.key.text;
+    // `<secret>_file` / `<secret>_env` of any sink: the host reads the secret (a file others
+    // cannot read, or the environment) and hands the plugin `<secret>` itself.
+    if (std::string_view base = SecretBase(opt.key); !base.empty() && e.value.is_scalar()) {
+      std::string secret;
+      std::string error = opt.key.ends_with("_file") ? SecretFromFile(e.value.text, &secret)
+                                                     : SecretFromEnv(e.value.text, &secret);
+      if (!error.empty()) {
+        errors->Add(e.value, key_path, error);
+        continue;
+      }
+      for (const MapEntry& other : node.entries) {
+        if (other.key.text == base) {
+          errors->Add(e.key, key_path,
+                      "give one of " + std::string(base) + ", " + std::string(base) + "_file, " +
+                          std::string(base) + "_env");
+        }
+      }
+      opt.key = std::string(base);
+      opt.value = std::move(secret);
+      opt.mark = {ctx.file, e.value.line, e.value.column};
+      opt.path = key_path;
+      opt.secret = true;
+      v.sink.options.push_back(std::move(opt));
+      continue;
+    }
     opt.is_scalar = !e.value.is_map() && !e.value.is_sequence();
     opt.value = opt.is_scalar ? e.value.text : ToJsonText(e.value);
     opt.mark = {ctx.file, e.value.line, e.value.column};

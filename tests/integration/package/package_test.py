@@ -61,7 +61,8 @@ def main():
         with open(os.path.join(root, "usr/lib/systemd/system/sluice.service")) as f:
             unit = f.read()
         for line in ("Type=notify", "User=sluice", "StateDirectory=sluice", "ProtectSystem=strict",
-                     "NoNewPrivileges=yes", "ExecReload=/bin/kill -HUP $MAINPID"):
+                     "NoNewPrivileges=yes", "ExecReload=/bin/kill -HUP $MAINPID",
+                     "EnvironmentFile=-/etc/default/sluice"):
             assert line in unit, line
         if shutil.which("systemd-analyze"):
             r = subprocess.run(["systemd-analyze", "verify", "--root=" + root,

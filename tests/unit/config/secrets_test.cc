@@ -72,12 +72,13 @@ TEST_F(SecretsTest, WorldReadableFileWithSecretsFromEnvLoads) {
 }
 
 TEST_F(SecretsTest, EveryInlineSecretIsReported) {
+  std::string pw = Write("pw", "p\n", 0600);
   std::string path = Write("s.yaml",
                            "data_dir: d\n"
                            "broker: {api: {auth: [{access_key_id: AK, secret_access_key: x1}]}}\n"
                            "deliveries:\n"
                            "  - {name: a, direct_put: true, sink: {type: http, access_key: x2,\n"
-                           "     password_file: /p, session_token: '${SLUICE_T_TOKEN:-x}'}}\n",
+                           "     password_file: " + pw + ", session_token: '${SLUICE_T_TOKEN:-x}'}}\n",
                            0604);
   Result<Config> r = LoadConfigFile(path);
   ASSERT_FALSE(r.ok());
@@ -86,6 +87,60 @@ TEST_F(SecretsTest, EveryInlineSecretIsReported) {
       "file, or use ${VAR} or a *_env / *_file key";
   EXPECT_EQ(r.status().message(), path + ":2:62: broker.api.auth[0].secret_access_key" + tail +
                                       "\n" + path + ":4:64: deliveries[0].sink.access_key" + tail);
+}
+
+TEST_F(SecretsTest, SinkSecretsFromFilesAndTheEnvironment) {
+  std::string token = Write("token", "tok-from-file\n", 0600);
+  setenv("SLUICE_T_SPLUNK", "hec-from-env", 1);
+  Result<Config> r = LoadConfigText(
+      "data_dir: d\n"
+      "deliveries:\n"
+      "  - {name: a, direct_put: true, sink: {type: http, url: 'http://x', bearer_token_file: " +
+          token + "}}\n"
+          "  - {name: b, direct_put: true, sink: {type: splunk, token_env: SLUICE_T_SPLUNK}}\n",
+      "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  auto option = [](const buffer::SinkSection& s, const std::string& key) -> const buffer::SinkOption* {
+    for (const auto& o : s.options) {
+      if (o.key == key) return &o;
+    }
+    return nullptr;
+  };
+  const buffer::SinkOption* bearer = option(r->deliveries[0].sink, "bearer_token");
+  ASSERT_NE(bearer, nullptr);
+  EXPECT_EQ(bearer->value, "tok-from-file");
+  EXPECT_TRUE(bearer->secret);
+  EXPECT_EQ(option(r->deliveries[0].sink, "bearer_token_file"), nullptr);
+  const buffer::SinkOption* hec = option(r->deliveries[1].sink, "token");
+  ASSERT_NE(hec, nullptr);
+  EXPECT_EQ(hec->value, "hec-from-env");
+
+  // A readable file, an unset variable, and both forms at once: each named at its position.
+  std::string open_file = Write("open", "x\n", 0644);
+  r = LoadConfigText("data_dir: d\n"
+                     "deliveries:\n"
+                     "  - {name: a, direct_put: true, sink: {type: http, bearer_token_file: " +
+                         open_file + "}}\n"
+                         "  - {name: b, direct_put: true, sink: {type: splunk, token_env: "
+                         "SLUICE_T_UNSET_TOKEN}}\n"
+                         "  - {name: c, direct_put: true, sink: {type: http, password: '${X:-p}',"
+                         " password_env: SLUICE_T_SPLUNK}}\n",
+                     "t.yaml");
+  ASSERT_FALSE(r.ok());
+  std::string m = r.status().message();
+  EXPECT_NE(m.find("deliveries[0].sink.bearer_token_file: \"" + open_file +
+                   "\" holds a secret and is readable by others"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("t.yaml:4:65: deliveries[1].sink.token_env: environment variable "
+                   "SLUICE_T_UNSET_TOKEN is not set"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("deliveries[2].sink.password_env: give one of password, password_file, "
+                   "password_env"),
+            std::string::npos)
+      << m;
+  EXPECT_EQ(m.find("hec-from-env"), std::string::npos);  // never echoed
 }
 
 TEST_F(SecretsTest, SecretFromFile) {
