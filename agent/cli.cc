@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "agent/cli_client.h"
+#include "agent/cli_keys.h"
 #include "agent/config/config.h"
 #include "agent/daemon.h"
 #include "agent/embedded_config.h"
@@ -270,6 +271,15 @@ int RunCli(int argc, char** argv) {
   CLI::App* version = app.add_subcommand("version", "Print the version");
   CLI::App* config = app.add_subcommand("config", "Print the embedded default configuration");
   CLI::App* help = app.add_subcommand("help", "Show this help");
+  std::string key_id, keyring_path;
+  std::vector<std::string> sealed;
+  CLI::App* keygen =
+      app.add_subcommand("keygen", "Print a new keyring line for encryption.keyring");
+  keygen->add_option("--id", key_id, "Key id (default: k-<date>-<random>)");
+  CLI::App* decrypt = app.add_subcommand("decrypt", "Decrypt objects an encrypted delivery wrote");
+  decrypt->add_option("-k,--keyring", keyring_path, "Keyring file (as encryption.keyring)")
+      ->required();
+  decrypt->add_option("objects", sealed, "Object files; - or none: standard input");
 
   // Subcommands that talk to the running daemon through its admin endpoint.
   std::string admin;
@@ -324,6 +334,8 @@ int RunCli(int argc, char** argv) {
   }
 
   if (*run) return Run(config_path);
+  if (*keygen) return Keygen(key_id);
+  if (*decrypt) return Decrypt(keyring_path, sealed);
   AdminClient client(AdminAddress(admin, config_path));
   if (*status) return ShowStatus(client, json);
   if (*reload) {

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Envelope encryption as an operator uses it: `sluice keygen` makes the keyring, a delivery
+encrypts its gzip objects with it, `sluice decrypt` opens them (gunzip gives back every line);
+after a key rotation old and new objects still open; a wrong keyring or a tampered object fails
+with the file named and exit 1.
+
+Usage: keys_test.py SLUICE_BIN [test ...]"""
+import gzip
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Daemon, run_tests, wait_until  # noqa: E402
+
+CONFIG = """\
+data_dir: ./data
+plugin_dirs: [@PLUGINS@]
+admin: {listen: "127.0.0.1:0"}
+streams: [{name: logs, shards: 1}]
+sources:
+  - name: app
+    paths: ["./log/*.log"]
+    stream: logs
+    initial_position: start_of_file
+    rescan_interval: 200ms
+deliveries:
+  - name: sealed
+    stream: logs
+    buffer: {size: 1MiB, interval: 0s}
+    record_delimiter: "\\n"
+    compression: gzip
+    encryption: {keyring: ./keyring}
+    sink: {type: file, path: ./out}
+"""
+
+
+def objects(d):
+    out = []
+    for root, _, files in os.walk(d.path("out")):
+        out += [os.path.join(root, f) for f in files]
+    return sorted(out)
+
+
+def decrypt(sluice, keyring, files, check=True):
+    r = subprocess.run([sluice, "decrypt", "-k", keyring] + files, capture_output=True)
+    if check and r.returncode != 0:
+        raise AssertionError("decrypt exited %d: %s" % (r.returncode, r.stderr.decode()))
+    return r
+
+
+def lines_of(sluice, keyring, files):
+    got = []
+    for f in files:  # one at a time: each is its own gzip member stream
+        got += gzip.decompress(decrypt(sluice, keyring, [f]).stdout).decode().splitlines()
+    return got
+
+
+def test_round_trip(sluice):
+    d = Daemon(sluice, CONFIG)
+    try:
+        keyring = d.path("keyring")
+        with open(keyring, "wb") as f:
+            f.write(subprocess.run([sluice, "keygen", "--id", "first"], check=True,
+                                   capture_output=True).stdout)
+        os.chmod(keyring, 0o600)
+        os.makedirs(d.path("log"))
+        with open(d.path("log", "a.log"), "w") as f:
+            for n in range(500):
+                f.write("first key line %d\n" % n)
+        d.start()
+        wait_until(lambda: len(lines_of(sluice, keyring, objects(d))) == 500 if objects(d) else 0,
+                   what="500 lines in decrypted objects")
+        first_objects = objects(d)
+        for o in first_objects:
+            assert o.endswith(".gz.enc"), o
+            with open(o, "rb") as f:
+                assert f.read(8) == b"SLUICEE1"
+        d.stop()
+        # Rotation: a new key appended becomes the primary; old objects still open.
+        with open(keyring, "ab") as f:
+            f.write(subprocess.run([sluice, "keygen"], check=True, capture_output=True).stdout)
+        with open(d.path("log", "a.log"), "a") as f:
+            for n in range(300):
+                f.write("second key line %d\n" % n)
+        d.start()
+        wait_until(lambda: len(lines_of(sluice, keyring, objects(d))) == 800,
+                   what="800 lines after the rotation")
+        got = lines_of(sluice, keyring, objects(d))
+        want = ["first key line %d" % n for n in range(500)] + \
+            ["second key line %d" % n for n in range(300)]
+        assert sorted(got) == sorted(want)
+        d.stop()
+
+        # The old keyring lacks the new key: the new objects fail, named; exit 1.
+        old = d.path("old-keyring")
+        with open(keyring) as f, open(old, "w") as g:
+            g.write(f.readline())
+        os.chmod(old, 0o600)
+        r = decrypt(sluice, old, objects(d), check=False)
+        assert r.returncode == 1 and b"sluice decrypt: " in r.stderr, r.stderr
+        # A flipped byte fails authentication.
+        victim = objects(d)[0]
+        with open(victim, "r+b") as f:
+            f.seek(-20, os.SEEK_END)
+            b = f.read(1)
+            f.seek(-20, os.SEEK_END)
+            f.write(bytes([b[0] ^ 1]))
+        r = decrypt(sluice, keyring, [victim], check=False)
+        assert r.returncode == 1 and victim.encode() in r.stderr and not r.stdout, r
+        # A keyring others can read is refused.
+        os.chmod(keyring, 0o644)
+        r = decrypt(sluice, keyring, [objects(d)[-1]], check=False)
+        assert r.returncode == 1 and b"readable" in r.stderr, r.stderr
+    finally:
+        d.cleanup()
+
+
+def test_keygen(sluice):
+    a = subprocess.run([sluice, "keygen"], check=True, capture_output=True).stdout.split()
+    b = subprocess.run([sluice, "keygen"], check=True, capture_output=True).stdout.split()
+    assert len(a) == 2 and a[0].startswith(b"k-") and len(a[1]) == 44, a
+    assert a[1] != b[1]
+    r = subprocess.run([sluice, "keygen", "--id", "has space"], capture_output=True)
+    assert r.returncode == 1, r
+
+
+if __name__ == "__main__":
+    run_tests({"round_trip": test_round_trip, "keygen": test_keygen})
