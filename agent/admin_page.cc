@@ -26,7 +26,7 @@ th{font-weight:600;color:#4a5868}.n{text-align:right;font-variant-numeric:tabula
 <main>
 <section><h2>Streams</h2><table id="streams"><thead><tr><th>stream</th><th>mode</th><th>shard</th><th>state</th><th class="n">records</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Consumer lag</h2><table id="consumers"><thead><tr><th>stream</th><th>consumer</th><th class="n">records behind</th><th class="n">iterator age</th></tr></thead><tbody></tbody></table></section>
-<section><h2>Deliveries</h2><table id="deliveries"><thead><tr><th>delivery stream</th><th>sink</th><th>health</th><th class="n">records delivered</th><th class="n">records/s</th><th class="n">bytes delivered</th><th class="n">spilled</th><th class="n">freshness</th></tr></thead><tbody></tbody></table></section>
+<section><h2>Deliveries</h2><table id="deliveries"><thead><tr><th>delivery stream</th><th>sink</th><th>health</th><th class="n">records delivered</th><th class="n">records/s</th><th class="n">bytes delivered</th><th class="n">spilled</th><th class="n">freshness</th><th>last error</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Tailed files</h2><table id="files"><thead><tr><th>source</th><th>file</th><th class="n">offset</th><th class="n">size</th><th class="n">bytes behind</th></tr></thead><tbody></tbody></table></section>
 </main>
 <script>
@@ -49,7 +49,7 @@ function render(st){
     var rate=0;
     if(last&&last.d[x.name]!==undefined){rate=(x.records_delivered-last.d[x.name])*1000/Math.max(1,t-last.t);}
     var cls=x.health==="ok"?"ok":(x.health==="failing"?"bad":"warn");
-    d.push("<tr><td>"+esc(x.name)+"</td><td>"+esc(x.sink)+"</td><td class="+cls+">"+esc(x.health)+"</td><td class=n>"+num(x.records_delivered)+"</td><td class=n>"+num(Math.round(rate))+"</td><td class=n>"+bytes(x.bytes_delivered)+"</td><td class=n>"+num(x.records_spilled)+"</td><td class=n>"+Number(x.data_freshness_s).toFixed(1)+" s</td></tr>");
+    d.push("<tr><td>"+esc(x.name)+"</td><td>"+esc(x.sink)+"</td><td class="+cls+">"+esc(x.health)+"</td><td class=n>"+num(x.records_delivered)+"</td><td class=n>"+num(Math.round(rate))+"</td><td class=n>"+bytes(x.bytes_delivered)+"</td><td class=n>"+num(x.records_spilled)+"</td><td class=n>"+Number(x.data_freshness_s).toFixed(1)+" s</td><td>"+(x.last_error?esc(new Date(x.last_error_ms).toISOString().slice(11,19)+" "+x.last_error):"")+"</td></tr>");
   });
   st.sources.forEach(function(x){
     x.files.forEach(function(fl){var w=fl.size?Math.round(80*fl.offset/fl.size):80;f.push("<tr><td>"+esc(x.name)+"</td><td>"+esc(fl.path)+" <span class=bar style='width:"+w+"px'></span></td><td class=n>"+num(fl.offset)+"</td><td class=n>"+num(fl.size)+"</td><td class=n>"+bytes(fl.behind)+"</td></tr>");});

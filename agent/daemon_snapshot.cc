@@ -8,6 +8,7 @@
 
 #include "agent/daemon_state.h"
 #include "agent/tail/checkpoint_store.h"
+#include "core/utf8.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.0.0"
@@ -38,6 +39,13 @@ std::string Num(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3f", v);
   return buf;
+}
+
+// `,"last_error":"...","last_error_ms":N` when a delivery attempt of `st` has failed; else "".
+std::string LastError(const buffer::DeliveryStats& st) {
+  if (st.last_error.empty()) return "";
+  return ",\"last_error\":\"" + JsonEscape(ValidUtf8(st.last_error)) +
+         "\",\"last_error_ms\":" + std::to_string(st.last_error_ms);
 }
 
 // Comma management for hand-built JSON arrays.
@@ -316,12 +324,12 @@ AdminSnapshot Daemon::Snapshot() {
          ",\"records_spilled\":" + std::to_string(st.records_spilled) +
          ",\"retries\":" + std::to_string(st.retries) +
          ",\"buffered_bytes\":" + std::to_string(st.buffered_bytes) +
-         ",\"data_freshness_s\":" + Num(freshness) + "}";
+         ",\"data_freshness_s\":" + Num(freshness) + LastError(st) + "}";
     health += std::string(health_sep()) + "\"delivery/" + JsonEscape(d->name()) +
               "\":{\"status\":\"" + sink_status + "\",\"sink\":\"" + JsonEscape(sink_type) +
               "\",\"retries\":" + std::to_string(st.retries) +
               ",\"records_spilled\":" + std::to_string(st.records_spilled) +
-              ",\"data_freshness_s\":" + Num(freshness) + "}";
+              ",\"data_freshness_s\":" + Num(freshness) + LastError(st) + "}";
   }
   j += "]}";
   health += "}";

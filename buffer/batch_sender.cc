@@ -200,14 +200,27 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
       still = pending;
       if (attempt == 1 || attempt % 10 == 0) {
         SLUICE_LOG(Warn, "delivery attempt failed; retrying")
+            .With("delivery", delivery_)
+            .With("sink", sink_type_)
             .With("key", entry.object_key)
             .With("attempt", attempt)
             .With("code", last_code)
             .With("error", last_message);
       }
     }
+    if (rc != SLUICE_DELIVER_OK) counters_->NoteError(last_code, last_message, clock_->NowMs());
     pending.swap(still);
-    if (pending.empty()) break;
+    if (pending.empty()) {
+      if (attempt > 1) {
+        SLUICE_LOG(Info, "delivery recovered")
+            .With("delivery", delivery_)
+            .With("sink", sink_type_)
+            .With("key", entry.object_key)
+            .With("attempts", attempt)
+            .With("seconds", static_cast<double>(clock_->MonotonicMs() - start) / 1000.0);
+      }
+      break;
+    }
     int64_t delay = std::max<int64_t>(backoff_.Delay(attempt, &rng_).count(), retry_after);
     int64_t now = clock_->MonotonicMs();
     if (now - start + delay > policy_.retry_duration.count()) {
@@ -230,6 +243,19 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
     }
   }
   return Outcome::kDone;
+}
+
+void DeliveryCounters::NoteError(std::string_view code, std::string_view message,
+                                 int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(error_mu_);
+  last_error_.assign(code);
+  if (!message.empty()) last_error_.append(": ").append(message.substr(0, 500));
+  last_error_ms_ = now_ms;
+}
+
+std::pair<std::string, int64_t> DeliveryCounters::LastError() const {
+  std::lock_guard<std::mutex> lock(error_mu_);
+  return {last_error_, last_error_ms_};
 }
 
 bool BatchSender::WriteSpill(const PendingBatch& batch, const JournalEntry& entry,

@@ -15,6 +15,8 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "broker/broker.h"
@@ -58,6 +60,15 @@ struct DeliveryCounters {
   std::atomic<uint64_t> records_spilled{0}, objects_spilled{0};
   std::atomic<uint64_t> attempts{0}, retries{0}, batches_replayed{0}, errors{0};
   std::atomic<uint64_t> records_dropped{0};  // Dropped by the transform
+
+  // The last failed attempt's error (code: message) and its wall time; "" / 0 before any.
+  void NoteError(std::string_view code, std::string_view message, int64_t now_ms);
+  std::pair<std::string, int64_t> LastError() const;
+
+ private:
+  mutable std::mutex error_mu_;
+  std::string last_error_;
+  int64_t last_error_ms_ = 0;
 };
 
 // Stop handling shared by the workers: waits end early when stopping is past its grace.
@@ -99,6 +110,11 @@ class BatchSender final {
   void set_spill_hook(SpillHook hook) { spill_hook_ = std::move(hook); }
   // Where spills are said (not owned; must outlive the sender). Unset: nothing is logged.
   void set_spill_warner(SpillWarner* warner) { warner_ = warner; }
+  // Names for the retry and recovery log lines.
+  void set_names(std::string delivery, std::string sink) {
+    delivery_ = std::move(delivery);
+    sink_type_ = std::move(sink);
+  }
 
  private:
   struct Spill {
@@ -129,6 +145,7 @@ class BatchSender final {
   std::vector<FailedRecord> failed_;
   SpillHook spill_hook_;
   SpillWarner* warner_ = nullptr;
+  std::string delivery_, sink_type_;
 };
 
 }  // namespace sluice::buffer

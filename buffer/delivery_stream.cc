@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <tuple>
 
 #include "broker/metadata.h"
 #include "buffer/codec.h"
@@ -139,6 +140,7 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
                                               backoff, ds->errors_root_, clock, &ds->stopper_,
                                               &ds->counters_, ds->rng_(), std::move(encryptor));
     w->sender->set_spill_warner(&ds->spill_warner_);
+    w->sender->set_names(options.name, options.sink.type);
     w->processing_errors = std::make_unique<ErrorWriter>(ds->errors_root_);
     if (backup_options) {
       ASSIGN_OR_RETURN(w->backup_sink, SinkInstance::Create(ds->backup_plugin_, *backup_options,
@@ -222,6 +224,7 @@ DeliveryStats DeliveryStream::stats() const {
   s.objects_backed_up = backup_counters_.objects_delivered;
   s.backup_records_spilled = backup_counters_.records_spilled;
   s.errors = counters_.errors;
+  std::tie(s.last_error, s.last_error_ms) = counters_.LastError();
   for (const auto& w : workers_) {
     s.buffered_bytes += w->buffered;
     int64_t oldest = w->oldest;

@@ -51,6 +51,8 @@ struct DeliveryStats {
   uint64_t records_backed_up = 0;          // BackupToS3.Records: records sent to the backup sink
   uint64_t objects_backed_up = 0;          // objects the backup sink took
   uint64_t backup_records_spilled = 0;     // backup records that went to the error output
+  std::string last_error;     // of the last failed delivery attempt: "code: message"; "" if none
+  int64_t last_error_ms = 0;  // its wall time
   uint64_t batches_replayed = 0;           // journal entries replayed after a restart
   uint64_t errors = 0;                     // broker read, checkpoint or error-output write failures
   uint64_t buffered_bytes = 0;             // records buffered now

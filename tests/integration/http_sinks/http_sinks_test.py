@@ -191,6 +191,11 @@ timeout: 2s
         retried = env.write(200)
         wait_until(lambda: set(retried) <= set(seqs()), what="records after a short outage")
         assert max(r.request_ids.values()) >= 3, "a retried batch must keep its request id"
+        # The outage is visible: retry and recovery lines name the delivery and the sink.
+        with open(os.path.join(env.dir, "daemon.log")) as f:
+            log = f.read()
+        assert 'msg="delivery attempt failed; retrying" delivery=out sink=http' in log, log[-3000:]
+        assert 'msg="delivery recovered" delivery=out sink=http' in log, log[-3000:]
         r.inject_wrong_request_id(1)
         echoed = env.write(100)
         wait_until(lambda: set(echoed) <= set(seqs()), what="records after a wrong requestId")

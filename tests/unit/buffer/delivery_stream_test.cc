@@ -304,6 +304,10 @@ TEST_F(DeliveryStreamTest, RetriesUntilRetryDurationThenSpills) {
   for (const auto& [key, content] : Objects(root_ / "errors")) {
     EXPECT_EQ(key.rfind("failed/scripted-failed/", 0), 0u) << key;
   }
+  // The outage shows in the stats /status and /health report.
+  DeliveryStats st = ds->stats();
+  EXPECT_EQ(st.last_error.rfind("Scripted.Retry", 0), 0u) << st.last_error;
+  EXPECT_GT(st.last_error_ms, 0);
   ExpectCheckpointsAtEnd();
 }
 
