@@ -64,14 +64,17 @@ int Run(const std::string& path) {
   return 0;
 }
 
-// The admin endpoint to talk to: --admin, else the config's admin.listen, else the default.
-std::string AdminAddress(const std::string& admin, const std::string& config_path) {
+// The admin endpoint to talk to: --admin, else the config's admin.listen, else the default. A
+// -c FILE that does not load is an error (talking to the default port instead would reach
+// another daemon, or none, and hide why).
+Result<std::string> AdminAddress(const std::string& admin, const std::string& config_path) {
   if (!admin.empty()) return admin;
   if (!config_path.empty()) {
     auto cfg = config::LoadConfigFile(config_path);
-    if (cfg.ok() && !cfg->admin.listen.text.empty()) return cfg->admin.listen.text;
+    if (!cfg.ok()) return cfg.status();
+    if (!cfg->admin.listen.text.empty()) return cfg->admin.listen.text;
   }
-  return "127.0.0.1:4195";
+  return std::string("127.0.0.1:4195");
 }
 
 std::string Quote(std::string_view s) {
@@ -336,7 +339,12 @@ int RunCli(int argc, char** argv) {
   if (*run) return Run(config_path);
   if (*keygen) return Keygen(key_id);
   if (*decrypt) return Decrypt(keyring_path, sealed);
-  AdminClient client(AdminAddress(admin, config_path));
+  Result<std::string> admin_address = AdminAddress(admin, config_path);
+  if (!admin_address.ok()) {
+    std::fprintf(stderr, "sluice: %s\n", admin_address.status().message().c_str());
+    return 1;
+  }
+  AdminClient client(*admin_address);
   if (*status) return ShowStatus(client, json);
   if (*reload) {
     auto a = client.Post("/reload", "", "");

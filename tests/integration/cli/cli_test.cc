@@ -197,6 +197,17 @@ TEST_F(CliTest, CheckFindsWhatStartWouldRefuseAllAtOnce) {
   }
 }
 
+TEST_F(CliTest, TalkingSubcommandsSayWhyTheirConfigDidNotLoad) {
+  fs::path p = Write("broken.yaml", "data_dir: ./d\nadmn: {listen: 127.0.0.1:4999}\n", kPrivate);
+  for (const char* sub : {"status", "reload"}) {
+    Outcome o = RunToEnd({sub, "-c", p.string()});
+    EXPECT_EQ(o.exit_code, 1) << sub;
+    EXPECT_NE(o.err.find("broken.yaml:2:1: admn: unknown key 'admn'"), std::string::npos)
+        << sub << ": " << o.err;
+    EXPECT_EQ(o.err.find("4195"), std::string::npos) << o.err;  // no fallback to the default
+  }
+}
+
 TEST_F(CliTest, RunStopsCleanlyOnSigtermAndSigint) {
   fs::path p = Write("ok.yaml",
                      "data_dir: ./data\n"
