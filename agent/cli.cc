@@ -349,8 +349,13 @@ int RunCli(int argc, char** argv) {
   if (*reload) {
     auto a = client.Post("/reload", "", "");
     if (!a.ok()) return Fail(a.status());
-    std::fwrite(a->body.data(), 1, a->body.size(), a->status == 200 ? stdout : stderr);
-    return a->status == 200 ? 0 : 1;
+    // A reload that had to wait for flows to stop answers 200 before it knows the outcome (the
+    // answer is streamed): the body's "ok" is what counts.
+    rapidjson::Document d;
+    bool ok = a->status == 200 && ParseJson(a->body, &d).ok() && d.IsObject() &&
+              d.HasMember("ok") && d["ok"].IsBool() && d["ok"].GetBool();
+    std::fwrite(a->body.data(), 1, a->body.size(), ok ? stdout : stderr);
+    return ok ? 0 : 1;
   }
   if (*create) {
     auto d = Call(client, "CreateStream",

@@ -3,6 +3,7 @@
 // not count as changes.
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -212,6 +213,7 @@ void Daemon::ApplyReload(config::Config next, std::map<std::string, std::string>
       return;
     }
     std::map<std::string, std::string> old = std::move(s.fingerprints);
+    std::vector<buffer::DeliveryOptions> old_deliveries = s.config.deliveries;
     s.config = std::move(next);
     s.fingerprints = std::move(fingerprints);
     auto was_changed = [&](const std::string& key) {
@@ -219,9 +221,37 @@ void Daemon::ApplyReload(config::Config next, std::map<std::string, std::string>
       auto b = s.fingerprints.find(key);
       return b != s.fingerprints.end() && (a == old.end() || a->second != b->second);
     };
-    for (const buffer::DeliveryOptions& d : s.config.deliveries) {
-      if (!was_changed("delivery/" + d.name)) continue;
-      if (Status st = StartDelivery(s, d); !st.ok()) errors.push_back(st.message());
+    for (buffer::DeliveryOptions& d : s.config.deliveries) {
+      std::string key = "delivery/" + d.name;
+      if (!was_changed(key)) {
+        if (!s.not_running.count(d.name)) continue;  // failed before: try again
+      }
+      Status st = StartDelivery(s, d);
+      if (st.ok()) {
+        s.not_running.erase(d.name);
+        continue;
+      }
+      errors.push_back(st.message());
+      // A changed delivery whose new version does not start runs on as it was.
+      auto prev = std::find_if(old_deliveries.begin(), old_deliveries.end(),
+                               [&](const buffer::DeliveryOptions& o) { return o.name == d.name; });
+      if (prev != old_deliveries.end() && old.count(key) && StartDelivery(s, *prev).ok()) {
+        d = *prev;
+        s.fingerprints[key] = old[key];
+        notes += std::string(notes.empty() ? "" : ",") + "\"delivery " + JsonEscape(d.name) +
+                 " kept its previous configuration\"";
+        SLUICE_LOG(Warn, "reload: delivery kept its previous configuration")
+            .With("delivery", d.name)
+            .With("error", st.message());
+        s.not_running.erase(d.name);
+      } else {
+        s.not_running[d.name] = st.message();
+      }
+    }
+    for (auto it = s.not_running.begin(); it != s.not_running.end();) {
+      bool configured = std::any_of(s.config.deliveries.begin(), s.config.deliveries.end(),
+                                    [&](const buffer::DeliveryOptions& o) { return o.name == it->first; });
+      it = configured ? std::next(it) : s.not_running.erase(it);
     }
     for (const FlowOptions& f : s.config.sources) {
       if (!was_changed("source/" + f.name)) continue;

@@ -331,6 +331,13 @@ AdminSnapshot Daemon::Snapshot() {
               ",\"records_spilled\":" + std::to_string(st.records_spilled) +
               ",\"data_freshness_s\":" + Num(freshness) + LastError(st) + "}";
   }
+  for (const auto& [name, error] : s.not_running) {
+    // Named by the configuration but not running: its start failed at a reload.
+    snap.healthy = false;
+    health += std::string(health_sep()) + "\"delivery/" + JsonEscape(name) +
+              "\":{\"status\":\"not running\",\"error\":\"" + JsonEscape(ValidUtf8(error)) +
+              "\"}";
+  }
   j += "]}";
   health += "}";
   snap.status_json = std::move(j);

@@ -44,6 +44,9 @@ struct Daemon::State {
   // The raw YAML of every source, stream and delivery entry by name, as last applied: a reload
   // restarts exactly the entries whose text changed.
   std::map<std::string, std::string> fingerprints;
+  // Deliveries the configuration names that are not running because they failed to start (at a
+  // reload), with the error: /health reports them unhealthy until a reload starts them.
+  std::map<std::string, std::string> not_running;
   uint64_t config_generation = 1;
   int64_t last_reload_ms = 0;
   bool reloading = false;
