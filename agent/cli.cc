@@ -339,7 +339,9 @@ int RunCli(int argc, char** argv) {
   if (*run) return Run(config_path);
   if (*keygen) return Keygen(key_id);
   if (*decrypt) return Decrypt(keyring_path, sealed);
-  Result<std::string> admin_address = AdminAddress(admin, config_path);
+  bool talks_to_daemon = *status || *reload || *create || *describe || *list || *reshard || *cat;
+  Result<std::string> admin_address =
+      talks_to_daemon ? AdminAddress(admin, config_path) : Result<std::string>(std::string());
   if (!admin_address.ok()) {
     std::fprintf(stderr, "sluice: %s\n", admin_address.status().message().c_str());
     return 1;

@@ -50,10 +50,15 @@ struct TransformOptions {
   int retries = 3;
 };
 
+// Where a delivery's consumer starts the first time it reads a stream (later: its checkpoints).
+enum class StartPosition { kTrimHorizon, kLatest, kAtTimestamp };
+
 struct DeliveryOptions {
   std::string name;
   std::string stream;  // source stream (empty with direct_put)
   bool direct_put = false;
+  StartPosition initial_position = StartPosition::kTrimHorizon;
+  int64_t initial_timestamp_ms = 0;  // kAtTimestamp: the first record arrived at or after it
   // Unset: the sink type's Firehose default.
   std::optional<uint64_t> buffer_size;
   std::optional<std::chrono::milliseconds> buffer_interval;

@@ -116,6 +116,19 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
   Status st = stream->RegisterConsumer(options.name);
   if (!st.ok() && st.code() != Code::kAlreadyExists)
     return st.Annotate(where + "register consumer");
+  if (st.ok() && options.initial_position != StartPosition::kTrimHorizon) {
+    // A new consumer: checkpoint every shard where it is to start.
+    std::vector<broker::ShardPosition> start;
+    for (const broker::ShardInfo& sh : stream->ListShards()) {
+      auto at = options.initial_position == StartPosition::kLatest
+                    ? stream->EndOffset(sh.index)
+                    : stream->OffsetAtTimestamp(sh.index, options.initial_timestamp_ms);
+      if (at.ok()) start.push_back({sh.index, *at});  // an expired shard has nothing to skip
+    }
+    if (!start.empty()) {
+      RETURN_IF_ERROR(stream->Checkpoint(options.name, start).Annotate(where + "initial_position"));
+    }
+  }
   Backoff backoff{options.retry_backoff_base, options.retry_backoff_cap};
   std::optional<Keyring> keyring;
   if (!options.encryption_keyring.empty()) {

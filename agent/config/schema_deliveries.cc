@@ -1,5 +1,9 @@
 // The schema of `deliveries[]`: Firehose-style delivery streams (buffer::DeliveryOptions).
+#include <time.h>
+
+#include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include "agent/config/checks.h"
 #include "agent/config/schema_internal.h"
@@ -10,6 +14,24 @@
 
 namespace sluice::config {
 namespace {
+
+// initial_timestamp: RFC 3339 in UTC ("Z") or seconds since the epoch, into milliseconds.
+std::string ParseInitialTimestamp(const std::string& text, int64_t* ms) {
+  char* end = nullptr;
+  double seconds = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() && *end == '\0' && seconds > 0) {
+    *ms = static_cast<int64_t>(seconds * 1000);
+    return "";
+  }
+  struct tm tm {};
+  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr || std::string_view(rest) != "Z") {
+    return "expected an RFC 3339 UTC time (2026-01-02T03:04:05Z) or seconds since the epoch";
+  }
+  *ms = static_cast<int64_t>(timegm(&tm)) * 1000;
+  return "";
+}
+
 
 constexpr Field kBufferFields[] = {
     {.key = "size",
@@ -177,6 +199,20 @@ constexpr Field kDeliveryFields[] = {
     {.key = "stream",
      .doc = "Broker stream read as a named consumer (or set direct_put).",
      .set = SET(c.delivery->stream = v.text; c.stream_refs.push_back(RefOf(v)))},
+    {.key = "initial_position",
+     .type = Type::kEnum,
+     .default_text = "trim_horizon",
+     .choices = "trim_horizon|latest|at_timestamp",
+     .doc = "Where a new delivery starts reading its stream (later: its checkpoints): the oldest "
+            "record, the next one, or initial_timestamp.",
+     .set = SET(using buffer::StartPosition;
+                c.delivery->initial_position = v.text == "latest"         ? StartPosition::kLatest
+                                               : v.text == "at_timestamp" ? StartPosition::kAtTimestamp
+                                                                          : StartPosition::kTrimHorizon)},
+    {.key = "initial_timestamp",
+     .doc = "With initial_position: at_timestamp: RFC 3339 UTC (2026-01-02T03:04:05Z) or "
+            "seconds since the epoch.",
+     .set = SET(return ParseInitialTimestamp(v.text, &c.delivery->initial_timestamp_ms))},
     {.key = "direct_put",
      .type = Type::kBool,
      .default_text = "false",
@@ -251,7 +287,11 @@ constexpr Section kDeliverySection {
       HOOK(
           const buffer::DeliveryOptions& d = *c.delivery;
           if (d.direct_put && !d.stream.empty()) return "give stream or direct_put: true, not both";
-          if (!d.direct_put && d.stream.empty()) return "give a stream to read or direct_put: true")
+          if (!d.direct_put && d.stream.empty()) return "give a stream to read or direct_put: true";
+          if ((d.initial_position == buffer::StartPosition::kAtTimestamp) !=
+              (d.initial_timestamp_ms != 0)) {
+            return "initial_position: at_timestamp and initial_timestamp go together";
+          })
 };
 
 }  // namespace sluice::config

@@ -842,6 +842,37 @@ TEST_F(DeliveryStreamTest, PartitionsNeverShareAnObjectKey) {
   }
 }
 
+TEST_F(DeliveryStreamTest, InitialPositionLatestAndAtTimestamp) {
+  Put(0, 100, "old-");
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  int64_t between = Clock::Real()->NowMs();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  Put(0, 30, "mid-");
+  for (bool latest : {true, false}) {
+    DeliveryOptions o = Options("file");
+    o.name = latest ? "from_latest" : "from_time";
+    o.initial_position = latest ? StartPosition::kLatest : StartPosition::kAtTimestamp;
+    o.initial_timestamp_ms = latest ? 0 : between;
+    std::string out = (root_ / ("out-" + o.name)).string();
+    SinkOpt(&o, "path", out);
+    auto ds = Make(o);
+    ASSERT_TRUE(ds && ds->Start().ok());
+    if (latest) Put(0, 20, "new-");
+    size_t want = latest ? 20 : 50;  // at_timestamp: the 30 mid- records and the 20 new- ones
+    ASSERT_TRUE(WaitFor([&] { return ds->stats().records_delivered == want; })) << o.name;
+    ds->Stop(std::chrono::milliseconds(1000));
+    std::map<std::string, int> lines;
+    for (const auto& [key, content] : Objects(out)) CountLines(content, &lines);
+    EXPECT_EQ(lines.size(), want) << o.name;
+    for (const auto& [line, c] : lines) {
+      EXPECT_NE(line.rfind("old-", 0), 0u) << o.name << ": " << line;
+      if (latest) {
+        EXPECT_EQ(line.rfind("new-", 0), 0u) << line;
+      }
+    }
+  }
+}
+
 TEST(PartitionerTest, KeysFromJsonPaths) {
   auto specs = ParsePartitionKeys({"c=.customer.id", "t=.type"});
   ASSERT_TRUE(specs.ok());

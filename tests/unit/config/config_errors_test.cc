@@ -38,6 +38,16 @@ const BadCase kBadCases[] = {
     {"PartitionKeyFieldPathWithEmptySegment",
      HEAD "sources: [{name: f, paths: [x], stream: app-logs, partition_key: \"field:user..id\"}]\n",
      "sluice.yaml:3:66: sources[0].partition_key: field path \"user..id\" is empty"},
+    {"AtTimestampWithoutTimestamp",
+     HEAD "deliveries: [{name: a, stream: app-logs, initial_position: at_timestamp, "
+          "sink: {type: file}}]\n",
+     "sluice.yaml:3:14: deliveries[0]: initial_position: at_timestamp and initial_timestamp go "
+     "together"},
+    {"BadInitialTimestamp",
+     HEAD "deliveries: [{name: a, stream: app-logs, initial_position: at_timestamp, "
+          "initial_timestamp: yesterday, sink: {type: file}}]\n",
+     "sluice.yaml:3:93: deliveries[0].initial_timestamp: expected an RFC 3339 UTC time "
+     "(2026-01-02T03:04:05Z) or seconds since the epoch"},
     {"TwoDocuments", "data_dir: a\n---\ndata_dir: b\n",
      "sluice.yaml:3:1: the file holds 2 YAML documents; sluice reads exactly one"},
     {"RequiredKeyWithoutValue", "data_dir:\n",
