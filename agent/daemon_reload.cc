@@ -266,11 +266,16 @@ void Daemon::ApplyReload(config::Config next, std::map<std::string, std::string>
                        ",\"added\":" + JsonList(added) + ",\"removed\":" + JsonList(removed) +
                        ",\"changed\":" + JsonList(changed_names) +
                        ",\"errors\":" + JsonList(errors) + ",\"notes\":[" + notes + "]}\n";
+    auto names = [](const std::vector<std::string>& v) {
+      std::string out;
+      for (const std::string& n : v) out += (out.empty() ? "" : ",") + n;
+      return out;
+    };
     SLUICE_LOG(Info, "configuration reloaded")
         .With("generation", s.config_generation)
-        .With("added", static_cast<uint64_t>(added.size()))
-        .With("removed", static_cast<uint64_t>(removed.size()))
-        .With("changed", static_cast<uint64_t>(changed_names.size()));
+        .With("added", names(added))
+        .With("removed", names(removed))
+        .With("changed", names(changed_names));
     for (const std::string& e : errors)
       SLUICE_LOG(Error, "reload: could not start").With("error", e);
     for (auto& w : s.reload_waiters) w({errors.empty() ? 200 : 500, body});

@@ -57,7 +57,7 @@ Status WriteFileAtomically(const std::filesystem::path& path, std::string_view c
   std::filesystem::path tmp = path;
   tmp += ".tmp";
   {
-    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
     if (!fd.valid()) return ErrnoError("create " + tmp.string(), errno);
     RETURN_IF_ERROR(PwriteAll(fd.get(), content.data(), content.size(), 0, tmp.string()));
     if (sync && ::fsync(fd.get()) != 0) return ErrnoError("fsync " + tmp.string(), errno);

@@ -88,7 +88,7 @@ static std::string SegmentHeader(uint64_t base) {
 
 Result<std::shared_ptr<Segment>> Segment::Create(const std::filesystem::path& dir, uint64_t base) {
   std::filesystem::path path = dir / LogName(base);
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
   if (!fd.valid()) return ErrnoError("create segment " + path.string(), errno);
   std::string h = SegmentHeader(base);
   RETURN_IF_ERROR(PwriteAll(fd.get(), h.data(), h.size(), 0, path.string()));

@@ -128,7 +128,7 @@ Status BatchJournal::Record(const JournalEntry& entry) {
     std::error_code ec;
     std::filesystem::create_directories(dir_, ec);
     if (ec) return IoError("mkdir " + dir_.string() + ": " + ec.message());
-    fd = UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    fd = UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0640));
     created = true;
   }
   if (!fd.valid()) return ErrnoError("open " + path.string(), errno);

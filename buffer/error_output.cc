@@ -75,7 +75,7 @@ Status WriteFileAtomically(const std::filesystem::path& root, std::string_view k
   std::filesystem::create_directories(dir, ec);
   if (ec) return IoError("mkdir " + dir.string() + ": " + ec.message());
   std::filesystem::path tmp = dir / (".tmp-" + final_path.filename().string());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) return ErrnoError("open " + tmp.string(), errno);
   size_t done = 0;
   while (done < data.size()) {

@@ -133,7 +133,7 @@ Status CheckpointStore::Save(const std::vector<FileCheckpoint>& entries) {
   w.EndArray();
   w.EndObject();
   std::string tmp = path_.string() + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) return ErrnoError("open " + tmp, errno);
   Status st = WriteAll(fd, std::string_view(sb.GetString(), sb.GetSize()));
   if (st.ok() && fsync(fd) != 0) st = ErrnoError("fsync " + tmp, errno);

@@ -87,7 +87,7 @@ class FileSink final : public sluice::Sink {
     std::snprintf(tmp_name, sizeof(tmp_name), "/.tmp-%d-%p", static_cast<int>(::getpid()),
                   static_cast<void*>(this));
     std::string tmp = dir + tmp_name;
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0) return sluice::Outcome::Retry("File.Open", ErrnoText("open", tmp, errno));
     std::string_view data = batch.object();
     size_t done = 0;

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Envelope encryption as an operator uses it: `sluice keygen` makes the keyring, a delivery
 encrypts its gzip objects with it, `sluice decrypt` opens them (gunzip gives back every line);
+what the daemon writes is not readable by others;
 after a key rotation old and new objects still open; a wrong keyring or a tampered object fails
 with the file named and exit 1.
 
@@ -72,6 +73,11 @@ def test_round_trip(sluice):
         wait_until(lambda: len(lines_of(sluice, keyring, objects(d))) == 500 if objects(d) else 0,
                    what="500 lines in decrypted objects")
         first_objects = objects(d)
+        # Records at rest are not readable by others: objects, segments, journal, checkpoints.
+        for root, _, files in list(os.walk(d.path("data"))) + list(os.walk(d.path("out"))):
+            for f in files:
+                mode = os.stat(os.path.join(root, f)).st_mode
+                assert mode & 0o007 == 0, "%s is mode %o" % (os.path.join(root, f), mode)
         for o in first_objects:
             assert o.endswith(".gz.enc"), o
             with open(o, "rb") as f:

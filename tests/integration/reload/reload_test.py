@@ -83,6 +83,8 @@ def test_reload_adds_source_and_changes_delivery(sluice):
         assert answer["added"] == ["source/extra"], answer
         assert answer["changed"] == ["delivery/archive"], answer
         assert answer["removed"] == [] and answer["generation"] == 2, answer
+        assert 'msg="configuration reloaded" generation=2 added=source/extra removed="" ' \
+            'changed=delivery/archive' in d.log_text(), d.log_text()[-2000:]
 
         write_lines(d.path("log", "a.log"), 6001, 1000)
         write_lines(d.path("log2", "b.log"), 102001, 1000)
