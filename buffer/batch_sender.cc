@@ -86,7 +86,7 @@ BatchSender::BatchSender(SinkInstance* sink, Compression compression, const Reso
       encoder_(compression_),
       policy_(policy),
       backoff_(backoff),
-      errors_(std::move(errors_root)),
+      errors_(std::move(errors_root), encryptor ? encryptor->Clone() : nullptr),
       clock_(clock),
       stopper_(stopper),
       counters_(counters),

@@ -143,18 +143,20 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
     w->batch.data.reserve(ds->policy_.buffer_size + ds->policy_.buffer_size / 8 + (1u << 20));
     ASSIGN_OR_RETURN(w->sink, SinkInstance::Create(ds->plugin_, sink_options, options.name,
                                                    &ds->plugin_counters_));
-    std::unique_ptr<Encryptor> encryptor;
+    std::unique_ptr<Encryptor> encryptor, errors_encryptor;
     if (keyring) {
       auto e = Encryptor::Create(*keyring, options.encryption_key_id);
       if (!e.ok()) return e.status().Annotate(where + "encryption");
       encryptor = std::move(*e);
+      errors_encryptor = encryptor->Clone();
     }
     w->sender = std::make_unique<BatchSender>(w->sink.get(), options.compression, ds->policy_,
                                               backoff, ds->errors_root_, clock, &ds->stopper_,
                                               &ds->counters_, ds->rng_(), std::move(encryptor));
     w->sender->set_spill_warner(&ds->spill_warner_);
     w->sender->set_names(options.name, options.sink.type);
-    w->processing_errors = std::make_unique<ErrorWriter>(ds->errors_root_);
+    w->processing_errors =
+        std::make_unique<ErrorWriter>(ds->errors_root_, std::move(errors_encryptor));
     if (backup_options) {
       ASSIGN_OR_RETURN(w->backup_sink, SinkInstance::Create(ds->backup_plugin_, *backup_options,
                                                             options.name, &ds->plugin_counters_));

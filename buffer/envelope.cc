@@ -190,4 +190,9 @@ Result<std::string> DecryptObject(const Keyring& keyring, std::string_view objec
   return plain;
 }
 
+std::unique_ptr<Encryptor> Encryptor::Clone() const {
+  auto e = Create(keyring_, key_->id);
+  return e.ok() ? std::move(*e) : nullptr;  // cannot fail: this one was created from the same
+}
+
 }  // namespace sluice::buffer

@@ -52,6 +52,8 @@ class Encryptor final {
   static Result<std::unique_ptr<Encryptor>> Create(Keyring keyring, std::string_view key_id);
   // Replaces *out with the encrypted object.
   Status Encrypt(std::string_view plain, std::string* out);
+  // Another Encryptor with the same keyring and key, for another owner.
+  std::unique_ptr<Encryptor> Clone() const;
 
  private:
   Keyring keyring_;

@@ -109,7 +109,9 @@ Status ErrorWriter::Write(std::string_view key, std::span<const FailedRecord> re
                           int64_t ending_ms) {
   scratch_.clear();
   for (const FailedRecord& r : records) AppendErrorLine(r, ending_ms, &scratch_);
-  return WriteFileAtomically(root_, key, scratch_);
+  if (!encryptor_) return WriteFileAtomically(root_, key, scratch_);
+  RETURN_IF_ERROR(encryptor_->Encrypt(scratch_, &sealed_));
+  return WriteFileAtomically(root_, std::string(key) + ".enc", sealed_);
 }
 
 }  // namespace sluice::buffer

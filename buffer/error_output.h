@@ -10,11 +10,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "buffer/envelope.h"
 #include "core/status.h"
 
 namespace sluice::buffer {
@@ -61,16 +63,20 @@ Status WriteFileAtomically(const std::filesystem::path& root, std::string_view k
 
 class ErrorWriter final {
  public:
-  explicit ErrorWriter(std::filesystem::path root) : root_(std::move(root)) {}
+  // `encryptor`, when given (an encrypted delivery), seals each object as delivered objects are
+  // sealed and its key gets ".enc": the records of an encrypted delivery never rest in clear.
+  explicit ErrorWriter(std::filesystem::path root, std::unique_ptr<Encryptor> encryptor = nullptr)
+      : root_(std::move(root)), encryptor_(std::move(encryptor)) {}
   const std::filesystem::path& root() const { return root_; }
-  // Writes the records as one JSON-lines object at root/key.
+  // Writes the records as one JSON-lines object at root/key (root/key.enc when encrypting).
   Status Write(std::string_view key, std::span<const FailedRecord> records, int64_t ending_ms);
-  // The JSON lines of the last Write, until the next one.
+  // The JSON lines of the last Write (in clear), until the next one.
   std::string_view last_object() const { return scratch_; }
 
  private:
   std::filesystem::path root_;
-  std::string scratch_;
+  std::unique_ptr<Encryptor> encryptor_;
+  std::string scratch_, sealed_;
 };
 
 }  // namespace sluice::buffer

@@ -122,6 +122,39 @@ def test_round_trip(sluice):
         d.cleanup()
 
 
+def test_spills_sealed(sluice):
+    """The error output of an encrypted delivery is sealed too."""
+    d = Daemon(sluice, CONFIG.replace("    encryption: {keyring: ./keyring}\n",
+                                      "    encryption: {keyring: ./keyring}\n"
+                                      "    partitioning: {keys: {level: .level}}\n"
+                                      "    errors: {path: ./errors}\n"))
+    try:
+        keyring = d.path("keyring")
+        with open(keyring, "wb") as f:
+            f.write(subprocess.run([sluice, "keygen"], check=True, capture_output=True).stdout)
+        os.chmod(keyring, 0o600)
+        os.makedirs(d.path("log"))
+        with open(d.path("log", "a.log"), "w") as f:
+            f.write('{"level":"info","n":1}\nnot json at all\n')
+        d.start()
+
+        def sealed():
+            out = []
+            for root, _, files in os.walk(d.path("errors")):
+                out += [os.path.join(root, f) for f in files]
+            return out
+        wait_until(lambda: sealed(), what="a spilled object")
+        [obj] = sealed()
+        assert obj.endswith(".enc") and "partitioning-failed" in obj, obj
+        with open(obj, "rb") as f:
+            assert f.read(8) == b"SLUICEE1"
+        line = decrypt(sluice, keyring, [obj]).stdout.decode()
+        assert '"errorCode":"PartitionKey.Invalid"' in line, line
+        d.stop()
+    finally:
+        d.cleanup()
+
+
 def test_keygen(sluice):
     a = subprocess.run([sluice, "keygen"], check=True, capture_output=True).stdout.split()
     b = subprocess.run([sluice, "keygen"], check=True, capture_output=True).stdout.split()
@@ -132,4 +165,5 @@ def test_keygen(sluice):
 
 
 if __name__ == "__main__":
-    run_tests({"round_trip": test_round_trip, "keygen": test_keygen})
+    run_tests({"round_trip": test_round_trip, "spills_sealed": test_spills_sealed,
+               "keygen": test_keygen})
