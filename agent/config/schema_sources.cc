@@ -91,7 +91,12 @@ constexpr Field kOnUnparsed = {
   HOOK(c.flow->processing.emplace_back(); c.step = &c.flow->processing.back(); \
        c.step->kind = ProcessingStep::Kind::kind_value)
 
-constexpr Section kSingleLineSection{{}, BEGIN_STEP(kSingleLine)};
+constexpr Field kSingleLineFields[] = {
+    {.key = "separator",
+     .doc = "Put between the joined lines, e.g. \" \"; default: none (as the Kinesis Agent).",
+     .set = SET(c.step->separator = v.text)},
+};
+constexpr Section kSingleLineSection{kSingleLineFields, BEGIN_STEP(kSingleLine)};
 
 constexpr Field kCsvFields[] = {
     {.key = "field_names",

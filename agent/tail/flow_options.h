@@ -16,6 +16,8 @@ enum class PartitionKeyKind { kRandom, kDeterministic, kFile, kField, kRegex };
 struct ProcessingStep {
   enum class Kind { kSingleLine, kCsvToJson, kLogToJson, kAddMetadata };
   Kind kind = Kind::kSingleLine;
+  // single_line: put between the joined lines (Kinesis Agent joins with none)
+  std::string separator;
   // csv_to_json
   std::vector<std::string> field_names;
   char delimiter = ',';

@@ -100,8 +100,9 @@ bool Processor::Apply(Step& step, std::string_view in, bool in_json, const Recor
                       std::string* out) {
   switch (step.opt.kind) {
     case ProcessingStep::Kind::kSingleLine: {
-      // Each line trimmed of surrounding blanks, joined without a separator.
+      // Each line trimmed of surrounding blanks, joined with the separator (default none).
       size_t i = 0;
+      bool first = true;
       while (i <= in.size()) {
         size_t j = in.find('\n', i);
         if (j == std::string_view::npos) j = in.size();
@@ -112,6 +113,8 @@ bool Processor::Apply(Step& step, std::string_view in, bool in_json, const Recor
                (line.back() == ' ' || line.back() == '\t' || line.back() == '\r')) {
           line.remove_suffix(1);
         }
+        if (!first && !line.empty()) out->append(step.opt.separator);
+        if (!line.empty()) first = false;
         out->append(line);
         i = j + 1;
       }

@@ -191,6 +191,11 @@ TEST(ProcessorTest, SingleLineJoinsTrimmedLines) {
   auto p = Make({ProcessingStep{}});
   EXPECT_EQ(p->Process("Exception: boom\n\tat a.b(C.java:1)\n  at d.e(F.java:2)\r", {}).data,
             "Exception: boomat a.b(C.java:1)at d.e(F.java:2)");
+  ProcessingStep spaced;
+  spaced.separator = " | ";
+  auto q = Make({spaced});
+  EXPECT_EQ(q->Process("Exception: boom\n\tat a.b(C.java:1)\n\n  at d.e(F.java:2)\n", {}).data,
+            "Exception: boom | at a.b(C.java:1) | at d.e(F.java:2)");
 }
 
 TEST(ProcessorTest, AddMetadataWrapsTextOrJson) {
