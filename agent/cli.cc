@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "agent/config/config.h"
 #include "agent/daemon.h"
 #include "agent/embedded_config.h"
+#include "agent/tail/processor.h"
 #include "core/base64.h"
 #include "core/log.h"
 #include "core/json.h"
@@ -35,7 +37,35 @@ Result<config::Config> Load(const std::string& path) {
   return config::LoadConfigFile(path);
 }
 
-int Check(const std::string& path) {
+// `check --sample LINE`: what each source's processing steps (or `only`'s) make of LINE, one
+// output line per source: `<source>: <record>` (and `(unparsed ...)` when a step could not parse).
+int Sample(const config::Config& cfg, const std::string& line, const std::string& only) {
+  int shown = 0;
+  for (const FlowOptions& f : cfg.sources) {
+    if (!only.empty() && f.name != only) continue;
+    ++shown;
+    auto p = Processor::Create(f.processing);
+    if (!p.ok()) {
+      std::fprintf(stderr, "source %s: %s\n", f.name.c_str(), p.status().message().c_str());
+      return 1;
+    }
+    RecordContext ctx{"/sample.log", 0, Clock::Real()->NowMs(), "sample-host"};
+    ProcessResult r = (*p)->Process(line, ctx);
+    std::printf("%s: %.*s%s\n", f.name.c_str(), static_cast<int>(r.data.size()), r.data.data(),
+                !r.unparsed          ? ""
+                : r.to_error_output ? "  (unparsed: to the error output)"
+                                    : "  (unparsed: passed through)");
+  }
+  if (shown == 0) {
+    std::fprintf(stderr, "no source %s in the configuration\n",
+                 only.empty() ? "" : ("named " + only).c_str());
+    return 1;
+  }
+  return 0;
+}
+
+int Check(const std::string& path, const std::optional<std::string>& sample,
+          const std::string& source) {
   auto cfg = Load(path);
   if (!cfg.ok()) {
     std::fprintf(stderr, "%s\n", cfg.status().message().c_str());
@@ -46,6 +76,7 @@ int Check(const std::string& path) {
     std::fprintf(stderr, "%s\n", st.message().c_str());
     return 1;
   }
+  if (sample) return Sample(*cfg, *sample, source);
   std::printf("%s: ok\n", path.empty() ? kEmbedded : path.c_str());
   return 0;
 }
@@ -271,6 +302,11 @@ int RunCli(int argc, char** argv) {
                   "Configuration file (default: the embedded default, conf/sluice.yaml)");
   CLI::App* check = app.add_subcommand("check", "Validate a configuration file and exit");
   check->add_option("-c,--config", config_path, "Configuration file")->required();
+  std::optional<std::string> sample;
+  std::string sample_source;
+  check->add_option("--sample", sample,
+                    "A log line: print what each source's processing steps make of it");
+  check->add_option("--source", sample_source, "With --sample: only this source");
   CLI::App* version = app.add_subcommand("version", "Print the version");
   CLI::App* config = app.add_subcommand("config", "Print the embedded default configuration");
   CLI::App* help = app.add_subcommand("help", "Show this help");
@@ -385,7 +421,7 @@ int RunCli(int argc, char** argv) {
     return 0;
   }
   if (*cat) return Cat(client, cat_options);
-  if (*check) return Check(config_path);
+  if (*check) return Check(config_path, sample, sample_source);
   if (*version) {
     std::printf("sluice %s\n", SLUICE_VERSION);
     return 0;

@@ -208,6 +208,31 @@ TEST_F(CliTest, TalkingSubcommandsSayWhyTheirConfigDidNotLoad) {
   }
 }
 
+TEST_F(CliTest, CheckSampleShowsWhatTheStepsMakeOfALine) {
+  fs::path p = Write("sample.yaml",
+                     "data_dir: ./d\n"
+                     "streams: [{name: s}]\n"
+                     "sources:\n"
+                     "  - name: web\n"
+                     "    paths: [x]\n"
+                     "    stream: s\n"
+                     "    processing:\n"
+                     "      - log_to_json: {format: common_apache}\n"
+                     "      - add_metadata: {fields: {env: prod}}\n",
+                     kPrivate);
+  Outcome o = RunToEnd({"check", "-c", p.string(), "--sample",
+                        "10.1.2.3 - bob [22/Nov/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 5"});
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_EQ(o.out.rfind("web: {", 0), 0u) << o.out;
+  EXPECT_NE(o.out.find("\"host\":\"10.1.2.3\""), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("\"env\":\"prod\""), std::string::npos) << o.out;
+  o = RunToEnd({"check", "-c", p.string(), "--sample", "not an access log line"});
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_NE(o.out.find("(unparsed: passed through)"), std::string::npos) << o.out;
+  EXPECT_EQ(RunToEnd({"check", "-c", p.string(), "--sample", "x", "--source", "nope"}).exit_code,
+            1);
+}
+
 TEST_F(CliTest, RunStopsCleanlyOnSigtermAndSigint) {
   fs::path p = Write("ok.yaml",
                      "data_dir: ./data\n"
