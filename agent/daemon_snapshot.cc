@@ -4,6 +4,7 @@
 // DeliveryToS3.DataFreshness, ...), prefixed sluice_stream_, sluice_delivery_ and sluice_agent_.
 #include <sys/stat.h>
 
+#include <set>
 #include <string>
 
 #include "agent/daemon_state.h"
@@ -83,7 +84,17 @@ AdminSnapshot Daemon::Snapshot() {
   m.Add("sluice_config_generation", "Configurations applied (1 at start, +1 per reload).", "gauge",
         "", static_cast<double>(s.config_generation));
 
-  // Streams, shards, consumers.
+  // Streams, shards, consumers. A consumer named after a delivery this daemon ran (its state
+  // directory is under data_dir) that the configuration no longer has is orphaned: shown as such
+  // and left out of the lag metrics, so that a removed delivery does not page anyone. Its
+  // checkpoints stay: adding the delivery back resumes there (or deregister it through the API).
+  std::set<std::string> configured;
+  for (const buffer::DeliveryOptions& d : s.config.deliveries) configured.insert(d.name);
+  auto orphaned = [&](const std::string& consumer) {
+    std::error_code ec;
+    return !configured.count(consumer) &&
+           fs::is_directory(fs::path(s.config.data_dir) / "deliveries" / consumer, ec);
+  };
   j += ",\"streams\":[";
   Sep stream_sep;
   broker::ReadBatch probe;
@@ -127,7 +138,14 @@ AdminSnapshot Daemon::Snapshot() {
     j += "],\"consumers\":[";
     Sep consumer_sep;
     for (const std::string& consumer : stream->ListConsumers()) {
-      j += std::string(consumer_sep()) + "{\"name\":\"" + JsonEscape(consumer) + "\",\"shards\":[";
+      bool orphan = orphaned(consumer);
+      j += std::string(consumer_sep()) + "{\"name\":\"" + JsonEscape(consumer) + "\"" +
+           (orphan ? ",\"orphaned\":true" : "") + ",\"shards\":[";
+      if (orphan) {
+        m.Add("sluice_stream_consumer_orphaned",
+              "1 for a consumer of a delivery no longer configured (no lag metrics for it).",
+              "gauge", sl + "," + Label("consumer", consumer), 1);
+      }
       Sep cs_sep;
       uint64_t total_behind = 0;
       int64_t max_age = 0;
@@ -147,12 +165,14 @@ AdminSnapshot Daemon::Snapshot() {
         total_behind += behind;
         max_age = std::max(max_age, age);
         std::string cl = sl + "," + Label("consumer", consumer) + "," + Label("shard", sh.shard_id);
-        m.Add("sluice_stream_iterator_age_milliseconds",
-              "Age of the next record the consumer reads (Kinesis "
-              "GetRecords.IteratorAgeMilliseconds).",
-              "gauge", cl, static_cast<double>(age));
-        m.Add("sluice_stream_records_behind", "Records the consumer has not checkpointed yet.",
-              "gauge", cl, static_cast<double>(behind));
+        if (!orphan) {
+          m.Add("sluice_stream_iterator_age_milliseconds",
+                "Age of the next record the consumer reads (Kinesis "
+                "GetRecords.IteratorAgeMilliseconds).",
+                "gauge", cl, static_cast<double>(age));
+          m.Add("sluice_stream_records_behind", "Records the consumer has not checkpointed yet.",
+                "gauge", cl, static_cast<double>(behind));
+        }
         j += std::string(cs_sep()) + "{\"shard\":\"" + sh.shard_id +
              "\",\"checkpoint\":" + std::to_string(*next) +
              ",\"behind\":" + std::to_string(behind) +

@@ -169,6 +169,18 @@ def test_failed_start_keeps_the_old_delivery(sluice):
         assert json.loads(body)["ok"], (status, body)
         status, health = d.get_json("/health")
         assert status == 200 and "delivery/extra_out" not in health["components"], health
+        # The consumer its failed start registered is orphaned now: shown, no lag metrics.
+        _, st = d.get_json("/status")
+        consumers = {c["name"]: c for c in st["streams"][0]["consumers"]}
+        assert consumers["extra_out"].get("orphaned") is True, consumers
+        assert "orphaned" not in consumers["archive"], consumers
+        metrics = d.metrics()
+        assert metrics[("sluice_stream_consumer_orphaned",
+                        '{stream="logs",consumer="extra_out"}')] == 1, metrics
+        assert not any(k[0] == "sluice_stream_records_behind" and 'consumer="extra_out"' in k[1]
+                       for k in metrics), metrics
+        assert any(k[0] == "sluice_stream_records_behind" and 'consumer="archive"' in k[1]
+                   for k in metrics), metrics
         d.stop()
     finally:
         d.cleanup()
