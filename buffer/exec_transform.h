@@ -93,12 +93,23 @@ class ExecTransform final : public Transform {
   void Kill();
   Status Invoke(const std::string& request, std::string* answer) override;
   void Reset() override { Kill(); }
+  // Reads what the child wrote to its standard error (non-blocking) and logs each whole line at
+  // warn, in the daemon's format with the delivery named; at most kMaxStderrLines an invocation,
+  // the others counted.
+  void DrainStderr();
+
+  static constexpr size_t kMaxAnswerBytes = 16u << 20;  // an answer line past it fails
+  static constexpr int kMaxStderrLines = 20;
 
   std::vector<std::string> argv_;
   pid_t pid_ = -1;
   int in_fd_ = -1;       // child's stdin
   int out_fd_ = -1;      // child's stdout
+  int err_fd_ = -1;      // child's stderr (non-blocking)
   std::string pending_;  // bytes read past the last answer line
+  std::string err_pending_;  // stderr bytes past the last whole line
+  int err_lines_ = 0;        // logged in this invocation
+  uint64_t err_dropped_ = 0;
 };
 
 // POSTs each event (Content-Type: application/json) and takes the 2xx response body as the

@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""The exec transform as docs/configuration.md describes it: the documented example script (taken
+from the page itself) drops health checks and masks IPv4 addresses in a running daemon; what a
+transform writes to its standard error reaches the daemon's log as warn lines naming the delivery.
+
+Usage: transform_test.py SLUICE_BIN [test ...]"""
+import os
+import sys
+
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(here, "..", "cli"))
+from harness import Daemon, run_tests, wait_until  # noqa: E402
+
+DOC = os.path.join(here, "..", "..", "..", "docs", "configuration.md")
+CONFIG = """\
+data_dir: ./data
+plugin_dirs: [@PLUGINS@]
+admin: {listen: "127.0.0.1:0"}
+streams: [{name: s}]
+sources:
+  - {name: a, paths: ["./log/*.log"], stream: s, initial_position: start_of_file,
+     rescan_interval: 200ms}
+deliveries:
+  - name: web
+    stream: s
+    buffer: {size: 1MiB, interval: 0s}
+    record_delimiter: "\\n"
+    transform: {exec: [python3, ./t.py]}
+    sink: {type: file, path: ./out}
+"""
+CHATTY = r"""
+import base64, json, sys
+for line in sys.stdin:
+    event = json.loads(line)
+    sys.stderr.write("hello from the child: %d records\n" % len(event["records"]))
+    sys.stderr.flush()
+    out = [{"recordId": r["recordId"], "result": "Ok", "data": r["data"]} for r in event["records"]]
+    sys.stdout.write(json.dumps({"records": out}) + "\n")
+    sys.stdout.flush()
+"""
+
+
+def delivered(d):
+    out = []
+    for root, _, files in os.walk(d.path("out")):
+        for f in files:
+            with open(os.path.join(root, f)) as fh:
+                out += fh.read().splitlines()
+    return out
+
+
+def run_with(sluice, script, lines):
+    d = Daemon(sluice, CONFIG)
+    with open(d.path("t.py"), "w") as f:
+        f.write(script)
+    os.makedirs(d.path("log"))
+    with open(d.path("log", "a.log"), "w") as f:
+        f.write("".join(l + "\n" for l in lines))
+    d.start()
+    return d
+
+
+def test_documented_example(sluice):
+    with open(DOC) as f:
+        script = f.read().split("```python\n")[1].split("```")[0]
+    d = run_with(sluice, script, ["10.1.2.3 GET /health", "10.1.2.3 GET /a", "192.168.7.9 GET /b"])
+    try:
+        wait_until(lambda: len(delivered(d)) == 2, what="2 records through the transform")
+        assert sorted(delivered(d)) == ["10.1.x.x GET /a", "192.168.x.x GET /b"], delivered(d)
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+def test_stderr_is_logged(sluice):
+    d = run_with(sluice, CHATTY, ["one", "two"])
+    try:
+        wait_until(lambda: len(delivered(d)) == 2, what="2 records")
+        wait_until(lambda: 'msg="transform stderr" delivery=web line="hello from the child: '
+                   in d.log_text(), what="the child's stderr in the log")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+if __name__ == "__main__":
+    run_tests({"documented_example": test_documented_example,
+               "stderr_is_logged": test_stderr_is_logged})
