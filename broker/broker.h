@@ -62,6 +62,7 @@ struct ShardInfo {
   std::string starting_sequence_number;
   std::optional<std::string> ending_sequence_number;  // set once closed
   bool open = true;
+  int64_t created_ms = 0;  // wall time the shard was created (a stream's first: the stream's)
 };
 
 // One record to put. `data` up to 1 MiB; `partition_key` 1..256 characters.

@@ -256,6 +256,7 @@ ShardInfo StreamImpl::InfoLocked(const Shard& s) const {
   }
   info.starting_sequence_number = SequenceNumber(s.meta.epoch, 0);
   info.open = s.meta.open;
+  info.created_ms = s.meta.created_ms;
   if (!s.meta.open) {
     info.ending_sequence_number =
         SequenceNumber(s.meta.epoch, s.meta.end_offset > 0 ? s.meta.end_offset - 1 : 0);

@@ -173,8 +173,16 @@ KinesisApi::StreamMeta& KinesisApi::Meta(const std::string& stream) {
   auto it = meta_.find(stream);
   if (it == meta_.end()) {
     it = meta_.emplace(stream, StreamMeta{}).first;
-    it->second.created_ms = options_.clock->NowMs();
-    SaveMeta();  // first seen (e.g. created by the daemon's config): keep its times stable
+    // First seen here (created by the daemon's config, or by the other API instance): the
+    // stream's own creation time is that of its oldest shard still listed.
+    int64_t created = options_.clock->NowMs();
+    if (Result<Stream*> s = broker_->GetStream(stream); s.ok()) {
+      for (const ShardInfo& sh : (*s)->ListShards()) {
+        if (sh.created_ms > 0) created = std::min(created, sh.created_ms);
+      }
+    }
+    it->second.created_ms = created;
+    SaveMeta();  // keep its times stable
   }
   return it->second;
 }

@@ -489,6 +489,18 @@ TEST_F(KinesisApiTest, StreamsAndConsumersInUseAreNotDeleted) {
   EXPECT_EQ(status_, 200) << raw_;
 }
 
+TEST_F(KinesisApiTest, StreamsCreatedOutsideTheApiShowTheirRealCreationTime) {
+  int64_t created = clock_.NowMs();
+  StreamOptions so;
+  so.name = "from-config";
+  ASSERT_TRUE(broker_->CreateStream(so).ok());
+  clock_.Advance(3600 * 1000);  // the API first looks an hour later
+  auto d = Call("DescribeStreamSummary", R"({"StreamName":"from-config"})");
+  ASSERT_EQ(status_, 200) << raw_;
+  EXPECT_DOUBLE_EQ(d["StreamDescriptionSummary"]["StreamCreationTimestamp"].GetDouble(),
+                   static_cast<double>(created) / 1000.0);
+}
+
 TEST_F(KinesisApiTest, DeepJsonIsASerializationError) {
   Call("ListStreams", std::string(300000, '['));
   EXPECT_EQ(type_, "SerializationException");
