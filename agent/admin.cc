@@ -135,7 +135,9 @@ void AdminEndpoint::Serve(http::HttpRequest& request, http::HttpResponse* respon
     response->headers.emplace_back("content-type", "application/json");
     response->body =
         std::string("{\"status\":\"") +
-        (!snap.healthy ? "unhealthy" : snap.degraded ? "degraded" : "ok") +
+        (!snap.healthy   ? "unhealthy"
+         : snap.degraded ? "degraded"
+                         : "ok") +
         "\",\"components\":" + (snap.health_detail.empty() ? "{}" : snap.health_detail) + "}\n";
   } else if (path == "/metrics") {
     response->headers.emplace_back("content-type", "text/plain; version=0.0.4");

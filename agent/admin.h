@@ -38,7 +38,7 @@ struct MetricSample {
 
 struct AdminSnapshot {
   bool healthy = true;
-  bool degraded = false;  // healthy, but records are going to the error output
+  bool degraded = false;      // healthy, but records are going to the error output
   std::string health_detail;  // JSON object text of per-component health
   std::string status_json;    // the /status document
   std::vector<MetricSample> metrics;

@@ -20,8 +20,8 @@
 #include "agent/embedded_config.h"
 #include "agent/tail/processor.h"
 #include "core/base64.h"
-#include "core/log.h"
 #include "core/json.h"
+#include "core/log.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.0.0"
@@ -52,7 +52,7 @@ int Sample(const config::Config& cfg, const std::string& line, const std::string
     RecordContext ctx{"/sample.log", 0, Clock::Real()->NowMs(), "sample-host"};
     ProcessResult r = (*p)->Process(line, ctx);
     std::printf("%s: %.*s%s\n", f.name.c_str(), static_cast<int>(r.data.size()), r.data.data(),
-                !r.unparsed          ? ""
+                !r.unparsed         ? ""
                 : r.to_error_output ? "  (unparsed: to the error output)"
                                     : "  (unparsed: passed through)");
   }

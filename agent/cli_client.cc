@@ -1,11 +1,12 @@
 #include "agent/cli_client.h"
-#include "core/json.h"
 
 #include <curl/curl.h>
 #include <rapidjson/document.h>
 
 #include <cstdio>
 #include <vector>
+
+#include "core/json.h"
 
 namespace sluice::agent {
 namespace {

@@ -41,8 +41,8 @@ int Keygen(const std::string& id) {
     std::fprintf(stderr, "sluice keygen: a key id is at most 255 characters\n");
     return 1;
   }
-  std::string line = name + " " +
-                     Base64Encode(std::string_view(reinterpret_cast<const char*>(key), sizeof key));
+  std::string line =
+      name + " " + Base64Encode(std::string_view(reinterpret_cast<const char*>(key), sizeof key));
   std::printf("%s\n", line.c_str());
   OPENSSL_cleanse(key, sizeof key);
   return 0;

@@ -249,8 +249,9 @@ void Daemon::ApplyReload(config::Config next, std::map<std::string, std::string>
       }
     }
     for (auto it = s.not_running.begin(); it != s.not_running.end();) {
-      bool configured = std::any_of(s.config.deliveries.begin(), s.config.deliveries.end(),
-                                    [&](const buffer::DeliveryOptions& o) { return o.name == it->first; });
+      bool configured =
+          std::any_of(s.config.deliveries.begin(), s.config.deliveries.end(),
+                      [&](const buffer::DeliveryOptions& o) { return o.name == it->first; });
       it = configured ? std::next(it) : s.not_running.erase(it);
     }
     for (const FlowOptions& f : s.config.sources) {

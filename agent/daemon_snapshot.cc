@@ -329,10 +329,10 @@ AdminSnapshot Daemon::Snapshot() {
       m.Add("sluice_delivery_plugin_counter", "Counters the sink plugin reports.", "counter",
             dl + "," + Label("counter", counter), static_cast<double>(value));
     }
-    const char* sink_status = p.failing    ? "failing"
-                              : spilling   ? "spilling"
-                              : st.errors  ? "errors"
-                                           : "ok";
+    const char* sink_status = p.failing   ? "failing"
+                              : spilling  ? "spilling"
+                              : st.errors ? "errors"
+                                          : "ok";
     if (p.failing) snap.healthy = false;
     if (spilling) snap.degraded = true;
     j += std::string(delivery_sep()) + "{\"name\":\"" + JsonEscape(d->name()) + "\",\"stream\":\"" +
@@ -355,8 +355,7 @@ AdminSnapshot Daemon::Snapshot() {
     // Named by the configuration but not running: its start failed at a reload.
     snap.healthy = false;
     health += std::string(health_sep()) + "\"delivery/" + JsonEscape(name) +
-              "\":{\"status\":\"not running\",\"error\":\"" + JsonEscape(ValidUtf8(error)) +
-              "\"}";
+              "\":{\"status\":\"not running\",\"error\":\"" + JsonEscape(ValidUtf8(error)) + "\"}";
   }
   j += "]}";
   health += "}";

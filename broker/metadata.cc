@@ -1,11 +1,12 @@
 #include "broker/metadata.h"
-#include "core/json.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <cstdio>
+
+#include "core/json.h"
 
 namespace sluice::broker {
 

@@ -14,8 +14,8 @@
 
 #include "core/crc32c.h"
 #include "core/fd.h"
-#include "core/log.h"
 #include "core/json.h"
+#include "core/log.h"
 
 namespace sluice::buffer {
 

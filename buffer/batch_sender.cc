@@ -245,8 +245,7 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
   return Outcome::kDone;
 }
 
-void DeliveryCounters::NoteError(std::string_view code, std::string_view message,
-                                 int64_t now_ms) {
+void DeliveryCounters::NoteError(std::string_view code, std::string_view message, int64_t now_ms) {
   std::lock_guard<std::mutex> lock(error_mu_);
   last_error_.assign(code);
   if (!message.empty()) last_error_.append(": ").append(message.substr(0, 500));

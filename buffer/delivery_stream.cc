@@ -514,8 +514,8 @@ bool DeliveryStream::Spill(Worker* w, std::string_view type, const JournalEntry&
   counters_.records_spilled += failed.size();
   counters_.objects_spilled++;
   if (!failed.empty()) {
-    spill_warner_.Note(type, failed.front().error_code, failed.front().error_message,
-                       failed.size(), clock_->MonotonicMs());
+    spill_warner_.Note(type, failed.front().error_code, failed.front().error_message, failed.size(),
+                       clock_->MonotonicMs());
   }
   if (w->backup && !backup_all_) {
     BackupFailed(w, key, w->processing_errors->last_object(), entry);
@@ -585,8 +585,13 @@ bool DeliveryStream::SendPartitioned(Worker* w, const JournalEntry& entry) {
     auto it = groups.find(*keys);
     if (it == groups.end() &&
         groups.size() >= static_cast<size_t>(options_.max_active_partitions)) {
-      failed.push_back({b.Data(r), r.arrival_ms, 0, "PartitionCountExceeded",
-                        "more than max_active_partitions partitions in one buffer", {}, {}});
+      failed.push_back({b.Data(r),
+                        r.arrival_ms,
+                        0,
+                        "PartitionCountExceeded",
+                        "more than max_active_partitions partitions in one buffer",
+                        {},
+                        {}});
       SetPosition(r, &failed.back());
       continue;
     }

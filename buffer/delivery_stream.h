@@ -48,9 +48,9 @@ struct DeliveryStats {
   uint64_t objects_spilled = 0;
   uint64_t attempts = 0;  // on_deliver calls
   uint64_t retries = 0;
-  uint64_t records_backed_up = 0;          // BackupToS3.Records: records sent to the backup sink
-  uint64_t objects_backed_up = 0;          // objects the backup sink took
-  uint64_t backup_records_spilled = 0;     // backup records that went to the error output
+  uint64_t records_backed_up = 0;       // BackupToS3.Records: records sent to the backup sink
+  uint64_t objects_backed_up = 0;       // objects the backup sink took
+  uint64_t backup_records_spilled = 0;  // backup records that went to the error output
   std::string last_error;     // of the last failed delivery attempt: "code: message"; "" if none
   int64_t last_error_ms = 0;  // its wall time
   uint64_t batches_replayed = 0;           // journal entries replayed after a restart

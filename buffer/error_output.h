@@ -29,7 +29,7 @@ struct FailedRecord {
   std::string_view error_message;
   // Where the record is in its source stream, when known: written as kinesisRecordMetadata
   // (the name Firehose's record transformation contract uses) so the record can be found.
-  std::string shard_id;         // "shardId-000000000000"; empty: unknown
+  std::string shard_id;  // "shardId-000000000000"; empty: unknown
   std::string sequence_number;
 };
 

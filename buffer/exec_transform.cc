@@ -15,8 +15,8 @@
 #include <unordered_map>
 
 #include "core/base64.h"
-#include "core/log.h"
 #include "core/json.h"
+#include "core/log.h"
 
 namespace sluice::buffer {
 namespace {

@@ -103,10 +103,10 @@ class ExecTransform final : public Transform {
 
   std::vector<std::string> argv_;
   pid_t pid_ = -1;
-  int in_fd_ = -1;       // child's stdin
-  int out_fd_ = -1;      // child's stdout
-  int err_fd_ = -1;      // child's stderr (non-blocking)
-  std::string pending_;  // bytes read past the last answer line
+  int in_fd_ = -1;           // child's stdin
+  int out_fd_ = -1;          // child's stdout
+  int err_fd_ = -1;          // child's stderr (non-blocking)
+  std::string pending_;      // bytes read past the last answer line
   std::string err_pending_;  // stderr bytes past the last whole line
   int err_lines_ = 0;        // logged in this invocation
   uint64_t err_dropped_ = 0;

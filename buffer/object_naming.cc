@@ -175,13 +175,14 @@ Status PrefixTemplate::CheckKeys(const std::vector<std::string>& query_keys,
       if (query_keys.empty()) {
         return InvalidArgument("!{partitionKeyFromQuery:" + p.text +
                                "} needs dynamic partitioning: add partitioning.keys with a key "
-                               "named \"" + p.text + "\"");
+                               "named \"" +
+                               p.text + "\"");
       }
       if (std::find(query_keys.begin(), query_keys.end(), p.text) == query_keys.end()) {
         std::string known;
         for (const std::string& k : query_keys) known += (known.empty() ? "" : ", ") + k;
-        return InvalidArgument("!{partitionKeyFromQuery:" + p.text + "} names no partitioning key (" +
-                               known + ")");
+        return InvalidArgument("!{partitionKeyFromQuery:" + p.text +
+                               "} names no partitioning key (" + known + ")");
       }
     } else if (p.kind == PartKind::kKeyFromLambda) {
       keyed = true;

@@ -1,7 +1,8 @@
 #include "buffer/partitioner.h"
-#include "core/json.h"
 
 #include <rapidjson/document.h>
+
+#include "core/json.h"
 
 namespace sluice::buffer {
 

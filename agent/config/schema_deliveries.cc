@@ -32,7 +32,6 @@ std::string ParseInitialTimestamp(const std::string& text, int64_t* ms) {
   return "";
 }
 
-
 constexpr Field kBufferFields[] = {
     {.key = "size",
      .type = Type::kSize,
@@ -206,9 +205,10 @@ constexpr Field kDeliveryFields[] = {
      .doc = "Where a new delivery starts reading its stream (later: its checkpoints): the oldest "
             "record, the next one, or initial_timestamp.",
      .set = SET(using buffer::StartPosition;
-                c.delivery->initial_position = v.text == "latest"         ? StartPosition::kLatest
-                                               : v.text == "at_timestamp" ? StartPosition::kAtTimestamp
-                                                                          : StartPosition::kTrimHorizon)},
+                c.delivery->initial_position = v.text == "latest" ? StartPosition::kLatest
+                                               : v.text == "at_timestamp"
+                                                   ? StartPosition::kAtTimestamp
+                                                   : StartPosition::kTrimHorizon)},
     {.key = "initial_timestamp",
      .doc = "With initial_position: at_timestamp: RFC 3339 UTC (2026-01-02T03:04:05Z) or "
             "seconds since the epoch.",

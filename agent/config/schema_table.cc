@@ -43,12 +43,12 @@ constexpr Field kAdminFields[] = {
      .default_text = "127.0.0.1:4195",
      .doc = "Admin HTTP endpoint (/health, /metrics, /status, /reload, /api): host:port. It has "
             "no authentication, so it must be a loopback address.",
-     .set = SET(std::string e = ParseListen(v.text, &c.config->admin.listen);
-                if (!e.empty()) return e;
-                if (!IsLoopbackHost(c.config->admin.listen.host)) return "\"" + std::string(v.text) +
-                "\" is not a loopback address; the admin endpoint serves /reload and the Kinesis "
-                "API (/api) without authentication, so it listens on loopback only";
-                return std::string())},
+     .set =
+         SET(std::string e = ParseListen(v.text, &c.config->admin.listen); if (!e.empty()) return e;
+             if (!IsLoopbackHost(c.config->admin.listen.host)) return "\"" + std::string(v.text) +
+             "\" is not a loopback address; the admin endpoint serves /reload and the Kinesis "
+             "API (/api) without authentication, so it listens on loopback only";
+             return std::string())},
 };
 constexpr Section kAdminSection{kAdminFields};
 

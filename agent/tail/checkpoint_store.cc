@@ -1,5 +1,4 @@
 #include "agent/tail/checkpoint_store.h"
-#include "core/json.h"
 
 #include <fcntl.h>
 #include <rapidjson/document.h>
@@ -9,6 +8,8 @@
 
 #include <cerrno>
 #include <system_error>
+
+#include "core/json.h"
 
 namespace sluice::agent {
 namespace {

@@ -11,8 +11,8 @@
 #include <optional>
 
 #include "core/base64.h"
-#include "core/log.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "core/utf8.h"
 
 namespace sluice::broker::api {

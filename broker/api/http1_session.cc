@@ -278,8 +278,8 @@ class Http1Session final : public ProtocolSession {
   bool fatal_ = false;
   bool close_ = false;
   bool stalled_ = false;
-  std::string backlog_;  // received while stalled, not parsed yet
-  size_t charged_ = 0;   // bytes of the current request charged to the server's budget
+  std::string backlog_;         // received while stalled, not parsed yet
+  size_t charged_ = 0;          // bytes of the current request charged to the server's budget
   bool body_reserved_ = false;  // its Content-Length was charged at the head
   std::shared_ptr<Http1BodyWriter> writer_;
 };

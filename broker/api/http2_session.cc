@@ -63,7 +63,7 @@ struct Http2Stream {
   bool receiving = true;
   size_t header_bytes = 0;  // decoded, with RFC 9113's 32 bytes of overhead per field
   size_t charged = 0;       // request body bytes charged to the server's budget
-  std::string body;  // response body
+  std::string body;         // response body
   size_t body_offset = 0;
   std::shared_ptr<Http2BodyWriter> writer;
 };

@@ -91,7 +91,7 @@ struct HttpServer::Impl {
   uv_timer_t sweep{};
   bool listening = false;
   bool stopping = false;
-  int open_handles = 0;  // listener, timer and connections not yet closed
+  int open_handles = 0;   // listener, timer and connections not yet closed
   size_t held_bytes = 0;  // request bodies being received and answers not yet sent
   std::list<Connection*> connections;
   std::function<void()> on_closed;
@@ -199,8 +199,8 @@ void Connection::Account() {
   // Unsent bytes in the socket's queue mean the peer is not reading: stop taking its requests
   // (HTTP/2 answers held for window are bounded by refusing streams instead, so that its
   // WINDOW_UPDATE frames are still read).
-  bool stop = pending_write_bytes() >= options().max_connection_output ||
-              (session_ && session_->Stalled());
+  bool stop =
+      pending_write_bytes() >= options().max_connection_output || (session_ && session_->Stalled());
   if (stop && reading_) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
     reading_ = false;

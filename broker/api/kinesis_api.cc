@@ -5,8 +5,8 @@
 #include <charconv>
 
 #include "broker/api/kinesis_call.h"
-#include "core/log.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "core/utf8.h"
 
 namespace sluice::broker::api {

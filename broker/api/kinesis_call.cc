@@ -1,8 +1,9 @@
 #include "broker/api/kinesis_call.h"
-#include "core/utf8.h"
 
 #include <charconv>
 #include <cmath>
+
+#include "core/utf8.h"
 
 namespace sluice::broker::api {
 namespace {

@@ -95,7 +95,8 @@ bool KinesisApi::FindConsumer(Call& c, Stream** stream, std::string* consumer) {
   bool ours = true;  // the ARN names this region and account, in the form we write
   if (carn) {
     ref = *ParseConsumerArn(*carn);
-    ours = carn->substr(0, StreamArn(ref.stream).size() + 10) == StreamArn(ref.stream) + "/consumer/";
+    ours =
+        carn->substr(0, StreamArn(ref.stream).size() + 10) == StreamArn(ref.stream) + "/consumer/";
   } else if (sarn && name) {
     ref = ConsumerRef{*StreamNameFromArn(*sarn), std::string(*name)};
     ours = *sarn == StreamArn(ref.stream);
@@ -107,7 +108,8 @@ bool KinesisApi::FindConsumer(Call& c, Stream** stream, std::string* consumer) {
   Result<Stream*> s = broker->GetStream(ref.stream);
   std::vector<std::string> list;
   if (s.ok()) list = (*s)->ListConsumers();
-  if (!ours || Hidden(ref.stream) || !s.ok() || std::find(list.begin(), list.end(), ref.consumer) == list.end()) {
+  if (!ours || Hidden(ref.stream) || !s.ok() ||
+      std::find(list.begin(), list.end(), ref.consumer) == list.end()) {
     c.Fail("ResourceNotFoundException", "Consumer " + ref.consumer + " under stream " + ref.stream +
                                             " not found for account " + account + ".");
     return false;

@@ -7,8 +7,8 @@
 
 #include "broker/api/kinesis_api.h"
 #include "broker/file_util.h"
-#include "core/log.h"
 #include "core/json.h"
+#include "core/log.h"
 
 namespace sluice::broker::api {
 

@@ -3,10 +3,10 @@
 
 #include "broker/api/firehose_api.h"
 #include "broker/api/kinesis_api.h"
+#include "broker/api/local_only.h"
 #include "broker/api/sigv4.h"
 #include "broker/api/subscriptions.h"
 #include "core/log.h"
-#include "broker/api/local_only.h"
 #include "core/utf8.h"
 
 namespace sluice::broker::api {

@@ -57,7 +57,8 @@ bool IsLoopbackAuthority(std::string_view host) {
 }
 
 std::optional<std::string> ForeignBrowserRequest(const HttpRequest& req) {
-  if (const std::string* host = req.Header("host"); host != nullptr && !IsLoopbackAuthority(*host)) {
+  if (const std::string* host = req.Header("host");
+      host != nullptr && !IsLoopbackAuthority(*host)) {
     return "Host " + *host +
            " is not a loopback name; this listener has no authentication and answers only "
            "requests for localhost or a loopback address";

@@ -1,5 +1,4 @@
 #include "plugins/common/sink_util.h"
-#include "core/json.h"
 
 #include <fcntl.h>
 #include <rapidjson/document.h>
@@ -9,6 +8,8 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+
+#include "core/json.h"
 
 namespace sluice::sink {
 namespace {

@@ -3,8 +3,8 @@
 #include <rapidjson/document.h>
 
 #include "core/base64.h"
-#include "plugins/common/sink_util.h"
 #include "core/json.h"
+#include "plugins/common/sink_util.h"
 
 namespace sluice::http_sink {
 namespace {

@@ -8,8 +8,8 @@
 #include <cstring>
 #include <ctime>
 
-#include "plugins/common/sink_util.h"
 #include "core/json.h"
+#include "plugins/common/sink_util.h"
 
 namespace sluice::opensearch_sink {
 namespace {

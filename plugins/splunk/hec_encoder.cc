@@ -10,8 +10,8 @@
 #include <cctype>
 #include <cstdio>
 
-#include "plugins/common/sink_util.h"
 #include "core/json.h"
+#include "plugins/common/sink_util.h"
 
 namespace sluice::splunk_sink {
 namespace {

@@ -36,12 +36,10 @@ struct Client {
     if (done) return;
     done = true;
     uv_timer_stop(&timer);
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp), [](uv_handle_t* h) {
-      static_cast<Client*>(h->data)->open_handles--;
-    });
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer), [](uv_handle_t* h) {
-      static_cast<Client*>(h->data)->open_handles--;
-    });
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp),
+             [](uv_handle_t* h) { static_cast<Client*>(h->data)->open_handles--; });
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer),
+             [](uv_handle_t* h) { static_cast<Client*>(h->data)->open_handles--; });
   }
 };
 
@@ -101,7 +99,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   c.open_handles = 2;
   sockaddr_in addr;
   uv_ip4_addr("127.0.0.1", server->port(), &addr);
-  uv_timer_start(&c.timer, [](uv_timer_t* t) { static_cast<Client*>(t->data)->Finish(); }, 200, 0);
+  uv_timer_start(
+      &c.timer, [](uv_timer_t* t) { static_cast<Client*>(t->data)->Finish(); }, 200, 0);
   uv_tcp_connect(&c.connect, &c.tcp, reinterpret_cast<sockaddr*>(&addr),
                  [](uv_connect_t* req, int st) {
                    auto* c = static_cast<Client*>(req->data);

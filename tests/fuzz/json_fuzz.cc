@@ -37,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   sluice::Status st = sluice::ParseJson(text, &doc);
   rapidjson::Document reference;
-  reference.Parse(text.data(), text.size());  // inputs are at most a few KiB: shallow enough
+  reference.Parse(text.data(), text.size());        // inputs are at most a few KiB: shallow enough
   bool deep = text.size() > sluice::kMaxJsonDepth;  // could nest past the bound
   if (!deep && st.ok() != !reference.HasParseError()) std::abort();
   if (st.ok()) {

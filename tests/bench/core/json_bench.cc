@@ -16,11 +16,11 @@ std::vector<std::string> Records() {
   std::vector<std::string> out;
   for (int i = 0; i < 10000; ++i) {
     out.push_back(
-        "{\"host\":\"10.0." + std::to_string(i % 250) +
-        ".7\",\"user\":{\"id\":\"u" + std::to_string(i % 977) +
+        "{\"host\":\"10.0." + std::to_string(i % 250) + ".7\",\"user\":{\"id\":\"u" +
+        std::to_string(i % 977) +
         "\",\"tier\":\"gold\"},\"time\":\"22/Nov/2026:10:00:00 +0000\",\"method\":\"GET\","
-        "\"path\":\"/api/v1/orders/" + std::to_string(i) +
-        "\",\"status\":" + std::to_string(i % 7 ? 200 : 503) +
+        "\"path\":\"/api/v1/orders/" +
+        std::to_string(i) + "\",\"status\":" + std::to_string(i % 7 ? 200 : 503) +
         ",\"size\":" + std::to_string(1000 + i) +
         ",\"referer\":\"-\",\"agent\":\"Mozilla/5.0 (X11; Linux x86_64)\",\"level\":\"info\"}");
   }

@@ -135,19 +135,22 @@ TEST_F(CliTest, CheckRefusesPrefixesThatWouldLoseData) {
   // at its position (at run time they rendered as an empty prefix and objects overwrote each
   // other).
   std::string plugins = (fs::path(SLUICE_BIN).parent_path() / "plugins").string();
-  fs::path p = Write("prefix.yaml",
-                     "data_dir: ./d\n"
-                     "plugin_dirs: [" + plugins + "]\n"
-                     "streams: [{name: s}]\n"
-                     "deliveries:\n"
-                     "  - name: a\n"
-                     "    stream: s\n"
-                     "    partitioning: {keys: {status: .status}}\n"
-                     "    sink: {type: file, path: ./o, prefix: \"s=!{partitionKeyFromQuery:stauts}/\"}\n"
-                     "  - name: b\n"
-                     "    stream: s\n"
-                     "    sink: {type: file, path: ./o, prefix: \"l=!{partitionKeyFromQuery:level}/\"}\n",
-                     kPrivate);
+  fs::path p = Write(
+      "prefix.yaml",
+      "data_dir: ./d\n"
+      "plugin_dirs: [" +
+          plugins +
+          "]\n"
+          "streams: [{name: s}]\n"
+          "deliveries:\n"
+          "  - name: a\n"
+          "    stream: s\n"
+          "    partitioning: {keys: {status: .status}}\n"
+          "    sink: {type: file, path: ./o, prefix: \"s=!{partitionKeyFromQuery:stauts}/\"}\n"
+          "  - name: b\n"
+          "    stream: s\n"
+          "    sink: {type: file, path: ./o, prefix: \"l=!{partitionKeyFromQuery:level}/\"}\n",
+      kPrivate);
   Outcome o = RunToEnd({"check", "-c", p.string()});
   EXPECT_EQ(o.exit_code, 1);
   EXPECT_NE(o.err.find("prefix.yaml:8:43: deliveries[0].sink.prefix: "
@@ -169,30 +172,32 @@ TEST_F(CliTest, CheckFindsWhatStartWouldRefuseAllAtOnce) {
   fs::path p = Write(
       "many.yaml",
       "data_dir: ./d\n"
-      "plugin_dirs: [" + plugins + "]\n"
-      "streams: [{name: s}]\n"
-      "deliveries:\n" +
+      "plugin_dirs: [" +
+          plugins +
+          "]\n"
+          "streams: [{name: s}]\n"
+          "deliveries:\n" +
           delivery("a", "    sink: {type: file, path: ./o, prefix: \"!{timestamp:yyyy/\"}\n") +
           delivery("b", "    sink: {type: file, path: ./o, prefix: \"!{timestmap:yyyy}/\"}\n") +
-          delivery("c", "    sink: {type: file, path: ./o, prefix: \"!{firehose:randomstring}/\"}\n") +
-          delivery("d", "    sink: {type: file, path: ./o, prefix: \"!{timestamp:YYYY/mm/DD}/\"}\n") +
+          delivery("c",
+                   "    sink: {type: file, path: ./o, prefix: \"!{firehose:randomstring}/\"}\n") +
+          delivery("d",
+                   "    sink: {type: file, path: ./o, prefix: \"!{timestamp:YYYY/mm/DD}/\"}\n") +
           delivery("e", "    sink: {type: file, path: ./o, error_prefix: \"errors/\"}\n") +
           delivery("f", "    encryption: {keyring: " + keyring.string() +
                             "}\n    sink: {type: file, path: ./o}\n"),
       kPrivate);
   Outcome o = RunToEnd({"check", "-c", p.string()});
   EXPECT_EQ(o.exit_code, 1);
-  for (const char* want : {"many.yaml:7:43: deliveries[0].sink.prefix: ",
-                           "unterminated expression",
-                           "many.yaml:10:43: deliveries[1].sink.prefix: ",
-                           "unknown expression !{timestmap:yyyy}",
-                           "many.yaml:13:43: deliveries[2].sink.prefix: ",
-                           "unknown expression !{firehose:randomstring}",
-                           "many.yaml:16:43: deliveries[3].sink.prefix: ",
-                           "many.yaml:19:49: deliveries[4].sink.error_prefix: ",
-                           "must contain !{firehose:error-output-type}",
-                           "many.yaml:22:27: deliveries[5].encryption.keyring: ",
-                           "is not 32 bytes of base64"}) {
+  for (const char* want :
+       {"many.yaml:7:43: deliveries[0].sink.prefix: ", "unterminated expression",
+        "many.yaml:10:43: deliveries[1].sink.prefix: ", "unknown expression !{timestmap:yyyy}",
+        "many.yaml:13:43: deliveries[2].sink.prefix: ",
+        "unknown expression !{firehose:randomstring}",
+        "many.yaml:16:43: deliveries[3].sink.prefix: ",
+        "many.yaml:19:49: deliveries[4].sink.error_prefix: ",
+        "must contain !{firehose:error-output-type}",
+        "many.yaml:22:27: deliveries[5].encryption.keyring: ", "is not 32 bytes of base64"}) {
     EXPECT_NE(o.err.find(want), std::string::npos) << want << "\n" << o.err;
   }
 }

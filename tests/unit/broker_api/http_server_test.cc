@@ -96,9 +96,8 @@ TEST_F(HttpServerTest, PipelinedRequestsPastTheOutputBoundAreAllAnsweredInOrder)
   for (int i = 0; i < kRequests; ++i) {
     reqs += "GET /r" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n";
   }
-  std::string got = Exchange(reqs, [](const std::string& r) {
-    return CountResponses(r) == kRequests;
-  });
+  std::string got =
+      Exchange(reqs, [](const std::string& r) { return CountResponses(r) == kRequests; });
   ASSERT_EQ(requests_.size(), static_cast<size_t>(kRequests));
   EXPECT_EQ(requests_.back().target, "/r" + std::to_string(kRequests - 1));
   size_t a = got.find("GET /r1 0"), b = got.find("GET /r2999 0");
@@ -129,8 +128,7 @@ TEST_F(HttpServerTest, BodiesPastTheServerBudgetGet503) {
   opts.max_buffered_bytes = 50;
   StartServer(opts);
   std::string got = Exchange(
-      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'b'),
-      nullptr);
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'b'), nullptr);
   EXPECT_EQ(got.rfind("HTTP/1.1 503", 0), 0u) << got;
   EXPECT_TRUE(requests_.empty());
 }
@@ -139,12 +137,11 @@ TEST_F(HttpServerTest, BodiesWithinTheServerBudgetAreServed) {
   HttpServerOptions opts;
   opts.max_buffered_bytes = 150;
   StartServer(opts);
-  std::string one = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" +
-                    std::string(100, 'b');
+  std::string one =
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'b');
   // Sequential requests release what they charged: the budget is not used up.
-  std::string got = Exchange(one + one + one, [](const std::string& r) {
-    return CountResponses(r) == 3;
-  });
+  std::string got =
+      Exchange(one + one + one, [](const std::string& r) { return CountResponses(r) == 3; });
   EXPECT_EQ(requests_.size(), 3u);
   EXPECT_EQ(got.find("503"), std::string::npos) << got;
 }
@@ -154,7 +151,8 @@ TEST_F(HttpServerTest, ChunkedBodyOverLimitGets413) {
   opts.max_body_size = 4;
   StartServer(opts);
   std::string got = Exchange(
-      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n",
       nullptr);
   EXPECT_EQ(got.rfind("HTTP/1.1 413", 0), 0u) << got;
   EXPECT_TRUE(requests_.empty());
@@ -182,7 +180,8 @@ TEST_F(HttpServerTest, StalledRequestIsClosed) {
   opts.request_timeout_ms = 30;
   StartServer(opts);
   // Half a request, then silence: closed by the request timeout, nothing handled.
-  std::string got = Exchange("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc", nullptr);
+  std::string got =
+      Exchange("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc", nullptr);
   EXPECT_TRUE(peer_closed_);
   EXPECT_TRUE(requests_.empty());
 }

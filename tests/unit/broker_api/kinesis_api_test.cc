@@ -421,8 +421,7 @@ TEST_F(KinesisApiTest, PartitionKeyLengthCountsCharacters) {
   for (int i = 0; i < 256; ++i) key += e_acute;
   Call("PutRecord", R"({"StreamName":"s","PartitionKey":")" + key + R"(","Data":"YQ=="})");
   EXPECT_EQ(status_, 200) << raw_;
-  Call("PutRecord",
-       R"({"StreamName":"s","PartitionKey":")" + key + "a" + R"(","Data":"YQ=="})");
+  Call("PutRecord", R"({"StreamName":"s","PartitionKey":")" + key + "a" + R"(","Data":"YQ=="})");
   EXPECT_EQ(type_, "ValidationException") << raw_;
 }
 
@@ -481,8 +480,9 @@ TEST_F(KinesisApiTest, StreamsAndConsumersInUseAreNotDeleted) {
   Call("DeleteStream", R"({"StreamName":"s","EnforceConsumerDeletion":true})");
   EXPECT_EQ(type_, "ResourceInUseException") << raw_;
   EXPECT_NE(raw_.find("delivery reader"), std::string::npos) << raw_;
-  Call("DeregisterStreamConsumer",
-       R"({"StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/s","ConsumerName":"reader"})");
+  Call(
+      "DeregisterStreamConsumer",
+      R"({"StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/s","ConsumerName":"reader"})");
   EXPECT_EQ(type_, "ResourceInUseException") << raw_;
   (*s)->Release(hold);
   Call("DeleteStream", R"({"StreamName":"s","EnforceConsumerDeletion":true})");

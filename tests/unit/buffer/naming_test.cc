@@ -177,8 +177,7 @@ TEST(PrefixTemplateTest, CheckKeysAgainstWhatTheDeliverySupplies) {
   EXPECT_TRUE(t->CheckKeys({"a", "b"}, false).ok());
   EXPECT_NE(t->CheckKeys({"b"}, false).message().find("names no partitioning key (b)"),
             std::string::npos);
-  EXPECT_NE(t->CheckKeys({}, true).message().find("needs dynamic partitioning"),
-            std::string::npos);
+  EXPECT_NE(t->CheckKeys({}, true).message().find("needs dynamic partitioning"), std::string::npos);
   auto l = PrefixTemplate::Parse("!{partitionKeyFromLambda:d}/", PrefixTemplate::Kind::kPrefix);
   ASSERT_TRUE(l.ok());
   EXPECT_TRUE(l->CheckKeys({}, true).ok());

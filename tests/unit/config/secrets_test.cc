@@ -78,7 +78,8 @@ TEST_F(SecretsTest, EveryInlineSecretIsReported) {
                            "broker: {api: {auth: [{access_key_id: AK, secret_access_key: x1}]}}\n"
                            "deliveries:\n"
                            "  - {name: a, direct_put: true, sink: {type: http, access_key: x2,\n"
-                           "     password_file: " + pw + ", session_token: '${SLUICE_T_TOKEN:-x}'}}\n",
+                           "     password_file: " +
+                               pw + ", session_token: '${SLUICE_T_TOKEN:-x}'}}\n",
                            0604);
   Result<Config> r = LoadConfigFile(path);
   ASSERT_FALSE(r.ok());
@@ -96,11 +97,13 @@ TEST_F(SecretsTest, SinkSecretsFromFilesAndTheEnvironment) {
       "data_dir: d\n"
       "deliveries:\n"
       "  - {name: a, direct_put: true, sink: {type: http, url: 'http://x', bearer_token_file: " +
-          token + "}}\n"
+          token +
+          "}}\n"
           "  - {name: b, direct_put: true, sink: {type: splunk, token_env: SLUICE_T_SPLUNK}}\n",
       "t.yaml");
   ASSERT_TRUE(r.ok()) << r.status().message();
-  auto option = [](const buffer::SinkSection& s, const std::string& key) -> const buffer::SinkOption* {
+  auto option = [](const buffer::SinkSection& s,
+                   const std::string& key) -> const buffer::SinkOption* {
     for (const auto& o : s.options) {
       if (o.key == key) return &o;
     }
@@ -117,15 +120,17 @@ TEST_F(SecretsTest, SinkSecretsFromFilesAndTheEnvironment) {
 
   // A readable file, an unset variable, and both forms at once: each named at its position.
   std::string open_file = Write("open", "x\n", 0644);
-  r = LoadConfigText("data_dir: d\n"
-                     "deliveries:\n"
-                     "  - {name: a, direct_put: true, sink: {type: http, bearer_token_file: " +
-                         open_file + "}}\n"
-                         "  - {name: b, direct_put: true, sink: {type: splunk, token_env: "
-                         "SLUICE_T_UNSET_TOKEN}}\n"
-                         "  - {name: c, direct_put: true, sink: {type: http, password: '${X:-p}',"
-                         " password_env: SLUICE_T_SPLUNK}}\n",
-                     "t.yaml");
+  r = LoadConfigText(
+      "data_dir: d\n"
+      "deliveries:\n"
+      "  - {name: a, direct_put: true, sink: {type: http, bearer_token_file: " +
+          open_file +
+          "}}\n"
+          "  - {name: b, direct_put: true, sink: {type: splunk, token_env: "
+          "SLUICE_T_UNSET_TOKEN}}\n"
+          "  - {name: c, direct_put: true, sink: {type: http, password: '${X:-p}',"
+          " password_env: SLUICE_T_SPLUNK}}\n",
+      "t.yaml");
   ASSERT_FALSE(r.ok());
   std::string m = r.status().message();
   EXPECT_NE(m.find("deliveries[0].sink.bearer_token_file: \"" + open_file +
