@@ -37,9 +37,10 @@ deliveries:
 
 
 def objects(d):
+    """Objects the file sink finished (".tmp-*" files are still being written)."""
     out = []
     for root, _, files in os.walk(d.path("out")):
-        out += [os.path.join(root, f) for f in files]
+        out += [os.path.join(root, f) for f in files if not f.startswith(".")]
     return sorted(out)
 
 
@@ -141,7 +142,7 @@ def test_spills_sealed(sluice):
         def sealed():
             out = []
             for root, _, files in os.walk(d.path("errors")):
-                out += [os.path.join(root, f) for f in files]
+                out += [os.path.join(root, f) for f in files if not f.startswith(".")]
             return out
         wait_until(lambda: sealed(), what="a spilled object")
         [obj] = sealed()

@@ -136,6 +136,8 @@ def delivered_lines(d):
     out = []
     for root, _, files in os.walk(d.path("out")):
         for f in files:
+            if f.startswith("."):  # still being written
+                continue
             with open(os.path.join(root, f), "rb") as fh:
                 out += [l for l in fh.read().split(b"\n") if l]
     return out
@@ -145,6 +147,8 @@ def spilled(d, kind):
     out = []
     for root, _, files in os.walk(d.path("errors", kind)):
         for f in files:
+            if f.startswith("."):  # still being written
+                continue
             with open(os.path.join(root, f), "rb") as fh:
                 out += [json.loads(l) for l in fh.read().split(b"\n") if l]
     return out

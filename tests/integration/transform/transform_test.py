@@ -44,6 +44,8 @@ def delivered(d):
     out = []
     for root, _, files in os.walk(d.path("out")):
         for f in files:
+            if f.startswith("."):  # still being written
+                continue
             with open(os.path.join(root, f)) as fh:
                 out += fh.read().splitlines()
     return out
