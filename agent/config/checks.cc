@@ -60,10 +60,6 @@ std::string ParseListen(std::string_view text, ListenAddress* out) {
   return "";
 }
 
-bool IsLoopbackHost(std::string_view host) {
-  return host == "localhost" || host == "::1" || host.substr(0, 4) == "127.";
-}
-
 std::string CheckRegex(std::string_view pattern, int* captures) {
   int error_code = 0;
   PCRE2_SIZE error_offset = 0;

@@ -15,7 +15,6 @@ std::string CheckName(std::string_view name, size_t max_len);
 
 // "host:port" or "[v6]:port", port 0..65535.
 std::string ParseListen(std::string_view text, ListenAddress* out);
-bool IsLoopbackHost(std::string_view host);
 
 // Compiles `pattern` with PCRE2 (UTF mode off, as records are bytes). On success stores the number
 // of capture groups in *captures.

@@ -6,6 +6,7 @@
 #include "agent/config/checks.h"
 #include "agent/config/schema_internal.h"
 #include "agent/config/secrets.h"
+#include "core/loopback.h"
 
 // The tables use designated initializers and leave defaulted members out on purpose; GCC 12
 // warns about that even though every member has a default member initializer.

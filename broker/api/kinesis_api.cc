@@ -223,10 +223,6 @@ void KinesisApi::WriteShard(Call& c, Stream*, const ShardInfo& info) {
   w.EndObject();
 }
 
-bool IsLoopbackHost(std::string_view host) {
-  return host == "localhost" || host == "::1" || host.substr(0, 4) == "127.";
-}
-
 Status ParseListenAddress(std::string_view listen, std::string* host, int* port) {
   std::string_view h, p;
   if (!listen.empty() && listen[0] == '[') {

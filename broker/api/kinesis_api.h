@@ -186,6 +186,5 @@ class KinesisApiServer final {
 
 // Parses "host:port" or "[v6]:port". Exposed for the daemon's config check.
 Status ParseListenAddress(std::string_view listen, std::string* host, int* port);
-bool IsLoopbackHost(std::string_view host);
 
 }  // namespace sluice::broker::api

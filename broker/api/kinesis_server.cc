@@ -7,6 +7,7 @@
 #include "broker/api/sigv4.h"
 #include "broker/api/subscriptions.h"
 #include "core/log.h"
+#include "core/loopback.h"
 #include "core/utf8.h"
 
 namespace sluice::broker::api {

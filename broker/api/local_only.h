@@ -17,9 +17,6 @@
 
 namespace sluice::http {
 
-// True for "localhost", a 127.0.0.0/8 address or ::1, with or without a ":port" ("[::1]:4567").
-bool IsLoopbackAuthority(std::string_view host);
-
 // Why `req` must be refused on an unauthenticated listener (answer 403), or nullopt: a Host that
 // is not a loopback name (a request without Host is HTTP/1.0 and allowed), or an Origin other
 // than http(s)://<loopback host>.
