@@ -103,7 +103,7 @@ class Http1Session final : public ProtocolSession {
 
   ~Http1Session() override {
     if (writer_) writer_->Detach();
-    ReleaseBody();
+    ReleaseCharged();
   }
 
   bool Feed(const char* data, size_t n) override {
@@ -143,23 +143,24 @@ class Http1Session final : public ProtocolSession {
  private:
   static Http1Session* Self(http_parser* p) { return static_cast<Http1Session*>(p->data); }
 
-  void ReleaseBody() {
-    conn_->ReleaseBody(charged_);
+  void ReleaseCharged() {
+    conn_->ReleaseRequest(charged_);
     charged_ = 0;
   }
 
-  // Charges `n` more body bytes to the server's budget; false (and a 503 queued) when full.
+  // Charges `n` more bytes of the current request (head or body) to the server's budget; false
+  // (and a 503 queued) when full.
   bool Charge(size_t n) {
-    if (conn_->ChargeBody(n)) {
+    if (conn_->ChargeRequest(n)) {
       charged_ += n;
       return true;
     }
-    SendError(503, "the server holds too many request bodies; retry later");
+    SendError(503, "the server holds too many request bytes; retry later");
     return false;
   }
 
   int OnBegin() {
-    ReleaseBody();
+    ReleaseCharged();
     body_reserved_ = false;
     req_ = HttpRequest();
     req_.peer = conn_->peer();
@@ -233,7 +234,7 @@ class Http1Session final : public ProtocolSession {
       conn_->handler()(req_, &resp);
     }
     req_.body = std::string();
-    ReleaseBody();
+    ReleaseCharged();
     std::string* out = conn_->out();
     AppendStatusLine(resp.status, out);
     for (const auto& [k, v] : resp.headers) {

@@ -75,7 +75,7 @@ class Http2Session final : public ProtocolSession {
   ~Http2Session() override {
     for (auto& [id, st] : streams_) {
       if (st->writer) st->writer->Detach();
-      conn_->ReleaseBody(st->charged);
+      conn_->ReleaseRequest(st->charged);
     }
     streams_.clear();
     if (session_) nghttp2_session_del(session_);
@@ -173,7 +173,7 @@ class Http2Session final : public ProtocolSession {
     // Past the advertised SETTINGS_MAX_HEADER_LIST_SIZE: nghttp2 resets the stream and calls
     // no more header callbacks for it.
     if (st->header_bytes > kMaxHeaderList) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    if (!Self(user)->conn_->ChargeBody(namelen + valuelen)) {
+    if (!Self(user)->conn_->ChargeRequest(namelen + valuelen)) {
       return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
     st->charged += namelen + valuelen;
@@ -209,7 +209,7 @@ class Http2Session final : public ProtocolSession {
       self->Respond(st, std::move(resp));
       return 0;
     }
-    if (!self->conn_->ChargeBody(len)) {
+    if (!self->conn_->ChargeRequest(len)) {
       self->Refuse(st);
       return 0;
     }
@@ -234,7 +234,7 @@ class Http2Session final : public ProtocolSession {
     HttpResponse resp;
     self->conn_->handler()(st->request, &resp);
     st->request.body = std::string();
-    self->conn_->ReleaseBody(st->charged);
+    self->conn_->ReleaseRequest(st->charged);
     st->charged = 0;
     self->Respond(st, std::move(resp));
     return 0;
@@ -246,7 +246,7 @@ class Http2Session final : public ProtocolSession {
     if (it == self->streams_.end()) return 0;
     Http2Stream* st = it->second.get();
     self->FinishReceiving(st);
-    self->conn_->ReleaseBody(st->charged);
+    self->conn_->ReleaseRequest(st->charged);
     if (st->writer) {
       self->streaming_--;
       st->writer->Detach();
@@ -260,7 +260,7 @@ class Http2Session final : public ProtocolSession {
     st->responded = true;
     FinishReceiving(st);
     st->request.body = std::string();
-    conn_->ReleaseBody(st->charged);
+    conn_->ReleaseRequest(st->charged);
     st->charged = 0;
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_REFUSED_STREAM);
   }

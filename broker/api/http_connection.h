@@ -62,11 +62,12 @@ class Connection final {
   void OnRead(const char* data, ssize_t n);
   // Whether answers waiting on this connection are at its bound: a session stops taking requests.
   bool OutputFull() const;
-  // Server-wide budget for request bodies (see HttpServerOptions::max_buffered_bytes). Charge
-  // fails, charging nothing, when `n` more would pass the budget; what a connection charged and
-  // did not release is released when it closes.
-  bool ChargeBody(size_t n);
-  void ReleaseBody(size_t n);
+  // Server-wide budget for requests being received, heads and bodies (see
+  // HttpServerOptions::max_buffered_bytes). ChargeRequest fails, charging nothing, when `n` more
+  // would pass the budget; what a connection charged and did not release is released when it
+  // closes.
+  bool ChargeRequest(size_t n);
+  void ReleaseRequest(size_t n);
   // Whether the server is past its buffered-bytes budget (a new request must be refused).
   bool ServerFull() const;
   void StartReading();
@@ -106,7 +107,7 @@ class Connection final {
   uint64_t last_activity_ms_ = 0;
   uint64_t request_started_ms_ = 0;  // 0: no request in progress
   size_t accounted_output_ = 0;      // part of the server's held bytes that is this output
-  size_t charged_body_ = 0;          // part of the server's held bytes that is request bodies
+  size_t charged_request_ = 0;       // part of the server's held bytes that is requests
   bool reading_ = false;
 };
 

@@ -68,10 +68,6 @@ std::string_view StatusText(int status) {
       return "Payload Too Large";
     case 414:
       return "URI Too Long";
-    case 421:
-      return "Misdirected Request";
-    case 431:
-      return "Request Header Fields Too Large";
     case 429:
       return "Too Many Requests";
     case 500:
@@ -92,7 +88,7 @@ struct HttpServer::Impl {
   bool listening = false;
   bool stopping = false;
   int open_handles = 0;   // listener, timer and connections not yet closed
-  size_t held_bytes = 0;  // request bodies being received and answers not yet sent
+  size_t held_bytes = 0;  // requests being received (heads and bodies), answers not yet sent
   std::list<Connection*> connections;
   std::function<void()> on_closed;
 
@@ -178,16 +174,16 @@ bool Connection::ServerFull() const {
   return server_->held_bytes > server_->options.max_buffered_bytes;
 }
 
-bool Connection::ChargeBody(size_t n) {
+bool Connection::ChargeRequest(size_t n) {
   if (server_->held_bytes + n > server_->options.max_buffered_bytes) return false;
   server_->held_bytes += n;
-  charged_body_ += n;
+  charged_request_ += n;
   return true;
 }
 
-void Connection::ReleaseBody(size_t n) {
-  n = std::min(n, charged_body_);
-  charged_body_ -= n;
+void Connection::ReleaseRequest(size_t n) {
+  n = std::min(n, charged_request_);
+  charged_request_ -= n;
   server_->held_bytes -= n;
 }
 
@@ -333,7 +329,7 @@ void Connection::Close() {
     HttpServer::Impl* server = c->server_;
     server->connections.erase(c->self);
     c->session_.reset();  // detaches streamed-body writers
-    server->held_bytes -= c->accounted_output_ + c->charged_body_;
+    server->held_bytes -= c->accounted_output_ + c->charged_request_;
     delete c;
     server->HandleClosed();
   });
