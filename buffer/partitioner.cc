@@ -30,8 +30,8 @@ Result<std::vector<PartitionKeySpec>> ParsePartitionKeys(const std::vector<std::
 
 Result<std::map<std::string, std::string>> ExtractPartitionKeys(
     const std::vector<PartitionKeySpec>& specs, std::string_view record, JsonArena* arena) {
-  rapidjson::Document own;
-  rapidjson::Document& d = arena != nullptr ? arena->Fresh() : own;
+  JsonArena local;  // no allocation: a Document made without an allocator would make one
+  rapidjson::Document& d = (arena != nullptr ? arena : &local)->Fresh();
   Status d_parsed = ParseJson(record, &d);
   if (!d_parsed.ok()) return InvalidArgument("record is not JSON " + d_parsed.message());
   if (!d.IsObject()) return InvalidArgument("record is not a JSON object");
