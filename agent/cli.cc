@@ -22,6 +22,7 @@
 #include "core/base64.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/units.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.0.0"
@@ -198,19 +199,6 @@ int WaitActive(const AdminClient& client, const std::string& name) {
   return Fail(Unavailable("stream " + name + " did not become ACTIVE"));
 }
 
-// Seconds since the epoch, or an ISO 8601 UTC time (2026-01-02T03:04:05Z).
-Result<double> ParseTime(const std::string& text) {
-  char* end = nullptr;
-  double v = std::strtod(text.c_str(), &end);
-  if (end != text.c_str() && *end == '\0') return v;
-  struct tm tm {};
-  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (rest == nullptr || (*rest != '\0' && std::string_view(rest) != "Z")) {
-    return InvalidArgument("--timestamp: expected seconds since the epoch or YYYY-MM-DDTHH:MM:SSZ");
-  }
-  return static_cast<double>(timegm(&tm));
-}
-
 struct CatOptions {
   std::string stream;
   std::string from = "trim_horizon";
@@ -234,10 +222,10 @@ int Cat(const AdminClient& client, const CatOptions& o) {
   std::string extra;
   if (type == "AT_TIMESTAMP") {
     if (o.timestamp.empty()) return Fail(InvalidArgument("--from timestamp needs --timestamp"));
-    auto t = ParseTime(o.timestamp);
-    if (!t.ok()) return Fail(t.status());
+    auto t = ParseTimestampMs(o.timestamp);
+    if (!t.ok()) return Fail(t.status().Annotate("--timestamp"));
     char buf[64];
-    std::snprintf(buf, sizeof buf, ",\"Timestamp\":%.3f", *t);
+    std::snprintf(buf, sizeof buf, ",\"Timestamp\":%.3f", static_cast<double>(*t) / 1000.0);
     extra = buf;
   }
   auto shards = Call(client, "ListShards", "{\"StreamName\":" + Quote(o.stream) + "}");

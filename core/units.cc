@@ -1,6 +1,9 @@
 #include "core/units.h"
 
+#include <time.h>
+
 #include <charconv>
+#include <cstdlib>
 #include <limits>
 
 namespace sluice {
@@ -107,6 +110,23 @@ std::string FormatSize(uint64_t bytes) {
     if (bytes % u.factor == 0) return std::to_string(bytes / u.factor) + std::string(u.suffix);
   }
   return std::to_string(bytes) + "B";
+}
+
+Result<int64_t> ParseTimestampMs(std::string_view text) {
+  std::string t(text);
+  char* end = nullptr;
+  double seconds = std::strtod(t.c_str(), &end);
+  if (end != t.c_str() && *end == '\0' && seconds > 0 && seconds < 1e11) {
+    return static_cast<int64_t>(seconds * 1000);
+  }
+  struct tm tm {};
+  const char* rest = strptime(t.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr || std::string_view(rest) != "Z") {
+    return InvalidArgument(
+        "expected an RFC 3339 UTC time (2026-01-02T03:04:05Z) or seconds since "
+        "the epoch");
+  }
+  return static_cast<int64_t>(timegm(&tm)) * 1000;
 }
 
 }  // namespace sluice

@@ -1,5 +1,6 @@
-// Strict parsing and printing of durations ("250ms", "30s", "5m", "24h") and byte sizes
-// ("512KiB", "5MiB", "1GiB", plain integers are bytes). Used by the config loader; pure functions.
+// Strict parsing and printing of durations ("250ms", "30s", "5m", "24h"), byte sizes ("512KiB",
+// "5MiB", "1GiB", plain integers are bytes) and points in time. Used by the config loader and
+// the command line; pure functions.
 #pragma once
 
 #include <chrono>
@@ -18,6 +19,10 @@ using Millis = std::chrono::milliseconds;
 Result<Millis> ParseDuration(std::string_view text);
 // Accepts <digits>[unit] with unit one of B, KiB, MiB, GiB, TiB (binary) or KB, MB, GB (decimal).
 Result<uint64_t> ParseSize(std::string_view text);
+
+// A point in time as milliseconds since the epoch: seconds since the epoch (fractions allowed,
+// "1767312000.5") or an RFC 3339 UTC time ("2026-01-02T03:04:05Z"). The error names both forms.
+Result<int64_t> ParseTimestampMs(std::string_view text);
 
 std::string FormatDuration(Millis d);    // the largest exact unit: "90s", "5m", "250ms"
 std::string FormatSize(uint64_t bytes);  // the largest exact binary unit: "5MiB", "1000B"

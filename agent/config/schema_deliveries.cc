@@ -1,12 +1,9 @@
 // The schema of `deliveries[]`: Firehose-style delivery streams (buffer::DeliveryOptions).
-#include <time.h>
-
-#include <cstdlib>
 #include <string>
-#include <string_view>
 
 #include "agent/config/checks.h"
 #include "agent/config/schema_internal.h"
+#include "core/units.h"
 
 // The tables use designated initializers and leave defaulted members out on purpose; GCC 12
 // warns about that even though every member has a default member initializer.
@@ -14,23 +11,6 @@
 
 namespace sluice::config {
 namespace {
-
-// initial_timestamp: RFC 3339 in UTC ("Z") or seconds since the epoch, into milliseconds.
-std::string ParseInitialTimestamp(const std::string& text, int64_t* ms) {
-  char* end = nullptr;
-  double seconds = std::strtod(text.c_str(), &end);
-  if (end != text.c_str() && *end == '\0' && seconds > 0) {
-    *ms = static_cast<int64_t>(seconds * 1000);
-    return "";
-  }
-  struct tm tm {};
-  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (rest == nullptr || std::string_view(rest) != "Z") {
-    return "expected an RFC 3339 UTC time (2026-01-02T03:04:05Z) or seconds since the epoch";
-  }
-  *ms = static_cast<int64_t>(timegm(&tm)) * 1000;
-  return "";
-}
 
 constexpr Field kBufferFields[] = {
     {.key = "size",
@@ -212,7 +192,8 @@ constexpr Field kDeliveryFields[] = {
     {.key = "initial_timestamp",
      .doc = "With initial_position: at_timestamp: RFC 3339 UTC (2026-01-02T03:04:05Z) or "
             "seconds since the epoch.",
-     .set = SET(return ParseInitialTimestamp(v.text, &c.delivery->initial_timestamp_ms))},
+     .set = SET(auto ms = ParseTimestampMs(v.text); if (!ms.ok()) return ms.status().message();
+                c.delivery->initial_timestamp_ms = *ms)},
     {.key = "direct_put",
      .type = Type::kBool,
      .default_text = "false",
