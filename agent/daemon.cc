@@ -13,9 +13,8 @@
 #include "agent/admin.h"
 #include "agent/daemon_state.h"
 #include "broker/api/firehose_api.h"
-#include "buffer/delivery_policy.h"
-#include "buffer/envelope.h"
-#include "buffer/partitioner.h"
+#include "agent/config/errors.h"
+#include "buffer/delivery_plan.h"
 #include "core/log.h"
 
 namespace sluice::agent {
@@ -129,63 +128,22 @@ Daemon::~Daemon() {
   }
 }
 
-Status Daemon::Validate(const config::Config& config) {
+void Daemon::CheckDeliveries(const config::Config& config, config::ErrorList* errors) {
   buffer::PluginHost host(PluginDirsOf(config));
-  std::string errors;
-  auto at = [](const buffer::SourceMark& m) {
-    return m.file + ":" + std::to_string(m.line) + ":" + std::to_string(m.column) + ": ";
-  };
-  auto check = [&](const buffer::SinkSection& section) -> std::optional<buffer::ValidatedOptions> {
-    auto plugin = host.Load(section.type);
-    if (!plugin.ok()) {
-      errors += at(section.mark) + section.path + ".type: " + plugin.status().message() + "\n";
-      return std::nullopt;
-    }
-    auto valid = buffer::PluginHost::Validate(**plugin, section);
-    if (!valid.ok()) {
-      errors += valid.status().message() + "\n";
-      return std::nullopt;
-    }
-    return std::move(*valid);
-  };
-  // A prefix is checked where it is written (or at the sink section when it is the default).
-  auto check_prefix = [&](const buffer::DeliveryOptions& d, const buffer::ValidatedOptions& valid,
-                          const char* key, buffer::PrefixTemplate::Kind kind) {
-    auto parsed = buffer::DeliveryStream::ParsePrefix(d, buffer::OptionValue(valid, key), kind);
-    if (parsed.ok()) return;
-    buffer::SourceMark mark = d.sink.mark;
-    for (const buffer::SinkOption& o : d.sink.options) {
-      if (o.key == key) mark = o.mark;
-    }
-    errors += at(mark) + d.sink.path + "." + key + ": " + parsed.status().message() + "\n";
-  };
+  std::vector<buffer::ConfigIssue> issues;
   for (const buffer::DeliveryOptions& d : config.deliveries) {
-    // The pure checks DeliveryStream::Create makes, so a reload refuses what would not start.
-    auto policy = buffer::ResolvePolicy(d);
-    if (!policy.ok()) errors += "delivery " + d.name + ": " + policy.status().message() + "\n";
-    auto keys = buffer::ParsePartitionKeys(d.partition_keys);
-    if (!keys.ok()) errors += "delivery " + d.name + ": " + keys.status().message() + "\n";
-    if (!d.encryption_keyring.empty()) {
-      // The keyring is read at start; a bad one is reported here with the others.
-      auto keyring = buffer::Keyring::Load(d.encryption_keyring);
-      Status st = keyring.ok() ? buffer::Encryptor::Create(*keyring, d.encryption_key_id).status()
-                               : keyring.status();
-      if (!st.ok()) {
-        std::string path = d.sink.path.substr(0, d.sink.path.rfind('.'));
-        errors += at(d.encryption_mark) + path + ".encryption.keyring: " + st.message() + "\n";
-      }
-    }
-    if (auto valid = check(d.sink)) {
-      check_prefix(d, *valid, "prefix", buffer::PrefixTemplate::Kind::kPrefix);
-      check_prefix(d, *valid, "error_prefix", buffer::PrefixTemplate::Kind::kErrorPrefix);
-    }
-    if (d.backup_sink) (void)check(*d.backup_sink);
+    (void)buffer::PlanDelivery(d, &host, &issues);
   }
-  if (!errors.empty()) {
-    errors.pop_back();
-    return InvalidArgument(errors);
+  for (buffer::ConfigIssue& i : issues) {
+    errors->Add(i.mark.line, i.mark.column, std::move(i.path), std::move(i.message));
   }
-  return Status::Ok();
+}
+
+Status Daemon::Validate(const config::Config& config) {
+  config::ErrorList errors;
+  CheckDeliveries(config, &errors);
+  if (errors.empty()) return Status::Ok();
+  return InvalidArgument(errors.Format(config.source_file));
 }
 
 Status Daemon::RunUntilSignal(const config::Config& config) {
@@ -197,16 +155,23 @@ Status Daemon::RunUntilSignal(const config::Config& config) {
     auto fp = ConfigFingerprints(*text);
     if (fp.ok()) state->fingerprints = std::move(*fp);
   }
-  Daemon d(std::move(state));
-  Status st = d.Start();
-  if (!st.ok()) {
+  // A first start that fails leaves nothing behind: no data directory to clean up by hand.
+  std::error_code ec;
+  bool fresh = !config.data_dir.empty() && !fs::exists(config.data_dir, ec);
+  Status st;
+  {
+    Daemon d(std::move(state));
+    st = d.Start();
+    if (st.ok()) return d.Run();
     // Unwind what did start: the same orderly stop as on a signal.
     d.BeginStop();
     Status ignored = d.Run();
     (void)ignored;
-    return st;
+    // Nothing was accepted unless a source started reading (sources start last).
+    fresh = fresh && d.s_->flows.empty();
   }
-  return d.Run();
+  if (fresh) fs::remove_all(config.data_dir, ec);
+  return st;
 }
 
 Status Daemon::Start() {
@@ -249,8 +214,8 @@ Status Daemon::Start() {
   // Deliveries before flows, so that consumers exist before the first record is put.
   s.plugins = std::make_unique<buffer::PluginHost>(PluginDirsOf(s.config));
   for (const buffer::DeliveryOptions& d : s.config.deliveries) RETURN_IF_ERROR(StartDelivery(s, d));
-  for (const FlowOptions& f : s.config.sources) RETURN_IF_ERROR(StartFlow(s, f));
 
+  // Listeners next, so a port in use fails the start before any source has read a line.
   fs::path data_dir = s.config.data_dir;
   if (s.config.broker.api.listen) {
     broker::api::ApiOptions ao;
@@ -290,6 +255,9 @@ Status Daemon::Start() {
                                                     s.config.admin.listen.port, handlers));
     RETURN_IF_ERROR(s.admin->Start());
   }
+
+  // Sources last: from here on, records are read from files.
+  for (const FlowOptions& f : s.config.sources) RETURN_IF_ERROR(StartFlow(s, f));
 
   SLUICE_LOG(Info, "sluice started")
       .With("config", s.config.source_file)

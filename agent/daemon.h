@@ -37,8 +37,12 @@ namespace sluice::agent {
 
 class Daemon final {
  public:
-  // Checks what the config loader cannot check alone (for `sluice check`): plugins exist and
-  // accept their sink sections.
+  // Checks what the config loader cannot check alone: every delivery through
+  // buffer::PlanDelivery (plugins exist and accept their sections, buffering and retry ranges,
+  // prefixes, keyring), adding each problem to `errors` with its position. The loader's
+  // ExtraCheck of `check`, `run` and reload, so all three refuse the same things at once.
+  static void CheckDeliveries(const config::Config& config, config::ErrorList* errors);
+  // The same on a loaded configuration, as one message.
   static Status Validate(const config::Config& config);
   // Creates the daemon, runs it until a stop signal, and shuts it down cleanly.
   static Status RunUntilSignal(const config::Config& config);

@@ -98,10 +98,10 @@ void Daemon::Reload(std::function<void(ReloadReply)> done) {
     done({400, "{\"ok\":false,\"errors\":[\"" + JsonEscape(st.message()) + "\"]}\n"});
   };
   Result<config::Config> next = s.config.source_file == kEmbedded
-                                    ? config::LoadConfigText(EmbeddedDefaultConfig(), kEmbedded)
-                                    : config::LoadConfigFile(s.config.source_file);
+                                    ? config::LoadConfigText(EmbeddedDefaultConfig(), kEmbedded,
+                                                             CheckDeliveries)
+                                    : config::LoadConfigFile(s.config.source_file, CheckDeliveries);
   if (!next.ok()) return reject(next.status());
-  if (Status st = Validate(*next); !st.ok()) return reject(st);
   auto text = ConfigText(*next);
   if (!text.ok()) return reject(text.status());
   auto fingerprints = ConfigFingerprints(*text);

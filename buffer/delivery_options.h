@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace sluice::buffer {
@@ -18,6 +20,13 @@ struct SourceMark {
   std::string file;
   int line = 0;    // 1-based; 0 when unknown
   int column = 0;  // 1-based
+};
+
+// One problem found in the configuration: where, the key path, and what is wrong.
+struct ConfigIssue {
+  SourceMark mark;
+  std::string path;  // "deliveries[0].sink.prefix"
+  std::string message;
 };
 
 // One `key: value` of a sink section. Scalars keep their text; lists and maps are kept as their
@@ -55,6 +64,19 @@ enum class StartPosition { kTrimHorizon, kLatest, kAtTimestamp };
 
 struct DeliveryOptions {
   std::string name;
+  // Where the entry is written, for check's messages: its key path ("deliveries[0]") and the
+  // position of each key given, by its path below the entry ("buffer.size", "sink.prefix").
+  std::string path;
+  std::vector<std::pair<std::string, SourceMark>> marks;
+  // The position of `key` (or, when it was not written, of the entry's name).
+  SourceMark MarkOf(std::string_view key) const {
+    const SourceMark* name = nullptr;
+    for (const auto& [k, m] : marks) {
+      if (k == key) return m;
+      if (k == "name") name = &m;
+    }
+    return name != nullptr ? *name : sink.mark;
+  }
   std::string stream;  // source stream (empty with direct_put)
   bool direct_put = false;
   StartPosition initial_position = StartPosition::kTrimHorizon;
@@ -66,7 +88,6 @@ struct DeliveryOptions {
   Compression compression = Compression::kNone;
   std::string encryption_keyring;  // path; empty: no client-side encryption
   std::string encryption_key_id;
-  SourceMark encryption_mark;  // of `encryption.keyring`, for check's messages
   TransformOptions transform;
   std::vector<std::string> partition_keys;  // dynamic partitioning: name=.json.path
   int max_active_partitions = 500;

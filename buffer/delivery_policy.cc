@@ -32,41 +32,58 @@ const SinkPolicy kRedshift{1 * kMiB,        128 * kMiB,      5 * kMiB,
 }  // namespace
 
 const SinkPolicy& PolicyFor(std::string_view sink_type) {
+  static const SinkPolicy kOther = [] {
+    SinkPolicy p = kS3;
+    p.error_output_type = "";  // <type>-failed
+    return p;
+  }();
+  if (sink_type == "s3") return kS3;
   if (sink_type == "http") return kHttp;
   if (sink_type == "splunk") return kSplunk;
   if (sink_type == "opensearch") return kOpenSearch;
   if (sink_type == "redshift") return kRedshift;
   if (sink_type == "file" || sink_type == "blackhole") return kFile;
-  return kS3;
+  return kOther;
 }
 
-Result<ResolvedPolicy> ResolvePolicy(const DeliveryOptions& options) {
-  const SinkPolicy& p = PolicyFor(options.sink.type);
+std::optional<ResolvedPolicy> ResolvePolicy(const DeliveryOptions& options, const SinkPolicy& p,
+                                            std::vector<ConfigIssue>* issues) {
   ResolvedPolicy r{options.buffer_size.value_or(p.size_default),
                    options.buffer_interval.value_or(p.interval_default),
                    options.retry_duration.value_or(p.retry_default),
                    std::string(p.error_output_type)};
-  if (options.sink.type != "s3" && options.sink.type != "file" &&
-      options.sink.type != "blackhole" && &p == &kS3) {
-    r.error_output_type = options.sink.type + "-failed";
-  }
-  std::string where = "deliveries." + options.name + ".";
+  if (r.error_output_type.empty()) r.error_output_type = options.sink.type + "-failed";
+  size_t before = issues->size();
+  auto issue = [&](std::string_view key, std::string message) {
+    issues->push_back({options.MarkOf(key), options.path + "." + std::string(key),
+                       std::move(message) + " for sink type " + options.sink.type});
+  };
   if (r.buffer_size < p.size_min || r.buffer_size > p.size_max) {
-    return InvalidArgument(where + "buffer.size " + FormatSize(r.buffer_size) + " is outside " +
-                           FormatSize(p.size_min) + ".." + FormatSize(p.size_max) +
-                           " for sink type " + options.sink.type);
+    issue("buffer.size", FormatSize(r.buffer_size) + " is outside " + FormatSize(p.size_min) +
+                             ".." + FormatSize(p.size_max));
   }
   if (r.buffer_interval < p.interval_min || r.buffer_interval > p.interval_max) {
-    return InvalidArgument(where + "buffer.interval " + FormatDuration(r.buffer_interval) +
-                           " is outside " + FormatDuration(p.interval_min) + ".." +
-                           FormatDuration(p.interval_max) + " for sink type " + options.sink.type);
+    issue("buffer.interval", FormatDuration(r.buffer_interval) + " is outside " +
+                                 FormatDuration(p.interval_min) + ".." +
+                                 FormatDuration(p.interval_max));
   }
   if (r.retry_duration.count() < 0 || r.retry_duration > p.retry_max) {
-    return InvalidArgument(where + "retry_duration " + FormatDuration(r.retry_duration) +
-                           " is outside 0.." + FormatDuration(p.retry_max) + " for sink type " +
-                           options.sink.type);
+    issue("retry_duration",
+          FormatDuration(r.retry_duration) + " is outside 0.." + FormatDuration(p.retry_max));
   }
+  if (issues->size() != before) return std::nullopt;
   return r;
+}
+
+Result<ResolvedPolicy> ResolvePolicy(const DeliveryOptions& options) {
+  std::vector<ConfigIssue> issues;
+  auto r = ResolvePolicy(options, PolicyFor(options.sink.type), &issues);
+  if (!r) {
+    std::string msg;
+    for (const ConfigIssue& i : issues) msg += (msg.empty() ? "" : "\n") + i.path + ": " + i.message;
+    return InvalidArgument(msg);
+  }
+  return std::move(*r);
 }
 
 Millis Backoff::Delay(int attempt, std::mt19937_64* rng) const {

@@ -5,9 +5,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "buffer/delivery_options.h"
 #include "core/status.h"
@@ -34,6 +36,10 @@ struct ResolvedPolicy {
   Millis retry_duration;
   std::string error_output_type;
 };
+// Problems are appended to `issues` with the position of the key at fault; nullopt then.
+std::optional<ResolvedPolicy> ResolvePolicy(const DeliveryOptions& options, const SinkPolicy& policy,
+                                            std::vector<ConfigIssue>* issues);
+// The same with the sink type's policy (PolicyFor), problems as one message.
 Result<ResolvedPolicy> ResolvePolicy(const DeliveryOptions& options);
 
 // Capped exponential back-off with full jitter: attempt n (1-based) waits a uniform random time

@@ -19,20 +19,6 @@ constexpr size_t kMinReadBytes = 64 << 10;
 
 }  // namespace
 
-Result<PrefixTemplate> DeliveryStream::ParsePrefix(const DeliveryOptions& options,
-                                                   std::string_view text,
-                                                   PrefixTemplate::Kind kind) {
-  ASSIGN_OR_RETURN(PrefixTemplate t, PrefixTemplate::Parse(text, kind));
-  std::vector<std::string> query_keys;
-  auto specs = ParsePartitionKeys(options.partition_keys);
-  if (specs.ok()) {
-    for (const PartitionKeySpec& s : *specs) query_keys.push_back(s.name);
-  }
-  bool lambda_keys = options.transform.kind != TransformOptions::Kind::kNone;
-  RETURN_IF_ERROR(t.CheckKeys(query_keys, lambda_keys));
-  return t;
-}
-
 DeliveryStream::DeliveryStream(const DeliveryOptions& options, broker::Stream* stream, Clock* clock)
     : options_(options),
       stream_(stream),
@@ -49,63 +35,22 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
   if (options.concurrency < 1 || options.concurrency > 64) {
     return InvalidArgument(where + "concurrency must be 1..64");
   }
+  std::vector<ConfigIssue> issues;
+  std::optional<DeliveryPlan> plan = PlanDelivery(options, host, &issues);
+  if (!plan) return InvalidArgument(FormatIssues(std::move(issues)));
   std::unique_ptr<DeliveryStream> ds(new DeliveryStream(options, stream, clock));
-  ASSIGN_OR_RETURN(ds->policy_, ResolvePolicy(options));
-  ASSIGN_OR_RETURN(ds->plugin_, host->Load(options.sink.type));
-  if (ds->plugin_->transform()) {
-    return InvalidArgument(options.sink.path + ".type: " + options.sink.type +
-                           " is a transform plugin, not a sink");
-  }
-  ASSIGN_OR_RETURN(ValidatedOptions sink_options, PluginHost::Validate(*ds->plugin_, options.sink));
-  const Plugin* transform_plugin = nullptr;
-  ValidatedOptions transform_options;
-  if (options.transform.kind == TransformOptions::Kind::kPlugin) {
-    ASSIGN_OR_RETURN(transform_plugin, host->Load(options.transform.plugin));
-    if (!transform_plugin->transform()) {
-      return InvalidArgument(where + "transform.plugin: " + options.transform.plugin +
-                             " is not a transform plugin");
-    }
-    SinkSection section;  // no options: the plugin's defaults
-    section.type = options.transform.plugin;
-    section.path = where + "transform";
-    ASSIGN_OR_RETURN(transform_options, PluginHost::Validate(*transform_plugin, section));
-  }
-  auto prefix =
-      ParsePrefix(options, OptionValue(sink_options, "prefix"), PrefixTemplate::Kind::kPrefix);
-  if (!prefix.ok()) return prefix.status().Annotate(options.sink.path + ".prefix");
-  auto error_prefix = ParsePrefix(options, OptionValue(sink_options, "error_prefix"),
-                                  PrefixTemplate::Kind::kErrorPrefix);
-  if (!error_prefix.ok())
-    return error_prefix.status().Annotate(options.sink.path + ".error_prefix");
-  auto specs = ParsePartitionKeys(options.partition_keys);
-  if (!specs.ok()) return specs.status().Annotate(where + "partition_keys");
-  ds->partition_specs_ = std::move(*specs);
-  std::optional<ValidatedOptions> backup_options;
-  if (options.backup_sink) {
-    if (options.backup_mode != "all" && options.backup_mode != "failed_only") {
-      return InvalidArgument(where + "backup.mode must be all or failed_only");
-    }
-    ds->backup_all_ = options.backup_mode == "all";
-    ASSIGN_OR_RETURN(ds->backup_plugin_, host->Load(options.backup_sink->type));
-    if (!ds->backup_plugin_->object_sink()) {
-      return InvalidArgument(options.backup_sink->path +
-                             ".type: the backup sink must be an "
-                             "object sink (file, s3, ...), as Firehose backs up to S3");
-    }
-    ASSIGN_OR_RETURN(backup_options,
-                     PluginHost::Validate(*ds->backup_plugin_, *options.backup_sink));
-    // The backup copy is written unpartitioned: its prefix can name no partition key.
-    auto bp = PrefixTemplate::Parse(OptionValue(*backup_options, "prefix"),
-                                    PrefixTemplate::Kind::kPrefix);
-    if (bp.ok()) {
-      Status keys = bp->CheckKeys({}, false);
-      if (!keys.ok()) bp = keys;
-    }
-    if (!bp.ok()) return bp.status().Annotate(options.backup_sink->path + ".prefix");
-    ds->backup_prefix_ = std::move(*bp);
-  }
-  ds->prefix_ = std::move(*prefix);
-  ds->error_prefix_ = std::move(*error_prefix);
+  ds->policy_ = plan->policy;
+  ds->plugin_ = plan->plugin;
+  ds->partition_specs_ = std::move(plan->partition_specs);
+  ds->backup_plugin_ = plan->backup_plugin;
+  ds->backup_all_ = plan->backup_all;
+  ds->backup_prefix_ = std::move(plan->backup_prefix);
+  ds->prefix_ = std::move(plan->prefix);
+  ds->error_prefix_ = std::move(plan->error_prefix);
+  const ValidatedOptions& sink_options = plan->sink_options;
+  const Plugin* transform_plugin = plan->transform_plugin;
+  const ValidatedOptions& transform_options = plan->transform_options;
+  const std::optional<ValidatedOptions>& backup_options = plan->backup_options;
   ds->state_dir_ = state_dir;
   std::error_code ec;
   std::filesystem::create_directories(state_dir, ec);
@@ -130,12 +75,7 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
     }
   }
   Backoff backoff{options.retry_backoff_base, options.retry_backoff_cap};
-  std::optional<Keyring> keyring;
-  if (!options.encryption_keyring.empty()) {
-    auto k = Keyring::Load(options.encryption_keyring);
-    if (!k.ok()) return k.status().Annotate(where + "encryption");
-    keyring = std::move(*k);
-  }
+  const std::optional<Keyring>& keyring = plan->keyring;
   for (int i = 0; i < options.concurrency; ++i) {
     auto w = std::make_unique<Worker>();
     w->index = i;

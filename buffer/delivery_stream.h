@@ -25,6 +25,7 @@
 #include "buffer/batch_journal.h"
 #include "buffer/batch_sender.h"
 #include "buffer/delivery_options.h"
+#include "buffer/delivery_plan.h"
 #include "buffer/delivery_policy.h"
 #include "buffer/exec_transform.h"
 #include "buffer/object_naming.h"
@@ -62,14 +63,7 @@ struct DeliveryStats {
 
 class DeliveryStream final {
  public:
-  // Parses one of the delivery's prefixes (`text` as configured) and checks the partition keys
-  // it names against what `options` supplies (PrefixTemplate::CheckKeys). The message names no
-  // option: callers say which (`sluice check` with its file:line:col).
-  static Result<PrefixTemplate> ParsePrefix(const DeliveryOptions& options, std::string_view text,
-                                            PrefixTemplate::Kind kind);
-
-  // Validates the options (hints and retry duration against the sink type's ranges, prefixes,
-  // the sink section against the plugin's option table), loads the plugin and creates one
+  // Validates the options (PlanDelivery: every problem, with its position), creates one plugin
   // instance per worker, and registers `options.name` as a consumer of `stream`.
   // Error output goes under options.errors_path, or <state_dir>/errors when it is empty.
   static Result<std::unique_ptr<DeliveryStream>> Create(const DeliveryOptions& options,

@@ -315,8 +315,9 @@ Result<const Plugin*> PluginHost::LoadFile(const std::filesystem::path& path) {
   return plugins_.back().get();
 }
 
-Result<ValidatedOptions> PluginHost::Validate(const Plugin& plugin, const SinkSection& section) {
-  std::vector<std::string> errors;
+std::optional<ValidatedOptions> PluginHost::Check(const Plugin& plugin, const SinkSection& section,
+                                                  std::vector<ConfigIssue>* issues) {
+  size_t before = issues->size();
   const sluice_option_def* defs = plugin.table().options;
   auto find_def = [&](std::string_view key) -> const sluice_option_def* {
     for (const sluice_option_def* d = defs; d && d->name; ++d)
@@ -329,7 +330,7 @@ Result<ValidatedOptions> PluginHost::Validate(const Plugin& plugin, const SinkSe
   for (const auto& o : section.options) {
     if (o.key == "type") continue;
     if (find_def(o.key)) continue;
-    std::string msg = "unknown option for sink type " + plugin.name();
+    std::string msg = "unknown key '" + o.key + "' for sink type " + plugin.name();
     const char* best = nullptr;
     size_t best_d = 0;
     for (const sluice_option_def* d = defs; d && d->name; ++d) {
@@ -337,9 +338,9 @@ Result<ValidatedOptions> PluginHost::Validate(const Plugin& plugin, const SinkSe
       if (!best || dist < best_d) best = d->name, best_d = dist;
     }
     if (best && best_d <= std::max<size_t>(2, o.key.size() / 3)) {
-      msg += " (did you mean \"" + std::string(best) + "\"?)";
+      msg += " (did you mean '" + std::string(best) + "'?)";
     }
-    errors.push_back(Where(o.mark) + ": " + option_path(o) + ": " + msg);
+    issues->push_back({o.mark, option_path(o), std::move(msg)});
   }
   ValidatedOptions out;
   for (const sluice_option_def* d = defs; d && d->name; ++d) {
@@ -350,29 +351,46 @@ Result<ValidatedOptions> PluginHost::Validate(const Plugin& plugin, const SinkSe
     if (given) {
       std::string err = Normalise(*d, given->value, given->is_scalar, &value);
       if (!err.empty()) {
-        errors.push_back(Where(given->mark) + ": " + option_path(*given) + ": " + err);
+        issues->push_back({given->mark, option_path(*given), std::move(err)});
         continue;
       }
     } else if (d->default_value) {
       std::string err = Normalise(*d, d->default_value, true, &value);
       if (!err.empty()) {
-        errors.push_back(Where(section.mark) + ": " + section.path + "." + d->name +
-                         ": bad default in plugin " + plugin.name() + ": " + err);
+        issues->push_back({section.mark, section.path + "." + d->name,
+                           "bad default in plugin " + plugin.name() + ": " + err});
         continue;
       }
     } else {
       if (d->required) {
-        errors.push_back(Where(section.mark) + ": " + section.path + "." + d->name +
-                         ": missing required option for sink type " + plugin.name());
+        issues->push_back({section.mark, section.path + "." + d->name,
+                           "required key is missing for sink type " + plugin.name()});
       }
       continue;
     }
     out.push_back({d->name, std::move(value)});
   }
-  if (!errors.empty()) {
-    std::string msg;
-    for (const auto& e : errors) msg += (msg.empty() ? "" : "\n") + e;
-    return InvalidArgument(std::move(msg));
+  if (issues->size() != before) return std::nullopt;
+  return out;
+}
+
+Result<ValidatedOptions> PluginHost::Validate(const Plugin& plugin, const SinkSection& section) {
+  std::vector<ConfigIssue> issues;
+  auto out = Check(plugin, section, &issues);
+  if (!out) return InvalidArgument(FormatIssues(std::move(issues)));
+  return std::move(*out);
+}
+
+std::string FormatIssues(std::vector<ConfigIssue> issues) {
+  std::stable_sort(issues.begin(), issues.end(), [](const ConfigIssue& a, const ConfigIssue& b) {
+    return a.mark.line != b.mark.line ? a.mark.line < b.mark.line : a.mark.column < b.mark.column;
+  });
+  std::string out;
+  for (const ConfigIssue& i : issues) {
+    if (!out.empty()) out += '\n';
+    out += Where(i.mark) + ": ";
+    if (!i.path.empty()) out += i.path + ": ";
+    out += i.message;
   }
   return out;
 }

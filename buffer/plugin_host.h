@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,9 @@ struct ValidatedOption {
   std::string value;
 };
 using ValidatedOptions = std::vector<ValidatedOption>;
+
+// The issues, sorted by position, one per line: "file:line:col: path: message".
+std::string FormatIssues(std::vector<ConfigIssue> issues);
 
 // Returns the value of `name` or `fallback`.
 std::string_view OptionValue(const ValidatedOptions& opts, std::string_view name,
@@ -113,8 +117,11 @@ class PluginHost final {
   Result<const Plugin*> LoadFile(const std::filesystem::path& path);
 
   // Checks a sink section against the plugin's option table: unknown keys (with a suggestion),
-  // wrong types, missing required keys. Every problem is one line of the error message, formatted
-  // "file:line:col: deliveries[0].sink.key: message".
+  // wrong types, missing required keys. Appends each problem to `issues` and returns nullopt
+  // when there was any.
+  static std::optional<ValidatedOptions> Check(const Plugin& plugin, const SinkSection& section,
+                                               std::vector<ConfigIssue>* issues);
+  // Check, with every problem one line of the error message ("file:line:col: path: message").
   static Result<ValidatedOptions> Validate(const Plugin& plugin, const SinkSection& section);
 
   // The plugin's options as a Markdown table (for docs/plugins.md and `sluice plugins`).

@@ -44,7 +44,7 @@ void CheckStreamRefs(const LoadContext& ctx, ErrorList* errors) {
 }
 
 // Loads text; inline secrets found are returned for the file-mode rule.
-Result<Config> Load(std::string_view text, std::string_view file_name,
+Result<Config> Load(std::string_view text, std::string_view file_name, const ExtraCheck& extra,
                     std::vector<ConfigError>* inline_secrets) {
   ErrorList errors;
   Node root = ParseYaml(text, &errors);
@@ -61,6 +61,7 @@ Result<Config> Load(std::string_view text, std::string_view file_name,
     CheckUnique(ctx.delivery_names, "delivery", &errors);
     CheckStreamRefs(ctx, &errors);
     *inline_secrets = std::move(ctx.inline_secrets);
+    if (extra) extra(config, &errors);
   }
   if (!errors.empty()) return InvalidArgument(errors.Format(file_name));
   return config;
@@ -68,12 +69,13 @@ Result<Config> Load(std::string_view text, std::string_view file_name,
 
 }  // namespace
 
-Result<Config> LoadConfigText(std::string_view text, std::string_view file_name) {
+Result<Config> LoadConfigText(std::string_view text, std::string_view file_name,
+                              const ExtraCheck& extra) {
   std::vector<ConfigError> inline_secrets;
-  return Load(text, file_name, &inline_secrets);
+  return Load(text, file_name, extra, &inline_secrets);
 }
 
-Result<Config> LoadConfigFile(const std::string& path) {
+Result<Config> LoadConfigFile(const std::string& path, const ExtraCheck& extra) {
   std::string error;
   int mode = FileMode(path, &error);
   if (mode < 0) return IoError(path + ": " + error);
@@ -91,7 +93,7 @@ Result<Config> LoadConfigFile(const std::string& path) {
   if (text.size() > kMaxConfigBytes) return InvalidArgument(path + ": larger than 16 MiB");
 
   std::vector<ConfigError> inline_secrets;
-  Result<Config> config = Load(text, path, &inline_secrets);
+  Result<Config> config = Load(text, path, extra, &inline_secrets);
   if (!config.ok() || inline_secrets.empty() || (mode & 0004) == 0) return config;
   char octal[16];
   std::snprintf(octal, sizeof(octal), "%04o", mode);

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -77,12 +78,19 @@ struct Config {
   std::vector<buffer::DeliveryOptions> deliveries;
 };
 
+// Checks made on the loaded configuration beyond the schema (the daemon's: plugin options, policy
+// ranges, prefixes). It runs even when the schema found errors, on what did load, so one round
+// of `sluice check` reports both; it adds its problems with their positions.
+class ErrorList;
+using ExtraCheck = std::function<void(const Config& config, ErrorList* errors)>;
+
 // Reads and loads `path`. Refuses a file that holds a secret inline (a key named like
 // secret/token/password/access_key with a literal value) when others may read it (mode & 0004).
-Result<Config> LoadConfigFile(const std::string& path);
+Result<Config> LoadConfigFile(const std::string& path, const ExtraCheck& extra = nullptr);
 
 // Loads YAML text; `file_name` is used in messages and as Config::source_file.
-Result<Config> LoadConfigText(std::string_view text, std::string_view file_name);
+Result<Config> LoadConfigText(std::string_view text, std::string_view file_name,
+                              const ExtraCheck& extra = nullptr);
 
 // The broker options this config asks for (data_dir, disk quota, iterator TTL, real clock).
 broker::BrokerOptions BrokerOptionsOf(const Config& config);

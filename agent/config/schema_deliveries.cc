@@ -32,9 +32,7 @@ constexpr Field kEncryptionFields[] = {
     {.key = "keyring",
      .required = true,
      .doc = "Keyring file of master keys (must not be readable by group or others).",
-     .set = SET(c.delivery->encryption_keyring = v.text;
-                c.delivery->encryption_mark = {c.file, v.node ? v.node->line : 0,
-                                               v.node ? v.node->column : 0})},
+     .set = SET(c.delivery->encryption_keyring = v.text)},
     {.key = "key_id",
      .doc = "Master key to wrap new data keys with. Unset: the keyring's newest.",
      .set = SET(c.delivery->encryption_key_id = v.text)},

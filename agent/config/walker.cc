@@ -102,7 +102,20 @@ void NoteInlineSecret(LoadContext& ctx, std::string_view key, const Node& node,
   }
 }
 
+// Keeps the position of every key written under a delivery, for the checks made after the
+// walk (plugin options, policy ranges, prefixes), which report file:line:col too.
+void NoteDeliveryMark(LoadContext& ctx, const Value& v) {
+  constexpr std::string_view kList = "deliveries[";
+  if (ctx.delivery == nullptr || v.node == nullptr || !v.path.starts_with(kList)) return;
+  size_t end = v.path.find("].");
+  if (end == std::string::npos) return;
+  buffer::DeliveryOptions& d = *ctx.delivery;
+  d.path = v.path.substr(0, end + 1);
+  d.marks.push_back({v.path.substr(end + 2), {ctx.file, v.node->line, v.node->column}});
+}
+
 void Apply(LoadContext& ctx, const Field& f, const Value& v, const Node& at, ErrorList* errors) {
+  NoteDeliveryMark(ctx, v);
   if (f.set == nullptr) return;
   std::string error = f.set(ctx, v);
   if (!error.empty()) errors->Add(at, v.path, error);

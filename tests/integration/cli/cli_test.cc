@@ -2,7 +2,9 @@
 // stop on SIGTERM and SIGINT.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -200,6 +202,83 @@ TEST_F(CliTest, CheckFindsWhatStartWouldRefuseAllAtOnce) {
         "many.yaml:22:27: deliveries[5].encryption.keyring: ", "is not 32 bytes of base64"}) {
     EXPECT_NE(o.err.find(want), std::string::npos) << want << "\n" << o.err;
   }
+}
+
+TEST_F(CliTest, CheckReportsSinkErrorsInTheSameRoundAsSchemaErrors) {
+  // A schema error (an unknown key of a source) no longer hides the sink's own errors and the
+  // policy ranges: one run of check shows all of them, sorted, in one style.
+  std::string plugins = (fs::path(SLUICE_BIN).parent_path() / "plugins").string();
+  fs::path p = Write("round.yaml",
+                     "data_dir: ./d\n"
+                     "plugin_dirs: [" +
+                         plugins +
+                         "]\n"
+                         "streams: [{name: s}]\n"
+                         "sources: [{name: f, paths: [./x.log], stream: s, bogus: 1}]\n"
+                         "deliveries:\n"
+                         "  - name: a\n"
+                         "    stream: s\n"
+                         "    buffer: {size: 100MiB}\n"
+                         "    sink: {type: http, url: \"http://127.0.0.1:9/\", timeout: soon, "
+                         "bearer_tokn: x}\n",
+                     kPrivate);
+  Outcome o = RunToEnd({"check", "-c", p.string()});
+  EXPECT_EQ(o.exit_code, 1);
+  const std::string want[] = {
+      "round.yaml:4:50: sources[0].bogus: unknown key 'bogus'",
+      "round.yaml:8:20: deliveries[0].buffer.size: 100MiB is outside 1MiB..64MiB for sink type "
+      "http",
+      "round.yaml:9:61: deliveries[0].sink.timeout: expected a duration",
+      "round.yaml:9:80: deliveries[0].sink.bearer_tokn: unknown key 'bearer_tokn' for sink type "
+      "http (did you mean 'bearer_token'?)"};
+  size_t at = 0;
+  for (const std::string& w : want) {
+    size_t found = o.err.find(w);
+    EXPECT_NE(found, std::string::npos) << w << "\n" << o.err;
+    if (found != std::string::npos) {
+      EXPECT_GE(found, at) << "out of order: " << w << "\n" << o.err;
+      at = found;
+    }
+  }
+}
+
+TEST_F(CliTest, AFailedFirstStartLeavesNoDataDirectory) {
+  // The API port is taken: the start fails before any source reads, and the data directory it
+  // made is gone again (nothing was accepted into it).
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(fd, 1), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  std::string port = std::to_string(ntohs(addr.sin_port));
+  Write("in.log", "one\ntwo\n", kPrivate);
+  fs::path p = Write("busy.yaml",
+                     "data_dir: ./data\n"
+                     "admin: {listen: \"127.0.0.1:0\"}\n"
+                     "broker: {api: {listen: \"127.0.0.1:" +
+                         port +
+                         "\"}}\n"
+                         "streams: [{name: s}]\n"
+                         "sources: [{name: f, paths: [./in.log], stream: s}]\n",
+                     kPrivate);
+  Outcome o = RunToEnd({"run", "-c", p.string()});
+  close(fd);
+  EXPECT_EQ(o.exit_code, 1) << o.err;
+  EXPECT_NE(o.err.find(port), std::string::npos) << o.err;
+  EXPECT_FALSE(fs::exists(dir_ / "data")) << o.err;
+  // A data directory that was there before is kept as it is.
+  fs::create_directories(dir_ / "data" / "mine");
+  fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(fd, 1), 0);
+  o = RunToEnd({"run", "-c", p.string()});
+  close(fd);
+  EXPECT_EQ(o.exit_code, 1) << o.err;
+  EXPECT_TRUE(fs::exists(dir_ / "data" / "mine"));
 }
 
 TEST_F(CliTest, TalkingSubcommandsSayWhyTheirConfigDidNotLoad) {

@@ -192,8 +192,8 @@ TEST(PluginHostTest, ValidateReportsEveryProblemWithPosition) {
                        Opt("timeout", "5", 14), Opt("verbose", "[1]", 15, false)}));
   ASSERT_FALSE(v.ok());
   const std::string m = v.status().message();
-  EXPECT_NE(m.find("sluice.yaml:11:7: deliveries[0].sink.pathh: unknown option for sink type good "
-                   "(did you mean \"path\"?)"),
+  EXPECT_NE(m.find("sluice.yaml:11:7: deliveries[0].sink.pathh: unknown key 'pathh' for sink type "
+                   "good (did you mean 'path'?)"),
             std::string::npos)
       << m;
   EXPECT_NE(
@@ -205,7 +205,7 @@ TEST(PluginHostTest, ValidateReportsEveryProblemWithPosition) {
             std::string::npos);
   EXPECT_NE(m.find("sluice.yaml:15:7: deliveries[0].sink.verbose: expected a bool, got a list"),
             std::string::npos);
-  EXPECT_NE(m.find("sluice.yaml:10:5: deliveries[0].sink.path: missing required option"),
+  EXPECT_NE(m.find("sluice.yaml:10:5: deliveries[0].sink.path: required key is missing"),
             std::string::npos);
 }
 
