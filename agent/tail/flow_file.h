@@ -19,7 +19,12 @@ struct Flow::File {
   std::vector<std::string> paths;  // matching paths that lead to this file now
   std::string display_path;        // the path records name (first seen, or latest)
   std::string target_dir;          // directory of a symlink's target, watched too
-  uint128 path_hash = 0;           // hash key of display_path (partition_key: file)
+  // partition_key: file: the path the file was first seen under, and its hash key. Fixed for
+  // the file's life, so a file renamed by rotation (app.log -> app.log.1, both matched) keeps
+  // its remaining lines on the shard of its first ones, and its successor under the same name
+  // goes there too: every line of app.log stays in order on one shard.
+  std::string key_path;
+  uint128 path_hash = 0;
   int fd = -1;
   Fingerprint fingerprint;
   std::unique_ptr<Framer> framer;

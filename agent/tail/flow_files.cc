@@ -242,7 +242,6 @@ void Flow::CheckPath(const std::string& path, bool renamed) {
     f->paths.push_back(path);
     by_path_[path] = f->serial;
     f->display_path = path;
-    f->path_hash = FileKeyHash(path);
     f->rotated = false;
     if (!f->dirty) {
       f->dirty = true;
@@ -281,6 +280,7 @@ Flow::File* Flow::Track(const std::string& path, int fd, const struct stat& st, 
   f->id = {st.st_dev, st.st_ino};
   f->paths.push_back(path);
   f->display_path = path;
+  f->key_path = path;
   f->path_hash = FileKeyHash(path);
   f->fd = fd;
   ++open_count_;

@@ -89,6 +89,55 @@ TEST_F(FlowTest, RenameRotationDrainsOldFileThenFollowsNew) {
   StopFlow(std::move(flow));
 }
 
+TEST_F(FlowTest, FileKeyKeepsARenamedFilesLinesOnOneShard) {
+  // partition_key: file with a glob that matches the rotated name too: the lines the old file
+  // gets after its rename, and the new app.log, stay on the shard of app.log's first lines.
+  OpenBroker(broker::FsyncPolicy::kNever, broker::CapacityMode::kUnlimited, 8);
+  auto shards = stream_->ListShards();
+  auto shard_of = [&](const std::string& rel) {
+    uint128 h = HashKeyOf(Path(rel));
+    for (const broker::ShardInfo& sh : shards) {
+      if (h >= sh.starting_hash_key && h <= sh.ending_hash_key) return sh.index;
+    }
+    return uint32_t{999};
+  };
+  // A rotated name whose own path routes elsewhere, so a key by current path would move.
+  std::string rotated;
+  for (int i = 1; i < 100 && rotated.empty(); ++i) {
+    std::string name = "app.log." + std::to_string(i);
+    if (shard_of(name) != shard_of("app.log")) rotated = name;
+  }
+  ASSERT_FALSE(rotated.empty());
+  FlowOptions o = Options("app.log*");
+  o.rotate_wait = std::chrono::milliseconds(5000);
+  AppendLines("app.log", 0, 100);
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  std::ofstream old_writer(Path("app.log"), std::ios::app);
+  fs::rename(Path("app.log"), Path(rotated));
+  flow->PollNow();
+  old_writer << "line-100\nline-101\n";
+  old_writer.flush();
+  flow->PollNow();
+  AppendLines("app.log", 102, 150);
+  flow->PollNow();
+  flow->PollNow();
+  ExpectExactlyOnce(150);
+  for (const broker::ShardInfo& sh : shards) {
+    broker::ReadBatch b;
+    ASSERT_TRUE(stream_->Read(sh.index, 0, broker::ReadLimits{}, &b).ok());
+    if (sh.index == shard_of("app.log")) {
+      EXPECT_EQ(b.records.size(), 150u);
+      for (size_t i = 0; i < b.records.size(); ++i) {
+        EXPECT_EQ(b.records[i].data, "line-" + std::to_string(i));  // in order
+      }
+    } else {
+      EXPECT_TRUE(b.records.empty()) << "shard " << sh.index << " got " << b.records.size();
+    }
+  }
+  StopFlow(std::move(flow));
+}
+
 TEST_F(FlowTest, CopyTruncateRereadsFromStart) {
   FlowOptions o = Options("app.log");
   AppendLines("app.log", 0, 200);

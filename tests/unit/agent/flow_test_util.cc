@@ -33,7 +33,8 @@ void FlowTest::OpenBroker(broker::FsyncPolicy fsync, broker::CapacityMode mode, 
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   broker_ = std::move(*b);
   auto s = broker_->GetStream("logs");
-  if (s.ok() && ((*s)->options().fsync != fsync || (*s)->options().mode != mode)) {
+  if (s.ok() && ((*s)->options().fsync != fsync || (*s)->options().mode != mode ||
+                 (*s)->ListShards().size() != static_cast<size_t>(shards))) {
     ASSERT_TRUE(broker_->DeleteStream("logs").ok());
     s = broker_->GetStream("logs");
   }
