@@ -299,7 +299,8 @@ AdminSnapshot Daemon::Snapshot() {
     m.Add("sluice_delivery_sent_bytes_total", "Object bytes sent, after codecs.", "counter", dl,
           static_cast<double>(st.bytes_sent));
     m.Add("sluice_delivery_objects_total",
-          "Objects or requests delivered (DeliveryToS3.ObjectCount).", "counter", dl,
+          "Objects (object sinks) or batches (record sinks) delivered (DeliveryToS3.ObjectCount).",
+          "counter", dl,
           static_cast<double>(st.objects_delivered));
     m.Add("sluice_delivery_attempts_total", "Sink deliver calls.", "counter", dl,
           static_cast<double>(st.attempts));

@@ -237,10 +237,8 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
     uint64_t spilled_bytes = 0;
     for (const Spill& s : spill) spilled_bytes += batch.recs[s.index].len;
     counters_->bytes_delivered += batch.payload_bytes - spilled_bytes;
-    if (object_sink_) {
-      counters_->objects_delivered++;
-      counters_->bytes_sent += object_bytes;
-    }
+    counters_->objects_delivered++;  // record sinks: batches
+    if (object_sink_) counters_->bytes_sent += object_bytes;
   }
   return Outcome::kDone;
 }

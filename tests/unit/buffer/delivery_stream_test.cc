@@ -270,6 +270,8 @@ TEST_F(DeliveryStreamTest, HalfFailingSinkRetriesOnlyFailedRecords) {
   for (const auto& [rec, c] : spilled) EXPECT_EQ(rec.rfind("BAD-", 0), 0u);
   for (const auto& d : lines) EXPECT_STREQ(d["errorCode"].GetString(), "Record.Rejected");
   EXPECT_GT(ds->stats().retries, 0u);
+  // A record sink's delivered batches are counted as its objects (sluice_delivery_objects_total).
+  EXPECT_GE(ds->stats().objects_delivered, 1u);
   ExpectCheckpointsAtEnd();
 }
 
