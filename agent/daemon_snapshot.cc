@@ -300,8 +300,7 @@ AdminSnapshot Daemon::Snapshot() {
           static_cast<double>(st.bytes_sent));
     m.Add("sluice_delivery_objects_total",
           "Objects (object sinks) or batches (record sinks) delivered (DeliveryToS3.ObjectCount).",
-          "counter", dl,
-          static_cast<double>(st.objects_delivered));
+          "counter", dl, static_cast<double>(st.objects_delivered));
     m.Add("sluice_delivery_attempts_total", "Sink deliver calls.", "counter", dl,
           static_cast<double>(st.attempts));
     m.Add("sluice_delivery_retries_total", "Delivery attempts retried.", "counter", dl,
@@ -345,12 +344,15 @@ AdminSnapshot Daemon::Snapshot() {
          ",\"records_spilled\":" + std::to_string(st.records_spilled) +
          ",\"retries\":" + std::to_string(st.retries) +
          ",\"buffered_bytes\":" + std::to_string(st.buffered_bytes) +
-         ",\"data_freshness_s\":" + Num(freshness) + LastError(st) + "}";
+         ",\"data_freshness_s\":" + Num(freshness) + ",\"replay\":\"" +
+         (d->replay_exactly_once() ? "exactly_once" : "at_least_once") + "\"" + LastError(st) + "}";
     health += std::string(health_sep()) + "\"delivery/" + JsonEscape(d->name()) +
               "\":{\"status\":\"" + sink_status + "\",\"sink\":\"" + JsonEscape(sink_type) +
               "\",\"retries\":" + std::to_string(st.retries) +
               ",\"records_spilled\":" + std::to_string(st.records_spilled) +
-              ",\"data_freshness_s\":" + Num(freshness) + LastError(st) + "}";
+              ",\"data_freshness_s\":" + Num(freshness) + ",\"replay\":\"" +
+              (d->replay_exactly_once() ? "exactly_once" : "at_least_once") + "\"" + LastError(st) +
+              "}";
   }
   for (const auto& [name, error] : s.not_running) {
     // Named by the configuration but not running: its start failed at a reload.

@@ -133,6 +133,7 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
     if (!b.content_encoding) b.content_encoding = "";
     // Ciphertext is not gzip whatever it holds: a Content-Encoding would have clients decode it.
     if (encryptor_) b.content_encoding = "encrypted";
+    b.key_id = encryptor_ ? encryptor_->key_id().c_str() : "";
   } else {
     // Record ids "<shard>-<offset>": stable across retries and replays.
     ids_.clear();
@@ -149,6 +150,7 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
                      r.arrival_ms, ids_.data() + id_pos[i]};
     }
     b.content_encoding = "";
+    b.key_id = "";
   }
   int64_t start = clock_->MonotonicMs();
   int attempt = 0;

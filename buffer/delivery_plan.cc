@@ -30,12 +30,11 @@ const Plugin* LoadSink(const SinkSection& section, PluginHost* host,
 
 // Parses one prefix and checks the partition keys it names against what the delivery supplies.
 std::optional<PrefixTemplate> ParsePrefix(const DeliveryOptions& options,
-                                          const ValidatedOptions& sink_options,
-                                          const char* key, PrefixTemplate::Kind kind,
+                                          const ValidatedOptions& sink_options, const char* key,
+                                          PrefixTemplate::Kind kind,
                                           std::vector<ConfigIssue>* issues) {
   auto issue = [&](const Status& st) {
-    issues->push_back(
-        {OptionMark(options.sink, key), options.sink.path + "." + key, st.message()});
+    issues->push_back({OptionMark(options.sink, key), options.sink.path + "." + key, st.message()});
     return std::nullopt;
   };
   auto t = PrefixTemplate::Parse(OptionValue(sink_options, key), kind);
@@ -56,22 +55,24 @@ std::optional<DeliveryPlan> PlanDelivery(const DeliveryOptions& options, PluginH
                                          std::vector<ConfigIssue>* issues) {
   size_t before = issues->size();
   auto issue = [&](std::string_view key, std::string message) {
-    issues->push_back({options.MarkOf(key), options.path + "." + std::string(key),
-                       std::move(message)});
+    issues->push_back(
+        {options.MarkOf(key), options.path + "." + std::string(key), std::move(message)});
   };
   DeliveryPlan plan;
   plan.plugin = LoadSink(options.sink, host, issues);
   if (plan.plugin != nullptr) {
     if (auto valid = PluginHost::Check(*plan.plugin, options.sink, issues)) {
       plan.sink_options = std::move(*valid);
-      plan.prefix = ParsePrefix(options, plan.sink_options, "prefix",
-                                PrefixTemplate::Kind::kPrefix, issues);
+      plan.prefix =
+          ParsePrefix(options, plan.sink_options, "prefix", PrefixTemplate::Kind::kPrefix, issues);
       plan.error_prefix = ParsePrefix(options, plan.sink_options, "error_prefix",
                                       PrefixTemplate::Kind::kErrorPrefix, issues);
     }
   }
-  if (auto policy = ResolvePolicy(options, PolicyFor(options.sink.type), issues)) {
-    plan.policy = std::move(*policy);
+  if (plan.plugin != nullptr) {
+    if (auto policy = ResolvePolicy(options, plan.plugin->policy(), issues)) {
+      plan.policy = std::move(*policy);
+    }
   }
   auto specs = ParsePartitionKeys(options.partition_keys);
   if (specs.ok()) {
@@ -114,7 +115,8 @@ std::optional<DeliveryPlan> PlanDelivery(const DeliveryOptions& options, PluginH
         if (st.ok()) {
           plan.backup_prefix = std::move(*bp);
         } else {
-          issues->push_back({OptionMark(section, "prefix"), section.path + ".prefix", st.message()});
+          issues->push_back(
+              {OptionMark(section, "prefix"), section.path + ".prefix", st.message()});
         }
       }
     }

@@ -1,6 +1,7 @@
-// Per-sink-type policy: Firehose's buffering hint ranges and defaults, retry durations, error
-// output type; and the capped exponential back-off with full jitter used between attempts.
-// Pure functions; thread-safe.
+// A sink's delivery policy (declared by its plugin, sluice_delivery_policy): buffering hint
+// ranges and defaults, retry durations, error output type; how a delivery's options resolve
+// against it; and the capped exponential back-off with full jitter used between attempts.
+// Pure functions; thread-safe. No sink is named here: each plugin declares its own.
 #pragma once
 
 #include <chrono>
@@ -22,12 +23,15 @@ struct SinkPolicy {
   uint64_t size_min, size_max, size_default;
   Millis interval_min, interval_max, interval_default;
   Millis retry_max, retry_default;
-  std::string_view error_output_type;  // the !{firehose:error-output-type} value
+  std::string error_output_type;  // the !{firehose:error-output-type} value
 };
 
-// The policy of a sink type: s3 and file (and unknown object sinks) as S3; http, splunk,
-// opensearch and redshift as Firehose's destinations of those names.
-const SinkPolicy& PolicyFor(std::string_view sink_type);
+// The policy of a sink that declares none: S3's ranges and defaults (Firehose's S3 destination)
+// and the error output type "<sink_name>-failed".
+SinkPolicy DefaultPolicy(std::string_view sink_name);
+// Checks that a declared policy is consistent (min <= default <= max, a buffer size of at least
+// one byte, an error output type of [A-Za-z0-9-]+); the problem, or "" when it is.
+std::string PolicyProblem(const SinkPolicy& policy);
 
 // The effective hints and retry duration of a delivery, checked against the ranges.
 struct ResolvedPolicy {
@@ -37,10 +41,9 @@ struct ResolvedPolicy {
   std::string error_output_type;
 };
 // Problems are appended to `issues` with the position of the key at fault; nullopt then.
-std::optional<ResolvedPolicy> ResolvePolicy(const DeliveryOptions& options, const SinkPolicy& policy,
+std::optional<ResolvedPolicy> ResolvePolicy(const DeliveryOptions& options,
+                                            const SinkPolicy& policy,
                                             std::vector<ConfigIssue>* issues);
-// The same with the sink type's policy (PolicyFor), problems as one message.
-Result<ResolvedPolicy> ResolvePolicy(const DeliveryOptions& options);
 
 // Capped exponential back-off with full jitter: attempt n (1-based) waits a uniform random time
 // in [0, min(cap, base * 2^(n-1))].

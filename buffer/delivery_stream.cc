@@ -47,6 +47,13 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
   ds->backup_prefix_ = std::move(plan->backup_prefix);
   ds->prefix_ = std::move(plan->prefix);
   ds->error_prefix_ = std::move(plan->error_prefix);
+  if (!ds->plugin_->replay_exactly_once()) {
+    SLUICE_LOG(Warn,
+               "the sink does not declare idempotent object keys: a batch replayed after a "
+               "crash may be delivered twice")
+        .With("delivery", options.name)
+        .With("sink", options.sink.type);
+  }
   const ValidatedOptions& sink_options = plan->sink_options;
   const Plugin* transform_plugin = plan->transform_plugin;
   const ValidatedOptions& transform_options = plan->transform_options;

@@ -82,6 +82,9 @@ class DeliveryStream final {
 
   DeliveryStats stats() const;
   const std::string& name() const { return options_.name; }
+  // Whether a batch replayed after a crash lands exactly once (the sink's idempotent object keys,
+  // or record ids for record sinks) or may be delivered twice.
+  bool replay_exactly_once() const { return plugin_->replay_exactly_once(); }
 
  private:
   struct Worker {

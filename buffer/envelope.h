@@ -54,6 +54,8 @@ class Encryptor final {
   Status Encrypt(std::string_view plain, std::string* out);
   // Another Encryptor with the same keyring and key, for another owner.
   std::unique_ptr<Encryptor> Clone() const;
+  // The id of the master key new data keys are wrapped with.
+  const std::string& key_id() const { return key_->id; }
 
  private:
   Keyring keyring_;

@@ -120,8 +120,43 @@ std::string_view OptionValue(const ValidatedOptions& opts, std::string_view name
   return fallback;
 }
 
+namespace {
+
+// The policy a sink table declares (ABI 1.3), or nullopt when it declares none.
+std::optional<SinkPolicy> DeclaredPolicy(const sluice_plugin* table) {
+  if (table->kind != SLUICE_KIND_OBJECT_SINK && table->kind != SLUICE_KIND_RECORD_SINK) {
+    return std::nullopt;
+  }
+  if (table->struct_size < offsetof(sluice_sink_plugin, policy) + sizeof(void*)) {
+    return std::nullopt;
+  }
+  const sluice_delivery_policy* p = reinterpret_cast<const sluice_sink_plugin*>(table)->policy;
+  if (p == nullptr) return std::nullopt;
+  SinkPolicy out = DefaultPolicy(table->name);
+  if (p->struct_size < offsetof(sluice_delivery_policy, error_output_type) + sizeof(void*)) {
+    out.size_min = 0;  // refused by PolicyProblem: a policy too short to read
+    return out;
+  }
+  out.size_min = p->buffer_size_min;
+  out.size_default = p->buffer_size_default;
+  out.size_max = p->buffer_size_max;
+  out.interval_min = Millis(static_cast<int64_t>(p->buffer_interval_min_ms));
+  out.interval_default = Millis(static_cast<int64_t>(p->buffer_interval_default_ms));
+  out.interval_max = Millis(static_cast<int64_t>(p->buffer_interval_max_ms));
+  out.retry_default = Millis(static_cast<int64_t>(p->retry_duration_default_ms));
+  out.retry_max = Millis(static_cast<int64_t>(p->retry_duration_max_ms));
+  out.error_output_type = p->error_output_type ? p->error_output_type : "";
+  return out;
+}
+
+}  // namespace
+
 Plugin::Plugin(void* handle, const sluice_plugin* table, std::filesystem::path path)
-    : handle_(handle), table_(table), path_(std::move(path)), name_(table->name) {}
+    : handle_(handle),
+      table_(table),
+      path_(std::move(path)),
+      name_(table->name),
+      policy_(DeclaredPolicy(table).value_or(DefaultPolicy(table->name))) {}
 
 Plugin::~Plugin() {
   if (handle_) dlclose(handle_);
@@ -304,6 +339,11 @@ Result<const Plugin*> PluginHost::LoadFile(const std::filesystem::path& path) {
     return fail("unknown plugin kind " + std::to_string(table->kind));
   } else if (!table->on_create || !table->on_deliver || !table->on_destroy) {
     return fail("the plugin table lacks on_create, on_deliver or on_destroy");
+  }
+  if (auto policy = DeclaredPolicy(table)) {
+    if (std::string problem = PolicyProblem(*policy); !problem.empty()) {
+      return fail("its delivery policy is inconsistent: " + problem);
+    }
   }
   for (const auto& p : plugins_) {
     if (p->name() == table->name) {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "buffer/delivery_options.h"
+#include "buffer/delivery_policy.h"
 #include "core/status.h"
 #include "plugins/sdk/sluice_plugin.h"
 
@@ -53,12 +54,20 @@ class Plugin final {
   bool object_sink() const { return table_->kind == SLUICE_KIND_OBJECT_SINK; }
   bool transform() const { return table_->kind == SLUICE_KIND_TRANSFORM; }
   bool has_flag(uint32_t flag) const { return (table_->flags & flag) != 0; }
+  // The delivery policy the sink declares (ABI 1.3), or DefaultPolicy(name) when it declares none.
+  const SinkPolicy& policy() const { return policy_; }
+  // Whether a journaled batch replayed after a crash overwrites its object (object sinks with
+  // SLUICE_FLAG_IDEMPOTENT_KEYS; record sinks get record ids to de-duplicate by).
+  bool replay_exactly_once() const {
+    return !object_sink() || has_flag(SLUICE_FLAG_IDEMPOTENT_KEYS);
+  }
 
  private:
   void* handle_;
   const sluice_plugin* table_;
   std::filesystem::path path_;
   std::string name_;
+  SinkPolicy policy_;
 };
 
 // Counters plugins add through host_counter_add; thread-safe.

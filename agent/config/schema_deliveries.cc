@@ -16,14 +16,16 @@ constexpr Field kBufferFields[] = {
     {.key = "size",
      .type = Type::kSize,
      .min = 1,
-     .max = 128 * kMiB,
-     .doc = "Flush when this many bytes (before compression) are buffered. Unset: sink default.",
+     .max = 4 * kGiB,
+     .doc = "Flush when this many bytes (before compression) are buffered. Unset: the sink's "
+            "default; the sink's policy sets the range (s3: 1MiB..128MiB).",
      .set = SET(c.delivery->buffer_size = v.size)},
     {.key = "interval",
      .type = Type::kDuration,
      .min = 0,
-     .max = 900 * kSecond,
-     .doc = "Flush when the oldest buffered record is this old. Unset: sink default.",
+     .max = kDay,
+     .doc = "Flush when the oldest buffered record is this old. Unset: the sink's default; the "
+            "sink's policy sets the range (s3: 0s..15m).",
      .set = SET(c.delivery->buffer_interval = v.duration)},
 };
 constexpr Section kBufferSection{kBufferFields};
@@ -230,8 +232,9 @@ constexpr Field kDeliveryFields[] = {
     {.key = "retry_duration",
      .type = Type::kDuration,
      .min = 0,
-     .max = 7200 * kSecond,
-     .doc = "How long failed deliveries are retried. Unset: the sink's Firehose default.",
+     .max = 7 * kDay,
+     .doc = "How long failed deliveries are retried. Unset: the sink's default; the sink's policy "
+            "sets the most (http: 2h, s3: 24h).",
      .set = SET(c.delivery->retry_duration = v.duration)},
     {.key = "retry_backoff",
      .type = Type::kObject,

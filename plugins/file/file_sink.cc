@@ -142,5 +142,21 @@ class FileSink final : public sluice::Sink {
 
 }  // namespace
 
-SLUICE_EXPORT_SINK(FileSink, "file", SLUICE_KIND_OBJECT_SINK, SLUICE_FLAG_IDEMPOTENT_KEYS, kOptions,
-                   "1.0", "Writes each object atomically to a local directory, named as S3 keys.")
+// The delivery policy: Firehose S3 destination ranges (a local file system stands in for S3).
+static const sluice_delivery_policy kFilePolicy = {
+    .struct_size = sizeof(sluice_delivery_policy),
+    .reserved = 0,
+    .buffer_size_min = 1 << 20,
+    .buffer_size_default = 5 << 20,
+    .buffer_size_max = 128 << 20,
+    .buffer_interval_min_ms = 0,
+    .buffer_interval_default_ms = 300000,
+    .buffer_interval_max_ms = 900000,
+    .retry_duration_default_ms = 86400000,
+    .retry_duration_max_ms = 86400000,
+    .error_output_type = "file-failed",
+};
+
+SLUICE_EXPORT_SINK_WITH_POLICY(
+    FileSink, "file", SLUICE_KIND_OBJECT_SINK, SLUICE_FLAG_IDEMPOTENT_KEYS, kOptions, "1.0",
+    "Writes each object atomically to a local directory, named as S3 keys.", &kFilePolicy)

@@ -141,10 +141,10 @@ class RedshiftSink final : public sluice::Sink {
     for (size_t i = 0; i < batch.size(); ++i) AppendRecord(batch.record(i).data, &data_);
     std::string key = config_.s3_prefix + std::string(batch.batch_id());
     std::string manifest_key = config_.s3_prefix + "manifests/" + std::string(batch.batch_id());
-    s3::S3Outcome o = s3_->Put(key, data_, {"application/octet-stream", ""});
+    s3::S3Outcome o = s3_->Put(key, data_, {"application/octet-stream", "", {}});
     if (o.ok()) {
       std::string manifest = ManifestJson({"s3://" + config_.s3.bucket + "/" + key});
-      o = s3_->Put(manifest_key, manifest, {"application/json", ""});
+      o = s3_->Put(manifest_key, manifest, {"application/json", "", {}});
     }
     if (!o.ok()) {
       if (o.loud)
@@ -189,7 +189,25 @@ class RedshiftSink final : public sluice::Sink {
 }  // namespace
 }  // namespace sluice::redshift
 
-SLUICE_EXPORT_SINK(sluice::redshift::RedshiftSink, "redshift", SLUICE_KIND_RECORD_SINK, 0,
-                   sluice::redshift::kRedshiftOptions, "1.0",
-                   "Loads records into Amazon Redshift (staged in S3, COPY ... MANIFEST) or "
-                   "PostgreSQL (COPY ... FROM STDIN).")
+// The delivery policy: Firehose's Redshift destination: S3 staging ranges, COPY retried 0-7200 s
+// (3600).
+static const sluice_delivery_policy kRedshiftPolicy = {
+    .struct_size = sizeof(sluice_delivery_policy),
+    .reserved = 0,
+    .buffer_size_min = 1 << 20,
+    .buffer_size_default = 5 << 20,
+    .buffer_size_max = 128 << 20,
+    .buffer_interval_min_ms = 0,
+    .buffer_interval_default_ms = 300000,
+    .buffer_interval_max_ms = 900000,
+    .retry_duration_default_ms = 3600000,
+    .retry_duration_max_ms = 7200000,
+    .error_output_type = "redshift-failed",
+};
+
+SLUICE_EXPORT_SINK_WITH_POLICY(
+    sluice::redshift::RedshiftSink, "redshift", SLUICE_KIND_RECORD_SINK, 0,
+    sluice::redshift::kRedshiftOptions, "1.0",
+    "Loads records into Amazon Redshift (staged in S3, COPY ... MANIFEST) or "
+    "PostgreSQL (COPY ... FROM STDIN).",
+    &kRedshiftPolicy)

@@ -128,6 +128,19 @@ std::string S3Client::ObjectUrl(std::string_view key) const {
 void S3Client::AddObjectHeaders(const PutOptions& opts, std::vector<HttpHeader>* h) const {
   h->emplace_back("Content-Type", opts.content_type);
   if (!opts.content_encoding.empty()) h->emplace_back("Content-Encoding", opts.content_encoding);
+  for (const auto& [name, value] : opts.metadata) {
+    std::string v;
+    for (unsigned char c : value) {
+      if (c >= 0x20 && c < 0x7f && c != '%') {
+        v.push_back(static_cast<char>(c));
+      } else {
+        char hex[4];
+        std::snprintf(hex, sizeof(hex), "%%%02X", c);
+        v += hex;
+      }
+    }
+    h->emplace_back("x-amz-meta-" + name, std::move(v));
+  }
   if (!config_.sse.empty()) h->emplace_back("x-amz-server-side-encryption", config_.sse);
   if (!config_.kms_key_id.empty()) {
     h->emplace_back("x-amz-server-side-encryption-aws-kms-key-id", config_.kms_key_id);

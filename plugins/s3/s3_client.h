@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -74,6 +75,9 @@ class S3Client final {
   struct PutOptions {
     std::string content_type = "application/octet-stream";
     std::string content_encoding;
+    // User metadata: each becomes an x-amz-meta-<name> header. Bytes outside printable ASCII
+    // in a value are sent %XX-encoded (S3 keeps metadata as US-ASCII).
+    std::vector<std::pair<std::string, std::string>> metadata;
   };
   // Writes `data` under `key`: one PutObject below the threshold, else a multipart upload.
   S3Outcome Put(std::string_view key, std::string_view data, const PutOptions& opts);

@@ -35,7 +35,12 @@ class S3Sink final : public sluice::Sink {
 
   sluice::Outcome Send(const sluice::Batch& batch) override {
     ContentHeaders ch = ContentHeadersFor(batch.content_encoding(), content_type_);
-    S3Client::PutOptions po{ch.type, ch.encoding};
+    S3Client::PutOptions po{ch.type, ch.encoding, {}};
+    if (!batch.key_id().empty()) {
+      // Which master key opens the object, readable without downloading it (HeadObject).
+      po.metadata.emplace_back("sluice-encryption", "aes-256-gcm-envelope");
+      po.metadata.emplace_back("sluice-key-id", std::string(batch.key_id()));
+    }
     std::string_view data = batch.object();
     S3Outcome o = client_->Put(batch.object_key(), data, po);
     if (o.ok()) {
@@ -70,7 +75,24 @@ class S3Sink final : public sluice::Sink {
 }  // namespace
 }  // namespace sluice::s3
 
-SLUICE_EXPORT_SINK(sluice::s3::S3Sink, "s3", SLUICE_KIND_OBJECT_SINK, SLUICE_FLAG_IDEMPOTENT_KEYS,
-                   sluice::s3::kS3Options, "1.0",
-                   "Writes each object to Amazon S3 or an S3-compatible service (PutObject or "
-                   "multipart upload, SigV4, SSE-S3/SSE-KMS, storage class, tags).")
+// The delivery policy: Firehose's S3 destination: 1-128 MiB (5), 0-900 s (300), retried up to 24 h.
+static const sluice_delivery_policy kS3Policy = {
+    .struct_size = sizeof(sluice_delivery_policy),
+    .reserved = 0,
+    .buffer_size_min = 1 << 20,
+    .buffer_size_default = 5 << 20,
+    .buffer_size_max = 128 << 20,
+    .buffer_interval_min_ms = 0,
+    .buffer_interval_default_ms = 300000,
+    .buffer_interval_max_ms = 900000,
+    .retry_duration_default_ms = 86400000,
+    .retry_duration_max_ms = 86400000,
+    .error_output_type = "s3-failed",
+};
+
+SLUICE_EXPORT_SINK_WITH_POLICY(
+    sluice::s3::S3Sink, "s3", SLUICE_KIND_OBJECT_SINK, SLUICE_FLAG_IDEMPOTENT_KEYS,
+    sluice::s3::kS3Options, "1.0",
+    "Writes each object to Amazon S3 or an S3-compatible service (PutObject or "
+    "multipart upload, SigV4, SSE-S3/SSE-KMS, storage class, tags).",
+    &kS3Policy)

@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 #define SLUICE_ABI_MAJOR 1
-#define SLUICE_ABI_MINOR 2
+#define SLUICE_ABI_MINOR 3
 
 /* The one exported symbol, looked up with dlsym. */
 #define SLUICE_PLUGIN_ENTRY_NAME "sluice_plugin_entry"
@@ -62,7 +62,11 @@ typedef enum sluice_plugin_kind {
 } sluice_plugin_kind;
 
 /* sluice_plugin.flags: a bit set. */
-/* Writing the same object key twice leaves one object (the host relies on it after a crash). */
+/* Object sinks: writing the same object key twice leaves one object. After a crash the host
+ * replays a journaled batch under the key it had: with this flag the replay overwrites, so each
+ * record is in one object exactly once; without it a replay may leave a second copy. The host
+ * reports which in /status (`"replay": "exactly_once"` or `"at_least_once"`) and logs it at
+ * start for an object sink without the flag. */
 #define SLUICE_FLAG_IDEMPOTENT_KEYS 0x1u
 /* The sink wants uncompressed objects even when the delivery sets a compression. */
 #define SLUICE_FLAG_NO_HOST_COMPRESSION 0x2u
@@ -128,8 +132,9 @@ typedef struct sluice_host_services {
   /* Writes one log line attributed to the delivery stream. `msg` need not be NUL-terminated.
    * Never pass secrets. Returns nothing. */
   void (*host_log)(void* host_ctx, sluice_log_level level, const char* msg, size_t msg_len);
-  /* Adds `delta` to the plugin counter `name` (NUL-terminated, snake_case), exported as the
-   * metric sluice_sink_<name>_total with the delivery's labels. Returns nothing. */
+  /* Adds `delta` to the plugin counter `name` (NUL-terminated, snake_case), exported in
+   * /metrics as sluice_delivery_plugin_counter{delivery_stream="<delivery>",counter="<name>"}.
+   * Returns nothing. */
   void (*host_counter_add)(void* host_ctx, const char* name, uint64_t delta);
   /* Since ABI 1.2 (read only when struct_size covers it). An upper bound of what
    * host_compress writes for `in_len` bytes of input. Returns 0 for a codec the host does not
@@ -179,6 +184,11 @@ typedef struct sluice_batch {
    * only the ones that failed). Object fields are NULL/0. */
   const sluice_record* records;
   size_t record_count;
+  /* Since ABI 1.3 (read only when struct_size covers it). When content_encoding is
+   * "encrypted": the id of the master key the object's data key is wrapped with (from the
+   * delivery's keyring), for the object's metadata so an operator can tell which key opens
+   * it; "" otherwise. NUL-terminated; never NULL from a 1.3 host. */
+  const char* key_id;
 } sluice_batch;
 
 typedef enum sluice_deliver_code {
@@ -277,6 +287,39 @@ typedef struct sluice_plugin {
   void (*on_destroy)(void* instance);
 
 } sluice_plugin;
+
+/* ABI 1.3: the delivery policy a sink declares: Firehose's buffering hints and retry duration for
+ * its destination, which the host applies to every delivery using the sink (defaults when the
+ * configuration leaves them unset, ranges that `sluice check` enforces with the position of the
+ * offending key). A sink that declares none gets S3's (1-128 MiB, default 5 MiB; 0-900 s,
+ * default 300 s; retries up to 24 h, default 24 h) and the error output type "<name>-failed".
+ * OWNERSHIP: plugin; static storage, valid while the plugin is loaded.
+ * The host refuses to load a plugin whose policy is inconsistent (min > default, default > max,
+ * a zero buffer size, an empty error output type). */
+typedef struct sluice_delivery_policy {
+  uint32_t struct_size;     /* sizeof(sluice_delivery_policy) as the plugin was built */
+  uint32_t reserved;        /* 0 */
+  uint64_t buffer_size_min; /* bytes, before compression */
+  uint64_t buffer_size_default;
+  uint64_t buffer_size_max;
+  uint64_t buffer_interval_min_ms;
+  uint64_t buffer_interval_default_ms;
+  uint64_t buffer_interval_max_ms;
+  uint64_t retry_duration_default_ms; /* how long failed batches are retried before spilling */
+  uint64_t retry_duration_max_ms;
+  /* The !{firehose:error-output-type} value and the errorCode family of spilled records, e.g.
+   * "http-endpoint-failed"; NUL-terminated, [A-Za-z0-9-]+. */
+  const char* error_output_type;
+} sluice_delivery_policy;
+
+/* ABI 1.3: the table of a sink (SLUICE_KIND_OBJECT_SINK or SLUICE_KIND_RECORD_SINK). It starts
+ * with the common table, whose struct_size is sizeof(sluice_sink_plugin); the entry point returns
+ * &table.base. The host reads `policy` only when base.struct_size covers it; a sink built
+ * against ABI 1.0-1.2 returns a bare sluice_plugin and gets the default policy. */
+typedef struct sluice_sink_plugin {
+  sluice_plugin base;
+  const sluice_delivery_policy* policy; /* NULL: the default policy */
+} sluice_sink_plugin;
 
 /* ABI 1.1: the table of a SLUICE_KIND_TRANSFORM plugin. It starts with the common table, whose
  * struct_size is sizeof(sluice_transform_plugin); the entry point returns &table.base and the

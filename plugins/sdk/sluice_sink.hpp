@@ -52,6 +52,12 @@ class Batch {
     return {reinterpret_cast<const char*>(b_->object_data), b_->object_len};
   }
   std::string_view content_encoding() const { return Str(b_->content_encoding); }
+  // The master key id of an encrypted object (ABI 1.3 hosts); "" otherwise.
+  std::string_view key_id() const {
+    return b_->struct_size >= offsetof(sluice_batch, key_id) + sizeof(b_->key_id)
+               ? Str(b_->key_id)
+               : std::string_view();
+  }
   size_t size() const { return b_->record_count; }
   Record record(size_t i) const {
     const sluice_record& r = b_->records[i];
@@ -259,24 +265,34 @@ struct Trampolines {
 }  // namespace sluice
 
 // Exports the plugin entry for sink class `Class`. Use once per shared object, at namespace
-// scope. `options` is a sluice_option_def array ending with a NULL name.
+// scope. `options` is a sluice_option_def array ending with a NULL name. The sink gets the
+// default delivery policy (see sluice_delivery_policy); SLUICE_EXPORT_SINK_WITH_POLICY declares
+// its own.
 #define SLUICE_EXPORT_SINK(Class, name_, kind_, flags_, options_, version_, doc_) \
-  extern "C" SLUICE_PLUGIN_EXPORT const sluice_plugin* sluice_plugin_entry(       \
-      uint32_t host_abi_major, uint32_t /*host_abi_minor*/) {                     \
-    static const sluice_plugin table = {                                          \
-        sizeof(sluice_plugin),                                                    \
-        SLUICE_ABI_MAJOR,                                                         \
-        SLUICE_ABI_MINOR,                                                         \
-        static_cast<uint32_t>(kind_),                                             \
-        static_cast<uint32_t>(flags_),                                            \
-        name_,                                                                    \
-        version_,                                                                 \
-        doc_,                                                                     \
-        options_,                                                                 \
-        &::sluice::detail::Trampolines<Class>::Create,                            \
-        &::sluice::detail::Trampolines<Class>::Deliver,                           \
-        &::sluice::detail::Trampolines<Class>::Healthcheck,                       \
-        &::sluice::detail::Trampolines<Class>::Destroy,                           \
-    };                                                                            \
-    return host_abi_major == SLUICE_ABI_MAJOR ? &table : nullptr;                 \
+  SLUICE_EXPORT_SINK_WITH_POLICY(Class, name_, kind_, flags_, options_, version_, doc_, nullptr)
+
+// As SLUICE_EXPORT_SINK, with `policy_` a pointer to a static sluice_delivery_policy.
+#define SLUICE_EXPORT_SINK_WITH_POLICY(Class, name_, kind_, flags_, options_, version_, doc_, \
+                                       policy_)                                               \
+  extern "C" SLUICE_PLUGIN_EXPORT const sluice_plugin* sluice_plugin_entry(                   \
+      uint32_t host_abi_major, uint32_t /*host_abi_minor*/) {                                 \
+    static const sluice_sink_plugin table = {                                                 \
+        {                                                                                     \
+            sizeof(sluice_sink_plugin),                                                       \
+            SLUICE_ABI_MAJOR,                                                                 \
+            SLUICE_ABI_MINOR,                                                                 \
+            static_cast<uint32_t>(kind_),                                                     \
+            static_cast<uint32_t>(flags_),                                                    \
+            name_,                                                                            \
+            version_,                                                                         \
+            doc_,                                                                             \
+            options_,                                                                         \
+            &::sluice::detail::Trampolines<Class>::Create,                                    \
+            &::sluice::detail::Trampolines<Class>::Deliver,                                   \
+            &::sluice::detail::Trampolines<Class>::Healthcheck,                               \
+            &::sluice::detail::Trampolines<Class>::Destroy,                                   \
+        },                                                                                    \
+        policy_,                                                                              \
+    };                                                                                        \
+    return host_abi_major == SLUICE_ABI_MAJOR ? &table.base : nullptr;                        \
   }

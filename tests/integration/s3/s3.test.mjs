@@ -51,7 +51,9 @@ test('single objects with spaces, unicode, + and = in their keys arrive byte-exa
     const encodings = ['gzip', '', '', '', 'encrypted'];
     for (const [i, key] of keys.entries()) {
       const body = crypto.randomBytes(1000 + i * 777);
-      const r = await d.send({ op: 'deliver', key, file: writeTmp(body), encoding: encodings[i] });
+      const sealed = encodings[i] === 'encrypted';
+      const r = await d.send({ op: 'deliver', key, file: writeTmp(body), encoding: encodings[i],
+                               key_id: sealed ? 'k2-2026/ü' : '' });
       assert.equal(r.code, OK, JSON.stringify(r));
       const got = await peer.get('logs', key);
       assert.equal(got.status, 200, key);
@@ -59,6 +61,10 @@ test('single objects with spaces, unicode, + and = in their keys arrive byte-exa
       assert.equal(got.headers.get('content-type'),
                    encodings[i] === 'encrypted' ? 'application/octet-stream' : 'application/x-ndjson');
       assert.equal(got.headers.get('content-encoding'), i === 0 ? 'gzip' : null);
+      // The master key that opens it is in the object's metadata (non-ASCII bytes %XX-encoded).
+      assert.equal(got.headers.get('x-amz-meta-sluice-key-id'), sealed ? 'k2-2026/%C3%BC' : null);
+      assert.equal(got.headers.get('x-amz-meta-sluice-encryption'),
+                   sealed ? 'aes-256-gcm-envelope' : null);
     }
     assert.equal(peer.state.mismatches, 0);
     const h = await d.send({ op: 'health' });

@@ -89,10 +89,12 @@ int main(int argc, char** argv) {
       std::string key = cmd.HasMember("key") ? cmd["key"].GetString() : "";
       std::string batch_id = cmd.HasMember("batch_id") ? cmd["batch_id"].GetString() : key;
       std::string encoding = cmd.HasMember("encoding") ? cmd["encoding"].GetString() : "";
+      std::string key_id = cmd.HasMember("key_id") ? cmd["key_id"].GetString() : "";
       std::string data;
       std::vector<std::string> recs, ids;
       b.batch_id = batch_id.c_str();
       b.content_encoding = encoding.c_str();
+      b.key_id = key_id.c_str();
       if (cmd.HasMember("file")) {
         std::ifstream in(cmd["file"].GetString(), std::ios::binary);
         std::stringstream ss;

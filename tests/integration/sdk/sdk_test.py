@@ -77,6 +77,20 @@ def main():
         assert os.path.realpath(plugindir) == os.path.join(os.path.realpath(prefix), "lib",
                                                            "sluice", "plugins"), plugindir
 
+        # The example declares its own delivery policy (1KiB..16MiB, 0s..1m): check holds a
+        # configuration to it, at the positions of the keys.
+        bad = os.path.join(tmp, "bad.yaml")
+        with open(bad, "w") as f:
+            f.write((CONFIG % {"plugin_dir": out}).replace(
+                "buffer: {size: 1MiB, interval: 0s}", "buffer: {size: 32MiB, interval: 2m}"))
+        r = subprocess.run([sluice, "check", "-c", bad], capture_output=True, text=True)
+        assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+        for want in (bad + ":14:20: deliveries[0].buffer.size: 32MiB is outside 1KiB..16MiB "
+                     "for sink type jsonl",
+                     bad + ":14:37: deliveries[0].buffer.interval: 2m is outside 0s..1m "
+                     "for sink type jsonl"):
+            assert want in r.stderr, (want, r.stderr)
+
         d = Daemon(sluice, CONFIG % {"plugin_dir": out})
         os.makedirs(d.path("log"))
         with open(d.path("log", "a.log"), "w") as f:
@@ -104,6 +118,9 @@ def main():
             ("sluice_delivery_spilled_records_total", '{delivery_stream="to-jsonl"}')),
             what="spilled record")
         assert spilled == 1, spilled
+        # ... under the error output type the plugin declares.
+        spills = [os.path.join(r, f) for r, _, fs in os.walk(d.path("errors")) for f in fs]
+        assert any("/jsonl-failed/" in p for p in spills), spills
         d.stop()
         print("built jsonl.so against the installed SDK; %d records delivered through it" % LINES)
     finally:

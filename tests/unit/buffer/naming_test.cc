@@ -74,25 +74,57 @@ TEST(ObjectNamingTest, ObjectNameShape) {
 TEST(DeliveryPolicyTest, DefaultsAndRanges) {
   DeliveryOptions o;
   o.name = "d";
-  o.sink.type = "s3";
-  auto r = ResolvePolicy(o);
-  ASSERT_TRUE(r.ok());
+  o.path = "deliveries[0]";
+  o.sink.type = "mine";
+  o.marks = {{"buffer.interval", {"s.yaml", 7, 15}}};
+  std::vector<ConfigIssue> issues;
+  // A sink that declares no policy: S3's, with "<name>-failed".
+  auto r = ResolvePolicy(o, DefaultPolicy("mine"), &issues);
+  ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->buffer_size, 5u << 20);
   EXPECT_EQ(r->buffer_interval.count(), 300000);
-  o.sink.type = "splunk";
-  r = ResolvePolicy(o);
+  EXPECT_EQ(r->retry_duration.count(), 86400000);
+  EXPECT_EQ(r->error_output_type, "mine-failed");
+  // A declared policy (Splunk's numbers): its defaults, its ranges, its error output type.
+  SinkPolicy splunk{1000000,       5000000,         5000000,        Millis(0),      Millis(60000),
+                    Millis(60000), Millis(7200000), Millis(300000), "splunk-failed"};
+  r = ResolvePolicy(o, splunk, &issues);
+  ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->buffer_interval.count(), 60000);
   EXPECT_EQ(r->error_output_type, "splunk-failed");
-  o.buffer_interval = std::chrono::milliseconds(120000);
-  EXPECT_FALSE(ResolvePolicy(o).ok());  // splunk: 0..60 s
-  o.buffer_interval = std::chrono::milliseconds(0);
-  EXPECT_TRUE(ResolvePolicy(o).ok());
-  o.sink.type = "http";
-  o.buffer_size = 100u << 20;  // http: up to 64 MiB
-  EXPECT_FALSE(ResolvePolicy(o).ok());
-  o.buffer_size.reset();
-  o.retry_duration = std::chrono::milliseconds(7200001);
-  EXPECT_FALSE(ResolvePolicy(o).ok());
+  o.buffer_interval = Millis(120000);
+  EXPECT_FALSE(ResolvePolicy(o, splunk, &issues).has_value());  // 0..60 s
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].path, "deliveries[0].buffer.interval");
+  EXPECT_EQ(issues[0].mark.line, 7);
+  EXPECT_EQ(issues[0].message, "2m is outside 0s..1m for sink type mine");
+  o.buffer_interval = Millis(0);
+  EXPECT_TRUE(ResolvePolicy(o, splunk, &issues).has_value());
+  o.buffer_size = 6000000;
+  o.retry_duration = Millis(7200001);
+  issues.clear();
+  EXPECT_FALSE(ResolvePolicy(o, splunk, &issues).has_value());
+  EXPECT_EQ(issues.size(), 2u);  // both, at once
+}
+
+TEST(DeliveryPolicyTest, InconsistentPoliciesAreNamed) {
+  EXPECT_EQ(PolicyProblem(DefaultPolicy("x")), "");
+  SinkPolicy p = DefaultPolicy("x");
+  p.size_default = p.size_max + 1;
+  EXPECT_NE(PolicyProblem(p).find("buffer size range"), std::string::npos);
+  p = DefaultPolicy("x");
+  p.size_min = 0;
+  EXPECT_NE(PolicyProblem(p), "");
+  p = DefaultPolicy("x");
+  p.interval_min = Millis(10);
+  p.interval_default = Millis(5);
+  EXPECT_NE(PolicyProblem(p).find("interval"), std::string::npos);
+  p = DefaultPolicy("x");
+  p.retry_default = p.retry_max + Millis(1);
+  EXPECT_NE(PolicyProblem(p).find("retry"), std::string::npos);
+  p = DefaultPolicy("x");
+  p.error_output_type = "bad type";
+  EXPECT_NE(PolicyProblem(p).find("[A-Za-z0-9-]+"), std::string::npos);
 }
 
 TEST(DeliveryPolicyTest, BackoffIsCappedWithFullJitter) {

@@ -87,6 +87,42 @@ TEST(PluginHostTest, DuplicateName) {
   EXPECT_NE(p.status().message().find("fx_dup_a.so"), std::string::npos);
 }
 
+TEST(PluginHostTest, ReadsTheDeclaredDeliveryPolicy) {
+  PluginHost host({});
+  auto p = host.LoadFile(kFixtures / "fx_policy.so");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  const SinkPolicy& policy = (*p)->policy();
+  EXPECT_EQ(policy.size_min, 2048u);
+  EXPECT_EQ(policy.size_default, 65536u);
+  EXPECT_EQ(policy.size_max, 1048576u);
+  EXPECT_EQ(policy.interval_min.count(), 100);
+  EXPECT_EQ(policy.interval_default.count(), 2000);
+  EXPECT_EQ(policy.interval_max.count(), 10000);
+  EXPECT_EQ(policy.retry_default.count(), 30000);
+  EXPECT_EQ(policy.retry_max.count(), 60000);
+  EXPECT_EQ(policy.error_output_type, "policy-sink-failed");
+  EXPECT_FALSE((*p)->replay_exactly_once());  // an object sink without idempotent keys
+  // A 1.0-1.2 table (no policy block) gets the default: S3's ranges, "<name>-failed".
+  auto old = host.LoadFile(kFixtures / "fx_failing_create.so");
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ((*old)->policy().size_max, 128u << 20);
+  EXPECT_EQ((*old)->policy().error_output_type, "failing_create-failed");
+  PluginHost in_tree({SLUICE_PLUGIN_DIR});
+  auto file = in_tree.Load("file");
+  ASSERT_TRUE(file.ok());
+  EXPECT_TRUE((*file)->replay_exactly_once());
+  EXPECT_EQ((*file)->policy().error_output_type, "file-failed");
+}
+
+TEST(PluginHostTest, AnInconsistentPolicyIsRefusedAtLoad) {
+  PluginHost host({});
+  auto p = host.LoadFile(kFixtures / "fx_bad_policy.so");
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("its delivery policy is inconsistent: buffer size range"),
+            std::string::npos)
+      << p.status().message();
+}
+
 TEST(PluginHostTest, FailingCreate) {
   PluginHost host({});
   auto p = host.LoadFile(kFixtures / "fx_failing_create.so");
