@@ -1,8 +1,20 @@
 // HttpClient against a local server: bodies both ways, headers, keep-alive across requests,
-// timeouts and refused connections reported as retryable errors.
+// timeouts and refused connections reported as retryable errors; TLS verification against a TLS
+// server with a certificate from a CA made in the test.
 #include "plugins/common/http_client.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
 
 #include "tests/unit/plugins_common/test_http_server.h"
 
@@ -109,18 +121,121 @@ TEST(HttpClientTest, DroppedConnectionIsRetryable) {
   EXPECT_EQ(r.status().code(), Code::kUnavailable);
 }
 
+// A TLS server on 127.0.0.1 with a certificate for "localhost" signed by a CA made here by the
+// openssl command: it answers every request 200 "tls ok".
+class TlsServer {
+ public:
+  explicit TlsServer(const std::filesystem::path& dir) : dir_(dir) {
+    std::signal(SIGPIPE, SIG_IGN);  // a client that refused the certificate has hung up
+    std::filesystem::create_directories(dir);
+    auto sh = [&](const std::string& cmd) {
+      return std::system(("cd '" + dir.string() + "' && " + cmd + " >/dev/null 2>&1").c_str());
+    };
+    ok_ = sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
+             "-subj /CN=sluice-test-ca") == 0 &&
+          sh("openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr "
+             "-subj /CN=localhost") == 0 &&
+          sh("printf 'subjectAltName=DNS:localhost\\n' > san.ext && openssl x509 -req -in "
+             "server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 "
+             "-extfile san.ext") == 0;
+    if (!ok_) return;
+    ctx_ = SSL_CTX_new(TLS_server_method());
+    ok_ = SSL_CTX_use_certificate_file(ctx_, (dir / "server.pem").c_str(), SSL_FILETYPE_PEM) == 1 &&
+          SSL_CTX_use_PrivateKey_file(ctx_, (dir / "server.key").c_str(), SSL_FILETYPE_PEM) == 1;
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    ok_ = ok_ && bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+          listen(fd_, 8) == 0 && getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~TlsServer() {
+    stop_ = true;
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    if (thread_.joinable()) thread_.join();
+    if (ctx_) SSL_CTX_free(ctx_);
+    std::filesystem::remove_all(dir_);
+  }
+  bool ok() const { return ok_; }
+  int port() const { return port_; }
+  std::string ca() const { return (dir_ / "ca.pem").string(); }
+  int handshakes() const { return handshakes_; }
+
+ private:
+  void Serve() {
+    while (!stop_) {
+      int c = accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      SSL* ssl = SSL_new(ctx_);
+      SSL_set_fd(ssl, c);
+      if (SSL_accept(ssl) == 1) {
+        ++handshakes_;
+        std::string req;
+        char buf[4096];
+        int n;
+        while (req.find("\r\n\r\n") == std::string::npos &&
+               (n = SSL_read(ssl, buf, sizeof(buf))) > 0) {
+          req.append(buf, static_cast<size_t>(n));
+        }
+        const char kAnswer[] =
+            "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\ntls ok";
+        SSL_write(ssl, kAnswer, sizeof(kAnswer) - 1);
+        SSL_shutdown(ssl);
+      }
+      SSL_free(ssl);
+      close(c);
+    }
+  }
+
+  std::filesystem::path dir_;
+  bool ok_ = false;
+  SSL_CTX* ctx_ = nullptr;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> handshakes_{0};
+  std::thread thread_;
+};
+
 TEST(HttpClientTest, TlsVerificationIsOnByDefault) {
-  // A plain-HTTP server spoken to over https fails the handshake: an error, never a silent
-  // downgrade; the CA file option is passed through (a missing file is an error too).
-  TestHttpServer server([](const TestRequest&) { return TestResponse{}; });
-  HttpOptions o;
-  o.ca_file = "/nonexistent/ca.pem";
-  auto client = HttpClient::Create(o);
-  ASSERT_TRUE(client.ok());
-  HttpRequest req;
-  req.url = "https://127.0.0.1:" + std::to_string(server.port()) + "/";
-  Result<HttpResponse> r = (*client)->Send(req);
+  TlsServer server(std::filesystem::temp_directory_path() /
+                   ("sluice-tls-" + std::to_string(getpid())));
+  ASSERT_TRUE(server.ok()) << "the openssl command could not make the test certificates";
+  auto send = [&](const HttpOptions& o, const std::string& host) {
+    auto client = HttpClient::Create(o);
+    EXPECT_TRUE(client.ok());
+    HttpRequest req;
+    req.url = "https://" + host + ":" + std::to_string(server.port()) + "/";
+    return (*client)->Send(req);
+  };
+  // Unknown CA: refused by default.
+  Result<HttpResponse> r = send({}, "localhost");
   EXPECT_FALSE(r.ok());
+  // Its CA given: accepted.
+  HttpOptions with_ca;
+  with_ca.ca_file = server.ca();
+  r = send(with_ca, "localhost");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "tls ok");
+  // The CA known but the name wrong (the certificate is for localhost, not 127.0.0.1): refused.
+  with_ca.insecure_skip_verify = false;
+  r = send(with_ca, "127.0.0.1");
+  EXPECT_FALSE(r.ok());
+  // Verification off explicitly: accepted without the CA.
+  HttpOptions insecure;
+  insecure.insecure_skip_verify = true;
+  r = send(insecure, "127.0.0.1");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->body, "tls ok");
+  // A CA file that does not exist is an error, never a fallback to no verification.
+  HttpOptions missing;
+  missing.ca_file = "/nonexistent/ca.pem";
+  EXPECT_FALSE(send(missing, "localhost").ok());
 }
 
 TEST(HttpClientTest, RetryAfterSeconds) {
