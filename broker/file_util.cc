@@ -51,21 +51,6 @@ Status PreadUpTo(int fd, char* data, size_t n, uint64_t pos, size_t* got, const 
   return Status::Ok();
 }
 
-Status WriteFileAtomically(const std::filesystem::path& path, std::string_view content,
-                           Durability durability) {
-  const bool sync = durability == Durability::kSynced;
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  {
-    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
-    if (!fd.valid()) return ErrnoError("create " + tmp.string(), errno);
-    RETURN_IF_ERROR(PwriteAll(fd.get(), content.data(), content.size(), 0, tmp.string()));
-    if (sync && ::fsync(fd.get()) != 0) return ErrnoError("fsync " + tmp.string(), errno);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("rename " + tmp.string(), errno);
-  return sync ? FsyncDir(path.parent_path()) : Status::Ok();
-}
-
 Result<std::string> ReadWholeFile(const std::filesystem::path& path) {
   std::string out;
   RETURN_IF_ERROR(ReadFileInto(path, &out));

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/base64.h"
+#include "core/fd.h"
 #include "core/log.h"
 
 namespace sluice::buffer {
@@ -67,51 +68,22 @@ bool SpillWarner::Note(std::string_view type, std::string_view code, std::string
   return true;
 }
 
-Status WriteFileAtomically(const std::filesystem::path& root, std::string_view key,
-                           std::string_view data) {
-  std::filesystem::path final_path = root / std::filesystem::path(std::string(key));
-  std::filesystem::path dir = final_path.parent_path();
+Status WriteObjectFile(const std::filesystem::path& root, std::string_view key,
+                       std::string_view data) {
+  std::filesystem::path path = root / std::filesystem::path(std::string(key));
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return IoError("mkdir " + dir.string() + ": " + ec.message());
-  std::filesystem::path tmp = dir / (".tmp-" + final_path.filename().string());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) return ErrnoError("open " + tmp.string(), errno);
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return ErrnoError("write " + tmp.string(), err);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    return ErrnoError("fsync " + tmp.string(), err);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
-    return ErrnoError("rename " + final_path.string(), errno);
-  }
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return Status::Ok();
+  std::filesystem::create_directories(path.parent_path(), ec);
+  if (ec) return IoError("mkdir " + path.parent_path().string() + ": " + ec.message());
+  return WriteFileAtomically(path, data);
 }
 
 Status ErrorWriter::Write(std::string_view key, std::span<const FailedRecord> records,
                           int64_t ending_ms) {
   scratch_.clear();
   for (const FailedRecord& r : records) AppendErrorLine(r, ending_ms, &scratch_);
-  if (!encryptor_) return WriteFileAtomically(root_, key, scratch_);
+  if (!encryptor_) return WriteObjectFile(root_, key, scratch_);
   RETURN_IF_ERROR(encryptor_->Encrypt(scratch_, &sealed_));
-  return WriteFileAtomically(root_, std::string(key) + ".enc", sealed_);
+  return WriteObjectFile(root_, std::string(key) + ".enc", sealed_);
 }
 
 }  // namespace sluice::buffer

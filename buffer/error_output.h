@@ -57,9 +57,9 @@ class SpillWarner final {
 // Appends one JSON line for `r` to *out.
 void AppendErrorLine(const FailedRecord& r, int64_t attempt_ending_ms, std::string* out);
 
-// Writes `data` to root/key atomically, creating directories; fsyncs file and directory.
-Status WriteFileAtomically(const std::filesystem::path& root, std::string_view key,
-                           std::string_view data);
+// Writes `data` to root/key atomically (core/fd's WriteFileAtomically), creating directories.
+Status WriteObjectFile(const std::filesystem::path& root, std::string_view key,
+                       std::string_view data);
 
 class ErrorWriter final {
  public:

@@ -33,4 +33,26 @@ Status FsyncDir(const std::filesystem::path& dir) {
   return Status::Ok();
 }
 
+Status WriteFileAtomically(const std::filesystem::path& path, std::string_view content,
+                           Durability durability) {
+  const bool sync = durability == Durability::kSynced;
+  std::filesystem::path tmp = path.parent_path() / (".tmp-" + path.filename().string());
+  {
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+    if (!fd.valid()) return ErrnoError("create " + tmp.string(), errno);
+    Status st = PwriteAll(fd.get(), content.data(), content.size(), 0, tmp.string());
+    if (st.ok() && sync && ::fsync(fd.get()) != 0) st = ErrnoError("fsync " + tmp.string(), errno);
+    if (!st.ok()) {
+      ::unlink(tmp.c_str());
+      return st;
+    }
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return ErrnoError("rename " + tmp.string(), err);
+  }
+  return sync ? FsyncDir(path.parent_path()) : Status::Ok();
+}
+
 }  // namespace sluice

@@ -1,12 +1,13 @@
 // Owning file descriptors and the few POSIX file calls every layer needs done right: whole-buffer
-// pwrite (resumed after short writes and EINTR) and fsync of a directory (so a created or renamed
-// entry survives a power cut). Thread-safe (no shared state).
+// pwrite (resumed after short writes and EINTR), fsync of a directory (so a created or renamed
+// entry survives a power cut) and atomic replacement of a file. Thread-safe (no shared state).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 
@@ -40,5 +41,15 @@ class UniqueFd final {
 // Writes all n bytes at pos; `what` names the file in errors.
 Status PwriteAll(int fd, const char* data, size_t n, uint64_t pos, const std::string& what);
 Status FsyncDir(const std::filesystem::path& dir);
+
+enum class Durability { kSynced, kUnsynced };
+// Replaces `path` with `content` atomically: writes a temporary file beside it (".tmp-<name>",
+// 0640; readers listing a directory skip ".tmp-" names), fsyncs it, renames it over `path` and
+// fsyncs the directory. kUnsynced skips both fsyncs: the rename stays atomic for readers, but a
+// power cut may leave the old file, an empty one or none; only for files that validate
+// themselves on load. The directory must exist. Every file of the project written whole
+// (metadata, checkpoints, error output objects) is written here.
+Status WriteFileAtomically(const std::filesystem::path& path, std::string_view content,
+                           Durability durability = Durability::kSynced);
 
 }  // namespace sluice

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <system_error>
 
+#include "core/fd.h"
 #include "core/json.h"
 
 namespace sluice::agent {
@@ -23,18 +24,6 @@ std::string SafeName(std::string_view name) {
   }
   if (s.empty() || s[0] == '.') s.insert(s.begin(), '_');
   return s;
-}
-
-Status WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError("write", errno);
-    }
-    data.remove_prefix(n);
-  }
-  return Status::Ok();
 }
 
 }  // namespace
@@ -133,19 +122,7 @@ Status CheckpointStore::Save(const std::vector<FileCheckpoint>& entries) {
   }
   w.EndArray();
   w.EndObject();
-  std::string tmp = path_.string() + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) return ErrnoError("open " + tmp, errno);
-  Status st = WriteAll(fd, std::string_view(sb.GetString(), sb.GetSize()));
-  if (st.ok() && fsync(fd) != 0) st = ErrnoError("fsync " + tmp, errno);
-  close(fd);
-  if (!st.ok()) return st;
-  if (rename(tmp.c_str(), path_.c_str()) != 0) return ErrnoError("rename " + tmp, errno);
-  int dfd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
-  }
+  RETURN_IF_ERROR(WriteFileAtomically(path_, std::string_view(sb.GetString(), sb.GetSize())));
   ++writes_;
   return Status::Ok();
 }

@@ -34,7 +34,7 @@ TEST(CheckpointStoreTest, RoundTripsAndReplacesAtomically) {
   c.prefix_hash = 77;
   ASSERT_TRUE(store.Save({c}).ok());
   EXPECT_EQ(store.path().filename(), "my_flow.json");
-  EXPECT_FALSE(fs::exists(store.path().string() + ".tmp"));
+  EXPECT_FALSE(fs::exists(store.path().parent_path() / ".tmp-my_flow.json"));
   auto got = store.Load();
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   ASSERT_EQ(got->size(), 1u);

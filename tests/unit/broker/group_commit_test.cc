@@ -153,7 +153,7 @@ TEST_F(GroupCommitTest, CheckpointsOfSeveralShardsAreOneDurableWrite) {
   ASSERT_TRUE(s->Checkpoint("d", good).ok());
   int file_syncs = 0;
   for (const auto& c : TakeCalls()) {
-    if (std::filesystem::path(c.path).filename() == "stream.json.tmp") ++file_syncs;
+    if (std::filesystem::path(c.path).filename() == ".tmp-stream.json") ++file_syncs;
   }
   EXPECT_EQ(file_syncs, 1);
   broker_.reset();
