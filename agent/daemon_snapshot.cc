@@ -212,6 +212,12 @@ AdminSnapshot Daemon::Snapshot() {
           static_cast<double>(st.truncations));
     m.Add("sluice_agent_parse_failures_total", "Records a processing step could not parse.",
           "counter", fl, static_cast<double>(st.parse_failures));
+    m.Add("sluice_agent_error_output_records_total",
+          "Unparsed lines written to the source's error output.", "counter", fl,
+          static_cast<double>(st.error_output_records));
+    m.Add("sluice_agent_error_output_failures_total",
+          "Writes of the source's error output that failed (retried).", "counter", fl,
+          static_cast<double>(st.error_output_failures));
     m.Add("sluice_agent_partition_key_fallbacks_total",
           "Records keyed by the deterministic hash because partition_key found no key in them.",
           "counter", fl, static_cast<double>(st.partition_key_fallbacks));

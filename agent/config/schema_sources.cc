@@ -79,6 +79,14 @@ constexpr Field kMultilineFields[] = {
 };
 constexpr Section kMultilineSection{kMultilineFields};
 
+constexpr Field kSourceErrorsFields[] = {
+    {.key = "path",
+     .required = true,
+     .doc = "Directory of the source's error output (JSON lines, as a delivery's).",
+     .set = SET(c.flow->errors_path = v.text)},
+};
+constexpr Section kSourceErrorsSection{kSourceErrorsFields};
+
 constexpr Field kOnUnparsed = {
     .key = "on_unparsed",
     .type = Type::kEnum,
@@ -250,6 +258,11 @@ constexpr Field kSourceFields[] = {
      .type = Type::kVariantList,
      .doc = "Ordered processing steps: single_line, csv_to_json, log_to_json, add_metadata.",
      .section = &kProcessingSection},
+    {.key = "errors",
+     .type = Type::kObject,
+     .doc = "Error output of lines a step with on_unparsed: error_output could not parse "
+            "(default: <data_dir>/agent/<name>/errors).",
+     .section = &kSourceErrorsSection},
     {.key = "rotate_wait",
      .type = Type::kDuration,
      .default_text = "30s",

@@ -70,7 +70,9 @@ Flow::Flow(uv_loop_t* loop, const FlowOptions& opts, broker::Stream* stream,
       stream_(stream),
       hold_(stream->Hold("source " + opts.name, "")),
       clock_(clock),
-      store_(checkpoint_dir, opts.name) {}
+      store_(checkpoint_dir, opts.name),
+      errors_root_(opts.errors_path.empty() ? checkpoint_dir / "errors"
+                                            : std::filesystem::path(opts.errors_path)) {}
 
 Flow::~Flow() {
   stream_->Release(hold_);

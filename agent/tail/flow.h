@@ -53,11 +53,6 @@ class Flow final {
   // every handle; `on_closed` runs once the last close callback has run.
   void Stop(std::function<void()> on_closed);
 
-  // Unparsed records of steps with `unparsed_to_error_output` go here; without a callback they
-  // are put into the stream like the others. Views are valid during the call only.
-  using ErrorOutput = std::function<void(std::string_view record, std::string_view file)>;
-  void SetErrorOutput(ErrorOutput out) { error_output_ = std::move(out); }
-
   // One full pass now: rescan the globs, stat every tracked file, read what is new, put, advance
   // checkpoints. Timers and watches call the same code; tests call it to step the flow
   // deterministically.
@@ -136,7 +131,16 @@ class Flow final {
   std::unique_ptr<Processor> processor_;
   std::unique_ptr<PartitionKeyer> keyer_;
   std::string host_;
-  ErrorOutput error_output_;
+  // The error output: lines of steps with `on_unparsed: error_output` that did not parse, as
+  // JSON lines waiting to be written (durably, before the batch holding them is put, so the
+  // checkpoint never passes a line that is in neither the stream nor the error output).
+  std::filesystem::path errors_root_;
+  std::string error_lines_;
+  uint64_t error_records_ = 0;
+  std::string error_seed_;  // names the object after its first line: a re-read rewrites it
+  int64_t error_logged_ms_ = 0;
+  uint64_t error_unlogged_ = 0;
+  Status WriteErrorObject();
 
   // Files by serial; lookups by identity and by path.
   uint64_t next_serial_ = 1;

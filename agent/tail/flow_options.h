@@ -47,6 +47,9 @@ struct FlowOptions {
   uint64_t max_record_size = (1u << 20) - 256;
   std::string truncated_record_terminator = "\n";
   std::vector<ProcessingStep> processing;
+  // Lines a step with `on_unparsed: error_output` could not parse are written here as JSON-lines
+  // objects in the delivery error output's shape; empty: <checkpoint dir>/errors.
+  std::string errors_path;
   std::chrono::milliseconds rotate_wait{30000};
   std::chrono::milliseconds close_inactive{5 * 60 * 1000};
   std::chrono::milliseconds rescan_interval{10000};

@@ -3,6 +3,8 @@
 
 #include "agent/tail/flow.h"
 #include "agent/tail/flow_file.h"
+#include "buffer/error_output.h"
+#include "buffer/object_naming.h"
 #include "core/log.h"
 
 namespace sluice::agent {
@@ -19,10 +21,46 @@ bool Flow::BatchFull() const {
          arena_.size() >= opts_.batch_max_bytes || arena_.size() >= opts_.max_buffer_bytes;
 }
 
+Status Flow::WriteErrorObject() {
+  const int64_t now = clock_->NowMs();
+  auto hour = buffer::FormatTimestamp("yyyy/MM/dd/HH", now);
+  std::string key = "processing-failed/" + (hour.ok() ? *hour + "/" : std::string()) +
+                    buffer::ObjectName(opts_.name, 1, now, buffer::StableId(error_seed_));
+  RETURN_IF_ERROR(buffer::WriteObjectFile(errors_root_, key, error_lines_));
+  stats_.error_output_records += error_records_;
+  error_unlogged_ += error_records_;
+  if (error_logged_ms_ == 0 || clock_->MonotonicMs() - error_logged_ms_ >= 10000) {
+    SLUICE_LOG(Warn, "unparsed lines sent to the source's error output")
+        .With("flow", opts_.name)
+        .With("records", error_unlogged_)
+        .With("path", (errors_root_ / key).string());
+    error_logged_ms_ = clock_->MonotonicMs();
+    error_unlogged_ = 0;
+  }
+  error_lines_.clear();
+  error_records_ = 0;
+  return Status::Ok();
+}
+
 bool Flow::FlushBatch() {
   if (batch_.empty()) {
     refused_ = false;
     return true;
+  }
+  if (error_records_ > 0) {
+    // The error output first: the checkpoint must not pass a line that is nowhere.
+    Status st = WriteErrorObject();
+    if (!st.ok()) {
+      if (!refused_) {
+        SLUICE_LOG(Error, "cannot write the source's error output; pausing reads and retrying")
+            .With("flow", opts_.name)
+            .With("error", st.ToString());
+      }
+      ++stats_.error_output_failures;
+      refused_ = true;
+      ScheduleRetry();
+      return false;
+    }
   }
   // Puts in chunks within the stream's limits (records and bytes per PutBatch).
   const uint64_t max_bytes = std::min<uint64_t>(opts_.batch_max_bytes, kMaxPutBytes);

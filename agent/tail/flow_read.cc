@@ -7,6 +7,7 @@
 
 #include "agent/tail/flow.h"
 #include "agent/tail/flow_file.h"
+#include "buffer/error_output.h"
 #include "core/log.h"
 
 namespace sluice::agent {
@@ -145,9 +146,20 @@ void Flow::AddRecord(File* f, std::string_view data, uint64_t begin, uint64_t en
     out = r.data;
     if (r.unparsed) {
       ++stats_.parse_failures;
-      if (r.to_error_output && error_output_) {
-        error_output_(data, f->display_path);
-        ++stats_.error_output_records;
+      if (r.to_error_output) {
+        if (error_records_ == 0) {
+          error_seed_ = opts_.name + "|" + std::to_string(f->id.dev) + ":" +
+                        std::to_string(f->id.ino) + "|" + std::to_string(begin);
+        }
+        std::string message = "no processing step could parse the line (" + f->display_path +
+                              ", byte " + std::to_string(begin) + ")";
+        buffer::FailedRecord failed;
+        failed.data = data;
+        failed.arrival_ms = clock_->NowMs();
+        failed.error_code = "Processing.Unparsed";
+        failed.error_message = message;
+        buffer::AppendErrorLine(failed, failed.arrival_ms, &error_lines_);
+        ++error_records_;
         skip = true;
       }
     }

@@ -7,21 +7,22 @@
 namespace sluice::agent {
 
 struct FlowStats {
-  uint64_t files_tracked = 0;         // files known (open or idle-closed)
-  uint64_t files_open = 0;            // file descriptors held
-  uint64_t bytes_read = 0;            // bytes read from files
-  uint64_t records_put = 0;           // records the stream accepted
-  uint64_t bytes_put = 0;             // record bytes the stream accepted
-  uint64_t rotations = 0;             // files let go after rename, deletion or relinking
-  uint64_t truncations = 0;           // copytruncate seen: reread from 0
-  uint64_t parse_failures = 0;        // records a processing step could not parse (passed through)
-  uint64_t error_output_records = 0;  // unparsed records sent to the error output
-  uint64_t records_truncated = 0;     // records cut at max_record_size
-  uint64_t bytes_behind = 0;          // bytes in tracked files not yet durably checkpointed
-  uint64_t put_throttled = 0;         // PutBatch refusals (limits, quota): reading paused, retried
-  uint64_t put_errors = 0;            // other PutBatch failures, retried
-  uint64_t open_errors = 0;           // files that could not be opened (e.g. permission denied)
-  uint64_t watch_failures = 0;        // directories polled because inotify refused a watch
+  uint64_t files_tracked = 0;          // files known (open or idle-closed)
+  uint64_t files_open = 0;             // file descriptors held
+  uint64_t bytes_read = 0;             // bytes read from files
+  uint64_t records_put = 0;            // records the stream accepted
+  uint64_t bytes_put = 0;              // record bytes the stream accepted
+  uint64_t rotations = 0;              // files let go after rename, deletion or relinking
+  uint64_t truncations = 0;            // copytruncate seen: reread from 0
+  uint64_t parse_failures = 0;         // records a processing step could not parse (passed through)
+  uint64_t error_output_records = 0;   // unparsed records sent to the error output
+  uint64_t error_output_failures = 0;  // writes of the error output that failed (retried)
+  uint64_t records_truncated = 0;      // records cut at max_record_size
+  uint64_t bytes_behind = 0;           // bytes in tracked files not yet durably checkpointed
+  uint64_t put_throttled = 0;          // PutBatch refusals (limits, quota): reading paused, retried
+  uint64_t put_errors = 0;             // other PutBatch failures, retried
+  uint64_t open_errors = 0;            // files that could not be opened (e.g. permission denied)
+  uint64_t watch_failures = 0;         // directories polled because inotify refused a watch
   uint64_t checkpoint_writes = 0;
   uint64_t checkpoint_errors = 0;
   uint64_t partition_key_fallbacks = 0;

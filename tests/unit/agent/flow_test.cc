@@ -462,13 +462,26 @@ TEST_F(FlowTest, UnparsedLinesPassThroughOrGoToErrorOutput) {
   fs::remove_all(dir_ / "cp");
   o.processing[0].unparsed_to_error_output = true;
   o.name = "second";
+  o.errors_path = (dir_ / "errors").string();
   flow = StartFlow(o);
-  std::vector<std::string> errors;
-  flow->SetErrorOutput([&](std::string_view r, std::string_view) { errors.emplace_back(r); });
   flow->PollNow();
-  EXPECT_EQ(errors, std::vector<std::string>{"garbage"});
-  EXPECT_EQ(ReadAll().size(), 3u);
+  EXPECT_EQ(ReadAll().size(), 3u);  // the unparsed line is not put into the stream
+  EXPECT_EQ(flow->stats().error_output_records, 1u);
   StopFlow(std::move(flow));
+  // ... but written to the error output, in the delivery error output's shape.
+  std::vector<std::string> objects;
+  for (const auto& e : fs::recursive_directory_iterator(dir_ / "errors")) {
+    if (e.is_regular_file()) objects.push_back(e.path().string());
+  }
+  ASSERT_EQ(objects.size(), 1u);
+  EXPECT_NE(objects[0].find("/processing-failed/"), std::string::npos) << objects[0];
+  std::ifstream in(objects[0]);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  EXPECT_NE(line.find("\"errorCode\":\"Processing.Unparsed\""), std::string::npos) << line;
+  EXPECT_NE(line.find("\"rawData\":\"Z2FyYmFnZQ==\""), std::string::npos) << line;  // "garbage"
+  EXPECT_NE(line.find("a.log, byte 33"), std::string::npos) << line;
+  EXPECT_FALSE(std::getline(in, line));
 }
 
 TEST_F(FlowTest, NewFilesInNewNestedDirectoriesFoundByRescan) {
