@@ -53,8 +53,7 @@ struct TransformOptions {
   std::vector<std::string> exec;  // argv
   std::string url;                // http
   std::string plugin;             // plugin name
-  uint64_t buffer_size = 1u << 20;
-  std::chrono::milliseconds buffer_interval{60000};
+  uint64_t buffer_size = 1u << 20;  // bytes of records per invocation
   std::chrono::milliseconds timeout{60000};
   int retries = 3;
 };

@@ -130,7 +130,8 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
       ASSIGN_OR_RETURN(auto instance, SinkInstance::Create(transform_plugin, transform_options,
                                                            options.name, &ds->plugin_counters_));
       ASSIGN_OR_RETURN(w->transform, PluginTransform::Create(std::move(instance), options.name,
-                                                             options.transform.retries));
+                                                             options.transform.retries,
+                                                             options.transform.buffer_size));
     } else if (options.transform.kind == TransformOptions::Kind::kHttp) {
       ASSIGN_OR_RETURN(
           w->transform,

@@ -242,13 +242,13 @@ std::vector<TransformOut> Transform::Apply(std::span<const TransformIn> records)
       bytes += records[end].data.size();
       ++end;
     }
-    ApplyOne(records.subspan(start, end - start), &out);
+    ApplyChunk(records.subspan(start, end - start), &out);
     start = end;
   }
   return out;
 }
 
-void Transform::ApplyOne(std::span<const TransformIn> records, std::vector<TransformOut>* all) {
+void Transform::ApplyChunk(std::span<const TransformIn> records, std::vector<TransformOut>* all) {
   rapidjson::StringBuffer sb;
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);
   w.StartObject();
@@ -370,7 +370,8 @@ Status HttpTransform::Invoke(const std::string& request, std::string* answer) {
 }
 
 Result<std::unique_ptr<PluginTransform>> PluginTransform::Create(
-    std::unique_ptr<SinkInstance> instance, std::string delivery, int retries) {
+    std::unique_ptr<SinkInstance> instance, std::string delivery, int retries,
+    size_t max_event_bytes) {
   if (!instance || !instance->plugin().transform()) {
     return InvalidArgument(
         "transform.plugin: " + (instance ? instance->plugin().name() : std::string("(none)")) +
@@ -380,10 +381,12 @@ Result<std::unique_ptr<PluginTransform>> PluginTransform::Create(
   t->instance_ = std::move(instance);
   t->delivery_ = std::move(delivery);
   t->retries_ = retries;
+  t->max_event_bytes_ = max_event_bytes;
   return t;
 }
 
-std::vector<TransformOut> PluginTransform::Apply(std::span<const TransformIn> records) {
+void PluginTransform::ApplyChunk(std::span<const TransformIn> records,
+                                 std::vector<TransformOut>* all) {
   ids_.resize(records.size());
   records_.resize(records.size());
   outputs_.resize(records.size());
@@ -392,7 +395,9 @@ std::vector<TransformOut> PluginTransform::Apply(std::span<const TransformIn> re
     records_[i] = {reinterpret_cast<const uint8_t*>(records[i].data.data()), records[i].data.size(),
                    records[i].arrival_ms, ids_[i].c_str()};
   }
-  std::vector<TransformOut> out(records.size());
+  const size_t base = all->size();
+  all->resize(base + records.size());
+  TransformOut* out = all->data() + base;
   int rc = -1;
   for (int attempt = 0; attempt <= retries_ && rc != 0; ++attempt) {
     rc = instance_->Transform(records_.data(), records_.size(), outputs_.data());
@@ -419,7 +424,6 @@ std::vector<TransformOut> PluginTransform::Apply(std::span<const TransformIn> re
       out[i].error = o.reason ? o.reason : "the transform plugin answered FAILED";
     }
   }
-  return out;
 }
 
 }  // namespace sluice::buffer

@@ -52,8 +52,10 @@ class Transform {
   Transform(const Transform&) = delete;
   Transform& operator=(const Transform&) = delete;
 
-  // One outcome per input, in order. Never fails as a whole: failures become kProcessingFailed.
-  virtual std::vector<TransformOut> Apply(std::span<const TransformIn> records);
+  // One outcome per input, in order: one invocation per chunk of at most `transform.buffer.size`
+  // bytes of record data (at least one record). Never fails as a whole: failures become
+  // kProcessingFailed.
+  std::vector<TransformOut> Apply(std::span<const TransformIn> records);
 
   // Parses an answer against the request's ids (exposed for tests).
   static Status ParseAnswer(std::string_view line, std::span<const TransformIn> records,
@@ -63,6 +65,9 @@ class Transform {
 
  protected:
   Transform() = default;
+  // One chunk: appends one outcome per record to *out. By default as a Lambda event through
+  // Invoke (with retries); a plugin transform calls its plugin instead.
+  virtual void ApplyChunk(std::span<const TransformIn> records, std::vector<TransformOut>* out);
   // One invocation: the event in, the answer out. After a failure Reset() runs before a retry.
   virtual Status Invoke(const std::string& request, std::string* answer) = 0;
   virtual void Reset() {}
@@ -73,8 +78,6 @@ class Transform {
   size_t max_event_bytes_ = 1u << 20;
 
  private:
-  // Apply for records that fit one event.
-  void ApplyOne(std::span<const TransformIn> records, std::vector<TransformOut>* out);
   uint64_t invocations_ = 0;
 };
 
@@ -138,11 +141,12 @@ class PluginTransform final : public Transform {
  public:
   // `instance` must be an instance of a transform plugin.
   static Result<std::unique_ptr<PluginTransform>> Create(std::unique_ptr<SinkInstance> instance,
-                                                         std::string delivery, int retries);
-  std::vector<TransformOut> Apply(std::span<const TransformIn> records) override;
+                                                         std::string delivery, int retries,
+                                                         size_t max_event_bytes = 1u << 20);
 
  private:
   PluginTransform() = default;
+  void ApplyChunk(std::span<const TransformIn> records, std::vector<TransformOut>* out) override;
   Status Invoke(const std::string&, std::string*) override {
     return Internal("a plugin transform is not invoked with JSON");
   }

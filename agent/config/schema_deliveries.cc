@@ -51,11 +51,10 @@ constexpr Field kTransformBufferFields[] = {
      .set = SET(c.delivery->transform.buffer_size = v.size)},
     {.key = "interval",
      .type = Type::kDuration,
-     .default_text = "60s",
-     .min = 0,
-     .max = 900 * kSecond,
-     .doc = "Invoke at the latest this long after the first record.",
-     .set = SET(c.delivery->transform.buffer_interval = v.duration)},
+     .doc = "Not accepted: a transform runs on each delivery batch as it flushes, so the "
+            "delivery's buffer.interval bounds its wait.",
+     .set = SET(return "not accepted: a transform runs on each delivery batch as it flushes "
+                       "(the delivery's buffer.interval bounds the wait); remove this key")},
 };
 constexpr Section kTransformBufferSection{kTransformBufferFields};
 

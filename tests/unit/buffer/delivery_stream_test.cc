@@ -583,6 +583,7 @@ TEST_F(DeliveryStreamTest, PluginTransformRewritesDropsAndFails) {
   DeliveryOptions o = Options("file");
   o.transform.kind = TransformOptions::Kind::kPlugin;
   o.transform.plugin = "upper_transform";
+  o.transform.buffer_size = 100;  // bytes of records per invocation: several per batch
   SinkOpt(&o, "path", (root_ / "out").string());
   auto ds = Make(o);
   ASSERT_TRUE(ds && ds->Start().ok());
@@ -595,6 +596,9 @@ TEST_F(DeliveryStreamTest, PluginTransformRewritesDropsAndFails) {
   EXPECT_EQ(st.records_delivered, 300u);
   EXPECT_EQ(st.records_dropped, 10u);
   EXPECT_EQ(st.records_spilled, 7u);
+  // Each record was seen once, in invocations of at most 100 bytes (about 14 records each).
+  EXPECT_EQ(st.plugin_counters["records_seen"], 317u);
+  EXPECT_GE(st.plugin_counters["invocations"], 20u);  // 2,092 bytes of records
   std::map<std::string, int> delivered, failed;
   std::vector<rapidjson::Document> lines;
   for (const auto& [key, content] : Objects(root_ / "out")) CountLines(content, &delivered);

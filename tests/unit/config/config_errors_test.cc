@@ -35,6 +35,12 @@ const BadCase kBadCases[] = {
      "sluice.yaml:2:17: admin.listen: \"0.0.0.0:4195\" is not a loopback address; the admin "
      "endpoint serves /reload and the Kinesis API (/api) without authentication, so it listens "
      "on loopback only"},
+    {"TransformBufferIntervalIsRefused",
+     HEAD "deliveries: [{name: d, stream: app-logs, sink: {type: file},\n"
+          "  transform: {exec: [t], buffer: {interval: 10s}}}]\n",
+     "sluice.yaml:4:45: deliveries[0].transform.buffer.interval: not accepted: a transform runs on "
+     "each delivery batch as it flushes (the delivery's buffer.interval bounds the wait); remove "
+     "this key"},
     {"PartitionKeyFieldPathWithEmptySegment",
      HEAD "sources: [{name: f, paths: [x], stream: app-logs, partition_key: \"field:user..id\"}]\n",
      "sluice.yaml:3:66: sources[0].partition_key: field path \"user..id\" is empty"},

@@ -75,7 +75,7 @@ deliveries:
     record_delimiter: "\n"
     compression: hadoop_snappy
     encryption: {keyring: /etc/sluice/keyring, key_id: k2}
-    transform: {exec: [./enrich.py, --fast], buffer: {size: 256KiB, interval: 10s},
+    transform: {exec: [./enrich.py, --fast], buffer: {size: 256KiB},
                 timeout: 30s, retries: 5}
     partitioning: {keys: {customer: .customer.id}, max_active_partitions: 20}
     retry_duration: 7200s
@@ -185,7 +185,6 @@ TEST(ConfigLoadTest, FullConfigLoadsEveryValue) {
   EXPECT_EQ(d.transform.kind, buffer::TransformOptions::Kind::kExec);
   EXPECT_EQ(d.transform.exec, (std::vector<std::string>{"./enrich.py", "--fast"}));
   EXPECT_EQ(d.transform.buffer_size, 256u << 10);
-  EXPECT_EQ(d.transform.buffer_interval, milliseconds(10000));
   EXPECT_EQ(d.transform.timeout, milliseconds(30000));
   EXPECT_EQ(d.transform.retries, 5);
   EXPECT_EQ(d.partition_keys, (std::vector<std::string>{"customer=.customer.id"}));
@@ -285,7 +284,6 @@ deliveries: [{name: d, stream: s, transform: {plugin: t}, sink: {type: file}}]
   EXPECT_EQ(e.record_delimiter, d.record_delimiter);
   EXPECT_EQ(e.compression, d.compression);
   EXPECT_EQ(e.transform.buffer_size, d.transform.buffer_size);
-  EXPECT_EQ(e.transform.buffer_interval, d.transform.buffer_interval);
   EXPECT_EQ(e.transform.timeout, d.transform.timeout);
   EXPECT_EQ(e.transform.retries, d.transform.retries);
   EXPECT_EQ(e.max_active_partitions, d.max_active_partitions);
