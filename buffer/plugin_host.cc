@@ -1,6 +1,8 @@
 #include "buffer/plugin_host.h"
 
 #include <dlfcn.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <cstring>
@@ -105,7 +107,16 @@ std::string Normalise(const sluice_option_def& def, std::string_view text, bool 
       return "expected one of " + std::string(values) + ", got \"" + std::string(text) + "\"";
     }
     case SLUICE_OPT_LIST:
-      *out = is_scalar ? "[" + std::string(text) + "]" : std::string(text);
+      if (is_scalar) {  // one item: ["text"]
+        rapidjson::StringBuffer sb;
+        rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+        w.StartArray();
+        w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+        w.EndArray();
+        out->assign(sb.GetString(), sb.GetSize());
+      } else {
+        *out = text;  // already JSON text (the config loader's)
+      }
       return "";
   }
   return "unknown option type in the plugin's table";

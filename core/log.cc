@@ -6,6 +6,8 @@
 #include <atomic>
 #include <cstdio>
 
+#include "core/secret_key.h"
+
 namespace sluice::log {
 namespace {
 
@@ -24,16 +26,6 @@ std::string_view LevelName(Level level) {
       return "error";
   }
   return "info";
-}
-
-bool IsSecretKey(std::string_view key) {
-  static constexpr std::string_view kWords[] = {"secret",     "token",         "password",
-                                                "passwd",     "authorization", "credential",
-                                                "access_key", "private_key"};
-  for (std::string_view w : kWords) {
-    if (key.find(w) != std::string_view::npos) return true;
-  }
-  return false;
 }
 
 bool NeedsQuotes(std::string_view v) {

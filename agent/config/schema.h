@@ -19,6 +19,7 @@
 #include "agent/config/config.h"
 #include "agent/config/config_node.h"
 #include "agent/config/errors.h"
+#include "core/secret_key.h"
 
 namespace sluice::config {
 
@@ -107,8 +108,6 @@ const Section& RootSection();
 // Type names for messages and docs: "duration", "list of strings", ...
 std::string_view TypeName(Type type);
 
-// True for keys whose values are secrets: named like secret, token, password, access_key, but
-// not *_id, *_env, *_file (which name, not hold, a secret).
-bool IsSecretKey(std::string_view key);
+using sluice::IsSecretKey;  // core/secret_key.h: the one list of secret key names
 
 }  // namespace sluice::config

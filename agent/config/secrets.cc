@@ -11,18 +11,6 @@
 
 namespace sluice::config {
 
-bool IsSecretKey(std::string_view key) {
-  for (std::string_view suffix : {"_id", "_env", "_file", "_path"}) {
-    if (key.size() >= suffix.size() && key.substr(key.size() - suffix.size()) == suffix) {
-      return false;
-    }
-  }
-  for (std::string_view word : {"secret", "token", "password", "passwd", "access_key", "api_key"}) {
-    if (key.find(word) != std::string_view::npos) return true;
-  }
-  return false;
-}
-
 std::string SecretFromEnv(std::string_view name, std::string* out) {
   const char* value = std::getenv(std::string(name).c_str());
   if (value == nullptr || *value == '\0') {

@@ -19,8 +19,9 @@
  *
  * Threads: the host creates one instance per delivery worker (`concurrency` of them). Calls on
  * one instance never overlap; different instances of one plugin may run on different threads at
- * the same time. No call is ever made on the host's event loop thread, so `on_deliver` may
- * block (for a network round trip, an fsync), bounded by the plugin's own timeouts.
+ * the same time. on_deliver, on_healthcheck and on_transform run on delivery worker threads,
+ * never on the host's event loop, so they may block (for a network round trip, an fsync),
+ * bounded by the plugin's own timeouts; on_create and on_destroy: see each.
  */
 #ifndef SLUICE_PLUGIN_H_
 #define SLUICE_PLUGIN_H_
@@ -82,11 +83,22 @@ typedef enum sluice_option_type {
   SLUICE_OPT_DURATION = 4, /* "250ms", "30s", "5m"; normalised to integer milliseconds */
   SLUICE_OPT_SIZE = 5,     /* "512KiB", "5MiB", bytes; normalised to integer bytes */
   SLUICE_OPT_ENUM = 6,     /* one of sluice_option_def.enum_values */
-  SLUICE_OPT_LIST = 7      /* a YAML sequence; handed over as its flow text "[a, b]" */
+  /* A YAML sequence or map, handed over as JSON text: a sequence as a JSON array of its items
+   * (scalars as JSON strings, as written), a map as a JSON object; a scalar given where a list
+   * is expected as a one-element array ("x" -> ["x"]). Parse it with any JSON reader. */
+  SLUICE_OPT_LIST = 7
 } sluice_option_type;
 
 /* One option the plugin accepts, in a table ending with an entry whose name is NULL.
- * OWNERSHIP: plugin; static storage, valid while the plugin is loaded. */
+ * OWNERSHIP: plugin; static storage, valid while the plugin is loaded.
+ * Host-read options: an object sink that declares options named `prefix` and `error_prefix`
+ * (SLUICE_OPT_STRING) gets object keys rendered from them by the host (!{timestamp:...},
+ * !{firehose:...}, !{partitionKeyFrom...:...}); the values reach the plugin too, but the keys in
+ * sluice_batch.object_key are already rendered. `sluice check` checks them as templates.
+ * Secrets: a key named like a secret (containing secret, token, password, passwd, access_key,
+ * api_key, private_key, authorization or credential, and not ending in _id, _env, _file or _path)
+ * is never echoed in messages or logs and may be given as `<key>_file` or `<key>_env`, which the
+ * host resolves before on_create. */
 typedef struct sluice_option_def {
   const char* name;          /* snake_case key in the sink section */
   sluice_option_type type;   /* how the host validates and normalises the value */
@@ -259,8 +271,9 @@ typedef struct sluice_plugin {
    * OWNERSHIP: `host` and `options` are host memory (see their types). On success *instance
    * is plugin memory, released only by on_destroy. On failure the plugin writes a NUL-terminated
    * message of at most err_cap bytes (truncating) to `err` and sets nothing else.
-   * THREAD: any thread but the loop; never concurrently with another call on the same plugin's
-   * instances being created by the host (the host serialises creates).
+   * THREAD: the thread that starts deliveries (the daemon's main thread, at start and on reload),
+   * one on_create at a time for the whole host; other instances of the same plugin may be in
+   * on_deliver on worker threads meanwhile. A slow on_create delays the start or the reload.
    * RETURNS: 0 on success; non-zero on failure (the delivery stream fails to start). */
   int (*on_create)(const sluice_host_services* host, const sluice_option* options,
                    size_t option_count, void** instance, char* err, size_t err_cap);

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <string>
 
+#include "core/secret_key.h"
+
 namespace sluice::log {
 namespace {
 
@@ -65,6 +67,18 @@ TEST(LogTest, ParseLevel) {
   EXPECT_TRUE(ParseLevel("debug", &l));
   EXPECT_EQ(l, Level::kDebug);
   EXPECT_FALSE(ParseLevel("verbose", &l));
+}
+
+// The one list the logger, the config loader and the plugin host share.
+TEST(SecretKeyTest, NamesSecretsButNotWhereTheyAre) {
+  for (const char* k : {"secret_access_key", "bearer_token", "password", "hec_token", "api_key",
+                        "private_key", "authorization", "copy_credentials", "db_passwd"}) {
+    EXPECT_TRUE(IsSecretKey(k)) << k;
+  }
+  for (const char* k : {"access_key_id", "bearer_token_file", "password_env", "token_path",
+                        "bucket", "url", "key_id", "ca_file"}) {
+    EXPECT_FALSE(IsSecretKey(k)) << k;
+  }
 }
 
 }  // namespace

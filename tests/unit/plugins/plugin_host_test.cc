@@ -149,7 +149,12 @@ TEST(PluginHostTest, ValidateAppliesDefaultsAndNormalises) {
   EXPECT_EQ(OptionValue(*v, "max_body"), "1048576");
   EXPECT_EQ(OptionValue(*v, "mode"), "fast");
   EXPECT_EQ(OptionValue(*v, "verbose"), "true");
-  EXPECT_EQ(OptionValue(*v, "hosts"), "[a, b]");
+  EXPECT_EQ(OptionValue(*v, "hosts"), "[a, b]");  // the config loader's JSON text, as is
+  // A scalar where a list belongs: a one-element JSON array of it, escaped.
+  auto one = PluginHost::Validate(
+      **p, Section("good", {Opt("path", "/x", 11), Opt("hosts", "a \"quoted\" host", 12)}));
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  EXPECT_EQ(OptionValue(*one, "hosts"), "[\"a \\\"quoted\\\" host\"]");
   // Created with them, the C plugin counts through the host services.
   PluginCounters counters;
   auto inst = SinkInstance::Create(*p, *v, "d", &counters);
