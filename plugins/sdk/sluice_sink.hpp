@@ -3,9 +3,17 @@
 //
 //   class MySink final : public sluice::Sink {
 //    public:
-//     static std::unique_ptr<sluice::Sink> Create(const sluice::Options& opts, sluice::Host host,
-//                                                 std::string* error);
+//     static sluice::Created<sluice::Sink> Create(const sluice::Options& opts, sluice::Host host);
 //     sluice::Outcome Send(const sluice::Batch& batch) override;
+//   };
+//
+// (`Create(opts, host, std::string* error)` returning a unique_ptr, the 1.0 form, still works.)
+// A transform plugin is one class too, exported with SLUICE_EXPORT_TRANSFORM:
+//
+//   class Upper final : public sluice::Transform {
+//    public:
+//     static sluice::Created<sluice::Transform> Create(const sluice::Options&, sluice::Host);
+//     sluice::Transformed Apply(const sluice::Record& r) override;
 //   };
 //   static const sluice_option_def kOptions[] = {{"path", SLUICE_OPT_STRING, nullptr, "...", 1,
 //                                                 nullptr}, {nullptr}};
@@ -19,6 +27,7 @@
 // the call that received them.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -28,6 +37,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -123,6 +133,17 @@ class Options {
     const std::string* v = Find(name);
     return v ? *v == "true" : fallback;
   }
+  // SLUICE_OPT_DURATION values (the host normalised them to milliseconds).
+  std::chrono::milliseconds GetDuration(std::string_view name,
+                                        std::chrono::milliseconds fallback = {}) const {
+    const std::string* v = Find(name);
+    return v ? std::chrono::milliseconds(std::strtoll(v->c_str(), nullptr, 10)) : fallback;
+  }
+  // SLUICE_OPT_SIZE values (the host normalised them to bytes).
+  uint64_t GetSize(std::string_view name, uint64_t fallback = 0) const {
+    const std::string* v = Find(name);
+    return v ? std::strtoull(v->c_str(), nullptr, 10) : fallback;
+  }
 
  private:
   const std::string* Find(std::string_view name) const {
@@ -175,6 +196,40 @@ class Sink {
   virtual bool Healthcheck(std::string* /*error*/) { return true; }
 };
 
+// The answer of Create: the object, or why it could not be made (never both).
+template <typename Base>
+struct Created {
+  std::unique_ptr<Base> value;
+  std::string error;
+  template <typename T>
+  Created(std::unique_ptr<T> v) : value(std::move(v)) {}  // NOLINT: implicit on purpose
+  static Created Error(std::string why) {
+    Created c(std::unique_ptr<Base>{});
+    c.error = why.empty() ? "create failed" : std::move(why);
+    return c;
+  }
+  bool ok() const { return value != nullptr; }
+};
+
+// The answer of a transform for one record.
+struct Transformed {
+  int32_t code = SLUICE_TRANSFORM_OK;
+  std::string data;    // kOk: the new record
+  std::string reason;  // Failed: why
+  static Transformed Ok(std::string data) { return {SLUICE_TRANSFORM_OK, std::move(data), {}}; }
+  static Transformed Dropped() { return {SLUICE_TRANSFORM_DROPPED, {}, {}}; }
+  static Transformed Failed(std::string reason) {
+    return {SLUICE_TRANSFORM_FAILED, {}, std::move(reason)};
+  }
+};
+
+// A transform plugin (SLUICE_KIND_TRANSFORM): one answer per record, in order.
+class Transform {
+ public:
+  virtual ~Transform() = default;
+  virtual Transformed Apply(const Record& record) = 0;
+};
+
 namespace detail {
 
 inline void CopyText(std::string_view s, char* dst, size_t cap) {
@@ -189,15 +244,37 @@ struct Instance {
   Outcome last;  // keeps per-record reasons alive until the next call
 };
 
+// Whether T has the Created-returning Create(opts, host).
+template <typename T, typename = void>
+struct HasCreated : std::false_type {};
+template <typename T>
+struct HasCreated<
+    T, std::void_t<decltype(T::Create(std::declval<const Options&>(), std::declval<Host>()))>>
+    : std::true_type {};
+
+// Calls T::Create in either form; the object, or nullptr with *error set.
+template <typename Base, typename T>
+std::unique_ptr<Base> CreateOf(const Options& opts, Host host, std::string* error) {
+  if constexpr (HasCreated<T>::value) {
+    Created<Base> c = T::Create(opts, host);
+    if (!c.ok()) *error = c.error.empty() ? "create failed" : c.error;
+    return std::move(c.value);
+  } else {
+    std::unique_ptr<Base> v = T::Create(opts, host, error);
+    if (!v && error->empty()) *error = "create failed";
+    return v;
+  }
+}
+
 template <typename T>
 struct Trampolines {
   static int Create(const sluice_host_services* host, const sluice_option* options, size_t n,
                     void** instance, char* err, size_t err_cap) noexcept {
     try {
       std::string error;
-      std::unique_ptr<Sink> sink = T::Create(Options(options, n), Host(host), &error);
+      std::unique_ptr<Sink> sink = CreateOf<Sink, T>(Options(options, n), Host(host), &error);
       if (!sink) {
-        CopyText(error.empty() ? "create failed" : error, err, err_cap);
+        CopyText(error, err, err_cap);
         return 1;
       }
       auto* inst = new Instance{std::move(sink), {}};
@@ -261,6 +338,65 @@ struct Trampolines {
   }
 };
 
+struct TransformInstance {
+  std::unique_ptr<Transform> transform;
+  std::vector<Transformed> last;  // keeps answers alive until the next call, as the ABI asks
+};
+
+template <typename T>
+struct TransformTrampolines {
+  static int Create(const sluice_host_services* host, const sluice_option* options, size_t n,
+                    void** instance, char* err, size_t err_cap) noexcept {
+    try {
+      std::string error;
+      std::unique_ptr<Transform> t =
+          CreateOf<Transform, T>(Options(options, n), Host(host), &error);
+      if (!t) {
+        CopyText(error, err, err_cap);
+        return 1;
+      }
+      *instance = new TransformInstance{std::move(t), {}};
+      return 0;
+    } catch (const std::exception& e) {
+      CopyText(e.what(), err, err_cap);
+    } catch (...) {
+      CopyText("unknown exception in create", err, err_cap);
+    }
+    return 1;
+  }
+
+  // An exception fails the whole invocation (the host retries it, then fails every record).
+  static int Apply(void* instance, const sluice_record* records, size_t count,
+                   sluice_transform_output* outputs) noexcept {
+    auto* inst = static_cast<TransformInstance*>(instance);
+    try {
+      inst->last.resize(count);
+      for (size_t i = 0; i < count; ++i) {
+        const sluice_record& r = records[i];
+        Record rec{{reinterpret_cast<const char*>(r.data), r.len},
+                   r.arrival_ms,
+                   r.record_id ? std::string_view(r.record_id) : std::string_view()};
+        inst->last[i] = inst->transform->Apply(rec);
+        const Transformed& t = inst->last[i];
+        outputs[i].code = t.code;
+        outputs[i].data = reinterpret_cast<const uint8_t*>(t.data.data());
+        outputs[i].len = t.data.size();
+        outputs[i].reason = t.reason.empty() ? nullptr : t.reason.c_str();
+      }
+      return 0;
+    } catch (...) {
+      return 1;
+    }
+  }
+
+  static void Destroy(void* instance) noexcept {
+    try {
+      delete static_cast<TransformInstance*>(instance);
+    } catch (...) {
+    }
+  }
+};
+
 }  // namespace detail
 }  // namespace sluice
 
@@ -295,4 +431,30 @@ struct Trampolines {
         policy_,                                                                              \
     };                                                                                        \
     return host_abi_major == SLUICE_ABI_MAJOR ? &table.base : nullptr;                        \
+  }
+
+// Exports the plugin entry for transform class `Class` (a sluice::Transform): named in YAML by
+// `transform: {plugin: <name_>}`. Use once per shared object, at namespace scope.
+#define SLUICE_EXPORT_TRANSFORM(Class, name_, options_, version_, doc_)     \
+  extern "C" SLUICE_PLUGIN_EXPORT const sluice_plugin* sluice_plugin_entry( \
+      uint32_t host_abi_major, uint32_t /*host_abi_minor*/) {               \
+    static const sluice_transform_plugin table = {                          \
+        {                                                                   \
+            sizeof(sluice_transform_plugin),                                \
+            SLUICE_ABI_MAJOR,                                               \
+            SLUICE_ABI_MINOR,                                               \
+            static_cast<uint32_t>(SLUICE_KIND_TRANSFORM),                   \
+            0u,                                                             \
+            name_,                                                          \
+            version_,                                                       \
+            doc_,                                                           \
+            options_,                                                       \
+            &::sluice::detail::TransformTrampolines<Class>::Create,         \
+            nullptr,                                                        \
+            nullptr,                                                        \
+            &::sluice::detail::TransformTrampolines<Class>::Destroy,        \
+        },                                                                  \
+        &::sluice::detail::TransformTrampolines<Class>::Apply,              \
+    };                                                                      \
+    return host_abi_major == SLUICE_ABI_MAJOR ? &table.base : nullptr;      \
   }

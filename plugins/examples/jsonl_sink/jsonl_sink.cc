@@ -63,16 +63,14 @@ void AppendEscaped(std::string_view s, std::string* out) {
 
 class JsonlSink final : public sluice::Sink {
  public:
-  static std::unique_ptr<sluice::Sink> Create(const sluice::Options& opts, sluice::Host host,
-                                              std::string* error) {
+  static sluice::Created<sluice::Sink> Create(const sluice::Options& opts, sluice::Host host) {
     auto sink = std::make_unique<JsonlSink>();
     std::string path = opts.Get("path");
     sink->fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (sink->fd_ < 0) {
-      *error = "open " + path + ": " + std::strerror(errno);
-      return nullptr;
+      return sluice::Created<sluice::Sink>::Error("open " + path + ": " + std::strerror(errno));
     }
-    sink->max_record_bytes_ = static_cast<size_t>(opts.GetInt("max_record_bytes", 65536));
+    sink->max_record_bytes_ = static_cast<size_t>(opts.GetSize("max_record_bytes", 65536));
     sink->fsync_ = opts.GetBool("fsync", true);
     sink->host_ = host;
     return sink;

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "buffer/exec_transform.h"
+
 namespace sluice::buffer {
 namespace {
 
@@ -121,6 +123,38 @@ TEST(PluginHostTest, AnInconsistentPolicyIsRefusedAtLoad) {
   EXPECT_NE(p.status().message().find("its delivery policy is inconsistent: buffer size range"),
             std::string::npos)
       << p.status().message();
+}
+
+// A transform written with the C++ helper, driven the way a delivery drives it.
+TEST(PluginHostTest, CxxTransformHelperAnswersPerRecord) {
+  PluginHost host({});
+  auto p = host.LoadFile(kFixtures / "cxx_transform.so");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_TRUE((*p)->transform());
+  auto v = PluginHost::Validate(**p, Section("cxx_transform", {}));
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  PluginCounters counters;
+  auto inst = SinkInstance::Create(*p, *v, "d", &counters);
+  ASSERT_TRUE(inst.ok()) << inst.status().ToString();
+  auto t = PluginTransform::Create(std::move(*inst), "d", 0);
+  ASSERT_TRUE(t.ok());
+  TransformIn in[4] = {
+      {"0-1", 1, "id=42 ok"}, {"0-2", 2, "please drop"}, {"0-3", 3, "fail me"}, {"0-4", 4, "7"}};
+  std::vector<TransformOut> out = (*t)->Apply(in);
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0].result, TransformOut::Result::kOk);
+  EXPECT_EQ(out[0].data, "id=## ok");
+  EXPECT_EQ(out[1].result, TransformOut::Result::kDropped);
+  EXPECT_EQ(out[2].result, TransformOut::Result::kProcessingFailed);
+  EXPECT_EQ(out[2].error, "cxx fixture: refused 0-3");
+  EXPECT_EQ(out[3].data, "#");
+  // Create's error comes back as the create failure, named.
+  auto bad = PluginHost::Validate(**p, Section("cxx_transform", {Opt("mask", "xy", 11)}));
+  ASSERT_TRUE(bad.ok());
+  auto refused = SinkInstance::Create(*p, *bad, "d", &counters);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("mask must be 1 char"), std::string::npos)
+      << refused.status().message();
 }
 
 TEST(PluginHostTest, FailingCreate) {
