@@ -143,19 +143,8 @@ class FileSink final : public sluice::Sink {
 }  // namespace
 
 // The delivery policy: Firehose S3 destination ranges (a local file system stands in for S3).
-static const sluice_delivery_policy kFilePolicy = {
-    .struct_size = sizeof(sluice_delivery_policy),
-    .reserved = 0,
-    .buffer_size_min = 1 << 20,
-    .buffer_size_default = 5 << 20,
-    .buffer_size_max = 128 << 20,
-    .buffer_interval_min_ms = 0,
-    .buffer_interval_default_ms = 300000,
-    .buffer_interval_max_ms = 900000,
-    .retry_duration_default_ms = 86400000,
-    .retry_duration_max_ms = 86400000,
-    .error_output_type = "file-failed",
-};
+static constexpr sluice_delivery_policy kFilePolicy = sluice::MakePolicy(
+    {1 << 20, 5 << 20, 128 << 20}, {0, 300000, 900000}, {86400000, 86400000}, "file-failed");
 
 SLUICE_EXPORT_SINK_WITH_POLICY(
     FileSink, "file", SLUICE_KIND_OBJECT_SINK, SLUICE_FLAG_IDEMPOTENT_KEYS, kOptions, "1.0",

@@ -182,19 +182,8 @@ class HttpSink final : public Sink {
 
 // The delivery policy: Firehose's HTTP endpoint destination: 1-64 MiB (5), 0-900 s (300), retries
 // 0-7200 s (300).
-static const sluice_delivery_policy kHttpPolicy = {
-    .struct_size = sizeof(sluice_delivery_policy),
-    .reserved = 0,
-    .buffer_size_min = 1 << 20,
-    .buffer_size_default = 5 << 20,
-    .buffer_size_max = 64 << 20,
-    .buffer_interval_min_ms = 0,
-    .buffer_interval_default_ms = 300000,
-    .buffer_interval_max_ms = 900000,
-    .retry_duration_default_ms = 300000,
-    .retry_duration_max_ms = 7200000,
-    .error_output_type = "http-endpoint-failed",
-};
+static constexpr sluice_delivery_policy kHttpPolicy = sluice::MakePolicy(
+    {1 << 20, 5 << 20, 64 << 20}, {0, 300000, 900000}, {300000, 7200000}, "http-endpoint-failed");
 
 SLUICE_EXPORT_SINK_WITH_POLICY(
     sluice::http_sink::HttpSink, "http", SLUICE_KIND_RECORD_SINK, 0, sluice::http_sink::kOptions,

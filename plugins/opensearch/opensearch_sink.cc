@@ -255,19 +255,9 @@ class OpenSearchSink final : public Sink {
 
 // The delivery policy: Firehose's OpenSearch destination: 1-100 MB (5), 0-900 s (300), retries
 // 0-7200 s (300).
-static const sluice_delivery_policy kOpenSearchPolicy = {
-    .struct_size = sizeof(sluice_delivery_policy),
-    .reserved = 0,
-    .buffer_size_min = 1000000,
-    .buffer_size_default = 5000000,
-    .buffer_size_max = 100000000,
-    .buffer_interval_min_ms = 0,
-    .buffer_interval_default_ms = 300000,
-    .buffer_interval_max_ms = 900000,
-    .retry_duration_default_ms = 300000,
-    .retry_duration_max_ms = 7200000,
-    .error_output_type = "AmazonOpenSearchService-failed",
-};
+static constexpr sluice_delivery_policy kOpenSearchPolicy =
+    sluice::MakePolicy({1000000, 5000000, 100000000}, {0, 300000, 900000}, {300000, 7200000},
+                       "AmazonOpenSearchService-failed");
 
 SLUICE_EXPORT_SINK_WITH_POLICY(
     sluice::opensearch_sink::OpenSearchSink, "opensearch", SLUICE_KIND_RECORD_SINK, 0,

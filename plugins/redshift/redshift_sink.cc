@@ -191,19 +191,8 @@ class RedshiftSink final : public sluice::Sink {
 
 // The delivery policy: Firehose's Redshift destination: S3 staging ranges, COPY retried 0-7200 s
 // (3600).
-static const sluice_delivery_policy kRedshiftPolicy = {
-    .struct_size = sizeof(sluice_delivery_policy),
-    .reserved = 0,
-    .buffer_size_min = 1 << 20,
-    .buffer_size_default = 5 << 20,
-    .buffer_size_max = 128 << 20,
-    .buffer_interval_min_ms = 0,
-    .buffer_interval_default_ms = 300000,
-    .buffer_interval_max_ms = 900000,
-    .retry_duration_default_ms = 3600000,
-    .retry_duration_max_ms = 7200000,
-    .error_output_type = "redshift-failed",
-};
+static constexpr sluice_delivery_policy kRedshiftPolicy = sluice::MakePolicy(
+    {1 << 20, 5 << 20, 128 << 20}, {0, 300000, 900000}, {3600000, 7200000}, "redshift-failed");
 
 SLUICE_EXPORT_SINK_WITH_POLICY(
     sluice::redshift::RedshiftSink, "redshift", SLUICE_KIND_RECORD_SINK, 0,

@@ -76,19 +76,8 @@ class S3Sink final : public sluice::Sink {
 }  // namespace sluice::s3
 
 // The delivery policy: Firehose's S3 destination: 1-128 MiB (5), 0-900 s (300), retried up to 24 h.
-static const sluice_delivery_policy kS3Policy = {
-    .struct_size = sizeof(sluice_delivery_policy),
-    .reserved = 0,
-    .buffer_size_min = 1 << 20,
-    .buffer_size_default = 5 << 20,
-    .buffer_size_max = 128 << 20,
-    .buffer_interval_min_ms = 0,
-    .buffer_interval_default_ms = 300000,
-    .buffer_interval_max_ms = 900000,
-    .retry_duration_default_ms = 86400000,
-    .retry_duration_max_ms = 86400000,
-    .error_output_type = "s3-failed",
-};
+static constexpr sluice_delivery_policy kS3Policy = sluice::MakePolicy(
+    {1 << 20, 5 << 20, 128 << 20}, {0, 300000, 900000}, {86400000, 86400000}, "s3-failed");
 
 SLUICE_EXPORT_SINK_WITH_POLICY(
     sluice::s3::S3Sink, "s3", SLUICE_KIND_OBJECT_SINK, SLUICE_FLAG_IDEMPOTENT_KEYS,

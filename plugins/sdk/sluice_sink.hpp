@@ -196,6 +196,29 @@ class Sink {
   virtual bool Healthcheck(std::string* /*error*/) { return true; }
 };
 
+// A delivery policy (ABI 1.3) from its three ranges: {min, default, max} bytes of buffer,
+// {min, default, max} ms of buffer interval, {default, max} ms of retry duration.
+struct Range3 {
+  uint64_t min, def, max;
+};
+struct Range2 {
+  uint64_t def, max;
+};
+constexpr sluice_delivery_policy MakePolicy(Range3 size, Range3 interval_ms, Range2 retry_ms,
+                                            const char* error_output_type) {
+  return sluice_delivery_policy{sizeof(sluice_delivery_policy),
+                                0,
+                                size.min,
+                                size.def,
+                                size.max,
+                                interval_ms.min,
+                                interval_ms.def,
+                                interval_ms.max,
+                                retry_ms.def,
+                                retry_ms.max,
+                                error_output_type};
+}
+
 // The answer of Create: the object, or why it could not be made (never both).
 template <typename Base>
 struct Created {
@@ -266,27 +289,39 @@ std::unique_ptr<Base> CreateOf(const Options& opts, Host host, std::string* erro
   }
 }
 
+// on_create for class T deriving from Base, kept in an Inst {std::unique_ptr<Base>, ...}.
+template <typename Base, typename T, typename Inst>
+int CreateInstance(const sluice_host_services* host, const sluice_option* options, size_t n,
+                   void** instance, char* err, size_t err_cap) noexcept {
+  try {
+    std::string error;
+    std::unique_ptr<Base> made = CreateOf<Base, T>(Options(options, n), Host(host), &error);
+    if (!made) {
+      CopyText(error, err, err_cap);
+      return 1;
+    }
+    *instance = new Inst{std::move(made), {}};
+    return 0;
+  } catch (const std::exception& e) {
+    CopyText(e.what(), err, err_cap);
+  } catch (...) {
+    CopyText("unknown exception in create", err, err_cap);
+  }
+  return 1;
+}
+
+template <typename Inst>
+void DestroyInstance(void* instance) noexcept {
+  try {
+    delete static_cast<Inst*>(instance);
+  } catch (...) {
+  }
+}
+
 template <typename T>
 struct Trampolines {
-  static int Create(const sluice_host_services* host, const sluice_option* options, size_t n,
-                    void** instance, char* err, size_t err_cap) noexcept {
-    try {
-      std::string error;
-      std::unique_ptr<Sink> sink = CreateOf<Sink, T>(Options(options, n), Host(host), &error);
-      if (!sink) {
-        CopyText(error, err, err_cap);
-        return 1;
-      }
-      auto* inst = new Instance{std::move(sink), {}};
-      *instance = inst;
-      return 0;
-    } catch (const std::exception& e) {
-      CopyText(e.what(), err, err_cap);
-    } catch (...) {
-      CopyText("unknown exception in create", err, err_cap);
-    }
-    return 1;
-  }
+  static constexpr auto Create = &CreateInstance<Sink, T, Instance>;
+  static constexpr auto Destroy = &DestroyInstance<Instance>;
 
   static int Deliver(void* instance, const sluice_batch* batch,
                      sluice_deliver_result* result) noexcept {
@@ -329,13 +364,6 @@ struct Trampolines {
     }
     return 1;
   }
-
-  static void Destroy(void* instance) noexcept {
-    try {
-      delete static_cast<Instance*>(instance);
-    } catch (...) {
-    }
-  }
 };
 
 struct TransformInstance {
@@ -345,25 +373,8 @@ struct TransformInstance {
 
 template <typename T>
 struct TransformTrampolines {
-  static int Create(const sluice_host_services* host, const sluice_option* options, size_t n,
-                    void** instance, char* err, size_t err_cap) noexcept {
-    try {
-      std::string error;
-      std::unique_ptr<Transform> t =
-          CreateOf<Transform, T>(Options(options, n), Host(host), &error);
-      if (!t) {
-        CopyText(error, err, err_cap);
-        return 1;
-      }
-      *instance = new TransformInstance{std::move(t), {}};
-      return 0;
-    } catch (const std::exception& e) {
-      CopyText(e.what(), err, err_cap);
-    } catch (...) {
-      CopyText("unknown exception in create", err, err_cap);
-    }
-    return 1;
-  }
+  static constexpr auto Create = &CreateInstance<Transform, T, TransformInstance>;
+  static constexpr auto Destroy = &DestroyInstance<TransformInstance>;
 
   // An exception fails the whole invocation (the host retries it, then fails every record).
   static int Apply(void* instance, const sluice_record* records, size_t count,
@@ -386,13 +397,6 @@ struct TransformTrampolines {
       return 0;
     } catch (...) {
       return 1;
-    }
-  }
-
-  static void Destroy(void* instance) noexcept {
-    try {
-      delete static_cast<TransformInstance*>(instance);
-    } catch (...) {
     }
   }
 };
@@ -423,10 +427,10 @@ struct TransformTrampolines {
             version_,                                                                         \
             doc_,                                                                             \
             options_,                                                                         \
-            &::sluice::detail::Trampolines<Class>::Create,                                    \
+            ::sluice::detail::Trampolines<Class>::Create,                                     \
             &::sluice::detail::Trampolines<Class>::Deliver,                                   \
             &::sluice::detail::Trampolines<Class>::Healthcheck,                               \
-            &::sluice::detail::Trampolines<Class>::Destroy,                                   \
+            ::sluice::detail::Trampolines<Class>::Destroy,                                    \
         },                                                                                    \
         policy_,                                                                              \
     };                                                                                        \
@@ -449,10 +453,10 @@ struct TransformTrampolines {
             version_,                                                       \
             doc_,                                                           \
             options_,                                                       \
-            &::sluice::detail::TransformTrampolines<Class>::Create,         \
+            ::sluice::detail::TransformTrampolines<Class>::Create,          \
             nullptr,                                                        \
             nullptr,                                                        \
-            &::sluice::detail::TransformTrampolines<Class>::Destroy,        \
+            ::sluice::detail::TransformTrampolines<Class>::Destroy,         \
         },                                                                  \
         &::sluice::detail::TransformTrampolines<Class>::Apply,              \
     };                                                                      \

@@ -195,19 +195,8 @@ class SplunkSink final : public Sink {
 
 // The delivery policy: Firehose's Splunk destination: 1-5 MB (5), 0-60 s (60), retries 0-7200 s
 // (300).
-static const sluice_delivery_policy kSplunkPolicy = {
-    .struct_size = sizeof(sluice_delivery_policy),
-    .reserved = 0,
-    .buffer_size_min = 1000000,
-    .buffer_size_default = 5000000,
-    .buffer_size_max = 5000000,
-    .buffer_interval_min_ms = 0,
-    .buffer_interval_default_ms = 60000,
-    .buffer_interval_max_ms = 60000,
-    .retry_duration_default_ms = 300000,
-    .retry_duration_max_ms = 7200000,
-    .error_output_type = "splunk-failed",
-};
+static constexpr sluice_delivery_policy kSplunkPolicy = sluice::MakePolicy(
+    {1000000, 5000000, 5000000}, {0, 60000, 60000}, {300000, 7200000}, "splunk-failed");
 
 SLUICE_EXPORT_SINK_WITH_POLICY(
     sluice::splunk_sink::SplunkSink, "splunk", SLUICE_KIND_RECORD_SINK, 0,

@@ -130,19 +130,8 @@ class JsonlSink final : public sluice::Sink {
 
 // The delivery policy: This example's own choice: small local appends, 1 KiB-16 MiB (1 MiB), 0-60 s
 // (5 s), retries up to 10 min (1 min).
-static const sluice_delivery_policy kJsonlPolicy = {
-    .struct_size = sizeof(sluice_delivery_policy),
-    .reserved = 0,
-    .buffer_size_min = 1 << 10,
-    .buffer_size_default = 1 << 20,
-    .buffer_size_max = 16 << 20,
-    .buffer_interval_min_ms = 0,
-    .buffer_interval_default_ms = 5000,
-    .buffer_interval_max_ms = 60000,
-    .retry_duration_default_ms = 60000,
-    .retry_duration_max_ms = 600000,
-    .error_output_type = "jsonl-failed",
-};
+static constexpr sluice_delivery_policy kJsonlPolicy = sluice::MakePolicy(
+    {1 << 10, 1 << 20, 16 << 20}, {0, 5000, 60000}, {60000, 600000}, "jsonl-failed");
 
 SLUICE_EXPORT_SINK_WITH_POLICY(JsonlSink, "jsonl", SLUICE_KIND_RECORD_SINK, 0, kOptions, "1.0",
                                "Appends records to a file as JSON lines (an example plugin).",

@@ -5,11 +5,10 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { startS3, ACCESS_KEY, SECRET_KEY } from './s3_peer.mjs';
+import { startS3, listKeys, ACCESS_KEY, SECRET_KEY } from './s3_peer.mjs';
 
 const LINES = 20000;
 let peer, dir, daemon;
@@ -21,16 +20,6 @@ after(async () => {
   else if (dir) console.error('kept', dir);
 });
 
-function listKeys(s3Endpoint, bucket) {
-  return new Promise((resolve, reject) => {
-    http.get(`${s3Endpoint}/${bucket}?list-type=2&max-keys=1000`, (r) => {
-      let body = '';
-      r.on('data', (c) => { body += c; });
-      r.on('end', () => resolve([...body.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1]
-        .replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>'))));
-    }).on('error', reject);
-  });
-}
 
 test('sluice run delivers a tailed file to S3, every line once', { timeout: 90000 }, async () => {
   const bin = process.env.SLUICE_BIN;

@@ -8,11 +8,10 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { startS3, ACCESS_KEY, SECRET_KEY } from './s3_peer.mjs';
+import { startS3, listKeys, ACCESS_KEY, SECRET_KEY } from './s3_peer.mjs';
 
 const STATUSES = [200, 404, 500];
 const PER_STATUS = 400;
@@ -26,16 +25,6 @@ after(async () => {
   else if (dir) console.error('kept', dir);
 });
 
-function listKeys(s3Endpoint, bucket) {
-  return new Promise((resolve, reject) => {
-    http.get(`${s3Endpoint}/${bucket}?list-type=2&max-keys=1000`, (r) => {
-      let body = '';
-      r.on('data', (c) => { body += c; });
-      r.on('end', () => resolve([...body.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1]
-        .replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>'))));
-    }).on('error', reject);
-  });
-}
 
 function sluice(args, input) {
   const r = spawnSync(process.env.SLUICE_BIN, args, { cwd: dir, input });
