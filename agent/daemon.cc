@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "agent/admin.h"
+#include "agent/config/errors.h"
 #include "agent/daemon_state.h"
 #include "broker/api/firehose_api.h"
-#include "agent/config/errors.h"
 #include "buffer/delivery_plan.h"
 #include "core/log.h"
 
@@ -32,23 +32,6 @@ std::vector<fs::path> PluginDirsOf(const config::Config& config) {
     dirs.push_back(exe.parent_path().parent_path() / "lib/sluice/plugins");
   }
   return dirs;
-}
-
-std::string JsonEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 // The sd_notify protocol: one datagram to the AF_UNIX socket named by $NOTIFY_SOCKET ('@' first

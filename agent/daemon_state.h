@@ -79,7 +79,7 @@ std::vector<std::filesystem::path> PluginDirsOf(const config::Config& config);
 Result<std::map<std::string, std::string>> ConfigFingerprints(std::string_view yaml_text);
 // The text a config was loaded from: its file, or the embedded default.
 Result<std::string> ConfigText(const config::Config& config);
-std::string JsonEscape(std::string_view s);
+using sluice::JsonEscape;  // core/json.h
 
 // Building blocks shared by Start and Reload (daemon.cc).
 // Creates the stream if absent; else applies a changed shard count or retention.

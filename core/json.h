@@ -1,5 +1,6 @@
 // Parsing JSON that came from outside (API bodies, log lines, records, plugin and endpoint answers)
-// without letting its shape decide how deep our stack goes.
+// without letting its shape decide how deep our stack goes; and the one way JSON strings are
+// written where a writer is not already at hand (AppendJsonString, JsonEscape).
 //
 // RapidJSON's default reader recurses once per nesting level, so a few hundred kilobytes of '['
 // overflow the stack of whichever thread parses them. Every parse of bytes we did not write goes
@@ -17,6 +18,8 @@
 #include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <cstddef>
 #include <string>
@@ -169,5 +172,21 @@ class JsonArena {
   rapidjson::MemoryPoolAllocator<> pool_;
   rapidjson::Document doc_;
 };
+
+// Appends `s` as a JSON string (quoted; escaped by RapidJSON's writer: ", \\, control bytes) to
+// *out. Bytes are copied as they are: the caller owns their encoding.
+inline void AppendJsonString(std::string_view s, std::string* out) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  out->append(sb.GetString(), sb.GetSize());
+}
+
+// `s` escaped for the inside of a JSON string (without the quotes).
+inline std::string JsonEscape(std::string_view s) {
+  std::string quoted;
+  AppendJsonString(s, &quoted);
+  return quoted.substr(1, quoted.size() - 2);
+}
 
 }  // namespace sluice

@@ -181,4 +181,9 @@ uint32_t FirehoseBackoffMs(uint32_t attempt, double unit) {
   return static_cast<uint32_t>(std::min(ms, 120000.0));
 }
 
+std::string Truncated(std::string_view s, size_t cap) {
+  if (s.size() <= cap) return std::string(s);
+  return std::string(s.substr(0, cap)) + "...";
+}
+
 }  // namespace sluice::sink

@@ -31,6 +31,9 @@ Result<UrlParts> SplitUrl(std::string_view url);
 // A GUID-shaped id (8-4-4-4-12 lower-case hex) derived from `seed`: the same seed, the same id.
 std::string StableGuid(std::string_view seed);
 
+// `s` cut to `cap` bytes with "..." appended when it was longer (for error messages).
+std::string Truncated(std::string_view s, size_t cap);
+
 // A random GUID (version 4) from /dev/urandom.
 std::string RandomGuid();
 

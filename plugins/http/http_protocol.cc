@@ -7,6 +7,8 @@
 #include "plugins/common/sink_util.h"
 
 namespace sluice::http_sink {
+
+using sink::Truncated;
 namespace {
 
 // {"data":""} plus a comma.
@@ -23,11 +25,6 @@ std::string_view WithoutTrailingNewline(std::string_view s) {
   if (!s.empty() && s.back() == '\n') s.remove_suffix(1);
   if (!s.empty() && s.back() == '\r') s.remove_suffix(1);
   return s;
-}
-
-std::string Truncated(std::string_view s, size_t cap) {
-  if (s.size() <= cap) return std::string(s);
-  return std::string(s.substr(0, cap)) + "...";
 }
 
 }  // namespace

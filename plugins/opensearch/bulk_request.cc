@@ -12,14 +12,9 @@
 #include "plugins/common/sink_util.h"
 
 namespace sluice::opensearch_sink {
-namespace {
 
-void AppendJsonString(std::string_view s, std::string* out) {
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-  out->append(sb.GetString(), sb.GetSize());
-}
+using sink::Truncated;
+namespace {
 
 bool NeedsEscape(std::string_view s) {
   for (unsigned char c : s)
@@ -36,11 +31,6 @@ void AppendQuoted(std::string_view s, std::string* out) {
   out->push_back('"');
   out->append(s);
   out->push_back('"');
-}
-
-std::string Truncated(std::string_view s, size_t cap) {
-  if (s.size() <= cap) return std::string(s);
-  return std::string(s.substr(0, cap)) + "...";
 }
 
 ItemResult ItemFrom(const rapidjson::Value& item, Action action) {

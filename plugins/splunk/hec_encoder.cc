@@ -14,14 +14,9 @@
 #include "plugins/common/sink_util.h"
 
 namespace sluice::splunk_sink {
-namespace {
 
-void AppendJsonString(std::string_view s, std::string* out) {
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-  out->append(sb.GetString(), sb.GetSize());
-}
+using sink::Truncated;
+namespace {
 
 std::string_view WithoutTrailingNewline(std::string_view s) {
   if (!s.empty() && s.back() == '\n') s.remove_suffix(1);
@@ -37,11 +32,6 @@ bool IsJsonContainer(std::string_view s) {
   size_t end = 0;
   return ValidateJson<rapidjson::kParseStopWhenDoneFlag>(s, &end).ok() &&
          s.find_first_not_of(" \t\r\n", end) == std::string_view::npos;
-}
-
-std::string Truncated(std::string_view s, size_t cap) {
-  if (s.size() <= cap) return std::string(s);
-  return std::string(s.substr(0, cap)) + "...";
 }
 
 struct CodeRule {
