@@ -15,19 +15,12 @@
 #include <unordered_map>
 
 #include "core/base64.h"
+#include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
 
 namespace sluice::buffer {
-namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Result<std::unique_ptr<ExecTransform>> ExecTransform::Create(std::vector<std::string> argv,
                                                              std::string delivery,
@@ -129,11 +122,11 @@ Status ExecTransform::Invoke(const std::string& request, std::string* answer) {
   }
   err_lines_ = 0;
   DrainStderr();
-  int64_t deadline = NowMs() + timeout_.count();
+  int64_t deadline = Clock::Real()->MonotonicMs() + timeout_.count();
   size_t done = 0;
   while (done < request.size()) {
     pollfd p{in_fd_, POLLOUT, 0};
-    int left = static_cast<int>(std::max<int64_t>(0, deadline - NowMs()));
+    int left = static_cast<int>(std::max<int64_t>(0, deadline - Clock::Real()->MonotonicMs()));
     if (::poll(&p, 1, left) <= 0) return Unavailable("transform timed out writing its input");
     ssize_t n = ::write(in_fd_, request.data() + done, request.size() - done);
     if (n < 0 && errno == EINTR) continue;
@@ -154,7 +147,7 @@ Status ExecTransform::Invoke(const std::string& request, std::string* answer) {
                              " bytes without a newline");
     }
     pollfd p[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
-    int left = static_cast<int>(std::max<int64_t>(0, deadline - NowMs()));
+    int left = static_cast<int>(std::max<int64_t>(0, deadline - Clock::Real()->MonotonicMs()));
     if (::poll(p, 2, left) <= 0) return Unavailable("transform timed out");
     if (p[1].revents != 0) DrainStderr();
     if (p[0].revents == 0) {

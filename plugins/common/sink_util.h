@@ -40,6 +40,11 @@ std::string RandomGuid();
 // The verdict shared by the sinks for an HTTP status outside their own protocol rules.
 enum class Verdict { kOk, kRetry, kRetryLoud, kReject };
 
+// Whether a failure of our own configuration (credentials, permissions, a missing bucket) is
+// logged at this attempt of a batch: the first and every tenth, so a misconfiguration is loud
+// without writing a line per retry.
+inline bool LoudAttempt(uint32_t attempt) { return attempt == 1 || attempt % 10 == 0; }
+
 // 2xx ok; 408, 429, 5xx and 0 (no answer) retry; 401 and 403 retry loudly (a misconfiguration
 // must not spill data); other 4xx (and 1xx/3xx) reject.
 Verdict VerdictForStatus(long status);

@@ -4,6 +4,7 @@
 #include <rapidjson/writer.h>
 
 #include "core/base64.h"
+#include "plugins/common/http_transport_options.h"
 #include "plugins/common/sink_util.h"
 
 namespace sluice::http_sink {
@@ -35,16 +36,7 @@ const sluice_option_def kOptions[] = {
     {"bearer_token", SLUICE_OPT_STRING, "", "auth bearer: the token.", 0, nullptr},
     {"timeout", SLUICE_OPT_DURATION, "180s",
      "Per request, connect included (Firehose gives an endpoint 3 minutes).", 0, nullptr},
-    {"connect_timeout", SLUICE_OPT_DURATION, "10s", "TCP and TLS connect.", 0, nullptr},
-    {"ca_file", SLUICE_OPT_STRING, "", "PEM CA bundle to verify the endpoint; default: system.", 0,
-     nullptr},
-    {"ca_path", SLUICE_OPT_STRING, "", "Directory of hashed CA certificates; default: system.", 0,
-     nullptr},
-    {"insecure_skip_verify", SLUICE_OPT_BOOL, "false", "Do not verify the TLS peer (tests only).",
-     0, nullptr},
-    {"http2", SLUICE_OPT_BOOL, "false", "Negotiate HTTP/2 over TLS (ALPN).", 0, nullptr},
-    {"proxy", SLUICE_OPT_STRING, "", "Proxy URL; default: the http(s)_proxy environment.", 0,
-     nullptr},
+    SLUICE_HTTP_TRANSPORT_OPTIONS,
     {"max_records", SLUICE_OPT_INT, "10000", "Records per request, 1..10000.", 0, nullptr},
     {"max_body_size", SLUICE_OPT_SIZE, "64MiB",
      "Request body bytes before compression, at most 64MiB.", 0, nullptr},
@@ -114,13 +106,7 @@ Result<Config> ParseConfig(const Options& opts) {
     return InvalidArgument("max_body_size must be 1KiB..64MiB");
   }
   c.max_body = static_cast<size_t>(max_body);
-  c.http.timeout_ms = opts.GetInt("timeout", 180000);
-  c.http.connect_timeout_ms = opts.GetInt("connect_timeout", 10000);
-  c.http.ca_file = opts.Get("ca_file");
-  c.http.ca_path = opts.Get("ca_path");
-  c.http.insecure_skip_verify = opts.GetBool("insecure_skip_verify", false);
-  c.http.http2 = opts.GetBool("http2", false);
-  c.http.proxy = opts.Get("proxy");
+  sink::ReadHttpTransport(opts, 180000, &c.http);
   return c;
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/clock.h"
 #include "plugins/common/body_codec.h"
 #include "plugins/common/http_client.h"
 #include "plugins/common/sink_util.h"
@@ -22,12 +23,6 @@
 
 namespace sluice::http_sink {
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 class HttpSink final : public Sink {
  public:
@@ -63,7 +58,7 @@ class HttpSink final : public Sink {
         ok += chunk.count;
         host_.Count("records_sent", chunk.count);
       } else {
-        if (cl.loud && (batch.attempt() == 1 || batch.attempt() % 10 == 0)) {
+        if (cl.loud && (sink::LoudAttempt(batch.attempt()))) {
           host_.Log(SLUICE_LOG_ERROR, "the endpoint refuses our credentials (" + cl.error_code +
                                           "); check access_key / auth; retrying");
         }
@@ -118,7 +113,7 @@ class HttpSink final : public Sink {
     body_.clear();
     if (c.mode == Mode::kFirehose) {
       request_id = RequestIdFor(batch, chunk);
-      AppendFirehoseBody(request_id, NowMs(), batch, chunk, &body_);
+      AppendFirehoseBody(request_id, Clock::Real()->NowMs(), batch, chunk, &body_);
       req.headers.emplace_back("X-Amz-Firehose-Protocol-Version", "1.0");
       req.headers.emplace_back("X-Amz-Firehose-Request-Id", request_id);
       req.headers.emplace_back("X-Amz-Firehose-Source-Arn", c.source_arn);

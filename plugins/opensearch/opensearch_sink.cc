@@ -14,6 +14,7 @@
 #include "plugins/common/body_codec.h"
 #include "plugins/common/http_client.h"
 #include "plugins/common/sigv4.h"
+#include "plugins/common/sink_util.h"
 #include "plugins/opensearch/bulk_request.h"
 #include "plugins/opensearch/opensearch_options.h"
 #include "sluice_sink.hpp"
@@ -104,7 +105,7 @@ class OpenSearchSink final : public Sink {
     BulkClassification cl =
         ClassifyResponse(status, resp.body, sent_.size(), c.action,
                          sink::RetryAfterMs(resp.Header("retry-after")), transport);
-    if (cl.loud && (batch.attempt() == 1 || batch.attempt() % 10 == 0)) {
+    if (cl.loud && (sink::LoudAttempt(batch.attempt()))) {
       host_.Log(SLUICE_LOG_ERROR, "the cluster refuses our credentials (" + cl.error_code +
                                       "); check auth; retrying");
     }

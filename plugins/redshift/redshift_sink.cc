@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "plugins/common/sink_util.h"
 #include "plugins/redshift/pg_conn.h"
 #include "plugins/redshift/redshift_config.h"
 #include "plugins/redshift/redshift_sql.h"
@@ -76,7 +77,7 @@ class RedshiftSink final : public sluice::Sink {
   }
 
   void LogLoud(const sluice::Batch& batch, const std::string& what) {
-    if (batch.attempt() == 1 || batch.attempt() % 10 == 0) {
+    if (sink::LoudAttempt(batch.attempt())) {
       host_.Log(SLUICE_LOG_ERROR,
                 "redshift: " + what + "; retrying until the configuration is fixed");
     }

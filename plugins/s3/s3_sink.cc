@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "plugins/common/sink_util.h"
 #include "plugins/s3/s3_client.h"
 #include "plugins/s3/s3_config.h"
 #include "sluice_sink.hpp"
@@ -49,7 +50,7 @@ class S3Sink final : public sluice::Sink {
       return sluice::Outcome::Ok();
     }
     host_.Count(o.kind == S3Outcome::Kind::kReject ? "requests_rejected" : "requests_failed", 1);
-    if (o.loud && (batch.attempt() == 1 || batch.attempt() % 10 == 0)) {
+    if (o.loud && (sink::LoudAttempt(batch.attempt()))) {
       // Our configuration is wrong (credentials, bucket, policy): retried, never spilled.
       host_.Log(SLUICE_LOG_ERROR, "s3: bucket " + client_->config().bucket + " refuses writes (" +
                                       o.code + ": " + o.message +

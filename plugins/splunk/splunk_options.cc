@@ -1,5 +1,7 @@
 #include "plugins/splunk/splunk_options.h"
 
+#include "plugins/common/http_transport_options.h"
+
 namespace sluice::splunk_sink {
 
 const sluice_option_def kOptions[] = {
@@ -33,14 +35,7 @@ const sluice_option_def kOptions[] = {
      nullptr},
     {"content_encoding", SLUICE_OPT_ENUM, "none", "gzip: compress request bodies.", 0, "none|gzip"},
     {"timeout", SLUICE_OPT_DURATION, "60s", "Per request, connect included.", 0, nullptr},
-    {"connect_timeout", SLUICE_OPT_DURATION, "10s", "TCP and TLS connect.", 0, nullptr},
-    {"ca_file", SLUICE_OPT_STRING, "", "PEM CA bundle; default: system.", 0, nullptr},
-    {"ca_path", SLUICE_OPT_STRING, "", "Directory of hashed CA certificates.", 0, nullptr},
-    {"insecure_skip_verify", SLUICE_OPT_BOOL, "false", "Do not verify the TLS peer (tests only).",
-     0, nullptr},
-    {"http2", SLUICE_OPT_BOOL, "false", "Negotiate HTTP/2 over TLS (ALPN).", 0, nullptr},
-    {"proxy", SLUICE_OPT_STRING, "", "Proxy URL; default: the http(s)_proxy environment.", 0,
-     nullptr},
+    SLUICE_HTTP_TRANSPORT_OPTIONS,
     {nullptr, SLUICE_OPT_STRING, nullptr, nullptr, 0, nullptr},
 };
 
@@ -84,13 +79,7 @@ Result<Config> ParseConfig(const Options& opts) {
   c.ack_poll_interval_ms = opts.GetInt("ack_poll_interval", 1000);
   if (c.ack_poll_interval_ms < 10) return InvalidArgument("ack_poll_interval must be >= 10ms");
   c.gzip = opts.Get("content_encoding", "none") == "gzip";
-  c.http.timeout_ms = opts.GetInt("timeout", 60000);
-  c.http.connect_timeout_ms = opts.GetInt("connect_timeout", 10000);
-  c.http.ca_file = opts.Get("ca_file");
-  c.http.ca_path = opts.Get("ca_path");
-  c.http.insecure_skip_verify = opts.GetBool("insecure_skip_verify", false);
-  c.http.http2 = opts.GetBool("http2", false);
-  c.http.proxy = opts.Get("proxy");
+  sink::ReadHttpTransport(opts, 60000, &c.http);
   return c;
 }
 

@@ -14,6 +14,7 @@
 
 #include "plugins/common/body_codec.h"
 #include "plugins/common/http_client.h"
+#include "plugins/common/sink_util.h"
 #include "plugins/splunk/hec_encoder.h"
 #include "plugins/splunk/splunk_options.h"
 #include "sluice_sink.hpp"
@@ -85,7 +86,7 @@ class SplunkSink final : public Sink {
                                ? ClassifyResponse(resp->status, resp->body,
                                                   sink::RetryAfterMs(resp->Header("retry-after")))
                                : ClassifyResponse(0, {}, 0, resp.status().message());
-    bool log_now = batch.attempt() == 1 || batch.attempt() % 10 == 0;
+    bool log_now = sink::LoudAttempt(batch.attempt());
     if (cl.loud && log_now) Loud(cl.error_code, cl.error_message);
     if (cl.action == HecClassification::Action::kRetry) {
       return Outcome::Retry(cl.error_code, cl.error_message, cl.retry_after_ms);
