@@ -18,7 +18,7 @@
 #include "plugins/redshift/pg_conn.h"
 #include "plugins/redshift/redshift_config.h"
 #include "plugins/redshift/redshift_sql.h"
-#include "plugins/s3/s3_client.h"
+#include "plugins/common/s3_client.h"
 #include "sluice_sink.hpp"
 
 namespace sluice::redshift {

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "plugins/s3/s3_client.h"
+#include "plugins/common/s3_client.h"
 #include "sluice_sink.hpp"
 
 namespace sluice::s3 {

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "plugins/common/sink_util.h"
-#include "plugins/s3/s3_client.h"
+#include "plugins/common/s3_client.h"
 #include "plugins/s3/s3_config.h"
 #include "sluice_sink.hpp"
 

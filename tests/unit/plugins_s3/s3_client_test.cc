@@ -1,6 +1,6 @@
 // The pure parts of the S3 client (answer classification, content headers, addressing) and its
 // multipart bookkeeping against a local server that injects failures (per-part retries, abort).
-#include "plugins/s3/s3_client.h"
+#include "plugins/common/s3_client.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "plugins/s3/s3_client.h"
+#include "plugins/common/s3_client.h"
 
 #include <algorithm>
 #include <chrono>
