@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "buffer/exec_transform.h"
+#include "buffer/plugin_transform.h"
 
 namespace sluice::buffer {
 namespace {
