@@ -1,13 +1,13 @@
 // Daemon::Reload: re-reads the config, validates it, and replaces what changed (see daemon.h).
-// Entries are compared by their YAML text, re-emitted by yaml-cpp, so comments and formatting do
+// Entries are compared by their parsed form (as JSON text), so comments and formatting do
 // not count as changes.
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "agent/config/yaml_adapter.h"
 #include "agent/daemon_state.h"
 #include "agent/embedded_config.h"
 #include "core/log.h"
@@ -60,22 +60,30 @@ Result<std::string> ConfigText(const config::Config& config) {
 
 Result<std::map<std::string, std::string>> ConfigFingerprints(std::string_view yaml_text) {
   std::map<std::string, std::string> out;
-  try {
-    YAML::Node root = YAML::Load(std::string(yaml_text));
-    for (const char* key : kGlobalKeys) {
-      if (root[key]) out[std::string("global/") + key] = YAML::Dump(root[key]);
+  config::ErrorList errors;
+  config::Node root = config::ParseYaml(yaml_text, &errors);
+  if (!errors.empty()) return InvalidArgument(errors.Format("config"));
+  if (!root.is_map()) return out;
+  auto find = [](const config::Node& map, std::string_view key) -> const config::Node* {
+    for (const config::MapEntry& e : map.entries) {
+      if (e.key.text == key) return &e.value;
     }
-    for (auto [section, kind] : {std::pair{"streams", "stream/"}, std::pair{"sources", "source/"},
-                                 std::pair{"deliveries", "delivery/"}}) {
-      YAML::Node list = root[section];
-      if (!list || !list.IsSequence()) continue;
-      for (const YAML::Node& item : list) {
-        if (!item.IsMap() || !item["name"]) continue;
-        out[kind + item["name"].as<std::string>()] = YAML::Dump(item);
-      }
+    return nullptr;
+  };
+  for (const char* key : kGlobalKeys) {
+    if (const config::Node* v = find(root, key)) {
+      out[std::string("global/") + key] = config::ToJsonText(*v);
     }
-  } catch (const YAML::Exception& e) {
-    return InvalidArgument(std::string("config: ") + e.what());
+  }
+  for (auto [section, kind] : {std::pair{"streams", "stream/"}, std::pair{"sources", "source/"},
+                               std::pair{"deliveries", "delivery/"}}) {
+    const config::Node* list = find(root, section);
+    if (list == nullptr || !list->is_sequence()) continue;
+    for (const config::Node& item : list->items) {
+      const config::Node* name = item.is_map() ? find(item, "name") : nullptr;
+      if (name == nullptr || !name->is_scalar()) continue;
+      out[kind + name->text] = config::ToJsonText(item);
+    }
   }
   return out;
 }
@@ -97,10 +105,10 @@ void Daemon::Reload(std::function<void(ReloadReply)> done) {
         .With("errors", st.message());
     done({400, "{\"ok\":false,\"errors\":[\"" + JsonEscape(st.message()) + "\"]}\n"});
   };
-  Result<config::Config> next = s.config.source_file == kEmbedded
-                                    ? config::LoadConfigText(EmbeddedDefaultConfig(), kEmbedded,
-                                                             CheckDeliveries)
-                                    : config::LoadConfigFile(s.config.source_file, CheckDeliveries);
+  Result<config::Config> next =
+      s.config.source_file == kEmbedded
+          ? config::LoadConfigText(EmbeddedDefaultConfig(), kEmbedded, CheckDeliveries)
+          : config::LoadConfigFile(s.config.source_file, CheckDeliveries);
   if (!next.ok()) return reject(next.status());
   auto text = ConfigText(*next);
   if (!text.ok()) return reject(text.status());
