@@ -5,7 +5,7 @@
 #include <optional>
 #include <set>
 
-#include "broker/api/local_only.h"
+#include "core/http/local_only.h"
 
 namespace sluice::agent {
 

@@ -9,7 +9,7 @@
 //                   `sluice streams` and `sluice cat` so they work without broker.api.listen
 // Every answer is built by the daemon's callbacks on the loop thread; the endpoint holds no state.
 // It has no authentication: it listens on loopback only (config check) and refuses requests with a
-// non-loopback Host or a foreign Origin (broker/api/local_only.h), so web pages cannot reach it.
+// non-loopback Host or a foreign Origin (core/http/local_only.h), so web pages cannot reach it.
 //
 // THREADING: loop thread only. OWNERSHIP: the loop must outlive the endpoint; destroy it only after
 // Stop()'s callback ran.
@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "broker/api/http_server.h"
+#include "core/http/http_server.h"
 #include "core/status.h"
 
 namespace sluice::agent {

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "broker/api/api_token.h"
-#include "broker/api/http_server.h"
+#include "core/http/http_server.h"
 #include "broker/broker.h"
 #include "broker/iterator.h"
 #include "core/clock.h"

@@ -3,7 +3,7 @@
 
 #include "broker/api/firehose_api.h"
 #include "broker/api/kinesis_api.h"
-#include "broker/api/local_only.h"
+#include "core/http/local_only.h"
 #include "broker/api/sigv4.h"
 #include "broker/api/subscriptions.h"
 #include "core/log.h"

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "broker/api/http_server.h"
+#include "core/http/http_server.h"
 #include "core/clock.h"
 
 namespace sluice::broker::api {

@@ -21,7 +21,7 @@
 #include <string>
 #include <tuple>
 
-#include "broker/api/http_server.h"
+#include "core/http/http_server.h"
 #include "broker/api/kinesis_api.h"
 #include "broker/broker.h"
 #include "core/clock.h"

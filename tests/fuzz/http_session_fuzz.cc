@@ -14,7 +14,7 @@
 #include <memory>
 #include <string>
 
-#include "broker/api/http_server.h"
+#include "core/http/http_server.h"
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "broker/api/http_server.h"
+#include "core/http/http_server.h"
 #include "broker/api/sigv4.h"
 #include "core/clock.h"
 

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <map>
 
-#include "broker/api/http_server.h"
+#include "core/http/http_server.h"
 #include "tests/unit/broker_api/test_client.h"
 
 namespace sluice::http {

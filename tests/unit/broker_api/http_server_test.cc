@@ -1,4 +1,4 @@
-#include "broker/api/http_server.h"
+#include "core/http/http_server.h"
 
 #include <gtest/gtest.h>
 #include <nghttp2/nghttp2.h>

@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "broker/api/http_connection.h"
+#include "core/http/http_connection.h"
 
 namespace sluice::http {
 namespace {

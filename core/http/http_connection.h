@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "broker/api/http_server.h"
+#include "core/http/http_server.h"
 
 namespace sluice::http {
 

@@ -1,4 +1,4 @@
-#include "broker/api/http_server.h"
+#include "core/http/http_server.h"
 
 #include <arpa/inet.h>
 
@@ -6,7 +6,7 @@
 #include <cstring>
 #include <list>
 
-#include "broker/api/http_connection.h"
+#include "core/http/http_connection.h"
 #include "core/log.h"
 
 namespace sluice::http {

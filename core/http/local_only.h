@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "broker/api/http_server.h"
+#include "core/http/http_server.h"
 
 namespace sluice::http {
 

@@ -1,4 +1,4 @@
-#include "broker/api/local_only.h"
+#include "core/http/local_only.h"
 
 #include "core/loopback.h"
 

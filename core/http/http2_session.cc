@@ -14,7 +14,7 @@
 #include <cstring>
 #include <map>
 
-#include "broker/api/http_connection.h"
+#include "core/http/http_connection.h"
 
 namespace sluice::http {
 namespace {
