@@ -8,27 +8,10 @@
 #include <ctime>
 #include <map>
 
+#include "core/sigv4.h"
+
 namespace sluice::broker::api {
 namespace {
-
-constexpr char kHex[] = "0123456789abcdef";
-
-std::string Hex(const unsigned char* p, size_t n) {
-  std::string out(n * 2, '\0');
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = kHex[p[i] >> 4];
-    out[2 * i + 1] = kHex[p[i] & 15];
-  }
-  return out;
-}
-
-std::string Hmac(std::string_view key, std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &len);
-  return std::string(reinterpret_cast<char*>(md), len);
-}
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -46,24 +29,6 @@ std::string PercentDecode(std::string_view s) {
       i += 2;
     } else {
       out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
-// AWS's URI encoding: unreserved characters stay, everything else is %XX (upper case).
-std::string UriEncode(std::string_view s, bool keep_slash) {
-  static constexpr char kUpper[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                      c == '-' || c == '_' || c == '.' || c == '~';
-    if (unreserved || (keep_slash && c == '/')) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kUpper[c >> 4]);
-      out.push_back(kUpper[c & 15]);
     }
   }
   return out;
@@ -88,21 +53,6 @@ std::string NormalizePath(std::string_view path) {
   for (std::string_view p : parts) out.append("/").append(p);
   bool trailing = path.size() > 1 && path.back() == '/' && !parts.empty();
   if (out.empty() || trailing) out.push_back('/');
-  return out;
-}
-
-std::string Trim(std::string_view v) {
-  std::string out;
-  bool space = false;
-  for (char c : v) {
-    if (c == ' ' || c == '\t') {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out.push_back(' ');
-    space = false;
-    out.push_back(c);
-  }
   return out;
 }
 
@@ -146,12 +96,7 @@ int64_t ParseAmzDate(std::string_view s) {
 
 }  // namespace
 
-std::string Sha256Hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  return Hex(md, len);
-}
+std::string Sha256Hex(std::string_view data) { return sigv4::Sha256Hex(data); }
 
 std::string CanonicalRequest(std::string_view method, std::string_view target,
                              const http::Headers& headers, std::string_view signed_headers,
@@ -161,9 +106,9 @@ std::string CanonicalRequest(std::string_view method, std::string_view target,
   std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
   std::string out(method);
   out.push_back('\n');
-  out += UriEncode(NormalizePath(PercentDecode(path)), true);
+  out += sigv4::UriEncode(NormalizePath(PercentDecode(path)), true);
   out.push_back('\n');
-  std::vector<std::pair<std::string, std::string>> params;
+  std::vector<std::pair<std::string, std::string>> params;  // decoded, as the client had them
   size_t pos = 0;
   while (!query.empty() && pos <= query.size()) {
     size_t amp = query.find('&', pos);
@@ -171,17 +116,12 @@ std::string CanonicalRequest(std::string_view method, std::string_view target,
     std::string_view kv = query.substr(pos, amp - pos);
     if (!kv.empty()) {
       size_t eq = kv.find('=');
-      std::string k = PercentDecode(kv.substr(0, eq));
-      std::string v = eq == std::string_view::npos ? "" : PercentDecode(kv.substr(eq + 1));
-      params.emplace_back(UriEncode(k, false), UriEncode(v, false));
+      params.emplace_back(PercentDecode(kv.substr(0, eq)),
+                          eq == std::string_view::npos ? "" : PercentDecode(kv.substr(eq + 1)));
     }
     pos = amp + 1;
   }
-  std::sort(params.begin(), params.end());
-  for (size_t i = 0; i < params.size(); i++) {
-    if (i > 0) out.push_back('&');
-    out += params[i].first + "=" + params[i].second;
-  }
+  out += sigv4::CanonicalQueryString(params);
   out.push_back('\n');
   size_t start = 0;
   while (start <= signed_headers.size()) {
@@ -193,7 +133,7 @@ std::string CanonicalRequest(std::string_view method, std::string_view target,
     for (const auto& [k, v] : headers) {
       if (k != name) continue;
       if (!first) value.push_back(',');
-      value += Trim(v);
+      value += sigv4::CanonicalHeaderValue(v);
       first = false;
     }
     out.append(name).append(":").append(value).append("\n");
@@ -206,12 +146,7 @@ std::string CanonicalRequest(std::string_view method, std::string_view target,
 
 std::string SignatureHex(std::string_view secret, std::string_view date, std::string_view region,
                          std::string_view service, std::string_view string_to_sign) {
-  std::string k = Hmac("AWS4" + std::string(secret), date);
-  k = Hmac(k, region);
-  k = Hmac(k, service);
-  k = Hmac(k, "aws4_request");
-  std::string sig = Hmac(k, string_to_sign);
-  return Hex(reinterpret_cast<const unsigned char*>(sig.data()), sig.size());
+  return sigv4::SignatureHex(sigv4::SigningKey(secret, date, region, service), string_to_sign);
 }
 
 SigV4Verifier::SigV4Verifier(std::vector<SigV4Credential> credentials, std::string service,
@@ -293,7 +228,7 @@ std::optional<AuthFailure> SigV4Verifier::Verify(const http::HttpRequest& req) c
   std::string creq = CanonicalRequest(req.method, req.target, req.headers, signed_headers, payload);
   std::string scope = std::string(parts[1]) + "/" + std::string(parts[2]) + "/" +
                       std::string(parts[3]) + "/aws4_request";
-  std::string to_sign = "AWS4-HMAC-SHA256\n" + *date + "\n" + scope + "\n" + Sha256Hex(creq);
+  std::string to_sign = sigv4::StringToSign(*date, scope, creq);
   std::string expected =
       SignatureHex(key->secret_access_key, parts[1], parts[2], parts[3], to_sign);
   const std::string& given = params["Signature"];

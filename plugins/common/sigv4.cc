@@ -9,21 +9,10 @@
 #include <cctype>
 
 #include "core/base64.h"
+#include "core/sigv4.h"
 
 namespace sluice::sink {
 namespace {
-
-constexpr char kHex[] = "0123456789abcdef";
-constexpr char kHexUpper[] = "0123456789ABCDEF";
-
-std::string Hex(const unsigned char* p, size_t n) {
-  std::string out(n * 2, '0');
-  for (size_t i = 0; i < n; ++i) {
-    out[2 * i] = kHex[p[i] >> 4];
-    out[2 * i + 1] = kHex[p[i] & 15];
-  }
-  return out;
-}
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -31,55 +20,7 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-// Trims and folds runs of spaces into one, as the canonical header value requires.
-std::string TrimFold(std::string_view v) {
-  std::string out;
-  out.reserve(v.size());
-  bool space = false;
-  for (char c : v) {
-    if (c == ' ' || c == '\t') {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out.push_back(' ');
-    space = false;
-    out.push_back(c);
-  }
-  return out;
-}
-
 }  // namespace
-
-std::string UriEncode(std::string_view s, bool keep_slash) {
-  std::string out;
-  out.reserve(s.size() + s.size() / 4);
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~' || (c == '/' && keep_slash)) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHexUpper[c >> 4]);
-      out.push_back(kHexUpper[c & 15]);
-    }
-  }
-  return out;
-}
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
-  return Hex(md, sizeof(md));
-}
-
-std::string HmacSha256(std::string_view key, std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &len);
-  return std::string(reinterpret_cast<char*>(md), len);
-}
 
 std::string Md5Base64(std::string_view data) {
   unsigned char md[16];
@@ -96,28 +37,13 @@ std::string AmzDate(std::time_t t) {
   return buf;
 }
 
-std::string CanonicalQueryString(const std::vector<std::pair<std::string, std::string>>& query) {
-  std::vector<std::pair<std::string, std::string>> enc;
-  enc.reserve(query.size());
-  for (const auto& [k, v] : query) enc.emplace_back(UriEncode(k, false), UriEncode(v, false));
-  std::sort(enc.begin(), enc.end());
-  std::string out;
-  for (const auto& [k, v] : enc) {
-    if (!out.empty()) out.push_back('&');
-    out += k;
-    out.push_back('=');
-    out += v;
-  }
-  return out;
-}
-
 namespace {
 
 // Sorted (name, joined values) pairs.
 std::vector<std::pair<std::string, std::string>> CanonicalHeaders(
     const std::vector<std::pair<std::string, std::string>>& headers) {
   std::vector<std::pair<std::string, std::string>> h;
-  for (const auto& [k, v] : headers) h.emplace_back(Lower(k), TrimFold(v));
+  for (const auto& [k, v] : headers) h.emplace_back(Lower(k), sigv4::CanonicalHeaderValue(v));
   std::stable_sort(h.begin(), h.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<std::pair<std::string, std::string>> out;
@@ -165,25 +91,6 @@ std::string CanonicalRequest(const SigV4Request& req, bool s3) {
   return out;
 }
 
-std::string StringToSign(std::string_view amz_date, std::string_view credential_scope,
-                         std::string_view canonical_request) {
-  std::string out = "AWS4-HMAC-SHA256\n";
-  out += amz_date;
-  out.push_back('\n');
-  out += credential_scope;
-  out.push_back('\n');
-  out += Sha256Hex(canonical_request);
-  return out;
-}
-
-std::string SigningKey(std::string_view secret, std::string_view date, std::string_view region,
-                       std::string_view service) {
-  std::string k = HmacSha256("AWS4" + std::string(secret), date);
-  k = HmacSha256(k, region);
-  k = HmacSha256(k, service);
-  return HmacSha256(k, "aws4_request");
-}
-
 std::string Sign(SigV4Request* req, const AwsCredentials& creds, const SigV4Scope& scope) {
   const bool s3 = scope.service == "s3";
   std::string amz_date = AmzDate(scope.now);
@@ -201,11 +108,9 @@ std::string Sign(SigV4Request* req, const AwsCredentials& creds, const SigV4Scop
   std::string canonical = CanonicalRequest(*req, s3);
   std::string to_sign = StringToSign(amz_date, scope_text, canonical);
   std::string key = SigningKey(creds.secret_access_key, date, scope.region, scope.service);
-  std::string mac = HmacSha256(key, to_sign);
-  std::string auth =
-      "AWS4-HMAC-SHA256 Credential=" + creds.access_key_id + "/" + scope_text +
-      ", SignedHeaders=" + SignedHeaderList(CanonicalHeaders(req->headers)) +
-      ", Signature=" + Hex(reinterpret_cast<const unsigned char*>(mac.data()), mac.size());
+  std::string auth = "AWS4-HMAC-SHA256 Credential=" + creds.access_key_id + "/" + scope_text +
+                     ", SignedHeaders=" + SignedHeaderList(CanonicalHeaders(req->headers)) +
+                     ", Signature=" + sigv4::SignatureHex(key, to_sign);
   req->headers.emplace_back("Authorization", auth);
   return auth;
 }

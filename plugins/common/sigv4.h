@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/sigv4.h"
+
 namespace sluice::sink {
 
 struct AwsCredentials {
@@ -25,14 +27,14 @@ struct AwsCredentials {
   int64_t expires_at = 0;     // Unix seconds; 0: does not expire
 };
 
-// Percent-encodes `s` as SigV4 and S3 keys require: A-Z a-z 0-9 - . _ ~ are kept, '/' is kept
-// when `keep_slash`, everything else becomes %XY (upper-case hex) byte by byte (UTF-8 as is).
-std::string UriEncode(std::string_view s, bool keep_slash);
+// The SigV4 primitives signing and verifying share (core/sigv4.h).
+using sigv4::CanonicalQueryString;
+using sigv4::HmacSha256;
+using sigv4::Sha256Hex;
+using sigv4::SigningKey;
+using sigv4::StringToSign;
+using sigv4::UriEncode;
 
-// Lower-case hex SHA-256 of `data`.
-std::string Sha256Hex(std::string_view data);
-// Raw 32-byte HMAC-SHA256.
-std::string HmacSha256(std::string_view key, std::string_view data);
 // Base64 of the raw MD5 of `data` (the Content-MD5 header).
 std::string Md5Base64(std::string_view data);
 // "20130524T000000Z" for a Unix time.
@@ -58,13 +60,9 @@ struct SigV4Scope {
   std::time_t now = 0;  // signing time
 };
 
-// The pieces of a signature, exposed for tests and debugging.
+// The canonical request of `req`, exposed for tests and debugging (the other pieces of a
+// signature are core/sigv4.h's, above).
 std::string CanonicalRequest(const SigV4Request& req, bool s3);
-std::string CanonicalQueryString(const std::vector<std::pair<std::string, std::string>>& query);
-std::string StringToSign(std::string_view amz_date, std::string_view credential_scope,
-                         std::string_view canonical_request);
-std::string SigningKey(std::string_view secret, std::string_view date, std::string_view region,
-                       std::string_view service);
 
 // Adds the signing headers to `req` (see SigV4Request::headers) and returns the value of the
 // Authorization header it added. `req.headers` must not already hold x-amz-date or
