@@ -30,12 +30,6 @@ bool IsDeliveryName(std::string_view s) {
   });
 }
 
-// RapidJSON's SSE4.2 scanner reads whole 16-byte blocks past the terminator.
-void PadForParser(std::string* body) {
-  if (body->empty()) body->assign("{}");
-  if (body->capacity() < body->size() + 16) body->reserve(body->size() + 16);
-}
-
 }  // namespace
 
 struct FirehoseApi::Call {
@@ -168,35 +162,17 @@ void FirehoseApi::Handle(std::string_view operation, std::string& body, ApiReply
   if (op == nullptr) {
     c.Fail("UnknownOperationException", "Unknown operation: '" + std::string(operation) + "'");
   } else {
-    PadForParser(&body);
-    Status parsed = ParseJsonInsitu(body.data(), &c.doc);
+    Status parsed = ParseRequestObject(body, &c.doc);
     if (!parsed.ok()) {
-      c.Fail("SerializationException", "Malformed JSON " + parsed.message());
-    } else if (!c.doc.IsObject()) {
-      c.Fail("SerializationException", "The request body must be a JSON object");
+      c.Fail("SerializationException", parsed.message());
     } else {
       c.w.StartObject();
       (this->*op)(c);
       if (!c.failed) c.w.EndObject();
     }
   }
-  if (c.failed) {
-    reply->status = c.status;
-    reply->error_type = c.error_type;
-    rapidjson::StringBuffer eb;
-    Writer ew(eb);
-    ew.StartObject();
-    ew.Key("__type");
-    ew.String(c.error_type.c_str());
-    ew.Key("message");
-    ew.String(ValidUtf8(c.error_message).c_str());  // it may quote the request's bytes
-    ew.EndObject();
-    reply->body.assign(eb.GetString(), eb.GetSize());
-    return;
-  }
-  reply->status = 200;
-  reply->error_type.clear();
-  reply->body.assign(out_->GetString(), out_->GetSize());
+  if (c.failed) return SetErrorReply(c.status, c.error_type, c.error_message, reply);
+  SetOkReply(*out_, reply);
 }
 
 std::string FirehoseApi::Arn(std::string_view name) const {

@@ -11,17 +11,6 @@
 
 namespace sluice::broker::api {
 
-namespace {
-
-// RapidJSON's SSE4.2 scanner reads whole 16-byte blocks, up to 15 bytes past the terminator:
-// keep them inside the allocation.
-void PadForParser(std::string* body) {
-  if (body->empty()) body->assign("{}");
-  if (body->capacity() < body->size() + 16) body->reserve(body->size() + 16);
-}
-
-}  // namespace
-
 Result<std::unique_ptr<KinesisApi>> KinesisApi::Create(Broker* broker, const ApiOptions& options) {
   if (broker == nullptr) return InvalidArgument("kinesis api: no broker");
   if (options.clock == nullptr) return InvalidArgument("kinesis api: no clock");
@@ -88,12 +77,9 @@ void KinesisApi::Handle(std::string_view operation, std::string& body, ApiReply*
   if (op == nullptr && !retention) {
     c.Fail("UnknownOperationException", "Unknown operation: '" + std::string(operation) + "'");
   } else {
-    PadForParser(&body);
-    Status parsed = ParseJsonInsitu(body.data(), &c.doc);
+    Status parsed = ParseRequestObject(body, &c.doc);
     if (!parsed.ok()) {
-      c.Fail("SerializationException", "Malformed JSON " + parsed.message());
-    } else if (!c.doc.IsObject()) {
-      c.Fail("SerializationException", "The request body must be a JSON object");
+      c.Fail("SerializationException", parsed.message());
     } else {
       c.w.StartObject();
       if (retention) {
@@ -109,8 +95,7 @@ void KinesisApi::Handle(std::string_view operation, std::string& body, ApiReply*
 
 bool KinesisApi::PrepareSubscribe(std::string& body, ApiReply* reply, SubscriptionStart* start) {
   Call c(*out_buffer_);
-  PadForParser(&body);
-  if (!ParseJsonInsitu(body.data(), &c.doc).ok() || !c.doc.IsObject()) {
+  if (!ParseRequestObject(body, &c.doc).ok()) {
     c.Fail("SerializationException", "The request body must be a JSON object");
   } else {
     c.w.StartObject();
@@ -122,23 +107,8 @@ bool KinesisApi::PrepareSubscribe(std::string& body, ApiReply* reply, Subscripti
 }
 
 void KinesisApi::Finish(Call& c, ApiReply* reply) {
-  if (c.failed) {
-    reply->status = c.http_status;
-    reply->error_type = c.error_type;
-    rapidjson::StringBuffer eb;
-    JsonWriter ew(eb);
-    ew.StartObject();
-    ew.Key("__type");
-    ew.String(c.error_type.c_str());
-    ew.Key("message");
-    ew.String(ValidUtf8(c.error_message).c_str());  // it may quote the request's bytes
-    ew.EndObject();
-    reply->body.assign(eb.GetString(), eb.GetSize());
-    return;
-  }
-  reply->status = 200;
-  reply->error_type.clear();
-  reply->body.assign(c.buffer.GetString(), c.buffer.GetSize());
+  if (c.failed) return SetErrorReply(c.http_status, c.error_type, c.error_message, reply);
+  SetOkReply(c.buffer, reply);
 }
 
 Stream* KinesisApi::ResolveStream(Call& c) {

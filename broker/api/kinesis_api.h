@@ -21,10 +21,11 @@
 #include <vector>
 
 #include "broker/api/api_token.h"
-#include "core/http/http_server.h"
+#include "broker/api/aws_json.h"
 #include "broker/broker.h"
 #include "broker/iterator.h"
 #include "core/clock.h"
+#include "core/http/http_server.h"
 #include "core/status.h"
 
 namespace sluice::broker::api {
@@ -70,13 +71,6 @@ struct ApiOptions {
   // The public API hides them (Firehose's limits apply to their writers); the admin endpoint's
   // instance shows them to the operator's `sluice streams` and `sluice cat`.
   bool internal_streams = false;
-};
-
-// The answer to one API call.
-struct ApiReply {
-  int status = 200;
-  std::string body;        // JSON
-  std::string error_type;  // empty on success; "ResourceNotFoundException" etc.
 };
 
 // Where a SubscribeToShard starts, once the request is validated.

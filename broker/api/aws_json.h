@@ -1,0 +1,37 @@
+// The awsJson1.1 protocol pieces the Kinesis and Firehose APIs share: the reply of a call, the
+// request body parsed as a JSON object (in place), and the error document
+// {"__type": "...", "message": "..."}.
+//
+// THREADING: pure functions; thread-safe.
+#pragma once
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace sluice::broker::api {
+
+// The answer to one API call.
+struct ApiReply {
+  int status = 200;
+  std::string body;        // JSON
+  std::string error_type;  // empty on success; "ResourceNotFoundException" etc.
+};
+
+// Parses `body` in place into *doc (padding it for RapidJSON's SSE4.2 scanner; an empty body is
+// `{}`). An error carries the SerializationException message: malformed JSON (bounded nesting,
+// core/json.h) or a body that is not an object.
+Status ParseRequestObject(std::string& body, rapidjson::Document* doc);
+
+// Sets *reply to the error document of `type` with `status`. The message may quote the request's
+// bytes: it is made valid UTF-8 first.
+void SetErrorReply(int status, std::string_view type, std::string_view message, ApiReply* reply);
+
+// Sets *reply to a 200 answer holding `out`.
+void SetOkReply(const rapidjson::StringBuffer& out, ApiReply* reply);
+
+}  // namespace sluice::broker::api
