@@ -50,9 +50,9 @@ struct SinkSection {
 struct TransformOptions {
   enum class Kind { kNone, kExec, kHttp, kPlugin };
   Kind kind = Kind::kNone;
-  std::vector<std::string> exec;  // argv
-  std::string url;                // http
-  std::string plugin;             // plugin name
+  std::vector<std::string> exec;    // argv
+  std::string url;                  // http
+  std::string plugin;               // plugin name
   uint64_t buffer_size = 1u << 20;  // bytes of records per invocation
   std::chrono::milliseconds timeout{60000};
   int retries = 3;

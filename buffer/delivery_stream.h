@@ -29,10 +29,10 @@
 #include "buffer/delivery_policy.h"
 #include "buffer/exec_transform.h"
 #include "buffer/http_transform.h"
-#include "buffer/plugin_transform.h"
 #include "buffer/object_naming.h"
 #include "buffer/partitioner.h"
 #include "buffer/plugin_host.h"
+#include "buffer/plugin_transform.h"
 #include "core/clock.h"
 #include "core/status.h"
 

@@ -3,9 +3,9 @@
 
 #include "broker/api/firehose_api.h"
 #include "broker/api/kinesis_api.h"
-#include "core/http/local_only.h"
 #include "broker/api/sigv4.h"
 #include "broker/api/subscriptions.h"
+#include "core/http/local_only.h"
 #include "core/log.h"
 #include "core/loopback.h"
 #include "core/utf8.h"

@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include "core/http/http_server.h"
 #include "core/clock.h"
+#include "core/http/http_server.h"
 
 namespace sluice::broker::api {
 

@@ -21,10 +21,10 @@
 #include <string>
 #include <tuple>
 
-#include "core/http/http_server.h"
 #include "broker/api/kinesis_api.h"
 #include "broker/broker.h"
 #include "core/clock.h"
+#include "core/http/http_server.h"
 
 namespace sluice::broker::api {
 

@@ -3,9 +3,9 @@
 
 #include <string>
 
+#include "plugins/common/s3_client.h"
 #include "plugins/redshift/pg_conn.h"
 #include "plugins/redshift/redshift_sql.h"
-#include "plugins/common/s3_client.h"
 #include "sluice_sink.hpp"
 
 namespace sluice::redshift {

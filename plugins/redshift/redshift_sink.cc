@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "plugins/common/s3_client.h"
 #include "plugins/common/sink_util.h"
 #include "plugins/redshift/pg_conn.h"
 #include "plugins/redshift/redshift_config.h"
 #include "plugins/redshift/redshift_sql.h"
-#include "plugins/common/s3_client.h"
 #include "sluice_sink.hpp"
 
 namespace sluice::redshift {

@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
-#include "plugins/common/sink_util.h"
 #include "plugins/common/s3_client.h"
+#include "plugins/common/sink_util.h"
 #include "plugins/s3/s3_config.h"
 #include "sluice_sink.hpp"
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <string_view>
 
-#include "core/http/http_server.h"
 #include "broker/api/sigv4.h"
 #include "core/clock.h"
+#include "core/http/http_server.h"
 
 namespace api = sluice::broker::api;
 
