@@ -36,8 +36,9 @@ struct SinkOption {
   std::string value;
   bool is_scalar = true;
   SourceMark mark;
-  std::string path;     // key path for messages: "deliveries[0].sink.bucket"
-  bool secret = false;  // the key names a secret: never echo `value` in messages or logs
+  std::string path;      // key path for messages: "deliveries[0].sink.bucket"
+  bool secret = false;   // the key names a secret: never echo `value` in messages or logs
+  bool literal = false;  // a scalar written as is (no ${VAR}, not from a _file/_env key)
 };
 
 struct SinkSection {

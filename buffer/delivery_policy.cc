@@ -13,27 +13,30 @@ SinkPolicy DefaultPolicy(std::string_view sink_name) {
                     Millis(86400000), Millis(86400000), std::string(sink_name) + "-failed"};
 }
 
-std::string PolicyProblem(const SinkPolicy& p) {
-  if (p.size_min == 0) return "buffer size minimum is 0 (at least 1 byte)";
+Status CheckPolicy(const SinkPolicy& p) {
+  if (p.size_min == 0) return InvalidArgument("buffer size minimum is 0 (at least 1 byte)");
   if (p.size_min > p.size_default || p.size_default > p.size_max) {
-    return "buffer size range is not min <= default <= max (" + FormatSize(p.size_min) + ", " +
-           FormatSize(p.size_default) + ", " + FormatSize(p.size_max) + ")";
+    return InvalidArgument("buffer size range is not min <= default <= max (" +
+                           FormatSize(p.size_min) + ", " + FormatSize(p.size_default) + ", " +
+                           FormatSize(p.size_max) + ")");
   }
   if (p.interval_min > p.interval_default || p.interval_default > p.interval_max) {
-    return "buffer interval range is not min <= default <= max (" + FormatDuration(p.interval_min) +
-           ", " + FormatDuration(p.interval_default) + ", " + FormatDuration(p.interval_max) + ")";
+    return InvalidArgument(
+        "buffer interval range is not min <= default <= max (" + FormatDuration(p.interval_min) +
+        ", " + FormatDuration(p.interval_default) + ", " + FormatDuration(p.interval_max) + ")");
   }
   if (p.retry_default > p.retry_max) {
-    return "retry duration default " + FormatDuration(p.retry_default) + " exceeds its maximum " +
-           FormatDuration(p.retry_max);
+    return InvalidArgument("retry duration default " + FormatDuration(p.retry_default) +
+                           " exceeds its maximum " + FormatDuration(p.retry_max));
   }
-  if (p.error_output_type.empty()) return "the error output type is empty";
+  if (p.error_output_type.empty()) return InvalidArgument("the error output type is empty");
   for (char c : p.error_output_type) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-')) {
-      return "the error output type \"" + p.error_output_type + "\" is not [A-Za-z0-9-]+";
+      return InvalidArgument("the error output type \"" + p.error_output_type +
+                             "\" is not [A-Za-z0-9-]+");
     }
   }
-  return "";
+  return Status::Ok();
 }
 
 std::optional<ResolvedPolicy> ResolvePolicy(const DeliveryOptions& options, const SinkPolicy& p,

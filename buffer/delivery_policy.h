@@ -30,8 +30,8 @@ struct SinkPolicy {
 // and the error output type "<sink_name>-failed".
 SinkPolicy DefaultPolicy(std::string_view sink_name);
 // Checks that a declared policy is consistent (min <= default <= max, a buffer size of at least
-// one byte, an error output type of [A-Za-z0-9-]+); the problem, or "" when it is.
-std::string PolicyProblem(const SinkPolicy& policy);
+// one byte, an error output type of [A-Za-z0-9-]+).
+Status CheckPolicy(const SinkPolicy& policy);
 
 // The effective hints and retry duration of a delivery, checked against the ranges.
 struct ResolvedPolicy {

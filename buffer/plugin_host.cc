@@ -9,6 +9,7 @@
 
 #include "buffer/codec.h"
 #include "core/log.h"
+#include "core/secret_key.h"
 #include "core/units.h"
 
 namespace sluice::buffer {
@@ -60,37 +61,61 @@ const char* TypeName(sluice_option_type t) {
   return "?";
 }
 
-// Normalises `text` for `def`; returns an error message, or "" when valid.
-std::string Normalise(const sluice_option_def& def, std::string_view text, bool is_scalar,
-                      std::string* out) {
-  if (def.type != SLUICE_OPT_LIST && !is_scalar) {
-    return std::string("expected a ") + TypeName(def.type) + ", got a list or map";
+// The option's type without its flags (SLUICE_OPT_SECRET).
+sluice_option_type BaseType(const sluice_option_def& def) {
+  return static_cast<sluice_option_type>(def.type & 0xff);
+}
+
+// Whether the value is a secret: declared so (ABI 1.3), or named like one.
+bool IsSecretOption(const sluice_option_def& def) {
+  return (def.type & SLUICE_OPT_SECRET) != 0 || IsSecretKey(def.name);
+}
+
+Result<std::string> NormaliseValue(const sluice_option_def& def, std::string_view text,
+                                   bool is_scalar);
+
+// `text` normalised for `def` (durations in ms, sizes in bytes, lists as JSON text), or why not.
+Result<std::string> Normalise(const sluice_option_def& def, std::string_view text, bool is_scalar) {
+  Result<std::string> v = NormaliseValue(def, text, is_scalar);
+  if (!v.ok() && IsSecretOption(def)) {
+    // Never echo a secret: say what was expected, not what was given.
+    return InvalidArgument(std::string("expected ") +
+                           (BaseType(def) == SLUICE_OPT_ENUM && def.enum_values
+                                ? "one of " + std::string(def.enum_values)
+                                : "a " + std::string(TypeName(BaseType(def)))) +
+                           " (the value is a secret and is not shown)");
   }
-  switch (def.type) {
+  return v;
+}
+
+Result<std::string> NormaliseValue(const sluice_option_def& def, std::string_view text,
+                                   bool is_scalar) {
+  if (BaseType(def) != SLUICE_OPT_LIST && !is_scalar) {
+    return InvalidArgument(std::string("expected a ") + TypeName(BaseType(def)) +
+                           ", got a list or map");
+  }
+  switch (BaseType(def)) {
     case SLUICE_OPT_STRING:
-      *out = text;
-      return "";
+      return std::string(text);
     case SLUICE_OPT_INT:
-      if (!IsInteger(text)) return "expected an integer, got \"" + std::string(text) + "\"";
-      *out = text;
-      return "";
+      if (!IsInteger(text))
+        return InvalidArgument("expected an integer, got \"" + std::string(text) + "\"");
+      return std::string(text);
     case SLUICE_OPT_BOOL:
       if (text != "true" && text != "false") {
-        return "expected true or false, got \"" + std::string(text) + "\"";
+        return InvalidArgument("expected true or false, got \"" + std::string(text) + "\"");
       }
-      *out = text;
-      return "";
+      return std::string(text);
     case SLUICE_OPT_DURATION: {
       auto d = ParseDuration(text);
-      if (!d.ok()) return "expected a duration such as 30s: " + d.status().message();
-      *out = std::to_string(d->count());
-      return "";
+      if (!d.ok())
+        return InvalidArgument("expected a duration such as 30s: " + d.status().message());
+      return std::to_string(d->count());
     }
     case SLUICE_OPT_SIZE: {
       auto s = ParseSize(text);
-      if (!s.ok()) return "expected a size such as 5MiB: " + s.status().message();
-      *out = std::to_string(*s);
-      return "";
+      if (!s.ok()) return InvalidArgument("expected a size such as 5MiB: " + s.status().message());
+      return std::to_string(*s);
     }
     case SLUICE_OPT_ENUM: {
       std::string_view values = def.enum_values ? def.enum_values : "";
@@ -99,12 +124,12 @@ std::string Normalise(const sluice_option_def& def, std::string_view text, bool 
         size_t bar = values.find('|', start);
         if (bar == std::string_view::npos) bar = values.size();
         if (values.substr(start, bar - start) == text) {
-          *out = text;
-          return "";
+          return std::string(text);
         }
         start = bar + 1;
       }
-      return "expected one of " + std::string(values) + ", got \"" + std::string(text) + "\"";
+      return InvalidArgument("expected one of " + std::string(values) + ", got \"" +
+                             std::string(text) + "\"");
     }
     case SLUICE_OPT_LIST:
       if (is_scalar) {  // one item: ["text"]
@@ -113,13 +138,11 @@ std::string Normalise(const sluice_option_def& def, std::string_view text, bool 
         w.StartArray();
         w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
         w.EndArray();
-        out->assign(sb.GetString(), sb.GetSize());
-      } else {
-        *out = text;  // already JSON text (the config loader's)
+        return std::string(sb.GetString(), sb.GetSize());
       }
-      return "";
+      return std::string(text);  // already JSON text (the config loader's)
   }
-  return "unknown option type in the plugin's table";
+  return InvalidArgument("unknown option type in the plugin's table");
 }
 
 }  // namespace
@@ -352,8 +375,8 @@ Result<const Plugin*> PluginHost::LoadFile(const std::filesystem::path& path) {
     return fail("the plugin table lacks on_create, on_deliver or on_destroy");
   }
   if (auto policy = DeclaredPolicy(table)) {
-    if (std::string problem = PolicyProblem(*policy); !problem.empty()) {
-      return fail("its delivery policy is inconsistent: " + problem);
+    if (Status st = CheckPolicy(*policy); !st.ok()) {
+      return fail("its delivery policy is inconsistent: " + st.message());
     }
   }
   for (const auto& p : plugins_) {
@@ -378,9 +401,58 @@ std::optional<ValidatedOptions> PluginHost::Check(const Plugin& plugin, const Si
   auto option_path = [&](const SinkOption& o) {
     return o.path.empty() ? section.path + "." + o.key : o.path;
   };
+  // `<secret>_file` / `<secret>_env` of an option the plugin declares secret (ABI 1.3) but whose
+  // name does not say so (the loader resolved the others): read here, as the loader does.
+  std::vector<SinkOption> resolved;
+  auto secret_base = [&](const SinkOption& o) -> const sluice_option_def* {
+    for (std::string_view suffix : {"_file", "_env"}) {
+      if (o.key.size() <= suffix.size() || !o.key.ends_with(suffix)) continue;
+      const sluice_option_def* d = find_def(o.key.substr(0, o.key.size() - suffix.size()));
+      if (d != nullptr && (d->type & SLUICE_OPT_SECRET) != 0 && o.is_scalar) return d;
+    }
+    return nullptr;
+  };
   for (const auto& o : section.options) {
     if (o.key == "type") continue;
-    if (find_def(o.key)) continue;
+    if (const sluice_option_def* d = find_def(o.key)) {
+      if ((d->type & SLUICE_OPT_SECRET) != 0 && o.literal && !IsSecretKey(o.key)) {
+        // Written inline: refused when others may read the file (as the loader refuses named
+        // secrets).
+        auto mode = FileMode(o.mark.file);
+        if (mode.ok() && (*mode & 0004) != 0) {
+          char octal[16];
+          std::snprintf(octal, sizeof(octal), "%04o", *mode);
+          issues->push_back({o.mark, option_path(o),
+                             std::string("a secret is written inline in a file others can read "
+                                         "(mode ") +
+                                 octal + "); run chmod o-r on the file, or use ${VAR} or " + o.key +
+                                 "_env / " + o.key + "_file"});
+        }
+      }
+      continue;
+    }
+    if (const sluice_option_def* d = secret_base(o)) {
+      Result<std::string> secret =
+          o.key.ends_with("_file") ? SecretFromFile(o.value) : SecretFromEnv(o.value);
+      if (!secret.ok()) {
+        issues->push_back({o.mark, option_path(o), secret.status().message()});
+        continue;
+      }
+      for (const SinkOption& other : section.options) {
+        if (other.key == d->name) {
+          issues->push_back({o.mark, option_path(o),
+                             "give one of " + std::string(d->name) + ", " + d->name + "_file, " +
+                                 d->name + "_env"});
+        }
+      }
+      SinkOption r = o;
+      r.key = d->name;
+      r.value = std::move(*secret);
+      r.secret = true;
+      r.literal = false;
+      resolved.push_back(std::move(r));
+      continue;
+    }
     std::string msg = "unknown key '" + o.key + "' for sink type " + plugin.name();
     const char* best = nullptr;
     size_t best_d = 0;
@@ -398,20 +470,24 @@ std::optional<ValidatedOptions> PluginHost::Check(const Plugin& plugin, const Si
     const SinkOption* given = nullptr;
     for (const auto& o : section.options)
       if (o.key == d->name) given = &o;
+    for (const auto& o : resolved)
+      if (o.key == d->name) given = &o;
     std::string value;
     if (given) {
-      std::string err = Normalise(*d, given->value, given->is_scalar, &value);
-      if (!err.empty()) {
-        issues->push_back({given->mark, option_path(*given), std::move(err)});
+      Result<std::string> v = Normalise(*d, given->value, given->is_scalar);
+      if (!v.ok()) {
+        issues->push_back({given->mark, option_path(*given), v.status().message()});
         continue;
       }
+      value = std::move(*v);
     } else if (d->default_value) {
-      std::string err = Normalise(*d, d->default_value, true, &value);
-      if (!err.empty()) {
+      Result<std::string> v = Normalise(*d, d->default_value, true);
+      if (!v.ok()) {
         issues->push_back({section.mark, section.path + "." + d->name,
-                           "bad default in plugin " + plugin.name() + ": " + err});
+                           "bad default in plugin " + plugin.name() + ": " + v.status().message()});
         continue;
       }
+      value = std::move(*v);
     } else {
       if (d->required) {
         issues->push_back({section.mark, section.path + "." + d->name,
@@ -453,9 +529,10 @@ std::string PluginHost::Reference(const Plugin& plugin) {
   if (t.doc) out += std::string(t.doc) + "\n\n";
   out += "| option | type | default | required | description |\n|---|---|---|---|---|\n";
   for (const sluice_option_def* d = t.options; d && d->name; ++d) {
-    std::string type = TypeName(d->type);
-    if (d->type == SLUICE_OPT_ENUM && d->enum_values)
+    std::string type = TypeName(BaseType(*d));
+    if (BaseType(*d) == SLUICE_OPT_ENUM && d->enum_values)
       type += " (" + std::string(d->enum_values) + ")";
+    if (IsSecretOption(*d)) type += ", secret";
     out += "| `" + std::string(d->name) + "` | " + type + " | " +
            (d->default_value ? "`" + std::string(d->default_value) + "`" : std::string("")) +
            " | " + (d->required ? "yes" : "no") + " | " + (d->doc ? d->doc : "") + " |\n";

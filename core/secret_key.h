@@ -3,7 +3,10 @@
 // echoed in messages) and the logger (fields written as [redacted]) share. Pure; thread-safe.
 #pragma once
 
+#include <string>
 #include <string_view>
+
+#include "core/status.h"
 
 namespace sluice {
 
@@ -11,5 +14,15 @@ namespace sluice {
 // api_key, private_key, authorization or credential, and does not end in _id, _env, _file or
 // _path (access_key_id names a key; token_file and password_env say where a secret is).
 bool IsSecretKey(std::string_view key);
+
+// The value of environment variable `name`; an error names the variable.
+Result<std::string> SecretFromEnv(std::string_view name);
+
+// The contents of the file at `path` (one trailing newline dropped); refuses a file others can
+// read (mode & 0004). An error names the path, never the secret.
+Result<std::string> SecretFromFile(const std::string& path);
+
+// The file mode bits of `path`.
+Result<int> FileMode(const std::string& path);
 
 }  // namespace sluice

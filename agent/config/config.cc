@@ -76,9 +76,9 @@ Result<Config> LoadConfigText(std::string_view text, std::string_view file_name,
 }
 
 Result<Config> LoadConfigFile(const std::string& path, const ExtraCheck& extra) {
-  std::string error;
-  int mode = FileMode(path, &error);
-  if (mode < 0) return IoError(path + ": " + error);
+  auto file_mode = FileMode(path);
+  if (!file_mode.ok()) return IoError(path + ": " + file_mode.status().message());
+  int mode = *file_mode;
   FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) return ErrnoError(path + ": cannot open", errno);
   std::string text;

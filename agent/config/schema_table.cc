@@ -63,12 +63,14 @@ constexpr Field kCredentialFields[] = {
      .set = SET(return AddSecret(c, v.text))},
     {.key = "secret_access_key_env",
      .doc = "Name of an environment variable holding the secret.",
-     .set = SET(std::string secret; std::string e = SecretFromEnv(v.text, &secret);
-                if (!e.empty()) return e; return AddSecret(c, std::move(secret)))},
+     .set = SET(auto secret = SecretFromEnv(v.text);
+                if (!secret.ok()) return secret.status().message();
+                return AddSecret(c, std::move(*secret)))},
     {.key = "secret_access_key_file",
      .doc = "File holding the secret (trailing newline ignored; not world-readable).",
-     .set = SET(std::string secret; std::string e = SecretFromFile(v.text, &secret);
-                if (!e.empty()) return e; return AddSecret(c, std::move(secret)))},
+     .set = SET(auto secret = SecretFromFile(v.text);
+                if (!secret.ok()) return secret.status().message();
+                return AddSecret(c, std::move(*secret)))},
 };
 constexpr Section kCredentialSection {
   kCredentialFields,

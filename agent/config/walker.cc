@@ -171,11 +171,10 @@ void WalkSink(LoadContext& ctx, const Field& f, const Node& node, const std::str
     // `<secret>_file` / `<secret>_env` of any sink: the host reads the secret (a file others
     // cannot read, or the environment) and hands the plugin `<secret>` itself.
     if (std::string_view base = SecretBase(opt.key); !base.empty() && e.value.is_scalar()) {
-      std::string secret;
-      std::string error = opt.key.ends_with("_file") ? SecretFromFile(e.value.text, &secret)
-                                                     : SecretFromEnv(e.value.text, &secret);
-      if (!error.empty()) {
-        errors->Add(e.value, key_path, error);
+      Result<std::string> secret =
+          opt.key.ends_with("_file") ? SecretFromFile(e.value.text) : SecretFromEnv(e.value.text);
+      if (!secret.ok()) {
+        errors->Add(e.value, key_path, secret.status().message());
         continue;
       }
       for (const MapEntry& other : node.entries) {
@@ -186,7 +185,7 @@ void WalkSink(LoadContext& ctx, const Field& f, const Node& node, const std::str
         }
       }
       opt.key = std::string(base);
-      opt.value = std::move(secret);
+      opt.value = std::move(*secret);
       opt.mark = {ctx.file, e.value.line, e.value.column};
       opt.path = key_path;
       opt.secret = true;
@@ -198,6 +197,7 @@ void WalkSink(LoadContext& ctx, const Field& f, const Node& node, const std::str
     opt.mark = {ctx.file, e.value.line, e.value.column};
     opt.path = key_path;
     opt.secret = IsSecretKey(opt.key);
+    opt.literal = opt.is_scalar && !e.value.substituted && !e.value.text.empty();
     NoteInlineSecret(ctx, opt.key, e.value, key_path);
     v.sink.options.push_back(std::move(opt));
   }

@@ -16,8 +16,7 @@ const sluice_option_def kOptions[] = {
 
 class BlackholeSink final : public sluice::Sink {
  public:
-  static std::unique_ptr<sluice::Sink> Create(const sluice::Options&, sluice::Host host,
-                                              std::string*) {
+  static sluice::Created<sluice::Sink> Create(const sluice::Options&, sluice::Host host) {
     auto sink = std::make_unique<BlackholeSink>();
     sink->host_ = host;
     return sink;

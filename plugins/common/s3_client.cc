@@ -19,13 +19,13 @@ bool OneOf(std::string_view s, std::initializer_list<std::string_view> set) {
   return std::find(set.begin(), set.end(), s) != set.end();
 }
 
-S3Outcome Make(S3Outcome::Kind kind, bool loud, std::string code, std::string message,
+S3Outcome Make(S3Outcome::Action kind, bool loud, std::string code, std::string message,
                uint32_t after = 0) {
   S3Outcome o;
-  o.kind = kind;
+  o.action = kind;
   o.loud = loud;
-  o.code = std::move(code);
-  o.message = std::move(message);
+  o.error_code = std::move(code);
+  o.error_message = std::move(message);
   o.retry_after_ms = after;
   return o;
 }
@@ -33,7 +33,7 @@ S3Outcome Make(S3Outcome::Kind kind, bool loud, std::string code, std::string me
 }  // namespace
 
 S3Outcome ClassifyS3Response(long status, std::string_view body, std::string_view retry_after) {
-  using K = S3Outcome::Kind;
+  using K = S3Outcome::Action;
   std::string code = sink::XmlText(body, "Code");
   bool error_body = body.find("<Error>") != std::string_view::npos;
   if (status >= 200 && status < 300 && !error_body) return {};
@@ -170,7 +170,7 @@ S3Outcome S3Client::Send(std::string_view method, std::string_view key,
                          sink::HttpResponse* response) {
   Result<sink::AwsCredentials> creds = creds_->Get();
   if (!creds.ok()) {
-    return Make(S3Outcome::Kind::kRetry, true, "S3.NoCredentials", creds.status().message());
+    return Make(S3Outcome::Action::kRetry, true, "S3.NoCredentials", creds.status().message());
   }
   sink::SigV4Request req;
   req.method = method;
@@ -195,8 +195,8 @@ S3Outcome S3Client::Send(std::string_view method, std::string_view key,
   ++requests_;
   Result<sink::HttpResponse> r = http_->Send(http);
   if (!r.ok()) {
-    return Make(r.status().code() == Code::kInvalidArgument ? S3Outcome::Kind::kReject
-                                                            : S3Outcome::Kind::kRetry,
+    return Make(r.status().code() == Code::kInvalidArgument ? S3Outcome::Action::kReject
+                                                            : S3Outcome::Action::kRetry,
                 false, "S3.Transport", r.status().message());
   }
   S3Outcome o = ClassifyS3Response(r->status, r->body, r->Header("retry-after"));
@@ -205,9 +205,10 @@ S3Outcome S3Client::Send(std::string_view method, std::string_view key,
 }
 
 S3Outcome S3Client::Put(std::string_view key, std::string_view data, const PutOptions& opts) {
-  if (key.empty()) return Make(S3Outcome::Kind::kReject, false, "S3.EmptyKey", "empty object key");
+  if (key.empty())
+    return Make(S3Outcome::Action::kReject, false, "S3.EmptyKey", "empty object key");
   if (key.size() > 1024) {
-    return Make(S3Outcome::Kind::kReject, false, "S3.KeyTooLong", "object key over 1024 bytes");
+    return Make(S3Outcome::Action::kReject, false, "S3.KeyTooLong", "object key over 1024 bytes");
   }
   if (data.size() < config_.multipart_threshold) return PutObject(key, data, opts);
   return Multipart(key, data, opts);
@@ -230,7 +231,7 @@ S3Outcome S3Client::Multipart(std::string_view key, std::string_view data, const
   if (!o.ok()) return o;
   std::string upload_id = sink::XmlText(resp.body, "UploadId");
   if (upload_id.empty()) {
-    return Make(S3Outcome::Kind::kRetry, false, "S3.NoUploadId",
+    return Make(S3Outcome::Action::kRetry, false, "S3.NoUploadId",
                 "CreateMultipartUpload answered without an UploadId");
   }
   std::string complete = "<CompleteMultipartUpload>";
@@ -242,7 +243,7 @@ S3Outcome S3Client::Multipart(std::string_view key, std::string_view data, const
     for (int attempt = 1;; ++attempt) {
       o = Send("PUT", key, {{"partNumber", std::to_string(part)}, {"uploadId", upload_id}}, {},
                chunk, &resp);
-      if (o.ok() || o.kind == S3Outcome::Kind::kReject || o.loud ||
+      if (o.ok() || o.action == S3Outcome::Action::kReject || o.loud ||
           attempt >= config_.part_attempts) {
         break;
       }
@@ -257,7 +258,8 @@ S3Outcome S3Client::Multipart(std::string_view key, std::string_view data, const
     if (!o.ok()) break;
     std::string etag(resp.Header("etag"));
     if (etag.empty()) {
-      o = Make(S3Outcome::Kind::kRetry, false, "S3.NoETag", "UploadPart answered without an ETag");
+      o = Make(S3Outcome::Action::kRetry, false, "S3.NoETag",
+               "UploadPart answered without an ETag");
       break;
     }
     complete += "<Part><PartNumber>" + std::to_string(part) + "</PartNumber><ETag>" +
@@ -273,8 +275,9 @@ S3Outcome S3Client::Multipart(std::string_view key, std::string_view data, const
   // Abort, so the parts already stored are not kept (and billed). Its own failure only logs.
   sink::HttpResponse abort_resp;
   S3Outcome a = Send("DELETE", key, {{"uploadId", upload_id}}, {}, {}, &abort_resp);
-  if (!a.ok()) o.message += " (abort of upload " + upload_id + " failed: " + a.message + ")";
-  o.message = "multipart part " + std::to_string(part) + ": " + o.message;
+  if (!a.ok())
+    o.error_message += " (abort of upload " + upload_id + " failed: " + a.error_message + ")";
+  o.error_message = "multipart part " + std::to_string(part) + ": " + o.error_message;
   return o;
 }
 

@@ -21,6 +21,7 @@
 #include "core/status.h"
 #include "plugins/common/aws_credentials.h"
 #include "plugins/common/http_client.h"
+#include "plugins/common/sink_util.h"
 
 namespace sluice::s3 {
 
@@ -41,16 +42,9 @@ struct S3Config {
   sink::HttpOptions http;
 };
 
-// What an S3 answer means for the delivery.
-struct S3Outcome {
-  enum class Kind { kOk, kRetry, kReject };
-  Kind kind = Kind::kOk;
-  bool loud = false;  // a retry that points at our configuration (credentials, bucket)
-  uint32_t retry_after_ms = 0;
-  std::string code;     // "S3.SlowDown", "Http.503", "Transport", ...
-  std::string message;  // the server's message or curl's
-  bool ok() const { return kind == Kind::kOk; }
-};
+// What an S3 answer means for the delivery: plugins/common's SinkVerdict (error_code is
+// "S3.SlowDown", "Http.503", "Transport", ...; error_message the server's message or curl's).
+using S3Outcome = sink::SinkVerdict;
 
 // Pure: classifies an HTTP status and S3 XML error body. 2xx without an <Error> body is ok;
 // SlowDown, InternalError, RequestTimeout, ServiceUnavailable, BadDigest and 408/429/5xx retry;

@@ -40,6 +40,18 @@ std::string RandomGuid();
 // The verdict shared by the sinks for an HTTP status outside their own protocol rules.
 enum class Verdict { kOk, kRetry, kRetryLoud, kReject };
 
+// What a sink makes of one answer of its destination: the one outcome type the sinks classify
+// into (each may add what its protocol says more, e.g. HEC's ack id).
+struct SinkVerdict {
+  enum class Action { kOk, kRetry, kReject };
+  Action action = Action::kOk;
+  bool loud = false;            // a retry that points at our configuration: log it (LoudAttempt)
+  uint32_t retry_after_ms = 0;  // RETRY: the least wait the destination asked for
+  std::string error_code;       // RETRY/REJECT: e.g. "Http.503", "S3.SlowDown"
+  std::string error_message;    // the destination's message, or the transport's
+  bool ok() const { return action == Action::kOk; }
+};
+
 // Whether a failure of our own configuration (credentials, permissions, a missing bucket) is
 // logged at this attempt of a batch: the first and every tenth, so a misconfiguration is loud
 // without writing a line per retry.

@@ -51,18 +51,15 @@ int MakeParents(const std::string& file, size_t root_len, std::string* error) {
 
 class FileSink final : public sluice::Sink {
  public:
-  static std::unique_ptr<sluice::Sink> Create(const sluice::Options& opts, sluice::Host host,
-                                              std::string* error) {
+  static sluice::Created<sluice::Sink> Create(const sluice::Options& opts, sluice::Host host) {
     std::string root = opts.Get("path");
     while (root.size() > 1 && root.back() == '/') root.pop_back();
     if (root.empty()) {
-      *error = "path must not be empty";
-      return nullptr;
+      return sluice::Created<sluice::Sink>::Error("path must not be empty");
     }
     std::string probe;
     if (MakeParents(root + "/", 0, &probe) != 0) {
-      *error = probe;
-      return nullptr;
+      return sluice::Created<sluice::Sink>::Error(probe);
     }
     auto sink = std::make_unique<FileSink>();
     sink->root_ = root;

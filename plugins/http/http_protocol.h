@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "plugins/common/sink_util.h"
 #include "sluice_sink.hpp"
 
 namespace sluice::http_sink {
@@ -44,14 +45,8 @@ void AppendFirehoseBody(std::string_view request_id, int64_t timestamp_ms, const
 // array of the records' texts (records must be JSON values; a trailing newline is dropped).
 void AppendRawBody(RawFormat format, const Batch& batch, const Chunk& chunk, std::string* out);
 
-// What to do with one request's answer.
-struct Classification {
-  enum class Action { kOk, kRetry, kReject } action = Action::kOk;
-  bool loud = false;            // retrying a likely misconfiguration (401/403): log it
-  uint32_t retry_after_ms = 0;  // from Retry-After (raw mode)
-  std::string error_code;       // e.g. "HttpEndpoint.ResponseCode.503"
-  std::string error_message;    // the endpoint's errorMessage when it gave one
-};
+// The verdict on an endpoint's answer (plugins/common's SinkVerdict).
+using Classification = sink::SinkVerdict;
 
 // Firehose mode. `status` 0 means no answer (connect failure, timeout), `transport_error` then
 // says why. Only 200 with a JSON body whose requestId equals `request_id` is success; 413 is

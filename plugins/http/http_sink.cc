@@ -26,16 +26,14 @@ namespace {
 
 class HttpSink final : public Sink {
  public:
-  static std::unique_ptr<Sink> Create(const Options& opts, Host host, std::string* error) {
+  static sluice::Created<sluice::Sink> Create(const sluice::Options& opts, sluice::Host host) {
     auto config = ParseConfig(opts);
     if (!config.ok()) {
-      *error = config.status().message();
-      return nullptr;
+      return sluice::Created<sluice::Sink>::Error(config.status().message());
     }
     auto client = sink::HttpClient::Create(config->http);
     if (!client.ok()) {
-      *error = client.status().message();
-      return nullptr;
+      return sluice::Created<sluice::Sink>::Error(client.status().message());
     }
     auto s = std::make_unique<HttpSink>();
     s->config_ = std::move(*config);

@@ -150,7 +150,7 @@ bool SourceLine(std::string_view data, std::string_view* line) {
 BulkClassification ClassifyResponse(long status, std::string_view body, size_t item_count,
                                     Action action, uint32_t retry_after_ms,
                                     std::string_view transport_error) {
-  using Whole = BulkClassification::Whole;
+  using Whole = sink::SinkVerdict::Action;
   BulkClassification c;
   if (status == 200 || status == 201) {
     rapidjson::Document doc;
@@ -158,32 +158,32 @@ BulkClassification ClassifyResponse(long status, std::string_view body, size_t i
     if (!doc_parsed.ok() || !doc.IsObject() || !doc.HasMember("errors") ||
         !doc["errors"].IsBool() || !doc.HasMember("items") || !doc["items"].IsArray() ||
         doc["items"].Size() != item_count) {
-      c.whole = Whole::kRetry;
+      c.action = Whole::kRetry;
       c.error_code = "OpenSearch.InvalidResponse";
       c.error_message = "not a _bulk answer for " + std::to_string(item_count) +
                         " items: " + Truncated(body, 200);
       return c;
     }
     if (!doc["errors"].GetBool()) return c;
-    c.whole = Whole::kPerItem;
+    c.per_item = true;
     c.items.reserve(item_count);
     for (const auto& item : doc["items"].GetArray()) c.items.push_back(ItemFrom(item, action));
     return c;
   }
   switch (sink::VerdictForStatus(status)) {
     case sink::Verdict::kOk:  // another 2xx: not what _bulk answers
-      c.whole = Whole::kRetry;
+      c.action = Whole::kRetry;
       break;
     case sink::Verdict::kRetry:
-      c.whole = Whole::kRetry;
+      c.action = Whole::kRetry;
       c.retry_after_ms = retry_after_ms;
       break;
     case sink::Verdict::kRetryLoud:
-      c.whole = Whole::kRetry;
+      c.action = Whole::kRetry;
       c.loud = true;
       break;
     case sink::Verdict::kReject:
-      c.whole = Whole::kReject;
+      c.action = Whole::kReject;
       break;
   }
   if (status == 0) {

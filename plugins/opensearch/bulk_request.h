@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "plugins/common/sink_util.h"
 #include "sluice_sink.hpp"
 
 namespace sluice::opensearch_sink {
@@ -45,13 +46,11 @@ struct ItemResult {
   std::string error_reason;  // the cluster's reason
 };
 
-struct BulkClassification {
-  enum class Whole { kOk, kRetry, kReject, kPerItem } whole = Whole::kOk;
-  bool loud = false;  // 401/403: our credentials are refused
-  uint32_t retry_after_ms = 0;
-  std::string error_code;  // for kRetry / kReject, e.g. "OpenSearch.503"
-  std::string error_message;
-  std::vector<ItemResult> items;  // kPerItem: one per request item, in order
+// The verdict on a _bulk answer: for the whole request (action), or per item (per_item: items
+// holds one result per request item, in order; action is kOk).
+struct BulkClassification : sink::SinkVerdict {
+  bool per_item = false;
+  std::vector<ItemResult> items;
 };
 
 // Classifies the answer to a _bulk request of `item_count` items sent with `action`.

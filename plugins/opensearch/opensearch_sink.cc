@@ -28,23 +28,20 @@ struct Span {
 
 class OpenSearchSink final : public Sink {
  public:
-  static std::unique_ptr<Sink> Create(const Options& opts, Host host, std::string* error) {
+  static sluice::Created<sluice::Sink> Create(const sluice::Options& opts, sluice::Host host) {
     auto config = ParseConfig(opts);
     if (!config.ok()) {
-      *error = config.status().message();
-      return nullptr;
+      return sluice::Created<sluice::Sink>::Error(config.status().message());
     }
     auto client = sink::HttpClient::Create(config->http);
     if (!client.ok()) {
-      *error = client.status().message();
-      return nullptr;
+      return sluice::Created<sluice::Sink>::Error(client.status().message());
     }
     auto s = std::make_unique<OpenSearchSink>();
     if (config->auth == Auth::kSigV4) {
       auto creds = sink::AwsCredentialsProvider::Create(config->aws);
       if (!creds.ok()) {
-        *error = "auth sigv4: " + creds.status().message();
-        return nullptr;
+        return sluice::Created<sluice::Sink>::Error("auth sigv4: " + creds.status().message());
       }
       s->creds_ = std::move(*creds);
     }
@@ -109,13 +106,13 @@ class OpenSearchSink final : public Sink {
       host_.Log(SLUICE_LOG_ERROR, "the cluster refuses our credentials (" + cl.error_code +
                                       "); check auth; retrying");
     }
-    using Whole = BulkClassification::Whole;
-    if (cl.whole == Whole::kOk) {
+    using Whole = sink::SinkVerdict::Action;
+    if (cl.action == Whole::kOk && !cl.per_item) {
       host_.Count("documents_indexed", sent_.size());
       if (local_rejects == 0) return Outcome::Ok();
       return Outcome::Partial(std::move(out));
     }
-    if (cl.whole == Whole::kRetry) {
+    if (cl.action == Whole::kRetry) {
       if (local_rejects == 0)
         return Outcome::Retry(cl.error_code, cl.error_message, cl.retry_after_ms);
       for (size_t i : sent_) {
@@ -123,7 +120,7 @@ class OpenSearchSink final : public Sink {
       }
       return Outcome::Partial(std::move(out));
     }
-    if (cl.whole == Whole::kReject) {
+    if (cl.action == Whole::kReject) {
       ItemResult all;
       all.status = static_cast<int>(status);
       all.error_reason = cl.error_message;

@@ -59,23 +59,22 @@ const sluice_option_def kRedshiftOptions[] = {
     {nullptr, SLUICE_OPT_STRING, nullptr, nullptr, 0, nullptr},
 };
 
-bool ParseRedshiftConfig(const sluice::Options& opts, RedshiftConfig* c, std::string* error) {
+Status ParseRedshiftConfig(const sluice::Options& opts, RedshiftConfig* c) {
   c->postgres_mode = opts.Get("mode", "redshift") == "postgres";
   c->pg.conninfo = opts.Get("conninfo");
   c->pg.password = opts.Get("password");
   if (c->pg.password.empty() && opts.Has("password_env")) {
     const char* v = std::getenv(opts.Get("password_env").c_str());
     if (!v) {
-      *error = "password_env names " + opts.Get("password_env") + ", which is not set";
-      return false;
+      return InvalidArgument("password_env names " + opts.Get("password_env") +
+                             ", which is not set");
     }
     c->pg.password = v;
   }
   if (c->pg.password.empty() && opts.Has("password_file")) {
     std::ifstream in(opts.Get("password_file"));
     if (!in) {
-      *error = "cannot read password_file " + opts.Get("password_file");
-      return false;
+      return InvalidArgument("cannot read password_file " + opts.Get("password_file"));
     }
     std::getline(in, c->pg.password);
     while (!c->pg.password.empty() && c->pg.password.back() == '\r') c->pg.password.pop_back();
@@ -90,10 +89,9 @@ bool ParseRedshiftConfig(const sluice::Options& opts, RedshiftConfig* c, std::st
   c->json_column = opts.Get("json_column", "data");
   c->max_bad_rows = static_cast<int>(opts.GetInt("max_bad_rows", 100));
   if (c->table.empty()) {
-    *error = "table must not be empty";
-    return false;
+    return InvalidArgument("table must not be empty");
   }
-  if (c->postgres_mode) return true;
+  if (c->postgres_mode) return Status::Ok();
   c->s3.bucket = opts.Get("s3_bucket");
   c->s3.region = opts.Get("s3_region", "us-east-1");
   c->s3.endpoint = opts.Get("s3_endpoint");
@@ -106,14 +104,12 @@ bool ParseRedshiftConfig(const sluice::Options& opts, RedshiftConfig* c, std::st
   c->copy_credentials = opts.Get("copy_credentials");
   c->copy_options = opts.Get("copy_options", "JSON 'auto'");
   if (c->s3.bucket.empty()) {
-    *error = "mode redshift needs s3_bucket (the staging bucket)";
-    return false;
+    return InvalidArgument("mode redshift needs s3_bucket (the staging bucket)");
   }
   if (c->iam_role.empty() == c->copy_credentials.empty()) {
-    *error = "mode redshift needs exactly one of iam_role and copy_credentials";
-    return false;
+    return InvalidArgument("mode redshift needs exactly one of iam_role and copy_credentials");
   }
-  return true;
+  return Status::Ok();
 }
 
 }  // namespace sluice::redshift

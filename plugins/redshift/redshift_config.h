@@ -30,6 +30,6 @@ struct RedshiftConfig {
 
 // Reads the validated options; false with *error set when they are inconsistent or a password
 // file cannot be read.
-bool ParseRedshiftConfig(const sluice::Options& opts, RedshiftConfig* config, std::string* error);
+Status ParseRedshiftConfig(const sluice::Options& opts, RedshiftConfig* config);
 
 }  // namespace sluice::redshift

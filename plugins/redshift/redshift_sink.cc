@@ -26,15 +26,15 @@ namespace {
 
 class RedshiftSink final : public sluice::Sink {
  public:
-  static std::unique_ptr<sluice::Sink> Create(const sluice::Options& opts, sluice::Host host,
-                                              std::string* error) {
+  static sluice::Created<sluice::Sink> Create(const sluice::Options& opts, sluice::Host host) {
     auto sink = std::make_unique<RedshiftSink>();
-    if (!ParseRedshiftConfig(opts, &sink->config_, error)) return nullptr;
+    if (Status st = ParseRedshiftConfig(opts, &sink->config_); !st.ok()) {
+      return sluice::Created<sluice::Sink>::Error(st.message());
+    }
     if (!sink->config_.postgres_mode) {
       Result<std::unique_ptr<s3::S3Client>> c = s3::S3Client::Create(sink->config_.s3);
       if (!c.ok()) {
-        *error = "s3 staging: " + c.status().message();
-        return nullptr;
+        return sluice::Created<sluice::Sink>::Error("s3 staging: " + c.status().message());
       }
       sink->s3_ = std::move(c).value();
     }
@@ -149,9 +149,11 @@ class RedshiftSink final : public sluice::Sink {
     }
     if (!o.ok()) {
       if (o.loud)
-        LogLoud(batch, "staging bucket refuses writes (" + o.code + ": " + o.message + ")");
-      if (o.kind == s3::S3Outcome::Kind::kReject) return sluice::Outcome::Reject(o.code, o.message);
-      return sluice::Outcome::Retry(o.code, o.message, o.retry_after_ms);
+        LogLoud(batch,
+                "staging bucket refuses writes (" + o.error_code + ": " + o.error_message + ")");
+      if (o.action == s3::S3Outcome::Action::kReject)
+        return sluice::Outcome::Reject(o.error_code, o.error_message);
+      return sluice::Outcome::Retry(o.error_code, o.error_message, o.retry_after_ms);
     }
     RedshiftCopy copy;
     copy.table = config_.table;

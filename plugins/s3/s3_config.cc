@@ -54,8 +54,7 @@ const sluice_option_def kS3Options[] = {
     {nullptr, SLUICE_OPT_STRING, nullptr, nullptr, 0, nullptr},
 };
 
-bool ParseS3Config(const sluice::Options& opts, S3Config* c, std::string* content_type,
-                   std::string* error) {
+Status ParseS3Config(const sluice::Options& opts, S3Config* c, std::string* content_type) {
   c->bucket = opts.Get("bucket");
   c->region = opts.Get("region", "us-east-1");
   c->endpoint = opts.Get("endpoint");
@@ -73,8 +72,7 @@ bool ParseS3Config(const sluice::Options& opts, S3Config* c, std::string* conten
   c->part_size = static_cast<uint64_t>(opts.GetInt("part_size", 8 << 20));
   c->part_attempts = static_cast<int>(opts.GetInt("part_attempts", 3));
   if (c->part_attempts < 1) {
-    *error = "part_attempts must be at least 1";
-    return false;
+    return InvalidArgument("part_attempts must be at least 1");
   }
   c->http.connect_timeout_ms = opts.GetInt("connect_timeout", 10000);
   c->http.timeout_ms = opts.GetInt("request_timeout", 300000);
@@ -83,7 +81,7 @@ bool ParseS3Config(const sluice::Options& opts, S3Config* c, std::string* conten
   c->http.insecure_skip_verify = opts.GetBool("insecure_skip_verify");
   c->http.proxy = opts.Get("proxy");
   *content_type = opts.Get("content_type", "application/octet-stream");
-  return true;
+  return Status::Ok();
 }
 
 }  // namespace sluice::s3

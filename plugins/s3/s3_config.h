@@ -12,7 +12,6 @@ namespace sluice::s3 {
 extern const sluice_option_def kS3Options[];
 
 // Reads the validated options. Returns false with *error set when they contradict each other.
-bool ParseS3Config(const sluice::Options& opts, S3Config* config, std::string* content_type,
-                   std::string* error);
+Status ParseS3Config(const sluice::Options& opts, S3Config* config, std::string* content_type);
 
 }  // namespace sluice::s3

@@ -17,15 +17,15 @@ namespace {
 
 class S3Sink final : public sluice::Sink {
  public:
-  static std::unique_ptr<sluice::Sink> Create(const sluice::Options& opts, sluice::Host host,
-                                              std::string* error) {
+  static sluice::Created<sluice::Sink> Create(const sluice::Options& opts, sluice::Host host) {
     S3Config config;
     std::string content_type;
-    if (!ParseS3Config(opts, &config, &content_type, error)) return nullptr;
+    if (Status st = ParseS3Config(opts, &config, &content_type); !st.ok()) {
+      return sluice::Created<sluice::Sink>::Error(st.message());
+    }
     Result<std::unique_ptr<S3Client>> client = S3Client::Create(config);
     if (!client.ok()) {
-      *error = client.status().message();
-      return nullptr;
+      return sluice::Created<sluice::Sink>::Error(client.status().message());
     }
     auto sink = std::make_unique<S3Sink>();
     sink->client_ = std::move(client).value();
@@ -49,21 +49,24 @@ class S3Sink final : public sluice::Sink {
       host_.Count("bytes_written", data.size());
       return sluice::Outcome::Ok();
     }
-    host_.Count(o.kind == S3Outcome::Kind::kReject ? "requests_rejected" : "requests_failed", 1);
+    host_.Count(o.action == S3Outcome::Action::kReject ? "requests_rejected" : "requests_failed",
+                1);
     if (o.loud && (sink::LoudAttempt(batch.attempt()))) {
       // Our configuration is wrong (credentials, bucket, policy): retried, never spilled.
       host_.Log(SLUICE_LOG_ERROR, "s3: bucket " + client_->config().bucket + " refuses writes (" +
-                                      o.code + ": " + o.message +
+                                      o.error_code + ": " + o.error_message +
                                       "); retrying until the configuration is fixed");
     }
-    if (o.kind == S3Outcome::Kind::kReject) return sluice::Outcome::Reject(o.code, o.message);
-    return sluice::Outcome::Retry(o.code, o.message, o.retry_after_ms);
+    if (o.action == S3Outcome::Action::kReject)
+      return sluice::Outcome::Reject(o.error_code, o.error_message);
+    return sluice::Outcome::Retry(o.error_code, o.error_message, o.retry_after_ms);
   }
 
   bool Healthcheck(std::string* error) override {
     S3Outcome o = client_->HeadBucket();
     if (o.ok()) return true;
-    *error = "s3: HEAD bucket " + client_->config().bucket + ": " + o.code + ": " + o.message;
+    *error = "s3: HEAD bucket " + client_->config().bucket + ": " + o.error_code + ": " +
+             o.error_message;
     return false;
   }
 

@@ -89,6 +89,14 @@ typedef enum sluice_option_type {
   SLUICE_OPT_LIST = 7
 } sluice_option_type;
 
+/* ABI 1.3: OR into sluice_option_def.type to declare the value a secret, whatever the option's
+ * name: the host never echoes it in messages, accepts `<name>_file` (a file others cannot read)
+ * and `<name>_env` in its place, and refuses it written inline in a configuration file others
+ * can read. E.g. {"dsn", SLUICE_SECRET(SLUICE_OPT_STRING), ...}. A host before 1.3 refuses the
+ * table ("unknown option type"). */
+#define SLUICE_OPT_SECRET 0x100
+#define SLUICE_SECRET(type) ((sluice_option_type)((type) | SLUICE_OPT_SECRET))
+
 /* One option the plugin accepts, in a table ending with an entry whose name is NULL.
  * OWNERSHIP: plugin; static storage, valid while the plugin is loaded.
  * Host-read options: an object sink that declares options named `prefix` and `error_prefix`

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "plugins/common/sink_util.h"
 #include "sluice_sink.hpp"
 
 namespace sluice::splunk_sink {
@@ -46,16 +47,11 @@ class HecEncoder final {
   std::string prefix_;  // ,"host":..,... up to "event":
 };
 
-// What to do with an HEC answer.
-struct HecClassification {
-  enum class Action { kOk, kRetry, kReject } action = Action::kOk;
-  bool loud = false;  // our misconfiguration (token, channel, acks disabled): log it
-  uint32_t retry_after_ms = 0;
+// The verdict on a HEC answer, with what HEC says more.
+struct HecClassification : sink::SinkVerdict {
   int hec_code = -1;           // the answer's "code", -1 when absent
   int64_t ack_id = -1;         // the answer's "ackId", -1 when absent
   int64_t invalid_event = -1;  // "invalid-event-number": the first event HEC refused
-  std::string error_code;      // Firehose's Splunk.* names, e.g. Splunk.InvalidDataFormat
-  std::string error_message;
 };
 
 // HEC codes: 0 ok; 9 (server busy), 8 (internal error), 18-20 (unhealthy) retry; 1-4 (token),

@@ -108,23 +108,23 @@ TEST(DeliveryPolicyTest, DefaultsAndRanges) {
 }
 
 TEST(DeliveryPolicyTest, InconsistentPoliciesAreNamed) {
-  EXPECT_EQ(PolicyProblem(DefaultPolicy("x")), "");
+  EXPECT_TRUE(CheckPolicy(DefaultPolicy("x")).ok());
   SinkPolicy p = DefaultPolicy("x");
   p.size_default = p.size_max + 1;
-  EXPECT_NE(PolicyProblem(p).find("buffer size range"), std::string::npos);
+  EXPECT_NE(CheckPolicy(p).message().find("buffer size range"), std::string::npos);
   p = DefaultPolicy("x");
   p.size_min = 0;
-  EXPECT_NE(PolicyProblem(p), "");
+  EXPECT_FALSE(CheckPolicy(p).ok());
   p = DefaultPolicy("x");
   p.interval_min = Millis(10);
   p.interval_default = Millis(5);
-  EXPECT_NE(PolicyProblem(p).find("interval"), std::string::npos);
+  EXPECT_NE(CheckPolicy(p).message().find("interval"), std::string::npos);
   p = DefaultPolicy("x");
   p.retry_default = p.retry_max + Millis(1);
-  EXPECT_NE(PolicyProblem(p).find("retry"), std::string::npos);
+  EXPECT_NE(CheckPolicy(p).message().find("retry"), std::string::npos);
   p = DefaultPolicy("x");
   p.error_output_type = "bad type";
-  EXPECT_NE(PolicyProblem(p).find("[A-Za-z0-9-]+"), std::string::npos);
+  EXPECT_NE(CheckPolicy(p).message().find("[A-Za-z0-9-]+"), std::string::npos);
 }
 
 TEST(DeliveryPolicyTest, BackoffIsCappedWithFullJitter) {

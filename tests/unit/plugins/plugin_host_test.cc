@@ -157,6 +157,65 @@ TEST(PluginHostTest, CxxTransformHelperAnswersPerRecord) {
       << refused.status().message();
 }
 
+// Options a plugin declares secret (SLUICE_SECRET) whatever their names: read from _file and
+// _env, refused inline in a file others can read, never echoed in messages.
+TEST(PluginHostTest, DeclaredSecretsAreHandledAsSecrets) {
+  PluginHost host({});
+  auto p = host.LoadFile(kFixtures / "fx_secret.so");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  std::filesystem::path dir = ::testing::TempDir() + "fx_secret." + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  auto write = [&](const char* name, const std::string& text, std::filesystem::perms mode) {
+    std::filesystem::path f = dir / name;
+    std::ofstream(f) << text;
+    std::filesystem::permissions(f, mode);
+    return f.string();
+  };
+  using std::filesystem::perms;
+  std::string secret_file = write("dsn", "postgres://u:hunter2@db/x\n", perms::owner_read);
+  std::string readable_cfg = write("open.yaml", "", perms::owner_all | perms::others_read);
+  std::string private_cfg = write("private.yaml", "", perms::owner_all);
+  auto opt = [](std::string key, std::string value, const std::string& file, bool literal) {
+    SinkOption o = Opt(std::move(key), std::move(value), 12);
+    o.mark.file = file;
+    o.literal = literal;
+    return o;
+  };
+  // dsn_file: the file's first line becomes dsn.
+  auto v = PluginHost::Validate(
+      **p, Section("secret", {opt("dsn_file", secret_file, private_cfg, true)}));
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(OptionValue(*v, "dsn"), "postgres://u:hunter2@db/x");
+  // dsn_env.
+  setenv("SLUICE_T_DSN", "from-env", 1);
+  v = PluginHost::Validate(**p,
+                           Section("secret", {opt("dsn_env", "SLUICE_T_DSN", private_cfg, true)}));
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(OptionValue(*v, "dsn"), "from-env");
+  // Inline: fine in a private file, refused in one others can read.
+  EXPECT_TRUE(
+      PluginHost::Validate(**p, Section("secret", {opt("dsn", "inline", private_cfg, true)})).ok());
+  v = PluginHost::Validate(**p, Section("secret", {opt("dsn", "inline", readable_cfg, true)}));
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("a secret is written inline in a file others can read"),
+            std::string::npos)
+      << v.status().message();
+  // A bad value of a secret is not echoed.
+  v = PluginHost::Validate(**p, Section("secret", {opt("dsn", "x", private_cfg, true),
+                                                   opt("pin", "s3cr3t", private_cfg, true)}));
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().message().find("s3cr3t"), std::string::npos) << v.status().message();
+  EXPECT_NE(v.status().message().find("the value is a secret and is not shown"), std::string::npos);
+  // Both the secret and its _file: one of them.
+  v = PluginHost::Validate(**p,
+                           Section("secret", {opt("dsn", "a", private_cfg, true),
+                                              opt("dsn_file", secret_file, private_cfg, true)}));
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("give one of dsn, dsn_file, dsn_env"), std::string::npos);
+  EXPECT_NE(PluginHost::Reference(**p).find("| `dsn` | string, secret |"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(PluginHostTest, FailingCreate) {
   PluginHost host({});
   auto p = host.LoadFile(kFixtures / "fx_failing_create.so");

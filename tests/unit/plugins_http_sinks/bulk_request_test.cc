@@ -47,30 +47,30 @@ TEST(BulkRequestTest, BulkItemsAreActionAndSourceLines) {
   EXPECT_FALSE(SourceLine("\n", &line));
 }
 
-using Whole = BulkClassification::Whole;
+using Whole = sink::SinkVerdict::Action;
 using V = ItemResult::Verdict;
 
 TEST(BulkRequestTest, ClassifyWholeResponses) {
   EXPECT_EQ(ClassifyResponse(200, R"({"took":3,"errors":false,"items":[{"index":{"status":201}}]})",
                              1, Action::kIndex)
-                .whole,
+                .action,
             Whole::kOk);
   // Item count mismatch, or not a bulk answer: retried.
   EXPECT_EQ(
-      ClassifyResponse(200, R"({"took":3,"errors":false,"items":[]})", 1, Action::kIndex).whole,
+      ClassifyResponse(200, R"({"took":3,"errors":false,"items":[]})", 1, Action::kIndex).action,
       Whole::kRetry);
-  EXPECT_EQ(ClassifyResponse(200, "<html>", 1, Action::kIndex).whole, Whole::kRetry);
+  EXPECT_EQ(ClassifyResponse(200, "<html>", 1, Action::kIndex).action, Whole::kRetry);
   auto busy = ClassifyResponse(429, "{}", 1, Action::kIndex, 3000);
-  EXPECT_EQ(busy.whole, Whole::kRetry);
+  EXPECT_EQ(busy.action, Whole::kRetry);
   EXPECT_EQ(busy.retry_after_ms, 3000u);
-  EXPECT_EQ(ClassifyResponse(503, "", 1, Action::kIndex).whole, Whole::kRetry);
+  EXPECT_EQ(ClassifyResponse(503, "", 1, Action::kIndex).action, Whole::kRetry);
   EXPECT_EQ(ClassifyResponse(0, "", 1, Action::kIndex, 0, "refused").error_code,
             "OpenSearch.ConnectionFailed");
   auto denied = ClassifyResponse(403, "", 1, Action::kIndex);
-  EXPECT_EQ(denied.whole, Whole::kRetry);
+  EXPECT_EQ(denied.action, Whole::kRetry);
   EXPECT_TRUE(denied.loud);
-  EXPECT_EQ(ClassifyResponse(400, R"({"error":"bad"})", 1, Action::kIndex).whole, Whole::kReject);
-  EXPECT_EQ(ClassifyResponse(413, "", 1, Action::kIndex).whole, Whole::kReject);
+  EXPECT_EQ(ClassifyResponse(400, R"({"error":"bad"})", 1, Action::kIndex).action, Whole::kReject);
+  EXPECT_EQ(ClassifyResponse(413, "", 1, Action::kIndex).action, Whole::kReject);
 }
 
 TEST(BulkRequestTest, ClassifyItemByItem) {
@@ -81,7 +81,7 @@ TEST(BulkRequestTest, ClassifyItemByItem) {
     {"index":{"_index":"logs","_id":"0-4","status":503,"error":{"type":"unavailable_shards_exception","reason":"primary shard is not active"}}},
     {"index":{"_index":"logs","_id":"0-5","status":200,"result":"updated"}}]})";
   auto c = ClassifyResponse(200, body, 5, Action::kIndex);
-  ASSERT_EQ(c.whole, Whole::kPerItem);
+  ASSERT_TRUE(c.per_item);
   ASSERT_EQ(c.items.size(), 5u);
   EXPECT_EQ(c.items[0].verdict, V::kOk);
   EXPECT_EQ(c.items[1].verdict, V::kRetry);

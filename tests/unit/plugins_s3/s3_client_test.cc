@@ -11,7 +11,7 @@
 namespace sluice::s3 {
 namespace {
 
-using K = S3Outcome::Kind;
+using K = S3Outcome::Action;
 
 std::string ErrorBody(const std::string& code) {
   return "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>" + code +
@@ -53,12 +53,12 @@ TEST(ClassifyS3ResponseTest, Table) {
   };
   for (const Row& r : rows) {
     S3Outcome o = ClassifyS3Response(r.status, r.body, "");
-    EXPECT_EQ(o.kind, r.kind) << r.status << " " << r.body;
+    EXPECT_EQ(o.action, r.kind) << r.status << " " << r.body;
     EXPECT_EQ(o.loud, r.loud) << r.status << " " << r.body;
-    EXPECT_EQ(o.code, r.code) << r.status << " " << r.body;
+    EXPECT_EQ(o.error_code, r.code) << r.status << " " << r.body;
   }
   EXPECT_EQ(ClassifyS3Response(503, ErrorBody("SlowDown"), "2").retry_after_ms, 2000u);
-  EXPECT_EQ(ClassifyS3Response(403, ErrorBody("AccessDenied"), "").message, "msg of AccessDenied");
+  EXPECT_EQ(ClassifyS3Response(403, ErrorBody("AccessDenied"), "").error_message, "msg of AccessDenied");
 }
 
 TEST(ContentHeadersTest, FromCodec) {
@@ -138,7 +138,7 @@ TEST(S3ClientTest, MultipartRetriesAFailedPartThenAbortsWhenItKeepsFailing) {
   ASSERT_TRUE(client.ok());
   std::string data((11 << 20) + 7, 'x');
   S3Outcome o = (*client)->Put("k", data, {});
-  ASSERT_TRUE(o.ok()) << o.code << " " << o.message;
+  ASSERT_TRUE(o.ok()) << o.error_code << " " << o.error_message;
   std::vector<std::string> want = {"POST /b/k?uploads=",
                                    "PUT /b/k?partNumber=1&uploadId=U1",
                                    "PUT /b/k?partNumber=2&uploadId=U1",
@@ -150,8 +150,8 @@ TEST(S3ClientTest, MultipartRetriesAFailedPartThenAbortsWhenItKeepsFailing) {
   log.clear();
   part2_failures_left = -1;  // always fails
   o = (*client)->Put("k", data, {});
-  EXPECT_EQ(o.kind, K::kRetry);
-  EXPECT_EQ(o.code, "S3.InternalError");
+  EXPECT_EQ(o.action, K::kRetry);
+  EXPECT_EQ(o.error_code, "S3.InternalError");
   ASSERT_FALSE(log.empty());
   EXPECT_EQ(log.back(), "DELETE /b/k?uploadId=U1");
   EXPECT_EQ(std::count(log.begin(), log.end(), "PUT /b/k?partNumber=2&uploadId=U1"), 3);
