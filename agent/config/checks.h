@@ -1,5 +1,6 @@
 // Value checks shared by the schema's setters: names, listen addresses, regular expressions.
-// Each returns "" when the value is accepted, else a message without position or key path.
+// Each returns Ok when the value is accepted, else InvalidArgument with a message without
+// position or key path.
 // Pure functions; thread-safe.
 #pragma once
 
@@ -11,16 +12,16 @@
 namespace sluice::config {
 
 // Stream, source and delivery names: 1..max_len of A-Z a-z 0-9 _ . - (as Kinesis and Firehose).
-std::string CheckName(std::string_view name, size_t max_len);
+Status CheckName(std::string_view name, size_t max_len);
 
 // "host:port" or "[v6]:port", port 0..65535.
-std::string ParseListen(std::string_view text, ListenAddress* out);
+Status ParseListen(std::string_view text, ListenAddress* out);
 
 // Compiles `pattern` with PCRE2 (UTF mode off, as records are bytes). On success stores the number
 // of capture groups in *captures.
-std::string CheckRegex(std::string_view pattern, int* captures);
+Status CheckRegex(std::string_view pattern, int* captures);
 
 // "http://..." or "https://..." with a host.
-std::string CheckUrl(std::string_view url);
+Status CheckUrl(std::string_view url);
 
 }  // namespace sluice::config

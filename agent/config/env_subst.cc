@@ -10,7 +10,9 @@ bool IsNameChar(char c) { return IsNameStart(c) || (c >= '0' && c <= '9'); }
 
 }  // namespace
 
-std::string ExpandVariables(std::string_view raw, std::string* out) {
+Result<std::string> ExpandVariables(std::string_view raw) {
+  std::string expanded;
+  std::string* out = &expanded;
   out->clear();
   size_t i = 0;
   while (i < raw.size()) {
@@ -32,7 +34,7 @@ std::string ExpandVariables(std::string_view raw, std::string* out) {
     }
     size_t close = raw.find('}', i + 2);
     if (close == std::string_view::npos) {
-      return "unterminated \"${\" (write \"$$\" for a literal \"$\")";
+      return InvalidArgument("unterminated \"${\" (write \"$$\" for a literal \"$\")");
     }
     std::string_view body = raw.substr(i + 2, close - (i + 2));
     std::string_view name = body;
@@ -46,8 +48,8 @@ std::string ExpandVariables(std::string_view raw, std::string* out) {
     bool valid = !name.empty() && IsNameStart(name[0]);
     for (char n : name) valid = valid && IsNameChar(n);
     if (!valid) {
-      return "\"${" + std::string(body) +
-             "}\" is not a variable reference (use ${NAME} or ${NAME:-default})";
+      return InvalidArgument("\"${" + std::string(body) +
+                             "}\" is not a variable reference (use ${NAME} or ${NAME:-default})");
     }
     const char* value = std::getenv(std::string(name).c_str());
     if (value != nullptr && *value != '\0') {
@@ -56,12 +58,13 @@ std::string ExpandVariables(std::string_view raw, std::string* out) {
       *out += fallback;
     } else {
       std::string n(name);
-      return "environment variable " + n + " is not set and has no default (write ${" + n +
-             ":-value} to give one)";
+      return InvalidArgument("environment variable " + n +
+                             " is not set and has no default (write ${" + n +
+                             ":-value} to give one)");
     }
     i = close + 1;
   }
-  return "";
+  return expanded;
 }
 
 void ExpandTree(Node* node, std::string_view path, ErrorList* errors) {
@@ -71,13 +74,12 @@ void ExpandTree(Node* node, std::string_view path, ErrorList* errors) {
     case Node::Kind::kScalar: {
       if (node->raw.find('$') == std::string::npos) return;
       node->substituted = node->raw.find("${") != std::string::npos;
-      std::string expanded;
-      std::string error = ExpandVariables(node->raw, &expanded);
-      if (!error.empty()) {
-        errors->Add(*node, std::string(path), error);
+      Result<std::string> expanded = ExpandVariables(node->raw);
+      if (!expanded.ok()) {
+        errors->Add(*node, std::string(path), expanded.status().message());
         return;
       }
-      node->text = std::move(expanded);
+      node->text = std::move(*expanded);
       return;
     }
     case Node::Kind::kSequence:

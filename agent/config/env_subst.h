@@ -11,11 +11,12 @@
 
 #include "agent/config/config_node.h"
 #include "agent/config/errors.h"
+#include "core/status.h"
 
 namespace sluice::config {
 
-// Expands `raw` into `*out`. Returns an empty string on success, else the error message.
-std::string ExpandVariables(std::string_view raw, std::string* out);
+// `raw` with its ${VAR} and ${VAR:-default} references expanded ($$ is a literal $), or why not.
+Result<std::string> ExpandVariables(std::string_view raw);
 
 // Expands every scalar value (not map keys) of the tree in place: `text` gets the expansion,
 // `raw` keeps the original and `substituted` records whether a ${...} was present. Errors name

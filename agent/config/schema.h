@@ -76,10 +76,10 @@ struct LoadContext {
   std::vector<ConfigError> inline_secrets;  // secret values written literally in the file
 };
 
-// Returns "" when the value is accepted, else the message (without position or path).
-using Setter = std::string (*)(LoadContext& ctx, const Value& value);
-// Called when a section is entered (begin) or after all its keys (finish); "" or a message.
-using Hook = std::string (*)(LoadContext& ctx);
+// Returns Ok when the value is accepted, else the refusal (its message without position or path).
+using Setter = Status (*)(LoadContext& ctx, const Value& value);
+// Called when a section is entered (begin) or after all its keys (finish): Ok, or the refusal.
+using Hook = Status (*)(LoadContext& ctx);
 
 struct Section;
 

@@ -53,8 +53,9 @@ constexpr Field kTransformBufferFields[] = {
      .type = Type::kDuration,
      .doc = "Not accepted: a transform runs on each delivery batch as it flushes, so the "
             "delivery's buffer.interval bounds its wait.",
-     .set = SET(return "not accepted: a transform runs on each delivery batch as it flushes "
-                       "(the delivery's buffer.interval bounds the wait); remove this key")},
+     .set =
+         SET(return Refuse("not accepted: a transform runs on each delivery batch as it flushes "
+                           "(the delivery's buffer.interval bounds the wait); remove this key");)},
 };
 constexpr Section kTransformBufferSection{kTransformBufferFields};
 
@@ -66,18 +67,18 @@ constexpr Field kTransformFields[] = {
      .type = Type::kStringList,
      .doc = "Command (argv) of a long-lived process: one JSON event per line in and out.",
      .set = SET(auto& t = c.delivery->transform;
-                if (t.kind != TransformKind::kNone) return std::string(kOneTransform);
-                if (v.list.empty()) return "give the command to run"; t.kind = TransformKind::kExec;
-                t.exec = v.list)},
+                if (t.kind != TransformKind::kNone) return Refuse(std::string(kOneTransform));
+                if (v.list.empty()) return Refuse("give the command to run");
+                t.kind = TransformKind::kExec; t.exec = v.list)},
     {.key = "http",
      .doc = "URL invoked with the Lambda invoke shape.",
      .set = SET(auto& t = c.delivery->transform;
-                if (t.kind != TransformKind::kNone) return std::string(kOneTransform);
-                t.kind = TransformKind::kHttp; t.url = v.text; return CheckUrl(v.text))},
+                if (t.kind != TransformKind::kNone) return Refuse(std::string(kOneTransform));
+                t.kind = TransformKind::kHttp; t.url = v.text; return CheckUrl(v.text);)},
     {.key = "plugin",
      .doc = "Name of an in-process transform plugin.",
      .set = SET(auto& t = c.delivery->transform;
-                if (t.kind != TransformKind::kNone) return std::string(kOneTransform);
+                if (t.kind != TransformKind::kNone) return Refuse(std::string(kOneTransform));
                 t.kind = TransformKind::kPlugin; t.plugin = v.text)},
     {.key = "buffer",
      .type = Type::kObject,
@@ -101,7 +102,7 @@ constexpr Field kTransformFields[] = {
 constexpr Section kTransformSection {
   kTransformFields, nullptr,
       HOOK(if (c.delivery->transform.kind ==
-               TransformKind::kNone) return "give one of exec, http, plugin")
+               TransformKind::kNone) return Refuse("give one of exec, http, plugin");)
 };
 
 constexpr Field kPartitioningFields[] = {
@@ -110,7 +111,8 @@ constexpr Field kPartitioningFields[] = {
      .doc = "Partition key name to JSON path of the record, e.g. customer: .customer.id.",
      .set = SET(for (const auto& [k, path]
                      : v.map) {
-       if (path.empty() || path[0] != '.') return "\"" + path + "\" is not a JSON path (.a.b)";
+       if (path.empty() || path[0] != '.')
+         return Refuse("\"" + path + "\" is not a JSON path (.a.b)");
        c.delivery->partition_keys.push_back(k + "=" + path);
      })},
     {.key = "max_active_partitions",
@@ -165,7 +167,7 @@ constexpr Field kRetryBackoffFields[] = {
 constexpr Section kRetryBackoffSection {
   kRetryBackoffFields, nullptr,
       HOOK(if (c.delivery->retry_backoff_base >
-               c.delivery->retry_backoff_cap) return "base must not exceed cap")
+               c.delivery->retry_backoff_cap) return Refuse("base must not exceed cap");)
 };
 
 constexpr Field kDeliveryFields[] = {
@@ -173,7 +175,7 @@ constexpr Field kDeliveryFields[] = {
      .required = true,
      .doc = "Delivery stream name (1-64 of A-Z a-z 0-9 _ . -); its consumer name.",
      .set = SET(c.delivery->name = v.text; c.delivery_names.push_back(RefOf(v));
-                return CheckName(v.text, 64))},
+                return CheckName(v.text, 64);)},
     {.key = "stream",
      .doc = "Broker stream read as a named consumer (or set direct_put).",
      .set = SET(c.delivery->stream = v.text; c.stream_refs.push_back(RefOf(v)))},
@@ -191,7 +193,7 @@ constexpr Field kDeliveryFields[] = {
     {.key = "initial_timestamp",
      .doc = "With initial_position: at_timestamp: RFC 3339 UTC (2026-01-02T03:04:05Z) or "
             "seconds since the epoch.",
-     .set = SET(auto ms = ParseTimestampMs(v.text); if (!ms.ok()) return ms.status().message();
+     .set = SET(auto ms = ParseTimestampMs(v.text); if (!ms.ok()) return ms.status();
                 c.delivery->initial_timestamp_ms = *ms)},
     {.key = "direct_put",
      .type = Type::kBool,
@@ -265,14 +267,15 @@ constexpr Field kDeliveryFields[] = {
 constexpr Section kDeliverySection {
   kDeliveryFields,
       HOOK(c.config->deliveries.emplace_back(); c.delivery = &c.config->deliveries.back()),
-      HOOK(
-          const buffer::DeliveryOptions& d = *c.delivery;
-          if (d.direct_put && !d.stream.empty()) return "give stream or direct_put: true, not both";
-          if (!d.direct_put && d.stream.empty()) return "give a stream to read or direct_put: true";
-          if ((d.initial_position == buffer::StartPosition::kAtTimestamp) !=
-              (d.initial_timestamp_ms != 0)) {
-            return "initial_position: at_timestamp and initial_timestamp go together";
-          })
+      HOOK(const buffer::DeliveryOptions& d = *c.delivery;
+           if (d.direct_put &&
+               !d.stream.empty()) return Refuse("give stream or direct_put: true, not both");
+           if (!d.direct_put &&
+               d.stream.empty()) return Refuse("give a stream to read or direct_put: true");
+           if ((d.initial_position == buffer::StartPosition::kAtTimestamp) !=
+               (d.initial_timestamp_ms != 0)) {
+             return Refuse("initial_position: at_timestamp and initial_timestamp go together");
+           })
 };
 
 }  // namespace sluice::config

@@ -12,16 +12,19 @@ constexpr int64_t kKiB = 1024, kMiB = 1024 * 1024, kGiB = kMiB * 1024;
 constexpr int64_t kSecond = 1000, kMinute = 60 * kSecond, kHour = 60 * kMinute, kDay = 24 * kHour;
 
 // A setter: the body sees `c` (LoadContext&) and `v` (const Value&) and may `return "message";`.
-#define SET(...)                                                                         \
-  +[]([[maybe_unused]] LoadContext& c, [[maybe_unused]] const Value& v) -> std::string { \
-    __VA_ARGS__;                                                                         \
-    return std::string();                                                                \
+#define SET(...)                                                                    \
+  +[]([[maybe_unused]] LoadContext& c, [[maybe_unused]] const Value& v) -> Status { \
+    __VA_ARGS__;                                                                    \
+    return Status::Ok();                                                            \
   }
-#define HOOK(...)                                       \
-  +[]([[maybe_unused]] LoadContext& c) -> std::string { \
-    __VA_ARGS__;                                        \
-    return std::string();                               \
+#define HOOK(...)                                  \
+  +[]([[maybe_unused]] LoadContext& c) -> Status { \
+    __VA_ARGS__;                                   \
+    return Status::Ok();                           \
   }
+
+// A setter's or hook's refusal of a value: the message, without position or key path.
+inline Status Refuse(std::string why) { return InvalidArgument(std::move(why)); }
 
 // The name (or stream reference) a setter saw, with its position, for the cross-checks.
 inline NameRef RefOf(const Value& v) {

@@ -14,23 +14,23 @@ namespace {
 
 using agent::ProcessingStep;
 
-std::string SetStepPattern(LoadContext& c, const Value& v) {
+Status SetStepPattern(LoadContext& c, const Value& v) {
   int captures = 0;
-  std::string error = CheckRegex(v.text, &captures);
-  if (error.empty()) c.step->custom_pattern = v.text;
+  Status error = CheckRegex(v.text, &captures);
+  if (error.ok()) c.step->custom_pattern = v.text;
   return error;
 }
 
-std::string SetPaths(LoadContext& c, const Value& v) {
-  if (v.list.empty()) return "give at least one path";
+Status SetPaths(LoadContext& c, const Value& v) {
+  if (v.list.empty()) return Refuse("give at least one path");
   for (const std::string& path : v.list) {
-    if (path.empty()) return "a path is empty";
+    if (path.empty()) return Refuse("a path is empty");
   }
   c.flow->paths = v.list;
-  return "";
+  return Status::Ok();
 }
 
-std::string SetPartitionKey(LoadContext& c, const Value& v) {
+Status SetPartitionKey(LoadContext& c, const Value& v) {
   agent::FlowOptions& f = *c.flow;
   const std::string& t = v.text;
   f.partition_key_arg.clear();
@@ -47,27 +47,29 @@ std::string SetPartitionKey(LoadContext& c, const Value& v) {
     auto keyer = agent::PartitionKeyer::Create(f.partition_key, f.partition_key_arg, 1);
     if (!keyer.ok()) {
       std::string m = keyer.status().message();
-      return m.starts_with("partition_key: ") ? m.substr(15) : m;
+      return Refuse(m.starts_with("partition_key: ") ? m.substr(15) : m);
     }
   } else if (t.rfind("regex:", 0) == 0 && t.size() > 6) {
     f.partition_key = agent::PartitionKeyKind::kRegex;
     f.partition_key_arg = t.substr(6);
     int captures = 0;
-    std::string error = CheckRegex(f.partition_key_arg, &captures);
-    if (!error.empty()) return error;
-    if (captures < 1) return "\"" + t + "\" needs a capture group: the key is the first group";
+    Status error = CheckRegex(f.partition_key_arg, &captures);
+    if (!error.ok()) return error;
+    if (captures < 1)
+      return Refuse("\"" + t + "\" needs a capture group: the key is the first group");
   } else {
-    return "\"" + t +
-           "\" is not a partition key option (random, deterministic, file, field:<json path>, "
-           "regex:<pattern>)";
+    return Refuse(
+        "\"" + t +
+        "\" is not a partition key option (random, deterministic, file, field:<json path>, "
+        "regex:<pattern>)");
   }
-  return "";
+  return Status::Ok();
 }
 
 constexpr Field kMultilineFields[] = {
     {.key = "start_pattern",
      .doc = "Regular expression (PCRE2) matching the first line of each record.",
-     .set = SET(int n = 0; std::string e = CheckRegex(v.text, &n); if (!e.empty()) return e;
+     .set = SET(int n = 0; Status e = CheckRegex(v.text, &n); if (!e.ok()) return e;
                 c.flow->multiline_start_pattern = v.text)},
     {.key = "flush_timeout",
      .type = Type::kDuration,
@@ -130,7 +132,7 @@ constexpr Field kLogToJsonFields[] = {
      .set = SET(c.step->log_format = v.text)},
     {.key = "pattern",
      .doc = "format custom: PCRE2 pattern with one capture group per field.",
-     .set = SET(return SetStepPattern(c, v))},
+     .set = SET(return SetStepPattern(c, v);)},
     {.key = "field_names",
      .type = Type::kStringList,
      .doc = "Field names (required with custom; else they rename the format's fields).",
@@ -140,14 +142,15 @@ constexpr Field kLogToJsonFields[] = {
 constexpr Section kLogToJsonSection {
   kLogToJsonFields, BEGIN_STEP(kLogToJson),
       HOOK(const ProcessingStep& s = *c.step; bool custom = s.log_format == "custom";
-           if (custom && s.custom_pattern.empty()) return "format custom needs a pattern";
-           if (!custom && !s.custom_pattern.empty()) return "pattern is only for format custom";
+           if (custom && s.custom_pattern.empty()) return Refuse("format custom needs a pattern");
+           if (!custom &&
+               !s.custom_pattern.empty()) return Refuse("pattern is only for format custom");
            if (custom) {
              int n = 0;
              (void)CheckRegex(s.custom_pattern, &n);
              if (static_cast<size_t>(n) != s.field_names.size()) {
-               return "the pattern has " + std::to_string(n) + " capture groups but " +
-                      std::to_string(s.field_names.size()) + " field_names are given";
+               return Refuse("the pattern has " + std::to_string(n) + " capture groups but " +
+                             std::to_string(s.field_names.size()) + " field_names are given");
              }
            })
 };
@@ -206,12 +209,12 @@ constexpr Field kSourceFields[] = {
      .required = true,
      .doc = "Flow name (checkpoints are kept under it).",
      .set = SET(c.flow->name = v.text; c.source_names.push_back(RefOf(v));
-                return CheckName(v.text, 128))},
+                return CheckName(v.text, 128);)},
     {.key = "paths",
      .type = Type::kStringList,
      .required = true,
      .doc = "Globs of files to follow: *, ?, [...], ** in any component.",
-     .set = SET(return SetPaths(c, v))},
+     .set = SET(return SetPaths(c, v);)},
     {.key = "exclude",
      .type = Type::kStringList,
      .doc = "Globs of files to leave out.",
@@ -231,7 +234,7 @@ constexpr Field kSourceFields[] = {
     {.key = "partition_key",
      .default_text = "random",
      .doc = "random | deterministic | file | field:<json path> | regex:<pattern with a group>.",
-     .set = SET(return SetPartitionKey(c, v))},
+     .set = SET(return SetPartitionKey(c, v);)},
     {.key = "multiline",
      .type = Type::kObject,
      .doc = "Records spanning several lines.",
@@ -338,9 +341,9 @@ constexpr Field kSourceFields[] = {
 
 constexpr Section kSourceSection {
   kSourceFields, HOOK(c.config->sources.emplace_back(); c.flow = &c.config->sources.back()),
-      HOOK(if (c.flow->truncated_record_terminator.size() >=
-               c.flow->max_record_size) return "truncated_record_terminator must be shorter than "
-                                               "max_record_size")
+      HOOK(if (c.flow->truncated_record_terminator.size() >= c.flow->max_record_size) return Refuse(
+               "truncated_record_terminator must be shorter than "
+               "max_record_size");)
 };
 
 }  // namespace sluice::config

@@ -15,9 +15,9 @@
 namespace sluice::config {
 namespace {
 
-std::string AddSecret(LoadContext& c, std::string value) {
+Status AddSecret(LoadContext& c, std::string value) {
   if (++c.credential_secrets == 1) c.credential->secret_access_key = std::move(value);
-  return "";
+  return Status::Ok();
 }
 
 // ---- log, admin, broker ----------------------------------------------------------------------
@@ -45,11 +45,12 @@ constexpr Field kAdminFields[] = {
      .doc = "Admin HTTP endpoint (/health, /metrics, /status, /reload, /api): host:port. It has "
             "no authentication, so it must be a loopback address.",
      .set =
-         SET(std::string e = ParseListen(v.text, &c.config->admin.listen); if (!e.empty()) return e;
-             if (!IsLoopbackHost(c.config->admin.listen.host)) return "\"" + std::string(v.text) +
-             "\" is not a loopback address; the admin endpoint serves /reload and the Kinesis "
-             "API (/api) without authentication, so it listens on loopback only";
-             return std::string())},
+         SET(Status e = ParseListen(v.text, &c.config->admin.listen); if (!e.ok()) return e;
+             if (!IsLoopbackHost(c.config->admin.listen.host)) return Refuse(
+                 "\"" + std::string(v.text) +
+                 "\" is not a loopback address; the admin endpoint serves /reload and the Kinesis "
+                 "API (/api) without authentication, so it listens on loopback only");
+             return Status::Ok();)},
 };
 constexpr Section kAdminSection{kAdminFields};
 
@@ -60,31 +61,30 @@ constexpr Field kCredentialFields[] = {
      .set = SET(c.credential->access_key_id = v.text)},
     {.key = "secret_access_key",
      .doc = "The secret, inline (the file must not be world-readable).",
-     .set = SET(return AddSecret(c, v.text))},
+     .set = SET(return AddSecret(c, v.text);)},
     {.key = "secret_access_key_env",
      .doc = "Name of an environment variable holding the secret.",
-     .set = SET(auto secret = SecretFromEnv(v.text);
-                if (!secret.ok()) return secret.status().message();
-                return AddSecret(c, std::move(*secret)))},
+     .set = SET(auto secret = SecretFromEnv(v.text); if (!secret.ok()) return secret.status();
+                return AddSecret(c, std::move(*secret));)},
     {.key = "secret_access_key_file",
      .doc = "File holding the secret (trailing newline ignored; not world-readable).",
-     .set = SET(auto secret = SecretFromFile(v.text);
-                if (!secret.ok()) return secret.status().message();
-                return AddSecret(c, std::move(*secret)))},
+     .set = SET(auto secret = SecretFromFile(v.text); if (!secret.ok()) return secret.status();
+                return AddSecret(c, std::move(*secret));)},
 };
 constexpr Section kCredentialSection {
   kCredentialFields,
       HOOK(c.config->broker.api.auth.emplace_back();
            c.credential = &c.config->broker.api.auth.back(); c.credential_secrets = 0),
-      HOOK(if (c.credential_secrets != 1) return "give exactly one of secret_access_key, "
-                                                 "secret_access_key_env, secret_access_key_file")
+      HOOK(if (c.credential_secrets != 1) return Refuse(
+               "give exactly one of secret_access_key, "
+               "secret_access_key_env, secret_access_key_file");)
 };
 
 constexpr Field kApiFields[] = {
     {.key = "listen",
      .doc = "Kinesis-compatible API address, host:port; omit to turn the API off. Without auth it "
             "must be a loopback address.",
-     .set = SET(ListenAddress a; std::string e = ParseListen(v.text, &a); if (!e.empty()) return e;
+     .set = SET(ListenAddress a; Status e = ParseListen(v.text, &a); if (!e.ok()) return e;
                 c.config->broker.api.listen = a)},
     {.key = "auth",
      .type = Type::kObjectList,
@@ -101,10 +101,10 @@ constexpr Field kApiFields[] = {
 constexpr Section kApiSection {
   kApiFields, nullptr,
       HOOK(const ApiOptions& api = c.config->broker.api;
-           if (api.listen && api.auth.empty() && !IsLoopbackHost(api.listen->host)) return "\"" +
-           api.listen->text +
-           "\" is not a loopback address; add auth credentials to listen "
-           "on other interfaces")
+           if (api.listen && api.auth.empty() && !IsLoopbackHost(api.listen->host)) return Refuse(
+               "\"" + api.listen->text +
+               "\" is not a loopback address; add auth credentials to listen "
+               "on other interfaces");)
 };
 
 constexpr Field kBrokerFields[] = {
@@ -142,7 +142,7 @@ constexpr Field kStreamFields[] = {
      .required = true,
      .doc = "Stream name (1-128 of A-Z a-z 0-9 _ . -).",
      .set = SET(c.stream->name = v.text; c.stream_names.push_back(RefOf(v));
-                return CheckName(v.text, 128))},
+                return CheckName(v.text, 128);)},
     {.key = "shards",
      .type = Type::kInt,
      .default_text = "1",
@@ -156,8 +156,8 @@ constexpr Field kStreamFields[] = {
      .min = 24 * kHour,
      .max = 8760 * kHour,
      .doc = "How long records are kept, in whole hours.",
-     .set = SET(if (v.duration.count() % kHour != 0) return "\"" + v.text +
-                    "\" is not a whole number of hours";
+     .set = SET(if (v.duration.count() % kHour !=
+                    0) return Refuse("\"" + v.text + "\" is not a whole number of hours");
                 c.stream->retention_hours = v.duration.count() / kHour)},
     {.key = "fsync",
      .type = Type::kEnum,
@@ -194,7 +194,8 @@ constexpr Field kRootFields[] = {
     {.key = "data_dir",
      .required = true,
      .doc = "Broker segments, checkpoints and the batch journal live here.",
-     .set = SET(if (v.text.empty()) return "give a directory"; c.config->data_dir = v.text)},
+     .set =
+         SET(if (v.text.empty()) return Refuse("give a directory"); c.config->data_dir = v.text)},
     {.key = "plugin_dirs",
      .type = Type::kStringList,
      .doc = "Directories searched for sink and transform plugins (.so).",

@@ -21,48 +21,52 @@ std::string Shown(const Field& f, std::string_view text) {
 
 bool InRange(const Field& f, int64_t v) { return f.max <= f.min || (v >= f.min && v <= f.max); }
 
-// Types scalar `text` per `f` into *out; returns "" or the message.
-std::string TypeScalar(const Field& f, const std::string& text, Value* out) {
+// Types scalar `text` per `f` into *out; Ok, or why not.
+Status TypeScalar(const Field& f, const std::string& text, Value* out) {
   out->text = text;
   switch (f.type) {
     case Type::kString:
-      return "";
+      return Status::Ok();
     case Type::kChar:
-      return text.size() == 1 ? "" : Shown(f, text) + " is not a single character";
+      return text.size() == 1 ? Status::Ok()
+                              : InvalidArgument(Shown(f, text) + " is not a single character");
     case Type::kBool:
       if (text == "true" || text == "false") {
         out->boolean = text == "true";
-        return "";
+        return Status::Ok();
       }
-      return Shown(f, text) + " is not a boolean (true or false)";
+      return InvalidArgument(Shown(f, text) + " is not a boolean (true or false)");
     case Type::kInt: {
       auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out->integer);
       if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
-        return Shown(f, text) + " is not an integer";
+        return InvalidArgument(Shown(f, text) + " is not an integer");
       }
       if (!InRange(f, out->integer)) {
-        return text + " is out of range " + std::to_string(f.min) + ".." + std::to_string(f.max);
+        return InvalidArgument(text + " is out of range " + std::to_string(f.min) + ".." +
+                               std::to_string(f.max));
       }
-      return "";
+      return Status::Ok();
     }
     case Type::kDuration: {
       Result<Millis> d = ParseDuration(text);
-      if (!d.ok()) return d.status().message();
+      if (!d.ok()) return d.status();
       out->duration = *d;
       if (!InRange(f, d->count())) {
-        return Shown(f, text) + " is out of range " + FormatDuration(Millis(f.min)) + ".." +
-               FormatDuration(Millis(f.max));
+        return InvalidArgument(Shown(f, text) + " is out of range " +
+                               FormatDuration(Millis(f.min)) + ".." +
+                               FormatDuration(Millis(f.max)));
       }
-      return "";
+      return Status::Ok();
     }
     case Type::kSize: {
       Result<uint64_t> s = ParseSize(text);
-      if (!s.ok()) return s.status().message();
+      if (!s.ok()) return s.status();
       out->size = *s;
       if (f.max > f.min && (*s < uint64_t(f.min) || *s > uint64_t(f.max))) {
-        return Shown(f, text) + " is out of range " + FormatSize(f.min) + ".." + FormatSize(f.max);
+        return InvalidArgument(Shown(f, text) + " is out of range " + FormatSize(f.min) + ".." +
+                               FormatSize(f.max));
       }
-      return "";
+      return Status::Ok();
     }
     case Type::kEnum: {
       std::vector<std::string_view> choices;
@@ -73,14 +77,14 @@ std::string TypeScalar(const Field& f, const std::string& text, Value* out) {
         rest = bar == std::string_view::npos ? "" : rest.substr(bar + 1);
       }
       for (std::string_view c : choices) {
-        if (c == text) return "";
+        if (c == text) return Status::Ok();
       }
       std::string list;
       for (std::string_view c : choices) list += (list.empty() ? "" : ", ") + std::string(c);
-      return Shown(f, text) + " is not one of " + list + DidYouMean(text, choices);
+      return InvalidArgument(Shown(f, text) + " is not one of " + list + DidYouMean(text, choices));
     }
     default:
-      return "";
+      return Status::Ok();
   }
 }
 
@@ -117,8 +121,7 @@ void NoteDeliveryMark(LoadContext& ctx, const Value& v) {
 void Apply(LoadContext& ctx, const Field& f, const Value& v, const Node& at, ErrorList* errors) {
   NoteDeliveryMark(ctx, v);
   if (f.set == nullptr) return;
-  std::string error = f.set(ctx, v);
-  if (!error.empty()) errors->Add(at, v.path, error);
+  if (Status st = f.set(ctx, v); !st.ok()) errors->Add(at, v.path, st.message());
 }
 
 bool CheckDuplicateKeys(const Node& map, const std::string& path, ErrorList* errors) {
@@ -331,9 +334,8 @@ void WalkField(LoadContext& ctx, const Field& f, const Node& node, const std::st
   Value v;
   v.node = &node;
   v.path = path;
-  std::string error = TypeScalar(f, node.text, &v);
-  if (!error.empty()) {
-    errors->Add(node, path, error);
+  if (Status st = TypeScalar(f, node.text, &v); !st.ok()) {
+    errors->Add(node, path, st.message());
     return;
   }
   Apply(ctx, f, v, node, errors);
@@ -348,11 +350,10 @@ void ApplyDefaults(LoadContext& ctx, const Section& section, const Node& at,
     } else if (IsScalarType(f.type) && !f.default_text.empty()) {
       Value v;
       v.path = JoinPath(path, f.key);
-      std::string error = TypeScalar(f, std::string(f.default_text), &v);
-      if (error.empty()) {
+      if (Status st = TypeScalar(f, std::string(f.default_text), &v); st.ok()) {
         Apply(ctx, f, v, at, errors);
       } else {
-        errors->Add(at, v.path, "bad built-in default: " + error);
+        errors->Add(at, v.path, "bad built-in default: " + st.message());
       }
     }
   }
@@ -367,7 +368,7 @@ void WalkSection(LoadContext& ctx, const Section& section, const Node& node,
     return;
   }
   if (section.begin != nullptr) {
-    if (std::string e = section.begin(ctx); !e.empty()) errors->Add(node, path, e);
+    if (Status st = section.begin(ctx); !st.ok()) errors->Add(node, path, st.message());
   }
   size_t errors_before = errors->size();
   CheckDuplicateKeys(node, path, errors);
@@ -396,8 +397,7 @@ void WalkSection(LoadContext& ctx, const Section& section, const Node& node,
     } else if (IsScalarType(f.type) && !f.default_text.empty()) {
       Value v;
       v.path = key_path;
-      std::string error = TypeScalar(f, std::string(f.default_text), &v);
-      if (error.empty()) Apply(ctx, f, v, node, errors);
+      if (TypeScalar(f, std::string(f.default_text), &v).ok()) Apply(ctx, f, v, node, errors);
     }
   }
   for (size_t i = 0; i < node.entries.size(); ++i) {
@@ -418,7 +418,7 @@ void WalkSection(LoadContext& ctx, const Section& section, const Node& node,
   }
   // Checks across keys run only when the keys themselves are valid, to avoid follow-on noise.
   if (section.finish != nullptr && errors->size() == errors_before) {
-    if (std::string e = section.finish(ctx); !e.empty()) errors->Add(node, path, e);
+    if (Status st = section.finish(ctx); !st.ok()) errors->Add(node, path, st.message());
   }
 }
 

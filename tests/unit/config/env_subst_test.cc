@@ -11,9 +11,8 @@ namespace sluice::config {
 namespace {
 
 std::string Expand(std::string_view raw) {
-  std::string out;
-  std::string error = ExpandVariables(raw, &out);
-  return error.empty() ? out : "ERROR: " + error;
+  Result<std::string> out = ExpandVariables(raw);
+  return out.ok() ? *out : "ERROR: " + out.status().message();
 }
 
 TEST(EnvSubstTest, ExpandsVariablesDefaultsAndEscapes) {
