@@ -163,6 +163,11 @@ TEST_F(CliTest, CheckRefusesPrefixesThatWouldLoseData) {
                        "!{partitionKeyFromQuery:level} needs dynamic partitioning"),
             std::string::npos)
       << o.err;
+  // `run` refuses it with the very same lines (one validation path), before creating anything.
+  Outcome run = RunToEnd({"run", "-c", p.string()});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.err, o.err);
+  EXPECT_FALSE(fs::exists(dir_ / "d"));
 }
 
 TEST_F(CliTest, CheckFindsWhatStartWouldRefuseAllAtOnce) {
