@@ -86,7 +86,10 @@ typedef enum sluice_option_type {
   /* A YAML sequence or map, handed over as JSON text: a sequence as a JSON array of its items
    * (scalars as JSON strings, as written), a map as a JSON object; a scalar given where a list
    * is expected as a one-element array ("x" -> ["x"]). Parse it with any JSON reader. */
-  SLUICE_OPT_LIST = 7
+  SLUICE_OPT_LIST = 7,
+  /* ABI 1.3: not a type but a flag OR-ed into one (see SLUICE_SECRET below). An enumerator,
+   * so that C++ readers may hold a flagged value in this enum. */
+  SLUICE_OPT_SECRET = 0x100
 } sluice_option_type;
 
 /* ABI 1.3: OR into sluice_option_def.type to declare the value a secret, whatever the option's
@@ -94,7 +97,6 @@ typedef enum sluice_option_type {
  * and `<name>_env` in its place, and refuses it written inline in a configuration file others
  * can read. E.g. {"dsn", SLUICE_SECRET(SLUICE_OPT_STRING), ...}. A host before 1.3 refuses the
  * table ("unknown option type"). */
-#define SLUICE_OPT_SECRET 0x100
 #define SLUICE_SECRET(type) ((sluice_option_type)((type) | SLUICE_OPT_SECRET))
 
 /* One option the plugin accepts, in a table ending with an entry whose name is NULL.
