@@ -396,6 +396,12 @@ void AddMetrics(const Figures& f, std::vector<MetricSample>* out) {
         static_cast<double>(st.attempts));
     add("sluice_delivery_retries_total", "Delivery attempts retried.", "counter", dl,
         static_cast<double>(st.retries));
+    add("sluice_delivery_retried_records_total",
+        "Records a partial answer of the sink sent back for a retry.", "counter", dl,
+        static_cast<double>(st.records_retried));
+    add("sluice_delivery_plugin_bad_outcomes_total",
+        "Per-record outcomes the plugin left unset or filled with an invalid code (retried).",
+        "counter", dl, static_cast<double>(st.bad_outcomes));
     add("sluice_delivery_success",
         "Share of sink deliver calls that succeeded (DeliveryTo*.Success).", "gauge", dl,
         d.success);

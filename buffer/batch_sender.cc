@@ -5,6 +5,9 @@
 #include "core/log.h"
 
 namespace sluice::buffer {
+
+// The code outcomes are pre-filled with: none of OK, RETRY, REJECT.
+constexpr int32_t kUnsetOutcome = -1;
 namespace {
 
 int64_t SteadyNs() {
@@ -164,7 +167,8 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
       for (uint32_t i : pending) send_records.push_back(records_[i]);
       b.records = send_records.data();
       b.record_count = send_records.size();
-      outcomes_.assign(pending.size(), sluice_record_outcome{});
+      // Unset until the plugin says otherwise: an outcome it leaves alone is not a delivery.
+      outcomes_.assign(pending.size(), sluice_record_outcome{kUnsetOutcome, 0, nullptr});
     }
     sluice_deliver_result result;
     result.outcomes = object_sink_ ? nullptr : outcomes_.data();
@@ -181,19 +185,48 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
     } else if (rc == SLUICE_DELIVER_REJECT) {
       for (uint32_t i : pending) spill.push_back({i, attempt, last_code, last_message});
     } else if (rc == SLUICE_DELIVER_PARTIAL && !object_sink_) {
+      uint64_t delivered = 0, retried = 0, rejected = 0, bad = 0;
       for (size_t k = 0; k < pending.size(); ++k) {
         const sluice_record_outcome& o = outcomes_[k];
         std::string reason = o.reason ? o.reason : "";
-        if (o.code == SLUICE_DELIVER_OK) continue;
-        if (o.code == SLUICE_DELIVER_REJECT) {
+        if (o.code == SLUICE_DELIVER_OK) {
+          ++delivered;
+        } else if (o.code == SLUICE_DELIVER_REJECT) {
+          ++rejected;
           spill.push_back({pending[k], attempt, "Record.Rejected", reason});
         } else {
           still.push_back(pending[k]);
-          retry_after = std::max(retry_after, o.retry_after_ms);
-          if (!reason.empty()) last_message = reason;
+          if (o.code == SLUICE_DELIVER_RETRY) {
+            ++retried;
+            retry_after = std::max(retry_after, o.retry_after_ms);
+            if (!reason.empty()) last_message = reason;
+          } else {
+            ++bad;  // unset or not a per-record code: the plugin's error, retried
+          }
         }
       }
-      if (last_code.empty()) last_code = "Record.Retry";
+      counters_->records_retried += retried + bad;
+      counters_->bad_outcomes += bad;
+      if (bad > 0) {
+        last_code = "Plugin.BadPartial";
+        last_message = std::to_string(bad) + " of " + std::to_string(pending.size()) +
+                       " outcomes unset or invalid (not OK, RETRY or REJECT)";
+      } else if (last_code.empty()) {
+        last_code = "Record.Retry";
+      }
+      if ((retried + rejected + bad) > 0 && (attempt == 1 || attempt % 10 == 0)) {
+        SLUICE_LOG(Warn, "delivery attempt partly failed; retrying the rest")
+            .With("delivery", delivery_)
+            .With("sink", sink_type_)
+            .With("key", entry.object_key)
+            .With("attempt", attempt)
+            .With("delivered", delivered)
+            .With("retried", retried)
+            .With("rejected", rejected)
+            .With("invalid", bad)
+            .With("code", last_code)
+            .With("error", last_message);
+      }
     } else {
       if (rc != SLUICE_DELIVER_RETRY) {
         last_code = "Plugin.BadAnswer";

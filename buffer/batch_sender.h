@@ -60,6 +60,9 @@ struct DeliveryCounters {
   std::atomic<uint64_t> records_spilled{0}, objects_spilled{0};
   std::atomic<uint64_t> attempts{0}, retries{0}, batches_replayed{0}, errors{0};
   std::atomic<uint64_t> records_dropped{0};  // Dropped by the transform
+  // Records a partial answer sent back for a retry, and those whose outcome the plugin left
+  // unset or filled with a code that is none of OK, RETRY, REJECT (retried, never delivered).
+  std::atomic<uint64_t> records_retried{0}, bad_outcomes{0};
 
   // The last failed attempt's error (code: message) and its wall time; "" / 0 before any.
   void NoteError(std::string_view code, std::string_view message, int64_t now_ms);

@@ -182,6 +182,8 @@ DeliveryStats DeliveryStream::stats() const {
   s.objects_spilled = counters_.objects_spilled;
   s.attempts = counters_.attempts;
   s.retries = counters_.retries;
+  s.records_retried = counters_.records_retried;
+  s.bad_outcomes = counters_.bad_outcomes;
   s.batches_replayed = counters_.batches_replayed;
   s.records_backed_up = backup_counters_.records_delivered;
   s.objects_backed_up = backup_counters_.objects_delivered;

@@ -51,8 +51,10 @@ struct DeliveryStats {
   uint64_t objects_spilled = 0;
   uint64_t attempts = 0;  // on_deliver calls
   uint64_t retries = 0;
-  uint64_t records_backed_up = 0;       // BackupToS3.Records: records sent to the backup sink
-  uint64_t objects_backed_up = 0;       // objects the backup sink took
+  uint64_t records_retried = 0;    // records a partial answer sent back (bad outcomes included)
+  uint64_t bad_outcomes = 0;       // outcomes left unset or invalid by the plugin
+  uint64_t records_backed_up = 0;  // BackupToS3.Records: records sent to the backup sink
+  uint64_t objects_backed_up = 0;  // objects the backup sink took
   uint64_t backup_records_spilled = 0;  // backup records that went to the error output
   std::string last_error;     // of the last failed delivery attempt: "code: message"; "" if none
   int64_t last_error_ms = 0;  // its wall time

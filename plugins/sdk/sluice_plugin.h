@@ -231,7 +231,10 @@ typedef struct sluice_record_outcome {
 
 /* Filled by on_deliver.
  * OWNERSHIP: host; the struct and `outcomes` are host memory, valid during the call. The host
- * zeroes everything but struct_size and outcomes before each call. */
+ * zeroes everything but struct_size and outcomes before each call, and fills every outcome with
+ * code -1 (unset). After PARTIAL, an outcome still unset, or with a code other than OK, RETRY or
+ * REJECT, is the plugin's error: the record is retried (never counted delivered), the attempt's
+ * error code is Plugin.BadPartial, and sluice_delivery_plugin_bad_outcomes_total counts it. */
 typedef struct sluice_deliver_result {
   uint32_t struct_size;
   uint32_t retry_after_ms; /* RETRY: the least wait the service asked for (Retry-After) */

@@ -275,6 +275,30 @@ TEST_F(DeliveryStreamTest, HalfFailingSinkRetriesOnlyFailedRecords) {
   ExpectCheckpointsAtEnd();
 }
 
+TEST_F(DeliveryStreamTest, UnsetOrInvalidOutcomesAreRetriedNeverDelivered) {
+  // The sink answers PARTIAL without filling outcomes, then with an invalid code for half the
+  // records: neither may count as delivered; every record arrives exactly once.
+  const int n = 200;
+  Put(0, n);
+  DeliveryOptions o = Options("fx_sloppy_partial");
+  std::string out = (root_ / "sloppy.out").string();
+  SinkOpt(&o, "out", out);
+  auto ds = Make(o);
+  ASSERT_TRUE(ds && ds->Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return ds->stats().records_delivered == n; }));
+  ds->Stop(std::chrono::milliseconds(1000));
+  std::map<std::string, int> delivered;
+  CountLines(ReadAll(out), &delivered);
+  EXPECT_EQ(delivered.size(), static_cast<size_t>(n));
+  for (const auto& [rec, c] : delivered) EXPECT_EQ(c, 1) << rec;
+  DeliveryStats st = ds->stats();
+  EXPECT_EQ(st.records_delivered, static_cast<uint64_t>(n));
+  EXPECT_EQ(st.records_spilled, 0u);
+  EXPECT_GE(st.bad_outcomes, static_cast<uint64_t>(n));  // all unset once, half invalid once
+  EXPECT_GE(st.records_retried, st.bad_outcomes);
+  ExpectCheckpointsAtEnd();
+}
+
 TEST_F(DeliveryStreamTest, RetriesUntilRetryDurationThenSpills) {
   FakeClock clock;
   Put(0, 50);
