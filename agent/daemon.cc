@@ -122,15 +122,7 @@ void Daemon::CheckDeliveries(const config::Config& config, config::ErrorList* er
   }
 }
 
-Status Daemon::Validate(const config::Config& config) {
-  config::ErrorList errors;
-  CheckDeliveries(config, &errors);
-  if (errors.empty()) return Status::Ok();
-  return InvalidArgument(errors.Format(config.source_file));
-}
-
 Status Daemon::RunUntilSignal(const config::Config& config) {
-  RETURN_IF_ERROR(Validate(config));
   auto state = std::make_unique<State>();
   state->config = config;
   auto text = ConfigText(config);

@@ -42,9 +42,9 @@ class Daemon final {
   // prefixes, keyring), adding each problem to `errors` with its position. The loader's
   // ExtraCheck of `check`, `run` and reload, so all three refuse the same things at once.
   static void CheckDeliveries(const config::Config& config, config::ErrorList* errors);
-  // The same on a loaded configuration, as one message.
-  static Status Validate(const config::Config& config);
-  // Creates the daemon, runs it until a stop signal, and shuts it down cleanly.
+  // Creates the daemon, runs it until a stop signal, and shuts it down cleanly. `config` was
+  // loaded with CheckDeliveries as its ExtraCheck (as `sluice run` loads it), so every error is
+  // reported before anything starts.
   static Status RunUntilSignal(const config::Config& config);
 
   Daemon(const Daemon&) = delete;

@@ -9,6 +9,7 @@
 
 #include <set>
 #include <string>
+#include <type_traits>
 
 #include "agent/daemon_state.h"
 #include "agent/tail/checkpoint_store.h"
@@ -76,6 +77,23 @@ void String(Writer& w, std::string_view s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
 
+// `"key": value` with the writer call the value's type wants.
+template <typename T>
+void Put(Writer& w, const char* key, const T& v) {
+  w.Key(key);
+  if constexpr (std::is_same_v<T, bool>) {
+    w.Bool(v);
+  } else if constexpr (std::is_floating_point_v<T>) {
+    w.Double(v);
+  } else if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+    w.Int64(v);
+  } else if constexpr (std::is_integral_v<T>) {
+    w.Uint64(v);
+  } else {
+    String(w, std::string_view(v));
+  }
+}
+
 std::string Label(std::string_view key, std::string_view value) {
   return std::string(key) + "=\"" + JsonEscape(value) + "\"";
 }
@@ -83,10 +101,8 @@ std::string Label(std::string_view key, std::string_view value) {
 // `"last_error":"...","last_error_ms":N` when a delivery attempt has failed.
 void LastError(Writer& w, const buffer::DeliveryStats& st) {
   if (st.last_error.empty()) return;
-  w.Key("last_error");
-  String(w, ValidUtf8(st.last_error));
-  w.Key("last_error_ms");
-  w.Int64(st.last_error_ms);
+  Put(w, "last_error", ValidUtf8(st.last_error));
+  Put(w, "last_error_ms", st.last_error_ms);
 }
 
 // Seconds with millisecond precision, as the page shows them.
@@ -94,40 +110,28 @@ double Seconds3(double s) { return static_cast<double>(static_cast<int64_t>(s * 
 
 void WriteStatus(const Daemon::State& s, const Figures& f, Writer& w) {
   w.StartObject();
-  w.Key("version");
-  w.String(SLUICE_VERSION);
-  w.Key("uptime_ms");
-  w.Int64(f.now - s.started_ms);
-  w.Key("config");
-  String(w, s.config.source_file);
-  w.Key("config_generation");
-  w.Uint64(s.config_generation);
-  w.Key("last_reload_ms");
-  w.Int64(s.last_reload_ms);
-  w.Key("disk_usage_bytes");
-  w.Uint64(f.disk_usage);
+  Put(w, "version", SLUICE_VERSION);
+  Put(w, "uptime_ms", f.now - s.started_ms);
+  Put(w, "config", s.config.source_file);
+  Put(w, "config_generation", s.config_generation);
+  Put(w, "last_reload_ms", s.last_reload_ms);
+  Put(w, "disk_usage_bytes", f.disk_usage);
   w.Key("streams");
   w.StartArray();
   for (const StreamView& st : f.streams) {
     w.StartObject();
-    w.Key("name");
-    String(w, st.name);
-    w.Key("mode");
-    w.String(st.options.mode == broker::CapacityMode::kProvisioned ? "provisioned" : "unlimited");
-    w.Key("retention_hours");
-    w.Int64(st.options.retention_hours);
-    w.Key("incoming_bytes");
-    w.Uint64(st.incoming_bytes);
+    Put(w, "name", st.name);
+    Put(w, "mode",
+        st.options.mode == broker::CapacityMode::kProvisioned ? "provisioned" : "unlimited");
+    Put(w, "retention_hours", st.options.retention_hours);
+    Put(w, "incoming_bytes", st.incoming_bytes);
     w.Key("shards");
     w.StartArray();
     for (const ShardView& sh : st.shards) {
       w.StartObject();
-      w.Key("id");
-      String(w, sh.info.shard_id);
-      w.Key("open");
-      w.Bool(sh.info.open);
-      w.Key("end_offset");
-      w.Uint64(sh.end);
+      Put(w, "id", sh.info.shard_id);
+      Put(w, "open", sh.info.open);
+      Put(w, "end_offset", sh.end);
       w.EndObject();
     }
     w.EndArray();
@@ -135,31 +139,23 @@ void WriteStatus(const Daemon::State& s, const Figures& f, Writer& w) {
     w.StartArray();
     for (const ConsumerView& c : st.consumers) {
       w.StartObject();
-      w.Key("name");
-      String(w, c.name);
+      Put(w, "name", c.name);
       if (c.orphaned) {
-        w.Key("orphaned");
-        w.Bool(true);
+        Put(w, "orphaned", true);
       }
       w.Key("shards");
       w.StartArray();
       for (const ConsumerShardView& cs : c.shards) {
         w.StartObject();
-        w.Key("shard");
-        String(w, cs.shard_id);
-        w.Key("checkpoint");
-        w.Uint64(cs.checkpoint);
-        w.Key("behind");
-        w.Uint64(cs.behind);
-        w.Key("iterator_age_ms");
-        w.Int64(cs.age_ms);
+        Put(w, "shard", cs.shard_id);
+        Put(w, "checkpoint", cs.checkpoint);
+        Put(w, "behind", cs.behind);
+        Put(w, "iterator_age_ms", cs.age_ms);
         w.EndObject();
       }
       w.EndArray();
-      w.Key("behind");
-      w.Uint64(c.behind);
-      w.Key("iterator_age_ms");
-      w.Int64(c.age_ms);
+      Put(w, "behind", c.behind);
+      Put(w, "iterator_age_ms", c.age_ms);
       w.EndObject();
     }
     w.EndArray();
@@ -170,34 +166,22 @@ void WriteStatus(const Daemon::State& s, const Figures& f, Writer& w) {
   w.StartArray();
   for (const SourceView& src : f.sources) {
     w.StartObject();
-    w.Key("name");
-    String(w, src.name);
-    w.Key("stream");
-    String(w, src.stream);
-    w.Key("files_tracked");
-    w.Uint64(src.stats.files_tracked);
-    w.Key("records_put");
-    w.Uint64(src.stats.records_put);
-    w.Key("bytes_put");
-    w.Uint64(src.stats.bytes_put);
-    w.Key("bytes_behind");
-    w.Uint64(src.stats.bytes_behind);
-    w.Key("rotations");
-    w.Uint64(src.stats.rotations);
-    w.Key("truncations");
-    w.Uint64(src.stats.truncations);
+    Put(w, "name", src.name);
+    Put(w, "stream", src.stream);
+    Put(w, "files_tracked", src.stats.files_tracked);
+    Put(w, "records_put", src.stats.records_put);
+    Put(w, "bytes_put", src.stats.bytes_put);
+    Put(w, "bytes_behind", src.stats.bytes_behind);
+    Put(w, "rotations", src.stats.rotations);
+    Put(w, "truncations", src.stats.truncations);
     w.Key("files");
     w.StartArray();
     for (const FileView& file : src.files) {
       w.StartObject();
-      w.Key("path");
-      String(w, ValidUtf8(file.path));
-      w.Key("offset");
-      w.Uint64(file.offset);
-      w.Key("size");
-      w.Uint64(file.size);
-      w.Key("behind");
-      w.Uint64(file.behind);
+      Put(w, "path", ValidUtf8(file.path));
+      Put(w, "offset", file.offset);
+      Put(w, "size", file.size);
+      Put(w, "behind", file.behind);
       w.EndObject();
     }
     w.EndArray();
@@ -209,32 +193,19 @@ void WriteStatus(const Daemon::State& s, const Figures& f, Writer& w) {
   for (const DeliveryView& d : f.deliveries) {
     const buffer::DeliveryStats& st = d.stats;
     w.StartObject();
-    w.Key("name");
-    String(w, d.name);
-    w.Key("stream");
-    String(w, d.stream);
-    w.Key("sink");
-    String(w, d.sink);
-    w.Key("health");
-    w.String(d.health);
-    w.Key("records_in");
-    w.Uint64(st.records_in);
-    w.Key("records_delivered");
-    w.Uint64(st.records_delivered);
-    w.Key("bytes_delivered");
-    w.Uint64(st.bytes_delivered);
-    w.Key("objects_delivered");
-    w.Uint64(st.objects_delivered);
-    w.Key("records_spilled");
-    w.Uint64(st.records_spilled);
-    w.Key("retries");
-    w.Uint64(st.retries);
-    w.Key("buffered_bytes");
-    w.Uint64(st.buffered_bytes);
-    w.Key("data_freshness_s");
-    w.Double(Seconds3(d.freshness_s));
-    w.Key("replay");
-    w.String(d.exactly_once ? "exactly_once" : "at_least_once");
+    Put(w, "name", d.name);
+    Put(w, "stream", d.stream);
+    Put(w, "sink", d.sink);
+    Put(w, "health", d.health);
+    Put(w, "records_in", st.records_in);
+    Put(w, "records_delivered", st.records_delivered);
+    Put(w, "bytes_delivered", st.bytes_delivered);
+    Put(w, "objects_delivered", st.objects_delivered);
+    Put(w, "records_spilled", st.records_spilled);
+    Put(w, "retries", st.retries);
+    Put(w, "buffered_bytes", st.buffered_bytes);
+    Put(w, "data_freshness_s", Seconds3(d.freshness_s));
+    Put(w, "replay", d.exactly_once ? "exactly_once" : "at_least_once");
     LastError(w, st);
     w.EndObject();
   }
@@ -247,25 +218,19 @@ void WriteHealth(const Daemon::State& s, const Figures& f, Writer& w) {
   for (const SourceView& src : f.sources) {
     w.Key(("source/" + src.name).c_str());
     w.StartObject();
-    w.Key("status");
-    w.String(src.stats.checkpoint_errors == 0 && src.stats.put_errors == 0 ? "ok" : "errors");
+    Put(w, "status",
+        src.stats.checkpoint_errors == 0 && src.stats.put_errors == 0 ? "ok" : "errors");
     w.EndObject();
   }
   for (const DeliveryView& d : f.deliveries) {
     w.Key(("delivery/" + d.name).c_str());
     w.StartObject();
-    w.Key("status");
-    w.String(d.health);
-    w.Key("sink");
-    String(w, d.sink);
-    w.Key("retries");
-    w.Uint64(d.stats.retries);
-    w.Key("records_spilled");
-    w.Uint64(d.stats.records_spilled);
-    w.Key("data_freshness_s");
-    w.Double(Seconds3(d.freshness_s));
-    w.Key("replay");
-    w.String(d.exactly_once ? "exactly_once" : "at_least_once");
+    Put(w, "status", d.health);
+    Put(w, "sink", d.sink);
+    Put(w, "retries", d.stats.retries);
+    Put(w, "records_spilled", d.stats.records_spilled);
+    Put(w, "data_freshness_s", Seconds3(d.freshness_s));
+    Put(w, "replay", d.exactly_once ? "exactly_once" : "at_least_once");
     LastError(w, d.stats);
     w.EndObject();
   }
@@ -273,10 +238,8 @@ void WriteHealth(const Daemon::State& s, const Figures& f, Writer& w) {
     // Named by the configuration but not running: its start failed at a reload.
     w.Key(("delivery/" + name).c_str());
     w.StartObject();
-    w.Key("status");
-    w.String("not running");
-    w.Key("error");
-    String(w, ValidUtf8(error));
+    Put(w, "status", "not running");
+    Put(w, "error", ValidUtf8(error));
     w.EndObject();
   }
   w.EndObject();

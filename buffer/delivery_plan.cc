@@ -28,10 +28,12 @@ const Plugin* LoadSink(const SinkSection& section, PluginHost* host,
   return *plugin;
 }
 
-// Parses one prefix and checks the partition keys it names against what the delivery supplies.
+// Parses one prefix and checks the partition keys it names against what the delivery supplies:
+// `query_keys` (the names under partitioning.keys) and, with a transform, Lambda keys.
 std::optional<PrefixTemplate> ParsePrefix(const DeliveryOptions& options,
                                           const ValidatedOptions& sink_options, const char* key,
                                           PrefixTemplate::Kind kind,
+                                          const std::vector<std::string>& query_keys,
                                           std::vector<ConfigIssue>* issues) {
   auto issue = [&](const Status& st) {
     issues->push_back({OptionMark(options.sink, key), options.sink.path + "." + key, st.message()});
@@ -39,11 +41,6 @@ std::optional<PrefixTemplate> ParsePrefix(const DeliveryOptions& options,
   };
   auto t = PrefixTemplate::Parse(OptionValue(sink_options, key), kind);
   if (!t.ok()) return issue(t.status());
-  std::vector<std::string> query_keys;
-  auto specs = ParsePartitionKeys(options.partition_keys);
-  if (specs.ok()) {
-    for (const PartitionKeySpec& s : *specs) query_keys.push_back(s.name);
-  }
   bool lambda_keys = options.transform.kind != TransformOptions::Kind::kNone;
   if (Status st = t->CheckKeys(query_keys, lambda_keys); !st.ok()) return issue(st);
   return std::move(*t);
@@ -59,26 +56,26 @@ std::optional<DeliveryPlan> PlanDelivery(const DeliveryOptions& options, PluginH
         {options.MarkOf(key), options.path + "." + std::string(key), std::move(message)});
   };
   DeliveryPlan plan;
+  std::vector<std::string> query_keys;  // the names a prefix may use in partitionKeyFromQuery
+  auto specs = ParsePartitionKeys(options.partition_keys);
+  if (specs.ok()) {
+    plan.partition_specs = std::move(*specs);
+    for (const PartitionKeySpec& s : plan.partition_specs) query_keys.push_back(s.name);
+  } else {
+    issue("partitioning.keys", specs.status().message());
+  }
   plan.plugin = LoadSink(options.sink, host, issues);
   if (plan.plugin != nullptr) {
     if (auto valid = PluginHost::Check(*plan.plugin, options.sink, issues)) {
       plan.sink_options = std::move(*valid);
-      plan.prefix =
-          ParsePrefix(options, plan.sink_options, "prefix", PrefixTemplate::Kind::kPrefix, issues);
+      plan.prefix = ParsePrefix(options, plan.sink_options, "prefix", PrefixTemplate::Kind::kPrefix,
+                                query_keys, issues);
       plan.error_prefix = ParsePrefix(options, plan.sink_options, "error_prefix",
-                                      PrefixTemplate::Kind::kErrorPrefix, issues);
+                                      PrefixTemplate::Kind::kErrorPrefix, query_keys, issues);
     }
-  }
-  if (plan.plugin != nullptr) {
     if (auto policy = ResolvePolicy(options, plan.plugin->policy(), issues)) {
       plan.policy = std::move(*policy);
     }
-  }
-  auto specs = ParsePartitionKeys(options.partition_keys);
-  if (specs.ok()) {
-    plan.partition_specs = std::move(*specs);
-  } else {
-    issue("partitioning.keys", specs.status().message());
   }
   if (options.transform.kind == TransformOptions::Kind::kPlugin) {
     auto t = host->Load(options.transform.plugin);

@@ -143,7 +143,7 @@ Result<std::string> NormaliseValue(const sluice_option_def& def, std::string_vie
         return std::string(sb.GetString(), sb.GetSize());
       }
       return std::string(text);  // already JSON text (the config loader's)
-    case SLUICE_OPT_SECRET:  // a flag, never a base type
+    case SLUICE_OPT_SECRET:      // a flag, never a base type
       break;
   }
   return InvalidArgument("unknown option type in the plugin's table");

@@ -58,7 +58,8 @@ TEST(ClassifyS3ResponseTest, Table) {
     EXPECT_EQ(o.error_code, r.code) << r.status << " " << r.body;
   }
   EXPECT_EQ(ClassifyS3Response(503, ErrorBody("SlowDown"), "2").retry_after_ms, 2000u);
-  EXPECT_EQ(ClassifyS3Response(403, ErrorBody("AccessDenied"), "").error_message, "msg of AccessDenied");
+  EXPECT_EQ(ClassifyS3Response(403, ErrorBody("AccessDenied"), "").error_message,
+            "msg of AccessDenied");
 }
 
 TEST(ContentHeadersTest, FromCodec) {
