@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <limits>
 
 #include "core/utf8.h"
 
@@ -85,19 +86,29 @@ std::optional<int64_t> KinesisApi::Call::Int(const char* key, const rapidjson::V
   return std::nullopt;
 }
 
-std::optional<double> KinesisApi::Call::Number(const char* key, const rapidjson::Value* from) {
+std::optional<int64_t> KinesisApi::Call::TimestampMs(const char* key,
+                                                     const rapidjson::Value* from) {
   const rapidjson::Value* v = Get(key, from);
   if (v == nullptr) return std::nullopt;
-  if (v->IsNumber()) return v->GetDouble();
+  std::optional<double> seconds;
+  if (v->IsNumber()) seconds = v->GetDouble();
   if (v->IsString()) {  // some clients send timestamps as numeric strings
     double d = 0;
     const char* s = v->GetString();
     auto [p, ec] = std::from_chars(s, s + v->GetStringLength(), d);
-    if (ec == std::errc() && p == s + v->GetStringLength()) return d;
+    if (ec == std::errc() && p == s + v->GetStringLength()) seconds = d;
   }
-  Fail("SerializationException",
-       std::string("Expected a number (epoch seconds) for '") + key + "', got " + TypeName(*v));
-  return std::nullopt;
+  if (!seconds || !std::isfinite(*seconds)) {
+    Fail("SerializationException",
+         std::string("Expected a number (epoch seconds) for '") + key + "', got " + TypeName(*v));
+    return std::nullopt;
+  }
+  // Beyond ±9.2e15 s the product leaves int64: clamp before converting (the cast is UB there).
+  double ms = *seconds * 1000.0;
+  constexpr double kMax = 9.2e18;
+  if (ms >= kMax) return std::numeric_limits<int64_t>::max();
+  if (ms <= -kMax) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(ms);
 }
 
 const rapidjson::Value* KinesisApi::Call::Object(const char* key, const rapidjson::Value* from) {

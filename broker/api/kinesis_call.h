@@ -50,7 +50,9 @@ struct KinesisApi::Call {
   const rapidjson::Value* Get(const char* key, const rapidjson::Value* from = nullptr);
   std::optional<std::string_view> Str(const char* key, const rapidjson::Value* from = nullptr);
   std::optional<int64_t> Int(const char* key, const rapidjson::Value* from = nullptr);
-  std::optional<double> Number(const char* key, const rapidjson::Value* from = nullptr);
+  // A timestamp in epoch seconds (number or numeric string) as milliseconds, clamped to what
+  // int64 holds; NaN or infinity fails the call (SerializationException).
+  std::optional<int64_t> TimestampMs(const char* key, const rapidjson::Value* from = nullptr);
   const rapidjson::Value* Object(const char* key, const rapidjson::Value* from = nullptr);
   const rapidjson::Value* Array(const char* key, const rapidjson::Value* from = nullptr);
 

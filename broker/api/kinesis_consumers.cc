@@ -219,11 +219,11 @@ void KinesisApi::SubscribeToShard(Call& c, SubscriptionStart* start) {
   std::optional<std::string_view> shard = c.Str("ShardId");
   const rapidjson::Value* pos = c.Object("StartingPosition");
   std::optional<std::string_view> type, seq;
-  std::optional<double> ts;
+  std::optional<int64_t> ts;
   if (pos) {
     type = c.Str("Type", pos);
     seq = c.Str("SequenceNumber", pos);
-    ts = c.Number("Timestamp", pos);
+    ts = c.TimestampMs("Timestamp", pos);
   }
   c.NotNull(carn.has_value(), "consumerARN");
   c.NotNull(shard.has_value(), "shardId");
@@ -263,10 +263,9 @@ void KinesisApi::SubscribeToShard(Call& c, SubscriptionStart* start) {
     return;
   }
   Result<IteratorType> it_type = ParseIteratorType(*type);
-  Result<uint64_t> offset = it_type.ok()
-                                ? IteratorStartOffset(**s, *index, *it_type, seq.value_or(""),
-                                                      ts ? static_cast<int64_t>(*ts * 1000.0) : 0)
-                                : Result<uint64_t>(it_type.status());
+  Result<uint64_t> offset =
+      it_type.ok() ? IteratorStartOffset(**s, *index, *it_type, seq.value_or(""), ts.value_or(0))
+                   : Result<uint64_t>(it_type.status());
   if (!offset.ok()) {
     c.Fail("InvalidArgumentException", "Invalid StartingPosition for shard " + info->shard_id +
                                            ": " + offset.status().message());

@@ -217,7 +217,7 @@ void KinesisApi::GetShardIterator(Call& c) {
   std::optional<std::string_view> shard = c.Str("ShardId");
   std::optional<std::string_view> type = c.Str("ShardIteratorType");
   std::optional<std::string_view> seq = c.Str("StartingSequenceNumber");
-  std::optional<double> ts = c.Number("Timestamp");
+  std::optional<int64_t> ts = c.TimestampMs("Timestamp");
   c.NotNull(shard.has_value(), "shardId");
   c.NotNull(type.has_value(), "shardIteratorType");
   c.ShardIdRules(shard, "shardId");
@@ -259,10 +259,10 @@ void KinesisApi::GetShardIterator(Call& c) {
     return;
   }
   Result<IteratorType> it_type = ParseIteratorType(*type);
-  Result<std::string> token =
-      it_type.ok() ? broker::GetShardIterator(*iterators_, *s, *index, *it_type, seq.value_or(""),
-                                              ts ? static_cast<int64_t>(*ts * 1000.0) : 0)
-                   : Result<std::string>(it_type.status());
+  Result<std::string> token = it_type.ok()
+                                  ? broker::GetShardIterator(*iterators_, *s, *index, *it_type,
+                                                             seq.value_or(""), ts.value_or(0))
+                                  : Result<std::string>(it_type.status());
   if (!token.ok()) {
     if (token.status().code() == Code::kInvalidArgument) {
       c.Fail("InvalidArgumentException", "Invalid StartingSequenceNumber for shard " +

@@ -272,11 +272,11 @@ void KinesisApi::ListShards(Call& c) {
   std::optional<std::string_view> start = c.Str("ExclusiveStartShardId");
   const rapidjson::Value* filter = c.Object("ShardFilter");
   std::optional<std::string_view> ftype, fshard;
-  std::optional<double> fts;
+  std::optional<int64_t> fts;
   if (filter) {
     ftype = c.Str("Type", filter);
     fshard = c.Str("ShardId", filter);
-    fts = c.Number("Timestamp", filter);
+    fts = c.TimestampMs("Timestamp", filter);
     c.NotNull(ftype.has_value(), "shardFilter.type");
     c.Enum(ftype, "shardFilter.type",
            {"AFTER_SHARD_ID", "AT_TRIM_HORIZON", "FROM_TRIM_HORIZON", "AT_LATEST", "AT_TIMESTAMP",

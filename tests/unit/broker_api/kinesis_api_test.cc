@@ -198,6 +198,29 @@ TEST_F(KinesisApiTest, IteratorErrors) {
   EXPECT_EQ(type_, "ValidationException");
 }
 
+// Timestamps far outside int64 milliseconds (found by the fuzzer: the conversion was undefined)
+// clamp; NaN and infinity, which JSON cannot carry but numeric strings can, are refused.
+TEST_F(KinesisApiTest, ExtremeTimestampsClampOrAreRefused) {
+  Create("s", 1);
+  const std::string head =
+      R"({"StreamName":"s","ShardId":"shardId-000000000000","ShardIteratorType":"AT_TIMESTAMP",)";
+  for (const char* ts : {"17000000000000000563600000.0", "-1e300", "1e308", "\"1e300\""}) {
+    auto d = Call("GetShardIterator", head + R"("Timestamp":)" + ts + "}");
+    EXPECT_EQ(status_, 200) << ts << " " << raw_;
+    ASSERT_TRUE(d.HasMember("ShardIterator")) << raw_;
+    Call("GetRecords",
+         R"({"ShardIterator":")" + std::string(d["ShardIterator"].GetString()) + "\"}");
+    EXPECT_EQ(status_, 200) << ts << " " << raw_;
+  }
+  for (const char* ts : {R"("nan")", R"("inf")", R"("-infinity")"}) {
+    Call("GetShardIterator", head + R"("Timestamp":)" + ts + "}");
+    EXPECT_EQ(type_, "SerializationException") << ts << " " << raw_;
+  }
+  Call("ListShards",
+       R"({"StreamName":"s","ShardFilter":{"Type":"AT_TIMESTAMP","Timestamp":1e300}})");
+  EXPECT_EQ(status_, 200) << raw_;
+}
+
 TEST_F(KinesisApiTest, PutRecordsValidation) {
   Create("s", 1);
   std::string many = R"({"StreamName":"s","Records":[)";
