@@ -41,9 +41,16 @@ struct SinkOption {
   bool literal = false;  // a scalar written as is (no ${VAR}, not from a _file/_env key)
 };
 
+// Where a plugin's calls run: on the delivery worker's thread, or in a child process (a crash or
+// a hang there kills only the child).
+enum class Isolation { kInProcess, kProcess };
+
 struct SinkSection {
   std::string type;  // plugin name: file, s3, http, ...
   std::vector<SinkOption> options;
+  // Host keys of the section, not handed to the plugin.
+  Isolation isolation = Isolation::kInProcess;
+  std::optional<std::chrono::milliseconds> call_timeout;  // unset: the plugin's policy
   SourceMark mark;
   std::string path;  // "deliveries[0].sink"
 };
@@ -57,6 +64,7 @@ struct TransformOptions {
   uint64_t buffer_size = 1u << 20;  // bytes of records per invocation
   std::chrono::milliseconds timeout{60000};
   int retries = 3;
+  Isolation isolation = Isolation::kInProcess;  // plugin transforms only
 };
 
 // Where a delivery's consumer starts the first time it reads a stream (later: its checkpoints).

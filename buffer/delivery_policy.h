@@ -24,6 +24,7 @@ struct SinkPolicy {
   Millis interval_min, interval_max, interval_default;
   Millis retry_max, retry_default;
   std::string error_output_type;  // the !{firehose:error-output-type} value
+  Millis call_timeout{600000};    // one call's age past which the delivery is degraded
 };
 
 // The policy of a sink that declares none: S3's ranges and defaults (Firehose's S3 destination)
@@ -39,6 +40,7 @@ struct ResolvedPolicy {
   Millis buffer_interval;
   Millis retry_duration;
   std::string error_output_type;
+  Millis call_timeout;  // sink.call_timeout, else the policy's
 };
 // Problems are appended to `issues` with the position of the key at fault; nullopt then.
 std::optional<ResolvedPolicy> ResolvePolicy(const DeliveryOptions& options,

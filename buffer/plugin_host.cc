@@ -184,6 +184,10 @@ std::optional<SinkPolicy> DeclaredPolicy(const sluice_plugin* table) {
   out.retry_default = Millis(static_cast<int64_t>(p->retry_duration_default_ms));
   out.retry_max = Millis(static_cast<int64_t>(p->retry_duration_max_ms));
   out.error_output_type = p->error_output_type ? p->error_output_type : "";
+  if (p->struct_size >= offsetof(sluice_delivery_policy, call_timeout_ms) + sizeof(uint64_t) &&
+      p->call_timeout_ms > 0) {
+    out.call_timeout = Millis(static_cast<int64_t>(p->call_timeout_ms));
+  }
   return out;
 }
 

@@ -98,6 +98,15 @@ constexpr Field kTransformFields[] = {
      .max = 10,
      .doc = "Retries of a failed invocation before its records go to the error output.",
      .set = SET(c.delivery->transform.retries = int(v.integer))},
+    {.key = "isolation",
+     .type = Type::kEnum,
+     .default_text = "in_process",
+     .choices = "in_process|process",
+     .doc = "plugin only: run the transform in a child process, so that a crash or a hang "
+            "costs a retry of the invocation, not the daemon.",
+     .set = SET(c.delivery->transform.isolation = v.text == "process"
+                                                      ? buffer::Isolation::kProcess
+                                                      : buffer::Isolation::kInProcess)},
 };
 constexpr Section kTransformSection {
   kTransformFields, nullptr,
@@ -252,7 +261,11 @@ constexpr Field kDeliveryFields[] = {
     {.key = "sink",
      .type = Type::kSink,
      .required = true,
-     .doc = "Destination: type (the plugin name) plus the plugin's own options.",
+     .doc = "Destination: type (the plugin name) plus the plugin's own options. Two more keys "
+            "are the host's: isolation (in_process, the default, or process: the plugin runs "
+            "in a child process, so a crash or a hang kills only the child) and call_timeout "
+            "(1s..1h; a call older than this marks the delivery degraded, and under process "
+            "isolation kills the child; unset: the sink's policy, 10 minutes by default).",
      .set = SET(c.delivery->sink = v.sink)},
     {.key = "concurrency",
      .type = Type::kInt,

@@ -169,6 +169,26 @@ void WalkSink(LoadContext& ctx, const Field& f, const Node& node, const std::str
       v.sink.type = e.value.text;
       continue;
     }
+    if (e.key.text == "isolation") {  // host keys: the plugin never sees them
+      if (e.value.text == "in_process" && e.value.is_scalar()) {
+        v.sink.isolation = buffer::Isolation::kInProcess;
+      } else if (e.value.text == "process" && e.value.is_scalar()) {
+        v.sink.isolation = buffer::Isolation::kProcess;
+      } else {
+        errors->Add(e.value, key_path, "expected in_process or process");
+      }
+      continue;
+    }
+    if (e.key.text == "call_timeout") {
+      Result<Millis> d = e.value.is_scalar() ? ParseDuration(e.value.text)
+                                             : InvalidArgument("expected a duration");
+      if (!d.ok() || *d < std::chrono::seconds(1) || *d > std::chrono::hours(1)) {
+        errors->Add(e.value, key_path, "expected a duration from 1s to 1h, such as 30s");
+      } else {
+        v.sink.call_timeout = *d;
+      }
+      continue;
+    }
     buffer::SinkOption opt;
     opt.key = e.key.text;
     // `<secret>_file` / `<secret>_env` of any sink: the host reads the secret (a file others

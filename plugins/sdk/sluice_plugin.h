@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 #define SLUICE_ABI_MAJOR 1
-#define SLUICE_ABI_MINOR 3
+#define SLUICE_ABI_MINOR 4
 
 /* The one exported symbol, looked up with dlsym. */
 #define SLUICE_PLUGIN_ENTRY_NAME "sluice_plugin_entry"
@@ -336,6 +336,10 @@ typedef struct sluice_delivery_policy {
   /* The !{firehose:error-output-type} value and the errorCode family of spilled records, e.g.
    * "http-endpoint-failed"; NUL-terminated, [A-Za-z0-9-]+. */
   const char* error_output_type;
+  /* ABI 1.4: how long one on_deliver call may run before the host marks the delivery degraded
+   * (and, under `isolation: process`, kills the plugin's child process); 0: the host's default,
+   * 10 minutes. `sink.call_timeout` in the configuration overrides it. */
+  uint64_t call_timeout_ms;
 } sluice_delivery_policy;
 
 /* ABI 1.3: the table of a sink (SLUICE_KIND_OBJECT_SINK or SLUICE_KIND_RECORD_SINK). It starts

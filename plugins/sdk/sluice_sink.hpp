@@ -205,7 +205,8 @@ struct Range2 {
   uint64_t def, max;
 };
 constexpr sluice_delivery_policy MakePolicy(Range3 size, Range3 interval_ms, Range2 retry_ms,
-                                            const char* error_output_type) {
+                                            const char* error_output_type,
+                                            uint64_t call_timeout_ms = 0) {
   return sluice_delivery_policy{sizeof(sluice_delivery_policy),
                                 0,
                                 size.min,
@@ -216,7 +217,8 @@ constexpr sluice_delivery_policy MakePolicy(Range3 size, Range3 interval_ms, Ran
                                 interval_ms.max,
                                 retry_ms.def,
                                 retry_ms.max,
-                                error_output_type};
+                                error_output_type,
+                                call_timeout_ms};
 }
 
 // The answer of Create: the object, or why it could not be made (never both).

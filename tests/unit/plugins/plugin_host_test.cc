@@ -103,6 +103,7 @@ TEST(PluginHostTest, ReadsTheDeclaredDeliveryPolicy) {
   EXPECT_EQ(policy.retry_default.count(), 30000);
   EXPECT_EQ(policy.retry_max.count(), 60000);
   EXPECT_EQ(policy.error_output_type, "policy-sink-failed");
+  EXPECT_EQ(policy.call_timeout.count(), 45000);  // ABI 1.4
   EXPECT_FALSE((*p)->replay_exactly_once());  // an object sink without idempotent keys
   // A 1.0-1.2 table (no policy block) gets the default: S3's ranges, "<name>-failed".
   auto old = host.LoadFile(kFixtures / "fx_failing_create.so");
