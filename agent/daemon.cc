@@ -74,7 +74,8 @@ Status EnsureStream(Daemon::State& s, const broker::StreamOptions& so) {
   return Status::Ok();
 }
 
-Status StartDelivery(Daemon::State& s, const buffer::DeliveryOptions& d) {
+Result<std::unique_ptr<buffer::DeliveryStream>> CreateDelivery(Daemon::State& s,
+                                                               const buffer::DeliveryOptions& d) {
   // direct_put: the Firehose API appends to an internal stream that this delivery reads.
   ASSIGN_OR_RETURN(broker::Stream * stream,
                    d.direct_put
@@ -84,9 +85,23 @@ Status StartDelivery(Daemon::State& s, const buffer::DeliveryOptions& d) {
   auto ds = buffer::DeliveryStream::Create(d, stream, s.plugins.get(),
                                            data_dir / "deliveries" / d.name, Clock::Real());
   if (!ds.ok()) return ds.status().Annotate("delivery " + d.name);
-  RETURN_IF_ERROR((*ds)->Start().Annotate("delivery " + d.name));
-  s.deliveries.push_back(std::move(*ds));
+  return std::move(*ds);
+}
+
+Status StartDelivery(Daemon::State& s, const buffer::DeliveryOptions& d) {
+  ASSIGN_OR_RETURN(std::unique_ptr<buffer::DeliveryStream> ds, CreateDelivery(s, d));
+  RETURN_IF_ERROR(ds->Start().Annotate("delivery " + d.name));
+  s.deliveries.push_back(std::move(ds));
   return Status::Ok();
+}
+
+void StopDeliveries(std::vector<std::unique_ptr<buffer::DeliveryStream>>* ds) {
+  for (auto& d : *ds) d->RequestStop(kDeliveryGrace);
+  for (auto& d : *ds) {
+    d->Stop(kDeliveryGrace);
+    if (d->abandoned()) (void)d.release();  // its thread is still inside a plugin call
+  }
+  ds->clear();
 }
 
 Status StartFlow(Daemon::State& s, const FlowOptions& f) {
@@ -281,7 +296,7 @@ void Daemon::BeginStop() {
 
 void Daemon::FinishStop() {
   State& s = *s_;
-  for (auto& d : s.deliveries) d->Stop(kDeliveryGrace);
+  StopDeliveries(&s.deliveries);
   if (s.maintenance) s.maintenance->Stop();
   if (s.broker) {
     for (const std::string& name : s.broker->ListStreams()) {

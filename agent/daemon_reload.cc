@@ -187,6 +187,7 @@ void Daemon::ApplyReload(config::Config next, std::map<std::string, std::string>
       ++it;
     }
   }
+  // Changed deliveries stay running until their new version is created (in `finish`).
   for (auto it = s.deliveries.begin(); it != s.deliveries.end();) {
     std::string key = "delivery/" + (*it)->name();
     if (changed(key)) {
@@ -204,17 +205,18 @@ void Daemon::ApplyReload(config::Config next, std::map<std::string, std::string>
     if (!s.fingerprints.count("delivery/" + d.name)) classify("delivery/" + d.name);
   }
 
-  // 3. Once the flows have put, synced and checkpointed: stop the deliveries (flush, checkpoint),
-  // then start the new deliveries and the new flows.
+  // 3. Once the flows have put, synced and checkpointed: create the new and changed deliveries
+  // (plugin instances included); stop the removed ones and the old versions of those created
+  // (flush, checkpoint); start the created ones, then the new flows. A changed delivery whose
+  // new version cannot be created runs on as it was, never stopped.
   auto pending = std::make_shared<int>(1);
   auto finish = [this, retiring_flows, retiring_deliveries, next = std::move(next),
                  fingerprints = std::move(fingerprints), notes = std::move(notes), added, removed,
                  changed_names, errors]() mutable {
     State& s = *s_;
     retiring_flows->clear();
-    for (auto& d : *retiring_deliveries) d->Stop(kDeliveryGrace);
-    retiring_deliveries->clear();
     if (s.stopping) {
+      StopDeliveries(retiring_deliveries.get());
       s.reloading = false;
       for (auto& w : s.reload_waiters) w({503, "{\"ok\":false,\"errors\":[\"stopped\"]}\n"});
       s.reload_waiters.clear();
@@ -229,31 +231,51 @@ void Daemon::ApplyReload(config::Config next, std::map<std::string, std::string>
       auto b = s.fingerprints.find(key);
       return b != s.fingerprints.end() && (a == old.end() || a->second != b->second);
     };
+    std::vector<std::unique_ptr<buffer::DeliveryStream>> created;
     for (buffer::DeliveryOptions& d : s.config.deliveries) {
       std::string key = "delivery/" + d.name;
       if (!was_changed(key)) {
         if (!s.not_running.count(d.name)) continue;  // failed before: try again
       }
-      Status st = StartDelivery(s, d);
-      if (st.ok()) {
+      auto old_it = std::find_if(retiring_deliveries->begin(), retiring_deliveries->end(),
+                                 [&](const auto& o) { return o->name() == d.name; });
+      Result<std::unique_ptr<buffer::DeliveryStream>> ds = CreateDelivery(s, d);
+      if (ds.ok()) {
+        created.push_back(std::move(*ds));
         s.not_running.erase(d.name);
+        s.kept_previous.erase(d.name);
         continue;
       }
-      errors.push_back(st.message());
-      // A changed delivery whose new version does not start runs on as it was.
+      errors.push_back(ds.status().message());
       auto prev = std::find_if(old_deliveries.begin(), old_deliveries.end(),
                                [&](const buffer::DeliveryOptions& o) { return o.name == d.name; });
-      if (prev != old_deliveries.end() && old.count(key) && StartDelivery(s, *prev).ok()) {
+      if (old_it != retiring_deliveries->end() && prev != old_deliveries.end()) {
+        // The old version was never stopped: it runs on, and the configuration says so.
+        s.deliveries.push_back(std::move(*old_it));
+        retiring_deliveries->erase(old_it);
         d = *prev;
         s.fingerprints[key] = old[key];
+        s.kept_previous[d.name] = ds.status().message();
         notes += std::string(notes.empty() ? "" : ",") + "\"delivery " + JsonEscape(d.name) +
                  " kept its previous configuration\"";
         SLUICE_LOG(Warn, "reload: delivery kept its previous configuration")
             .With("delivery", d.name)
-            .With("error", st.message());
-        s.not_running.erase(d.name);
+            .With("error", ds.status().message());
       } else {
-        s.not_running[d.name] = st.message();
+        s.not_running[d.name] = ds.status().message();
+      }
+    }
+    // The removed deliveries and the old versions of the created ones stop (one shared grace);
+    // then the new versions start reading where the old ones checkpointed.
+    StopDeliveries(retiring_deliveries.get());
+    for (auto& ds : created) {
+      std::string name = ds->name();
+      Status st = ds->Start().Annotate("delivery " + name);
+      if (st.ok()) {
+        s.deliveries.push_back(std::move(ds));
+      } else {
+        errors.push_back(st.message());
+        s.not_running[name] = st.message();
       }
     }
     for (auto it = s.not_running.begin(); it != s.not_running.end();) {

@@ -62,7 +62,8 @@ struct DeliveryView {
   std::string name, stream, sink;
   buffer::DeliveryStats stats;
   double freshness_s = 0, success = 1;
-  const char* health = "ok";  // failing | spilling | errors | ok
+  const char* health = "ok";  // failing | call_stuck | previous_config | spilling | errors | ok
+  std::string reload_error;   // why the last reload could not apply its new configuration
   bool failing = false, spilling = false, exactly_once = true;
 };
 struct Figures {
@@ -206,6 +207,10 @@ void WriteStatus(const Daemon::State& s, const Figures& f, Writer& w) {
     Put(w, "buffered_bytes", st.buffered_bytes);
     Put(w, "data_freshness_s", Seconds3(d.freshness_s));
     Put(w, "replay", d.exactly_once ? "exactly_once" : "at_least_once");
+    Put(w, "call_age_s", Seconds3(static_cast<double>(st.call_age_ms) / 1000.0));
+    Put(w, "call_timeout_s", Seconds3(static_cast<double>(st.call_timeout_ms) / 1000.0));
+    Put(w, "batches_crashed", st.batches_crashed);
+    if (!d.reload_error.empty()) Put(w, "reload_error", ValidUtf8(d.reload_error));
     LastError(w, st);
     w.EndObject();
   }
@@ -231,6 +236,7 @@ void WriteHealth(const Daemon::State& s, const Figures& f, Writer& w) {
     Put(w, "records_spilled", d.stats.records_spilled);
     Put(w, "data_freshness_s", Seconds3(d.freshness_s));
     Put(w, "replay", d.exactly_once ? "exactly_once" : "at_least_once");
+    if (!d.reload_error.empty()) Put(w, "reload_error", ValidUtf8(d.reload_error));
     LastError(w, d.stats);
     w.EndObject();
   }
@@ -365,6 +371,13 @@ void AddMetrics(const Figures& f, std::vector<MetricSample>* out) {
     add("sluice_delivery_plugin_bad_outcomes_total",
         "Per-record outcomes the plugin left unset or filled with an invalid code (retried).",
         "counter", dl, static_cast<double>(st.bad_outcomes));
+    add("sluice_delivery_plugin_call_age_seconds",
+        "Age of the oldest plugin call running now (0: none); past the sink's call timeout the "
+        "delivery is call_stuck.",
+        "gauge", dl, static_cast<double>(st.call_age_ms) / 1000.0);
+    add("sluice_delivery_crashed_batches_total",
+        "Batches spilled as Plugin.Crashed after crashing the daemon 3 times.", "counter", dl,
+        static_cast<double>(st.batches_crashed));
     add("sluice_delivery_success",
         "Share of sink deliver calls that succeeded (DeliveryTo*.Success).", "gauge", dl,
         d.success);
@@ -495,9 +508,20 @@ AdminSnapshot Daemon::Snapshot() {
     p.spilled = st.records_spilled;
     dv.failing = p.failing;
     dv.spilling = p.last_spill_ms != 0 && f.now - p.last_spill_ms < kSpillingWindowMs;
-    dv.health = dv.failing ? "failing" : dv.spilling ? "spilling" : st.errors ? "errors" : "ok";
+    // A plugin call running longer than the sink's call timeout: stuck (degraded, not down: the
+    // call may still return).
+    const bool stuck = st.call_timeout_ms > 0 && st.call_age_ms > st.call_timeout_ms;
+    // A reload could not create its new configuration: running on the previous one.
+    auto kept = s.kept_previous.find(dv.name);
+    if (kept != s.kept_previous.end()) dv.reload_error = kept->second;
+    dv.health = dv.failing                 ? "failing"
+                : stuck                    ? "call_stuck"
+                : !dv.reload_error.empty() ? "previous_config"
+                : dv.spilling              ? "spilling"
+                : st.errors                ? "errors"
+                                           : "ok";
     if (dv.failing) snap.healthy = false;
-    if (dv.spilling) snap.degraded = true;
+    if (dv.spilling || stuck || !dv.reload_error.empty()) snap.degraded = true;
   }
   if (!s.not_running.empty()) snap.healthy = false;
 

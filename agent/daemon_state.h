@@ -47,6 +47,9 @@ struct Daemon::State {
   // Deliveries the configuration names that are not running because they failed to start (at a
   // reload), with the error: /health reports them unhealthy until a reload starts them.
   std::map<std::string, std::string> not_running;
+  // Deliveries whose changed configuration failed to start at a reload: they run on with their
+  // previous one. Name -> why; cleared when a later reload starts the delivery.
+  std::map<std::string, std::string> kept_previous;
   uint64_t config_generation = 1;
   int64_t last_reload_ms = 0;
   bool reloading = false;
@@ -85,6 +88,13 @@ using sluice::JsonEscape;  // core/json.h
 // Creates the stream if absent; else applies a changed shard count or retention.
 Status EnsureStream(Daemon::State& s, const broker::StreamOptions& options);
 Status StartDelivery(Daemon::State& s, const buffer::DeliveryOptions& options);
+// Builds a delivery (plugin instances included: on_create runs) without starting it.
+Result<std::unique_ptr<buffer::DeliveryStream>> CreateDelivery(
+    Daemon::State& s, const buffer::DeliveryOptions& options);
+// Stops every delivery of `ds` within one shared grace (kDeliveryGrace) and empties `ds`. One
+// whose plugin call outlived the grace is abandoned: leaked on purpose, since its thread still
+// runs (stop stays bounded; its batch stays journaled).
+void StopDeliveries(std::vector<std::unique_ptr<buffer::DeliveryStream>>* ds);
 Status StartFlow(Daemon::State& s, const FlowOptions& options);
 
 }  // namespace sluice::agent

@@ -157,6 +157,7 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
   }
   int64_t start = clock_->MonotonicMs();
   int attempt = 0;
+  uint32_t crashes_in_a_row = 0;  // attempts a plugin child died in (isolation: process)
   std::string last_code, last_message;
   std::vector<sluice_record> send_records;
   while (!pending.empty()) {
@@ -172,7 +173,12 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
     }
     sluice_deliver_result result;
     result.outcomes = object_sink_ ? nullptr : outcomes_.data();
+    if (ledger_) {
+      ledger_->Enter(slot_, sink_->plugin().name().c_str(), "on_deliver", clock_->MonotonicMs(),
+                     durable_calls_);
+    }
     int rc = sink_->Deliver(b, &result);
+    if (ledger_) ledger_->Leave(slot_);
     counters_->attempts++;
     if (attempt > 1) counters_->retries++;
     last_code = result.error_code;
@@ -244,6 +250,13 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
       }
     }
     if (rc != SLUICE_DELIVER_OK) counters_->NoteError(last_code, last_message, clock_->NowMs());
+    crashes_in_a_row =
+        rc == SLUICE_DELIVER_RETRY && last_code == "Plugin.Crashed" ? crashes_in_a_row + 1 : 0;
+    if (crashes_in_a_row >= CallLedger::kMaxCrashes) {
+      // A poison batch: the plugin dies on it every time. Spilled, not retried for hours.
+      for (uint32_t i : still) spill.push_back({i, attempt, last_code, last_message});
+      still.clear();
+    }
     pending.swap(still);
     if (pending.empty()) {
       if (attempt > 1) {

@@ -21,6 +21,7 @@
 
 #include "broker/broker.h"
 #include "buffer/batch_journal.h"
+#include "buffer/call_ledger.h"
 #include "buffer/codec.h"
 #include "buffer/delivery_policy.h"
 #include "buffer/envelope.h"
@@ -113,6 +114,13 @@ class BatchSender final {
   void set_spill_hook(SpillHook hook) { spill_hook_ = std::move(hook); }
   // Where spills are said (not owned; must outlive the sender). Unset: nothing is logged.
   void set_spill_warner(SpillWarner* warner) { warner_ = warner; }
+  // Where this sender's plugin calls are recorded (slot: the worker's), and whether a crash in
+  // them can take the daemon down (in-process plugins: `durable`). Unset: calls are not recorded.
+  void set_call_ledger(CallLedger* ledger, int slot, bool durable) {
+    ledger_ = ledger;
+    slot_ = slot;
+    durable_calls_ = durable;
+  }
   // Names for the retry and recovery log lines.
   void set_names(std::string delivery, std::string sink) {
     delivery_ = std::move(delivery);
@@ -149,6 +157,9 @@ class BatchSender final {
   SpillHook spill_hook_;
   SpillWarner* warner_ = nullptr;
   std::string delivery_, sink_type_;
+  CallLedger* ledger_ = nullptr;
+  int slot_ = 0;
+  bool durable_calls_ = false;
 };
 
 }  // namespace sluice::buffer

@@ -150,6 +150,25 @@ DeliveryStream::~DeliveryStream() {
 
 Status DeliveryStream::Start() {
   if (started_) return InvalidArgument("delivery stream " + options_.name + " already started");
+  auto ledger = CallLedger::Open(state_dir_ / "calls", options_.name);
+  if (!ledger.ok()) return ledger.status().Annotate("delivery " + options_.name + ": call ledger");
+  ledger_ = std::move(*ledger);
+  for (const CallLedger::Crash& c : ledger_->crashes_found()) {
+    SLUICE_LOG(Error, "the previous run ended inside a plugin call (a crash or a kill)")
+        .With("delivery", options_.name)
+        .With("plugin", c.plugin)
+        .With("call", c.call)
+        .With("batch", c.batch)
+        .With("crashes", static_cast<uint64_t>(c.count))
+        .With("spilled_after", static_cast<uint64_t>(CallLedger::kMaxCrashes));
+  }
+  const bool in_process = options_.sink.isolation == Isolation::kInProcess;
+  const bool backup_in_process =
+      !options_.backup_sink || options_.backup_sink->isolation == Isolation::kInProcess;
+  for (auto& w : workers_) {
+    w->sender->set_call_ledger(ledger_.get(), w->index, in_process);
+    if (w->backup) w->backup->set_call_ledger(ledger_.get(), w->index, backup_in_process);
+  }
   started_ = true;
   for (auto& w : workers_) {
     Worker* raw = w.get();
@@ -158,14 +177,40 @@ Status DeliveryStream::Start() {
   return Status::Ok();
 }
 
-void DeliveryStream::Stop(std::chrono::milliseconds grace) {
+void DeliveryStream::RequestStop(std::chrono::milliseconds grace) {
+  if (stop_deadline_) return;
+  stop_deadline_ = std::chrono::steady_clock::now() + grace + std::chrono::seconds(1);
   stopper_.RequestStop(grace);
-  {
-    std::lock_guard<std::mutex> lock(recover_mu_);
-    recover_cv_.notify_all();
-  }
+  std::lock_guard<std::mutex> lock(recover_mu_);
+  recover_cv_.notify_all();
+}
+
+void DeliveryStream::Stop(std::chrono::milliseconds grace) {
+  RequestStop(grace);
+  // Workers notice the abort within a wait slice; one inside a plugin call cannot. A second past
+  // the grace, such a worker is abandoned so that stop stays bounded.
+  const auto deadline = *stop_deadline_;
   for (auto& w : workers_) {
-    if (w->thread.joinable()) w->thread.join();
+    if (!w->thread.joinable()) continue;
+    while (!w->exited && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (w->exited) {
+      w->thread.join();
+      continue;
+    }
+    w->abandoned = true;
+    if (ledger_) ledger_->Abandon(w->index);
+    abandoned_ = true;
+    SLUICE_LOG(Error,
+               "a plugin call outlived stop's grace; abandoned (its batch stays journaled "
+               "and is replayed at the next start)")
+        .With("delivery", options_.name)
+        .With("plugin", plugin_->name())
+        .With("call_age_s",
+              static_cast<double>(ledger_ ? ledger_->OldestCallAgeMs(clock_->MonotonicMs()) : 0) /
+                  1000.0);
+    w->thread.detach();
   }
 }
 
@@ -199,10 +244,17 @@ DeliveryStats DeliveryStream::stats() const {
     }
   }
   s.plugin_counters = plugin_counters_.Snapshot();
+  s.call_age_ms = ledger_ ? ledger_->OldestCallAgeMs(clock_->MonotonicMs()) : 0;
+  s.call_timeout_ms = policy_.call_timeout.count();
+  s.batches_crashed = batches_crashed_;
   return s;
 }
 
 void DeliveryStream::Run(Worker* w) {
+  struct Exit {
+    Worker* w;
+    ~Exit() { w->exited = true; }
+  } exit{w};
   if (w->index == 0) {
     Recover(w);
     std::lock_guard<std::mutex> lock(recover_mu_);
@@ -339,6 +391,7 @@ JournalEntry DeliveryStream::Plan(Worker* w) {
 }
 
 bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
+  ledger_->Begin(w->index, entry.object_key);
   for (int attempt = 1;; ++attempt) {
     Status st = journal_->Record(entry);
     if (st.ok()) break;
@@ -361,6 +414,13 @@ bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
              w->sender->Send(w->batch, entry) == BatchSender::Outcome::kAborted) {
     return false;
   }
+  // Abandoned by Stop while in a plugin call: a newer delivery may own the journal now.
+  if (w->abandoned) return false;
+  Commit(w, entry);
+  return true;
+}
+
+void DeliveryStream::Commit(Worker* w, const JournalEntry& entry) {
   // Every shard of the batch in one durable write.
   std::vector<broker::ShardPosition>& positions = w->positions;
   positions.clear();
@@ -384,6 +444,29 @@ bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
   w->batch.Clear();
   w->buffered = 0;
   w->oldest = 0;
+}
+
+bool DeliveryStream::SpillCrashed(Worker* w, const JournalEntry& entry, uint32_t crashes) {
+  const PendingBatch& b = w->batch;
+  const std::string message = "the daemon crashed " + std::to_string(crashes) +
+                              " times in a plugin call on this batch (" + plugin_->name() + ")";
+  std::vector<FailedRecord> failed;
+  failed.reserve(b.recs.size());
+  for (const auto& r : b.recs) {
+    failed.push_back(
+        {b.Data(r), r.arrival_ms, static_cast<int>(crashes), "Plugin.Crashed", message, {}, {}});
+    SetPosition(r, &failed.back());
+  }
+  SLUICE_LOG(Error, "spilling a batch that crashed the daemon; the plugin is not called with it")
+      .With("delivery", options_.name)
+      .With("plugin", plugin_->name())
+      .With("batch", entry.object_key)
+      .With("records", static_cast<uint64_t>(failed.size()))
+      .With("crashes", static_cast<uint64_t>(crashes));
+  if (!Spill(w, policy_.error_output_type, entry, "", failed)) return false;
+  batches_crashed_++;
+  Commit(w, entry);
+  ledger_->Forget(entry.object_key);
   return true;
 }
 
@@ -404,7 +487,14 @@ bool DeliveryStream::Transform(Worker* w, const JournalEntry& entry) {
                   b.Data(b.recs[i])});
     start = id_end[i];
   }
+  // A plugin transform in the daemon's process can crash it: its calls are recorded.
+  const bool plugin_call = options_.transform.kind == TransformOptions::Kind::kPlugin;
+  if (plugin_call) {
+    ledger_->Enter(w->index, options_.transform.plugin.c_str(), "on_transform",
+                   clock_->MonotonicMs(), options_.transform.isolation == Isolation::kInProcess);
+  }
   std::vector<TransformOut> outs = w->transform->Apply(in);
+  if (plugin_call) ledger_->Leave(w->index);
   std::string_view delimiter =
       plugin_->object_sink() ? std::string_view(options_.record_delimiter) : "";
   PendingBatch& t = w->transformed;
@@ -644,7 +734,12 @@ void DeliveryStream::Recover(Worker* w) {
           .With("records", static_cast<uint64_t>(b.recs.size()));
       int worker = e.worker;
       e.worker = w->index;
-      if (!b.empty() && !Flush(w, e)) return;
+      if (uint32_t crashes = ledger_->CrashesOf(e.object_key);
+          crashes >= CallLedger::kMaxCrashes && !b.empty()) {
+        if (!SpillCrashed(w, e, crashes)) return;
+      } else if (!b.empty() && !Flush(w, e)) {
+        return;
+      }
       e.worker = worker;
       counters_.batches_replayed++;
     }

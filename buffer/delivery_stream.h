@@ -24,6 +24,7 @@
 #include "broker/broker.h"
 #include "buffer/batch_journal.h"
 #include "buffer/batch_sender.h"
+#include "buffer/call_ledger.h"
 #include "buffer/delivery_options.h"
 #include "buffer/delivery_plan.h"
 #include "buffer/delivery_policy.h"
@@ -63,6 +64,9 @@ struct DeliveryStats {
   uint64_t buffered_bytes = 0;             // records buffered now
   int64_t oldest_buffered_arrival_ms = 0;  // 0: nothing buffered (DataFreshness = now - this)
   std::map<std::string, uint64_t> plugin_counters;
+  int64_t call_age_ms = 0;       // the oldest plugin call running now (0: none)
+  int64_t call_timeout_ms = 0;   // past this a call marks the delivery degraded
+  uint64_t batches_crashed = 0;  // batches spilled as Plugin.Crashed after crashing the daemon
 };
 
 class DeliveryStream final {
@@ -81,8 +85,15 @@ class DeliveryStream final {
   // Starts the workers. The first one replays the batch journal before any worker reads.
   Status Start();
   // Flushes what is buffered, giving deliveries until `grace` to finish, then joins. A batch not
-  // delivered by then keeps its journal entry and is replayed on the next start.
+  // delivered by then keeps its journal entry and is replayed on the next start. A worker still
+  // inside a plugin call a second after the grace is abandoned (detached; it does nothing after
+  // the call returns): Stop returns anyway, and abandoned() says so. An abandoned stream still
+  // has a thread using it: its owner must not destroy it (it is leaked on purpose).
   void Stop(std::chrono::milliseconds grace);
+  // The non-blocking half of Stop, so that several deliveries spend their grace together. The
+  // first call sets the grace; Stop then waits without extending it.
+  void RequestStop(std::chrono::milliseconds grace);
+  bool abandoned() const { return abandoned_; }
 
   DeliveryStats stats() const;
   const std::string& name() const { return options_.name; }
@@ -110,6 +121,8 @@ class DeliveryStream final {
     std::map<uint32_t, uint64_t> next;             // next offset to read, per shard
     std::vector<broker::ShardPosition> positions;  // reused: a batch's checkpoints
     std::thread thread;
+    std::atomic<bool> exited{false};     // Run returned
+    std::atomic<bool> abandoned{false};  // Stop gave up on it: nothing more may be committed
     std::atomic<uint64_t> buffered{0};
     std::atomic<int64_t> oldest{0};
   };
@@ -129,6 +142,11 @@ class DeliveryStream final {
   bool SendPartitioned(Worker* w, const JournalEntry& entry);
   // Fills the shard and sequence number of a record about to be spilled.
   void SetPosition(const PendingBatch::Rec& r, FailedRecord* f) const;
+  // Checkpoints a batch that was delivered or spilled and clears its journal entry.
+  void Commit(Worker* w, const JournalEntry& entry);
+  // A journaled batch that crashed the daemon CallLedger::kMaxCrashes times: to the error output
+  // (Plugin.Crashed), never to the plugin again. False if aborted by Stop.
+  bool SpillCrashed(Worker* w, const JournalEntry& entry, uint32_t crashes);
   // Writes records that failed before the sink to the error output under `type`.
   bool Spill(Worker* w, std::string_view type, const JournalEntry& entry, std::string_view suffix,
              const std::vector<FailedRecord>& failed);
@@ -149,6 +167,10 @@ class DeliveryStream final {
   std::filesystem::path state_dir_;
   std::filesystem::path errors_root_;
   std::unique_ptr<BatchJournal> journal_;
+  std::unique_ptr<CallLedger> ledger_;  // opened by Start
+  bool abandoned_ = false;
+  std::optional<std::chrono::steady_clock::time_point> stop_deadline_;
+  std::atomic<uint64_t> batches_crashed_{0};
   const Plugin* plugin_ = nullptr;
   const Plugin* backup_plugin_ = nullptr;  // set with a backup section
   std::optional<PrefixTemplate> backup_prefix_;

@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""A plugin that crashes or hangs in the daemon's process (the fx_poison fixture sink) cannot take
+the daemon into a crash loop or hold its stop: a batch that crashed the daemon three times is
+spilled with errorCode Plugin.Crashed at the next start, the other delivery keeps every record,
+nothing is counted twice; a call that outlives stop's grace is abandoned and stop stays bounded.
+
+Usage: plugin_crash_test.py SLUICE_BIN [test ...]   (SLUICE_FIXTURE_DIR: the fixture plugins)"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
+from harness import ADMIN, Daemon, run_tests, wait_until  # noqa: E402
+
+CONFIG = """\
+data_dir: ./data
+plugin_dirs: [@PLUGINS@, @FIXTURES@]
+admin: {listen: "127.0.0.1:0"}
+streams: [{name: app, shards: 1}]
+sources:
+  - name: app
+    paths: ["./log/*.log"]
+    stream: app
+    initial_position: start_of_file
+    rescan_interval: 200ms
+    checkpoint_interval: 0s
+deliveries:
+  - name: poisoned
+    stream: app
+    buffer: {size: 1MiB, interval: 2s}
+    errors: {path: ./poison-errors}
+    sink: {type: fx_poison, path: ./poisoned.txt@EXTRA@}
+  - name: healthy
+    stream: app
+    buffer: {size: 1MiB, interval: 1s}
+    record_delimiter: "\\n"
+    sink: {type: file, path: ./out}
+"""
+
+
+def daemon(sluice, extra=""):
+    config = CONFIG.replace("@FIXTURES@", os.environ["SLUICE_FIXTURE_DIR"])
+    return Daemon(sluice, config.replace("@EXTRA@", extra))
+
+
+def lines_in(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [l.rstrip("\n") for l in f if l.strip()]
+
+
+def healthy(d):
+    out = []
+    for base, _, files in os.walk(d.path("out")):
+        for f in files:
+            if not f.startswith(".tmp-"):
+                out += lines_in(os.path.join(base, f))
+    return out
+
+
+def spilled(d):
+    out = []
+    for base, _, files in os.walk(d.path("poison-errors")):
+        for f in files:
+            if not f.startswith(".tmp-"):
+                with open(os.path.join(base, f)) as fh:
+                    out += [json.loads(l) for l in fh if l.strip()]
+    return out
+
+
+def delivery_status(d, name="poisoned"):
+    _, st = d.get_json("/status")
+    return [x for x in st["deliveries"] if x["name"] == name][0]
+
+
+def restart(d, earlier_logs, wait=True):
+    """Starts the daemon again; the log of the run that ended moves to `earlier_logs` (start()
+    reads the admin port from the log file). Without `wait`, the new process may die before its
+    admin endpoint is up (a replay that crashes at once): the caller watches it."""
+    earlier_logs.append(d.log_text())
+    os.remove(d.path("daemon.log"))
+    if wait:
+        d.start()
+        return
+    log = open(d.path("daemon.log"), "ab")
+    d.proc = subprocess.Popen([d.bin, "run", "-c", "sluice.yaml"], cwd=d.dir, stdout=log,
+                              stderr=log)
+
+
+def admin_port(d):
+    m = ADMIN.search(d.log_text().encode())
+    if m:
+        d.port = int(m.group(1))
+    return m
+
+
+def write(d, lines):
+    with open(d.path("log", "app.log"), "a") as f:
+        f.write("".join(l + "\n" for l in lines))
+
+
+def test_poison_batch_spilled_after_three_crashes(sluice):
+    d = daemon(sluice)
+    try:
+        os.makedirs(d.path("log"))
+        first = ["record %d" % i for i in range(300)]
+        write(d, first)
+        d.start()
+        wait_until(lambda: len(lines_in(d.path("poisoned.txt"))) >= 300 and len(healthy(d)) >= 300,
+                   what="the first 300 records at both deliveries")
+        second = ["record %d" % i if i != 450 else "POISON record 450" for i in range(300, 600)]
+        write(d, second)
+        # Restarted whenever it dies, as systemd's Restart=always would.
+        crashes, logs = 0, []
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            if d.proc.poll() is not None:
+                assert d.proc.returncode != 0, "the daemon exited cleanly after a crash?"
+                crashes += 1
+                assert crashes <= 3, "a crash loop: %d crashes\n%s" % (crashes, d.log_text())
+                restart(d, logs, wait=False)
+            got = lines_in(d.path("poisoned.txt"))
+            errs = spilled(d)
+            if len(healthy(d)) >= 600 and len(got) + len(errs) >= 600:
+                break
+            time.sleep(0.1)
+        wait_until(lambda: admin_port(d), what="the admin endpoint of the last start")
+        got, errs, all_lines = lines_in(d.path("poisoned.txt")), spilled(d), first + second
+        assert crashes == 3, "expected 3 crashes before the spill, saw %d" % crashes
+        assert sorted(healthy(d)) == sorted(all_lines), "healthy delivery lost or doubled records"
+        import base64
+        spilled_lines = [base64.b64decode(e["rawData"]).decode() for e in errs]
+        assert sorted(got + spilled_lines) == sorted(all_lines), \
+            "poisoned delivery: %d delivered + %d spilled, want each of 600 once" % (
+                len(got), len(spilled_lines))
+        assert "POISON record 450" in spilled_lines
+        assert all(e["errorCode"] == "Plugin.Crashed" for e in errs), errs[:2]
+        log = "".join(logs) + d.log_text()
+        assert "fatal SIGSEGV in plugin fx_poison (on_deliver) of delivery poisoned" in log, log
+        assert "spilling a batch that crashed the daemon" in log, log
+        assert delivery_status(d)["batches_crashed"] == 1, delivery_status(d)
+        # The rest flows: new records reach the poisoned delivery's sink again.
+        write(d, ["after %d" % i for i in range(50)])
+        wait_until(lambda: len(lines_in(d.path("poisoned.txt"))) >= len(got) + 50,
+                   what="records after the spill")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+def test_hung_call_is_visible_and_stop_is_bounded(sluice):
+    d = daemon(sluice, ", call_timeout: 1s")
+    try:
+        os.makedirs(d.path("log"))
+        write(d, ["record 1", "HANG here", "record 3"])
+        d.start()
+        wait_until(lambda: len(healthy(d)) >= 3, what="the healthy delivery")
+
+        def stuck():
+            st = delivery_status(d)
+            return st.get("call_age_s", 0) >= 1.5 and st
+        st = wait_until(stuck, what="the hung call's age in /status")
+        assert st["call_timeout_s"] == 1, st
+        assert st["health"] == "call_stuck", st
+        status, health = d.get_json("/health")
+        assert health["components"]["delivery/poisoned"]["status"] == "call_stuck", health
+        assert health["status"] == "degraded", health
+        m = d.metrics()
+        age = m[("sluice_delivery_plugin_call_age_seconds", '{delivery_stream="poisoned"}')]
+        assert age >= 1.5, m
+        start = time.time()
+        d.stop()  # kDeliveryGrace (10 s) plus a second, not the hour the call sleeps
+        took = time.time() - start
+        assert took < 20, "stop took %.1fs" % took
+        assert "abandoned" in d.log_text()
+        # The abandoned call is not a crash: the next start replays the batch without counting.
+        restart(d, [])
+        time.sleep(1)
+        assert "the previous run ended inside a plugin call" not in d.log_text()
+        d.proc.kill()
+        d.proc.wait()
+    finally:
+        d.cleanup()
+
+
+if __name__ == "__main__":
+    run_tests({
+        "poison_batch_spilled_after_three_crashes": test_poison_batch_spilled_after_three_crashes,
+        "hung_call_is_visible_and_stop_is_bounded": test_hung_call_is_visible_and_stop_is_bounded,
+    })

@@ -1,0 +1,133 @@
+// The call ledger: crashes inside plugin calls survive the process (a file mapping) and are
+// counted per batch; abandoned calls and other ledgers' slots are not crashes.
+#include "buffer/call_ledger.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+namespace sluice::buffer {
+namespace {
+
+class CallLedgerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("sluice_ledger_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::unique_ptr<CallLedger> Open() {
+    auto l = CallLedger::Open(dir_ / "calls", "d1");
+    EXPECT_TRUE(l.ok()) << l.status().ToString();
+    return l.ok() ? std::move(*l) : nullptr;
+  }
+  // A child process enters a call on `batch` in `slot` and dies there, as a crash would.
+  void CrashIn(int slot, const std::string& batch) {
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      auto l = CallLedger::Open(dir_ / "calls", "d1");
+      if (!l.ok()) ::_exit(2);
+      (*l)->Begin(slot, batch);
+      (*l)->Enter(slot, "fx_poison", "on_deliver", 1, true);
+      ::_exit(0);  // no Leave: the process ended inside the call
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(CallLedgerTest, ACallLeftOpenIsACrashCountedPerBatch) {
+  CrashIn(2, "batch-a");
+  {
+    auto l = Open();
+    ASSERT_EQ(l->crashes_found().size(), 1u);
+    EXPECT_EQ(l->crashes_found()[0].plugin, "fx_poison");
+    EXPECT_EQ(l->crashes_found()[0].call, "on_deliver");
+    EXPECT_EQ(l->crashes_found()[0].batch, "batch-a");
+    EXPECT_EQ(l->crashes_found()[0].count, 1u);
+    EXPECT_EQ(l->CrashesOf("batch-a"), 1u);
+    EXPECT_EQ(l->CrashesOf("batch-b"), 0u);
+  }
+  // Replayed by worker 0: the count follows the batch to its new slot, and adds up.
+  CrashIn(0, "batch-a");
+  CrashIn(0, "batch-a");
+  auto l = Open();
+  EXPECT_EQ(l->CrashesOf("batch-a"), 3u);
+  l->Forget("batch-a");
+  EXPECT_EQ(l->CrashesOf("batch-a"), 0u);
+}
+
+TEST_F(CallLedgerTest, CallsThatEndAndOtherBatchesAreNotCrashes) {
+  {
+    auto l = Open();
+    l->Begin(0, "batch-a");
+    l->Enter(0, "p", "on_deliver", 1, true);
+    l->Leave(0);
+    l->Begin(1, "batch-b");
+    l->Enter(1, "p", "on_deliver", 1, false);  // a call into a child process: timed only
+  }
+  auto l = Open();
+  EXPECT_TRUE(l->crashes_found().empty());
+  // A new batch in the slot resets what an earlier one had.
+  CrashIn(3, "batch-c");
+  auto again = Open();
+  again->Begin(3, "batch-d");
+  EXPECT_EQ(again->CrashesOf("batch-c"), 0u);
+}
+
+TEST_F(CallLedgerTest, AnAbandonedCallIsNotACrashAndOnlyItsOwnerClearsASlot) {
+  {
+    auto l = Open();
+    l->Begin(0, "batch-a");
+    l->Enter(0, "p", "on_deliver", 1, true);
+    l->Abandon(0);  // stop gave up on it; the process exits with the call running
+  }
+  {
+    auto l = Open();
+    EXPECT_TRUE(l->crashes_found().empty());
+  }
+  // An abandoned call returning late must not clear the call a newer ledger entered.
+  auto old_ledger = Open();
+  old_ledger->Begin(0, "batch-a");
+  old_ledger->Enter(0, "p", "on_deliver", 1, true);
+  auto new_ledger = Open();  // as a reload's new delivery does
+  new_ledger->Begin(0, "batch-a");
+  new_ledger->Enter(0, "p", "on_deliver", 1, true);
+  old_ledger->Leave(0);
+  new_ledger.reset();  // ends inside its call
+  auto after = Open();
+  ASSERT_EQ(after->crashes_found().size(), 1u);
+}
+
+TEST_F(CallLedgerTest, CallAgeIsTheOldestRunningCall) {
+  auto l = Open();
+  EXPECT_EQ(l->OldestCallAgeMs(1000), 0);
+  l->Enter(0, "p", "on_deliver", 1000, false);
+  l->Enter(1, "p", "on_deliver", 4000, false);
+  EXPECT_EQ(l->OldestCallAgeMs(5000), 4000);
+  l->Leave(0);
+  EXPECT_EQ(l->OldestCallAgeMs(5000), 1000);
+}
+
+TEST_F(CallLedgerTest, AForeignOrShortFileStartsEmpty) {
+  {
+    FILE* f = std::fopen((dir_ / "calls").c_str(), "w");
+    std::fputs("not a ledger", f);
+    std::fclose(f);
+  }
+  auto l = Open();
+  ASSERT_NE(l, nullptr);
+  EXPECT_TRUE(l->crashes_found().empty());
+}
+
+}  // namespace
+}  // namespace sluice::buffer
