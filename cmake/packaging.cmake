@@ -3,8 +3,8 @@
 # Components:
 #   runtime  /usr/bin/sluice, /usr/lib/sluice/plugins/*.so, /etc/sluice/sluice.yaml (a conffile),
 #            the systemd unit, docs
-#   sdk      the plugin SDK: /usr/include/sluice/*.h*, the CMake package SluiceSDK and the
-#            pkg-config file sluice-sdk.pc
+#   sdk      the plugin SDK: /usr/include/sluice/*.h*, the CMake package SluiceSDK (its version
+#            is the plugin ABI), the pkg-config file sluice-sdk.pc and the example plugins
 # `cpack` (in the build directory) makes one .deb with both; `cmake --install BUILD --component
 # sdk --prefix DIR` installs the SDK alone. Installing does not build: build `sluice` and the
 # sink targets first.
@@ -41,12 +41,13 @@ string(REGEX REPLACE ".* " "" SLUICE_ABI_MAJOR "${_abi_major}")
 string(REGEX REPLACE ".* " "" SLUICE_ABI_MINOR "${_abi_minor}")
 configure_file(${SLUICE_PACKAGING_DIR}/sdk/SluiceSDKConfig.cmake.in
                ${CMAKE_BINARY_DIR}/sdk/SluiceSDKConfig.cmake @ONLY)
-write_basic_package_version_file(${CMAKE_BINARY_DIR}/sdk/SluiceSDKConfigVersion.cmake
-                                 VERSION ${PROJECT_VERSION} COMPATIBILITY SameMajorVersion
-                                 ARCH_INDEPENDENT)
+# The package version is the plugin ABI (see SluiceSDKConfigVersion.cmake.in).
+configure_file(${SLUICE_PACKAGING_DIR}/sdk/SluiceSDKConfigVersion.cmake.in
+               ${CMAKE_BINARY_DIR}/sdk/SluiceSDKConfigVersion.cmake @ONLY)
 configure_file(${SLUICE_PACKAGING_DIR}/sdk/sluice-sdk.pc.in ${CMAKE_BINARY_DIR}/sdk/sluice-sdk.pc
                @ONLY)
 install(FILES ${PROJECT_SOURCE_DIR}/plugins/sdk/sluice_plugin.h
+              ${PROJECT_SOURCE_DIR}/plugins/sdk/sluice_plugin_util.h
               ${PROJECT_SOURCE_DIR}/plugins/sdk/sluice_sink.hpp
         DESTINATION include/sluice COMPONENT sdk)
 install(FILES ${CMAKE_BINARY_DIR}/sdk/SluiceSDKConfig.cmake
