@@ -19,6 +19,7 @@
 #include "agent/daemon.h"
 #include "agent/embedded_config.h"
 #include "agent/tail/processor.h"
+#include "buffer/plugin_process.h"
 #include "core/base64.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -350,6 +351,11 @@ int RunCli(int argc, char** argv) {
   cat->add_flag("-f,--follow", cat_options.follow, "Keep reading new records");
   cat->add_option("-n,--limit", cat_options.limit, "Stop after this many records");
   talks(cat);
+  // The child of a sink or transform under `isolation: process` (not for people: no help line).
+  int plugin_fd = -1;
+  CLI::App* plugin_host = app.add_subcommand("plugin-host", "");
+  plugin_host->group("");
+  plugin_host->add_option("--fd", plugin_fd, "The socket to the daemon")->required();
 
   const std::string top_help = app.help();  // before parsing selects a subcommand
   try {
@@ -359,6 +365,7 @@ int RunCli(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
 
+  if (*plugin_host) return buffer::PluginChildMain(plugin_fd);
   if (*run) return Run(config_path);
   if (*keygen) return Keygen(key_id);
   if (*decrypt) return Decrypt(keyring_path, sealed);

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "buffer/codec.h"
+#include "buffer/plugin_process.h"
 #include "core/log.h"
 #include "core/secret_key.h"
 #include "core/units.h"
@@ -216,24 +217,30 @@ std::map<std::string, uint64_t> PluginCounters::Snapshot() const {
   return {counters_.begin(), counters_.end()};
 }
 
-SinkInstance::SinkInstance(const Plugin* plugin, std::unique_ptr<HostContext> ctx)
-    : plugin_(plugin), ctx_(std::move(ctx)) {
+void LogPluginLine(sluice_log_level level, std::string_view msg, const std::string& delivery,
+                   const std::string& plugin) {
+  log::Level l = level == SLUICE_LOG_ERROR  ? log::Level::kError
+                 : level == SLUICE_LOG_WARN ? log::Level::kWarn
+                 : level == SLUICE_LOG_INFO ? log::Level::kInfo
+                                            : log::Level::kDebug;
+  log::Line(l, msg).With("delivery", delivery).With("plugin", plugin);
+}
+
+InProcessSinkInstance::InProcessSinkInstance(const Plugin* plugin, std::unique_ptr<HostContext> ctx)
+    : SinkInstance(plugin), ctx_(std::move(ctx)) {
   services_.struct_size = sizeof(services_);
   services_.abi_minor = SLUICE_ABI_MINOR;
   services_.host_ctx = ctx_.get();
   services_.host_log = [](void* c, sluice_log_level level, const char* msg, size_t len) {
     auto* hc = static_cast<HostContext*>(c);
-    log::Level l = level == SLUICE_LOG_ERROR  ? log::Level::kError
-                   : level == SLUICE_LOG_WARN ? log::Level::kWarn
-                   : level == SLUICE_LOG_INFO ? log::Level::kInfo
-                                              : log::Level::kDebug;
-    log::Line(l, std::string_view(msg, len))
-        .With("delivery", hc->delivery)
-        .With("plugin", hc->plugin);
+    if (hc->forward) return hc->forward->Log(level, std::string_view(msg, len));
+    LogPluginLine(level, std::string_view(msg, len), hc->delivery, hc->plugin);
   };
   services_.host_counter_add = [](void* c, const char* name, uint64_t delta) {
     auto* hc = static_cast<HostContext*>(c);
-    if (hc->counters && name) hc->counters->Add(name, delta);
+    if (name == nullptr) return;
+    if (hc->forward) return hc->forward->Count(name, delta);
+    if (hc->counters) hc->counters->Add(name, delta);
   };
   services_.host_compress_bound = [](void*, sluice_codec codec, size_t in_len) -> size_t {
     return codec == SLUICE_CODEC_GZIP ? ObjectEncoder::GzipBound(in_len) : 0;
@@ -253,10 +260,24 @@ SinkInstance::SinkInstance(const Plugin* plugin, std::unique_ptr<HostContext> ct
 Result<std::unique_ptr<SinkInstance>> SinkInstance::Create(const Plugin* plugin,
                                                            const ValidatedOptions& options,
                                                            std::string delivery,
-                                                           PluginCounters* counters) {
-  auto ctx =
-      std::make_unique<HostContext>(HostContext{std::move(delivery), plugin->name(), counters});
-  std::unique_ptr<SinkInstance> inst(new SinkInstance(plugin, std::move(ctx)));
+                                                           PluginCounters* counters,
+                                                           const IsolationOptions& isolation) {
+  if (isolation.isolation == Isolation::kProcess) {
+    ASSIGN_OR_RETURN(auto inst, ProcessSinkInstance::Create(plugin, options, std::move(delivery),
+                                                            counters, isolation));
+    return std::unique_ptr<SinkInstance>(std::move(inst));
+  }
+  ASSIGN_OR_RETURN(auto inst,
+                   InProcessSinkInstance::Create(plugin, options, std::move(delivery), counters));
+  return std::unique_ptr<SinkInstance>(std::move(inst));
+}
+
+Result<std::unique_ptr<InProcessSinkInstance>> InProcessSinkInstance::Create(
+    const Plugin* plugin, const ValidatedOptions& options, std::string delivery,
+    PluginCounters* counters, HostCalls* forward) {
+  auto ctx = std::make_unique<HostContext>(
+      HostContext{std::move(delivery), plugin->name(), counters, forward});
+  std::unique_ptr<InProcessSinkInstance> inst(new InProcessSinkInstance(plugin, std::move(ctx)));
   std::vector<sluice_option> raw;
   raw.reserve(options.size());
   for (const auto& o : options) raw.push_back({o.name.c_str(), o.value.c_str()});
@@ -273,11 +294,11 @@ Result<std::unique_ptr<SinkInstance>> SinkInstance::Create(const Plugin* plugin,
   return inst;
 }
 
-SinkInstance::~SinkInstance() {
+InProcessSinkInstance::~InProcessSinkInstance() {
   if (instance_) plugin_->table().on_destroy(instance_);
 }
 
-int SinkInstance::Deliver(const sluice_batch& batch, sluice_deliver_result* result) {
+int InProcessSinkInstance::Deliver(const sluice_batch& batch, sluice_deliver_result* result) {
   sluice_record_outcome* outcomes = result->outcomes;
   std::memset(result, 0, sizeof(*result));
   result->struct_size = sizeof(*result);
@@ -288,14 +309,14 @@ int SinkInstance::Deliver(const sluice_batch& batch, sluice_deliver_result* resu
   return rc;
 }
 
-int SinkInstance::Transform(const sluice_record* records, size_t count,
-                            sluice_transform_output* outputs) {
+int InProcessSinkInstance::Transform(const sluice_record* records, size_t count,
+                                     sluice_transform_output* outputs) {
   std::memset(outputs, 0, sizeof(*outputs) * count);
   const auto& t = reinterpret_cast<const sluice_transform_plugin&>(plugin_->table());
   return t.on_transform(instance_, records, count, outputs);
 }
 
-Status SinkInstance::Healthcheck() {
+Status InProcessSinkInstance::Healthcheck() {
   if (!plugin_->table().on_healthcheck) return Status::Ok();
   char err[512] = {0};
   if (plugin_->table().on_healthcheck(instance_, err, sizeof(err)) == 0) return Status::Ok();

@@ -3,14 +3,16 @@
 // creates instances that a delivery worker calls.
 //
 // THREADING: PluginHost is thread-safe (one mutex; loading is rare). A SinkInstance belongs to
-// one delivery worker: its calls never overlap. OWNERSHIP: the PluginHost owns every loaded
-// Plugin (dlclose on destruction); Plugin pointers stay valid while the host lives, and every
-// SinkInstance must be destroyed before its host.
+// one delivery worker: its calls never overlap (its child_* counters may be read from any thread).
+// OWNERSHIP: the PluginHost owns every loaded Plugin (dlclose on destruction); Plugin pointers stay
+// valid while the host lives, and every SinkInstance must be destroyed before its host.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -81,34 +83,92 @@ class PluginCounters final {
   std::map<std::string, uint64_t, std::less<>> counters_;
 };
 
-// One created plugin instance (a sink or a transform). Calls on_destroy when destroyed.
-class SinkInstance final {
+// Writes one line a plugin logged (host_log), attributed to its delivery and plugin: the same
+// line whether the plugin runs in the daemon or in a child process.
+void LogPluginLine(sluice_log_level level, std::string_view msg, const std::string& delivery,
+                   const std::string& plugin);
+
+// Where an instance runs (sink.isolation / transform.isolation) and, in a child process, the
+// bounds of one call.
+struct IsolationOptions {
+  Isolation isolation = Isolation::kInProcess;
+  // kProcess: a call older than this kills the child (Plugin.Timeout).
+  std::chrono::milliseconds call_timeout{600000};
+  // kProcess: checked while a call waits; true kills the child (Plugin.Aborted). May be empty.
+  std::function<bool()> aborted;
+  // kProcess: the executable run as `<executable> plugin-host --fd N` (the daemon itself).
+  std::filesystem::path executable = "/proc/self/exe";
+};
+
+// One created plugin instance (a sink or a transform), called by one delivery worker. In the
+// daemon's process (on_* called directly) or in a child process (see plugin_process.h). Calls
+// on_destroy when destroyed.
+class SinkInstance {
  public:
   // `counters` must outlive the instance; `delivery` names the stream in plugin log lines.
+  // Fails when on_create fails (in the child too: the delivery fails to start).
   static Result<std::unique_ptr<SinkInstance>> Create(const Plugin* plugin,
                                                       const ValidatedOptions& options,
                                                       std::string delivery,
-                                                      PluginCounters* counters);
-  ~SinkInstance();
+                                                      PluginCounters* counters,
+                                                      const IsolationOptions& isolation = {});
+  virtual ~SinkInstance() = default;
   SinkInstance(const SinkInstance&) = delete;
   SinkInstance& operator=(const SinkInstance&) = delete;
 
   const Plugin& plugin() const { return *plugin_; }
   // Calls on_deliver; `result` is prepared (zeroed, struct_size set) here. Returns its code.
-  int Deliver(const sluice_batch& batch, sluice_deliver_result* result);
+  virtual int Deliver(const sluice_batch& batch, sluice_deliver_result* result) = 0;
   // Calls on_transform (transform plugins only). Returns its code.
-  int Transform(const sluice_record* records, size_t count, sluice_transform_output* outputs);
-  Status Healthcheck();
+  virtual int Transform(const sluice_record* records, size_t count,
+                        sluice_transform_output* outputs) = 0;
+  virtual Status Healthcheck() = 0;
+
+  // `isolation: process` only (0 in process); thread-safe. Children started again after one
+  // died or was killed; children that died during a call; children killed at call_timeout.
+  virtual uint64_t child_restarts() const { return 0; }
+  virtual uint64_t child_crashes() const { return 0; }
+  virtual uint64_t child_timeouts() const { return 0; }
+
+ protected:
+  explicit SinkInstance(const Plugin* plugin) : plugin_(plugin) {}
+  const Plugin* plugin_;
+};
+
+// Where an in-process instance's host_log and host_counter_add go instead of the log and the
+// PluginCounters (the child host forwards them to the daemon). Thread-safe.
+class HostCalls {
+ public:
+  virtual ~HostCalls() = default;
+  virtual void Log(sluice_log_level level, std::string_view msg) = 0;
+  virtual void Count(const char* name, uint64_t delta) = 0;
+};
+
+// The plugin's calls on the caller's thread.
+class InProcessSinkInstance final : public SinkInstance {
+ public:
+  // `forward`, when set, gets the plugin's log lines and counters and must outlive the instance.
+  static Result<std::unique_ptr<InProcessSinkInstance>> Create(const Plugin* plugin,
+                                                               const ValidatedOptions& options,
+                                                               std::string delivery,
+                                                               PluginCounters* counters,
+                                                               HostCalls* forward = nullptr);
+  ~InProcessSinkInstance() override;
+
+  int Deliver(const sluice_batch& batch, sluice_deliver_result* result) override;
+  int Transform(const sluice_record* records, size_t count,
+                sluice_transform_output* outputs) override;
+  Status Healthcheck() override;
 
  private:
   struct HostContext {
     std::string delivery;
     std::string plugin;
     PluginCounters* counters;
+    HostCalls* forward;
   };
-  SinkInstance(const Plugin* plugin, std::unique_ptr<HostContext> ctx);
+  InProcessSinkInstance(const Plugin* plugin, std::unique_ptr<HostContext> ctx);
 
-  const Plugin* plugin_;
   std::unique_ptr<HostContext> ctx_;
   sluice_host_services services_{};
   void* instance_ = nullptr;
