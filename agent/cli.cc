@@ -18,6 +18,7 @@
 #include "agent/config/config.h"
 #include "agent/daemon.h"
 #include "agent/embedded_config.h"
+#include "agent/plugin_tool.h"
 #include "agent/tail/processor.h"
 #include "buffer/plugin_process.h"
 #include "core/base64.h"
@@ -307,6 +308,37 @@ int RunCli(int argc, char** argv) {
   decrypt->add_option("-k,--keyring", keyring_path, "Keyring file (as encryption.keyring)")
       ->required();
   decrypt->add_option("objects", sealed, "Object files; - or none: standard input");
+  // The plugin author's toolkit (agent/plugin_tool.h).
+  CLI::App* plugin =
+      app.add_subcommand("plugin", "Inspect and test sink and transform plugins, or start one");
+  plugin->require_subcommand(1);
+  std::string plugin_file;
+  CLI::App* plugin_info = plugin->add_subcommand("info", "Print what a plugin .so declares");
+  plugin_info->add_option("file", plugin_file, "The plugin's .so")->required();
+  PluginTestOptions test_options;
+  CLI::App* plugin_test =
+      plugin->add_subcommand("test", "Drive a plugin through its calls and check every answer");
+  plugin_test->add_option("file", test_options.file, "The plugin's .so")->required();
+  plugin_test->add_option("--option", test_options.options, "An option of the plugin: key=value")
+      ->allow_extra_args(false);
+  plugin_test->add_option("--records", test_options.records_count,
+                          "Generated records, over three batches (default 100)");
+  plugin_test->add_option("--record", test_options.records, "Also send this record (in batch 2)")
+      ->allow_extra_args(false);
+  plugin_test->add_option("--timeout", test_options.timeout_s,
+                          "Seconds one call may run before it counts as a hang (default 30)");
+  PluginNewOptions new_options;
+  CLI::App* plugin_new =
+      plugin->add_subcommand("new", "Write a buildable out-of-tree plugin project");
+  plugin_new->add_option("name", new_options.name, "The plugin's name (its type: in YAML)")
+      ->required();
+  plugin_new->add_option("--lang", new_options.lang, "c or cpp")
+      ->required()
+      ->check(CLI::IsMember({"c", "cpp"}));
+  plugin_new->add_option("--kind", new_options.kind, "object, record or transform")
+      ->required()
+      ->check(CLI::IsMember({"object", "record", "transform"}));
+  plugin_new->add_option("--dir", new_options.dir, "Where to write it (default: ./NAME)");
 
   // Subcommands that talk to the running daemon through its admin endpoint.
   std::string admin;
@@ -369,6 +401,9 @@ int RunCli(int argc, char** argv) {
   if (*run) return Run(config_path);
   if (*keygen) return Keygen(key_id);
   if (*decrypt) return Decrypt(keyring_path, sealed);
+  if (*plugin_info) return PluginInfo(plugin_file);
+  if (*plugin_test) return PluginTest(test_options);
+  if (*plugin_new) return PluginNew(new_options);
   bool talks_to_daemon = *status || *reload || *create || *describe || *list || *reshard || *cat;
   Result<std::string> admin_address =
       talks_to_daemon ? AdminAddress(admin, config_path) : Result<std::string>(std::string());

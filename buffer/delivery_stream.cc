@@ -88,8 +88,11 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
     w->index = i;
     // The batch never outgrows its size hint by more than one read: no reallocation later.
     w->batch.data.reserve(ds->policy_.buffer_size + ds->policy_.buffer_size / 8 + (1u << 20));
-    ASSIGN_OR_RETURN(w->sink, SinkInstance::Create(ds->plugin_, sink_options, options.name,
-                                                   &ds->plugin_counters_));
+    ASSIGN_OR_RETURN(w->sink, SinkInstance::Create(
+                                  ds->plugin_, sink_options, options.name, &ds->plugin_counters_,
+                                  {.isolation = options.sink.isolation,
+                                   .call_timeout = ds->policy_.call_timeout,
+                                   .aborted = [s = &ds->stopper_] { return s->Aborted(); }}));
     std::unique_ptr<Encryptor> encryptor, errors_encryptor;
     if (keyring) {
       auto e = Encryptor::Create(*keyring, options.encryption_key_id);
@@ -105,8 +108,13 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
     w->processing_errors =
         std::make_unique<ErrorWriter>(ds->errors_root_, std::move(errors_encryptor));
     if (backup_options) {
-      ASSIGN_OR_RETURN(w->backup_sink, SinkInstance::Create(ds->backup_plugin_, *backup_options,
-                                                            options.name, &ds->plugin_counters_));
+      ASSIGN_OR_RETURN(w->backup_sink,
+                       SinkInstance::Create(
+                           ds->backup_plugin_, *backup_options, options.name, &ds->plugin_counters_,
+                           {.isolation = options.backup_sink->isolation,
+                            .call_timeout = options.backup_sink->call_timeout.value_or(
+                                ds->backup_plugin_->policy().call_timeout),
+                            .aborted = [s = &ds->stopper_] { return s->Aborted(); }}));
       // Backup objects are written as they are buffered: records (all) or JSON lines
       // (failed_only), uncompressed and unencrypted.
       w->backup = std::make_unique<BatchSender>(w->backup_sink.get(), Compression::kNone,
@@ -127,8 +135,12 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
           ExecTransform::Create(options.transform.exec, options.name, options.transform.timeout,
                                 options.transform.retries, options.transform.buffer_size));
     } else if (options.transform.kind == TransformOptions::Kind::kPlugin) {
-      ASSIGN_OR_RETURN(auto instance, SinkInstance::Create(transform_plugin, transform_options,
-                                                           options.name, &ds->plugin_counters_));
+      ASSIGN_OR_RETURN(auto instance,
+                       SinkInstance::Create(
+                           transform_plugin, transform_options, options.name, &ds->plugin_counters_,
+                           {.isolation = options.transform.isolation,
+                            .call_timeout = options.transform.timeout,
+                            .aborted = [s = &ds->stopper_] { return s->Aborted(); }}));
       ASSIGN_OR_RETURN(w->transform, PluginTransform::Create(std::move(instance), options.name,
                                                              options.transform.retries,
                                                              options.transform.buffer_size));
