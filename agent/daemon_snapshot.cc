@@ -62,8 +62,9 @@ struct DeliveryView {
   std::string name, stream, sink;
   buffer::DeliveryStats stats;
   double freshness_s = 0, success = 1;
-  const char* health = "ok";  // failing | call_stuck | previous_config | spilling | errors | ok
-  std::string reload_error;   // why the last reload could not apply its new configuration
+  const char* health =
+      "ok";  // failing | call_stuck | previous_config | plugin_unhealthy | spilling | errors | ok
+  std::string reload_error;  // why the last reload could not apply its new configuration
   bool failing = false, spilling = false, exactly_once = true;
 };
 struct Figures {
@@ -210,6 +211,7 @@ void WriteStatus(const Daemon::State& s, const Figures& f, Writer& w) {
     Put(w, "call_age_s", Seconds3(static_cast<double>(st.call_age_ms) / 1000.0));
     Put(w, "call_timeout_s", Seconds3(static_cast<double>(st.call_timeout_ms) / 1000.0));
     Put(w, "batches_crashed", st.batches_crashed);
+    Put(w, "plugin_health", st.plugin_health.empty() ? "ok" : ValidUtf8(st.plugin_health));
     if (!d.reload_error.empty()) Put(w, "reload_error", ValidUtf8(d.reload_error));
     LastError(w, st);
     w.EndObject();
@@ -237,6 +239,7 @@ void WriteHealth(const Daemon::State& s, const Figures& f, Writer& w) {
     Put(w, "data_freshness_s", Seconds3(d.freshness_s));
     Put(w, "replay", d.exactly_once ? "exactly_once" : "at_least_once");
     if (!d.reload_error.empty()) Put(w, "reload_error", ValidUtf8(d.reload_error));
+    if (!d.stats.plugin_health.empty()) Put(w, "plugin_health", ValidUtf8(d.stats.plugin_health));
     LastError(w, d.stats);
     w.EndObject();
   }
@@ -514,14 +517,19 @@ AdminSnapshot Daemon::Snapshot() {
     // A reload could not create its new configuration: running on the previous one.
     auto kept = s.kept_previous.find(dv.name);
     if (kept != s.kept_previous.end()) dv.reload_error = kept->second;
+    // The plugin's own on_healthcheck said no (at start, or between retries).
+    const bool plugin_unhealthy = !st.plugin_health.empty();
     dv.health = dv.failing                 ? "failing"
                 : stuck                    ? "call_stuck"
                 : !dv.reload_error.empty() ? "previous_config"
+                : plugin_unhealthy         ? "plugin_unhealthy"
                 : dv.spilling              ? "spilling"
                 : st.errors                ? "errors"
                                            : "ok";
     if (dv.failing) snap.healthy = false;
-    if (dv.spilling || stuck || !dv.reload_error.empty()) snap.degraded = true;
+    if (dv.spilling || stuck || !dv.reload_error.empty() || plugin_unhealthy) {
+      snap.degraded = true;
+    }
   }
   if (!s.not_running.empty()) snap.healthy = false;
 

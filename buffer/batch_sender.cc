@@ -8,6 +8,8 @@ namespace sluice::buffer {
 
 // The code outcomes are pre-filled with: none of OK, RETRY, REJECT.
 constexpr int32_t kUnsetOutcome = -1;
+// While a batch keeps failing, on_healthcheck is asked at most this often.
+constexpr int64_t kHealthcheckEveryMs = 30000;
 namespace {
 
 int64_t SteadyNs() {
@@ -276,9 +278,12 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
       pending.clear();
       break;
     }
+    if (attempt >= 2 && now - last_health_mono_ >= kHealthcheckEveryMs) CheckHealth();
     if (!stopper_->WaitUntil(clock_, now + delay)) return Outcome::kAborted;
   }
   uint64_t delivered_records = batch.recs.size() - spill.size();
+  // A delivery got through: whatever the plugin said of its health earlier is stale.
+  if (delivered_records > 0 && !counters_->PluginHealth().empty()) counters_->NoteHealth("");
   if (!spill.empty() && !WriteSpill(batch, entry, &spill)) return Outcome::kAborted;
   counters_->records_delivered += delivered_records;
   if (delivered_records > 0) {
@@ -289,6 +294,41 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
     if (object_sink_) counters_->bytes_sent += object_bytes;
   }
   return Outcome::kDone;
+}
+
+void DeliveryCounters::NoteHealth(std::string message) {
+  std::lock_guard<std::mutex> lock(error_mu_);
+  plugin_health_ = std::move(message);
+}
+
+std::string DeliveryCounters::PluginHealth() const {
+  std::lock_guard<std::mutex> lock(error_mu_);
+  return plugin_health_;
+}
+
+void BatchSender::CheckHealth() {
+  last_health_mono_ = clock_->MonotonicMs();
+  if (!sink_->plugin().table().on_healthcheck) return;
+  if (ledger_) {
+    ledger_->Enter(slot_, sink_->plugin().name().c_str(), "on_healthcheck", last_health_mono_,
+                   durable_calls_);
+  }
+  Status st = sink_->Healthcheck();
+  if (ledger_) ledger_->Leave(slot_);
+  std::string was = counters_->PluginHealth();
+  std::string now = st.ok() ? "" : std::string(st.message().substr(0, 500));
+  if (now == was) return;
+  if (!now.empty()) {
+    SLUICE_LOG(Warn, "the sink plugin reports itself unhealthy")
+        .With("delivery", delivery_)
+        .With("sink", sink_type_)
+        .With("error", now);
+  } else {
+    SLUICE_LOG(Info, "the sink plugin reports itself healthy again")
+        .With("delivery", delivery_)
+        .With("sink", sink_type_);
+  }
+  counters_->NoteHealth(std::move(now));
 }
 
 void DeliveryCounters::NoteError(std::string_view code, std::string_view message, int64_t now_ms) {

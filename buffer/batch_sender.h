@@ -68,11 +68,15 @@ struct DeliveryCounters {
   // The last failed attempt's error (code: message) and its wall time; "" / 0 before any.
   void NoteError(std::string_view code, std::string_view message, int64_t now_ms);
   std::pair<std::string, int64_t> LastError() const;
+  // The plugin's own health (on_healthcheck): "" when healthy or never asked, else its message.
+  void NoteHealth(std::string message);
+  std::string PluginHealth() const;
 
  private:
   mutable std::mutex error_mu_;
   std::string last_error_;
   int64_t last_error_ms_ = 0;
+  std::string plugin_health_;
 };
 
 // Stop handling shared by the workers: waits end early when stopping is past its grace.
@@ -121,6 +125,9 @@ class BatchSender final {
     slot_ = slot;
     durable_calls_ = durable;
   }
+  // Calls the plugin's on_healthcheck (recorded in the call ledger) and notes the answer in the
+  // counters; logs a change. Also called between retries, at most every 30 s.
+  void CheckHealth();
   // Names for the retry and recovery log lines.
   void set_names(std::string delivery, std::string sink) {
     delivery_ = std::move(delivery);
@@ -158,6 +165,7 @@ class BatchSender final {
   SpillWarner* warner_ = nullptr;
   std::string delivery_, sink_type_;
   CallLedger* ledger_ = nullptr;
+  int64_t last_health_mono_ = 0;
   int slot_ = 0;
   bool durable_calls_ = false;
 };

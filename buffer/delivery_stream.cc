@@ -259,6 +259,7 @@ DeliveryStats DeliveryStream::stats() const {
   s.call_age_ms = ledger_ ? ledger_->OldestCallAgeMs(clock_->MonotonicMs()) : 0;
   s.call_timeout_ms = policy_.call_timeout.count();
   s.batches_crashed = batches_crashed_;
+  s.plugin_health = counters_.PluginHealth();
   return s;
 }
 
@@ -268,6 +269,7 @@ void DeliveryStream::Run(Worker* w) {
     ~Exit() { w->exited = true; }
   } exit{w};
   if (w->index == 0) {
+    w->sender->CheckHealth();  // once per start (the instances share a destination)
     Recover(w);
     std::lock_guard<std::mutex> lock(recover_mu_);
     recovered_ = true;

@@ -67,6 +67,7 @@ struct DeliveryStats {
   int64_t call_age_ms = 0;       // the oldest plugin call running now (0: none)
   int64_t call_timeout_ms = 0;   // past this a call marks the delivery degraded
   uint64_t batches_crashed = 0;  // batches spilled as Plugin.Crashed after crashing the daemon
+  std::string plugin_health;     // "" or the sink plugin's on_healthcheck message
 };
 
 class DeliveryStream final {

@@ -181,8 +181,11 @@ typedef struct sluice_record {
   const uint8_t* data;
   size_t len;
   int64_t arrival_ms; /* approximate arrival time, ms since the Unix epoch */
-  /* Stable across retries and across a replay after a crash: use it as a document id or for
-   * de-duplication. NUL-terminated. */
+  /* "<shard>-<offset>": the record's position in the stream the delivery reads. Stable across
+   * retries and across the replay of a journaled batch after a crash: use it as a document id or
+   * for de-duplication of what the host sends twice. Its scope is the stream: a line the agent
+   * reads a second time (after a kill between putting it and writing its file checkpoint) is a
+   * second record with its own id. NUL-terminated. */
   const char* record_id;
 } sluice_record;
 
@@ -301,7 +304,10 @@ typedef struct sluice_plugin {
    * RETRY ones and spills the REJECT ones. */
   int (*on_deliver)(void* instance, const sluice_batch* batch, sluice_deliver_result* result);
 
-  /* Checks that the destination is reachable and usable. May be NULL.
+  /* Checks that the destination is reachable and usable. May be NULL. The host calls it once
+   * when a delivery starts and, while deliveries keep failing, at most every 30 s between
+   * retries; an unhealthy answer shows in /health and /status (`plugin_health`) until a delivery
+   * succeeds or the check passes.
    * OWNERSHIP: as on_create's err.
    * THREAD: as on_deliver (never concurrently with on_deliver on the same instance).
    * RETURNS: 0 when healthy; non-zero with a message in `err` otherwise. */

@@ -2,7 +2,8 @@
 """A plugin that crashes or hangs in the daemon's process (the fx_poison fixture sink) cannot take
 the daemon into a crash loop or hold its stop: a batch that crashed the daemon three times is
 spilled with errorCode Plugin.Crashed at the next start, the other delivery keeps every record,
-nothing is counted twice; a call that outlives stop's grace is abandoned and stop stays bounded.
+nothing is counted twice; a call that outlives stop's grace is abandoned and stop stays bounded;
+on_healthcheck is called at start and its answer shows in /status and /health.
 
 Usage: plugin_crash_test.py SLUICE_BIN [test ...]   (SLUICE_FIXTURE_DIR: the fixture plugins)"""
 import json
@@ -186,8 +187,37 @@ def test_hung_call_is_visible_and_stop_is_bounded(sluice):
         d.cleanup()
 
 
+def test_healthcheck_is_called_and_shown(sluice):
+    d = daemon(sluice, ', unhealthy: "token expired", healthy_file: ./healthy')
+    try:
+        os.makedirs(d.path("log"))
+        d.start()
+
+        def unhealthy():
+            st = delivery_status(d)
+            return "token expired" in st.get("plugin_health", "") and st
+        st = wait_until(unhealthy, what="the plugin's healthcheck answer in /status")
+        assert st["health"] == "plugin_unhealthy", st
+        _, health = d.get_json("/health")
+        assert health["status"] == "degraded", health
+        component = health["components"]["delivery/poisoned"]
+        assert component["plugin_health"] == "plugin fx_poison unhealthy: token expired", health
+        assert "the sink plugin reports itself unhealthy" in d.log_text()
+        # A delivery that gets through clears it.
+        open(d.path("healthy"), "w").close()
+        write(d, ["record %d" % i for i in range(10)])
+        wait_until(lambda: delivery_status(d).get("plugin_health") == "ok",
+                   what="plugin_health back to ok after a delivery")
+        _, health = d.get_json("/health")
+        assert health["status"] == "ok", health
+        d.stop()
+    finally:
+        d.cleanup()
+
+
 if __name__ == "__main__":
     run_tests({
         "poison_batch_spilled_after_three_crashes": test_poison_batch_spilled_after_three_crashes,
         "hung_call_is_visible_and_stop_is_bounded": test_hung_call_is_visible_and_stop_is_bounded,
+        "healthcheck_is_called_and_shown": test_healthcheck_is_called_and_shown,
     })
