@@ -58,9 +58,12 @@ struct SinkSection {
 struct TransformOptions {
   enum class Kind { kNone, kExec, kHttp, kPlugin };
   Kind kind = Kind::kNone;
-  std::vector<std::string> exec;    // argv
-  std::string url;                  // http
-  std::string plugin;               // plugin name
+  std::vector<std::string> exec;  // argv
+  std::string url;                // http
+  std::string plugin;             // plugin name
+  // plugin only: the plugin's own options (`transform.options`), raw as in a sink section, until
+  // the plugin host checks them against the plugin's option table.
+  std::vector<SinkOption> options;
   uint64_t buffer_size = 1u << 20;  // bytes of records per invocation
   std::chrono::milliseconds timeout{60000};
   int retries = 3;

@@ -85,14 +85,27 @@ std::optional<DeliveryPlan> PlanDelivery(const DeliveryOptions& options, PluginH
       issue("transform.plugin", options.transform.plugin + " is not a transform plugin");
     } else {
       plan.transform_plugin = *t;
-      SinkSection section;  // no options: the plugin's defaults
+      // transform.options, checked as a sink section is (unknown keys, types, required keys,
+      // secrets), with the plugin's defaults for what it leaves out.
+      SinkSection section;
       section.type = options.transform.plugin;
-      section.path = options.path + ".transform";
-      section.mark = options.MarkOf("transform.plugin");
+      section.options = options.transform.options;
+      section.path = options.path + ".transform.options";
+      section.mark = options.MarkOf(options.transform.options.empty() ? "transform.plugin"
+                                                                      : "transform.options");
+      size_t first = issues->size();
       if (auto valid = PluginHost::Check(**t, section, issues)) {
         plan.transform_options = std::move(*valid);
       }
+      for (size_t i = first; i < issues->size(); ++i) {  // the host says "sink type"
+        std::string& m = (*issues)[i].message;
+        if (size_t at = m.find("for sink type "); at != std::string::npos) {
+          m.replace(at, 14, "for transform plugin ");
+        }
+      }
     }
+  } else if (!options.transform.options.empty()) {
+    issue("transform.options", "only a plugin transform takes options");
   }
   if (options.backup_sink) {
     const SinkSection& section = *options.backup_sink;

@@ -37,6 +37,7 @@ enum class Type {
   kObjectList,   // a list of maps of the keys of `section`
   kVariantList,  // a list whose items are `name` or `{name: {keys}}`; `section` lists the variants
   kSink,         // `type` plus the sink's own options, kept raw for the plugin to check
+  kPluginOptions,  // a map of a plugin's own options (no `type`), kept raw for the plugin
 };
 
 // A typed value handed to a setter. Only the member matching the field's type is meaningful.
@@ -50,7 +51,7 @@ struct Value {
   std::chrono::milliseconds duration{0};
   std::vector<std::string> list;                         // kStringList
   std::vector<std::pair<std::string, std::string>> map;  // kStringMap
-  buffer::SinkSection sink;                              // kSink
+  buffer::SinkSection sink;                              // kSink, kPluginOptions
 };
 
 // Name of a declared stream/source/delivery, or a reference to a stream, for cross-checks.

@@ -80,6 +80,12 @@ constexpr Field kTransformFields[] = {
      .set = SET(auto& t = c.delivery->transform;
                 if (t.kind != TransformKind::kNone) return Refuse(std::string(kOneTransform));
                 t.kind = TransformKind::kPlugin; t.plugin = v.text)},
+    {.key = "options",
+     .type = Type::kPluginOptions,
+     .doc = "plugin only: the transform plugin's own options, a map checked against its option "
+            "table as a sink section is (`sluice plugin info` lists them) and handed to it at "
+            "create.",
+     .set = SET(c.delivery->transform.options = v.sink.options)},
     {.key = "buffer",
      .type = Type::kObject,
      .doc = "Batching of records per invocation.",

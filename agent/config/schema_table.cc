@@ -253,6 +253,8 @@ std::string_view TypeName(Type type) {
       return "list of steps";
     case Type::kSink:
       return "sink";
+    case Type::kPluginOptions:
+      return "map of plugin options";
   }
   return "?";
 }

@@ -10,7 +10,8 @@ namespace {
 
 bool IsScalarType(Type t) {
   return t != Type::kObject && t != Type::kObjectList && t != Type::kVariantList &&
-         t != Type::kSink && t != Type::kStringList && t != Type::kStringMap;
+         t != Type::kSink && t != Type::kPluginOptions && t != Type::kStringList &&
+         t != Type::kStringMap;
 }
 
 // The value as it may appear in a message: quoted, or "the value" for secrets.
@@ -141,6 +142,46 @@ bool CheckDuplicateKeys(const Node& map, const std::string& path, ErrorList* err
   return ok;
 }
 
+// One `key: value` of a plugin's own options (a sink section, a transform's options) into
+// `section`, kept raw (with its position) for the plugin host to check against the table.
+void AddPluginOption(LoadContext& ctx, const Node& node, const MapEntry& e,
+                     const std::string& key_path, buffer::SinkSection* section, ErrorList* errors) {
+  buffer::SinkOption opt;
+  opt.key = e.key.text;
+  // `<secret>_file` / `<secret>_env` of any sink: the host reads the secret (a file others
+  // cannot read, or the environment) and hands the plugin `<secret>` itself.
+  if (std::string_view base = SecretBase(opt.key); !base.empty() && e.value.is_scalar()) {
+    Result<std::string> secret =
+        opt.key.ends_with("_file") ? SecretFromFile(e.value.text) : SecretFromEnv(e.value.text);
+    if (!secret.ok()) {
+      errors->Add(e.value, key_path, secret.status().message());
+      return;
+    }
+    for (const MapEntry& other : node.entries) {
+      if (other.key.text == base) {
+        errors->Add(e.key, key_path,
+                    "give one of " + std::string(base) + ", " + std::string(base) + "_file, " +
+                        std::string(base) + "_env");
+      }
+    }
+    opt.key = std::string(base);
+    opt.value = std::move(*secret);
+    opt.mark = {ctx.file, e.value.line, e.value.column};
+    opt.path = key_path;
+    opt.secret = true;
+    section->options.push_back(std::move(opt));
+    return;
+  }
+  opt.is_scalar = !e.value.is_map() && !e.value.is_sequence();
+  opt.value = opt.is_scalar ? e.value.text : ToJsonText(e.value);
+  opt.mark = {ctx.file, e.value.line, e.value.column};
+  opt.path = key_path;
+  opt.secret = IsSecretKey(opt.key);
+  opt.literal = opt.is_scalar && !e.value.substituted && !e.value.text.empty();
+  NoteInlineSecret(ctx, opt.key, e.value, key_path);
+  section->options.push_back(std::move(opt));
+}
+
 void WalkSink(LoadContext& ctx, const Field& f, const Node& node, const std::string& path,
               ErrorList* errors) {
   if (!node.is_map()) {
@@ -189,42 +230,30 @@ void WalkSink(LoadContext& ctx, const Field& f, const Node& node, const std::str
       }
       continue;
     }
-    buffer::SinkOption opt;
-    opt.key = e.key.text;
-    // `<secret>_file` / `<secret>_env` of any sink: the host reads the secret (a file others
-    // cannot read, or the environment) and hands the plugin `<secret>` itself.
-    if (std::string_view base = SecretBase(opt.key); !base.empty() && e.value.is_scalar()) {
-      Result<std::string> secret =
-          opt.key.ends_with("_file") ? SecretFromFile(e.value.text) : SecretFromEnv(e.value.text);
-      if (!secret.ok()) {
-        errors->Add(e.value, key_path, secret.status().message());
-        continue;
-      }
-      for (const MapEntry& other : node.entries) {
-        if (other.key.text == base) {
-          errors->Add(e.key, key_path,
-                      "give one of " + std::string(base) + ", " + std::string(base) + "_file, " +
-                          std::string(base) + "_env");
-        }
-      }
-      opt.key = std::string(base);
-      opt.value = std::move(*secret);
-      opt.mark = {ctx.file, e.value.line, e.value.column};
-      opt.path = key_path;
-      opt.secret = true;
-      v.sink.options.push_back(std::move(opt));
-      continue;
-    }
-    opt.is_scalar = !e.value.is_map() && !e.value.is_sequence();
-    opt.value = opt.is_scalar ? e.value.text : ToJsonText(e.value);
-    opt.mark = {ctx.file, e.value.line, e.value.column};
-    opt.path = key_path;
-    opt.secret = IsSecretKey(opt.key);
-    opt.literal = opt.is_scalar && !e.value.substituted && !e.value.text.empty();
-    NoteInlineSecret(ctx, opt.key, e.value, key_path);
-    v.sink.options.push_back(std::move(opt));
+    AddPluginOption(ctx, node, e, key_path, &v.sink, errors);
   }
   if (!has_type) errors->Add(node, JoinPath(path, "type"), "required key is missing");
+  Apply(ctx, f, v, node, errors);
+}
+
+// `options:` of a plugin transform: the plugin's own keys, as in a sink section but without
+// `type` or host keys.
+void WalkPluginOptions(LoadContext& ctx, const Field& f, const Node& node, const std::string& path,
+                       ErrorList* errors) {
+  if (!node.is_map()) {
+    errors->Add(node, path,
+                "expected a map of the plugin's options, got " + std::string(KindName(node)));
+    return;
+  }
+  if (!CheckDuplicateKeys(node, path, errors)) return;
+  Value v;
+  v.node = &node;
+  v.path = path;
+  v.sink.mark = {ctx.file, node.line, node.column};
+  v.sink.path = path;
+  for (const MapEntry& e : node.entries) {
+    AddPluginOption(ctx, node, e, JoinPath(path, e.key.text), &v.sink, errors);
+  }
   Apply(ctx, f, v, node, errors);
 }
 
@@ -334,6 +363,9 @@ void WalkField(LoadContext& ctx, const Field& f, const Node& node, const std::st
       return;
     case Type::kSink:
       WalkSink(ctx, f, node, path, errors);
+      return;
+    case Type::kPluginOptions:
+      if (!node.is_null()) WalkPluginOptions(ctx, f, node, path, errors);
       return;
     case Type::kStringList:
       WalkStringList(ctx, f, node, path, errors);

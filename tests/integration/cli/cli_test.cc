@@ -247,6 +247,49 @@ TEST_F(CliTest, CheckReportsSinkErrorsInTheSameRoundAsSchemaErrors) {
   }
 }
 
+#ifdef SLUICE_FIXTURE_PLUGIN_DIR
+TEST_F(CliTest, CheckValidatesTransformOptionsAgainstThePlugin) {
+  // transform.options is checked against the transform plugin's option table as a sink section
+  // is: an unknown key (with a suggestion) at its position; a transform that is not a plugin
+  // takes none.
+  std::string plugins = (fs::path(SLUICE_BIN).parent_path() / "plugins").string();
+  std::string config =
+      "data_dir: ./d\n"
+      "plugin_dirs: [" +
+      plugins + ", " + SLUICE_FIXTURE_PLUGIN_DIR +
+      "]\n"
+      "streams: [{name: s}]\n"
+      "deliveries:\n"
+      "  - name: a\n"
+      "    stream: s\n"
+      "    transform:\n"
+      "      plugin: upper_transform\n"
+      "      options: {sufix: \"!\"}\n"
+      "    sink: {type: file, path: ./out}\n"
+      "  - name: b\n"
+      "    stream: s\n"
+      "    transform: {exec: [cat], options: {suffix: x}}\n"
+      "    sink: {type: file, path: ./out}\n";
+  fs::path bad = Write("transform.yaml", config, kPrivate);
+  Outcome o = RunToEnd({"check", "-c", bad.string()});
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.err.find("transform.yaml:9:24: deliveries[0].transform.options.sufix: unknown key "
+                       "'sufix' for transform plugin upper_transform (did you mean 'suffix'?)"),
+            std::string::npos)
+      << o.err;
+  EXPECT_NE(o.err.find("transform.yaml:13:39: deliveries[1].transform.options: only a plugin "
+                       "transform takes options"),
+            std::string::npos)
+      << o.err;
+  // Fixed, it passes.
+  config.replace(config.find("sufix"), 5, "suffix");
+  config = config.substr(0, config.find("  - name: b"));
+  fs::path good = Write("transform_ok.yaml", config, kPrivate);
+  Outcome ok = RunToEnd({"check", "-c", good.string()});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+}
+#endif
+
 TEST_F(CliTest, AFailedFirstStartLeavesNoDataDirectory) {
   // The API port is taken: the start fails before any source reads, and the data directory it
   // made is gone again (nothing was accepted into it).

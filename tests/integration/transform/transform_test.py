@@ -2,6 +2,8 @@
 """The exec transform as docs/configuration.md describes it: the documented example script (taken
 from the page itself) drops health checks and masks IPv4 addresses in a running daemon; what a
 transform writes to its standard error reaches the daemon's log as warn lines naming the delivery.
+A transform plugin gets its `transform.options` (the fixture upper_transform, from
+$SLUICE_FIXTURE_DIR, appends its `suffix`).
 
 Usage: transform_test.py SLUICE_BIN [test ...]"""
 import os
@@ -62,6 +64,40 @@ def run_with(sluice, script, lines):
     return d
 
 
+PLUGIN_CONFIG = """\
+data_dir: ./data
+plugin_dirs: [@PLUGINS@, %s]
+admin: {listen: "127.0.0.1:0"}
+streams: [{name: s}]
+sources:
+  - {name: a, paths: ["./log/*.log"], stream: s, initial_position: start_of_file,
+     rescan_interval: 200ms}
+deliveries:
+  - name: web
+    stream: s
+    buffer: {size: 1MiB, interval: 0s}
+    record_delimiter: "\\n"
+    transform:
+      plugin: upper_transform
+      options: {suffix: " [seen]"}
+    sink: {type: file, path: ./out}
+"""
+
+
+def test_plugin_options(sluice):
+    d = Daemon(sluice, PLUGIN_CONFIG % os.environ["SLUICE_FIXTURE_DIR"])
+    os.makedirs(d.path("log"))
+    with open(d.path("log", "a.log"), "w") as f:
+        f.write("one\ntwo\nplease drop me\n")
+    d.start()
+    try:
+        wait_until(lambda: len(delivered(d)) == 2, what="2 records through the transform")
+        assert sorted(delivered(d)) == ["ONE [seen]", "TWO [seen]"], delivered(d)
+        d.stop()
+    finally:
+        d.cleanup()
+
+
 def test_documented_example(sluice):
     with open(DOC) as f:
         script = f.read().split("```python\n")[1].split("```")[0]
@@ -87,4 +123,5 @@ def test_stderr_is_logged(sluice):
 
 if __name__ == "__main__":
     run_tests({"documented_example": test_documented_example,
-               "stderr_is_logged": test_stderr_is_logged})
+               "stderr_is_logged": test_stderr_is_logged,
+               "plugin_options": test_plugin_options})
