@@ -8,16 +8,21 @@
 //   };
 //
 // (`Create(opts, host, std::string* error)` returning a unique_ptr, the 1.0 form, still works.)
-// A transform plugin is one class too, exported with SLUICE_EXPORT_TRANSFORM:
+// It is exported with its option table:
+//
+//   static const sluice_option_def kOptions[] = {{"path", SLUICE_OPT_STRING, nullptr, "...", 1,
+//                                                 nullptr}, {nullptr}};
+//   SLUICE_EXPORT_SINK(MySink, "mysink", SLUICE_KIND_OBJECT_SINK, 0, kOptions, "1.0", "doc");
+//
+// A transform plugin is one class too, exported with SLUICE_EXPORT_TRANSFORM; its options come
+// from `transform: {plugin: upper, options: {...}}`:
 //
 //   class Upper final : public sluice::Transform {
 //    public:
 //     static sluice::Created<sluice::Transform> Create(const sluice::Options&, sluice::Host);
-//     sluice::Transformed Apply(const sluice::Record& r) override;
+//     sluice::Transformed Apply(const sluice::Record& r) override;  // or ApplyAll, per call
 //   };
-//   static const sluice_option_def kOptions[] = {{"path", SLUICE_OPT_STRING, nullptr, "...", 1,
-//                                                 nullptr}, {nullptr}};
-//   SLUICE_EXPORT_SINK(MySink, "mysink", SLUICE_KIND_OBJECT_SINK, 0, kOptions, "1.0", "doc");
+//   SLUICE_EXPORT_TRANSFORM(Upper, "upper", kOptions, "1.0", "doc");
 //
 // The macro exports the entry symbol with noexcept trampolines: an exception escaping Create or
 // Send is caught and turned into a failed create or a RETRY, never thrown across the ABI.
@@ -253,6 +258,12 @@ class Transform {
  public:
   virtual ~Transform() = default;
   virtual Transformed Apply(const Record& record) = 0;
+  // One invocation (at most `transform.buffer.size` bytes of records): fills out[i] for each
+  // records[i]. The default calls Apply per record; override it to handle the invocation as a
+  // whole (one lookup or request for all its records). An exception fails the invocation.
+  virtual void ApplyAll(const std::vector<Record>& records, std::vector<Transformed>* out) {
+    for (size_t i = 0; i < records.size(); ++i) (*out)[i] = Apply(records[i]);
+  }
 };
 
 namespace detail {
@@ -383,13 +394,17 @@ struct TransformTrampolines {
                    sluice_transform_output* outputs) noexcept {
     auto* inst = static_cast<TransformInstance*>(instance);
     try {
-      inst->last.resize(count);
+      std::vector<Record> in(count);
       for (size_t i = 0; i < count; ++i) {
         const sluice_record& r = records[i];
-        Record rec{{reinterpret_cast<const char*>(r.data), r.len},
-                   r.arrival_ms,
-                   r.record_id ? std::string_view(r.record_id) : std::string_view()};
-        inst->last[i] = inst->transform->Apply(rec);
+        in[i] = {{reinterpret_cast<const char*>(r.data), r.len},
+                 r.arrival_ms,
+                 r.record_id ? std::string_view(r.record_id) : std::string_view()};
+      }
+      inst->last.assign(count, Transformed::Failed("no answer"));
+      inst->transform->ApplyAll(in, &inst->last);
+      if (inst->last.size() != count) return 1;  // resized by ApplyAll: not one answer each
+      for (size_t i = 0; i < count; ++i) {
         const Transformed& t = inst->last[i];
         outputs[i].code = t.code;
         outputs[i].data = reinterpret_cast<const uint8_t*>(t.data.data());
