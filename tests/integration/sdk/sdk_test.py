@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The plugin SDK as an author uses it: install the SDK component into a temporary prefix, build
 plugins/examples/jsonl_sink with a separate CMake configure against it (find_package(SluiceSDK)),
-check the pkg-config file compiles the same source, then load the built jsonl.so into a running
+check that find_package refuses another ABI major (or a newer minor) naming both, check the
+pkg-config file compiles the same source, then load the built jsonl.so into a running
 daemon through plugin_dirs and count the records it delivers.
 
 Usage: sdk_test.py SLUICE_BIN BUILD_DIR SOURCE_DIR"""
@@ -67,6 +68,37 @@ def main():
         syms = run("nm", "-D", "--defined-only", plugin)
         exported = [l.split()[-1] for l in syms.splitlines() if " T " in l]
         assert exported == ["sluice_plugin_entry"], exported
+
+        # The version find_package asks for is the plugin ABI: another major (or a newer minor)
+        # is refused, naming both; the version found is the ABI of the headers.
+        with open(os.path.join(source, "plugins", "sdk", "sluice_plugin.h")) as f:
+            header = f.read()
+        abi = "%s.%s" % (header.split("#define SLUICE_ABI_MAJOR ")[1].split()[0],
+                         header.split("#define SLUICE_ABI_MINOR ")[1].split()[0])
+        major = abi.split(".")[0]
+        probe = os.path.join(tmp, "probe")
+        os.makedirs(probe)
+
+        def find(version):
+            with open(os.path.join(probe, "CMakeLists.txt"), "w") as f:
+                f.write("cmake_minimum_required(VERSION 3.20)\nproject(probe NONE)\n"
+                        "find_package(SluiceSDK %s REQUIRED)\n"
+                        "message(STATUS \"SDK ${SluiceSDK_VERSION}\")\n" % version)
+            shutil.rmtree(os.path.join(probe, "b"), ignore_errors=True)
+            return subprocess.run(["cmake", "-S", probe, "-B", os.path.join(probe, "b"),
+                                   "-DCMAKE_PREFIX_PATH=" + prefix],
+                                  capture_output=True, text=True)
+        r = find(major)
+        assert r.returncode == 0 and "SDK " + abi in r.stdout, (r.stdout, r.stderr)
+        r = find(str(int(major) + 1))
+        err = " ".join(r.stderr.split())
+        assert r.returncode != 0, r.stdout
+        assert ("asks for plugin ABI major %d" % (int(major) + 1)) in err, err
+        assert ("this SDK speaks ABI major %s (ABI %s)" % (major, abi)) in err, err
+        r = find(major + ".99")
+        err = " ".join(r.stderr.split())
+        assert r.returncode != 0 and ("asks for plugin ABI %s.99 or later, but this SDK speaks "
+                                      "ABI %s" % (major, abi)) in err, err
 
         # pkg-config gives the same include path (a syntax-only compile keeps this fast).
         env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(prefix, "lib", "pkgconfig"))
