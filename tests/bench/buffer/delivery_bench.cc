@@ -1,6 +1,7 @@
 // Delivery throughput: codecs alone (the three gzip writers side by side), and broker ->
-// delivery stream -> blackhole / file sink with none, gzip and snappy. Bytes are record bytes
-// before compression. Run: sluice_delivery_bench --benchmark_min_time=2
+// delivery stream -> blackhole / file sink with none, gzip and snappy, the sink in the process or
+// (`_process`: isolation: process) in a child process. Bytes are record bytes before compression.
+// Run: sluice_delivery_bench --benchmark_min_time=2
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "broker/broker.h"
 #include "buffer/codec.h"
 #include "buffer/delivery_stream.h"
+#include "buffer/plugin_process.h"
 
 namespace sluice::buffer {
 namespace {
@@ -114,11 +116,16 @@ double CpuSeconds(int who) {
 }
 
 // The delivery stream's CPU: the process's (all threads) less this thread's, which only polls
-// for the end of the run.
-double DeliveryCpuSeconds() { return CpuSeconds(RUSAGE_SELF) - CpuSeconds(RUSAGE_THREAD); }
+// for the end of the run, plus its plugin children's (isolation: process) once they are reaped.
+double DeliveryCpuSeconds() {
+  return CpuSeconds(RUSAGE_SELF) - CpuSeconds(RUSAGE_THREAD) + CpuSeconds(RUSAGE_CHILDREN);
+}
 
 // The delivery stream's CPU (all its threads) per GB of records is reported as cpu_s_per_GB.
-void BM_Pipeline(benchmark::State& state, const char* sink, Compression c, bool encrypt = false) {
+// `isolation`: where the sink runs; a child process is this binary run as `plugin-host --fd N`
+// (see main), as the daemon runs itself.
+void BM_Pipeline(benchmark::State& state, const char* sink, Compression c, bool encrypt = false,
+                 Isolation isolation = Isolation::kInProcess) {
   Fixture& f = Shared();
   PluginHost host({SLUICE_PLUGIN_DIR});
   static int run = 0;  // benchmark calls this function more than once: names must not repeat
@@ -133,6 +140,8 @@ void BM_Pipeline(benchmark::State& state, const char* sink, Compression c, bool 
     o.compression = c;
     o.buffer_interval = std::chrono::milliseconds(900000);
     o.sink.type = sink;
+    o.sink.isolation = isolation;
+    o.buffer_size = 5u << 20;  // 5 MiB objects (the sinks' default, said here)
     if (encrypt) {
       std::filesystem::path keyring = f.root / "keyring";
       if (!std::filesystem::exists(keyring)) {
@@ -164,6 +173,7 @@ void BM_Pipeline(benchmark::State& state, const char* sink, Compression c, bool 
     }
     (*ds)->Stop(std::chrono::milliseconds(60000));
     if ((*ds)->stats().records_delivered != f.records) state.SkipWithError("records lost");
+    ds->reset();  // a plugin child ends here: its CPU is counted
     cpu += DeliveryCpuSeconds() - cpu0;
     state.PauseTiming();
     std::filesystem::remove_all(f.root / "out");
@@ -183,6 +193,22 @@ BENCHMARK_CAPTURE(BM_Pipeline, blackhole_snappy, "blackhole", Compression::kSnap
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Pipeline, file_none, "file", Compression::kNone)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Pipeline, blackhole_none_process, "blackhole", Compression::kNone, false,
+                  Isolation::kProcess)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Pipeline, file_none_process, "file", Compression::kNone, false,
+                  Isolation::kProcess)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Pipeline, blackhole_gzip_process, "blackhole", Compression::kGzip, false,
+                  Isolation::kProcess)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Pipeline, file_gzip_process, "file", Compression::kGzip, false,
+                  Isolation::kProcess)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Pipeline, file_gzip, "file", Compression::kGzip)
@@ -275,4 +301,14 @@ BENCHMARK_CAPTURE(BM_Tool, openssl_aes_256_ctr,
 }  // namespace
 }  // namespace sluice::buffer
 
-BENCHMARK_MAIN();
+// The benchmark, or (`plugin-host --fd N`) the child process of a sink under isolation: process.
+int main(int argc, char** argv) {
+  if (argc == 4 && std::string_view(argv[1]) == "plugin-host") {
+    return sluice::buffer::PluginChildMain(std::atoi(argv[3]));
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
