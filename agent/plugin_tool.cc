@@ -128,6 +128,10 @@ int PluginInfo(const std::string& file) {
 
 namespace {
 
+// The child's exit codes.
+// Out of the way of a plugin that calls exit() itself, which is reported as such.
+constexpr int kMisbehaved = 100, kBadOptions = 101, kLoadFailed = 102, kCreateFailed = 103;
+
 // What the child is doing, in memory shared with the parent (MAP_SHARED before the fork), so
 // that the parent can name the call a crash or a hang happened in.
 struct SharedState {
@@ -158,7 +162,8 @@ class Tester {
     std::fflush(stdout);
   }
 
-  bool Create();
+  // 0 when created; else the child's exit code (see PluginTest).
+  int Create();
   void Deliver(int batch, uint32_t attempt, size_t first, size_t count);
   void TransformBatch(int batch, size_t first, size_t count);
   void Healthcheck();
@@ -221,12 +226,12 @@ std::string Tester::ObjectOf(size_t first, size_t count) const {
   return out;
 }
 
-bool Tester::Create() {
-  Phase("loading the plugin");
+int Tester::Create() {
+  Phase("the load (dlopen and sluice_plugin_entry)");
   auto loaded = LoadPluginFile(&host_, o_.file);
   if (!loaded.ok()) {
     Fail("load: " + loaded.status().message());
-    return false;
+    return kLoadFailed;
   }
   plugin_ = *loaded;
   const sluice_plugin& t = plugin_->table();
@@ -243,7 +248,7 @@ bool Tester::Create() {
     size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
       Fail("--option " + kv + ": expected key=value");
-      return false;
+      return kBadOptions;
     }
     buffer::SinkOption opt;
     opt.key = kv.substr(0, eq);
@@ -257,9 +262,14 @@ bool Tester::Create() {
   if (!valid) {
     for (const auto& i : issues) {
       std::string path = i.path.rfind("option.", 0) == 0 ? "--option " + i.path.substr(7) : i.path;
-      Fail(path + ": " + i.message);
+      std::string message = i.message;
+      if (size_t at = message.find("for sink type ");
+          at != std::string::npos && t.kind == SLUICE_KIND_TRANSFORM) {
+        message.replace(at, 14, "for transform plugin ");
+      }
+      Fail(path + ": " + message);
     }
-    return false;
+    return kBadOptions;
   }
 
   services_.struct_size = sizeof(services_);
@@ -284,19 +294,19 @@ bool Tester::Create() {
   std::memset(err, 0x7f, sizeof(err));
   Phase("on_create");
   int rc = t.on_create(&services_, raw.data(), raw.size(), &instance_, err, sizeof(err));
-  Phase("checking the answer of on_create");
+  Phase("the reading of on_create's answer");
   if (rc != 0) {
     std::string why = memchr(err, '\0', sizeof(err)) ? std::string(err) : "(no message)";
     Terminated(err, sizeof(err), "on_create's error message");
     Fail("on_create failed: " + (why.empty() ? std::string("(no message)") : why));
-    return false;
+    return kCreateFailed;
   }
   if (instance_ == nullptr) {
     Fail("on_create returned 0 but left *instance NULL");
-    return false;
+    return kCreateFailed;
   }
   Ok("on_create with " + std::to_string(raw.size()) + " option(s)");
-  return true;
+  return 0;
 }
 
 void Tester::Deliver(int batch, uint32_t attempt, size_t first, size_t count) {
@@ -341,7 +351,7 @@ void Tester::Deliver(int batch, uint32_t attempt, size_t first, size_t count) {
 
   Phase(label);
   int rc = t.on_deliver(instance_, &b, &r);
-  Phase("checking the answer of " + label);
+  Phase("the reading of the answer of " + label + " (an invalid pointer in it?)");
   ++answers_;
   bool texts = Terminated(r.error_code, sizeof(r.error_code), label + ": error_code") &
                Terminated(r.error_message, sizeof(r.error_message), label + ": error_message");
@@ -433,7 +443,7 @@ void Tester::TransformBatch(int batch, size_t first, size_t count) {
   for (auto& out : outputs) out = {-1, nullptr, 0, nullptr};
   Phase(label);
   int rc = t.on_transform(instance_, recs.data(), recs.size(), outputs.data());
-  Phase("checking the answer of " + label);
+  Phase("the reading of the answer of " + label + " (an invalid pointer in it?)");
   ++answers_;
   if (rc != 0) {
     Note(label + ", " + std::to_string(count) + " records: returned " + std::to_string(rc) +
@@ -503,7 +513,7 @@ void Tester::Healthcheck() {
   std::memset(err, 0x7f, sizeof(err));
   Phase("on_healthcheck");
   int rc = t.on_healthcheck(instance_, err, sizeof(err));
-  Phase("checking the answer of on_healthcheck");
+  Phase("the reading of on_healthcheck's answer");
   if (rc == 0) {
     Ok("on_healthcheck: healthy");
     return;
@@ -517,12 +527,12 @@ void Tester::Destroy() {
   Phase("on_destroy");
   plugin_->table().on_destroy(instance_);
   instance_ = nullptr;
-  Phase("after on_destroy");
+  Phase("the end of the test, after on_destroy");
   Ok("on_destroy");
 }
 
 int Tester::Run() {
-  if (!Create()) return 1;
+  if (int rc = Create(); rc != 0) return rc;
   records_ = MakeRecords();
   // Three batches; the extra records (--record) go into the second.
   size_t n = records_.size();
@@ -562,7 +572,7 @@ int Tester::Run() {
     Note("no " + std::string(transform ? "invocation" : "batch") +
          " was accepted: is the destination reachable?");
   }
-  return problems_ == 0 ? 0 : 1;
+  return problems_ == 0 ? 0 : kMisbehaved;
 }
 
 std::string SignalName(int sig) {
@@ -650,14 +660,25 @@ int PluginTest(const PluginTestOptions& options) {
     return 1;
   }
   int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-  if (rc == 0) {
-    std::printf("PASS\n");
-  } else if (rc == 1) {
-    std::printf("FAIL: the plugin misbehaved (see the FAIL lines above)\n");
-  } else {
-    std::printf("FAIL plugin exited with status %d during %s\n", rc, phase.c_str());
+  switch (rc) {
+    case 0:
+      std::printf("PASS\n");
+      return 0;
+    case kMisbehaved:
+      std::printf("FAIL: the plugin misbehaved (see the FAIL lines above)\n");
+      return 1;
+    case kBadOptions:
+      std::printf("FAIL: the --option values do not fit the plugin's option table\n");
+      return 2;
+    case kLoadFailed:
+      std::printf("FAIL: the plugin did not load\n");
+      return 1;
+    case kCreateFailed:
+      std::printf("FAIL: the plugin could not create an instance\n");
+      return 1;
   }
-  return rc == 0 ? 0 : 1;
+  std::printf("FAIL plugin exited with status %d during %s\n", rc, phase.c_str());
+  return 1;
 }
 
 // ---- new -----------------------------------------------------------------------------------

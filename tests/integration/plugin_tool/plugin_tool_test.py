@@ -131,7 +131,7 @@ def test_misbehaving_plugins(sluice):
         assert time.time() - start < 15, time.time() - start
 
         rc, out = plugin_test(sluice, poison, "--option", "pth=x")
-        assert rc == 1, (rc, out)
+        assert rc == 2, (rc, out)
         assert "--option pth: unknown key 'pth' for sink type fx_poison (did you mean 'path'?)" \
             in out, out
         rc, out = plugin_test(sluice, os.path.join(tmp, "missing.so"))
