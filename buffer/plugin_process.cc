@@ -722,7 +722,8 @@ ProcessSinkInstance::Reply ProcessSinkInstance::Call(uint32_t type, uint64_t len
         reply.text = std::move(text);
         return reply;
       }
-      continue;
+      // A log line or a counter: the call's age and stop are checked still (a chatty plugin
+      // must not outlive its timeout).
     } else if (ready < 0 && errno != EINTR) {
       reply.ended = Ended::kCrashed;
       break;

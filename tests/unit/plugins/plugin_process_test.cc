@@ -248,6 +248,19 @@ TEST_F(PluginProcessTest, HangIsKilledAtTheCallTimeout) {
   EXPECT_EQ(ok.Deliver(sink.get(), &result), SLUICE_DELIVER_OK) << result.error_message;
 }
 
+TEST_F(PluginProcessTest, AChattyHangIsKilledAtTheCallTimeoutToo) {
+  // Log lines keep arriving while the call hangs: the call's age is checked all the same.
+  auto sink = Make("fx_isolated_sink", {}, Isolated(milliseconds(300)));
+  ASSERT_TRUE(sink);
+  Records r({"CHATTY"});
+  sluice_deliver_result result;
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(r.Deliver(sink.get(), &result), SLUICE_DELIVER_RETRY);
+  EXPECT_LT(Since(start), 300 + 500);
+  EXPECT_STREQ(result.error_code, "Plugin.Timeout");
+  EXPECT_EQ(sink->child_timeouts(), 1u);
+}
+
 TEST_F(PluginProcessTest, AbortedStopKillsTheChild) {
   std::atomic<bool> aborted{false};
   auto sink =
