@@ -143,7 +143,10 @@ Status Daemon::RunUntilSignal(const config::Config& config) {
   auto text = ConfigText(config);
   if (text.ok()) {
     auto fp = ConfigFingerprints(*text);
-    if (fp.ok()) state->fingerprints = std::move(*fp);
+    if (fp.ok()) {
+      AddPluginStamps(config.deliveries, buffer::PluginHost(PluginDirsOf(config)), &*fp);
+      state->fingerprints = std::move(*fp);
+    }
   }
   // A first start that fails leaves nothing behind: no data directory to clean up by hand.
   std::error_code ec;

@@ -58,6 +58,20 @@ Result<std::string> ConfigText(const config::Config& config) {
   return ss.str();
 }
 
+void AddPluginStamps(const std::vector<buffer::DeliveryOptions>& deliveries,
+                     const buffer::PluginHost& host, std::map<std::string, std::string>* fps) {
+  for (const buffer::DeliveryOptions& d : deliveries) {
+    auto it = fps->find("delivery/" + d.name);
+    if (it == fps->end()) continue;
+    auto stamp = [&](const std::string& type) {
+      it->second += "\nplugin " + type + " " + host.FileStamp(type);
+    };
+    stamp(d.sink.type);
+    if (d.backup_sink) stamp(d.backup_sink->type);
+    if (d.transform.kind == buffer::TransformOptions::Kind::kPlugin) stamp(d.transform.plugin);
+  }
+}
+
 Result<std::map<std::string, std::string>> ConfigFingerprints(std::string_view yaml_text) {
   std::map<std::string, std::string> out;
   config::ErrorList errors;
@@ -114,6 +128,7 @@ void Daemon::Reload(std::function<void(ReloadReply)> done) {
   if (!text.ok()) return reject(text.status());
   auto fingerprints = ConfigFingerprints(*text);
   if (!fingerprints.ok()) return reject(fingerprints.status());
+  AddPluginStamps(next->deliveries, *s.plugins, &*fingerprints);
 
   std::string notes;
   for (const char* key : kGlobalKeys) {
@@ -235,6 +250,8 @@ void Daemon::ApplyReload(config::Config next, std::map<std::string, std::string>
     for (buffer::DeliveryOptions& d : s.config.deliveries) {
       std::string key = "delivery/" + d.name;
       if (!was_changed(key)) {
+        // Its configuration is the one running: a kept-previous note no longer applies.
+        s.kept_previous.erase(d.name);
         if (!s.not_running.count(d.name)) continue;  // failed before: try again
       }
       auto old_it = std::find_if(retiring_deliveries->begin(), retiring_deliveries->end(),

@@ -80,6 +80,11 @@ std::vector<std::filesystem::path> PluginDirsOf(const config::Config& config);
 // Fingerprints of a config's entries ("stream/<name>", "source/<name>", "delivery/<name>"): the
 // YAML of each entry, re-emitted (daemon_reload.cc).
 Result<std::map<std::string, std::string>> ConfigFingerprints(std::string_view yaml_text);
+// Appends to each delivery's fingerprint the identity of the plugin files it uses (sink, backup
+// sink, transform plugin) as `host` would find them now: a reload then restarts the deliveries
+// whose plugin was rebuilt, and they load the new file.
+void AddPluginStamps(const std::vector<buffer::DeliveryOptions>& deliveries,
+                     const buffer::PluginHost& host, std::map<std::string, std::string>* fps);
 // The text a config was loaded from: its file, or the embedded default.
 Result<std::string> ConfigText(const config::Config& config);
 using sluice::JsonEscape;  // core/json.h

@@ -1,14 +1,20 @@
 #include "buffer/plugin_host.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 
 #include "buffer/codec.h"
 #include "buffer/plugin_process.h"
+#include "core/fd.h"
 #include "core/log.h"
 #include "core/secret_key.h"
 #include "core/units.h"
@@ -194,10 +200,12 @@ std::optional<SinkPolicy> DeclaredPolicy(const sluice_plugin* table) {
 
 }  // namespace
 
-Plugin::Plugin(void* handle, const sluice_plugin* table, std::filesystem::path path)
+Plugin::Plugin(void* handle, const sluice_plugin* table, std::filesystem::path path,
+               std::string stamp)
     : handle_(handle),
       table_(table),
       path_(std::move(path)),
+      stamp_(std::move(stamp)),
       name_(table->name),
       policy_(DeclaredPolicy(table).value_or(DefaultPolicy(table->name))) {}
 
@@ -327,14 +335,47 @@ Status InProcessSinkInstance::Healthcheck() {
 PluginHost::PluginHost(std::vector<std::filesystem::path> plugin_dirs)
     : dirs_(std::move(plugin_dirs)) {}
 
-PluginHost::~PluginHost() = default;
+PluginHost::~PluginHost() {
+  plugins_.clear();  // dlclose first, then the copies they were loaded from
+  for (int fd : copies_) ::close(fd);
+}
+
+namespace {
+
+// "<dev>:<inode>:<size>:<mtime ns>" of `path`; "" when it cannot be read.
+std::string StampOf(const struct stat& st) {
+  return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
+         std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec);
+}
+
+// Copies the file open as `fd` into an anonymous memory file; its descriptor, or -1.
+int PrivateCopy(int fd, off_t size, const std::string& name) {
+  int copy = ::memfd_create(("sluice-plugin:" + name).c_str(), MFD_CLOEXEC);
+  if (copy < 0) return -1;
+  off_t offset = 0;
+  while (offset < size) {
+    ssize_t n = ::sendfile(copy, fd, &offset, static_cast<size_t>(size - offset));
+    if (n <= 0) {
+      ::close(copy);
+      return -1;
+    }
+  }
+  return copy;
+}
+
+}  // namespace
+
+std::string PluginHost::FileStamp(std::string_view type) const {
+  for (const auto& dir : dirs_) {
+    struct stat st {};
+    std::filesystem::path candidate = dir / (std::string(type) + ".so");
+    if (::stat(candidate.c_str(), &st) == 0) return StampOf(st);
+  }
+  return "";
+}
 
 Result<const Plugin*> PluginHost::Load(std::string_view type) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& p : plugins_)
-      if (p->name() == type) return p.get();
-  }
   std::string searched;
   for (const auto& dir : dirs_) {
     std::filesystem::path candidate = dir / (std::string(type) + ".so");
@@ -355,17 +396,34 @@ Result<const Plugin*> PluginHost::Load(std::string_view type) {
 
 Result<const Plugin*> PluginHost::LoadFile(const std::filesystem::path& path) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& p : plugins_)
-    if (p->path() == path) return p.get();
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid() && errno == ENOENT) {
     return NotFound("plugin " + path.string() + ": file not found");
   }
+  if (!fd.valid()) return ErrnoError("plugin " + path.string() + ": open", errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return ErrnoError("plugin " + path.string() + ": stat", errno);
+  const std::string stamp = StampOf(st);
+  for (const auto& p : plugins_) {
+    if (p->path() == path && p->stamp() == stamp) return p.get();
+  }
+  int copy = PrivateCopy(fd.get(), st.st_size, path.filename().string());
+  if (copy < 0) return ErrnoError("plugin " + path.string() + ": private copy", errno);
   dlerror();
-  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  void* handle = dlopen(("/proc/self/fd/" + std::to_string(copy)).c_str(), RTLD_NOW | RTLD_LOCAL);
+  // The copy stays open while the host lives: dlopen knows a loaded object by its path, and a
+  // reused descriptor number would make a later load return this one.
+  copies_.push_back(copy);
   if (!handle) {
     const char* e = dlerror();
-    return InvalidArgument("plugin " + path.string() + ": dlopen failed: " + (e ? e : "?"));
+    std::string why = e ? e : "?";
+    // dlopen names the copy: say the file instead.
+    if (size_t at = why.find("/proc/self/fd/"); at != std::string::npos) {
+      size_t colon = why.find(':', at);
+      why = colon == std::string::npos ? why : why.substr(colon + 1);
+      while (!why.empty() && why.front() == ' ') why.erase(0, 1);
+    }
+    return InvalidArgument("plugin " + path.string() + ": dlopen failed: " + why);
   }
   auto fail = [&](std::string msg) -> Status {
     dlclose(handle);
@@ -409,12 +467,12 @@ Result<const Plugin*> PluginHost::LoadFile(const std::filesystem::path& path) {
     }
   }
   for (const auto& p : plugins_) {
-    if (p->name() == table->name) {
+    if (p->name() == table->name && p->path() != path) {  // an older build of this file is fine
       return fail(std::string("duplicate plugin name \"") + table->name +
                   "\": already provided by " + p->path().string());
     }
   }
-  plugins_.push_back(std::make_unique<Plugin>(handle, table, path));
+  plugins_.push_back(std::make_unique<Plugin>(handle, table, path, stamp));
   return plugins_.back().get();
 }
 

@@ -45,13 +45,16 @@ std::string_view OptionValue(const ValidatedOptions& opts, std::string_view name
 
 class Plugin final {
  public:
-  Plugin(void* handle, const sluice_plugin* table, std::filesystem::path path);
+  // `stamp`: the identity of the file loaded (FileStamp), to notice a newer file at its path.
+  Plugin(void* handle, const sluice_plugin* table, std::filesystem::path path,
+         std::string stamp = {});
   ~Plugin();
   Plugin(const Plugin&) = delete;
   Plugin& operator=(const Plugin&) = delete;
 
   const std::string& name() const { return name_; }
   const std::filesystem::path& path() const { return path_; }
+  const std::string& stamp() const { return stamp_; }
   const sluice_plugin& table() const { return *table_; }
   bool object_sink() const { return table_->kind == SLUICE_KIND_OBJECT_SINK; }
   bool transform() const { return table_->kind == SLUICE_KIND_TRANSFORM; }
@@ -68,6 +71,7 @@ class Plugin final {
   void* handle_;
   const sluice_plugin* table_;
   std::filesystem::path path_;
+  std::string stamp_;
   std::string name_;
   SinkPolicy policy_;
 };
@@ -179,11 +183,18 @@ class PluginHost final {
   explicit PluginHost(std::vector<std::filesystem::path> plugin_dirs);
   ~PluginHost();
 
-  // Finds `<dir>/<type>.so` in the plugin directories (first match wins), loads it once and
-  // checks that it declares the name `type`. Errors name the directories searched.
+  // Finds `<dir>/<type>.so` in the plugin directories (first match wins), loads it and checks
+  // that it declares the name `type`. Errors name the directories searched. A file is loaded
+  // again when it changed on disk since (a new build copied over it): later calls get the new
+  // version, while instances of the old one keep it (it stays loaded until the host goes).
   Result<const Plugin*> Load(std::string_view type);
-  // Loads one shared object. kAlreadyExists when another file already provides its name.
+  // Loads one shared object from a private copy (an anonymous memory file): overwriting the file
+  // on disk cannot change, or crash with SIGBUS, code already loaded. kAlreadyExists when another
+  // file already provides its name.
   Result<const Plugin*> LoadFile(const std::filesystem::path& path);
+  // The identity (device, inode, size, modification time) of the file Load(type) would load
+  // now; "" when there is none. A reload restarts the deliveries whose plugin files changed.
+  std::string FileStamp(std::string_view type) const;
 
   // Checks a sink section against the plugin's option table: unknown keys (with a suggestion),
   // wrong types, missing required keys. Appends each problem to `issues` and returns nullopt
@@ -200,6 +211,7 @@ class PluginHost final {
   std::vector<std::filesystem::path> dirs_;
   std::mutex mu_;
   std::vector<std::unique_ptr<Plugin>> plugins_;
+  std::vector<int> copies_;  // the private copies plugins_ were loaded from
 };
 
 }  // namespace sluice::buffer

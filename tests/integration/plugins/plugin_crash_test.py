@@ -8,6 +8,7 @@ on_healthcheck is called at start and its answer shows in /status and /health.
 Usage: plugin_crash_test.py SLUICE_BIN [test ...]   (SLUICE_FIXTURE_DIR: the fixture plugins)"""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -41,8 +42,8 @@ deliveries:
 """
 
 
-def daemon(sluice, extra=""):
-    config = CONFIG.replace("@FIXTURES@", os.environ["SLUICE_FIXTURE_DIR"])
+def daemon(sluice, extra="", fixtures=None):
+    config = CONFIG.replace("@FIXTURES@", fixtures or os.environ["SLUICE_FIXTURE_DIR"])
     return Daemon(sluice, config.replace("@EXTRA@", extra))
 
 
@@ -215,9 +216,48 @@ def test_healthcheck_is_called_and_shown(sluice):
         d.cleanup()
 
 
+def test_plugin_file_overwritten_then_reloaded(sluice):
+    """The daemon runs a private copy of each plugin: a new build copied over the file (here
+    first junk, truncating it) cannot crash it with SIGBUS; a reload restarts the deliveries whose
+    plugin file changed, with the new file, and a broken file is refused by the reload."""
+    d = daemon(sluice, fixtures="./myplugins")
+    try:
+        os.makedirs(d.path("log"))
+        os.makedirs(d.path("myplugins"))
+        so = d.path("myplugins", "fx_poison.so")
+        shutil.copy(os.path.join(os.environ["SLUICE_FIXTURE_DIR"], "fx_poison.so"), so)
+        d.start()
+        write(d, ["record %d" % i for i in range(100)])
+        wait_until(lambda: len(lines_in(d.path("poisoned.txt"))) >= 100, what="100 records")
+        with open(so, "wb") as f:  # in place: the old mapping's pages would be gone
+            f.write(b"not an ELF file")
+        write(d, ["more %d" % i for i in range(100)])
+        wait_until(lambda: len(lines_in(d.path("poisoned.txt"))) >= 200,
+                   what="records delivered after the file was overwritten")
+        assert d.proc.poll() is None, "the daemon died:\n" + d.log_text()
+        status, body = d.request("POST", "/reload")
+        answer = json.loads(body)
+        assert not answer["ok"] and "fx_poison.so" in " ".join(answer["errors"]), answer
+        os.remove(so)
+        shutil.copy(os.path.join(os.environ["SLUICE_FIXTURE_DIR"], "fx_poison.so"), so)
+        status, body = d.request("POST", "/reload")
+        answer = json.loads(body)
+        assert answer["ok"] and "delivery/poisoned" in answer["changed"], answer
+        assert "delivery/healthy" not in answer["changed"], answer
+        write(d, ["last %d" % i for i in range(100)])
+        wait_until(lambda: len(lines_in(d.path("poisoned.txt"))) >= 300, what="300 records")
+        assert sorted(lines_in(d.path("poisoned.txt"))) == sorted(
+            ["record %d" % i for i in range(100)] + ["more %d" % i for i in range(100)] +
+            ["last %d" % i for i in range(100)])
+        d.stop()
+    finally:
+        d.cleanup()
+
+
 if __name__ == "__main__":
     run_tests({
         "poison_batch_spilled_after_three_crashes": test_poison_batch_spilled_after_three_crashes,
         "hung_call_is_visible_and_stop_is_bounded": test_hung_call_is_visible_and_stop_is_bounded,
         "healthcheck_is_called_and_shown": test_healthcheck_is_called_and_shown,
+        "plugin_file_overwritten_then_reloaded": test_plugin_file_overwritten_then_reloaded,
     })

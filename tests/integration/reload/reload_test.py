@@ -146,11 +146,16 @@ def test_failed_start_keeps_the_old_delivery(sluice):
         assert status in (200, 500) and not answer["ok"], (status, body)
         assert "bad credentials" in answer["errors"][0], answer
         assert "delivery archive kept its previous configuration" in answer["notes"], answer
-        # Still delivering, with the old sink; healthy.
+        # The old version was never stopped (created-before-stopped): no replay, no restart of it.
+        assert "replaying a journaled batch" not in d.log_text()
+        # Still delivering, with the old sink; degraded, saying why.
         write_lines(d.path("log", "a.log"), 1001, 500)
         check(wait_for(d.dir, range(1, 1501), timeout=30), range(1, 1501), 0)
         status, health = d.get_json("/health")
-        assert status == 200, health
+        assert status == 200 and health["status"] == "degraded", health
+        archive = health["components"]["delivery/archive"]
+        assert archive["status"] == "previous_config", health
+        assert "bad credentials" in archive["reload_error"], health
         r = d.cli("reload", check=False)
         assert r.returncode == 1, r  # `sluice reload` says it failed
         # A new delivery that fails to start is reported, until a reload fixes it.
@@ -169,6 +174,7 @@ def test_failed_start_keeps_the_old_delivery(sluice):
         assert json.loads(body)["ok"], (status, body)
         status, health = d.get_json("/health")
         assert status == 200 and "delivery/extra_out" not in health["components"], health
+        assert health["status"] == "ok", health  # archive runs the configuration it names
         # The consumer its failed start registered is orphaned now: shown, no lag metrics.
         _, st = d.get_json("/status")
         consumers = {c["name"]: c for c in st["streams"][0]["consumers"]}

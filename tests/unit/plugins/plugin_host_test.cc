@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -104,7 +105,7 @@ TEST(PluginHostTest, ReadsTheDeclaredDeliveryPolicy) {
   EXPECT_EQ(policy.retry_max.count(), 60000);
   EXPECT_EQ(policy.error_output_type, "policy-sink-failed");
   EXPECT_EQ(policy.call_timeout.count(), 45000);  // ABI 1.4
-  EXPECT_FALSE((*p)->replay_exactly_once());  // an object sink without idempotent keys
+  EXPECT_FALSE((*p)->replay_exactly_once());      // an object sink without idempotent keys
   // A 1.0-1.2 table (no policy block) gets the default: S3's ranges, "<name>-failed".
   auto old = host.LoadFile(kFixtures / "fx_failing_create.so");
   ASSERT_TRUE(old.ok()) << old.status().ToString();
@@ -214,6 +215,63 @@ TEST(PluginHostTest, DeclaredSecretsAreHandledAsSecrets) {
   ASSERT_FALSE(v.ok());
   EXPECT_NE(v.status().message().find("give one of dsn, dsn_file, dsn_env"), std::string::npos);
   EXPECT_NE(PluginHost::Reference(**p).find("| `dsn` | string, secret |"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+// The host runs a private copy: a new build copied over the file on disk neither changes nor
+// crashes (SIGBUS on a truncated mapping) the code loaded, and the next Load gets the new file.
+TEST(PluginHostTest, OverwritingTheFileOnDiskCannotHurtTheLoadedCopy) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("sluice_overwrite_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path so = dir / "fx_poison.so";
+  std::filesystem::copy_file(kFixtures / "fx_poison.so", so);
+  PluginHost host({dir});
+  auto p = host.Load("fx_poison");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  const std::string stamp = host.FileStamp("fx_poison");
+  EXPECT_EQ((*p)->stamp(), stamp);
+  PluginCounters counters;
+  auto inst = SinkInstance::Create(*p, {{"path", (dir / "out.txt").string()}}, "d", &counters);
+  ASSERT_TRUE(inst.ok()) << inst.status().ToString();
+  auto deliver = [&](const char* text) {
+    sluice_record rec{reinterpret_cast<const uint8_t*>(text), std::strlen(text), 0, "0-0"};
+    sluice_batch b{};
+    b.struct_size = sizeof(b);
+    b.batch_id = "b";
+    b.records = &rec;
+    b.record_count = 1;
+    b.attempt = 1;
+    sluice_record_outcome outcome{};
+    sluice_deliver_result r{};
+    r.outcomes = &outcome;
+    return (*inst)->Deliver(b, &r);
+  };
+  EXPECT_EQ(deliver("one"), SLUICE_DELIVER_OK);
+  {  // overwritten in place, shorter: pages of a mapping of the file itself would be gone
+    std::ofstream junk(so, std::ios::binary | std::ios::trunc);
+    junk << "not an ELF file";
+  }
+  EXPECT_EQ(deliver("two"), SLUICE_DELIVER_OK);
+  EXPECT_NE(host.FileStamp("fx_poison"), stamp);
+  auto broken = host.Load("fx_poison");
+  ASSERT_FALSE(broken.ok());
+  EXPECT_NE(broken.status().message().find(so.string() + ": dlopen failed"), std::string::npos)
+      << broken.status().message();
+  EXPECT_EQ(broken.status().message().find("/proc/self"), std::string::npos)
+      << broken.status().message();
+  std::filesystem::remove(so);
+  std::filesystem::copy_file(kFixtures / "fx_poison.so", so);
+  auto fresh = host.Load("fx_poison");
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  EXPECT_NE(*fresh, *p);  // the new build; the old instance keeps the old one
+  EXPECT_EQ(deliver("three"), SLUICE_DELIVER_OK);
+  inst->reset();
+  std::ifstream in(dir / "out.txt");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_EQ(ss.str(), "one\ntwo\nthree\n");
   std::filesystem::remove_all(dir);
 }
 
