@@ -513,7 +513,7 @@ AdminSnapshot Daemon::Snapshot() {
     dv.spilling = p.last_spill_ms != 0 && f.now - p.last_spill_ms < kSpillingWindowMs;
     // A plugin call running longer than the sink's call timeout: stuck (degraded, not down: the
     // call may still return).
-    const bool stuck = st.call_timeout_ms > 0 && st.call_age_ms > st.call_timeout_ms;
+    const bool stuck = st.call_stuck;
     // A reload could not create its new configuration: running on the previous one.
     auto kept = s.kept_previous.find(dv.name);
     if (kept != s.kept_previous.end()) dv.reload_error = kept->second;

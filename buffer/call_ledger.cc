@@ -190,7 +190,8 @@ void CallLedger::Forget(std::string_view batch) {
 }
 
 void CallLedger::Enter(int i, const char* plugin, const char* call, int64_t now_mono_ms,
-                       bool durable) {
+                       bool durable, int64_t timeout_ms) {
+  timeouts_[static_cast<size_t>(i % kSlots)].store(timeout_ms);
   started_[static_cast<size_t>(i % kSlots)].store(std::max<int64_t>(now_mono_ms, 1));
   if (!durable) return;
   Slot* s = slot(i);
@@ -223,6 +224,15 @@ int64_t CallLedger::OldestCallAgeMs(int64_t now_mono_ms) const {
     if (t != 0) oldest = std::max(oldest, now_mono_ms - t);
   }
   return oldest;
+}
+
+bool CallLedger::CallStuck(int64_t now_mono_ms) const {
+  for (size_t i = 0; i < started_.size(); ++i) {
+    int64_t t = started_[i].load();
+    int64_t timeout = timeouts_[i].load();
+    if (t != 0 && timeout > 0 && now_mono_ms - t > timeout) return true;
+  }
+  return false;
 }
 
 }  // namespace sluice::buffer

@@ -60,13 +60,17 @@ class CallLedger final {
   // Forgets `batch` (spilled or done) in every slot.
   void Forget(std::string_view batch);
   // About to call `call` of `plugin`; `durable`: record it in the file (in-process calls; a call
-  // into a child process cannot crash the daemon and is only timed).
-  void Enter(int slot, const char* plugin, const char* call, int64_t now_mono_ms, bool durable);
+  // into a child process cannot crash the daemon and is only timed). `timeout_ms`: past this age
+  // the call is stuck (CallStuck).
+  void Enter(int slot, const char* plugin, const char* call, int64_t now_mono_ms, bool durable,
+             int64_t timeout_ms);
   void Leave(int slot);
   // Stop gave up waiting for the call in `slot`: the next start must not count it as a crash.
   void Abandon(int slot);
   // The age of the oldest call running now, in ms (0: none).
   int64_t OldestCallAgeMs(int64_t now_mono_ms) const;
+  // Whether a call running now is older than the timeout it entered with.
+  bool CallStuck(int64_t now_mono_ms) const;
 
  private:
   CallLedger(void* map, size_t size, std::string delivery);
@@ -77,6 +81,7 @@ class CallLedger final {
   std::string delivery_;
   uint64_t owner_;  // this ledger's token, written into the slots it enters
   std::array<std::atomic<int64_t>, kSlots> started_{};
+  std::array<std::atomic<int64_t>, kSlots> timeouts_{};
   std::vector<Crash> crashes_found_;
 };
 

@@ -258,6 +258,7 @@ DeliveryStats DeliveryStream::stats() const {
   s.plugin_counters = plugin_counters_.Snapshot();
   s.call_age_ms = ledger_ ? ledger_->OldestCallAgeMs(clock_->MonotonicMs()) : 0;
   s.call_timeout_ms = policy_.call_timeout.count();
+  s.call_stuck = ledger_ && ledger_->CallStuck(clock_->MonotonicMs());
   s.batches_crashed = batches_crashed_;
   s.plugin_health = counters_.PluginHealth();
   return s;
@@ -505,7 +506,8 @@ bool DeliveryStream::Transform(Worker* w, const JournalEntry& entry) {
   const bool plugin_call = options_.transform.kind == TransformOptions::Kind::kPlugin;
   if (plugin_call) {
     ledger_->Enter(w->index, options_.transform.plugin.c_str(), "on_transform",
-                   clock_->MonotonicMs(), options_.transform.isolation == Isolation::kInProcess);
+                   clock_->MonotonicMs(), options_.transform.isolation == Isolation::kInProcess,
+                   options_.transform.timeout.count());
   }
   std::vector<TransformOut> outs = w->transform->Apply(in);
   if (plugin_call) ledger_->Leave(w->index);

@@ -65,7 +65,8 @@ struct DeliveryStats {
   int64_t oldest_buffered_arrival_ms = 0;  // 0: nothing buffered (DataFreshness = now - this)
   std::map<std::string, uint64_t> plugin_counters;
   int64_t call_age_ms = 0;       // the oldest plugin call running now (0: none)
-  int64_t call_timeout_ms = 0;   // past this a call marks the delivery degraded
+  int64_t call_timeout_ms = 0;   // the sink's call timeout
+  bool call_stuck = false;       // a call runs past its timeout (the sink's; transform.timeout)
   uint64_t batches_crashed = 0;  // batches spilled as Plugin.Crashed after crashing the daemon
   std::string plugin_health;     // "" or the sink plugin's on_healthcheck message
 };

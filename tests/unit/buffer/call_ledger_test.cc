@@ -35,7 +35,7 @@ class CallLedgerTest : public ::testing::Test {
       auto l = CallLedger::Open(dir_ / "calls", "d1");
       if (!l.ok()) ::_exit(2);
       (*l)->Begin(slot, batch);
-      (*l)->Enter(slot, "fx_poison", "on_deliver", 1, true);
+      (*l)->Enter(slot, "fx_poison", "on_deliver", 1, true, 0);
       ::_exit(0);  // no Leave: the process ended inside the call
     }
     int status = 0;
@@ -70,10 +70,10 @@ TEST_F(CallLedgerTest, CallsThatEndAndOtherBatchesAreNotCrashes) {
   {
     auto l = Open();
     l->Begin(0, "batch-a");
-    l->Enter(0, "p", "on_deliver", 1, true);
+    l->Enter(0, "p", "on_deliver", 1, true, 0);
     l->Leave(0);
     l->Begin(1, "batch-b");
-    l->Enter(1, "p", "on_deliver", 1, false);  // a call into a child process: timed only
+    l->Enter(1, "p", "on_deliver", 1, false, 0);  // a call into a child process: timed only
   }
   auto l = Open();
   EXPECT_TRUE(l->crashes_found().empty());
@@ -88,7 +88,7 @@ TEST_F(CallLedgerTest, AnAbandonedCallIsNotACrashAndOnlyItsOwnerClearsASlot) {
   {
     auto l = Open();
     l->Begin(0, "batch-a");
-    l->Enter(0, "p", "on_deliver", 1, true);
+    l->Enter(0, "p", "on_deliver", 1, true, 0);
     l->Abandon(0);  // stop gave up on it; the process exits with the call running
   }
   {
@@ -98,24 +98,29 @@ TEST_F(CallLedgerTest, AnAbandonedCallIsNotACrashAndOnlyItsOwnerClearsASlot) {
   // An abandoned call returning late must not clear the call a newer ledger entered.
   auto old_ledger = Open();
   old_ledger->Begin(0, "batch-a");
-  old_ledger->Enter(0, "p", "on_deliver", 1, true);
+  old_ledger->Enter(0, "p", "on_deliver", 1, true, 0);
   auto new_ledger = Open();  // as a reload's new delivery does
   new_ledger->Begin(0, "batch-a");
-  new_ledger->Enter(0, "p", "on_deliver", 1, true);
+  new_ledger->Enter(0, "p", "on_deliver", 1, true, 0);
   old_ledger->Leave(0);
   new_ledger.reset();  // ends inside its call
   auto after = Open();
   ASSERT_EQ(after->crashes_found().size(), 1u);
 }
 
-TEST_F(CallLedgerTest, CallAgeIsTheOldestRunningCall) {
+TEST_F(CallLedgerTest, CallAgeIsTheOldestRunningCallAndStuckIsPerCallTimeout) {
   auto l = Open();
   EXPECT_EQ(l->OldestCallAgeMs(1000), 0);
-  l->Enter(0, "p", "on_deliver", 1000, false);
-  l->Enter(1, "p", "on_deliver", 4000, false);
+  l->Enter(0, "p", "on_deliver", 1000, false, 5000);
+  l->Enter(1, "p", "on_transform", 4000, false, 500);
   EXPECT_EQ(l->OldestCallAgeMs(5000), 4000);
+  EXPECT_TRUE(l->CallStuck(5000));  // the transform: 1000 ms old, 500 allowed
+  l->Leave(1);
+  EXPECT_FALSE(l->CallStuck(5000));  // the deliver: 4000 ms old, 5000 allowed
+  EXPECT_TRUE(l->CallStuck(6001));
   l->Leave(0);
-  EXPECT_EQ(l->OldestCallAgeMs(5000), 1000);
+  EXPECT_EQ(l->OldestCallAgeMs(5000), 0);
+  EXPECT_FALSE(l->CallStuck(9000));
 }
 
 TEST_F(CallLedgerTest, AForeignOrShortFileStartsEmpty) {
