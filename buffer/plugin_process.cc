@@ -373,11 +373,11 @@ std::string DescribeExit(int status) {
 // Waits for `pid` up to `grace_ms`, then kills and reaps it. Returns its wait status.
 int Reap(pid_t pid, int grace_ms) {
   int status = 0;
-  for (int waited = 0;; waited += 5) {
+  for (int waited_us = 0;; waited_us += 500) {
     pid_t r = waitpid(pid, &status, WNOHANG);
     if (r == pid || (r < 0 && errno != EINTR)) return status;
-    if (waited >= grace_ms) break;
-    usleep(5000);
+    if (waited_us >= grace_ms * 1000) break;
+    usleep(500);
   }
   kill(pid, SIGKILL);
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -620,8 +620,13 @@ ProcessSinkInstance::~ProcessSinkInstance() {
   if (pid_ > 0) {
     Reply r = Call(kDestroy, 0, "on_destroy", {}, std::chrono::milliseconds(2000), false);
     if (r.ended == Ended::kReply && pid_ > 0) {
-      Reap(pid_, 1000);
-      pid_ = -1;
+      // The child exits after its answer: its end of the socket closes as it goes.
+      pollfd p{sock_, POLLIN, 0};
+      char byte;
+      if (poll(&p, 1, 1000) == 1 && recv(sock_, &byte, 1, MSG_DONTWAIT) == 0) {
+        Reap(pid_, 1000);
+        pid_ = -1;
+      }
     }
     KillChild();
   }
