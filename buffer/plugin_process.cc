@@ -583,6 +583,10 @@ int PluginChildMain(int fd) {
     return 1;
   }
   signal(SIGPIPE, SIG_IGN);
+  // Nothing of the daemon's but the standard streams and the socket (a descriptor it left
+  // inheritable, a listening socket say, must not outlive it here).
+  if (fd > 3) close_range(3, static_cast<unsigned>(fd) - 1, 0);
+  close_range(static_cast<unsigned>(fd) + 1, ~0u, 0);
   fcntl(fd, F_SETFD, FD_CLOEXEC);  // not for whatever the plugin runs
   ChildHost host(fd);
   return host.Serve();

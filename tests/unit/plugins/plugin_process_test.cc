@@ -3,6 +3,7 @@
 #include "buffer/plugin_process.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -374,6 +375,19 @@ TEST_F(PluginProcessTest, LogLinesAndCountersArriveInTheParent) {
   EXPECT_EQ(counters_.Snapshot()["records_seen"], 3u);
   EXPECT_EQ(counters_.Snapshot()["creates"], 1u);
   EXPECT_TRUE(sink->Healthcheck().ok());
+}
+
+TEST_F(PluginProcessTest, TheChildKeepsNoDescriptorOfTheParent) {
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);  // inheritable, as a careless descriptor of the daemon's would be
+  auto sink = Make("fx_isolated_sink");
+  ASSERT_TRUE(sink);
+  close(p[1]);
+  pollfd pf{p[0], POLLIN, 0};
+  ASSERT_EQ(poll(&pf, 1, 2000), 1);  // end of file: no child holds the write end
+  char c;
+  EXPECT_EQ(read(p[0], &c, 1), 0);
+  close(p[0]);
 }
 
 TEST_F(PluginProcessTest, ChildDiesWithTheParentThread) {
