@@ -4,6 +4,8 @@ segfaults on a record holding "POISON" or hangs on "HANG" kills only its child p
 stays up, starts a new child, and a second delivery delivers every record.
 
 Usage: isolation_test.py SLUICE_BIN [test ...]   (SLUICE_FIXTURE_DIR: the fixture plugins)"""
+import base64
+import json
 import os
 import subprocess
 import sys
@@ -56,6 +58,16 @@ def healthy(d):
         for f in files:
             if not f.startswith(".tmp-"):
                 out += lines_in(os.path.join(base, f))
+    return out
+
+
+def spilled(d):
+    out = []
+    for base, _, files in os.walk(d.path("isolated-errors")):
+        for f in files:
+            if not f.startswith(".tmp-"):
+                with open(os.path.join(base, f)) as fh:
+                    out += [json.loads(l) for l in fh if l.strip()]
     return out
 
 
@@ -132,8 +144,20 @@ def test_crash_kills_only_the_child(sluice):
         assert status == 200, st
         iso = [x for x in st["deliveries"] if x["name"] == "isolated"][0]
         assert "Plugin.Crashed" in str(iso), iso
-        # The poison batch keeps crashing its child and is retried; the host spilling a batch that
-        # crashed 3 attempts in a row (errorCode Plugin.Crashed) is asserted where it is built.
+        # A batch that crashed its child 3 attempts in a row is spilled as Plugin.Crashed: every
+        # record of the delivery is delivered or spilled, once.
+        all_lines = first + second
+
+        def settled():
+            return len(lines_in(d.path("isolated.txt"))) + len(spilled(d)) >= len(all_lines)
+        wait_until(settled, timeout=60, what="the poison batch spilled")
+        errs = spilled(d)
+        spilled_lines = [base64.b64decode(e["rawData"]).decode() for e in errs]
+        got = lines_in(d.path("isolated.txt"))
+        assert sorted(got + spilled_lines) == sorted(all_lines), (len(got), len(spilled_lines))
+        assert "POISON record 450" in spilled_lines
+        assert all(e["errorCode"] == "Plugin.Crashed" for e in errs), errs[:2]
+        assert "killed by SIGSEGV during on_deliver" in errs[0]["errorMessage"], errs[0]
         left = plugin_children(d.proc.pid)
         d.stop()
         for pid in left:
