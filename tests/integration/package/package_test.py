@@ -35,6 +35,8 @@ def main():
         for path in ("/usr/bin/sluice", "/usr/lib/sluice/plugins/file.so",
                      "/etc/sluice/sluice.yaml", "/usr/lib/systemd/system/sluice.service",
                      "/usr/include/sluice/sluice_plugin.h", "/usr/include/sluice/sluice_sink.hpp",
+                     "/usr/include/sluice/sluice_plugin_util.h",
+                     "/usr/share/doc/sluice/examples/c_sink/c_sink.c",
                      "/usr/lib/cmake/SluiceSDK/SluiceSDKConfig.cmake",
                      "/usr/lib/cmake/SluiceSDK/SluiceSDKConfigVersion.cmake",
                      "/usr/lib/pkgconfig/sluice-sdk.pc"):
