@@ -114,6 +114,34 @@ class Daemon:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def lines_in(path):
+    """The non-empty lines of a file, without their newlines; [] when it does not exist."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [l.rstrip("\n") for l in f if l.strip()]
+
+
+def lines_under(root):
+    """lines_in of every finished file under `root` (a file sink's objects), in no order."""
+    out = []
+    for base, _, files in os.walk(root):
+        for f in files:
+            if not f.startswith(".tmp-"):
+                out += lines_in(os.path.join(base, f))
+    return out
+
+
+def json_lines_under(root):
+    """The JSON lines of every finished file under `root` (an error output)."""
+    return [json.loads(l) for l in lines_under(root)]
+
+
+def append_lines(path, lines):
+    with open(path, "a") as f:
+        f.write("".join(l + "\n" for l in lines))
+
+
 def wait_until(fn, timeout=20.0, what="condition"):
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -14,7 +14,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
-from harness import ADMIN, Daemon, run_tests, wait_until  # noqa: E402
+from harness import (ADMIN, Daemon, append_lines, json_lines_under, lines_in,  # noqa: E402
+                     lines_under, run_tests, wait_until)
 
 CONFIG = """\
 data_dir: ./data
@@ -47,30 +48,12 @@ def daemon(sluice, extra="", fixtures=None):
     return Daemon(sluice, config.replace("@EXTRA@", extra))
 
 
-def lines_in(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [l.rstrip("\n") for l in f if l.strip()]
-
-
 def healthy(d):
-    out = []
-    for base, _, files in os.walk(d.path("out")):
-        for f in files:
-            if not f.startswith(".tmp-"):
-                out += lines_in(os.path.join(base, f))
-    return out
+    return lines_under(d.path("out"))
 
 
 def spilled(d):
-    out = []
-    for base, _, files in os.walk(d.path("poison-errors")):
-        for f in files:
-            if not f.startswith(".tmp-"):
-                with open(os.path.join(base, f)) as fh:
-                    out += [json.loads(l) for l in fh if l.strip()]
-    return out
+    return json_lines_under(d.path("poison-errors"))
 
 
 def delivery_status(d, name="poisoned"):
@@ -100,8 +83,7 @@ def admin_port(d):
 
 
 def write(d, lines):
-    with open(d.path("log", "app.log"), "a") as f:
-        f.write("".join(l + "\n" for l in lines))
+    append_lines(d.path("log", "app.log"), lines)
 
 
 def test_poison_batch_spilled_after_three_crashes(sluice):
