@@ -155,6 +155,7 @@ CallLedger::Slot* CallLedger::slot(int i) const {
 }
 
 uint32_t CallLedger::CrashesOf(std::string_view batch) const {
+  std::lock_guard<std::mutex> lock(mu_);
   uint32_t n = 0;
   for (int i = 0; i < kSlots; ++i) {
     const Slot* s = slot(i);
@@ -164,6 +165,7 @@ uint32_t CallLedger::CrashesOf(std::string_view batch) const {
 }
 
 void CallLedger::Begin(int i, std::string_view batch) {
+  std::lock_guard<std::mutex> lock(mu_);
   Slot* own = slot(i);
   if (batch == own->batch) return;
   uint32_t crashes = 0;
@@ -180,6 +182,7 @@ void CallLedger::Begin(int i, std::string_view batch) {
 }
 
 void CallLedger::Forget(std::string_view batch) {
+  std::lock_guard<std::mutex> lock(mu_);
   for (int j = 0; j < kSlots; ++j) {
     Slot* s = slot(j);
     if (batch == s->batch) {

@@ -13,8 +13,9 @@
 // SIGABRT) that writes one line to stderr naming the plugin call the crashing thread was in, then
 // lets the previous handler (the default, or a sanitizer's) take the signal.
 //
-// THREADING: each slot belongs to one worker thread (Enter/Leave/Begin on it); CallAge and
-// crash queries may run on any thread. A worker abandoned by Stop may still Leave its slot after
+// THREADING: each slot belongs to one worker thread (Enter/Leave on it); Begin, Forget and
+// CrashesOf read other slots' batches, under one mutex (once per batch); CallAge and CallStuck
+// may run on any thread. A worker abandoned by Stop may still Leave its slot after
 // another ledger reopened the file: a slot is cleared only by the ledger that entered it.
 #pragma once
 
@@ -23,6 +24,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,6 +85,7 @@ class CallLedger final {
   std::array<std::atomic<int64_t>, kSlots> started_{};
   std::array<std::atomic<int64_t>, kSlots> timeouts_{};
   std::vector<Crash> crashes_found_;
+  mutable std::mutex mu_;  // slots' batch and crashes, as Begin, Forget and CrashesOf see them
 };
 
 }  // namespace sluice::buffer

@@ -188,31 +188,17 @@ struct In {
     pos += len;
     return true;
   }
-  uint8_t U8() {
-    uint8_t v = 0;
-    Raw(&v, 1);
+  template <typename T>
+  T Num() {
+    T v{};
+    Raw(&v, sizeof(v));
     return v;
   }
-  uint32_t U32() {
-    uint32_t v = 0;
-    Raw(&v, 4);
-    return v;
-  }
-  int32_t I32() {
-    int32_t v = 0;
-    Raw(&v, 4);
-    return v;
-  }
-  uint64_t U64() {
-    uint64_t v = 0;
-    Raw(&v, 8);
-    return v;
-  }
-  int64_t I64() {
-    int64_t v = 0;
-    Raw(&v, 8);
-    return v;
-  }
+  uint8_t U8() { return Num<uint8_t>(); }
+  uint32_t U32() { return Num<uint32_t>(); }
+  int32_t I32() { return Num<int32_t>(); }
+  uint64_t U64() { return Num<uint64_t>(); }
+  int64_t I64() { return Num<int64_t>(); }
   // The bytes in place (NUL-terminated), or nullptr when absent or malformed.
   const char* Blob(size_t* len) {
     *len = 0;
