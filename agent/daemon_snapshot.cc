@@ -378,6 +378,15 @@ void AddMetrics(const Figures& f, std::vector<MetricSample>* out) {
         "Age of the oldest plugin call running now (0: none); past the sink's call timeout the "
         "delivery is call_stuck.",
         "gauge", dl, static_cast<double>(st.call_age_ms) / 1000.0);
+    add("sluice_delivery_plugin_child_restarts_total",
+        "isolation: process: plugin child processes started again after one died or was killed.",
+        "counter", dl, static_cast<double>(st.child_restarts));
+    add("sluice_delivery_plugin_child_crashes_total",
+        "isolation: process: plugin children that died during a call (Plugin.Crashed).", "counter",
+        dl, static_cast<double>(st.child_crashes));
+    add("sluice_delivery_plugin_child_timeouts_total",
+        "isolation: process: plugin children killed at the call timeout (Plugin.Timeout).",
+        "counter", dl, static_cast<double>(st.child_timeouts));
     add("sluice_delivery_crashed_batches_total",
         "Batches spilled as Plugin.Crashed after crashing the daemon 3 times.", "counter", dl,
         static_cast<double>(st.batches_crashed));

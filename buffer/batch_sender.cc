@@ -177,7 +177,7 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
     result.outcomes = object_sink_ ? nullptr : outcomes_.data();
     if (ledger_) {
       ledger_->Enter(slot_, sink_->plugin().name().c_str(), "on_deliver", clock_->MonotonicMs(),
-                     durable_calls_, policy_.call_timeout.count());
+                     sink_->in_process(), sink_->call_timeout().count());
     }
     int rc = sink_->Deliver(b, &result);
     if (ledger_) ledger_->Leave(slot_);
@@ -311,7 +311,7 @@ void BatchSender::CheckHealth() {
   if (!sink_->plugin().table().on_healthcheck) return;
   if (ledger_) {
     ledger_->Enter(slot_, sink_->plugin().name().c_str(), "on_healthcheck", last_health_mono_,
-                   durable_calls_, policy_.call_timeout.count());
+                   sink_->in_process(), sink_->call_timeout().count());
   }
   Status st = sink_->Healthcheck();
   if (ledger_) ledger_->Leave(slot_);

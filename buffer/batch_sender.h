@@ -118,12 +118,11 @@ class BatchSender final {
   void set_spill_hook(SpillHook hook) { spill_hook_ = std::move(hook); }
   // Where spills are said (not owned; must outlive the sender). Unset: nothing is logged.
   void set_spill_warner(SpillWarner* warner) { warner_ = warner; }
-  // Where this sender's plugin calls are recorded (slot: the worker's), and whether a crash in
-  // them can take the daemon down (in-process plugins: `durable`). Unset: calls are not recorded.
-  void set_call_ledger(CallLedger* ledger, int slot, bool durable) {
+  // Where this sender's plugin calls are recorded (slot: the worker's); durably when the
+  // instance runs in the daemon's process. Unset: calls are not recorded.
+  void set_call_ledger(CallLedger* ledger, int slot) {
     ledger_ = ledger;
     slot_ = slot;
-    durable_calls_ = durable;
   }
   // Calls the plugin's on_healthcheck (recorded in the call ledger) and notes the answer in the
   // counters; logs a change. Also called between retries, at most every 30 s.
@@ -167,7 +166,6 @@ class BatchSender final {
   CallLedger* ledger_ = nullptr;
   int64_t last_health_mono_ = 0;
   int slot_ = 0;
-  bool durable_calls_ = false;
 };
 
 }  // namespace sluice::buffer

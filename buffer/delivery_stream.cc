@@ -82,6 +82,12 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
     }
   }
   Backoff backoff{options.retry_backoff_base, options.retry_backoff_cap};
+  // Where an instance runs; a child's wait for a call ends when stop's grace has passed.
+  auto isolated = [stopper = &ds->stopper_](Isolation where, Millis call_timeout) {
+    return IsolationOptions{.isolation = where, .call_timeout = call_timeout, .aborted = [stopper] {
+                              return stopper->Aborted();
+                            }};
+  };
   const std::optional<Keyring>& keyring = plan->keyring;
   for (int i = 0; i < options.concurrency; ++i) {
     auto w = std::make_unique<Worker>();
@@ -90,9 +96,7 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
     w->batch.data.reserve(ds->policy_.buffer_size + ds->policy_.buffer_size / 8 + (1u << 20));
     ASSIGN_OR_RETURN(w->sink, SinkInstance::Create(
                                   ds->plugin_, sink_options, options.name, &ds->plugin_counters_,
-                                  {.isolation = options.sink.isolation,
-                                   .call_timeout = ds->policy_.call_timeout,
-                                   .aborted = [s = &ds->stopper_] { return s->Aborted(); }}));
+                                  isolated(options.sink.isolation, ds->policy_.call_timeout)));
     std::unique_ptr<Encryptor> encryptor, errors_encryptor;
     if (keyring) {
       auto e = Encryptor::Create(*keyring, options.encryption_key_id);
@@ -111,10 +115,9 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
       ASSIGN_OR_RETURN(w->backup_sink,
                        SinkInstance::Create(
                            ds->backup_plugin_, *backup_options, options.name, &ds->plugin_counters_,
-                           {.isolation = options.backup_sink->isolation,
-                            .call_timeout = options.backup_sink->call_timeout.value_or(
-                                ds->backup_plugin_->policy().call_timeout),
-                            .aborted = [s = &ds->stopper_] { return s->Aborted(); }}));
+                           isolated(options.backup_sink->isolation,
+                                    options.backup_sink->call_timeout.value_or(
+                                        ds->backup_plugin_->policy().call_timeout))));
       // Backup objects are written as they are buffered: records (all) or JSON lines
       // (failed_only), uncompressed and unencrypted.
       w->backup = std::make_unique<BatchSender>(w->backup_sink.get(), Compression::kNone,
@@ -138,9 +141,7 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
       ASSIGN_OR_RETURN(auto instance,
                        SinkInstance::Create(
                            transform_plugin, transform_options, options.name, &ds->plugin_counters_,
-                           {.isolation = options.transform.isolation,
-                            .call_timeout = options.transform.timeout,
-                            .aborted = [s = &ds->stopper_] { return s->Aborted(); }}));
+                           isolated(options.transform.isolation, options.transform.timeout)));
       ASSIGN_OR_RETURN(w->transform, PluginTransform::Create(std::move(instance), options.name,
                                                              options.transform.retries,
                                                              options.transform.buffer_size));
@@ -174,12 +175,9 @@ Status DeliveryStream::Start() {
         .With("crashes", static_cast<uint64_t>(c.count))
         .With("spilled_after", static_cast<uint64_t>(CallLedger::kMaxCrashes));
   }
-  const bool in_process = options_.sink.isolation == Isolation::kInProcess;
-  const bool backup_in_process =
-      !options_.backup_sink || options_.backup_sink->isolation == Isolation::kInProcess;
   for (auto& w : workers_) {
-    w->sender->set_call_ledger(ledger_.get(), w->index, in_process);
-    if (w->backup) w->backup->set_call_ledger(ledger_.get(), w->index, backup_in_process);
+    w->sender->set_call_ledger(ledger_.get(), w->index);
+    if (w->backup) w->backup->set_call_ledger(ledger_.get(), w->index);
   }
   started_ = true;
   for (auto& w : workers_) {
@@ -248,6 +246,12 @@ DeliveryStats DeliveryStream::stats() const {
   s.errors = counters_.errors;
   std::tie(s.last_error, s.last_error_ms) = counters_.LastError();
   for (const auto& w : workers_) {
+    for (const SinkInstance* sink : {w->sink.get(), w->backup_sink.get()}) {
+      if (sink == nullptr) continue;
+      s.child_restarts += sink->child_restarts();
+      s.child_crashes += sink->child_crashes();
+      s.child_timeouts += sink->child_timeouts();
+    }
     s.buffered_bytes += w->buffered;
     int64_t oldest = w->oldest;
     if (oldest != 0 &&

@@ -69,6 +69,9 @@ struct DeliveryStats {
   bool call_stuck = false;       // a call runs past its timeout (the sink's; transform.timeout)
   uint64_t batches_crashed = 0;  // batches spilled as Plugin.Crashed after crashing the daemon
   std::string plugin_health;     // "" or the sink plugin's on_healthcheck message
+  // isolation: process (sink and backup sink): children started again, children that died in a
+  // call, children killed at the call timeout.
+  uint64_t child_restarts = 0, child_crashes = 0, child_timeouts = 0;
 };
 
 class DeliveryStream final {

@@ -270,14 +270,17 @@ Result<std::unique_ptr<SinkInstance>> SinkInstance::Create(const Plugin* plugin,
                                                            std::string delivery,
                                                            PluginCounters* counters,
                                                            const IsolationOptions& isolation) {
+  std::unique_ptr<SinkInstance> out;
   if (isolation.isolation == Isolation::kProcess) {
-    ASSIGN_OR_RETURN(auto inst, ProcessSinkInstance::Create(plugin, options, std::move(delivery),
-                                                            counters, isolation));
-    return std::unique_ptr<SinkInstance>(std::move(inst));
+    ASSIGN_OR_RETURN(out, ProcessSinkInstance::Create(plugin, options, std::move(delivery),
+                                                      counters, isolation));
+  } else {
+    ASSIGN_OR_RETURN(out,
+                     InProcessSinkInstance::Create(plugin, options, std::move(delivery), counters));
   }
-  ASSIGN_OR_RETURN(auto inst,
-                   InProcessSinkInstance::Create(plugin, options, std::move(delivery), counters));
-  return std::unique_ptr<SinkInstance>(std::move(inst));
+  out->in_process_ = isolation.isolation == Isolation::kInProcess;
+  out->call_timeout_ = isolation.call_timeout;
+  return out;
 }
 
 Result<std::unique_ptr<InProcessSinkInstance>> InProcessSinkInstance::Create(

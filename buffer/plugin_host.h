@@ -121,6 +121,10 @@ class SinkInstance {
   SinkInstance& operator=(const SinkInstance&) = delete;
 
   const Plugin& plugin() const { return *plugin_; }
+  // As created: whether calls run in the daemon's process (a crash there ends the daemon), and
+  // how long one call may take before it counts as stuck (in a child: before the child is killed).
+  bool in_process() const { return in_process_; }
+  std::chrono::milliseconds call_timeout() const { return call_timeout_; }
   // Calls on_deliver; `result` is prepared (zeroed, struct_size set) here. Returns its code.
   virtual int Deliver(const sluice_batch& batch, sluice_deliver_result* result) = 0;
   // Calls on_transform (transform plugins only). Returns its code.
@@ -137,6 +141,10 @@ class SinkInstance {
  protected:
   explicit SinkInstance(const Plugin* plugin) : plugin_(plugin) {}
   const Plugin* plugin_;
+
+ private:
+  bool in_process_ = true;
+  std::chrono::milliseconds call_timeout_{600000};
 };
 
 // Where an in-process instance's host_log and host_counter_add go instead of the log and the

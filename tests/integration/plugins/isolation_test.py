@@ -5,57 +5,31 @@ stays up, starts a new child, and a second delivery delivers every record.
 
 Usage: isolation_test.py SLUICE_BIN [test ...]   (SLUICE_FIXTURE_DIR: the fixture plugins)"""
 import base64
-import json
 import os
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
-from harness import (Daemon, append_lines, json_lines_under, lines_in,  # noqa: E402
-                     lines_under, run_tests, wait_until)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import lines_in, run_tests, wait_until  # noqa: E402
+import side_by_side  # noqa: E402
+from side_by_side import healthy, write  # noqa: E402
 
-CONFIG = """\
-data_dir: ./data
-plugin_dirs: [@PLUGINS@, @FIXTURES@]
-admin: {listen: "127.0.0.1:0"}
-streams: [{name: app, shards: 1}]
-sources:
-  - name: app
-    paths: ["./log/*.log"]
-    stream: app
-    initial_position: start_of_file
-    rescan_interval: 200ms
-    checkpoint_interval: 0s
-deliveries:
-  - name: isolated
-    stream: app
-    buffer: {size: 1MiB, interval: 1s}
-    errors: {path: ./isolated-errors}
-    sink: {type: fx_isolated_sink, isolation: process, path: ./isolated.txt@EXTRA@}
-  - name: healthy
-    stream: app
-    buffer: {size: 1MiB, interval: 1s}
-    record_delimiter: "\\n"
-    sink: {type: file, path: ./out}
-"""
+NAME = "isolated"
 
 
-def daemon(sluice, extra=""):
-    config = CONFIG.replace("@FIXTURES@", os.environ["SLUICE_FIXTURE_DIR"])
-    return Daemon(sluice, config.replace("@EXTRA@", extra))
-
-
-def healthy(d):
-    return lines_under(d.path("out"))
+def daemon(sluice, extra="", fixtures=None):
+    return side_by_side.daemon(sluice, NAME, "fx_isolated_sink", "1s",
+                               ", isolation: process" + extra, fixtures)
 
 
 def spilled(d):
-    return json_lines_under(d.path("isolated-errors"))
+    return side_by_side.spilled(d, NAME)
 
 
-def write(d, lines):
-    append_lines(d.path("log", "app.log"), lines)
+def delivery_status(d, name=NAME):
+    return side_by_side.delivery_status(d, name)
 
 
 def plugin_children(pid):
@@ -90,7 +64,6 @@ def alive(pid):
 def test_crash_kills_only_the_child(sluice):
     d = daemon(sluice)
     try:
-        os.makedirs(d.path("log"))
         first = ["record %d" % i for i in range(300)]
         write(d, first)
         d.start()
@@ -140,6 +113,13 @@ def test_crash_kills_only_the_child(sluice):
         assert "POISON record 450" in spilled_lines
         assert all(e["errorCode"] == "Plugin.Crashed" for e in errs), errs[:2]
         assert "killed by SIGSEGV during on_deliver" in errs[0]["errorMessage"], errs[0]
+        m = d.metrics()
+        label = '{delivery_stream="isolated"}'
+        assert m[("sluice_delivery_plugin_child_crashes_total", label)] >= 3, m
+        # A child is started again at the next call: after the third crash the batch is spilled,
+        # so two restarts at least (a third once more records come).
+        assert m[("sluice_delivery_plugin_child_restarts_total", label)] >= 2, m
+        assert m[("sluice_delivery_plugin_child_timeouts_total", label)] == 0, m
         left = plugin_children(d.proc.pid)
         d.stop()
         for pid in left:
@@ -151,7 +131,6 @@ def test_crash_kills_only_the_child(sluice):
 def test_hang_is_killed_at_call_timeout(sluice):
     d = daemon(sluice, ", call_timeout: 1s")
     try:
-        os.makedirs(d.path("log"))
         write(d, ["record 1", "HANG here", "record 3"])
         d.start()
         wait_until(lambda: len(healthy(d)) >= 3, what="the healthy delivery")
@@ -159,6 +138,9 @@ def test_hang_is_killed_at_call_timeout(sluice):
                    what="the hung call killed at call_timeout")
         assert "(call timeout 1000 ms)" in d.log_text(), d.log_text()
         assert d.proc.poll() is None, "the daemon died:\n" + d.log_text()
+        m = d.metrics()
+        assert m[("sluice_delivery_plugin_child_timeouts_total",
+                  '{delivery_stream="isolated"}')] >= 1, m
         start = time.time()
         d.stop()
         assert time.time() - start < 15, "stop took %.1fs" % (time.time() - start)

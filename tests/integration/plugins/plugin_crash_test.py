@@ -6,6 +6,7 @@ nothing is counted twice; a call that outlives stop's grace is abandoned and sto
 on_healthcheck is called at start and its answer shows in /status and /health.
 
 Usage: plugin_crash_test.py SLUICE_BIN [test ...]   (SLUICE_FIXTURE_DIR: the fixture plugins)"""
+import base64
 import json
 import os
 import shutil
@@ -14,51 +15,24 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
-from harness import (ADMIN, Daemon, append_lines, json_lines_under, lines_in,  # noqa: E402
-                     lines_under, run_tests, wait_until)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import ADMIN, lines_in, run_tests, wait_until  # noqa: E402
+import side_by_side  # noqa: E402
+from side_by_side import healthy, write  # noqa: E402
 
-CONFIG = """\
-data_dir: ./data
-plugin_dirs: [@PLUGINS@, @FIXTURES@]
-admin: {listen: "127.0.0.1:0"}
-streams: [{name: app, shards: 1}]
-sources:
-  - name: app
-    paths: ["./log/*.log"]
-    stream: app
-    initial_position: start_of_file
-    rescan_interval: 200ms
-    checkpoint_interval: 0s
-deliveries:
-  - name: poisoned
-    stream: app
-    buffer: {size: 1MiB, interval: 2s}
-    errors: {path: ./poison-errors}
-    sink: {type: fx_poison, path: ./poisoned.txt@EXTRA@}
-  - name: healthy
-    stream: app
-    buffer: {size: 1MiB, interval: 1s}
-    record_delimiter: "\\n"
-    sink: {type: file, path: ./out}
-"""
+NAME = "poisoned"
 
 
 def daemon(sluice, extra="", fixtures=None):
-    config = CONFIG.replace("@FIXTURES@", fixtures or os.environ["SLUICE_FIXTURE_DIR"])
-    return Daemon(sluice, config.replace("@EXTRA@", extra))
-
-
-def healthy(d):
-    return lines_under(d.path("out"))
+    return side_by_side.daemon(sluice, NAME, "fx_poison", "2s", extra, fixtures)
 
 
 def spilled(d):
-    return json_lines_under(d.path("poison-errors"))
+    return side_by_side.spilled(d, NAME)
 
 
-def delivery_status(d, name="poisoned"):
-    _, st = d.get_json("/status")
-    return [x for x in st["deliveries"] if x["name"] == name][0]
+def delivery_status(d, name=NAME):
+    return side_by_side.delivery_status(d, name)
 
 
 def restart(d, earlier_logs, wait=True):
@@ -82,14 +56,9 @@ def admin_port(d):
     return m
 
 
-def write(d, lines):
-    append_lines(d.path("log", "app.log"), lines)
-
-
 def test_poison_batch_spilled_after_three_crashes(sluice):
     d = daemon(sluice)
     try:
-        os.makedirs(d.path("log"))
         first = ["record %d" % i for i in range(300)]
         write(d, first)
         d.start()
@@ -115,7 +84,6 @@ def test_poison_batch_spilled_after_three_crashes(sluice):
         got, errs, all_lines = lines_in(d.path("poisoned.txt")), spilled(d), first + second
         assert crashes == 3, "expected 3 crashes before the spill, saw %d" % crashes
         assert sorted(healthy(d)) == sorted(all_lines), "healthy delivery lost or doubled records"
-        import base64
         spilled_lines = [base64.b64decode(e["rawData"]).decode() for e in errs]
         assert sorted(got + spilled_lines) == sorted(all_lines), \
             "poisoned delivery: %d delivered + %d spilled, want each of 600 once" % (
@@ -138,7 +106,6 @@ def test_poison_batch_spilled_after_three_crashes(sluice):
 def test_hung_call_is_visible_and_stop_is_bounded(sluice):
     d = daemon(sluice, ", call_timeout: 1s")
     try:
-        os.makedirs(d.path("log"))
         write(d, ["record 1", "HANG here", "record 3"])
         d.start()
         wait_until(lambda: len(healthy(d)) >= 3, what="the healthy delivery")
@@ -173,7 +140,6 @@ def test_hung_call_is_visible_and_stop_is_bounded(sluice):
 def test_healthcheck_is_called_and_shown(sluice):
     d = daemon(sluice, ', unhealthy: "token expired", healthy_file: ./healthy')
     try:
-        os.makedirs(d.path("log"))
         d.start()
 
         def unhealthy():
@@ -204,7 +170,6 @@ def test_plugin_file_overwritten_then_reloaded(sluice):
     plugin file changed, with the new file, and a broken file is refused by the reload."""
     d = daemon(sluice, fixtures="./myplugins")
     try:
-        os.makedirs(d.path("log"))
         os.makedirs(d.path("myplugins"))
         so = d.path("myplugins", "fx_poison.so")
         shutil.copy(os.path.join(os.environ["SLUICE_FIXTURE_DIR"], "fx_poison.so"), so)

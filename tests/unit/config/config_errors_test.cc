@@ -183,6 +183,18 @@ const BadCase kBadCases[] = {
      "sluice.yaml:3:14: deliveries[0].sink: required key is missing"},
     {"SinkWithoutType", HEAD "deliveries: [{name: a, stream: app-logs, sink: {path: x}}]\n",
      "sluice.yaml:3:48: deliveries[0].sink.type: required key is missing"},
+    {"SinkIsolationUnknown",
+     HEAD "deliveries: [{name: a, stream: app-logs, sink: {type: file, isolation: thread}}]\n",
+     "sluice.yaml:3:72: deliveries[0].sink.isolation: expected in_process or process"},
+    {"SinkCallTimeoutOutOfRange",
+     HEAD "deliveries: [{name: a, stream: app-logs, sink: {type: file, call_timeout: 200ms}}]\n",
+     "sluice.yaml:3:75: deliveries[0].sink.call_timeout: expected a duration from 1s to 1h, such "
+     "as 30s"},
+    {"TransformIsolationUnknown",
+     HEAD "deliveries: [{name: a, stream: app-logs, sink: {type: file},\n"
+          "              transform: {plugin: p, isolation: fork}}]\n",
+     "sluice.yaml:4:49: deliveries[0].transform.isolation: \"fork\" is not one of in_process, "
+     "process"},
     {"TwoTransformKinds",
      HEAD "deliveries: [{name: a, stream: app-logs, sink: {type: file},\n"
           "              transform: {exec: [x], plugin: p}}]\n",
