@@ -27,6 +27,7 @@
 #include "buffer/envelope.h"
 #include "buffer/error_output.h"
 #include "buffer/plugin_host.h"
+#include "buffer/shared_bytes.h"
 #include "core/clock.h"
 
 namespace sluice::buffer {
@@ -40,7 +41,7 @@ struct PendingBatch {
     size_t pos;  // of the record's bytes in `data` (the delimiter follows, not counted)
     size_t len;
   };
-  std::string data;
+  SharedBytes data;  // in shared memory when the sink runs in a child (isolation: process)
   std::vector<Rec> recs;
   std::vector<ShardRange> ranges;
   int64_t oldest_arrival_ms = 0;

@@ -92,6 +92,15 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
   for (int i = 0; i < options.concurrency; ++i) {
     auto w = std::make_unique<Worker>();
     w->index = i;
+    // A plugin in a child reads the batches where they are built (shared memory) rather than
+    // from a copy; should no memory file be had, they are copied as before.
+    bool any_child =
+        options.sink.isolation == Isolation::kProcess ||
+        (options.backup_sink && options.backup_sink->isolation == Isolation::kProcess) ||
+        (!options.transform.plugin.empty() && options.transform.isolation == Isolation::kProcess);
+    if (any_child) {
+      for (PendingBatch* b : {&w->batch, &w->transformed, &w->backup_batch}) b->data.Share();
+    }
     // The batch never outgrows its size hint by more than one read: no reallocation later.
     w->batch.data.reserve(ds->policy_.buffer_size + ds->policy_.buffer_size / 8 + (1u << 20));
     ASSIGN_OR_RETURN(w->sink, SinkInstance::Create(

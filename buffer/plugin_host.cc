@@ -201,11 +201,12 @@ std::optional<SinkPolicy> DeclaredPolicy(const sluice_plugin* table) {
 }  // namespace
 
 Plugin::Plugin(void* handle, const sluice_plugin* table, std::filesystem::path path,
-               std::string stamp)
+               std::string stamp, int copy_fd)
     : handle_(handle),
       table_(table),
       path_(std::move(path)),
       stamp_(std::move(stamp)),
+      copy_fd_(copy_fd),
       name_(table->name),
       policy_(DeclaredPolicy(table).value_or(DefaultPolicy(table->name))) {}
 
@@ -352,9 +353,10 @@ std::string StampOf(const struct stat& st) {
          std::to_string(st.st_mtim.tv_nsec);
 }
 
-// Copies the file open as `fd` into an anonymous memory file; its descriptor, or -1.
+// Copies the file open as `fd` into an anonymous memory file, sealed against any change; its
+// descriptor, or -1.
 int PrivateCopy(int fd, off_t size, const std::string& name) {
-  int copy = ::memfd_create(("sluice-plugin:" + name).c_str(), MFD_CLOEXEC);
+  int copy = ::memfd_create(("sluice-plugin:" + name).c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (copy < 0) return -1;
   off_t offset = 0;
   while (offset < size) {
@@ -363,6 +365,10 @@ int PrivateCopy(int fd, off_t size, const std::string& name) {
       ::close(copy);
       return -1;
     }
+  }
+  if (::fcntl(copy, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
+    ::close(copy);
+    return -1;
   }
   return copy;
 }
@@ -412,11 +418,24 @@ Result<const Plugin*> PluginHost::LoadFile(const std::filesystem::path& path) {
   }
   int copy = PrivateCopy(fd.get(), st.st_size, path.filename().string());
   if (copy < 0) return ErrnoError("plugin " + path.string() + ": private copy", errno);
-  dlerror();
-  void* handle = dlopen(("/proc/self/fd/" + std::to_string(copy)).c_str(), RTLD_NOW | RTLD_LOCAL);
   // The copy stays open while the host lives: dlopen knows a loaded object by its path, and a
   // reused descriptor number would make a later load return this one.
   copies_.push_back(copy);
+  return LoadCopyLocked(path, copy, stamp);
+}
+
+Result<const Plugin*> PluginHost::LoadCopy(const std::filesystem::path& path, int copy_fd) {
+  std::lock_guard<std::mutex> lock(mu_);
+  copies_.push_back(copy_fd);
+  struct stat st {};
+  if (::fstat(copy_fd, &st) != 0) return ErrnoError("plugin " + path.string() + ": stat", errno);
+  return LoadCopyLocked(path, copy_fd, StampOf(st));
+}
+
+Result<const Plugin*> PluginHost::LoadCopyLocked(const std::filesystem::path& path, int copy,
+                                                 const std::string& stamp) {
+  dlerror();
+  void* handle = dlopen(("/proc/self/fd/" + std::to_string(copy)).c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
     const char* e = dlerror();
     std::string why = e ? e : "?";
@@ -475,7 +494,7 @@ Result<const Plugin*> PluginHost::LoadFile(const std::filesystem::path& path) {
                   "\": already provided by " + p->path().string());
     }
   }
-  plugins_.push_back(std::make_unique<Plugin>(handle, table, path, stamp));
+  plugins_.push_back(std::make_unique<Plugin>(handle, table, path, stamp, copy));
   return plugins_.back().get();
 }
 

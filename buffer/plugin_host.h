@@ -46,8 +46,9 @@ std::string_view OptionValue(const ValidatedOptions& opts, std::string_view name
 class Plugin final {
  public:
   // `stamp`: the identity of the file loaded (FileStamp), to notice a newer file at its path.
+  // `copy_fd`: the private copy it was loaded from (owned by the host), -1 when none.
   Plugin(void* handle, const sluice_plugin* table, std::filesystem::path path,
-         std::string stamp = {});
+         std::string stamp = {}, int copy_fd = -1);
   ~Plugin();
   Plugin(const Plugin&) = delete;
   Plugin& operator=(const Plugin&) = delete;
@@ -55,6 +56,8 @@ class Plugin final {
   const std::string& name() const { return name_; }
   const std::filesystem::path& path() const { return path_; }
   const std::string& stamp() const { return stamp_; }
+  // The sealed memory file the code was loaded from (a plugin child loads the same bytes), or -1.
+  int copy_fd() const { return copy_fd_; }
   const sluice_plugin& table() const { return *table_; }
   bool object_sink() const { return table_->kind == SLUICE_KIND_OBJECT_SINK; }
   bool transform() const { return table_->kind == SLUICE_KIND_TRANSFORM; }
@@ -72,6 +75,7 @@ class Plugin final {
   const sluice_plugin* table_;
   std::filesystem::path path_;
   std::string stamp_;
+  int copy_fd_;
   std::string name_;
   SinkPolicy policy_;
 };
@@ -200,6 +204,10 @@ class PluginHost final {
   // on disk cannot change, or crash with SIGBUS, code already loaded. kAlreadyExists when another
   // file already provides its name.
   Result<const Plugin*> LoadFile(const std::filesystem::path& path);
+  // Loads the private copy another host made (a plugin child is passed its parent's copy, so it
+  // runs the very bytes the parent checked, whatever happened to the file since); `path` names
+  // the file in messages. Takes the descriptor.
+  Result<const Plugin*> LoadCopy(const std::filesystem::path& path, int copy_fd);
   // The identity (device, inode, size, modification time) of the file Load(type) would load
   // now; "" when there is none. A reload restarts the deliveries whose plugin files changed.
   std::string FileStamp(std::string_view type) const;
@@ -220,6 +228,10 @@ class PluginHost final {
   std::mutex mu_;
   std::vector<std::unique_ptr<Plugin>> plugins_;
   std::vector<int> copies_;  // the private copies plugins_ were loaded from
+
+  // dlopens the copy and checks the table; the caller holds mu_ and has put `copy` in copies_.
+  Result<const Plugin*> LoadCopyLocked(const std::filesystem::path& path, int copy,
+                                       const std::string& stamp);
 };
 
 }  // namespace sluice::buffer

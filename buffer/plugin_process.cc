@@ -33,14 +33,22 @@ constexpr size_t kMaxInline = 60000;
 constexpr int kSliceMs = 50;
 constexpr int64_t kBackoffFirstMs = 100;
 constexpr int64_t kBackoffCapMs = 5000;
+// Descriptors one message carries at most.
+constexpr size_t kMaxFds = 2;
+// Shared regions a child keeps mapped before the parent tells it which are gone.
+constexpr size_t kMaxChildRegions = 16;
 
 enum MsgType : uint32_t {
-  kCreate = 1,  // shm: plugin path, delivery, options; carries the memfd (SCM_RIGHTS)
+  kCreate = 1,  // shm: plugin path, delivery, options; carries the memfd and the plugin's copy
   kDeliver = 2,
   kTransform = 3,
   kHealthcheck = 4,
   kDestroy = 5,
-  kReply = 100,    // rc; a, b: the answer's offset and length in shm; inline: error text
+  kRegion = 6,  // a: a shared region's id; carries its memory file (SCM_RIGHTS); no answer
+  kForget = 7,  // a: a region's id, gone in the parent; no answer
+  // rc; a, b: the answer's offset and length in shm; inline: error text, then (after a NUL) the
+  // counters the plugin added during the call: {u64 delta, u32 length, name}...
+  kReply = 100,
   kLog = 101,      // rc: level; inline: the line
   kCounter = 102,  // a: delta; inline: the name
 };
@@ -59,23 +67,29 @@ int64_t NowMs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
-// Sends one message; with `pass_fd` >= 0 the fd rides along (SCM_RIGHTS).
-bool SendMsg(int sock, const Header& h, std::string_view inline_text = {}, int pass_fd = -1) {
+// Sends one message; the descriptors >= 0 of `pass` ride along (SCM_RIGHTS).
+bool SendMsg(int sock, const Header& h, std::string_view inline_text = {},
+             std::initializer_list<int> pass = {}) {
   if (inline_text.size() > kMaxInline) inline_text = inline_text.substr(0, kMaxInline);
   iovec iov[2] = {{const_cast<Header*>(&h), sizeof(h)},
                   {const_cast<char*>(inline_text.data()), inline_text.size()}};
   msghdr msg{};
   msg.msg_iov = iov;
   msg.msg_iovlen = inline_text.empty() ? 1 : 2;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  if (pass_fd >= 0) {
+  int fds[kMaxFds];
+  size_t nfds = 0;
+  for (int fd : pass) {
+    if (fd >= 0 && nfds < kMaxFds) fds[nfds++] = fd;
+  }
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(fds))];
+  if (nfds > 0) {
     msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
+    msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
     cmsghdr* c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+    c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    std::memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
   }
   while (true) {
     ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
@@ -84,16 +98,18 @@ bool SendMsg(int sock, const Header& h, std::string_view inline_text = {}, int p
   }
 }
 
-// Receives one message: 1 got one, 0 end of file, -1 error. A passed fd lands in *fd.
-int RecvMsg(int sock, Header* h, std::string* inline_text, int* fd) {
+// Receives one message: 1 got one, 0 end of file, -1 error. Passed descriptors land in fds (in
+// order; the rest stay -1), or are closed when fds is null.
+int RecvMsg(int sock, Header* h, std::string* inline_text, int (*fds)[kMaxFds]) {
   static thread_local std::vector<char> buf(sizeof(Header) + kMaxInline);
   iovec iov{buf.data(), buf.size()};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  alignas(cmsghdr) char control[CMSG_SPACE(kMaxFds * sizeof(int))];
   msg.msg_control = control;
   msg.msg_controllen = sizeof(control);
+  if (fds != nullptr) std::fill(std::begin(*fds), std::end(*fds), -1);
   ssize_t n;
   do {
     n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
@@ -102,12 +118,15 @@ int RecvMsg(int sock, Header* h, std::string* inline_text, int* fd) {
   if (n < static_cast<ssize_t>(sizeof(Header))) return -1;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-      int got;
-      std::memcpy(&got, CMSG_DATA(c), sizeof(int));
-      if (fd != nullptr && *fd < 0) {
-        *fd = got;
-      } else {
-        close(got);
+      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < count; ++i) {
+        int got;
+        std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+        if (fds != nullptr && i < kMaxFds) {
+          (*fds)[i] = got;
+        } else {
+          close(got);
+        }
       }
     }
   }
@@ -151,6 +170,57 @@ bool MapAtLeast(Mapping* m, size_t n, std::vector<std::pair<char*, size_t>>* ret
   return true;
 }
 
+// The child's read-only mappings of the parent's shared regions (kRegion), by id.
+class RegionMaps {
+ public:
+  RegionMaps() = default;
+  RegionMaps(const RegionMaps&) = delete;
+  RegionMaps& operator=(const RegionMaps&) = delete;
+  ~RegionMaps() {
+    for (auto& [id, m] : maps_) Drop(m);
+  }
+  void Add(uint64_t id, int fd) {
+    Forget(id);
+    maps_.emplace_back(id, Mapping{fd, nullptr, 0});
+  }
+  void Forget(uint64_t id) {
+    for (auto it = maps_.begin(); it != maps_.end(); ++it) {
+      if (it->first == id) {
+        Drop(it->second);
+        maps_.erase(it);
+        return;
+      }
+    }
+  }
+  // [offset, offset + len) of region `id`, mapped (again, larger) when the region grew past what
+  // is mapped; nullptr when the region is unknown or shorter.
+  const char* Resolve(uint64_t id, uint64_t offset, uint64_t len) {
+    for (auto& [known, m] : maps_) {
+      if (known != id) continue;
+      if (len > m.size || offset > m.size - len) {
+        struct stat st;
+        if (fstat(m.fd, &st) != 0) return nullptr;
+        auto file = static_cast<size_t>(st.st_size);
+        if (len > file || offset > file - len) return nullptr;
+        if (m.base != nullptr) munmap(m.base, m.size);
+        void* p = mmap(nullptr, file, PROT_READ, MAP_SHARED | MAP_POPULATE, m.fd, 0);
+        m.base = p == MAP_FAILED ? nullptr : static_cast<char*>(p);
+        m.size = p == MAP_FAILED ? 0 : file;
+        if (m.base == nullptr) return nullptr;
+      }
+      return m.base + offset;
+    }
+    return nullptr;
+  }
+
+ private:
+  static void Drop(Mapping& m) {
+    if (m.base != nullptr) munmap(m.base, m.size);
+    if (m.fd >= 0) close(m.fd);
+  }
+  std::vector<std::pair<uint64_t, Mapping>> maps_;
+};
+
 // Writes (or, with a null base, measures) a message body.
 struct Out {
   char* p = nullptr;
@@ -174,12 +244,28 @@ struct Out {
   }
   void Str(const char* s) { Blob(s, s ? std::strlen(s) : 0); }
   void Str(std::string_view s) { Blob(s.data() ? s.data() : "", s.size()); }
+  // Bytes that are in a shared region the child maps: their place, not a copy (no NUL after).
+  void Ref(uint64_t region, uint64_t offset, uint64_t len) {
+    U8(2);
+    U64(region);
+    U64(offset);
+    U64(len);
+  }
+  // Blob, or Ref when `region` holds the bytes.
+  void Bytes(const void* d, size_t len, const SharedRegion* region) {
+    if (region != nullptr && d != nullptr && region->Contains(d, len)) {
+      Ref(region->id, static_cast<uint64_t>(static_cast<const char*>(d) - region->base), len);
+    } else {
+      Blob(d, len);
+    }
+  }
 };
 
 // Reads a body written by Out; any overrun clears ok.
 struct In {
   const char* p;
   size_t n;
+  RegionMaps* regions = nullptr;  // resolves Refs (the child's); none: a Ref is malformed
   size_t pos = 0;
   bool ok = true;
   bool Raw(void* d, size_t len) {
@@ -202,7 +288,18 @@ struct In {
   // The bytes in place (NUL-terminated), or nullptr when absent or malformed.
   const char* Blob(size_t* len) {
     *len = 0;
-    if (U8() == 0) return nullptr;
+    uint8_t tag = U8();
+    if (tag == 0) return nullptr;
+    if (tag == 2) {
+      uint64_t region = U64(), offset = U64(), l = U64();
+      const char* d = ok && regions != nullptr ? regions->Resolve(region, offset, l) : nullptr;
+      if (d == nullptr) {
+        ok = false;
+        return nullptr;
+      }
+      *len = l;
+      return d;
+    }
     uint64_t l = U64();
     if (!ok || l >= n - pos) {
       ok = false;
@@ -223,30 +320,29 @@ bool HasKeyId(const sluice_batch& b) {
   return b.struct_size >= offsetof(sluice_batch, key_id) + sizeof(b.key_id);
 }
 
-void EncodeBatch(Out& w, const sluice_batch& b) {
+// The shared regions the child maps that hold a request's bytes: sent as offsets, not copied.
+struct InRegions {
+  const SharedRegion* object = nullptr;
+  const SharedRegion* records = nullptr;
+};
+
+void EncodeRecords(Out& w, const sluice_record* records, size_t count, const SharedRegion* region) {
+  w.U64(count);
+  for (size_t i = 0; i < count; ++i) {
+    w.I64(records[i].arrival_ms);
+    w.Str(records[i].record_id);
+    w.Bytes(records[i].data, records[i].len, region);
+  }
+}
+
+void EncodeBatch(Out& w, const sluice_batch& b, const InRegions& regions) {
   w.U32(b.attempt);
   w.Str(b.batch_id);
   w.Str(b.object_key);
   w.Str(b.content_encoding);
   w.Str(HasKeyId(b) ? b.key_id : nullptr);
-  w.Blob(b.object_data, b.object_len);
-  size_t count = b.records != nullptr ? b.record_count : 0;
-  w.U64(count);
-  for (size_t i = 0; i < count; ++i) {
-    const sluice_record& r = b.records[i];
-    w.I64(r.arrival_ms);
-    w.Str(r.record_id);
-    w.Blob(r.data, r.len);
-  }
-}
-
-void EncodeRecords(Out& w, const sluice_record* records, size_t count) {
-  w.U64(count);
-  for (size_t i = 0; i < count; ++i) {
-    w.I64(records[i].arrival_ms);
-    w.Str(records[i].record_id);
-    w.Blob(records[i].data, records[i].len);
-  }
+  w.Bytes(b.object_data, b.object_len, regions.object);
+  EncodeRecords(w, b.records, b.records != nullptr ? b.record_count : 0, regions.records);
 }
 
 // Records decoded in place (pointers into shared memory).
@@ -384,20 +480,39 @@ class ChildHost final : public HostCalls {
     std::lock_guard<std::mutex> lock(send_mu_);
     SendMsg(sock_, h, msg);
   }
+  // During a call the counts ride with its answer (one message, not one per count).
   void Count(const char* name, uint64_t delta) override {
-    Header h{kCounter, 0, 0, delta, 0};
     std::lock_guard<std::mutex> lock(send_mu_);
-    SendMsg(sock_, h, name);
+    size_t len = std::strlen(name);
+    if (in_call_ && counts_.size() + len + 12 < kMaxInline / 2) {
+      auto n = static_cast<uint32_t>(len);
+      counts_.append(reinterpret_cast<const char*>(&delta), sizeof(delta));
+      counts_.append(reinterpret_cast<const char*>(&n), sizeof(n));
+      counts_.append(name, len);
+      return;
+    }
+    SendMsg(sock_, Header{kCounter, 0, 0, delta, 0}, name);
   }
 
   int Serve() {
     while (true) {
       Header h;
       std::string text;
-      int fd = -1;
-      int got = RecvMsg(sock_, &h, &text, &fd);
+      int fds[kMaxFds];
+      int got = RecvMsg(sock_, &h, &text, &fds);
       if (got == 0) return 0;  // the parent is gone
       if (got < 0) return 1;
+      if (h.type == kRegion) {
+        if (fds[0] < 0) return 1;
+        regions_.Add(h.a, fds[0]);
+        continue;
+      }
+      if (h.type == kForget) {
+        regions_.Forget(h.a);
+        continue;
+      }
+      int fd = fds[0];
+      if (h.type == kCreate) plugin_copy_ = fds[1];
       if (fd >= 0) {
         if (shm_.base != nullptr) munmap(shm_.base, shm_.size);
         if (shm_.fd >= 0) close(shm_.fd);
@@ -406,7 +521,11 @@ class ChildHost final : public HostCalls {
       if (shm_.fd < 0 || !MapAtLeast(&shm_, std::max<size_t>(h.shm_size, h.a))) {
         return Reply(1, "the plugin child cannot map the shared memory"), 1;
       }
-      In in{shm_.base, h.a};
+      In in{shm_.base, h.a, &regions_};
+      {
+        std::lock_guard<std::mutex> lock(send_mu_);
+        in_call_ = true;
+      }
       switch (h.type) {
         case kCreate:
           if (!Create(in)) return 1;
@@ -437,7 +556,16 @@ class ChildHost final : public HostCalls {
   void Reply(int32_t rc, std::string_view text, uint64_t offset = 0, uint64_t len = 0) {
     Header h{kReply, rc, offset, len, shm_.size};
     std::lock_guard<std::mutex> lock(send_mu_);
-    SendMsg(sock_, h, text);
+    in_call_ = false;
+    if (counts_.empty()) {
+      SendMsg(sock_, h, text.substr(0, kMaxInline / 2));
+      return;
+    }
+    reply_.assign(text.substr(0, std::min(text.find('\0'), kMaxInline / 2 - 1)));
+    reply_.push_back('\0');
+    reply_ += counts_;
+    counts_.clear();
+    SendMsg(sock_, h, reply_);
   }
 
   bool Create(In& in) {
@@ -457,7 +585,10 @@ class ChildHost final : public HostCalls {
       return false;
     }
     host_ = std::make_unique<PluginHost>(std::vector<std::filesystem::path>{});
-    Result<const Plugin*> plugin = host_->LoadFile(path);
+    // The parent's private copy: the bytes it checked, whatever became of the file since.
+    Result<const Plugin*> plugin =
+        plugin_copy_ >= 0 ? host_->LoadCopy(path, plugin_copy_) : host_->LoadFile(path);
+    plugin_copy_ = -1;  // the host has it
     if (!plugin.ok()) {
       Reply(1, plugin.status().message());
       return false;
@@ -549,6 +680,11 @@ class ChildHost final : public HostCalls {
   int sock_;
   std::mutex send_mu_;  // plugin threads may log while the main thread replies
   Mapping shm_;
+  RegionMaps regions_;
+  int plugin_copy_ = -1;  // passed with kCreate
+  bool in_call_ = false;  // under send_mu_: a request is being served
+  std::string counts_;    // under send_mu_: counts added during the call (kReply's encoding)
+  std::string reply_;
   std::unique_ptr<PluginHost> host_;
   std::unique_ptr<InProcessSinkInstance> inst_;
   bool object_sink_ = false;
@@ -646,6 +782,7 @@ void ProcessSinkInstance::KillChild() {
 }
 
 Status ProcessSinkInstance::Start() {
+  child_regions_.clear();
   RETURN_IF_ERROR(Spawn(isolation_.executable, &pid_, &sock_));
   Out measure;
   auto encode = [&](Out& w) {
@@ -680,7 +817,8 @@ ProcessSinkInstance::Reply ProcessSinkInstance::Call(uint32_t type, uint64_t len
   Reply reply;
   Header req{type, 0, len, 0, shm_.size};
   int64_t start = NowMs();
-  if (!SendMsg(sock_, req, {}, type == kCreate ? shm_.fd : -1)) {
+  if (!SendMsg(sock_, req, {},
+               {type == kCreate ? shm_.fd : -1, type == kCreate ? plugin_->copy_fd() : -1})) {
     reply.ended = Ended::kCrashed;
     Lost(&reply, call, label);
     return reply;
@@ -714,6 +852,10 @@ ProcessSinkInstance::Reply ProcessSinkInstance::Call(uint32_t type, uint64_t len
         reply.rc = h.rc;
         reply.offset = h.a;
         reply.len = h.b;
+        if (size_t nul = text.find('\0'); nul != std::string::npos) {
+          AddCounts(std::string_view(text).substr(nul + 1));
+          text.resize(nul);
+        }
         reply.text = std::move(text);
         return reply;
       }
@@ -742,6 +884,19 @@ ProcessSinkInstance::Reply ProcessSinkInstance::Call(uint32_t type, uint64_t len
   }
   Lost(&reply, call, label);
   return reply;
+}
+
+void ProcessSinkInstance::AddCounts(std::string_view encoded) {
+  while (encoded.size() >= 12) {
+    uint64_t delta;
+    uint32_t len;
+    std::memcpy(&delta, encoded.data(), 8);
+    std::memcpy(&len, encoded.data() + 8, 4);
+    encoded.remove_prefix(12);
+    if (len > encoded.size()) return;
+    if (counters_ != nullptr && !destroying_) counters_->Add(encoded.substr(0, len), delta);
+    encoded.remove_prefix(len);
+  }
 }
 
 void ProcessSinkInstance::Lost(Reply* reply, const char* call, const CallLabel& label) {
@@ -780,6 +935,27 @@ void ProcessSinkInstance::Lost(Reply* reply, const char* call, const CallLabel& 
       .With("code", code)
       .With("error", reply->error);
   reply->text = code;
+}
+
+bool ProcessSinkInstance::Offer(const void* p, size_t len, SharedRegion* region) {
+  if (p == nullptr || sock_ < 0 || !FindRegion(p, len, region)) return false;
+  if (std::find(child_regions_.begin(), child_regions_.end(), region->id) != child_regions_.end()) {
+    return true;
+  }
+  if (child_regions_.size() >= kMaxChildRegions) {  // the child forgets the regions now gone
+    for (auto it = child_regions_.begin(); it != child_regions_.end();) {
+      if (RegionExists(*it)) {
+        ++it;
+        continue;
+      }
+      SendMsg(sock_, Header{kForget, 0, *it, 0, 0});
+      it = child_regions_.erase(it);
+    }
+    if (child_regions_.size() >= kMaxChildRegions) return false;
+  }
+  if (!SendMsg(sock_, Header{kRegion, 0, region->id, 0, 0}, {}, {region->fd})) return false;
+  child_regions_.push_back(region->id);
+  return true;
 }
 
 bool ProcessSinkInstance::EnsureChild(std::string* code, std::string* why) {
@@ -824,14 +1000,25 @@ int ProcessSinkInstance::Deliver(const sluice_batch& batch, sluice_deliver_resul
   result->outcomes = outcomes;
   std::string code, why;
   if (!EnsureChild(&code, &why)) return Retry(result, code, why);
+  // The bytes the delivery built in shared memory the child reads in place.
+  SharedRegion object_region, records_region;
+  InRegions in_regions;
+  if (batch.object_data != nullptr && Offer(batch.object_data, batch.object_len, &object_region)) {
+    in_regions.object = &object_region;
+  }
+  if (batch.records != nullptr && batch.record_count > 0 &&
+      Offer(batch.records[0].data, batch.records[0].len, &records_region)) {
+    in_regions.records = &records_region;
+  }
   Out measure;
-  EncodeBatch(measure, batch);
+  EncodeBatch(measure, batch, in_regions);
   if (!EnsureShm(measure.n)) {
     return Retry(result, "Plugin.SharedMemory",
                  std::string("cannot grow the plugin's shared memory: ") + std::strerror(errno));
   }
   Out w{shm_.base};
-  EncodeBatch(w, batch);
+  EncodeBatch(w, batch, in_regions);
+  last_request_bytes_ = w.n;
   Reply r = Call(kDeliver, w.n, "on_deliver",
                  {batch.batch_id ? batch.batch_id : "", batch.object_key ? batch.object_key : ""},
                  isolation_.call_timeout, true);
@@ -873,11 +1060,15 @@ int ProcessSinkInstance::Transform(const sluice_record* records, size_t count,
         .With("error", why);
     return -1;
   }
+  SharedRegion region;
+  const SharedRegion* in_region =
+      count > 0 && Offer(records[0].data, records[0].len, &region) ? &region : nullptr;
   Out measure;
-  EncodeRecords(measure, records, count);
+  EncodeRecords(measure, records, count, in_region);
   if (!EnsureShm(measure.n)) return -1;
   Out w{shm_.base};
-  EncodeRecords(w, records, count);
+  EncodeRecords(w, records, count, in_region);
+  last_request_bytes_ = w.n;
   Reply r = Call(kTransform, w.n, "on_transform", {}, isolation_.call_timeout, true);
   if (r.ended != Ended::kReply) return -1;
   In in{shm_.base + r.offset, r.len};

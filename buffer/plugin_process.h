@@ -7,7 +7,12 @@
 // sends, and serves calls. Transport: a SOCK_SEQPACKET socket pair for small messages (one request
 // and one reply per call; the plugin's log lines and counters, forwarded to the parent) and a
 // shared memory file (memfd, passed with SCM_RIGHTS, grown by either side when a batch or an
-// answer is larger) for the batch bytes: records, objects, outcomes and transform outputs.
+// answer is larger) for requests and answers: batch fields, outcomes and transform outputs.
+// Objects and records the delivery built in a shared region (SharedBytes: the batch buffers of a
+// delivery with a plugin child) are not copied: the region's memory file is passed to the child
+// once, which maps it read-only, and the request says where the bytes are. Bytes elsewhere are
+// copied into the request. The child loads the plugin from the parent's private (sealed) copy,
+// passed with the create request, so it runs exactly the code the parent checked.
 //
 // Failures: the child dying during a call (SIGSEGV, abort, exit) answers SLUICE_DELIVER_RETRY with
 // error code Plugin.Crashed; a call older than the call timeout kills the child (SIGKILL) and
@@ -28,6 +33,7 @@
 #include <vector>
 
 #include "buffer/plugin_host.h"
+#include "buffer/shared_bytes.h"
 
 namespace sluice::buffer {
 
@@ -56,6 +62,9 @@ class ProcessSinkInstance final : public SinkInstance {
   uint64_t child_timeouts() const override { return timeouts_.load(); }
   // The running child's pid; -1 when none runs (it died and is not restarted yet).
   pid_t child_pid() const { return pid_; }
+  // The size of the last request written to the shared memory: bytes that were in a shared
+  // region (SharedBytes) are not in it, only their place.
+  uint64_t last_request_bytes() const { return last_request_bytes_; }
 
  private:
   struct Shm {
@@ -85,12 +94,17 @@ class ProcessSinkInstance final : public SinkInstance {
   // Before a call: a child that runs, started again (after the back-off) when the last one died.
   // Fills `why` (a RETRY's code and message) when there is none.
   bool EnsureChild(std::string* code, std::string* why);
+  // Whether [p, p + len) is in a shared region (SharedBytes) the child maps, now that it was
+  // offered to the child (its descriptor passed once per child). *region is it.
+  bool Offer(const void* p, size_t len, SharedRegion* region);
   // Makes the shared memory at least `n` bytes (mapped here).
   bool EnsureShm(size_t n);
   // Sends a request whose payload is shm[0, len) and waits for its answer, forwarding log lines
   // and counters meanwhile. `call` names the ABI function; `label` the batch, for log lines.
   Reply Call(uint32_t type, uint64_t len, const char* call, const CallLabel& label,
              std::chrono::milliseconds timeout, bool check_aborted);
+  // Adds the counts a reply carries (see kReply).
+  void AddCounts(std::string_view encoded);
   // The child is gone or killed: reap it, close the socket, count, log.
   void Lost(Reply* reply, const char* call, const CallLabel& label);
   void KillChild();
@@ -107,6 +121,8 @@ class ProcessSinkInstance final : public SinkInstance {
   int64_t backoff_ms_ = 0;  // 0: no failure since the last good call
   std::atomic<uint64_t> restarts_{0}, crashes_{0}, timeouts_{0};
   std::vector<sluice_record_outcome> scratch_outcomes_;
+  std::vector<uint64_t> child_regions_;  // the shared regions the running child maps
+  uint64_t last_request_bytes_ = 0;
 };
 
 }  // namespace sluice::buffer

@@ -2,6 +2,7 @@
 // and its crashes, hangs and failing restarts are calls that RETRY.
 #include "buffer/plugin_process.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "buffer/shared_bytes.h"
 #include "core/log.h"
 
 namespace sluice::buffer {
@@ -401,6 +403,179 @@ TEST_F(PluginProcessTest, ChildDiesWithTheParentThread) {
   sluice_deliver_result result;
   EXPECT_EQ(ok.Deliver(sink.get(), &result), SLUICE_DELIVER_OK) << result.error_message;
   EXPECT_EQ(sink->child_crashes(), 0u);
+}
+
+// The FNV-1a-echoing answer of fx_isolated_object to an object starting with "ECHO".
+std::string EchoOf(SinkInstance* sink, std::string_view object) {
+  sluice_batch b{};
+  b.struct_size = sizeof(b);
+  b.attempt = 1;
+  b.batch_id = "b";
+  b.object_key = "k";
+  b.object_data = reinterpret_cast<const uint8_t*>(object.data());
+  b.object_len = object.size();
+  b.content_encoding = "";
+  b.key_id = "";
+  sluice_deliver_result r{};
+  EXPECT_EQ(sink->Deliver(b, &r), SLUICE_DELIVER_RETRY) << r.error_message;
+  return r.error_message;
+}
+
+std::string Pattern(size_t n, unsigned seed) {
+  std::string s = "ECHO";
+  for (size_t i = 0; s.size() < n; ++i) s.push_back(static_cast<char>(i * seed + (i >> 13)));
+  return s;
+}
+
+// An object the delivery built in shared memory reaches the child without a copy (the request
+// says where it is), byte for byte, also after the region grew and moved.
+TEST_F(PluginProcessTest, ObjectsInSharedMemoryAreReadInPlace) {
+  auto in_process = Make("fx_isolated_object", {}, IsolationOptions{});
+  auto made = Make("fx_isolated_object");
+  ASSERT_TRUE(in_process && made);
+  auto* child = dynamic_cast<ProcessSinkInstance*>(made.get());
+  ASSERT_NE(child, nullptr);
+  SharedBytes buffer;
+  ASSERT_TRUE(buffer.Share());
+  buffer.append(Pattern(3u << 20, 131));
+  EXPECT_EQ(EchoOf(child, buffer), EchoOf(in_process.get(), buffer));
+  EXPECT_LT(child->last_request_bytes(), 1024u);
+  // Grown past its mapping (and moved): the child maps more of the same file.
+  buffer.clear();
+  buffer.append(Pattern(11u << 20, 7));
+  EXPECT_EQ(EchoOf(child, buffer), EchoOf(in_process.get(), buffer));
+  EXPECT_LT(child->last_request_bytes(), 1024u);
+  // A part of it, and bytes on the heap (copied) in between.
+  std::string_view part = std::string_view(buffer).substr(0, 5000);
+  EXPECT_EQ(EchoOf(child, part), EchoOf(in_process.get(), part));
+  std::string heap = Pattern(100000, 3);
+  EXPECT_EQ(EchoOf(child, heap), EchoOf(in_process.get(), heap));
+  EXPECT_GT(child->last_request_bytes(), heap.size());
+  // The child restarted after a crash gets the region again.
+  SharedBytes poison;
+  ASSERT_TRUE(poison.Share());
+  poison.append("POISON");
+  sluice_batch b{};
+  b.struct_size = sizeof(b);
+  b.batch_id = "p";
+  b.object_data = reinterpret_cast<const uint8_t*>(poison.data());
+  b.object_len = poison.size();
+  sluice_deliver_result r{};
+  EXPECT_EQ(child->Deliver(b, &r), SLUICE_DELIVER_RETRY);
+  EXPECT_STREQ(r.error_code, "Plugin.Crashed");
+  EXPECT_EQ(EchoOf(child, buffer), EchoOf(in_process.get(), buffer));
+  EXPECT_LT(child->last_request_bytes(), 1024u);
+}
+
+// Regions come and go (a delivery's buffers end with it): the child is told to forget the gone
+// ones and keeps serving new ones.
+TEST_F(PluginProcessTest, ManyShortLivedRegionsAreForgotten) {
+  auto in_process = Make("fx_isolated_object", {}, IsolationOptions{});
+  auto made = Make("fx_isolated_object");
+  ASSERT_TRUE(in_process && made);
+  auto* child = dynamic_cast<ProcessSinkInstance*>(made.get());
+  ASSERT_NE(child, nullptr);
+  for (unsigned i = 0; i < 40; ++i) {
+    SCOPED_TRACE(i);
+    SharedBytes buffer;
+    ASSERT_TRUE(buffer.Share());
+    buffer.append(Pattern(70000 + i, i + 1));
+    EXPECT_EQ(EchoOf(child, buffer), EchoOf(in_process.get(), buffer));
+    EXPECT_LT(child->last_request_bytes(), 1024u);
+  }
+  EXPECT_EQ(child->child_crashes(), 0u);
+}
+
+// Records (and transform inputs) in a shared region are sent by place; one on the heap among
+// them is copied; the answers are the in-process ones.
+TEST_F(PluginProcessTest, RecordsInSharedMemoryAreReadInPlace) {
+  auto in_process = Make("fx_isolated_sink", {}, IsolationOptions{});
+  auto made = Make("fx_isolated_sink");
+  ASSERT_TRUE(in_process && made);
+  auto* child = dynamic_cast<ProcessSinkInstance*>(made.get());
+  ASSERT_NE(child, nullptr);
+  std::vector<std::string> data = {
+      "ECHO first", "plain", "REJECT:no", "ECHO " + Pattern(50000, 5), "", "ECHO last"};
+  SharedBytes buffer;
+  ASSERT_TRUE(buffer.Share());
+  std::vector<size_t> at;
+  for (const std::string& d : data) {
+    at.push_back(buffer.size());
+    buffer.append(d);
+    buffer.append("\n");
+  }
+  std::string heap = "ECHO on the heap";
+  auto run = [&](SinkInstance* sink) {
+    Records r(data);
+    for (size_t i = 0; i < data.size(); ++i) {
+      r.records[i].data = reinterpret_cast<const uint8_t*>(buffer.data() + at[i]);
+    }
+    r.records[2].data = reinterpret_cast<const uint8_t*>(heap.data());
+    r.records[2].len = heap.size();
+    sluice_deliver_result result;
+    int rc = r.Deliver(sink, &result);
+    std::string out = std::to_string(rc);
+    for (const auto& o : r.outcomes) {
+      out += "|" + std::to_string(o.code) + ":" + (o.reason ? o.reason : "-");
+    }
+    return out;
+  };
+  std::string want = run(in_process.get());
+  EXPECT_EQ(run(child), want);
+  EXPECT_NE(want.find("data=ECHO on the heap"), std::string::npos) << want;
+  EXPECT_LT(child->last_request_bytes(), 2048u);
+  // Transforms read their input the same way.
+  auto t_in = Make("fx_isolated_transform", {}, IsolationOptions{});
+  auto t_made = Make("fx_isolated_transform");
+  ASSERT_TRUE(t_in && t_made);
+  auto* t_child = dynamic_cast<ProcessSinkInstance*>(t_made.get());
+  Records r(data);
+  for (size_t i = 0; i < data.size(); ++i) {
+    r.records[i].data = reinterpret_cast<const uint8_t*>(buffer.data() + at[i]);
+  }
+  std::vector<sluice_transform_output> a(data.size()), b(data.size());
+  EXPECT_EQ(t_in->Transform(r.records.data(), data.size(), a.data()), 0);
+  EXPECT_EQ(t_child->Transform(r.records.data(), data.size(), b.data()), 0);
+  EXPECT_LT(t_child->last_request_bytes(), 2048u);
+  for (size_t i = 0; i < data.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(b[i].code, a[i].code);
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(b[i].data), b[i].len),
+              std::string(reinterpret_cast<const char*>(a[i].data), a[i].len));
+  }
+}
+
+// The child runs the parent's private copy of the plugin: the file on disk deleted (or replaced)
+// after the parent loaded it changes nothing, for the first child and a restarted one.
+TEST_F(PluginProcessTest, TheChildLoadsTheParentsPrivateCopy) {
+  const std::filesystem::path so = dir_ / "fx_isolated_object.so";
+  std::filesystem::copy_file(kFixtures / "fx_isolated_object.so", so);
+  auto plugin = host_.LoadFile(so);
+  ASSERT_TRUE(plugin.ok()) << plugin.status().ToString();
+  int seals = fcntl((*plugin)->copy_fd(), F_GET_SEALS);
+  EXPECT_EQ(seals & (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW),
+            F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW);
+  std::filesystem::remove(so);
+  auto inst = SinkInstance::Create(*plugin, {}, "orders", &counters_, Isolated());
+  ASSERT_TRUE(inst.ok()) << inst.status().ToString();
+  std::string object = Pattern(1000, 9);
+  std::string first = EchoOf(inst->get(), object);
+  EXPECT_NE(first.find("len=1000"), std::string::npos) << first;
+  {
+    std::ofstream junk(so, std::ios::binary);
+    junk << "not an ELF file";
+  }
+  std::string poison = "POISON";
+  sluice_batch b{};
+  b.struct_size = sizeof(b);
+  b.batch_id = "p";
+  b.object_data = reinterpret_cast<const uint8_t*>(poison.data());
+  b.object_len = poison.size();
+  sluice_deliver_result r{};
+  EXPECT_EQ((*inst)->Deliver(b, &r), SLUICE_DELIVER_RETRY);
+  EXPECT_STREQ(r.error_code, "Plugin.Crashed");
+  EXPECT_EQ(EchoOf(inst->get(), object), first);  // a new child, the same code
+  EXPECT_EQ((*inst)->child_restarts(), 1u);
 }
 
 }  // namespace
