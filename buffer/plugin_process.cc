@@ -695,6 +695,12 @@ class ChildHost final : public HostCalls {
 
 }  // namespace
 
+namespace {
+std::atomic<int> exiting{0};  // children reaped aside (see ~ProcessSinkInstance)
+}  // namespace
+
+int PluginChildrenExiting() { return exiting.load(); }
+
 int PluginChildMain(int fd) {
   // Die with the daemon, even inside a plugin call that never returns; and if the daemon died
   // before this took effect, now (the socket's peer is the process that made it).
@@ -711,7 +717,11 @@ int PluginChildMain(int fd) {
   close_range(static_cast<unsigned>(fd) + 1, ~0u, 0);
   fcntl(fd, F_SETFD, FD_CLOEXEC);  // not for whatever the plugin runs
   ChildHost host(fd);
-  return host.Serve();
+  int rc = host.Serve();
+  // The instance is destroyed (or the parent gone): nothing left to tear down here that matters,
+  // and the parent is waiting. What the plugin printed is flushed; the rest ends with the process.
+  std::fflush(nullptr);
+  _exit(rc);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -746,13 +756,15 @@ ProcessSinkInstance::~ProcessSinkInstance() {
   if (pid_ > 0) {
     Reply r = Call(kDestroy, 0, "on_destroy", {}, std::chrono::milliseconds(2000), false);
     if (r.ended == Ended::kReply && pid_ > 0) {
-      // The child exits after its answer: its end of the socket closes as it goes.
-      pollfd p{sock_, POLLIN, 0};
-      char byte;
-      if (poll(&p, 1, 1000) == 1 && recv(sock_, &byte, 1, MSG_DONTWAIT) == 0) {
-        Reap(pid_, 1000);
-        pid_ = -1;
-      }
+      // on_destroy has returned: the child exits now, which takes a few milliseconds (its
+      // address space is torn down) that nobody needs to wait for. Reaped aside, killed if it
+      // has not ended within a second.
+      exiting.fetch_add(1);
+      std::thread([pid = pid_] {
+        Reap(pid, 1000);
+        exiting.fetch_sub(1);
+      }).detach();
+      pid_ = -1;
     }
     KillChild();
   }

@@ -41,6 +41,10 @@ namespace sluice::buffer {
 // Returns the process exit code. Called by `sluice plugin-host --fd N`.
 int PluginChildMain(int fd);
 
+// Children of destroyed instances still exiting (they are reaped aside, not waited for): for a
+// benchmark that counts its reaped children's CPU.
+int PluginChildrenExiting();
+
 class ProcessSinkInstance final : public SinkInstance {
  public:
   // Starts the child and creates the instance there; fails as on_create fails.

@@ -177,9 +177,10 @@ void BM_Pipeline(benchmark::State& state, const char* sink, Compression c, bool 
     }
     (*ds)->Stop(std::chrono::milliseconds(60000));
     if ((*ds)->stats().records_delivered != f.records) state.SkipWithError("records lost");
-    ds->reset();  // a plugin child ends here: its CPU is counted
-    cpu += DeliveryCpuSeconds() - cpu0;
+    ds->reset();  // a plugin child ends here: its CPU is counted once it is reaped
     state.PauseTiming();
+    while (PluginChildrenExiting() > 0) std::this_thread::sleep_for(std::chrono::microseconds(100));
+    cpu += DeliveryCpuSeconds() - cpu0;
     std::filesystem::remove_all(f.root / "out");
     state.ResumeTiming();
   }
