@@ -317,6 +317,8 @@ void Tester::Deliver(int batch, uint32_t attempt, size_t first, size_t count) {
   std::string batch_id = "plugin-test-batch-" + std::to_string(batch);
   std::string key, object_bytes;
   std::vector<sluice_record> recs;
+  std::vector<std::string> keys;  // partition keys (ABI 1.5): a few distinct ones, as a stream has
+  std::vector<const char*> key_ptrs;
   sluice_batch b{};
   b.struct_size = sizeof(b);
   b.attempt = attempt;
@@ -339,8 +341,11 @@ void Tester::Deliver(int batch, uint32_t attempt, size_t first, size_t count) {
       recs.push_back({reinterpret_cast<const uint8_t*>(records_[i].data()), records_[i].size(),
                       1700000000000 + static_cast<int64_t>(i), ids_[i].c_str()});
     }
+    for (size_t i = first; i < first + count; ++i) keys.push_back("key-" + std::to_string(i % 7));
+    for (const std::string& k : keys) key_ptrs.push_back(k.c_str());
     b.records = recs.data();
     b.record_count = recs.size();
+    b.partition_keys = key_ptrs.data();
     b.content_encoding = "";
   }
   std::vector<sluice_record_outcome> outcomes(object ? 0 : count);

@@ -23,6 +23,7 @@ int64_t SteadyNs() {
 void PendingBatch::Clear() {
   data.clear();
   recs.clear();
+  keys.clear();
   ranges.clear();
   oldest_arrival_ms = 0;
   first_buffered_mono = 0;
@@ -37,7 +38,11 @@ void PendingBatch::Add(uint32_t shard, const broker::RecordView& r, std::string_
   } else {
     oldest_arrival_ms = std::min(oldest_arrival_ms, r.arrival_ms);
   }
-  recs.push_back({shard, r.offset, r.arrival_ms, data.size(), r.data.size()});
+  recs.push_back({shard, r.offset, r.arrival_ms, data.size(), r.data.size(), keys.size()});
+  if (keep_keys) {
+    keys.append(r.partition_key);
+    keys.push_back('\0');
+  }
   data.append(r.data);
   data.append(delimiter);
   payload_bytes += r.data.size();
@@ -149,10 +154,12 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
       ids_.push_back('\0');
     }
     records_.resize(batch.recs.size());
+    key_ptrs_.resize(batch.keep_keys ? batch.recs.size() : 0);
     for (size_t i = 0; i < batch.recs.size(); ++i) {
       const auto& r = batch.recs[i];
       records_[i] = {reinterpret_cast<const uint8_t*>(batch.data.data() + r.pos), r.len,
                      r.arrival_ms, ids_.data() + id_pos[i]};
+      if (batch.keep_keys) key_ptrs_[i] = batch.keys.data() + r.key_pos;
     }
     b.content_encoding = "";
     b.key_id = "";
@@ -162,14 +169,20 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
   uint32_t crashes_in_a_row = 0;  // attempts a plugin child died in (isolation: process)
   std::string last_code, last_message;
   std::vector<sluice_record> send_records;
+  std::vector<const char*> send_keys;
   while (!pending.empty()) {
     ++attempt;
     b.attempt = static_cast<uint32_t>(attempt);
     if (!object_sink_) {
       send_records.clear();
-      for (uint32_t i : pending) send_records.push_back(records_[i]);
+      send_keys.clear();
+      for (uint32_t i : pending) {
+        send_records.push_back(records_[i]);
+        if (!key_ptrs_.empty()) send_keys.push_back(key_ptrs_[i]);
+      }
       b.records = send_records.data();
       b.record_count = send_records.size();
+      b.partition_keys = send_keys.empty() ? nullptr : send_keys.data();
       // Unset until the plugin says otherwise: an outcome it leaves alone is not a delivery.
       outcomes_.assign(pending.size(), sluice_record_outcome{kUnsetOutcome, 0, nullptr});
     }

@@ -40,9 +40,14 @@ struct PendingBatch {
     int64_t arrival_ms;
     size_t pos;  // of the record's bytes in `data` (the delimiter follows, not counted)
     size_t len;
+    size_t key_pos = 0;  // of its partition key in `keys` (NUL-terminated), when kept
   };
   SharedBytes data;  // in shared memory when the sink runs in a child (isolation: process)
   std::vector<Rec> recs;
+  // The records' partition keys, each followed by a NUL; kept only when keep_keys (a record
+  // sink gets them, ABI 1.5). Set keep_keys before the first Add.
+  std::string keys;
+  bool keep_keys = false;
   std::vector<ShardRange> ranges;
   int64_t oldest_arrival_ms = 0;
   int64_t first_buffered_mono = 0;
@@ -52,6 +57,10 @@ struct PendingBatch {
   void Clear();
   void Add(uint32_t shard, const broker::RecordView& r, std::string_view delimiter, int64_t mono);
   std::string_view Data(const Rec& r) const { return {data.data() + r.pos, r.len}; }
+  // "" when keys are not kept.
+  std::string_view Key(const Rec& r) const {
+    return keep_keys ? std::string_view(keys.data() + r.key_pos) : std::string_view();
+  }
 };
 
 // Monotonic counters, read by DeliveryStream::stats().
@@ -158,6 +167,7 @@ class BatchSender final {
   std::string encoded_, encrypted_;
   std::vector<uint32_t> pending_, still_;
   std::vector<sluice_record> records_;
+  std::vector<const char*> key_ptrs_;  // parallel to records_ when the batch keeps keys
   std::vector<sluice_record_outcome> outcomes_;
   std::string ids_;
   std::vector<FailedRecord> failed_;

@@ -101,6 +101,8 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
     if (any_child) {
       for (PendingBatch* b : {&w->batch, &w->transformed, &w->backup_batch}) b->data.Share();
     }
+    // A record sink gets each record's partition key (ABI 1.5); an object sink has no use for it.
+    w->batch.keep_keys = w->transformed.keep_keys = !ds->plugin_->object_sink();
     // The batch never outgrows its size hint by more than one read: no reallocation later.
     w->batch.data.reserve(ds->policy_.buffer_size + ds->policy_.buffer_size / 8 + (1u << 20));
     ASSIGN_OR_RETURN(w->sink, SinkInstance::Create(
@@ -537,8 +539,8 @@ bool DeliveryStream::Transform(Worker* w, const JournalEntry& entry) {
       case TransformOut::Result::kOk:
         w->has_lambda_keys |= !outs[i].partition_keys.empty();
         w->lambda_keys.push_back(std::move(outs[i].partition_keys));
-        t.Add(r.shard, broker::RecordView{r.offset, r.arrival_ms, {}, outs[i].data}, delimiter,
-              b.first_buffered_mono);
+        t.Add(r.shard, broker::RecordView{r.offset, r.arrival_ms, b.Key(r), outs[i].data},
+              delimiter, b.first_buffered_mono);
         break;
       case TransformOut::Result::kDropped:
         ++dropped;
@@ -704,7 +706,7 @@ bool DeliveryStream::SendPartitioned(Worker* w, const JournalEntry& entry) {
     sub.Clear();
     for (size_t i : members) {
       const auto& r = b.recs[i];
-      sub.Add(r.shard, broker::RecordView{r.offset, r.arrival_ms, {}, b.Data(r)}, delimiter,
+      sub.Add(r.shard, broker::RecordView{r.offset, r.arrival_ms, b.Key(r), b.Data(r)}, delimiter,
               b.first_buffered_mono);
     }
     JournalEntry pe = entry;

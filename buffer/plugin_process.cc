@@ -320,6 +320,10 @@ bool HasKeyId(const sluice_batch& b) {
   return b.struct_size >= offsetof(sluice_batch, key_id) + sizeof(b.key_id);
 }
 
+bool HasPartitionKeys(const sluice_batch& b) {
+  return b.struct_size >= offsetof(sluice_batch, partition_keys) + sizeof(b.partition_keys);
+}
+
 // The shared regions the child maps that hold a request's bytes: sent as offsets, not copied.
 struct InRegions {
   const SharedRegion* object = nullptr;
@@ -342,7 +346,11 @@ void EncodeBatch(Out& w, const sluice_batch& b, const InRegions& regions) {
   w.Str(b.content_encoding);
   w.Str(HasKeyId(b) ? b.key_id : nullptr);
   w.Bytes(b.object_data, b.object_len, regions.object);
-  EncodeRecords(w, b.records, b.records != nullptr ? b.record_count : 0, regions.records);
+  size_t count = b.records != nullptr ? b.record_count : 0;
+  EncodeRecords(w, b.records, count, regions.records);
+  const bool keys = HasPartitionKeys(b) && b.partition_keys != nullptr && count > 0;
+  w.U8(keys);
+  for (size_t i = 0; keys && i < count; ++i) w.Str(b.partition_keys[i]);
 }
 
 // Records decoded in place (pointers into shared memory).
@@ -635,12 +643,18 @@ class ChildHost final : public HostCalls {
     size_t len;
     b.object_data = reinterpret_cast<const uint8_t*>(in.Blob(&len));
     b.object_len = len;
-    if (!DecodeRecords(in, &records_) || !inst_) {
+    bool ok = DecodeRecords(in, &records_);
+    keys_.clear();
+    if (ok && in.U8() != 0) {
+      for (size_t i = 0; in.ok && i < records_.size(); ++i) keys_.push_back(in.Str());
+    }
+    if (!ok || !in.ok || !inst_) {
       Reply(-1, "malformed deliver request");
       return;
     }
     b.records = records_.empty() ? nullptr : records_.data();
     b.record_count = records_.size();
+    b.partition_keys = keys_.empty() ? nullptr : keys_.data();
     // As the host does in process: every outcome unset until the plugin says otherwise.
     outcomes_.assign(records_.size(), sluice_record_outcome{-1, 0, nullptr});
     sluice_deliver_result result;
@@ -689,6 +703,7 @@ class ChildHost final : public HostCalls {
   std::unique_ptr<InProcessSinkInstance> inst_;
   bool object_sink_ = false;
   std::vector<sluice_record> records_;
+  std::vector<const char*> keys_;
   std::vector<sluice_record_outcome> outcomes_;
   std::vector<sluice_transform_output> outputs_;
 };

@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 #define SLUICE_ABI_MAJOR 1
-#define SLUICE_ABI_MINOR 4
+#define SLUICE_ABI_MINOR 5
 
 /* The one exported symbol, looked up with dlsym. */
 #define SLUICE_PLUGIN_ENTRY_NAME "sluice_plugin_entry"
@@ -214,6 +214,12 @@ typedef struct sluice_batch {
    * delivery's keyring), for the object's metadata so an operator can tell which key opens
    * it; "" otherwise. NUL-terminated; never NULL from a 1.3 host. */
   const char* key_id;
+  /* Since ABI 1.5 (read only when struct_size covers it). SLUICE_KIND_RECORD_SINK: each record's
+   * partition key in the stream the delivery reads, parallel to `records` (partition_keys[i] is
+   * records[i]'s), NUL-terminated; a record a transform made keeps its source record's key. For
+   * a sink that feeds another keyed stream (Kinesis, Kafka) so that records keep their order per
+   * key. NULL for object sinks. */
+  const char* const* partition_keys;
 } sluice_batch;
 
 typedef enum sluice_deliver_code {

@@ -54,6 +54,8 @@ struct Record {
   std::string_view data;
   int64_t arrival_ms = 0;
   std::string_view record_id;
+  // The record's partition key in the stream (ABI 1.5 hosts, record sinks); "" otherwise.
+  std::string_view partition_key;
 };
 
 // A view of a sluice_batch.
@@ -76,7 +78,13 @@ class Batch {
   size_t size() const { return b_->record_count; }
   Record record(size_t i) const {
     const sluice_record& r = b_->records[i];
-    return {{reinterpret_cast<const char*>(r.data), r.len}, r.arrival_ms, Str(r.record_id)};
+    const bool keys =
+        b_->struct_size >= offsetof(sluice_batch, partition_keys) + sizeof(b_->partition_keys) &&
+        b_->partition_keys != nullptr;
+    return {{reinterpret_cast<const char*>(r.data), r.len},
+            r.arrival_ms,
+            Str(r.record_id),
+            keys ? Str(b_->partition_keys[i]) : std::string_view()};
   }
 
  private:
@@ -399,7 +407,8 @@ struct TransformTrampolines {
         const sluice_record& r = records[i];
         in[i] = {{reinterpret_cast<const char*>(r.data), r.len},
                  r.arrival_ms,
-                 r.record_id ? std::string_view(r.record_id) : std::string_view()};
+                 r.record_id ? std::string_view(r.record_id) : std::string_view(),
+                 std::string_view()};
       }
       inst->last.assign(count, Transformed::Failed("no answer"));
       inst->transform->ApplyAll(in, &inst->last);

@@ -600,6 +600,38 @@ TEST_F(DeliveryStreamTest, HttpTransformRewritesDropsAndFails) {
   ExpectCheckpointsAtEnd();
 }
 
+// A record sink gets each record's partition key (ABI 1.5), also for records a transform made.
+TEST_F(DeliveryStreamTest, RecordSinksGetEachRecordsPartitionKey) {
+  const int n = 700;
+  Put(0, n);  // data rec-<i>, key k<i>
+  for (bool transform : {false, true}) {
+    SCOPED_TRACE(transform);
+    DeliveryOptions o = Options("fx_isolated_sink");
+    o.name = transform ? "upper" : "plain";
+    std::string out = (root_ / (o.name + ".out")).string();
+    SinkOpt(&o, "path", out);
+    SinkOpt(&o, "keys", "true");
+    if (transform) {
+      o.transform.kind = TransformOptions::Kind::kPlugin;
+      o.transform.plugin = "upper_transform";
+      o.transform.buffer_size = 1000;
+    }
+    auto ds = Make(o);
+    ASSERT_TRUE(ds && ds->Start().ok());
+    ASSERT_TRUE(WaitFor([&] { return ds->stats().records_delivered == n; }));
+    ds->Stop(std::chrono::milliseconds(1000));
+    std::map<std::string, int> lines;
+    CountLines(ReadAll(out), &lines);
+    lines.erase("destroyed");
+    EXPECT_EQ(lines.size(), static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      std::string want =
+          "k" + std::to_string(i) + (transform ? " REC-" : " rec-") + std::to_string(i);
+      EXPECT_EQ(lines[want], 1) << want;
+    }
+  }
+}
+
 TEST_F(DeliveryStreamTest, PluginTransformRewritesDropsAndFails) {
   Put(0, 300);
   Put(0, 10, "drop-");

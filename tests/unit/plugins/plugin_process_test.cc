@@ -545,6 +545,27 @@ TEST_F(PluginProcessTest, RecordsInSharedMemoryAreReadInPlace) {
   }
 }
 
+// Partition keys (ABI 1.5) cross to the child, in order, on a first attempt and on a retry of a
+// subset; a batch without them arrives without them.
+TEST_F(PluginProcessTest, PartitionKeysCrossToTheChild) {
+  std::string out = (dir_ / "keys.txt").string();
+  auto child = Make("fx_isolated_sink", {{"path", out}, {"keys", "true"}});
+  ASSERT_TRUE(child);
+  Records r({"one", "two", "three"});
+  std::vector<const char*> keys = {"alpha", "", "gamma"};
+  r.batch.partition_keys = keys.data();
+  sluice_deliver_result result;
+  EXPECT_EQ(r.Deliver(child.get(), &result), SLUICE_DELIVER_OK) << result.error_message;
+  Records subset({"four"});
+  std::vector<const char*> k2 = {"delta"};
+  subset.batch.partition_keys = k2.data();
+  EXPECT_EQ(subset.Deliver(child.get(), &result), SLUICE_DELIVER_OK);
+  Records none({"five"});
+  EXPECT_EQ(none.Deliver(child.get(), &result), SLUICE_DELIVER_OK);
+  child.reset();
+  EXPECT_EQ(ReadFile(out), "alpha one\n two\ngamma three\ndelta four\n- five\ndestroyed\n");
+}
+
 // The child runs the parent's private copy of the plugin: the file on disk deleted (or replaced)
 // after the parent loaded it changes nothing, for the first child and a restarted one.
 TEST_F(PluginProcessTest, TheChildLoadsTheParentsPrivateCopy) {
