@@ -1,0 +1,217 @@
+#include "plugins/kinesis/kinesis_protocol.h"
+
+#include <rapidjson/document.h>
+
+#include <cstdio>
+
+#include "core/base64.h"
+#include "core/json.h"
+#include "core/utf8.h"
+
+namespace sluice::kinesis {
+
+void AppendJsonText(std::string_view s, std::string* out) {
+  static const char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(c);
+    } else if (u < 0x20) {
+      out->append("\\u00");
+      out->push_back(kHex[u >> 4]);
+      out->push_back(kHex[u & 15]);
+    } else {
+      out->push_back(c);
+    }
+  }
+  out->push_back('"');
+}
+
+namespace {
+
+// "com.amazonaws.kinesis.v20131202#ResourceNotFoundException" -> "ResourceNotFoundException".
+std::string ShortType(std::string_view t) {
+  size_t hash = t.rfind('#');
+  if (hash != std::string_view::npos) t.remove_prefix(hash + 1);
+  size_t colon = t.find(':');
+  if (colon != std::string_view::npos) t = t.substr(0, colon);
+  return std::string(t);
+}
+
+bool Is(std::string_view code, std::initializer_list<std::string_view> names) {
+  for (std::string_view n : names) {
+    if (code == n) return true;
+  }
+  return false;
+}
+
+std::string StringMember(const rapidjson::Value& v, const char* name) {
+  if (!v.IsObject()) return "";
+  auto it = v.FindMember(name);
+  if (it == v.MemberEnd() || !it->value.IsString()) return "";
+  return std::string(it->value.GetString(), it->value.GetStringLength());
+}
+
+}  // namespace
+
+std::vector<CallRange> PlanCalls(const std::vector<PutEntry>& entries, size_t max_records,
+                                 size_t max_bytes) {
+  std::vector<CallRange> calls;
+  size_t first = 0, bytes = 0;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    size_t size = entries[i].data.size() + entries[i].key.size();
+    size_t count = i - first;
+    if (count > 0 && (count == max_records || bytes + size > max_bytes)) {
+      calls.push_back({first, count});
+      first = i;
+      bytes = 0;
+    }
+    bytes += size;
+  }
+  if (first < entries.size()) calls.push_back({first, entries.size() - first});
+  return calls;
+}
+
+std::string CheckRecord(std::string_view data, std::string_view key) {
+  if (key.empty()) return "an empty partition key";
+  bool ascii = true;
+  for (char c : key) ascii &= static_cast<unsigned char>(c) < 0x80;
+  if (!ascii && ValidUtf8(key) != key) return "a partition key that is not UTF-8";
+  size_t chars = ascii ? key.size() : Utf8Chars(key);
+  if (chars > kMaxPartitionKeyChars) {
+    return "a partition key of " + std::to_string(chars) + " characters (at most " +
+           std::to_string(kMaxPartitionKeyChars) + ")";
+  }
+  if (data.size() + key.size() > kMaxRecordBytes) {
+    return std::to_string(data.size() + key.size()) +
+           " bytes of data and partition key (Kinesis takes at most 1 MiB: 1048576)";
+  }
+  return "";
+}
+
+void AppendPutRecordsBody(std::string_view stream_name, std::string_view stream_arn,
+                          const std::vector<PutEntry>& entries, CallRange range, std::string* out) {
+  size_t need = 64 + stream_name.size() + stream_arn.size();
+  for (size_t i = range.first; i < range.first + range.count; ++i) {
+    need += 32 + Base64EncodedSize(entries[i].data.size()) + entries[i].key.size() * 2;
+  }
+  out->reserve(out->size() + need);
+  out->append("{\"Records\":[");
+  for (size_t i = range.first; i < range.first + range.count; ++i) {
+    if (i != range.first) out->push_back(',');
+    out->append("{\"Data\":\"");
+    Base64Append(entries[i].data, out);
+    out->append("\",\"PartitionKey\":");
+    AppendJsonText(entries[i].key, out);
+    out->push_back('}');
+  }
+  out->append("],");
+  if (!stream_arn.empty()) {
+    out->append("\"StreamARN\":");
+    AppendJsonText(stream_arn, out);
+  } else {
+    out->append("\"StreamName\":");
+    AppendJsonText(stream_name, out);
+  }
+  out->push_back('}');
+}
+
+PutRecordsAnswer ParsePutRecordsAnswer(long status, std::string_view body, size_t expected,
+                                       std::string_view transport) {
+  PutRecordsAnswer a;
+  if (status == 0) {
+    a.error_code = "Kinesis.Transport";
+    a.error_message = std::string(transport);
+    return a;
+  }
+  rapidjson::Document doc;
+  bool json = ParseJson(body, &doc).ok() && doc.IsObject();
+  if (status < 200 || status >= 300) {
+    a.error_code = json ? ShortType(StringMember(doc, "__type")) : "";
+    a.error_message = json ? StringMember(doc, "message") : "";
+    if (a.error_message.empty() && json) a.error_message = StringMember(doc, "Message");
+    if (a.error_code.empty()) a.error_code = "Kinesis." + std::to_string(status);
+    if (a.error_message.empty()) {
+      a.error_message = "HTTP " + std::to_string(status) + ": " +
+                        std::string(body.substr(0, std::min<size_t>(body.size(), 200)));
+    }
+    const std::string& c = a.error_code;
+    if (Is(c, {"ValidationException", "InvalidArgumentException", "SerializationException"})) {
+      a.retry = false;  // the request itself is wrong: its records go to the error output
+    } else if (Is(c, {"ResourceNotFoundException", "AccessDeniedException",
+                      "UnrecognizedClientException", "InvalidSignatureException",
+                      "IncompleteSignature", "MissingAuthenticationToken", "ExpiredTokenException",
+                      "KMSAccessDeniedException", "KMSDisabledException", "KMSNotFoundException",
+                      "KMSInvalidStateException", "ResourceInUseException"}) ||
+               status == 401 || status == 403) {
+      a.loud = true;  // our configuration (or the stream's state): retried, and said
+    }
+    return a;
+  }
+  if (!json) {
+    a.error_code = "Kinesis.BadAnswer";
+    a.error_message = "PutRecords answered " + std::to_string(status) + " without a JSON object";
+    return a;
+  }
+  auto records = doc.FindMember("Records");
+  if (records == doc.MemberEnd() || !records->value.IsArray() ||
+      records->value.Size() != expected) {
+    a.error_code = "Kinesis.BadAnswer";
+    a.error_message = "PutRecords answered " +
+                      std::string(records != doc.MemberEnd() && records->value.IsArray()
+                                      ? std::to_string(records->value.Size())
+                                      : "no") +
+                      " results for " + std::to_string(expected) + " records";
+    return a;
+  }
+  a.call_ok = true;
+  a.records.reserve(expected);
+  for (const auto& r : records->value.GetArray()) {
+    PutRecordsAnswer::Result res;
+    res.error_code = StringMember(r, "ErrorCode");
+    if (!res.error_code.empty()) {
+      res.error_message = StringMember(r, "ErrorMessage");
+    } else if (StringMember(r, "SequenceNumber").empty()) {
+      res.error_code = "Kinesis.BadAnswer";
+      res.error_message = "a result with neither a sequence number nor an error";
+    }
+    a.records.push_back(std::move(res));
+  }
+  return a;
+}
+
+bool KeyFromField(std::string_view data, std::string_view path, std::string* key) {
+  rapidjson::Document doc;
+  if (!ParseJson(data, &doc).ok() || !doc.IsObject()) return false;
+  const rapidjson::Value* v = &doc;
+  while (!path.empty()) {
+    size_t dot = path.find('.');
+    std::string_view part = path.substr(0, dot);
+    path = dot == std::string_view::npos ? std::string_view() : path.substr(dot + 1);
+    if (!v->IsObject()) return false;
+    auto it = v->FindMember(rapidjson::Value(
+        rapidjson::StringRef(part.data(), static_cast<rapidjson::SizeType>(part.size()))));
+    if (it == v->MemberEnd()) return false;
+    v = &it->value;
+  }
+  if (v->IsString()) {
+    key->assign(v->GetString(), v->GetStringLength());
+  } else if (v->IsBool()) {
+    *key = v->GetBool() ? "true" : "false";
+  } else if (v->IsInt64()) {
+    *key = std::to_string(v->GetInt64());
+  } else if (v->IsUint64()) {
+    *key = std::to_string(v->GetUint64());
+  } else if (v->IsDouble()) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.17g", v->GetDouble());
+    *key = buf;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace sluice::kinesis

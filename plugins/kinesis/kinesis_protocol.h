@@ -1,0 +1,75 @@
+// The Kinesis Data Streams PutRecords call, as the `kinesis` sink makes it: which records go in
+// which call, the request body, and what the answer says of each record.
+//
+// Limits (AWS's): at most 500 records and 5 MiB per call; a record's data plus its partition key
+// at most 1 MiB; a partition key 1 to 256 Unicode characters. The body is the JSON protocol
+// (`application/x-amz-json-1.1`, `X-Amz-Target: Kinesis_20131202.PutRecords`): Data in base64.
+//
+// THREADING: pure functions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice::kinesis {
+
+inline constexpr size_t kMaxRecordsPerCall = 500;
+inline constexpr size_t kMaxBytesPerCall = 5u << 20;  // data + partition keys
+inline constexpr size_t kMaxRecordBytes = 1u << 20;   // data + partition key
+inline constexpr size_t kMaxPartitionKeyChars = 256;
+
+// One record to put: its index in the batch, its data and its partition key.
+struct PutEntry {
+  size_t index;
+  std::string_view data;
+  std::string_view key;
+};
+
+// Splits `entries` (in order) into calls within the limits: [first, first + count) of entries.
+struct CallRange {
+  size_t first, count;
+};
+std::vector<CallRange> PlanCalls(const std::vector<PutEntry>& entries,
+                                 size_t max_records = kMaxRecordsPerCall,
+                                 size_t max_bytes = kMaxBytesPerCall);
+
+// Why a record cannot be put at all ("" when it can): over 1 MiB with its key, or a key that is
+// empty or longer than 256 characters.
+std::string CheckRecord(std::string_view data, std::string_view key);
+
+// Appends the PutRecords request body for entries [range.first, +count) to *out.
+// Exactly one of `stream_name` and `stream_arn` is non-empty.
+void AppendPutRecordsBody(std::string_view stream_name, std::string_view stream_arn,
+                          const std::vector<PutEntry>& entries, CallRange range, std::string* out);
+
+// What an answer says.
+struct PutRecordsAnswer {
+  // The call itself: ok (each record's own result follows), or failed as a whole.
+  bool call_ok = false;
+  bool retry = true;       // when !call_ok: whether to retry (else the records are rejected)
+  bool loud = false;       // when !call_ok: a failure of our configuration (credentials, stream)
+  std::string error_code;  // when !call_ok: the exception's name, or "Kinesis.<status>"
+  std::string error_message;
+  // When call_ok: one per record of the call, in order; an empty code is a success.
+  struct Result {
+    std::string error_code;  // e.g. ProvisionedThroughputExceededException, InternalFailure
+    std::string error_message;
+  };
+  std::vector<Result> records;
+};
+// `status` 0: no answer (transport error, in `transport`).
+PutRecordsAnswer ParsePutRecordsAnswer(long status, std::string_view body, size_t expected,
+                                       std::string_view transport = {});
+
+// Appends `s` as a JSON string (quoted; `"`, `\` and control bytes escaped; other bytes as they
+// are). Keys and names are short: no writer is made per record.
+void AppendJsonText(std::string_view s, std::string* out);
+
+// Reads `path` ("a.b.c") out of a JSON object record: the string, or a number or boolean as
+// written; false when the record is not JSON, or the field is missing, null or a container.
+bool KeyFromField(std::string_view data, std::string_view path, std::string* key);
+
+}  // namespace sluice::kinesis

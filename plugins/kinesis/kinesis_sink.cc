@@ -1,0 +1,318 @@
+// The `kinesis` sink: puts records into a Kinesis data stream (AWS, another sluice's Kinesis API,
+// kinesalite) with PutRecords, as the Kinesis Agent does.
+//
+// A batch becomes one call per 500 records or 5 MiB. Each record keeps a partition key: its key
+// in the stream the delivery reads (`source`, so the records of one key stay in order), a random
+// one, or a field of the JSON record. A record the service refuses alone
+// (ProvisionedThroughputExceededException, InternalFailure) is retried alone, with Firehose's
+// back-off and jitter; a call that fails as a whole retries its records. A record over 1 MiB with
+// its key, or with a key Kinesis cannot take, is rejected at once (the host spills it). Requests
+// are signed with SigV4 (service `kinesis`) with the AWS credentials chain of the s3 sink.
+//
+// THREADING: one KinesisSink per host instance; Send is never re-entered.
+#include <chrono>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "plugins/common/aws_credentials.h"
+#include "plugins/common/http_client.h"
+#include "plugins/common/sigv4.h"
+#include "plugins/common/sink_util.h"
+#include "plugins/kinesis/kinesis_protocol.h"
+#include "sluice_sink.hpp"
+
+namespace sluice::kinesis {
+namespace {
+
+const sluice_option_def kOptions[] = {
+    {"stream", SLUICE_OPT_STRING, nullptr,
+     "Name of the Kinesis data stream the records are put into (or stream_arn).", 0, nullptr},
+    {"stream_arn", SLUICE_OPT_STRING, nullptr,
+     "ARN of the stream, instead of stream (the region in it is not used to sign: see region).", 0,
+     nullptr},
+    {"region", SLUICE_OPT_STRING, "us-east-1", "AWS region of the stream (used in signatures).", 0,
+     nullptr},
+    {"endpoint", SLUICE_OPT_STRING, "",
+     "Base URL of the Kinesis API (another sluice, kinesalite); unset: "
+     "https://kinesis.<region>.amazonaws.com.",
+     0, nullptr},
+    {"partition_key", SLUICE_OPT_STRING, "source",
+     "Partition key of each record: source (its key in the stream the delivery reads), random, "
+     "or field:<path> (a field of a JSON record, a.b.c; the source key when it is missing).",
+     0, nullptr},
+    {"access_key_id", SLUICE_OPT_STRING, nullptr,
+     "Access key id; unset: the environment, the shared credentials file, instance metadata.", 0,
+     nullptr},
+    {"secret_access_key", SLUICE_OPT_STRING, nullptr, "Secret access key (with access_key_id).", 0,
+     nullptr},
+    {"session_token", SLUICE_OPT_STRING, nullptr, "Session token of temporary credentials.", 0,
+     nullptr},
+    {"profile", SLUICE_OPT_STRING, nullptr,
+     "Profile of the shared credentials file; unset: AWS_PROFILE, else default.", 0, nullptr},
+    {"http2", SLUICE_OPT_BOOL, "false", "Negotiate HTTP/2 (over TLS, by ALPN).", 0, nullptr},
+    {"connect_timeout", SLUICE_OPT_DURATION, "10s", "TCP and TLS connect timeout.", 0, nullptr},
+    {"request_timeout", SLUICE_OPT_DURATION, "60s", "Timeout of one whole PutRecords call.", 0,
+     nullptr},
+    {"ca_file", SLUICE_OPT_STRING, nullptr, "PEM file of trusted CAs; unset: the system's.", 0,
+     nullptr},
+    {"ca_path", SLUICE_OPT_STRING, nullptr, "Directory of trusted CAs; unset: the system's.", 0,
+     nullptr},
+    {"insecure_skip_verify", SLUICE_OPT_BOOL, "false",
+     "Skip TLS certificate verification (tests only).", 0, nullptr},
+    {"proxy", SLUICE_OPT_STRING, nullptr,
+     "HTTP proxy URL; unset: http_proxy / https_proxy / no_proxy from the environment.", 0,
+     nullptr},
+    {nullptr, SLUICE_OPT_STRING, nullptr, nullptr, 0, nullptr},
+};
+
+enum class KeyMode { kSource, kRandom, kField };
+
+class KinesisSink final : public Sink {
+ public:
+  static sluice::Created<sluice::Sink> Create(const sluice::Options& opts, sluice::Host host) {
+    using Made = sluice::Created<sluice::Sink>;
+    auto s = std::make_unique<KinesisSink>();
+    s->host_ = host;
+    s->stream_ = opts.Get("stream");
+    s->stream_arn_ = opts.Get("stream_arn");
+    if (s->stream_.empty() == s->stream_arn_.empty()) {
+      return Made::Error("give one of stream and stream_arn");
+    }
+    s->region_ = opts.Get("region", "us-east-1");
+    std::string endpoint = opts.Get("endpoint");
+    if (endpoint.empty()) endpoint = "https://kinesis." + s->region_ + ".amazonaws.com";
+    while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
+    size_t scheme = endpoint.find("://");
+    if (scheme == std::string::npos ||
+        (endpoint.compare(0, scheme, "http") != 0 && endpoint.compare(0, scheme, "https") != 0)) {
+      return Made::Error("endpoint must be an http:// or https:// URL, not \"" + endpoint + "\"");
+    }
+    s->url_ = endpoint + "/";
+    s->host_header_ = endpoint.substr(scheme + 3);
+    if (s->host_header_.find('/') != std::string::npos) {
+      return Made::Error("endpoint must have no path: \"" + endpoint + "\"");
+    }
+    std::string key = opts.Get("partition_key", "source");
+    if (key == "source") {
+      s->key_mode_ = KeyMode::kSource;
+    } else if (key == "random") {
+      s->key_mode_ = KeyMode::kRandom;
+    } else if (key.rfind("field:", 0) == 0 && key.size() > 6) {
+      s->key_mode_ = KeyMode::kField;
+      s->key_field_ = key.substr(6);
+    } else {
+      return Made::Error("partition_key must be source, random or field:<path>, not \"" + key +
+                         "\"");
+    }
+    sink::AwsCredentialsConfig creds;
+    creds.access_key_id = opts.Get("access_key_id");
+    creds.secret_access_key = opts.Get("secret_access_key");
+    creds.session_token = opts.Get("session_token");
+    creds.profile = opts.Get("profile");
+    auto provider = sink::AwsCredentialsProvider::Create(creds);
+    if (!provider.ok()) return Made::Error(provider.status().message());
+    s->creds_ = std::move(*provider);
+    sink::HttpOptions http;
+    http.http2 = opts.GetBool("http2");
+    http.connect_timeout_ms = opts.GetDuration("connect_timeout").count();
+    http.timeout_ms = opts.GetDuration("request_timeout").count();
+    http.ca_file = opts.Get("ca_file");
+    http.ca_path = opts.Get("ca_path");
+    http.insecure_skip_verify = opts.GetBool("insecure_skip_verify");
+    http.proxy = opts.Get("proxy");
+    auto client = sink::HttpClient::Create(http);
+    if (!client.ok()) return Made::Error(client.status().message());
+    s->client_ = std::move(*client);
+    s->rng_.seed(std::random_device{}());
+    return s;
+  }
+
+  Outcome Send(const Batch& batch) override {
+    const size_t n = batch.size();
+    std::vector<RecordOutcome> outcomes(n);
+    entries_.clear();
+    keys_.resize(n);
+    size_t rejected = 0;
+    for (size_t i = 0; i < n; ++i) {
+      Record r = batch.record(i);
+      std::string_view key = KeyOf(r, &keys_[i]);
+      std::string why = CheckRecord(r.data, key);
+      if (!why.empty()) {
+        outcomes[i].code = SLUICE_DELIVER_REJECT;
+        outcomes[i].reason =
+            "Kinesis.RecordRejected: record " + std::string(r.record_id) + " has " + why;
+        ++rejected;
+        continue;
+      }
+      entries_.push_back({i, r.data, key});
+    }
+    if (rejected > 0) host_.Count("records_rejected", rejected);
+    Outcome whole;
+    size_t ok = 0, retry = 0;
+    for (const CallRange& call : PlanCalls(entries_)) {
+      body_.clear();
+      AppendPutRecordsBody(stream_, stream_arn_, entries_, call, &body_);
+      PutRecordsAnswer a = Put(call.count);
+      if (!a.call_ok) {
+        if (a.loud && sink::LoudAttempt(batch.attempt())) {
+          host_.Log(SLUICE_LOG_ERROR, "PutRecords to " + Target() + " failed: " + a.error_code +
+                                          ": " + a.error_message + "; retrying");
+        }
+        uint32_t after = a.retry ? Backoff(batch.attempt()) : 0;
+        for (size_t k = call.first; k < call.first + call.count; ++k) {
+          RecordOutcome& o = outcomes[entries_[k].index];
+          o.code = a.retry ? SLUICE_DELIVER_RETRY : SLUICE_DELIVER_REJECT;
+          o.retry_after_ms = after;
+          o.reason = a.error_code + ": " + a.error_message;
+        }
+        if (a.retry) retry += call.count;
+        whole.error_code = a.error_code;
+        whole.error_message = a.error_message;
+        whole.retry_after_ms = std::max(whole.retry_after_ms, after);
+        continue;
+      }
+      size_t failed = 0;
+      for (size_t k = 0; k < call.count; ++k) {
+        const PutRecordsAnswer::Result& res = a.records[k];
+        RecordOutcome& o = outcomes[entries_[call.first + k].index];
+        if (res.error_code.empty()) {
+          ++ok;
+          continue;
+        }
+        ++failed;
+        o.code = SLUICE_DELIVER_RETRY;
+        o.retry_after_ms = Backoff(batch.attempt());
+        o.reason = res.error_code + ": " + res.error_message;
+      }
+      host_.Count("records_put", call.count - failed);
+      if (failed > 0) {
+        host_.Count("records_failed", failed);
+        retry += failed;
+      }
+    }
+    if (ok == n) return Outcome::Ok();
+    if (retry == n) {
+      whole.code = SLUICE_DELIVER_RETRY;
+      if (whole.error_code.empty()) {
+        whole.error_code = "Kinesis.RecordsFailed";
+        whole.error_message = outcomes.empty() ? "" : outcomes[0].reason;
+      }
+      whole.retry_after_ms = std::max<uint32_t>(whole.retry_after_ms, Backoff(batch.attempt()));
+      return whole;
+    }
+    return Outcome::Partial(std::move(outcomes));
+  }
+
+  bool Healthcheck(std::string* error) override {
+    body_ = stream_arn_.empty() ? "{\"StreamName\":" : "{\"StreamARN\":";
+    AppendJsonText(stream_arn_.empty() ? stream_ : stream_arn_, &body_);
+    body_.push_back('}');
+    auto resp = Call("Kinesis_20131202.DescribeStreamSummary");
+    if (!resp.ok()) {
+      *error = "Kinesis endpoint " + url_ + " unreachable: " + resp.status().message();
+      return false;
+    }
+    if (resp->status != 200) {
+      PutRecordsAnswer a = ParsePutRecordsAnswer(resp->status, resp->body, 0);
+      *error = "stream " + Target() + ": " + a.error_code + ": " + a.error_message;
+      return false;
+    }
+    return true;
+  }
+
+ private:
+  std::string Target() const { return stream_arn_.empty() ? stream_ : stream_arn_; }
+
+  // The record's partition key; `scratch` holds it when it is made here.
+  std::string_view KeyOf(const Record& r, std::string* scratch) {
+    switch (key_mode_) {
+      case KeyMode::kRandom: {
+        static const char kHex[] = "0123456789abcdef";
+        uint64_t a = rng_(), b = rng_();
+        scratch->resize(32);
+        for (int i = 0; i < 16; ++i) {
+          (*scratch)[i] = kHex[(a >> (i * 4)) & 15];
+          (*scratch)[16 + i] = kHex[(b >> (i * 4)) & 15];
+        }
+        return *scratch;
+      }
+      case KeyMode::kField:
+        if (KeyFromField(r.data, key_field_, scratch) && !scratch->empty()) return *scratch;
+        host_.Count("key_field_missing", 1);
+        [[fallthrough]];
+      case KeyMode::kSource:
+        // A stream record always has a key; a host before ABI 1.5 gives none: the record id
+        // ("<shard>-<offset>") keeps records of one source shard together.
+        return r.partition_key.empty() ? r.record_id : r.partition_key;
+    }
+    return r.record_id;
+  }
+
+  uint32_t Backoff(uint32_t attempt) { return sink::FirehoseBackoffMs(attempt, unit_(rng_)); }
+
+  Result<sink::HttpResponse> Call(const char* target) {
+    Result<sink::AwsCredentials> creds = creds_->Get();
+    if (!creds.ok()) return creds.status();
+    sink::SigV4Request req;
+    req.method = "POST";
+    req.path = "/";
+    req.payload_hash = sink::Sha256Hex(body_);
+    req.headers = {{"Host", host_header_},
+                   {"Content-Type", "application/x-amz-json-1.1"},
+                   {"X-Amz-Target", target}};
+    sink::Sign(&req, *creds, {region_, "kinesis", std::time(nullptr)});
+    sink::HttpRequest http;
+    http.method = "POST";
+    http.url = url_;
+    http.headers = std::move(req.headers);
+    http.body = body_;
+    host_.Count("requests", 1);
+    host_.Count("bytes_sent", body_.size());
+    return client_->Send(http);
+  }
+
+  // Sends the PutRecords body_ of `expected` records.
+  PutRecordsAnswer Put(size_t expected) {
+    auto resp = Call("Kinesis_20131202.PutRecords");
+    if (!resp.ok()) {
+      PutRecordsAnswer a;
+      a.error_code = resp.status().code() == Code::kUnavailable ? "Kinesis.Transport"
+                                                                : "Kinesis.NoCredentials";
+      a.error_message = resp.status().message();
+      a.loud = a.error_code == "Kinesis.NoCredentials";
+      host_.Count("requests_failed", 1);
+      return a;
+    }
+    PutRecordsAnswer a = ParsePutRecordsAnswer(resp->status, resp->body, expected);
+    if (!a.call_ok) host_.Count("requests_failed", 1);
+    return a;
+  }
+
+  Host host_;
+  std::string stream_, stream_arn_, region_, url_, host_header_;
+  KeyMode key_mode_ = KeyMode::kSource;
+  std::string key_field_;
+  std::unique_ptr<sink::AwsCredentialsProvider> creds_;
+  std::unique_ptr<sink::HttpClient> client_;
+  std::vector<PutEntry> entries_;
+  std::vector<std::string> keys_;
+  std::string body_;
+  std::mt19937_64 rng_;
+  std::uniform_real_distribution<double> unit_{0.0, 1.0};
+};
+
+}  // namespace
+}  // namespace sluice::kinesis
+
+// The delivery policy: records in batches of up to 5 MiB (one to ten PutRecords calls), sent
+// within a second by default as the Kinesis Agent does; retries up to a day.
+static constexpr sluice_delivery_policy kKinesisPolicy = sluice::MakePolicy(
+    {1 << 10, 5 << 20, 64 << 20}, {0, 1000, 900000}, {300000, 86400000}, "kinesis-failed");
+
+SLUICE_EXPORT_SINK_WITH_POLICY(sluice::kinesis::KinesisSink, "kinesis", SLUICE_KIND_RECORD_SINK, 0,
+                               sluice::kinesis::kOptions, "1.0",
+                               "Puts records into a Kinesis data stream with PutRecords (AWS, "
+                               "another sluice, kinesalite), each with a partition key.",
+                               &kKinesisPolicy)
