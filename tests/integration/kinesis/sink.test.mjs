@@ -1,0 +1,206 @@
+// The kinesis sink end to end: an edge daemon (`sluice run`) tails a log file into its stream and
+// delivers it with the kinesis sink to two Kinesis servers it did not write: a second sluice
+// daemon (the central broker, SigV4 authentication on) and kinesalite. Every line is read back
+// with the AWS SDK for JavaScript v3 from each and counted (no loss, no duplicate), and each
+// record keeps the partition key it had at the edge.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync, openSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sdk, clients, destroyAll } from './harness.mjs';
+
+const bin = process.env.SLUICE_BIN;
+if (!bin) throw new Error('SLUICE_BIN must name the sluice binary');
+const here = dirname(fileURLToPath(import.meta.url));
+const LINES = 12000;
+const CENTRAL = { accessKeyId: 'AKIDCENTRAL', secretAccessKey: 'central-secret-key' };
+
+const children = [];
+let work;
+after(() => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  if (work && !process.env.DEBUG_KINESIS_SINK) rmSync(work, { recursive: true, force: true });
+  else if (work) console.error('kept', work);
+});
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function startDaemon(dir, yaml) {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'sluice.yaml'), yaml, { mode: 0o600 });
+  const log = openSync(join(dir, 'daemon.log'), 'a');
+  const child = spawn(bin, ['run', '-c', 'sluice.yaml'], { cwd: dir, stdio: ['ignore', log, log] });
+  children.push(child);
+  child.logText = () => readFileSync(join(dir, 'daemon.log'), 'utf8').slice(-3000);
+  return child;
+}
+
+async function startKinesalite() {
+  const child = spawn(process.execPath, [join(here, 'kinesalite_server.mjs')], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  const line = await new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`kinesalite exited with ${code}`)));
+    createInterface({ input: child.stdout }).once('line', resolve);
+  });
+  const m = /^PORT (\d+)$/.exec(line);
+  if (!m) throw new Error(`unexpected kinesalite output: ${line}`);
+  return `http://127.0.0.1:${m[1]}`;
+}
+
+async function waitFor(what, pred, ms = 60000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await pred();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+// Every record of every shard of `stream`: [{data, key}].
+async function readAll(client, stream) {
+  const out = [];
+  const { Shards } = await client.send(new sdk.ListShardsCommand({ StreamName: stream }));
+  for (const shard of Shards) {
+    let { ShardIterator: it } = await client.send(new sdk.GetShardIteratorCommand({
+      StreamName: stream, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON',
+    }));
+    for (;;) {
+      const r = await client.send(new sdk.GetRecordsCommand({ ShardIterator: it, Limit: 10000 }));
+      for (const rec of r.Records) {
+        out.push({ data: Buffer.from(rec.Data).toString(), key: rec.PartitionKey });
+      }
+      it = r.NextShardIterator;
+      if (!it || (r.Records.length === 0 && r.MillisBehindLatest === 0)) break;
+    }
+  }
+  return out;
+}
+
+function check(records, want, where) {
+  const seen = new Map();
+  for (const r of records) {
+    seen.set(r.data, (seen.get(r.data) || 0) + 1);
+    const user = /user=(u\d+)/.exec(r.data);
+    assert.ok(user, `${where}: unexpected record ${r.data}`);
+    assert.equal(r.key, user[1], `${where}: the edge's partition key is kept`);
+  }
+  let missing = 0, twice = 0;
+  for (const line of want) {
+    const n = seen.get(line) || 0;
+    if (n === 0) missing++;
+    if (n > 1) twice++;
+  }
+  assert.equal(missing, 0, `${where}: lines missing`);
+  assert.equal(twice, 0, `${where}: lines delivered twice`);
+  assert.equal(records.length, want.length, `${where}: records`);
+}
+
+test('an edge daemon feeds a central sluice and kinesalite through the kinesis sink',
+  { timeout: 180000 }, async () => {
+    work = mkdtempSync(join(tmpdir(), 'sluice-kinesis-sink-'));
+    const plugins = join(dirname(bin), 'plugins');
+    const apiPort = await freePort();
+    const central = startDaemon(join(work, 'central'), `data_dir: ./data
+admin: {listen: "127.0.0.1:0"}
+plugin_dirs: [${plugins}]
+broker:
+  api:
+    listen: 127.0.0.1:${apiPort}
+    auth:
+      - access_key_id: ${CENTRAL.accessKeyId}
+        secret_access_key: ${CENTRAL.secretAccessKey}
+streams:
+  - name: fleet
+    shards: 3
+`);
+    const kinesaliteEndpoint = await startKinesalite();
+    const k = clients(kinesaliteEndpoint, CENTRAL).h1;
+    await k.send(new sdk.CreateStreamCommand({ StreamName: 'fleet', ShardCount: 2 }));
+    const c = clients(`http://127.0.0.1:${apiPort}`, CENTRAL).h1;
+    await waitFor('the central daemon', async () => {
+      assert.equal(central.exitCode, null, 'the central daemon exited: ' + central.logText());
+      try {
+        await c.send(new sdk.DescribeStreamSummaryCommand({ StreamName: 'fleet' }));
+        return true;
+      } catch {
+        return false;
+      }
+    });
+
+    const edgeDir = join(work, 'edge');
+    mkdirSync(join(edgeDir, 'log'), { recursive: true });
+    const want = [];
+    for (let i = 0; i < LINES; i++) {
+      want.push(`seq=${i} user=u${i % 37} path=/api/v1/items/${i} ${'x'.repeat(i % 300)}`);
+    }
+    // A first part before the start, the rest while it runs.
+    writeFileSync(join(edgeDir, 'log', 'app.log'), want.slice(0, LINES / 2).join('\n') + '\n');
+    const edge = startDaemon(edgeDir, `data_dir: ./data
+admin: {listen: "127.0.0.1:0"}
+plugin_dirs: [${plugins}]
+streams:
+  - name: logs
+    shards: 2
+sources:
+  - name: app
+    paths: ["./log/*.log"]
+    stream: logs
+    initial_position: start_of_file
+    partition_key: "regex:user=(u[0-9]+)"
+    rescan_interval: 200ms
+deliveries:
+  - name: to-central
+    stream: logs
+    buffer: {size: 256KiB, interval: 200ms}
+    errors: {path: ./errors-central}
+    sink:
+      type: kinesis
+      stream: fleet
+      endpoint: http://127.0.0.1:${apiPort}
+      access_key_id: ${CENTRAL.accessKeyId}
+      secret_access_key: ${CENTRAL.secretAccessKey}
+  - name: to-kinesalite
+    stream: logs
+    buffer: {size: 256KiB, interval: 200ms}
+    errors: {path: ./errors-kinesalite}
+    sink:
+      type: kinesis
+      stream: fleet
+      endpoint: ${kinesaliteEndpoint}
+      access_key_id: anything
+      secret_access_key: anything
+`);
+    await new Promise((r) => setTimeout(r, 500));
+    writeFileSync(join(edgeDir, 'log', 'app.log'), want.slice(LINES / 2).join('\n') + '\n', { flag: 'a' });
+
+    let fromCentral = [], fromKinesalite = [];
+    await waitFor('every line at both servers', async () => {
+      assert.equal(edge.exitCode, null, 'the edge daemon exited: ' + edge.logText());
+      fromCentral = await readAll(c, 'fleet');
+      fromKinesalite = await readAll(k, 'fleet');
+      return fromCentral.length >= LINES && fromKinesalite.length >= LINES;
+    }, 120000);
+    await new Promise((r) => setTimeout(r, 1000));  // anything more would be a duplicate
+    fromCentral = await readAll(c, 'fleet');
+    fromKinesalite = await readAll(k, 'fleet');
+    check(fromCentral, want, 'central sluice');
+    check(fromKinesalite, want, 'kinesalite');
+    destroyAll({ c, k });
+  });
