@@ -2,9 +2,11 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "core/base64.h"
+#include "core/hash_key.h"
 #include "core/json.h"
 #include "core/utf8.h"
 
@@ -105,6 +107,10 @@ void AppendPutRecordsBody(std::string_view stream_name, std::string_view stream_
     Base64Append(entries[i].data, out);
     out->append("\",\"PartitionKey\":");
     AppendJsonText(entries[i].key, out);
+    if (!entries[i].explicit_hash_key.empty()) {
+      out->append(",\"ExplicitHashKey\":");
+      AppendJsonText(entries[i].explicit_hash_key, out);
+    }
     out->push_back('}');
   }
   out->append("],");
@@ -180,6 +186,33 @@ PutRecordsAnswer ParsePutRecordsAnswer(long status, std::string_view body, size_
     a.records.push_back(std::move(res));
   }
   return a;
+}
+
+bool ParseListShards(std::string_view body, std::vector<ShardRange>* shards,
+                     std::string* next_token) {
+  rapidjson::Document doc;
+  if (!ParseJson(body, &doc).ok() || !doc.IsObject()) return false;
+  auto list = doc.FindMember("Shards");
+  if (list == doc.MemberEnd() || !list->value.IsArray()) return false;
+  for (const auto& sh : list->value.GetArray()) {
+    if (!sh.IsObject()) return false;
+    // A closed shard (a parent after a split or merge) takes no more records.
+    auto seq = sh.FindMember("SequenceNumberRange");
+    if (seq != sh.MemberEnd() && !StringMember(seq->value, "EndingSequenceNumber").empty()) {
+      continue;
+    }
+    auto range = sh.FindMember("HashKeyRange");
+    if (range == sh.MemberEnd()) return false;
+    std::string start = StringMember(range->value, "StartingHashKey");
+    auto a = ParseHashKey(start);
+    auto b = ParseHashKey(StringMember(range->value, "EndingHashKey"));
+    if (!a.ok() || !b.ok() || *a > *b) return false;
+    shards->push_back({*a, *b, start});
+  }
+  std::sort(shards->begin(), shards->end(),
+            [](const ShardRange& x, const ShardRange& y) { return x.start < y.start; });
+  *next_token = StringMember(doc, "NextToken");
+  return true;
 }
 
 bool KeyFromField(std::string_view data, std::string_view path, std::string* key) {

@@ -21,11 +21,13 @@ inline constexpr size_t kMaxBytesPerCall = 5u << 20;  // data + partition keys
 inline constexpr size_t kMaxRecordBytes = 1u << 20;   // data + partition key
 inline constexpr size_t kMaxPartitionKeyChars = 256;
 
-// One record to put: its index in the batch, its data and its partition key.
+// One record to put: its index (in the batch, or of its aggregate), its data, its partition key
+// and, when set, the explicit hash key that picks its shard instead of the key's MD5.
 struct PutEntry {
   size_t index;
   std::string_view data;
   std::string_view key;
+  std::string_view explicit_hash_key = {};
 };
 
 // Splits `entries` (in order) into calls within the limits: [first, first + count) of entries.
@@ -67,6 +69,16 @@ PutRecordsAnswer ParsePutRecordsAnswer(long status, std::string_view body, size_
 // Appends `s` as a JSON string (quoted; `"`, `\` and control bytes escaped; other bytes as they
 // are). Keys and names are short: no writer is made per record.
 void AppendJsonText(std::string_view s, std::string* out);
+
+// One shard's hash key range, as ListShards answers it.
+struct ShardRange {
+  unsigned __int128 start, end;
+  std::string start_text;  // decimal, as sent in ExplicitHashKey
+};
+// Reads a ListShards answer: the open shards' ranges (sorted by start) and the next token ("" at
+// the end). False when the answer is not one.
+bool ParseListShards(std::string_view body, std::vector<ShardRange>* shards,
+                     std::string* next_token);
 
 // Reads `path` ("a.b.c") out of a JSON object record: the string, or a number or boolean as
 // written; false when the record is not JSON, or the field is missing, null or a container.

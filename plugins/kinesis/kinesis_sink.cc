@@ -10,17 +10,22 @@
 // are signed with SigV4 (service `kinesis`) with the AWS credentials chain of the s3 sink.
 //
 // THREADING: one KinesisSink per host instance; Send is never re-entered.
+#include <algorithm>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "core/clock.h"
+#include "core/hash_key.h"
 #include "plugins/common/aws_credentials.h"
 #include "plugins/common/http_client.h"
 #include "plugins/common/sigv4.h"
 #include "plugins/common/sink_util.h"
 #include "plugins/kinesis/kinesis_protocol.h"
+#include "plugins/kinesis/kpl.h"
 #include "sluice_sink.hpp"
 
 namespace sluice::kinesis {
@@ -42,6 +47,11 @@ const sluice_option_def kOptions[] = {
      "Partition key of each record: source (its key in the stream the delivery reads), random, "
      "or field:<path> (a field of a JSON record, a.b.c; the source key when it is missing).",
      0, nullptr},
+    {"aggregation", SLUICE_OPT_ENUM, "none",
+     "none: one Kinesis record per record; kpl: records packed into KPL aggregated records of up "
+     "to 1 MiB per shard (KCL, Firehose and aws-kinesis-agg de-aggregate them); needs "
+     "kinesis:ListShards.",
+     0, "none|kpl"},
     {"access_key_id", SLUICE_OPT_STRING, nullptr,
      "Access key id; unset: the environment, the shared credentials file, instance metadata.", 0,
      nullptr},
@@ -106,6 +116,7 @@ class KinesisSink final : public Sink {
       return Made::Error("partition_key must be source, random or field:<path>, not \"" + key +
                          "\"");
     }
+    s->kpl_ = opts.Get("aggregation", "none") == "kpl";
     sink::AwsCredentialsConfig creds;
     creds.access_key_id = opts.Get("access_key_id");
     creds.secret_access_key = opts.Get("secret_access_key");
@@ -132,7 +143,7 @@ class KinesisSink final : public Sink {
   Outcome Send(const Batch& batch) override {
     const size_t n = batch.size();
     std::vector<RecordOutcome> outcomes(n);
-    entries_.clear();
+    records_.clear();
     keys_.resize(n);
     size_t rejected = 0;
     for (size_t i = 0; i < n; ++i) {
@@ -146,51 +157,67 @@ class KinesisSink final : public Sink {
         ++rejected;
         continue;
       }
-      entries_.push_back({i, r.data, key});
+      records_.push_back({i, r.data, key});
     }
     if (rejected > 0) host_.Count("records_rejected", rejected);
     Outcome whole;
     size_t ok = 0, retry = 0;
-    for (const CallRange& call : PlanCalls(entries_)) {
+    // What is put: the records themselves, or (aggregation: kpl) aggregates of them. A unit's
+    // members are the batch indices its answer applies to.
+    if (!Units(batch.attempt(), &whole)) {
+      uint32_t after = Backoff(batch.attempt());
+      for (const PutEntry& e : records_) {
+        outcomes[e.index].code = SLUICE_DELIVER_RETRY;
+        outcomes[e.index].retry_after_ms = after;
+        outcomes[e.index].reason = whole.error_code + ": " + whole.error_message;
+      }
+      retry = records_.size();
+      whole.retry_after_ms = after;
+    }
+    for (const CallRange& call : PlanCalls(units_)) {
       body_.clear();
-      AppendPutRecordsBody(stream_, stream_arn_, entries_, call, &body_);
+      AppendPutRecordsBody(stream_, stream_arn_, units_, call, &body_);
       PutRecordsAnswer a = Put(call.count);
+      auto fail = [&](size_t unit, int32_t code, uint32_t after, const std::string& reason) {
+        const auto [first, count] = members_of_[unit];
+        for (size_t m = first; m < first + count; ++m) {
+          RecordOutcome& o = outcomes[members_[m]];
+          o.code = code;
+          o.retry_after_ms = after;
+          o.reason = reason;
+        }
+        return count;
+      };
       if (!a.call_ok) {
         if (a.loud && sink::LoudAttempt(batch.attempt())) {
           host_.Log(SLUICE_LOG_ERROR, "PutRecords to " + Target() + " failed: " + a.error_code +
                                           ": " + a.error_message + "; retrying");
         }
         uint32_t after = a.retry ? Backoff(batch.attempt()) : 0;
+        std::string reason = a.error_code + ": " + a.error_message;
         for (size_t k = call.first; k < call.first + call.count; ++k) {
-          RecordOutcome& o = outcomes[entries_[k].index];
-          o.code = a.retry ? SLUICE_DELIVER_RETRY : SLUICE_DELIVER_REJECT;
-          o.retry_after_ms = after;
-          o.reason = a.error_code + ": " + a.error_message;
+          size_t c = fail(k, a.retry ? SLUICE_DELIVER_RETRY : SLUICE_DELIVER_REJECT, after, reason);
+          if (a.retry) retry += c;
         }
-        if (a.retry) retry += call.count;
         whole.error_code = a.error_code;
         whole.error_message = a.error_message;
         whole.retry_after_ms = std::max(whole.retry_after_ms, after);
         continue;
       }
-      size_t failed = 0;
+      size_t put = 0, failed = 0;
       for (size_t k = 0; k < call.count; ++k) {
         const PutRecordsAnswer::Result& res = a.records[k];
-        RecordOutcome& o = outcomes[entries_[call.first + k].index];
         if (res.error_code.empty()) {
-          ++ok;
+          put += members_of_[call.first + k].second;
           continue;
         }
-        ++failed;
-        o.code = SLUICE_DELIVER_RETRY;
-        o.retry_after_ms = Backoff(batch.attempt());
-        o.reason = res.error_code + ": " + res.error_message;
+        failed += fail(call.first + k, SLUICE_DELIVER_RETRY, Backoff(batch.attempt()),
+                       res.error_code + ": " + res.error_message);
       }
-      host_.Count("records_put", call.count - failed);
-      if (failed > 0) {
-        host_.Count("records_failed", failed);
-        retry += failed;
-      }
+      ok += put;
+      retry += failed;
+      host_.Count("records_put", put);
+      if (failed > 0) host_.Count("records_failed", failed);
     }
     if (ok == n) return Outcome::Ok();
     if (retry == n) {
@@ -252,6 +279,117 @@ class KinesisSink final : public Sink {
 
   uint32_t Backoff(uint32_t attempt) { return sink::FirehoseBackoffMs(attempt, unit_(rng_)); }
 
+  // Fills units_, members_ and members_of_ from records_. False (with the error in *whole) when
+  // aggregation needs the stream's shards and cannot have them.
+  bool Units(uint32_t attempt, Outcome* whole) {
+    units_.clear();
+    members_.clear();
+    members_of_.clear();
+    aggregates_.clear();
+    if (!kpl_) {
+      for (const PutEntry& e : records_) {
+        members_of_.emplace_back(members_.size(), 1);
+        members_.push_back(e.index);
+        units_.push_back(e);
+      }
+      return true;
+    }
+    if (records_.empty()) return true;
+    if (Status st = RefreshShards(); !st.ok()) {
+      whole->error_code = "Kinesis.ListShards";
+      whole->error_message = st.message();
+      if (sink::LoudAttempt(attempt)) {
+        host_.Log(SLUICE_LOG_ERROR, "aggregation: cannot list the shards of " + Target() + ": " +
+                                        st.message() + "; retrying");
+      }
+      return false;
+    }
+    // Records of one shard go in that shard's aggregates, in order, so the records of a key stay
+    // in order wherever the shard map has moved since: every aggregate of a group carries the
+    // same explicit hash key.
+    by_shard_.assign(shards_.size(), {});
+    for (size_t k = 0; k < records_.size(); ++k) {
+      by_shard_[ShardOf(HashKeyOf(records_[k].key))].push_back(k);
+    }
+    for (size_t s = 0; s < shards_.size(); ++s) {
+      KplAggregator& agg = aggregator_;
+      agg.Clear();
+      size_t first_member = members_.size();
+      std::string_view outer_key;
+      auto flush = [&] {
+        if (agg.empty()) return;
+        aggregates_.emplace_back();
+        agg.Finish(&aggregates_.back());
+        members_of_.emplace_back(first_member, members_.size() - first_member);
+        units_.push_back({units_.size(), aggregates_.back(), outer_key, shards_[s].start_text});
+        agg.Clear();
+        first_member = members_.size();
+      };
+      for (size_t k : by_shard_[s]) {
+        const PutEntry& e = records_[k];
+        std::string_view key = agg.empty() ? e.key : outer_key;
+        if (!agg.empty() && agg.SizeWith(e.key, e.data) + key.size() > kMaxRecordBytes) flush();
+        if (agg.empty()) outer_key = e.key;
+        if (agg.SizeWith(e.key, e.data) + outer_key.size() > kMaxRecordBytes) {
+          // Too large to aggregate even alone: put as it is, in its place in the order.
+          members_of_.emplace_back(members_.size(), 1);
+          members_.push_back(e.index);
+          units_.push_back({units_.size(), e.data, e.key, shards_[s].start_text});
+          first_member = members_.size();
+          continue;
+        }
+        agg.Add(e.key, e.data);
+        members_.push_back(e.index);
+      }
+      flush();
+    }
+    return true;
+  }
+
+  size_t ShardOf(unsigned __int128 hash) const {
+    size_t lo = 0, hi = shards_.size();
+    while (hi - lo > 1) {  // the last shard starting at or before `hash`
+      size_t mid = (lo + hi) / 2;
+      (shards_[mid].start <= hash ? lo : hi) = mid;
+    }
+    return lo;
+  }
+
+  // The stream's open shards, listed again after a minute (a reshard moves the ranges).
+  Status RefreshShards() {
+    int64_t now = Clock::Real()->MonotonicMs();
+    if (!shards_.empty() && now - shards_at_ms_ < 60000) return Status::Ok();
+    std::vector<ShardRange> shards;
+    std::string token;
+    do {
+      body_ = "{";
+      if (!token.empty()) {
+        body_ += "\"NextToken\":";
+        AppendJsonText(token, &body_);
+      } else {
+        body_ += stream_arn_.empty() ? "\"StreamName\":" : "\"StreamARN\":";
+        AppendJsonText(stream_arn_.empty() ? stream_ : stream_arn_, &body_);
+      }
+      body_ += "}";
+      auto resp = Call("Kinesis_20131202.ListShards");
+      if (!resp.ok()) return resp.status();
+      if (resp->status != 200) {
+        PutRecordsAnswer a = ParsePutRecordsAnswer(resp->status, resp->body, 0);
+        return Unavailable(a.error_code + ": " + a.error_message);
+      }
+      token.clear();
+      if (!ParseListShards(resp->body, &shards, &token)) {
+        return Unavailable("ListShards answered what is not a shard list");
+      }
+    } while (!token.empty());
+    if (shards.empty()) return Unavailable("the stream has no open shard");
+    std::sort(shards.begin(), shards.end(),
+              [](const ShardRange& x, const ShardRange& y) { return x.start < y.start; });
+    shards_ = std::move(shards);
+    shards_at_ms_ = now;
+    return Status::Ok();
+  }
+
   Result<sink::HttpResponse> Call(const char* target) {
     Result<sink::AwsCredentials> creds = creds_->Get();
     if (!creds.ok()) return creds.status();
@@ -296,7 +434,17 @@ class KinesisSink final : public Sink {
   std::string key_field_;
   std::unique_ptr<sink::AwsCredentialsProvider> creds_;
   std::unique_ptr<sink::HttpClient> client_;
-  std::vector<PutEntry> entries_;
+  bool kpl_ = false;
+  std::vector<ShardRange> shards_;
+  int64_t shards_at_ms_ = 0;
+  // Scratch of Send, reused: the records that can be put, what is put (records or aggregates),
+  // each unit's members (batch indices) and the aggregates' bytes.
+  std::vector<PutEntry> records_, units_;
+  std::vector<size_t> members_;
+  std::vector<std::pair<size_t, size_t>> members_of_;  // per unit: first, count in members_
+  std::deque<std::string> aggregates_;                 // stable addresses for units_' views
+  std::vector<std::vector<size_t>> by_shard_;
+  KplAggregator aggregator_;
   std::vector<std::string> keys_;
   std::string body_;
   std::mt19937_64 rng_;

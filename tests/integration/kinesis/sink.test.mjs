@@ -1,8 +1,10 @@
 // The kinesis sink end to end: an edge daemon (`sluice run`) tails a log file into its stream and
 // delivers it with the kinesis sink to two Kinesis servers it did not write: a second sluice
-// daemon (the central broker, SigV4 authentication on) and kinesalite. Every line is read back
-// with the AWS SDK for JavaScript v3 from each and counted (no loss, no duplicate), and each
-// record keeps the partition key it had at the edge.
+// daemon (the central broker, SigV4 authentication on) and kinesalite, as plain records and as
+// KPL aggregated records (aggregation: kpl), which aws-kinesis-agg (an independent implementation
+// of the format) de-aggregates. Every line is read back with the AWS SDK for JavaScript v3 from
+// each and counted (no loss, no duplicate); each record keeps the partition key it had at the
+// edge, and the records of one key arrive in the order they were written.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -12,7 +14,10 @@ import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { sdk, clients, destroyAll } from './harness.mjs';
+
+const agg = createRequire(import.meta.url)('aws-kinesis-agg');
 
 const bin = process.env.SLUICE_BIN;
 if (!bin) throw new Error('SLUICE_BIN must name the sluice binary');
@@ -73,8 +78,23 @@ async function waitFor(what, pred, ms = 60000) {
   }
 }
 
-// Every record of every shard of `stream`: [{data, key}].
-async function readAll(client, stream) {
+// The user records of an aggregated Kinesis record, by aws-kinesis-agg (checksums checked).
+function deaggregate(rec) {
+  let out;
+  agg.deaggregateSync({
+    data: Buffer.from(rec.Data).toString('base64'),
+    partitionKey: rec.PartitionKey,
+    sequenceNumber: rec.SequenceNumber,
+  }, true, (err, users) => {
+    if (err) throw err;
+    out = users.map((u) => ({ data: Buffer.from(u.data, 'base64').toString(), key: u.partitionKey }));
+  });
+  return out;
+}
+
+// Every record of every shard of `stream`, shard by shard in order: [{data, key}]; with
+// `aggregated`, the user records of each (and `.kinesisRecords`, how many Kinesis records).
+async function readAll(client, stream, aggregated = false) {
   const out = [];
   const { Shards } = await client.send(new sdk.ListShardsCommand({ StreamName: stream }));
   for (const shard of Shards) {
@@ -84,7 +104,9 @@ async function readAll(client, stream) {
     for (;;) {
       const r = await client.send(new sdk.GetRecordsCommand({ ShardIterator: it, Limit: 10000 }));
       for (const rec of r.Records) {
-        out.push({ data: Buffer.from(rec.Data).toString(), key: rec.PartitionKey });
+        out.kinesisRecords = (out.kinesisRecords || 0) + 1;
+        if (aggregated) out.push(...deaggregate(rec));
+        else out.push({ data: Buffer.from(rec.Data).toString(), key: rec.PartitionKey });
       }
       it = r.NextShardIterator;
       if (!it || (r.Records.length === 0 && r.MillisBehindLatest === 0)) break;
@@ -95,11 +117,15 @@ async function readAll(client, stream) {
 
 function check(records, want, where) {
   const seen = new Map();
+  const lastOfKey = new Map();
   for (const r of records) {
     seen.set(r.data, (seen.get(r.data) || 0) + 1);
-    const user = /user=(u\d+)/.exec(r.data);
-    assert.ok(user, `${where}: unexpected record ${r.data}`);
-    assert.equal(r.key, user[1], `${where}: the edge's partition key is kept`);
+    const m = /^seq=(\d+) user=(u\d+)/.exec(r.data);
+    assert.ok(m, `${where}: unexpected record ${r.data}`);
+    assert.equal(r.key, m[2], `${where}: the edge's partition key is kept`);
+    const seq = Number(m[1]);
+    assert.ok(!(lastOfKey.get(r.key) > seq), `${where}: key ${r.key} out of order at seq ${seq}`);
+    lastOfKey.set(r.key, seq);
   }
   let missing = 0, twice = 0;
   for (const line of want) {
@@ -129,10 +155,13 @@ broker:
 streams:
   - name: fleet
     shards: 3
+  - name: fleet-kpl
+    shards: 3
 `);
     const kinesaliteEndpoint = await startKinesalite();
     const k = clients(kinesaliteEndpoint, CENTRAL).h1;
     await k.send(new sdk.CreateStreamCommand({ StreamName: 'fleet', ShardCount: 2 }));
+    await k.send(new sdk.CreateStreamCommand({ StreamName: 'fleet-kpl', ShardCount: 2 }));
     const c = clients(`http://127.0.0.1:${apiPort}`, CENTRAL).h1;
     await waitFor('the central daemon', async () => {
       assert.equal(central.exitCode, null, 'the central daemon exited: ' + central.logText());
@@ -186,21 +215,51 @@ deliveries:
       endpoint: ${kinesaliteEndpoint}
       access_key_id: anything
       secret_access_key: anything
+  - name: to-central-kpl
+    stream: logs
+    buffer: {size: 256KiB, interval: 200ms}
+    errors: {path: ./errors-central-kpl}
+    sink:
+      type: kinesis
+      stream: fleet-kpl
+      aggregation: kpl
+      endpoint: http://127.0.0.1:${apiPort}
+      access_key_id: ${CENTRAL.accessKeyId}
+      secret_access_key: ${CENTRAL.secretAccessKey}
+  - name: to-kinesalite-kpl
+    stream: logs
+    buffer: {size: 256KiB, interval: 200ms}
+    errors: {path: ./errors-kinesalite-kpl}
+    sink:
+      type: kinesis
+      stream: fleet-kpl
+      aggregation: kpl
+      endpoint: ${kinesaliteEndpoint}
+      access_key_id: anything
+      secret_access_key: anything
 `);
     await new Promise((r) => setTimeout(r, 500));
     writeFileSync(join(edgeDir, 'log', 'app.log'), want.slice(LINES / 2).join('\n') + '\n', { flag: 'a' });
 
-    let fromCentral = [], fromKinesalite = [];
+    const all = async () => ({
+      central: await readAll(c, 'fleet'),
+      kinesalite: await readAll(k, 'fleet'),
+      centralKpl: await readAll(c, 'fleet-kpl', true),
+      kinesaliteKpl: await readAll(k, 'fleet-kpl', true),
+    });
     await waitFor('every line at both servers', async () => {
       assert.equal(edge.exitCode, null, 'the edge daemon exited: ' + edge.logText());
-      fromCentral = await readAll(c, 'fleet');
-      fromKinesalite = await readAll(k, 'fleet');
-      return fromCentral.length >= LINES && fromKinesalite.length >= LINES;
+      const got = await all();
+      return Object.values(got).every((records) => records.length >= LINES);
     }, 120000);
     await new Promise((r) => setTimeout(r, 1000));  // anything more would be a duplicate
-    fromCentral = await readAll(c, 'fleet');
-    fromKinesalite = await readAll(k, 'fleet');
-    check(fromCentral, want, 'central sluice');
-    check(fromKinesalite, want, 'kinesalite');
+    const got = await all();
+    check(got.central, want, 'central sluice');
+    check(got.kinesalite, want, 'kinesalite');
+    check(got.centralKpl, want, 'central sluice, kpl');
+    check(got.kinesaliteKpl, want, 'kinesalite, kpl');
+    // Aggregated: far fewer Kinesis records than lines.
+    assert.ok(got.centralKpl.kinesisRecords * 20 < LINES, `${got.centralKpl.kinesisRecords} records`);
+    assert.ok(got.kinesaliteKpl.kinesisRecords * 20 < LINES);
     destroyAll({ c, k });
   });
