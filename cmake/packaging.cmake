@@ -17,7 +17,7 @@ set(SLUICE_PACKAGING_DIR ${PROJECT_SOURCE_DIR}/packaging)
 if(TARGET sluice)
   install(TARGETS sluice RUNTIME DESTINATION bin COMPONENT runtime)
 endif()
-foreach(sink file blackhole s3 redshift http opensearch splunk kinesis)
+foreach(sink file blackhole s3 redshift http opensearch splunk kinesis firehose kafka)
   if(TARGET sluice_sink_${sink})
     # OPTIONAL: a build tree may hold only some sinks; the package test checks which are there.
     install(TARGETS sluice_sink_${sink} LIBRARY DESTINATION lib/sluice/plugins COMPONENT runtime
