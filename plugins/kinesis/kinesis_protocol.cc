@@ -9,45 +9,11 @@
 #include "core/hash_key.h"
 #include "core/json.h"
 #include "core/utf8.h"
+#include "plugins/common/aws_json.h"
 
 namespace sluice::kinesis {
 
-void AppendJsonText(std::string_view s, std::string* out) {
-  static const char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(c);
-    } else if (u < 0x20) {
-      out->append("\\u00");
-      out->push_back(kHex[u >> 4]);
-      out->push_back(kHex[u & 15]);
-    } else {
-      out->push_back(c);
-    }
-  }
-  out->push_back('"');
-}
-
 namespace {
-
-// "com.amazonaws.kinesis.v20131202#ResourceNotFoundException" -> "ResourceNotFoundException".
-std::string ShortType(std::string_view t) {
-  size_t hash = t.rfind('#');
-  if (hash != std::string_view::npos) t.remove_prefix(hash + 1);
-  size_t colon = t.find(':');
-  if (colon != std::string_view::npos) t = t.substr(0, colon);
-  return std::string(t);
-}
-
-bool Is(std::string_view code, std::initializer_list<std::string_view> names) {
-  for (std::string_view n : names) {
-    if (code == n) return true;
-  }
-  return false;
-}
 
 std::string StringMember(const rapidjson::Value& v, const char* name) {
   if (!v.IsObject()) return "";
@@ -106,86 +72,28 @@ void AppendPutRecordsBody(std::string_view stream_name, std::string_view stream_
     out->append("{\"Data\":\"");
     Base64Append(entries[i].data, out);
     out->append("\",\"PartitionKey\":");
-    AppendJsonText(entries[i].key, out);
+    sink::AppendJsonText(entries[i].key, out);
     if (!entries[i].explicit_hash_key.empty()) {
       out->append(",\"ExplicitHashKey\":");
-      AppendJsonText(entries[i].explicit_hash_key, out);
+      sink::AppendJsonText(entries[i].explicit_hash_key, out);
     }
     out->push_back('}');
   }
   out->append("],");
   if (!stream_arn.empty()) {
     out->append("\"StreamARN\":");
-    AppendJsonText(stream_arn, out);
+    sink::AppendJsonText(stream_arn, out);
   } else {
     out->append("\"StreamName\":");
-    AppendJsonText(stream_name, out);
+    sink::AppendJsonText(stream_name, out);
   }
   out->push_back('}');
 }
 
 PutRecordsAnswer ParsePutRecordsAnswer(long status, std::string_view body, size_t expected,
                                        std::string_view transport) {
-  PutRecordsAnswer a;
-  if (status == 0) {
-    a.error_code = "Kinesis.Transport";
-    a.error_message = std::string(transport);
-    return a;
-  }
-  rapidjson::Document doc;
-  bool json = ParseJson(body, &doc).ok() && doc.IsObject();
-  if (status < 200 || status >= 300) {
-    a.error_code = json ? ShortType(StringMember(doc, "__type")) : "";
-    a.error_message = json ? StringMember(doc, "message") : "";
-    if (a.error_message.empty() && json) a.error_message = StringMember(doc, "Message");
-    if (a.error_code.empty()) a.error_code = "Kinesis." + std::to_string(status);
-    if (a.error_message.empty()) {
-      a.error_message = "HTTP " + std::to_string(status) + ": " +
-                        std::string(body.substr(0, std::min<size_t>(body.size(), 200)));
-    }
-    const std::string& c = a.error_code;
-    if (Is(c, {"ValidationException", "InvalidArgumentException", "SerializationException"})) {
-      a.retry = false;  // the request itself is wrong: its records go to the error output
-    } else if (Is(c, {"ResourceNotFoundException", "AccessDeniedException",
-                      "UnrecognizedClientException", "InvalidSignatureException",
-                      "IncompleteSignature", "MissingAuthenticationToken", "ExpiredTokenException",
-                      "KMSAccessDeniedException", "KMSDisabledException", "KMSNotFoundException",
-                      "KMSInvalidStateException", "ResourceInUseException"}) ||
-               status == 401 || status == 403) {
-      a.loud = true;  // our configuration (or the stream's state): retried, and said
-    }
-    return a;
-  }
-  if (!json) {
-    a.error_code = "Kinesis.BadAnswer";
-    a.error_message = "PutRecords answered " + std::to_string(status) + " without a JSON object";
-    return a;
-  }
-  auto records = doc.FindMember("Records");
-  if (records == doc.MemberEnd() || !records->value.IsArray() ||
-      records->value.Size() != expected) {
-    a.error_code = "Kinesis.BadAnswer";
-    a.error_message = "PutRecords answered " +
-                      std::string(records != doc.MemberEnd() && records->value.IsArray()
-                                      ? std::to_string(records->value.Size())
-                                      : "no") +
-                      " results for " + std::to_string(expected) + " records";
-    return a;
-  }
-  a.call_ok = true;
-  a.records.reserve(expected);
-  for (const auto& r : records->value.GetArray()) {
-    PutRecordsAnswer::Result res;
-    res.error_code = StringMember(r, "ErrorCode");
-    if (!res.error_code.empty()) {
-      res.error_message = StringMember(r, "ErrorMessage");
-    } else if (StringMember(r, "SequenceNumber").empty()) {
-      res.error_code = "Kinesis.BadAnswer";
-      res.error_message = "a result with neither a sequence number nor an error";
-    }
-    a.records.push_back(std::move(res));
-  }
-  return a;
+  return sink::ParseAwsBatchAnswer(status, body, expected, transport, "Records", "SequenceNumber",
+                                   "Kinesis");
 }
 
 bool ParseListShards(std::string_view body, std::vector<ShardRange>* shards,

@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "plugins/common/aws_json.h"
+
 namespace sluice::kinesis {
 
 inline constexpr size_t kMaxRecordsPerCall = 500;
@@ -47,28 +49,11 @@ std::string CheckRecord(std::string_view data, std::string_view key);
 void AppendPutRecordsBody(std::string_view stream_name, std::string_view stream_arn,
                           const std::vector<PutEntry>& entries, CallRange range, std::string* out);
 
-// What an answer says.
-struct PutRecordsAnswer {
-  // The call itself: ok (each record's own result follows), or failed as a whole.
-  bool call_ok = false;
-  bool retry = true;       // when !call_ok: whether to retry (else the records are rejected)
-  bool loud = false;       // when !call_ok: a failure of our configuration (credentials, stream)
-  std::string error_code;  // when !call_ok: the exception's name, or "Kinesis.<status>"
-  std::string error_message;
-  // When call_ok: one per record of the call, in order; an empty code is a success.
-  struct Result {
-    std::string error_code;  // e.g. ProvisionedThroughputExceededException, InternalFailure
-    std::string error_message;
-  };
-  std::vector<Result> records;
-};
+// What an answer says (see plugins/common/aws_json.h).
+using PutRecordsAnswer = sink::AwsBatchAnswer;
 // `status` 0: no answer (transport error, in `transport`).
 PutRecordsAnswer ParsePutRecordsAnswer(long status, std::string_view body, size_t expected,
                                        std::string_view transport = {});
-
-// Appends `s` as a JSON string (quoted; `"`, `\` and control bytes escaped; other bytes as they
-// are). Keys and names are short: no writer is made per record.
-void AppendJsonText(std::string_view s, std::string* out);
 
 // One shard's hash key range, as ListShards answers it.
 struct ShardRange {

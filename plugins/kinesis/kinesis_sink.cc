@@ -20,9 +20,8 @@
 
 #include "core/clock.h"
 #include "core/hash_key.h"
-#include "plugins/common/aws_credentials.h"
-#include "plugins/common/http_client.h"
-#include "plugins/common/sigv4.h"
+#include "plugins/common/aws_json.h"
+#include "plugins/common/aws_json_options.h"
 #include "plugins/common/sink_util.h"
 #include "plugins/kinesis/kinesis_protocol.h"
 #include "plugins/kinesis/kpl.h"
@@ -37,12 +36,6 @@ const sluice_option_def kOptions[] = {
     {"stream_arn", SLUICE_OPT_STRING, nullptr,
      "ARN of the stream, instead of stream (the region in it is not used to sign: see region).", 0,
      nullptr},
-    {"region", SLUICE_OPT_STRING, "us-east-1", "AWS region of the stream (used in signatures).", 0,
-     nullptr},
-    {"endpoint", SLUICE_OPT_STRING, "",
-     "Base URL of the Kinesis API (another sluice, kinesalite); unset: "
-     "https://kinesis.<region>.amazonaws.com.",
-     0, nullptr},
     {"partition_key", SLUICE_OPT_STRING, "source",
      "Partition key of each record: source (its key in the stream the delivery reads), random, "
      "or field:<path> (a field of a JSON record, a.b.c; the source key when it is missing).",
@@ -52,28 +45,7 @@ const sluice_option_def kOptions[] = {
      "to 1 MiB per shard (KCL, Firehose and aws-kinesis-agg de-aggregate them); needs "
      "kinesis:ListShards.",
      0, "none|kpl"},
-    {"access_key_id", SLUICE_OPT_STRING, nullptr,
-     "Access key id; unset: the environment, the shared credentials file, instance metadata.", 0,
-     nullptr},
-    {"secret_access_key", SLUICE_OPT_STRING, nullptr, "Secret access key (with access_key_id).", 0,
-     nullptr},
-    {"session_token", SLUICE_OPT_STRING, nullptr, "Session token of temporary credentials.", 0,
-     nullptr},
-    {"profile", SLUICE_OPT_STRING, nullptr,
-     "Profile of the shared credentials file; unset: AWS_PROFILE, else default.", 0, nullptr},
-    {"http2", SLUICE_OPT_BOOL, "false", "Negotiate HTTP/2 (over TLS, by ALPN).", 0, nullptr},
-    {"connect_timeout", SLUICE_OPT_DURATION, "10s", "TCP and TLS connect timeout.", 0, nullptr},
-    {"request_timeout", SLUICE_OPT_DURATION, "60s", "Timeout of one whole PutRecords call.", 0,
-     nullptr},
-    {"ca_file", SLUICE_OPT_STRING, nullptr, "PEM file of trusted CAs; unset: the system's.", 0,
-     nullptr},
-    {"ca_path", SLUICE_OPT_STRING, nullptr, "Directory of trusted CAs; unset: the system's.", 0,
-     nullptr},
-    {"insecure_skip_verify", SLUICE_OPT_BOOL, "false",
-     "Skip TLS certificate verification (tests only).", 0, nullptr},
-    {"proxy", SLUICE_OPT_STRING, nullptr,
-     "HTTP proxy URL; unset: http_proxy / https_proxy / no_proxy from the environment.", 0,
-     nullptr},
+    SLUICE_AWS_JSON_OPTIONS,
     {nullptr, SLUICE_OPT_STRING, nullptr, nullptr, 0, nullptr},
 };
 
@@ -90,20 +62,6 @@ class KinesisSink final : public Sink {
     if (s->stream_.empty() == s->stream_arn_.empty()) {
       return Made::Error("give one of stream and stream_arn");
     }
-    s->region_ = opts.Get("region", "us-east-1");
-    std::string endpoint = opts.Get("endpoint");
-    if (endpoint.empty()) endpoint = "https://kinesis." + s->region_ + ".amazonaws.com";
-    while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
-    size_t scheme = endpoint.find("://");
-    if (scheme == std::string::npos ||
-        (endpoint.compare(0, scheme, "http") != 0 && endpoint.compare(0, scheme, "https") != 0)) {
-      return Made::Error("endpoint must be an http:// or https:// URL, not \"" + endpoint + "\"");
-    }
-    s->url_ = endpoint + "/";
-    s->host_header_ = endpoint.substr(scheme + 3);
-    if (s->host_header_.find('/') != std::string::npos) {
-      return Made::Error("endpoint must have no path: \"" + endpoint + "\"");
-    }
     std::string key = opts.Get("partition_key", "source");
     if (key == "source") {
       s->key_mode_ = KeyMode::kSource;
@@ -117,23 +75,8 @@ class KinesisSink final : public Sink {
                          "\"");
     }
     s->kpl_ = opts.Get("aggregation", "none") == "kpl";
-    sink::AwsCredentialsConfig creds;
-    creds.access_key_id = opts.Get("access_key_id");
-    creds.secret_access_key = opts.Get("secret_access_key");
-    creds.session_token = opts.Get("session_token");
-    creds.profile = opts.Get("profile");
-    auto provider = sink::AwsCredentialsProvider::Create(creds);
-    if (!provider.ok()) return Made::Error(provider.status().message());
-    s->creds_ = std::move(*provider);
-    sink::HttpOptions http;
-    http.http2 = opts.GetBool("http2");
-    http.connect_timeout_ms = opts.GetDuration("connect_timeout").count();
-    http.timeout_ms = opts.GetDuration("request_timeout").count();
-    http.ca_file = opts.Get("ca_file");
-    http.ca_path = opts.Get("ca_path");
-    http.insecure_skip_verify = opts.GetBool("insecure_skip_verify");
-    http.proxy = opts.Get("proxy");
-    auto client = sink::HttpClient::Create(http);
+    sink::AwsJsonConfig aws = sink::ReadAwsJsonConfig(opts, "kinesis");
+    auto client = sink::AwsJsonClient::Create(aws);
     if (!client.ok()) return Made::Error(client.status().message());
     s->client_ = std::move(*client);
     s->rng_.seed(std::random_device{}());
@@ -234,15 +177,15 @@ class KinesisSink final : public Sink {
 
   bool Healthcheck(std::string* error) override {
     body_ = stream_arn_.empty() ? "{\"StreamName\":" : "{\"StreamARN\":";
-    AppendJsonText(stream_arn_.empty() ? stream_ : stream_arn_, &body_);
+    sink::AppendJsonText(stream_arn_.empty() ? stream_ : stream_arn_, &body_);
     body_.push_back('}');
     auto resp = Call("Kinesis_20131202.DescribeStreamSummary");
     if (!resp.ok()) {
-      *error = "Kinesis endpoint " + url_ + " unreachable: " + resp.status().message();
+      *error = "Kinesis endpoint " + client_->url() + " unreachable: " + resp.status().message();
       return false;
     }
     if (resp->status != 200) {
-      PutRecordsAnswer a = ParsePutRecordsAnswer(resp->status, resp->body, 0);
+      sink::AwsBatchAnswer a = sink::ParseAwsError(resp->status, resp->body, "Kinesis");
       *error = "stream " + Target() + ": " + a.error_code + ": " + a.error_message;
       return false;
     }
@@ -365,16 +308,16 @@ class KinesisSink final : public Sink {
       body_ = "{";
       if (!token.empty()) {
         body_ += "\"NextToken\":";
-        AppendJsonText(token, &body_);
+        sink::AppendJsonText(token, &body_);
       } else {
         body_ += stream_arn_.empty() ? "\"StreamName\":" : "\"StreamARN\":";
-        AppendJsonText(stream_arn_.empty() ? stream_ : stream_arn_, &body_);
+        sink::AppendJsonText(stream_arn_.empty() ? stream_ : stream_arn_, &body_);
       }
       body_ += "}";
       auto resp = Call("Kinesis_20131202.ListShards");
       if (!resp.ok()) return resp.status();
       if (resp->status != 200) {
-        PutRecordsAnswer a = ParsePutRecordsAnswer(resp->status, resp->body, 0);
+        sink::AwsBatchAnswer a = sink::ParseAwsError(resp->status, resp->body, "Kinesis");
         return Unavailable(a.error_code + ": " + a.error_message);
       }
       token.clear();
@@ -391,24 +334,9 @@ class KinesisSink final : public Sink {
   }
 
   Result<sink::HttpResponse> Call(const char* target) {
-    Result<sink::AwsCredentials> creds = creds_->Get();
-    if (!creds.ok()) return creds.status();
-    sink::SigV4Request req;
-    req.method = "POST";
-    req.path = "/";
-    req.payload_hash = sink::Sha256Hex(body_);
-    req.headers = {{"Host", host_header_},
-                   {"Content-Type", "application/x-amz-json-1.1"},
-                   {"X-Amz-Target", target}};
-    sink::Sign(&req, *creds, {region_, "kinesis", std::time(nullptr)});
-    sink::HttpRequest http;
-    http.method = "POST";
-    http.url = url_;
-    http.headers = std::move(req.headers);
-    http.body = body_;
     host_.Count("requests", 1);
     host_.Count("bytes_sent", body_.size());
-    return client_->Send(http);
+    return client_->Call(target, body_);
   }
 
   // Sends the PutRecords body_ of `expected` records.
@@ -416,10 +344,8 @@ class KinesisSink final : public Sink {
     auto resp = Call("Kinesis_20131202.PutRecords");
     if (!resp.ok()) {
       PutRecordsAnswer a;
-      a.error_code = resp.status().code() == Code::kUnavailable ? "Kinesis.Transport"
-                                                                : "Kinesis.NoCredentials";
+      a.error_code = "Kinesis.Transport";
       a.error_message = resp.status().message();
-      a.loud = a.error_code == "Kinesis.NoCredentials";
       host_.Count("requests_failed", 1);
       return a;
     }
@@ -429,11 +355,10 @@ class KinesisSink final : public Sink {
   }
 
   Host host_;
-  std::string stream_, stream_arn_, region_, url_, host_header_;
+  std::string stream_, stream_arn_;
   KeyMode key_mode_ = KeyMode::kSource;
   std::string key_field_;
-  std::unique_ptr<sink::AwsCredentialsProvider> creds_;
-  std::unique_ptr<sink::HttpClient> client_;
+  std::unique_ptr<sink::AwsJsonClient> client_;
   bool kpl_ = false;
   std::vector<ShardRange> shards_;
   int64_t shards_at_ms_ = 0;

@@ -1,0 +1,81 @@
+// The AWS JSON protocol (`application/x-amz-json-1.1` with an `X-Amz-Target` header), as the
+// kinesis and firehose sinks call it: a signed client, and the reading of batch answers
+// (PutRecords, PutRecordBatch) whose records each succeed or fail.
+//
+// THREADING: AwsJsonClient is used by one sink instance (calls never overlap); the functions are
+// pure.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "plugins/common/aws_credentials.h"
+#include "plugins/common/http_client.h"
+
+namespace sluice::sink {
+
+// Appends `s` as a JSON string (quoted; `"`, `\` and control bytes escaped; other bytes as they
+// are). Keys and names are short: no writer is made per record.
+void AppendJsonText(std::string_view s, std::string* out);
+
+struct AwsJsonConfig {
+  std::string service;   // the signing name: "kinesis", "firehose"
+  std::string region;    // signing region
+  std::string endpoint;  // base URL; empty: https://<service>.<region>.amazonaws.com
+  AwsCredentialsConfig credentials;
+  HttpOptions http;
+};
+
+class AwsJsonClient final {
+ public:
+  // Errors name what is wrong: an endpoint that is not an http(s) URL without a path,
+  // credentials that cannot be found, an HTTP option curl refuses.
+  static Result<std::unique_ptr<AwsJsonClient>> Create(const AwsJsonConfig& config);
+
+  // POSTs `body` with `X-Amz-Target: <target>`, signed. An HTTP error status is a response; a
+  // transport failure or missing credentials is an error (kUnavailable).
+  Result<HttpResponse> Call(std::string_view target, std::string_view body);
+
+  const std::string& url() const { return url_; }
+
+ private:
+  AwsJsonClient() = default;
+  std::string service_, region_, url_, host_;
+  std::unique_ptr<AwsCredentialsProvider> creds_;
+  std::unique_ptr<HttpClient> http_;
+};
+
+// What a batch call's answer says.
+struct AwsBatchAnswer {
+  // The call itself: ok (each record's own result follows), or failed as a whole.
+  bool call_ok = false;
+  bool retry = true;       // when !call_ok: whether to retry (else the records are rejected)
+  bool loud = false;       // when !call_ok: a failure of our configuration (credentials, stream)
+  std::string error_code;  // when !call_ok: the exception's name, or "<Service>.<status>"
+  std::string error_message;
+  // When call_ok: one per record of the call, in order; an empty code is a success.
+  struct Result {
+    std::string error_code;
+    std::string error_message;
+  };
+  std::vector<Result> records;
+};
+
+// Reads a batch answer: `status` 0 is no answer (the transport's message in `transport`);
+// `results` names the array of per-record results ("Records", "RequestResponses") and `ok_field`
+// the member a success has ("SequenceNumber", "RecordId"); `service` prefixes our own codes
+// ("Kinesis.Transport", "Firehose.BadAnswer"). A 200 whose results do not add up is not a
+// success.
+AwsBatchAnswer ParseAwsBatchAnswer(long status, std::string_view body, size_t expected,
+                                   std::string_view transport, const char* results,
+                                   const char* ok_field, std::string_view service);
+
+// A whole-call error answer: its short exception name ("com.amazonaws...#X" -> "X") and message,
+// and whether to retry or say it loud (as AwsBatchAnswer).
+AwsBatchAnswer ParseAwsError(long status, std::string_view body, std::string_view service);
+
+}  // namespace sluice::sink
