@@ -49,6 +49,31 @@ class AwsJsonClient final {
   std::unique_ptr<HttpClient> http_;
 };
 
+// A call's share of a batch: items [first, first + count).
+struct CallRange {
+  size_t first, count;
+};
+// Splits `n` items (in order) into calls of at most `max_items` items and `max_bytes` bytes,
+// `size_of(i)` being item i's share of the bytes. An item larger than max_bytes gets a call of
+// its own (the caller refuses those before).
+template <typename SizeOf>
+std::vector<CallRange> PlanCalls(size_t n, size_t max_items, size_t max_bytes, SizeOf size_of) {
+  std::vector<CallRange> calls;
+  size_t first = 0, bytes = 0;
+  for (size_t i = 0; i < n; ++i) {
+    size_t size = size_of(i);
+    size_t count = i - first;
+    if (count > 0 && (count == max_items || bytes + size > max_bytes)) {
+      calls.push_back({first, count});
+      first = i;
+      bytes = 0;
+    }
+    bytes += size;
+  }
+  if (first < n) calls.push_back({first, n - first});
+  return calls;
+}
+
 // What a batch call's answer says.
 struct AwsBatchAnswer {
   // The call itself: ok (each record's own result follows), or failed as a whole.

@@ -26,20 +26,8 @@ std::string StringMember(const rapidjson::Value& v, const char* name) {
 
 std::vector<CallRange> PlanCalls(const std::vector<PutEntry>& entries, size_t max_records,
                                  size_t max_bytes) {
-  std::vector<CallRange> calls;
-  size_t first = 0, bytes = 0;
-  for (size_t i = 0; i < entries.size(); ++i) {
-    size_t size = entries[i].data.size() + entries[i].key.size();
-    size_t count = i - first;
-    if (count > 0 && (count == max_records || bytes + size > max_bytes)) {
-      calls.push_back({first, count});
-      first = i;
-      bytes = 0;
-    }
-    bytes += size;
-  }
-  if (first < entries.size()) calls.push_back({first, entries.size() - first});
-  return calls;
+  return sink::PlanCalls(entries.size(), max_records, max_bytes,
+                         [&](size_t i) { return entries[i].data.size() + entries[i].key.size(); });
 }
 
 std::string CheckRecord(std::string_view data, std::string_view key) {

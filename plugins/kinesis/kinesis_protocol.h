@@ -33,9 +33,7 @@ struct PutEntry {
 };
 
 // Splits `entries` (in order) into calls within the limits: [first, first + count) of entries.
-struct CallRange {
-  size_t first, count;
-};
+using sink::CallRange;
 std::vector<CallRange> PlanCalls(const std::vector<PutEntry>& entries,
                                  size_t max_records = kMaxRecordsPerCall,
                                  size_t max_bytes = kMaxBytesPerCall);

@@ -1,0 +1,178 @@
+// The `firehose` sink: puts records into an Amazon Data Firehose delivery stream (AWS, or another
+// sluice's Firehose API with a Direct PUT delivery) with PutRecordBatch, as the Kinesis Agent's
+// firehose flows do.
+//
+// A batch becomes one call per 500 records or 4 MiB. Firehose concatenates what it receives, so
+// each record gets a newline unless `append_newline: false`. A record Firehose refuses alone
+// (ServiceUnavailableException, InternalFailure) is retried alone with Firehose's back-off and
+// jitter; a call that fails as a whole retries its records; a record over 1,000 KiB is rejected
+// at once (the host spills it). Requests are signed with SigV4 (service `firehose`).
+//
+// THREADING: one FirehoseSink per host instance; Send is never re-entered.
+#include <algorithm>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "plugins/common/aws_json.h"
+#include "plugins/common/aws_json_options.h"
+#include "plugins/common/sink_util.h"
+#include "plugins/firehose/firehose_protocol.h"
+#include "sluice_sink.hpp"
+
+namespace sluice::firehose {
+namespace {
+
+const sluice_option_def kOptions[] = {
+    {"delivery_stream", SLUICE_OPT_STRING, nullptr,
+     "Name of the Firehose delivery stream the records are put into.", 1, nullptr},
+    {"append_newline", SLUICE_OPT_BOOL, "true",
+     "Append a newline to each record (Firehose concatenates the records it delivers).", 0,
+     nullptr},
+    SLUICE_AWS_JSON_OPTIONS,
+    {nullptr, SLUICE_OPT_STRING, nullptr, nullptr, 0, nullptr},
+};
+
+class FirehoseSink final : public Sink {
+ public:
+  static sluice::Created<sluice::Sink> Create(const sluice::Options& opts, sluice::Host host) {
+    using Made = sluice::Created<sluice::Sink>;
+    auto s = std::make_unique<FirehoseSink>();
+    s->host_ = host;
+    s->stream_ = opts.Get("delivery_stream");
+    if (s->stream_.empty()) return Made::Error("delivery_stream must not be empty");
+    s->newline_ = opts.GetBool("append_newline", true);
+    auto client = sink::AwsJsonClient::Create(sink::ReadAwsJsonConfig(opts, "firehose"));
+    if (!client.ok()) return Made::Error(client.status().message());
+    s->client_ = std::move(*client);
+    s->rng_.seed(std::random_device{}());
+    return s;
+  }
+
+  Outcome Send(const Batch& batch) override {
+    const size_t n = batch.size();
+    std::vector<RecordOutcome> outcomes(n);
+    entries_.clear();
+    size_t rejected = 0;
+    for (size_t i = 0; i < n; ++i) {
+      Record r = batch.record(i);
+      std::string why = CheckRecord(r.data, newline_);
+      if (!why.empty()) {
+        outcomes[i].code = SLUICE_DELIVER_REJECT;
+        outcomes[i].reason =
+            "Firehose.RecordRejected: record " + std::string(r.record_id) + " has " + why;
+        ++rejected;
+        continue;
+      }
+      entries_.push_back({i, r.data});
+    }
+    if (rejected > 0) host_.Count("records_rejected", rejected);
+    Outcome whole;
+    size_t ok = 0, retry = 0;
+    for (const sink::CallRange& call : PlanCalls(entries_, newline_)) {
+      body_.clear();
+      AppendPutRecordBatchBody(stream_, entries_, call, newline_, &body_);
+      sink::AwsBatchAnswer a = Put(call.count);
+      if (!a.call_ok) {
+        if (a.loud && sink::LoudAttempt(batch.attempt())) {
+          host_.Log(SLUICE_LOG_ERROR, "PutRecordBatch to " + stream_ + " failed: " + a.error_code +
+                                          ": " + a.error_message + "; retrying");
+        }
+        uint32_t after = a.retry ? Backoff(batch.attempt()) : 0;
+        for (size_t k = call.first; k < call.first + call.count; ++k) {
+          RecordOutcome& o = outcomes[entries_[k].index];
+          o.code = a.retry ? SLUICE_DELIVER_RETRY : SLUICE_DELIVER_REJECT;
+          o.retry_after_ms = after;
+          o.reason = a.error_code + ": " + a.error_message;
+        }
+        if (a.retry) retry += call.count;
+        whole.error_code = a.error_code;
+        whole.error_message = a.error_message;
+        whole.retry_after_ms = std::max(whole.retry_after_ms, after);
+        continue;
+      }
+      size_t failed = 0;
+      for (size_t k = 0; k < call.count; ++k) {
+        const sink::AwsBatchAnswer::Result& res = a.records[k];
+        if (res.error_code.empty()) continue;
+        RecordOutcome& o = outcomes[entries_[call.first + k].index];
+        o.code = SLUICE_DELIVER_RETRY;
+        o.retry_after_ms = Backoff(batch.attempt());
+        o.reason = res.error_code + ": " + res.error_message;
+        ++failed;
+      }
+      ok += call.count - failed;
+      retry += failed;
+      host_.Count("records_put", call.count - failed);
+      if (failed > 0) host_.Count("records_failed", failed);
+    }
+    if (ok == n) return Outcome::Ok();
+    if (retry == n) {
+      whole.code = SLUICE_DELIVER_RETRY;
+      if (whole.error_code.empty()) {
+        whole.error_code = "Firehose.RecordsFailed";
+        whole.error_message = outcomes.empty() ? "" : outcomes[0].reason;
+      }
+      whole.retry_after_ms = std::max<uint32_t>(whole.retry_after_ms, Backoff(batch.attempt()));
+      return whole;
+    }
+    return Outcome::Partial(std::move(outcomes));
+  }
+
+  bool Healthcheck(std::string* error) override {
+    body_ = "{\"DeliveryStreamName\":";
+    sink::AppendJsonText(stream_, &body_);
+    body_.push_back('}');
+    auto resp = client_->Call("Firehose_20150804.DescribeDeliveryStream", body_);
+    if (!resp.ok()) {
+      *error = "Firehose endpoint " + client_->url() + " unreachable: " + resp.status().message();
+      return false;
+    }
+    if (resp->status != 200) {
+      sink::AwsBatchAnswer a = sink::ParseAwsError(resp->status, resp->body, "Firehose");
+      *error = "delivery stream " + stream_ + ": " + a.error_code + ": " + a.error_message;
+      return false;
+    }
+    return true;
+  }
+
+ private:
+  uint32_t Backoff(uint32_t attempt) { return sink::FirehoseBackoffMs(attempt, unit_(rng_)); }
+
+  // Sends the PutRecordBatch body_ of `expected` records.
+  sink::AwsBatchAnswer Put(size_t expected) {
+    host_.Count("requests", 1);
+    host_.Count("bytes_sent", body_.size());
+    auto resp = client_->Call("Firehose_20150804.PutRecordBatch", body_);
+    sink::AwsBatchAnswer a =
+        resp.ok() ? ParsePutRecordBatchAnswer(resp->status, resp->body, expected)
+                  : ParsePutRecordBatchAnswer(0, {}, expected, resp.status().message());
+    if (!a.call_ok) host_.Count("requests_failed", 1);
+    return a;
+  }
+
+  Host host_;
+  std::string stream_;
+  bool newline_ = true;
+  std::unique_ptr<sink::AwsJsonClient> client_;
+  std::vector<BatchEntry> entries_;
+  std::string body_;
+  std::mt19937_64 rng_;
+  std::uniform_real_distribution<double> unit_{0.0, 1.0};
+};
+
+}  // namespace
+}  // namespace sluice::firehose
+
+// The delivery policy: records in batches of up to 4 MiB (one PutRecordBatch call; larger
+// batches take several), sent within a second by default as the Kinesis Agent does; retries up to
+// a day.
+static constexpr sluice_delivery_policy kFirehosePolicy = sluice::MakePolicy(
+    {1 << 10, 4 << 20, 64 << 20}, {0, 1000, 900000}, {300000, 86400000}, "firehose-failed");
+
+SLUICE_EXPORT_SINK_WITH_POLICY(sluice::firehose::FirehoseSink, "firehose", SLUICE_KIND_RECORD_SINK,
+                               0, sluice::firehose::kOptions, "1.0",
+                               "Puts records into a Firehose delivery stream with PutRecordBatch "
+                               "(AWS, or another sluice's Firehose API).",
+                               &kFirehosePolicy)
