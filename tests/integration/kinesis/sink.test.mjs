@@ -44,14 +44,27 @@ async function freePort() {
   });
 }
 
-function startDaemon(dir, yaml) {
+function startDaemon(dir, yaml, logName = 'daemon.log') {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'sluice.yaml'), yaml, { mode: 0o600 });
-  const log = openSync(join(dir, 'daemon.log'), 'a');
+  const log = openSync(join(dir, logName), 'a');
   const child = spawn(bin, ['run', '-c', 'sluice.yaml'], { cwd: dir, stdio: ['ignore', log, log] });
   children.push(child);
-  child.logText = () => readFileSync(join(dir, 'daemon.log'), 'utf8').slice(-3000);
+  child.logText = () => readFileSync(join(dir, logName), 'utf8').slice(-3000);
   return child;
+}
+
+// The records a daemon's delivery `name` has delivered (its admin /status), or -1 before the
+// daemon says where its admin endpoint is.
+async function deliveredBy(child, name) {
+  const m = /msg="sluice started".* admin=(127\.0\.0\.1:\d+)/.exec(child.logText());
+  if (!m) return -1;
+  try {
+    const status = await (await fetch(`http://${m[1]}/status`)).json();
+    return status.deliveries.find((d) => d.name === name).records_delivered;
+  } catch {
+    return -1;
+  }
 }
 
 async function startKinesalite() {
@@ -263,3 +276,119 @@ deliveries:
     assert.ok(got.kinesaliteKpl.kinesisRecords * 20 < LINES);
     destroyAll({ c, k });
   });
+
+// kill -9 of the sending daemon while it delivers: every record still arrives, and the records
+// put twice are at most the batches in flight at the kills (a batch the central stream took but
+// the edge had not yet checkpointed is put again on restart).
+test('kill -9 of the edge daemon under load loses nothing', { timeout: 180000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'sluice-kinesis-kill-'));
+  const plugins = join(dirname(bin), 'plugins');
+  const apiPort = await freePort();
+  const edgeApi = await freePort();
+  const RECORDS = 100000, KILLS = 3, BATCH = 16384;
+  const centralYaml = `data_dir: ./data
+admin: {listen: "127.0.0.1:0"}
+broker:
+  api:
+    listen: 127.0.0.1:${apiPort}
+    auth:
+      - access_key_id: ${CENTRAL.accessKeyId}
+        secret_access_key: ${CENTRAL.secretAccessKey}
+streams:
+  - name: fleet
+    shards: 2
+`;
+  const edgeYaml = `data_dir: ./data
+admin: {listen: "127.0.0.1:0"}
+plugin_dirs: [${plugins}]
+broker:
+  api:
+    listen: 127.0.0.1:${edgeApi}
+streams:
+  - name: logs
+    shards: 2
+deliveries:
+  - name: to-central
+    stream: logs
+    buffer: {size: ${BATCH}, interval: 100ms}
+    retry_duration: 10m
+    errors: {path: ./errors}
+    sink:
+      type: kinesis
+      stream: fleet
+      endpoint: http://127.0.0.1:${apiPort}
+      access_key_id: ${CENTRAL.accessKeyId}
+      secret_access_key: ${CENTRAL.secretAccessKey}
+`;
+  const up = async (client, child, stream) => waitFor('a daemon', async () => {
+    assert.equal(child.exitCode, null, 'a daemon exited: ' + child.logText());
+    try {
+      await client.send(new sdk.DescribeStreamSummaryCommand({ StreamName: stream }));
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  const kill = async (child) => {
+    child.kill('SIGKILL');
+    if (child.exitCode === null && child.signalCode === null) {
+      await new Promise((r) => child.once('exit', r));
+    }
+  };
+  // The edge's stream is filled through its own Kinesis API (no agent: only the sink's leg is
+  // measured) while the central daemon is not there yet.
+  let edge = startDaemon(join(root, 'edge'), edgeYaml);
+  const e = clients(`http://127.0.0.1:${edgeApi}`, CENTRAL).h1;
+  await up(e, edge, 'logs');
+  const want = [];
+  for (let i = 0; i < RECORDS; i++) want.push(`seq=${i} user=u${i % 11} ${'z'.repeat(40 + (i % 60))}`);
+  for (let i = 0; i < RECORDS; i += 500) {
+    const Records = want.slice(i, i + 500).map((d) => ({
+      Data: Buffer.from(d), PartitionKey: /user=(u\d+)/.exec(d)[1],
+    }));
+    const r = await e.send(new sdk.PutRecordsCommand({ StreamName: 'logs', Records }));
+    assert.equal(r.FailedRecordCount, 0);
+  }
+  e.destroy();
+  await kill(edge);
+  const central = startDaemon(join(root, 'central'), centralYaml);
+  const c = clients(`http://127.0.0.1:${apiPort}`, CENTRAL).h1;
+  await up(c, central, 'fleet');
+  // Started and killed while it catches up: each run is killed once it delivered a little.
+  for (let k = 0; k < KILLS; k++) {
+    edge = startDaemon(join(root, 'edge'), edgeYaml, `daemon-${k}.log`);
+    const deadline = Date.now() + 30000;
+    while ((await deliveredBy(edge, 'to-central')) < 1000) {
+      assert.ok(Date.now() < deadline, 'no progress: ' + edge.logText());
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await kill(edge);
+  }
+  const atKills = (await readAll(c, 'fleet')).length;
+  assert.ok(atKills < RECORDS, `the kills came after the end (${atKills} records there)`);
+  edge = startDaemon(join(root, 'edge'), edgeYaml);
+  let records = [];
+  await waitFor('every record at the central stream', async () => {
+    assert.equal(edge.exitCode, null, 'the edge daemon exited: ' + edge.logText());
+    records = await readAll(c, 'fleet');
+    return new Set(records.map((r) => r.data)).size >= RECORDS;
+  }, 120000);
+  await new Promise((r) => setTimeout(r, 1000));
+  records = await readAll(c, 'fleet');
+  const seen = new Map();
+  for (const r of records) seen.set(r.data, (seen.get(r.data) || 0) + 1);
+  for (const line of want) assert.ok(seen.has(line), `missing ${line.slice(0, 20)}`);
+  assert.equal(seen.size, RECORDS, 'no other record');
+  const duplicates = records.length - RECORDS;
+  // At most one batch of records per kill (one worker; its checkpoint is durable before the
+  // next batch is sent): a batch holds buffer.size bytes plus at most one read of the stream
+  // (64 KiB), in records of at least 50 bytes.
+  const bound = KILLS * Math.ceil((BATCH + 65536) / 50);
+  assert.ok(duplicates <= bound, `${duplicates} duplicates (bound ${bound})`);
+  if (process.env.DEBUG_KINESIS_SINK) {
+    console.error(`${atKills} records after the kills; duplicates ${duplicates}`);
+  }
+  c.destroy();
+  for (const child of [edge, central]) child.kill('SIGKILL');
+  if (!process.env.DEBUG_KINESIS_SINK) rmSync(root, { recursive: true, force: true });
+});
