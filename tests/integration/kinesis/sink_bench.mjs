@@ -1,0 +1,170 @@
+// Benchmark: the kinesis sink from one edge daemon into a central sluice (SigV4 on), without and
+// with KPL aggregation.
+//   node sink_bench.mjs --sluice PATH --loadgen PATH [--seconds 4] [--size 200] [--shards 4]
+// The edge's stream is filled first through its own Kinesis API by kinesis_loadgen (records of
+// --size bytes, 500 keys); then the edge is started again with a delivery (kinesis sink) and
+// timed from its start to the last record delivered (its /status). Prints, per mode, MB/s of
+// record bytes, records/s, the edge's CPU seconds per GB and its peak RSS, as JSON lines and a
+// Markdown table.
+import { spawn, execFile } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, openSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const args = Object.fromEntries(process.argv.slice(2).reduce((acc, v, i, a) => {
+  if (v.startsWith('--')) acc.push([v.slice(2), a[i + 1]]);
+  return acc;
+}, []));
+const bin = args.sluice;
+const loadgen = args.loadgen;
+if (!bin || !loadgen) throw new Error('usage: node sink_bench.mjs --sluice PATH --loadgen PATH');
+const SECONDS = Number(args.seconds ?? 4);
+const SIZE = Number(args.size ?? 200);
+const SHARDS = Number(args.shards ?? 4);
+const KEY = { id: 'AKIDBENCH', secret: 'bench-secret-key' };
+const plugins = join(dirname(bin), 'plugins');
+const root = mkdtempSync(join(tmpdir(), 'sluice-kinesis-sink-bench-'));
+const children = [];
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  rmSync(root, { recursive: true, force: true });
+});
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function start(dir, yaml, log = 'daemon.log') {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'sluice.yaml'), yaml, { mode: 0o600 });
+  const fd = openSync(join(dir, log), 'a');
+  const child = spawn(bin, ['run', '-c', 'sluice.yaml'], { cwd: dir, stdio: ['ignore', fd, fd] });
+  children.push(child);
+  child.logText = () => readFileSync(join(dir, log), 'utf8');
+  return child;
+}
+
+async function adminOf(child) {
+  for (let i = 0; i < 400; i++) {
+    const m = /msg="sluice started".* admin=(127\.0\.0\.1:\d+)/.exec(child.logText());
+    if (m) return m[1];
+    if (child.exitCode !== null) throw new Error('daemon exited: ' + child.logText().slice(-2000));
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error('daemon did not start');
+}
+
+async function status(admin) {
+  return (await fetch(`http://${admin}/status`)).json();
+}
+
+async function stop(child) {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+// utime + stime of a process, in seconds; its peak RSS in MiB.
+function usage(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return { cpu: ticks / 100, peakMiB: Number(hwm[1]) / 1024 };
+}
+
+const apiPort = await freePort();
+const central = start(join(root, 'central'), `data_dir: ./data
+admin: {listen: "127.0.0.1:0"}
+broker:
+  api:
+    listen: 127.0.0.1:${apiPort}
+    auth:
+      - access_key_id: ${KEY.id}
+        secret_access_key: ${KEY.secret}
+streams:
+  - name: fleet-none
+    shards: ${SHARDS}
+    fsync: interval
+  - name: fleet-kpl
+    shards: ${SHARDS}
+    fsync: interval
+`);
+await adminOf(central);
+
+// Fill the edge's stream.
+const edgePort = await freePort();
+const edgeDir = join(root, 'edge');
+const base = `data_dir: ./data
+admin: {listen: "127.0.0.1:0"}
+plugin_dirs: [${plugins}]
+broker:
+  api:
+    listen: 127.0.0.1:${edgePort}
+streams:
+  - name: logs
+    shards: 2
+    fsync: interval
+`;
+let edge = start(edgeDir, base, 'fill.log');
+await adminOf(edge);
+const put = JSON.parse((await run(loadgen, ['put', '--port', String(edgePort), '--stream', 'logs',
+  '--seconds', String(SECONDS), '--size', String(SIZE), '--connections', '2'])).stdout);
+await stop(edge);
+const records = put.records;
+const bytes = records * SIZE;
+
+const rows = [];
+for (const mode of ['none', 'kpl']) {
+  edge = start(edgeDir, base + `deliveries:
+  - name: bench-${mode}
+    stream: logs
+    buffer: {size: 5MiB, interval: 1s}
+    errors: {path: ./errors-${mode}}
+    sink:
+      type: kinesis
+      stream: fleet-${mode}
+      aggregation: ${mode}
+      endpoint: http://127.0.0.1:${apiPort}
+      access_key_id: ${KEY.id}
+      secret_access_key: ${KEY.secret}
+`, `${mode}.log`);
+  const t0 = process.hrtime.bigint();
+  const admin = await adminOf(edge);
+  let delivered = 0;
+  while (delivered < records) {
+    await new Promise((r) => setTimeout(r, 20));
+    const d = (await status(admin)).deliveries.find((x) => x.name === `bench-${mode}`);
+    delivered = d.records_delivered;
+    if (d.records_spilled > 0) throw new Error(`${d.records_spilled} records spilled`);
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const u = usage(edge.pid);
+  await stop(edge);
+  const row = {
+    mode, records, bytes, seconds: +seconds.toFixed(3),
+    mb_per_s: +(bytes / 1e6 / seconds).toFixed(1),
+    records_per_s: Math.round(records / seconds),
+    edge_cpu_s_per_gb: +(u.cpu / (bytes / 1e9)).toFixed(2),
+    edge_peak_rss_mib: +u.peakMiB.toFixed(1),
+  };
+  console.log(JSON.stringify(row));
+  rows.push(row);
+}
+await stop(central);
+console.log(`\n| aggregation | records | MB/s | records/s | edge CPU s/GB | edge peak RSS |`);
+console.log(`|---|---|---|---|---|---|`);
+for (const r of rows) {
+  console.log(`| ${r.mode} | ${r.records} of ${SIZE} B | ${r.mb_per_s} | ${r.records_per_s} | ` +
+              `${r.edge_cpu_s_per_gb} | ${r.edge_peak_rss_mib} MiB |`);
+}
