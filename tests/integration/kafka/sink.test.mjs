@@ -1,0 +1,253 @@
+// The kafka sink end to end: the daemon (`sluice run`) tails a log file into its stream and
+// delivers it with the kafka sink to librdkafka's mock cluster (three brokers, the real Kafka
+// protocol). Every line is read back twice, with kcat (librdkafka) and with kafkajs (an
+// independent client), and counted: no loss, no duplicate, and each message keeps the partition
+// key the line had at the source. A second test takes every broker down for a few seconds and
+// injects produce errors while the daemon delivers, and counts again.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile } from 'node:child_process';
+import {
+  mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync, openSync, existsSync, readdirSync, statSync,
+} from 'node:fs';
+import { createInterface } from 'node:readline';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
+
+const { Kafka, logLevel } = createRequire(import.meta.url)('kafkajs');
+
+const bin = process.env.SLUICE_BIN;
+if (!bin) throw new Error('SLUICE_BIN must name the sluice binary');
+const mockBin = process.env.KAFKA_MOCK_CLUSTER;
+if (!mockBin) throw new Error('KAFKA_MOCK_CLUSTER must name the kafka_mock_cluster helper');
+const kcat = process.env.KCAT_BIN;
+if (!kcat || !existsSync(kcat)) {
+  throw new Error(`kcat not found (KCAT_BIN=${kcat}): install the kcat package (packaging/setup.sh)`);
+}
+const LINES = 20000;
+
+const children = [];
+let work;
+after(() => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  if (work && !process.env.DEBUG_KAFKA_SINK) rmSync(work, { recursive: true, force: true });
+  else if (work) console.error('kept', work);
+});
+
+// The mock cluster, with `topic` (4 partitions, 3 replicas): {bootstrap, command(line)}.
+async function startCluster(topic) {
+  const child = spawn(mockBin, [topic, '4', '3'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.push(child);
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const first = await Promise.race([
+    lines.next(),
+    new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`mock cluster exited with ${code}`)))),
+  ]);
+  const m = /^BOOTSTRAP (\S+)$/.exec(first.value);
+  if (!m) throw new Error(`unexpected mock cluster output: ${first.value}`);
+  const command = async (line) => {
+    child.stdin.write(line + '\n');
+    const answer = await lines.next();
+    assert.equal(answer.value, 'OK', `mock cluster: ${line}`);
+  };
+  return { bootstrap: m[1], command, child };
+}
+
+function startDaemon(dir, yaml) {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'sluice.yaml'), yaml, { mode: 0o600 });
+  const log = openSync(join(dir, 'daemon.log'), 'a');
+  const child = spawn(bin, ['run', '-c', 'sluice.yaml'], { cwd: dir, stdio: ['ignore', log, log] });
+  children.push(child);
+  child.logText = () => readFileSync(join(dir, 'daemon.log'), 'utf8').slice(-3000);
+  return child;
+}
+
+async function waitFor(what, pred, ms = 60000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await pred();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+// Every message of `topic` by kcat: [{key, data}].
+function readWithKcat(bootstrap, topic) {
+  return new Promise((resolve, reject) => {
+    execFile(kcat, ['-C', '-b', bootstrap, '-t', topic, '-e', '-q', '-f', '%k %s\n'],
+      { maxBuffer: 256 << 20, timeout: 60000 }, (err, stdout, stderr) => {
+        if (err) return reject(new Error(`kcat failed: ${err.message} ${stderr}`));
+        const out = [];
+        for (const line of stdout.split('\n')) {
+          if (line === '') continue;
+          const sp = line.indexOf(' ');
+          out.push({ key: line.slice(0, sp), data: line.slice(sp + 1) });
+        }
+        resolve(out);
+      });
+  });
+}
+
+// Every message of `topic` by kafkajs, once `want` of them arrived: [{key, data}].
+async function readWithKafkajs(bootstrap, topic, want) {
+  const kafka = new Kafka({ clientId: 'sluice-test', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: `check-${topic}-${process.pid}-${Date.now()}` });
+  const out = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        out.push({ key: message.key ? message.key.toString() : '', data: message.value.toString() });
+      },
+    });
+    await waitFor(`${want} messages with kafkajs`, () => out.length >= want, 90000);
+    await new Promise((r) => setTimeout(r, 1000));  // anything more would be a duplicate
+  } finally {
+    await consumer.disconnect();
+  }
+  return out.slice();
+}
+
+function check(records, want, where) {
+  const seen = new Map();
+  for (const r of records) {
+    seen.set(r.data, (seen.get(r.data) || 0) + 1);
+    const m = /^seq=(\d+) user=(u\d+)/.exec(r.data);
+    assert.ok(m, `${where}: unexpected record ${r.data}`);
+    assert.equal(r.key, m[2], `${where}: the source's partition key is the message key`);
+  }
+  let missing = 0, twice = 0;
+  for (const line of want) {
+    const n = seen.get(line) || 0;
+    if (n === 0) missing++;
+    if (n > 1) twice++;
+  }
+  assert.equal(missing, 0, `${where}: lines missing`);
+  assert.equal(twice, 0, `${where}: lines delivered twice`);
+  assert.equal(records.length, want.length, `${where}: records`);
+}
+
+// Every record of the error output under `dir` (JSON lines, one file per spilled batch).
+function spilledRecords(dir) {
+  if (!existsSync(dir)) return [];
+  const out = [];
+  for (const name of readdirSync(dir, { recursive: true })) {
+    const path = join(dir, name);
+    if (!statSync(path).isFile() || basename(path).startsWith('.')) continue;
+    for (const line of readFileSync(path, 'utf8').split('\n')) {
+      if (line) out.push({ path, ...JSON.parse(line) });
+    }
+  }
+  return out;
+}
+
+function lines(from, to) {
+  const out = [];
+  for (let i = from; i < to; i++) out.push(`seq=${i} user=u${i % 37} path=/api/v1/items/${i} ${'x'.repeat(i % 300)}`);
+  return out;
+}
+
+// kafkajs decodes gzip and uncompressed message sets only (lz4, snappy, zstd need codecs).
+function edgeConfig(plugins, bootstrap, topic, compression) {
+  return `data_dir: ./data
+admin: {listen: "127.0.0.1:0"}
+plugin_dirs: [${plugins}]
+streams:
+  - name: logs
+    shards: 2
+sources:
+  - name: app
+    paths: ["./log/*.log"]
+    stream: logs
+    initial_position: start_of_file
+    partition_key: "regex:user=(u[0-9]+)"
+    rescan_interval: 200ms
+deliveries:
+  - name: to-kafka
+    stream: logs
+    buffer: {size: 256KiB, interval: 200ms}
+    errors: {path: ./errors}
+    sink:
+      type: kafka
+      brokers: ${bootstrap}
+      topic: ${topic}
+      compression: ${compression}
+      message_timeout: 2m
+      properties: {linger.ms: 10, message.max.bytes: 100000}
+`;
+}
+
+test('the daemon delivers a tailed file to a Kafka cluster, every line once with its key',
+  { timeout: 240000 }, async () => {
+    work = mkdtempSync(join(tmpdir(), 'sluice-kafka-sink-'));
+    const plugins = join(dirname(bin), 'plugins');
+    const cluster = await startCluster('fleet');
+    const dir = join(work, 'edge');
+    mkdirSync(join(dir, 'log'), { recursive: true });
+    const want = lines(0, LINES);
+    // A first part before the start, the rest while it runs. One line over message.max.bytes
+    // (100000) is rejected by the producer and spilled, named with its size.
+    const big = `seq=big user=u1 ${'y'.repeat(200000)}`;
+    writeFileSync(join(dir, 'log', 'app.log'),
+      [...want.slice(0, LINES / 4), big, ...want.slice(LINES / 4, LINES / 2)].join('\n') + '\n');
+    const edge = startDaemon(dir, edgeConfig(plugins, cluster.bootstrap, 'fleet', 'gzip'));
+    await new Promise((r) => setTimeout(r, 500));
+    writeFileSync(join(dir, 'log', 'app.log'), want.slice(LINES / 2).join('\n') + '\n', { flag: 'a' });
+
+    await waitFor('every line at the cluster', async () => {
+      assert.equal(edge.exitCode, null, 'the daemon exited: ' + edge.logText());
+      return (await readWithKcat(cluster.bootstrap, 'fleet')).length >= LINES;
+    }, 120000);
+    await new Promise((r) => setTimeout(r, 1000));  // anything more would be a duplicate
+    check(await readWithKcat(cluster.bootstrap, 'fleet'), want, 'kcat');
+    check(await readWithKafkajs(cluster.bootstrap, 'fleet', LINES), want, 'kafkajs');
+    assert.equal(edge.exitCode, null, 'the daemon exited: ' + edge.logText());
+    const spilled = await waitFor('the too large line in the error output', () => {
+      const recs = spilledRecords(join(dir, 'errors'));
+      return recs.length > 0 ? recs : null;
+    });
+    assert.equal(spilled.length, 1, 'one record spilled');
+    assert.ok(spilled[0].path.includes('kafka-failed'), spilled[0].path);
+    assert.equal(Buffer.from(spilled[0].rawData, 'base64').toString(), big);
+    assert.match(spilled[0].errorMessage, /MSG_SIZE_TOO_LARGE.* of 200016 bytes/);
+    edge.kill('SIGTERM');
+  });
+
+test('brokers down and produce errors while delivering: nothing is lost',
+  { timeout: 240000 }, async () => {
+    work ??= mkdtempSync(join(tmpdir(), 'sluice-kafka-sink-'));
+    const plugins = join(dirname(bin), 'plugins');
+    const cluster = await startCluster('faults');
+    const dir = join(work, 'faults');
+    mkdirSync(join(dir, 'log'), { recursive: true });
+    const want = lines(0, LINES);
+    const third = Math.floor(LINES / 3);
+    const file = join(dir, 'log', 'app.log');
+    writeFileSync(file, want.slice(0, third).join('\n') + '\n');
+    const edge = startDaemon(dir, edgeConfig(plugins, cluster.bootstrap, 'faults', 'none'));
+    await waitFor('the first lines at the cluster', async () => {
+      assert.equal(edge.exitCode, null, 'the daemon exited: ' + edge.logText());
+      return (await readWithKcat(cluster.bootstrap, 'faults')).length > 0;
+    });
+    // Every broker down while the second third is read and delivered.
+    for (const id of [1, 2, 3]) await cluster.command(`DOWN ${id}`);
+    writeFileSync(file, want.slice(third, 2 * third).join('\n') + '\n', { flag: 'a' });
+    await new Promise((r) => setTimeout(r, 4000));
+    for (const id of [1, 2, 3]) await cluster.command(`UP ${id}`);
+    // Produce (API key 0) answers errors a broker gives while leaders move or replicas lag.
+    await cluster.command('ERRORS 0 7 6 19 7 6 19');
+    writeFileSync(file, want.slice(2 * third).join('\n') + '\n', { flag: 'a' });
+
+    await waitFor('every line at the cluster', async () => {
+      assert.equal(edge.exitCode, null, 'the daemon exited: ' + edge.logText());
+      return (await readWithKcat(cluster.bootstrap, 'faults')).length >= LINES;
+    }, 150000);
+    await new Promise((r) => setTimeout(r, 1000));
+    check(await readWithKcat(cluster.bootstrap, 'faults'), want, 'kcat, after faults');
+    check(await readWithKafkajs(cluster.bootstrap, 'faults', LINES), want, 'kafkajs, after faults');
+    edge.kill('SIGTERM');
+  });
