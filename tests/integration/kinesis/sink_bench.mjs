@@ -1,8 +1,10 @@
 // Benchmark: the kinesis sink from one edge daemon into a central sluice (SigV4 on), without and
 // with KPL aggregation.
 //   node sink_bench.mjs --sluice PATH --loadgen PATH [--seconds 4] [--size 200] [--shards 4]
+//                       [--concurrency 4]
 // The edge's stream is filled first through its own Kinesis API by kinesis_loadgen (records of
-// --size bytes, 500 keys); then the edge is started again with a delivery (kinesis sink) and
+// --size bytes, 500 keys); then the edge is started again with a delivery (kinesis sink, its
+// `concurrency` workers each sending one batch at a time) and
 // timed from its start to the last record delivered (its /status). Prints, per mode, MB/s of
 // record bytes, records/s, the edge's CPU seconds per GB and its peak RSS, as JSON lines and a
 // Markdown table.
@@ -24,6 +26,7 @@ if (!bin || !loadgen) throw new Error('usage: node sink_bench.mjs --sluice PATH 
 const SECONDS = Number(args.seconds ?? 4);
 const SIZE = Number(args.size ?? 200);
 const SHARDS = Number(args.shards ?? 4);
+const CONCURRENCY = Number(args.concurrency ?? 4);
 const KEY = { id: 'AKIDBENCH', secret: 'bench-secret-key' };
 const plugins = join(dirname(bin), 'plugins');
 const root = mkdtempSync(join(tmpdir(), 'sluice-kinesis-sink-bench-'));
@@ -130,6 +133,7 @@ for (const mode of ['none', 'kpl']) {
   - name: bench-${mode}
     stream: logs
     buffer: {size: 5MiB, interval: 1s}
+    concurrency: ${CONCURRENCY}
     errors: {path: ./errors-${mode}}
     sink:
       type: kinesis
