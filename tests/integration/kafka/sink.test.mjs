@@ -152,7 +152,7 @@ function lines(from, to) {
 }
 
 // kafkajs decodes gzip and uncompressed message sets only (lz4, snappy, zstd need codecs).
-function edgeConfig(plugins, bootstrap, topic, compression) {
+function edgeConfig(plugins, bootstrap, topic, compression, messageTimeout = '2m') {
   return `data_dir: ./data
 admin: {listen: "127.0.0.1:0"}
 plugin_dirs: [${plugins}]
@@ -176,7 +176,7 @@ deliveries:
       brokers: ${bootstrap}
       topic: ${topic}
       compression: ${compression}
-      message_timeout: 2m
+      message_timeout: ${messageTimeout}
       properties: {linger.ms: 10, message.max.bytes: 100000}
 `;
 }
@@ -249,5 +249,41 @@ test('brokers down and produce errors while delivering: nothing is lost',
     await new Promise((r) => setTimeout(r, 1000));
     check(await readWithKcat(cluster.bootstrap, 'faults'), want, 'kcat, after faults');
     check(await readWithKafkajs(cluster.bootstrap, 'faults', LINES), want, 'kafkajs, after faults');
+    edge.kill('SIGTERM');
+  });
+
+test('records whose delivery reports time out are retried by the host until the brokers are back',
+  { timeout: 240000 }, async () => {
+    work ??= mkdtempSync(join(tmpdir(), 'sluice-kafka-sink-'));
+    const plugins = join(dirname(bin), 'plugins');
+    const cluster = await startCluster('timeouts');
+    const dir = join(work, 'timeouts');
+    mkdirSync(join(dir, 'log'), { recursive: true });
+    const want = lines(0, 6000);
+    const file = join(dir, 'log', 'app.log');
+    writeFileSync(file, want.slice(0, 2000).join('\n') + '\n');
+    // librdkafka gives up on a record after 2 s: its report says _MSG_TIMED_OUT, the sink answers
+    // RETRY and the host sends it again later.
+    const edge = startDaemon(dir, edgeConfig(plugins, cluster.bootstrap, 'timeouts', 'none', '2s'));
+    await waitFor('the first part at the cluster', async () => {
+      assert.equal(edge.exitCode, null, 'the daemon exited: ' + edge.logText());
+      return (await readWithKcat(cluster.bootstrap, 'timeouts')).length >= 2000;
+    });
+    // Nothing in flight now: every broker down for longer than message_timeout.
+    for (const id of [1, 2, 3]) await cluster.command(`DOWN ${id}`);
+    writeFileSync(file, want.slice(2000, 4000).join('\n') + '\n', { flag: 'a' });
+    await waitFor('a delivery report timing out', () =>
+      readFileSync(join(dir, 'daemon.log'), 'utf8').includes('_MSG_TIMED_OUT'), 30000);
+    await new Promise((r) => setTimeout(r, 3000));
+    for (const id of [1, 2, 3]) await cluster.command(`UP ${id}`);
+    writeFileSync(file, want.slice(4000).join('\n') + '\n', { flag: 'a' });
+
+    await waitFor('every line at the cluster', async () => {
+      assert.equal(edge.exitCode, null, 'the daemon exited: ' + edge.logText());
+      return (await readWithKcat(cluster.bootstrap, 'timeouts')).length >= want.length;
+    }, 150000);
+    await new Promise((r) => setTimeout(r, 1000));
+    check(await readWithKcat(cluster.bootstrap, 'timeouts'), want, 'kcat, after timeouts');
+    assert.deepEqual(spilledRecords(join(dir, 'errors')), [], 'nothing spilled');
     edge.kill('SIGTERM');
   });
