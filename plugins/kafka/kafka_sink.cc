@@ -152,18 +152,18 @@ class KafkaSink final : public Sink {
     for (size_t i = 0; i < n; ++i) {
       Record r = batch.record(i);
       RecordOutcome& o = outcomes[i];
-      const rd_kafka_resp_err_t err = reports_[i];
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        ++ok;
-        bytes += r.data.size();
-        continue;
-      }
-      if (err == kPending) {
+      if (reports_[i] == kPending) {
         o = RecordOutcome::Retry("Kafka.NoReport: no delivery report within " +
                                      std::to_string(config_.message_timeout_ms + kReportMarginMs) +
                                      " ms",
                                  after);
         ++retry;
+        continue;
+      }
+      const auto err = static_cast<rd_kafka_resp_err_t>(reports_[i]);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ++ok;
+        bytes += r.data.size();
         continue;
       }
       if (ClassifyDeliveryError(err) == Verdict::kReject) {
@@ -221,7 +221,8 @@ class KafkaSink final : public Sink {
 
  private:
   // A report not arrived yet: no librdkafka error code uses it.
-  static constexpr rd_kafka_resp_err_t kPending = static_cast<rd_kafka_resp_err_t>(-100000);
+  // Not an rd_kafka_resp_err_t value (reports_ holds ints: an enum may not hold it).
+  static constexpr int32_t kPending = INT32_MIN;
 
   static int64_t NowMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -348,7 +349,7 @@ class KafkaSink final : public Sink {
   KafkaConfig config_;
   uint32_t generation_ = 0;
   // The batch being sent: each record's report (kPending until it comes), how many to come.
-  std::vector<rd_kafka_resp_err_t> reports_;
+  std::vector<int32_t> reports_;
   size_t pending_ = 0;
   std::string last_error_;
   std::string scratch_;
