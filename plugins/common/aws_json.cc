@@ -25,14 +25,14 @@ bool Is(std::string_view code, std::initializer_list<std::string_view> names) {
   return std::find(names.begin(), names.end(), code) != names.end();
 }
 
-std::string StringMember(const rapidjson::Value& v, const char* name) {
+}  // namespace
+
+std::string JsonStringMember(const rapidjson::Value& v, const char* name) {
   if (!v.IsObject()) return "";
   auto it = v.FindMember(name);
   if (it == v.MemberEnd() || !it->value.IsString()) return "";
   return std::string(it->value.GetString(), it->value.GetStringLength());
 }
-
-}  // namespace
 
 void AppendJsonText(std::string_view s, std::string* out) {
   static const char kHex[] = "0123456789abcdef";
@@ -98,9 +98,9 @@ AwsBatchAnswer ParseAwsError(long status, std::string_view body, std::string_vie
   AwsBatchAnswer a;
   rapidjson::Document doc;
   bool json = ParseJson(body, &doc).ok() && doc.IsObject();
-  a.error_code = json ? ShortType(StringMember(doc, "__type")) : "";
-  a.error_message = json ? StringMember(doc, "message") : "";
-  if (a.error_message.empty() && json) a.error_message = StringMember(doc, "Message");
+  a.error_code = json ? ShortType(JsonStringMember(doc, "__type")) : "";
+  a.error_message = json ? JsonStringMember(doc, "message") : "";
+  if (a.error_message.empty() && json) a.error_message = JsonStringMember(doc, "Message");
   if (a.error_code.empty()) a.error_code = std::string(service) + "." + std::to_string(status);
   if (a.error_message.empty()) {
     a.error_message = "HTTP " + std::to_string(status) + ": " +
@@ -151,10 +151,10 @@ AwsBatchAnswer ParseAwsBatchAnswer(long status, std::string_view body, size_t ex
   a.records.reserve(expected);
   for (const auto& r : list->value.GetArray()) {
     AwsBatchAnswer::Result res;
-    res.error_code = StringMember(r, "ErrorCode");
+    res.error_code = JsonStringMember(r, "ErrorCode");
     if (!res.error_code.empty()) {
-      res.error_message = StringMember(r, "ErrorMessage");
-    } else if (StringMember(r, ok_field).empty()) {
+      res.error_message = JsonStringMember(r, "ErrorMessage");
+    } else if (JsonStringMember(r, ok_field).empty()) {
       res.error_code = std::string(service) + ".BadAnswer";
       res.error_message = std::string("a result with neither ") + ok_field + " nor an error";
     }

@@ -6,6 +6,8 @@
 // pure.
 #pragma once
 
+#include <rapidjson/document.h>
+
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -17,6 +19,9 @@
 #include "plugins/common/http_client.h"
 
 namespace sluice::sink {
+
+// The string member `name` of a JSON object, or "" (absent, not a string, not an object).
+std::string JsonStringMember(const rapidjson::Value& v, const char* name);
 
 // Appends `s` as a JSON string (quoted; `"`, `\` and control bytes escaped; other bytes as they
 // are). Keys and names are short: no writer is made per record.

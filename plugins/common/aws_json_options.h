@@ -13,18 +13,29 @@
 // Rows for a sluice_option_def table, e.g. {..., SLUICE_AWS_JSON_OPTIONS, {nullptr, ...}}.
 #define SLUICE_AWS_JSON_OPTIONS                                                                   \
   {"region", SLUICE_OPT_STRING, "us-east-1", "AWS region (used in signatures).", 0, nullptr},     \
-      {"endpoint", SLUICE_OPT_STRING, "",                                                         \
+      {"endpoint",                                                                                \
+       SLUICE_OPT_STRING,                                                                         \
+       "",                                                                                        \
        "Base URL of the API (another sluice, a local server); unset: the region's AWS endpoint.", \
-       0, nullptr},                                                                               \
-      {"access_key_id", SLUICE_OPT_STRING, nullptr,                                               \
+       0,                                                                                         \
+       nullptr},                                                                                  \
+      {"access_key_id",                                                                           \
+       SLUICE_OPT_STRING,                                                                         \
+       nullptr,                                                                                   \
        "Access key id; unset: the environment, the shared credentials file, instance metadata.",  \
-       0, nullptr},                                                                               \
-      {"secret_access_key", SLUICE_OPT_STRING, nullptr,                                           \
-       "Secret access key (with access_key_id).", 0, nullptr},                                    \
+       0,                                                                                         \
+       nullptr},                                                                                  \
+      {"secret_access_key",                                                                       \
+       SLUICE_OPT_STRING,                                                                         \
+       nullptr,                                                                                   \
+       "Secret access key (with access_key_id).",                                                 \
+       0,                                                                                         \
+       nullptr},                                                                                  \
       {"session_token", SLUICE_OPT_STRING, nullptr, "Session token of temporary credentials.", 0, \
        nullptr},                                                                                  \
-      {"profile", SLUICE_OPT_STRING, nullptr,                                                     \
-       "Profile of the shared credentials file; unset: AWS_PROFILE, else default.", 0, nullptr},  \
+      {"profile", SLUICE_OPT_STRING,                                                              \
+       nullptr,   "Profile of the shared credentials file; unset: AWS_PROFILE, else default.",    \
+       0,         nullptr},                                                                       \
       {"timeout", SLUICE_OPT_DURATION, "60s", "Timeout of one whole call.", 0, nullptr},          \
       SLUICE_HTTP_TRANSPORT_OPTIONS
 

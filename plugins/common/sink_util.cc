@@ -181,6 +181,25 @@ uint32_t FirehoseBackoffMs(uint32_t attempt, double unit) {
   return static_cast<uint32_t>(std::min(ms, 120000.0));
 }
 
+bool JsonFieldText(std::string_view record, std::string_view path, std::string* out) {
+  rapidjson::Document doc;
+  if (!ParseJson(record, &doc).ok() || !doc.IsObject()) return false;
+  const rapidjson::Value* v = &doc;
+  while (!path.empty()) {
+    size_t dot = path.find('.');
+    std::string_view part = path.substr(0, dot);
+    path = dot == std::string_view::npos ? std::string_view() : path.substr(dot + 1);
+    if (!v->IsObject()) return false;
+    auto it = v->FindMember(rapidjson::Value(
+        rapidjson::StringRef(part.data(), static_cast<rapidjson::SizeType>(part.size()))));
+    if (it == v->MemberEnd()) return false;
+    v = &it->value;
+  }
+  if (v->IsNull() || v->IsObject() || v->IsArray()) return false;
+  *out = ScalarText(*v);
+  return true;
+}
+
 std::string Truncated(std::string_view s, size_t cap) {
   if (s.size() <= cap) return std::string(s);
   return std::string(s.substr(0, cap)) + "...";

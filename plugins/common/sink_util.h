@@ -34,6 +34,11 @@ std::string StableGuid(std::string_view seed);
 // `s` cut to `cap` bytes with "..." appended when it was longer (for error messages).
 std::string Truncated(std::string_view s, size_t cap);
 
+// The scalar at `path` ("a.b.c") of a JSON object record, as text: a string as it is, a number or
+// a boolean as written. False when the record is not a JSON object, or the field is missing,
+// null, an object or an array. For keys taken from a field of a record (kinesis, kafka).
+bool JsonFieldText(std::string_view record, std::string_view path, std::string* out);
+
 // A random GUID (version 4) from /dev/urandom.
 std::string RandomGuid();
 

@@ -12,11 +12,13 @@
 #include <algorithm>
 #include <memory>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "plugins/common/aws_json.h"
 #include "plugins/common/aws_json_options.h"
+#include "plugins/common/batch_outcomes.h"
 #include "plugins/common/sink_util.h"
 #include "plugins/firehose/firehose_protocol.h"
 #include "sluice_sink.hpp"
@@ -51,73 +53,37 @@ class FirehoseSink final : public Sink {
   }
 
   Outcome Send(const Batch& batch) override {
-    const size_t n = batch.size();
-    std::vector<RecordOutcome> outcomes(n);
+    sink::BatchOutcomes out(batch.size(), "Firehose",
+                            [this, attempt = batch.attempt()] { return Backoff(attempt); });
     entries_.clear();
     size_t rejected = 0;
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i = 0; i < batch.size(); ++i) {
       Record r = batch.record(i);
       std::string why = CheckRecord(r.data, newline_);
       if (!why.empty()) {
-        outcomes[i].code = SLUICE_DELIVER_REJECT;
-        outcomes[i].reason =
-            "Firehose.RecordRejected: record " + std::string(r.record_id) + " has " + why;
+        out.Reject(i,
+                   "Firehose.RecordRejected: record " + std::string(r.record_id) + " has " + why);
         ++rejected;
         continue;
       }
       entries_.push_back({i, r.data});
     }
     if (rejected > 0) host_.Count("records_rejected", rejected);
-    Outcome whole;
-    size_t ok = 0, retry = 0;
     for (const sink::CallRange& call : PlanCalls(entries_, newline_)) {
       body_.clear();
       AppendPutRecordBatchBody(stream_, entries_, call, newline_, &body_);
       sink::AwsBatchAnswer a = Put(call.count);
-      if (!a.call_ok) {
-        if (a.loud && sink::LoudAttempt(batch.attempt())) {
-          host_.Log(SLUICE_LOG_ERROR, "PutRecordBatch to " + stream_ + " failed: " + a.error_code +
-                                          ": " + a.error_message + "; retrying");
-        }
-        uint32_t after = a.retry ? Backoff(batch.attempt()) : 0;
-        for (size_t k = call.first; k < call.first + call.count; ++k) {
-          RecordOutcome& o = outcomes[entries_[k].index];
-          o.code = a.retry ? SLUICE_DELIVER_RETRY : SLUICE_DELIVER_REJECT;
-          o.retry_after_ms = after;
-          o.reason = a.error_code + ": " + a.error_message;
-        }
-        if (a.retry) retry += call.count;
-        whole.error_code = a.error_code;
-        whole.error_message = a.error_message;
-        whole.retry_after_ms = std::max(whole.retry_after_ms, after);
-        continue;
+      if (!a.call_ok && a.loud && sink::LoudAttempt(batch.attempt())) {
+        host_.Log(SLUICE_LOG_ERROR, "PutRecordBatch to " + stream_ + " failed: " + a.error_code +
+                                        ": " + a.error_message + "; retrying");
       }
-      size_t failed = 0;
-      for (size_t k = 0; k < call.count; ++k) {
-        const sink::AwsBatchAnswer::Result& res = a.records[k];
-        if (res.error_code.empty()) continue;
-        RecordOutcome& o = outcomes[entries_[call.first + k].index];
-        o.code = SLUICE_DELIVER_RETRY;
-        o.retry_after_ms = Backoff(batch.attempt());
-        o.reason = res.error_code + ": " + res.error_message;
-        ++failed;
-      }
-      ok += call.count - failed;
-      retry += failed;
-      host_.Count("records_put", call.count - failed);
+      auto [put, failed] = out.Apply(a, call.count, [&](size_t k) {
+        return std::span<const size_t>(&entries_[call.first + k].index, 1);
+      });
+      if (put > 0) host_.Count("records_put", put);
       if (failed > 0) host_.Count("records_failed", failed);
     }
-    if (ok == n) return Outcome::Ok();
-    if (retry == n) {
-      whole.code = SLUICE_DELIVER_RETRY;
-      if (whole.error_code.empty()) {
-        whole.error_code = "Firehose.RecordsFailed";
-        whole.error_message = outcomes.empty() ? "" : outcomes[0].reason;
-      }
-      whole.retry_after_ms = std::max<uint32_t>(whole.retry_after_ms, Backoff(batch.attempt()));
-      return whole;
-    }
-    return Outcome::Partial(std::move(outcomes));
+    return out.Finish();
   }
 
   bool Healthcheck(std::string* error) override {

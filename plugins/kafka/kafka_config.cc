@@ -1,13 +1,12 @@
 // The `kafka` sink's configuration and pure decisions (see kafka_config.h).
 #include "plugins/kafka/kafka_config.h"
 
-#include <rapidjson/document.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
 
 #include "core/json.h"
+#include "plugins/common/sink_util.h"
 
 namespace sluice::kafka {
 namespace {
@@ -97,38 +96,6 @@ std::string PropertyForLog(std::string_view name, std::string_view value) {
          (IsSensitiveProperty(name) ? std::string("<redacted>") : std::string(value));
 }
 
-bool KeyFromField(std::string_view data, std::string_view path, std::string* key) {
-  rapidjson::Document doc;
-  if (!ParseJson(data, &doc).ok() || !doc.IsObject()) return false;
-  const rapidjson::Value* v = &doc;
-  while (!path.empty()) {
-    size_t dot = path.find('.');
-    std::string_view part = path.substr(0, dot);
-    path = dot == std::string_view::npos ? std::string_view() : path.substr(dot + 1);
-    if (!v->IsObject()) return false;
-    auto it = v->FindMember(rapidjson::Value(
-        rapidjson::StringRef(part.data(), static_cast<rapidjson::SizeType>(part.size()))));
-    if (it == v->MemberEnd()) return false;
-    v = &it->value;
-  }
-  if (v->IsString()) {
-    key->assign(v->GetString(), v->GetStringLength());
-  } else if (v->IsBool()) {
-    *key = v->GetBool() ? "true" : "false";
-  } else if (v->IsInt64()) {
-    *key = std::to_string(v->GetInt64());
-  } else if (v->IsUint64()) {
-    *key = std::to_string(v->GetUint64());
-  } else if (v->IsDouble()) {
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "%.17g", v->GetDouble());
-    *key = buf;
-  } else {
-    return false;
-  }
-  return true;
-}
-
 std::string_view KeyOf(const KafkaConfig& c, std::string_view data, std::string_view source_key,
                        std::string* scratch, bool* found, bool* fallback) {
   *found = true;
@@ -138,7 +105,7 @@ std::string_view KeyOf(const KafkaConfig& c, std::string_view data, std::string_
       *found = false;
       return {};
     case KeyMode::kField:
-      if (KeyFromField(data, c.key_field, scratch)) return *scratch;
+      if (sink::JsonFieldText(data, c.key_field, scratch)) return *scratch;
       *fallback = true;
       return source_key;
     case KeyMode::kSource:

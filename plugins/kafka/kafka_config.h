@@ -52,9 +52,6 @@ std::string PropertyForLog(std::string_view name, std::string_view value);
 std::string_view KeyOf(const KafkaConfig& c, std::string_view data, std::string_view source_key,
                        std::string* scratch, bool* found, bool* fallback);
 
-// A scalar field of a JSON object record at a dotted path, as text. False when missing.
-bool KeyFromField(std::string_view data, std::string_view path, std::string* key);
-
 // What a delivery report error means for its record.
 enum class Verdict { kOk, kRetry, kReject };
 Verdict ClassifyDeliveryError(rd_kafka_resp_err_t err);

@@ -13,17 +13,6 @@
 
 namespace sluice::kinesis {
 
-namespace {
-
-std::string StringMember(const rapidjson::Value& v, const char* name) {
-  if (!v.IsObject()) return "";
-  auto it = v.FindMember(name);
-  if (it == v.MemberEnd() || !it->value.IsString()) return "";
-  return std::string(it->value.GetString(), it->value.GetStringLength());
-}
-
-}  // namespace
-
 std::vector<CallRange> PlanCalls(const std::vector<PutEntry>& entries, size_t max_records,
                                  size_t max_bytes) {
   return sink::PlanCalls(entries.size(), max_records, max_bytes,
@@ -94,52 +83,21 @@ bool ParseListShards(std::string_view body, std::vector<ShardRange>* shards,
     if (!sh.IsObject()) return false;
     // A closed shard (a parent after a split or merge) takes no more records.
     auto seq = sh.FindMember("SequenceNumberRange");
-    if (seq != sh.MemberEnd() && !StringMember(seq->value, "EndingSequenceNumber").empty()) {
+    if (seq != sh.MemberEnd() &&
+        !sink::JsonStringMember(seq->value, "EndingSequenceNumber").empty()) {
       continue;
     }
     auto range = sh.FindMember("HashKeyRange");
     if (range == sh.MemberEnd()) return false;
-    std::string start = StringMember(range->value, "StartingHashKey");
+    std::string start = sink::JsonStringMember(range->value, "StartingHashKey");
     auto a = ParseHashKey(start);
-    auto b = ParseHashKey(StringMember(range->value, "EndingHashKey"));
+    auto b = ParseHashKey(sink::JsonStringMember(range->value, "EndingHashKey"));
     if (!a.ok() || !b.ok() || *a > *b) return false;
     shards->push_back({*a, *b, start});
   }
   std::sort(shards->begin(), shards->end(),
             [](const ShardRange& x, const ShardRange& y) { return x.start < y.start; });
-  *next_token = StringMember(doc, "NextToken");
-  return true;
-}
-
-bool KeyFromField(std::string_view data, std::string_view path, std::string* key) {
-  rapidjson::Document doc;
-  if (!ParseJson(data, &doc).ok() || !doc.IsObject()) return false;
-  const rapidjson::Value* v = &doc;
-  while (!path.empty()) {
-    size_t dot = path.find('.');
-    std::string_view part = path.substr(0, dot);
-    path = dot == std::string_view::npos ? std::string_view() : path.substr(dot + 1);
-    if (!v->IsObject()) return false;
-    auto it = v->FindMember(rapidjson::Value(
-        rapidjson::StringRef(part.data(), static_cast<rapidjson::SizeType>(part.size()))));
-    if (it == v->MemberEnd()) return false;
-    v = &it->value;
-  }
-  if (v->IsString()) {
-    key->assign(v->GetString(), v->GetStringLength());
-  } else if (v->IsBool()) {
-    *key = v->GetBool() ? "true" : "false";
-  } else if (v->IsInt64()) {
-    *key = std::to_string(v->GetInt64());
-  } else if (v->IsUint64()) {
-    *key = std::to_string(v->GetUint64());
-  } else if (v->IsDouble()) {
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "%.17g", v->GetDouble());
-    *key = buf;
-  } else {
-    return false;
-  }
+  *next_token = sink::JsonStringMember(doc, "NextToken");
   return true;
 }
 

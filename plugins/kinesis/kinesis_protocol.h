@@ -63,8 +63,4 @@ struct ShardRange {
 bool ParseListShards(std::string_view body, std::vector<ShardRange>* shards,
                      std::string* next_token);
 
-// Reads `path` ("a.b.c") out of a JSON object record: the string, or a number or boolean as
-// written; false when the record is not JSON, or the field is missing, null or a container.
-bool KeyFromField(std::string_view data, std::string_view path, std::string* key);
-
 }  // namespace sluice::kinesis

@@ -15,6 +15,7 @@
 #include <deque>
 #include <memory>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@
 #include "core/hash_key.h"
 #include "plugins/common/aws_json.h"
 #include "plugins/common/aws_json_options.h"
+#include "plugins/common/batch_outcomes.h"
 #include "plugins/common/sink_util.h"
 #include "plugins/kinesis/kinesis_protocol.h"
 #include "plugins/kinesis/kpl.h"
@@ -85,7 +87,8 @@ class KinesisSink final : public Sink {
 
   Outcome Send(const Batch& batch) override {
     const size_t n = batch.size();
-    std::vector<RecordOutcome> outcomes(n);
+    sink::BatchOutcomes out(n, "Kinesis",
+                            [this, attempt = batch.attempt()] { return Backoff(attempt); });
     records_.clear();
     keys_.resize(n);
     size_t rejected = 0;
@@ -94,85 +97,37 @@ class KinesisSink final : public Sink {
       std::string_view key = KeyOf(r, &keys_[i]);
       std::string why = CheckRecord(r.data, key);
       if (!why.empty()) {
-        outcomes[i].code = SLUICE_DELIVER_REJECT;
-        outcomes[i].reason =
-            "Kinesis.RecordRejected: record " + std::string(r.record_id) + " has " + why;
+        out.Reject(i, "Kinesis.RecordRejected: record " + std::string(r.record_id) + " has " + why);
         ++rejected;
         continue;
       }
       records_.push_back({i, r.data, key});
     }
     if (rejected > 0) host_.Count("records_rejected", rejected);
-    Outcome whole;
-    size_t ok = 0, retry = 0;
     // What is put: the records themselves, or (aggregation: kpl) aggregates of them. A unit's
     // members are the batch indices its answer applies to.
-    if (!Units(batch.attempt(), &whole)) {
-      uint32_t after = Backoff(batch.attempt());
-      for (const PutEntry& e : records_) {
-        outcomes[e.index].code = SLUICE_DELIVER_RETRY;
-        outcomes[e.index].retry_after_ms = after;
-        outcomes[e.index].reason = whole.error_code + ": " + whole.error_message;
-      }
-      retry = records_.size();
-      whole.retry_after_ms = after;
+    std::string code, message;
+    if (!Units(batch.attempt(), &code, &message)) {
+      indices_.clear();
+      for (const PutEntry& e : records_) indices_.push_back(e.index);
+      out.RetryAll(indices_, code, message);
     }
     for (const CallRange& call : PlanCalls(units_)) {
       body_.clear();
       AppendPutRecordsBody(stream_, stream_arn_, units_, call, &body_);
       PutRecordsAnswer a = Put(call.count);
-      auto fail = [&](size_t unit, int32_t code, uint32_t after, const std::string& reason) {
-        const auto [first, count] = members_of_[unit];
-        for (size_t m = first; m < first + count; ++m) {
-          RecordOutcome& o = outcomes[members_[m]];
-          o.code = code;
-          o.retry_after_ms = after;
-          o.reason = reason;
-        }
-        return count;
-      };
-      if (!a.call_ok) {
-        if (a.loud && sink::LoudAttempt(batch.attempt())) {
-          host_.Log(SLUICE_LOG_ERROR, "PutRecords to " + Target() + " failed: " + a.error_code +
-                                          ": " + a.error_message + "; retrying");
-        }
-        uint32_t after = a.retry ? Backoff(batch.attempt()) : 0;
-        std::string reason = a.error_code + ": " + a.error_message;
-        for (size_t k = call.first; k < call.first + call.count; ++k) {
-          size_t c = fail(k, a.retry ? SLUICE_DELIVER_RETRY : SLUICE_DELIVER_REJECT, after, reason);
-          if (a.retry) retry += c;
-        }
-        whole.error_code = a.error_code;
-        whole.error_message = a.error_message;
-        whole.retry_after_ms = std::max(whole.retry_after_ms, after);
-        continue;
+      if (!a.call_ok && a.loud && sink::LoudAttempt(batch.attempt())) {
+        host_.Log(SLUICE_LOG_ERROR, "PutRecords to " + Target() + " failed: " + a.error_code +
+                                        ": " + a.error_message + "; retrying");
       }
-      size_t put = 0, failed = 0;
-      for (size_t k = 0; k < call.count; ++k) {
-        const PutRecordsAnswer::Result& res = a.records[k];
-        if (res.error_code.empty()) {
-          put += members_of_[call.first + k].second;
-          continue;
-        }
-        failed += fail(call.first + k, SLUICE_DELIVER_RETRY, Backoff(batch.attempt()),
-                       res.error_code + ": " + res.error_message);
-      }
-      ok += put;
-      retry += failed;
-      host_.Count("records_put", put);
+      auto [put, failed] = out.Apply(a, call.count, [&](size_t k) {
+        const auto [first, count] = members_of_[call.first + k];
+        return std::span<const size_t>(members_.data() + first, count);
+      });
+      if (put > 0) host_.Count("records_put", put);
       if (failed > 0) host_.Count("records_failed", failed);
     }
-    if (ok == n) return Outcome::Ok();
-    if (retry == n) {
-      whole.code = SLUICE_DELIVER_RETRY;
-      if (whole.error_code.empty()) {
-        whole.error_code = "Kinesis.RecordsFailed";
-        whole.error_message = outcomes.empty() ? "" : outcomes[0].reason;
-      }
-      whole.retry_after_ms = std::max<uint32_t>(whole.retry_after_ms, Backoff(batch.attempt()));
-      return whole;
-    }
-    return Outcome::Partial(std::move(outcomes));
+    return out.Finish();
   }
 
   bool Healthcheck(std::string* error) override {
@@ -209,7 +164,7 @@ class KinesisSink final : public Sink {
         return *scratch;
       }
       case KeyMode::kField:
-        if (KeyFromField(r.data, key_field_, scratch) && !scratch->empty()) return *scratch;
+        if (sink::JsonFieldText(r.data, key_field_, scratch) && !scratch->empty()) return *scratch;
         host_.Count("key_field_missing", 1);
         [[fallthrough]];
       case KeyMode::kSource:
@@ -222,9 +177,9 @@ class KinesisSink final : public Sink {
 
   uint32_t Backoff(uint32_t attempt) { return sink::FirehoseBackoffMs(attempt, unit_(rng_)); }
 
-  // Fills units_, members_ and members_of_ from records_. False (with the error in *whole) when
+  // Fills units_, members_ and members_of_ from records_. False (with the error) when
   // aggregation needs the stream's shards and cannot have them.
-  bool Units(uint32_t attempt, Outcome* whole) {
+  bool Units(uint32_t attempt, std::string* code, std::string* message) {
     units_.clear();
     members_.clear();
     members_of_.clear();
@@ -239,8 +194,8 @@ class KinesisSink final : public Sink {
     }
     if (records_.empty()) return true;
     if (Status st = RefreshShards(); !st.ok()) {
-      whole->error_code = "Kinesis.ListShards";
-      whole->error_message = st.message();
+      *code = "Kinesis.ListShards";
+      *message = st.message();
       if (sink::LoudAttempt(attempt)) {
         host_.Log(SLUICE_LOG_ERROR, "aggregation: cannot list the shards of " + Target() + ": " +
                                         st.message() + "; retrying");
@@ -365,7 +320,7 @@ class KinesisSink final : public Sink {
   // Scratch of Send, reused: the records that can be put, what is put (records or aggregates),
   // each unit's members (batch indices) and the aggregates' bytes.
   std::vector<PutEntry> records_, units_;
-  std::vector<size_t> members_;
+  std::vector<size_t> members_, indices_;
   std::vector<std::pair<size_t, size_t>> members_of_;  // per unit: first, count in members_
   std::deque<std::string> aggregates_;                 // stable addresses for units_' views
   std::vector<std::vector<size_t>> by_shard_;

@@ -4,64 +4,22 @@
 // is counted in the central objects: each exactly once, each on its own line.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import {
-  mkdtempSync, writeFileSync, readFileSync, readdirSync, statSync, rmSync, mkdirSync, openSync,
-} from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { freePort, startDaemon, filesUnder, killAll } from '../daemons.mjs';
 
 const bin = process.env.SLUICE_BIN;
 if (!bin) throw new Error('SLUICE_BIN must name the sluice binary');
 const LINES = 15000;
 const KEY = { id: 'AKIDCENTRAL', secret: 'central-secret-key' };
 
-const children = [];
 let work;
 after(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  killAll();
   if (work && !process.env.DEBUG_FIREHOSE_SINK) rmSync(work, { recursive: true, force: true });
   else if (work) console.error('kept', work);
 });
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function startDaemon(dir, yaml) {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'sluice.yaml'), yaml, { mode: 0o600 });
-  const log = openSync(join(dir, 'daemon.log'), 'a');
-  const child = spawn(bin, ['run', '-c', 'sluice.yaml'], { cwd: dir, stdio: ['ignore', log, log] });
-  children.push(child);
-  child.logText = () => readFileSync(join(dir, 'daemon.log'), 'utf8').slice(-3000);
-  return child;
-}
-
-function filesUnder(dir) {
-  let out = [];
-  let entries;
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return out;
-  }
-  for (const name of entries) {
-    if (name.startsWith('.')) continue;
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out = out.concat(filesUnder(p));
-    else out.push(p);
-  }
-  return out;
-}
 
 // line -> how many times it is in the objects under `dir`.
 function delivered(dir) {

@@ -8,12 +8,14 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import {
-  mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync, openSync, existsSync, readdirSync, statSync,
+  mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync, existsSync,
 } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
+
+import { startDaemon, waitFor, filesUnder, killAll } from '../daemons.mjs';
 
 const { Kafka, logLevel } = createRequire(import.meta.url)('kafkajs');
 
@@ -30,6 +32,7 @@ const LINES = 20000;
 const children = [];
 let work;
 after(() => {
+  killAll();
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   if (work && !process.env.DEBUG_KAFKA_SINK) rmSync(work, { recursive: true, force: true });
   else if (work) console.error('kept', work);
@@ -52,26 +55,6 @@ async function startCluster(topic) {
     assert.equal(answer.value, 'OK', `mock cluster: ${line}`);
   };
   return { bootstrap: m[1], command, child };
-}
-
-function startDaemon(dir, yaml) {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'sluice.yaml'), yaml, { mode: 0o600 });
-  const log = openSync(join(dir, 'daemon.log'), 'a');
-  const child = spawn(bin, ['run', '-c', 'sluice.yaml'], { cwd: dir, stdio: ['ignore', log, log] });
-  children.push(child);
-  child.logText = () => readFileSync(join(dir, 'daemon.log'), 'utf8').slice(-3000);
-  return child;
-}
-
-async function waitFor(what, pred, ms = 60000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
 }
 
 // Every message of `topic` by kcat: [{key, data}].
@@ -133,11 +116,8 @@ function check(records, want, where) {
 
 // Every record of the error output under `dir` (JSON lines, one file per spilled batch).
 function spilledRecords(dir) {
-  if (!existsSync(dir)) return [];
   const out = [];
-  for (const name of readdirSync(dir, { recursive: true })) {
-    const path = join(dir, name);
-    if (!statSync(path).isFile() || basename(path).startsWith('.')) continue;
+  for (const path of filesUnder(dir)) {
     for (const line of readFileSync(path, 'utf8').split('\n')) {
       if (line) out.push({ path, ...JSON.parse(line) });
     }

@@ -4,50 +4,25 @@
 // edges is counted in the bucket: each exactly once.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import {
-  mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync, openSync, renameSync, appendFileSync,
-} from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, mkdirSync, renameSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import zlib from 'node:zlib';
 import { startS3, listKeys, ACCESS_KEY, SECRET_KEY } from '../s3/s3_peer.mjs';
+import { freePort, startDaemon, killAll } from '../daemons.mjs';
 
 const bin = process.env.SLUICE_BIN;
 if (!bin) throw new Error('SLUICE_BIN must name the sluice binary');
 const PER_EDGE = 12000, ROTATE_EVERY = 3000;
 const CENTRAL = { id: 'AKIDCENTRAL', secret: 'central-secret-key' };
 
-const children = [];
 let work, peer;
 after(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  killAll();
   await peer?.close();
   if (work && !process.env.DEBUG_FLEET) rmSync(work, { recursive: true, force: true });
   else if (work) console.error('kept', work);
 });
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function startDaemon(dir, yaml) {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'sluice.yaml'), yaml, { mode: 0o600 });
-  const log = openSync(join(dir, 'daemon.log'), 'a');
-  const child = spawn(bin, ['run', '-c', 'sluice.yaml'], { cwd: dir, stdio: ['ignore', log, log] });
-  children.push(child);
-  child.logText = () => readFileSync(join(dir, 'daemon.log'), 'utf8').slice(-3000);
-  return child;
-}
 
 test('two edges feed a central sluice that archives to S3: every line once', { timeout: 180000 },
   async () => {

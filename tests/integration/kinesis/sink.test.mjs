@@ -8,14 +8,14 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync, openSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { sdk, clients, destroyAll } from './harness.mjs';
+import { freePort, startDaemon, waitFor, status, stop, killAll } from '../daemons.mjs';
 
 const agg = createRequire(import.meta.url)('aws-kinesis-agg');
 
@@ -25,46 +25,19 @@ const here = dirname(fileURLToPath(import.meta.url));
 const LINES = 12000;
 const CENTRAL = { accessKeyId: 'AKIDCENTRAL', secretAccessKey: 'central-secret-key' };
 
-const children = [];
+const children = [];  // kinesalite
 let work;
 after(() => {
+  killAll();
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   if (work && !process.env.DEBUG_KINESIS_SINK) rmSync(work, { recursive: true, force: true });
   else if (work) console.error('kept', work);
 });
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function startDaemon(dir, yaml, logName = 'daemon.log') {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'sluice.yaml'), yaml, { mode: 0o600 });
-  const log = openSync(join(dir, logName), 'a');
-  const child = spawn(bin, ['run', '-c', 'sluice.yaml'], { cwd: dir, stdio: ['ignore', log, log] });
-  children.push(child);
-  child.logText = () => readFileSync(join(dir, logName), 'utf8').slice(-3000);
-  return child;
-}
-
-// The records a daemon's delivery `name` has delivered (its admin /status), or -1 before the
-// daemon says where its admin endpoint is.
+// The records a daemon's delivery `name` has delivered (its /status), or -1 before it answers.
 async function deliveredBy(child, name) {
-  const m = /msg="sluice started".* admin=(127\.0\.0\.1:\d+)/.exec(child.logText());
-  if (!m) return -1;
-  try {
-    const status = await (await fetch(`http://${m[1]}/status`)).json();
-    return status.deliveries.find((d) => d.name === name).records_delivered;
-  } catch {
-    return -1;
-  }
+  const st = await status(child);
+  return st ? st.deliveries.find((d) => d.name === name).records_delivered : -1;
 }
 
 async function startKinesalite() {
@@ -79,16 +52,6 @@ async function startKinesalite() {
   const m = /^PORT (\d+)$/.exec(line);
   if (!m) throw new Error(`unexpected kinesalite output: ${line}`);
   return `http://127.0.0.1:${m[1]}`;
-}
-
-async function waitFor(what, pred, ms = 60000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
 }
 
 // The user records of an aggregated Kinesis record, by aws-kinesis-agg (checksums checked).
@@ -329,12 +292,6 @@ deliveries:
       return false;
     }
   });
-  const kill = async (child) => {
-    child.kill('SIGKILL');
-    if (child.exitCode === null && child.signalCode === null) {
-      await new Promise((r) => child.once('exit', r));
-    }
-  };
   // The edge's stream is filled through its own Kinesis API (no agent: only the sink's leg is
   // measured) while the central daemon is not there yet.
   let edge = startDaemon(join(root, 'edge'), edgeYaml);
@@ -350,19 +307,19 @@ deliveries:
     assert.equal(r.FailedRecordCount, 0);
   }
   e.destroy();
-  await kill(edge);
+  await stop(edge);
   const central = startDaemon(join(root, 'central'), centralYaml);
   const c = clients(`http://127.0.0.1:${apiPort}`, CENTRAL).h1;
   await up(c, central, 'fleet');
   // Started and killed while it catches up: each run is killed once it delivered a little.
   for (let k = 0; k < KILLS; k++) {
-    edge = startDaemon(join(root, 'edge'), edgeYaml, `daemon-${k}.log`);
+    edge = startDaemon(join(root, 'edge'), edgeYaml, { log: `daemon-${k}.log` });
     const deadline = Date.now() + 30000;
     while ((await deliveredBy(edge, 'to-central')) < 1000) {
       assert.ok(Date.now() < deadline, 'no progress: ' + edge.logText());
       await new Promise((r) => setTimeout(r, 2));
     }
-    await kill(edge);
+    await stop(edge);
   }
   const atKills = (await readAll(c, 'fleet')).length;
   assert.ok(atKills < RECORDS, `the kills came after the end (${atKills} records there)`);

@@ -8,12 +8,12 @@
 // timed from its start to the last record delivered (its /status). Prints, per mode, MB/s of
 // record bytes, records/s, the edge's CPU seconds per GB and its peak RSS, as JSON lines and a
 // Markdown table.
-import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, openSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort, startDaemon, waitFor, adminAddress, status, stop } from '../daemons.mjs';
 
 const run = promisify(execFile);
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, v, i, a) => {
@@ -30,51 +30,14 @@ const CONCURRENCY = Number(args.concurrency ?? 4);
 const KEY = { id: 'AKIDBENCH', secret: 'bench-secret-key' };
 const plugins = join(dirname(bin), 'plugins');
 const root = mkdtempSync(join(tmpdir(), 'sluice-kinesis-sink-bench-'));
-const children = [];
-process.on('exit', () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  rmSync(root, { recursive: true, force: true });
-});
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function start(dir, yaml, log = 'daemon.log') {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'sluice.yaml'), yaml, { mode: 0o600 });
-  const fd = openSync(join(dir, log), 'a');
-  const child = spawn(bin, ['run', '-c', 'sluice.yaml'], { cwd: dir, stdio: ['ignore', fd, fd] });
-  children.push(child);
-  child.logText = () => readFileSync(join(dir, log), 'utf8');
-  return child;
-}
+process.on('exit', () => rmSync(root, { recursive: true, force: true }));
+const start = (dir, yaml, log = 'daemon.log') => startDaemon(dir, yaml, { log, bin });
 
 async function adminOf(child) {
-  for (let i = 0; i < 400; i++) {
-    const m = /msg="sluice started".* admin=(127\.0\.0\.1:\d+)/.exec(child.logText());
-    if (m) return m[1];
-    if (child.exitCode !== null) throw new Error('daemon exited: ' + child.logText().slice(-2000));
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('daemon did not start');
-}
-
-async function status(admin) {
-  return (await fetch(`http://${admin}/status`)).json();
-}
-
-async function stop(child) {
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
+  return waitFor('the daemon to start', () => {
+    if (child.exitCode !== null) throw new Error('daemon exited: ' + child.logText());
+    return adminAddress(child);
+  }, 10000, 25);
 }
 
 // utime + stime of a process, in seconds; its peak RSS in MiB.
@@ -123,7 +86,7 @@ let edge = start(edgeDir, base, 'fill.log');
 await adminOf(edge);
 const put = JSON.parse((await run(loadgen, ['put', '--port', String(edgePort), '--stream', 'logs',
   '--seconds', String(SECONDS), '--size', String(SIZE), '--connections', '2'])).stdout);
-await stop(edge);
+await stop(edge, 'SIGTERM');
 const records = put.records;
 const bytes = records * SIZE;
 
@@ -144,17 +107,19 @@ for (const mode of ['none', 'kpl']) {
       secret_access_key: ${KEY.secret}
 `, `${mode}.log`);
   const t0 = process.hrtime.bigint();
-  const admin = await adminOf(edge);
+  await adminOf(edge);
   let delivered = 0;
   while (delivered < records) {
     await new Promise((r) => setTimeout(r, 20));
-    const d = (await status(admin)).deliveries.find((x) => x.name === `bench-${mode}`);
+    const st = await status(edge);
+    if (!st) continue;
+    const d = st.deliveries.find((x) => x.name === `bench-${mode}`);
     delivered = d.records_delivered;
     if (d.records_spilled > 0) throw new Error(`${d.records_spilled} records spilled`);
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const u = usage(edge.pid);
-  await stop(edge);
+  await stop(edge, 'SIGTERM');
   const row = {
     mode, records, bytes, seconds: +seconds.toFixed(3),
     mb_per_s: +(bytes / 1e6 / seconds).toFixed(1),
@@ -165,7 +130,7 @@ for (const mode of ['none', 'kpl']) {
   console.log(JSON.stringify(row));
   rows.push(row);
 }
-await stop(central);
+await stop(central, 'SIGTERM');
 console.log(`\n| aggregation | records | MB/s | records/s | edge CPU s/GB | edge peak RSS |`);
 console.log(`|---|---|---|---|---|---|`);
 for (const r of rows) {

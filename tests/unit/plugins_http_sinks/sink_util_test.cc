@@ -64,5 +64,27 @@ TEST(SinkUtilTest, Guids) {
   EXPECT_EQ(RandomGuid()[14], '4');
 }
 
+TEST(SinkUtilTest, JsonFieldTextReadsScalarsAtAPath) {
+  std::string v;
+  EXPECT_TRUE(JsonFieldText(R"({"user":{"id":"u-42"},"n":7})", "user.id", &v));
+  EXPECT_EQ(v, "u-42");
+  EXPECT_TRUE(JsonFieldText(R"({"user":{"id":"u-42"},"n":7})", "n", &v));
+  EXPECT_EQ(v, "7");
+  EXPECT_TRUE(JsonFieldText(R"({"a":{"b":{"c":true}}})", "a.b.c", &v));
+  EXPECT_EQ(v, "true");
+  EXPECT_TRUE(JsonFieldText(R"({"a":-3})", "a", &v));
+  EXPECT_EQ(v, "-3");
+  EXPECT_TRUE(JsonFieldText(R"({"a":1.5})", "a", &v));
+  EXPECT_EQ(v, "1.5");
+  EXPECT_TRUE(JsonFieldText(R"({"a":""})", "a", &v));
+  EXPECT_EQ(v, "");
+  EXPECT_FALSE(JsonFieldText(R"({"user":{"id":"u-42"}})", "user", &v));  // an object
+  EXPECT_FALSE(JsonFieldText(R"({"a":[1]})", "a", &v));
+  EXPECT_FALSE(JsonFieldText(R"({"user":null})", "user", &v));
+  EXPECT_FALSE(JsonFieldText(R"({"user":{}})", "user.id", &v));
+  EXPECT_FALSE(JsonFieldText("plain text", "user", &v));
+  EXPECT_FALSE(JsonFieldText("[1,2]", "0", &v));
+}
+
 }  // namespace
 }  // namespace sluice::sink

@@ -55,19 +55,6 @@ TEST(KafkaConfigTest, KeyOfEachMode) {
   }
 }
 
-TEST(KafkaConfigTest, KeyFromFieldScalars) {
-  std::string key;
-  ASSERT_TRUE(KeyFromField(R"({"a":{"b":{"c":true}}})", "a.b.c", &key));
-  EXPECT_EQ(key, "true");
-  ASSERT_TRUE(KeyFromField(R"({"a":-3})", "a", &key));
-  EXPECT_EQ(key, "-3");
-  ASSERT_TRUE(KeyFromField(R"({"a":1.5})", "a", &key));
-  EXPECT_EQ(key, "1.5");
-  EXPECT_FALSE(KeyFromField(R"({"a":null})", "a", &key));
-  EXPECT_FALSE(KeyFromField(R"({"a":{"b":1}})", "a", &key));
-  EXPECT_FALSE(KeyFromField(R"({"a":[1]})", "a", &key));
-}
-
 TEST(KafkaConfigTest, PropertiesThatKeepTheGuaranteesAreAccepted) {
   EXPECT_TRUE(CheckProperty("security.protocol", "SASL_SSL").ok());
   EXPECT_TRUE(CheckProperty("sasl.password", "hunter2").ok());

@@ -144,20 +144,5 @@ TEST(KinesisProtocolTest, WholeCallErrorsRetryRejectOrSayOurConfigurationIsWrong
   EXPECT_EQ(a.error_message, "Connection refused");
 }
 
-TEST(KinesisProtocolTest, KeysFromAFieldOfAJsonRecord) {
-  std::string key;
-  EXPECT_TRUE(KeyFromField(R"({"user":{"id":"u-42"},"n":7})", "user.id", &key));
-  EXPECT_EQ(key, "u-42");
-  EXPECT_TRUE(KeyFromField(R"({"user":{"id":"u-42"},"n":7})", "n", &key));
-  EXPECT_EQ(key, "7");
-  EXPECT_TRUE(KeyFromField(R"({"ok":true})", "ok", &key));
-  EXPECT_EQ(key, "true");
-  EXPECT_FALSE(KeyFromField(R"({"user":{"id":"u-42"}})", "user", &key));  // an object
-  EXPECT_FALSE(KeyFromField(R"({"user":null})", "user", &key));
-  EXPECT_FALSE(KeyFromField(R"({"user":{}})", "user.id", &key));
-  EXPECT_FALSE(KeyFromField("plain text", "user", &key));
-  EXPECT_FALSE(KeyFromField("[1,2]", "0", &key));
-}
-
 }  // namespace
 }  // namespace sluice::kinesis
