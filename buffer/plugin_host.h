@@ -64,11 +64,11 @@ class Plugin final {
   bool has_flag(uint32_t flag) const { return (table_->flags & flag) != 0; }
   // The delivery policy the sink declares (ABI 1.3), or DefaultPolicy(name) when it declares none.
   const SinkPolicy& policy() const { return policy_; }
-  // Whether a journaled batch replayed after a crash overwrites its object (object sinks with
-  // SLUICE_FLAG_IDEMPOTENT_KEYS; record sinks get record ids to de-duplicate by).
-  bool replay_exactly_once() const {
-    return !object_sink() || has_flag(SLUICE_FLAG_IDEMPOTENT_KEYS);
-  }
+  // Whether a journaled batch replayed after a crash leaves each record once at the destination:
+  // only when the sink declares SLUICE_FLAG_IDEMPOTENT_KEYS (object sinks: the replay overwrites
+  // its object; record sinks: the destination keeps one copy per record id). Record ids alone do
+  // not make a replay exactly once: Kinesis, Firehose, Kafka and Splunk keep both copies.
+  bool replay_exactly_once() const { return has_flag(SLUICE_FLAG_IDEMPOTENT_KEYS); }
 
  private:
   void* handle_;

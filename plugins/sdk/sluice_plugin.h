@@ -63,11 +63,13 @@ typedef enum sluice_plugin_kind {
 } sluice_plugin_kind;
 
 /* sluice_plugin.flags: a bit set. */
-/* Object sinks: writing the same object key twice leaves one object. After a crash the host
- * replays a journaled batch under the key it had: with this flag the replay overwrites, so each
- * record is in one object exactly once; without it a replay may leave a second copy. The host
- * reports which in /status (`"replay": "exactly_once"` or `"at_least_once"`) and logs it at
- * start for an object sink without the flag. */
+/* After a crash the host replays a journaled batch as it was (object sinks: under the key it had;
+ * record sinks: with the same record ids). Object sinks: writing the same object key twice leaves
+ * one object, so a replay overwrites and each record is in one object exactly once. Record sinks:
+ * the destination keeps one copy of records delivered twice with the same record_id (e.g. they
+ * become its document ids). Without the flag a replay may leave a second copy. The host reports
+ * which in /status (`"replay": "exactly_once"` or `"at_least_once"`) and `sluice plugin info`,
+ * and logs it at start for an object sink without the flag. */
 #define SLUICE_FLAG_IDEMPOTENT_KEYS 0x1u
 /* The sink wants uncompressed objects even when the delivery sets a compression. */
 #define SLUICE_FLAG_NO_HOST_COMPRESSION 0x2u

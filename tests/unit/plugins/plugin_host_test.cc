@@ -116,6 +116,10 @@ TEST(PluginHostTest, ReadsTheDeclaredDeliveryPolicy) {
   ASSERT_TRUE(file.ok());
   EXPECT_TRUE((*file)->replay_exactly_once());
   EXPECT_EQ((*file)->policy().error_output_type, "file-failed");
+  // A record sink is exactly once on replay only when it says so: record ids alone are not.
+  auto http = in_tree.Load("http");
+  ASSERT_TRUE(http.ok());
+  EXPECT_FALSE((*http)->replay_exactly_once());
 }
 
 TEST(PluginHostTest, AnInconsistentPolicyIsRefusedAtLoad) {
