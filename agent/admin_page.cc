@@ -39,7 +39,7 @@ function dur(ms){ms=Number(ms);if(ms<1000)return ms+" ms";if(ms<60000)return (ms
 function rows(id,html){document.querySelector("#"+id+" tbody").innerHTML=html.join("")||"<tr><td colspan=9>none</td></tr>";}
 function render(st){
   var t=Date.now();
-  document.getElementById("meta").textContent="version "+st.version+" · up "+dur(st.uptime_ms)+" · config "+st.config+" (generation "+st.config_generation+") · disk "+bytes(st.disk_usage_bytes);
+  document.getElementById("meta").textContent="version "+st.version+" · up "+dur(st.uptime_ms)+" · config "+st.config+" (generation "+st.config_generation+") · disk "+bytes(st.disk_usage_bytes)+(st.reload_rejected?" - last reload rejected: "+st.reload_rejected:"");
   var s=[],c=[],d=[],f=[];
   st.streams.forEach(function(x){
     x.shards.forEach(function(sh,i){s.push("<tr><td>"+(i?"":esc(x.name))+"</td><td>"+(i?"":x.mode)+"</td><td>"+esc(sh.id)+"</td><td class='"+(sh.open?"ok'>open":"warn'>closed")+"</td><td class=n>"+num(sh.end_offset)+"</td></tr>");});

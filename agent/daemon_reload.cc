@@ -114,6 +114,8 @@ void Daemon::Reload(std::function<void(ReloadReply)> done) {
     return;
   }
   auto reject = [&](const Status& st) {
+    s.reload_rejected = st.message();
+    s.reload_rejected_ms = Clock::Real()->NowMs();
     SLUICE_LOG(Error, "reload rejected; the running configuration is kept")
         .With("config", s.config.source_file)
         .With("errors", st.message());
@@ -307,6 +309,8 @@ void Daemon::ApplyReload(config::Config next, std::map<std::string, std::string>
     }
     ++s.config_generation;
     s.last_reload_ms = Clock::Real()->NowMs();
+    s.reload_rejected.clear();
+    s.reload_rejected_ms = 0;
     s.reloading = false;
     NotifySystemd("READY=1\nSTATUS=running");
     std::string body = std::string("{\"ok\":") + (errors.empty() ? "true" : "false") +

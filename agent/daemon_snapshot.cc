@@ -117,6 +117,10 @@ void WriteStatus(const Daemon::State& s, const Figures& f, Writer& w) {
   Put(w, "config", s.config.source_file);
   Put(w, "config_generation", s.config_generation);
   Put(w, "last_reload_ms", s.last_reload_ms);
+  if (!s.reload_rejected.empty()) {
+    Put(w, "reload_rejected", ValidUtf8(s.reload_rejected));
+    Put(w, "reload_rejected_ms", s.reload_rejected_ms);
+  }
   Put(w, "disk_usage_bytes", f.disk_usage);
   w.Key("streams");
   w.StartArray();
@@ -222,6 +226,16 @@ void WriteStatus(const Daemon::State& s, const Figures& f, Writer& w) {
 
 void WriteHealth(const Daemon::State& s, const Figures& f, Writer& w) {
   w.StartObject();
+  if (!s.reload_rejected.empty()) {
+    // The last reload was refused: what runs is not the file on disk.
+    w.Key("config");
+    w.StartObject();
+    Put(w, "status", "reload_rejected");
+    Put(w, "file", ValidUtf8(s.config.source_file));
+    Put(w, "error", ValidUtf8(s.reload_rejected));
+    Put(w, "since_ms", s.reload_rejected_ms);
+    w.EndObject();
+  }
   for (const SourceView& src : f.sources) {
     w.Key(("source/" + src.name).c_str());
     w.StartObject();
@@ -541,6 +555,7 @@ AdminSnapshot Daemon::Snapshot() {
     }
   }
   if (!s.not_running.empty()) snap.healthy = false;
+  if (!s.reload_rejected.empty()) snap.degraded = true;
 
   rapidjson::StringBuffer status, health;
   Writer status_writer(status), health_writer(health);

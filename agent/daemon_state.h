@@ -50,6 +50,11 @@ struct Daemon::State {
   // Deliveries whose changed configuration failed to start at a reload: they run on with their
   // previous one. Name -> why; cleared when a later reload starts the delivery.
   std::map<std::string, std::string> kept_previous;
+  // Why the last reload was refused before anything changed (its configuration does not load or
+  // validate), and when; empty once a later reload applies. /health is degraded meanwhile: the
+  // file on disk is not what runs.
+  std::string reload_rejected;
+  int64_t reload_rejected_ms = 0;
   uint64_t config_generation = 1;
   int64_t last_reload_ms = 0;
   bool reloading = false;

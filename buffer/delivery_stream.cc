@@ -413,9 +413,12 @@ JournalEntry DeliveryStream::Plan(Worker* w) {
   std::lock_guard<std::mutex> lock(rng_mu_);
   auto prefix = prefix_->Render(b.oldest_arrival_ms, "", &rng_);
   auto error_prefix = error_prefix_->Render(b.oldest_arrival_ms, policy_.error_output_type, &rng_);
-  e.object_key = (prefix.ok() ? *prefix : "") + name +
-                 std::string(CompressionExtension(options_.compression)) +
-                 (options_.encryption_keyring.empty() ? "" : ".enc");
+  // A prefix that does not render leaves the key empty: Flush then takes the partitioned way,
+  // which renders it again and spills the batch, rather than naming it without its prefix.
+  if (prefix.ok()) {
+    e.object_key = *prefix + name + std::string(CompressionExtension(options_.compression)) +
+                   (options_.encryption_keyring.empty() ? "" : ".enc");
+  }
   e.error_key = (error_prefix.ok() ? *error_prefix : policy_.error_output_type + "/") + name;
   return e;
 }
@@ -438,7 +441,8 @@ bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
   if (w->transform && !Transform(w, entry)) return false;
   // A keyed prefix always goes the partitioned way, so that a batch without the keys is spilled
   // rather than named without them.
-  if (!partition_specs_.empty() || w->has_lambda_keys || prefix_->Keyed()) {
+  if (!partition_specs_.empty() || w->has_lambda_keys || prefix_->Keyed() ||
+      entry.object_key.empty()) {
     if (!SendPartitioned(w, entry)) return false;
   } else if (!w->batch.empty() &&
              w->sender->Send(w->batch, entry) == BatchSender::Outcome::kAborted) {

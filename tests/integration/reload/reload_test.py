@@ -98,6 +98,14 @@ def test_reload_adds_source_and_changes_delivery(sluice):
         answer = json.loads(body)
         assert not answer["ok"] and "no_such_sink" in answer["errors"][0], answer
         assert "reload rejected" in d.log_text()
+        # ...and says so until a reload applies: the file on disk is not what runs.
+        status, health = d.get_json("/health")
+        assert status == 200 and health["status"] == "degraded", health
+        rejected = health["components"]["config"]
+        assert rejected["status"] == "reload_rejected" and "no_such_sink" in rejected["error"], \
+            health
+        _, st = d.get_json("/status")
+        assert "no_such_sink" in st["reload_rejected"] and st["reload_rejected_ms"] > 0, st
         write_lines(d.path("log", "a.log"), 7001, 500)
         expected += list(range(7001, 7501))
         check(wait_for(d.dir, expected, timeout=30), expected, 0)
@@ -108,6 +116,9 @@ def test_reload_adds_source_and_changes_delivery(sluice):
         wait_until(lambda: d.get_json("/status")[1]["config_generation"] == 3, what="generation 3")
         _, st = d.get_json("/status")
         assert [s["name"] for s in st["sources"]] == ["app"], st["sources"]
+        assert "reload_rejected" not in st, st
+        status, health = d.get_json("/health")
+        assert "config" not in health["components"], health
         write_lines(d.path("log2", "b.log"), 103001, 100)  # no longer tailed
         write_lines(d.path("log", "a.log"), 7501, 500)
         expected += list(range(7501, 8001))
