@@ -370,6 +370,8 @@ bool BatchSender::WriteSpill(const PendingBatch& batch, const JournalEntry& entr
     if (st.ok()) break;
     counters_->errors++;
     SLUICE_LOG(Error, "cannot write the error output; retrying (records stay in the broker)")
+        .With("delivery", delivery_)
+        .With("sink", sink_type_)
         .With("key", entry.error_key)
         .With("error", st.message());
     if (!stopper_->WaitUntil(clock_,

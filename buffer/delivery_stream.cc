@@ -23,7 +23,7 @@ DeliveryStream::DeliveryStream(const DeliveryOptions& options, broker::Stream* s
     : options_(options),
       stream_(stream),
       hold_(stream->Hold("delivery " + options.name, options.name)),
-      spill_warner_(options.name),
+      spill_warner_(options.name, options.sink.type),
       clock_(clock),
       rng_(std::random_device{}()) {}
 
@@ -180,6 +180,7 @@ Status DeliveryStream::Start() {
   for (const CallLedger::Crash& c : ledger_->crashes_found()) {
     SLUICE_LOG(Error, "the previous run ended inside a plugin call (a crash or a kill)")
         .With("delivery", options_.name)
+        .With("sink", options_.sink.type)
         .With("plugin", c.plugin)
         .With("call", c.call)
         .With("batch", c.batch)
@@ -227,6 +228,7 @@ void DeliveryStream::Stop(std::chrono::milliseconds grace) {
                "a plugin call outlived stop's grace; abandoned (its batch stays journaled "
                "and is replayed at the next start)")
         .With("delivery", options_.name)
+        .With("sink", options_.sink.type)
         .With("plugin", plugin_->name())
         .With("call_age_s",
               static_cast<double>(ledger_ ? ledger_->OldestCallAgeMs(clock_->MonotonicMs()) : 0) /
@@ -345,6 +347,7 @@ bool DeliveryStream::ReadSome(Worker* w, const std::vector<uint32_t>& shards) {
         counters_.errors++;
         SLUICE_LOG(Error, "cannot read checkpoint")
             .With("delivery", options_.name)
+            .With("sink", options_.sink.type)
             .With("shard", s)
             .With("error", ck.status().message());
         continue;
@@ -359,6 +362,7 @@ bool DeliveryStream::ReadSome(Worker* w, const std::vector<uint32_t>& shards) {
       counters_.errors++;
       SLUICE_LOG(Error, "broker read failed")
           .With("delivery", options_.name)
+          .With("sink", options_.sink.type)
           .With("shard", s)
           .With("error", st.message());
       continue;
@@ -431,6 +435,7 @@ bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
     counters_.errors++;
     SLUICE_LOG(Error, "cannot write the batch journal; waiting")
         .With("delivery", options_.name)
+        .With("sink", options_.sink.type)
         .With("error", st.message());
     if (!stopper_.WaitUntil(clock_, clock_->MonotonicMs() + 1000 * std::min(attempt, 30))) {
       return false;
@@ -467,6 +472,7 @@ void DeliveryStream::Commit(Worker* w, const JournalEntry& entry) {
       counters_.errors++;
       SLUICE_LOG(Error, "checkpoint failed; the batch will be replayed under the same key")
           .With("delivery", options_.name)
+          .With("sink", options_.sink.type)
           .With("shards", static_cast<uint64_t>(positions.size()))
           .With("error", st.message());
     }
@@ -493,6 +499,7 @@ bool DeliveryStream::SpillCrashed(Worker* w, const JournalEntry& entry, uint32_t
   }
   SLUICE_LOG(Error, "spilling a batch that crashed the daemon; the plugin is not called with it")
       .With("delivery", options_.name)
+      .With("sink", options_.sink.type)
       .With("plugin", plugin_->name())
       .With("batch", entry.object_key)
       .With("records", static_cast<uint64_t>(failed.size()))
@@ -580,6 +587,8 @@ bool DeliveryStream::Spill(Worker* w, std::string_view type, const JournalEntry&
     if (st.ok()) break;
     counters_.errors++;
     SLUICE_LOG(Error, "cannot write the error output; retrying")
+        .With("delivery", options_.name)
+        .With("sink", options_.sink.type)
         .With("key", key)
         .With("error", st.message());
     if (!stopper_.WaitUntil(clock_, clock_->MonotonicMs() + 1000 * std::min(attempt, 30))) {
@@ -732,6 +741,7 @@ void DeliveryStream::Recover(Worker* w) {
     counters_.errors++;
     SLUICE_LOG(Error, "cannot read the batch journal")
         .With("delivery", options_.name)
+        .With("sink", options_.sink.type)
         .With("error", pending.status().message());
     return;
   }
@@ -765,6 +775,7 @@ void DeliveryStream::Recover(Worker* w) {
       }
       SLUICE_LOG(Info, "replaying a journaled batch")
           .With("delivery", options_.name)
+          .With("sink", options_.sink.type)
           .With("key", e.object_key)
           .With("records", static_cast<uint64_t>(b.recs.size()));
       int worker = e.worker;

@@ -60,6 +60,7 @@ bool SpillWarner::Note(std::string_view type, std::string_view code, std::string
   }
   SLUICE_LOG(Warn, "records sent to the error output")
       .With("delivery", delivery_)
+      .With("sink", sink_)
       .With("type", type)
       .With("errorCode", code)
       .With("error", message.substr(0, 300))

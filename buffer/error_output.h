@@ -38,8 +38,8 @@ struct FailedRecord {
 // spill storm does not flood the log. Thread-safe (the workers of a delivery share one).
 class SpillWarner final {
  public:
-  explicit SpillWarner(std::string delivery, int64_t interval_ms = 10000)
-      : delivery_(std::move(delivery)), interval_ms_(interval_ms) {}
+  explicit SpillWarner(std::string delivery, std::string sink = "", int64_t interval_ms = 10000)
+      : delivery_(std::move(delivery)), sink_(std::move(sink)), interval_ms_(interval_ms) {}
   // `type` is the error output type (http-endpoint-failed, partitioning-failed, ...), `code` and
   // `message` those of the first record. Returns whether a line was written.
   bool Note(std::string_view type, std::string_view code, std::string_view message,
@@ -47,6 +47,7 @@ class SpillWarner final {
 
  private:
   const std::string delivery_;
+  const std::string sink_;
   const int64_t interval_ms_;
   std::mutex mu_;
   bool logged_ = false;

@@ -192,7 +192,8 @@ def test_poison_record(sluice):
         # A spill is said: a warn line naming the delivery and code, and health degraded.
         log = d.log_text()
         assert re.search(r"level=warn msg=\"records sent to the error output\" delivery=bylevel "
-                         r"type=partitioning-failed errorCode=PartitionKey.Invalid", log), log
+                         r"sink=file type=partitioning-failed errorCode=PartitionKey.Invalid",
+                         log), log
         status, health = d.get_json("/health")
         assert status == 200 and health["status"] == "degraded", health
         assert health["components"]["delivery/bylevel"]["status"] == "spilling", health

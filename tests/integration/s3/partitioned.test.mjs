@@ -149,6 +149,6 @@ test('partitioned, encrypted delivery: every record counted in its partition', {
       assert.equal(e.errorCode, 'PartitionKey.Invalid', JSON.stringify(e));
       assert.match(Buffer.from(e.rawData, 'base64').toString(), /"seq":"none-\d+"/);
     }
-    assert.match(daemonLog, /records sent to the error output.*delivery=archive.*type=partitioning-failed.*errorCode=PartitionKey\.Invalid/);
+    assert.match(daemonLog, /records sent to the error output.*delivery=archive sink=s3 type=partitioning-failed.*errorCode=PartitionKey\.Invalid/);
     assert.equal(peer.state.mismatches, 0);
   });

@@ -224,7 +224,7 @@ TEST(PrefixTemplateTest, CheckKeysAgainstWhatTheDeliverySupplies) {
 }
 
 TEST(SpillWarnerTest, OneLineAnIntervalWithWhatWasHeldBack) {
-  SpillWarner w("d", 10000);
+  SpillWarner w("d", "file", 10000);
   EXPECT_TRUE(w.Note("http-endpoint-failed", "Http.503", "m", 5, 1000));
   EXPECT_FALSE(w.Note("http-endpoint-failed", "Http.503", "m", 7, 2000));
   EXPECT_FALSE(w.Note("http-endpoint-failed", "Http.503", "m", 1, 10999));
