@@ -9,6 +9,10 @@
 namespace sluice::buffer {
 namespace {
 
+// The namespace of Firehose's own template expressions (!{firehose:random-string},
+// !{firehose:error-output-type}): a part of the prefix language, not a sink.
+constexpr std::string_view kFirehoseNamespace = "firehose";
+
 constexpr size_t kMaxPrefix = 512;
 constexpr std::string_view kDefaultTimestamp = "yyyy/MM/dd/HH/";
 
@@ -130,9 +134,9 @@ Result<PrefixTemplate> PrefixTemplate::Parse(std::string_view text, Kind kind) {
       if (!probe.ok()) return bad(probe.status().message());
       t.parts_.push_back({PartKind::kTimestamp, std::string(value)});
       has_timestamp = true;
-    } else if (ns == "firehose" && value == "random-string") {
+    } else if (ns == kFirehoseNamespace && value == "random-string") {
       t.parts_.push_back({PartKind::kRandom, ""});
-    } else if (ns == "firehose" && value == "error-output-type") {
+    } else if (ns == kFirehoseNamespace && value == "error-output-type") {
       if (kind != Kind::kErrorPrefix)
         return bad("!{firehose:error-output-type} is allowed only in error_prefix");
       t.parts_.push_back({PartKind::kErrorType, ""});

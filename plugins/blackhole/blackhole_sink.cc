@@ -34,6 +34,12 @@ class BlackholeSink final : public sluice::Sink {
 
 }  // namespace
 
-SLUICE_EXPORT_SINK(BlackholeSink, "blackhole", SLUICE_KIND_OBJECT_SINK, SLUICE_FLAG_IDEMPOTENT_KEYS,
-                   kOptions, "1.0",
-                   "Accepts every object and discards it; counts objects and bytes.")
+// The delivery policy: S3's buffering ranges, so a benchmark measures the engine with the sizes a
+// real object sink gets, but down to 1 KiB for tests of small batches; nothing ever fails.
+static constexpr sluice_delivery_policy kBlackholePolicy = sluice::MakePolicy(
+    {1 << 10, 5 << 20, 128 << 20}, {0, 300000, 900000}, {86400000, 86400000}, "blackhole-failed");
+
+SLUICE_EXPORT_SINK_WITH_POLICY(BlackholeSink, "blackhole", SLUICE_KIND_OBJECT_SINK,
+                               SLUICE_FLAG_IDEMPOTENT_KEYS, kOptions, "1.0",
+                               "Accepts every object and discards it; counts objects and bytes.",
+                               &kBlackholePolicy)
