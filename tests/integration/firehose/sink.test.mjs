@@ -1,13 +1,16 @@
 // The firehose sink end to end: an edge daemon (`sluice run`) tails a log file into its stream
 // and delivers it with the firehose sink (PutRecordBatch, SigV4) to a second sluice daemon's
 // Firehose API, where a Direct PUT delivery stream writes objects with the file sink. Every line
-// is counted in the central objects: each exactly once, each on its own line.
+// is counted in the central objects: each exactly once, each on its own line. A second test kills
+// the edge with kill -9 three times while it catches up on a filled stream: every record arrives,
+// and the duplicates stay within the batches in flight at the kills.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { freePort, startDaemon, filesUnder, killAll } from '../daemons.mjs';
+import { freePort, startDaemon, filesUnder, killAll, stop, status, waitFor } from '../daemons.mjs';
+import { sdk, clients, destroyAll } from '../kinesis/harness.mjs';
 
 const bin = process.env.SLUICE_BIN;
 if (!bin) throw new Error('SLUICE_BIN must name the sluice binary');
@@ -20,6 +23,22 @@ after(() => {
   if (work && !process.env.DEBUG_FIREHOSE_SINK) rmSync(work, { recursive: true, force: true });
   else if (work) console.error('kept', work);
 });
+
+// The records a daemon's delivery `name` has delivered (its /status), or -1 before it answers.
+async function deliveredBy(child, name) {
+  const st = await status(child);
+  return st ? st.deliveries.find((d) => d.name === name).records_delivered : -1;
+}
+
+// The records of the journaled batches the daemons in `dir` replayed at their starts (their logs).
+function replayed(dir) {
+  let n = 0;
+  for (const f of readdirSync(dir).filter((name) => name.endsWith('.log'))) {
+    const log = readFileSync(join(dir, f), 'utf8');
+    for (const m of log.matchAll(/msg="replaying a journaled batch".* records=(\d+)/g)) n += Number(m[1]);
+  }
+  return n;
+}
 
 // line -> how many times it is in the objects under `dir`.
 function delivered(dir) {
@@ -111,3 +130,128 @@ deliveries:
     assert.equal(twice, 0, 'lines delivered twice');
     assert.equal(got.size, LINES, 'no other line');
   });
+
+test('kill -9 of the edge daemon under load loses nothing', { timeout: 120000 }, async (t) => {
+  work ??= mkdtempSync(join(tmpdir(), 'sluice-firehose-sink-'));
+  const root = join(work, 'kill');
+  const plugins = join(dirname(bin), 'plugins');
+  const RECORDS = 100000, KILLS = 3, BATCH = 16384;
+  // The edge's stream is filled through its own Kinesis API (no agent: only the sink's leg is
+  // measured) by a daemon without the delivery; the runs that are killed have the delivery and no
+  // API listener (no port to bind again at each start).
+  const edgeDir = join(root, 'edge');
+  const edgeApi = await freePort();
+  let edge = startDaemon(edgeDir, `data_dir: ./data
+admin: {listen: "127.0.0.1:0"}
+broker:
+  api:
+    listen: 127.0.0.1:${edgeApi}
+streams:
+  - name: logs
+    shards: 2
+`, { log: 'fill.log' });
+  const kc = clients(`http://127.0.0.1:${edgeApi}`, { accessKeyId: KEY.id, secretAccessKey: KEY.secret });
+  await waitFor('the edge Kinesis API', async () => {
+    assert.equal(edge.exitCode, null, 'the edge daemon exited: ' + edge.logText());
+    try {
+      await kc.h1.send(new sdk.DescribeStreamSummaryCommand({ StreamName: 'logs' }));
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  const want = [];
+  for (let i = 0; i < RECORDS; i++) want.push(`seq=${i} user=u${i % 11} ${'z'.repeat(40 + (i % 60))}`);
+  for (let i = 0; i < RECORDS; i += 500) {
+    const Records = want.slice(i, i + 500).map((d) => ({
+      Data: Buffer.from(d), PartitionKey: /user=(u\d+)/.exec(d)[1],
+    }));
+    const r = await kc.h1.send(new sdk.PutRecordsCommand({ StreamName: 'logs', Records }));
+    assert.equal(r.FailedRecordCount, 0);
+  }
+  destroyAll(kc);
+  await stop(edge, 'SIGTERM');
+  const port = await freePort();
+  const central = startDaemon(join(root, 'central'), `data_dir: ./data
+admin: {listen: "127.0.0.1:0"}
+plugin_dirs: [${plugins}]
+broker:
+  api:
+    listen: 127.0.0.1:${port}
+    auth:
+      - access_key_id: ${KEY.id}
+        secret_access_key: ${KEY.secret}
+deliveries:
+  - name: fleet
+    direct_put: true
+    buffer: {size: 1MiB, interval: 1s}
+    sink:
+      type: file
+      path: ./out
+`);
+  await waitFor('the central daemon', async () => {
+    assert.equal(central.exitCode, null, 'the central daemon exited: ' + central.logText());
+    return (await status(central)) !== null;
+  });
+  const out = join(root, 'central', 'out');
+  const edgeYaml = `data_dir: ./data
+admin: {listen: "127.0.0.1:0"}
+plugin_dirs: [${plugins}]
+streams:
+  - name: logs
+    shards: 2
+deliveries:
+  - name: to-central
+    stream: logs
+    buffer: {size: ${BATCH}, interval: 100ms}
+    retry_duration: 10m
+    errors: {path: ./errors}
+    sink:
+      type: firehose
+      delivery_stream: fleet
+      endpoint: http://127.0.0.1:${port}
+      access_key_id: ${KEY.id}
+      secret_access_key: ${KEY.secret}
+`;
+  // Started and killed while it catches up: each run is killed once it delivered a little.
+  for (let k = 0; k < KILLS; k++) {
+    edge = startDaemon(edgeDir, edgeYaml, { log: `daemon-${k}.log` });
+    const deadline = Date.now() + 30000;
+    while ((await deliveredBy(edge, 'to-central')) < 1000) {
+      assert.ok(edge.exitCode === null && edge.signalCode === null, `run ${k} ended: ` + edge.logText());
+      assert.equal(central.exitCode, null, 'the central daemon exited: ' + central.logText());
+      assert.ok(Date.now() < deadline, 'no progress: ' + edge.logText());
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await stop(edge);
+  }
+  await new Promise((r) => setTimeout(r, 1500));  // the central's buffer interval is 1 s
+  let atKills = 0;
+  for (const n of delivered(out).values()) atKills += n;
+  assert.ok(atKills < RECORDS, `the kills came after the end (${atKills} records there)`);
+  edge = startDaemon(edgeDir, edgeYaml, { log: 'daemon-last.log' });
+  await waitFor('every record in the central objects', () => {
+    assert.equal(central.exitCode, null, 'the central daemon exited: ' + central.logText());
+    assert.equal(edge.exitCode, null, 'the edge daemon exited: ' + edge.logText());
+    return delivered(out).size >= RECORDS;
+  }, 60000);
+  await new Promise((r) => setTimeout(r, 1500));  // anything more would be a duplicate
+  const got = delivered(out);
+  let total = 0, missing = 0;
+  for (const n of got.values()) total += n;
+  for (const line of want) if (!got.has(line)) missing++;
+  assert.equal(missing, 0, 'lines missing');
+  assert.equal(got.size, RECORDS, 'no other line');
+  assert.deepEqual(filesUnder(join(edgeDir, 'errors')), [], 'nothing spilled');
+  const duplicates = total - RECORDS;
+  // At most one batch of records per kill (one worker; its checkpoint is durable before the
+  // next batch is read, and a killed run's batch is journaled and replayed whole by the next):
+  // a batch holds buffer.size bytes plus at most one read of the stream (64 KiB), in records of
+  // at least 50 bytes.
+  const bound = KILLS * Math.ceil((BATCH + 65536) / 50);
+  t.diagnostic(`${atKills} records at the central after the kills; ${duplicates} duplicates ` +
+    `(bound ${bound}); ${replayed(edgeDir)} records in the batches replayed at the edge's starts`);
+  assert.ok(duplicates <= bound, `${duplicates} duplicates (bound ${bound})`);
+  await stop(edge);
+  await stop(central);
+});

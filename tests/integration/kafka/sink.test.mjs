@@ -3,19 +3,25 @@
 // protocol). Every line is read back twice, with kcat (librdkafka) and with kafkajs (an
 // independent client), and counted: no loss, no duplicate, and each message keeps the partition
 // key the line had at the source. A second test takes every broker down for a few seconds and
-// injects produce errors while the daemon delivers, and counts again.
+// injects produce errors while the daemon delivers, and counts again; a third lets delivery
+// reports time out; a fourth kills the daemon with kill -9 three times while it catches up on a
+// filled stream: every record arrives, and the duplicates stay within the batches in flight at
+// the kills.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import {
-  mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync, existsSync,
+  mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync, mkdirSync, existsSync,
 } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 
-import { startDaemon, waitFor, filesUnder, killAll } from '../daemons.mjs';
+import {
+  freePort, startDaemon, waitFor, filesUnder, killAll, stop, status,
+} from '../daemons.mjs';
+import { sdk, clients, destroyAll } from '../kinesis/harness.mjs';
 
 const { Kafka, logLevel } = createRequire(import.meta.url)('kafkajs');
 
@@ -123,6 +129,22 @@ function spilledRecords(dir) {
     }
   }
   return out;
+}
+
+// The records a daemon's delivery `name` has delivered (its /status), or -1 before it answers.
+async function deliveredBy(child, name) {
+  const st = await status(child);
+  return st ? st.deliveries.find((d) => d.name === name).records_delivered : -1;
+}
+
+// The records of the journaled batches the daemons in `dir` replayed at their starts (their logs).
+function replayed(dir) {
+  let n = 0;
+  for (const f of readdirSync(dir).filter((name) => name.endsWith('.log'))) {
+    const log = readFileSync(join(dir, f), 'utf8');
+    for (const m of log.matchAll(/msg="replaying a journaled batch".* records=(\d+)/g)) n += Number(m[1]);
+  }
+  return n;
 }
 
 function lines(from, to) {
@@ -267,3 +289,113 @@ test('records whose delivery reports time out are retried by the host until the 
     assert.deepEqual(spilledRecords(join(dir, 'errors')), [], 'nothing spilled');
     edge.kill('SIGTERM');
   });
+
+test('kill -9 of the producing daemon under load loses nothing', { timeout: 120000 }, async (t) => {
+  work ??= mkdtempSync(join(tmpdir(), 'sluice-kafka-sink-'));
+  const plugins = join(dirname(bin), 'plugins');
+  const cluster = await startCluster('killed');
+  const dir = join(work, 'killed');
+  const RECORDS = 60000, KILLS = 3, BATCH = 16384;
+  // The daemon's stream is filled through its own Kinesis API (no agent: only the sink's leg is
+  // measured), each record keyed by its user, by a run without the delivery; the runs that are
+  // killed have the delivery and no API listener (no port to bind again at each start).
+  const api = await freePort();
+  let edge = startDaemon(dir, `data_dir: ./data
+admin: {listen: "127.0.0.1:0"}
+broker:
+  api:
+    listen: 127.0.0.1:${api}
+streams:
+  - name: logs
+    shards: 2
+`, { log: 'fill.log' });
+  const kc = clients(`http://127.0.0.1:${api}`);
+  await waitFor('the daemon\'s Kinesis API', async () => {
+    assert.equal(edge.exitCode, null, 'the daemon exited: ' + edge.logText());
+    try {
+      await kc.h1.send(new sdk.DescribeStreamSummaryCommand({ StreamName: 'logs' }));
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  const want = [];
+  for (let i = 0; i < RECORDS; i++) want.push(`seq=${i} user=u${i % 37} ${'x'.repeat(40 + (i % 60))}`);
+  for (let i = 0; i < RECORDS; i += 500) {
+    const Records = want.slice(i, i + 500).map((d) => ({
+      Data: Buffer.from(d), PartitionKey: /user=(u\d+)/.exec(d)[1],
+    }));
+    const r = await kc.h1.send(new sdk.PutRecordsCommand({ StreamName: 'logs', Records }));
+    assert.equal(r.FailedRecordCount, 0);
+  }
+  destroyAll(kc);
+  await stop(edge, 'SIGTERM');
+  const yaml = `data_dir: ./data
+admin: {listen: "127.0.0.1:0"}
+plugin_dirs: [${plugins}]
+streams:
+  - name: logs
+    shards: 2
+deliveries:
+  - name: to-kafka
+    stream: logs
+    buffer: {size: ${BATCH}, interval: 100ms}
+    retry_duration: 10m
+    errors: {path: ./errors}
+    sink:
+      type: kafka
+      brokers: ${cluster.bootstrap}
+      topic: killed
+      properties: {linger.ms: 0}
+`;
+  // Started and killed while it catches up: each run is killed once it delivered a little, and
+  // then up to 50 ms later, so that the kills find the batch in flight at different points (no
+  // linger.ms: its records go to the brokers as soon as they are produced).
+  for (let k = 0; k < KILLS; k++) {
+    edge = startDaemon(dir, yaml, { log: `daemon-${k}.log` });
+    const deadline = Date.now() + 30000;
+    while ((await deliveredBy(edge, 'to-kafka')) < 1000) {
+      assert.ok(edge.exitCode === null && edge.signalCode === null, `run ${k} ended: ` + edge.logText());
+      assert.ok(Date.now() < deadline, 'no progress: ' + edge.logText());
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await new Promise((r) => setTimeout(r, Math.random() * 50));
+    await stop(edge);
+  }
+  const atKills = (await readWithKcat(cluster.bootstrap, 'killed')).length;
+  assert.ok(atKills < RECORDS, `the kills came after the end (${atKills} records there)`);
+  edge = startDaemon(dir, yaml, { log: 'daemon-last.log' });
+  let records = [];
+  await waitFor('every record at the cluster', async () => {
+    assert.equal(edge.exitCode, null, 'the daemon exited: ' + edge.logText());
+    records = await readWithKcat(cluster.bootstrap, 'killed');
+    return new Set(records.map((r) => r.data)).size >= RECORDS;
+  }, 60000, 1000);
+  await new Promise((r) => setTimeout(r, 1000));  // anything more would be a duplicate
+  records = await readWithKcat(cluster.bootstrap, 'killed');
+  const seen = new Map();
+  for (const r of records) {
+    seen.set(r.data, (seen.get(r.data) || 0) + 1);
+    const m = /^seq=(\d+) user=(u\d+)/.exec(r.data);
+    assert.ok(m, `unexpected record ${r.data.slice(0, 40)}`);
+    assert.equal(r.key, m[2], 'the source\'s partition key is the message key');
+  }
+  let missing = 0;
+  for (const line of want) if (!seen.has(line)) missing++;
+  assert.equal(missing, 0, 'lines missing');
+  assert.equal(seen.size, RECORDS, 'no other record');
+  assert.deepEqual(spilledRecords(join(dir, 'errors')), [], 'nothing spilled');
+  const duplicates = records.length - RECORDS;
+  // At most one batch of records per kill. One worker (concurrency 1) sends one batch at a time:
+  // Send returns only once every record of it has its delivery report, and the batch's
+  // checkpoint is durable before the next batch is read. A killed run's batch is journaled and
+  // replayed whole by the next run, as a new producer id: the idempotent producer deduplicates
+  // only its own retries, so what the killed run had produced of it is there twice. A batch holds
+  // buffer.size bytes plus at most one read of the stream (64 KiB), in records of at least 50
+  // bytes.
+  const bound = KILLS * Math.ceil((BATCH + 65536) / 50);
+  t.diagnostic(`${atKills} records in the topic after the kills; ${duplicates} duplicates ` +
+    `(bound ${bound}); ${replayed(dir)} records in the batches replayed at the daemon's starts`);
+  assert.ok(duplicates <= bound, `${duplicates} duplicates (bound ${bound})`);
+  await stop(edge);
+});
