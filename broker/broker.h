@@ -158,6 +158,9 @@ class Stream {
   virtual Status RegisterConsumer(std::string_view consumer) = 0;
   virtual Status DeregisterConsumer(std::string_view consumer) = 0;
   virtual std::vector<std::string> ListConsumers() const = 0;
+  // When `consumer` was registered (wall-clock ms), or 0 when unknown (no such consumer, or one
+  // registered by a version that did not keep the time).
+  virtual int64_t ConsumerCreatedMs(std::string_view consumer) const = 0;
   // Moves the consumer's checkpoints of several shards at once, with one durable metadata write
   // (a delivery batch spans shards). All or nothing: an unknown shard or a position past a
   // shard's end fails the call and moves none.

@@ -86,6 +86,13 @@ std::string EncodeStreamMeta(const StreamMeta& meta) {
     w.EndObject();
   }
   w.EndObject();
+  w.Key("consumer_created_ms");
+  w.StartObject();
+  for (const auto& [name, ms] : meta.consumer_created_ms) {
+    w.Key(name.c_str(), static_cast<rapidjson::SizeType>(name.size()));
+    w.Int64(ms);
+  }
+  w.EndObject();
   w.EndObject();
   return std::string(sb.GetString(), sb.GetSize());
 }
@@ -161,6 +168,14 @@ Result<StreamMeta> DecodeStreamMeta(std::string_view json, const std::string& wh
         cps[static_cast<uint32_t>(std::strtoul(cp.name.GetString(), nullptr, 10))] =
             cp.value.GetUint64();
       }
+    }
+  }
+  if (d.HasMember("consumer_created_ms")) {
+    if (!d["consumer_created_ms"].IsObject()) return bad("consumer_created_ms");
+    for (const auto& c : d["consumer_created_ms"].GetObject()) {
+      if (!c.value.IsInt64()) return bad("consumer_created_ms");
+      if (m.consumers.count(c.name.GetString()) == 0) continue;
+      m.consumer_created_ms[c.name.GetString()] = c.value.GetInt64();
     }
   }
   return m;

@@ -31,6 +31,9 @@ struct StreamMeta {
   StreamOptions options;
   std::vector<ShardMeta> shards;  // shards[i].index == i
   std::map<std::string, std::map<uint32_t, uint64_t>, std::less<>> consumers;
+  // When each consumer was registered (wall-clock ms); absent for consumers of data directories
+  // written before it was kept.
+  std::map<std::string, int64_t, std::less<>> consumer_created_ms;
 };
 
 std::string EncodeStreamMeta(const StreamMeta& meta);

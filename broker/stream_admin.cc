@@ -162,6 +162,7 @@ Status StreamImpl::RegisterConsumer(std::string_view consumer) {
     return AlreadyExists("consumer " + std::string(consumer) + " exists on stream " + name_);
   }
   meta_.consumers.emplace(std::string(consumer), std::map<uint32_t, uint64_t>{});
+  meta_.consumer_created_ms[std::string(consumer)] = ctx_.clock->NowMs();
   return SaveMetaLocked();
 }
 
@@ -180,6 +181,7 @@ Status StreamImpl::DeregisterConsumer(std::string_view consumer) {
     }
   }
   meta_.consumers.erase(it);
+  meta_.consumer_created_ms.erase(std::string(consumer));
   return SaveMetaLocked();
 }
 
@@ -198,6 +200,12 @@ void StreamImpl::Release(uint64_t hold) {
 std::string StreamImpl::HeldBy() const {
   std::lock_guard<std::mutex> lock(meta_mu_);
   return holds_.empty() ? std::string() : holds_.begin()->second.holder;
+}
+
+int64_t StreamImpl::ConsumerCreatedMs(std::string_view consumer) const {
+  std::lock_guard<std::mutex> lock(meta_mu_);
+  auto it = meta_.consumer_created_ms.find(consumer);
+  return it == meta_.consumer_created_ms.end() ? 0 : it->second;
 }
 
 std::vector<std::string> StreamImpl::ListConsumers() const {

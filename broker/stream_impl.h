@@ -62,6 +62,7 @@ class StreamImpl final : public Stream {
   Status RegisterConsumer(std::string_view consumer) override;
   Status DeregisterConsumer(std::string_view consumer) override;
   std::vector<std::string> ListConsumers() const override;
+  int64_t ConsumerCreatedMs(std::string_view consumer) const override;
   using Stream::Checkpoint;
   Status Checkpoint(std::string_view consumer,
                     std::span<const ShardPosition> next_offsets) override;

@@ -34,6 +34,17 @@ std::optional<ConsumerRef> ParseConsumerArn(std::string_view arn) {
   return ConsumerRef{*stream, std::string(name)};
 }
 
+// When a consumer was registered: through this API (the API's own record, which its ARN
+// carries), else by a delivery of the daemon (the broker's), else, for consumers of data
+// directories older than either record, the stream's creation.
+template <class Meta>
+int64_t ConsumerCreated(const Stream& s, const Meta& m, const std::string& name) {
+  auto it = m.consumer_created_ms.find(name);
+  if (it != m.consumer_created_ms.end()) return it->second;
+  int64_t broker_ms = s.ConsumerCreatedMs(name);
+  return broker_ms != 0 ? broker_ms : m.created_ms;
+}
+
 }  // namespace
 
 void KinesisApi::RegisterStreamConsumer(Call& c) {
@@ -124,8 +135,7 @@ void KinesisApi::DescribeStreamConsumer(Call& c) {
   std::string name;
   if (!FindConsumer(c, &s, &name)) return;
   StreamMeta& m = Meta(s->name());
-  auto it = m.consumer_created_ms.find(name);
-  int64_t created = it != m.consumer_created_ms.end() ? it->second : m.created_ms;
+  int64_t created = ConsumerCreated(*s, m, name);
   c.Key("ConsumerDescription");
   c.w.StartObject();
   c.Field("ConsumerName", name);
@@ -191,8 +201,7 @@ void KinesisApi::ListStreamConsumers(Call& c) {
       more = true;
       break;
     }
-    auto it = m.consumer_created_ms.find(name);
-    int64_t created = it != m.consumer_created_ms.end() ? it->second : m.created_ms;
+    int64_t created = ConsumerCreated(*s, m, name);
     c.w.StartObject();
     c.Field("ConsumerName", name);
     c.Field("ConsumerARN", ConsumerArn(s->name(), name, created));

@@ -128,6 +128,8 @@ TEST_F(ReshardTest, RestartKeepsStreamsLineageAndCheckpoints) {
   Stream* s = MakeStream("keep", 2);
   ASSERT_TRUE(s->SetRetentionHours(48).ok());
   ASSERT_TRUE(s->RegisterConsumer("c1").ok());
+  const int64_t registered = s->ConsumerCreatedMs("c1");
+  EXPECT_EQ(registered, clock_.NowMs());
   PutN(s, 4, "x");
   ASSERT_TRUE(s->SplitShard(1, kTwo127 + 5).ok());
   ASSERT_TRUE(s->Checkpoint("c1", 0, 3).ok());
@@ -147,6 +149,7 @@ TEST_F(ReshardTest, RestartKeepsStreamsLineageAndCheckpoints) {
   }
   EXPECT_EQ(s->options().retention_hours, 48);
   EXPECT_EQ(s->ListConsumers(), (std::vector<std::string>{"c1"}));
+  EXPECT_EQ(s->ConsumerCreatedMs("c1"), registered);
   EXPECT_EQ(*s->GetCheckpoint("c1", 0), 3u);
   EXPECT_EQ(ReadAll(s, 0).size(), 4u);
   EXPECT_EQ(PutN(s, 1, "y")[0].shard_index, 0u);

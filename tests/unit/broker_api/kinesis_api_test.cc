@@ -521,6 +521,31 @@ TEST_F(KinesisApiTest, StreamsCreatedOutsideTheApiShowTheirRealCreationTime) {
                    static_cast<double>(created) / 1000.0);
 }
 
+// A consumer a delivery registered (through the broker, not the API) shows when it was
+// registered, not when its stream was created.
+TEST_F(KinesisApiTest, ConsumersRegisteredOutsideTheApiShowTheirRealCreationTime) {
+  Create("s", 1);
+  clock_.Advance(7200 * 1000);
+  int64_t registered = clock_.NowMs();
+  auto s = broker_->GetStream("s");
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE((*s)->RegisterConsumer("delivery-b").ok());
+  EXPECT_EQ((*s)->ConsumerCreatedMs("delivery-b"), registered);
+  clock_.Advance(600 * 1000);
+  const std::string arn = "arn:aws:kinesis:us-east-1:000000000000:stream/s";
+  auto d = Call("DescribeStreamConsumer",
+                R"({"StreamARN":")" + arn + R"(","ConsumerName":"delivery-b"})");
+  ASSERT_EQ(status_, 200) << raw_;
+  EXPECT_DOUBLE_EQ(d["ConsumerDescription"]["ConsumerCreationTimestamp"].GetDouble(),
+                   static_cast<double>(registered / 1000));
+  d = Call("ListStreamConsumers", R"({"StreamARN":")" + arn + R"("})");
+  ASSERT_EQ(d["Consumers"].Size(), 1u);
+  EXPECT_DOUBLE_EQ(d["Consumers"][0]["ConsumerCreationTimestamp"].GetDouble(),
+                   static_cast<double>(registered / 1000));
+  ASSERT_TRUE((*s)->DeregisterConsumer("delivery-b").ok());
+  EXPECT_EQ((*s)->ConsumerCreatedMs("delivery-b"), 0);
+}
+
 TEST_F(KinesisApiTest, DeepJsonIsASerializationError) {
   Call("ListStreams", std::string(300000, '['));
   EXPECT_EQ(type_, "SerializationException");
