@@ -14,6 +14,7 @@ import base64
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -86,6 +87,14 @@ class Env:
                 raise AssertionError("daemon exited with %d at start" % self.proc.returncode)
             time.sleep(0.05)
         raise AssertionError("daemon did not start within %.0fs" % timeout)
+
+    def status(self):
+        """The daemon's /status document (its admin address is in the start line)."""
+        with open(os.path.join(self.dir, "daemon.log")) as f:
+            m = re.search(r'msg="sluice started".* admin=(127\.0\.0\.1:\d+)', f.read())
+        assert m, "no admin address in the log"
+        with urllib.request.urlopen("http://%s/status" % m.group(1), timeout=10) as resp:
+            return json.loads(resp.read())
 
     def stop(self):
         if self.proc is None or self.proc.poll() is not None:
@@ -203,6 +212,10 @@ timeout: 2s
         r.inject_failures(1000, 500, "backend down for good")
         lost = env.write(50)
         wait_until(lambda: set(lost) <= {s for s, _ in env.spilled()}, what="spilled records")
+        # The outage shows in /status: the last error and its time.
+        out = [d for d in env.status()["deliveries"] if d["name"] == "out"][0]
+        assert "500" in out["last_error"] and "backend down for good" in out["last_error"], out
+        assert out["last_error_ms"] > 0, out
         with r.lock:
             r._fail.clear()
         env.check_error_type("http-endpoint-failed")
@@ -241,11 +254,16 @@ url: {url}/logs
 mode: raw
 raw_format: json_array
 auth: bearer
-bearer_token: tok-123
+bearer_token_file: ./bearer.token
 headers: {{X-Team: core}}
 timeout: 2s
 """.format(url=r.url))
     try:
+        # The token from a file (owner-only, its trailing newline not part of it), as the
+        # receiver checks on every request.
+        token = os.path.join(env.dir, "bearer.token")
+        with open(os.open(token, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write("tok-123\n")
         env.check_config()
         env.start()
         seqs = lambda: [d["seq"] for d in r.records]  # noqa: E731
