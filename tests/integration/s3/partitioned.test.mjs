@@ -1,8 +1,9 @@
 // The operator's trial, counted in the bucket: `sluice run` tails JSON access lines and delivers
 // them to s3rver with dynamic partitioning by status, gzip and envelope encryption. Every record
 // lands in the object of its own partition (no object overwrites another), the records whose
-// partition key cannot be extracted are spilled as partitioning-failed (and logged), the objects
-// carry the key id in their metadata, and `sluice decrypt` opens objects and spills alike.
+// partition key cannot be extracted or whose prefix cannot be rendered are spilled as
+// partitioning-failed (and logged), the objects carry the key id in their metadata, and
+// `sluice decrypt` opens objects and spills alike.
 // `sluice check` refuses the same configuration with a typo in the prefix's key name.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +17,7 @@ import { startS3, listKeys, ACCESS_KEY, SECRET_KEY } from './s3_peer.mjs';
 const STATUSES = [200, 404, 500];
 const PER_STATUS = 400;
 const KEYLESS = 37; // lines without a status: their partition key cannot be extracted
+const LONG = 5; // a status of 600 characters: the prefix it makes cannot be rendered (512 at most)
 let peer, dir, daemon;
 
 after(async () => {
@@ -90,6 +92,7 @@ test('partitioned, encrypted delivery: every record counted in its partition', {
         lines.push(line);
       }
       if (i < KEYLESS) lines.push(JSON.stringify({ seq: `none-${i}`, path: '/health' }));
+      if (i < LONG) lines.push(JSON.stringify({ seq: `long-${i}`, status: 'x'.repeat(600) }));
     }
     fs.writeFileSync(path.join(dir, 'log', 'access.log'), lines.join('\n') + '\n');
     fs.writeFileSync(path.join(dir, 'sluice.yaml'), config('web/status=!{partitionKeyFromQuery:status}/'),
@@ -132,7 +135,7 @@ test('partitioned, encrypted delivery: every record counted in its partition', {
         }
       }
       const n = [...got.values()].reduce((a, v) => a + v.length, 0);
-      if (n >= STATUSES.length * PER_STATUS && spilled.length >= KEYLESS) break;
+      if (n >= STATUSES.length * PER_STATUS && spilled.length >= KEYLESS + LONG) break;
     }
     daemon.kill('SIGTERM');
     const code = await new Promise((r) => daemon.on('exit', r));
@@ -144,11 +147,17 @@ test('partitioned, encrypted delivery: every record counted in its partition', {
       assert.equal(recs.length, PER_STATUS, `status ${s}: ${recs.length} records`);
       assert.deepEqual([...recs].sort(), [...want.get(s)].sort(), `status ${s}`);
     }
-    assert.equal(spilled.length, KEYLESS);
+    assert.equal(spilled.length, KEYLESS + LONG);
+    const kinds = { none: 0, long: 0 };
     for (const e of spilled) {
       assert.equal(e.errorCode, 'PartitionKey.Invalid', JSON.stringify(e));
-      assert.match(Buffer.from(e.rawData, 'base64').toString(), /"seq":"none-\d+"/);
+      const seq = /"seq":"(none|long)-\d+"/.exec(Buffer.from(e.rawData, 'base64').toString());
+      assert.ok(seq, JSON.stringify(e));
+      kinds[seq[1]]++;
+      // A prefix that does not render spills its records, never writes them without it.
+      if (seq[1] === 'long') assert.match(e.errorMessage, /prefix: evaluated prefix is \d+ characters; the limit is 512/);
     }
+    assert.deepEqual(kinds, { none: KEYLESS, long: LONG });
     assert.match(daemonLog, /records sent to the error output.*delivery=archive sink=s3 type=partitioning-failed.*errorCode=PartitionKey\.Invalid/);
     assert.equal(peer.state.mismatches, 0);
   });
