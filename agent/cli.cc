@@ -110,14 +110,11 @@ Result<std::string> AdminAddress(const std::string& admin, const std::string& co
   return std::string("127.0.0.1:4195");
 }
 
+// `s` as a JSON string, quoted (for the requests built here).
 std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) continue;
-    out += c;
-  }
-  return out + "\"";
+  std::string out;
+  AppendJsonString(s, &out);
+  return out;
 }
 
 int Fail(const Status& st) {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdio>
 
+#include "core/json.h"
 #include "core/secret_key.h"
 
 namespace sluice::log {
@@ -38,49 +39,15 @@ bool NeedsQuotes(std::string_view v) {
   return false;
 }
 
-// Escapes for both logfmt quoted values and JSON strings (a shared subset).
-void AppendEscaped(std::string_view v, std::string* out) {
-  for (char c : v) {
-    unsigned char u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        *out += "\\\"";
-        break;
-      case '\\':
-        *out += "\\\\";
-        break;
-      case '\n':
-        *out += "\\n";
-        break;
-      case '\t':
-        *out += "\\t";
-        break;
-      case '\r':
-        *out += "\\r";
-        break;
-      default:
-        if (u < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", u);
-          *out += buf;
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-}
-
 void AppendField(std::string_view key, std::string_view value, bool raw, std::string* out) {
   if (g_format.load() == Format::kJson) {
-    *out += ",\"";
-    AppendEscaped(key, out);
-    *out += "\":";
+    out->push_back(',');
+    AppendJsonString(key, out);
+    out->push_back(':');
     if (raw) {
       *out += value;
     } else {
-      out->push_back('"');
-      AppendEscaped(value, out);
-      out->push_back('"');
+      AppendJsonString(value, out);
     }
     return;
   }
@@ -88,9 +55,7 @@ void AppendField(std::string_view key, std::string_view value, bool raw, std::st
   *out += key;
   out->push_back('=');
   if (!raw && NeedsQuotes(value)) {
-    out->push_back('"');
-    AppendEscaped(value, out);
-    out->push_back('"');
+    AppendJsonString(value, out);  // a quoted logfmt value is escaped as a JSON string
   } else {
     *out += value;
   }
@@ -126,9 +91,8 @@ Line::Line(Level level, std::string_view msg) : enabled_(level >= g_level.load()
     buf_ += stamp;
     buf_ += "\",\"level\":\"";
     buf_ += LevelName(level);
-    buf_ += "\",\"msg\":\"";
-    AppendEscaped(msg, &buf_);
-    buf_ += "\"";
+    buf_ += "\",\"msg\":";
+    AppendJsonString(msg, &buf_);
   } else {
     buf_ = "ts=";
     buf_ += stamp;

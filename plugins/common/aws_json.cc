@@ -34,25 +34,6 @@ std::string JsonStringMember(const rapidjson::Value& v, const char* name) {
   return std::string(it->value.GetString(), it->value.GetStringLength());
 }
 
-void AppendJsonText(std::string_view s, std::string* out) {
-  static const char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(c);
-    } else if (u < 0x20) {
-      out->append("\\u00");
-      out->push_back(kHex[u >> 4]);
-      out->push_back(kHex[u & 15]);
-    } else {
-      out->push_back(c);
-    }
-  }
-  out->push_back('"');
-}
-
 Result<std::unique_ptr<AwsJsonClient>> AwsJsonClient::Create(const AwsJsonConfig& config) {
   std::unique_ptr<AwsJsonClient> c(new AwsJsonClient());
   c->service_ = config.service;

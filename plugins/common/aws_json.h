@@ -23,10 +23,6 @@ namespace sluice::sink {
 // The string member `name` of a JSON object, or "" (absent, not a string, not an object).
 std::string JsonStringMember(const rapidjson::Value& v, const char* name);
 
-// Appends `s` as a JSON string (quoted; `"`, `\` and control bytes escaped; other bytes as they
-// are). Keys and names are short: no writer is made per record.
-void AppendJsonText(std::string_view s, std::string* out);
-
 struct AwsJsonConfig {
   std::string service;   // the signing name: "kinesis", "firehose"
   std::string region;    // signing region

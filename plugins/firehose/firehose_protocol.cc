@@ -1,6 +1,7 @@
 #include "plugins/firehose/firehose_protocol.h"
 
 #include "core/base64.h"
+#include "core/json.h"
 
 namespace sluice::firehose {
 
@@ -25,7 +26,7 @@ void AppendPutRecordBatchBody(std::string_view delivery_stream,
   }
   out->reserve(out->size() + need);
   out->append("{\"DeliveryStreamName\":");
-  sink::AppendJsonText(delivery_stream, out);
+  AppendJsonString(delivery_stream, out);
   out->append(",\"Records\":[");
   std::string line;
   for (size_t i = range.first; i < range.first + range.count; ++i) {

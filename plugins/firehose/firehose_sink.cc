@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/json.h"
 #include "plugins/common/aws_json.h"
 #include "plugins/common/aws_json_options.h"
 #include "plugins/common/batch_outcomes.h"
@@ -88,7 +89,7 @@ class FirehoseSink final : public Sink {
 
   bool Healthcheck(std::string* error) override {
     body_ = "{\"DeliveryStreamName\":";
-    sink::AppendJsonText(stream_, &body_);
+    AppendJsonString(stream_, &body_);
     body_.push_back('}');
     auto resp = client_->Call("Firehose_20150804.DescribeDeliveryStream", body_);
     if (!resp.ok()) {

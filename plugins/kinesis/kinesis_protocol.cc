@@ -49,20 +49,20 @@ void AppendPutRecordsBody(std::string_view stream_name, std::string_view stream_
     out->append("{\"Data\":\"");
     Base64Append(entries[i].data, out);
     out->append("\",\"PartitionKey\":");
-    sink::AppendJsonText(entries[i].key, out);
+    AppendJsonString(entries[i].key, out);
     if (!entries[i].explicit_hash_key.empty()) {
       out->append(",\"ExplicitHashKey\":");
-      sink::AppendJsonText(entries[i].explicit_hash_key, out);
+      AppendJsonString(entries[i].explicit_hash_key, out);
     }
     out->push_back('}');
   }
   out->append("],");
   if (!stream_arn.empty()) {
     out->append("\"StreamARN\":");
-    sink::AppendJsonText(stream_arn, out);
+    AppendJsonString(stream_arn, out);
   } else {
     out->append("\"StreamName\":");
-    sink::AppendJsonText(stream_name, out);
+    AppendJsonString(stream_name, out);
   }
   out->push_back('}');
 }

@@ -21,6 +21,7 @@
 
 #include "core/clock.h"
 #include "core/hash_key.h"
+#include "core/json.h"
 #include "plugins/common/aws_json.h"
 #include "plugins/common/aws_json_options.h"
 #include "plugins/common/batch_outcomes.h"
@@ -132,7 +133,7 @@ class KinesisSink final : public Sink {
 
   bool Healthcheck(std::string* error) override {
     body_ = stream_arn_.empty() ? "{\"StreamName\":" : "{\"StreamARN\":";
-    sink::AppendJsonText(stream_arn_.empty() ? stream_ : stream_arn_, &body_);
+    AppendJsonString(stream_arn_.empty() ? stream_ : stream_arn_, &body_);
     body_.push_back('}');
     auto resp = Call("Kinesis_20131202.DescribeStreamSummary");
     if (!resp.ok()) {
@@ -263,10 +264,10 @@ class KinesisSink final : public Sink {
       body_ = "{";
       if (!token.empty()) {
         body_ += "\"NextToken\":";
-        sink::AppendJsonText(token, &body_);
+        AppendJsonString(token, &body_);
       } else {
         body_ += stream_arn_.empty() ? "\"StreamName\":" : "\"StreamARN\":";
-        sink::AppendJsonText(stream_arn_.empty() ? stream_ : stream_arn_, &body_);
+        AppendJsonString(stream_arn_.empty() ? stream_ : stream_arn_, &body_);
       }
       body_ += "}";
       auto resp = Call("Kinesis_20131202.ListShards");

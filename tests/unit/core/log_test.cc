@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "core/json.h"
 #include "core/secret_key.h"
 
 namespace sluice::log {
@@ -60,6 +61,25 @@ TEST(LogTest, JsonLinesAndLevels) {
   EXPECT_NE(out.find("\"level\":\"error\",\"msg\":\"broke \\\"x\\\"\",\"n\":3}\n"),
             std::string::npos)
       << out;
+}
+
+// Values are escaped as JSON strings (core/json.h) in both formats: a JSON line parses back to
+// the value, and a logfmt line stays one line.
+TEST(LogTest, ValuesAreEscapedAsJsonStrings) {
+  std::string value = "a\"b\\c\nd\te\x01";  // control bytes, then DEL and NUL
+  value += "f\x7f";
+  value += '\0';
+  value += "g";
+  SetFormat(Format::kJson);
+  std::string json = CaptureStderr([&] { SLUICE_LOG(Warn, "m\n").With("k\"", value); });
+  SetFormat(Format::kLogfmt);
+  std::string logfmt = CaptureStderr([&] { SLUICE_LOG(Warn, "m").With("k", value); });
+  rapidjson::Document doc;
+  ASSERT_TRUE(ParseJson(json, &doc).ok()) << json;
+  EXPECT_EQ(std::string(doc["msg"].GetString()), "m\n");
+  EXPECT_EQ(std::string(doc["k\""].GetString(), doc["k\""].GetStringLength()), value);
+  EXPECT_NE(logfmt.find(" k=\"a\\\"b\\\\c\\nd\\te\\u0001f\x7f\\u0000g\"\n"), std::string::npos)
+      << logfmt;
 }
 
 TEST(LogTest, ParseLevel) {
