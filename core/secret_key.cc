@@ -13,9 +13,11 @@ bool IsSecretKey(std::string_view key) {
   for (std::string_view suffix : {"_id", "_env", "_file", "_path"}) {
     if (key.ends_with(suffix)) return false;
   }
-  static constexpr std::string_view kWords[] = {"secret",      "token",         "password",
-                                                "passwd",      "access_key",    "api_key",
-                                                "private_key", "authorization", "credential"};
+  // "sasl" and "key.pem" for librdkafka's properties (sasl.username, sasl.oauthbearer.config,
+  // ssl.key.pem), which the kafka sink logs through this list.
+  static constexpr std::string_view kWords[] = {
+      "secret",      "token",         "password",   "passwd", "access_key", "api_key",
+      "private_key", "authorization", "credential", "sasl",   "key.pem"};
   for (std::string_view w : kWords) {
     if (key.find(w) != std::string_view::npos) return true;
   }

@@ -1,6 +1,7 @@
 // Which option and log field names hold secrets: the one word list the configuration loader
 // (inline secrets in readable files, <key>_file / <key>_env), the plugin host (values never
-// echoed in messages) and the logger (fields written as [redacted]) share. Pure; thread-safe.
+// echoed in messages), the logger (fields written as [redacted]) and the kafka sink (the
+// librdkafka properties it logs) share. Pure; thread-safe.
 #pragma once
 
 #include <string>
@@ -11,8 +12,9 @@
 namespace sluice {
 
 // True when `key` names a secret: it contains secret, token, password, passwd, access_key,
-// api_key, private_key, authorization or credential, and does not end in _id, _env, _file or
-// _path (access_key_id names a key; token_file and password_env say where a secret is).
+// api_key, private_key, authorization, credential, sasl or key.pem, and does not end in _id,
+// _env, _file or _path (access_key_id names a key; token_file and password_env say where a
+// secret is). Case-sensitive: callers with names in other cases lower them first.
 bool IsSecretKey(std::string_view key);
 
 // The value of environment variable `name`; an error names the variable.

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "core/json.h"
+#include "core/secret_key.h"
 #include "plugins/common/sink_util.h"
 
 namespace sluice::kafka {
@@ -85,15 +86,10 @@ Status CheckProperty(std::string_view name, std::string_view value) {
   return Status::Ok();
 }
 
-bool IsSensitiveProperty(std::string_view name) {
-  const std::string n = Lower(name);
-  return n.find("password") != std::string::npos || n.find("secret") != std::string::npos ||
-         n.find("sasl") != std::string::npos;
-}
-
 std::string PropertyForLog(std::string_view name, std::string_view value) {
+  // core/secret_key's one list decides, on the name in lower case (librdkafka's are).
   return std::string(name) + "=" +
-         (IsSensitiveProperty(name) ? std::string("<redacted>") : std::string(value));
+         (IsSecretKey(Lower(name)) ? std::string("<redacted>") : std::string(value));
 }
 
 std::string_view KeyOf(const KafkaConfig& c, std::string_view data, std::string_view source_key,

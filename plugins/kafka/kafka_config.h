@@ -40,10 +40,8 @@ Status ParseKeyOption(std::string_view text, KeyMode* mode, std::string* field);
 // Checks one extra librdkafka property against the sink's guarantees.
 Status CheckProperty(std::string_view name, std::string_view value);
 
-// True when the value of the property must never be logged (passwords, secrets, SASL).
-bool IsSensitiveProperty(std::string_view name);
-
-// "name=value", or "name=<redacted>" for a sensitive property.
+// "name=value", or "name=<redacted>" when the name says the value is a secret (core/secret_key's
+// IsSecretKey on the name in lower case: passwords, secrets, every sasl.* property).
 std::string PropertyForLog(std::string_view name, std::string_view value);
 
 // The key a record is produced with. `found` is false (and `out` untouched) for KeyMode::kNone.

@@ -92,13 +92,16 @@ TEST(KafkaConfigTest, PropertiesThatBreakTheGuaranteesAreRefused) {
 }
 
 TEST(KafkaConfigTest, SecretsAreNeverInTheLog) {
-  EXPECT_TRUE(IsSensitiveProperty("sasl.password"));
-  EXPECT_TRUE(IsSensitiveProperty("sasl.username"));
-  EXPECT_TRUE(IsSensitiveProperty("sasl.oauthbearer.client.secret"));
-  EXPECT_TRUE(IsSensitiveProperty("ssl.key.password"));
-  EXPECT_TRUE(IsSensitiveProperty("SSL.Keystore.Password"));
-  EXPECT_FALSE(IsSensitiveProperty("security.protocol"));
-  EXPECT_FALSE(IsSensitiveProperty("linger.ms"));
+  for (const char* name :
+       {"sasl.password", "sasl.username", "sasl.mechanism", "sasl.oauthbearer.config",
+        "sasl.oauthbearer.client.id", "sasl.oauthbearer.client.secret", "ssl.key.password",
+        "SSL.Keystore.Password", "ssl.key.pem", "ssl_key.pem"}) {
+    EXPECT_EQ(PropertyForLog(name, "v"), std::string(name) + "=<redacted>") << name;
+  }
+  for (const char* name : {"security.protocol", "linger.ms", "ssl.ca.location", "ssl.key.location",
+                           "ssl.certificate.pem"}) {
+    EXPECT_EQ(PropertyForLog(name, "v"), std::string(name) + "=v") << name;
+  }
   EXPECT_EQ(PropertyForLog("linger.ms", "20"), "linger.ms=20");
   std::string logged = PropertyForLog("sasl.password", "hunter2");
   EXPECT_EQ(logged, "sasl.password=<redacted>");
