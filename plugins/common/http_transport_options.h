@@ -1,6 +1,7 @@
 // The option rows every HTTP sink shares for its transport (TLS, proxy, HTTP/2, connect timeout)
-// and the one reader of them, so the http, opensearch and splunk sinks document and read them
-// alike. `timeout` stays each sink's own (its default is its destination's).
+// and the one reader of them, so the http, opensearch, splunk, kinesis, firehose and s3 sinks
+// document and read them alike. The timeout of a request stays each sink's own row (its default
+// is its destination's; s3 names it `request_timeout`).
 //
 // Header-only; thread-safe (no state).
 #pragma once
@@ -29,9 +30,11 @@
 
 namespace sluice::sink {
 
-// Reads the SLUICE_HTTP_TRANSPORT_OPTIONS rows and `timeout` (default `timeout_ms`).
-inline void ReadHttpTransport(const sluice::Options& opts, int64_t timeout_ms, HttpOptions* http) {
-  http->timeout_ms = opts.GetInt("timeout", timeout_ms);
+// Reads the SLUICE_HTTP_TRANSPORT_OPTIONS rows and the sink's request timeout, the option
+// `timeout_key` (default `timeout_ms`).
+inline void ReadHttpTransport(const sluice::Options& opts, int64_t timeout_ms, HttpOptions* http,
+                              const char* timeout_key = "timeout") {
+  http->timeout_ms = opts.GetInt(timeout_key, timeout_ms);
   http->connect_timeout_ms = opts.GetInt("connect_timeout", 10000);
   http->ca_file = opts.Get("ca_file");
   http->ca_path = opts.Get("ca_path");

@@ -1,5 +1,7 @@
 #include "plugins/s3/s3_config.h"
 
+#include "plugins/common/http_transport_options.h"
+
 namespace sluice::s3 {
 
 const sluice_option_def kS3Options[] = {
@@ -41,16 +43,9 @@ const sluice_option_def kS3Options[] = {
     {"part_size", SLUICE_OPT_SIZE, "8MiB", "Size of multipart parts (at least 5MiB).", 0, nullptr},
     {"part_attempts", SLUICE_OPT_INT, "3",
      "Tries per part before the upload is aborted and the batch retried.", 0, nullptr},
-    {"connect_timeout", SLUICE_OPT_DURATION, "10s", "TCP and TLS connect timeout.", 0, nullptr},
+    // The s3 sink's own name for the timeout of a request (the HTTP sinks' is `timeout`).
     {"request_timeout", SLUICE_OPT_DURATION, "300s", "Timeout of one whole request.", 0, nullptr},
-    {"ca_file", SLUICE_OPT_STRING, nullptr, "PEM file of trusted CAs; unset: the system's.", 0,
-     nullptr},
-    {"ca_path", SLUICE_OPT_STRING, nullptr, "Directory of trusted CAs; unset: the system's.", 0,
-     nullptr},
-    {"insecure_skip_verify", SLUICE_OPT_BOOL, "false",
-     "Do not verify the server's TLS certificate (testing only).", 0, nullptr},
-    {"proxy", SLUICE_OPT_STRING, nullptr,
-     "Proxy URL; unset: https_proxy/http_proxy/no_proxy from the environment.", 0, nullptr},
+    SLUICE_HTTP_TRANSPORT_OPTIONS,
     {nullptr, SLUICE_OPT_STRING, nullptr, nullptr, 0, nullptr},
 };
 
@@ -74,12 +69,7 @@ Status ParseS3Config(const sluice::Options& opts, S3Config* c, std::string* cont
   if (c->part_attempts < 1) {
     return InvalidArgument("part_attempts must be at least 1");
   }
-  c->http.connect_timeout_ms = opts.GetInt("connect_timeout", 10000);
-  c->http.timeout_ms = opts.GetInt("request_timeout", 300000);
-  c->http.ca_file = opts.Get("ca_file");
-  c->http.ca_path = opts.Get("ca_path");
-  c->http.insecure_skip_verify = opts.GetBool("insecure_skip_verify");
-  c->http.proxy = opts.Get("proxy");
+  sink::ReadHttpTransport(opts, 300000, &c->http, "request_timeout");
   *content_type = opts.Get("content_type", "application/octet-stream");
   return Status::Ok();
 }
