@@ -34,9 +34,11 @@ Status FsyncDir(const std::filesystem::path& dir) {
 }
 
 Status WriteFileAtomically(const std::filesystem::path& path, std::string_view content,
-                           Durability durability) {
+                           Durability durability, std::string_view tmp_name) {
   const bool sync = durability == Durability::kSynced;
-  std::filesystem::path tmp = path.parent_path() / (".tmp-" + path.filename().string());
+  std::filesystem::path tmp =
+      path.parent_path() /
+      (tmp_name.empty() ? ".tmp-" + path.filename().string() : std::string(tmp_name));
   {
     UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
     if (!fd.valid()) return ErrnoError("create " + tmp.string(), errno);

@@ -48,8 +48,12 @@ enum class Durability { kSynced, kUnsynced };
 // fsyncs the directory. kUnsynced skips both fsyncs: the rename stays atomic for readers, but a
 // power cut may leave the old file, an empty one or none; only for files that validate
 // themselves on load. The directory must exist. Every file of the project written whole
-// (metadata, checkpoints, error output objects) is written here.
+// (metadata, checkpoints, error output objects, the file sink's objects) is written here.
+// `tmp_name` replaces the temporary's name (a file name in the same directory, starting ".tmp-")
+// for writers that may write one path from several threads or processes at once: each gives a
+// name of its own, so that none renames a temporary another is still writing.
 Status WriteFileAtomically(const std::filesystem::path& path, std::string_view content,
-                           Durability durability = Durability::kSynced);
+                           Durability durability = Durability::kSynced,
+                           std::string_view tmp_name = {});
 
 }  // namespace sluice

@@ -1,20 +1,21 @@
 // The `file` sink: writes each object to <path>/<object key>, where the key is the host-rendered
-// prefix plus the object name. Writes are atomic (temporary file, fsync, rename, fsync of the
-// directory), so a reader never sees half an object and writing the same key twice leaves one
-// object with the last content: replays after a crash are idempotent.
+// prefix plus the object name. Writes are atomic (core/fd's WriteFileAtomically: temporary file,
+// fsync, rename, fsync of the directory; mode 0640), so a reader never sees half an object and
+// writing the same key twice leaves one object with the last content: replays after a crash are
+// idempotent.
 //
 // THREADING: one FileSink per host instance; Send is never re-entered. Distinct instances write
 // distinct keys (or, on a replay, the same bytes), and temporary names carry the instance address.
 #include <errno.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstring>
 #include <memory>
 #include <string>
 
+#include "core/fd.h"
+#include "core/status.h"
 #include "sluice_sink.hpp"
 
 namespace {
@@ -32,21 +33,16 @@ const sluice_option_def kOptions[] = {
     {nullptr, SLUICE_OPT_STRING, nullptr, nullptr, 0, nullptr},
 };
 
-std::string ErrnoText(const char* what, const std::string& path, int err) {
-  return std::string(what) + " " + path + ": " + std::strerror(err);
-}
-
 // mkdir -p for every directory above `file`, starting below `root` (which must exist or be made).
-int MakeParents(const std::string& file, size_t root_len, std::string* error) {
+sluice::Status MakeParents(const std::string& file, size_t root_len) {
   for (size_t i = root_len; i < file.size(); ++i) {
     if (file[i] != '/' || i == 0) continue;
     std::string dir = file.substr(0, i);
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-      *error = ErrnoText("mkdir", dir, errno);
-      return -1;
+      return sluice::ErrnoError("mkdir " + dir, errno);
     }
   }
-  return 0;
+  return sluice::Status::Ok();
 }
 
 class FileSink final : public sluice::Sink {
@@ -57,9 +53,8 @@ class FileSink final : public sluice::Sink {
     if (root.empty()) {
       return sluice::Created<sluice::Sink>::Error("path must not be empty");
     }
-    std::string probe;
-    if (MakeParents(root + "/", 0, &probe) != 0) {
-      return sluice::Created<sluice::Sink>::Error(probe);
+    if (sluice::Status st = MakeParents(root + "/", 0); !st.ok()) {
+      return sluice::Created<sluice::Sink>::Error(st.message());
     }
     auto sink = std::make_unique<FileSink>();
     sink->root_ = root;
@@ -74,50 +69,19 @@ class FileSink final : public sluice::Sink {
       return sluice::Outcome::Reject("File.BadKey", "object key is empty, absolute or has '..'");
     }
     std::string final_path = root_ + "/" + std::string(key);
-    std::string error;
-    if (MakeParents(final_path, root_.size() + 1, &error) != 0) {
-      return sluice::Outcome::Retry("File.Mkdir", error);
+    if (sluice::Status st = MakeParents(final_path, root_.size() + 1); !st.ok()) {
+      return sluice::Outcome::Retry("File.Mkdir", st.message());
     }
-    size_t slash = final_path.rfind('/');
-    std::string dir = final_path.substr(0, slash);
+    // A temporary name of this instance's own: another instance (a replay) may write the same
+    // key at the same time.
     char tmp_name[64];
-    std::snprintf(tmp_name, sizeof(tmp_name), "/.tmp-%d-%p", static_cast<int>(::getpid()),
+    std::snprintf(tmp_name, sizeof(tmp_name), ".tmp-%d-%p", static_cast<int>(::getpid()),
                   static_cast<void*>(this));
-    std::string tmp = dir + tmp_name;
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    if (fd < 0) return sluice::Outcome::Retry("File.Open", ErrnoText("open", tmp, errno));
     std::string_view data = batch.object();
-    size_t done = 0;
-    while (done < data.size()) {
-      ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        int err = errno;
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        return sluice::Outcome::Retry("File.Write", ErrnoText("write", tmp, err));
-      }
-      done += static_cast<size_t>(n);
-    }
-    if (fsync_ && ::fsync(fd) != 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return sluice::Outcome::Retry("File.Fsync", ErrnoText("fsync", tmp, err));
-    }
-    ::close(fd);
-    if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
-      int err = errno;
-      ::unlink(tmp.c_str());
-      return sluice::Outcome::Retry("File.Rename", ErrnoText("rename", final_path, err));
-    }
-    if (fsync_) {
-      int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (dfd >= 0) {
-        ::fsync(dfd);
-        ::close(dfd);
-      }
-    }
+    sluice::Status st = sluice::WriteFileAtomically(
+        final_path, data, fsync_ ? sluice::Durability::kSynced : sluice::Durability::kUnsynced,
+        tmp_name);
+    if (!st.ok()) return sluice::Outcome::Retry("File.Write", st.message());
     host_.Count("objects_written", 1);
     host_.Count("bytes_written", data.size());
     return sluice::Outcome::Ok();
@@ -125,7 +89,7 @@ class FileSink final : public sluice::Sink {
 
   bool Healthcheck(std::string* error) override {
     if (::access(root_.c_str(), W_OK) != 0) {
-      *error = ErrnoText("access", root_, errno);
+      *error = sluice::ErrnoError("access " + root_, errno).message();
       return false;
     }
     return true;
