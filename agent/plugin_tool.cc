@@ -23,6 +23,7 @@
 #include "agent/plugin_templates.h"
 #include "buffer/codec.h"
 #include "buffer/plugin_host.h"
+#include "core/clock.h"
 #include "core/units.h"
 
 namespace sluice::agent {
@@ -210,9 +211,7 @@ bool Tester::Terminated(const char* buf, size_t cap, const std::string& what) {
 
 std::vector<std::string> Tester::MakeRecords() {
   std::vector<std::string> out;
-  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
+  int64_t now = Clock::Real()->NowMs();
   for (int i = 0; i < o_.records_count; ++i) {
     out.push_back("{\"seq\":" + std::to_string(i) + ",\"ts\":" + std::to_string(now) +
                   ",\"msg\":\"sluice plugin test record " + std::to_string(i) + "\"}");

@@ -9,7 +9,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +18,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/clock.h"
 #include "core/log.h"
 
 extern char** environ;
@@ -60,12 +60,6 @@ struct Header {
   uint64_t b;         // replies: answer length; counters: delta
   uint64_t shm_size;  // the sender's mapped size: the receiver maps at least this much
 };
-
-int64_t NowMs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
 
 // Sends one message; the descriptors >= 0 of `pass` ride along (SCM_RIGHTS).
 bool SendMsg(int sock, const Header& h, std::string_view inline_text = {},
@@ -843,7 +837,7 @@ ProcessSinkInstance::Reply ProcessSinkInstance::Call(uint32_t type, uint64_t len
                                                      bool check_aborted) {
   Reply reply;
   Header req{type, 0, len, 0, shm_.size};
-  int64_t start = NowMs();
+  int64_t start = Clock::Real()->MonotonicMs();
   if (!SendMsg(sock_, req, {},
                {type == kCreate ? shm_.fd : -1, type == kCreate ? plugin_->copy_fd() : -1})) {
     reply.ended = Ended::kCrashed;
@@ -892,7 +886,7 @@ ProcessSinkInstance::Reply ProcessSinkInstance::Call(uint32_t type, uint64_t len
       reply.ended = Ended::kCrashed;
       break;
     }
-    if (NowMs() - start >= timeout.count()) {
+    if (Clock::Real()->MonotonicMs() - start >= timeout.count()) {
       reply.ended = Ended::kTimeout;
       break;
     }
@@ -901,7 +895,7 @@ ProcessSinkInstance::Reply ProcessSinkInstance::Call(uint32_t type, uint64_t len
       break;
     }
   }
-  int64_t took = NowMs() - start;
+  int64_t took = Clock::Real()->MonotonicMs() - start;
   if (reply.ended == Ended::kTimeout) {
     reply.error = "killed after " + std::to_string(took) + " ms in " + call + " (call timeout " +
                   std::to_string(timeout.count()) + " ms)";
@@ -952,7 +946,7 @@ void ProcessSinkInstance::Lost(Reply* reply, const char* call, const CallLabel& 
     reply->error = "plugin child " + std::to_string(pid) + " " + reply->error;
   }
   backoff_ms_ = backoff_ms_ == 0 ? kBackoffFirstMs : std::min(backoff_ms_ * 2, kBackoffCapMs);
-  restart_at_ms_ = NowMs() + backoff_ms_;
+  restart_at_ms_ = Clock::Real()->MonotonicMs() + backoff_ms_;
   SLUICE_LOG(Error, "plugin child lost during a call")
       .With("delivery", delivery_)
       .With("plugin", plugin_->name())
@@ -985,32 +979,33 @@ bool ProcessSinkInstance::Offer(const void* p, size_t len, SharedRegion* region)
   return true;
 }
 
-bool ProcessSinkInstance::EnsureChild(std::string* code, std::string* why) {
-  if (pid_ > 0) return true;
-  while (NowMs() < restart_at_ms_) {
+Status ProcessSinkInstance::EnsureChild() {
+  if (pid_ > 0) return Status::Ok();
+  for (int64_t left; (left = restart_at_ms_ - Clock::Real()->MonotonicMs()) > 0;) {
     if (isolation_.aborted && isolation_.aborted()) {
-      *code = "Plugin.Aborted";
-      *why = "plugin " + plugin_->name() + ": not restarted, the delivery is stopping";
-      return false;
+      return Cancelled("plugin " + plugin_->name() + ": not restarted, the delivery is stopping");
     }
-    usleep(static_cast<useconds_t>(std::min<int64_t>(kSliceMs, restart_at_ms_ - NowMs())) * 1000);
+    usleep(static_cast<useconds_t>(std::min<int64_t>(kSliceMs, left)) * 1000);
   }
   restarts_++;
   Status st = Start();
-  if (st.ok()) return true;
+  if (st.ok()) return st;
   KillChild();
   backoff_ms_ = backoff_ms_ == 0 ? kBackoffFirstMs : std::min(backoff_ms_ * 2, kBackoffCapMs);
-  restart_at_ms_ = NowMs() + backoff_ms_;
-  *code = "Plugin.CreateFailed";
-  *why = st.message();
+  restart_at_ms_ = Clock::Real()->MonotonicMs() + backoff_ms_;
   SLUICE_LOG(Error, "plugin child could not be started again")
       .With("delivery", delivery_)
       .With("plugin", plugin_->name())
-      .With("error", *why);
-  return false;
+      .With("error", st.message());
+  return st;
 }
 
 namespace {
+
+// The RETRY code of an EnsureChild error.
+const char* ChildRetryCode(const Status& st) {
+  return st.code() == Code::kCancelled ? "Plugin.Aborted" : "Plugin.CreateFailed";
+}
 
 int Retry(sluice_deliver_result* result, const std::string& code, const std::string& message) {
   std::snprintf(result->error_code, sizeof(result->error_code), "%s", code.c_str());
@@ -1025,8 +1020,7 @@ int ProcessSinkInstance::Deliver(const sluice_batch& batch, sluice_deliver_resul
   std::memset(result, 0, sizeof(*result));
   result->struct_size = sizeof(*result);
   result->outcomes = outcomes;
-  std::string code, why;
-  if (!EnsureChild(&code, &why)) return Retry(result, code, why);
+  if (Status st = EnsureChild(); !st.ok()) return Retry(result, ChildRetryCode(st), st.message());
   // The bytes the delivery built in shared memory the child reads in place.
   SharedRegion object_region, records_region;
   InRegions in_regions;
@@ -1078,13 +1072,12 @@ int ProcessSinkInstance::Deliver(const sluice_batch& batch, sluice_deliver_resul
 int ProcessSinkInstance::Transform(const sluice_record* records, size_t count,
                                    sluice_transform_output* outputs) {
   std::memset(outputs, 0, sizeof(*outputs) * count);
-  std::string code, why;
-  if (!EnsureChild(&code, &why)) {
+  if (Status st = EnsureChild(); !st.ok()) {
     SLUICE_LOG(Warn, "transform plugin child not running")
         .With("delivery", delivery_)
         .With("plugin", plugin_->name())
-        .With("code", code)
-        .With("error", why);
+        .With("code", ChildRetryCode(st))
+        .With("error", st.message());
     return -1;
   }
   SharedRegion region;
@@ -1121,8 +1114,7 @@ int ProcessSinkInstance::Transform(const sluice_record* records, size_t count,
 }
 
 Status ProcessSinkInstance::Healthcheck() {
-  std::string code, why;
-  if (!EnsureChild(&code, &why)) return Unavailable(why);
+  if (Status st = EnsureChild(); !st.ok()) return Unavailable(st.message());
   Reply r = Call(kHealthcheck, 0, "on_healthcheck", {}, isolation_.call_timeout, true);
   if (r.ended != Ended::kReply) return Unavailable(r.error);
   backoff_ms_ = 0;

@@ -96,8 +96,9 @@ class ProcessSinkInstance final : public SinkInstance {
   // Spawns a child and creates the instance in it.
   Status Start();
   // Before a call: a child that runs, started again (after the back-off) when the last one died.
-  // Fills `why` (a RETRY's code and message) when there is none.
-  bool EnsureChild(std::string* code, std::string* why);
+  // When there is none, why not: kCancelled while the delivery is stopping (answered RETRY with
+  // Plugin.Aborted), else the start's error (RETRY with Plugin.CreateFailed).
+  Status EnsureChild();
   // Whether [p, p + len) is in a shared region (SharedBytes) the child maps, now that it was
   // offered to the child (its descriptor passed once per child). *region is it.
   bool Offer(const void* p, size_t len, SharedRegion* region);

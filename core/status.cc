@@ -27,6 +27,8 @@ std::string_view CodeName(Code code) {
       return "Expired";
     case Code::kInternal:
       return "Internal";
+    case Code::kCancelled:
+      return "Cancelled";
   }
   return "Unknown";
 }

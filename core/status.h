@@ -23,6 +23,7 @@ enum class Code : int {
   kResourceExhausted,  // a quota or limit is reached: back off (ProvisionedThroughputExceeded)
   kExpired,            // a token or iterator outlived its lifetime
   kInternal,           // a bug
+  kCancelled,          // given up because the caller is stopping (not the work's own failure)
 };
 
 std::string_view CodeName(Code code);
@@ -57,6 +58,7 @@ inline Status ResourceExhausted(std::string msg) {
 }
 inline Status Expired(std::string msg) { return {Code::kExpired, std::move(msg)}; }
 inline Status Internal(std::string msg) { return {Code::kInternal, std::move(msg)}; }
+inline Status Cancelled(std::string msg) { return {Code::kCancelled, std::move(msg)}; }
 // An I/O error from errno: "what: strerror(err)".
 Status ErrnoError(std::string_view what, int err);
 

@@ -11,10 +11,11 @@ std::vector<sink::CallRange> PlanCalls(const std::vector<BatchEntry>& entries, b
                          [&](size_t i) { return entries[i].data.size() + (newline ? 1 : 0); });
 }
 
-std::string CheckRecord(std::string_view data, bool newline) {
+Status CheckRecord(std::string_view data, bool newline) {
   size_t size = data.size() + (newline ? 1 : 0);
-  if (size <= kMaxRecordBytes) return "";
-  return std::to_string(size) + " bytes (Firehose takes at most 1,000 KiB: 1024000)";
+  if (size <= kMaxRecordBytes) return Status::Ok();
+  return InvalidArgument(std::to_string(size) +
+                         " bytes (Firehose takes at most 1,000 KiB: 1024000)");
 }
 
 void AppendPutRecordBatchBody(std::string_view delivery_stream,

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/status.h"
 #include "plugins/common/aws_json.h"
 
 namespace sluice::firehose {
@@ -31,8 +32,9 @@ std::vector<sink::CallRange> PlanCalls(const std::vector<BatchEntry>& entries, b
                                        size_t max_records = kMaxRecordsPerCall,
                                        size_t max_bytes = kMaxBytesPerCall);
 
-// Why a record cannot be put ("" when it can): over 1,000 KiB (with its newline).
-std::string CheckRecord(std::string_view data, bool newline);
+// Ok when the record can be put; else InvalidArgument saying why not: over 1,000 KiB (with its
+// newline).
+Status CheckRecord(std::string_view data, bool newline);
 
 // Appends the PutRecordBatch body for entries [range.first, +count) to *out.
 void AppendPutRecordBatchBody(std::string_view delivery_stream,

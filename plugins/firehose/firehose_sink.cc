@@ -60,10 +60,9 @@ class FirehoseSink final : public Sink {
     size_t rejected = 0;
     for (size_t i = 0; i < batch.size(); ++i) {
       Record r = batch.record(i);
-      std::string why = CheckRecord(r.data, newline_);
-      if (!why.empty()) {
-        out.Reject(i,
-                   "Firehose.RecordRejected: record " + std::string(r.record_id) + " has " + why);
+      if (Status why = CheckRecord(r.data, newline_); !why.ok()) {
+        out.Reject(i, "Firehose.RecordRejected: record " + std::string(r.record_id) + " has " +
+                          why.message());
         ++rejected;
         continue;
       }

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "core/clock.h"
 #include "plugins/common/sink_util.h"
 #include "plugins/kafka/kafka_config.h"
 #include "sluice_sink.hpp"
@@ -93,9 +94,9 @@ class KafkaSink final : public Sink {
       if (Status st = CheckProperty(k, v); !st.ok()) return Made::Error(st.message());
     }
     c.properties = std::move(*props);
-    std::string error;
-    s->rk_ = s->MakeProducer(&error);
-    if (!s->rk_) return Made::Error(error);
+    Result<KafkaHandle> rk = s->MakeProducer();
+    if (!rk.ok()) return Made::Error(rk.status().message());
+    s->rk_ = std::move(*rk);
     std::string extra;
     for (const auto& [k, v] : c.properties) extra += " " + PropertyForLog(k, v);
     host.Log(SLUICE_LOG_INFO, "kafka: producing to topic " + c.topic + " at " + c.brokers +
@@ -120,7 +121,8 @@ class KafkaSink final : public Sink {
     last_error_.clear();
     if (Outcome o; Fatal(batch.attempt(), &o)) return o;
     std::vector<RecordOutcome> outcomes(n);
-    const int64_t deadline = NowMs() + config_.message_timeout_ms + kReportMarginMs;
+    const int64_t deadline =
+        Clock::Real()->MonotonicMs() + config_.message_timeout_ms + kReportMarginMs;
     for (size_t i = 0; i < n; ++i) {
       if (i % 1024 == 1023) rd_kafka_poll(rk_.get(), 0);  // serve reports as the queue fills
       Record r = batch.record(i);
@@ -135,7 +137,7 @@ class KafkaSink final : public Sink {
       reports_[i] = err;  // refused by the producer itself (too large, unknown topic)
     }
     while (pending_ > 0) {
-      int64_t left = deadline - NowMs();
+      int64_t left = deadline - Clock::Real()->MonotonicMs();
       if (left <= 0) break;
       rd_kafka_poll(rk_.get(), static_cast<int>(std::min<int64_t>(left, 100)));
     }
@@ -224,26 +226,23 @@ class KafkaSink final : public Sink {
   // Not an rd_kafka_resp_err_t value (reports_ holds ints: an enum may not hold it).
   static constexpr int32_t kPending = INT32_MIN;
 
-  static int64_t NowMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
-
   // The record's key in the stream; a host before ABI 1.5 gives none: the record id
   // ("<shard>-<offset>") keeps the records of one source shard together.
   static std::string_view SourceKey(const Record& r) {
     return r.partition_key.empty() ? r.record_id : r.partition_key;
   }
 
-  KafkaHandle MakeProducer(std::string* error) {
+  // The producer for config_ (idempotent, acks=all), or why librdkafka refuses it: a property it
+  // does not take (InvalidArgument) or a producer it cannot make (Unavailable).
+  Result<KafkaHandle> MakeProducer() {
     char err[512];
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    Status st;
     auto set = [&](const std::string& k, const std::string& v) {
       if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) == RD_KAFKA_CONF_OK) {
         return true;
       }
-      *error = "kafka property " + k + ": " + err;
+      st = InvalidArgument("kafka property " + k + ": " + err);
       return false;
     };
     bool ok = set("bootstrap.servers", config_.brokers) && set("client.id", "sluice") &&
@@ -257,7 +256,7 @@ class KafkaSink final : public Sink {
     }
     if (!ok) {
       rd_kafka_conf_destroy(conf);
-      return nullptr;
+      return st;
     }
     rd_kafka_conf_set_opaque(conf, this);
     rd_kafka_conf_set_dr_msg_cb(conf, &KafkaSink::OnDelivery);
@@ -266,8 +265,7 @@ class KafkaSink final : public Sink {
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     if (!rk) {  // the conf is still ours
       rd_kafka_conf_destroy(conf);
-      *error = std::string("kafka producer: ") + err;
-      return nullptr;
+      return Unavailable(std::string("kafka producer: ") + err);
     }
     rd_kafka_set_log_queue(rk, nullptr);  // logs are served by rd_kafka_poll, on our thread
     return KafkaHandle(rk);
@@ -283,7 +281,8 @@ class KafkaSink final : public Sink {
           RD_KAFKA_V_VALUE(const_cast<char*>(data.data()), data.size()),
           RD_KAFKA_V_KEY(has_key ? key.data() : nullptr, has_key ? key.size() : 0),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || NowMs() >= deadline) return err;
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return err;
+      if (Clock::Real()->MonotonicMs() >= deadline) return err;  // still full
       rd_kafka_poll(rk_.get(), 50);
     }
   }
@@ -298,9 +297,12 @@ class KafkaSink final : public Sink {
                                     rd_kafka_err2name(err) + ": " + why + "); making a new one");
     rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rk_.reset();
-    std::string error;
-    rk_ = MakeProducer(&error);
-    if (rk_) return false;
+    Result<KafkaHandle> rk = MakeProducer();
+    if (rk.ok()) {
+      rk_ = std::move(*rk);
+      return false;
+    }
+    std::string error = rk.status().message();
     host_.Log(SLUICE_LOG_ERROR, "kafka: " + error);
     *o = Outcome::Retry("Kafka.Producer", error, sink::FirehoseBackoffMs(attempt, unit_(rng_)));
     return true;

@@ -19,21 +19,22 @@ std::vector<CallRange> PlanCalls(const std::vector<PutEntry>& entries, size_t ma
                          [&](size_t i) { return entries[i].data.size() + entries[i].key.size(); });
 }
 
-std::string CheckRecord(std::string_view data, std::string_view key) {
-  if (key.empty()) return "an empty partition key";
+Status CheckRecord(std::string_view data, std::string_view key) {
+  if (key.empty()) return InvalidArgument("an empty partition key");
   bool ascii = true;
   for (char c : key) ascii &= static_cast<unsigned char>(c) < 0x80;
-  if (!ascii && ValidUtf8(key) != key) return "a partition key that is not UTF-8";
+  if (!ascii && ValidUtf8(key) != key) return InvalidArgument("a partition key that is not UTF-8");
   size_t chars = ascii ? key.size() : Utf8Chars(key);
   if (chars > kMaxPartitionKeyChars) {
-    return "a partition key of " + std::to_string(chars) + " characters (at most " +
-           std::to_string(kMaxPartitionKeyChars) + ")";
+    return InvalidArgument("a partition key of " + std::to_string(chars) + " characters (at most " +
+                           std::to_string(kMaxPartitionKeyChars) + ")");
   }
   if (data.size() + key.size() > kMaxRecordBytes) {
-    return std::to_string(data.size() + key.size()) +
-           " bytes of data and partition key (Kinesis takes at most 1 MiB: 1048576)";
+    return InvalidArgument(std::to_string(data.size() + key.size()) +
+                           " bytes of data and partition key (Kinesis takes at most 1 MiB: "
+                           "1048576)");
   }
-  return "";
+  return Status::Ok();
 }
 
 void AppendPutRecordsBody(std::string_view stream_name, std::string_view stream_arn,

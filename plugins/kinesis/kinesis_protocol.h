@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/status.h"
 #include "plugins/common/aws_json.h"
 
 namespace sluice::kinesis {
@@ -38,9 +39,9 @@ std::vector<CallRange> PlanCalls(const std::vector<PutEntry>& entries,
                                  size_t max_records = kMaxRecordsPerCall,
                                  size_t max_bytes = kMaxBytesPerCall);
 
-// Why a record cannot be put at all ("" when it can): over 1 MiB with its key, or a key that is
-// empty or longer than 256 characters.
-std::string CheckRecord(std::string_view data, std::string_view key);
+// Ok when the record can be put; else InvalidArgument saying why not: over 1 MiB with its key, or
+// a key that is empty, not UTF-8 or longer than 256 characters.
+Status CheckRecord(std::string_view data, std::string_view key);
 
 // Appends the PutRecords request body for entries [range.first, +count) to *out.
 // Exactly one of `stream_name` and `stream_arn` is non-empty.

@@ -96,9 +96,9 @@ class KinesisSink final : public Sink {
     for (size_t i = 0; i < n; ++i) {
       Record r = batch.record(i);
       std::string_view key = KeyOf(r, &keys_[i]);
-      std::string why = CheckRecord(r.data, key);
-      if (!why.empty()) {
-        out.Reject(i, "Kinesis.RecordRejected: record " + std::string(r.record_id) + " has " + why);
+      if (Status why = CheckRecord(r.data, key); !why.ok()) {
+        out.Reject(i, "Kinesis.RecordRejected: record " + std::string(r.record_id) + " has " +
+                          why.message());
         ++rejected;
         continue;
       }
@@ -107,11 +107,10 @@ class KinesisSink final : public Sink {
     if (rejected > 0) host_.Count("records_rejected", rejected);
     // What is put: the records themselves, or (aggregation: kpl) aggregates of them. A unit's
     // members are the batch indices its answer applies to.
-    std::string code, message;
-    if (!Units(batch.attempt(), &code, &message)) {
+    if (Status st = Units(batch.attempt()); !st.ok()) {
       indices_.clear();
       for (const PutEntry& e : records_) indices_.push_back(e.index);
-      out.RetryAll(indices_, code, message);
+      out.RetryAll(indices_, "Kinesis.ListShards", st.message());
     }
     for (const CallRange& call : PlanCalls(units_)) {
       body_.clear();
@@ -178,9 +177,9 @@ class KinesisSink final : public Sink {
 
   uint32_t Backoff(uint32_t attempt) { return sink::FirehoseBackoffMs(attempt, unit_(rng_)); }
 
-  // Fills units_, members_ and members_of_ from records_. False (with the error) when
-  // aggregation needs the stream's shards and cannot have them.
-  bool Units(uint32_t attempt, std::string* code, std::string* message) {
+  // Fills units_, members_ and members_of_ from records_. An error (the records retry as
+  // Kinesis.ListShards) when aggregation needs the stream's shards and cannot have them.
+  Status Units(uint32_t attempt) {
     units_.clear();
     members_.clear();
     members_of_.clear();
@@ -191,17 +190,15 @@ class KinesisSink final : public Sink {
         members_.push_back(e.index);
         units_.push_back(e);
       }
-      return true;
+      return Status::Ok();
     }
-    if (records_.empty()) return true;
+    if (records_.empty()) return Status::Ok();
     if (Status st = RefreshShards(); !st.ok()) {
-      *code = "Kinesis.ListShards";
-      *message = st.message();
       if (sink::LoudAttempt(attempt)) {
         host_.Log(SLUICE_LOG_ERROR, "aggregation: cannot list the shards of " + Target() + ": " +
                                         st.message() + "; retrying");
       }
-      return false;
+      return st;
     }
     // Records of one shard go in that shard's aggregates, in order, so the records of a key stay
     // in order wherever the shard map has moved since: every aggregate of a group carries the
@@ -242,7 +239,7 @@ class KinesisSink final : public Sink {
       }
       flush();
     }
-    return true;
+    return Status::Ok();
   }
 
   size_t ShardOf(unsigned __int128 hash) const {

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/clock.h"
 #include "plugins/common/body_codec.h"
 #include "plugins/common/http_client.h"
 #include "plugins/common/sink_util.h"
@@ -21,12 +22,6 @@
 
 namespace sluice::splunk_sink {
 namespace {
-
-int64_t MonoMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 class SplunkSink final : public Sink {
  public:
@@ -76,7 +71,7 @@ class SplunkSink final : public Sink {
     req.headers =
         Headers(c.endpoint_type == EndpointType::kEvent ? "application/json" : "text/plain");
     if (c.gzip) req.headers.emplace_back("Content-Encoding", "gzip");
-    int64_t posted = MonoMs();
+    int64_t posted = Clock::Real()->MonotonicMs();
     auto resp = client_->Send(req);
     host_.Count("requests", 1);
     host_.Count("bytes_sent", body.size());
@@ -116,7 +111,8 @@ class SplunkSink final : public Sink {
       return Outcome::Retry("Splunk.DisabledAck", msg);
     }
     AckWaitResult ack = WaitForAck(
-        cl.ack_id, posted, c.ack_timeout_ms, c.ack_poll_interval_ms, MonoMs,
+        cl.ack_id, posted, c.ack_timeout_ms, c.ack_poll_interval_ms,
+        [] { return Clock::Real()->MonotonicMs(); },
         [](int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); },
         [this](int64_t id) { return QueryAck(id); });
     host_.Count("ack_queries", static_cast<uint64_t>(ack.polls));

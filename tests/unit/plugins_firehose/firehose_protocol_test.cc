@@ -33,10 +33,11 @@ TEST(FirehoseProtocolTest, CallsHoldAtMost500RecordsAnd4MiB) {
 }
 
 TEST(FirehoseProtocolTest, RecordsOver1000KiBAreNamed) {
-  EXPECT_EQ(CheckRecord(std::string(kMaxRecordBytes - 1, 'x'), true), "");
-  EXPECT_EQ(CheckRecord(std::string(kMaxRecordBytes, 'x'), false), "");
-  EXPECT_NE(CheckRecord(std::string(kMaxRecordBytes, 'x'), true).find("1024001 bytes"),
-            std::string::npos);
+  EXPECT_TRUE(CheckRecord(std::string(kMaxRecordBytes - 1, 'x'), true).ok());
+  EXPECT_TRUE(CheckRecord(std::string(kMaxRecordBytes, 'x'), false).ok());
+  Status st = CheckRecord(std::string(kMaxRecordBytes, 'x'), true);
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("1024001 bytes"), std::string::npos) << st.message();
 }
 
 TEST(FirehoseProtocolTest, TheBodyCarriesEachRecordWithItsNewline) {

@@ -45,18 +45,20 @@ TEST(KinesisProtocolTest, CallsHoldAtMost500RecordsAnd5MiB) {
 }
 
 TEST(KinesisProtocolTest, RecordsKinesisCannotTakeAreNamed) {
-  EXPECT_EQ(CheckRecord("data", "key"), "");
-  EXPECT_EQ(CheckRecord(std::string((1u << 20) - 3, 'x'), "key"), "");
-  EXPECT_NE(CheckRecord(std::string((1u << 20) - 2, 'x'), "key").find("1048577 bytes"),
+  EXPECT_TRUE(CheckRecord("data", "key").ok());
+  EXPECT_TRUE(CheckRecord(std::string((1u << 20) - 3, 'x'), "key").ok());
+  Status st = CheckRecord(std::string((1u << 20) - 2, 'x'), "key");
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("1048577 bytes"), std::string::npos) << st.message();
+  EXPECT_EQ(CheckRecord("d", "").message(), "an empty partition key");
+  EXPECT_TRUE(CheckRecord("d", std::string(256, 'k')).ok());
+  EXPECT_NE(CheckRecord("d", std::string(257, 'k')).message().find("257 characters"),
             std::string::npos);
-  EXPECT_EQ(CheckRecord("d", ""), "an empty partition key");
-  EXPECT_EQ(CheckRecord("d", std::string(256, 'k')), "");
-  EXPECT_NE(CheckRecord("d", std::string(257, 'k')).find("257 characters"), std::string::npos);
   // 256 characters of two bytes each: characters count, not bytes.
   std::string wide;
   for (int i = 0; i < 256; ++i) wide += "\xc3\xa9";
-  EXPECT_EQ(CheckRecord("d", wide), "");
-  EXPECT_EQ(CheckRecord("d", "bad\xff"), "a partition key that is not UTF-8");
+  EXPECT_TRUE(CheckRecord("d", wide).ok());
+  EXPECT_EQ(CheckRecord("d", "bad\xff").message(), "a partition key that is not UTF-8");
 }
 
 TEST(KinesisProtocolTest, TheBodyIsPutRecordsJsonWithBase64Data) {
