@@ -235,7 +235,7 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
       } else if (last_code.empty()) {
         last_code = "Record.Retry";
       }
-      if ((retried + rejected + bad) > 0 && (attempt == 1 || attempt % 10 == 0)) {
+      if ((retried + rejected + bad) > 0 && log::LoudAttempt(attempt)) {
         SLUICE_LOG(Warn, "delivery attempt partly failed; retrying the rest")
             .With("delivery", delivery_)
             .With("sink", sink_type_)
@@ -254,7 +254,7 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
         last_message = "on_deliver returned " + std::to_string(rc);
       }
       still = pending;
-      if (attempt == 1 || attempt % 10 == 0) {
+      if (log::LoudAttempt(attempt)) {
         SLUICE_LOG(Warn, "delivery attempt failed; retrying")
             .With("delivery", delivery_)
             .With("sink", sink_type_)

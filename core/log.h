@@ -20,6 +20,11 @@ void SetFormat(Format format);
 // Parses "debug", "info", "warn", "error".
 bool ParseLevel(std::string_view text, Level* out);
 
+// Whether a failure that repeats with each attempt of one batch (1-based) is logged at this
+// attempt: the first and every tenth, so that it is loud without a line per retry. The one rule
+// of the delivery engine and of the sinks (plugins/common/sink_util.h).
+inline bool LoudAttempt(uint64_t attempt) { return attempt == 1 || attempt % 10 == 0; }
+
 class Line final {
  public:
   Line(Level level, std::string_view msg);

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/log.h"
 #include "core/status.h"
 
 namespace sluice::sink {
@@ -58,9 +59,9 @@ struct SinkVerdict {
 };
 
 // Whether a failure of our own configuration (credentials, permissions, a missing bucket) is
-// logged at this attempt of a batch: the first and every tenth, so a misconfiguration is loud
-// without writing a line per retry.
-inline bool LoudAttempt(uint32_t attempt) { return attempt == 1 || attempt % 10 == 0; }
+// logged at this attempt of a batch: core/log.h's rule (the first and every tenth), the delivery
+// engine's too.
+using ::sluice::log::LoudAttempt;
 
 // 2xx ok; 408, 429, 5xx and 0 (no answer) retry; 401 and 403 retry loudly (a misconfiguration
 // must not spill data); other 4xx (and 1xx/3xx) reject.

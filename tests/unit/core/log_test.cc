@@ -82,6 +82,11 @@ TEST(LogTest, ValuesAreEscapedAsJsonStrings) {
       << logfmt;
 }
 
+TEST(LogTest, LoudAttempts) {
+  for (uint64_t a : {1, 10, 20, 100}) EXPECT_TRUE(LoudAttempt(a)) << a;
+  for (uint64_t a : {2, 3, 9, 11, 19}) EXPECT_FALSE(LoudAttempt(a)) << a;
+}
+
 TEST(LogTest, ParseLevel) {
   Level l;
   EXPECT_TRUE(ParseLevel("debug", &l));
