@@ -75,10 +75,9 @@ sluice_option_type BaseType(const sluice_option_def& def) {
   return static_cast<sluice_option_type>(def.type & 0xff);
 }
 
-// Whether the value is a secret: declared so (ABI 1.3), or named like one.
-bool IsSecretOption(const sluice_option_def& def) {
-  return (def.type & SLUICE_OPT_SECRET) != 0 || IsSecretKey(def.name);
-}
+// Whether the value is a secret: declared so (SLUICE_SECRET, ABI 1.3). The table decides, not the
+// option's name.
+bool IsSecretOption(const sluice_option_def& def) { return (def.type & SLUICE_OPT_SECRET) != 0; }
 
 Result<std::string> NormaliseValue(const sluice_option_def& def, std::string_view text,
                                    bool is_scalar);
@@ -511,22 +510,23 @@ std::optional<ValidatedOptions> PluginHost::Check(const Plugin& plugin, const Si
     return o.path.empty() ? section.path + "." + o.key : o.path;
   };
   // `<secret>_file` / `<secret>_env` of an option the plugin declares secret (ABI 1.3) but whose
-  // name does not say so (the loader resolved the others): read here, as the loader does.
+  // name does not say so (the configuration loader, which runs before any plugin is loaded,
+  // resolved those named like secrets, core/secret_key): read here, as the loader does.
   std::vector<SinkOption> resolved;
   auto secret_base = [&](const SinkOption& o) -> const sluice_option_def* {
     for (std::string_view suffix : {"_file", "_env"}) {
       if (o.key.size() <= suffix.size() || !o.key.ends_with(suffix)) continue;
       const sluice_option_def* d = find_def(o.key.substr(0, o.key.size() - suffix.size()));
-      if (d != nullptr && (d->type & SLUICE_OPT_SECRET) != 0 && o.is_scalar) return d;
+      if (d != nullptr && IsSecretOption(*d) && o.is_scalar) return d;
     }
     return nullptr;
   };
   for (const auto& o : section.options) {
     if (o.key == "type") continue;
     if (const sluice_option_def* d = find_def(o.key)) {
-      if ((d->type & SLUICE_OPT_SECRET) != 0 && o.literal && !IsSecretKey(o.key)) {
-        // Written inline: refused when others may read the file (as the loader refuses named
-        // secrets).
+      if (IsSecretOption(*d) && o.literal && !IsSecretKey(o.key)) {
+        // Written inline: refused when others may read the file (the loader refused those named
+        // like secrets already).
         auto mode = FileMode(o.mark.file);
         if (mode.ok() && (*mode & 0004) != 0) {
           char octal[16];

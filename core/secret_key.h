@@ -1,7 +1,7 @@
 // Which option and log field names hold secrets: the one word list the configuration loader
-// (inline secrets in readable files, <key>_file / <key>_env), the plugin host (values never
-// echoed in messages), the logger (fields written as [redacted]) and the kafka sink (the
-// librdkafka properties it logs) share. Pure; thread-safe.
+// (inline secrets in readable files, <key>_file / <key>_env, for every key of the file), the
+// logger (fields written as [redacted]) and the kafka sink (the librdkafka properties it logs)
+// share. The plugin host goes by an option's SLUICE_SECRET flag instead. Pure; thread-safe.
 #pragma once
 
 #include <string>

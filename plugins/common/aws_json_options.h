@@ -26,12 +26,16 @@
        0,                                                                                         \
        nullptr},                                                                                  \
       {"secret_access_key",                                                                       \
-       SLUICE_OPT_STRING,                                                                         \
+       SLUICE_SECRET(SLUICE_OPT_STRING),                                                          \
        nullptr,                                                                                   \
        "Secret access key (with access_key_id).",                                                 \
        0,                                                                                         \
        nullptr},                                                                                  \
-      {"session_token", SLUICE_OPT_STRING, nullptr, "Session token of temporary credentials.", 0, \
+      {"session_token",                                                                           \
+       SLUICE_SECRET(SLUICE_OPT_STRING),                                                          \
+       nullptr,                                                                                   \
+       "Session token of temporary credentials.",                                                 \
+       0,                                                                                         \
        nullptr},                                                                                  \
       {"profile", SLUICE_OPT_STRING,                                                              \
        nullptr,   "Profile of the shared credentials file; unset: AWS_PROFILE, else default.",    \

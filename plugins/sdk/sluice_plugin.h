@@ -107,10 +107,11 @@ typedef enum sluice_option_type {
  * (SLUICE_OPT_STRING) gets object keys rendered from them by the host (!{timestamp:...},
  * !{firehose:...}, !{partitionKeyFrom...:...}); the values reach the plugin too, but the keys in
  * sluice_batch.object_key are already rendered. `sluice check` checks them as templates.
- * Secrets: a key named like a secret (containing secret, token, password, passwd, access_key,
- * api_key, private_key, authorization or credential, and not ending in _id, _env, _file or _path)
- * is never echoed in messages or logs and may be given as `<key>_file` or `<key>_env`, which the
- * host resolves before on_create. */
+ * Secrets: an option is a secret when its type carries SLUICE_SECRET (above); the host does not
+ * guess from its name. (The configuration loader, which reads the file before any plugin is
+ * loaded, also resolves `<key>_file` / `<key>_env` and refuses inline values in a file others
+ * can read for keys named like secrets, e.g. password, token, secret_access_key; declare such
+ * options SLUICE_SECRET so that the host treats them alike.) */
 typedef struct sluice_option_def {
   const char* name;          /* snake_case key in the sink section */
   sluice_option_type type;   /* how the host validates and normalises the value */

@@ -9,8 +9,8 @@ const sluice_option_def kOptions[] = {
      "HEC base URL, e.g. https://splunk.example.com:8088 (paths /services/collector/... are "
      "added).",
      1, nullptr},
-    {"token", SLUICE_OPT_STRING, nullptr, "HEC token, sent as Authorization: Splunk <token>.", 1,
-     nullptr},
+    {"token", SLUICE_SECRET(SLUICE_OPT_STRING), nullptr,
+     "HEC token, sent as Authorization: Splunk <token>.", 1, nullptr},
     {"endpoint_type", SLUICE_OPT_ENUM, "raw",
      "raw: /services/collector/raw; event: /services/collector/event with a JSON envelope.", 0,
      "raw|event"},

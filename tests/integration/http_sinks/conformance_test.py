@@ -117,7 +117,7 @@ class Sink:
         while self.table.options[i].name:  # defaults from the table, as the host applies them
             d = self.table.options[i]
             if d.default_value is not None:
-                values[d.name.decode()] = normalise(d.type, d.default_value.decode())
+                values[d.name.decode()] = normalise(d.type & 0xff, d.default_value.decode())
             i += 1
         values.update(options)
         self.counters = {}
@@ -365,6 +365,7 @@ class Splunk:
 SINKS = {"http": Http, "opensearch": OpenSearch, "splunk": Splunk}
 
 TYPE_NAMES = {1: "string", 2: "integer", 3: "bool", 4: "duration", 5: "size", 6: "enum", 7: "list"}
+SECRET = 0x100  # SLUICE_OPT_SECRET, a flag OR-ed into the type
 
 
 def check_docs(plugin_dir, name):
@@ -380,9 +381,11 @@ def check_docs(plugin_dir, name):
     i, rows = 0, 0
     while table.options[i].name:
         o = table.options[i]
-        t = TYPE_NAMES[o.type]
+        t = TYPE_NAMES[o.type & 0xff]
         if o.enum_values:
             t += " (`" + o.enum_values.decode().replace("|", "`, `") + "`)"
+        if o.type & SECRET:
+            t += ", secret"
         d = o.default_value.decode() if o.default_value is not None else ""
         row = "| `%s` | %s | %s | %s | %s |" % (o.name.decode(), t, ("`%s`" % d) if d else "",
                                                "yes" if o.required else "no",

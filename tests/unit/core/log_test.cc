@@ -94,7 +94,7 @@ TEST(LogTest, ParseLevel) {
   EXPECT_FALSE(ParseLevel("verbose", &l));
 }
 
-// The one list the logger, the config loader and the plugin host share.
+// The one list the logger, the config loader and the kafka sink share.
 TEST(SecretKeyTest, NamesSecretsButNotWhereTheyAre) {
   for (const char* k : {"secret_access_key", "bearer_token", "password", "hec_token", "api_key",
                         "private_key", "authorization", "copy_credentials", "db_passwd"}) {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "buffer/plugin_transform.h"
+#include "core/secret_key.h"
 
 namespace sluice::buffer {
 namespace {
@@ -161,6 +162,31 @@ TEST(PluginHostTest, CxxTransformHelperAnswersPerRecord) {
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("mask must be 1 char"), std::string::npos)
       << refused.status().message();
+}
+
+// The host goes by the SLUICE_SECRET flag alone and the configuration loader by the key's name
+// (core/secret_key): every in-tree sink declares secret each option its name says is one, so the
+// two agree on them.
+TEST(PluginHostTest, InTreeSinksDeclareTheSecretsTheirNamesSay) {
+  PluginHost host({SLUICE_PLUGIN_DIR});
+  size_t sinks = 0, secrets = 0;
+  for (const auto& e : std::filesystem::directory_iterator(SLUICE_PLUGIN_DIR)) {
+    if (e.path().extension() != ".so") continue;
+    auto p = host.Load(e.path().stem().string());
+    ASSERT_TRUE(p.ok()) << e.path() << ": " << p.status().ToString();
+    ++sinks;
+    for (const sluice_option_def* d = (*p)->table().options; d && d->name; ++d) {
+      bool declared = (d->type & SLUICE_OPT_SECRET) != 0;
+      if (IsSecretKey(d->name)) {
+        EXPECT_TRUE(declared) << (*p)->name() << "." << d->name;
+      }
+      secrets += declared;
+    }
+  }
+  EXPECT_GE(sinks, 2u);
+  if (sinks > 2) {
+    EXPECT_GT(secrets, 0u);  // more than file and blackhole: some have secrets
+  }
 }
 
 // Options a plugin declares secret (SLUICE_SECRET) whatever their names: read from _file and
