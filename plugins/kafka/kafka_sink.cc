@@ -198,6 +198,10 @@ class KafkaSink final : public Sink {
   }
 
   bool Healthcheck(std::string* error) override {
+    if (!rk_) {
+      *error = "no producer: the last attempt to make one after a fatal error failed";
+      return false;
+    }
     rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_.get(), config_.topic.c_str(), nullptr);
     if (!rkt) {
       *error = "topic " + config_.topic + ": " + rd_kafka_err2str(rd_kafka_last_error());
@@ -290,13 +294,16 @@ class KafkaSink final : public Sink {
   // A fatal error of the idempotent producer (its sequence broken): it must be made again. True,
   // with the answer in *o, when this batch cannot be sent now.
   bool Fatal(uint32_t attempt, Outcome* o) {
-    char why[512];
-    rd_kafka_resp_err_t err = rd_kafka_fatal_error(rk_.get(), why, sizeof(why));
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return false;
-    host_.Log(SLUICE_LOG_ERROR, std::string("kafka: the idempotent producer failed (") +
-                                    rd_kafka_err2name(err) + ": " + why + "); making a new one");
-    rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    rk_.reset();
+    if (rk_) {
+      char why[512];
+      rd_kafka_resp_err_t err = rd_kafka_fatal_error(rk_.get(), why, sizeof(why));
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return false;
+      host_.Log(SLUICE_LOG_ERROR, std::string("kafka: the idempotent producer failed (") +
+                                      rd_kafka_err2name(err) + ": " + why + "); making a new one");
+      rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      rk_.reset();
+    }
+    // No producer (a fatal error replaced it, or making the new one failed last time): make one.
     Result<KafkaHandle> rk = MakeProducer();
     if (rk.ok()) {
       rk_ = std::move(*rk);
