@@ -17,11 +17,14 @@ namespace sluice::buffer {
 
 namespace {
 
-constexpr char kMagic[] = "sluice-calls 1\n";
+// Version 2 added the signalled state and the kill count: an older file starts empty (it costs
+// at most a crash count, never a record).
+constexpr char kMagic[] = "sluice-calls 2\n";
 constexpr size_t kHeader = 1024;
 constexpr size_t kSlotSize = 1024;
 
-enum : uint32_t { kIdle = 0, kInCall = 1, kAbandoned = 2 };
+// kSignalled: in a call when a fatal signal came (set by the handler).
+enum : uint32_t { kIdle = 0, kInCall = 1, kAbandoned = 2, kSignalled = 3 };
 
 void CopyText(char* dst, size_t cap, std::string_view src) {
   size_t n = std::min(cap - 1, src.size());
@@ -34,20 +37,22 @@ void CopyText(char* dst, size_t cap, std::string_view src) {
 // One worker's record in the mapping. Text fields are NUL-terminated (truncated if longer).
 struct CallLedger::Slot {
   std::atomic<uint64_t> owner;  // token of the ledger that entered the call now running
-  std::atomic<uint32_t> state;  // kIdle, kInCall, kAbandoned
+  std::atomic<uint32_t> state;  // kIdle, kInCall, kAbandoned, kSignalled
   uint32_t crashes;             // crashes of the process on `batch`
+  uint32_t kills;               // deaths without a fatal signal on `batch`
   char plugin[64];
   char call[32];
   char delivery[160];
-  char batch[752];
+  char batch[748];
 };
 static_assert(sizeof(CallLedger::Slot) <= kSlotSize);
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
+static_assert(std::atomic<uint32_t>::is_always_lock_free);  // stored by the signal handler
 
 namespace {
 
 // The slot of the call the current thread is in (for the crash handler); null outside calls.
-thread_local const CallLedger::Slot* t_slot = nullptr;
+thread_local CallLedger::Slot* t_slot = nullptr;
 
 constexpr int kFatalSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
 struct sigaction g_previous[NSIG];
@@ -62,9 +67,12 @@ void Say(const char* s) {
   }
 }
 
-// Async-signal-safe: write(2) and sigaction(2) only, on memory already set up.
+// Async-signal-safe: a lock-free atomic store, write(2) and sigaction(2) only, on memory
+// already set up.
 void OnFatalSignal(int sig, siginfo_t* info, void*) {
-  if (const CallLedger::Slot* s = t_slot) {
+  if (CallLedger::Slot* s = t_slot) {
+    uint32_t in_call = kInCall;
+    s->state.compare_exchange_strong(in_call, kSignalled);
     const char* name = sig == SIGSEGV   ? "SIGSEGV"
                        : sig == SIGBUS  ? "SIGBUS"
                        : sig == SIGILL  ? "SIGILL"
@@ -133,9 +141,11 @@ Result<std::unique_ptr<CallLedger>> CallLedger::Open(const std::filesystem::path
     s->plugin[sizeof(s->plugin) - 1] = '\0';
     s->call[sizeof(s->call) - 1] = '\0';
     uint32_t state = s->state.load();
-    if (state == kInCall) {
-      ++s->crashes;
-      ledger->crashes_found_.push_back({s->plugin, s->call, s->batch, s->crashes});
+    if (state == kInCall || state == kSignalled) {
+      const bool signalled = state == kSignalled;
+      ++(signalled ? s->crashes : s->kills);
+      ledger->crashes_found_.push_back(
+          {s->plugin, s->call, s->batch, signalled, s->crashes, s->kills});
     }
     s->state.store(kIdle);
     s->owner.store(0);
@@ -154,31 +164,37 @@ CallLedger::Slot* CallLedger::slot(int i) const {
                                  kSlotSize * static_cast<size_t>(i % kSlots));
 }
 
-uint32_t CallLedger::CrashesOf(std::string_view batch) const {
+CallLedger::Deaths CallLedger::DeathsOf(std::string_view batch) const {
   std::lock_guard<std::mutex> lock(mu_);
-  uint32_t n = 0;
+  Deaths d;
   for (int i = 0; i < kSlots; ++i) {
     const Slot* s = slot(i);
-    if (s->crashes > 0 && batch == s->batch) n = std::max(n, s->crashes);
+    if ((s->crashes > 0 || s->kills > 0) && batch == s->batch) {
+      d.crashes = std::max(d.crashes, s->crashes);
+      d.kills = std::max(d.kills, s->kills);
+    }
   }
-  return n;
+  return d;
 }
 
 void CallLedger::Begin(int i, std::string_view batch) {
   std::lock_guard<std::mutex> lock(mu_);
   Slot* own = slot(i);
   if (batch == own->batch) return;
-  uint32_t crashes = 0;
+  uint32_t crashes = 0, kills = 0;
   for (int j = 0; j < kSlots; ++j) {
     Slot* s = slot(j);
-    if (j != i % kSlots && s->crashes > 0 && batch == s->batch) {
+    if (j != i % kSlots && (s->crashes > 0 || s->kills > 0) && batch == s->batch) {
       crashes = std::max(crashes, s->crashes);
+      kills = std::max(kills, s->kills);
       s->crashes = 0;
+      s->kills = 0;
       s->batch[0] = '\0';
     }
   }
   CopyText(own->batch, sizeof(own->batch), batch);
   own->crashes = crashes;
+  own->kills = kills;
 }
 
 void CallLedger::Forget(std::string_view batch) {
@@ -187,6 +203,7 @@ void CallLedger::Forget(std::string_view batch) {
     Slot* s = slot(j);
     if (batch == s->batch) {
       s->crashes = 0;
+      s->kills = 0;
       s->batch[0] = '\0';
     }
   }

@@ -178,14 +178,19 @@ Status DeliveryStream::Start() {
   if (!ledger.ok()) return ledger.status().Annotate("delivery " + options_.name + ": call ledger");
   ledger_ = std::move(*ledger);
   for (const CallLedger::Crash& c : ledger_->crashes_found()) {
-    SLUICE_LOG(Error, "the previous run ended inside a plugin call (a crash or a kill)")
+    SLUICE_LOG(Error, c.signalled
+                          ? "the previous run ended inside a plugin call: a crash (fatal signal)"
+                          : "the previous run ended inside a plugin call without a fatal signal "
+                            "(killed, out of memory or power lost)")
         .With("delivery", options_.name)
         .With("sink", options_.sink.type)
         .With("plugin", c.plugin)
         .With("call", c.call)
         .With("batch", c.batch)
         .With("crashes", static_cast<uint64_t>(c.count))
-        .With("spilled_after", static_cast<uint64_t>(CallLedger::kMaxCrashes));
+        .With("kills", static_cast<uint64_t>(c.kills))
+        .With("spilled_after", c.signalled ? static_cast<uint64_t>(CallLedger::kMaxCrashes)
+                                           : static_cast<uint64_t>(CallLedger::kMaxKills));
   }
   for (auto& w : workers_) {
     w->sender->set_call_ledger(ledger_.get(), w->index);
@@ -486,10 +491,17 @@ void DeliveryStream::Commit(Worker* w, const JournalEntry& entry) {
   w->oldest = 0;
 }
 
-bool DeliveryStream::SpillCrashed(Worker* w, const JournalEntry& entry, uint32_t crashes) {
+bool DeliveryStream::SpillCrashed(Worker* w, const JournalEntry& entry, CallLedger::Deaths deaths) {
   const PendingBatch& b = w->batch;
-  const std::string message = "the daemon crashed " + std::to_string(crashes) +
-                              " times in a plugin call on this batch (" + plugin_->name() + ")";
+  const uint32_t crashes = deaths.crashes + deaths.kills;
+  const std::string message =
+      deaths.crashes >= CallLedger::kMaxCrashes
+          ? "the daemon crashed " + std::to_string(deaths.crashes) +
+                " times in a plugin call on this batch (" + plugin_->name() + ")"
+          : "the daemon ended " + std::to_string(deaths.kills) +
+                " times without a fatal signal (killed, out of memory) in a plugin call on this "
+                "batch (" +
+                plugin_->name() + ")";
   std::vector<FailedRecord> failed;
   failed.reserve(b.recs.size());
   for (const auto& r : b.recs) {
@@ -503,7 +515,8 @@ bool DeliveryStream::SpillCrashed(Worker* w, const JournalEntry& entry, uint32_t
       .With("plugin", plugin_->name())
       .With("batch", entry.object_key)
       .With("records", static_cast<uint64_t>(failed.size()))
-      .With("crashes", static_cast<uint64_t>(crashes));
+      .With("crashes", static_cast<uint64_t>(deaths.crashes))
+      .With("kills", static_cast<uint64_t>(deaths.kills));
   if (!Spill(w, policy_.error_output_type, entry, "", failed)) return false;
   batches_crashed_++;
   Commit(w, entry);
@@ -780,9 +793,9 @@ void DeliveryStream::Recover(Worker* w) {
           .With("records", static_cast<uint64_t>(b.recs.size()));
       int worker = e.worker;
       e.worker = w->index;
-      if (uint32_t crashes = ledger_->CrashesOf(e.object_key);
-          crashes >= CallLedger::kMaxCrashes && !b.empty()) {
-        if (!SpillCrashed(w, e, crashes)) return;
+      if (CallLedger::Deaths deaths = ledger_->DeathsOf(e.object_key);
+          deaths.poison() && !b.empty()) {
+        if (!SpillCrashed(w, e, deaths)) return;
       } else if (!b.empty() && !Flush(w, e)) {
         return;
       }

@@ -151,7 +151,7 @@ class DeliveryStream final {
   void Commit(Worker* w, const JournalEntry& entry);
   // A journaled batch that crashed the daemon CallLedger::kMaxCrashes times: to the error output
   // (Plugin.Crashed), never to the plugin again. False if aborted by Stop.
-  bool SpillCrashed(Worker* w, const JournalEntry& entry, uint32_t crashes);
+  bool SpillCrashed(Worker* w, const JournalEntry& entry, CallLedger::Deaths deaths);
   // Writes records that failed before the sink to the error output under `type`.
   bool Spill(Worker* w, std::string_view type, const JournalEntry& entry, std::string_view suffix,
              const std::vector<FailedRecord>& failed);

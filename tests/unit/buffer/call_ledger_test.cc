@@ -3,6 +3,8 @@
 #include "buffer/call_ledger.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,8 +29,12 @@ class CallLedgerTest : public ::testing::Test {
     EXPECT_TRUE(l.ok()) << l.status().ToString();
     return l.ok() ? std::move(*l) : nullptr;
   }
-  // A child process enters a call on `batch` in `slot` and dies there, as a crash would.
-  void CrashIn(int slot, const std::string& batch) {
+  // A child process enters a call on `batch` in `slot` and dies there of a fatal signal (SIGABRT,
+  // through the ledger's handler), as a crash does.
+  void CrashIn(int slot, const std::string& batch) { DieIn(slot, batch, true); }
+  // The same, ending without a signal the process could see, as kill -9 or the OOM killer does.
+  void KillIn(int slot, const std::string& batch) { DieIn(slot, batch, false); }
+  void DieIn(int slot, const std::string& batch, bool signal) {
     pid_t pid = ::fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
@@ -36,11 +42,20 @@ class CallLedgerTest : public ::testing::Test {
       if (!l.ok()) ::_exit(2);
       (*l)->Begin(slot, batch);
       (*l)->Enter(slot, "fx_poison", "on_deliver", 1, true, 0);
+      if (signal) {
+        struct rlimit no_core {};
+        ::setrlimit(RLIMIT_CORE, &no_core);
+        ::raise(SIGABRT);
+      }
       ::_exit(0);  // no Leave: the process ended inside the call
     }
     int status = 0;
     ::waitpid(pid, &status, 0);
-    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (signal) {
+      ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT) << status;
+    } else {
+      ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    }
   }
   std::filesystem::path dir_;
 };
@@ -53,17 +68,42 @@ TEST_F(CallLedgerTest, ACallLeftOpenIsACrashCountedPerBatch) {
     EXPECT_EQ(l->crashes_found()[0].plugin, "fx_poison");
     EXPECT_EQ(l->crashes_found()[0].call, "on_deliver");
     EXPECT_EQ(l->crashes_found()[0].batch, "batch-a");
+    EXPECT_TRUE(l->crashes_found()[0].signalled);
     EXPECT_EQ(l->crashes_found()[0].count, 1u);
-    EXPECT_EQ(l->CrashesOf("batch-a"), 1u);
-    EXPECT_EQ(l->CrashesOf("batch-b"), 0u);
+    EXPECT_EQ(l->DeathsOf("batch-a").crashes, 1u);
+    EXPECT_EQ(l->DeathsOf("batch-a").kills, 0u);
+    EXPECT_EQ(l->DeathsOf("batch-b").crashes, 0u);
+    EXPECT_FALSE(l->DeathsOf("batch-a").poison());
   }
   // Replayed by worker 0: the count follows the batch to its new slot, and adds up.
   CrashIn(0, "batch-a");
   CrashIn(0, "batch-a");
   auto l = Open();
-  EXPECT_EQ(l->CrashesOf("batch-a"), 3u);
+  EXPECT_EQ(l->DeathsOf("batch-a").crashes, 3u);
+  EXPECT_TRUE(l->DeathsOf("batch-a").poison());
   l->Forget("batch-a");
-  EXPECT_EQ(l->CrashesOf("batch-a"), 0u);
+  EXPECT_EQ(l->DeathsOf("batch-a").crashes, 0u);
+}
+
+// kill -9 (or the OOM killer, or a power cut) inside a call is not a crash: three of them leave
+// the batch to the plugin; only kMaxKills of them make it poison.
+TEST_F(CallLedgerTest, DeathsWithoutASignalAreKillsSpilledOnlyAfterMany) {
+  for (uint32_t k = 1; k <= CallLedger::kMaxKills; ++k) {
+    KillIn(static_cast<int>(k % 2), "batch-k");
+    auto l = Open();
+    ASSERT_EQ(l->crashes_found().size(), 1u);
+    EXPECT_FALSE(l->crashes_found()[0].signalled);
+    EXPECT_EQ(l->crashes_found()[0].kills, k);
+    CallLedger::Deaths d = l->DeathsOf("batch-k");
+    EXPECT_EQ(d.crashes, 0u);
+    EXPECT_EQ(d.kills, k);
+    EXPECT_EQ(d.poison(), k >= CallLedger::kMaxKills) << k;
+  }
+  // Crashes and kills on one batch are counted apart.
+  CrashIn(0, "batch-k");
+  auto l = Open();
+  EXPECT_EQ(l->DeathsOf("batch-k").crashes, 1u);
+  EXPECT_EQ(l->DeathsOf("batch-k").kills, CallLedger::kMaxKills);
 }
 
 TEST_F(CallLedgerTest, CallsThatEndAndOtherBatchesAreNotCrashes) {
@@ -81,7 +121,7 @@ TEST_F(CallLedgerTest, CallsThatEndAndOtherBatchesAreNotCrashes) {
   CrashIn(3, "batch-c");
   auto again = Open();
   again->Begin(3, "batch-d");
-  EXPECT_EQ(again->CrashesOf("batch-c"), 0u);
+  EXPECT_EQ(again->DeathsOf("batch-c").crashes, 0u);
 }
 
 TEST_F(CallLedgerTest, AnAbandonedCallIsNotACrashAndOnlyItsOwnerClearsASlot) {
