@@ -261,12 +261,20 @@ streams:
   - name: fleet
     shards: 2
 `;
-  const edgeYaml = `data_dir: ./data
+  // The runs that are killed have the delivery and no API listener (no port to bind again at
+  // each start); the fill run below has the listener and no delivery.
+  const fillYaml = `data_dir: ./data
 admin: {listen: "127.0.0.1:0"}
-plugin_dirs: [${plugins}]
 broker:
   api:
     listen: 127.0.0.1:${edgeApi}
+streams:
+  - name: logs
+    shards: 2
+`;
+  const edgeYaml = `data_dir: ./data
+admin: {listen: "127.0.0.1:0"}
+plugin_dirs: [${plugins}]
 streams:
   - name: logs
     shards: 2
@@ -294,7 +302,7 @@ deliveries:
   });
   // The edge's stream is filled through its own Kinesis API (no agent: only the sink's leg is
   // measured) while the central daemon is not there yet.
-  let edge = startDaemon(join(root, 'edge'), edgeYaml);
+  let edge = startDaemon(join(root, 'edge'), fillYaml, { log: 'fill.log' });
   const e = clients(`http://127.0.0.1:${edgeApi}`, CENTRAL).h1;
   await up(e, edge, 'logs');
   const want = [];
@@ -316,6 +324,7 @@ deliveries:
     edge = startDaemon(join(root, 'edge'), edgeYaml, { log: `daemon-${k}.log` });
     const deadline = Date.now() + 30000;
     while ((await deliveredBy(edge, 'to-central')) < 1000) {
+      assert.equal(edge.exitCode, null, 'the edge daemon exited: ' + edge.logText());
       assert.ok(Date.now() < deadline, 'no progress: ' + edge.logText());
       await new Promise((r) => setTimeout(r, 2));
     }
