@@ -1,7 +1,8 @@
 // Shared by the node tests and benchmarks that run the built daemon (`sluice run`, the binary in
 // SLUICE_BIN or given): starting daemons in their own directories with a config, free loopback
-// ports, waiting for a condition, reading a daemon's /status, and the files it wrote. Every
-// daemon started here is killed when the process exits.
+// ports, waiting for a condition, reading a daemon's /status and logs, the files it wrote and its
+// CPU and memory use, and killing it repeatedly while it delivers. Every daemon started here is
+// killed when the process exits.
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync, readFileSync, openSync, readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -67,6 +68,14 @@ export function adminAddress(child) {
   return m ? m[1] : null;
 }
 
+// Waits for the daemon's admin address (returned), failing at once if it exits.
+export async function adminOf(child) {
+  return waitFor('the daemon to start', () => {
+    if (child.exitCode !== null) throw new Error('daemon exited: ' + child.logText());
+    return adminAddress(child);
+  }, 10000, 25);
+}
+
 // The daemon's /status document, or null before it answers.
 export async function status(child) {
   const admin = adminAddress(child);
@@ -94,4 +103,64 @@ export function filesUnder(dir) {
     else out.push(p);
   }
   return out;
+}
+
+// The records a daemon's delivery `name` has delivered (its /status), or -1 before it answers.
+export async function deliveredBy(child, name) {
+  const st = await status(child);
+  return st ? st.deliveries.find((d) => d.name === name).records_delivered : -1;
+}
+
+// Polls the daemon's /status every 20 ms until its delivery `name` has delivered `records`,
+// failing as soon as it spilled any.
+export async function untilDelivered(child, name, records) {
+  let delivered = 0;
+  while (delivered < records) {
+    await new Promise((r) => setTimeout(r, 20));
+    const st = await status(child);
+    if (!st) continue;
+    const d = st.deliveries.find((x) => x.name === name);
+    delivered = d.records_delivered;
+    if (d.records_spilled > 0) throw new Error(`${d.records_spilled} records spilled`);
+  }
+}
+
+// Starts the daemon in `dir` with `yaml` `kills` times (logs daemon-<k>.log) and kills each run
+// with SIGKILL once its delivery `delivery` has delivered 1,000 records, after `beforeKill()`
+// when given. Fails at once when a run ends by itself or `alive()` throws (another daemon the
+// runs need exited), and when a run makes no such progress in 30 s.
+export async function killWhileDelivering(dir, yaml, { kills, delivery, alive = () => {}, beforeKill }) {
+  for (let k = 0; k < kills; k++) {
+    const child = startDaemon(dir, yaml, { log: `daemon-${k}.log` });
+    const deadline = Date.now() + 30000;
+    while ((await deliveredBy(child, delivery)) < 1000) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`run ${k} ended: ` + child.logText());
+      }
+      alive();
+      if (Date.now() >= deadline) throw new Error('no progress: ' + child.logText());
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    if (beforeKill) await beforeKill();
+    await stop(child);
+  }
+}
+
+// The records of the journaled batches the daemons in `dir` replayed at their starts (their logs).
+export function replayed(dir) {
+  let n = 0;
+  for (const f of readdirSync(dir).filter((name) => name.endsWith('.log'))) {
+    const log = readFileSync(join(dir, f), 'utf8');
+    for (const m of log.matchAll(/msg="replaying a journaled batch".* records=(\d+)/g)) n += Number(m[1]);
+  }
+  return n;
+}
+
+// utime + stime of a process, in seconds; its peak RSS in MiB (from /proc).
+export function usage(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return { cpu: ticks / 100, peakMiB: Number(hwm[1]) / 1024 };
 }

@@ -6,11 +6,13 @@
 // and the duplicates stay within the batches in flight at the kills.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { freePort, startDaemon, filesUnder, killAll, stop, status, waitFor } from '../daemons.mjs';
-import { sdk, clients, destroyAll } from '../kinesis/harness.mjs';
+import {
+  freePort, startDaemon, filesUnder, killAll, stop, status, waitFor, killWhileDelivering, replayed,
+} from '../daemons.mjs';
+import { fillEdge, deliveryConfig } from '../edge.mjs';
 
 const bin = process.env.SLUICE_BIN;
 if (!bin) throw new Error('SLUICE_BIN must name the sluice binary');
@@ -24,20 +26,26 @@ after(() => {
   else if (work) console.error('kept', work);
 });
 
-// The records a daemon's delivery `name` has delivered (its /status), or -1 before it answers.
-async function deliveredBy(child, name) {
-  const st = await status(child);
-  return st ? st.deliveries.find((d) => d.name === name).records_delivered : -1;
-}
-
-// The records of the journaled batches the daemons in `dir` replayed at their starts (their logs).
-function replayed(dir) {
-  let n = 0;
-  for (const f of readdirSync(dir).filter((name) => name.endsWith('.log'))) {
-    const log = readFileSync(join(dir, f), 'utf8');
-    for (const m of log.matchAll(/msg="replaying a journaled batch".* records=(\d+)/g)) n += Number(m[1]);
-  }
-  return n;
+// The central daemon in `dir`: its Firehose API on `port` (SigV4 with KEY), a Direct PUT
+// delivery stream `fleet` that writes objects to <dir>/out with the file sink.
+function startCentral(dir, port) {
+  return startDaemon(dir, `data_dir: ./data
+admin: {listen: "127.0.0.1:0"}
+plugin_dirs: [${join(dirname(bin), 'plugins')}]
+broker:
+  api:
+    listen: 127.0.0.1:${port}
+    auth:
+      - access_key_id: ${KEY.id}
+        secret_access_key: ${KEY.secret}
+deliveries:
+  - name: fleet
+    direct_put: true
+    buffer: {size: 1MiB, interval: 1s}
+    sink:
+      type: file
+      path: ./out
+`);
 }
 
 // line -> how many times it is in the objects under `dir`.
@@ -56,23 +64,7 @@ test('an edge daemon feeds a central sluice Firehose delivery stream', { timeout
     work = mkdtempSync(join(tmpdir(), 'sluice-firehose-sink-'));
     const plugins = join(dirname(bin), 'plugins');
     const port = await freePort();
-    const central = startDaemon(join(work, 'central'), `data_dir: ./data
-admin: {listen: "127.0.0.1:0"}
-plugin_dirs: [${plugins}]
-broker:
-  api:
-    listen: 127.0.0.1:${port}
-    auth:
-      - access_key_id: ${KEY.id}
-        secret_access_key: ${KEY.secret}
-deliveries:
-  - name: fleet
-    direct_put: true
-    buffer: {size: 1MiB, interval: 1s}
-    sink:
-      type: file
-      path: ./out
-`);
+    const central = startCentral(join(work, 'central'), port);
     const edgeDir = join(work, 'edge');
     mkdirSync(join(edgeDir, 'log'), { recursive: true });
     const want = [];
@@ -140,96 +132,32 @@ test('kill -9 of the edge daemon under load loses nothing', { timeout: 120000 },
   // measured) by a daemon without the delivery; the runs that are killed have the delivery and no
   // API listener (no port to bind again at each start).
   const edgeDir = join(root, 'edge');
-  const edgeApi = await freePort();
-  let edge = startDaemon(edgeDir, `data_dir: ./data
-admin: {listen: "127.0.0.1:0"}
-broker:
-  api:
-    listen: 127.0.0.1:${edgeApi}
-streams:
-  - name: logs
-    shards: 2
-`, { log: 'fill.log' });
-  const kc = clients(`http://127.0.0.1:${edgeApi}`, { accessKeyId: KEY.id, secretAccessKey: KEY.secret });
-  await waitFor('the edge Kinesis API', async () => {
-    assert.equal(edge.exitCode, null, 'the edge daemon exited: ' + edge.logText());
-    try {
-      await kc.h1.send(new sdk.DescribeStreamSummaryCommand({ StreamName: 'logs' }));
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  const want = [];
-  for (let i = 0; i < RECORDS; i++) want.push(`seq=${i} user=u${i % 11} ${'z'.repeat(40 + (i % 60))}`);
-  for (let i = 0; i < RECORDS; i += 500) {
-    const Records = want.slice(i, i + 500).map((d) => ({
-      Data: Buffer.from(d), PartitionKey: /user=(u\d+)/.exec(d)[1],
-    }));
-    const r = await kc.h1.send(new sdk.PutRecordsCommand({ StreamName: 'logs', Records }));
-    assert.equal(r.FailedRecordCount, 0);
-  }
-  destroyAll(kc);
-  await stop(edge, 'SIGTERM');
+  const want = await fillEdge(edgeDir, RECORDS);
   const port = await freePort();
-  const central = startDaemon(join(root, 'central'), `data_dir: ./data
-admin: {listen: "127.0.0.1:0"}
-plugin_dirs: [${plugins}]
-broker:
-  api:
-    listen: 127.0.0.1:${port}
-    auth:
-      - access_key_id: ${KEY.id}
-        secret_access_key: ${KEY.secret}
-deliveries:
-  - name: fleet
-    direct_put: true
-    buffer: {size: 1MiB, interval: 1s}
-    sink:
-      type: file
-      path: ./out
-`);
+  const central = startCentral(join(root, 'central'), port);
   await waitFor('the central daemon', async () => {
     assert.equal(central.exitCode, null, 'the central daemon exited: ' + central.logText());
     return (await status(central)) !== null;
   });
   const out = join(root, 'central', 'out');
-  const edgeYaml = `data_dir: ./data
-admin: {listen: "127.0.0.1:0"}
-plugin_dirs: [${plugins}]
-streams:
-  - name: logs
-    shards: 2
-deliveries:
-  - name: to-central
-    stream: logs
-    buffer: {size: ${BATCH}, interval: 100ms}
-    retry_duration: 10m
-    errors: {path: ./errors}
-    sink:
-      type: firehose
-      delivery_stream: fleet
-      endpoint: http://127.0.0.1:${port}
-      access_key_id: ${KEY.id}
-      secret_access_key: ${KEY.secret}
-`;
+  const edgeYaml = deliveryConfig(plugins, 'to-central', BATCH, {
+    type: 'firehose',
+    delivery_stream: 'fleet',
+    endpoint: `http://127.0.0.1:${port}`,
+    access_key_id: KEY.id,
+    secret_access_key: KEY.secret,
+  });
   // Started and killed while it catches up: each run is killed once it delivered a little.
-  for (let k = 0; k < KILLS; k++) {
-    edge = startDaemon(edgeDir, edgeYaml, { log: `daemon-${k}.log` });
-    const deadline = Date.now() + 30000;
-    while ((await deliveredBy(edge, 'to-central')) < 1000) {
-      assert.ok(edge.exitCode === null && edge.signalCode === null, `run ${k} ended: ` + edge.logText());
-      assert.equal(central.exitCode, null, 'the central daemon exited: ' + central.logText());
-      assert.ok(Date.now() < deadline, 'no progress: ' + edge.logText());
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    await stop(edge);
-  }
+  await killWhileDelivering(edgeDir, edgeYaml, {
+    kills: KILLS,
+    delivery: 'to-central',
+    alive: () => assert.equal(central.exitCode, null, 'the central daemon exited: ' + central.logText()),
+  });
   await new Promise((r) => setTimeout(r, 1500));  // the central's buffer interval is 1 s
   let atKills = 0;
   for (const n of delivered(out).values()) atKills += n;
   assert.ok(atKills < RECORDS, `the kills came after the end (${atKills} records there)`);
-  edge = startDaemon(edgeDir, edgeYaml, { log: 'daemon-last.log' });
+  const edge = startDaemon(edgeDir, edgeYaml, { log: 'daemon-last.log' });
   await waitFor('every record in the central objects', () => {
     assert.equal(central.exitCode, null, 'the central daemon exited: ' + central.logText());
     assert.equal(edge.exitCode, null, 'the edge daemon exited: ' + edge.logText());

@@ -11,7 +11,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import {
-  mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync, mkdirSync, existsSync,
+  mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync, existsSync,
 } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
@@ -19,9 +19,9 @@ import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 
 import {
-  freePort, startDaemon, waitFor, filesUnder, killAll, stop, status,
+  startDaemon, waitFor, filesUnder, killAll, stop, killWhileDelivering, replayed,
 } from '../daemons.mjs';
-import { sdk, clients, destroyAll } from '../kinesis/harness.mjs';
+import { fillEdge, deliveryConfig } from '../edge.mjs';
 
 const { Kafka, logLevel } = createRequire(import.meta.url)('kafkajs');
 
@@ -129,22 +129,6 @@ function spilledRecords(dir) {
     }
   }
   return out;
-}
-
-// The records a daemon's delivery `name` has delivered (its /status), or -1 before it answers.
-async function deliveredBy(child, name) {
-  const st = await status(child);
-  return st ? st.deliveries.find((d) => d.name === name).records_delivered : -1;
-}
-
-// The records of the journaled batches the daemons in `dir` replayed at their starts (their logs).
-function replayed(dir) {
-  let n = 0;
-  for (const f of readdirSync(dir).filter((name) => name.endsWith('.log'))) {
-    const log = readFileSync(join(dir, f), 'utf8');
-    for (const m of log.matchAll(/msg="replaying a journaled batch".* records=(\d+)/g)) n += Number(m[1]);
-  }
-  return n;
 }
 
 function lines(from, to) {
@@ -299,72 +283,25 @@ test('kill -9 of the producing daemon under load loses nothing', { timeout: 1200
   // The daemon's stream is filled through its own Kinesis API (no agent: only the sink's leg is
   // measured), each record keyed by its user, by a run without the delivery; the runs that are
   // killed have the delivery and no API listener (no port to bind again at each start).
-  const api = await freePort();
-  let edge = startDaemon(dir, `data_dir: ./data
-admin: {listen: "127.0.0.1:0"}
-broker:
-  api:
-    listen: 127.0.0.1:${api}
-streams:
-  - name: logs
-    shards: 2
-`, { log: 'fill.log' });
-  const kc = clients(`http://127.0.0.1:${api}`);
-  await waitFor('the daemon\'s Kinesis API', async () => {
-    assert.equal(edge.exitCode, null, 'the daemon exited: ' + edge.logText());
-    try {
-      await kc.h1.send(new sdk.DescribeStreamSummaryCommand({ StreamName: 'logs' }));
-      return true;
-    } catch {
-      return false;
-    }
+  const want = await fillEdge(dir, RECORDS,
+    (i) => `seq=${i} user=u${i % 37} ${'x'.repeat(40 + (i % 60))}`);
+  const yaml = deliveryConfig(plugins, 'to-kafka', BATCH, {
+    type: 'kafka',
+    brokers: cluster.bootstrap,
+    topic: 'killed',
+    properties: '{linger.ms: 0}',
   });
-  const want = [];
-  for (let i = 0; i < RECORDS; i++) want.push(`seq=${i} user=u${i % 37} ${'x'.repeat(40 + (i % 60))}`);
-  for (let i = 0; i < RECORDS; i += 500) {
-    const Records = want.slice(i, i + 500).map((d) => ({
-      Data: Buffer.from(d), PartitionKey: /user=(u\d+)/.exec(d)[1],
-    }));
-    const r = await kc.h1.send(new sdk.PutRecordsCommand({ StreamName: 'logs', Records }));
-    assert.equal(r.FailedRecordCount, 0);
-  }
-  destroyAll(kc);
-  await stop(edge, 'SIGTERM');
-  const yaml = `data_dir: ./data
-admin: {listen: "127.0.0.1:0"}
-plugin_dirs: [${plugins}]
-streams:
-  - name: logs
-    shards: 2
-deliveries:
-  - name: to-kafka
-    stream: logs
-    buffer: {size: ${BATCH}, interval: 100ms}
-    retry_duration: 10m
-    errors: {path: ./errors}
-    sink:
-      type: kafka
-      brokers: ${cluster.bootstrap}
-      topic: killed
-      properties: {linger.ms: 0}
-`;
   // Started and killed while it catches up: each run is killed once it delivered a little, and
   // then up to 50 ms later, so that the kills find the batch in flight at different points (no
   // linger.ms: its records go to the brokers as soon as they are produced).
-  for (let k = 0; k < KILLS; k++) {
-    edge = startDaemon(dir, yaml, { log: `daemon-${k}.log` });
-    const deadline = Date.now() + 30000;
-    while ((await deliveredBy(edge, 'to-kafka')) < 1000) {
-      assert.ok(edge.exitCode === null && edge.signalCode === null, `run ${k} ended: ` + edge.logText());
-      assert.ok(Date.now() < deadline, 'no progress: ' + edge.logText());
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    await new Promise((r) => setTimeout(r, Math.random() * 50));
-    await stop(edge);
-  }
+  await killWhileDelivering(dir, yaml, {
+    kills: KILLS,
+    delivery: 'to-kafka',
+    beforeKill: () => new Promise((r) => setTimeout(r, Math.random() * 50)),
+  });
   const atKills = (await readWithKcat(cluster.bootstrap, 'killed')).length;
   assert.ok(atKills < RECORDS, `the kills came after the end (${atKills} records there)`);
-  edge = startDaemon(dir, yaml, { log: 'daemon-last.log' });
+  const edge = startDaemon(dir, yaml, { log: 'daemon-last.log' });
   let records = [];
   await waitFor('every record at the cluster', async () => {
     assert.equal(edge.exitCode, null, 'the daemon exited: ' + edge.logText());

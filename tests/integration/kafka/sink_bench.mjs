@@ -8,15 +8,14 @@
 // delivery report). Prints, per row, records/s, MB/s of record bytes, the edge's CPU seconds per
 // GB and peak RSS, and the mock cluster's CPU (it shares the machine), as JSON lines and a
 // Markdown table.
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
-import { freePort, startDaemon, waitFor, adminAddress, status, stop } from '../daemons.mjs';
+import { startDaemon, adminOf, untilDelivered, usage, stop } from '../daemons.mjs';
+import { fillWithLoadgen } from '../edge.mjs';
 
-const run = promisify(execFile);
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, v, i, a) => {
   if (v.startsWith('--')) acc.push([v.slice(2), a[i + 1]]);
   return acc;
@@ -40,22 +39,6 @@ process.on('exit', () => {
 });
 const start = (dir, yaml, log = 'daemon.log') => startDaemon(dir, yaml, { log, bin });
 
-async function adminOf(child) {
-  return waitFor('the daemon to start', () => {
-    if (child.exitCode !== null) throw new Error('daemon exited: ' + child.logText());
-    return adminAddress(child);
-  }, 10000, 25);
-}
-
-// utime + stime of a process, in seconds; its peak RSS in MiB.
-function usage(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return { cpu: ticks / 100, peakMiB: Number(hwm[1]) / 1024 };
-}
-
 // The mock cluster with one topic per row (so each row is counted alone).
 const topics = [];
 for (const c of CONCURRENCY) for (const z of COMPRESSION) topics.push({ c, z, name: `bench-${z}-${c}` });
@@ -67,32 +50,16 @@ const bootstrap = /^BOOTSTRAP (\S+)$/.exec(first.value ?? '')?.[1];
 if (!bootstrap) throw new Error(`unexpected mock cluster output: ${first.value}`);
 
 // Fill the edge's stream.
-const edgePort = await freePort();
 const edgeDir = join(root, 'edge');
-const base = `data_dir: ./data
-admin: {listen: "127.0.0.1:0"}
-plugin_dirs: [${plugins}]
-broker:
-  api:
-    listen: 127.0.0.1:${edgePort}
-streams:
-  - name: logs
-    shards: 2
-    fsync: interval
-`;
-let edge = start(edgeDir, base, 'fill.log');
-await adminOf(edge);
-const put = JSON.parse((await run(loadgen, ['put', '--port', String(edgePort), '--stream', 'logs',
-  '--seconds', String(SECONDS), '--size', String(SIZE), '--connections', '2'])).stdout);
-await stop(edge, 'SIGTERM');
-const records = put.records;
+const { records, base } = await fillWithLoadgen(edgeDir, {
+  bin, plugins, loadgen, seconds: SECONDS, size: SIZE,
+});
 const bytes = records * SIZE;
 
 const rows = [];
 for (const t of topics) {
   const name = `to-${t.name}`;
-  edge = start(edgeDir, base.replace(`    listen: 127.0.0.1:${edgePort}\n`, '    listen: 127.0.0.1:0\n') +
-    `deliveries:
+  const edge = start(edgeDir, base + `deliveries:
   - name: ${name}
     stream: logs
     buffer: {size: 5MiB, interval: 1s}
@@ -107,15 +74,7 @@ for (const t of topics) {
   const mock0 = usage(mock.pid).cpu;
   const t0 = process.hrtime.bigint();
   await adminOf(edge);
-  let delivered = 0;
-  while (delivered < records) {
-    await new Promise((r) => setTimeout(r, 20));
-    const st = await status(edge);
-    if (!st) continue;
-    const d = st.deliveries.find((x) => x.name === name);
-    delivered = d.records_delivered;
-    if (d.records_spilled > 0) throw new Error(`${d.records_spilled} records spilled`);
-  }
+  await untilDelivered(edge, name, records);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const u = usage(edge.pid);
   const mockCpu = usage(mock.pid).cpu - mock0;

@@ -1,9 +1,10 @@
 // Shared by the Kinesis API integration tests: starts kinesis_api_testserver (path in
-// KINESIS_API_TESTSERVER) and builds SDK clients over HTTP/2 (the SDK's default handler) and
-// HTTP/1.1 (NodeHttpHandler).
+// KINESIS_API_TESTSERVER), builds SDK clients over HTTP/2 (the SDK's default handler) and
+// HTTP/1.1 (NodeHttpHandler), and waits for a daemon's Kinesis API to answer.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { Agent } from 'node:http';
+import { waitFor } from '../daemons.mjs';
 
 let sdk;
 let smithy;
@@ -58,6 +59,20 @@ export function clients(endpoint, credentials = CREDENTIALS) {
 
 export function destroyAll(map) {
   for (const c of Object.values(map)) c.destroy();
+}
+
+// Waits until the Kinesis API of the daemon `child` describes `stream` through `client`, failing
+// at once if the daemon exits.
+export async function streamAnswers(client, child, stream) {
+  return waitFor(`the daemon's Kinesis API (${stream})`, async () => {
+    if (child.exitCode !== null) throw new Error('the daemon exited: ' + child.logText());
+    try {
+      await client.send(new sdk.DescribeStreamSummaryCommand({ StreamName: stream }));
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 // Runs `fn` and returns the error it throws (failing if it does not).

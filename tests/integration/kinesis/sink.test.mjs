@@ -14,8 +14,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { sdk, clients, destroyAll } from './harness.mjs';
-import { freePort, startDaemon, waitFor, status, stop, killAll } from '../daemons.mjs';
+import { sdk, clients, destroyAll, streamAnswers } from './harness.mjs';
+import {
+  freePort, startDaemon, waitFor, killAll, killWhileDelivering,
+} from '../daemons.mjs';
+import { fillEdge, deliveryConfig } from '../edge.mjs';
 
 const agg = createRequire(import.meta.url)('aws-kinesis-agg');
 
@@ -33,12 +36,6 @@ after(() => {
   if (work && !process.env.DEBUG_KINESIS_SINK) rmSync(work, { recursive: true, force: true });
   else if (work) console.error('kept', work);
 });
-
-// The records a daemon's delivery `name` has delivered (its /status), or -1 before it answers.
-async function deliveredBy(child, name) {
-  const st = await status(child);
-  return st ? st.deliveries.find((d) => d.name === name).records_delivered : -1;
-}
 
 async function startKinesalite() {
   const child = spawn(process.execPath, [join(here, 'kinesalite_server.mjs')], {
@@ -139,15 +136,7 @@ streams:
     await k.send(new sdk.CreateStreamCommand({ StreamName: 'fleet', ShardCount: 2 }));
     await k.send(new sdk.CreateStreamCommand({ StreamName: 'fleet-kpl', ShardCount: 2 }));
     const c = clients(`http://127.0.0.1:${apiPort}`, CENTRAL).h1;
-    await waitFor('the central daemon', async () => {
-      assert.equal(central.exitCode, null, 'the central daemon exited: ' + central.logText());
-      try {
-        await c.send(new sdk.DescribeStreamSummaryCommand({ StreamName: 'fleet' }));
-        return true;
-      } catch {
-        return false;
-      }
-    });
+    await streamAnswers(c, central, 'fleet');
 
     const edgeDir = join(work, 'edge');
     mkdirSync(join(edgeDir, 'log'), { recursive: true });
@@ -247,7 +236,6 @@ test('kill -9 of the edge daemon under load loses nothing', { timeout: 180000 },
   const root = mkdtempSync(join(tmpdir(), 'sluice-kinesis-kill-'));
   const plugins = join(dirname(bin), 'plugins');
   const apiPort = await freePort();
-  const edgeApi = await freePort();
   const RECORDS = 100000, KILLS = 3, BATCH = 16384;
   const centralYaml = `data_dir: ./data
 admin: {listen: "127.0.0.1:0"}
@@ -261,78 +249,25 @@ streams:
   - name: fleet
     shards: 2
 `;
-  // The runs that are killed have the delivery and no API listener (no port to bind again at
-  // each start); the fill run below has the listener and no delivery.
-  const fillYaml = `data_dir: ./data
-admin: {listen: "127.0.0.1:0"}
-broker:
-  api:
-    listen: 127.0.0.1:${edgeApi}
-streams:
-  - name: logs
-    shards: 2
-`;
-  const edgeYaml = `data_dir: ./data
-admin: {listen: "127.0.0.1:0"}
-plugin_dirs: [${plugins}]
-streams:
-  - name: logs
-    shards: 2
-deliveries:
-  - name: to-central
-    stream: logs
-    buffer: {size: ${BATCH}, interval: 100ms}
-    retry_duration: 10m
-    errors: {path: ./errors}
-    sink:
-      type: kinesis
-      stream: fleet
-      endpoint: http://127.0.0.1:${apiPort}
-      access_key_id: ${CENTRAL.accessKeyId}
-      secret_access_key: ${CENTRAL.secretAccessKey}
-`;
-  const up = async (client, child, stream) => waitFor('a daemon', async () => {
-    assert.equal(child.exitCode, null, 'a daemon exited: ' + child.logText());
-    try {
-      await client.send(new sdk.DescribeStreamSummaryCommand({ StreamName: stream }));
-      return true;
-    } catch {
-      return false;
-    }
+  // The runs that are killed have the delivery and no API listener; the fill run has the
+  // listener and no delivery, and fills the edge's stream while the central daemon is not there
+  // yet.
+  const edgeYaml = deliveryConfig(plugins, 'to-central', BATCH, {
+    type: 'kinesis',
+    stream: 'fleet',
+    endpoint: `http://127.0.0.1:${apiPort}`,
+    access_key_id: CENTRAL.accessKeyId,
+    secret_access_key: CENTRAL.secretAccessKey,
   });
-  // The edge's stream is filled through its own Kinesis API (no agent: only the sink's leg is
-  // measured) while the central daemon is not there yet.
-  let edge = startDaemon(join(root, 'edge'), fillYaml, { log: 'fill.log' });
-  const e = clients(`http://127.0.0.1:${edgeApi}`, CENTRAL).h1;
-  await up(e, edge, 'logs');
-  const want = [];
-  for (let i = 0; i < RECORDS; i++) want.push(`seq=${i} user=u${i % 11} ${'z'.repeat(40 + (i % 60))}`);
-  for (let i = 0; i < RECORDS; i += 500) {
-    const Records = want.slice(i, i + 500).map((d) => ({
-      Data: Buffer.from(d), PartitionKey: /user=(u\d+)/.exec(d)[1],
-    }));
-    const r = await e.send(new sdk.PutRecordsCommand({ StreamName: 'logs', Records }));
-    assert.equal(r.FailedRecordCount, 0);
-  }
-  e.destroy();
-  await stop(edge);
+  const want = await fillEdge(join(root, 'edge'), RECORDS);
   const central = startDaemon(join(root, 'central'), centralYaml);
   const c = clients(`http://127.0.0.1:${apiPort}`, CENTRAL).h1;
-  await up(c, central, 'fleet');
+  await streamAnswers(c, central, 'fleet');
   // Started and killed while it catches up: each run is killed once it delivered a little.
-  for (let k = 0; k < KILLS; k++) {
-    edge = startDaemon(join(root, 'edge'), edgeYaml, { log: `daemon-${k}.log` });
-    const deadline = Date.now() + 30000;
-    while ((await deliveredBy(edge, 'to-central')) < 1000) {
-      assert.equal(edge.exitCode, null, 'the edge daemon exited: ' + edge.logText());
-      assert.ok(Date.now() < deadline, 'no progress: ' + edge.logText());
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    await stop(edge);
-  }
+  await killWhileDelivering(join(root, 'edge'), edgeYaml, { kills: KILLS, delivery: 'to-central' });
   const atKills = (await readAll(c, 'fleet')).length;
   assert.ok(atKills < RECORDS, `the kills came after the end (${atKills} records there)`);
-  edge = startDaemon(join(root, 'edge'), edgeYaml);
+  const edge = startDaemon(join(root, 'edge'), edgeYaml);
   let records = [];
   await waitFor('every record at the central stream', async () => {
     assert.equal(edge.exitCode, null, 'the edge daemon exited: ' + edge.logText());

@@ -8,14 +8,12 @@
 // timed from its start to the last record delivered (its /status). Prints, per mode, MB/s of
 // record bytes, records/s, the edge's CPU seconds per GB and its peak RSS, as JSON lines and a
 // Markdown table.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
-import { freePort, startDaemon, waitFor, adminAddress, status, stop } from '../daemons.mjs';
+import { freePort, startDaemon, adminOf, untilDelivered, usage, stop } from '../daemons.mjs';
+import { fillWithLoadgen } from '../edge.mjs';
 
-const run = promisify(execFile);
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, v, i, a) => {
   if (v.startsWith('--')) acc.push([v.slice(2), a[i + 1]]);
   return acc;
@@ -32,22 +30,6 @@ const plugins = join(dirname(bin), 'plugins');
 const root = mkdtempSync(join(tmpdir(), 'sluice-kinesis-sink-bench-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
 const start = (dir, yaml, log = 'daemon.log') => startDaemon(dir, yaml, { log, bin });
-
-async function adminOf(child) {
-  return waitFor('the daemon to start', () => {
-    if (child.exitCode !== null) throw new Error('daemon exited: ' + child.logText());
-    return adminAddress(child);
-  }, 10000, 25);
-}
-
-// utime + stime of a process, in seconds; its peak RSS in MiB.
-function usage(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return { cpu: ticks / 100, peakMiB: Number(hwm[1]) / 1024 };
-}
 
 const apiPort = await freePort();
 const central = start(join(root, 'central'), `data_dir: ./data
@@ -69,30 +51,15 @@ streams:
 await adminOf(central);
 
 // Fill the edge's stream.
-const edgePort = await freePort();
 const edgeDir = join(root, 'edge');
-const base = `data_dir: ./data
-admin: {listen: "127.0.0.1:0"}
-plugin_dirs: [${plugins}]
-broker:
-  api:
-    listen: 127.0.0.1:${edgePort}
-streams:
-  - name: logs
-    shards: 2
-    fsync: interval
-`;
-let edge = start(edgeDir, base, 'fill.log');
-await adminOf(edge);
-const put = JSON.parse((await run(loadgen, ['put', '--port', String(edgePort), '--stream', 'logs',
-  '--seconds', String(SECONDS), '--size', String(SIZE), '--connections', '2'])).stdout);
-await stop(edge, 'SIGTERM');
-const records = put.records;
+const { records, base } = await fillWithLoadgen(edgeDir, {
+  bin, plugins, loadgen, seconds: SECONDS, size: SIZE,
+});
 const bytes = records * SIZE;
 
 const rows = [];
 for (const mode of ['none', 'kpl']) {
-  edge = start(edgeDir, base + `deliveries:
+  const edge = start(edgeDir, base + `deliveries:
   - name: bench-${mode}
     stream: logs
     buffer: {size: 5MiB, interval: 1s}
@@ -108,15 +75,7 @@ for (const mode of ['none', 'kpl']) {
 `, `${mode}.log`);
   const t0 = process.hrtime.bigint();
   await adminOf(edge);
-  let delivered = 0;
-  while (delivered < records) {
-    await new Promise((r) => setTimeout(r, 20));
-    const st = await status(edge);
-    if (!st) continue;
-    const d = st.deliveries.find((x) => x.name === `bench-${mode}`);
-    delivered = d.records_delivered;
-    if (d.records_spilled > 0) throw new Error(`${d.records_spilled} records spilled`);
-  }
+  await untilDelivered(edge, `bench-${mode}`, records);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const u = usage(edge.pid);
   await stop(edge, 'SIGTERM');
