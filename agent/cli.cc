@@ -56,7 +56,9 @@ int Sample(const config::Config& cfg, const std::string& line, const std::string
       std::fprintf(stderr, "source %s: %s\n", f.name.c_str(), p.status().message().c_str());
       return 1;
     }
-    RecordContext ctx{"/sample.log", 0, Clock::Real()->NowMs(), "sample-host"};
+    char host[256] = {0};  // the host name a flow of this machine would add
+    if (gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "localhost");
+    RecordContext ctx{"/sample.log", 0, Clock::Real()->NowMs(), host};
     ProcessResult r = (*p)->Process(line, ctx);
     std::printf("%s: %.*s%s\n", f.name.c_str(), static_cast<int>(r.data.size()), r.data.data(),
                 !r.unparsed         ? ""

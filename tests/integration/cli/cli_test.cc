@@ -350,7 +350,7 @@ TEST_F(CliTest, CheckSampleShowsWhatTheStepsMakeOfALine) {
                      "    stream: s\n"
                      "    processing:\n"
                      "      - log_to_json: {format: common_apache}\n"
-                     "      - add_metadata: {fields: {env: prod}}\n",
+                     "      - add_metadata: {fields: {env: prod}, host: true}\n",
                      kPrivate);
   Outcome o = RunToEnd({"check", "-c", p.string(), "--sample",
                         "10.1.2.3 - bob [22/Nov/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 5"});
@@ -358,6 +358,10 @@ TEST_F(CliTest, CheckSampleShowsWhatTheStepsMakeOfALine) {
   EXPECT_EQ(o.out.rfind("web: {", 0), 0u) << o.out;
   EXPECT_NE(o.out.find("\"host\":\"10.1.2.3\""), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("\"env\":\"prod\""), std::string::npos) << o.out;
+  // add_metadata's host is this machine's name, as a flow here would add it.
+  char host[256] = {0};
+  ASSERT_EQ(gethostname(host, sizeof(host) - 1), 0);
+  EXPECT_NE(o.out.find("\"host\":\"" + std::string(host) + "\""), std::string::npos) << o.out;
   o = RunToEnd({"check", "-c", p.string(), "--sample", "not an access log line"});
   EXPECT_EQ(o.exit_code, 0) << o.err;
   EXPECT_NE(o.out.find("(unparsed: passed through)"), std::string::npos) << o.out;
