@@ -67,6 +67,10 @@ struct KafkaDeleter {
   void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
 };
 using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+struct TopicDeleter {
+  void operator()(rd_kafka_topic_t* rkt) const { rd_kafka_topic_destroy(rkt); }
+};
+using TopicHandle = std::unique_ptr<rd_kafka_topic_t, TopicDeleter>;
 
 class KafkaSink final : public Sink {
  public:
@@ -94,9 +98,7 @@ class KafkaSink final : public Sink {
       if (Status st = CheckProperty(k, v); !st.ok()) return Made::Error(st.message());
     }
     c.properties = std::move(*props);
-    Result<KafkaHandle> rk = s->MakeProducer();
-    if (!rk.ok()) return Made::Error(rk.status().message());
-    s->rk_ = std::move(*rk);
+    if (Status st = s->Open(); !st.ok()) return Made::Error(st.message());
     std::string extra;
     for (const auto& [k, v] : c.properties) extra += " " + PropertyForLog(k, v);
     host.Log(SLUICE_LOG_INFO, "kafka: producing to topic " + c.topic + " at " + c.brokers +
@@ -275,13 +277,28 @@ class KafkaSink final : public Sink {
     return KafkaHandle(rk);
   }
 
+  // Makes the producer and the handle of its topic (held for every record: producing by topic
+  // name looks the topic up, under a lock, for each record).
+  Status Open() {
+    Result<KafkaHandle> rk = MakeProducer();
+    if (!rk.ok()) return rk.status();
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk->get(), config_.topic.c_str(), nullptr);
+    if (!rkt) {
+      return Unavailable("kafka topic " + config_.topic + ": " +
+                         rd_kafka_err2str(rd_kafka_last_error()));
+    }
+    rk_ = std::move(*rk);
+    rkt_.reset(rkt);
+    return Status::Ok();
+  }
+
   // Produces record `i`; waits for room while the local queue is full, until the deadline.
   rd_kafka_resp_err_t Produce(size_t i, std::string_view data, std::string_view key, bool has_key,
                               int64_t deadline) {
     void* opaque = reinterpret_cast<void*>((static_cast<uintptr_t>(generation_) << 32) | i);
     for (;;) {
       rd_kafka_resp_err_t err = rd_kafka_producev(
-          rk_.get(), RD_KAFKA_V_TOPIC(config_.topic.c_str()),
+          rk_.get(), RD_KAFKA_V_RKT(rkt_.get()),
           RD_KAFKA_V_VALUE(const_cast<char*>(data.data()), data.size()),
           RD_KAFKA_V_KEY(has_key ? key.data() : nullptr, has_key ? key.size() : 0),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
@@ -301,15 +318,13 @@ class KafkaSink final : public Sink {
       host_.Log(SLUICE_LOG_ERROR, std::string("kafka: the idempotent producer failed (") +
                                       rd_kafka_err2name(err) + ": " + why + "); making a new one");
       rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      rkt_.reset();
       rk_.reset();
     }
     // No producer (a fatal error replaced it, or making the new one failed last time): make one.
-    Result<KafkaHandle> rk = MakeProducer();
-    if (rk.ok()) {
-      rk_ = std::move(*rk);
-      return false;
-    }
-    std::string error = rk.status().message();
+    Status made = Open();
+    if (made.ok()) return false;
+    std::string error = made.message();
     host_.Log(SLUICE_LOG_ERROR, "kafka: " + error);
     *o = Outcome::Retry("Kafka.Producer", error, sink::FirehoseBackoffMs(attempt, unit_(rng_)));
     return true;
@@ -364,7 +379,8 @@ class KafkaSink final : public Sink {
   std::string scratch_;
   std::mt19937_64 rng_;
   std::uniform_real_distribution<double> unit_{0.0, 1.0};
-  KafkaHandle rk_;  // last: destroyed first, while what its callbacks touch is alive
+  KafkaHandle rk_;  // destroyed after its topic, before what its callbacks touch
+  TopicHandle rkt_;
 };
 
 }  // namespace
