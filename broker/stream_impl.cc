@@ -4,7 +4,6 @@
 
 #include "broker/file_util.h"
 #include "broker/format.h"
-#include "broker/route_hash.h"
 #include "core/log.h"
 #include "core/utf8.h"
 
@@ -176,7 +175,7 @@ Status StreamImpl::PutBatch(std::span<const PutRecordIn> records, std::vector<Pu
     uint32_t r = 0;
     if (routes_.size() > 1) {  // one open shard takes every key: no hash needed
       uint128 key = records[i].explicit_hash_key ? *records[i].explicit_hash_key
-                                                 : RouteHashKey(records[i].partition_key);
+                                                 : HashKeyOf(records[i].partition_key);
       auto it = std::upper_bound(routes_.begin(), routes_.end(), key,
                                  [](uint128 k, const Route& r) { return k < r.start; });
       r = static_cast<uint32_t>(it - routes_.begin()) - 1;

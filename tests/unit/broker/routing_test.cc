@@ -1,8 +1,12 @@
 #include <gtest/gtest.h>
 
-#include "broker/route_hash.h"
+#include <string>
+#include <thread>
+#include <vector>
+
 #include "broker/stream_impl.h"
 #include "broker_test_util.h"
+#include "core/hash_key.h"
 
 namespace sluice::broker {
 namespace {
@@ -37,14 +41,25 @@ TEST(HashKeyTest, Md5Vectors) {
             (static_cast<uint128>(0x0cc175b9c0f1b6a8ull) << 64) | 0x31c399e269772661ull);
 }
 
-TEST(HashKeyTest, RouteHashKeyMatchesCore) {
-  EXPECT_EQ(RouteHashKey(""), HashKeyOf(""));
-  EXPECT_EQ(RouteHashKey("a"), HashKeyOf("a"));
+// The per-thread context gives every thread the same answers, call after call.
+TEST(HashKeyTest, ReusedContextsAgreeAcrossCallsAndThreads) {
+  std::vector<uint128> here;
   std::string k;
   for (int i = 0; i < 300; ++i) {
     k.push_back(static_cast<char>('a' + i % 26));
-    ASSERT_EQ(RouteHashKey(k), HashKeyOf(k)) << i;
+    here.push_back(HashKeyOf(k));
   }
+  std::vector<uint128> there;
+  std::thread([&] {
+    std::string k2;
+    for (int i = 0; i < 300; ++i) {
+      k2.push_back(static_cast<char>('a' + i % 26));
+      there.push_back(HashKeyOf(k2));
+    }
+  }).join();
+  EXPECT_EQ(here, there);
+  EXPECT_EQ(HashKeyOf("a"),
+            (static_cast<uint128>(0x0cc175b9c0f1b6a8ull) << 64) | 0x31c399e269772661ull);
 }
 
 class RoutingTest : public BrokerTest {};
