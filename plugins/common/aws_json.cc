@@ -144,4 +144,19 @@ AwsBatchAnswer ParseAwsBatchAnswer(long status, std::string_view body, size_t ex
   return a;
 }
 
+bool HealthFromDescribe(const Result<HttpResponse>& resp, std::string_view service,
+                        std::string_view url, std::string_view what, std::string* error) {
+  if (!resp.ok()) {
+    *error = std::string(service) + " endpoint " + std::string(url) +
+             " unreachable: " + resp.status().message();
+    return false;
+  }
+  if (resp->status != 200) {
+    AwsBatchAnswer a = ParseAwsError(resp->status, resp->body, service);
+    *error = std::string(what) + ": " + a.error_code + ": " + a.error_message;
+    return false;
+  }
+  return true;
+}
+
 }  // namespace sluice::sink

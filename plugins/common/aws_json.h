@@ -104,4 +104,10 @@ AwsBatchAnswer ParseAwsBatchAnswer(long status, std::string_view body, size_t ex
 // and whether to retry or say it loud (as AwsBatchAnswer).
 AwsBatchAnswer ParseAwsError(long status, std::string_view body, std::string_view service);
 
+// A sink's healthcheck by a describe call (DescribeStreamSummary, DescribeDeliveryStream): true
+// on a 200; else false with *error naming the endpoint (`url`) when it did not answer, or `what`
+// (e.g. "stream logs") and the service's error code and message.
+bool HealthFromDescribe(const Result<HttpResponse>& resp, std::string_view service,
+                        std::string_view url, std::string_view what, std::string* error);
+
 }  // namespace sluice::sink

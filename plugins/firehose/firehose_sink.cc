@@ -90,17 +90,9 @@ class FirehoseSink final : public Sink {
     body_ = "{\"DeliveryStreamName\":";
     AppendJsonString(stream_, &body_);
     body_.push_back('}');
-    auto resp = client_->Call("Firehose_20150804.DescribeDeliveryStream", body_);
-    if (!resp.ok()) {
-      *error = "Firehose endpoint " + client_->url() + " unreachable: " + resp.status().message();
-      return false;
-    }
-    if (resp->status != 200) {
-      sink::AwsBatchAnswer a = sink::ParseAwsError(resp->status, resp->body, "Firehose");
-      *error = "delivery stream " + stream_ + ": " + a.error_code + ": " + a.error_message;
-      return false;
-    }
-    return true;
+    return sink::HealthFromDescribe(
+        client_->Call("Firehose_20150804.DescribeDeliveryStream", body_), "Firehose",
+        client_->url(), "delivery stream " + stream_, error);
   }
 
  private:

@@ -134,17 +134,8 @@ class KinesisSink final : public Sink {
     body_ = stream_arn_.empty() ? "{\"StreamName\":" : "{\"StreamARN\":";
     AppendJsonString(stream_arn_.empty() ? stream_ : stream_arn_, &body_);
     body_.push_back('}');
-    auto resp = Call("Kinesis_20131202.DescribeStreamSummary");
-    if (!resp.ok()) {
-      *error = "Kinesis endpoint " + client_->url() + " unreachable: " + resp.status().message();
-      return false;
-    }
-    if (resp->status != 200) {
-      sink::AwsBatchAnswer a = sink::ParseAwsError(resp->status, resp->body, "Kinesis");
-      *error = "stream " + Target() + ": " + a.error_code + ": " + a.error_message;
-      return false;
-    }
-    return true;
+    return sink::HealthFromDescribe(Call("Kinesis_20131202.DescribeStreamSummary"), "Kinesis",
+                                    client_->url(), "stream " + Target(), error);
   }
 
  private:

@@ -146,5 +146,22 @@ TEST(KinesisProtocolTest, WholeCallErrorsRetryRejectOrSayOurConfigurationIsWrong
   EXPECT_EQ(a.error_message, "Connection refused");
 }
 
+// The healthcheck's describe call, as the kinesis and firehose sinks read it.
+TEST(KinesisProtocolTest, HealthFromDescribeNamesTheEndpointOrTheError) {
+  std::string error;
+  sink::HttpResponse ok;
+  ok.status = 200;
+  EXPECT_TRUE(sink::HealthFromDescribe(ok, "Kinesis", "http://k:1", "stream s", &error));
+  EXPECT_EQ(error, "");
+  sink::HttpResponse missing;
+  missing.status = 400;
+  missing.body = R"({"__type":"ResourceNotFoundException","message":"Stream s not found"})";
+  EXPECT_FALSE(sink::HealthFromDescribe(missing, "Kinesis", "http://k:1", "stream s", &error));
+  EXPECT_EQ(error, "stream s: ResourceNotFoundException: Stream s not found");
+  EXPECT_FALSE(sink::HealthFromDescribe(Unavailable("connection refused"), "Firehose", "http://f:2",
+                                        "delivery stream d", &error));
+  EXPECT_EQ(error, "Firehose endpoint http://f:2 unreachable: connection refused");
+}
+
 }  // namespace
 }  // namespace sluice::kinesis
