@@ -1,7 +1,7 @@
 // Shared by the sink tests and benchmarks that let an edge daemon catch up on a filled stream:
 // filling its stream `logs` (2 shards) through its own Kinesis API (no agent: only the sink's leg
 // is measured), with the AWS SDK or with kinesis_loadgen, and the config of the runs that then
-// deliver it.
+// deliver it; and the config of an edge that tails log files instead.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { freePort, startDaemon, adminOf, stop } from './daemons.mjs';
@@ -58,6 +58,27 @@ deliveries:
     errors: {path: ./errors}
     sink:
 ${Object.entries(sink).map(([k, v]) => `      ${k}: ${v}\n`).join('')}`;
+}
+
+// The config of an edge daemon that tails ./log/*.log from the start of each file into its stream
+// `logs` (2 shards), keyed by `partitionKey` (YAML text, quoted where it needs to be), and delivers
+// as `deliveries` says (the YAML items of the deliveries list).
+export function tailingConfig(plugins, partitionKey, deliveries) {
+  return `data_dir: ./data
+admin: {listen: "127.0.0.1:0"}
+plugin_dirs: [${plugins}]
+streams:
+  - name: logs
+    shards: 2
+sources:
+  - name: app
+    paths: ["./log/*.log"]
+    stream: logs
+    initial_position: start_of_file
+    partition_key: ${partitionKey}
+    rescan_interval: 200ms
+deliveries:
+${deliveries}`;
 }
 
 // Fills the stream of a daemon (sluice binary `bin`) started in `dir` (log fill.log) with

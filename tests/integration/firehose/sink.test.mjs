@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import {
   freePort, startDaemon, filesUnder, killAll, stop, status, waitFor, killWhileDelivering, replayed,
 } from '../daemons.mjs';
-import { fillEdge, deliveryConfig } from '../edge.mjs';
+import { fillEdge, deliveryConfig, tailingConfig } from '../edge.mjs';
 
 const bin = process.env.SLUICE_BIN;
 if (!bin) throw new Error('SLUICE_BIN must name the sluice binary');
@@ -70,21 +70,7 @@ test('an edge daemon feeds a central sluice Firehose delivery stream', { timeout
     const want = [];
     for (let i = 0; i < LINES; i++) want.push(`seq=${i} host=web-1 status=${200 + (i % 5)} ${'y'.repeat(i % 400)}`);
     writeFileSync(join(edgeDir, 'log', 'app.log'), want.slice(0, LINES / 2).join('\n') + '\n');
-    const edge = startDaemon(edgeDir, `data_dir: ./data
-admin: {listen: "127.0.0.1:0"}
-plugin_dirs: [${plugins}]
-streams:
-  - name: logs
-    shards: 2
-sources:
-  - name: app
-    paths: ["./log/*.log"]
-    stream: logs
-    initial_position: start_of_file
-    partition_key: random
-    rescan_interval: 200ms
-deliveries:
-  - name: to-central
+    const edge = startDaemon(edgeDir, tailingConfig(plugins, 'random', `  - name: to-central
     stream: logs
     buffer: {size: 512KiB, interval: 200ms}
     errors: {path: ./errors}
@@ -94,7 +80,7 @@ deliveries:
       endpoint: http://127.0.0.1:${port}
       access_key_id: ${KEY.id}
       secret_access_key: ${KEY.secret}
-`);
+`));
     await new Promise((r) => setTimeout(r, 500));
     writeFileSync(join(edgeDir, 'log', 'app.log'), want.slice(LINES / 2).join('\n') + '\n', { flag: 'a' });
     const out = join(work, 'central', 'out');

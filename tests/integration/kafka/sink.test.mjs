@@ -21,7 +21,7 @@ import { createRequire } from 'node:module';
 import {
   startDaemon, waitFor, filesUnder, killAll, stop, killWhileDelivering, replayed,
 } from '../daemons.mjs';
-import { fillEdge, deliveryConfig } from '../edge.mjs';
+import { fillEdge, deliveryConfig, tailingConfig } from '../edge.mjs';
 
 const { Kafka, logLevel } = createRequire(import.meta.url)('kafkajs');
 
@@ -139,21 +139,7 @@ function lines(from, to) {
 
 // kafkajs decodes gzip and uncompressed message sets only (lz4, snappy, zstd need codecs).
 function edgeConfig(plugins, bootstrap, topic, compression, messageTimeout = '2m') {
-  return `data_dir: ./data
-admin: {listen: "127.0.0.1:0"}
-plugin_dirs: [${plugins}]
-streams:
-  - name: logs
-    shards: 2
-sources:
-  - name: app
-    paths: ["./log/*.log"]
-    stream: logs
-    initial_position: start_of_file
-    partition_key: "regex:user=(u[0-9]+)"
-    rescan_interval: 200ms
-deliveries:
-  - name: to-kafka
+  return tailingConfig(plugins, '"regex:user=(u[0-9]+)"', `  - name: to-kafka
     stream: logs
     buffer: {size: 256KiB, interval: 200ms}
     errors: {path: ./errors}
@@ -164,7 +150,7 @@ deliveries:
       compression: ${compression}
       message_timeout: ${messageTimeout}
       properties: {linger.ms: 10, message.max.bytes: 100000}
-`;
+`);
 }
 
 test('the daemon delivers a tailed file to a Kafka cluster, every line once with its key',

@@ -18,7 +18,7 @@ import { sdk, clients, destroyAll, streamAnswers } from './harness.mjs';
 import {
   freePort, startDaemon, waitFor, killAll, killWhileDelivering,
 } from '../daemons.mjs';
-import { fillEdge, deliveryConfig } from '../edge.mjs';
+import { fillEdge, deliveryConfig, tailingConfig } from '../edge.mjs';
 
 const agg = createRequire(import.meta.url)('aws-kinesis-agg');
 
@@ -146,21 +146,7 @@ streams:
     }
     // A first part before the start, the rest while it runs.
     writeFileSync(join(edgeDir, 'log', 'app.log'), want.slice(0, LINES / 2).join('\n') + '\n');
-    const edge = startDaemon(edgeDir, `data_dir: ./data
-admin: {listen: "127.0.0.1:0"}
-plugin_dirs: [${plugins}]
-streams:
-  - name: logs
-    shards: 2
-sources:
-  - name: app
-    paths: ["./log/*.log"]
-    stream: logs
-    initial_position: start_of_file
-    partition_key: "regex:user=(u[0-9]+)"
-    rescan_interval: 200ms
-deliveries:
-  - name: to-central
+    const edge = startDaemon(edgeDir, tailingConfig(plugins, '"regex:user=(u[0-9]+)"', `  - name: to-central
     stream: logs
     buffer: {size: 256KiB, interval: 200ms}
     errors: {path: ./errors-central}
@@ -202,7 +188,7 @@ deliveries:
       endpoint: ${kinesaliteEndpoint}
       access_key_id: anything
       secret_access_key: anything
-`);
+`));
     await new Promise((r) => setTimeout(r, 500));
     writeFileSync(join(edgeDir, 'log', 'app.log'), want.slice(LINES / 2).join('\n') + '\n', { flag: 'a' });
 
