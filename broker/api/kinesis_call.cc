@@ -197,20 +197,24 @@ void KinesisApi::Call::Enum(std::optional<std::string_view> v, std::string_view 
 }
 
 std::string_view SequenceText::Format(uint64_t epoch, uint64_t offset) {
+  // Digits from the end of buf: 64-bit divisions in chunks of 19 digits (one per record in a
+  // PutRecords answer, so no printf).
   constexpr uint64_t kChunk = 10000000000000000000ull;  // 10^19
   uint128 v = (static_cast<uint128>(epoch) << 64) | offset;
-  uint64_t parts[3];
-  int n = 0;
-  do {
-    parts[n++] = static_cast<uint64_t>(v % kChunk);
+  char* end = buf + sizeof(buf);
+  char* p = end;
+  while (true) {
+    uint64_t part = static_cast<uint64_t>(v % kChunk);
     v /= kChunk;
-  } while (v != 0);
-  int len = snprintf(buf, sizeof(buf), "%llu", static_cast<unsigned long long>(parts[n - 1]));
-  for (int i = n - 2; i >= 0; i--) {
-    len += snprintf(buf + len, sizeof(buf) - static_cast<size_t>(len), "%019llu",
-                    static_cast<unsigned long long>(parts[i]));
+    char* chunk_end = p;
+    do {
+      *--p = static_cast<char>('0' + part % 10);
+      part /= 10;
+    } while (part != 0);
+    if (v == 0) break;
+    while (chunk_end - p < 19) *--p = '0';  // a middle chunk keeps its leading zeros
   }
-  return std::string_view(buf, static_cast<size_t>(len));
+  return std::string_view(p, static_cast<size_t>(end - p));
 }
 
 void WriteEpochSeconds(JsonWriter& w, int64_t ms) {

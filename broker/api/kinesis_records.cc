@@ -32,24 +32,28 @@ struct RecordFields {
   std::optional<std::string_view> explicit_key;
 };
 
-RecordFields ReadRecord(KinesisApi::Call& c, const rapidjson::Value* from, std::string_view where) {
+// `index` is the record's position in PutRecords' Records (from 1), 0 for PutRecord. The member
+// paths are only spelled out when a check fails: a valid record costs no allocation.
+RecordFields ReadRecord(KinesisApi::Call& c, const rapidjson::Value* from, size_t index) {
   RecordFields r;
   r.data = c.Str("Data", from);
   r.key = c.Str("PartitionKey", from);
   r.explicit_key = c.Str("ExplicitHashKey", from);
-  std::string p(where);
+  bool key_ok = r.key && !r.key->empty() && r.key->size() <= 256;  // bytes: at least as many
+  bool explicit_ok = !r.explicit_key || IsDecimalPattern(*r.explicit_key, 39);
+  if (r.data && key_ok && explicit_ok) return r;
+  std::string p = index == 0 ? "" : "records." + std::to_string(index) + ".member.";
   c.NotNull(r.data.has_value(), p + "data");
   c.NotNull(r.key.has_value(), p + "partitionKey");
   c.Length(r.key, p + "partitionKey", 1, 256);
-  c.Pattern(r.explicit_key, p + "explicitHashKey",
-            r.explicit_key && IsDecimalPattern(*r.explicit_key, 39), "0|([1-9]\\d{0,38})");
+  c.Pattern(r.explicit_key, p + "explicitHashKey", explicit_ok, "0|([1-9]\\d{0,38})");
   return r;
 }
 
 }  // namespace
 
 void KinesisApi::PutRecord(Call& c) {
-  RecordFields r = ReadRecord(c, nullptr, "");
+  RecordFields r = ReadRecord(c, nullptr, 0);
   std::optional<std::string_view> ordering = c.Str("SequenceNumberForOrdering");
   c.Pattern(ordering, "sequenceNumberForOrdering", ordering && IsDecimalPattern(*ordering, 129),
             "0|([1-9]\\d{0,128})");
@@ -122,7 +126,7 @@ void KinesisApi::PutRecords(Call& c) {
       c.Fail("SerializationException", "Expected objects in 'Records'");
       return;
     }
-    RecordFields r = ReadRecord(c, &rec, "records." + std::to_string(i + 1) + ".member.");
+    RecordFields r = ReadRecord(c, &rec, i + 1);
     if (c.failed) return;
     size_t before = scratch_.size();
     if (r.data && !Base64DecodeAppend(*r.data, &scratch_).ok()) {

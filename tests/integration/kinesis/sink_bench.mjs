@@ -11,7 +11,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { freePort, startDaemon, adminOf, untilDelivered, usage, stop } from '../daemons.mjs';
+import { freePort, startDaemon, adminOf, adminAddress, untilDelivered, usage, stop } from '../daemons.mjs';
 import { fillWithLoadgen } from '../edge.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, v, i, a) => {
@@ -78,6 +78,10 @@ for (const mode of ['none', 'kpl']) {
   await untilDelivered(edge, `bench-${mode}`, records);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const u = usage(edge.pid);
+  // The sink's own counters: calls made, bytes sent, records the central refused for a retry.
+  const metrics = await (await fetch(`http://${adminAddress(edge)}/metrics`)).text();
+  const counter = (name) => Number(new RegExp(
+    `sluice_delivery_plugin_counter\\{[^}]*counter="${name}"[^}]*\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
   await stop(edge, 'SIGTERM');
   const row = {
     mode, records, bytes, seconds: +seconds.toFixed(3),
@@ -85,6 +89,9 @@ for (const mode of ['none', 'kpl']) {
     records_per_s: Math.round(records / seconds),
     edge_cpu_s_per_gb: +(u.cpu / (bytes / 1e9)).toFixed(2),
     edge_peak_rss_mib: +u.peakMiB.toFixed(1),
+    calls: counter('requests'),
+    bytes_sent: counter('bytes_sent'),
+    records_failed: counter('records_failed'),
   };
   console.log(JSON.stringify(row));
   rows.push(row);
