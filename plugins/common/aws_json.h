@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,11 +41,16 @@ class AwsJsonClient final {
   // POSTs `body` with `X-Amz-Target: <target>`, signed. An HTTP error status is a response; a
   // transport failure or missing credentials is an error (kUnavailable).
   Result<HttpResponse> Call(std::string_view target, std::string_view body);
+  // The same call with each of `bodies` at once (HttpClient::SendAll); answers in order.
+  std::vector<Result<HttpResponse>> CallAll(std::string_view target,
+                                            std::span<const std::string_view> bodies);
 
   const std::string& url() const { return url_; }
 
  private:
   AwsJsonClient() = default;
+  // The signed request of one call; `body` must outlive it.
+  Result<HttpRequest> Signed(std::string_view target, std::string_view body);
   std::string service_, region_, url_, host_;
   std::unique_ptr<AwsCredentialsProvider> creds_;
   std::unique_ptr<HttpClient> http_;

@@ -70,6 +70,20 @@ uint32_t RetryAfterMs(std::string_view value) {
   return std::min<uint32_t>(s, 3600) * 1000;
 }
 
+// One request on an easy handle: what must live while it runs, and its answer.
+struct HttpClient::Transfer {
+  CURL* h = nullptr;
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  curl_slist* list = nullptr;
+  std::string method;
+  HttpResponse resp;
+
+  Transfer() = default;
+  Transfer(const Transfer&) = delete;
+  Transfer& operator=(const Transfer&) = delete;
+  ~Transfer() { curl_slist_free_all(list); }
+};
+
 Result<std::unique_ptr<HttpClient>> HttpClient::Create(const HttpOptions& options) {
   std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   std::unique_ptr<HttpClient> c(new HttpClient(options));
@@ -80,15 +94,19 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(const HttpOptions& option
 
 HttpClient::~HttpClient() {
   if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
+  for (void* h : many_) curl_easy_cleanup(static_cast<CURL*>(h));
+  if (multi_) curl_multi_cleanup(static_cast<CURLM*>(multi_));
 }
 
-Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
-  CURL* h = static_cast<CURL*>(curl_);
+void HttpClient::Prepare(const HttpRequest& request, Transfer* t) {
+  CURL* h = t->h;
   // Reset keeps live connections, the TLS session cache and the DNS cache.
   curl_easy_reset(h);
-  HttpResponse resp;
-  char errbuf[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  t->errbuf[0] = 0;
+  t->resp = HttpResponse();
+  curl_slist_free_all(t->list);
+  t->list = nullptr;
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->errbuf);
   curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout_ms));
@@ -107,9 +125,9 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
     curl_easy_setopt(h, CURLOPT_PROXY, "");  // an empty proxy disables the environment's
   }
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &OnBody);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp.body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &t->resp.body);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &OnHeader);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &resp);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &t->resp);
 
   std::string_view m = request.method;
   if (m == "HEAD") {
@@ -117,8 +135,8 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   } else if (m == "GET" && request.body.empty()) {
     curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
   } else {
-    std::string method(m);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+    t->method.assign(m);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, t->method.c_str());
     if (!request.body.empty() || m == "POST" || m == "PUT") {
       // POSTFIELDS does not copy; curl rewinds it itself when a request must be resent.
       // Never NULL: a NULL POSTFIELDS makes curl read the body from its read callback (stdin).
@@ -127,7 +145,6 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
                        static_cast<curl_off_t>(request.body.size()));
     }
   }
-  curl_slist* list = nullptr;
   std::string line;
   bool has_content_type = false;
   for (const auto& [k, v] : request.headers) {
@@ -139,22 +156,80 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
       line += v;
     }
     if (k.size() == 12 && strncasecmp(k.c_str(), "content-type", 12) == 0) has_content_type = true;
-    list = curl_slist_append(list, line.c_str());
+    t->list = curl_slist_append(t->list, line.c_str());
   }
   // No form Content-Type for raw bodies, and no Expect: 100-continue round trip.
-  if (!has_content_type) list = curl_slist_append(list, "Content-Type:");
-  list = curl_slist_append(list, "Expect:");
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
-  CURLcode rc = curl_easy_perform(h);
-  curl_slist_free_all(list);
+  if (!has_content_type) t->list = curl_slist_append(t->list, "Content-Type:");
+  t->list = curl_slist_append(t->list, "Expect:");
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->list);
+}
+
+Result<HttpResponse> HttpClient::Finish(const HttpRequest& request, int code, Transfer* t) {
+  auto rc = static_cast<CURLcode>(code);
   if (rc != CURLE_OK) {
     std::string msg = std::string(curl_easy_strerror(rc));
-    if (errbuf[0]) msg += std::string(": ") + errbuf;
-    msg = std::string(m) + " " + request.url + ": " + msg;
+    if (t->errbuf[0]) msg += std::string(": ") + t->errbuf;
+    msg = std::string(request.method) + " " + request.url + ": " + msg;
     return Retryable(rc) ? Unavailable(std::move(msg)) : InvalidArgument(std::move(msg));
   }
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
-  return resp;
+  curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &t->resp.status);
+  return std::move(t->resp);
+}
+
+Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
+  Transfer t;
+  t.h = static_cast<CURL*>(curl_);
+  Prepare(request, &t);
+  CURLcode rc = curl_easy_perform(t.h);
+  return Finish(request, rc, &t);
+}
+
+std::vector<Result<HttpResponse>> HttpClient::SendAll(std::span<const HttpRequest> requests) {
+  std::vector<Result<HttpResponse>> out;
+  out.reserve(requests.size());
+  if (requests.size() <= 1) {
+    for (const HttpRequest& r : requests) out.push_back(Send(r));
+    return out;
+  }
+  if (!multi_) multi_ = curl_multi_init();
+  while (many_.size() < requests.size()) many_.push_back(curl_easy_init());
+  auto* multi = static_cast<CURLM*>(multi_);
+  std::vector<Transfer> transfers(requests.size());
+  std::vector<int> codes(requests.size(), CURLE_OK);
+  std::vector<bool> added(requests.size(), false);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    transfers[i].h = static_cast<CURL*>(many_[i]);
+    if (transfers[i].h == nullptr) {
+      codes[i] = CURLE_OUT_OF_MEMORY;
+      continue;
+    }
+    Prepare(requests[i], &transfers[i]);
+    curl_easy_setopt(transfers[i].h, CURLOPT_PRIVATE, reinterpret_cast<void*>(i));
+    CURLMcode mc = curl_multi_add_handle(multi, transfers[i].h);
+    if (mc != CURLM_OK) {
+      codes[i] = CURLE_FAILED_INIT;
+      continue;
+    }
+    added[i] = true;
+  }
+  // Every transfer has its own timeout (CURLOPT_TIMEOUT_MS): the loop ends when they all have.
+  int running = 1;
+  while (running > 0) {
+    if (curl_multi_perform(multi, &running) != CURLM_OK) break;
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      void* priv = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+      codes[reinterpret_cast<size_t>(priv)] = msg->data.result;
+    }
+    if (running > 0) curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+  }
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (added[i]) curl_multi_remove_handle(multi, transfers[i].h);
+    out.push_back(Finish(requests[i], codes[i], &transfers[i]));
+  }
+  return out;
 }
 
 }  // namespace sluice::sink

@@ -6,12 +6,13 @@
 // (http_proxy, https_proxy, no_proxy), which libcurl reads itself.
 //
 // THREADING: not thread-safe; one HttpClient per sink instance (calls on one instance never
-// overlap). OWNERSHIP: a request's body and headers are views that must stay valid during Send;
-// the body is sent without a copy.
+// overlap; SendAll runs its requests concurrently on the calling thread). OWNERSHIP: a request's
+// body and headers are views that must stay valid during Send; the body is sent without a copy.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -62,11 +63,20 @@ class HttpClient final {
   // handshake) or Code::kInvalidArgument (a malformed URL or an unsupported option), with
   // curl's message.
   Result<HttpResponse> Send(const HttpRequest& request);
+  // Sends every request at once (each on its own connection, or multiplexed over one with
+  // HTTP/2) and returns their answers in the same order, as Send would. The handles stay for the
+  // next call, so their connections are kept alive too. The caller bounds how many are given.
+  std::vector<Result<HttpResponse>> SendAll(std::span<const HttpRequest> requests);
 
  private:
+  struct Transfer;
   explicit HttpClient(const HttpOptions& options) : options_(options) {}
+  void Prepare(const HttpRequest& request, Transfer* t);
+  Result<HttpResponse> Finish(const HttpRequest& request, int code, Transfer* t);
   HttpOptions options_;
-  void* curl_ = nullptr;  // CURL*
+  void* curl_ = nullptr;     // CURL*
+  void* multi_ = nullptr;    // CURLM* of SendAll, made on its first use
+  std::vector<void*> many_;  // CURL* of SendAll, one per request in flight
 };
 
 // Parses a Retry-After header value given in seconds; 0 when absent or not a number.

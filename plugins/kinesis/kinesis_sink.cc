@@ -48,6 +48,11 @@ const sluice_option_def kOptions[] = {
      "to 1 MiB per shard (KCL, Firehose and aws-kinesis-agg de-aggregate them); needs "
      "kinesis:ListShards.",
      0, "none|kpl"},
+    {"calls_in_flight", SLUICE_OPT_INT, "4",
+     "PutRecords calls of one batch sent at once, 1..16 (each on its own connection, or "
+     "multiplexed with http2). The records of one partition key (of one shard, with kpl) stay "
+     "in calls one after another, in order.",
+     0, nullptr},
     SLUICE_AWS_JSON_OPTIONS,
     {nullptr, SLUICE_OPT_STRING, nullptr, nullptr, 0, nullptr},
 };
@@ -78,6 +83,11 @@ class KinesisSink final : public Sink {
                          "\"");
     }
     s->kpl_ = opts.Get("aggregation", "none") == "kpl";
+    int64_t in_flight = opts.GetInt("calls_in_flight", 4);
+    if (in_flight < 1 || in_flight > 16) {
+      return Made::Error("calls_in_flight must be 1..16, not " + std::to_string(in_flight));
+    }
+    s->lanes_.resize(static_cast<size_t>(in_flight));
     sink::AwsJsonConfig aws = sink::ReadAwsJsonConfig(opts, "kinesis");
     auto client = sink::AwsJsonClient::Create(aws);
     if (!client.ok()) return Made::Error(client.status().message());
@@ -112,20 +122,51 @@ class KinesisSink final : public Sink {
       for (const PutEntry& e : records_) indices_.push_back(e.index);
       out.RetryAll(indices_, "Kinesis.ListShards", st.message());
     }
-    for (const CallRange& call : PlanCalls(units_)) {
-      body_.clear();
-      AppendPutRecordsBody(stream_, stream_arn_, units_, call, &body_);
-      PutRecordsAnswer a = Put(call.count);
-      if (!a.call_ok && a.loud && sink::LoudAttempt(batch.attempt())) {
-        host_.Log(SLUICE_LOG_ERROR, "PutRecords to " + Target() + " failed: " + a.error_code +
-                                        ": " + a.error_message + "; retrying");
+    // Lanes: a lane's units go in calls one after another; the lanes' calls go at once, one
+    // from each per round. A key (with kpl, a shard) always takes the same lane.
+    for (Lane& lane : lanes_) {
+      lane.entries.clear();
+      lane.units.clear();
+      lane.next = 0;
+    }
+    for (size_t u = 0; u < units_.size(); ++u) {
+      Lane& lane = lanes_[LaneOf(u)];
+      lane.entries.push_back(units_[u]);
+      lane.units.push_back(u);
+    }
+    for (Lane& lane : lanes_) lane.calls = PlanCalls(lane.entries);
+    while (true) {
+      round_.clear();
+      bodies_.clear();
+      for (Lane& lane : lanes_) {
+        if (lane.next == lane.calls.size()) continue;
+        lane.body.clear();
+        AppendPutRecordsBody(stream_, stream_arn_, lane.entries, lane.calls[lane.next], &lane.body);
+        round_.push_back(&lane);
+        bodies_.push_back(lane.body);
       }
-      auto [put, failed] = out.Apply(a, call.count, [&](size_t k) {
-        const auto [first, count] = members_of_[call.first + k];
-        return std::span<const size_t>(members_.data() + first, count);
-      });
-      if (put > 0) host_.Count("records_put", put);
-      if (failed > 0) host_.Count("records_failed", failed);
+      if (round_.empty()) break;
+      for (std::string_view b : bodies_) {
+        host_.Count("requests", 1);
+        host_.Count("bytes_sent", b.size());
+      }
+      std::vector<Result<sink::HttpResponse>> answers =
+          client_->CallAll("Kinesis_20131202.PutRecords", bodies_);
+      for (size_t k = 0; k < round_.size(); ++k) {
+        Lane& lane = *round_[k];
+        const CallRange call = lane.calls[lane.next++];
+        PutRecordsAnswer a = Answer(answers[k], call.count);
+        if (!a.call_ok && a.loud && sink::LoudAttempt(batch.attempt())) {
+          host_.Log(SLUICE_LOG_ERROR, "PutRecords to " + Target() + " failed: " + a.error_code +
+                                          ": " + a.error_message + "; retrying");
+        }
+        auto [put, failed] = out.Apply(a, call.count, [&](size_t j) {
+          const auto [first, count] = members_of_[lane.units[call.first + j]];
+          return std::span<const size_t>(members_.data() + first, count);
+        });
+        if (put > 0) host_.Count("records_put", put);
+        if (failed > 0) host_.Count("records_failed", failed);
+      }
     }
     return out.Finish();
   }
@@ -172,6 +213,7 @@ class KinesisSink final : public Sink {
   // Kinesis.ListShards) when aggregation needs the stream's shards and cannot have them.
   Status Units(uint32_t attempt) {
     units_.clear();
+    unit_shard_.clear();
     members_.clear();
     members_of_.clear();
     aggregates_.clear();
@@ -209,6 +251,7 @@ class KinesisSink final : public Sink {
         agg.Finish(&aggregates_.back());
         members_of_.emplace_back(first_member, members_.size() - first_member);
         units_.push_back({units_.size(), aggregates_.back(), outer_key, shards_[s].start_text});
+        unit_shard_.push_back(s);
         agg.Clear();
         first_member = members_.size();
       };
@@ -222,6 +265,7 @@ class KinesisSink final : public Sink {
           members_of_.emplace_back(members_.size(), 1);
           members_.push_back(e.index);
           units_.push_back({units_.size(), e.data, e.key, shards_[s].start_text});
+          unit_shard_.push_back(s);
           first_member = members_.size();
           continue;
         }
@@ -283,9 +327,8 @@ class KinesisSink final : public Sink {
     return client_->Call(target, body_);
   }
 
-  // Sends the PutRecords body_ of `expected` records.
-  PutRecordsAnswer Put(size_t expected) {
-    auto resp = Call("Kinesis_20131202.PutRecords");
+  // What the answer to a PutRecords call of `expected` records says.
+  PutRecordsAnswer Answer(const Result<sink::HttpResponse>& resp, size_t expected) {
     if (!resp.ok()) {
       PutRecordsAnswer a;
       a.error_code = "Kinesis.Transport";
@@ -296,6 +339,13 @@ class KinesisSink final : public Sink {
     PutRecordsAnswer a = ParsePutRecordsAnswer(resp->status, resp->body, expected);
     if (!a.call_ok) host_.Count("requests_failed", 1);
     return a;
+  }
+
+  // The lane of unit u: by its shard with kpl, else by its partition key.
+  size_t LaneOf(size_t u) const {
+    if (lanes_.size() == 1) return 0;
+    if (kpl_) return unit_shard_[u] % lanes_.size();
+    return std::hash<std::string_view>{}(units_[u].key) % lanes_.size();
   }
 
   Host host_;
@@ -316,6 +366,19 @@ class KinesisSink final : public Sink {
   KplAggregator aggregator_;
   std::vector<std::string> keys_;
   std::string body_;
+  // The calls of one lane: its units (as entries, and as indices in units_), their calls and
+  // the next to send; the body of the one in flight.
+  struct Lane {
+    std::vector<PutEntry> entries;
+    std::vector<size_t> units;
+    std::vector<CallRange> calls;
+    size_t next = 0;
+    std::string body;
+  };
+  std::vector<Lane> lanes_;
+  std::vector<Lane*> round_;
+  std::vector<std::string_view> bodies_;
+  std::vector<size_t> unit_shard_;  // with kpl: the shard (index in shards_) of each unit
   std::mt19937_64 rng_;
   std::uniform_real_distribution<double> unit_{0.0, 1.0};
 };

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -236,6 +238,119 @@ TEST(HttpClientTest, TlsVerificationIsOnByDefault) {
   HttpOptions missing;
   missing.ca_file = "/nonexistent/ca.pem";
   EXPECT_FALSE(send(missing, "localhost").ok());
+}
+
+// A server with a thread per connection whose handler waits until `expect` requests are in it at
+// once (or 5 s pass): SendAll's requests must all be in flight together for it to answer at once.
+class GatheringServer {
+ public:
+  explicit GatheringServer(int expect) : expect_(expect) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    socklen_t len = sizeof(a);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    ::listen(fd_, 16);
+    accept_ = std::thread([this] {
+      while (true) {
+        int c = ::accept(fd_, nullptr, nullptr);
+        if (c < 0) return;
+        std::lock_guard<std::mutex> lock(mu_);
+        conns_.emplace_back([this, c] { Serve(c); });
+      }
+    });
+  }
+  ~GatheringServer() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    accept_.join();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& t : conns_) t.join();
+  }
+  int port() const { return port_; }
+  int most_at_once() const { return most_; }
+
+ private:
+  void Serve(int c) {
+    std::string in;
+    char buf[4096];
+    while (true) {
+      size_t head = in.find("\r\n\r\n");
+      if (head != std::string::npos) {
+        size_t cl = in.find("Content-Length: ");
+        size_t body = cl == std::string::npos ? 0 : std::stoul(in.substr(cl + 16));
+        if (in.size() >= head + 4 + body) {
+          std::string text = in.substr(head + 4, body);
+          in.erase(0, head + 4 + body);
+          Gather();
+          std::string resp = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(text.size()) +
+                             "\r\n\r\n" + text;
+          (void)!::write(c, resp.data(), resp.size());
+          continue;
+        }
+      }
+      ssize_t n = ::read(c, buf, sizeof(buf));
+      if (n <= 0) break;
+      in.append(buf, static_cast<size_t>(n));
+    }
+    ::close(c);
+  }
+  void Gather() {
+    std::unique_lock<std::mutex> lock(mu_);
+    ++inside_;
+    most_ = std::max(most_.load(), inside_);
+    cv_.notify_all();
+    cv_.wait_for(lock, std::chrono::seconds(5), [this] { return inside_ >= expect_ || done_; });
+    done_ = true;  // the gathering is over: later requests pass at once
+    --inside_;
+  }
+
+  int expect_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread accept_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::thread> conns_;
+  int inside_ = 0;
+  bool done_ = false;
+  std::atomic<int> most_{0};
+};
+
+TEST(HttpClientTest, SendAllSendsTogetherAndAnswersInOrder) {
+  GatheringServer server(4);
+  int refused;
+  {
+    TestHttpServer gone([](const TestRequest&) { return TestResponse{}; });
+    refused = gone.port();
+  }
+  auto client = HttpClient::Create({});
+  ASSERT_TRUE(client.ok());
+  std::vector<std::string> bodies = {"zero", "one", "two", "gone", "three"};
+  std::vector<HttpRequest> reqs(bodies.size());
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    reqs[i].method = "POST";
+    reqs[i].url = "http://127.0.0.1:" + std::to_string(i == 3 ? refused : server.port()) + "/";
+    reqs[i].body = bodies[i];
+  }
+  for (int round = 0; round < 2; ++round) {  // the second on the connections the first kept
+    std::vector<Result<HttpResponse>> out = (*client)->SendAll(reqs);
+    ASSERT_EQ(out.size(), bodies.size());
+    for (size_t i = 0; i < bodies.size(); ++i) {
+      if (i == 3) {
+        ASSERT_FALSE(out[i].ok());
+        EXPECT_EQ(out[i].status().code(), Code::kUnavailable);
+        continue;
+      }
+      ASSERT_TRUE(out[i].ok()) << i << ": " << out[i].status().ToString();
+      EXPECT_EQ(out[i]->status, 200);
+      EXPECT_EQ(out[i]->body, bodies[i]);
+    }
+    EXPECT_EQ(server.most_at_once(), 4) << "round " << round;
+  }
 }
 
 TEST(HttpClientTest, RetryAfterSeconds) {
