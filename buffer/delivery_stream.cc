@@ -162,6 +162,7 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
           HttpTransform::Create(options.transform.url, options.name, options.transform.timeout,
                                 options.transform.retries, options.transform.buffer_size));
     }
+    if (w->transform) w->transform->set_sink(options.sink.type);
     ds->workers_.push_back(std::move(w));
   }
   return ds;

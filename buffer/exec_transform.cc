@@ -81,7 +81,10 @@ void ExecTransform::DrainStderr() {
       std::string_view line(err_pending_.data() + start, nl - start);
       if (err_lines_ < kMaxStderrLines) {
         ++err_lines_;
-        SLUICE_LOG(Warn, "transform stderr").With("delivery", delivery_).With("line", line);
+        SLUICE_LOG(Warn, "transform stderr")
+            .With("delivery", delivery_)
+            .With("sink", sink_)
+            .With("line", line);
       } else {
         ++err_dropped_;
       }
@@ -109,6 +112,7 @@ Status ExecTransform::Invoke(const std::string& request, std::string* answer) {
   if (err_dropped_ > 0) {
     SLUICE_LOG(Warn, "transform stderr lines not logged")
         .With("delivery", delivery_)
+        .With("sink", sink_)
         .With("lines", err_dropped_);
     err_dropped_ = 0;
   }

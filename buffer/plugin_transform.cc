@@ -39,6 +39,7 @@ void PluginTransform::ApplyChunk(std::span<const TransformIn> records,
     if (rc != 0) {
       SLUICE_LOG(Warn, "transform plugin failed the invocation")
           .With("delivery", delivery_)
+          .With("sink", sink_)
           .With("plugin", instance_->plugin().name())
           .With("attempt", attempt + 1)
           .With("rc", rc);

@@ -141,6 +141,7 @@ void Transform::ApplyChunk(std::span<const TransformIn> records, std::vector<Tra
       }
       SLUICE_LOG(Warn, "transform invocation failed")
           .With("delivery", delivery_)
+          .With("sink", sink_)
           .With("attempt", attempt + 1)
           .With("error", last.message());
       Reset();

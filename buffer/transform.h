@@ -57,6 +57,9 @@ class Transform {
 
   static constexpr size_t kMaxPayloadBytes = 6'000'000;  // Lambda's synchronous payload cap
 
+  // The delivery's sink type, named on the transform's log lines beside the delivery.
+  void set_sink(std::string sink) { sink_ = std::move(sink); }
+
  protected:
   Transform() = default;
   // One chunk: appends one outcome per record to *out. By default as a Lambda event through
@@ -67,6 +70,7 @@ class Transform {
   virtual void Reset() {}
 
   std::string delivery_;
+  std::string sink_;
   std::chrono::milliseconds timeout_{60000};
   int retries_ = 3;
   size_t max_event_bytes_ = 1u << 20;

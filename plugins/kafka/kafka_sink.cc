@@ -125,12 +125,13 @@ class KafkaSink final : public Sink {
     std::vector<RecordOutcome> outcomes(n);
     const int64_t deadline =
         Clock::Real()->MonotonicMs() + config_.message_timeout_ms + kReportMarginMs;
+    size_t key_field_missing = 0;
     for (size_t i = 0; i < n; ++i) {
       if (i % 1024 == 1023) rd_kafka_poll(rk_.get(), 0);  // serve reports as the queue fills
       Record r = batch.record(i);
       bool has_key = false, fallback = false;
       std::string_view key = KeyOf(config_, r.data, SourceKey(r), &scratch_, &has_key, &fallback);
-      if (fallback) host_.Count("key_field_missing", 1);
+      key_field_missing += fallback ? 1 : 0;
       rd_kafka_resp_err_t err = Produce(i, r.data, key, has_key, deadline);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         ++pending_;
@@ -138,6 +139,7 @@ class KafkaSink final : public Sink {
       }
       reports_[i] = err;  // refused by the producer itself (too large, unknown topic)
     }
+    if (key_field_missing > 0) host_.Count("key_field_missing", key_field_missing);
     while (pending_ > 0) {
       int64_t left = deadline - Clock::Real()->MonotonicMs();
       if (left <= 0) break;

@@ -115,6 +115,8 @@ class KinesisSink final : public Sink {
       records_.push_back({i, r.data, key});
     }
     if (rejected > 0) host_.Count("records_rejected", rejected);
+    if (key_field_missing_ > 0) host_.Count("key_field_missing", key_field_missing_);
+    key_field_missing_ = 0;
     // What is put: the records themselves, or (aggregation: kpl) aggregates of them. A unit's
     // members are the batch indices its answer applies to.
     if (Status st = Units(batch.attempt()); !st.ok()) {
@@ -197,7 +199,7 @@ class KinesisSink final : public Sink {
       }
       case KeyMode::kField:
         if (sink::JsonFieldText(r.data, key_field_, scratch) && !scratch->empty()) return *scratch;
-        host_.Count("key_field_missing", 1);
+        ++key_field_missing_;
         [[fallthrough]];
       case KeyMode::kSource:
         // A stream record always has a key; a host before ABI 1.5 gives none: the record id
@@ -366,6 +368,7 @@ class KinesisSink final : public Sink {
   KplAggregator aggregator_;
   std::vector<std::string> keys_;
   std::string body_;
+  size_t key_field_missing_ = 0;  // records of this batch whose key field is missing
   // The calls of one lane: its units (as entries, and as indices in units_), their calls and
   // the next to send; the body of the one in flight.
   struct Lane {

@@ -114,7 +114,7 @@ def test_stderr_is_logged(sluice):
     d = run_with(sluice, CHATTY, ["one", "two"])
     try:
         wait_until(lambda: len(delivered(d)) == 2, what="2 records")
-        wait_until(lambda: 'msg="transform stderr" delivery=web line="hello from the child: '
+        wait_until(lambda: 'msg="transform stderr" delivery=web sink=file line="hello from the child: '
                    in d.log_text(), what="the child's stderr in the log")
         d.stop()
     finally:
