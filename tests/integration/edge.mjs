@@ -82,10 +82,10 @@ ${deliveries}`;
 }
 
 // Fills the stream of a daemon (sluice binary `bin`) started in `dir` (log fill.log) with
-// kinesis_loadgen for `seconds` (records of `size` bytes) and stops it. Returns the records put
+// kinesis_loadgen for `seconds` (records of `size` bytes; a stream of `shards` shards) and stops it. Returns the records put
 // and `base`, the config without a delivery for the runs that follow (`fsync: interval`; the API
 // on any free port).
-export async function fillWithLoadgen(dir, { bin, plugins, loadgen, seconds, size }) {
+export async function fillWithLoadgen(dir, { bin, plugins, loadgen, seconds, size, shards = 2 }) {
   const port = await freePort();
   const config = (listen) => `data_dir: ./data
 admin: {listen: "127.0.0.1:0"}
@@ -95,7 +95,7 @@ broker:
     listen: 127.0.0.1:${listen}
 streams:
   - name: logs
-    shards: 2
+    shards: ${shards}
     fsync: interval
 `;
   const edge = startDaemon(dir, config(port), { log: 'fill.log', bin });

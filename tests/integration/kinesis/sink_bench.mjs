@@ -1,13 +1,14 @@
 // Benchmark: the kinesis sink from one edge daemon into a central sluice (SigV4 on), without and
 // with KPL aggregation.
 //   node sink_bench.mjs --sluice PATH --loadgen PATH [--seconds 4] [--size 200] [--shards 4]
-//                       [--concurrency 4]
-// The edge's stream is filled first through its own Kinesis API by kinesis_loadgen (records of
-// --size bytes, 500 keys); then the edge is started again with a delivery (kinesis sink, its
-// `concurrency` workers each sending one batch at a time) and
-// timed from its start to the last record delivered (its /status). Prints, per mode, MB/s of
-// record bytes, records/s, the edge's CPU seconds per GB and its peak RSS, as JSON lines and a
-// Markdown table.
+//                       [--edge-shards 2] [--concurrency 4]
+// The edge's stream (--edge-shards shards) is filled first through its own Kinesis API by
+// kinesis_loadgen (records of --size bytes, 500 keys); then the edge is started again with a
+// delivery (kinesis sink, its `concurrency` workers each sending one batch at a time, its calls
+// `calls_in_flight` at once) and timed from its start to the last record delivered (its
+// /status). Prints, per mode, MB/s of record bytes, records/s, the edge's and the central's CPU
+// seconds per GB, the edge's peak RSS and the sink's counters, as JSON lines and a Markdown
+// table.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -25,6 +26,8 @@ const SECONDS = Number(args.seconds ?? 4);
 const SIZE = Number(args.size ?? 200);
 const SHARDS = Number(args.shards ?? 4);
 const CONCURRENCY = Number(args.concurrency ?? 4);
+// The edge stream's shards: a delivery's workers each read their share of them.
+const EDGE_SHARDS = Number(args['edge-shards'] ?? 2);
 const KEY = { id: 'AKIDBENCH', secret: 'bench-secret-key' };
 const plugins = join(dirname(bin), 'plugins');
 const root = mkdtempSync(join(tmpdir(), 'sluice-kinesis-sink-bench-'));
@@ -53,7 +56,7 @@ await adminOf(central);
 // Fill the edge's stream.
 const edgeDir = join(root, 'edge');
 const { records, base } = await fillWithLoadgen(edgeDir, {
-  bin, plugins, loadgen, seconds: SECONDS, size: SIZE,
+  bin, plugins, loadgen, seconds: SECONDS, size: SIZE, shards: EDGE_SHARDS,
 });
 const bytes = records * SIZE;
 
@@ -74,10 +77,12 @@ for (const mode of ['none', 'kpl']) {
       secret_access_key: ${KEY.secret}
 `, `${mode}.log`);
   const t0 = process.hrtime.bigint();
+  const centralBefore = usage(central.pid).cpu;
   await adminOf(edge);
   await untilDelivered(edge, `bench-${mode}`, records);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const u = usage(edge.pid);
+  const centralCpu = usage(central.pid).cpu - centralBefore;
   // The sink's own counters: calls made, bytes sent, records the central refused for a retry.
   const metrics = await (await fetch(`http://${adminAddress(edge)}/metrics`)).text();
   const counter = (name) => Number(new RegExp(
@@ -89,6 +94,7 @@ for (const mode of ['none', 'kpl']) {
     records_per_s: Math.round(records / seconds),
     edge_cpu_s_per_gb: +(u.cpu / (bytes / 1e9)).toFixed(2),
     edge_peak_rss_mib: +u.peakMiB.toFixed(1),
+    central_cpu_s_per_gb: +(centralCpu / (bytes / 1e9)).toFixed(2),
     calls: counter('requests'),
     bytes_sent: counter('bytes_sent'),
     records_failed: counter('records_failed'),
@@ -97,9 +103,10 @@ for (const mode of ['none', 'kpl']) {
   rows.push(row);
 }
 await stop(central, 'SIGTERM');
-console.log(`\n| aggregation | records | MB/s | records/s | edge CPU s/GB | edge peak RSS |`);
-console.log(`|---|---|---|---|---|---|`);
+console.log(`\n| aggregation | records | MB/s | records/s | edge CPU s/GB | central CPU s/GB | ` +
+            `edge peak RSS |`);
+console.log(`|---|---|---|---|---|---|---|`);
 for (const r of rows) {
   console.log(`| ${r.mode} | ${r.records} of ${SIZE} B | ${r.mb_per_s} | ${r.records_per_s} | ` +
-              `${r.edge_cpu_s_per_gb} | ${r.edge_peak_rss_mib} MiB |`);
+              `${r.edge_cpu_s_per_gb} | ${r.central_cpu_s_per_gb} | ${r.edge_peak_rss_mib} MiB |`);
 }
