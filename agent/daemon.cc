@@ -215,6 +215,7 @@ Status Daemon::Start() {
     ao.data_dir = data_dir;
     ao.listen = s.config.broker.api.listen->text;
     ao.max_body_size = s.config.broker.api.max_body_size;
+    ao.workers = s.config.broker.api.workers;
     for (const buffer::DeliveryOptions& d : s.config.deliveries) {
       ao.firehose_deliveries.push_back({d.name, d.direct_put ? "" : d.stream});
     }

@@ -81,10 +81,11 @@ sanitizers() {
   build asan
   ctest --preset asan -L '^(unit|integration)$'
   # ThreadSanitizer (the tsan preset): the threaded delivery engine (worker threads, the
-  # consumer, transforms, the plugin host); only its test binary is built.
+  # consumer, transforms, the plugin host) and the Kinesis API's put workers; only their test
+  # binaries are built.
   cmake --preset tsan -G Ninja >/dev/null
-  cmake --build --preset tsan --target sluice_delivery_test
-  ctest --preset tsan -R '^DeliveryStreamTest[.]'
+  cmake --build --preset tsan --target sluice_delivery_test sluice_api_workers_test
+  ctest --preset tsan -R '^(DeliveryStreamTest|KinesisApiWorkersTest)[.]'
 }
 
 install_missing "${packages[@]}"

@@ -97,6 +97,14 @@ constexpr Field kApiFields[] = {
      .max = kGiB,
      .doc = "Largest request body accepted (larger: HTTP 413).",
      .set = SET(c.config->broker.api.max_body_size = v.size)},
+    {.key = "workers",
+     .type = Type::kInt,
+     .default_text = "2",
+     .min = 0,
+     .max = 64,
+     .doc = "Threads that verify and append the calls that put records (PutRecords, PutRecord, "
+            "Firehose PutRecordBatch and PutRecord) beside the event loop; 0: on the loop.",
+     .set = SET(c.config->broker.api.workers = int(v.integer))},
 };
 constexpr Section kApiSection {
   kApiFields, nullptr,

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cinttypes>
 #include <cstdio>
+#include <mutex>
 #include <optional>
 
 #include "core/base64.h"
@@ -243,7 +244,12 @@ void FirehoseApi::DeleteDeliveryStream(Call& c) {
                " is configured in deliveries: and in use; remove it from the configuration");
     return;
   }
-  Status st = broker_->DeleteStream(DirectPutStreamName(*name));
+  Status st;
+  {
+    // No worker thread is putting through the Stream* this frees.
+    std::unique_lock<std::shared_mutex> lock(StreamRemovalLock());
+    st = broker_->DeleteStream(DirectPutStreamName(*name));
+  }
   if (st.code() == Code::kNotFound) {
     c.Fail("ResourceNotFoundException", "Firehose " + std::string(*name) + " under account " +
                                             options_.account_id + " not found.");

@@ -5,8 +5,12 @@
 // JSON body in, HTTP status plus JSON body out, Kinesis error names on failure. KinesisApiServer
 // puts it behind the HTTP server (HTTP/1.1 and h2c) with optional SigV4 verification.
 //
-// THREADING: loop thread only (the handler runs there). OWNERSHIP: the loop and the broker are
-// not owned and must outlive the server; the server must live until Stop()'s callback has run.
+// THREADING: a KinesisApi is used by one thread at a time. KinesisApiServer runs on the loop's
+// thread, except the calls that put records (PutRecords, PutRecord, Firehose PutRecordBatch and
+// PutRecord): with `workers` > 0 those are verified and appended on worker threads, each with
+// its own KinesisApi and FirehoseApi, and answered on the loop. OWNERSHIP: the loop and the
+// broker are not owned and must outlive the server; the server must live until Stop()'s
+// callback has run.
 #pragma once
 
 #include <rapidjson/stringbuffer.h>
@@ -16,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,6 +72,8 @@ struct ApiOptions {
   int64_t max_signature_skew_ms = 15 * 60 * 1000;
   Clock* clock = Clock::Real();                       // not owned
   std::vector<FirehoseDelivery> firehose_deliveries;  // the Firehose_20150804 operations
+  // Threads that verify and append the calls that put records, off the event loop; 0: on it.
+  int workers = 0;
   // Whether the internal streams behind Direct PUT deliveries ("_firehose.<name>") are reachable.
   // The public API hides them (Firehose's limits apply to their writers); the admin endpoint's
   // instance shows them to the operator's `sluice streams` and `sluice cat`.
@@ -154,6 +161,11 @@ class KinesisApi final {
   std::unique_ptr<rapidjson::StringBuffer> out_buffer_;  // JSON answers, reused
 };
 
+// Held shared while a worker thread puts records through a Stream* it looked up, and
+// exclusively while an API instance (the listener's or the admin endpoint's) deletes a stream,
+// so a stream is never freed under a put in flight.
+std::shared_mutex& StreamRemovalLock();
+
 class KinesisApiServer final {
  public:
   // Refuses a non-loopback `listen` when no credentials are configured.
@@ -165,8 +177,12 @@ class KinesisApiServer final {
   int port() const;  // the bound port, after Start()
 
  private:
-  KinesisApiServer() = default;
+  class Workers;
+  KinesisApiServer();
   void Serve(http::HttpRequest& request, http::HttpResponse* response);
+  // Verifies the request and answers it with `kinesis` or `firehose` (this thread's instances).
+  void Answer(KinesisApi* kinesis, FirehoseApi* firehose, http::HttpRequest& request,
+              http::HttpResponse* response);
 
   ApiOptions options_;
   std::unique_ptr<KinesisApi> api_;
@@ -175,6 +191,9 @@ class KinesisApiServer final {
   std::unique_ptr<SigV4Verifier> verifier_;           // set when credentials are configured
   std::unique_ptr<SigV4Verifier> firehose_verifier_;  // the same, for service "firehose"
   std::unique_ptr<http::HttpServer> http_;
+  std::unique_ptr<Workers> workers_;  // set by Start when options.workers > 0
+  uv_loop_t* loop_ = nullptr;
+  Broker* broker_ = nullptr;
   uint64_t request_counter_ = 0;
 };
 

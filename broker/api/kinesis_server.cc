@@ -1,5 +1,15 @@
 // KinesisApiServer: the Kinesis API behind the HTTP server, with optional SigV4 verification.
+//
+// The calls that put records are most of the work of a central daemon fed by a fleet: the body's
+// SHA-256 (SigV4), its JSON, base64 and the appends. With `workers`, they run on that many
+// threads (each with its own KinesisApi and FirehoseApi, whose scratch buffers are per
+// instance) while the loop goes on reading requests; the answers come back to the loop through
+// an async handle and complete the deferred HTTP responses. Everything else stays on the loop.
 #include <cinttypes>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include "broker/api/firehose_api.h"
 #include "broker/api/kinesis_api.h"
@@ -32,7 +42,130 @@ void JsonError(http::HttpResponse* resp, int status, std::string_view type,
   resp->body = std::move(body);
 }
 
+// Operations run on a worker: they put records and touch nothing the loop owns.
+bool PutsRecords(bool firehose, std::string_view operation) {
+  if (firehose) return operation == "PutRecordBatch" || operation == "PutRecord";
+  return operation == "PutRecords" || operation == "PutRecord";
+}
+
 }  // namespace
+
+std::shared_mutex& StreamRemovalLock() {
+  static std::shared_mutex mu;
+  return mu;
+}
+
+class KinesisApiServer::Workers {
+ public:
+  struct Slot {
+    std::unique_ptr<KinesisApi> kinesis;
+    std::unique_ptr<FirehoseApi> firehose;
+  };
+  using Job = std::function<void(Slot&)>;
+
+  static Result<std::unique_ptr<Workers>> Create(uv_loop_t* loop, Broker* broker,
+                                                 const ApiOptions& options) {
+    std::unique_ptr<Workers> w(new Workers());
+    for (int i = 0; i < options.workers; ++i) {
+      Slot slot;
+      ASSIGN_OR_RETURN(slot.kinesis, KinesisApi::Create(broker, options));
+      ASSIGN_OR_RETURN(slot.firehose, FirehoseApi::Create(broker, options));
+      w->slots_.push_back(std::move(slot));
+    }
+    if (int rc = uv_async_init(loop, &w->async_, OnAsync); rc != 0) {
+      return Internal(std::string("uv_async_init: ") + uv_strerror(rc));
+    }
+    w->async_.data = w.get();
+    w->async_open_ = true;
+    for (Slot& slot : w->slots_) {
+      w->threads_.emplace_back([raw = w.get(), &slot] { raw->Run(slot); });
+    }
+    return w;
+  }
+
+  ~Workers() { Join(); }
+
+  void Submit(Job job) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      jobs_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+  }
+
+  // From a worker: the answer goes to the loop, which completes the response.
+  void Answer(std::shared_ptr<http::HttpResponder> responder, http::HttpResponse response) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      answers_.emplace_back(std::move(responder), std::move(response));
+    }
+    uv_async_send(&async_);
+  }
+
+  // Runs the jobs already queued, answers them, then closes the async handle; `on_closed` runs
+  // on the loop once it is closed.
+  void Stop(std::function<void()> on_closed) {
+    Join();
+    Deliver();
+    on_closed_ = std::move(on_closed);
+    async_open_ = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&async_), [](uv_handle_t* h) {
+      auto* self = static_cast<Workers*>(h->data);
+      if (self->on_closed_) self->on_closed_();
+    });
+  }
+
+ private:
+  Workers() = default;
+
+  void Run(Slot& slot) {
+    while (true) {
+      Job job;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;  // stopping, and nothing left
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job(slot);
+    }
+  }
+
+  void Join() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+  }
+
+  void Deliver() {
+    std::vector<std::pair<std::shared_ptr<http::HttpResponder>, http::HttpResponse>> ready;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ready.swap(answers_);
+    }
+    for (auto& [responder, response] : ready) responder->Complete(std::move(response));
+  }
+
+  static void OnAsync(uv_async_t* h) { static_cast<Workers*>(h->data)->Deliver(); }
+
+  uv_async_t async_;
+  bool async_open_ = false;
+  std::vector<Slot> slots_;  // one per thread; never resized once threads run
+  std::vector<std::thread> threads_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> jobs_;
+  bool stopping_ = false;
+  std::vector<std::pair<std::shared_ptr<http::HttpResponder>, http::HttpResponse>> answers_;
+  std::function<void()> on_closed_;
+};
+
+KinesisApiServer::KinesisApiServer() = default;
 
 Result<std::unique_ptr<KinesisApiServer>> KinesisApiServer::Create(uv_loop_t* loop, Broker* broker,
                                                                    const ApiOptions& options) {
@@ -67,6 +200,12 @@ Result<std::unique_ptr<KinesisApiServer>> KinesisApiServer::Create(uv_loop_t* lo
   }
   self->subscriptions_ =
       std::make_unique<Subscriptions>(loop, broker, options.clock, SubscriptionOptions{});
+  if (options.workers < 0 || options.workers > 64) {
+    return InvalidArgument("broker.api.workers must be 0..64, not " +
+                           std::to_string(options.workers));
+  }
+  self->loop_ = loop;
+  self->broker_ = broker;
   http::HttpServerOptions ho;
   ho.host = host;
   ho.port = port;
@@ -86,16 +225,28 @@ KinesisApiServer::~KinesisApiServer() = default;
 
 Status KinesisApiServer::Start() {
   RETURN_IF_ERROR(http_->Start());
+  // Made once listening: a server that never started has no async handle on the loop to close.
+  if (options_.workers > 0) {
+    ASSIGN_OR_RETURN(workers_, Workers::Create(loop_, broker_, options_));
+  }
   SLUICE_LOG(Info, "kinesis api listening")
       .With("listen", options_.listen)
       .With("port", http_->port())
-      .With("auth", verifier_ ? "sigv4" : "none");
+      .With("auth", verifier_ ? "sigv4" : "none")
+      .With("workers", options_.workers);
   return Status::Ok();
 }
 
 void KinesisApiServer::Stop(std::function<void()> on_closed) {
-  subscriptions_->Close(
-      [this, cb = std::move(on_closed)]() mutable { http_->Stop(std::move(cb)); });
+  auto rest = [this, cb = std::move(on_closed)]() mutable {
+    subscriptions_->Close([this, cb = std::move(cb)]() mutable { http_->Stop(std::move(cb)); });
+  };
+  // The workers first: the puts they have taken are answered while connections are still open.
+  if (workers_) {
+    workers_->Stop(std::move(rest));
+  } else {
+    rest();
+  }
 }
 
 int KinesisApiServer::port() const { return http_->port(); }
@@ -104,7 +255,34 @@ void KinesisApiServer::Serve(http::HttpRequest& req, http::HttpResponse* resp) {
   char id[40];
   snprintf(id, sizeof(id), "%016" PRIx64 "-%08x", ++request_counter_,
            static_cast<unsigned>(options_.clock->NowMs() & 0xffffffff));
+  const std::string* target = req.Header("x-amz-target");
+  if (workers_ && req.method == "POST" && target != nullptr) {
+    std::string_view t = *target;
+    bool firehose = t.substr(0, kFirehosePrefix.size()) == kFirehosePrefix;
+    bool kinesis = t.substr(0, kTargetPrefix.size()) == kTargetPrefix;
+    std::string_view op = t.substr(firehose ? kFirehosePrefix.size() : kTargetPrefix.size());
+    if ((firehose || kinesis) && PutsRecords(firehose, op)) {
+      auto moved = std::make_shared<http::HttpRequest>(std::move(req));
+      resp->defer = [this, moved, rid = std::string(id)](std::shared_ptr<http::HttpResponder> r) {
+        workers_->Submit([this, moved, rid, r = std::move(r)](Workers::Slot& slot) {
+          http::HttpResponse out;
+          out.headers.emplace_back("x-amzn-RequestId", rid);
+          {
+            std::shared_lock<std::shared_mutex> lock(StreamRemovalLock());
+            Answer(slot.kinesis.get(), slot.firehose.get(), *moved, &out);
+          }
+          workers_->Answer(r, std::move(out));
+        });
+      };
+      return;
+    }
+  }
   resp->headers.emplace_back("x-amzn-RequestId", id);
+  Answer(api_.get(), firehose_.get(), req, resp);
+}
+
+void KinesisApiServer::Answer(KinesisApi* kinesis, FirehoseApi* firehose_api,
+                              http::HttpRequest& req, http::HttpResponse* resp) {
   if (req.method != "POST") {
     JsonError(resp, req.method == "GET" && req.target == "/" ? 400 : 404,
               "UnknownOperationException",
@@ -130,7 +308,8 @@ void KinesisApiServer::Serve(http::HttpRequest& req, http::HttpResponse* resp) {
   }
   ApiReply reply;
   if (firehose) {
-    firehose_->Handle(std::string_view(*target).substr(kFirehosePrefix.size()), req.body, &reply);
+    firehose_api->Handle(std::string_view(*target).substr(kFirehosePrefix.size()), req.body,
+                         &reply);
   } else if (target == nullptr ||
              std::string_view(*target).substr(0, kTargetPrefix.size()) != kTargetPrefix) {
     JsonError(resp, 400, "UnknownOperationException",
@@ -139,13 +318,14 @@ void KinesisApiServer::Serve(http::HttpRequest& req, http::HttpResponse* resp) {
     return;
   } else if (std::string_view operation = std::string_view(*target).substr(kTargetPrefix.size());
              operation == "SubscribeToShard") {
+    // Only on the loop: Serve never sends it to a worker.
     SubscriptionStart start;
-    if (api_->PrepareSubscribe(req.body, &reply, &start) &&
+    if (kinesis->PrepareSubscribe(req.body, &reply, &start) &&
         subscriptions_->Start(start, resp, &reply)) {
       return;  // streamed
     }
   } else {
-    api_->Handle(operation, req.body, &reply);
+    kinesis->Handle(operation, req.body, &reply);
   }
   resp->status = reply.status;
   resp->headers.emplace_back("Content-Type", "application/x-amz-json-1.1");

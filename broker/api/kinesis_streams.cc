@@ -1,5 +1,6 @@
 // Control-plane operations: streams, shards, resharding, retention, tags.
 #include <algorithm>
+#include <mutex>
 
 #include "broker/api/kinesis_call.h"
 
@@ -121,7 +122,12 @@ void KinesisApi::DeleteStream(Call& c) {
                " has registered consumers; set EnforceConsumerDeletion to delete it anyway.");
     return;
   }
-  Status st = broker_->DeleteStream(name);
+  Status st;
+  {
+    // No worker thread is putting through the Stream* this frees.
+    std::unique_lock<std::shared_mutex> lock(StreamRemovalLock());
+    st = broker_->DeleteStream(name);
+  }
   if (!st.ok()) {
     FailFrom(c, st, "DeleteStream " + name);
     return;

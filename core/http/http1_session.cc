@@ -1,6 +1,6 @@
-// HTTP/1.1 on a connection, parsed by http-parser: keep-alive, pipelining (answered in order,
-// since the handler answers synchronously), Expect: 100-continue, chunked request bodies, and
-// chunked streamed responses.
+// HTTP/1.1 on a connection, parsed by http-parser: keep-alive, pipelining (answered in order:
+// while an answer is deferred the parser pauses), Expect: 100-continue, chunked request bodies,
+// and chunked streamed responses.
 //
 // Pipelining is bounded: once the answers waiting on the connection reach its output bound the
 // parser pauses, the unparsed rest of the read is kept (at most one read buffer) and the socket
@@ -67,6 +67,17 @@ class Http1BodyWriter final : public HttpBodyWriter {
   std::function<void()> on_close_;
 };
 
+// The deferred answer of the request an Http1Session waits on.
+class Http1Responder final : public HttpResponder {
+ public:
+  explicit Http1Responder(Http1Session* session) : session_(session) {}
+  void Complete(HttpResponse response) override;
+  void Detach() { session_ = nullptr; }
+
+ private:
+  Http1Session* session_;
+};
+
 class Http1Session final : public ProtocolSession {
  public:
   explicit Http1Session(Connection* conn) : conn_(conn) {
@@ -103,6 +114,7 @@ class Http1Session final : public ProtocolSession {
 
   ~Http1Session() override {
     if (writer_) writer_->Detach();
+    if (deferred_) deferred_->Detach();
     ReleaseCharged();
   }
 
@@ -112,12 +124,16 @@ class Http1Session final : public ProtocolSession {
       backlog_.append(data, n);
       return true;
     }
+    in_parser_ = true;
     size_t used = http_parser_execute(&parser_, &settings_, data, n);
+    in_parser_ = false;
     if (fatal_) return false;
     if (parser_.http_errno != HPE_OK || used != n) {
       if (parser_.http_errno == HPE_PAUSED) {
         if (stalled_) backlog_.assign(data + used, n - used);
-        return true;
+        // An answer deferred and completed within this parse: go on with what follows.
+        if (stalled_ && !deferred_ && !close_ && !conn_->OutputFull()) return Resume();
+        return !close_;
       }
       std::string msg = std::string("malformed HTTP/1.1 request: ") +
                         http_errno_description(static_cast<http_errno>(parser_.http_errno));
@@ -127,11 +143,11 @@ class Http1Session final : public ProtocolSession {
     return !close_;
   }
 
-  bool Busy() const override { return writer_ != nullptr && writer_->open(); }
+  bool Busy() const override { return (writer_ != nullptr && writer_->open()) || deferred_; }
   bool Stalled() const override { return stalled_; }
 
   bool Resume() override {
-    if (!stalled_) return true;
+    if (!stalled_ || deferred_) return true;  // a deferred answer resumes when it completes
     stalled_ = false;
     http_parser_pause(&parser_, 0);
     std::string rest = std::move(backlog_);
@@ -222,8 +238,8 @@ class Http1Session final : public ProtocolSession {
 
   int OnComplete() {
     conn_->RequestFinished();
-    bool keep_alive = http_should_keep_alive(&parser_) != 0;
-    bool head = parser_.method == HTTP_HEAD;
+    keep_alive_ = http_should_keep_alive(&parser_) != 0;
+    head_ = parser_.method == HTTP_HEAD;
     HttpResponse resp;
     if (conn_->ServerFull()) {
       resp.status = 503;
@@ -234,14 +250,19 @@ class Http1Session final : public ProtocolSession {
       conn_->handler()(req_, &resp);
     }
     req_.body = std::string();
-    ReleaseCharged();
-    std::string* out = conn_->out();
-    AppendStatusLine(resp.status, out);
-    for (const auto& [k, v] : resp.headers) {
-      out->append(k).append(": ").append(v).append("\r\n");
+    if (resp.defer) {
+      // Parse nothing more until the answer comes (the request's bytes stay charged).
+      stalled_ = true;
+      http_parser_pause(&parser_, 1);
+      deferred_ = std::make_shared<Http1Responder>(this);
+      auto defer = std::move(resp.defer);
+      defer(deferred_);
+      return 0;
     }
-    out->append("Server: ").append(conn_->options().server_name).append("\r\n");
+    ReleaseCharged();
     if (resp.stream) {
+      std::string* out = conn_->out();
+      AppendHead(resp, out);
       out->append("Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
       writer_ = std::make_shared<Http1BodyWriter>(conn_);
       conn_->Flush();
@@ -249,17 +270,48 @@ class Http1Session final : public ProtocolSession {
       resp.stream(writer_);
       return 0;
     }
+    Answer(std::move(resp));
+    return 0;
+  }
+
+ public:
+  // The deferred answer (Http1Responder::Complete): queued, then the requests that came after
+  // it are parsed.
+  void Completed(HttpResponse resp) {
+    deferred_.reset();
+    ReleaseCharged();
+    resp.stream = nullptr;
+    Answer(std::move(resp));
+    if (in_parser_) return;  // Feed goes on once the parser returns
+    bool ok = !close_;
+    if (ok && !conn_->OutputFull()) ok = Resume();
+    if (!ok) conn_->CloseAfterWrite();
+    conn_->SessionProgressed();
+  }
+
+ private:
+  void AppendHead(const HttpResponse& resp, std::string* out) {
+    AppendStatusLine(resp.status, out);
+    for (const auto& [k, v] : resp.headers) {
+      out->append(k).append(": ").append(v).append("\r\n");
+    }
+    out->append("Server: ").append(conn_->options().server_name).append("\r\n");
+  }
+
+  // Queues a whole answer to the current request; pauses the parser when answers pile up.
+  void Answer(HttpResponse resp) {
+    std::string* out = conn_->out();
+    AppendHead(resp, out);
     out->append("Content-Length: ").append(std::to_string(resp.body.size())).append("\r\n");
-    out->append(keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
-    if (!head) conn_->QueueOwned(std::move(resp.body));
-    if (!keep_alive) {
+    out->append(keep_alive_ ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
+    if (!head_) conn_->QueueOwned(std::move(resp.body));
+    if (!keep_alive_) {
       close_ = true;
     } else if (conn_->OutputFull()) {
       // Answers are piling up unread: parse nothing more until they drain.
       stalled_ = true;
       http_parser_pause(&parser_, 1);
     }
-    return 0;
   }
 
   void SendError(int status, const std::string& message) {
@@ -283,7 +335,18 @@ class Http1Session final : public ProtocolSession {
   size_t charged_ = 0;          // bytes of the current request charged to the server's budget
   bool body_reserved_ = false;  // its Content-Length was charged at the head
   std::shared_ptr<Http1BodyWriter> writer_;
+  std::shared_ptr<Http1Responder> deferred_;  // the answer the connection waits for
+  bool in_parser_ = false;                    // inside http_parser_execute
+  bool keep_alive_ = true;                    // of the current request
+  bool head_ = false;                         // the current request is a HEAD
 };
+
+void Http1Responder::Complete(HttpResponse response) {
+  if (session_ == nullptr) return;
+  Http1Session* s = session_;
+  session_ = nullptr;
+  s->Completed(std::move(response));
+}
 
 }  // namespace
 

@@ -56,6 +56,19 @@ class Http2BodyWriter final : public HttpBodyWriter {
   std::function<void()> on_close_;
 };
 
+// The deferred answer of one stream.
+class Http2Responder final : public HttpResponder {
+ public:
+  Http2Responder(Http2Session* session, int32_t stream_id)
+      : session_(session), stream_id_(stream_id) {}
+  void Complete(HttpResponse response) override;
+  void Detach() { session_ = nullptr; }
+
+ private:
+  Http2Session* session_;
+  int32_t stream_id_;
+};
+
 struct Http2Stream {
   int32_t id = 0;
   HttpRequest request;
@@ -73,6 +86,7 @@ class Http2Session final : public ProtocolSession {
   explicit Http2Session(Connection* conn) : conn_(conn) {}
 
   ~Http2Session() override {
+    for (auto& [id, r] : deferred_) r->Detach();
     for (auto& [id, st] : streams_) {
       if (st->writer) st->writer->Detach();
       conn_->ReleaseRequest(st->charged);
@@ -112,7 +126,22 @@ class Http2Session final : public ProtocolSession {
     return Pump();
   }
 
-  bool Busy() const override { return streaming_ > 0; }
+  bool Busy() const override { return streaming_ > 0 || !deferred_.empty(); }
+
+  // The deferred answer of stream `id` (Http2Responder::Complete); dropped when the peer reset
+  // the stream meanwhile.
+  void Completed(int32_t id, HttpResponse resp) {
+    deferred_.erase(id);
+    Http2Stream* st = Find(id);
+    if (st == nullptr || st->responded) return;
+    conn_->ReleaseRequest(st->charged);
+    st->charged = 0;
+    resp.stream = nullptr;
+    Respond(st, std::move(resp));
+    if (in_recv_) return;  // Feed() pumps once nghttp2 returns
+    if (!Pump()) conn_->CloseAfterWrite();
+    conn_->SessionProgressed();
+  }
 
   size_t HeldBytes() const override {
     size_t n = 0;
@@ -234,6 +263,13 @@ class Http2Session final : public ProtocolSession {
     HttpResponse resp;
     self->conn_->handler()(st->request, &resp);
     st->request.body = std::string();
+    if (resp.defer) {  // the request's bytes stay charged until the answer
+      auto r = std::make_shared<Http2Responder>(self, st->id);
+      self->deferred_[st->id] = r;
+      auto defer = std::move(resp.defer);
+      defer(r);
+      return 0;
+    }
     self->conn_->ReleaseRequest(st->charged);
     st->charged = 0;
     self->Respond(st, std::move(resp));
@@ -339,6 +375,7 @@ class Http2Session final : public ProtocolSession {
   Connection* conn_;
   nghttp2_session* session_ = nullptr;
   std::map<int32_t, std::unique_ptr<Http2Stream>> streams_;
+  std::map<int32_t, std::shared_ptr<Http2Responder>> deferred_;  // answers still to come
   int receiving_ = 0;
   int streaming_ = 0;
   bool in_recv_ = false;
@@ -356,6 +393,13 @@ void Http2BodyWriter::End() {
   if (!open()) return;
   ended_ = true;
   session_->ResumeStream(stream_id_);
+}
+
+void Http2Responder::Complete(HttpResponse response) {
+  if (session_ == nullptr) return;
+  Http2Session* s = session_;
+  session_ = nullptr;
+  s->Completed(stream_id_, std::move(response));
 }
 
 size_t Http2BodyWriter::pending_bytes() const {

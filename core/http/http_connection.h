@@ -74,6 +74,9 @@ class Connection final {
   void RequestStarted();   // the first byte of a request arrived
   void RequestFinished();  // a whole request arrived
   void OnBodyProgress();   // for streamed bodies: writes completing count as activity
+  // After a session queued bytes outside Feed (a deferred answer): writes them and reads again
+  // when the session no longer holds back.
+  void SessionProgressed();
 
   const HttpServerOptions& options() const;
   HttpHandler& handler();

@@ -211,6 +211,11 @@ void Connection::RequestStarted() {
 void Connection::RequestFinished() { request_started_ms_ = 0; }
 void Connection::OnBodyProgress() { last_activity_ms_ = Now(); }
 
+void Connection::SessionProgressed() {
+  Flush();
+  if (!closing_) Account();
+}
+
 void Connection::OnRead(const char* data, ssize_t n) {
   if (n == 0) return;
   if (n < 0) {  // EOF or error

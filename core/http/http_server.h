@@ -7,8 +7,9 @@
 // `idle_timeout`, or takes longer than `request_timeout` to deliver one request, is closed.
 //
 // THREADING: everything runs on the loop's thread: Create, Start, Stop, the handler and every
-// HttpBodyWriter method. OWNERSHIP: the loop is not owned and must outlive the server; the server
-// must not be destroyed before the `on_closed` callback of Stop() has run (or before Start()).
+// HttpBodyWriter and HttpResponder method. OWNERSHIP: the loop is not owned and must outlive the
+// server; the server must not be destroyed before the `on_closed` callback of Stop() has run (or
+// before Start()).
 #pragma once
 
 #include <uv.h>
@@ -53,6 +54,18 @@ class HttpBodyWriter {
   virtual void SetOnClose(std::function<void()> on_close) = 0;
 };
 
+struct HttpResponse;
+
+// An answer the handler gives later (its work runs on another thread): Complete() hands it to
+// the connection, on the loop's thread, never from inside the `defer` callback itself. Once the
+// connection or the HTTP/2 stream is gone, Complete drops the answer. Meanwhile an HTTP/1.1
+// connection reads no further request (answers stay in order); HTTP/2 streams go on.
+class HttpResponder {
+ public:
+  virtual ~HttpResponder() = default;
+  virtual void Complete(HttpResponse response) = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   Headers headers;
@@ -60,6 +73,9 @@ struct HttpResponse {
   // When set, `body` is ignored and the response is streamed: the callback gets the writer once
   // the headers are queued (HTTP/2: DATA frames; HTTP/1.1: chunked encoding).
   std::function<void(std::shared_ptr<HttpBodyWriter>)> stream;
+  // When set, everything else is ignored: the callback gets the responder that answers later
+  // (a deferred answer is not streamed). The request's bytes stay charged until it does.
+  std::function<void(std::shared_ptr<HttpResponder>)> defer;
 };
 
 using HttpHandler = std::function<void(HttpRequest& request, HttpResponse* response)>;

@@ -18,10 +18,11 @@ export { sdk };
 
 export const CREDENTIALS = { accessKeyId: 'AKIDSLUICETEST', secretAccessKey: 'sluice-test-secret' };
 
+// Puts run on 2 worker threads, as the daemon's API does by default (broker.api.workers).
 export async function startServer(args = []) {
   const bin = process.env.KINESIS_API_TESTSERVER;
   if (!bin) throw new Error('KINESIS_API_TESTSERVER must name the kinesis_api_testserver binary');
-  const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(bin, ['--workers', '2', ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout });
   const port = await new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`test server exited with ${code}`)));

@@ -43,7 +43,8 @@ void Shutdown(App* app) {
 int Usage(const char* why) {
   fprintf(stderr,
           "kinesis_api_testserver: %s\nusage: kinesis_api_testserver [--port N] "
-          "[--auth KEY:SECRET] [--data-dir DIR] [--max-body-size BYTES] [--provisioned]\n",
+          "[--auth KEY:SECRET] [--data-dir DIR] [--max-body-size BYTES] [--provisioned] "
+          "[--workers N]\n",
           why);
   return 2;
 }
@@ -69,6 +70,8 @@ int main(int argc, char** argv) {
       data_dir = argv[++i];
     } else if (a == "--max-body-size" && has_value) {
       opts.max_body_size = strtoull(argv[++i], nullptr, 10);
+    } else if (a == "--workers" && has_value) {
+      opts.workers = atoi(argv[++i]);
     } else if (a == "--provisioned") {
       provisioned = true;
     } else {

@@ -162,6 +162,52 @@ TEST_F(Http2ServerTest, ServesConcurrentStreamsWithLargeBodies) {
   ASSERT_NE(seen[0].Header(":authority"), nullptr);  // SDKs sign it over HTTP/2
 }
 
+// The first of three streams is answered 30 ms later from a timer (a deferred answer); the
+// others at once: every stream gets its own answer, the deferred one last.
+TEST_F(Http2ServerTest, DeferredAnswerLetsOtherStreamsGoOn) {
+  struct Later {
+    uv_timer_t timer;
+    std::shared_ptr<HttpResponder> responder;
+    std::vector<int>* order;
+  };
+  std::vector<int> order;  // the requests answered, in order (1: the deferred one)
+  int n = 0;
+  Start({}, [&](HttpRequest&, HttpResponse* resp) {
+    int k = ++n;
+    if (k > 1) {
+      order.push_back(k);
+      resp->body = "now";
+      return;
+    }
+    resp->defer = [this, &order](std::shared_ptr<HttpResponder> r) {
+      auto* l = new Later{{}, std::move(r), &order};
+      uv_timer_init(&loop_, &l->timer);
+      l->timer.data = l;
+      uv_timer_start(
+          &l->timer,
+          [](uv_timer_t* h) {
+            auto* l = static_cast<Later*>(h->data);
+            l->order->push_back(1);
+            HttpResponse resp;
+            resp.status = 201;
+            resp.body = "later";
+            l->responder->Complete(std::move(resp));
+            uv_close(reinterpret_cast<uv_handle_t*>(h),
+                     [](uv_handle_t* c) { delete static_cast<Later*>(c->data); });
+          },
+          30, 0);
+    };
+  });
+  H2Client c(&loop_, server_->port(), 3, "x");
+  Run(&c);
+  ASSERT_TRUE(c.finished);
+  ASSERT_EQ(c.results.size(), 3u);
+  int later = 0;
+  for (auto& [id, r] : c.results) later += r.status == 201 && r.body == "later" ? 1 : 0;
+  EXPECT_EQ(later, 1);
+  EXPECT_EQ(order, (std::vector<int>{2, 3, 1}));
+}
+
 TEST_F(Http2ServerTest, BodyOverLimitGets413) {
   HttpServerOptions opts;
   opts.max_body_size = 1000;

@@ -66,6 +66,97 @@ TEST_F(HttpServerTest, KeepAliveServesPipelinedRequestsInOrder) {
   EXPECT_FALSE(peer_closed_);
 }
 
+// A handler that defers every request whose target starts with /slow and answers it 20 ms later
+// from a timer on the loop (as a worker's result comes back); others are answered at once.
+struct Deferrer {
+  explicit Deferrer(uv_loop_t* loop) : loop(loop) {}
+  void Handle(HttpRequest& req, HttpResponse* resp) {
+    events.push_back("handle " + req.target);
+    if (req.target.rfind("/slow", 0) != 0) {
+      resp->body = "now " + req.target;
+      return;
+    }
+    std::string target = req.target, body = std::move(req.body);
+    resp->defer = [this, target, body](std::shared_ptr<HttpResponder> r) {
+      auto* t = new Later{{}, this, std::move(r), target + " " + body};
+      uv_timer_init(loop, &t->timer);
+      t->timer.data = t;
+      uv_timer_start(
+          &t->timer,
+          [](uv_timer_t* h) {
+            auto* l = static_cast<Later*>(h->data);
+            l->owner->events.push_back("complete " + l->text);
+            HttpResponse resp;
+            resp.status = 202;
+            resp.body = "later " + l->text;
+            l->responder->Complete(std::move(resp));
+            uv_close(reinterpret_cast<uv_handle_t*>(h),
+                     [](uv_handle_t* c) { delete static_cast<Later*>(c->data); });
+          },
+          20, 0);
+    };
+  }
+  struct Later {
+    uv_timer_t timer;
+    Deferrer* owner;
+    std::shared_ptr<HttpResponder> responder;
+    std::string text;
+  };
+  uv_loop_t* loop;
+  std::vector<std::string> events;
+};
+
+TEST_F(HttpServerTest, DeferredAnswersKeepPipelinedRequestsInOrder) {
+  Deferrer d(&loop_);
+  auto s = HttpServer::Create(&loop_, {},
+                              [&d](HttpRequest& req, HttpResponse* resp) { d.Handle(req, resp); });
+  ASSERT_TRUE(s.ok());
+  server_ = std::move(*s);
+  ASSERT_TRUE(server_->Start().ok());
+  std::string reqs = "POST /slow1 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab" +
+                     std::string("GET /fast2 HTTP/1.1\r\nHost: x\r\n\r\n") +
+                     "GET /slow3 HTTP/1.1\r\nHost: x\r\n\r\n" +
+                     "GET /fast4 HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::string got = Exchange(reqs, [](const std::string& r) { return CountResponses(r) == 4; });
+  // A request after a deferred one is not even parsed before that one's answer.
+  EXPECT_EQ(d.events,
+            (std::vector<std::string>{"handle /slow1", "complete /slow1 ab", "handle /fast2",
+                                      "handle /slow3", "complete /slow3 ", "handle /fast4"}));
+  size_t a = got.find("later /slow1 ab"), b = got.find("now /fast2"), c = got.find("later /slow3"),
+         e = got.find("now /fast4");
+  ASSERT_NE(e, std::string::npos) << got;
+  EXPECT_LT(a, b);
+  EXPECT_LT(b, c);
+  EXPECT_LT(c, e);
+  EXPECT_EQ(got.rfind("HTTP/1.1 202 ", 0), 0u) << got;
+  EXPECT_FALSE(peer_closed_);
+}
+
+TEST_F(HttpServerTest, ADeferredAnswerAfterTheConnectionClosedIsDropped) {
+  std::shared_ptr<HttpResponder> kept;
+  auto s = HttpServer::Create(&loop_, {}, [&](HttpRequest&, HttpResponse* resp) {
+    resp->defer = [&](std::shared_ptr<HttpResponder> r) {
+      kept = std::move(r);
+      // The server stops (closing the connection) before the answer comes.
+      server_->Stop([&] {
+        stopped_++;
+        HttpResponse late;
+        late.body = "too late";
+        kept->Complete(std::move(late));  // the connection is gone: nothing happens
+      });
+    };
+  });
+  ASSERT_TRUE(s.ok());
+  server_ = std::move(*s);
+  ASSERT_TRUE(server_->Start().ok());
+  RawClient client(&loop_, server_->port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n", nullptr);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  EXPECT_EQ(stopped_, 1);
+  ASSERT_NE(kept, nullptr);
+  EXPECT_EQ(client.received, "");
+  EXPECT_TRUE(client.peer_closed);
+}
+
 TEST_F(HttpServerTest, ChunkedBodyAndExpectContinue) {
   StartServer();
   std::string req =
