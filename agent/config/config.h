@@ -57,7 +57,7 @@ struct ApiOptions {
   std::optional<ListenAddress> listen;  // unset: the API server is off
   std::vector<ApiCredential> auth;      // empty: no authentication (loopback only)
   uint64_t max_body_size = 16u << 20;
-  int workers = 2;  // threads for the calls that put records; 0: on the event loop
+  int workers = 0;  // threads for the calls that put records; 0: on the event loop
 };
 
 struct BrokerSection {

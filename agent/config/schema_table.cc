@@ -99,11 +99,12 @@ constexpr Field kApiFields[] = {
      .set = SET(c.config->broker.api.max_body_size = v.size)},
     {.key = "workers",
      .type = Type::kInt,
-     .default_text = "2",
+     .default_text = "0",
      .min = 0,
      .max = 64,
      .doc = "Threads that verify and append the calls that put records (PutRecords, PutRecord, "
-            "Firehose PutRecordBatch and PutRecord) beside the event loop; 0: on the loop.",
+            "Firehose PutRecordBatch and PutRecord) beside the event loop; 0: on the loop. For a "
+            "central daemon with cores to spare (see docs/performance.md).",
      .set = SET(c.config->broker.api.workers = int(v.integer))},
 };
 constexpr Section kApiSection {

@@ -18,7 +18,8 @@ export { sdk };
 
 export const CREDENTIALS = { accessKeyId: 'AKIDSLUICETEST', secretAccessKey: 'sluice-test-secret' };
 
-// Puts run on 2 worker threads, as the daemon's API does by default (broker.api.workers).
+// Puts run on 2 worker threads (broker.api.workers: 2), so every SDK test covers that path; the
+// daemon tests cover the default (on the loop).
 export async function startServer(args = []) {
   const bin = process.env.KINESIS_API_TESTSERVER;
   if (!bin) throw new Error('KINESIS_API_TESTSERVER must name the kinesis_api_testserver binary');
