@@ -33,6 +33,11 @@ const sluice_option_def kOptions[] = {
     {"append_newline", SLUICE_OPT_BOOL, "true",
      "Append a newline to each record (Firehose concatenates the records it delivers).", 0,
      nullptr},
+    {"calls_in_flight", SLUICE_OPT_INT, "4",
+     "PutRecordBatch calls of one batch sent at once, 1..16 (each on its own connection, or "
+     "multiplexed with http2); their records may reach the stream in another order than the "
+     "batch's.",
+     0, nullptr},
     SLUICE_AWS_JSON_OPTIONS,
     {nullptr, SLUICE_OPT_STRING, nullptr, nullptr, 0, nullptr},
 };
@@ -46,6 +51,11 @@ class FirehoseSink final : public Sink {
     s->stream_ = opts.Get("delivery_stream");
     if (s->stream_.empty()) return Made::Error("delivery_stream must not be empty");
     s->newline_ = opts.GetBool("append_newline", true);
+    int64_t in_flight = opts.GetInt("calls_in_flight", 4);
+    if (in_flight < 1 || in_flight > 16) {
+      return Made::Error("calls_in_flight must be 1..16, not " + std::to_string(in_flight));
+    }
+    s->in_flight_ = static_cast<size_t>(in_flight);
     auto client = sink::AwsJsonClient::Create(sink::ReadAwsJsonConfig(opts, "firehose"));
     if (!client.ok()) return Made::Error(client.status().message());
     s->client_ = std::move(*client);
@@ -69,19 +79,38 @@ class FirehoseSink final : public Sink {
       entries_.push_back({i, r.data});
     }
     if (rejected > 0) host_.Count("records_rejected", rejected);
-    for (const sink::CallRange& call : PlanCalls(entries_, newline_)) {
-      body_.clear();
-      AppendPutRecordBatchBody(stream_, entries_, call, newline_, &body_);
-      sink::AwsBatchAnswer a = Put(call.count);
-      if (!a.call_ok && a.loud && sink::LoudAttempt(batch.attempt())) {
-        host_.Log(SLUICE_LOG_ERROR, "PutRecordBatch to " + stream_ + " failed: " + a.error_code +
-                                        ": " + a.error_message + "; retrying");
+    // Up to in_flight_ calls at once, a round at a time.
+    std::vector<sink::CallRange> calls = PlanCalls(entries_, newline_);
+    for (size_t first = 0; first < calls.size(); first += in_flight_) {
+      size_t round = std::min(in_flight_, calls.size() - first);
+      bodies_.resize(std::max(bodies_.size(), round));
+      views_.clear();
+      for (size_t k = 0; k < round; ++k) {
+        bodies_[k].clear();
+        AppendPutRecordBatchBody(stream_, entries_, calls[first + k], newline_, &bodies_[k]);
+        views_.push_back(bodies_[k]);
+        host_.Count("requests", 1);
+        host_.Count("bytes_sent", bodies_[k].size());
       }
-      auto [put, failed] = out.Apply(a, call.count, [&](size_t k) {
-        return std::span<const size_t>(&entries_[call.first + k].index, 1);
-      });
-      if (put > 0) host_.Count("records_put", put);
-      if (failed > 0) host_.Count("records_failed", failed);
+      std::vector<Result<sink::HttpResponse>> answers =
+          client_->CallAll("Firehose_20150804.PutRecordBatch", views_);
+      for (size_t k = 0; k < round; ++k) {
+        const sink::CallRange call = calls[first + k];
+        sink::AwsBatchAnswer a =
+            answers[k].ok()
+                ? ParsePutRecordBatchAnswer(answers[k]->status, answers[k]->body, call.count)
+                : ParsePutRecordBatchAnswer(0, {}, call.count, answers[k].status().message());
+        if (!a.call_ok) host_.Count("requests_failed", 1);
+        if (!a.call_ok && a.loud && sink::LoudAttempt(batch.attempt())) {
+          host_.Log(SLUICE_LOG_ERROR, "PutRecordBatch to " + stream_ + " failed: " + a.error_code +
+                                          ": " + a.error_message + "; retrying");
+        }
+        auto [put, failed] = out.Apply(a, call.count, [&](size_t j) {
+          return std::span<const size_t>(&entries_[call.first + j].index, 1);
+        });
+        if (put > 0) host_.Count("records_put", put);
+        if (failed > 0) host_.Count("records_failed", failed);
+      }
     }
     return out.Finish();
   }
@@ -98,23 +127,14 @@ class FirehoseSink final : public Sink {
  private:
   uint32_t Backoff(uint32_t attempt) { return sink::FirehoseBackoffMs(attempt, unit_(rng_)); }
 
-  // Sends the PutRecordBatch body_ of `expected` records.
-  sink::AwsBatchAnswer Put(size_t expected) {
-    host_.Count("requests", 1);
-    host_.Count("bytes_sent", body_.size());
-    auto resp = client_->Call("Firehose_20150804.PutRecordBatch", body_);
-    sink::AwsBatchAnswer a =
-        resp.ok() ? ParsePutRecordBatchAnswer(resp->status, resp->body, expected)
-                  : ParsePutRecordBatchAnswer(0, {}, expected, resp.status().message());
-    if (!a.call_ok) host_.Count("requests_failed", 1);
-    return a;
-  }
-
   Host host_;
   std::string stream_;
   bool newline_ = true;
   std::unique_ptr<sink::AwsJsonClient> client_;
   std::vector<BatchEntry> entries_;
+  size_t in_flight_ = 4;
+  std::vector<std::string> bodies_;  // of the calls of a round, reused
+  std::vector<std::string_view> views_;
   std::string body_;
   std::mt19937_64 rng_;
   std::uniform_real_distribution<double> unit_{0.0, 1.0};
