@@ -1,15 +1,18 @@
 // Benchmark: the kinesis sink from one edge daemon into a central sluice (SigV4 on), without and
 // with KPL aggregation.
 //   node sink_bench.mjs --sluice PATH --loadgen PATH [--seconds 4] [--size 200] [--shards 4]
-//                       [--edge-shards 2] [--concurrency 4]
+//                       [--edge-shards 2] [--concurrency 4] [--calls-in-flight 4]
+//                       [--latency-ms 0] [--modes none,kpl]
 // The edge's stream (--edge-shards shards) is filled first through its own Kinesis API by
 // kinesis_loadgen (records of --size bytes, 500 keys); then the edge is started again with a
 // delivery (kinesis sink, its `concurrency` workers each sending one batch at a time, its calls
 // `calls_in_flight` at once) and timed from its start to the last record delivered (its
 // /status). Prints, per mode, MB/s of record bytes, records/s, the edge's and the central's CPU
 // seconds per GB, the edge's peak RSS and the sink's counters, as JSON lines and a Markdown
-// table.
+// table. With --latency-ms, the edge reaches the central through a proxy that holds every chunk
+// half that long each way: a round trip as to a regional endpoint.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { freePort, startDaemon, adminOf, adminAddress, untilDelivered, usage, stop } from '../daemons.mjs';
@@ -28,6 +31,9 @@ const SHARDS = Number(args.shards ?? 4);
 const CONCURRENCY = Number(args.concurrency ?? 4);
 // The edge stream's shards: a delivery's workers each read their share of them.
 const EDGE_SHARDS = Number(args['edge-shards'] ?? 2);
+const IN_FLIGHT = Number(args['calls-in-flight'] ?? 4);
+const LATENCY_MS = Number(args['latency-ms'] ?? 0);
+const MODES = (args.modes ?? 'none,kpl').split(',');
 const KEY = { id: 'AKIDBENCH', secret: 'bench-secret-key' };
 const plugins = join(dirname(bin), 'plugins');
 const root = mkdtempSync(join(tmpdir(), 'sluice-kinesis-sink-bench-'));
@@ -53,6 +59,24 @@ streams:
 `);
 await adminOf(central);
 
+// The proxy that adds latency: each chunk is forwarded LATENCY_MS / 2 later, in order.
+let sinkPort = apiPort;
+if (LATENCY_MS > 0) {
+  const half = LATENCY_MS / 2;
+  const relay = (from, to) => from.on('data', (chunk) => setTimeout(() => to.write(chunk), half));
+  const proxy = createServer((client) => {
+    const upstream = connect(apiPort, '127.0.0.1');
+    relay(client, upstream);
+    relay(upstream, client);
+    const end = () => { client.destroy(); upstream.destroy(); };
+    client.on('close', end).on('error', end);
+    upstream.on('close', end).on('error', end);
+  });
+  await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  sinkPort = proxy.address().port;
+  process.on('exit', () => proxy.close());
+}
+
 // Fill the edge's stream.
 const edgeDir = join(root, 'edge');
 const { records, base } = await fillWithLoadgen(edgeDir, {
@@ -61,7 +85,7 @@ const { records, base } = await fillWithLoadgen(edgeDir, {
 const bytes = records * SIZE;
 
 const rows = [];
-for (const mode of ['none', 'kpl']) {
+for (const mode of MODES) {
   const edge = start(edgeDir, base + `deliveries:
   - name: bench-${mode}
     stream: logs
@@ -72,7 +96,8 @@ for (const mode of ['none', 'kpl']) {
       type: kinesis
       stream: fleet-${mode}
       aggregation: ${mode}
-      endpoint: http://127.0.0.1:${apiPort}
+      calls_in_flight: ${IN_FLIGHT}
+      endpoint: http://127.0.0.1:${sinkPort}
       access_key_id: ${KEY.id}
       secret_access_key: ${KEY.secret}
 `, `${mode}.log`);
@@ -89,7 +114,8 @@ for (const mode of ['none', 'kpl']) {
     `sluice_delivery_plugin_counter\\{[^}]*counter="${name}"[^}]*\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
   await stop(edge, 'SIGTERM');
   const row = {
-    mode, records, bytes, seconds: +seconds.toFixed(3),
+    mode, calls_in_flight: IN_FLIGHT, latency_ms: LATENCY_MS, records, bytes,
+    seconds: +seconds.toFixed(3),
     mb_per_s: +(bytes / 1e6 / seconds).toFixed(1),
     records_per_s: Math.round(records / seconds),
     edge_cpu_s_per_gb: +(u.cpu / (bytes / 1e9)).toFixed(2),
@@ -110,3 +136,4 @@ for (const r of rows) {
   console.log(`| ${r.mode} | ${r.records} of ${SIZE} B | ${r.mb_per_s} | ${r.records_per_s} | ` +
               `${r.edge_cpu_s_per_gb} | ${r.central_cpu_s_per_gb} | ${r.edge_peak_rss_mib} MiB |`);
 }
+process.exit(0);  // the latency proxy would keep the process alive
