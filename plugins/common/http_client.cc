@@ -13,6 +13,9 @@ namespace {
 
 std::once_flag g_curl_init;
 
+// The code of a SendAll transfer that never reported done (curl_multi_perform failed).
+constexpr int kUnfinished = -1;
+
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
   static_cast<std::string*>(user)->append(data, size * n);
   return size * n;
@@ -165,6 +168,10 @@ void HttpClient::Prepare(const HttpRequest& request, Transfer* t) {
 }
 
 Result<HttpResponse> HttpClient::Finish(const HttpRequest& request, int code, Transfer* t) {
+  if (code == kUnfinished) {
+    return Unavailable(std::string(request.method) + " " + request.url +
+                       ": the transfer did not finish (curl's multi interface failed)");
+  }
   auto rc = static_cast<CURLcode>(code);
   if (rc != CURLE_OK) {
     std::string msg = std::string(curl_easy_strerror(rc));
@@ -195,7 +202,7 @@ std::vector<Result<HttpResponse>> HttpClient::SendAll(std::span<const HttpReques
   while (many_.size() < requests.size()) many_.push_back(curl_easy_init());
   auto* multi = static_cast<CURLM*>(multi_);
   std::vector<Transfer> transfers(requests.size());
-  std::vector<int> codes(requests.size(), CURLE_OK);
+  std::vector<int> codes(requests.size(), kUnfinished);
   std::vector<bool> added(requests.size(), false);
   for (size_t i = 0; i < requests.size(); ++i) {
     transfers[i].h = static_cast<CURL*>(many_[i]);
