@@ -199,7 +199,10 @@ timeout: 2s
         r.inject_failures(2, 503, "backend warming up")
         retried = env.write(200)
         wait_until(lambda: set(retried) <= set(seqs()), what="records after a short outage")
-        assert max(r.request_ids.values()) >= 3, "a retried batch must keep its request id"
+        # Both failed requests were sent again under their request id. (The 200 lines may make
+        # one batch failing twice or, read in two parts under load, two batches failing once.)
+        assert sum(n - 1 for n in r.request_ids.values()) >= 2, \
+            "a retried batch must keep its request id: %s" % r.request_ids
         # The outage is visible: retry and recovery lines name the delivery and the sink.
         with open(os.path.join(env.dir, "daemon.log")) as f:
             log = f.read()
