@@ -80,23 +80,9 @@ Result<HttpResponse> AwsJsonClient::Call(std::string_view target, std::string_vi
   return http_->Send(http);
 }
 
-std::vector<Result<HttpResponse>> AwsJsonClient::CallAll(std::string_view target,
-                                                         std::span<const std::string_view> bodies) {
-  std::vector<Result<HttpResponse>> out(bodies.size(), Result<HttpResponse>(Internal("unsent")));
-  std::vector<HttpRequest> requests;
-  std::vector<size_t> sent;  // out index of each request
-  for (size_t i = 0; i < bodies.size(); ++i) {
-    Result<HttpRequest> r = Signed(target, bodies[i]);
-    if (!r.ok()) {
-      out[i] = r.status();
-      continue;
-    }
-    requests.push_back(std::move(*r));
-    sent.push_back(i);
-  }
-  std::vector<Result<HttpResponse>> answers = http_->SendAll(requests);
-  for (size_t k = 0; k < sent.size(); ++k) out[sent[k]] = std::move(answers[k]);
-  return out;
+Status AwsJsonClient::Start(size_t slot, std::string_view target, std::string_view body) {
+  ASSIGN_OR_RETURN(HttpRequest http, Signed(target, body));
+  return http_->Start(slot, http);
 }
 
 AwsBatchAnswer ParseAwsError(long status, std::string_view body, std::string_view service) {

@@ -41,9 +41,10 @@ class AwsJsonClient final {
   // POSTs `body` with `X-Amz-Target: <target>`, signed. An HTTP error status is a response; a
   // transport failure or missing credentials is an error (kUnavailable).
   Result<HttpResponse> Call(std::string_view target, std::string_view body);
-  // The same call with each of `bodies` at once (HttpClient::SendAll); answers in order.
-  std::vector<Result<HttpResponse>> CallAll(std::string_view target,
-                                            std::span<const std::string_view> bodies);
+  // Calls in flight together (HttpClient::Start and Wait): `body` must stay valid until Wait
+  // returns its slot.
+  Status Start(size_t slot, std::string_view target, std::string_view body);
+  std::pair<size_t, Result<HttpResponse>> Wait() { return http_->Wait(); }
 
   const std::string& url() const { return url_; }
 

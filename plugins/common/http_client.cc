@@ -13,7 +13,7 @@ namespace {
 
 std::once_flag g_curl_init;
 
-// The code of a SendAll transfer that never reported done (curl_multi_perform failed).
+// The code of a started transfer that never reported done (curl_multi_perform failed).
 constexpr int kUnfinished = -1;
 
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
@@ -80,12 +80,18 @@ struct HttpClient::Transfer {
   curl_slist* list = nullptr;
   std::string method;
   HttpResponse resp;
+  // Of a request started with Start(): its method and URL (for Finish's messages), whether it
+  // runs in the multi handle, whether Wait has queued it as done.
+  std::string verb, url;
+  bool running = false, reported = false;
 
   Transfer() = default;
   Transfer(const Transfer&) = delete;
   Transfer& operator=(const Transfer&) = delete;
   ~Transfer() { curl_slist_free_all(list); }
 };
+
+HttpClient::HttpClient(const HttpOptions& options) : options_(options) {}
 
 Result<std::unique_ptr<HttpClient>> HttpClient::Create(const HttpOptions& options) {
   std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
@@ -97,7 +103,11 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(const HttpOptions& option
 
 HttpClient::~HttpClient() {
   if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
-  for (void* h : many_) curl_easy_cleanup(static_cast<CURL*>(h));
+  for (auto& t : slots_) {
+    if (t->h == nullptr) continue;
+    if (t->running) curl_multi_remove_handle(static_cast<CURLM*>(multi_), t->h);
+    curl_easy_cleanup(t->h);
+  }
   if (multi_) curl_multi_cleanup(static_cast<CURLM*>(multi_));
 }
 
@@ -191,52 +201,65 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   return Finish(request, rc, &t);
 }
 
-std::vector<Result<HttpResponse>> HttpClient::SendAll(std::span<const HttpRequest> requests) {
-  std::vector<Result<HttpResponse>> out;
-  out.reserve(requests.size());
-  if (requests.size() <= 1) {
-    for (const HttpRequest& r : requests) out.push_back(Send(r));
-    return out;
-  }
+Status HttpClient::Start(size_t slot, const HttpRequest& request) {
   if (!multi_) multi_ = curl_multi_init();
-  while (many_.size() < requests.size()) many_.push_back(curl_easy_init());
-  auto* multi = static_cast<CURLM*>(multi_);
-  std::vector<Transfer> transfers(requests.size());
-  std::vector<int> codes(requests.size(), kUnfinished);
-  std::vector<bool> added(requests.size(), false);
-  for (size_t i = 0; i < requests.size(); ++i) {
-    transfers[i].h = static_cast<CURL*>(many_[i]);
-    if (transfers[i].h == nullptr) {
-      codes[i] = CURLE_OUT_OF_MEMORY;
-      continue;
-    }
-    Prepare(requests[i], &transfers[i]);
-    curl_easy_setopt(transfers[i].h, CURLOPT_PRIVATE, reinterpret_cast<void*>(i));
-    CURLMcode mc = curl_multi_add_handle(multi, transfers[i].h);
-    if (mc != CURLM_OK) {
-      codes[i] = CURLE_FAILED_INIT;
-      continue;
-    }
-    added[i] = true;
+  if (!multi_) return Internal("curl_multi_init failed");
+  while (slots_.size() <= slot) slots_.push_back(std::make_unique<Transfer>());
+  Transfer& t = *slots_[slot];
+  if (t.running) return Internal("HttpClient::Start: slot " + std::to_string(slot) + " is busy");
+  if (t.h == nullptr) t.h = curl_easy_init();
+  if (t.h == nullptr) return Internal("curl_easy_init failed");
+  Prepare(request, &t);
+  t.verb.assign(request.method);
+  t.url = request.url;
+  curl_easy_setopt(t.h, CURLOPT_PRIVATE, reinterpret_cast<void*>(slot));
+  if (curl_multi_add_handle(static_cast<CURLM*>(multi_), t.h) != CURLM_OK) {
+    return Internal("curl_multi_add_handle failed for " + request.url);
   }
-  // Every transfer has its own timeout (CURLOPT_TIMEOUT_MS): the loop ends when they all have.
-  int running = 1;
-  while (running > 0) {
-    if (curl_multi_perform(multi, &running) != CURLM_OK) break;
+  t.running = true;
+  t.reported = false;
+  ++running_;
+  return Status::Ok();
+}
+
+std::pair<size_t, Result<HttpResponse>> HttpClient::Wait() {
+  if (running_ == 0) return {SIZE_MAX, Internal("HttpClient::Wait: no request in flight")};
+  auto* multi = static_cast<CURLM*>(multi_);
+  // Every transfer has its own timeout (CURLOPT_TIMEOUT_MS), so one ends in time.
+  while (done_.empty()) {
+    int still = 0;
+    if (curl_multi_perform(multi, &still) != CURLM_OK) {
+      for (size_t i = 0; i < slots_.size(); ++i) {
+        if (slots_[i]->running && !slots_[i]->reported) {
+          slots_[i]->reported = true;
+          done_.emplace_back(i, kUnfinished);
+        }
+      }
+      break;
+    }
     int left = 0;
     while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
       if (msg->msg != CURLMSG_DONE) continue;
       void* priv = nullptr;
       curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-      codes[reinterpret_cast<size_t>(priv)] = msg->data.result;
+      auto slot = reinterpret_cast<size_t>(priv);
+      if (slot < slots_.size() && !slots_[slot]->reported) {
+        slots_[slot]->reported = true;
+        done_.emplace_back(slot, msg->data.result);
+      }
     }
-    if (running > 0) curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+    if (done_.empty()) curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
   }
-  for (size_t i = 0; i < requests.size(); ++i) {
-    if (added[i]) curl_multi_remove_handle(multi, transfers[i].h);
-    out.push_back(Finish(requests[i], codes[i], &transfers[i]));
-  }
-  return out;
+  auto [slot, code] = done_.front();
+  done_.pop_front();
+  Transfer& t = *slots_[slot];
+  curl_multi_remove_handle(multi, t.h);
+  t.running = false;
+  --running_;
+  HttpRequest r;
+  r.method = t.verb;
+  r.url = t.url;
+  return {slot, Finish(r, code, &t)};
 }
 
 }  // namespace sluice::sink

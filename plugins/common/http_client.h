@@ -6,13 +6,13 @@
 // (http_proxy, https_proxy, no_proxy), which libcurl reads itself.
 //
 // THREADING: not thread-safe; one HttpClient per sink instance (calls on one instance never
-// overlap; SendAll runs its requests concurrently on the calling thread). OWNERSHIP: a request's
+// overlap; Start/Wait run requests concurrently on the calling thread). OWNERSHIP: a request's
 // body and headers are views that must stay valid during Send; the body is sent without a copy.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
-#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -63,20 +63,26 @@ class HttpClient final {
   // handshake) or Code::kInvalidArgument (a malformed URL or an unsupported option), with
   // curl's message.
   Result<HttpResponse> Send(const HttpRequest& request);
-  // Sends every request at once (each on its own connection, or multiplexed over one with
-  // HTTP/2) and returns their answers in the same order, as Send would. The handles stay for the
-  // next call, so their connections are kept alive too. The caller bounds how many are given.
-  std::vector<Result<HttpResponse>> SendAll(std::span<const HttpRequest> requests);
+  // Requests in flight together (each on its own connection, or multiplexed over one with
+  // HTTP/2), each in a slot (0, 1, ...; a slot keeps its handle, so its connection stays alive
+  // between requests): Start begins `request` in a free slot (its body must stay valid until its
+  // answer); Wait returns once one of them has finished: its slot and answer, as Send would
+  // give it. The caller bounds the slots.
+  Status Start(size_t slot, const HttpRequest& request);
+  std::pair<size_t, Result<HttpResponse>> Wait();
+  size_t in_flight() const { return running_; }
 
  private:
   struct Transfer;
-  explicit HttpClient(const HttpOptions& options) : options_(options) {}
+  explicit HttpClient(const HttpOptions& options);
   void Prepare(const HttpRequest& request, Transfer* t);
   Result<HttpResponse> Finish(const HttpRequest& request, int code, Transfer* t);
   HttpOptions options_;
-  void* curl_ = nullptr;     // CURL*
-  void* multi_ = nullptr;    // CURLM* of SendAll, made on its first use
-  std::vector<void*> many_;  // CURL* of SendAll, one per request in flight
+  void* curl_ = nullptr;   // CURL*
+  void* multi_ = nullptr;  // CURLM* of Start/Wait, made on first use
+  std::vector<std::unique_ptr<Transfer>> slots_;
+  std::deque<std::pair<size_t, int>> done_;  // finished slots, with curl's code
+  size_t running_ = 0;
 };
 
 // Parses a Retry-After header value given in seconds; 0 when absent or not a number.

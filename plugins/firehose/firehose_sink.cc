@@ -79,38 +79,49 @@ class FirehoseSink final : public Sink {
       entries_.push_back({i, r.data});
     }
     if (rejected > 0) host_.Count("records_rejected", rejected);
-    // Up to in_flight_ calls at once, a round at a time.
-    std::vector<sink::CallRange> calls = PlanCalls(entries_, newline_);
-    for (size_t first = 0; first < calls.size(); first += in_flight_) {
-      size_t round = std::min(in_flight_, calls.size() - first);
-      bodies_.resize(std::max(bodies_.size(), round));
-      views_.clear();
-      for (size_t k = 0; k < round; ++k) {
-        bodies_[k].clear();
-        AppendPutRecordBatchBody(stream_, entries_, calls[first + k], newline_, &bodies_[k]);
-        views_.push_back(bodies_[k]);
+    // Up to in_flight_ calls at once: when one is answered, the next starts in its slot.
+    calls_ = PlanCalls(entries_, newline_);
+    bodies_.resize(std::max(bodies_.size(), std::min(in_flight_, calls_.size())));
+    slot_call_.assign(bodies_.size(), 0);
+    size_t next = 0, in_flight = 0;
+    auto apply = [&](const sink::CallRange call, const Result<sink::HttpResponse>& resp) {
+      sink::AwsBatchAnswer a =
+          resp.ok() ? ParsePutRecordBatchAnswer(resp->status, resp->body, call.count)
+                    : ParsePutRecordBatchAnswer(0, {}, call.count, resp.status().message());
+      if (!a.call_ok) host_.Count("requests_failed", 1);
+      if (!a.call_ok && a.loud && sink::LoudAttempt(batch.attempt())) {
+        host_.Log(SLUICE_LOG_ERROR, "PutRecordBatch to " + stream_ + " failed: " + a.error_code +
+                                        ": " + a.error_message + "; retrying");
+      }
+      auto [put, failed] = out.Apply(a, call.count, [&](size_t j) {
+        return std::span<const size_t>(&entries_[call.first + j].index, 1);
+      });
+      if (put > 0) host_.Count("records_put", put);
+      if (failed > 0) host_.Count("records_failed", failed);
+    };
+    auto start_next = [&](size_t slot) {
+      while (next < calls_.size()) {
+        const sink::CallRange call = calls_[next];
+        slot_call_[slot] = next++;
+        bodies_[slot].clear();
+        AppendPutRecordBatchBody(stream_, entries_, call, newline_, &bodies_[slot]);
         host_.Count("requests", 1);
-        host_.Count("bytes_sent", bodies_[k].size());
-      }
-      std::vector<Result<sink::HttpResponse>> answers =
-          client_->CallAll("Firehose_20150804.PutRecordBatch", views_);
-      for (size_t k = 0; k < round; ++k) {
-        const sink::CallRange call = calls[first + k];
-        sink::AwsBatchAnswer a =
-            answers[k].ok()
-                ? ParsePutRecordBatchAnswer(answers[k]->status, answers[k]->body, call.count)
-                : ParsePutRecordBatchAnswer(0, {}, call.count, answers[k].status().message());
-        if (!a.call_ok) host_.Count("requests_failed", 1);
-        if (!a.call_ok && a.loud && sink::LoudAttempt(batch.attempt())) {
-          host_.Log(SLUICE_LOG_ERROR, "PutRecordBatch to " + stream_ + " failed: " + a.error_code +
-                                          ": " + a.error_message + "; retrying");
+        host_.Count("bytes_sent", bodies_[slot].size());
+        Status st = client_->Start(slot, "Firehose_20150804.PutRecordBatch", bodies_[slot]);
+        if (st.ok()) {
+          ++in_flight;
+          return;
         }
-        auto [put, failed] = out.Apply(a, call.count, [&](size_t j) {
-          return std::span<const size_t>(&entries_[call.first + j].index, 1);
-        });
-        if (put > 0) host_.Count("records_put", put);
-        if (failed > 0) host_.Count("records_failed", failed);
+        apply(call, Result<sink::HttpResponse>(Unavailable(st.message())));
       }
+    };
+    for (size_t slot = 0; slot < bodies_.size(); ++slot) start_next(slot);
+    while (in_flight > 0) {
+      auto [slot, answer] = client_->Wait();
+      --in_flight;
+      if (slot >= bodies_.size()) break;  // not expected: Wait had nothing in flight
+      apply(calls_[slot_call_[slot]], answer);
+      start_next(slot);
     }
     return out.Finish();
   }
@@ -133,8 +144,9 @@ class FirehoseSink final : public Sink {
   std::unique_ptr<sink::AwsJsonClient> client_;
   std::vector<BatchEntry> entries_;
   size_t in_flight_ = 4;
-  std::vector<std::string> bodies_;  // of the calls of a round, reused
-  std::vector<std::string_view> views_;
+  std::vector<sink::CallRange> calls_;
+  std::vector<std::string> bodies_;  // of the call in each slot, reused
+  std::vector<size_t> slot_call_;    // the call (index in calls_) in each slot
   std::string body_;
   std::mt19937_64 rng_;
   std::uniform_real_distribution<double> unit_{0.0, 1.0};

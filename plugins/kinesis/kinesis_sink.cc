@@ -124,8 +124,8 @@ class KinesisSink final : public Sink {
       for (const PutEntry& e : records_) indices_.push_back(e.index);
       out.RetryAll(indices_, "Kinesis.ListShards", st.message());
     }
-    // Lanes: a lane's units go in calls one after another; the lanes' calls go at once, one
-    // from each per round. A key (with kpl, a shard) always takes the same lane.
+    // Lanes: a lane's units go in calls one after another; the lanes' calls go at once. A key
+    // (with kpl, a shard) always takes the same lane.
     for (Lane& lane : lanes_) {
       lane.entries.clear();
       lane.units.clear();
@@ -137,38 +137,46 @@ class KinesisSink final : public Sink {
       lane.units.push_back(u);
     }
     for (Lane& lane : lanes_) lane.calls = PlanCalls(lane.entries);
-    while (true) {
-      round_.clear();
-      bodies_.clear();
-      for (Lane& lane : lanes_) {
-        if (lane.next == lane.calls.size()) continue;
-        lane.body.clear();
-        AppendPutRecordsBody(stream_, stream_arn_, lane.entries, lane.calls[lane.next], &lane.body);
-        round_.push_back(&lane);
-        bodies_.push_back(lane.body);
+    // Each lane has at most one call in flight (in the client's slot of its index); when it is
+    // answered, the lane's next call starts at once.
+    size_t in_flight = 0;
+    auto apply = [&](Lane& lane, const CallRange call, const Result<sink::HttpResponse>& resp) {
+      PutRecordsAnswer a = Answer(resp, call.count);
+      if (!a.call_ok && a.loud && sink::LoudAttempt(batch.attempt())) {
+        host_.Log(SLUICE_LOG_ERROR, "PutRecords to " + Target() + " failed: " + a.error_code +
+                                        ": " + a.error_message + "; retrying");
       }
-      if (round_.empty()) break;
-      for (std::string_view b : bodies_) {
-        host_.Count("requests", 1);
-        host_.Count("bytes_sent", b.size());
-      }
-      std::vector<Result<sink::HttpResponse>> answers =
-          client_->CallAll("Kinesis_20131202.PutRecords", bodies_);
-      for (size_t k = 0; k < round_.size(); ++k) {
-        Lane& lane = *round_[k];
+      auto [put, failed] = out.Apply(a, call.count, [&](size_t j) {
+        const auto [first, count] = members_of_[lane.units[call.first + j]];
+        return std::span<const size_t>(members_.data() + first, count);
+      });
+      if (put > 0) host_.Count("records_put", put);
+      if (failed > 0) host_.Count("records_failed", failed);
+    };
+    auto start_next = [&](size_t l) {
+      Lane& lane = lanes_[l];
+      while (lane.next < lane.calls.size()) {
         const CallRange call = lane.calls[lane.next++];
-        PutRecordsAnswer a = Answer(answers[k], call.count);
-        if (!a.call_ok && a.loud && sink::LoudAttempt(batch.attempt())) {
-          host_.Log(SLUICE_LOG_ERROR, "PutRecords to " + Target() + " failed: " + a.error_code +
-                                          ": " + a.error_message + "; retrying");
+        lane.body.clear();
+        AppendPutRecordsBody(stream_, stream_arn_, lane.entries, call, &lane.body);
+        host_.Count("requests", 1);
+        host_.Count("bytes_sent", lane.body.size());
+        Status st = client_->Start(l, "Kinesis_20131202.PutRecords", lane.body);
+        if (st.ok()) {
+          ++in_flight;
+          return;
         }
-        auto [put, failed] = out.Apply(a, call.count, [&](size_t j) {
-          const auto [first, count] = members_of_[lane.units[call.first + j]];
-          return std::span<const size_t>(members_.data() + first, count);
-        });
-        if (put > 0) host_.Count("records_put", put);
-        if (failed > 0) host_.Count("records_failed", failed);
+        apply(lane, call, Result<sink::HttpResponse>(Unavailable(st.message())));
       }
+    };
+    for (size_t l = 0; l < lanes_.size(); ++l) start_next(l);
+    while (in_flight > 0) {
+      auto [slot, answer] = client_->Wait();
+      --in_flight;
+      if (slot >= lanes_.size()) break;  // not expected: Wait had nothing in flight
+      Lane& lane = lanes_[slot];
+      apply(lane, lane.calls[lane.next - 1], answer);
+      start_next(slot);
     }
     return out.Finish();
   }
@@ -379,8 +387,6 @@ class KinesisSink final : public Sink {
     std::string body;
   };
   std::vector<Lane> lanes_;
-  std::vector<Lane*> round_;
-  std::vector<std::string_view> bodies_;
   std::vector<size_t> unit_shard_;  // with kpl: the shard (index in shards_) of each unit
   std::mt19937_64 rng_;
   std::uniform_real_distribution<double> unit_{0.0, 1.0};

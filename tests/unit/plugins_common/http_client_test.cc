@@ -12,10 +12,10 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <mutex>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "tests/unit/plugins_common/test_http_server.h"
@@ -241,7 +241,7 @@ TEST(HttpClientTest, TlsVerificationIsOnByDefault) {
 }
 
 // A server with a thread per connection whose handler waits until `expect` requests are in it at
-// once (or 5 s pass): SendAll's requests must all be in flight together for it to answer at once.
+// once (or 5 s pass): the started requests must all be in flight together for it to answer at once.
 class GatheringServer {
  public:
   explicit GatheringServer(int expect) : expect_(expect) {
@@ -320,7 +320,7 @@ class GatheringServer {
   std::atomic<int> most_{0};
 };
 
-TEST(HttpClientTest, SendAllSendsTogetherAndAnswersInOrder) {
+TEST(HttpClientTest, StartedRequestsRunTogetherAndWaitGivesEachAnswer) {
   GatheringServer server(4);
   int refused;
   {
@@ -337,18 +337,26 @@ TEST(HttpClientTest, SendAllSendsTogetherAndAnswersInOrder) {
     reqs[i].body = bodies[i];
   }
   for (int round = 0; round < 2; ++round) {  // the second on the connections the first kept
-    std::vector<Result<HttpResponse>> out = (*client)->SendAll(reqs);
-    ASSERT_EQ(out.size(), bodies.size());
-    for (size_t i = 0; i < bodies.size(); ++i) {
-      if (i == 3) {
-        ASSERT_FALSE(out[i].ok());
-        EXPECT_EQ(out[i].status().code(), Code::kUnavailable);
+    for (size_t i = 0; i < reqs.size(); ++i) ASSERT_TRUE((*client)->Start(i, reqs[i]).ok());
+    EXPECT_FALSE((*client)->Start(1, reqs[1]).ok());  // slot 1 is busy
+    EXPECT_EQ((*client)->in_flight(), reqs.size());
+    std::vector<bool> seen(reqs.size(), false);
+    for (size_t n = 0; n < reqs.size(); ++n) {
+      auto [slot, answer] = (*client)->Wait();
+      ASSERT_LT(slot, reqs.size());
+      EXPECT_FALSE(seen[slot]);
+      seen[slot] = true;
+      if (slot == 3) {
+        ASSERT_FALSE(answer.ok());
+        EXPECT_EQ(answer.status().code(), Code::kUnavailable);
         continue;
       }
-      ASSERT_TRUE(out[i].ok()) << i << ": " << out[i].status().ToString();
-      EXPECT_EQ(out[i]->status, 200);
-      EXPECT_EQ(out[i]->body, bodies[i]);
+      ASSERT_TRUE(answer.ok()) << slot << ": " << answer.status().ToString();
+      EXPECT_EQ(answer->status, 200);
+      EXPECT_EQ(answer->body, bodies[slot]);
     }
+    EXPECT_EQ((*client)->in_flight(), 0u);
+    EXPECT_FALSE((*client)->Wait().second.ok());  // nothing in flight
     EXPECT_EQ(server.most_at_once(), 4) << "round " << round;
   }
 }
