@@ -76,7 +76,6 @@ class KinesisApiServer::Workers {
       return Internal(std::string("uv_async_init: ") + uv_strerror(rc));
     }
     w->async_.data = w.get();
-    w->async_open_ = true;
     for (Slot& slot : w->slots_) {
       w->threads_.emplace_back([raw = w.get(), &slot] { raw->Run(slot); });
     }
@@ -108,7 +107,6 @@ class KinesisApiServer::Workers {
     Join();
     Deliver();
     on_closed_ = std::move(on_closed);
-    async_open_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&async_), [](uv_handle_t* h) {
       auto* self = static_cast<Workers*>(h->data);
       if (self->on_closed_) self->on_closed_();
@@ -154,7 +152,6 @@ class KinesisApiServer::Workers {
   static void OnAsync(uv_async_t* h) { static_cast<Workers*>(h->data)->Deliver(); }
 
   uv_async_t async_;
-  bool async_open_ = false;
   std::vector<Slot> slots_;  // one per thread; never resized once threads run
   std::vector<std::thread> threads_;
   std::mutex mu_;

@@ -223,7 +223,6 @@ class KinesisSink final : public Sink {
   // Kinesis.ListShards) when aggregation needs the stream's shards and cannot have them.
   Status Units(uint32_t attempt) {
     units_.clear();
-    unit_shard_.clear();
     members_.clear();
     members_of_.clear();
     aggregates_.clear();
@@ -261,7 +260,6 @@ class KinesisSink final : public Sink {
         agg.Finish(&aggregates_.back());
         members_of_.emplace_back(first_member, members_.size() - first_member);
         units_.push_back({units_.size(), aggregates_.back(), outer_key, shards_[s].start_text});
-        unit_shard_.push_back(s);
         agg.Clear();
         first_member = members_.size();
       };
@@ -275,7 +273,6 @@ class KinesisSink final : public Sink {
           members_of_.emplace_back(members_.size(), 1);
           members_.push_back(e.index);
           units_.push_back({units_.size(), e.data, e.key, shards_[s].start_text});
-          unit_shard_.push_back(s);
           first_member = members_.size();
           continue;
         }
@@ -351,11 +348,12 @@ class KinesisSink final : public Sink {
     return a;
   }
 
-  // The lane of unit u: by its shard with kpl, else by its partition key.
+  // The lane of unit u: by its shard with kpl (every unit carries its shard's start as explicit
+  // hash key), else by its partition key.
   size_t LaneOf(size_t u) const {
     if (lanes_.size() == 1) return 0;
-    if (kpl_) return unit_shard_[u] % lanes_.size();
-    return std::hash<std::string_view>{}(units_[u].key) % lanes_.size();
+    const PutEntry& e = units_[u];
+    return std::hash<std::string_view>{}(kpl_ ? e.explicit_hash_key : e.key) % lanes_.size();
   }
 
   Host host_;
@@ -387,7 +385,6 @@ class KinesisSink final : public Sink {
     std::string body;
   };
   std::vector<Lane> lanes_;
-  std::vector<size_t> unit_shard_;  // with kpl: the shard (index in shards_) of each unit
   std::mt19937_64 rng_;
   std::uniform_real_distribution<double> unit_{0.0, 1.0};
 };
