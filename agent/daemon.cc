@@ -15,6 +15,7 @@
 #include "agent/daemon_state.h"
 #include "broker/api/firehose_api.h"
 #include "buffer/delivery_plan.h"
+#include "buffer/kafka_source.h"
 #include "core/log.h"
 
 namespace sluice::agent {
@@ -76,13 +77,19 @@ Status EnsureStream(Daemon::State& s, const broker::StreamOptions& so) {
 
 Result<std::unique_ptr<buffer::DeliveryStream>> CreateDelivery(Daemon::State& s,
                                                                const buffer::DeliveryOptions& d) {
-  // direct_put: the Firehose API appends to an internal stream that this delivery reads.
-  ASSIGN_OR_RETURN(broker::Stream * stream,
-                   d.direct_put
-                       ? broker::api::OpenDirectPutStream(s.broker.get(), d.name, d.concurrency)
-                       : s.broker->GetStream(d.stream));
   fs::path data_dir = s.config.data_dir;
-  auto ds = buffer::DeliveryStream::Create(d, stream, s.plugins.get(),
+  std::unique_ptr<buffer::DeliverySource> source;
+  if (d.kafka) {
+    source = std::make_unique<buffer::KafkaSource>(*d.kafka, kKafkaSourceMemory);
+  } else {
+    // direct_put: the Firehose API appends to an internal stream that this delivery reads.
+    ASSIGN_OR_RETURN(broker::Stream * stream,
+                     d.direct_put
+                         ? broker::api::OpenDirectPutStream(s.broker.get(), d.name, d.concurrency)
+                         : s.broker->GetStream(d.stream));
+    source = std::make_unique<buffer::StreamSource>(stream);
+  }
+  auto ds = buffer::DeliveryStream::Create(d, std::move(source), s.plugins.get(),
                                            data_dir / "deliveries" / d.name, Clock::Real());
   if (!ds.ok()) return ds.status().Annotate("delivery " + d.name);
   return std::move(*ds);
@@ -217,6 +224,7 @@ Status Daemon::Start() {
     ao.max_body_size = s.config.broker.api.max_body_size;
     ao.workers = s.config.broker.api.workers;
     for (const buffer::DeliveryOptions& d : s.config.deliveries) {
+      if (d.kafka) continue;  // not fed through the API
       ao.firehose_deliveries.push_back({d.name, d.direct_put ? "" : d.stream});
     }
     for (const config::ApiCredential& c : s.config.broker.api.auth) {

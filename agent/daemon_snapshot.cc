@@ -110,6 +110,37 @@ void LastError(Writer& w, const buffer::DeliveryStats& st) {
 // Seconds with millisecond precision, as the page shows them.
 double Seconds3(double s) { return static_cast<double>(static_cast<int64_t>(s * 1000)) / 1000; }
 
+// Where a delivery reads: its shards or partitions with their lag, and a group's rebalances.
+void WriteSource(Writer& w, const buffer::SourceStats& src) {
+  w.Key("source");
+  w.StartObject();
+  Put(w, "type", src.type);
+  if (src.type == "kafka") {
+    Put(w, "rebalances", src.rebalances);
+    Put(w, "revocations", src.revocations);
+    Put(w, "batches_dropped", src.batches_dropped);
+    Put(w, "plans_replayed", src.plans_replayed);
+    Put(w, "commit_errors", src.commit_errors);
+    if (!src.last_error.empty()) Put(w, "last_error", ValidUtf8(src.last_error));
+  }
+  uint64_t lag = 0;
+  for (const buffer::SourceShardStats& sh : src.shards) lag += sh.lag;
+  Put(w, "lag_records", lag);
+  w.Key("shards");
+  w.StartArray();
+  for (const buffer::SourceShardStats& sh : src.shards) {
+    w.StartObject();
+    Put(w, "id", ValidUtf8(sh.id));
+    Put(w, "committed", sh.committed);
+    Put(w, "end", sh.end);
+    Put(w, "lag_records", sh.lag);
+    Put(w, "buffered_records", sh.buffered);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+
 void WriteStatus(const Daemon::State& s, const Figures& f, Writer& w) {
   w.StartObject();
   Put(w, "version", SLUICE_VERSION);
@@ -218,6 +249,7 @@ void WriteStatus(const Daemon::State& s, const Figures& f, Writer& w) {
     Put(w, "plugin_health", st.plugin_health.empty() ? "ok" : ValidUtf8(st.plugin_health));
     if (!d.reload_error.empty()) Put(w, "reload_error", ValidUtf8(d.reload_error));
     LastError(w, st);
+    WriteSource(w, st.source);
     w.EndObject();
   }
   w.EndArray();
@@ -401,6 +433,31 @@ void AddMetrics(const Figures& f, std::vector<MetricSample>* out) {
     add("sluice_delivery_plugin_child_timeouts_total",
         "isolation: process: plugin children killed at the call timeout (Plugin.Timeout).",
         "counter", dl, static_cast<double>(st.child_timeouts));
+    for (const buffer::SourceShardStats& sh : st.source.shards) {
+      add("sluice_delivery_source_lag_records",
+          "Records of a shard or partition not yet delivered: its end offset minus the "
+          "delivery's checkpoint (Kafka consumer lag).",
+          "gauge", dl + "," + Label("shard", sh.id), static_cast<double>(sh.lag));
+    }
+    if (st.source.type == "kafka") {
+      add("sluice_delivery_source_assigned_partitions",
+          "Kafka partitions assigned to this instance now.", "gauge", dl,
+          static_cast<double>(st.source.shards.size()));
+      add("sluice_delivery_source_rebalances_total",
+          "Kafka consumer group assignments received (the first included).", "counter", dl,
+          static_cast<double>(st.source.rebalances));
+      add("sluice_delivery_source_revoked_partitions_total",
+          "Kafka partitions a rebalance took from this instance.", "counter", dl,
+          static_cast<double>(st.source.revocations));
+      add("sluice_delivery_source_dropped_batches_total",
+          "Buffered batches of revoked partitions left uncommitted for their next owner.",
+          "counter", dl, static_cast<double>(st.source.batches_dropped));
+      add("sluice_delivery_source_replayed_plans_total",
+          "Batches planned by a partition's previous owner and replayed here under their key.",
+          "counter", dl, static_cast<double>(st.source.plans_replayed));
+      add("sluice_delivery_source_commit_errors_total", "Kafka offset commits that failed.",
+          "counter", dl, static_cast<double>(st.source.commit_errors));
+    }
     add("sluice_delivery_crashed_batches_total",
         "Batches spilled as Plugin.Crashed after crashing the daemon 3 times.", "counter", dl,
         static_cast<double>(st.batches_crashed));
@@ -512,6 +569,12 @@ AdminSnapshot Daemon::Snapshot() {
     for (const buffer::DeliveryOptions& o : s.config.deliveries) {
       if (o.name == dv.name) {
         dv.stream = o.stream;
+        if (o.kafka) {
+          dv.stream = "kafka:";
+          for (size_t i = 0; i < o.kafka->topics.size(); ++i) {
+            dv.stream += (i ? "," : "") + o.kafka->topics[i];
+          }
+        }
         dv.sink = o.sink.type;
       }
     }

@@ -25,6 +25,8 @@
 namespace sluice::agent {
 
 constexpr std::chrono::milliseconds kDeliveryGrace{10'000};
+// Records a kafka source fetches ahead of its delivery's reads, at most.
+constexpr uint64_t kKafkaSourceMemory = 64ull << 20;
 
 // Per-delivery numbers remembered between two health checks, to tell a failing sink (retrying
 // and delivering nothing) from a slow one.

@@ -73,6 +73,18 @@ struct TransformOptions {
 // Where a delivery's consumer starts the first time it reads a stream (later: its checkpoints).
 enum class StartPosition { kTrimHorizon, kLatest, kAtTimestamp };
 
+// `source: {type: kafka, ...}`: topics read as a member of a Kafka consumer group.
+struct KafkaSourceOptions {
+  std::string brokers;              // bootstrap.servers
+  std::vector<std::string> topics;  // names; one starting with ^ is a regular expression
+  std::string group;                // group.id; instances with the same group share the partitions
+  // librdkafka consumer properties, applied before the ones the source owns (group.id,
+  // enable.auto.commit, ...), which the config check refuses here.
+  std::vector<std::pair<std::string, std::string>> properties;
+  // How long a rebalance waits for the batches of revoked partitions being delivered to commit.
+  std::chrono::milliseconds rebalance_grace{10000};
+};
+
 struct DeliveryOptions {
   std::string name;
   // Where the entry is written, for check's messages: its key path ("deliveries[0]") and the
@@ -90,6 +102,7 @@ struct DeliveryOptions {
   }
   std::string stream;  // source stream (empty with direct_put)
   bool direct_put = false;
+  std::optional<KafkaSourceOptions> kafka;  // source: {type: kafka}; stream is empty then
   StartPosition initial_position = StartPosition::kTrimHorizon;
   int64_t initial_timestamp_ms = 0;  // kAtTimestamp: the first record arrived at or after it
   // Unset: the sink type's Firehose default.

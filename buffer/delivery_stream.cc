@@ -19,10 +19,10 @@ constexpr size_t kMinReadBytes = 64 << 10;
 
 }  // namespace
 
-DeliveryStream::DeliveryStream(const DeliveryOptions& options, broker::Stream* stream, Clock* clock)
+DeliveryStream::DeliveryStream(const DeliveryOptions& options,
+                               std::unique_ptr<DeliverySource> source, Clock* clock)
     : options_(options),
-      stream_(stream),
-      hold_(stream->Hold("delivery " + options.name, options.name)),
+      source_(std::move(source)),
       spill_warner_(options.name, options.sink.type),
       clock_(clock),
       rng_(std::random_device{}()) {}
@@ -30,15 +30,23 @@ DeliveryStream::DeliveryStream(const DeliveryOptions& options, broker::Stream* s
 Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
     const DeliveryOptions& options, broker::Stream* stream, PluginHost* host,
     const std::filesystem::path& state_dir, Clock* clock) {
+  if (stream == nullptr)
+    return InvalidArgument("deliveries." + options.name + ": no source stream");
+  return Create(options, std::make_unique<StreamSource>(stream), host, state_dir, clock);
+}
+
+Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
+    const DeliveryOptions& options, std::unique_ptr<DeliverySource> source, PluginHost* host,
+    const std::filesystem::path& state_dir, Clock* clock) {
   std::string where = "deliveries." + options.name + ": ";
-  if (stream == nullptr) return InvalidArgument(where + "no source stream");
+  if (source == nullptr) return InvalidArgument(where + "no source");
   if (options.concurrency < 1 || options.concurrency > 64) {
     return InvalidArgument(where + "concurrency must be 1..64");
   }
   std::vector<ConfigIssue> issues;
   std::optional<DeliveryPlan> plan = PlanDelivery(options, host, &issues);
   if (!plan) return InvalidArgument(FormatIssues(std::move(issues)));
-  std::unique_ptr<DeliveryStream> ds(new DeliveryStream(options, stream, clock));
+  std::unique_ptr<DeliveryStream> ds(new DeliveryStream(options, std::move(source), clock));
   ds->policy_ = plan->policy;
   ds->plugin_ = plan->plugin;
   ds->partition_specs_ = std::move(plan->partition_specs);
@@ -65,22 +73,8 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
   ds->errors_root_ = options.errors_path.empty() ? state_dir / "errors"
                                                  : std::filesystem::path(options.errors_path);
   ds->journal_ = std::make_unique<BatchJournal>(state_dir);
-  Status st = stream->RegisterConsumer(options.name);
-  if (!st.ok() && st.code() != Code::kAlreadyExists)
-    return st.Annotate(where + "register consumer");
-  if (st.ok() && options.initial_position != StartPosition::kTrimHorizon) {
-    // A new consumer: checkpoint every shard where it is to start.
-    std::vector<broker::ShardPosition> start;
-    for (const broker::ShardInfo& sh : stream->ListShards()) {
-      auto at = options.initial_position == StartPosition::kLatest
-                    ? stream->EndOffset(sh.index)
-                    : stream->OffsetAtTimestamp(sh.index, options.initial_timestamp_ms);
-      if (at.ok()) start.push_back({sh.index, *at});  // an expired shard has nothing to skip
-    }
-    if (!start.empty()) {
-      RETURN_IF_ERROR(stream->Checkpoint(options.name, start).Annotate(where + "initial_position"));
-    }
-  }
+  // Registers the consumer (a stream) or joins the group (kafka: fetching starts).
+  RETURN_IF_ERROR(ds->source_->Open(options));
   Backoff backoff{options.retry_backoff_base, options.retry_backoff_cap};
   // Where an instance runs; a child's wait for a call ends when stop's grace has passed.
   auto isolated = [stopper = &ds->stopper_](Isolation where, Millis call_timeout) {
@@ -101,6 +95,7 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
     if (any_child) {
       for (PendingBatch* b : {&w->batch, &w->transformed, &w->backup_batch}) b->data.Share();
     }
+    w->shared_memory = any_child;
     // A record sink gets each record's partition key (ABI 1.5); an object sink has no use for it.
     w->batch.keep_keys = w->transformed.keep_keys = !ds->plugin_->object_sink();
     // The batch never outgrows its size hint by more than one read: no reallocation later.
@@ -170,7 +165,7 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
 
 DeliveryStream::~DeliveryStream() {
   if (started_) Stop(std::chrono::milliseconds(0));
-  stream_->Release(hold_);
+  source_->Close();
 }
 
 Status DeliveryStream::Start() {
@@ -284,6 +279,7 @@ DeliveryStats DeliveryStream::stats() const {
   s.call_stuck = ledger_ && ledger_->CallStuck(clock_->MonotonicMs());
   s.batches_crashed = batches_crashed_;
   s.plugin_health = counters_.PluginHealth();
+  s.source = source_->stats();
   return s;
 }
 
@@ -304,48 +300,148 @@ void DeliveryStream::Run(Worker* w) {
     if (!recovered_) return;
   }
   const int n = static_cast<int>(workers_.size());
+  const bool shared = source_->shared();
   std::vector<uint32_t> shards;
   while (!stopper_.Aborted()) {
     bool stopping = stopper_.stopping();
     bool got = false;
     shards.clear();
     if (!stopping) {
-      for (uint32_t s : stream_->ReadableShards(options_.name)) {
+      for (uint32_t s : source_->ReadableShards()) {
         if (static_cast<int>(s % n) == w->index) shards.push_back(s);
       }
       got = ReadSome(w, shards);
     }
     PendingBatch& b = w->batch;
     int64_t age = b.empty() ? 0 : clock_->MonotonicMs() - b.first_buffered_mono;
-    bool due = !b.empty() && (stopping || b.data.size() >= policy_.buffer_size ||
-                              age >= policy_.buffer_interval.count());
-    if (due) {
-      if (!Flush(w, Plan(w))) break;
-      continue;
+    bool buffering = !b.empty();
+    if (shared) {
+      if (!FlushParts(w, stopping)) break;
+      for (const auto& [shard, part] : w->parts) {
+        if (part.empty()) continue;
+        age = std::max(age, clock_->MonotonicMs() - part.first_buffered_mono);
+        buffering = true;
+      }
+      if (stopping) break;
+    } else {
+      bool due = !b.empty() && (stopping || b.data.size() >= policy_.buffer_size ||
+                                age >= policy_.buffer_interval.count());
+      if (due) {
+        if (!Flush(w, Plan(w))) break;
+        continue;
+      }
+      if (stopping) break;
     }
-    if (stopping) break;
     if (got) continue;
     int64_t wait = kIdleWaitMs;
-    if (!b.empty()) wait = std::clamp<int64_t>(policy_.buffer_interval.count() - age, 1, wait);
+    if (buffering) wait = std::clamp<int64_t>(policy_.buffer_interval.count() - age, 1, wait);
     if (shards.empty()) {
       stopper_.Nap(wait);
     } else {
-      stream_->WaitForData(shards[0], w->next[shards[0]], std::chrono::milliseconds(wait));
+      source_->WaitForData(shards[0], w->next[shards[0]], std::chrono::milliseconds(wait));
     }
   }
 }
 
+PendingBatch& DeliveryStream::PartOf(Worker* w, uint32_t shard) {
+  auto it = w->parts.find(shard);
+  if (it != w->parts.end()) return it->second;
+  PendingBatch& b = w->parts[shard];
+  b.keep_keys = w->batch.keep_keys;
+  if (w->shared_memory) b.data.Share();
+  return b;
+}
+
+bool DeliveryStream::FlushParts(Worker* w, bool stopping) {
+  for (auto it = w->parts.begin(); it != w->parts.end();) {
+    const uint32_t shard = it->first;
+    PendingBatch& part = it->second;
+    // Revoked (or revoked and assigned again) since it was read: its records are the next
+    // reader's, from the committed offset.
+    if (source_->Generation(shard) != w->generations[shard]) {
+      if (!part.empty()) source_->NoteDropped(shard);
+      w->next.erase(shard);
+      w->planned.erase(shard);
+      w->generations.erase(shard);
+      it = w->parts.erase(it);
+      continue;
+    }
+    auto planned = w->planned.find(shard);
+    const int64_t age = part.empty() ? 0 : clock_->MonotonicMs() - part.first_buffered_mono;
+    // A replayed plan is due once read to its last offset.
+    const bool plan_read =
+        planned != w->planned.end() && w->next[shard] > planned->second.ranges[0].last;
+    const bool due =
+        !part.empty() && (stopping || plan_read || part.data.size() >= policy_.buffer_size ||
+                          age >= policy_.buffer_interval.count());
+    if (!due) {
+      ++it;
+      continue;
+    }
+    std::swap(w->batch, part);
+    JournalEntry entry;
+    if (planned != w->planned.end()) {
+      entry = std::move(planned->second);
+      w->planned.erase(planned);
+      entry.worker = w->index;
+      entry.ranges = w->batch.ranges;
+      entry.records = w->batch.recs.size();
+      SLUICE_LOG(Info, "replaying a batch planned by the partition's previous reader")
+          .With("delivery", options_.name)
+          .With("sink", options_.sink.type)
+          .With("shard", source_->RangeLabel(shard))
+          .With("key", entry.object_key)
+          .With("records", static_cast<uint64_t>(entry.records));
+      counters_.batches_replayed++;
+    } else {
+      entry = Plan(w);
+    }
+    bool ok;
+    if (CallLedger::Deaths deaths = ledger_->DeathsOf(entry.object_key); deaths.poison()) {
+      ok = SpillCrashed(w, entry, deaths);
+    } else {
+      ok = Flush(w, std::move(entry));
+    }
+    source_->FlushEnded(shard);
+    // An aborted flush keeps its records for the next reader: nothing was committed.
+    w->batch.Clear();
+    std::swap(w->batch, part);
+    w->buffered = 0;
+    w->oldest = 0;
+    if (!ok) return false;
+    ++it;
+  }
+  uint64_t buffered = 0;
+  int64_t oldest = 0;
+  for (const auto& [shard, part] : w->parts) {
+    buffered += part.data.size();
+    if (!part.empty() && (oldest == 0 || part.oldest_arrival_ms < oldest))
+      oldest = part.oldest_arrival_ms;
+  }
+  w->buffered = buffered;
+  w->oldest = oldest;
+  return true;
+}
+
 bool DeliveryStream::ReadSome(Worker* w, const std::vector<uint32_t>& shards) {
   const bool object_sink = plugin_->object_sink();
+  const bool shared = source_->shared();
   std::string_view delimiter = object_sink ? std::string_view(options_.record_delimiter) : "";
   bool got = false;
   broker::ReadBatch& rb = w->read;
   for (uint32_t s : shards) {
-    PendingBatch& b = w->batch;
-    if (b.data.size() >= policy_.buffer_size) break;
+    PendingBatch& b = shared ? PartOf(w, s) : w->batch;
+    if (b.data.size() >= policy_.buffer_size) {
+      if (shared) continue;
+      break;
+    }
     auto it = w->next.find(s);
+    if (shared && it != w->next.end() && w->generations[s] != source_->Generation(s)) {
+      continue;  // FlushParts drops what this assignment buffered first
+    }
     if (it == w->next.end()) {
-      auto ck = stream_->GetCheckpoint(options_.name, s);
+      if (shared) w->generations[s] = source_->Generation(s);
+      auto ck = source_->GetCheckpoint(s);
       uint64_t start = 0;
       if (ck.ok()) {
         start = *ck;
@@ -359,14 +455,22 @@ bool DeliveryStream::ReadSome(Worker* w, const std::vector<uint32_t>& shards) {
         continue;
       }
       it = w->next.emplace(s, start).first;
+      if (shared) {
+        if (std::optional<JournalEntry> plan = source_->TakePlan(s, start)) {
+          w->planned[s] = std::move(*plan);
+        }
+      }
     }
+    auto planned = shared ? w->planned.find(s) : w->planned.end();
+    // A replayed plan's batch is read to its last offset and flushed alone.
+    if (planned != w->planned.end() && it->second > planned->second.ranges[0].last) continue;
     broker::ReadLimits limits;
     limits.max_bytes =
         std::clamp<size_t>(policy_.buffer_size - b.data.size(), kMinReadBytes, kMaxReadBytes);
-    Status st = stream_->Read(s, it->second, limits, &rb);
+    Status st = source_->Read(s, it->second, limits, &rb);
     if (!st.ok()) {
       counters_.errors++;
-      SLUICE_LOG(Error, "broker read failed")
+      SLUICE_LOG(Error, "source read failed")
           .With("delivery", options_.name)
           .With("sink", options_.sink.type)
           .With("shard", s)
@@ -374,25 +478,34 @@ bool DeliveryStream::ReadSome(Worker* w, const std::vector<uint32_t>& shards) {
       continue;
     }
     int64_t mono = clock_->MonotonicMs();
-    uint64_t bytes = 0;
+    uint64_t bytes = 0, records = 0;
+    uint64_t next = rb.next_offset;
     for (const auto& r : rb.records) {
+      if (planned != w->planned.end() && r.offset > planned->second.ranges[0].last) {
+        next = planned->second.ranges[0].last + 1;  // the rest is read again after the replay
+        break;
+      }
       b.Add(s, r, delimiter, mono);
       bytes += r.data.size();
+      ++records;
     }
-    counters_.records_in += rb.records.size();
+    counters_.records_in += records;
     counters_.bytes_in += bytes;
-    it->second = rb.next_offset;
-    if (!rb.records.empty()) {
+    it->second = next;
+    if (records > 0) {
       got = true;
-      w->buffered = b.data.size();
-      w->oldest = b.oldest_arrival_ms;
+      if (!shared) {
+        w->buffered = b.data.size();
+        w->oldest = b.oldest_arrival_ms;
+      }
     } else if (rb.shard_end) {
       bool pending = std::any_of(b.ranges.begin(), b.ranges.end(),
                                  [s](const ShardRange& r) { return r.shard == s; });
-      auto ck = stream_->GetCheckpoint(options_.name, s);
+      auto ck = source_->GetCheckpoint(s);
       if (!pending && (!ck.ok() || *ck < rb.next_offset)) {
         // A closed shard read to its end: checkpoint there so its children become readable.
-        Status cs = stream_->Checkpoint(options_.name, s, rb.next_offset);
+        broker::ShardPosition end{s, rb.next_offset};
+        Status cs = source_->Checkpoint({&end, 1});
         if (!cs.ok()) counters_.errors++;
       }
     }
@@ -412,7 +525,7 @@ JournalEntry DeliveryStream::Plan(Worker* w) {
   seed.append(std::to_string(options_.version));
   for (const auto& r : b.ranges) {
     seed.push_back('|');
-    seed.append(std::to_string(r.shard));
+    seed.append(source_->RangeLabel(r.shard));
     seed.push_back(':');
     seed.append(std::to_string(r.first));
     seed.push_back('-');
@@ -447,6 +560,29 @@ bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
       return false;
     }
   }
+  if (source_->shared()) {
+    // The plan goes with the shard's checkpoint, where its next reader finds it.
+    for (int attempt = 1;; ++attempt) {
+      Status st = source_->RecordPlan(entry);
+      if (st.ok()) break;
+      if (st.code() == Code::kCancelled) {
+        // The shard moved to another instance: its records are that one's now.
+        source_->NoteDropped(entry.ranges.empty() ? 0 : entry.ranges[0].shard);
+        ledger_->Forget(entry.object_key);
+        (void)journal_->Clear(entry.worker);
+        w->batch.Clear();
+        return true;
+      }
+      counters_.errors++;
+      SLUICE_LOG(Error, "cannot record the batch's plan with the source; waiting")
+          .With("delivery", options_.name)
+          .With("sink", options_.sink.type)
+          .With("error", st.message());
+      if (!stopper_.WaitUntil(clock_, clock_->MonotonicMs() + 1000 * std::min(attempt, 30))) {
+        return false;
+      }
+    }
+  }
   if (w->backup && backup_all_) BackupAll(w, entry);
   w->has_lambda_keys = false;
   if (w->transform && !Transform(w, entry)) return false;
@@ -472,7 +608,7 @@ void DeliveryStream::Commit(Worker* w, const JournalEntry& entry) {
   for (const auto& r : entry.ranges) positions.push_back({r.shard, r.last + 1});
   bool moved = true;
   if (!positions.empty()) {
-    Status st = stream_->Checkpoint(options_.name, positions);
+    Status st = source_->Checkpoint(positions);
     if (!st.ok()) {
       moved = false;
       counters_.errors++;
@@ -654,8 +790,7 @@ void DeliveryStream::BackupFailed(Worker* w, std::string_view key, std::string_v
 }
 
 void DeliveryStream::SetPosition(const PendingBatch::Rec& r, FailedRecord* f) const {
-  f->shard_id = broker::ShardId(r.shard);
-  f->sequence_number = broker::SequenceNumber(stream_->ShardEpoch(r.shard), r.offset);
+  source_->Describe(r.shard, r.offset, f);
 }
 
 bool DeliveryStream::SendPartitioned(Worker* w, const JournalEntry& entry) {
@@ -751,6 +886,12 @@ bool DeliveryStream::SendPartitioned(Worker* w, const JournalEntry& entry) {
 
 void DeliveryStream::Recover(Worker* w) {
   auto pending = journal_->Pending();
+  if (source_->shared() && pending.ok()) {
+    // Replays come from the plans kept with the source's checkpoints, by whichever instance
+    // reads each shard next; entries left here name shards of a previous assignment.
+    for (const JournalEntry& e : *pending) (void)journal_->Clear(e.worker);
+    return;
+  }
   if (!pending.ok()) {
     counters_.errors++;
     SLUICE_LOG(Error, "cannot read the batch journal")
@@ -769,7 +910,7 @@ void DeliveryStream::Recover(Worker* w) {
   for (JournalEntry& e : *pending) {
     bool done = true;
     for (const auto& r : e.ranges) {
-      auto ck = stream_->GetCheckpoint(options_.name, r.shard);
+      auto ck = source_->GetCheckpoint(r.shard);
       if (!ck.ok() || *ck <= r.last) done = false;
     }
     if (!done) {
@@ -778,7 +919,7 @@ void DeliveryStream::Recover(Worker* w) {
       for (const auto& r : e.ranges) {
         uint64_t off = r.first;
         while (off <= r.last) {
-          if (!stream_->Read(r.shard, off, broker::ReadLimits{}, &rb).ok() || rb.records.empty()) {
+          if (!source_->Read(r.shard, off, broker::ReadLimits{}, &rb).ok() || rb.records.empty()) {
             break;
           }
           for (const auto& rec : rb.records) {

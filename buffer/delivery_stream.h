@@ -8,7 +8,11 @@
 // THREADING: Create, Start, Stop and stats() may be called from any thread (normally the loop);
 // Stop blocks up to its grace while workers flush and join. The work itself runs on `concurrency`
 // worker threads; worker w reads the readable shards whose index % concurrency == w.
-// OWNERSHIP: the Stream, PluginHost and Clock are borrowed and must outlive the DeliveryStream.
+// OWNERSHIP: the Stream, PluginHost and Clock are borrowed and must outlive the DeliveryStream;
+// the DeliverySource is owned.
+// SHARED SOURCES (a Kafka group): a batch holds one shard; each worker keeps a batch per shard
+// it reads and flushes each when due. Plans replace the local journal for replays (see
+// DeliverySource::shared).
 #pragma once
 
 #include <chrono>
@@ -28,6 +32,7 @@
 #include "buffer/delivery_options.h"
 #include "buffer/delivery_plan.h"
 #include "buffer/delivery_policy.h"
+#include "buffer/delivery_source.h"
 #include "buffer/exec_transform.h"
 #include "buffer/http_transform.h"
 #include "buffer/object_naming.h"
@@ -64,6 +69,7 @@ struct DeliveryStats {
   uint64_t buffered_bytes = 0;             // records buffered now
   int64_t oldest_buffered_arrival_ms = 0;  // 0: nothing buffered (DataFreshness = now - this)
   std::map<std::string, uint64_t> plugin_counters;
+  SourceStats source;            // where records come from: lag per shard or partition, rebalances
   int64_t call_age_ms = 0;       // the oldest plugin call running now (0: none)
   int64_t call_timeout_ms = 0;   // the sink's call timeout
   bool call_stuck = false;       // a call runs past its timeout (the sink's; transform.timeout)
@@ -81,6 +87,12 @@ class DeliveryStream final {
   // Error output goes under options.errors_path, or <state_dir>/errors when it is empty.
   static Result<std::unique_ptr<DeliveryStream>> Create(const DeliveryOptions& options,
                                                         broker::Stream* stream, PluginHost* host,
+                                                        const std::filesystem::path& state_dir,
+                                                        Clock* clock);
+  // The same with any source (a Kafka consumer group: kafka_source.h). The source is opened here.
+  static Result<std::unique_ptr<DeliveryStream>> Create(const DeliveryOptions& options,
+                                                        std::unique_ptr<DeliverySource> source,
+                                                        PluginHost* host,
                                                         const std::filesystem::path& state_dir,
                                                         Clock* clock);
   ~DeliveryStream();
@@ -123,7 +135,13 @@ class DeliveryStream final {
     std::unique_ptr<SinkInstance> backup_sink;  // backup: the second sink
     std::unique_ptr<BatchSender> backup;
     PendingBatch backup_batch;
-    std::map<uint32_t, uint64_t> next;             // next offset to read, per shard
+    std::map<uint32_t, uint64_t> next;  // next offset to read, per shard
+    // Shared sources: a batch per shard (`batch` is the one being flushed), the source's
+    // generation of each shard read, and plans of batches to replay first.
+    std::map<uint32_t, PendingBatch> parts;
+    std::map<uint32_t, uint64_t> generations;
+    std::map<uint32_t, JournalEntry> planned;
+    bool shared_memory = false;  // batches in shared memory (a plugin runs in a child)
     std::vector<broker::ShardPosition> positions;  // reused: a batch's checkpoints
     std::thread thread;
     std::atomic<bool> exited{false};     // Run returned
@@ -132,8 +150,13 @@ class DeliveryStream final {
     std::atomic<int64_t> oldest{0};
   };
 
-  DeliveryStream(const DeliveryOptions& options, broker::Stream* stream, Clock* clock);
+  DeliveryStream(const DeliveryOptions& options, std::unique_ptr<DeliverySource> source,
+                 Clock* clock);
   void Run(Worker* w);
+  // Shared sources: drops the batches of shards moved away, flushes the shards' batches due.
+  // False if aborted by Stop.
+  bool FlushParts(Worker* w, bool stopping);
+  PendingBatch& PartOf(Worker* w, uint32_t shard);
   void Recover(Worker* w);
   // Reads what `w` may read now into its batch; returns true if records came.
   bool ReadSome(Worker* w, const std::vector<uint32_t>& shards);
@@ -162,8 +185,7 @@ class DeliveryStream final {
                     const JournalEntry& entry);
 
   DeliveryOptions options_;
-  broker::Stream* stream_;
-  uint64_t hold_;  // on stream_ (and its consumer options_.name) while this delivery exists
+  std::unique_ptr<DeliverySource> source_;
   SpillWarner spill_warner_;
   Clock* clock_;
   ResolvedPolicy policy_;

@@ -185,6 +185,62 @@ constexpr Section kRetryBackoffSection {
                c.delivery->retry_backoff_cap) return Refuse("base must not exceed cap");)
 };
 
+// librdkafka properties the kafka source sets itself: refused in `properties`.
+constexpr std::string_view kOwnedKafkaProperties[] = {
+    "bootstrap.servers",   "metadata.broker.list",     "group.id",
+    "enable.auto.commit",  "enable.auto.offset.store", "auto.offset.reset",
+    "enable.partition.eof"};
+
+constexpr Field kKafkaSourceFields[] = {
+    {.key = "type",
+     .type = Type::kEnum,
+     .required = true,
+     .choices = "kafka",
+     .doc = "kafka: topics read as a member of a consumer group.",
+     .set = SET((void)v)},
+    {.key = "brokers",
+     .required = true,
+     .doc = "Bootstrap brokers, host:port[,host:port...].",
+     .set = SET(c.delivery->kafka->brokers = v.text;
+                if (v.text.empty()) return Refuse("give at least one host:port");)},
+    {.key = "topics",
+     .type = Type::kStringList,
+     .required = true,
+     .doc = "Topics to read; a name starting with ^ is a regular expression.",
+     .set = SET(if (v.list.empty()) return Refuse("give at least one topic");
+                for (const std::string& t
+                     : v.list) if (t.empty()) return Refuse("a topic name is empty");
+                c.delivery->kafka->topics = v.list)},
+    {.key = "group",
+     .required = true,
+     .doc = "Consumer group id. Instances of this delivery with the same group share the "
+            "partitions; give each delivery its own group.",
+     .set = SET(c.delivery->kafka->group = v.text;
+                if (v.text.empty()) return Refuse("give a group id");)},
+    {.key = "properties",
+     .type = Type::kStringMap,
+     .doc = "librdkafka consumer properties (security.protocol, sasl.*, ssl.*, fetch.*, "
+            "session.timeout.ms, partition.assignment.strategy...). The source owns "
+            "bootstrap.servers, group.id, auto.offset.reset (initial_position), "
+            "enable.auto.commit and enable.auto.offset.store.",
+     .set = SET(for (const auto& [k, val]
+                     : v.map) {
+       for (std::string_view owned : kOwnedKafkaProperties) {
+         if (k == owned) return Refuse("\"" + k + "\" is set by the source; remove it");
+       }
+       c.delivery->kafka->properties.emplace_back(k, val);
+     })},
+    {.key = "rebalance_grace",
+     .type = Type::kDuration,
+     .default_text = "10s",
+     .min = 0,
+     .max = 5 * kMinute,
+     .doc = "How long a rebalance waits for batches of revoked partitions being delivered to "
+            "commit (what is buffered and not yet sent is left to the next owner).",
+     .set = SET(c.delivery->kafka->rebalance_grace = v.duration)},
+};
+constexpr Section kKafkaSourceSection{kKafkaSourceFields, HOOK(c.delivery->kafka.emplace())};
+
 constexpr Field kDeliveryFields[] = {
     {.key = "name",
      .required = true,
@@ -194,6 +250,11 @@ constexpr Field kDeliveryFields[] = {
     {.key = "stream",
      .doc = "Broker stream read as a named consumer (or set direct_put).",
      .set = SET(c.delivery->stream = v.text; c.stream_refs.push_back(RefOf(v)))},
+    {.key = "source",
+     .type = Type::kObject,
+     .doc = "Read from outside the daemon instead of a broker stream: {type: kafka, brokers, "
+            "topics, group}. Several instances share the work (see docs/scale-out.md).",
+     .section = &kKafkaSourceSection},
     {.key = "initial_position",
      .type = Type::kEnum,
      .default_text = "trim_horizon",
@@ -286,15 +347,16 @@ constexpr Field kDeliveryFields[] = {
 constexpr Section kDeliverySection {
   kDeliveryFields,
       HOOK(c.config->deliveries.emplace_back(); c.delivery = &c.config->deliveries.back()),
-      HOOK(const buffer::DeliveryOptions& d = *c.delivery;
-           if (d.direct_put &&
-               !d.stream.empty()) return Refuse("give stream or direct_put: true, not both");
-           if (!d.direct_put &&
-               d.stream.empty()) return Refuse("give a stream to read or direct_put: true");
-           if ((d.initial_position == buffer::StartPosition::kAtTimestamp) !=
-               (d.initial_timestamp_ms != 0)) {
-             return Refuse("initial_position: at_timestamp and initial_timestamp go together");
-           })
+      HOOK(
+          const buffer::DeliveryOptions& d = *c.delivery;
+          int sources = (d.direct_put ? 1 : 0) + (d.stream.empty() ? 0 : 1) + (d.kafka ? 1 : 0);
+          if (sources > 1) return Refuse("give one of stream, source, direct_put: true");
+          if (sources == 0) {
+            return Refuse("give a stream to read, a source, or direct_put: true");
+          } if ((d.initial_position == buffer::StartPosition::kAtTimestamp) !=
+                (d.initial_timestamp_ms != 0)) {
+            return Refuse("initial_position: at_timestamp and initial_timestamp go together");
+          })
 };
 
 }  // namespace sluice::config

@@ -175,10 +175,10 @@ const BadCase kBadCases[] = {
      "sluice.yaml:3:11: sources[0]: truncated_record_terminator must be shorter than "
      "max_record_size"},
     {"DeliveryWithoutSource", HEAD "deliveries: [{name: a, sink: {type: file}}]\n",
-     "sluice.yaml:3:14: deliveries[0]: give a stream to read or direct_put: true"},
+     "sluice.yaml:3:14: deliveries[0]: give a stream to read, a source, or direct_put: true"},
     {"DeliveryWithBothSources",
      HEAD "deliveries: [{name: a, stream: app-logs, direct_put: true, sink: {type: file}}]\n",
-     "sluice.yaml:3:14: deliveries[0]: give stream or direct_put: true, not both"},
+     "sluice.yaml:3:14: deliveries[0]: give one of stream, source, direct_put: true"},
     {"DeliveryWithoutSink", HEAD "deliveries: [{name: a, stream: app-logs}]\n",
      "sluice.yaml:3:14: deliveries[0].sink: required key is missing"},
     {"SinkWithoutType", HEAD "deliveries: [{name: a, stream: app-logs, sink: {path: x}}]\n",

@@ -1,0 +1,128 @@
+// Where a delivery's records come from: the seam between the delivery engine and what it reads.
+// A source numbers its shards (a broker stream's shards, a Kafka topic's partitions) with local
+// indexes and serves reads by (shard, offset), checkpoints by shard, and, for sources shared by
+// several sluice instances, batch plans kept where the next reader of a shard finds them.
+//
+// StreamSource reads a local broker stream as a named consumer (the engine's original source).
+// KafkaSource (kafka_source.h) reads topics as a member of a consumer group.
+//
+// THREADING: every method may be called from any delivery worker at once, except Open (before
+// the workers start) and the destructor (after they joined).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "broker/broker.h"
+#include "buffer/batch_journal.h"
+#include "buffer/delivery_options.h"
+#include "buffer/error_output.h"
+#include "core/status.h"
+
+namespace sluice::buffer {
+
+// One shard or partition, for /status and /metrics.
+struct SourceShardStats {
+  std::string id;          // "shardId-000000000001", "logs-3"
+  int64_t committed = -1;  // the next offset the group resumes at; -1: none yet
+  int64_t end = -1;        // the log end offset (Kafka's high watermark); -1: unknown
+  uint64_t lag = 0;        // end - committed: records not yet delivered (Kafka consumer lag)
+  uint64_t buffered = 0;   // records fetched and not yet read by the engine
+};
+
+struct SourceStats {
+  std::string type;              // "stream", "kafka"
+  uint64_t rebalances = 0;       // assignments received (the first one included)
+  uint64_t revocations = 0;      // partitions taken away by a rebalance
+  uint64_t batches_dropped = 0;  // buffered batches of revoked partitions, left uncommitted
+  uint64_t plans_replayed = 0;   // batches another instance planned, replayed under their key
+  uint64_t commit_errors = 0;
+  std::string last_error;
+  std::vector<SourceShardStats> shards;  // the ones assigned here
+};
+
+class DeliverySource {
+ public:
+  virtual ~DeliverySource() = default;
+
+  // Prepares reading for the delivery `options.name`: registers its consumer, places a new one
+  // at options.initial_position, joins a group. Called once, before any other method.
+  virtual Status Open(const DeliveryOptions& options) = 0;
+  // Stops fetching (a group member leaves its group). Called after the workers joined.
+  virtual void Close() {}
+
+  // The shards the delivery may read now.
+  virtual std::vector<uint32_t> ReadableShards() = 0;
+  virtual Status Read(uint32_t shard, uint64_t from, const broker::ReadLimits& limits,
+                      broker::ReadBatch* out) = 0;
+  // Waits until `shard` has a record at or after `offset`, or `timeout` passed.
+  virtual void WaitForData(uint32_t shard, uint64_t offset, std::chrono::milliseconds timeout) = 0;
+  // The next offset to read, as last checkpointed; kNotFound when never checkpointed.
+  virtual Result<uint64_t> GetCheckpoint(uint32_t shard) = 0;
+  // Moves the checkpoints of a batch's shards, together where the source can.
+  virtual Status Checkpoint(std::span<const broker::ShardPosition> positions) = 0;
+
+  // The names a record keeps in the error output (kinesisRecordMetadata).
+  virtual void Describe(uint32_t shard, uint64_t offset, FailedRecord* f) const = 0;
+  // The shard's name in the seed of object names: stable across instances and restarts.
+  virtual std::string RangeLabel(uint32_t shard) const = 0;
+
+  // Shared sources (several instances read it, shards move between them): a batch holds one
+  // shard, and its plan (the journal entry) is recorded with the shard's checkpoint before it is
+  // sent, so whichever instance reads the shard next replays exactly that batch under its key.
+  // The local batch journal is not replayed for them.
+  virtual bool shared() const { return false; }
+  // kCancelled: the shard is no longer this instance's (drop the batch uncommitted).
+  virtual Status RecordPlan(const JournalEntry& /*entry*/) { return Status::Ok(); }
+  // The batch ended (committed, dropped or aborted): a rebalance waiting for it may go on.
+  virtual void FlushEnded(uint32_t /*shard*/) {}
+  // A plan left by the shard's previous reader, starting at `next`, to replay first.
+  virtual std::optional<JournalEntry> TakePlan(uint32_t /*shard*/, uint64_t /*next*/) {
+    return std::nullopt;
+  }
+  // Changes each time the shard is assigned or revoked: the engine drops what it buffered from
+  // an older assignment and reads again from the checkpoint.
+  virtual uint64_t Generation(uint32_t /*shard*/) const { return 0; }
+  // Counts a batch dropped because its shard was revoked.
+  virtual void NoteDropped(uint32_t /*shard*/) {}
+
+  virtual SourceStats stats() const { return {}; }
+};
+
+// A local broker stream, read as the consumer named by the delivery. Holds the stream (and the
+// consumer) while it exists.
+class StreamSource final : public DeliverySource {
+ public:
+  explicit StreamSource(broker::Stream* stream) : stream_(stream) {}
+  ~StreamSource() override;
+
+  Status Open(const DeliveryOptions& options) override;
+  std::vector<uint32_t> ReadableShards() override { return stream_->ReadableShards(consumer_); }
+  Status Read(uint32_t shard, uint64_t from, const broker::ReadLimits& limits,
+              broker::ReadBatch* out) override {
+    return stream_->Read(shard, from, limits, out);
+  }
+  void WaitForData(uint32_t shard, uint64_t offset, std::chrono::milliseconds timeout) override {
+    stream_->WaitForData(shard, offset, timeout);
+  }
+  Result<uint64_t> GetCheckpoint(uint32_t shard) override {
+    return stream_->GetCheckpoint(consumer_, shard);
+  }
+  Status Checkpoint(std::span<const broker::ShardPosition> positions) override {
+    return stream_->Checkpoint(consumer_, positions);
+  }
+  void Describe(uint32_t shard, uint64_t offset, FailedRecord* f) const override;
+  std::string RangeLabel(uint32_t shard) const override { return std::to_string(shard); }
+  SourceStats stats() const override;
+
+ private:
+  broker::Stream* stream_;
+  std::string consumer_;
+  std::optional<uint64_t> hold_;
+};
+
+}  // namespace sluice::buffer
