@@ -179,6 +179,23 @@ const BadCase kBadCases[] = {
     {"DeliveryWithBothSources",
      HEAD "deliveries: [{name: a, stream: app-logs, direct_put: true, sink: {type: file}}]\n",
      "sluice.yaml:3:14: deliveries[0]: give one of stream, source, direct_put: true"},
+    {"DeliveryWithStreamAndKafkaSource",
+     HEAD "deliveries: [{name: a, stream: app-logs, sink: {type: file},\n"
+          "  source: {type: kafka, brokers: 'h:9092', topics: [t], group: g}}]\n",
+     "sluice.yaml:3:14: deliveries[0]: give one of stream, source, direct_put: true"},
+    {"KafkaSourceOwnedProperty",
+     HEAD "deliveries: [{name: a, sink: {type: file}, source: {type: kafka, brokers: 'h:9092',\n"
+          "  topics: [t], group: g, properties: {enable.auto.commit: 'true'}}}]\n",
+     "sluice.yaml:4:38: deliveries[0].source.properties: \"enable.auto.commit\" is set by the "
+     "source; remove it"},
+    {"KafkaSourceWithoutGroup",
+     HEAD "deliveries: [{name: a, sink: {type: file}, source: {type: kafka, brokers: 'h:9092',\n"
+          "  topics: [t]}}]\n",
+     "sluice.yaml:3:52: deliveries[0].source.group: required key is missing"},
+    {"KafkaSourceUnknownType",
+     HEAD "deliveries: [{name: a, sink: {type: file}, source: {type: kinesis, brokers: 'h:9092',\n"
+          "  topics: [t], group: g}}]\n",
+     "sluice.yaml:3:59: deliveries[0].source.type: \"kinesis\" is not one of kafka"},
     {"DeliveryWithoutSink", HEAD "deliveries: [{name: a, stream: app-logs}]\n",
      "sluice.yaml:3:14: deliveries[0].sink: required key is missing"},
     {"SinkWithoutType", HEAD "deliveries: [{name: a, stream: app-logs, sink: {path: x}}]\n",
