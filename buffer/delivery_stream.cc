@@ -353,13 +353,33 @@ PendingBatch& DeliveryStream::PartOf(Worker* w, uint32_t shard) {
 }
 
 bool DeliveryStream::FlushParts(Worker* w, bool stopping) {
+  // The shards' batches together stay under twice the buffer size: past it, the largest is due.
+  uint64_t total = 0, largest_size = 0;
+  uint32_t largest = 0;
+  for (const auto& [shard, part] : w->parts) {
+    total += part.data.size();
+    if (part.data.size() > largest_size) {
+      largest = shard;
+      largest_size = part.data.size();
+    }
+  }
+  const bool over = total > 2 * policy_.buffer_size;
   for (auto it = w->parts.begin(); it != w->parts.end();) {
     const uint32_t shard = it->first;
     PendingBatch& part = it->second;
     // Revoked (or revoked and assigned again) since it was read: its records are the next
     // reader's, from the committed offset.
     if (source_->Generation(shard) != w->generations[shard]) {
-      if (!part.empty()) source_->NoteDropped(shard);
+      if (!part.empty()) {
+        source_->NoteDropped(shard);
+        SLUICE_LOG(Info,
+                   "dropped the buffered records of a partition moved away; its next reader "
+                   "reads them again from the committed offset")
+            .With("delivery", options_.name)
+            .With("sink", options_.sink.type)
+            .With("shard", source_->RangeLabel(shard))
+            .With("records", static_cast<uint64_t>(part.recs.size()));
+      }
       w->next.erase(shard);
       w->planned.erase(shard);
       w->generations.erase(shard);
@@ -371,9 +391,9 @@ bool DeliveryStream::FlushParts(Worker* w, bool stopping) {
     // A replayed plan is due once read to its last offset.
     const bool plan_read =
         planned != w->planned.end() && w->next[shard] > planned->second.ranges[0].last;
-    const bool due =
-        !part.empty() && (stopping || plan_read || part.data.size() >= policy_.buffer_size ||
-                          age >= policy_.buffer_interval.count());
+    const bool due = !part.empty() && (stopping || plan_read || (over && shard == largest) ||
+                                       part.data.size() >= policy_.buffer_size ||
+                                       age >= policy_.buffer_interval.count());
     if (!due) {
       ++it;
       continue;
@@ -568,6 +588,14 @@ bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
       if (st.code() == Code::kCancelled) {
         // The shard moved to another instance: its records are that one's now.
         source_->NoteDropped(entry.ranges.empty() ? 0 : entry.ranges[0].shard);
+        SLUICE_LOG(Info,
+                   "dropped a batch of a partition moved away before it was sent; its next "
+                   "reader reads it again from the committed offset")
+            .With("delivery", options_.name)
+            .With("sink", options_.sink.type)
+            .With("key", entry.object_key)
+            .With("records", static_cast<uint64_t>(w->batch.recs.size()))
+            .With("error", st.message());
         ledger_->Forget(entry.object_key);
         (void)journal_->Clear(entry.worker);
         w->batch.Clear();

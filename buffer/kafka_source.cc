@@ -23,17 +23,15 @@ struct PartitionList {
   PartitionList& operator=(const PartitionList&) = delete;
 };
 
+// Cooperative (incremental) rebalancing keeps partitions assigned while commits are refused,
+// and its revocations come without the eager protocol's barrier; the source relies on the
+// eager one (range, roundrobin): every rebalance revokes before it assigns.
+constexpr const char* kNoCooperative =
+    "cooperative-sticky is not supported by the kafka source: use range or roundrobin";
+
 bool Cooperative(rd_kafka_t* rk) {
   const char* protocol = rd_kafka_rebalance_protocol(rk);
   return protocol != nullptr && std::strcmp(protocol, "COOPERATIVE") == 0;
-}
-
-// A commit refused because this member no longer owns the partition (a rebalance moved it).
-bool LostOwnership(rd_kafka_resp_err_t err) {
-  return err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
-         err == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
-         err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS || err == RD_KAFKA_RESP_ERR__STATE ||
-         err == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID;
 }
 
 // The first error of a commit: the call's own, else the first partition's.
@@ -89,7 +87,7 @@ Status KafkaSource::Open(const DeliveryOptions& options) {
   if (st.ok() && !queued_kbytes) {
     // librdkafka's own prefetch queue: a share of the bound, so the two stay under it together.
     st = set("queued.max.messages.kbytes",
-             std::to_string(std::max<uint64_t>(memory_bound_ / 4096, 1024)));
+             std::to_string(std::max<uint64_t>(memory_bound_ / 2048, 1024)));
   }
   if (st.ok()) st = set("bootstrap.servers", options_.brokers);
   if (st.ok()) st = set("group.id", options_.group);
@@ -113,6 +111,11 @@ Status KafkaSource::Open(const DeliveryOptions& options) {
   if (rk_ == nullptr) {
     rd_kafka_conf_destroy(conf);
     return InvalidArgument(where + err);
+  }
+  if (Cooperative(rk_)) {
+    rd_kafka_destroy(rk_);
+    rk_ = nullptr;
+    return InvalidArgument(where + "properties.partition.assignment.strategy: " + kNoCooperative);
   }
   rd_kafka_poll_set_consumer(rk_);
   PartitionList topics(static_cast<int>(options_.topics.size()));
@@ -156,11 +159,7 @@ void KafkaSource::OnRebalance(rd_kafka_t* rk, int err, rd_kafka_topic_partition_
   } else {
     self->NoteError(std::string("rebalance failed: ") +
                     rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err)));
-    if (Cooperative(rk)) {
-      rd_kafka_incremental_unassign(rk, parts);
-    } else {
-      rd_kafka_assign(rk, nullptr);
-    }
+    rd_kafka_assign(rk, nullptr);
   }
 }
 
@@ -180,7 +179,8 @@ void KafkaSource::Assign(rd_kafka_topic_partition_list_t* parts) {
   std::vector<int> from_time;  // partitions without a committed offset (at_timestamp)
   {
     std::lock_guard<std::mutex> lock(mu_);
-    counters_.rebalances++;
+    // A cooperative rebalance that adds nothing still calls back, with no partitions.
+    if (parts->cnt > 0) counters_.rebalances++;
     for (int i = 0; i < parts->cnt; ++i) {
       rd_kafka_topic_partition_t& tp = parts->elems[i];
       Partition* p = FindOrAdd(tp.topic, tp.partition);
@@ -222,19 +222,14 @@ void KafkaSource::Assign(rd_kafka_topic_partition_list_t* parts) {
     }
     if (err) NoteError(std::string("initial_timestamp: ") + rd_kafka_err2str(err));
   }
-  SLUICE_LOG(Info, "kafka source assigned partitions")
-      .With("delivery", delivery_)
-      .With("group", options_.group)
-      .With("partitions", static_cast<uint64_t>(parts->cnt));
-  rd_kafka_error_t* e = nullptr;
-  if (Cooperative(rk_)) {
-    e = rd_kafka_incremental_assign(rk_, parts);
-  } else if (rd_kafka_resp_err_t a = rd_kafka_assign(rk_, parts); a) {
-    NoteError(std::string("assign: ") + rd_kafka_err2str(a));
+  if (parts->cnt > 0) {
+    SLUICE_LOG(Info, "kafka source assigned partitions")
+        .With("delivery", delivery_)
+        .With("group", options_.group)
+        .With("partitions", static_cast<uint64_t>(parts->cnt));
   }
-  if (e != nullptr) {
-    NoteError(std::string("assign: ") + rd_kafka_error_string(e));
-    rd_kafka_error_destroy(e);
+  if (rd_kafka_resp_err_t a = rd_kafka_assign(rk_, parts); a) {
+    NoteError(std::string("assign: ") + rd_kafka_err2str(a));
   }
   rd_kafka_resume_partitions(rk_, parts);
   data_cv_.notify_all();
@@ -268,13 +263,7 @@ void KafkaSource::Revoke(rd_kafka_topic_partition_list_t* parts) {
       .With("delivery", delivery_)
       .With("group", options_.group)
       .With("partitions", static_cast<uint64_t>(parts->cnt));
-  if (Cooperative(rk_)) {
-    if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk_, parts); e) {
-      rd_kafka_error_destroy(e);
-    }
-  } else {
-    rd_kafka_assign(rk_, nullptr);
-  }
+  rd_kafka_assign(rk_, nullptr);
 }
 
 KafkaSource::Partition* KafkaSource::Find(std::string_view topic, int32_t partition) {
@@ -505,7 +494,10 @@ Status KafkaSource::RecordPlan(const JournalEntry& entry) {
   flight_cv_.notify_all();
   counters_.commit_errors++;
   counters_.last_error = std::string("plan commit: ") + rd_kafka_err2str(err);
-  if (LostOwnership(err) || !parts_[r.shard]->assigned) {
+  // Refused while the partition is still assigned here (a rebalance in progress that may leave
+  // it with this member, as a cooperative one does): retried. Dropping the batch would let the
+  // next batch's plan commit an offset past it.
+  if (!parts_[r.shard]->assigned) {
     return Cancelled("partition " + parts_[r.shard]->label +
                      " is no longer this member's: " + rd_kafka_err2str(err));
   }

@@ -220,13 +220,19 @@ constexpr Field kKafkaSourceFields[] = {
     {.key = "properties",
      .type = Type::kStringMap,
      .doc = "librdkafka consumer properties (security.protocol, sasl.*, ssl.*, fetch.*, "
-            "session.timeout.ms, partition.assignment.strategy...). The source owns "
+            "session.timeout.ms, partition.assignment.strategy: range or roundrobin...). The "
+            "source owns "
             "bootstrap.servers, group.id, auto.offset.reset (initial_position), "
             "enable.auto.commit and enable.auto.offset.store.",
      .set = SET(for (const auto& [k, val]
                      : v.map) {
        for (std::string_view owned : kOwnedKafkaProperties) {
          if (k == owned) return Refuse("\"" + k + "\" is set by the source; remove it");
+       }
+       if (k == "partition.assignment.strategy" && val.find("cooperative") != std::string::npos) {
+         return Refuse(
+             "cooperative-sticky is not supported by the kafka source: use range or "
+             "roundrobin");
        }
        c.delivery->kafka->properties.emplace_back(k, val);
      })},

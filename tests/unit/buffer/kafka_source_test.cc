@@ -44,10 +44,10 @@ class MockKafka {
     ASSERT_NE(p, nullptr) << err;
     for (int i = first; i < first + n; ++i) {
       std::string key = "k" + std::to_string(i), value = "rec-" + std::to_string(i);
-      rd_kafka_resp_err_t e = rd_kafka_producev(
-          p, RD_KAFKA_V_TOPIC("logs"), RD_KAFKA_V_KEY(key.data(), key.size()),
-          RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_END);
+      rd_kafka_resp_err_t e =
+          rd_kafka_producev(p, RD_KAFKA_V_TOPIC("logs"), RD_KAFKA_V_KEY(key.data(), key.size()),
+                            RD_KAFKA_V_VALUE(value.data(), value.size()),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
       ASSERT_EQ(e, RD_KAFKA_RESP_ERR_NO_ERROR);
     }
     ASSERT_EQ(rd_kafka_flush(p, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -66,8 +66,8 @@ std::unique_ptr<KafkaSource> OpenSource(const MockKafka& kafka, const std::strin
   ko.topics = {"logs"};
   ko.group = group;
   ko.rebalance_grace = milliseconds(2000);
-  ko.properties = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "300"},
-                   {"log_level", "3"}};
+  ko.properties = {
+      {"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "300"}, {"log_level", "3"}};
   auto source = std::make_unique<KafkaSource>(ko, 8u << 20);
   DeliveryOptions o;
   o.name = "test";
@@ -207,9 +207,8 @@ TEST(KafkaSourceTest, ASecondMemberTakesPartitionsAndTheFirstSeesThemRevoked) {
   std::vector<uint64_t> before;
   for (uint32_t s = 0; s < 4; ++s) before.push_back(a->Generation(s));
   auto b = OpenSource(kafka, "g3");
-  ASSERT_TRUE(Eventually([&] {
-    return b->ReadableShards().size() == 2 && a->ReadableShards().size() == 2;
-  }));
+  ASSERT_TRUE(Eventually(
+      [&] { return b->ReadableShards().size() == 2 && a->ReadableShards().size() == 2; }));
   // Every partition of the first member changed generation (eager rebalancing revokes all).
   for (uint32_t s = 0; s < 4; ++s) EXPECT_NE(a->Generation(s), before[s]);
   std::set<std::string> labels;
