@@ -568,7 +568,8 @@ JournalEntry DeliveryStream::Plan(Worker* w) {
 
 bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
   ledger_->Begin(w->index, entry.object_key);
-  for (int attempt = 1;; ++attempt) {
+  // A shared source keeps the plan with its checkpoint instead (below).
+  for (int attempt = 1; !source_->shared(); ++attempt) {
     Status st = journal_->Record(entry);
     if (st.ok()) break;
     counters_.errors++;
@@ -597,7 +598,6 @@ bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
             .With("records", static_cast<uint64_t>(w->batch.recs.size()))
             .With("error", st.message());
         ledger_->Forget(entry.object_key);
-        (void)journal_->Clear(entry.worker);
         w->batch.Clear();
         return true;
       }
@@ -647,7 +647,7 @@ void DeliveryStream::Commit(Worker* w, const JournalEntry& entry) {
           .With("error", st.message());
     }
   }
-  if (moved) {
+  if (moved && !source_->shared()) {
     Status st = journal_->Clear(entry.worker);
     if (!st.ok()) counters_.errors++;
   }
