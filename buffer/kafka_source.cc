@@ -203,7 +203,11 @@ void KafkaSource::Assign(rd_kafka_topic_partition_list_t* parts) {
       p->msgs.clear();
       p->head = p->head_bytes = 0;
       p->paused = false;
-      if (p->committed < 0 && initial_timestamp_ms_ >= 0) from_time.push_back(i);
+      p->skip_before_ms = -1;
+      if (p->committed < 0 && initial_timestamp_ms_ >= 0) {
+        from_time.push_back(i);
+        p->skip_before_ms = initial_timestamp_ms_;
+      }
       if (tp.offset < 0) tp.offset = RD_KAFKA_OFFSET_STORED;
     }
   }
@@ -215,10 +219,12 @@ void KafkaSource::Assign(rd_kafka_topic_partition_list_t* parts) {
           ->offset = initial_timestamp_ms_;
     }
     err = rd_kafka_offsets_for_times(rk_, times.list, kCommittedTimeoutMs);
-    for (int j = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && j < times.list->cnt; ++j) {
-      // -1: no record at or after the time; the end of the partition.
-      int64_t at = times.list->elems[j].offset;
-      parts->elems[from_time[j]].offset = at >= 0 ? at : RD_KAFKA_OFFSET_END;
+    // Where the broker finds the time, start there; where it cannot (-1: no record at or after
+    // it, or a broker without timestamp lookups), start at the oldest record. Either way the
+    // records before the first one at or after the time are skipped as they arrive (Poll).
+    for (int j = 0; j < times.list->cnt; ++j) {
+      int64_t at = err == RD_KAFKA_RESP_ERR_NO_ERROR ? times.list->elems[j].offset : -1;
+      parts->elems[from_time[j]].offset = at >= 0 ? at : RD_KAFKA_OFFSET_BEGINNING;
     }
     if (err) NoteError(std::string("initial_timestamp: ") + rd_kafka_err2str(err));
   }
@@ -316,6 +322,10 @@ void KafkaSource::Poll() {
         }
         rd_kafka_timestamp_type_t tstype;
         int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+        if (p->skip_before_ms >= 0) {
+          if (ts < p->skip_before_ms) continue;  // before initial_timestamp
+          p->skip_before_ms = -1;                // from the first one at or after it on
+        }
         Msg rec{static_cast<uint64_t>(m->offset), ts >= 0 ? ts : 0, p->data.size(),
                 static_cast<uint32_t>(m->key_len), static_cast<uint32_t>(m->len)};
         if (m->key_len > 0) p->data.append(static_cast<const char*>(m->key), m->key_len);

@@ -86,6 +86,9 @@ class KafkaSource final : public DeliverySource {
     size_t head = 0;  // msgs before it were read past
     size_t head_bytes = 0;
     bool paused = false;
+    // at_timestamp, a partition without a committed offset: records older than this are skipped
+    // until the first one at or after it (-1: none skipped).
+    int64_t skip_before_ms = -1;
   };
 
   static void OnRebalance(rd_kafka_s* rk, int err, rd_kafka_topic_partition_list_s* parts,

@@ -60,7 +60,9 @@ class MockKafka {
   std::string bootstrap_;
 };
 
-std::unique_ptr<KafkaSource> OpenSource(const MockKafka& kafka, const std::string& group) {
+std::unique_ptr<KafkaSource> OpenSource(const MockKafka& kafka, const std::string& group,
+                                        StartPosition at = StartPosition::kTrimHorizon,
+                                        int64_t at_ms = 0) {
   KafkaSourceOptions ko;
   ko.brokers = kafka.bootstrap();
   ko.topics = {"logs"};
@@ -71,6 +73,8 @@ std::unique_ptr<KafkaSource> OpenSource(const MockKafka& kafka, const std::strin
   auto source = std::make_unique<KafkaSource>(ko, 8u << 20);
   DeliveryOptions o;
   o.name = "test";
+  o.initial_position = at;
+  o.initial_timestamp_ms = at_ms;
   EXPECT_TRUE(source->Open(o).ok());
   return source;
 }
@@ -228,6 +232,34 @@ TEST(KafkaSourceTest, ASecondMemberTakesPartitionsAndTheFirstSeesThemRevoked) {
   plan.object_key = "k";
   plan.ranges = {{gone, 0, 0}};
   EXPECT_EQ(a->RecordPlan(plan).code(), Code::kCancelled);
+}
+
+// A new group starts where initial_position says: latest skips what the topic holds; at_timestamp
+// starts at the first record produced at or after the time.
+TEST(KafkaSourceTest, ANewGroupStartsAtLatestOrAtATimestamp) {
+  MockKafka kafka(2);
+  kafka.Produce(1, 30);
+  std::this_thread::sleep_for(milliseconds(50));
+  const int64_t middle =
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  std::this_thread::sleep_for(milliseconds(50));
+  kafka.Produce(31, 10);
+  auto at = OpenSource(kafka, "g5", StartPosition::kAtTimestamp, middle);
+  auto latest = OpenSource(kafka, "g6", StartPosition::kLatest);
+  ASSERT_TRUE(Eventually(
+      [&] { return at->ReadableShards().size() == 2 && latest->ReadableShards().size() == 2; }));
+  std::map<uint32_t, uint64_t> next_at, next_latest;
+  for (uint32_t s : at->ReadableShards()) next_at[s] = 0;
+  for (uint32_t s : latest->ReadableShards()) next_latest[s] = 0;
+  std::set<std::string> from_time = ReadShards(at.get(), &next_at, 10);
+  EXPECT_EQ(from_time.size(), 10u);
+  for (int i = 31; i <= 40; ++i) EXPECT_TRUE(from_time.count("rec-" + std::to_string(i))) << i;
+  // Nothing old for latest; what is produced now comes.
+  kafka.Produce(41, 5);
+  std::set<std::string> new_only = ReadShards(latest.get(), &next_latest, 5);
+  EXPECT_EQ(new_only.size(), 5u);
+  for (const std::string& v : new_only) EXPECT_GE(std::stoi(v.substr(4)), 41) << v;
 }
 
 TEST(KafkaSourceTest, UnknownPropertyIsRefusedNamingIt) {
