@@ -449,7 +449,13 @@ bool DeliveryStream::ReadSome(Worker* w, const std::vector<uint32_t>& shards) {
   std::string_view delimiter = object_sink ? std::string_view(options_.record_delimiter) : "";
   bool got = false;
   broker::ReadBatch& rb = w->read;
+  // Shared sources: the shards' batches together stay under twice the buffer size, which
+  // FlushParts keeps by flushing the largest.
+  const uint64_t parts_bound = 2 * policy_.buffer_size;
+  uint64_t parts_total = 0;
+  for (const auto& [shard, part] : w->parts) parts_total += part.data.size();
   for (uint32_t s : shards) {
+    if (shared && parts_total >= parts_bound) break;
     PendingBatch& b = shared ? PartOf(w, s) : w->batch;
     if (b.data.size() >= policy_.buffer_size) {
       if (shared) continue;
@@ -485,8 +491,9 @@ bool DeliveryStream::ReadSome(Worker* w, const std::vector<uint32_t>& shards) {
     // A replayed plan's batch is read to its last offset and flushed alone.
     if (planned != w->planned.end() && it->second > planned->second.ranges[0].last) continue;
     broker::ReadLimits limits;
-    limits.max_bytes =
-        std::clamp<size_t>(policy_.buffer_size - b.data.size(), kMinReadBytes, kMaxReadBytes);
+    uint64_t room = policy_.buffer_size - b.data.size();
+    if (shared) room = std::min(room, parts_bound - parts_total);
+    limits.max_bytes = std::clamp<size_t>(room, kMinReadBytes, kMaxReadBytes);
     Status st = source_->Read(s, it->second, limits, &rb);
     if (!st.ok()) {
       counters_.errors++;
@@ -511,6 +518,7 @@ bool DeliveryStream::ReadSome(Worker* w, const std::vector<uint32_t>& shards) {
     }
     counters_.records_in += records;
     counters_.bytes_in += bytes;
+    parts_total += bytes;
     it->second = next;
     if (records > 0) {
       got = true;

@@ -19,7 +19,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -42,6 +44,20 @@ double CpuSeconds() {
   return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
+
+// A figure of /proc/self/status in MiB: VmHWM (peak RSS since ResetPeakRss), VmRSS.
+double StatusMiB(const char* field) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  const size_t n = std::strlen(field);
+  while (std::getline(status, line)) {
+    if (line.compare(0, n, field) == 0) return std::strtod(line.c_str() + n, nullptr) / 1024.0;
+  }
+  return 0;
+}
+
+// Starts VmHWM again from the current RSS (the producer that filled the topic is not counted).
+void ResetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
 uint64_t RecordCount() {
   const char* n = std::getenv("SLUICE_BENCH_KAFKA_RECORDS");
@@ -134,9 +150,11 @@ void BM_KafkaSource(benchmark::State& state) {
   static int run = 0;
   double cpu = 0;
   uint64_t read = 0, objects = 0;
-  double read_seconds = 0;
+  double read_seconds = 0, peak_rss = 0;
   for (auto _ : state) {
     const std::string group = "bench-" + std::to_string(run++);
+    ResetPeakRss();
+    const double base_rss = StatusMiB("VmRSS:");
     std::vector<std::unique_ptr<DeliveryStream>> ds;
     for (int i = 0; i < instances; ++i) {
       DeliveryOptions o;
@@ -203,6 +221,7 @@ void BM_KafkaSource(benchmark::State& state) {
     uint64_t got = delivered();
     for (auto& d : ds) read += d->stats().records_in;
     for (auto& d : ds) objects += d->stats().objects_delivered;
+    peak_rss = std::max(peak_rss, StatusMiB("VmHWM:") - base_rss);
     for (auto& d : ds) d->Stop(std::chrono::milliseconds(10000));
     ds.clear();
     state.SetIterationTime(seconds);
@@ -219,6 +238,8 @@ void BM_KafkaSource(benchmark::State& state) {
   state.counters["cpu_s_per_GB"] = cpu / (bytes / 1e9);
   // When the last record was read (the rest is the last batches' buffer interval and delivery).
   state.counters["read_s"] = read_seconds / static_cast<double>(state.iterations());
+  // How far the process's RSS grew while delivering (peak less the RSS before the deliveries).
+  state.counters["rss_growth_MiB"] = peak_rss;
   state.counters["objects"] =
       static_cast<double>(objects) / static_cast<double>(state.iterations());
   // Records read more than once (a rebalance moving partitions with unsent batches).
