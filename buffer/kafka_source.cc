@@ -368,12 +368,20 @@ void KafkaSource::PauseOrResume() {
 }
 
 void KafkaSource::Compact(Partition* p) {
-  if (p->head < 1024 || p->head_bytes < p->data.size() / 2) return;
+  // Once everything was read past, or half of it and enough to be worth the move.
+  const bool all = p->head == p->msgs.size();
+  if (p->head == 0 || (!all && (p->head < 1024 || p->head_bytes < p->data.size() / 2))) return;
   p->data.erase(0, p->head_bytes);
   p->msgs.erase(p->msgs.begin(), p->msgs.begin() + static_cast<ptrdiff_t>(p->head));
   for (Msg& m : p->msgs) m.pos -= p->head_bytes;
   p->head = 0;
   p->head_bytes = 0;
+  // Memory a burst made the buffer grow to goes back (a partition's share is small when many
+  // are assigned).
+  if (p->data.capacity() > 4 * std::max<size_t>(p->data.size(), 256 << 10)) {
+    p->data.shrink_to_fit();
+    p->msgs.shrink_to_fit();
+  }
 }
 
 void KafkaSource::NoteError(std::string message) {
