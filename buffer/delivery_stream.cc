@@ -576,12 +576,17 @@ JournalEntry DeliveryStream::Plan(Worker* w) {
 
 bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
   ledger_->Begin(w->index, entry.object_key);
-  // A shared source keeps the plan with its checkpoint instead (below).
-  for (int attempt = 1; !source_->shared(); ++attempt) {
-    Status st = journal_->Record(entry);
-    if (st.ok()) break;
+  // The batch's identity goes where its replay will find it: the local journal, or, for a shared
+  // source, with the shard's checkpoint. Retried while it fails (the disk, the source away),
+  // except when the shard moved to another instance: its records are that one's now.
+  const bool shared = source_->shared();
+  Status st;
+  for (int attempt = 1;; ++attempt) {
+    st = shared ? source_->RecordPlan(entry) : journal_->Record(entry);
+    if (st.ok() || st.code() == Code::kCancelled) break;
     counters_.errors++;
-    SLUICE_LOG(Error, "cannot write the batch journal; waiting")
+    SLUICE_LOG(Error, shared ? "cannot record the batch's plan with the source; waiting"
+                             : "cannot write the batch journal; waiting")
         .With("delivery", options_.name)
         .With("sink", options_.sink.type)
         .With("error", st.message());
@@ -589,35 +594,19 @@ bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
       return false;
     }
   }
-  if (source_->shared()) {
-    // The plan goes with the shard's checkpoint, where its next reader finds it.
-    for (int attempt = 1;; ++attempt) {
-      Status st = source_->RecordPlan(entry);
-      if (st.ok()) break;
-      if (st.code() == Code::kCancelled) {
-        // The shard moved to another instance: its records are that one's now.
-        source_->NoteDropped(entry.ranges.empty() ? 0 : entry.ranges[0].shard);
-        SLUICE_LOG(Info,
-                   "dropped a batch of a partition moved away before it was sent; its next "
-                   "reader reads it again from the committed offset")
-            .With("delivery", options_.name)
-            .With("sink", options_.sink.type)
-            .With("key", entry.object_key)
-            .With("records", static_cast<uint64_t>(w->batch.recs.size()))
-            .With("error", st.message());
-        ledger_->Forget(entry.object_key);
-        w->batch.Clear();
-        return true;
-      }
-      counters_.errors++;
-      SLUICE_LOG(Error, "cannot record the batch's plan with the source; waiting")
-          .With("delivery", options_.name)
-          .With("sink", options_.sink.type)
-          .With("error", st.message());
-      if (!stopper_.WaitUntil(clock_, clock_->MonotonicMs() + 1000 * std::min(attempt, 30))) {
-        return false;
-      }
-    }
+  if (st.code() == Code::kCancelled) {
+    source_->NoteDropped(entry.ranges.empty() ? 0 : entry.ranges[0].shard);
+    SLUICE_LOG(Info,
+               "dropped a batch of a partition moved away before it was sent; its next reader "
+               "reads it again from the committed offset")
+        .With("delivery", options_.name)
+        .With("sink", options_.sink.type)
+        .With("key", entry.object_key)
+        .With("records", static_cast<uint64_t>(w->batch.recs.size()))
+        .With("error", st.message());
+    ledger_->Forget(entry.object_key);
+    w->batch.Clear();
+    return true;
   }
   if (w->backup && backup_all_) BackupAll(w, entry);
   w->has_lambda_keys = false;

@@ -9,11 +9,10 @@
 // the kills.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import {
   mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync, existsSync,
 } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -21,6 +20,7 @@ import { createRequire } from 'node:module';
 import {
   startDaemon, waitFor, filesUnder, killAll, stop, killWhileDelivering, replayed,
 } from '../daemons.mjs';
+import { startCluster as startMock } from './cluster.mjs';
 import { fillEdge, deliveryConfig, tailingConfig } from '../edge.mjs';
 
 const { Kafka, logLevel } = createRequire(import.meta.url)('kafkajs');
@@ -37,31 +37,14 @@ const LINES = 20000;
 
 const children = [];
 let work;
+// The mock cluster with `topic` in 4 partitions of 3 replicas.
+const startCluster = (topic) => startMock(mockBin, children, topic, 4, 3);
 after(() => {
   killAll();
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   if (work && !process.env.DEBUG_KAFKA_SINK) rmSync(work, { recursive: true, force: true });
   else if (work) console.error('kept', work);
 });
-
-// The mock cluster, with `topic` (4 partitions, 3 replicas): {bootstrap, command(line)}.
-async function startCluster(topic) {
-  const child = spawn(mockBin, [topic, '4', '3'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  children.push(child);
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const first = await Promise.race([
-    lines.next(),
-    new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`mock cluster exited with ${code}`)))),
-  ]);
-  const m = /^BOOTSTRAP (\S+)$/.exec(first.value);
-  if (!m) throw new Error(`unexpected mock cluster output: ${first.value}`);
-  const command = async (line) => {
-    child.stdin.write(line + '\n');
-    const answer = await lines.next();
-    assert.equal(answer.value, 'OK', `mock cluster: ${line}`);
-  };
-  return { bootstrap: m[1], command, child };
-}
 
 // Every message of `topic` by kcat: [{key, data}].
 function readWithKcat(bootstrap, topic) {

@@ -17,10 +17,10 @@ import { execFile, spawn, spawnSync } from 'node:child_process';
 import {
   mkdtempSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, existsSync,
 } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
+import { startCluster as startMock } from './cluster.mjs';
 import {
   startDaemon, adminOf, adminAddress, status, waitFor, filesUnder, killAll, stop,
 } from '../daemons.mjs';
@@ -53,23 +53,6 @@ after(() => {
   if (work && !process.env.DEBUG_KAFKA_SOURCE) rmSync(work, { recursive: true, force: true });
   else if (work) console.error('kept', work);
 });
-
-// The mock cluster (three brokers) with `topic`: {bootstrap, child}. Serves while its stdin is
-// open.
-async function startCluster(topic, partitions, replicas) {
-  const child = spawn(mockBin, [topic, String(partitions), String(replicas)],
-    { stdio: ['pipe', 'pipe', 'inherit'] });
-  children.push(child);
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const first = await Promise.race([
-    lines.next(),
-    new Promise((_, reject) => child.once('exit',
-      (code) => reject(new Error(`mock cluster exited with ${code}`)))),
-  ]);
-  const m = /^BOOTSTRAP (\S+)$/.exec(first.value);
-  if (!m) throw new Error(`unexpected mock cluster output: ${first.value}`);
-  return { bootstrap: m[1], child };
-}
 
 // Produces rec-<from> ... rec-<to - 1> to `topic` with kcat, keyed k<i> (spread over the
 // partitions); resolves once kcat flushed them all.
@@ -222,7 +205,7 @@ test('members share a topic; kill -9 of one mid-batch, a fourth joins: each reco
   { timeout: 240000 }, async (t) => {
     work = mkdtempSync(join(tmpdir(), 'sluice-kafka-source-'));
     const began = Date.now();
-    const cluster = await startCluster('logs', PARTITIONS, 3);
+    const cluster = await startMock(mockBin, children, 'logs', PARTITIONS, 3);
     const { bootstrap } = cluster;
     const out = join(work, 'out');
     mkdirSync(out);
