@@ -16,6 +16,7 @@
 #include "broker/api/firehose_api.h"
 #include "buffer/delivery_plan.h"
 #include "buffer/kafka_source.h"
+#include "buffer/kinesis_source.h"
 #include "core/log.h"
 
 namespace sluice::agent {
@@ -81,6 +82,9 @@ Result<std::unique_ptr<buffer::DeliveryStream>> CreateDelivery(Daemon::State& s,
   std::unique_ptr<buffer::DeliverySource> source;
   if (d.kafka) {
     source = std::make_unique<buffer::KafkaSource>(*d.kafka, kKafkaSourceMemory);
+  } else if (d.kinesis) {
+    source = std::make_unique<buffer::KinesisSource>(*d.kinesis, kKafkaSourceMemory,
+                                                     data_dir / "deliveries" / d.name);
   } else {
     // direct_put: the Firehose API appends to an internal stream that this delivery reads.
     ASSIGN_OR_RETURN(broker::Stream * stream,
@@ -224,7 +228,7 @@ Status Daemon::Start() {
     ao.max_body_size = s.config.broker.api.max_body_size;
     ao.workers = s.config.broker.api.workers;
     for (const buffer::DeliveryOptions& d : s.config.deliveries) {
-      if (d.kafka) continue;  // not fed through the API
+      if (d.kafka || d.kinesis) continue;  // not fed through the API
       ao.firehose_deliveries.push_back({d.name, d.direct_put ? "" : d.stream});
     }
     for (const config::ApiCredential& c : s.config.broker.api.auth) {

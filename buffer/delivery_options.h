@@ -85,6 +85,19 @@ struct KafkaSourceOptions {
   std::chrono::milliseconds rebalance_grace{10000};
 };
 
+// `source: {type: kinesis, ...}`: a remote Kinesis data stream (AWS, another sluice, kinesalite),
+// every shard read by this instance with GetRecords.
+struct KinesisSourceOptions {
+  std::string endpoint;  // base URL: https://kinesis.us-east-1.amazonaws.com
+  std::string region = "us-east-1";
+  std::string stream;
+  // Empty: the environment, the shared credentials file or instance metadata (as the sinks).
+  std::string access_key_id;
+  std::string secret_access_key;
+  // The pause before asking a shard again after it returned nothing (AWS allows 5 calls/s/shard).
+  std::chrono::milliseconds poll_interval{1000};
+};
+
 struct DeliveryOptions {
   std::string name;
   // Where the entry is written, for check's messages: its key path ("deliveries[0]") and the
@@ -103,6 +116,7 @@ struct DeliveryOptions {
   std::string stream;  // source stream (empty with direct_put)
   bool direct_put = false;
   std::optional<KafkaSourceOptions> kafka;  // source: {type: kafka}; stream is empty then
+  std::optional<KinesisSourceOptions> kinesis;  // source: {type: kinesis}; stream is empty then
   StartPosition initial_position = StartPosition::kTrimHorizon;
   int64_t initial_timestamp_ms = 0;  // kAtTimestamp: the first record arrived at or after it
   // Unset: the sink type's Firehose default.

@@ -5,6 +5,7 @@
 //
 // StreamSource reads a local broker stream as a named consumer (the engine's original source).
 // KafkaSource (kafka_source.h) reads topics as a member of a consumer group.
+// KinesisSource (kinesis_source.h) reads a remote Kinesis stream's shards with GetRecords.
 //
 // THREADING: every method may be called from any delivery worker at once, except Open (before
 // the workers start) and the destructor (after they joined).
@@ -32,10 +33,11 @@ struct SourceShardStats {
   int64_t end = -1;        // the log end offset (Kafka's high watermark); -1: unknown
   uint64_t lag = 0;        // end - committed: records not yet delivered (Kafka consumer lag)
   uint64_t buffered = 0;   // records fetched and not yet read by the engine
+  int64_t millis_behind = -1;  // Kinesis GetRecords' MillisBehindLatest; -1: unknown
 };
 
 struct SourceStats {
-  std::string type;              // "stream", "kafka"
+  std::string type;              // "stream", "kafka", "kinesis"
   uint64_t rebalances = 0;       // assignments received (the first one included)
   uint64_t revocations = 0;      // partitions taken away by a rebalance
   uint64_t batches_dropped = 0;  // buffered batches of revoked partitions, left uncommitted

@@ -1,8 +1,11 @@
 // The schema of `deliveries[]`: Firehose-style delivery streams (buffer::DeliveryOptions).
+#include <algorithm>
+#include <span>
 #include <string>
 
 #include "agent/config/checks.h"
 #include "agent/config/schema_internal.h"
+#include "agent/config/secrets.h"
 #include "core/units.h"
 
 // The tables use designated initializers and leave defaulted members out on purpose; GCC 12
@@ -191,40 +194,46 @@ constexpr std::string_view kOwnedKafkaProperties[] = {
     "enable.auto.commit",  "enable.auto.offset.store", "auto.offset.reset",
     "enable.partition.eof"};
 
-constexpr Field kKafkaSourceFields[] = {
+// In a setter of one type's key: refused once `type` chose the other type.
+#define KAFKA_ONLY \
+  if (!c.delivery->kafka) return Refuse("not a key of type: kinesis")
+#define KINESIS_ONLY \
+  if (!c.delivery->kinesis) return Refuse("not a key of type: kafka")
+
+constexpr Field kSourceFields[] = {
     {.key = "type",
      .type = Type::kEnum,
      .required = true,
-     .choices = "kafka",
-     .doc = "kafka: topics read as a member of a consumer group.",
-     .set = SET((void)v)},
+     .choices = "kafka|kinesis",
+     .doc = "kafka: topics read as a member of a consumer group; kinesis: a remote Kinesis "
+            "stream, every shard read by this instance.",
+     // The other type's options go: a key of theirs written after this one is refused.
+     .set = SET(if (v.text == "kafka") c.delivery->kinesis.reset();
+                else c.delivery->kafka.reset();)},
     {.key = "brokers",
-     .required = true,
-     .doc = "Bootstrap brokers, host:port[,host:port...].",
-     .set = SET(c.delivery->kafka->brokers = v.text;
+     .doc = "kafka: bootstrap brokers, host:port[,host:port...].",
+     .set = SET(KAFKA_ONLY; c.delivery->kafka->brokers = v.text;
                 if (v.text.empty()) return Refuse("give at least one host:port");)},
     {.key = "topics",
      .type = Type::kStringList,
-     .required = true,
-     .doc = "Topics to read; a name starting with ^ is a regular expression.",
-     .set = SET(if (v.list.empty()) return Refuse("give at least one topic");
+     .doc = "kafka: topics to read; a name starting with ^ is a regular expression.",
+     .set = SET(KAFKA_ONLY; if (v.list.empty()) return Refuse("give at least one topic");
                 for (const std::string& t
                      : v.list) if (t.empty()) return Refuse("a topic name is empty");
                 c.delivery->kafka->topics = v.list)},
     {.key = "group",
-     .required = true,
-     .doc = "Consumer group id. Instances of this delivery with the same group share the "
+     .doc = "kafka: consumer group id. Instances of this delivery with the same group share the "
             "partitions; give each delivery its own group.",
-     .set = SET(c.delivery->kafka->group = v.text;
+     .set = SET(KAFKA_ONLY; c.delivery->kafka->group = v.text;
                 if (v.text.empty()) return Refuse("give a group id");)},
     {.key = "properties",
      .type = Type::kStringMap,
-     .doc = "librdkafka consumer properties (security.protocol, sasl.*, ssl.*, fetch.*, "
+     .doc = "kafka: librdkafka consumer properties (security.protocol, sasl.*, ssl.*, fetch.*, "
             "session.timeout.ms, partition.assignment.strategy: range or roundrobin...). The "
             "source owns "
             "bootstrap.servers, group.id, auto.offset.reset (initial_position), "
             "enable.auto.commit and enable.auto.offset.store.",
-     .set = SET(for (const auto& [k, val]
+     .set = SET(KAFKA_ONLY; for (const auto& [k, val]
                      : v.map) {
        for (std::string_view owned : kOwnedKafkaProperties) {
          if (k == owned) return Refuse("\"" + k + "\" is set by the source; remove it");
@@ -241,11 +250,105 @@ constexpr Field kKafkaSourceFields[] = {
      .default_text = "10s",
      .min = 0,
      .max = 5 * kMinute,
-     .doc = "How long a rebalance waits for batches of revoked partitions being delivered to "
+     .doc = "kafka: how long a rebalance waits for batches of revoked partitions being delivered to "
             "commit (what is buffered and not yet sent is left to the next owner).",
-     .set = SET(c.delivery->kafka->rebalance_grace = v.duration)},
+     .set = SET(KAFKA_ONLY; c.delivery->kafka->rebalance_grace = v.duration)},
+    {.key = "endpoint",
+     .doc = "kinesis: the Kinesis API's base URL (https://kinesis.us-east-1.amazonaws.com, or "
+            "another sluice's or kinesalite's http://host:port).",
+     .set = SET(KINESIS_ONLY; if (!v.text.starts_with("http://") && !v.text.starts_with("https://"))
+                    return Refuse("\"" + v.text + "\" is not an http:// or https:// URL");
+                c.delivery->kinesis->endpoint = v.text)},
+    {.key = "region",
+     .default_text = "us-east-1",
+     .doc = "kinesis: the signing region.",
+     .set = SET(KINESIS_ONLY; c.delivery->kinesis->region = v.text)},
+    {.key = "stream",
+     .doc = "kinesis: the stream's name.",
+     .set = SET(KINESIS_ONLY; c.delivery->kinesis->stream = v.text;
+                if (v.text.empty()) return Refuse("give a stream name");)},
+    {.key = "access_key_id",
+     .doc = "kinesis: access key id. Unset: AWS_ACCESS_KEY_ID, the shared credentials file or "
+            "instance metadata, as the sinks find them.",
+     .set = SET(KINESIS_ONLY; c.delivery->kinesis->access_key_id = v.text)},
+    {.key = "secret_access_key",
+     .doc = "kinesis: the secret, inline (the file must not be world-readable).",
+     .set = SET(KINESIS_ONLY; c.delivery->kinesis->secret_access_key = v.text)},
+    {.key = "secret_access_key_env",
+     .doc = "kinesis: name of an environment variable holding the secret.",
+     .set = SET(KINESIS_ONLY; auto secret = SecretFromEnv(v.text);
+                if (!secret.ok()) return secret.status();
+                c.delivery->kinesis->secret_access_key = std::move(*secret))},
+    {.key = "secret_access_key_file",
+     .doc = "kinesis: file holding the secret (trailing newline ignored; not world-readable).",
+     .set = SET(KINESIS_ONLY; auto secret = SecretFromFile(v.text);
+                if (!secret.ok()) return secret.status();
+                c.delivery->kinesis->secret_access_key = std::move(*secret))},
+    {.key = "poll_interval",
+     .type = Type::kDuration,
+     .default_text = "1s",
+     .min = 200,
+     .max = 5 * kMinute,
+     .doc = "kinesis: the pause before asking a shard again after it returned no record "
+            "(AWS allows 5 GetRecords calls a second per shard).",
+     .set = SET(KINESIS_ONLY; c.delivery->kinesis->poll_interval = v.duration)},
 };
-constexpr Section kKafkaSourceSection{kKafkaSourceFields, HOOK(c.delivery->kafka.emplace())};
+
+// The keys of each type, for the refusal of the other type's.
+constexpr std::string_view kKafkaOnlyKeys[] = {"brokers", "topics", "group", "properties",
+                                               "rebalance_grace"};
+constexpr std::string_view kKinesisOnlyKeys[] = {
+    "endpoint",          "region",
+    "stream",            "access_key_id",
+    "secret_access_key", "secret_access_key_env",
+    "secret_access_key_file", "poll_interval"};
+
+// After the keys: the chosen type's required ones are given, the other type's none (a key
+// written before `type` was set before its options went), and one secret at most.
+Status FinishSource(LoadContext& c) {
+  buffer::DeliveryOptions& d = *c.delivery;
+  auto given = [&](std::string_view key) {
+    return std::any_of(d.marks.begin(), d.marks.end(), [&](const auto& m) {
+      return m.first.size() == 7 + key.size() && m.first.starts_with("source.") &&
+             m.first.ends_with(key);
+    });
+  };
+  const bool kafka = d.kafka.has_value();
+  for (std::string_view key : kafka ? std::span<const std::string_view>(kKinesisOnlyKeys)
+                                   : std::span<const std::string_view>(kKafkaOnlyKeys)) {
+    if (given(key)) {
+      return Refuse(std::string(key) + " is not a key of type: " + (kafka ? "kafka" : "kinesis"));
+    }
+  }
+  auto missing = [&](std::string_view key) {
+    return Refuse(std::string(key) + ": required key is missing (type: " +
+                  (kafka ? "kafka" : "kinesis") + ")");
+  };
+  if (kafka) {
+    for (std::string_view key : {"brokers", "topics", "group"}) {
+      if (!given(key)) return missing(key);
+    }
+    return Status::Ok();
+  }
+  for (std::string_view key : {"endpoint", "stream"}) {
+    if (!given(key)) return missing(key);
+  }
+  int secrets = 0;
+  for (std::string_view key :
+       {"secret_access_key", "secret_access_key_env", "secret_access_key_file"}) {
+    secrets += given(key) ? 1 : 0;
+  }
+  if (secrets > 1) {
+    return Refuse("give one of secret_access_key, secret_access_key_env, secret_access_key_file");
+  }
+  if ((secrets == 1) != given("access_key_id")) {
+    return Refuse("access_key_id and a secret_access_key go together");
+  }
+  return Status::Ok();
+}
+constexpr Section kDeliverySourceSection{kSourceFields,
+                                 HOOK(c.delivery->kafka.emplace(); c.delivery->kinesis.emplace()),
+                                 FinishSource};
 
 constexpr Field kDeliveryFields[] = {
     {.key = "name",
@@ -259,8 +362,9 @@ constexpr Field kDeliveryFields[] = {
     {.key = "source",
      .type = Type::kObject,
      .doc = "Read from outside the daemon instead of a broker stream: {type: kafka, brokers, "
-            "topics, group}. Several instances share the work (see docs/scale-out.md).",
-     .section = &kKafkaSourceSection},
+            "topics, group} (several instances share the work, see docs/scale-out.md) or "
+            "{type: kinesis, endpoint, stream} (this instance reads every shard).",
+     .section = &kDeliverySourceSection},
     {.key = "initial_position",
      .type = Type::kEnum,
      .default_text = "trim_horizon",
@@ -355,7 +459,8 @@ constexpr Section kDeliverySection {
       HOOK(c.config->deliveries.emplace_back(); c.delivery = &c.config->deliveries.back()),
       HOOK(
           const buffer::DeliveryOptions& d = *c.delivery;
-          int sources = (d.direct_put ? 1 : 0) + (d.stream.empty() ? 0 : 1) + (d.kafka ? 1 : 0);
+          int sources = (d.direct_put ? 1 : 0) + (d.stream.empty() ? 0 : 1) +
+                        (d.kafka || d.kinesis ? 1 : 0);
           if (sources > 1) return Refuse("give one of stream, source, direct_put: true");
           if (sources == 0) {
             return Refuse("give a stream to read, a source, or direct_put: true");

@@ -191,11 +191,22 @@ const BadCase kBadCases[] = {
     {"KafkaSourceWithoutGroup",
      HEAD "deliveries: [{name: a, sink: {type: file}, source: {type: kafka, brokers: 'h:9092',\n"
           "  topics: [t]}}]\n",
-     "sluice.yaml:3:52: deliveries[0].source.group: required key is missing"},
+     "sluice.yaml:3:52: deliveries[0].source: group: required key is missing (type: kafka)"},
+    {"KinesisSourceWithKafkaKey",
+     HEAD "deliveries: [{name: a, sink: {type: file}, source: {type: kinesis, stream: s,\n"
+          "  endpoint: 'http://h:1', group: g}}]\n",
+     "sluice.yaml:4:29: deliveries[0].source.group: not a key of type: kinesis"},
+    {"KinesisSourceKafkaKeyFirst",
+     HEAD "deliveries: [{name: a, sink: {type: file}, source: {brokers: 'h:9092', type: kinesis,\n"
+          "  stream: s, endpoint: 'http://h:1'}}]\n",
+     "sluice.yaml:3:52: deliveries[0].source: brokers is not a key of type: kinesis"},
+    {"KinesisSourceWithoutEndpoint",
+     HEAD "deliveries: [{name: a, sink: {type: file}, source: {type: kinesis, stream: s}}]\n",
+     "sluice.yaml:3:52: deliveries[0].source: endpoint: required key is missing (type: kinesis)"},
     {"KafkaSourceUnknownType",
-     HEAD "deliveries: [{name: a, sink: {type: file}, source: {type: kinesis, brokers: 'h:9092',\n"
+     HEAD "deliveries: [{name: a, sink: {type: file}, source: {type: pulsar, brokers: 'h:9092',\n"
           "  topics: [t], group: g}}]\n",
-     "sluice.yaml:3:59: deliveries[0].source.type: \"kinesis\" is not one of kafka"},
+     "sluice.yaml:3:59: deliveries[0].source.type: \"pulsar\" is not one of kafka, kinesis"},
     {"DeliveryWithoutSink", HEAD "deliveries: [{name: a, stream: app-logs}]\n",
      "sluice.yaml:3:14: deliveries[0].sink: required key is missing"},
     {"SinkWithoutType", HEAD "deliveries: [{name: a, stream: app-logs, sink: {path: x}}]\n",

@@ -1,0 +1,654 @@
+#include "buffer/kinesis_source.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "buffer/delivery_policy.h"
+#include "core/base64.h"
+#include "core/clock.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "plugins/common/aws_json.h"
+
+namespace sluice::buffer {
+namespace {
+
+constexpr const char* kPrefix = "Kinesis_20131202.";
+constexpr int kGetRecordsLimit = 10000;
+// GetRecords allows 5 calls a second per shard: a shard that answered records is asked again
+// after this, one that answered none after poll_interval.
+constexpr int64_t kCallGapMs = 200;
+constexpr int64_t kListEveryMs = 10000;
+constexpr int64_t kMaxSleepMs = 1000;
+const Backoff kRetry{Millis(500), Millis(30000)};
+
+int64_t NowMs() { return Clock::Real()->MonotonicMs(); }
+
+// ApproximateArrivalTimestamp: seconds since the epoch, with a fraction.
+int64_t ArrivalMs(const rapidjson::Value& r) {
+  auto it = r.FindMember("ApproximateArrivalTimestamp");
+  if (it == r.MemberEnd() || !it->value.IsNumber()) return 0;
+  return static_cast<int64_t>(std::llround(it->value.GetDouble() * 1000));
+}
+
+}  // namespace
+
+KinesisSource::KinesisSource(KinesisSourceOptions options, uint64_t memory_bound,
+                             std::filesystem::path state_dir)
+    : options_(std::move(options)),
+      memory_bound_(std::max<uint64_t>(memory_bound, 1 << 20)),
+      state_dir_(std::move(state_dir)) {
+  counters_.type = "kinesis";
+}
+
+KinesisSource::~KinesisSource() { Close(); }
+
+Status KinesisSource::Open(const DeliveryOptions& options) {
+  delivery_ = options.name;
+  initial_position_ = options.initial_position;
+  initial_timestamp_ms_ = options.initial_timestamp_ms;
+  const std::string where = "deliveries." + options.name + ".source: ";
+  auto stored = ReadKinesisCheckpoints(state_dir_);
+  if (!stored.ok()) return stored.status().Annotate(where + "checkpoints");
+  stored_ = std::move(*stored);
+  sink::AwsJsonConfig aws;
+  aws.service = "kinesis";
+  aws.region = options_.region;
+  aws.endpoint = options_.endpoint;
+  aws.credentials.access_key_id = options_.access_key_id;
+  aws.credentials.secret_access_key = options_.secret_access_key;
+  // A long poll never waits on the server (GetRecords answers at once): a slow answer is a
+  // stuck connection.
+  aws.http.timeout_ms = 30000;
+  auto client = sink::AwsJsonClient::Create(aws);
+  if (!client.ok()) return client.status().Annotate(where + "endpoint");
+  client_ = std::move(*client);
+  SLUICE_LOG(Info, "kinesis source reading a remote stream")
+      .With("delivery", delivery_)
+      .With("endpoint", client_->url())
+      .With("stream", options_.stream)
+      .With("checkpoints", static_cast<uint64_t>(stored_.size()));
+  poller_ = std::thread([this] { Poll(); });
+  return Status::Ok();
+}
+
+void KinesisSource::Close() {
+  stop_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    data_cv_.notify_all();
+    poll_cv_.notify_all();
+  }
+  if (poller_.joinable()) poller_.join();
+}
+
+// ---- the poller -------------------------------------------------------------------------------
+
+void KinesisSource::Poll() {
+  int64_t next_list = 0;
+  int list_attempt = 0;
+  std::vector<uint32_t> due, ended;
+  while (!stop_) {
+    int64_t now = NowMs();
+    if (now >= next_list || relist_.exchange(false)) {
+      Status st = ListShards();
+      if (st.ok()) {
+        list_attempt = 0;
+        next_list = now + kListEveryMs;
+      } else {
+        NoteError("ListShards: " + st.message());
+        next_list = now + kRetry.Delay(++list_attempt, &rng_).count();
+      }
+    }
+    due.clear();
+    ended.clear();
+    int64_t wake = next_list;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      StartReadyShards();
+      for (uint32_t i = 0; i < shards_.size(); ++i) {
+        const Shard& s = *shards_[i];
+        if (s.started && s.fetched_all && !s.ck.end && s.committed == s.fetched() && !s.plan) {
+          ended.push_back(i);
+        }
+        if (!s.started || s.fetched_all || Throttled(s)) continue;
+        if (s.next_call_ms <= now) {
+          due.push_back(i);
+        } else {
+          wake = std::min(wake, s.next_call_ms);
+        }
+      }
+    }
+    for (uint32_t i : ended) {
+      // Nothing of it left to deliver (the engine checkpoints only past records it read).
+      if (Status st = Store(i, 0, std::nullopt); !st.ok()) NoteError(st.message());
+    }
+    for (uint32_t i : due) {
+      if (stop_) break;
+      Fetch(i);
+    }
+    if (!due.empty() || !ended.empty()) continue;
+    std::unique_lock<std::mutex> lock(mu_);
+    poll_cv_.wait_for(lock, std::chrono::milliseconds(std::clamp<int64_t>(wake - NowMs(), 1,
+                                                                          kMaxSleepMs)),
+                      [&] { return stop_.load() || relist_.load(); });
+  }
+}
+
+bool KinesisSource::Throttled(const Shard& s) const {
+  size_t started = 0;
+  for (const auto& sh : shards_) started += sh->started && !sh->fetched_all ? 1 : 0;
+  return s.data.size() - s.head_bytes > memory_bound_ / std::max<size_t>(started, 1);
+}
+
+Status KinesisSource::ListShards() {
+  struct Listed {
+    std::string id, parent, adjacent;
+  };
+  std::vector<Listed> listed;
+  std::string token;
+  do {
+    body_ = "{";
+    if (token.empty()) {
+      body_ += "\"StreamName\":";
+      AppendJsonString(options_.stream, &body_);
+    } else {
+      // A call with NextToken names no stream: Kinesis refuses both.
+      body_ += "\"NextToken\":";
+      AppendJsonString(token, &body_);
+    }
+    body_ += "}";
+    auto resp = client_->Call(std::string(kPrefix) + "ListShards", body_);
+    if (!resp.ok()) return resp.status();
+    if (resp->status != 200) {
+      sink::AwsBatchAnswer a = sink::ParseAwsError(resp->status, resp->body, "Kinesis");
+      if (a.error_code == "ResourceNotFoundException") {
+        return NotFound("stream \"" + options_.stream + "\" not found at " + client_->url() +
+                        ": " + a.error_message);
+      }
+      return Unavailable(a.error_code + ": " + a.error_message);
+    }
+    rapidjson::Document doc;
+    auto shards = doc.MemberEnd();
+    if (ParseJson(resp->body, &doc).ok() && doc.IsObject()) shards = doc.FindMember("Shards");
+    if (shards == doc.MemberEnd() || !shards->value.IsArray()) {
+      return Unavailable("ListShards answered what is not a shard list");
+    }
+    for (const auto& sh : shards->value.GetArray()) {
+      Listed l{sink::JsonStringMember(sh, "ShardId"), sink::JsonStringMember(sh, "ParentShardId"),
+               sink::JsonStringMember(sh, "AdjacentParentShardId")};
+      if (!l.id.empty()) listed.push_back(std::move(l));
+    }
+    token = sink::JsonStringMember(doc, "NextToken");
+  } while (!token.empty());
+
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& s : shards_) s->listed = false;
+  for (Listed& l : listed) {
+    auto it = index_.find(l.id);
+    if (it != index_.end()) {
+      shards_[it->second]->listed = true;
+      continue;
+    }
+    auto s = std::make_unique<Shard>();
+    s->id = std::move(l.id);
+    s->parent = std::move(l.parent);
+    s->adjacent_parent = std::move(l.adjacent);
+    const auto index = static_cast<uint32_t>(shards_.size());
+    if (auto ck = stored_.find(s->id); ck != stored_.end()) {
+      s->ck = ck->second;
+      s->checkpointed = true;
+      if (s->ck.plan) {
+        s->plan = s->ck.plan;
+        s->plan->ranges[0].shard = index;
+      }
+    }
+    index_.emplace(s->id, index);
+    shards_.push_back(std::move(s));
+  }
+  return Status::Ok();
+}
+
+void KinesisSource::StartReadyShards() {
+  for (auto& s : shards_) {
+    if (s->started) continue;
+    if (s->ck.end) continue;  // delivered to its end in an earlier run: nothing to read
+    bool ready = true;
+    for (const std::string* p : {&s->parent, &s->adjacent_parent}) {
+      if (p->empty()) continue;
+      auto it = index_.find(*p);
+      // A parent no longer listed (expired) does not hold its children back.
+      if (it != index_.end() && shards_[it->second]->listed && !shards_[it->second]->ck.end) {
+        ready = false;
+      }
+    }
+    if (ready) s->started = true;
+  }
+}
+
+Status KinesisSource::GetIterator(uint32_t index, std::string* iterator) {
+  body_ = "{\"StreamName\":";
+  AppendJsonString(options_.stream, &body_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Shard& s = *shards_[index];
+    body_ += ",\"ShardId\":";
+    AppendJsonString(s.id, &body_);
+    s.skip_sequence.clear();
+    s.skip_sub = -1;
+    if (!s.last_sequence.empty()) {
+      // An expired iterator: go on after the last record fetched (its user records all were).
+      body_ += ",\"ShardIteratorType\":\"AFTER_SEQUENCE_NUMBER\",\"StartingSequenceNumber\":";
+      AppendJsonString(s.last_sequence, &body_);
+    } else if (s.checkpointed && !s.ck.sequence.empty()) {
+      // Inside an aggregate: read it again and skip the user records delivered.
+      body_ += s.ck.sub >= 0 ? ",\"ShardIteratorType\":\"AT_SEQUENCE_NUMBER\""
+                             : ",\"ShardIteratorType\":\"AFTER_SEQUENCE_NUMBER\"";
+      body_ += ",\"StartingSequenceNumber\":";
+      AppendJsonString(s.ck.sequence, &body_);
+      if (s.ck.sub >= 0) {
+        s.skip_sequence = s.ck.sequence;
+        s.skip_sub = s.ck.sub;
+      }
+    } else if (!s.parent.empty() && index_.count(s.parent) > 0) {
+      // A child of a parent read here: from its start, as the KCL does, whatever the
+      // delivery's initial position.
+      body_ += ",\"ShardIteratorType\":\"TRIM_HORIZON\"";
+    } else if (initial_position_ == StartPosition::kLatest) {
+      body_ += ",\"ShardIteratorType\":\"LATEST\"";
+    } else if (initial_position_ == StartPosition::kAtTimestamp) {
+      body_ += ",\"ShardIteratorType\":\"AT_TIMESTAMP\",\"Timestamp\":";
+      body_ += std::to_string(initial_timestamp_ms_ / 1000) + "." +
+               std::to_string(1000 + initial_timestamp_ms_ % 1000).substr(1);
+    } else {
+      body_ += ",\"ShardIteratorType\":\"TRIM_HORIZON\"";
+    }
+  }
+  body_ += "}";
+  auto resp = client_->Call(std::string(kPrefix) + "GetShardIterator", body_);
+  if (!resp.ok()) return resp.status();
+  if (resp->status != 200) {
+    sink::AwsBatchAnswer a = sink::ParseAwsError(resp->status, resp->body, "Kinesis");
+    return Unavailable("GetShardIterator: " + a.error_code + ": " + a.error_message);
+  }
+  rapidjson::Document doc;
+  if (!ParseJson(resp->body, &doc).ok() || !doc.IsObject()) {
+    return Unavailable("GetShardIterator answered what is not JSON");
+  }
+  *iterator = sink::JsonStringMember(doc, "ShardIterator");
+  if (iterator->empty()) return Unavailable("GetShardIterator answered no iterator");
+  return Status::Ok();
+}
+
+void KinesisSource::RetryLater(Shard* s, int64_t now) {
+  s->next_call_ms = now + kRetry.Delay(++s->attempt, &rng_).count();
+}
+
+void KinesisSource::Fetch(uint32_t index) {
+  std::string iterator;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    iterator = shards_[index]->iterator;
+  }
+  if (iterator.empty()) {
+    Status st = GetIterator(index, &iterator);
+    if (!st.ok()) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        RetryLater(shards_[index].get(), NowMs());
+      }
+      NoteError("shard " + shards_[index]->id + ": " + st.message());  // ids never change
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    shards_[index]->iterator = iterator;
+  }
+  body_ = "{\"ShardIterator\":";
+  AppendJsonString(iterator, &body_);
+  body_ += ",\"Limit\":" + std::to_string(kGetRecordsLimit) + "}";
+  auto resp = client_->Call(std::string(kPrefix) + "GetRecords", body_);
+  const int64_t now = NowMs();
+  std::string error;
+  rapidjson::Document doc;
+  if (!resp.ok()) {
+    error = resp.status().message();
+  } else if (resp->status != 200) {
+    sink::AwsBatchAnswer a = sink::ParseAwsError(resp->status, resp->body, "Kinesis");
+    std::lock_guard<std::mutex> lock(mu_);
+    Shard& s = *shards_[index];
+    if (a.error_code == "ExpiredIteratorException") {
+      s.iterator.clear();  // a new one after the last record fetched, at once
+      return;
+    }
+    if (a.error_code == "ResourceNotFoundException") {
+      error = "stream \"" + options_.stream + "\" or its shard not found at " + client_->url() +
+              ": " + a.error_message;
+      s.iterator.clear();
+    } else if (a.error_code == "InvalidArgumentException") {
+      error = a.error_code + ": " + a.error_message;
+      s.iterator.clear();
+    } else {
+      error = a.error_code + ": " + a.error_message;  // throttled, 5xx: same iterator again
+    }
+  } else if (!ParseJson(resp->body, &doc).ok() || !doc.IsObject()) {
+    error = "GetRecords answered what is not JSON";
+  }
+  if (!error.empty()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      RetryLater(shards_[index].get(), now);
+    }
+    NoteError("shard " + shards_[index]->id + " GetRecords: " + error);
+    return;
+  }
+  auto records = doc.FindMember("Records");
+  std::string next = sink::JsonStringMember(doc, "NextShardIterator");
+  int64_t behind = -1;
+  if (auto b = doc.FindMember("MillisBehindLatest"); b != doc.MemberEnd() && b->value.IsInt64()) {
+    behind = b->value.GetInt64();
+  }
+  size_t got = 0;
+  bool ended = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Shard& s = *shards_[index];
+    s.attempt = 0;
+    s.millis_behind = behind;
+    if (records != doc.MemberEnd() && records->value.IsArray()) {
+      for (const auto& r : records->value.GetArray()) {
+        std::string seq = sink::JsonStringMember(r, "SequenceNumber");
+        auto data = r.FindMember("Data");
+        decoded_.clear();
+        if (seq.empty() || data == r.MemberEnd() || !data->value.IsString() ||
+            !Base64DecodeAppend(std::string_view(data->value.GetString(),
+                                                 data->value.GetStringLength()),
+                                &decoded_)
+                 .ok()) {
+          counters_.last_error = "shard " + s.id + ": GetRecords answered a malformed record";
+          continue;
+        }
+        auto key = r.FindMember("PartitionKey");
+        std::string_view pk;
+        if (key != r.MemberEnd() && key->value.IsString()) {
+          pk = std::string_view(key->value.GetString(), key->value.GetStringLength());
+        }
+        Append(&s, seq, ArrivalMs(r), pk, decoded_);
+        s.last_sequence = std::move(seq);
+        ++got;
+      }
+    }
+    s.iterator = next;
+    if (next.empty()) {
+      s.fetched_all = true;  // closed and read to its end (ChildShards name its children)
+      ended = true;
+    }
+    s.next_call_ms = now + (got > 0 ? kCallGapMs : options_.poll_interval.count());
+  }
+  if (got > 0) data_cv_.notify_all();
+  if (ended) {
+    relist_ = true;
+    SLUICE_LOG(Info, "kinesis source read a closed shard to its end")
+        .With("delivery", delivery_)
+        .With("shard", shards_[index]->id);
+  }
+}
+
+void KinesisSource::Append(Shard* s, std::string_view sequence, int64_t arrival_ms,
+                           std::string_view key, std::string_view data) {
+  auto add = [&](std::string_view k, std::string_view d, int32_t sub, bool last) {
+    Rec r{s->data.size(), static_cast<uint32_t>(k.size()), static_cast<uint32_t>(d.size()),
+          arrival_ms,     s->seqs.size(),                  static_cast<uint32_t>(sequence.size()),
+          sub,            last};
+    s->data.append(k);
+    s->data.append(d);
+    s->seqs.append(sequence);
+    s->recs.push_back(r);
+    buffered_bytes_ += k.size() + d.size();
+  };
+  KplReader::Kind kind = kpl_.Read(data);
+  if (kind == KplReader::Kind::kAggregated) {
+    const auto& users = kpl_.records();
+    for (size_t i = 0; i < users.size(); ++i) {
+      // Delivered in an earlier run (the checkpoint was inside this aggregate).
+      if (sequence == s->skip_sequence && static_cast<int64_t>(i) <= s->skip_sub) continue;
+      add(users[i].partition_key, users[i].data, static_cast<int32_t>(i), i + 1 == users.size());
+    }
+    return;
+  }
+  if (kind == KplReader::Kind::kBad) {
+    // As the KCL does: the record as it is, counted.
+    if (bad_aggregates_++ == 0) {
+      SLUICE_LOG(Warn, "kinesis source got a KPL aggregated record with a wrong MD5 or a "
+                       "malformed message; delivered as one plain record")
+          .With("delivery", delivery_)
+          .With("shard", s->id)
+          .With("sequence_number", sequence);
+    }
+  }
+  add(key, data, -1, true);
+}
+
+void KinesisSource::NoteError(std::string message) {
+  bool log;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    log = message != counters_.last_error;
+    counters_.last_error = message;
+  }
+  if (log) {
+    SLUICE_LOG(Warn, "kinesis source")
+        .With("delivery", delivery_)
+        .With("stream", options_.stream)
+        .With("error", message);
+  }
+}
+
+// ---- the engine's side ------------------------------------------------------------------------
+
+std::vector<uint32_t> KinesisSource::ReadableShards() {
+  std::vector<uint32_t> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (uint32_t i = 0; i < shards_.size(); ++i) {
+    if (shards_[i]->started && !shards_[i]->ck.end) out.push_back(i);
+  }
+  return out;
+}
+
+Status KinesisSource::Read(uint32_t shard, uint64_t from, const broker::ReadLimits& limits,
+                           broker::ReadBatch* out) {
+  out->records.clear();
+  out->buffer.clear();
+  out->shard_end = false;
+  out->millis_behind_latest = 0;
+  out->next_offset = from;
+  bool drained = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shard >= shards_.size()) return NotFound("no shard " + std::to_string(shard));
+    Shard* s = shards_[shard].get();
+    if (from < s->base) return InvalidArgument("offset " + std::to_string(from) + " was read past");
+    const bool throttled = Throttled(*s);
+    while (s->head < s->recs.size() && s->base + s->head < from) {
+      const Rec& r = s->recs[s->head];
+      s->head_bytes += r.key_len + r.len;
+      buffered_bytes_ -= r.key_len + r.len;
+      s->head++;
+    }
+    size_t end = s->head, bytes = 0;
+    while (end < s->recs.size() && end - s->head < limits.max_records) {
+      size_t size = s->recs[end].key_len + s->recs[end].len;
+      if (end > s->head && bytes + size > limits.max_bytes) break;
+      bytes += size;
+      ++end;
+    }
+    out->buffer.reserve(bytes);
+    for (size_t i = s->head; i < end; ++i) {
+      const Rec& r = s->recs[i];
+      size_t at = out->buffer.size();
+      out->buffer.append(s->data, r.pos, r.key_len + r.len);
+      std::string_view both(out->buffer.data() + at, r.key_len + r.len);
+      out->records.push_back(
+          {s->base + i, r.arrival_ms, both.substr(0, r.key_len), both.substr(r.key_len)});
+    }
+    if (end > s->head) out->next_offset = s->base + end;
+    out->millis_behind_latest = std::max<int64_t>(s->millis_behind, 0);
+    // A closed shard read to its end: the engine checkpoints there (SHARD_END).
+    out->shard_end = s->fetched_all && end == s->recs.size() && out->records.empty();
+    drained = throttled && !Throttled(*s);
+  }
+  if (drained) poll_cv_.notify_all();
+  return Status::Ok();
+}
+
+void KinesisSource::WaitForData(uint32_t shard, uint64_t offset,
+                                std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  data_cv_.wait_for(lock, timeout, [&] {
+    return stop_ || shard >= shards_.size() || shards_[shard]->fetched() > offset;
+  });
+}
+
+Result<uint64_t> KinesisSource::GetCheckpoint(uint32_t shard) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (shard >= shards_.size() || (!shards_[shard]->checkpointed && shards_[shard]->committed == 0)) {
+    return NotFound("no checkpoint");
+  }
+  return shards_[shard]->committed;
+}
+
+Status KinesisSource::Store(uint32_t index, uint64_t next, std::optional<JournalEntry> plan) {
+  std::lock_guard<std::mutex> file_lock(file_mu_);
+  KinesisCheckpoints snapshot;
+  KinesisCheckpoint before;
+  uint64_t committed_before;
+  bool checkpointed_before;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Shard& s = *shards_[index];
+    before = s.ck;
+    committed_before = s.committed;
+    checkpointed_before = s.checkpointed;
+    if (next > s.committed) {
+      if (next - 1 < s.base || next - 1 - s.base >= s.recs.size()) {
+        return Internal("shard " + s.id + ": offset " + std::to_string(next - 1) +
+                        " is not held");
+      }
+      const Rec& r = s.recs[next - 1 - s.base];
+      s.ck.sequence.assign(s.seqs, r.seq_pos, r.seq_len);
+      s.ck.sub = r.last_sub ? -1 : r.sub;
+      s.committed = next;
+      s.checkpointed = true;
+    }
+    // Delivered to its end: its children may be read.
+    s.ck.end = s.fetched_all && s.committed == s.fetched() && !plan;
+    if (s.ck.end) poll_cv_.notify_all();
+    s.ck.plan = std::move(plan);
+    stored_[s.id] = s.ck;
+    snapshot = stored_;
+  }
+  Status st = WriteKinesisCheckpoints(state_dir_, snapshot);
+  std::lock_guard<std::mutex> lock(mu_);
+  Shard& s = *shards_[index];
+  if (!st.ok()) {
+    s.ck = before;
+    s.committed = committed_before;
+    s.checkpointed = checkpointed_before;
+    stored_[s.id] = before;
+    counters_.commit_errors++;
+    counters_.last_error = "checkpoint: " + st.message();
+    return st;
+  }
+  Compact(&s);
+  return Status::Ok();
+}
+
+Status KinesisSource::Checkpoint(std::span<const broker::ShardPosition> positions) {
+  for (const broker::ShardPosition& pos : positions) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (pos.shard_index >= shards_.size()) return NotFound("no such shard");
+    }
+    RETURN_IF_ERROR(Store(pos.shard_index, pos.next_offset, std::nullopt));
+  }
+  return Status::Ok();
+}
+
+Status KinesisSource::RecordPlan(const JournalEntry& entry) {
+  if (entry.ranges.size() != 1) return InvalidArgument("a kinesis batch holds one shard");
+  const ShardRange& r = entry.ranges[0];
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (r.shard >= shards_.size()) return NotFound("no such shard");
+    if (r.first < shards_[r.shard]->committed) {
+      return Internal("a plan starts before the shard's checkpoint");
+    }
+  }
+  // Kept relative to the checkpoint, which moves to the record before the batch.
+  JournalEntry plan = entry;
+  plan.ranges[0] = {0, 0, r.last - r.first};
+  return Store(r.shard, r.first, std::move(plan));
+}
+
+std::optional<JournalEntry> KinesisSource::TakePlan(uint32_t shard, uint64_t next) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (shard >= shards_.size()) return std::nullopt;
+  Shard* s = shards_[shard].get();
+  std::optional<JournalEntry> plan = std::move(s->plan);
+  s->plan.reset();
+  if (!plan || next != 0 || s->committed != 0) return std::nullopt;
+  counters_.plans_replayed++;
+  return plan;
+}
+
+void KinesisSource::Compact(Shard* s) {
+  // Records before both the read head and the checkpoint are needed no more.
+  size_t drop = std::min<uint64_t>(s->head, s->committed > s->base ? s->committed - s->base : 0);
+  if (drop < 1024 || drop < s->recs.size() / 2) return;
+  size_t data_cut = drop < s->recs.size() ? s->recs[drop].pos : s->data.size();
+  size_t seq_cut = drop < s->recs.size() ? s->recs[drop].seq_pos : s->seqs.size();
+  s->data.erase(0, data_cut);
+  s->seqs.erase(0, seq_cut);
+  s->recs.erase(s->recs.begin(), s->recs.begin() + static_cast<ptrdiff_t>(drop));
+  for (Rec& r : s->recs) {
+    r.pos -= data_cut;
+    r.seq_pos -= seq_cut;
+  }
+  s->base += drop;
+  s->head -= drop;
+  s->head_bytes -= data_cut;
+}
+
+void KinesisSource::Describe(uint32_t shard, uint64_t offset, FailedRecord* f) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (shard >= shards_.size()) return;
+  const Shard& s = *shards_[shard];
+  f->shard_id = s.id;
+  if (offset >= s.base && offset - s.base < s.recs.size()) {
+    const Rec& r = s.recs[offset - s.base];
+    f->sequence_number.assign(s.seqs, r.seq_pos, r.seq_len);
+  }
+}
+
+std::string KinesisSource::RangeLabel(uint32_t shard) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return shard < shards_.size() ? shards_[shard]->id : std::to_string(shard);
+}
+
+SourceStats KinesisSource::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  SourceStats st = counters_;
+  for (const auto& s : shards_) {
+    if (!s->started || s->ck.end) continue;
+    SourceShardStats sh;
+    sh.id = s->id;
+    sh.committed = s->checkpointed || s->committed > 0 ? static_cast<int64_t>(s->committed) : -1;
+    if (s->fetched_all) sh.end = static_cast<int64_t>(s->fetched());
+    sh.lag = s->fetched() - s->committed;
+    sh.buffered = s->recs.size() - s->head;
+    sh.millis_behind = s->millis_behind;
+    st.shards.push_back(std::move(sh));
+  }
+  return st;
+}
+
+}  // namespace sluice::buffer

@@ -1,0 +1,156 @@
+// A delivery source reading a remote Kinesis data stream (AWS, another sluice's Kinesis API,
+// kinesalite) with ListShards, GetShardIterator and GetRecords. No lease table: this instance
+// reads every shard.
+//
+// - Shard indexes are this process's own: 0, 1, 2... in discovery order; object names are seeded
+//   with the shard id, so they are stable across restarts.
+// - Offsets are this process's own too: 0, 1, 2... per shard in fetch order, counted from the
+//   shard's checkpoint. Each buffered record keeps its sequence number (and sub-sequence number
+//   inside a KPL aggregated record), so Checkpoint(next) stores those of record next - 1.
+// - It is a shared source (DeliverySource::shared): a batch holds one shard, and its plan is
+//   written with the shard's checkpoint (kinesis_checkpoints.h) before it is sent, the
+//   checkpoint moved to the record before the batch. After a restart the shard is read again
+//   from that checkpoint, and the plan, mapped to offsets [0, records - 1], is replayed under
+//   the same object key: a kill -9 leaves no duplicate object.
+// - Resharding, parent before child as the KCL does: a child is read only once every parent
+//   still listed was delivered to its end (checkpoint SHARD_END). Shards are listed again every
+//   10 s and when one ends.
+// - KPL aggregated records are split into their user records, each with its own offset; one
+//   with a wrong MD5 or a malformed message is taken as a plain record, and counted.
+// - Throttling, 5xx and transport errors are retried with back-off (capped, full jitter) from
+//   the same iterator; an expired iterator is replaced by one after the last record fetched.
+//   Nothing fetched is skipped.
+// - Fetched records wait in memory per shard until the engine reads them; a shard past its share
+//   of the memory bound is not asked for more until the engine catches up.
+//
+// THREADING: one thread polls the stream (the HTTP client is its own); the engine's workers
+// read, wait and checkpoint from theirs. mu_ guards the shards; file_mu_ orders the checkpoint
+// file's writes (taken before mu_, never while holding it).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "buffer/delivery_source.h"
+#include "buffer/kinesis_checkpoints.h"
+#include "buffer/kpl_reader.h"
+
+namespace sluice::sink {
+class AwsJsonClient;
+}
+
+namespace sluice::buffer {
+
+class KinesisSource final : public DeliverySource {
+ public:
+  // `memory_bound`: fetched and unread bytes at most; `state_dir`: the delivery's own directory,
+  // where the checkpoint file lives.
+  KinesisSource(KinesisSourceOptions options, uint64_t memory_bound,
+                std::filesystem::path state_dir);
+  ~KinesisSource() override;
+  KinesisSource(const KinesisSource&) = delete;
+  KinesisSource& operator=(const KinesisSource&) = delete;
+
+  Status Open(const DeliveryOptions& options) override;
+  void Close() override;
+
+  std::vector<uint32_t> ReadableShards() override;
+  Status Read(uint32_t shard, uint64_t from, const broker::ReadLimits& limits,
+              broker::ReadBatch* out) override;
+  void WaitForData(uint32_t shard, uint64_t offset, std::chrono::milliseconds timeout) override;
+  Result<uint64_t> GetCheckpoint(uint32_t shard) override;
+  Status Checkpoint(std::span<const broker::ShardPosition> positions) override;
+  void Describe(uint32_t shard, uint64_t offset, FailedRecord* f) const override;
+  std::string RangeLabel(uint32_t shard) const override;
+
+  bool shared() const override { return true; }
+  Status RecordPlan(const JournalEntry& entry) override;
+  std::optional<JournalEntry> TakePlan(uint32_t shard, uint64_t next) override;
+  SourceStats stats() const override;
+
+ private:
+  struct Rec {
+    size_t pos;  // partition key then data, in `data`
+    uint32_t key_len;
+    uint32_t len;
+    int64_t arrival_ms;
+    size_t seq_pos;  // the sequence number, in `seqs`
+    uint32_t seq_len;
+    int32_t sub;    // the user record's index in its aggregate; -1: a plain record
+    bool last_sub;  // the aggregate's last user record (or a plain record)
+  };
+  struct Shard {
+    std::string id, parent, adjacent_parent;
+    bool listed = true;
+    KinesisCheckpoint ck;        // as in the file
+    bool checkpointed = false;   // ck holds a position (read from the file or moved here)
+    uint64_t committed = 0;      // the next offset to deliver, as checkpointed
+    std::optional<JournalEntry> plan;  // from the file, to replay first (offsets mapped)
+    // Poller state.
+    bool started = false;       // its parents are done: fetched and readable
+    bool fetched_all = false;   // GetRecords gave no next iterator: closed, read to its end
+    std::string iterator;       // empty: ask for one
+    std::string last_sequence;  // of the last record fetched
+    std::string skip_sequence;  // after AT_SEQUENCE_NUMBER: its user records up to skip_sub
+    int64_t skip_sub = -1;      // were delivered
+    int64_t next_call_ms = 0;
+    int attempt = 0;  // failed calls in a row, for the back-off
+    int64_t millis_behind = -1;
+    // Records from offset `base` on (recs[i] is offset base + i); those before `head` were read.
+    std::string data, seqs;
+    std::vector<Rec> recs;
+    uint64_t base = 0;
+    size_t head = 0;
+    size_t head_bytes = 0;
+    uint64_t fetched() const { return base + recs.size(); }
+  };
+
+  void Poll();
+  Status ListShards();
+  void Fetch(uint32_t index);
+  Status GetIterator(uint32_t index, std::string* iterator);
+  void Append(Shard* s, std::string_view sequence, int64_t arrival_ms, std::string_view key,
+              std::string_view data);  // mu_ held
+  void StartReadyShards();             // mu_ held
+  bool Throttled(const Shard& s) const;  // mu_ held
+  void Compact(Shard* s);              // mu_ held
+  void RetryLater(Shard* s, int64_t now);  // mu_ held
+  // Moves shard `index`'s checkpoint to before offset `next` (its plan: `plan`) and writes the
+  // file; the shard is left as it was when the write fails.
+  Status Store(uint32_t index, uint64_t next, std::optional<JournalEntry> plan);
+  void NoteError(std::string message);
+
+  KinesisSourceOptions options_;
+  uint64_t memory_bound_;
+  std::filesystem::path state_dir_;
+  std::string delivery_;
+  StartPosition initial_position_ = StartPosition::kTrimHorizon;
+  int64_t initial_timestamp_ms_ = 0;
+  std::unique_ptr<sink::AwsJsonClient> client_;  // the poller's
+  std::string body_;                             // the poller's request body, reused
+  std::string decoded_;                          // the poller's base64 decoding, reused
+  KplReader kpl_;                                // the poller's
+  std::mt19937_64 rng_{std::random_device{}()};  // the poller's
+  std::thread poller_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> relist_{false};
+
+  std::mutex file_mu_;
+  mutable std::mutex mu_;
+  std::condition_variable data_cv_;  // records arrived (or stop)
+  std::condition_variable poll_cv_;  // the poller's sleep: stop, or a shard's buffer drained
+  std::vector<std::unique_ptr<Shard>> shards_;  // by shard index
+  std::map<std::string, uint32_t, std::less<>> index_;
+  KinesisCheckpoints stored_;  // the file as last written (shards not listed included)
+  uint64_t buffered_bytes_ = 0;
+  SourceStats counters_;  // plans replayed, errors (mu_)
+  uint64_t bad_aggregates_ = 0;
+};
+
+}  // namespace sluice::buffer
