@@ -194,7 +194,9 @@ constexpr std::string_view kOwnedKafkaProperties[] = {
     "enable.auto.commit",  "enable.auto.offset.store", "auto.offset.reset",
     "enable.partition.eof"};
 
-// In a setter of one type's key: refused once `type` chose the other type.
+// In a setter of one type's key: refused once `type` chose the other type. These keys have no
+// default_text (the walker would apply it to the other type too): their defaults are the option
+// structs' (buffer/delivery_options.h), said in their docs.
 #define KAFKA_ONLY \
   if (!c.delivery->kafka) return Refuse("not a key of type: kinesis")
 #define KINESIS_ONLY \
@@ -208,8 +210,8 @@ constexpr Field kSourceFields[] = {
      .doc = "kafka: topics read as a member of a consumer group; kinesis: a remote Kinesis "
             "stream, every shard read by this instance.",
      // The other type's options go: a key of theirs written after this one is refused.
-     .set = SET(if (v.text == "kafka") c.delivery->kinesis.reset();
-                else c.delivery->kafka.reset();)},
+     .set =
+         SET(if (v.text == "kafka") c.delivery->kinesis.reset(); else c.delivery->kafka.reset();)},
     {.key = "brokers",
      .doc = "kafka: bootstrap brokers, host:port[,host:port...].",
      .set = SET(KAFKA_ONLY; c.delivery->kafka->brokers = v.text;
@@ -234,7 +236,7 @@ constexpr Field kSourceFields[] = {
             "bootstrap.servers, group.id, auto.offset.reset (initial_position), "
             "enable.auto.commit and enable.auto.offset.store.",
      .set = SET(KAFKA_ONLY; for (const auto& [k, val]
-                     : v.map) {
+                                 : v.map) {
        for (std::string_view owned : kOwnedKafkaProperties) {
          if (k == owned) return Refuse("\"" + k + "\" is set by the source; remove it");
        }
@@ -247,21 +249,22 @@ constexpr Field kSourceFields[] = {
      })},
     {.key = "rebalance_grace",
      .type = Type::kDuration,
-     .default_text = "10s",
      .min = 0,
      .max = 5 * kMinute,
-     .doc = "kafka: how long a rebalance waits for batches of revoked partitions being delivered to "
-            "commit (what is buffered and not yet sent is left to the next owner).",
+     .doc =
+         "kafka: how long a rebalance waits for batches of revoked partitions being delivered to "
+         "commit (what is buffered and not yet sent is left to the next owner). Unset: 10s.",
      .set = SET(KAFKA_ONLY; c.delivery->kafka->rebalance_grace = v.duration)},
     {.key = "endpoint",
      .doc = "kinesis: the Kinesis API's base URL (https://kinesis.us-east-1.amazonaws.com, or "
             "another sluice's or kinesalite's http://host:port).",
-     .set = SET(KINESIS_ONLY; if (!v.text.starts_with("http://") && !v.text.starts_with("https://"))
-                    return Refuse("\"" + v.text + "\" is not an http:// or https:// URL");
-                c.delivery->kinesis->endpoint = v.text)},
+     .set =
+         SET(KINESIS_ONLY;
+             if (!v.text.starts_with("http://") && !v.text.starts_with("https://")) return Refuse(
+                 "\"" + v.text + "\" is not an http:// or https:// URL");
+             c.delivery->kinesis->endpoint = v.text)},
     {.key = "region",
-     .default_text = "us-east-1",
-     .doc = "kinesis: the signing region.",
+     .doc = "kinesis: the signing region. Unset: us-east-1.",
      .set = SET(KINESIS_ONLY; c.delivery->kinesis->region = v.text)},
     {.key = "stream",
      .doc = "kinesis: the stream's name.",
@@ -286,22 +289,24 @@ constexpr Field kSourceFields[] = {
                 c.delivery->kinesis->secret_access_key = std::move(*secret))},
     {.key = "poll_interval",
      .type = Type::kDuration,
-     .default_text = "1s",
      .min = 200,
      .max = 5 * kMinute,
      .doc = "kinesis: the pause before asking a shard again after it returned no record "
-            "(AWS allows 5 GetRecords calls a second per shard).",
+            "(AWS allows 5 GetRecords calls a second per shard). Unset: 1s.",
      .set = SET(KINESIS_ONLY; c.delivery->kinesis->poll_interval = v.duration)},
 };
 
 // The keys of each type, for the refusal of the other type's.
 constexpr std::string_view kKafkaOnlyKeys[] = {"brokers", "topics", "group", "properties",
                                                "rebalance_grace"};
-constexpr std::string_view kKinesisOnlyKeys[] = {
-    "endpoint",          "region",
-    "stream",            "access_key_id",
-    "secret_access_key", "secret_access_key_env",
-    "secret_access_key_file", "poll_interval"};
+constexpr std::string_view kKinesisOnlyKeys[] = {"endpoint",
+                                                 "region",
+                                                 "stream",
+                                                 "access_key_id",
+                                                 "secret_access_key",
+                                                 "secret_access_key_env",
+                                                 "secret_access_key_file",
+                                                 "poll_interval"};
 
 // After the keys: the chosen type's required ones are given, the other type's none (a key
 // written before `type` was set before its options went), and one secret at most.
@@ -315,14 +320,14 @@ Status FinishSource(LoadContext& c) {
   };
   const bool kafka = d.kafka.has_value();
   for (std::string_view key : kafka ? std::span<const std::string_view>(kKinesisOnlyKeys)
-                                   : std::span<const std::string_view>(kKafkaOnlyKeys)) {
+                                    : std::span<const std::string_view>(kKafkaOnlyKeys)) {
     if (given(key)) {
       return Refuse(std::string(key) + " is not a key of type: " + (kafka ? "kafka" : "kinesis"));
     }
   }
   auto missing = [&](std::string_view key) {
-    return Refuse(std::string(key) + ": required key is missing (type: " +
-                  (kafka ? "kafka" : "kinesis") + ")");
+    return Refuse(std::string(key) +
+                  ": required key is missing (type: " + (kafka ? "kafka" : "kinesis") + ")");
   };
   if (kafka) {
     for (std::string_view key : {"brokers", "topics", "group"}) {
@@ -346,9 +351,9 @@ Status FinishSource(LoadContext& c) {
   }
   return Status::Ok();
 }
-constexpr Section kDeliverySourceSection{kSourceFields,
-                                 HOOK(c.delivery->kafka.emplace(); c.delivery->kinesis.emplace()),
-                                 FinishSource};
+constexpr Section kDeliverySourceSection {
+  kSourceFields, HOOK(c.delivery->kafka.emplace(); c.delivery->kinesis.emplace()), FinishSource
+};
 
 constexpr Field kDeliveryFields[] = {
     {.key = "name",
@@ -459,8 +464,8 @@ constexpr Section kDeliverySection {
       HOOK(c.config->deliveries.emplace_back(); c.delivery = &c.config->deliveries.back()),
       HOOK(
           const buffer::DeliveryOptions& d = *c.delivery;
-          int sources = (d.direct_put ? 1 : 0) + (d.stream.empty() ? 0 : 1) +
-                        (d.kafka || d.kinesis ? 1 : 0);
+          int sources =
+              (d.direct_put ? 1 : 0) + (d.stream.empty() ? 0 : 1) + (d.kafka || d.kinesis ? 1 : 0);
           if (sources > 1) return Refuse("give one of stream, source, direct_put: true");
           if (sources == 0) {
             return Refuse("give a stream to read, a source, or direct_put: true");

@@ -195,7 +195,7 @@ const BadCase kBadCases[] = {
     {"KinesisSourceWithKafkaKey",
      HEAD "deliveries: [{name: a, sink: {type: file}, source: {type: kinesis, stream: s,\n"
           "  endpoint: 'http://h:1', group: g}}]\n",
-     "sluice.yaml:4:29: deliveries[0].source.group: not a key of type: kinesis"},
+     "sluice.yaml:4:34: deliveries[0].source.group: not a key of type: kinesis"},
     {"KinesisSourceKafkaKeyFirst",
      HEAD "deliveries: [{name: a, sink: {type: file}, source: {brokers: 'h:9092', type: kinesis,\n"
           "  stream: s, endpoint: 'http://h:1'}}]\n",
