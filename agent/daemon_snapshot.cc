@@ -135,6 +135,7 @@ void WriteSource(Writer& w, const buffer::SourceStats& src) {
     Put(w, "end", sh.end);
     Put(w, "lag_records", sh.lag);
     Put(w, "buffered_records", sh.buffered);
+    if (sh.millis_behind >= 0) Put(w, "millis_behind_latest", sh.millis_behind);
     w.EndObject();
   }
   w.EndArray();
@@ -438,6 +439,13 @@ void AddMetrics(const Figures& f, std::vector<MetricSample>* out) {
           "Records of a shard or partition not yet delivered: its end offset minus the "
           "delivery's checkpoint (Kafka consumer lag).",
           "gauge", dl + "," + Label("shard", sh.id), static_cast<double>(sh.lag));
+    }
+    for (const buffer::SourceShardStats& sh : st.source.shards) {
+      if (sh.millis_behind < 0) continue;
+      add("sluice_delivery_source_millis_behind_latest",
+          "How far the last GetRecords of a remote Kinesis shard was behind its tip "
+          "(MillisBehindLatest: the iterator age).",
+          "gauge", dl + "," + Label("shard", sh.id), static_cast<double>(sh.millis_behind));
     }
     if (st.source.type == "kafka") {
       add("sluice_delivery_source_assigned_partitions",

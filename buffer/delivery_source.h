@@ -28,11 +28,11 @@ namespace sluice::buffer {
 
 // One shard or partition, for /status and /metrics.
 struct SourceShardStats {
-  std::string id;          // "shardId-000000000001", "logs-3"
-  int64_t committed = -1;  // the next offset the group resumes at; -1: none yet
-  int64_t end = -1;        // the log end offset (Kafka's high watermark); -1: unknown
-  uint64_t lag = 0;        // end - committed: records not yet delivered (Kafka consumer lag)
-  uint64_t buffered = 0;   // records fetched and not yet read by the engine
+  std::string id;              // "shardId-000000000001", "logs-3"
+  int64_t committed = -1;      // the next offset the group resumes at; -1: none yet
+  int64_t end = -1;            // the log end offset (Kafka's high watermark); -1: unknown
+  uint64_t lag = 0;            // end - committed: records not yet delivered (Kafka consumer lag)
+  uint64_t buffered = 0;       // records fetched and not yet read by the engine
   int64_t millis_behind = -1;  // Kinesis GetRecords' MillisBehindLatest; -1: unknown
 };
 
@@ -70,8 +70,14 @@ class DeliverySource {
 
   // The names a record keeps in the error output (kinesisRecordMetadata).
   virtual void Describe(uint32_t shard, uint64_t offset, FailedRecord* f) const = 0;
-  // The shard's name in the seed of object names: stable across instances and restarts.
+  // The shard's name in logs and in RangeSeed.
   virtual std::string RangeLabel(uint32_t shard) const = 0;
+  // A batch's records of one shard, as the seed of its object name: the same in every instance
+  // and every run for the same records ("shard:first-last" by default, for sources whose
+  // offsets are stable).
+  virtual std::string RangeSeed(uint32_t shard, uint64_t first, uint64_t last) const {
+    return RangeLabel(shard) + ":" + std::to_string(first) + "-" + std::to_string(last);
+  }
 
   // Shared sources (several instances read it, shards move between them): a batch holds one
   // shard, and its plan (the journal entry) is recorded with the shard's checkpoint before it is

@@ -553,11 +553,7 @@ JournalEntry DeliveryStream::Plan(Worker* w) {
   seed.append(std::to_string(options_.version));
   for (const auto& r : b.ranges) {
     seed.push_back('|');
-    seed.append(source_->RangeLabel(r.shard));
-    seed.push_back(':');
-    seed.append(std::to_string(r.first));
-    seed.push_back('-');
-    seed.append(std::to_string(r.last));
+    seed.append(source_->RangeSeed(r.shard, r.first, r.last));
   }
   std::string name =
       ObjectName(options_.name, options_.version, b.oldest_arrival_ms, StableId(seed));

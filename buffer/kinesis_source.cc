@@ -129,9 +129,9 @@ void KinesisSource::Poll() {
     }
     if (!due.empty() || !ended.empty()) continue;
     std::unique_lock<std::mutex> lock(mu_);
-    poll_cv_.wait_for(lock, std::chrono::milliseconds(std::clamp<int64_t>(wake - NowMs(), 1,
-                                                                          kMaxSleepMs)),
-                      [&] { return stop_.load() || relist_.load(); });
+    poll_cv_.wait_for(
+        lock, std::chrono::milliseconds(std::clamp<int64_t>(wake - NowMs(), 1, kMaxSleepMs)),
+        [&] { return stop_.load() || relist_.load(); });
   }
 }
 
@@ -163,8 +163,8 @@ Status KinesisSource::ListShards() {
     if (resp->status != 200) {
       sink::AwsBatchAnswer a = sink::ParseAwsError(resp->status, resp->body, "Kinesis");
       if (a.error_code == "ResourceNotFoundException") {
-        return NotFound("stream \"" + options_.stream + "\" not found at " + client_->url() +
-                        ": " + a.error_message);
+        return NotFound("stream \"" + options_.stream + "\" not found at " + client_->url() + ": " +
+                        a.error_message);
       }
       return Unavailable(a.error_code + ": " + a.error_message);
     }
@@ -360,9 +360,9 @@ void KinesisSource::Fetch(uint32_t index) {
         auto data = r.FindMember("Data");
         decoded_.clear();
         if (seq.empty() || data == r.MemberEnd() || !data->value.IsString() ||
-            !Base64DecodeAppend(std::string_view(data->value.GetString(),
-                                                 data->value.GetStringLength()),
-                                &decoded_)
+            !Base64DecodeAppend(
+                 std::string_view(data->value.GetString(), data->value.GetStringLength()),
+                 &decoded_)
                  .ok()) {
           counters_.last_error = "shard " + s.id + ": GetRecords answered a malformed record";
           continue;
@@ -396,9 +396,14 @@ void KinesisSource::Fetch(uint32_t index) {
 void KinesisSource::Append(Shard* s, std::string_view sequence, int64_t arrival_ms,
                            std::string_view key, std::string_view data) {
   auto add = [&](std::string_view k, std::string_view d, int32_t sub, bool last) {
-    Rec r{s->data.size(), static_cast<uint32_t>(k.size()), static_cast<uint32_t>(d.size()),
-          arrival_ms,     s->seqs.size(),                  static_cast<uint32_t>(sequence.size()),
-          sub,            last};
+    Rec r{s->data.size(),
+          static_cast<uint32_t>(k.size()),
+          static_cast<uint32_t>(d.size()),
+          arrival_ms,
+          s->seqs.size(),
+          static_cast<uint32_t>(sequence.size()),
+          sub,
+          last};
     s->data.append(k);
     s->data.append(d);
     s->seqs.append(sequence);
@@ -418,8 +423,9 @@ void KinesisSource::Append(Shard* s, std::string_view sequence, int64_t arrival_
   if (kind == KplReader::Kind::kBad) {
     // As the KCL does: the record as it is, counted.
     if (bad_aggregates_++ == 0) {
-      SLUICE_LOG(Warn, "kinesis source got a KPL aggregated record with a wrong MD5 or a "
-                       "malformed message; delivered as one plain record")
+      SLUICE_LOG(Warn,
+                 "kinesis source got a KPL aggregated record with a wrong MD5 or a "
+                 "malformed message; delivered as one plain record")
           .With("delivery", delivery_)
           .With("shard", s->id)
           .With("sequence_number", sequence);
@@ -510,7 +516,8 @@ void KinesisSource::WaitForData(uint32_t shard, uint64_t offset,
 
 Result<uint64_t> KinesisSource::GetCheckpoint(uint32_t shard) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (shard >= shards_.size() || (!shards_[shard]->checkpointed && shards_[shard]->committed == 0)) {
+  if (shard >= shards_.size() ||
+      (!shards_[shard]->checkpointed && shards_[shard]->committed == 0)) {
     return NotFound("no checkpoint");
   }
   return shards_[shard]->committed;
@@ -530,8 +537,7 @@ Status KinesisSource::Store(uint32_t index, uint64_t next, std::optional<Journal
     checkpointed_before = s.checkpointed;
     if (next > s.committed) {
       if (next - 1 < s.base || next - 1 - s.base >= s.recs.size()) {
-        return Internal("shard " + s.id + ": offset " + std::to_string(next - 1) +
-                        " is not held");
+        return Internal("shard " + s.id + ": offset " + std::to_string(next - 1) + " is not held");
       }
       const Rec& r = s.recs[next - 1 - s.base];
       s.ck.sequence.assign(s.seqs, r.seq_pos, r.seq_len);
@@ -616,6 +622,21 @@ void KinesisSource::Compact(Shard* s) {
   s->base += drop;
   s->head -= drop;
   s->head_bytes -= data_cut;
+}
+
+std::string KinesisSource::RangeSeed(uint32_t shard, uint64_t first, uint64_t last) const {
+  // Local offsets start again at 0 after a restart: the records' sequence numbers (and
+  // sub-sequence numbers) name the range instead, the same in every run.
+  std::lock_guard<std::mutex> lock(mu_);
+  const Shard& s = *shards_.at(shard);
+  auto position = [&](uint64_t offset) {
+    if (offset < s.base || offset - s.base >= s.recs.size()) return std::to_string(offset);
+    const Rec& r = s.recs[offset - s.base];
+    std::string p(s.seqs, r.seq_pos, r.seq_len);
+    if (r.sub >= 0) p += "." + std::to_string(r.sub);
+    return p;
+  };
+  return s.id + ":" + position(first) + "-" + position(last);
 }
 
 void KinesisSource::Describe(uint32_t shard, uint64_t offset, FailedRecord* f) const {

@@ -68,6 +68,7 @@ class KinesisSource final : public DeliverySource {
   Status Checkpoint(std::span<const broker::ShardPosition> positions) override;
   void Describe(uint32_t shard, uint64_t offset, FailedRecord* f) const override;
   std::string RangeLabel(uint32_t shard) const override;
+  std::string RangeSeed(uint32_t shard, uint64_t first, uint64_t last) const override;
 
   bool shared() const override { return true; }
   Status RecordPlan(const JournalEntry& entry) override;
@@ -88,9 +89,9 @@ class KinesisSource final : public DeliverySource {
   struct Shard {
     std::string id, parent, adjacent_parent;
     bool listed = true;
-    KinesisCheckpoint ck;        // as in the file
-    bool checkpointed = false;   // ck holds a position (read from the file or moved here)
-    uint64_t committed = 0;      // the next offset to deliver, as checkpointed
+    KinesisCheckpoint ck;              // as in the file
+    bool checkpointed = false;         // ck holds a position (read from the file or moved here)
+    uint64_t committed = 0;            // the next offset to deliver, as checkpointed
     std::optional<JournalEntry> plan;  // from the file, to replay first (offsets mapped)
     // Poller state.
     bool started = false;       // its parents are done: fetched and readable
@@ -116,10 +117,10 @@ class KinesisSource final : public DeliverySource {
   void Fetch(uint32_t index);
   Status GetIterator(uint32_t index, std::string* iterator);
   void Append(Shard* s, std::string_view sequence, int64_t arrival_ms, std::string_view key,
-              std::string_view data);  // mu_ held
-  void StartReadyShards();             // mu_ held
-  bool Throttled(const Shard& s) const;  // mu_ held
-  void Compact(Shard* s);              // mu_ held
+              std::string_view data);      // mu_ held
+  void StartReadyShards();                 // mu_ held
+  bool Throttled(const Shard& s) const;    // mu_ held
+  void Compact(Shard* s);                  // mu_ held
   void RetryLater(Shard* s, int64_t now);  // mu_ held
   // Moves shard `index`'s checkpoint to before offset `next` (its plan: `plan`) and writes the
   // file; the shard is left as it was when the write fails.

@@ -9,14 +9,18 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync,
+} from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { sdk, clients, streamAnswers } from './harness.mjs';
-import { freePort, startDaemon, stop, waitFor, killAll, filesUnder } from '../daemons.mjs';
+import {
+  freePort, startDaemon, stop, waitFor, killAll, filesUnder, status,
+} from '../daemons.mjs';
 
 const agg = createRequire(import.meta.url)('aws-kinesis-agg');
 const bin = process.env.SLUICE_BIN;
@@ -69,9 +73,25 @@ deliveries:
 `;
 }
 
-// Every delivered line, by object: [{file, lines}].
+// The lines of `log` (in `dir`) with message `msg`, as {field: value}.
+function logged(dir, log, msg) {
+  const out = [];
+  for (const line of readFileSync(join(dir, log), 'utf8').split('\n')) {
+    if (!line.includes(`msg="${msg}"`)) continue;
+    const fields = {};
+    for (const f of line.matchAll(/(\w+)=("(?:[^"\\]|\\.)*"|\S*)/g)) {
+      fields[f[1]] = f[2].startsWith('"') ? f[2].slice(1, -1) : f[2];
+    }
+    out.push(fields);
+  }
+  return out;
+}
+
+// Every delivered line, by object: [{file, lines}]. The sink writes to ./out, which the test
+// makes a link to ./objects where it wants to stall the sink.
 function objects(dir) {
-  return filesUnder(join(dir, 'out')).map((f) => ({
+  const real = join(dir, 'objects');
+  return filesUnder(filesUnder(real).length > 0 ? real : join(dir, 'out')).map((f) => ({
     file: f,
     lines: readFileSync(f, 'utf8').split('\n').filter((l) => l !== ''),
   }));
@@ -116,6 +136,9 @@ streams:
     await putNumbered(c, 'logs', 0, N / 2, KEYS);
 
     const edgeDir = join(work, 'edge');
+    // ./out is a link to ./objects, so that the sink can be stalled by putting a file there.
+    mkdirSync(join(edgeDir, 'objects'), { recursive: true });
+    symlinkSync(join(edgeDir, 'objects'), join(edgeDir, 'out'));
     let edge = startDaemon(edgeDir, edgeConfig(endpoint, 'logs', CREDS));
     await waitFor('some records delivered', () => countLines(edgeDir) >= 2000, 30000, 50);
     // A split while the edge reads, then the rest of the records (some to the children).
@@ -129,14 +152,46 @@ streams:
     await waitFor('the split', async () => (await c.send(new sdk.DescribeStreamSummaryCommand(
       { StreamName: 'logs' }))).StreamDescriptionSummary.StreamStatus === 'ACTIVE');
     await putNumbered(c, 'logs', N / 2, N, KEYS);
+    // The sink stalls (its directory is a file now): a batch is planned and not written, and the
+    // edge is killed with it in flight.
+    writeFileSync(join(edgeDir, 'stall'), 'not a directory\n');
+    renameSync(join(edgeDir, 'stall'), join(edgeDir, 'out'));
+    const stalled = await waitFor('a batch the stalled sink fails', () => {
+      const failed = logged(edgeDir, 'daemon.log', 'delivery attempt failed; retrying');
+      return failed.length > 0 ? failed[0] : null;
+    }, 30000, 50);
     await stop(edge);  // kill -9, mid-way
+    rmSync(join(edgeDir, 'out'));
+    symlinkSync(join(edgeDir, 'objects'), join(edgeDir, 'out'));
 
     edge = startDaemon(edgeDir, edgeConfig(endpoint, 'logs', CREDS), { log: 'daemon-2.log' });
-    await waitFor('every record delivered', () => {
-      if (edge.exitCode !== null) throw new Error('the edge exited: ' + edge.logText());
-      return countLines(edgeDir) >= N;
-    }, 60000, 200);
+    try {
+      await waitFor('every record delivered', () => {
+        if (edge.exitCode !== null) throw new Error('the edge exited: ' + edge.logText());
+        return countLines(edgeDir) >= N;
+      }, 60000, 200);
+    } catch (e) {
+      const st = await status(edge).catch(() => null);
+      const dl = st && st.deliveries[0];
+      e.message += `; ${countLines(edgeDir)} of ${N} delivered; ` + (dl ? JSON.stringify({
+        records_in: dl.records_in, records_delivered: dl.records_delivered,
+        buffered_bytes: dl.buffered_bytes, source: dl.source,
+      }) : 'no status');
+      throw e;
+    }
     await new Promise((r) => setTimeout(r, 1500));  // nothing more comes
+    // The batch in flight at the kill was replayed under the key it was planned with.
+    const replays = logged(edgeDir, 'daemon-2.log',
+      'replaying a batch planned by the partition\'s previous reader');
+    assert.ok(replays.some((r) => r.key === stalled.key),
+      `the stalled batch ${stalled.key} replayed (replays: ${replays.map((r) => r.key)})`);
+    // The source's state in /status and /metrics.
+    const st = await status(edge);
+    const src = st.deliveries[0].source;
+    assert.equal(src.type, 'kinesis');
+    // The shards read now: the split's parent, read to its end, is done.
+    assert.equal(src.shards.length, 5, JSON.stringify(src));
+    assert.ok(src.shards.every((sh) => sh.lag_records === 0), JSON.stringify(src));
     await stop(edge, 'SIGTERM');
 
     const objs = objects(edgeDir);
