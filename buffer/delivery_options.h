@@ -115,7 +115,7 @@ struct DeliveryOptions {
   }
   std::string stream;  // source stream (empty with direct_put)
   bool direct_put = false;
-  std::optional<KafkaSourceOptions> kafka;  // source: {type: kafka}; stream is empty then
+  std::optional<KafkaSourceOptions> kafka;      // source: {type: kafka}; stream is empty then
   std::optional<KinesisSourceOptions> kinesis;  // source: {type: kinesis}; stream is empty then
   StartPosition initial_position = StartPosition::kTrimHorizon;
   int64_t initial_timestamp_ms = 0;  // kAtTimestamp: the first record arrived at or after it
