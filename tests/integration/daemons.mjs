@@ -164,3 +164,20 @@ export function usage(pid) {
   const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return { cpu: ticks / 100, peakMiB: Number(hwm[1]) / 1024 };
 }
+
+// The lines with message `msg` of the log files `paths`, each as {field: value} (logfmt: quoted
+// values unquoted, escapes kept).
+export function loggedLines(paths, msg) {
+  const out = [];
+  for (const path of paths) {
+    for (const line of readFileSync(path, 'utf8').split('\n')) {
+      if (!line.includes(`msg="${msg}"`)) continue;
+      const fields = {};
+      for (const f of line.matchAll(/(\w+)=("(?:[^"\\]|\\.)*"|\S*)/g)) {
+        fields[f[1]] = f[2].startsWith('"') ? f[2].slice(1, -1) : f[2];
+      }
+      out.push(fields);
+    }
+  }
+  return out;
+}

@@ -22,7 +22,7 @@ import { dirname, join } from 'node:path';
 
 import { startCluster as startMock } from './cluster.mjs';
 import {
-  startDaemon, adminOf, adminAddress, status, waitFor, filesUnder, killAll, stop,
+  loggedLines, startDaemon, adminOf, adminAddress, status, waitFor, filesUnder, killAll, stop,
 } from '../daemons.mjs';
 
 const bin = process.env.SLUICE_BIN;
@@ -179,21 +179,7 @@ function objects(out) {
 }
 
 // The log lines `msg` of the daemons' logs, each as {field: value}.
-function logged(members, msg) {
-  const out = [];
-  for (const m of members) {
-    const log = readFileSync(m.logPath, 'utf8');
-    for (const line of log.split('\n')) {
-      if (!line.includes(`msg="${msg}"`)) continue;
-      const fields = {};
-      for (const f of line.matchAll(/(\w+)=("(?:[^"\\]|\\.)*"|\S*)/g)) {
-        fields[f[1]] = f[2].startsWith('"') ? f[2].slice(1, -1) : f[2];
-      }
-      out.push(fields);
-    }
-  }
-  return out;
-}
+const logged = (members, msg) => loggedLines(members.map((m) => m.logPath), msg);
 
 function member(dir, yaml) {
   const child = startDaemon(dir, yaml);

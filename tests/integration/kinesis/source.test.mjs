@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { sdk, clients, streamAnswers } from './harness.mjs';
 import {
-  freePort, startDaemon, stop, waitFor, killAll, filesUnder, status,
+  freePort, loggedLines, startDaemon, stop, waitFor, killAll, filesUnder, status,
 } from '../daemons.mjs';
 
 const agg = createRequire(import.meta.url)('aws-kinesis-agg');
@@ -74,18 +74,7 @@ deliveries:
 }
 
 // The lines of `log` (in `dir`) with message `msg`, as {field: value}.
-function logged(dir, log, msg) {
-  const out = [];
-  for (const line of readFileSync(join(dir, log), 'utf8').split('\n')) {
-    if (!line.includes(`msg="${msg}"`)) continue;
-    const fields = {};
-    for (const f of line.matchAll(/(\w+)=("(?:[^"\\]|\\.)*"|\S*)/g)) {
-      fields[f[1]] = f[2].startsWith('"') ? f[2].slice(1, -1) : f[2];
-    }
-    out.push(fields);
-  }
-  return out;
-}
+const logged = (dir, log, msg) => loggedLines([join(dir, log)], msg);
 
 // Every delivered line, by object: [{file, lines}]. The sink writes to ./out, which the test
 // makes a link to ./objects where it wants to stall the sink.
