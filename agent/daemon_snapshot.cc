@@ -115,8 +115,13 @@ void WriteSource(Writer& w, const buffer::SourceStats& src) {
   w.Key("source");
   w.StartObject();
   Put(w, "type", src.type);
-  if (src.type == "kafka") {
-    Put(w, "rebalances", src.rebalances);
+  if (src.leases_held >= 0) {
+    Put(w, "worker_id", ValidUtf8(src.worker_id));
+    Put(w, "leases_held", src.leases_held);
+    Put(w, "leases_taken", src.leases_taken);
+  }
+  if (src.type == "kafka" || src.type == "kinesis") {
+    if (src.type == "kafka") Put(w, "rebalances", src.rebalances);
     Put(w, "revocations", src.revocations);
     Put(w, "batches_dropped", src.batches_dropped);
     Put(w, "plans_replayed", src.plans_replayed);
@@ -465,6 +470,17 @@ void AddMetrics(const Figures& f, std::vector<MetricSample>* out) {
           "counter", dl, static_cast<double>(st.source.plans_replayed));
       add("sluice_delivery_source_commit_errors_total", "Kafka offset commits that failed.",
           "counter", dl, static_cast<double>(st.source.commit_errors));
+    }
+    if (st.source.leases_held >= 0) {
+      add("sluice_delivery_source_leases_held",
+          "Kinesis shard leases this instance holds in the lease table now.", "gauge", dl,
+          static_cast<double>(st.source.leases_held));
+      add("sluice_delivery_source_leases_taken_total",
+          "Kinesis shard leases taken from another worker, or after they expired.", "counter", dl,
+          static_cast<double>(st.source.leases_taken));
+      add("sluice_delivery_source_leases_lost_total",
+          "Kinesis shard leases another worker took from this one (or not renewed in time).",
+          "counter", dl, static_cast<double>(st.source.revocations));
     }
     add("sluice_delivery_crashed_batches_total",
         "Batches spilled as Plugin.Crashed after crashing the daemon 3 times.", "counter", dl,

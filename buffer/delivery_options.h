@@ -96,6 +96,17 @@ struct KinesisSourceOptions {
   std::string secret_access_key;
   // The pause before asking a shard again after it returned nothing (AWS allows 5 calls/s/shard).
   std::chrono::milliseconds poll_interval{1000};
+  // Shards shared with other instances through a KCL lease table in DynamoDB (kinesis_leases.h),
+  // with the source's region and credentials. Absent: this instance reads every shard.
+  struct LeaseTable {
+    std::string endpoint;   // DynamoDB's base URL; empty: AWS's for the region
+    std::string table;      // created when absent
+    std::string worker_id;  // empty: the host name and a random suffix
+    // A lease not renewed for this long may be taken (KCL's failoverTimeMillis); leases are
+    // renewed every third of it.
+    std::chrono::milliseconds failover_time{10000};
+  };
+  std::optional<LeaseTable> lease_table;
 };
 
 struct DeliveryOptions {

@@ -39,11 +39,16 @@ struct SourceShardStats {
 struct SourceStats {
   std::string type;              // "stream", "kafka", "kinesis"
   uint64_t rebalances = 0;       // assignments received (the first one included)
-  uint64_t revocations = 0;      // partitions taken away by a rebalance
+  uint64_t revocations = 0;      // partitions taken away by a rebalance, leases lost
   uint64_t batches_dropped = 0;  // buffered batches of revoked partitions, left uncommitted
   uint64_t plans_replayed = 0;   // batches another instance planned, replayed under their key
   uint64_t commit_errors = 0;
   std::string last_error;
+  // Kinesis with a lease table: this worker's id, the leases it holds (-1: no lease table), and
+  // those it took from another worker or after they expired.
+  std::string worker_id;
+  int64_t leases_held = -1;
+  uint64_t leases_taken = 0;
   std::vector<SourceShardStats> shards;  // the ones assigned here
 };
 

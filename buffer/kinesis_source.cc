@@ -1,7 +1,10 @@
 #include "buffer/kinesis_source.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "buffer/delivery_policy.h"
 #include "core/base64.h"
@@ -16,7 +19,9 @@ namespace {
 constexpr const char* kPrefix = "Kinesis_20131202.";
 constexpr int kGetRecordsLimit = 10000;
 // GetRecords allows 5 calls a second per shard: a shard that answered records is asked again
-// after this, one that answered none after poll_interval.
+// after this, one that answered none after poll_interval. A shard behind its stream's tip
+// (MillisBehindLatest > 0) is asked again at once; on AWS that soon meets the per-shard limit,
+// whose ProvisionedThroughputExceededException is retried after this gap, not the back-off.
 constexpr int64_t kCallGapMs = 200;
 constexpr int64_t kListEveryMs = 10000;
 constexpr int64_t kMaxSleepMs = 1000;
@@ -63,12 +68,39 @@ Status KinesisSource::Open(const DeliveryOptions& options) {
   auto client = sink::AwsJsonClient::Create(aws);
   if (!client.ok()) return client.status().Annotate(where + "endpoint");
   client_ = std::move(*client);
+  if (options_.lease_table) {
+    LeaseTableConfig lt;
+    lt.endpoint = options_.lease_table->endpoint;
+    lt.region = options_.region;
+    lt.table = options_.lease_table->table;
+    lt.access_key_id = options_.access_key_id;
+    lt.secret_access_key = options_.secret_access_key;
+    lt.worker_id = options_.lease_table->worker_id;
+    if (lt.worker_id.empty()) {
+      char host[256] = {};
+      gethostname(host, sizeof(host) - 1);
+      char suffix[9];
+      std::snprintf(suffix, sizeof(suffix), "%08x", static_cast<uint32_t>(rng_()));
+      lt.worker_id = std::string(host) + "-" + suffix;
+    }
+    auto table = KinesisLeaseTable::Create(lt);
+    if (!table.ok()) return table.status().Annotate(where + "lease_table.endpoint");
+    leases_ = std::move(*table);
+    counters_.worker_id = leases_->worker_id();
+    counters_.leases_held = 0;
+    SLUICE_LOG(Info, "kinesis source sharing its shards through a lease table")
+        .With("delivery", delivery_)
+        .With("endpoint", leases_->url())
+        .With("table", leases_->table())
+        .With("worker_id", leases_->worker_id());
+  }
   SLUICE_LOG(Info, "kinesis source reading a remote stream")
       .With("delivery", delivery_)
       .With("endpoint", client_->url())
       .With("stream", options_.stream)
       .With("checkpoints", static_cast<uint64_t>(stored_.size()));
   poller_ = std::thread([this] { Poll(); });
+  if (leases_) leaser_ = std::thread([this] { KeepLeases(); });
   return Status::Ok();
 }
 
@@ -78,8 +110,23 @@ void KinesisSource::Close() {
     std::lock_guard<std::mutex> lock(mu_);
     data_cv_.notify_all();
     poll_cv_.notify_all();
+    lease_cv_.notify_all();
   }
   if (poller_.joinable()) poller_.join();
+  if (leaser_.joinable()) leaser_.join();
+  if (!leases_) return;
+  // The workers joined and checkpointed: the leases go to the next owner at once.
+  std::lock_guard<std::mutex> store_lock(store_mu_);
+  for (auto& [key, held] : held_) {
+    Status st = leases_->Evict(&held.lease);
+    if (!st.ok()) {
+      SLUICE_LOG(Warn, "kinesis source could not give up a lease; it expires instead")
+          .With("delivery", delivery_)
+          .With("shard", key)
+          .With("error", st.message());
+    }
+  }
+  held_.clear();
 }
 
 // ---- the poller -------------------------------------------------------------------------------
@@ -195,7 +242,8 @@ Status KinesisSource::ListShards() {
     s->parent = std::move(l.parent);
     s->adjacent_parent = std::move(l.adjacent);
     const auto index = static_cast<uint32_t>(shards_.size());
-    if (auto ck = stored_.find(s->id); ck != stored_.end()) {
+    s->owned = !leases_;  // with a lease table, once its lease is taken
+    if (auto ck = stored_.find(s->id); !leases_ && ck != stored_.end()) {
       s->ck = ck->second;
       s->checkpointed = true;
       if (s->ck.plan) {
@@ -211,16 +259,17 @@ Status KinesisSource::ListShards() {
 
 void KinesisSource::StartReadyShards() {
   for (auto& s : shards_) {
-    if (s->started) continue;
+    if (s->started || !s->owned) continue;
     if (s->ck.end) continue;  // delivered to its end in an earlier run: nothing to read
     bool ready = true;
     for (const std::string* p : {&s->parent, &s->adjacent_parent}) {
       if (p->empty()) continue;
       auto it = index_.find(*p);
-      // A parent no longer listed (expired) does not hold its children back.
-      if (it != index_.end() && shards_[it->second]->listed && !shards_[it->second]->ck.end) {
-        ready = false;
-      }
+      // A parent no longer listed (expired) does not hold its children back. With a lease
+      // table, a parent is done when its lease (whoever holds it) is at SHARD_END.
+      if (it == index_.end() || !shards_[it->second]->listed) continue;
+      const bool done = leases_ ? ended_leases_.count(*p) > 0 : shards_[it->second]->ck.end;
+      if (!done) ready = false;
     }
     if (ready) s->started = true;
   }
@@ -240,6 +289,16 @@ Status KinesisSource::GetIterator(uint32_t index, std::string* iterator) {
       // An expired iterator: go on after the last record fetched (its user records all were).
       body_ += ",\"ShardIteratorType\":\"AFTER_SEQUENCE_NUMBER\",\"StartingSequenceNumber\":";
       AppendJsonString(s.last_sequence, &body_);
+    } else if (leases_ && s.checkpointed && !s.ck.sequence.empty()) {
+      // KCL's checkpoint names the last record delivered (and the user record inside an
+      // aggregate): read it again and skip what it names.
+      body_ += ",\"ShardIteratorType\":\"AT_SEQUENCE_NUMBER\",\"StartingSequenceNumber\":";
+      AppendJsonString(s.ck.sequence, &body_);
+      s.skip_sequence = s.ck.sequence;
+      s.skip_sub = s.ck.sub;
+    } else if (!s.sentinel.empty() && s.sentinel != kAtTimestamp) {
+      body_ += ",\"ShardIteratorType\":";
+      AppendJsonString(s.sentinel, &body_);
     } else if (s.checkpointed && !s.ck.sequence.empty()) {
       // Inside an aggregate: read it again and skip the user records delivered.
       body_ += s.ck.sub >= 0 ? ",\"ShardIteratorType\":\"AT_SEQUENCE_NUMBER\""
@@ -254,9 +313,9 @@ Status KinesisSource::GetIterator(uint32_t index, std::string* iterator) {
       // A child of a parent read here: from its start, as the KCL does, whatever the
       // delivery's initial position.
       body_ += ",\"ShardIteratorType\":\"TRIM_HORIZON\"";
-    } else if (initial_position_ == StartPosition::kLatest) {
+    } else if (s.sentinel.empty() && initial_position_ == StartPosition::kLatest) {
       body_ += ",\"ShardIteratorType\":\"LATEST\"";
-    } else if (initial_position_ == StartPosition::kAtTimestamp) {
+    } else if (s.sentinel == kAtTimestamp || initial_position_ == StartPosition::kAtTimestamp) {
       body_ += ",\"ShardIteratorType\":\"AT_TIMESTAMP\",\"Timestamp\":";
       body_ += std::to_string(initial_timestamp_ms_ / 1000) + "." +
                std::to_string(1000 + initial_timestamp_ms_ % 1000).substr(1);
@@ -286,9 +345,11 @@ void KinesisSource::RetryLater(Shard* s, int64_t now) {
 
 void KinesisSource::Fetch(uint32_t index) {
   std::string iterator;
+  uint64_t generation;
   {
     std::lock_guard<std::mutex> lock(mu_);
     iterator = shards_[index]->iterator;
+    generation = shards_[index]->generation;
   }
   if (iterator.empty()) {
     Status st = GetIterator(index, &iterator);
@@ -301,6 +362,8 @@ void KinesisSource::Fetch(uint32_t index) {
       return;
     }
     std::lock_guard<std::mutex> lock(mu_);
+    // Its lease moved meanwhile: the iterator was made from what it was before.
+    if (shards_[index]->generation != generation) return;
     shards_[index]->iterator = iterator;
   }
   body_ = "{\"ShardIterator\":";
@@ -316,6 +379,7 @@ void KinesisSource::Fetch(uint32_t index) {
     sink::AwsBatchAnswer a = sink::ParseAwsError(resp->status, resp->body, "Kinesis");
     std::lock_guard<std::mutex> lock(mu_);
     Shard& s = *shards_[index];
+    if (s.generation != generation) return;
     if (a.error_code == "ExpiredIteratorException") {
       s.iterator.clear();  // a new one after the last record fetched, at once
       return;
@@ -327,8 +391,13 @@ void KinesisSource::Fetch(uint32_t index) {
     } else if (a.error_code == "InvalidArgumentException") {
       error = a.error_code + ": " + a.error_message;
       s.iterator.clear();
+    } else if (a.error_code == "ProvisionedThroughputExceededException" ||
+               a.error_code == "LimitExceededException") {
+      // Catching up faster than the shard allows: the same iterator after the usual gap.
+      s.next_call_ms = now + kCallGapMs;
+      return;
     } else {
-      error = a.error_code + ": " + a.error_message;  // throttled, 5xx: same iterator again
+      error = a.error_code + ": " + a.error_message;  // 5xx: same iterator again
     }
   } else if (!ParseJson(resp->body, &doc).ok() || !doc.IsObject()) {
     error = "GetRecords answered what is not JSON";
@@ -336,6 +405,7 @@ void KinesisSource::Fetch(uint32_t index) {
   if (!error.empty()) {
     {
       std::lock_guard<std::mutex> lock(mu_);
+      if (shards_[index]->generation != generation) return;
       RetryLater(shards_[index].get(), now);
     }
     NoteError("shard " + shards_[index]->id + " GetRecords: " + error);
@@ -352,6 +422,9 @@ void KinesisSource::Fetch(uint32_t index) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     Shard& s = *shards_[index];
+    // Its lease was lost (or lost and taken again) during the call: these records are the next
+    // reader's, from the lease's checkpoint.
+    if (s.generation != generation) return;
     s.attempt = 0;
     s.millis_behind = behind;
     if (records != doc.MemberEnd() && records->value.IsArray()) {
@@ -382,7 +455,9 @@ void KinesisSource::Fetch(uint32_t index) {
       s.fetched_all = true;  // closed and read to its end (ChildShards name its children)
       ended = true;
     }
-    s.next_call_ms = now + (got > 0 ? kCallGapMs : options_.poll_interval.count());
+    s.next_call_ms = now + (got == 0     ? options_.poll_interval.count()
+                            : behind > 0 ? 0
+                                         : kCallGapMs);
   }
   if (got > 0) data_cv_.notify_all();
   if (ended) {
@@ -420,6 +495,8 @@ void KinesisSource::Append(Shard* s, std::string_view sequence, int64_t arrival_
     }
     return;
   }
+  // Named by a KCL checkpoint read AT its sequence number: delivered.
+  if (!s->skip_sequence.empty() && sequence == s->skip_sequence) return;
   if (kind == KplReader::Kind::kBad) {
     // As the KCL does: the record as it is, counted.
     if (bad_aggregates_++ == 0) {
@@ -447,6 +524,253 @@ void KinesisSource::NoteError(std::string message) {
         .With("stream", options_.stream)
         .With("error", message);
   }
+}
+
+// ---- the leases --------------------------------------------------------------------------------
+
+void KinesisSource::KeepLeases() {
+  const int64_t failover = options_.lease_table->failover_time.count();
+  int attempt = 0;
+  int64_t next_renew = 0, next_sync = 0;
+  bool ready = false;
+  while (!stop_) {
+    const int64_t now = NowMs();
+    if (!ready) {
+      Status st;
+      {
+        std::lock_guard<std::mutex> store_lock(store_mu_);
+        st = leases_->EnsureTable();
+      }
+      if (st.ok()) {
+        ready = true;
+        attempt = 0;
+        continue;
+      }
+      NoteError("lease table: " + st.message());
+      next_sync = now + kRetry.Delay(++attempt, &rng_).count();
+    } else {
+      if (now >= next_renew) {
+        std::lock_guard<std::mutex> store_lock(store_mu_);
+        RenewLeases(now);
+        next_renew = now + std::max<int64_t>(failover / 3, 1);
+      }
+      if (now >= next_sync) {
+        Status st = SyncLeases(now);
+        if (st.ok()) {
+          attempt = 0;
+          bool listed;
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            listed = !shards_.empty();
+          }
+          // Until the shards are listed, soon again.
+          next_sync = now + (listed ? std::max<int64_t>(failover / 2, 1) : 200);
+        } else {
+          NoteError("lease table: " + st.message());
+          next_sync = now + kRetry.Delay(++attempt, &rng_).count();
+        }
+      }
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    const int64_t wake = ready ? std::min(next_renew, next_sync) : next_sync;
+    lease_cv_.wait_for(
+        lock, std::chrono::milliseconds(std::clamp<int64_t>(wake - NowMs(), 1, kMaxSleepMs)),
+        [&] { return stop_.load(); });
+  }
+}
+
+void KinesisSource::RenewLeases(int64_t now) {
+  const int64_t failover = options_.lease_table->failover_time.count();
+  std::vector<std::string> keys;
+  for (const auto& [key, held] : held_) keys.push_back(key);
+  for (const std::string& key : keys) {
+    if (stop_) return;
+    Held& held = held_.at(key);
+    KinesisLease lease = held.lease;
+    Status st = leases_->Renew(&lease);
+    if (st.ok()) {
+      held = Held{std::move(lease), now};
+    } else if (st.code() == Code::kCancelled) {
+      Lose(key, "taken by another worker");
+    } else if (now - held.renewed_ms >= failover) {
+      // Another worker may have taken it by now.
+      Lose(key, "not renewed within the failover time: " + st.message());
+    } else {
+      NoteError("renewing the lease of shard " + key + ": " + st.message());
+    }
+  }
+}
+
+Status KinesisSource::SyncLeases(int64_t now) {
+  const int64_t failover = options_.lease_table->failover_time.count();
+  std::lock_guard<std::mutex> store_lock(store_mu_);
+  ASSIGN_OR_RETURN(std::vector<KinesisLease> leases, leases_->List());
+  // Leases for shards listed and without one: at the delivery's initial position, or, for a
+  // child of a shard listed, from its start (its parent's records come first).
+  std::vector<KinesisLease> missing;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& s : shards_) {
+      if (!s->listed) continue;
+      auto it =
+          std::lower_bound(leases.begin(), leases.end(), s->id,
+                           [](const KinesisLease& l, const std::string& id) { return l.key < id; });
+      if (it != leases.end() && it->key == s->id) continue;
+      KinesisLease l;
+      l.key = s->id;
+      for (const std::string* p : {&s->parent, &s->adjacent_parent}) {
+        if (!p->empty()) l.parents.push_back(*p);
+      }
+      const bool child = !s->parent.empty() && index_.count(s->parent) > 0;
+      l.checkpoint = child || initial_position_ == StartPosition::kTrimHorizon ? kTrimHorizon
+                     : initial_position_ == StartPosition::kLatest             ? kLatest
+                                                                               : kAtTimestamp;
+      missing.push_back(std::move(l));
+    }
+  }
+  for (const KinesisLease& l : missing) {
+    Status st = leases_->Create(l);
+    if (!st.ok() && st.code() != Code::kAlreadyExists) return st;
+  }
+  if (!missing.empty()) {
+    ASSIGN_OR_RETURN(leases, leases_->List());
+  }
+  // What changed since the last look: a counter standing still for the failover time is an
+  // expired lease.
+  for (const KinesisLease& l : leases) {
+    auto [it, added] = seen_.try_emplace(l.key, Seen{l.counter, l.owner, now});
+    if (!added && (it->second.counter != l.counter || it->second.owner != l.owner)) {
+      it->second = Seen{l.counter, l.owner, now};
+    }
+  }
+  std::vector<KinesisLease> known;  // of shards listed here
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const KinesisLease& l : leases) {
+      auto idx = index_.find(l.key);
+      if (idx == index_.end()) continue;
+      known.push_back(l);
+      if (l.ended() && ended_leases_.insert(l.key).second) {
+        Shard& s = *shards_[idx->second];
+        if (!s.owned) {
+          s.ck.end = true;
+          s.checkpointed = true;
+        }
+        poll_cv_.notify_all();
+      }
+    }
+  }
+  // Leases this worker holds by the table's word but not here (a restart under the same worker
+  // id) are taken back first, as KCL does.
+  std::vector<KinesisLease> take;
+  for (const KinesisLease& l : known) {
+    if (!l.ended() && l.owner == leases_->worker_id() && held_.count(l.key) == 0) take.push_back(l);
+    // Taken from this worker since its last renewal.
+    if (held_.count(l.key) > 0 && l.owner != leases_->worker_id()) {
+      Lose(l.key, "taken by " + (l.owner.empty() ? std::string("no one") : l.owner));
+    }
+  }
+  if (take.empty()) {
+    auto expired = [&](const KinesisLease& l) {
+      auto it = seen_.find(l.key);
+      return it != seen_.end() && now - it->second.since_ms >= failover;
+    };
+    for (const KinesisLease* l : LeasesToTake(known, leases_->worker_id(), expired)) {
+      take.push_back(*l);
+    }
+  }
+  for (KinesisLease& l : take) {
+    const std::string from = l.owner;
+    Status st = leases_->Take(&l);
+    if (st.code() == Code::kCancelled) continue;  // another worker was first
+    RETURN_IF_ERROR(st);
+    seen_[l.key] = Seen{l.counter, l.owner, now};
+    Acquire(l, now);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!from.empty() && from != leases_->worker_id()) counters_.leases_taken++;
+    SLUICE_LOG(Info, "kinesis source took a lease")
+        .With("delivery", delivery_)
+        .With("shard", l.key)
+        .With("from", from.empty() ? std::string("no one") : from)
+        .With("checkpoint", l.checkpoint);
+  }
+  return Status::Ok();
+}
+
+void KinesisSource::Reset(Shard* s) {
+  buffered_bytes_ -= s->data.size() - s->head_bytes;
+  s->generation++;
+  s->started = false;
+  s->fetched_all = false;
+  s->iterator.clear();
+  s->last_sequence.clear();
+  s->skip_sequence.clear();
+  s->skip_sub = -1;
+  s->next_call_ms = 0;
+  s->attempt = 0;
+  s->millis_behind = -1;
+  s->data.clear();
+  s->seqs.clear();
+  s->recs.clear();
+  s->base = 0;
+  s->head = 0;
+  s->head_bytes = 0;
+  s->committed = 0;
+  s->plan.reset();
+  s->ck = KinesisCheckpoint{};
+  s->checkpointed = false;
+  s->sentinel.clear();
+}
+
+void KinesisSource::Acquire(const KinesisLease& lease, int64_t now) {
+  held_[lease.key] = Held{lease, now};
+  std::lock_guard<std::mutex> lock(mu_);
+  auto idx = index_.find(lease.key);
+  if (idx == index_.end()) return;
+  Shard& s = *shards_[idx->second];
+  Reset(&s);
+  s.owned = true;
+  if (lease.ended()) {
+    s.ck.end = true;
+    s.checkpointed = true;
+  } else if (lease.checkpoint == kTrimHorizon || lease.checkpoint == kLatest ||
+             lease.checkpoint == kAtTimestamp || lease.checkpoint.empty()) {
+    s.sentinel = lease.checkpoint.empty() ? std::string(kTrimHorizon) : lease.checkpoint;
+  } else {
+    s.ck.sequence = lease.checkpoint;
+    s.ck.sub = lease.sub;
+    s.checkpointed = true;
+  }
+  if (!lease.pending.empty() && !lease.pending_state.empty()) {
+    auto plan = DecodeJournalEntry(lease.pending_state);
+    if (plan.ok() && plan->ranges.size() == 1) {
+      plan->ranges[0].shard = idx->second;
+      s.plan = *plan;
+      s.ck.plan = std::move(*plan);
+    } else {
+      // Another application's state (a KCL worker's prepareCheckpoint): not a plan of ours.
+      counters_.last_error = "shard " + lease.key + ": pendingCheckpointState is not a sluice plan";
+    }
+  }
+  poll_cv_.notify_all();
+}
+
+void KinesisSource::Lose(const std::string& key, const std::string& why) {
+  held_.erase(key);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto idx = index_.find(key);
+    if (idx == index_.end()) return;
+    Shard& s = *shards_[idx->second];
+    if (!s.owned) return;
+    Reset(&s);
+    s.owned = false;
+    counters_.revocations++;
+  }
+  SLUICE_LOG(Info, "kinesis source lost a lease; its batches not yet sent are dropped")
+      .With("delivery", delivery_)
+      .With("shard", key)
+      .With("why", why);
 }
 
 // ---- the engine's side ------------------------------------------------------------------------
@@ -523,15 +847,25 @@ Result<uint64_t> KinesisSource::GetCheckpoint(uint32_t shard) {
   return shards_[shard]->committed;
 }
 
-Status KinesisSource::Store(uint32_t index, uint64_t next, std::optional<JournalEntry> plan) {
-  std::lock_guard<std::mutex> file_lock(file_mu_);
+Status KinesisSource::Store(uint32_t index, uint64_t next, std::optional<JournalEntry> plan,
+                            uint64_t plan_last) {
+  std::lock_guard<std::mutex> store_lock(store_mu_);
   KinesisCheckpoints snapshot;
   KinesisCheckpoint before;
   uint64_t committed_before;
   bool checkpointed_before;
+  KinesisLease lease;
   {
     std::lock_guard<std::mutex> lock(mu_);
     Shard& s = *shards_[index];
+    if (!s.owned) return Cancelled("the lease of shard " + s.id + " is no longer this worker's");
+    auto held = held_.find(s.id);
+    if (leases_) {
+      if (held == held_.end()) {
+        return Cancelled("the lease of shard " + s.id + " is no longer this worker's");
+      }
+      lease = held->second.lease;
+    }
     before = s.ck;
     committed_before = s.committed;
     checkpointed_before = s.checkpointed;
@@ -541,28 +875,74 @@ Status KinesisSource::Store(uint32_t index, uint64_t next, std::optional<Journal
       }
       const Rec& r = s.recs[next - 1 - s.base];
       s.ck.sequence.assign(s.seqs, r.seq_pos, r.seq_len);
-      s.ck.sub = r.last_sub ? -1 : r.sub;
+      // KCL's checkpoint names the user record even when it is its aggregate's last.
+      s.ck.sub = leases_ ? std::max(r.sub, 0) : r.last_sub ? -1 : r.sub;
       s.committed = next;
       s.checkpointed = true;
     }
     // Delivered to its end: its children may be read.
     s.ck.end = s.fetched_all && s.committed == s.fetched() && !plan;
-    if (s.ck.end) poll_cv_.notify_all();
+    if (leases_) {
+      if (s.ck.end) {
+        lease.checkpoint = kShardEnd;
+        lease.sub = 0;
+        lease.children.clear();
+        for (const auto& c : shards_) {
+          if (c->parent == s.id || c->adjacent_parent == s.id) lease.children.push_back(c->id);
+        }
+      } else if (!s.ck.sequence.empty()) {
+        lease.checkpoint = s.ck.sequence;
+        lease.sub = s.ck.sub;
+      }
+      lease.pending.clear();
+      lease.pending_sub = 0;
+      lease.pending_state.clear();
+      if (plan) {
+        if (plan_last < s.base || plan_last - s.base >= s.recs.size()) {
+          s.ck = before;
+          s.committed = committed_before;
+          s.checkpointed = checkpointed_before;
+          return Internal("shard " + s.id + ": offset " + std::to_string(plan_last) +
+                          " is not held");
+        }
+        const Rec& r = s.recs[plan_last - s.base];
+        lease.pending.assign(s.seqs, r.seq_pos, r.seq_len);
+        lease.pending_sub = std::max(r.sub, 0);
+        lease.pending_state = EncodeJournalEntry(*plan);
+      }
+    }
     s.ck.plan = std::move(plan);
-    stored_[s.id] = s.ck;
-    snapshot = stored_;
+    if (!leases_) {
+      stored_[s.id] = s.ck;
+      snapshot = stored_;
+    }
   }
-  Status st = WriteKinesisCheckpoints(state_dir_, snapshot);
-  std::lock_guard<std::mutex> lock(mu_);
+  Status st = leases_ ? leases_->Checkpoint(&lease) : WriteKinesisCheckpoints(state_dir_, snapshot);
+  if (st.ok() && leases_) held_[lease.key] = Held{lease, NowMs()};
+  if (!st.ok() && st.code() == Code::kCancelled && leases_) {
+    // Taken by another worker: its records are that one's now.
+    Lose(shards_[index]->id, st.message());
+    return st;
+  }
+  std::unique_lock<std::mutex> lock(mu_);
   Shard& s = *shards_[index];
   if (!st.ok()) {
     s.ck = before;
     s.committed = committed_before;
     s.checkpointed = checkpointed_before;
-    stored_[s.id] = before;
+    if (!leases_) stored_[s.id] = before;
     counters_.commit_errors++;
     counters_.last_error = "checkpoint: " + st.message();
     return st;
+  }
+  if (s.ck.end) {
+    ended_leases_.insert(s.id);
+    poll_cv_.notify_all();
+    if (leases_) {
+      // Nothing more to do with it: no longer renewed, and no worker takes an ended lease.
+      held_.erase(s.id);
+      s.owned = false;
+    }
   }
   Compact(&s);
   return Status::Ok();
@@ -592,7 +972,7 @@ Status KinesisSource::RecordPlan(const JournalEntry& entry) {
   // Kept relative to the checkpoint, which moves to the record before the batch.
   JournalEntry plan = entry;
   plan.ranges[0] = {0, 0, r.last - r.first};
-  return Store(r.shard, r.first, std::move(plan));
+  return Store(r.shard, r.first, std::move(plan), r.last);
 }
 
 std::optional<JournalEntry> KinesisSource::TakePlan(uint32_t shard, uint64_t next) {
@@ -655,9 +1035,23 @@ std::string KinesisSource::RangeLabel(uint32_t shard) const {
   return shard < shards_.size() ? shards_[shard]->id : std::to_string(shard);
 }
 
+uint64_t KinesisSource::Generation(uint32_t shard) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return shard < shards_.size() ? shards_[shard]->generation : 0;
+}
+
+void KinesisSource::NoteDropped(uint32_t /*shard*/) {
+  std::lock_guard<std::mutex> lock(mu_);
+  counters_.batches_dropped++;
+}
+
 SourceStats KinesisSource::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   SourceStats st = counters_;
+  if (leases_) {
+    st.leases_held = 0;
+    for (const auto& s : shards_) st.leases_held += s->owned ? 1 : 0;
+  }
   for (const auto& s : shards_) {
     if (!s->started || s->ck.end) continue;
     SourceShardStats sh;

@@ -1,6 +1,8 @@
 // A delivery source reading a remote Kinesis data stream (AWS, another sluice's Kinesis API,
-// kinesalite) with ListShards, GetShardIterator and GetRecords. No lease table: this instance
-// reads every shard.
+// kinesalite) with ListShards, GetShardIterator and GetRecords. Without a lease table this
+// instance reads every shard, with checkpoints in a file; with one (`lease_table`,
+// kinesis_leases.h) it reads the shards whose leases it holds, and the checkpoints and plans are
+// the leases' own.
 //
 // - Shard indexes are this process's own: 0, 1, 2... in discovery order; object names are seeded
 //   with the shard id, so they are stable across restarts.
@@ -22,10 +24,19 @@
 //   Nothing fetched is skipped.
 // - Fetched records wait in memory per shard until the engine reads them; a shard past its share
 //   of the memory bound is not asked for more until the engine catches up.
+// - Leases: a thread renews the held ones every third of the failover time, and every half of it
+//   lists the table, creates leases for new shards (at the delivery's initial position; children
+//   of known parents at TRIM_HORIZON), and takes expired, free or surplus ones (LeasesToTake).
+//   A lease taken starts its shard afresh from the lease's checkpoint and replays its pending
+//   plan (a new generation, so the engine drops what it buffered before); a lease lost (a
+//   conditional write refused, or not renewed within the failover time) stops its shard, and
+//   its batches not yet sent are dropped uncommitted. A child is read once its parents' leases
+//   are at SHARD_END. Close gives the leases up (evicts them) for the next owner.
 //
 // THREADING: one thread polls the stream (the HTTP client is its own); the engine's workers
-// read, wait and checkpoint from theirs. mu_ guards the shards; file_mu_ orders the checkpoint
-// file's writes (taken before mu_, never while holding it).
+// read, wait and checkpoint from theirs; one more keeps the leases. mu_ guards the shards;
+// store_mu_ orders the checkpoint writes (file or lease table) and guards the lease table's
+// client and the held leases (taken before mu_, never while holding it).
 #pragma once
 
 #include <atomic>
@@ -35,10 +46,12 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "buffer/delivery_source.h"
 #include "buffer/kinesis_checkpoints.h"
+#include "buffer/kinesis_leases.h"
 #include "buffer/kpl_reader.h"
 
 namespace sluice::sink {
@@ -73,6 +86,8 @@ class KinesisSource final : public DeliverySource {
   bool shared() const override { return true; }
   Status RecordPlan(const JournalEntry& entry) override;
   std::optional<JournalEntry> TakePlan(uint32_t shard, uint64_t next) override;
+  uint64_t Generation(uint32_t shard) const override;
+  void NoteDropped(uint32_t shard) override;
   SourceStats stats() const override;
 
  private:
@@ -89,6 +104,9 @@ class KinesisSource final : public DeliverySource {
   struct Shard {
     std::string id, parent, adjacent_parent;
     bool listed = true;
+    bool owned = true;                 // its lease is held here (always, without a lease table)
+    uint64_t generation = 0;           // moves when its lease is taken or lost
+    std::string sentinel;              // a new lease's start: TRIM_HORIZON, LATEST, AT_TIMESTAMP
     KinesisCheckpoint ck;              // as in the file
     bool checkpointed = false;         // ck holds a position (read from the file or moved here)
     uint64_t committed = 0;            // the next offset to deliver, as checkpointed
@@ -112,7 +130,23 @@ class KinesisSource final : public DeliverySource {
     uint64_t fetched() const { return base + recs.size(); }
   };
 
+  struct Held {
+    KinesisLease lease;  // as last written
+    int64_t renewed_ms;  // the last write that moved its counter
+  };
+  struct Seen {  // a lease as this worker last saw it change
+    int64_t counter;
+    std::string owner;
+    int64_t since_ms;
+  };
+
   void Poll();
+  void KeepLeases();
+  void RenewLeases(int64_t now);  // store_mu_ held
+  Status SyncLeases(int64_t now);
+  void Acquire(const KinesisLease& lease, int64_t now);       // store_mu_ held
+  void Lose(const std::string& key, const std::string& why);  // store_mu_ held
+  void Reset(Shard* s);                                       // mu_ held
   Status ListShards();
   void Fetch(uint32_t index);
   Status GetIterator(uint32_t index, std::string* iterator);
@@ -124,7 +158,9 @@ class KinesisSource final : public DeliverySource {
   void RetryLater(Shard* s, int64_t now);  // mu_ held
   // Moves shard `index`'s checkpoint to before offset `next` (its plan: `plan`) and writes the
   // file; the shard is left as it was when the write fails.
-  Status Store(uint32_t index, uint64_t next, std::optional<JournalEntry> plan);
+  // `plan_last`: the offset of the plan's last record (the lease's pending checkpoint).
+  Status Store(uint32_t index, uint64_t next, std::optional<JournalEntry> plan,
+               uint64_t plan_last = 0);
   void NoteError(std::string message);
 
   KinesisSourceOptions options_;
@@ -139,14 +175,20 @@ class KinesisSource final : public DeliverySource {
   KplReader kpl_;                                // the poller's
   std::mt19937_64 rng_{std::random_device{}()};  // the poller's
   std::thread poller_;
+  std::thread leaser_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> relist_{false};
 
-  std::mutex file_mu_;
+  std::mutex store_mu_;
+  std::unique_ptr<KinesisLeaseTable> leases_;      // null without a lease table
+  std::map<std::string, Held, std::less<>> held_;  // store_mu_
+  std::map<std::string, Seen, std::less<>> seen_;  // the lease thread's
   mutable std::mutex mu_;
-  std::condition_variable data_cv_;  // records arrived (or stop)
-  std::condition_variable poll_cv_;  // the poller's sleep: stop, or a shard's buffer drained
-  std::vector<std::unique_ptr<Shard>> shards_;  // by shard index
+  std::condition_variable data_cv_;   // records arrived (or stop)
+  std::condition_variable poll_cv_;   // the poller's sleep: stop, or a shard's buffer drained
+  std::condition_variable lease_cv_;  // the lease thread's sleep: stop
+  std::set<std::string, std::less<>> ended_leases_;  // leases at SHARD_END (mu_)
+  std::vector<std::unique_ptr<Shard>> shards_;       // by shard index
   std::map<std::string, uint32_t, std::less<>> index_;
   KinesisCheckpoints stored_;  // the file as last written (shards not listed included)
   uint64_t buffered_bytes_ = 0;

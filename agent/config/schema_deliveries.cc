@@ -1,5 +1,6 @@
 // The schema of `deliveries[]`: Firehose-style delivery streams (buffer::DeliveryOptions).
 #include <algorithm>
+#include <cctype>
 #include <span>
 #include <string>
 
@@ -202,13 +203,60 @@ constexpr std::string_view kOwnedKafkaProperties[] = {
 #define KINESIS_ONLY \
   if (!c.delivery->kinesis) return Refuse("not a key of type: kafka")
 
+// The section's hook refused it already (type: kafka): nothing more to say.
+#define LEASE_TABLE_ONLY \
+  if (!c.delivery->kinesis || !c.delivery->kinesis->lease_table) return Status::Ok()
+
+constexpr Field kLeaseTableFields[] = {
+    {.key = "endpoint",
+     .doc = "DynamoDB's base URL (http://host:port for a local one). Unset: AWS's for the "
+            "source's region.",
+     .set =
+         SET(LEASE_TABLE_ONLY;
+             if (!v.text.starts_with("http://") && !v.text.starts_with("https://")) return Refuse(
+                 "\"" + v.text + "\" is not an http:// or https:// URL");
+             c.delivery->kinesis->lease_table->endpoint = v.text)},
+    {.key = "table",
+     .required = true,
+     .doc = "The lease table's name (KCL's application name); created, on-demand, when absent. "
+            "Instances and KCL workers sharing a stream's shards name the same table.",
+     .set = SET(LEASE_TABLE_ONLY; if (v.text.size() < 3 || v.text.size() > 255) return Refuse(
+                    "a DynamoDB table name has 3 to 255 characters");
+                for (char ch
+                     : v.text) if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' &&
+                                   ch != '-' && ch != '.') return Refuse("\"" + v.text +
+                                                                         "\" has a character "
+                                                                         "other than A-Z a-z 0-9 "
+                                                                         "_ - .");
+                c.delivery->kinesis->lease_table->table = v.text)},
+    {.key = "worker_id",
+     .doc = "This instance's name in the table (leaseOwner); unique among the instances. Unset: "
+            "the host name and a random suffix, new at each start.",
+     .set = SET(LEASE_TABLE_ONLY; if (v.text.empty() || v.text.size() > 256) return Refuse(
+                    "a worker id has 1 to 256 characters");
+                c.delivery->kinesis->lease_table->worker_id = v.text)},
+    {.key = "failover_time",
+     .type = Type::kDuration,
+     .min = 1000,
+     .max = 10 * kMinute,
+     .doc = "A lease whose counter has not moved for this long is expired and may be taken "
+            "(KCL's failoverTimeMillis); leases are renewed every third of it. Unset: 10s.",
+     .set = SET(LEASE_TABLE_ONLY; c.delivery->kinesis->lease_table->failover_time = v.duration)},
+};
+constexpr Section kLeaseTableSection {
+  kLeaseTableFields,
+      HOOK(if (!c.delivery->kinesis) return Refuse("not a key of type: kafka");
+           c.delivery->kinesis->lease_table.emplace()),
+      nullptr
+};
+
 constexpr Field kSourceFields[] = {
     {.key = "type",
      .type = Type::kEnum,
      .required = true,
      .choices = "kafka|kinesis",
      .doc = "kafka: topics read as a member of a consumer group; kinesis: a remote Kinesis "
-            "stream, every shard read by this instance.",
+            "stream.",
      // The other type's options go: a key of theirs written after this one is refused.
      .set =
          SET(if (v.text == "kafka") c.delivery->kinesis.reset(); else c.delivery->kafka.reset();)},
@@ -294,6 +342,13 @@ constexpr Field kSourceFields[] = {
      .doc = "kinesis: the pause before asking a shard again after it returned no record "
             "(AWS allows 5 GetRecords calls a second per shard). Unset: 1s.",
      .set = SET(KINESIS_ONLY; c.delivery->kinesis->poll_interval = v.duration)},
+    {.key = "lease_table",
+     .type = Type::kObject,
+     .doc = "kinesis: share the stream's shards with other instances (and KCL workers) through a "
+            "KCL lease table in DynamoDB, {table, endpoint, worker_id, failover_time}, with the "
+            "source's region and credentials. Unset: this instance reads every shard, with "
+            "checkpoints under data_dir.",
+     .section = &kLeaseTableSection},
 };
 
 // The keys of each type, for the refusal of the other type's.
@@ -306,7 +361,8 @@ constexpr std::string_view kKinesisOnlyKeys[] = {"endpoint",
                                                  "secret_access_key",
                                                  "secret_access_key_env",
                                                  "secret_access_key_file",
-                                                 "poll_interval"};
+                                                 "poll_interval",
+                                                 "lease_table"};
 
 // After the keys: the chosen type's required ones are given, the other type's none (a key
 // written before `type` was set before its options went), and one secret at most.
@@ -368,7 +424,8 @@ constexpr Field kDeliveryFields[] = {
      .type = Type::kObject,
      .doc = "Read from outside the daemon instead of a broker stream: {type: kafka, brokers, "
             "topics, group} (several instances share the work, see docs/scale-out.md) or "
-            "{type: kinesis, endpoint, stream} (this instance reads every shard).",
+            "{type: kinesis, endpoint, stream, lease_table} (shards shared through a KCL lease "
+            "table, or all read by this instance).",
      .section = &kDeliverySourceSection},
     {.key = "initial_position",
      .type = Type::kEnum,

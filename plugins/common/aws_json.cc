@@ -38,6 +38,7 @@ Result<std::unique_ptr<AwsJsonClient>> AwsJsonClient::Create(const AwsJsonConfig
   std::unique_ptr<AwsJsonClient> c(new AwsJsonClient());
   c->service_ = config.service;
   c->region_ = config.region;
+  c->content_type_ = config.content_type;
   std::string endpoint = config.endpoint;
   if (endpoint.empty())
     endpoint = "https://" + config.service + "." + config.region + ".amazonaws.com";
@@ -63,9 +64,8 @@ Result<HttpRequest> AwsJsonClient::Signed(std::string_view target, std::string_v
   req.method = "POST";
   req.path = "/";
   req.payload_hash = Sha256Hex(body);
-  req.headers = {{"Host", host_},
-                 {"Content-Type", "application/x-amz-json-1.1"},
-                 {"X-Amz-Target", std::string(target)}};
+  req.headers = {
+      {"Host", host_}, {"Content-Type", content_type_}, {"X-Amz-Target", std::string(target)}};
   Sign(&req, creds, {region_, service_, std::time(nullptr)});
   HttpRequest http;
   http.method = "POST";

@@ -28,6 +28,8 @@ struct AwsJsonConfig {
   std::string service;   // the signing name: "kinesis", "firehose"
   std::string region;    // signing region
   std::string endpoint;  // base URL; empty: https://<service>.<region>.amazonaws.com
+  // The protocol version: 1.1 for Kinesis and Firehose, 1.0 for DynamoDB.
+  std::string content_type = "application/x-amz-json-1.1";
   AwsCredentialsConfig credentials;
   HttpOptions http;
 };
@@ -52,7 +54,7 @@ class AwsJsonClient final {
   AwsJsonClient() = default;
   // The signed request of one call; `body` must outlive it.
   Result<HttpRequest> Signed(std::string_view target, std::string_view body);
-  std::string service_, region_, url_, host_;
+  std::string service_, region_, url_, host_, content_type_;
   std::unique_ptr<AwsCredentialsProvider> creds_;
   std::unique_ptr<HttpClient> http_;
 };

@@ -1,13 +1,15 @@
 // The kinesis delivery source's pure parts: the KPL reader on aggregated records built by hand
 // (good, wrong MD5, truncated, malformed), and the checkpoint file (with a batch plan) written
-// by one run and read by the next.
+// by one run and read by the next; which leases of a KCL lease table a worker takes.
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "buffer/kinesis_checkpoints.h"
+#include "buffer/kinesis_leases.h"
 #include "buffer/kpl_reader.h"
 
 namespace sluice::buffer {
@@ -194,6 +196,80 @@ TEST_F(KinesisCheckpointsTest, PlanNotAtItsCheckpointIsRefused) {
   plan.ranges = {{0, 5, 9}};
   c["s"].plan = plan;
   EXPECT_FALSE(DecodeKinesisCheckpoints(EncodeKinesisCheckpoints(c)).ok());
+}
+
+}  // namespace
+}  // namespace sluice::buffer
+
+// ---- LeasesToTake: KCL's rule for which leases a worker takes ---------------------------------
+
+namespace sluice::buffer {
+namespace {
+
+KinesisLease L(std::string key, std::string owner, std::string checkpoint = "TRIM_HORIZON") {
+  KinesisLease l;
+  l.key = std::move(key);
+  l.owner = std::move(owner);
+  l.checkpoint = std::move(checkpoint);
+  return l;
+}
+
+std::vector<std::string> Take(const std::vector<KinesisLease>& leases, std::string_view me,
+                              std::set<std::string> expired = {}) {
+  std::vector<std::string> out;
+  for (const KinesisLease* l :
+       LeasesToTake(leases, me, [&](const KinesisLease& l) { return expired.count(l.key) > 0; })) {
+    out.push_back(l->key);
+  }
+  return out;
+}
+
+TEST(LeasesToTakeTest, FirstWorkerTakesEveryFreeLease) {
+  EXPECT_EQ(Take({L("s0", ""), L("s1", ""), L("s2", "")}, "a"),
+            (std::vector<std::string>{"s0", "s1", "s2"}));
+}
+
+TEST(LeasesToTakeTest, NewWorkerStealsOneAtATimeUpToItsShare) {
+  // 4 leases, 2 workers: a share of 2; b holds 4, more than its share: one is taken.
+  std::vector<KinesisLease> leases = {L("s0", "b"), L("s1", "b"), L("s2", "b"), L("s3", "b")};
+  EXPECT_EQ(Take(leases, "a").size(), 1u);
+  leases[0].owner = "a";
+  EXPECT_EQ(Take(leases, "a").size(), 1u);  // b still holds 3 > 2
+  leases[1].owner = "a";
+  EXPECT_TRUE(Take(leases, "a").empty());  // 2 and 2: balanced
+  EXPECT_TRUE(Take(leases, "b").empty());
+}
+
+TEST(LeasesToTakeTest, UnevenCountsSettle) {
+  // 5 leases, 3 workers: a share of 2; 2, 2, 1 is as even as it gets.
+  std::vector<KinesisLease> leases = {L("s0", "a"), L("s1", "a"), L("s2", "b"), L("s3", "b"),
+                                      L("s4", "c")};
+  EXPECT_TRUE(Take(leases, "c").empty());
+  // 4 leases, 3 workers (share 2), c holds none: it takes one from a worker at its share.
+  leases.pop_back();
+  EXPECT_EQ(Take(leases, "c").size(), 1u);
+}
+
+TEST(LeasesToTakeTest, ExpiredLeasesOfADeadWorkerAreTakenFirst) {
+  // b died: its leases are expired, and it no longer counts as a worker.
+  std::vector<KinesisLease> leases = {L("s0", "a"), L("s1", "a"), L("s2", "b"), L("s3", "b")};
+  EXPECT_EQ(Take(leases, "a", {"s2", "s3"}), (std::vector<std::string>{"s2", "s3"}));
+  // A third worker, c, with b dead: a share of 2; it takes the expired ones, not a's.
+  EXPECT_EQ(Take(leases, "c", {"s2", "s3"}), (std::vector<std::string>{"s2", "s3"}));
+}
+
+TEST(LeasesToTakeTest, EndedLeasesAreNotCounted) {
+  // Two ended parents and two children: the children are shared, the parents left alone.
+  std::vector<KinesisLease> leases = {L("p0", "a", "SHARD_END"), L("p1", "", "SHARD_END"),
+                                      L("c0", "a"), L("c1", "")};
+  EXPECT_EQ(Take(leases, "b"), (std::vector<std::string>{"c1"}));
+  EXPECT_TRUE(Take({L("p0", "", "SHARD_END")}, "b").empty());
+}
+
+TEST(LeasesToTakeTest, NoStealingWhenTheOtherHoldsItsShare) {
+  std::vector<KinesisLease> leases = {L("s0", "a"), L("s1", "b"), L("s2", "b")};
+  // 3 leases, 2 workers: share 2; b holds 2, a 1: nothing to take for a.
+  EXPECT_TRUE(Take(leases, "a").empty());
 }
 
 }  // namespace

@@ -203,6 +203,24 @@ const BadCase kBadCases[] = {
     {"KinesisSourceWithoutEndpoint",
      HEAD "deliveries: [{name: a, sink: {type: file}, source: {type: kinesis, stream: s}}]\n",
      "sluice.yaml:3:52: deliveries[0].source: endpoint: required key is missing (type: kinesis)"},
+    {"KinesisLeaseTableWithoutTable",
+     HEAD "deliveries: [{name: a, sink: {type: file}, source: {type: kinesis, stream: s,\n"
+          "  endpoint: 'http://h:1', lease_table: {endpoint: 'http://h:2'}}}]\n",
+     "sluice.yaml:4:40: deliveries[0].source.lease_table.table: required key is missing"},
+    {"KinesisLeaseTableBadName",
+     HEAD "deliveries: [{name: a, sink: {type: file}, source: {type: kinesis, stream: s,\n"
+          "  endpoint: 'http://h:1', lease_table: {table: 'my leases'}}}]\n",
+     "sluice.yaml:4:48: deliveries[0].source.lease_table.table: \"my leases\" has a character "
+     "other than A-Z a-z 0-9 _ - ."},
+    {"KinesisLeaseTableFailoverTooShort",
+     HEAD "deliveries: [{name: a, sink: {type: file}, source: {type: kinesis, stream: s,\n"
+          "  endpoint: 'http://h:1', lease_table: {table: tbl, failover_time: 100ms}}}]\n",
+     "sluice.yaml:4:68: deliveries[0].source.lease_table.failover_time: \"100ms\" is out of "
+     "range 1s..10m"},
+    {"KafkaSourceWithLeaseTable",
+     HEAD "deliveries: [{name: a, sink: {type: file}, source: {type: kafka, brokers: 'h:9092',\n"
+          "  topics: [t], group: g, lease_table: {table: tbl}}}]\n",
+     "sluice.yaml:4:39: deliveries[0].source.lease_table: not a key of type: kafka"},
     {"KafkaSourceUnknownType",
      HEAD "deliveries: [{name: a, sink: {type: file}, source: {type: pulsar, brokers: 'h:9092',\n"
           "  topics: [t], group: g}}]\n",
