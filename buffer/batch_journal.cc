@@ -46,6 +46,10 @@ std::string EncodeJournalEntry(const JournalEntry& e) {
     w.EndObject();
   }
   w.EndArray();
+  if (!e.source_from.empty()) {
+    w.Key("source_from");
+    w.String(e.source_from);
+  }
   w.EndObject();
   return std::string(sb.GetString(), sb.GetSize());
 }
@@ -79,6 +83,10 @@ Result<JournalEntry> DecodeJournalEntry(std::string_view json) {
       return bad("bad range");
     }
     e.ranges.push_back({r["shard"].GetUint(), r["first"].GetUint64(), r["last"].GetUint64()});
+  }
+  it = d.FindMember("source_from");
+  if (it != d.MemberEnd() && it->value.IsString()) {
+    e.source_from.assign(it->value.GetString(), it->value.GetStringLength());
   }
   return e;
 }

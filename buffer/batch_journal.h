@@ -34,6 +34,9 @@ struct JournalEntry {
   int64_t oldest_arrival_ms = 0;
   uint64_t records = 0;
   std::vector<ShardRange> ranges;
+  // A shared source's own name for the plan's first record (kinesis: "<sequence>:<sub>"), for
+  // a reader that finds the plan without a checkpoint before it; empty when none.
+  std::string source_from = {};
 };
 
 std::string EncodeJournalEntry(const JournalEntry& e);

@@ -170,9 +170,44 @@ void KinesisSource::Poll() {
       // Nothing of it left to deliver (the engine checkpoints only past records it read).
       if (Status st = Store(i, 0, std::nullopt); !st.ok()) NoteError(st.message());
     }
-    for (uint32_t i : due) {
-      if (stop_) break;
-      Fetch(i);
+    // The due shards' calls go together (kMaxCalls at once), so that this side reads one answer
+    // while the server makes the next; a shard still behind is asked again as soon as its
+    // answer is read, for up to kMaxSleepMs before the round ends.
+    std::array<bool, kMaxCalls> busy{};
+    size_t in_flight = 0, next_due = 0;
+    auto start_more = [&] {
+      while (in_flight < kMaxCalls && next_due < due.size() && !stop_) {
+        const size_t slot =
+            static_cast<size_t>(std::find(busy.begin(), busy.end(), false) - busy.begin());
+        if (FetchStart(due[next_due++], slot)) {
+          busy[slot] = true;
+          ++in_flight;
+        }
+      }
+    };
+    start_more();
+    const int64_t round_end = NowMs() + kMaxSleepMs;
+    while (in_flight > 0) {
+      auto [slot, resp] = client_->Wait();
+      if (slot >= kMaxCalls) break;  // nothing was in flight after all
+      busy[slot] = false;
+      --in_flight;
+      const uint32_t index = calls_[slot].index;
+      FetchDone(index, calls_[slot].generation, resp);
+      bool again;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        const Shard& sh = *shards_[index];
+        const int64_t t = NowMs();
+        again = !stop_ && t < round_end && sh.started && !sh.fetched_all && !Throttled(sh) &&
+                sh.next_call_ms <= t;
+      }
+      if (again && FetchStart(index, slot)) {
+        busy[slot] = true;
+        ++in_flight;
+      } else {
+        start_more();
+      }
     }
     if (!due.empty() || !ended.empty()) continue;
     std::unique_lock<std::mutex> lock(mu_);
@@ -249,6 +284,7 @@ Status KinesisSource::ListShards() {
       if (s->ck.plan) {
         s->plan = s->ck.plan;
         s->plan->ranges[0].shard = index;
+        StartAtPlan(s.get());
       }
     }
     index_.emplace(s->id, index);
@@ -285,6 +321,7 @@ Status KinesisSource::GetIterator(uint32_t index, std::string* iterator) {
     AppendJsonString(s.id, &body_);
     s.skip_sequence.clear();
     s.skip_sub = -1;
+    s.skip_plain = false;
     if (!s.last_sequence.empty()) {
       // An expired iterator: go on after the last record fetched (its user records all were).
       body_ += ",\"ShardIteratorType\":\"AFTER_SEQUENCE_NUMBER\",\"StartingSequenceNumber\":";
@@ -296,6 +333,14 @@ Status KinesisSource::GetIterator(uint32_t index, std::string* iterator) {
       AppendJsonString(s.ck.sequence, &body_);
       s.skip_sequence = s.ck.sequence;
       s.skip_sub = s.ck.sub;
+      s.skip_plain = true;
+    } else if (!s.start_seq.empty()) {
+      // A plan read without a checkpoint before it: from its first record (within an
+      // aggregate, from its first user record).
+      body_ += ",\"ShardIteratorType\":\"AT_SEQUENCE_NUMBER\",\"StartingSequenceNumber\":";
+      AppendJsonString(s.start_seq, &body_);
+      s.skip_sequence = s.start_seq;
+      s.skip_sub = s.start_sub - 1;
     } else if (!s.sentinel.empty() && s.sentinel != kAtTimestamp) {
       body_ += ",\"ShardIteratorType\":";
       AppendJsonString(s.sentinel, &body_);
@@ -343,7 +388,7 @@ void KinesisSource::RetryLater(Shard* s, int64_t now) {
   s->next_call_ms = now + kRetry.Delay(++s->attempt, &rng_).count();
 }
 
-void KinesisSource::Fetch(uint32_t index) {
+bool KinesisSource::FetchStart(uint32_t index, size_t slot) {
   std::string iterator;
   uint64_t generation;
   {
@@ -359,17 +404,33 @@ void KinesisSource::Fetch(uint32_t index) {
         RetryLater(shards_[index].get(), NowMs());
       }
       NoteError("shard " + shards_[index]->id + ": " + st.message());  // ids never change
-      return;
+      return false;
     }
     std::lock_guard<std::mutex> lock(mu_);
     // Its lease moved meanwhile: the iterator was made from what it was before.
-    if (shards_[index]->generation != generation) return;
+    if (shards_[index]->generation != generation) return false;
     shards_[index]->iterator = iterator;
   }
-  body_ = "{\"ShardIterator\":";
-  AppendJsonString(iterator, &body_);
-  body_ += ",\"Limit\":" + std::to_string(kGetRecordsLimit) + "}";
-  auto resp = client_->Call(std::string(kPrefix) + "GetRecords", body_);
+  Call& c = calls_[slot];
+  c.index = index;
+  c.generation = generation;
+  c.body = "{\"ShardIterator\":";
+  AppendJsonString(iterator, &c.body);
+  c.body += ",\"Limit\":" + std::to_string(kGetRecordsLimit) + "}";
+  Status st = client_->Start(slot, std::string(kPrefix) + "GetRecords", c.body);
+  if (!st.ok()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      RetryLater(shards_[index].get(), NowMs());
+    }
+    NoteError("shard " + shards_[index]->id + " GetRecords: " + st.message());
+    return false;
+  }
+  return true;
+}
+
+void KinesisSource::FetchDone(uint32_t index, uint64_t generation,
+                              Result<sink::HttpResponse>& resp) {
   const int64_t now = NowMs();
   std::string error;
   rapidjson::Document doc;
@@ -399,7 +460,7 @@ void KinesisSource::Fetch(uint32_t index) {
     } else {
       error = a.error_code + ": " + a.error_message;  // 5xx: same iterator again
     }
-  } else if (!ParseJson(resp->body, &doc).ok() || !doc.IsObject()) {
+  } else if (!ParseJsonInsitu(resp->body.data(), &doc).ok() || !doc.IsObject()) {
     error = "GetRecords answered what is not JSON";
   }
   if (!error.empty()) {
@@ -417,7 +478,44 @@ void KinesisSource::Fetch(uint32_t index) {
   if (auto b = doc.FindMember("MillisBehindLatest"); b != doc.MemberEnd() && b->value.IsInt64()) {
     behind = b->value.GetInt64();
   }
-  size_t got = 0;
+  // Decoded and split outside the lock (the engine reads meanwhile), then added at once.
+  Staged& st = staged_;
+  st.data.clear();
+  st.seqs.clear();
+  st.recs.clear();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const Shard& s = *shards_[index];
+    if (s.generation != generation) return;
+    st.skip_sequence = s.skip_sequence;
+    st.skip_sub = s.skip_sub;
+    st.skip_plain = s.skip_plain;
+  }
+  size_t got = 0, malformed = 0;
+  std::string_view last_sequence;
+  if (records != doc.MemberEnd() && records->value.IsArray()) {
+    for (const auto& r : records->value.GetArray()) {
+      auto seq = r.FindMember("SequenceNumber");
+      auto data = r.FindMember("Data");
+      decoded_.clear();
+      if (seq == r.MemberEnd() || !seq->value.IsString() || seq->value.GetStringLength() == 0 ||
+          data == r.MemberEnd() || !data->value.IsString() ||
+          !Base64DecodeAppend(
+               std::string_view(data->value.GetString(), data->value.GetStringLength()), &decoded_)
+               .ok()) {
+        ++malformed;
+        continue;
+      }
+      auto key = r.FindMember("PartitionKey");
+      std::string_view pk;
+      if (key != r.MemberEnd() && key->value.IsString()) {
+        pk = std::string_view(key->value.GetString(), key->value.GetStringLength());
+      }
+      last_sequence = std::string_view(seq->value.GetString(), seq->value.GetStringLength());
+      Append(&st, index, last_sequence, ArrivalMs(r), pk, decoded_);
+      ++got;
+    }
+  }
   bool ended = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -427,28 +525,21 @@ void KinesisSource::Fetch(uint32_t index) {
     if (s.generation != generation) return;
     s.attempt = 0;
     s.millis_behind = behind;
-    if (records != doc.MemberEnd() && records->value.IsArray()) {
-      for (const auto& r : records->value.GetArray()) {
-        std::string seq = sink::JsonStringMember(r, "SequenceNumber");
-        auto data = r.FindMember("Data");
-        decoded_.clear();
-        if (seq.empty() || data == r.MemberEnd() || !data->value.IsString() ||
-            !Base64DecodeAppend(
-                 std::string_view(data->value.GetString(), data->value.GetStringLength()),
-                 &decoded_)
-                 .ok()) {
-          counters_.last_error = "shard " + s.id + ": GetRecords answered a malformed record";
-          continue;
-        }
-        auto key = r.FindMember("PartitionKey");
-        std::string_view pk;
-        if (key != r.MemberEnd() && key->value.IsString()) {
-          pk = std::string_view(key->value.GetString(), key->value.GetStringLength());
-        }
-        Append(&s, seq, ArrivalMs(r), pk, decoded_);
-        s.last_sequence = std::move(seq);
-        ++got;
+    if (malformed > 0) {
+      counters_.last_error = "shard " + s.id + ": GetRecords answered a malformed record";
+    }
+    if (got > 0) {
+      const size_t data_at = s.data.size(), seqs_at = s.seqs.size();
+      s.data.append(st.data);
+      s.seqs.append(st.seqs);
+      s.recs.reserve(s.recs.size() + st.recs.size());
+      for (Rec r : st.recs) {
+        r.pos += data_at;
+        r.seq_pos += seqs_at;
+        s.recs.push_back(r);
       }
+      buffered_bytes_ += st.data.size();
+      s.last_sequence.assign(last_sequence);
     }
     s.iterator = next;
     if (next.empty()) {
@@ -468,7 +559,7 @@ void KinesisSource::Fetch(uint32_t index) {
   }
 }
 
-void KinesisSource::Append(Shard* s, std::string_view sequence, int64_t arrival_ms,
+void KinesisSource::Append(Staged* s, uint32_t index, std::string_view sequence, int64_t arrival_ms,
                            std::string_view key, std::string_view data) {
   auto add = [&](std::string_view k, std::string_view d, int32_t sub, bool last) {
     Rec r{s->data.size(),
@@ -483,7 +574,6 @@ void KinesisSource::Append(Shard* s, std::string_view sequence, int64_t arrival_
     s->data.append(d);
     s->seqs.append(sequence);
     s->recs.push_back(r);
-    buffered_bytes_ += k.size() + d.size();
   };
   KplReader::Kind kind = kpl_.Read(data);
   if (kind == KplReader::Kind::kAggregated) {
@@ -496,7 +586,7 @@ void KinesisSource::Append(Shard* s, std::string_view sequence, int64_t arrival_
     return;
   }
   // Named by a KCL checkpoint read AT its sequence number: delivered.
-  if (!s->skip_sequence.empty() && sequence == s->skip_sequence) return;
+  if (s->skip_plain && sequence == s->skip_sequence) return;
   if (kind == KplReader::Kind::kBad) {
     // As the KCL does: the record as it is, counted.
     if (bad_aggregates_++ == 0) {
@@ -504,7 +594,7 @@ void KinesisSource::Append(Shard* s, std::string_view sequence, int64_t arrival_
                  "kinesis source got a KPL aggregated record with a wrong MD5 or a "
                  "malformed message; delivered as one plain record")
           .With("delivery", delivery_)
-          .With("shard", s->id)
+          .With("shard", shards_[index]->id)  // ids never change
           .With("sequence_number", sequence);
     }
   }
@@ -706,6 +796,9 @@ void KinesisSource::Reset(Shard* s) {
   s->last_sequence.clear();
   s->skip_sequence.clear();
   s->skip_sub = -1;
+  s->skip_plain = false;
+  s->start_seq.clear();
+  s->start_sub = -1;
   s->next_call_ms = 0;
   s->attempt = 0;
   s->millis_behind = -1;
@@ -720,6 +813,15 @@ void KinesisSource::Reset(Shard* s) {
   s->ck = KinesisCheckpoint{};
   s->checkpointed = false;
   s->sentinel.clear();
+}
+
+void KinesisSource::StartAtPlan(Shard* s) {
+  if (!s->ck.sequence.empty() || !s->plan) return;
+  const std::string& from = s->plan->source_from;
+  const size_t colon = from.rfind(':');
+  if (colon == std::string::npos || colon == 0) return;
+  s->start_seq = from.substr(0, colon);
+  s->start_sub = std::strtoll(from.c_str() + colon + 1, nullptr, 10);
 }
 
 void KinesisSource::Acquire(const KinesisLease& lease, int64_t now) {
@@ -747,6 +849,7 @@ void KinesisSource::Acquire(const KinesisLease& lease, int64_t now) {
       plan->ranges[0].shard = idx->second;
       s.plan = *plan;
       s.ck.plan = std::move(*plan);
+      StartAtPlan(&s);
     } else {
       // Another application's state (a KCL worker's prepareCheckpoint): not a plan of ours.
       counters_.last_error = "shard " + lease.key + ": pendingCheckpointState is not a sluice plan";
@@ -972,6 +1075,15 @@ Status KinesisSource::RecordPlan(const JournalEntry& entry) {
   // Kept relative to the checkpoint, which moves to the record before the batch.
   JournalEntry plan = entry;
   plan.ranges[0] = {0, 0, r.last - r.first};
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const Shard& s = *shards_[r.shard];
+    if (r.first >= s.base && r.first - s.base < s.recs.size()) {
+      const Rec& rec = s.recs[r.first - s.base];
+      plan.source_from.assign(s.seqs, rec.seq_pos, rec.seq_len);
+      plan.source_from += ":" + std::to_string(rec.sub);
+    }
+  }
   return Store(r.shard, r.first, std::move(plan), r.last);
 }
 

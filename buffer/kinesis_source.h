@@ -39,6 +39,7 @@
 // client and the held leases (taken before mu_, never while holding it).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
@@ -56,7 +57,8 @@
 
 namespace sluice::sink {
 class AwsJsonClient;
-}
+struct HttpResponse;
+}  // namespace sluice::sink
 
 namespace sluice::buffer {
 
@@ -104,9 +106,14 @@ class KinesisSource final : public DeliverySource {
   struct Shard {
     std::string id, parent, adjacent_parent;
     bool listed = true;
-    bool owned = true;                 // its lease is held here (always, without a lease table)
-    uint64_t generation = 0;           // moves when its lease is taken or lost
-    std::string sentinel;              // a new lease's start: TRIM_HORIZON, LATEST, AT_TIMESTAMP
+    bool owned = true;        // its lease is held here (always, without a lease table)
+    uint64_t generation = 0;  // moves when its lease is taken or lost
+    std::string sentinel;     // a new lease's start: TRIM_HORIZON, LATEST, AT_TIMESTAMP
+    // Without a checkpoint, a plan's first record (its user record `start_sub` inside an
+    // aggregate, -1: a plain record): read from there, so the planned records are read again
+    // even from a LATEST or AT_TIMESTAMP start.
+    std::string start_seq;
+    int64_t start_sub = -1;
     KinesisCheckpoint ck;              // as in the file
     bool checkpointed = false;         // ck holds a position (read from the file or moved here)
     uint64_t committed = 0;            // the next offset to deliver, as checkpointed
@@ -118,6 +125,7 @@ class KinesisSource final : public DeliverySource {
     std::string last_sequence;  // of the last record fetched
     std::string skip_sequence;  // after AT_SEQUENCE_NUMBER: its user records up to skip_sub
     int64_t skip_sub = -1;      // were delivered
+    bool skip_plain = false;    // and, when it is a plain record, the record itself (KCL's)
     int64_t next_call_ms = 0;
     int attempt = 0;  // failed calls in a row, for the back-off
     int64_t millis_behind = -1;
@@ -147,15 +155,28 @@ class KinesisSource final : public DeliverySource {
   void Acquire(const KinesisLease& lease, int64_t now);       // store_mu_ held
   void Lose(const std::string& key, const std::string& why);  // store_mu_ held
   void Reset(Shard* s);                                       // mu_ held
+  // The start of a plan read without a checkpoint before it (start_seq).
+  static void StartAtPlan(Shard* s);  // mu_ held
   Status ListShards();
-  void Fetch(uint32_t index);
+  // A GetRecords call of shard `index` started in slot `slot` (an iterator asked for first when
+  // it has none); false when it could not start (retried later).
+  bool FetchStart(uint32_t index, size_t slot);
+  void FetchDone(uint32_t index, uint64_t generation, Result<sink::HttpResponse>& resp);
   Status GetIterator(uint32_t index, std::string* iterator);
-  void Append(Shard* s, std::string_view sequence, int64_t arrival_ms, std::string_view key,
-              std::string_view data);      // mu_ held
-  void StartReadyShards();                 // mu_ held
-  bool Throttled(const Shard& s) const;    // mu_ held
-  void Compact(Shard* s);                  // mu_ held
-  void RetryLater(Shard* s, int64_t now);  // mu_ held
+  // Records fetched, decoded and split (KPL) before they join their shard.
+  struct Staged {
+    std::string data, seqs;
+    std::vector<Rec> recs;
+    std::string skip_sequence;  // the shard's, when the call started
+    int64_t skip_sub = -1;
+    bool skip_plain = false;
+  };
+  void Append(Staged* s, uint32_t index, std::string_view sequence, int64_t arrival_ms,
+              std::string_view key, std::string_view data);  // mu_ held
+  void StartReadyShards();                                   // mu_ held
+  bool Throttled(const Shard& s) const;                      // mu_ held
+  void Compact(Shard* s);                                    // mu_ held
+  void RetryLater(Shard* s, int64_t now);                    // mu_ held
   // Moves shard `index`'s checkpoint to before offset `next` (its plan: `plan`) and writes the
   // file; the shard is left as it was when the write fails.
   // `plan_last`: the offset of the plan's last record (the lease's pending checkpoint).
@@ -171,8 +192,16 @@ class KinesisSource final : public DeliverySource {
   int64_t initial_timestamp_ms_ = 0;
   std::unique_ptr<sink::AwsJsonClient> client_;  // the poller's
   std::string body_;                             // the poller's request body, reused
+  struct Call {
+    uint32_t index = 0;
+    uint64_t generation = 0;
+    std::string body;
+  };
+  static constexpr size_t kMaxCalls = 8;
+  std::array<Call, kMaxCalls> calls_;            // the poller's GetRecords in flight, by slot
   std::string decoded_;                          // the poller's base64 decoding, reused
   KplReader kpl_;                                // the poller's
+  Staged staged_;                                // the poller's
   std::mt19937_64 rng_{std::random_device{}()};  // the poller's
   std::thread poller_;
   std::thread leaser_;
