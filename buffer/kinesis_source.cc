@@ -311,6 +311,50 @@ void KinesisSource::StartReadyShards() {
   }
 }
 
+KinesisSource::StartAt KinesisSource::StartOf(Shard& s) {
+  s.skip_sequence.clear();
+  s.skip_sub = -1;
+  s.skip_plain = false;
+  if (!s.last_sequence.empty()) {
+    // An expired iterator or an ended subscription: go on after the last record fetched (its
+    // user records all were).
+    return {"AFTER_SEQUENCE_NUMBER", s.last_sequence, ""};
+  }
+  if (leases_ && s.checkpointed && !s.ck.sequence.empty()) {
+    // KCL's checkpoint names the last record delivered (and the user record inside an
+    // aggregate): read it again and skip what it names.
+    s.skip_sequence = s.ck.sequence;
+    s.skip_sub = s.ck.sub;
+    s.skip_plain = true;
+    return {"AT_SEQUENCE_NUMBER", s.ck.sequence, ""};
+  }
+  if (!s.start_seq.empty()) {
+    // A plan read without a checkpoint before it: from its first record (within an aggregate,
+    // from its first user record).
+    s.skip_sequence = s.start_seq;
+    s.skip_sub = s.start_sub - 1;
+    return {"AT_SEQUENCE_NUMBER", s.start_seq, ""};
+  }
+  if (!s.sentinel.empty() && s.sentinel != kAtTimestamp) return {s.sentinel, "", ""};
+  if (s.checkpointed && !s.ck.sequence.empty()) {
+    if (s.ck.sub < 0) return {"AFTER_SEQUENCE_NUMBER", s.ck.sequence, ""};
+    // Inside an aggregate: read it again and skip the user records delivered.
+    s.skip_sequence = s.ck.sequence;
+    s.skip_sub = s.ck.sub;
+    return {"AT_SEQUENCE_NUMBER", s.ck.sequence, ""};
+  }
+  // A child of a parent read here: from its start, as the KCL does, whatever the delivery's
+  // initial position.
+  if (!s.parent.empty() && index_.count(s.parent) > 0) return {"TRIM_HORIZON", "", ""};
+  if (s.sentinel.empty() && initial_position_ == StartPosition::kLatest) return {"LATEST", "", ""};
+  if (s.sentinel == kAtTimestamp || initial_position_ == StartPosition::kAtTimestamp) {
+    return {"AT_TIMESTAMP", "",
+            std::to_string(initial_timestamp_ms_ / 1000) + "." +
+                std::to_string(1000 + initial_timestamp_ms_ % 1000).substr(1)};
+  }
+  return {"TRIM_HORIZON", "", ""};
+}
+
 Status KinesisSource::GetIterator(uint32_t index, std::string* iterator) {
   body_ = "{\"StreamName\":";
   AppendJsonString(options_.stream, &body_);
@@ -319,54 +363,14 @@ Status KinesisSource::GetIterator(uint32_t index, std::string* iterator) {
     Shard& s = *shards_[index];
     body_ += ",\"ShardId\":";
     AppendJsonString(s.id, &body_);
-    s.skip_sequence.clear();
-    s.skip_sub = -1;
-    s.skip_plain = false;
-    if (!s.last_sequence.empty()) {
-      // An expired iterator: go on after the last record fetched (its user records all were).
-      body_ += ",\"ShardIteratorType\":\"AFTER_SEQUENCE_NUMBER\",\"StartingSequenceNumber\":";
-      AppendJsonString(s.last_sequence, &body_);
-    } else if (leases_ && s.checkpointed && !s.ck.sequence.empty()) {
-      // KCL's checkpoint names the last record delivered (and the user record inside an
-      // aggregate): read it again and skip what it names.
-      body_ += ",\"ShardIteratorType\":\"AT_SEQUENCE_NUMBER\",\"StartingSequenceNumber\":";
-      AppendJsonString(s.ck.sequence, &body_);
-      s.skip_sequence = s.ck.sequence;
-      s.skip_sub = s.ck.sub;
-      s.skip_plain = true;
-    } else if (!s.start_seq.empty()) {
-      // A plan read without a checkpoint before it: from its first record (within an
-      // aggregate, from its first user record).
-      body_ += ",\"ShardIteratorType\":\"AT_SEQUENCE_NUMBER\",\"StartingSequenceNumber\":";
-      AppendJsonString(s.start_seq, &body_);
-      s.skip_sequence = s.start_seq;
-      s.skip_sub = s.start_sub - 1;
-    } else if (!s.sentinel.empty() && s.sentinel != kAtTimestamp) {
-      body_ += ",\"ShardIteratorType\":";
-      AppendJsonString(s.sentinel, &body_);
-    } else if (s.checkpointed && !s.ck.sequence.empty()) {
-      // Inside an aggregate: read it again and skip the user records delivered.
-      body_ += s.ck.sub >= 0 ? ",\"ShardIteratorType\":\"AT_SEQUENCE_NUMBER\""
-                             : ",\"ShardIteratorType\":\"AFTER_SEQUENCE_NUMBER\"";
+    StartAt at = StartOf(s);
+    body_ += ",\"ShardIteratorType\":";
+    AppendJsonString(at.type, &body_);
+    if (!at.sequence.empty()) {
       body_ += ",\"StartingSequenceNumber\":";
-      AppendJsonString(s.ck.sequence, &body_);
-      if (s.ck.sub >= 0) {
-        s.skip_sequence = s.ck.sequence;
-        s.skip_sub = s.ck.sub;
-      }
-    } else if (!s.parent.empty() && index_.count(s.parent) > 0) {
-      // A child of a parent read here: from its start, as the KCL does, whatever the
-      // delivery's initial position.
-      body_ += ",\"ShardIteratorType\":\"TRIM_HORIZON\"";
-    } else if (s.sentinel.empty() && initial_position_ == StartPosition::kLatest) {
-      body_ += ",\"ShardIteratorType\":\"LATEST\"";
-    } else if (s.sentinel == kAtTimestamp || initial_position_ == StartPosition::kAtTimestamp) {
-      body_ += ",\"ShardIteratorType\":\"AT_TIMESTAMP\",\"Timestamp\":";
-      body_ += std::to_string(initial_timestamp_ms_ / 1000) + "." +
-               std::to_string(1000 + initial_timestamp_ms_ % 1000).substr(1);
-    } else {
-      body_ += ",\"ShardIteratorType\":\"TRIM_HORIZON\"";
+      AppendJsonString(at.sequence, &body_);
     }
+    if (!at.timestamp.empty()) body_ += ",\"Timestamp\":" + at.timestamp;
   }
   body_ += "}";
   auto resp = client_->Call(std::string(kPrefix) + "GetShardIterator", body_);
@@ -429,6 +433,77 @@ bool KinesisSource::FetchStart(uint32_t index, size_t slot) {
   return true;
 }
 
+size_t KinesisSource::Ingest(uint32_t index, uint64_t generation, const rapidjson::Value& records,
+                             int64_t behind, std::string_view continuation) {
+  // Decoded and split outside the lock (the engine reads meanwhile), then added at once.
+  Staged& st = staged_;
+  st.data.clear();
+  st.seqs.clear();
+  st.recs.clear();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const Shard& s = *shards_[index];
+    if (s.generation != generation) return 0;
+    st.skip_sequence = s.skip_sequence;
+    st.skip_sub = s.skip_sub;
+    st.skip_plain = s.skip_plain;
+  }
+  size_t got = 0, malformed = 0;
+  std::string_view last_sequence;
+  if (records.IsArray()) {
+    for (const auto& r : records.GetArray()) {
+      auto seq = r.FindMember("SequenceNumber");
+      auto data = r.FindMember("Data");
+      decoded_.clear();
+      if (seq == r.MemberEnd() || !seq->value.IsString() || seq->value.GetStringLength() == 0 ||
+          data == r.MemberEnd() || !data->value.IsString() ||
+          !Base64DecodeAppend(
+               std::string_view(data->value.GetString(), data->value.GetStringLength()), &decoded_)
+               .ok()) {
+        ++malformed;
+        continue;
+      }
+      auto key = r.FindMember("PartitionKey");
+      std::string_view pk;
+      if (key != r.MemberEnd() && key->value.IsString()) {
+        pk = std::string_view(key->value.GetString(), key->value.GetStringLength());
+      }
+      last_sequence = std::string_view(seq->value.GetString(), seq->value.GetStringLength());
+      Append(&st, index, last_sequence, ArrivalMs(r), pk, decoded_);
+      ++got;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Shard& s = *shards_[index];
+    // Its lease was lost (or lost and taken again) during the call: these records are the next
+    // reader's, from the lease's checkpoint.
+    if (s.generation != generation) return 0;
+    s.attempt = 0;
+    s.millis_behind = behind;
+    if (malformed > 0) {
+      counters_.last_error = "shard " + s.id + ": a record without a sequence number or base64 data";
+    }
+    if (got > 0) {
+      const size_t data_at = s.data.size(), seqs_at = s.seqs.size();
+      s.data.append(st.data);
+      s.seqs.append(st.seqs);
+      s.recs.reserve(s.recs.size() + st.recs.size());
+      for (Rec r : st.recs) {
+        r.pos += data_at;
+        r.seq_pos += seqs_at;
+        s.recs.push_back(r);
+      }
+      buffered_bytes_ += st.data.size();
+      s.last_sequence.assign(last_sequence);
+    }
+    // SubscribeToShard: where a new subscription goes on (past records not ours to see).
+    if (!continuation.empty()) s.last_sequence.assign(continuation);
+  }
+  if (got > 0) data_cv_.notify_all();
+  return got;
+}
+
 void KinesisSource::FetchDone(uint32_t index, uint64_t generation,
                               Result<sink::HttpResponse>& resp) {
   const int64_t now = NowMs();
@@ -478,69 +553,15 @@ void KinesisSource::FetchDone(uint32_t index, uint64_t generation,
   if (auto b = doc.FindMember("MillisBehindLatest"); b != doc.MemberEnd() && b->value.IsInt64()) {
     behind = b->value.GetInt64();
   }
-  // Decoded and split outside the lock (the engine reads meanwhile), then added at once.
-  Staged& st = staged_;
-  st.data.clear();
-  st.seqs.clear();
-  st.recs.clear();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    const Shard& s = *shards_[index];
-    if (s.generation != generation) return;
-    st.skip_sequence = s.skip_sequence;
-    st.skip_sub = s.skip_sub;
-    st.skip_plain = s.skip_plain;
-  }
-  size_t got = 0, malformed = 0;
-  std::string_view last_sequence;
-  if (records != doc.MemberEnd() && records->value.IsArray()) {
-    for (const auto& r : records->value.GetArray()) {
-      auto seq = r.FindMember("SequenceNumber");
-      auto data = r.FindMember("Data");
-      decoded_.clear();
-      if (seq == r.MemberEnd() || !seq->value.IsString() || seq->value.GetStringLength() == 0 ||
-          data == r.MemberEnd() || !data->value.IsString() ||
-          !Base64DecodeAppend(
-               std::string_view(data->value.GetString(), data->value.GetStringLength()), &decoded_)
-               .ok()) {
-        ++malformed;
-        continue;
-      }
-      auto key = r.FindMember("PartitionKey");
-      std::string_view pk;
-      if (key != r.MemberEnd() && key->value.IsString()) {
-        pk = std::string_view(key->value.GetString(), key->value.GetStringLength());
-      }
-      last_sequence = std::string_view(seq->value.GetString(), seq->value.GetStringLength());
-      Append(&st, index, last_sequence, ArrivalMs(r), pk, decoded_);
-      ++got;
-    }
-  }
+  const size_t got = records != doc.MemberEnd() && records->value.IsArray()
+                         ? Ingest(index, generation, records->value, behind, "")
+                         : Ingest(index, generation, rapidjson::Value(rapidjson::kArrayType), behind,
+                                  "");
   bool ended = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     Shard& s = *shards_[index];
-    // Its lease was lost (or lost and taken again) during the call: these records are the next
-    // reader's, from the lease's checkpoint.
     if (s.generation != generation) return;
-    s.attempt = 0;
-    s.millis_behind = behind;
-    if (malformed > 0) {
-      counters_.last_error = "shard " + s.id + ": GetRecords answered a malformed record";
-    }
-    if (got > 0) {
-      const size_t data_at = s.data.size(), seqs_at = s.seqs.size();
-      s.data.append(st.data);
-      s.seqs.append(st.seqs);
-      s.recs.reserve(s.recs.size() + st.recs.size());
-      for (Rec r : st.recs) {
-        r.pos += data_at;
-        r.seq_pos += seqs_at;
-        s.recs.push_back(r);
-      }
-      buffered_bytes_ += st.data.size();
-      s.last_sequence.assign(last_sequence);
-    }
     s.iterator = next;
     if (next.empty()) {
       s.fetched_all = true;  // closed and read to its end (ChildShards name its children)
@@ -550,7 +571,6 @@ void KinesisSource::FetchDone(uint32_t index, uint64_t generation,
                             : behind > 0 ? 0
                                          : kCallGapMs);
   }
-  if (got > 0) data_cv_.notify_all();
   if (ended) {
     relist_ = true;
     SLUICE_LOG(Info, "kinesis source read a closed shard to its end")

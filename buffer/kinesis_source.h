@@ -54,6 +54,7 @@
 #include "buffer/kinesis_checkpoints.h"
 #include "buffer/kinesis_leases.h"
 #include "buffer/kpl_reader.h"
+#include "core/json.h"
 
 namespace sluice::sink {
 class AwsJsonClient;
@@ -163,6 +164,15 @@ class KinesisSource final : public DeliverySource {
   bool FetchStart(uint32_t index, size_t slot);
   void FetchDone(uint32_t index, uint64_t generation, Result<sink::HttpResponse>& resp);
   Status GetIterator(uint32_t index, std::string* iterator);
+  // Where a read of a shard starts (an iterator's or a subscription's), its skip fields set.
+  struct StartAt {
+    std::string type, sequence, timestamp;  // timestamp: seconds, as JSON
+  };
+  StartAt StartOf(Shard& s);  // mu_ held
+  // Records of a GetRecords answer or a SubscribeToShard event, added to shard `index` unless
+  // its generation moved; `continuation`: where a new subscription goes on. The records added.
+  size_t Ingest(uint32_t index, uint64_t generation, const rapidjson::Value& records,
+                int64_t behind, std::string_view continuation);
   // Records fetched, decoded and split (KPL) before they join their shard.
   struct Staged {
     std::string data, seqs;
