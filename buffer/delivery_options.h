@@ -96,6 +96,10 @@ struct KinesisSourceOptions {
   std::string secret_access_key;
   // The pause before asking a shard again after it returned nothing (AWS allows 5 calls/s/shard).
   std::chrono::milliseconds poll_interval{1000};
+  // Enhanced fan-out: records pushed over SubscribeToShard (HTTP/2) to a registered consumer,
+  // instead of polling with GetRecords.
+  bool efo = false;
+  std::string consumer_name;  // the registered consumer; empty: "sluice-<delivery>"
   // Shards shared with other instances through a KCL lease table in DynamoDB (kinesis_leases.h),
   // with the source's region and credentials. Absent: this instance reads every shard.
   struct LeaseTable {

@@ -311,16 +311,17 @@ Status KinesisLeaseTable::Checkpoint(KinesisLease* lease) {
       Value("st", "{\"B\":\"" + Base64Encode(lease->pending_state) + "\"}", &values);
     }
   }
-  if (lease->pending.empty()) {
-    set += " REMOVE pendingCheckpoint, pendingCheckpointSubSequenceNumber, pendingCheckpointState";
-  } else if (lease->pending_state.empty()) {
-    set += " REMOVE pendingCheckpointState";
-  }
   if (!lease->children.empty()) {
     set += ", childShardIds = :ch";
     std::string ss;
     AppendSS(lease->children, &ss);
     Value("ch", ss, &values);
+  }
+  // REMOVE after every SET action: an update expression has one clause of each.
+  if (lease->pending.empty()) {
+    set += " REMOVE pendingCheckpoint, pendingCheckpointSubSequenceNumber, pendingCheckpointState";
+  } else if (lease->pending_state.empty()) {
+    set += " REMOVE pendingCheckpointState";
   }
   return Update(lease, "checkpoint", set, "leaseCounter = :c AND leaseOwner = :me",
                 std::move(values));

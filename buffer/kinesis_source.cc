@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "broker/api/event_stream.h"
 #include "buffer/delivery_policy.h"
 #include "core/base64.h"
 #include "core/clock.h"
@@ -99,7 +100,18 @@ Status KinesisSource::Open(const DeliveryOptions& options) {
       .With("endpoint", client_->url())
       .With("stream", options_.stream)
       .With("checkpoints", static_cast<uint64_t>(stored_.size()));
-  poller_ = std::thread([this] { Poll(); });
+  if (options_.efo) {
+    streams_ = std::make_unique<ResponseStreams>(
+        [this](size_t i, long status, std::string_view bytes) {
+          return OnStreamData(i, status, bytes);
+        },
+        [this](size_t i, long status, const Status& transport) {
+          OnStreamDone(i, status, transport);
+        });
+    poller_ = std::thread([this] { PollEfo(); });
+  } else {
+    poller_ = std::thread([this] { Poll(); });
+  }
   if (leases_) leaser_ = std::thread([this] { KeepLeases(); });
   return Status::Ok();
 }
@@ -137,16 +149,7 @@ void KinesisSource::Poll() {
   std::vector<uint32_t> due, ended;
   while (!stop_) {
     int64_t now = NowMs();
-    if (now >= next_list || relist_.exchange(false)) {
-      Status st = ListShards();
-      if (st.ok()) {
-        list_attempt = 0;
-        next_list = now + kListEveryMs;
-      } else {
-        NoteError("ListShards: " + st.message());
-        next_list = now + kRetry.Delay(++list_attempt, &rng_).count();
-      }
-    }
+    MaybeList(now, &next_list, &list_attempt);
     due.clear();
     ended.clear();
     int64_t wake = next_list;
@@ -215,6 +218,296 @@ void KinesisSource::Poll() {
         lock, std::chrono::milliseconds(std::clamp<int64_t>(wake - NowMs(), 1, kMaxSleepMs)),
         [&] { return stop_.load() || relist_.load(); });
   }
+}
+
+void KinesisSource::MaybeList(int64_t now, int64_t* next_list, int* attempt) {
+  if (now < *next_list && !relist_.exchange(false)) return;
+  Status st = ListShards();
+  if (st.ok()) {
+    *attempt = 0;
+    *next_list = now + kListEveryMs;
+  } else {
+    NoteError("ListShards: " + st.message());
+    *next_list = now + kRetry.Delay(++*attempt, &rng_).count();
+  }
+}
+
+// ---- enhanced fan-out -------------------------------------------------------------------------
+
+Status KinesisSource::RegisterConsumer() {
+  const std::string name =
+      options_.consumer_name.empty() ? "sluice-" + delivery_ : options_.consumer_name;
+  auto call = [&](const char* op, rapidjson::Document* doc) -> Status {
+    auto resp = client_->Call(std::string(kPrefix) + op, body_);
+    if (!resp.ok()) return resp.status().Annotate(op);
+    if (resp->status != 200) {
+      sink::AwsBatchAnswer a = sink::ParseAwsError(resp->status, resp->body, "Kinesis");
+      Status st(
+          a.error_code == "ResourceInUseException" ? Code::kAlreadyExists : Code::kUnavailable,
+          std::string(op) + ": " + a.error_code + ": " + a.error_message);
+      return st;
+    }
+    if (!ParseJson(resp->body, doc).ok() || !doc->IsObject()) {
+      return Unavailable(std::string(op) + " answered what is not JSON");
+    }
+    return Status::Ok();
+  };
+  rapidjson::Document doc;
+  body_ = "{\"StreamName\":";
+  AppendJsonString(options_.stream, &body_);
+  body_ += "}";
+  RETURN_IF_ERROR(call("DescribeStreamSummary", &doc));
+  std::string arn;
+  if (auto d = doc.FindMember("StreamDescriptionSummary");
+      d != doc.MemberEnd() && d->value.IsObject()) {
+    arn = sink::JsonStringMember(d->value, "StreamARN");
+  }
+  if (arn.empty()) return Unavailable("DescribeStreamSummary answered no StreamARN");
+  std::string consumer_body = "{\"StreamARN\":";
+  AppendJsonString(arn, &consumer_body);
+  consumer_body += ",\"ConsumerName\":";
+  AppendJsonString(name, &consumer_body);
+  consumer_body += "}";
+  body_ = consumer_body;
+  Status st = call("RegisterStreamConsumer", &doc);
+  const char* member = "Consumer";
+  for (int waited = 0;; waited += 500) {
+    if (st.code() == Code::kAlreadyExists || (st.ok() && waited > 0)) {
+      // Registered before (by this instance or another of the delivery), or being created.
+      body_ = consumer_body;
+      st = call("DescribeStreamConsumer", &doc);
+      member = "ConsumerDescription";
+    }
+    RETURN_IF_ERROR(st);
+    auto c = doc.FindMember(member);
+    if (c == doc.MemberEnd() || !c->value.IsObject()) {
+      return Unavailable(std::string("no ") + member + " in the answer");
+    }
+    if (sink::JsonStringMember(c->value, "ConsumerStatus") == "ACTIVE") {
+      consumer_arn_ = sink::JsonStringMember(c->value, "ConsumerARN");
+      if (consumer_arn_.empty()) return Unavailable("the consumer has no ConsumerARN");
+      SLUICE_LOG(Info, "kinesis source reads through an enhanced fan-out consumer")
+          .With("delivery", delivery_)
+          .With("stream", options_.stream)
+          .With("consumer", name)
+          .With("consumer_arn", consumer_arn_);
+      return Status::Ok();
+    }
+    if (waited >= 120000 || stop_) {
+      return Unavailable("consumer " + name + " did not become ACTIVE in 120 s");
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    poll_cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stop_.load(); });
+  }
+}
+
+void KinesisSource::Subscribe(uint32_t index) {
+  std::string body = "{\"ConsumerARN\":";
+  AppendJsonString(consumer_arn_, &body);
+  uint64_t generation;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Shard& s = *shards_[index];
+    generation = s.generation;
+    body += ",\"ShardId\":";
+    AppendJsonString(s.id, &body);
+    StartAt at = StartOf(s);
+    body += ",\"StartingPosition\":{\"Type\":";
+    AppendJsonString(at.type, &body);
+    if (!at.sequence.empty()) {
+      body += ",\"SequenceNumber\":";
+      AppendJsonString(at.sequence, &body);
+    }
+    if (!at.timestamp.empty()) body += ",\"Timestamp\":" + at.timestamp;
+    body += "}}";
+  }
+  auto req = client_->Signed(std::string(kPrefix) + "SubscribeToShard", body);
+  Status st = req.ok() ? Status::Ok() : req.status();
+  if (st.ok()) {
+    subs_[index] = Sub{generation, "", "", false};
+    // AWS ends a subscription after 5 minutes; one silent for longer is stuck.
+    st = streams_->Start(index, *req, 6 * 60 * 1000);
+  }
+  if (!st.ok()) {
+    subs_.erase(index);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      RetryLater(shards_[index].get(), NowMs());
+    }
+    NoteError("shard " + shards_[index]->id + " SubscribeToShard: " + st.message());
+  }
+}
+
+bool KinesisSource::OnStreamData(size_t index, long status, std::string_view bytes) {
+  Sub& sub = subs_[static_cast<uint32_t>(index)];
+  if (status != 200) {
+    if (sub.error.size() < 65536) sub.error.append(bytes);
+    return true;
+  }
+  if (sub.failed) return true;  // cancelled at the next turn of the loop
+  {
+    // Past its share of memory: held back (HTTP/2 flow control) until the engine reads.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (Throttled(*shards_[index])) return false;
+  }
+  sub.buf.append(bytes);
+  size_t at = 0;
+  const std::string& shard = shards_[index]->id;  // ids never change
+  auto fail = [&](const std::string& why) {
+    sub.failed = true;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      RetryLater(shards_[index].get(), NowMs());
+    }
+    NoteError("shard " + shard + " SubscribeToShard: " + why);
+  };
+  while (sub.buf.size() - at >= 16 && !sub.failed) {
+    const auto* p = reinterpret_cast<const unsigned char*>(sub.buf.data() + at);
+    const uint32_t total = uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
+    if (total < 16 || total > (16u << 20)) {
+      fail("an event-stream message of " + std::to_string(total) + " bytes");
+      break;
+    }
+    if (sub.buf.size() - at < total) break;
+    size_t used = 0;
+    auto m =
+        broker::api::DecodeEventStreamMessage(std::string_view(sub.buf).substr(at, total), &used);
+    at += total;
+    if (!m.ok()) {
+      fail("a malformed event-stream message: " + m.status().message());
+      break;
+    }
+    std::string_view message_type, event_type, exception_type;
+    for (const auto& [k, v] : m->headers) {
+      if (k == ":message-type") message_type = v;
+      if (k == ":event-type") event_type = v;
+      if (k == ":exception-type") exception_type = v;
+    }
+    if (message_type == "exception" || message_type == "error") {
+      fail(std::string(exception_type) + ": " + m->payload);
+      break;
+    }
+    if (event_type != "SubscribeToShardEvent") continue;  // initial-response
+    rapidjson::Document doc;
+    if (!ParseJsonInsitu(m->payload.data(), &doc).ok() || !doc.IsObject()) {
+      fail("an event that is not JSON");
+      break;
+    }
+    int64_t behind = -1;
+    if (auto b = doc.FindMember("MillisBehindLatest"); b != doc.MemberEnd() && b->value.IsInt64()) {
+      behind = b->value.GetInt64();
+    }
+    std::string continuation = sink::JsonStringMember(doc, "ContinuationSequenceNumber");
+    static const rapidjson::Value kNone(rapidjson::kArrayType);
+    auto records = doc.FindMember("Records");
+    Ingest(static_cast<uint32_t>(index), sub.generation,
+           records != doc.MemberEnd() && records->value.IsArray() ? records->value : kNone, behind,
+           continuation);
+    auto children = doc.FindMember("ChildShards");
+    if (continuation.empty() && children != doc.MemberEnd() && children->value.IsArray() &&
+        !children->value.Empty()) {
+      // Closed and read to its end.
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        Shard& s = *shards_[index];
+        if (s.generation == sub.generation) s.fetched_all = true;
+      }
+      relist_ = true;
+      SLUICE_LOG(Info, "kinesis source read a closed shard to its end")
+          .With("delivery", delivery_)
+          .With("shard", shard);
+    }
+  }
+  sub.buf.erase(0, at);
+  return true;
+}
+
+void KinesisSource::OnStreamDone(size_t index, long status, const Status& transport) {
+  auto it = subs_.find(static_cast<uint32_t>(index));
+  if (it == subs_.end()) return;
+  Sub sub = std::move(it->second);
+  subs_.erase(it);
+  std::string error;
+  if (!transport.ok()) {
+    error = transport.message();
+  } else if (status != 200) {
+    sink::AwsBatchAnswer a = sink::ParseAwsError(status, sub.error, "Kinesis");
+    error = a.error_code + ": " + a.error_message;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Shard& s = *shards_[index];
+    if (s.generation != sub.generation) return;
+    if (error.empty() && !sub.failed) {
+      // Ended by the server (after 5 minutes): on at once, after the last record or
+      // continuation.
+      s.attempt = 0;
+      s.next_call_ms = 0;
+      return;
+    }
+    if (!error.empty()) RetryLater(&s, NowMs());
+  }
+  if (!error.empty()) NoteError("shard " + shards_[index]->id + " SubscribeToShard: " + error);
+}
+
+void KinesisSource::PollEfo() {
+  int attempt = 0;
+  while (!stop_) {
+    Status st = RegisterConsumer();
+    if (st.ok()) break;
+    NoteError("registering the enhanced fan-out consumer: " + st.message());
+    std::unique_lock<std::mutex> lock(mu_);
+    poll_cv_.wait_for(lock, kRetry.Delay(++attempt, &rng_), [&] { return stop_.load(); });
+  }
+  int64_t next_list = 0;
+  int list_attempt = 0;
+  std::vector<uint32_t> start, cancel, resume, ended;
+  while (!stop_) {
+    const int64_t now = NowMs();
+    MaybeList(now, &next_list, &list_attempt);
+    start.clear();
+    cancel.clear();
+    resume.clear();
+    ended.clear();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      StartReadyShards();
+      for (uint32_t i = 0; i < shards_.size(); ++i) {
+        const Shard& s = *shards_[i];
+        if (s.started && s.fetched_all && !s.ck.end && s.committed == s.fetched() && !s.plan) {
+          ended.push_back(i);
+        }
+        auto sub = subs_.find(i);
+        const bool active = streams_->active(i);
+        if (active && (sub == subs_.end() || sub->second.failed ||
+                       sub->second.generation != s.generation || !s.started)) {
+          cancel.push_back(i);  // failed, or its lease moved
+        } else if (active && streams_->paused(i) && !Throttled(s)) {
+          resume.push_back(i);
+        } else if (!active && s.started && !s.fetched_all && s.next_call_ms <= now &&
+                   !Throttled(s)) {
+          start.push_back(i);
+        }
+      }
+    }
+    for (uint32_t i : ended) {
+      if (Status st = Store(i, 0, std::nullopt); !st.ok()) NoteError(st.message());
+    }
+    for (uint32_t i : cancel) {
+      streams_->Cancel(i);
+      subs_.erase(i);
+    }
+    for (uint32_t i : resume) streams_->Resume(i);
+    for (uint32_t i : start) Subscribe(i);
+    if (streams_->size() > 0) {
+      streams_->Run(100);
+    } else {
+      std::unique_lock<std::mutex> lock(mu_);
+      poll_cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stop_.load(); });
+    }
+  }
+  for (const auto& [i, sub] : subs_) streams_->Cancel(i);
+  subs_.clear();
 }
 
 bool KinesisSource::Throttled(const Shard& s) const {
@@ -482,7 +775,8 @@ size_t KinesisSource::Ingest(uint32_t index, uint64_t generation, const rapidjso
     s.attempt = 0;
     s.millis_behind = behind;
     if (malformed > 0) {
-      counters_.last_error = "shard " + s.id + ": a record without a sequence number or base64 data";
+      counters_.last_error =
+          "shard " + s.id + ": a record without a sequence number or base64 data";
     }
     if (got > 0) {
       const size_t data_at = s.data.size(), seqs_at = s.seqs.size();
@@ -553,10 +847,10 @@ void KinesisSource::FetchDone(uint32_t index, uint64_t generation,
   if (auto b = doc.FindMember("MillisBehindLatest"); b != doc.MemberEnd() && b->value.IsInt64()) {
     behind = b->value.GetInt64();
   }
-  const size_t got = records != doc.MemberEnd() && records->value.IsArray()
-                         ? Ingest(index, generation, records->value, behind, "")
-                         : Ingest(index, generation, rapidjson::Value(rapidjson::kArrayType), behind,
-                                  "");
+  const size_t got =
+      records != doc.MemberEnd() && records->value.IsArray()
+          ? Ingest(index, generation, records->value, behind, "")
+          : Ingest(index, generation, rapidjson::Value(rapidjson::kArrayType), behind, "");
   bool ended = false;
   {
     std::lock_guard<std::mutex> lock(mu_);

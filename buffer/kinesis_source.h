@@ -54,6 +54,7 @@
 #include "buffer/kinesis_checkpoints.h"
 #include "buffer/kinesis_leases.h"
 #include "buffer/kpl_reader.h"
+#include "buffer/response_streams.h"
 #include "core/json.h"
 
 namespace sluice::sink {
@@ -150,6 +151,14 @@ class KinesisSource final : public DeliverySource {
   };
 
   void Poll();
+  // Lists the shards when due (or asked to).
+  void MaybeList(int64_t now, int64_t* next_list, int* attempt);
+  // Enhanced fan-out: the poller's loop, the consumer's registration, a shard's subscription.
+  void PollEfo();
+  Status RegisterConsumer();
+  void Subscribe(uint32_t index);
+  bool OnStreamData(size_t index, long status, std::string_view bytes);
+  void OnStreamDone(size_t index, long status, const Status& transport);
   void KeepLeases();
   void RenewLeases(int64_t now);  // store_mu_ held
   Status SyncLeases(int64_t now);
@@ -213,6 +222,16 @@ class KinesisSource final : public DeliverySource {
   KplReader kpl_;                                // the poller's
   Staged staged_;                                // the poller's
   std::mt19937_64 rng_{std::random_device{}()};  // the poller's
+  // Enhanced fan-out (the poller's): the subscriptions, by shard index.
+  struct Sub {
+    uint64_t generation = 0;
+    std::string buf;    // bytes of an event-stream message not yet whole
+    std::string error;  // the body of an answer that is not a 200
+    bool failed = false;
+  };
+  std::unique_ptr<ResponseStreams> streams_;
+  std::string consumer_arn_;
+  std::map<uint32_t, Sub> subs_;
   std::thread poller_;
   std::thread leaser_;
   std::atomic<bool> stop_{false};

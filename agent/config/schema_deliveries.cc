@@ -342,6 +342,26 @@ constexpr Field kSourceFields[] = {
      .doc = "kinesis: the pause before asking a shard again after it returned no record "
             "(AWS allows 5 GetRecords calls a second per shard). Unset: 1s.",
      .set = SET(KINESIS_ONLY; c.delivery->kinesis->poll_interval = v.duration)},
+    {.key = "consumer",
+     .type = Type::kEnum,
+     .choices = "polling|efo",
+     .doc = "kinesis: polling reads with GetRecords (shared with the stream's other readers: 5 "
+            "calls and 2 MB a second per shard on AWS); efo registers an enhanced fan-out "
+            "consumer and receives records pushed over SubscribeToShard (HTTP/2), 2 MB a second "
+            "per shard of its own. Unset: polling.",
+     .set = SET(KINESIS_ONLY; c.delivery->kinesis->efo = v.text == "efo")},
+    {.key = "consumer_name",
+     .doc = "kinesis, efo: the consumer's name (1-128 of A-Z a-z 0-9 _ . -); instances sharing "
+            "the stream through a lease table use the same one. Unset: sluice-<delivery name>.",
+     .set = SET(KINESIS_ONLY; if (v.text.empty() || v.text.size() > 128) return Refuse(
+                    "a consumer name has 1 to 128 characters");
+                for (char ch
+                     : v.text) if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' &&
+                                   ch != '-' && ch != '.') return Refuse("\"" + v.text +
+                                                                         "\" has a character "
+                                                                         "other than A-Z a-z 0-9 "
+                                                                         "_ - .");
+                c.delivery->kinesis->consumer_name = v.text)},
     {.key = "lease_table",
      .type = Type::kObject,
      .doc = "kinesis: share the stream's shards with other instances (and KCL workers) through a "
@@ -362,6 +382,8 @@ constexpr std::string_view kKinesisOnlyKeys[] = {"endpoint",
                                                  "secret_access_key_env",
                                                  "secret_access_key_file",
                                                  "poll_interval",
+                                                 "consumer",
+                                                 "consumer_name",
                                                  "lease_table"};
 
 // After the keys: the chosen type's required ones are given, the other type's none (a key
@@ -404,6 +426,9 @@ Status FinishSource(LoadContext& c) {
   }
   if ((secrets == 1) != given("access_key_id")) {
     return Refuse("access_key_id and a secret_access_key go together");
+  }
+  if (given("consumer_name") && !d.kinesis->efo) {
+    return Refuse("consumer_name names an enhanced fan-out consumer: set consumer: efo");
   }
   return Status::Ok();
 }

@@ -49,11 +49,12 @@ class AwsJsonClient final {
   std::pair<size_t, Result<HttpResponse>> Wait() { return http_->Wait(); }
 
   const std::string& url() const { return url_; }
+  // The signed request of one call, for a caller that sends it itself (a streamed answer);
+  // `body` must outlive it.
+  Result<HttpRequest> Signed(std::string_view target, std::string_view body);
 
  private:
   AwsJsonClient() = default;
-  // The signed request of one call; `body` must outlive it.
-  Result<HttpRequest> Signed(std::string_view target, std::string_view body);
   std::string service_, region_, url_, host_, content_type_;
   std::unique_ptr<AwsCredentialsProvider> creds_;
   std::unique_ptr<HttpClient> http_;
