@@ -24,6 +24,10 @@
 //   Nothing fetched is skipped.
 // - Fetched records wait in memory per shard until the engine reads them; a shard past its share
 //   of the memory bound is not asked for more until the engine catches up.
+// - Enhanced fan-out (`efo`): a registered consumer; each shard read here has a SubscribeToShard
+//   subscription (ResponseStreams: HTTP/2, one connection each) whose events are decoded as they
+//   arrive and added as GetRecords answers are; a subscription past its shard's share of memory
+//   is paused. The poller thread drives the subscriptions.
 // - Leases: a thread renews the held ones every third of the failover time, and every half of it
 //   lists the table, creates leases for new shards (at the delivery's initial position; children
 //   of known parents at TRIM_HORIZON), and takes expired, free or surplus ones (LeasesToTake).

@@ -217,6 +217,15 @@ const BadCase kBadCases[] = {
           "  endpoint: 'http://h:1', lease_table: {table: tbl, failover_time: 100ms}}}]\n",
      "sluice.yaml:4:68: deliveries[0].source.lease_table.failover_time: \"100ms\" is out of "
      "range 1s..10m"},
+    {"KinesisConsumerNameWithoutEfo",
+     HEAD "deliveries: [{name: a, sink: {type: file}, source: {type: kinesis, stream: s,\n"
+          "  endpoint: 'http://h:1', consumer_name: fanout}}]\n",
+     "sluice.yaml:3:52: deliveries[0].source: consumer_name names an enhanced fan-out consumer: "
+     "set consumer: efo"},
+    {"KinesisConsumerUnknown",
+     HEAD "deliveries: [{name: a, sink: {type: file}, source: {type: kinesis, stream: s,\n"
+          "  endpoint: 'http://h:1', consumer: push}}]\n",
+     "sluice.yaml:4:37: deliveries[0].source.consumer: \"push\" is not one of polling, efo"},
     {"KafkaSourceWithLeaseTable",
      HEAD "deliveries: [{name: a, sink: {type: file}, source: {type: kafka, brokers: 'h:9092',\n"
           "  topics: [t], group: g, lease_table: {table: tbl}}}]\n",
