@@ -106,6 +106,31 @@ class DeliverySource {
   virtual SourceStats stats() const { return {}; }
 };
 
+// The buffered records entries[head...) of a fetching source's shard, copied into `out` as
+// far as `limits` allow; Entry has pos (key then data in `data`), key_len, len and arrival_ms,
+// and `offset_of(i)` is entry i's offset. out->next_offset moves past the last one copied.
+template <typename Entry, typename OffsetOf>
+void CopyBuffered(const std::string& data, const std::vector<Entry>& entries, size_t head,
+                  const broker::ReadLimits& limits, OffsetOf offset_of, broker::ReadBatch* out) {
+  size_t end = head, bytes = 0;
+  while (end < entries.size() && end - head < limits.max_records) {
+    const size_t size = entries[end].key_len + entries[end].len;
+    if (end > head && bytes + size > limits.max_bytes) break;
+    bytes += size;
+    ++end;
+  }
+  out->buffer.reserve(bytes);
+  for (size_t i = head; i < end; ++i) {
+    const Entry& e = entries[i];
+    const size_t at = out->buffer.size();
+    out->buffer.append(data, e.pos, e.key_len + e.len);
+    std::string_view both(out->buffer.data() + at, e.key_len + e.len);
+    out->records.push_back(
+        {offset_of(i), e.arrival_ms, both.substr(0, e.key_len), both.substr(e.key_len)});
+  }
+  if (end > head) out->next_offset = offset_of(end - 1) + 1;
+}
+
 // A local broker stream, read as the consumer named by the delivery. Holds the stream (and the
 // consumer) while it exists.
 class StreamSource final : public DeliverySource {

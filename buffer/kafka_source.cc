@@ -425,23 +425,8 @@ Status KafkaSource::Read(uint32_t shard, uint64_t from, const broker::ReadLimits
     buffered_bytes_ -= m.key_len + m.len;
     p->head++;
   }
-  size_t end = p->head, bytes = 0;
-  while (end < p->msgs.size() && end - p->head < limits.max_records) {
-    size_t size = p->msgs[end].key_len + p->msgs[end].len;
-    if (end > p->head && bytes + size > limits.max_bytes) break;
-    bytes += size;
-    ++end;
-  }
-  out->buffer.reserve(bytes);
-  for (size_t i = p->head; i < end; ++i) {
-    const Msg& m = p->msgs[i];
-    size_t at = out->buffer.size();
-    out->buffer.append(p->data, m.pos, m.key_len + m.len);
-    std::string_view both(out->buffer.data() + at, m.key_len + m.len);
-    out->records.push_back(
-        {m.offset, m.timestamp_ms, both.substr(0, m.key_len), both.substr(m.key_len)});
-  }
-  if (end > p->head) out->next_offset = p->msgs[end - 1].offset + 1;
+  CopyBuffered(
+      p->data, p->msgs, p->head, limits, [p](size_t i) { return p->msgs[i].offset; }, out);
   Compact(p);
   return Status::Ok();
 }

@@ -67,8 +67,8 @@ class KafkaSource final : public DeliverySource {
  private:
   struct Msg {
     uint64_t offset;
-    int64_t timestamp_ms;
-    size_t pos;  // key then value in `data`
+    int64_t arrival_ms;  // the message's timestamp
+    size_t pos;          // key then value in `data`
     uint32_t key_len;
     uint32_t len;
   };

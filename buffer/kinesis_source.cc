@@ -311,20 +311,14 @@ void KinesisSource::Subscribe(uint32_t index) {
     generation = s.generation;
     body += ",\"ShardId\":";
     AppendJsonString(s.id, &body);
-    StartAt at = StartOf(s);
-    body += ",\"StartingPosition\":{\"Type\":";
-    AppendJsonString(at.type, &body);
-    if (!at.sequence.empty()) {
-      body += ",\"SequenceNumber\":";
-      AppendJsonString(at.sequence, &body);
-    }
-    if (!at.timestamp.empty()) body += ",\"Timestamp\":" + at.timestamp;
+    body += ",\"StartingPosition\":{";
+    StartOf(s).AppendTo("Type", "SequenceNumber", &body);
     body += "}}";
   }
   auto req = client_->Signed(std::string(kPrefix) + "SubscribeToShard", body);
   Status st = req.ok() ? Status::Ok() : req.status();
   if (st.ok()) {
-    subs_[index] = Sub{generation, "", "", false};
+    subs_[index] = Sub{generation, NowMs(), "", "", false};
     // AWS ends a subscription after 5 minutes; one silent for longer is stuck.
     st = streams_->Start(index, *req, 6 * 60 * 1000);
   }
@@ -403,9 +397,10 @@ bool KinesisSource::OnStreamData(size_t index, long status, std::string_view byt
     Ingest(static_cast<uint32_t>(index), sub.generation,
            records != doc.MemberEnd() && records->value.IsArray() ? records->value : kNone, behind,
            continuation);
+    // The shard's end: ChildShards, and (on AWS) no continuation. A server that still sends
+    // one there would otherwise keep the children waiting.
     auto children = doc.FindMember("ChildShards");
-    if (continuation.empty() && children != doc.MemberEnd() && children->value.IsArray() &&
-        !children->value.Empty()) {
+    if (children != doc.MemberEnd() && children->value.IsArray() && !children->value.Empty()) {
       // Closed and read to its end.
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -439,10 +434,11 @@ void KinesisSource::OnStreamDone(size_t index, long status, const Status& transp
     Shard& s = *shards_[index];
     if (s.generation != sub.generation) return;
     if (error.empty() && !sub.failed) {
-      // Ended by the server (after 5 minutes): on at once, after the last record or
-      // continuation.
+      // Ended by the server (after 5 minutes): on after the last record or continuation, at
+      // once, but not sooner than a second after the last subscription (AWS allows one call a
+      // second per consumer and shard).
       s.attempt = 0;
-      s.next_call_ms = 0;
+      s.next_call_ms = sub.started_ms + 1000;
       return;
     }
     if (!error.empty()) RetryLater(&s, NowMs());
@@ -604,6 +600,21 @@ void KinesisSource::StartReadyShards() {
   }
 }
 
+void KinesisSource::StartAt::AppendTo(const char* type_key, const char* sequence_key,
+                                      std::string* body) const {
+  *body += '"';
+  *body += type_key;
+  *body += "\":";
+  AppendJsonString(type, body);
+  if (!sequence.empty()) {
+    *body += ",\"";
+    *body += sequence_key;
+    *body += "\":";
+    AppendJsonString(sequence, body);
+  }
+  if (!timestamp.empty()) *body += ",\"Timestamp\":" + timestamp;
+}
+
 KinesisSource::StartAt KinesisSource::StartOf(Shard& s) {
   s.skip_sequence.clear();
   s.skip_sub = -1;
@@ -656,14 +667,8 @@ Status KinesisSource::GetIterator(uint32_t index, std::string* iterator) {
     Shard& s = *shards_[index];
     body_ += ",\"ShardId\":";
     AppendJsonString(s.id, &body_);
-    StartAt at = StartOf(s);
-    body_ += ",\"ShardIteratorType\":";
-    AppendJsonString(at.type, &body_);
-    if (!at.sequence.empty()) {
-      body_ += ",\"StartingSequenceNumber\":";
-      AppendJsonString(at.sequence, &body_);
-    }
-    if (!at.timestamp.empty()) body_ += ",\"Timestamp\":" + at.timestamp;
+    body_ += ',';
+    StartOf(s).AppendTo("ShardIteratorType", "StartingSequenceNumber", &body_);
   }
   body_ += "}";
   auto resp = client_->Call(std::string(kPrefix) + "GetShardIterator", body_);
@@ -1221,26 +1226,11 @@ Status KinesisSource::Read(uint32_t shard, uint64_t from, const broker::ReadLimi
       buffered_bytes_ -= r.key_len + r.len;
       s->head++;
     }
-    size_t end = s->head, bytes = 0;
-    while (end < s->recs.size() && end - s->head < limits.max_records) {
-      size_t size = s->recs[end].key_len + s->recs[end].len;
-      if (end > s->head && bytes + size > limits.max_bytes) break;
-      bytes += size;
-      ++end;
-    }
-    out->buffer.reserve(bytes);
-    for (size_t i = s->head; i < end; ++i) {
-      const Rec& r = s->recs[i];
-      size_t at = out->buffer.size();
-      out->buffer.append(s->data, r.pos, r.key_len + r.len);
-      std::string_view both(out->buffer.data() + at, r.key_len + r.len);
-      out->records.push_back(
-          {s->base + i, r.arrival_ms, both.substr(0, r.key_len), both.substr(r.key_len)});
-    }
-    if (end > s->head) out->next_offset = s->base + end;
+    CopyBuffered(
+        s->data, s->recs, s->head, limits, [s](size_t i) { return s->base + i; }, out);
     out->millis_behind_latest = std::max<int64_t>(s->millis_behind, 0);
     // A closed shard read to its end: the engine checkpoints there (SHARD_END).
-    out->shard_end = s->fetched_all && end == s->recs.size() && out->records.empty();
+    out->shard_end = s->fetched_all && s->head == s->recs.size() && out->records.empty();
     drained = throttled && !Throttled(*s);
   }
   if (drained) poll_cv_.notify_all();

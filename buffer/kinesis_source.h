@@ -180,6 +180,8 @@ class KinesisSource final : public DeliverySource {
   // Where a read of a shard starts (an iterator's or a subscription's), its skip fields set.
   struct StartAt {
     std::string type, sequence, timestamp;  // timestamp: seconds, as JSON
+    // `"<type_key>":type[,"<sequence_key>":sequence][,"Timestamp":timestamp]`
+    void AppendTo(const char* type_key, const char* sequence_key, std::string* body) const;
   };
   StartAt StartOf(Shard& s);  // mu_ held
   // Records of a GetRecords answer or a SubscribeToShard event, added to shard `index` unless
@@ -229,6 +231,7 @@ class KinesisSource final : public DeliverySource {
   // Enhanced fan-out (the poller's): the subscriptions, by shard index.
   struct Sub {
     uint64_t generation = 0;
+    int64_t started_ms = 0;
     std::string buf;    // bytes of an event-stream message not yet whole
     std::string error;  // the body of an answer that is not a 200
     bool failed = false;

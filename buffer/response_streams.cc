@@ -67,6 +67,11 @@ Status ResponseStreams::Start(size_t id, const sink::HttpRequest& request, int64
                    request.url.starts_with("https://") ? CURL_HTTP_VERSION_2TLS
                                                        : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
   if (std::getenv("SLUICE_CURL_VERBOSE") != nullptr) curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+  // A connection of its own, never reused: libcurl before 8.0 fails a request on a reused
+  // prior-knowledge HTTP/2 connection ("Error in the HTTP2 framing layer", curl#10634), and a
+  // subscription holds its connection for minutes anyway.
+  curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+  curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(max_ms));
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);

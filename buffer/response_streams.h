@@ -1,7 +1,7 @@
-// Long-lived HTTP/2 responses read as they arrive (Kinesis SubscribeToShard), several at once
-// over one connection, driven by one thread: Start them, then call Run in a loop. Each stream's
-// bytes go to a callback as they come; the callback may pause its stream (flow control holds the
-// server back) until Resume.
+// Long-lived HTTP/2 responses read as they arrive (Kinesis SubscribeToShard), several at once,
+// each on a connection of its own, driven by one thread: Start them, then call Run in a loop. Each
+// stream's bytes go to a callback as they come; the callback may pause its stream (flow control
+// holds the server back) until Resume.
 //
 // HTTP/2 is spoken over TLS (ALPN) for https:// URLs, and with prior knowledge (h2c) for
 // http:// ones. TLS peer and host verification are always on.

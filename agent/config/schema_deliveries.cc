@@ -211,24 +211,16 @@ constexpr Field kLeaseTableFields[] = {
     {.key = "endpoint",
      .doc = "DynamoDB's base URL (http://host:port for a local one). Unset: AWS's for the "
             "source's region.",
-     .set =
-         SET(LEASE_TABLE_ONLY;
-             if (!v.text.starts_with("http://") && !v.text.starts_with("https://")) return Refuse(
-                 "\"" + v.text + "\" is not an http:// or https:// URL");
-             c.delivery->kinesis->lease_table->endpoint = v.text)},
+     .set = SET(LEASE_TABLE_ONLY; RETURN_IF_ERROR(CheckUrl(v.text));
+                c.delivery->kinesis->lease_table->endpoint = v.text)},
     {.key = "table",
      .required = true,
      .doc = "The lease table's name (KCL's application name); created, on-demand, when absent. "
             "Instances and KCL workers sharing a stream's shards name the same table.",
-     .set = SET(LEASE_TABLE_ONLY; if (v.text.size() < 3 || v.text.size() > 255) return Refuse(
-                    "a DynamoDB table name has 3 to 255 characters");
-                for (char ch
-                     : v.text) if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' &&
-                                   ch != '-' && ch != '.') return Refuse("\"" + v.text +
-                                                                         "\" has a character "
-                                                                         "other than A-Z a-z 0-9 "
-                                                                         "_ - .");
-                c.delivery->kinesis->lease_table->table = v.text)},
+     .set =
+         SET(LEASE_TABLE_ONLY; RETURN_IF_ERROR(CheckName(v.text, 255));
+             if (v.text.size() < 3) return Refuse("a DynamoDB table name has 3 to 255 characters");
+             c.delivery->kinesis->lease_table->table = v.text)},
     {.key = "worker_id",
      .doc = "This instance's name in the table (leaseOwner); unique among the instances. Unset: "
             "the host name and a random suffix, new at each start.",
@@ -306,11 +298,8 @@ constexpr Field kSourceFields[] = {
     {.key = "endpoint",
      .doc = "kinesis: the Kinesis API's base URL (https://kinesis.us-east-1.amazonaws.com, or "
             "another sluice's or kinesalite's http://host:port).",
-     .set =
-         SET(KINESIS_ONLY;
-             if (!v.text.starts_with("http://") && !v.text.starts_with("https://")) return Refuse(
-                 "\"" + v.text + "\" is not an http:// or https:// URL");
-             c.delivery->kinesis->endpoint = v.text)},
+     .set = SET(KINESIS_ONLY; RETURN_IF_ERROR(CheckUrl(v.text));
+                c.delivery->kinesis->endpoint = v.text)},
     {.key = "region",
      .doc = "kinesis: the signing region. Unset: us-east-1.",
      .set = SET(KINESIS_ONLY; c.delivery->kinesis->region = v.text)},
@@ -353,14 +342,7 @@ constexpr Field kSourceFields[] = {
     {.key = "consumer_name",
      .doc = "kinesis, efo: the consumer's name (1-128 of A-Z a-z 0-9 _ . -); instances sharing "
             "the stream through a lease table use the same one. Unset: sluice-<delivery name>.",
-     .set = SET(KINESIS_ONLY; if (v.text.empty() || v.text.size() > 128) return Refuse(
-                    "a consumer name has 1 to 128 characters");
-                for (char ch
-                     : v.text) if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' &&
-                                   ch != '-' && ch != '.') return Refuse("\"" + v.text +
-                                                                         "\" has a character "
-                                                                         "other than A-Z a-z 0-9 "
-                                                                         "_ - .");
+     .set = SET(KINESIS_ONLY; RETURN_IF_ERROR(CheckName(v.text, 128));
                 c.delivery->kinesis->consumer_name = v.text)},
     {.key = "lease_table",
      .type = Type::kObject,

@@ -187,15 +187,21 @@ void Subscriptions::SendEvent(Sub* sub, bool shard_end) {
   w.EndArray();
   sub->offset = batch_.next_offset;
   // Resume point: AFTER_SEQUENCE_NUMBER of the last record delivered (or before the first).
+  // A closed shard's last event has none (null), as AWS sends it: KCL takes that, with
+  // ChildShards, as the shard's end.
   w.Key("ContinuationSequenceNumber");
   Result<ShardInfo> me = s->GetShard(shard);
-  std::string cont;
-  if (sub->offset > 0) {
-    cont = SequenceNumber(epoch, sub->offset - 1);
+  if (shard_end) {
+    w.Null();
   } else {
-    cont = me.ok() ? me->starting_sequence_number : SequenceNumber(epoch, 0);
+    std::string cont;
+    if (sub->offset > 0) {
+      cont = SequenceNumber(epoch, sub->offset - 1);
+    } else {
+      cont = me.ok() ? me->starting_sequence_number : SequenceNumber(epoch, 0);
+    }
+    w.String(cont.c_str());
   }
-  w.String(cont.c_str());
   w.Key("MillisBehindLatest");
   w.Int64(batch_.millis_behind_latest);
   if (shard_end) {

@@ -1,18 +1,19 @@
 // Benchmark: the kinesis delivery source (`source: {type: kinesis}`), one edge daemon reading a
-// central sluice's stream (SigV4 on) with GetRecords into the blackhole sink.
+// central sluice's stream (SigV4 on) with GetRecords (or enhanced fan-out) into the blackhole sink.
 //   node source_bench.mjs --sluice PATH --loadgen PATH [--seconds 4] [--size 200] [--shards 4]
-//                         [--runs 1] [--timeout 300] [--instances 1]
+//                         [--runs 1] [--timeout 300] [--instances 1] [--consumer polling|efo]
 // The central's stream `logs` (--shards shards) is filled first through its own Kinesis API by
 // kinesis_loadgen (records of --size bytes for --seconds); the central is then started again on
 // the same data with credentials on its API. An edge daemon starts with one delivery whose source
-// is that stream (poll_interval 200ms) and whose sink is `blackhole`, and is timed from its start
-// to its last record delivered (its /status). Prints, per run (each with a fresh edge data dir;
-// the central keeps its data), MB/s of record bytes, records/s, the edge's and the central's CPU
-// seconds per GB, the edge's peak RSS and the source's counters, as JSON lines and a Markdown
-// table. An edge that has not delivered everything after --timeout seconds fails the run, with
-// its /status source section and its log's end. With --instances N > 1, N edges share the shards
-// through a lease table in dynalite (a fresh table per run), are timed until together they
-// delivered every record, and their CPU is summed.
+// is that stream (poll_interval 200ms, `consumer: <--consumer>`: polling reads with GetRecords,
+// efo through a registered consumer with SubscribeToShard) and whose sink is `blackhole`, and is
+// timed from its start to its last record delivered (its /status). Prints, per run (each with a
+// fresh edge data dir; the central keeps its data), MB/s of record bytes, records/s, the edge's
+// and the central's CPU seconds per GB, the edge's peak RSS and the source's counters, as JSON
+// lines and a Markdown table. An edge that has not delivered everything after --timeout seconds
+// fails the run, with its /status source section and its log's end. With --instances N > 1, N
+// edges share the shards through a lease table in dynalite (a fresh table per run), are timed
+// until together they delivered every record, and their CPU is summed.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -37,6 +38,8 @@ const SHARDS = Number(args.shards ?? 4);
 const RUNS = Number(args.runs ?? 1);
 const TIMEOUT_S = Number(args.timeout ?? 300);
 const INSTANCES = Number(args.instances ?? 1);
+const CONSUMER = args.consumer ?? 'polling';
+if (!['polling', 'efo'].includes(CONSUMER)) throw new Error('--consumer is polling or efo');
 const KEY = { id: 'AKIDBENCH', secret: 'bench-secret-key' };
 const DELIVERY = 'from-central';
 const plugins = join(dirname(bin), 'plugins');
@@ -108,6 +111,7 @@ deliveries:
       access_key_id: ${KEY.id}
       secret_access_key: ${KEY.secret}
       poll_interval: 200ms
+      consumer: ${CONSUMER}
 ${leaseTable(run, i)}    buffer: {size: ${process.env.BUF ?? "5MiB"}, interval: 1s}
     record_delimiter: "\\n"
     errors: {path: ./errors}
@@ -176,7 +180,7 @@ for (let run = 0; run < RUNS; run++) {
   const src = srcs.length === 1 ? srcs[0] : srcs.map((x) => ({ worker_id: x.worker_id,
     leases_held: x.leases_held, leases_taken: x.leases_taken, revocations: x.revocations }));
   const row = {
-    run, instances: INSTANCES, shards: SHARDS, records, bytes,
+    run, consumer: CONSUMER, instances: INSTANCES, shards: SHARDS, records, bytes,
     seconds: +seconds.toFixed(3),
     mb_per_s: +(bytes / 1e6 / seconds).toFixed(1),
     records_per_s: Math.round(records / seconds),
@@ -190,11 +194,12 @@ for (let run = 0; run < RUNS; run++) {
   rows.push(row);
 }
 await stop(central, 'SIGTERM');
-console.log(`\n| run | instances | shards | records | MB/s | records/s | edge CPU s/GB | ` +
+console.log(`\n| run | consumer | instances | shards | records | MB/s | records/s | edge CPU s/GB | ` +
             `central CPU s/GB | edge peak RSS |`);
-console.log(`|---|---|---|---|---|---|---|---|---|`);
+console.log(`|---|---|---|---|---|---|---|---|---|---|`);
 for (const r of rows) {
-  console.log(`| ${r.run} | ${r.instances} | ${r.shards} | ${r.records} of ${SIZE} B | ${r.mb_per_s} | ` +
+  console.log(`| ${r.run} | ${r.consumer} | ${r.instances} | ${r.shards} | ${r.records} of ${SIZE} B | ` +
+              `${r.mb_per_s} | ` +
               `${r.records_per_s} | ${r.edge_cpu_s_per_gb} | ${r.central_cpu_s_per_gb} | ` +
               `${r.edge_peak_rss_mib} MiB |`);
 }

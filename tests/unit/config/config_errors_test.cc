@@ -210,8 +210,8 @@ const BadCase kBadCases[] = {
     {"KinesisLeaseTableBadName",
      HEAD "deliveries: [{name: a, sink: {type: file}, source: {type: kinesis, stream: s,\n"
           "  endpoint: 'http://h:1', lease_table: {table: 'my leases'}}}]\n",
-     "sluice.yaml:4:48: deliveries[0].source.lease_table.table: \"my leases\" has a character "
-     "other than A-Z a-z 0-9 _ - ."},
+     "sluice.yaml:4:48: deliveries[0].source.lease_table.table: \"my leases\" is not a valid "
+     "name (1 to 255 of A-Z a-z 0-9 _ . -)"},
     {"KinesisLeaseTableFailoverTooShort",
      HEAD "deliveries: [{name: a, sink: {type: file}, source: {type: kinesis, stream: s,\n"
           "  endpoint: 'http://h:1', lease_table: {table: tbl, failover_time: 100ms}}}]\n",
