@@ -12,6 +12,13 @@
 //     stalled: the children are read only after the parent's lease reaches SHARD_END (no object
 //     of the children while the parent's batch waits, every parent object written before any
 //     child object), and the children's items name the parent (parentShardId).
+// (c) Enhanced fan-out with a lease table: the stream is a central sluice's (its Kinesis API,
+//     SigV4 on; kinesalite has no SubscribeToShard), 4 shards, numbered records put while two
+//     instances with `consumer: efo` share it (2 leases each, one consumer); one is killed -9
+//     with a batch in flight (its sink stalled); the other takes its leases once they expire and
+//     reads them through its own subscriptions. Every record in exactly one object, the planned
+//     batch written under its key, the items the survivor's (or free after its clean stop) and
+//     checkpointed at each shard's last record, ListStreamConsumers listing the one consumer.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -24,9 +31,9 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sdk, clients } from './harness.mjs';
+import { sdk, clients, streamAnswers } from './harness.mjs';
 import {
-  adminAddress, adminOf, filesUnder, killAll, loggedLines, startDaemon, stop, waitFor,
+  adminAddress, adminOf, filesUnder, freePort, killAll, loggedLines, startDaemon, stop, waitFor,
 } from '../daemons.mjs';
 
 let ddb;
@@ -91,6 +98,31 @@ async function startServers() {
   return servers;
 }
 
+// A central sluice daemon in `dir` serving `stream` (`shards` shards) through its Kinesis API
+// (SigV4 with CREDS) on a port of its own, as in source.test.mjs: {central, endpoint, k}, `k` an
+// SDK client (HTTP/1.1) once the API answers.
+async function startCentral(dir, stream, shards) {
+  const apiPort = await freePort();
+  const central = startDaemon(dir, `data_dir: ./data
+admin: {listen: "127.0.0.1:0"}
+plugin_dirs: [${plugins}]
+broker:
+  api:
+    listen: 127.0.0.1:${apiPort}
+    auth:
+      - access_key_id: ${CREDS.accessKeyId}
+        secret_access_key: ${CREDS.secretAccessKey}
+streams:
+  - name: ${stream}
+    shards: ${shards}
+`);
+  const endpoint = `http://127.0.0.1:${apiPort}`;
+  const k = clients(endpoint, CREDS).h1;
+  sdkClients.push(k);
+  await streamAnswers(k, central, stream);
+  return { central, endpoint, k };
+}
+
 async function createStream(k, stream, shards) {
   await k.send(new sdk.CreateStreamCommand({ StreamName: stream, ShardCount: shards }));
   await streamActive(k, stream);
@@ -150,7 +182,8 @@ function feed(k, stream, book, { from, to, pause }) {
   return f;
 }
 
-function config({ kinesis, dynamo, stream, table, worker, sinkPath }) {
+// `consumer`: the source's consumer (polling when absent, as the source's default).
+function config({ kinesis, dynamo, stream, table, worker, sinkPath, consumer }) {
   return `data_dir: ./data
 admin: {listen: "127.0.0.1:0"}
 plugin_dirs: [${plugins}]
@@ -163,7 +196,7 @@ deliveries:
       access_key_id: ${CREDS.accessKeyId}
       secret_access_key: ${CREDS.secretAccessKey}
       poll_interval: 200ms
-      lease_table:
+${consumer ? `      consumer: ${consumer}\n` : ''}      lease_table:
         endpoint: ${dynamo}
         table: ${table}
         worker_id: ${worker}
@@ -252,25 +285,30 @@ async function holdings(members) {
   return held;
 }
 
-// What the instances say and the lease table holds, for failure messages.
-async function seen(members, d, table) {
+// What the instances say and the lease table holds, for failure messages. `verbose`: each
+// instance's whole /status source section and its log's tail too.
+async function seen(members, d, table, { verbose = false } = {}) {
   const parts = [];
+  const tail = (m) => (verbose ? `\n${m.label}'s log tail:\n${m.logText()}\n` : '');
   for (const m of members) {
     if (m.exitCode !== null || m.signalCode !== null) {
-      parts.push(`${m.label}: exited (${m.exitCode ?? m.signalCode})`);
+      parts.push(`${m.label}: exited (${m.exitCode ?? m.signalCode})${tail(m)}`);
       continue;
     }
     const dl = await deliveryOf(m);
     if (!dl) {
-      parts.push(`${m.label}: running, /status does not answer (${m.statusError})`);
+      parts.push(`${m.label}: running, /status does not answer (${m.statusError})${tail(m)}`);
       continue;
     }
     const { source: s } = dl;
-    parts.push(`${m.label}: ${JSON.stringify({
+    parts.push(`${m.label}: ${JSON.stringify(verbose ? {
+      records_delivered: dl.records_delivered, objects_delivered: dl.objects_delivered,
+      last_error: dl.last_error, source: s,
+    } : {
       worker_id: s.worker_id, leases_held: s.leases_held, leases_taken: s.leases_taken,
       revocations: s.revocations, shards: (s.shards || []).map((x) => x.id),
       records_delivered: dl.records_delivered, last_error: s.last_error ?? dl.last_error,
-    })}`);
+    })}${tail(m)}`);
   }
   try {
     const items = await leaseItems(d, table);
@@ -678,4 +716,157 @@ test('resharding with leases: the children are read once the parent\'s lease is 
     t.diagnostic(`${N} records in ${objs.length} objects; ${parentId} split into ` +
       `${kids.join(', ')}; held at the end: ${JSON.stringify(held)}; ` +
       `${((Date.now() - began) / 1000).toFixed(1)} s`);
+  });
+
+test('enhanced fan-out with a lease table: two instances share one consumer; one killed -9',
+  { timeout: 60000 }, async (t) => {
+    const began = Date.now();
+    const { dynamo, d } = await startServers();
+    const stream = 'fan', table = 'efo-leases';
+    const { endpoint, k } = await startCentral(join(work, 'central'), stream, 4);
+    const shardIds = (await k.send(new sdk.ListShardsCommand({ StreamName: stream }))).Shards
+      .map((s) => s.ShardId).sort();
+    assert.equal(shardIds.length, 4, `expected 4 shards, seen ${shardIds}`);
+    const out = join(work, 'c-objects');
+    mkdirSync(out);
+    const book = ledger();
+    // Records flow (~2,500 a second) while the instances start, share and fail over; the writer
+    // stops once MIN are put and records went on past the takeover (MAX only bounds a runaway).
+    const MIN = 8000, MAX = 100000;
+    const writer = feed(k, stream, book, { from: 0, to: MAX, pause: 100 });
+    const settings = { kinesis: endpoint, dynamo, stream, table, consumer: 'efo' };
+    const a = instance('efo-a', settings, out);
+    const b = instance('efo-b', settings, out);
+    a.admin = await adminOf(a);
+    b.admin = await adminOf(b);
+    const see = (members) => () => seen(members, d, table, { verbose: true });
+    // Each shard `m` holds had a SubscribeToShardEvent since its lease was taken
+    // (millis_behind_latest is reset with the lease): its subscription delivers.
+    const subscribed = (src) => src.shards.every((s) => Number.isInteger(s.millis_behind_latest));
+
+    await until('efo-a and efo-b to hold 2 leases each, every shard of theirs with a ' +
+      'SubscribeToShardEvent (millis_behind_latest)', async () => {
+      if (writer.error) throw writer.error;
+      const sa = await sourceOf(a), sb = await sourceOf(b);
+      if (!sa || !sb) return false;
+      const held = [...sa.shards, ...sb.shards].map((s) => s.id);
+      return sa.leases_held === 2 && sb.leases_held === 2 && sa.shards.length === 2 &&
+        sb.shards.length === 2 && new Set(held).size === 4 && subscribed(sa) && subscribed(sb);
+    }, 20000, see([a, b]));
+    await until('efo-a to deliver objects of its own', async () => {
+      if (writer.error) throw writer.error;
+      const dl = await deliveryOf(a);
+      return dl && dl.objects_delivered > 0;
+    }, 10000, see([a, b]));
+
+    // a's sink stalls: a batch is planned (its plan in the lease item) and not written; a is
+    // killed -9 with it in flight, records still flowing.
+    stall(a);
+    const stalled = await until('efo-a\'s stalled sink to fail a batch', () => {
+      const failed = loggedLines([a.logPath], 'delivery attempt failed; retrying');
+      return failed.length > 0 ? failed[0] : null;
+    }, 10000, see([a, b]));
+    const aShards = (await sourceOf(a)).shards.map((s) => s.id).sort();
+    assert.equal(aShards.length, 2, `expected efo-a to hold 2 shards at the kill, saw ${aShards}`);
+    const takenBefore = (await sourceOf(b)).leases_taken;
+    let planned;
+    await until('efo-a\'s batch in flight planned in one of its lease items ' +
+      `(${aShards.join(', ')}): pendingCheckpointState B`, async () => {
+      planned = await leaseItems(d, table);
+      return aShards.some((id) => planned.get(id)?.pendingCheckpointState?.B?.length > 0);
+    }, 10000, async () => JSON.stringify(aShards.map((id) => planned?.get(id))));
+    const killedAtRecord = writer.next;
+    await stop(a);  // kill -9
+    const killedAt = Date.now();
+
+    // b takes a's leases once they expire, and subscribes to their shards.
+    await until(`efo-b to take efo-a's 2 leases (held 4, leases_taken from ${takenBefore} to at ` +
+      `least ${takenBefore + 2})`, async () => {
+      const sb = await sourceOf(b);
+      return sb && sb.leases_held === 4 && sb.shards.length === 4 &&
+        sb.leases_taken >= takenBefore + 2;
+    }, 15000, see([a, b]));
+    const tookAfter = Date.now() - killedAt;
+    // Records from here on were put after the takeover (the PutRecords in flight now may have
+    // been sent before it).
+    const takenAtRecord = writer.next + BATCH;
+    const afterTakeover = await leaseItems(d, table);
+    for (const id of aShards) {
+      assert.equal(afterTakeover.get(id)?.leaseOwner?.S, 'edge-efo-b',
+        `expected ${id} (efo-a's) owned by edge-efo-b after the takeover; saw ` +
+        JSON.stringify(afterTakeover.get(id)));
+    }
+    // Records go on after the takeover (so that a's shards are pushed to b live), then stop.
+    const stopAt = Math.max(MIN, takenAtRecord + 1000);
+    await until(`${stopAt} records put`, () => {
+      if (writer.error) throw writer.error;
+      return writer.next >= stopAt;
+    }, 15000, async () => `${writer.next} put`);
+    const N = await writer.stop();
+    const afterTakeoverOfA = N - takenAtRecord > 0 ? book.shardOf.slice(takenAtRecord, N)
+      .filter((s) => aShards.includes(s)).length : 0;
+    assert.ok(afterTakeoverOfA > 0, `expected records put to efo-a's shards after the takeover, ` +
+      `seen ${afterTakeoverOfA} (records ${takenAtRecord}..${N - 1})`);
+
+    // Every record delivered, and nothing left in flight at b (what is fetched is delivered), each
+    // of its 4 shards with a SubscribeToShardEvent since its lease was taken.
+    let lastSrc;
+    try {
+      await until(`every record (${N}) in the objects; efo-b holding the 4 shards, each with ` +
+        'millis_behind_latest and lag_records 0', async () => {
+        const sb = await sourceOf(b);
+        lastSrc = sb;
+        if (!sb || sb.shards.length !== 4 || !subscribed(sb) || sb.lag_records !== 0) return false;
+        return distinctLines(out) >= N;
+      }, 20000, see([a, b]));
+    } catch (e) {
+      e.message += `; ${distinctLines(out)} of ${N} records in the objects`;
+      throw e;
+    }
+    assert.deepEqual(lastSrc.shards.map((s) => s.id).sort(), shardIds, 'the shards efo-b holds');
+
+    // One consumer, registered by whichever instance came first and found by the other.
+    const arn = (await k.send(new sdk.DescribeStreamSummaryCommand({ StreamName: stream })))
+      .StreamDescriptionSummary.StreamARN;
+    const { Consumers } = await k.send(new sdk.ListStreamConsumersCommand({ StreamARN: arn }));
+    const listed = Consumers.map((x) => `${x.ConsumerName} ${x.ConsumerStatus}`);
+    assert.deepEqual(listed, [`sluice-${DELIVERY} ACTIVE`],
+      `consumers: expected [sluice-${DELIVERY} ACTIVE], seen ${JSON.stringify(listed)}`);
+    for (const m of [a, b]) {
+      const used = loggedLines([m.logPath],
+        'kinesis source reads through an enhanced fan-out consumer').map((l) => l.consumer_arn);
+      assert.deepEqual(used, [Consumers[0].ConsumerARN], `${m.label}: expected reading through ` +
+        `${Consumers[0].ConsumerARN}, seen ${JSON.stringify(used)}`);
+    }
+    const dl = await deliveryOf(b);
+    assert.equal(dl.records_spilled, 0, 'efo-b: records spilled');
+    await checkMetrics(b);
+    const sb = lastSrc;
+    const replays = loggedLines([b.logPath],
+      'replaying a batch planned by the partition\'s previous reader');
+    const tail = b.logText();
+    await stop(b, 'SIGTERM');
+    assert.equal(b.exitCode, 0, `efo-b's exit on SIGTERM: ${tail}`);
+
+    const objs = objects(out);
+    checkObjects(objs, book, N);
+    assert.ok(existsSync(join(out, stalled.key)), `expected efo-a's batch in flight at the kill ` +
+      `(${stalled.key}) written by its shard's next owner under the key efo-a planned; replays ` +
+      `logged by efo-b: ${JSON.stringify(replays.map((r) => `${r.shard} ${r.key}`))}`);
+    assert.deepEqual(['efo-a', 'efo-b'].flatMap((n) => filesUnder(join(work, n, 'errors'))), [],
+      'nothing in the error outputs');
+
+    const items = await leaseItems(d, table);
+    assert.deepEqual([...items.keys()].sort(), shardIds, 'the lease items: one per shard');
+    const problems = shardIds.flatMap((id) => leaseProblems(id, items.get(id), {
+      checkpoint: book.lastSeq.get(id), owners: ['edge-efo-b'],
+    }));
+    assert.deepEqual(problems, [], 'the lease items after every record is delivered');
+
+    t.diagnostic(`${N} records in ${objs.length} objects; efo-a (${aShards.join(',')}) killed ` +
+      `at record ${killedAtRecord} with ${stalled.key} in flight; efo-b took its leases ` +
+      `${tookAfter} ms after the kill (at record ${takenAtRecord}; ${afterTakeoverOfA} records ` +
+      `put to them after); replays: ` +
+      `${replays.map((r) => `${r.shard}:${r.records}`).join(' ') || 'none logged'}; leases taken ` +
+      `efo-b ${sb.leases_taken}; ${((Date.now() - began) / 1000).toFixed(1)} s`);
   });
