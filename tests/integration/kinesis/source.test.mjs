@@ -276,6 +276,52 @@ test('an edge de-aggregates KPL records read from kinesalite', { timeout: 60000 
   for (const w of want) assert.equal(seen.get(w), 1, w);
 });
 
+test('a first batch read from LATEST is replayed after a kill -9', { timeout: 60000 }, async () => {
+  // Its plan has no checkpoint before it: the restarted edge must read it again from its first
+  // record, not from LATEST again (which would skip it).
+  const endpoint = await startKinesalite();
+  const k = clients(endpoint, CREDS).h1;
+  await k.send(new sdk.CreateStreamCommand({ StreamName: 'late', ShardCount: 1 }));
+  await waitFor('the stream', async () => (await k.send(new sdk.DescribeStreamSummaryCommand(
+    { StreamName: 'late' }))).StreamDescriptionSummary.StreamStatus === 'ACTIVE');
+  await putNumbered(k, 'late', 0, 100, 3);  // before the edge: not to be delivered
+  const edgeDir = join(workDir(), 'edge-latest');
+  mkdirSync(join(edgeDir, 'objects'), { recursive: true });
+  // The sink is stalled from the start (./out is a file): the first batch is planned, not written.
+  writeFileSync(join(edgeDir, 'out'), 'not a directory\n');
+  const creds = { accessKeyId: 'a', secretAccessKey: 'b' };
+  const config = edgeConfig(endpoint, 'late', creds)
+    .replace('    buffer:', '    initial_position: latest\n    buffer:');
+  let edge = startDaemon(edgeDir, config);
+  // Its LATEST iterator is taken (a GetRecords answered) before the records it must deliver.
+  await waitFor('the edge at the stream\'s tip', async () => {
+    const sh = (await status(edge).catch(() => null))?.deliveries?.[0]?.source?.shards?.[0];
+    return sh !== undefined && sh.millis_behind_latest !== undefined;
+  }, 20000, 50);
+  await putNumbered(k, 'late', 100, 600, 3);
+  const stalled = await waitFor('a batch the stalled sink fails', () => {
+    const failed = logged(edgeDir, 'daemon.log', 'delivery attempt failed; retrying');
+    return failed.length > 0 ? failed[0] : null;
+  }, 30000, 50);
+  await stop(edge);  // kill -9
+  rmSync(join(edgeDir, 'out'));
+  symlinkSync(join(edgeDir, 'objects'), join(edgeDir, 'out'));
+  edge = startDaemon(edgeDir, config, { log: 'daemon-2.log' });
+  await waitFor('the planned batch delivered', () => {
+    if (edge.exitCode !== null) throw new Error('the edge exited: ' + edge.logText());
+    return countLines(edgeDir) >= 500;
+  }, 30000, 100);
+  await stop(edge, 'SIGTERM');
+  const replays = logged(edgeDir, 'daemon-2.log',
+    'replaying a batch planned by the partition\'s previous reader');
+  assert.ok(replays.some((r) => r.key === stalled.key),
+    `the stalled batch ${stalled.key} replayed (replays: ${replays.map((r) => r.key)})`);
+  const lines = objects(edgeDir).flatMap((o) => o.lines);
+  const want = [];
+  for (let j = 100; j < 600; j++) want.push(`rec=${j} key=k${j % 3}`);
+  assert.deepEqual([...lines].sort(), want.sort(), 'the records put after the edge started, once');
+});
+
 // The source's state of `edge`'s delivery, the lines delivered and the log's end: for failures.
 async function edgeState(edge, edgeDir, want) {
   const st = await status(edge).catch(() => null);
