@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { Agent } from 'node:http';
-import { waitFor } from '../daemons.mjs';
+import { freePort, startDaemon, waitFor } from '../daemons.mjs';
 
 let sdk;
 let smithy;
@@ -89,4 +89,28 @@ export async function failure(fn) {
 
 export function unique(prefix) {
   return `${prefix}-${process.pid}-${Math.floor(Math.random() * 1e9)}`;
+}
+
+// A central sluice daemon in `dir` serving `stream` (`shards` shards) through its Kinesis API, SigV4
+// with `credentials`, on a port of its own, with the plugins of `plugins`: {central, endpoint,
+// client}, `client` an SDK client (HTTP/1.1) once the API answers.
+export async function startCentral(dir, stream, shards, { credentials, plugins }) {
+  const apiPort = await freePort();
+  const central = startDaemon(dir, `data_dir: ./data
+admin: {listen: "127.0.0.1:0"}
+plugin_dirs: [${plugins}]
+broker:
+  api:
+    listen: 127.0.0.1:${apiPort}
+    auth:
+      - access_key_id: ${credentials.accessKeyId}
+        secret_access_key: ${credentials.secretAccessKey}
+streams:
+  - name: ${stream}
+    shards: ${shards}
+`);
+  const endpoint = `http://127.0.0.1:${apiPort}`;
+  const client = clients(endpoint, credentials).h1;
+  await streamAnswers(client, central, stream);
+  return { central, endpoint, client };
 }

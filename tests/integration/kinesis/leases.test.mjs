@@ -31,7 +31,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sdk, clients, streamAnswers } from './harness.mjs';
+import { sdk, clients, streamAnswers, startCentral as startCentralDaemon } from './harness.mjs';
 import {
   adminAddress, adminOf, filesUnder, freePort, killAll, loggedLines, startDaemon, stop, waitFor,
 } from '../daemons.mjs';
@@ -98,28 +98,11 @@ async function startServers() {
   return servers;
 }
 
-// A central sluice daemon in `dir` serving `stream` (`shards` shards) through its Kinesis API
-// (SigV4 with CREDS) on a port of its own, as in source.test.mjs: {central, endpoint, k}, `k` an
-// SDK client (HTTP/1.1) once the API answers.
+// A central sluice (harness.mjs) with CREDS: {central, endpoint, k}.
 async function startCentral(dir, stream, shards) {
-  const apiPort = await freePort();
-  const central = startDaemon(dir, `data_dir: ./data
-admin: {listen: "127.0.0.1:0"}
-plugin_dirs: [${plugins}]
-broker:
-  api:
-    listen: 127.0.0.1:${apiPort}
-    auth:
-      - access_key_id: ${CREDS.accessKeyId}
-        secret_access_key: ${CREDS.secretAccessKey}
-streams:
-  - name: ${stream}
-    shards: ${shards}
-`);
-  const endpoint = `http://127.0.0.1:${apiPort}`;
-  const k = clients(endpoint, CREDS).h1;
+  const { central, endpoint, client: k } = await startCentralDaemon(dir, stream, shards,
+    { credentials: CREDS, plugins });
   sdkClients.push(k);
-  await streamAnswers(k, central, stream);
   return { central, endpoint, k };
 }
 

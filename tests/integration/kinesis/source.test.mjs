@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { sdk, clients, streamAnswers } from './harness.mjs';
+import { sdk, clients, streamAnswers, startCentral as startCentralDaemon } from './harness.mjs';
 import {
   freePort, loggedLines, startDaemon, stop, waitFor, killAll, filesUnder, status,
 } from '../daemons.mjs';
@@ -104,27 +104,10 @@ function workDir() {
   return work;
 }
 
-// A central sluice daemon in `dir` with a stream of `shards` shards, its Kinesis API (SigV4 with
-// CREDS) on a port of its own: {central, endpoint, c}, `c` an SDK client (HTTP/1.1) once the
-// API answers.
+// A central sluice (harness.mjs) with CREDS: {central, endpoint, c}.
 async function startCentral(dir, stream, shards) {
-  const apiPort = await freePort();
-  const central = startDaemon(dir, `data_dir: ./data
-admin: {listen: "127.0.0.1:0"}
-plugin_dirs: [${plugins}]
-broker:
-  api:
-    listen: 127.0.0.1:${apiPort}
-    auth:
-      - access_key_id: ${CREDS.accessKeyId}
-        secret_access_key: ${CREDS.secretAccessKey}
-streams:
-  - name: ${stream}
-    shards: ${shards}
-`);
-  const endpoint = `http://127.0.0.1:${apiPort}`;
-  const c = clients(endpoint, CREDS).h1;
-  await streamAnswers(c, central, stream);
+  const { central, endpoint, client: c } = await startCentralDaemon(dir, stream, shards,
+    { credentials: CREDS, plugins });
   return { central, endpoint, c };
 }
 
