@@ -60,6 +60,14 @@ int Sample(const config::Config& cfg, const std::string& line, const std::string
     if (gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "localhost");
     RecordContext ctx{"/sample.log", 0, Clock::Real()->NowMs(), host};
     ProcessResult r = (*p)->Process(line, ctx);
+    if (r.dropped) {
+      std::string by;
+      for (const StepStats& st : (*p)->stats()) {
+        if (st.dropped > 0) by = st.name;
+      }
+      std::printf("%s: (dropped by step %s)\n", f.name.c_str(), by.c_str());
+      continue;
+    }
     std::printf("%s: %.*s%s\n", f.name.c_str(), static_cast<int>(r.data.size()), r.data.data(),
                 !r.unparsed         ? ""
                 : r.to_error_output ? "  (unparsed: to the error output)"

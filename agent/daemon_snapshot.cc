@@ -374,6 +374,16 @@ void AddMetrics(const Figures& f, std::vector<MetricSample>* out) {
         static_cast<double>(st.truncations));
     add("sluice_agent_parse_failures_total", "Records a processing step could not parse.",
         "counter", fl, static_cast<double>(st.parse_failures));
+    add("sluice_agent_dropped_records_total", "Records a processing step (grep) dropped.",
+        "counter", fl, static_cast<double>(st.records_dropped));
+    for (const StepStats& step : st.steps) {
+      add("sluice_agent_step_dropped_records_total",
+          "Records one processing step dropped (step: its position and kind).", "counter",
+          fl + "," + Label("step", step.name), static_cast<double>(step.dropped));
+      add("sluice_agent_step_failed_records_total",
+          "Records one processing step could not parse (step: its position and kind).", "counter",
+          fl + "," + Label("step", step.name), static_cast<double>(step.failed));
+    }
     add("sluice_agent_error_output_records_total",
         "Unparsed lines written to the source's error output.", "counter", fl,
         static_cast<double>(st.error_output_records));

@@ -87,6 +87,18 @@ struct KafkaSourceOptions {
 
 // `source: {type: kinesis, ...}`: a remote Kinesis data stream (AWS, another sluice, kinesalite),
 // every shard read by this instance with GetRecords.
+// A kinesis source's lease table (KinesisSourceOptions::lease_table). At namespace scope: a
+// nested struct with member initializers is not default-constructible for std::optional inside
+// its enclosing class (clang).
+struct KinesisLeaseTableOptions {
+  std::string endpoint;   // DynamoDB's base URL; empty: AWS's for the region
+  std::string table;      // created when absent
+  std::string worker_id;  // empty: the host name and a random suffix
+  // A lease not renewed for this long may be taken (KCL's failoverTimeMillis); leases are
+  // renewed every third of it.
+  std::chrono::milliseconds failover_time{10000};
+};
+
 struct KinesisSourceOptions {
   std::string endpoint;  // base URL: https://kinesis.us-east-1.amazonaws.com
   std::string region = "us-east-1";
@@ -102,15 +114,7 @@ struct KinesisSourceOptions {
   std::string consumer_name;  // the registered consumer; empty: "sluice-<delivery>"
   // Shards shared with other instances through a KCL lease table in DynamoDB (kinesis_leases.h),
   // with the source's region and credentials. Absent: this instance reads every shard.
-  struct LeaseTable {
-    std::string endpoint;   // DynamoDB's base URL; empty: AWS's for the region
-    std::string table;      // created when absent
-    std::string worker_id;  // empty: the host name and a random suffix
-    // A lease not renewed for this long may be taken (KCL's failoverTimeMillis); leases are
-    // renewed every third of it.
-    std::chrono::milliseconds failover_time{10000};
-  };
-  std::optional<LeaseTable> lease_table;
+  std::optional<KinesisLeaseTableOptions> lease_table;
 };
 
 struct DeliveryOptions {

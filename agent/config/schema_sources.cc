@@ -184,6 +184,36 @@ constexpr Field kAddMetadataFields[] = {
 };
 constexpr Section kAddMetadataSection{kAddMetadataFields, BEGIN_STEP(kAddMetadata)};
 
+constexpr Field kJsonFields[] = {
+    kOnUnparsed,
+};
+constexpr Section kJsonSection{kJsonFields, BEGIN_STEP(kJson)};
+
+constexpr Field kGrepFields[] = {
+    {.key = "regex",
+     .required = true,
+     .doc = "PCRE2 pattern the field (or the record) must match somewhere (anchor with ^ and $).",
+     .set = SET(int n = 0; RETURN_IF_ERROR(CheckRegex(v.text, &n)); c.step->pattern = v.text)},
+    {.key = "field",
+     .doc = "The field to match, a dotted path into a JSON record (after json or log_to_json): "
+            "\"path\", \"request.uri\"; its string, number or true/false. A record without it "
+            "does not match. Unset: the whole record.",
+     .set = SET(if (v.text.empty() || v.text.front() == '.' || v.text.back() == '.' ||
+                    v.text.find("..") != std::string::npos) return Refuse("\"" + v.text +
+                                                                          "\" is not a dotted "
+                                                                          "path of field names");
+                c.step->field = v.text)},
+    {.key = "mode",
+     .type = Type::kEnum,
+     .default_text = "keep",
+     .choices = "keep|drop",
+     .doc = "keep: only matching records go on (as Fluent Bit's Regex); drop: matching records "
+            "are dropped (as its Exclude). Dropped records are counted, and their bytes count as "
+            "read for the checkpoint.",
+     .set = SET(c.step->drop = v.text == "drop")},
+};
+constexpr Section kGrepSection{kGrepFields, BEGIN_STEP(kGrep)};
+
 constexpr Field kProcessingVariants[] = {
     {.key = "single_line",
      .type = Type::kObject,
@@ -201,6 +231,14 @@ constexpr Field kProcessingVariants[] = {
      .type = Type::kObject,
      .doc = "Wrap the record with metadata (host, file, offset, timestamp, fields).",
      .section = &kAddMetadataSection},
+    {.key = "json",
+     .type = Type::kObject,
+     .doc = "Take a JSON object line as the record: the steps after it see its fields.",
+     .section = &kJsonSection},
+    {.key = "grep",
+     .type = Type::kObject,
+     .doc = "Keep or drop records by a field (or the record) matching a pattern.",
+     .section = &kGrepSection},
 };
 constexpr Section kProcessingSection{kProcessingVariants};
 
@@ -259,7 +297,8 @@ constexpr Field kSourceFields[] = {
      .set = SET(c.flow->truncated_record_terminator = v.text)},
     {.key = "processing",
      .type = Type::kVariantList,
-     .doc = "Ordered processing steps: single_line, csv_to_json, log_to_json, add_metadata.",
+     .doc = "Ordered processing steps: single_line, csv_to_json, log_to_json, add_metadata, json, "
+            "grep (see docs/processing.md).",
      .section = &kProcessingSection},
     {.key = "errors",
      .type = Type::kObject,

@@ -292,6 +292,7 @@ FlowStats Flow::stats() const {
   s.files_tracked = files_.size();
   s.files_open = static_cast<uint64_t>(open_count_);
   s.partition_key_fallbacks = keyer_->fallbacks();
+  if (processor_) s.steps = processor_->stats();
   s.bytes_behind = 0;
   s.records_truncated = 0;
   for (const auto& [serial, f] : files_) {

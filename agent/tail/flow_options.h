@@ -14,7 +14,7 @@ enum class InitialPosition { kStartOfFile, kEndOfFile };
 enum class PartitionKeyKind { kRandom, kDeterministic, kFile, kField, kRegex };
 
 struct ProcessingStep {
-  enum class Kind { kSingleLine, kCsvToJson, kLogToJson, kAddMetadata };
+  enum class Kind { kSingleLine, kCsvToJson, kLogToJson, kAddMetadata, kJson, kGrep };
   Kind kind = Kind::kSingleLine;
   // single_line: put between the joined lines (Kinesis Agent joins with none)
   std::string separator;
@@ -27,6 +27,12 @@ struct ProcessingStep {
   // add_metadata
   bool add_host = false, add_file = false, add_offset = false, add_timestamp = false;
   std::map<std::string, std::string> static_fields;
+  // grep: keep (or, `drop`, drop) the records whose field (a dotted path into a JSON record;
+  // empty: the whole record) matches `pattern` (PCRE2). A record without the field does not
+  // match.
+  std::string field;
+  std::string pattern;
+  bool drop = false;
   // What to do with a line that does not parse: pass it through unparsed (default) or send it to
   // the error output.
   bool unparsed_to_error_output = false;

@@ -144,7 +144,10 @@ void Flow::AddRecord(File* f, std::string_view data, uint64_t begin, uint64_t en
     RecordContext ctx{f->display_path, begin, clock_->NowMs(), host_};
     ProcessResult r = processor_->Process(data, ctx);
     out = r.data;
-    if (r.unparsed) {
+    if (r.dropped) {
+      ++stats_.records_dropped;
+      skip = true;  // nothing to put; its end still moves the checkpoint
+    } else if (r.unparsed) {
       ++stats_.parse_failures;
       if (r.to_error_output) {
         if (error_records_ == 0) {

@@ -3,8 +3,17 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace sluice::agent {
+
+// One processing step's counts.
+struct StepStats {
+  std::string name;      // "2:grep": its position in `processing` (from 1) and its kind
+  uint64_t dropped = 0;  // records it dropped
+  uint64_t failed = 0;   // records it could not parse
+};
 
 struct FlowStats {
   uint64_t files_tracked = 0;          // files known (open or idle-closed)
@@ -26,6 +35,8 @@ struct FlowStats {
   uint64_t checkpoint_writes = 0;
   uint64_t checkpoint_errors = 0;
   uint64_t partition_key_fallbacks = 0;
+  uint64_t records_dropped = 0;  // records a processing step (grep) dropped
+  std::vector<StepStats> steps;  // per processing step
 };
 
 }  // namespace sluice::agent

@@ -1,13 +1,104 @@
 #include "agent/tail/processor.h"
 
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+
+#include <algorithm>
+
 #include "agent/tail/log_formats.h"
+#include "core/json.h"
 
 namespace sluice::agent {
+namespace {
+
+const char* KindName(ProcessingStep::Kind k) {
+  switch (k) {
+    case ProcessingStep::Kind::kSingleLine:
+      return "single_line";
+    case ProcessingStep::Kind::kCsvToJson:
+      return "csv_to_json";
+    case ProcessingStep::Kind::kLogToJson:
+      return "log_to_json";
+    case ProcessingStep::Kind::kAddMetadata:
+      return "add_metadata";
+    case ProcessingStep::Kind::kJson:
+      return "json";
+    case ProcessingStep::Kind::kGrep:
+      return "grep";
+  }
+  return "?";
+}
+
+// The text of one value of a JSON object, found by a path of member names, read in one pass
+// without building a document: a string's text (unescaped), a number's as written, true/false.
+// Stops reading once found. null, objects and arrays are not values here.
+class FieldFinder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, FieldFinder> {
+ public:
+  explicit FieldFinder(const std::vector<std::string>& path) : path_(path) {}
+  bool found() const { return found_; }
+  const std::string& value() const { return value_; }
+
+  bool Key(const char* s, rapidjson::SizeType n, bool) {
+    pending_ = static_cast<size_t>(matched_) < path_.size() && level_ == matched_ + 1 &&
+               arrays_ == 0 && std::string_view(s, n) == path_[static_cast<size_t>(matched_)];
+    return true;
+  }
+  bool StartObject() {
+    // The object named by the path so far; not when the path ends here (an object is no value).
+    if (pending_ && static_cast<size_t>(matched_) + 1 < path_.size()) ++matched_;
+    pending_ = false;
+    ++level_;
+    return true;
+  }
+  bool EndObject(rapidjson::SizeType) {
+    // Inside the object of depth `level_` at most level_ - 1 names of the path are matched
+    // (none in the record's own object): leaving a matched object unmatches its name.
+    --level_;
+    if (matched_ > level_ - 1) matched_ = std::max(level_ - 1, 0);
+    return true;
+  }
+  bool StartArray() {
+    pending_ = false;
+    ++arrays_;
+    return true;
+  }
+  bool EndArray(rapidjson::SizeType) {
+    --arrays_;
+    return true;
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool) { return Scalar(std::string_view(s, n)); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
+    return Scalar(std::string_view(s, n));
+  }
+  bool Bool(bool b) { return Scalar(b ? "true" : "false"); }
+  bool Default() {  // null
+    pending_ = false;
+    return true;
+  }
+
+ private:
+  bool Scalar(std::string_view v) {
+    if (!pending_) return true;
+    pending_ = false;
+    if (static_cast<size_t>(matched_) + 1 != path_.size()) return true;  // the path goes deeper
+    value_.assign(v);
+    found_ = true;
+    return false;  // stop: found
+  }
+
+  const std::vector<std::string>& path_;
+  int level_ = 0, matched_ = 0, arrays_ = 0;
+  bool pending_ = false, found_ = false;
+  std::string value_;
+};
+
+}  // namespace
 
 struct Processor::Step {
   ProcessingStep opt;
-  std::unique_ptr<Regex> re;        // log_to_json
+  std::unique_ptr<Regex> re;        // log_to_json, grep
   std::vector<std::string> fields;  // log_to_json: one name per capture group
+  std::vector<std::string> path;    // grep: the field's path
 };
 
 Processor::~Processor() = default;
@@ -21,7 +112,24 @@ Result<std::unique_ptr<Processor>> Processor::Create(const std::vector<Processin
     switch (steps[i].kind) {
       case ProcessingStep::Kind::kSingleLine:
       case ProcessingStep::Kind::kAddMetadata:
+      case ProcessingStep::Kind::kJson:
         break;
+      case ProcessingStep::Kind::kGrep: {
+        auto re = Regex::Compile(steps[i].pattern);
+        if (!re.ok()) return re.status().Annotate(where + ": grep pattern");
+        step->re = std::move(*re);
+        for (size_t at = 0; !steps[i].field.empty() && at <= steps[i].field.size();) {
+          size_t dot = steps[i].field.find('.', at);
+          if (dot == std::string::npos) dot = steps[i].field.size();
+          if (dot == at) {
+            return InvalidArgument(where + ": grep field \"" + steps[i].field +
+                                   "\" has an empty name between dots");
+          }
+          step->path.push_back(steps[i].field.substr(at, dot - at));
+          at = dot + 1;
+        }
+        break;
+      }
       case ProcessingStep::Kind::kCsvToJson:
         if (steps[i].field_names.empty()) {
           return InvalidArgument(where + ": csv_to_json needs field_names");
@@ -70,6 +178,7 @@ Result<std::unique_ptr<Processor>> Processor::Create(const std::vector<Processin
         break;
       }
     }
+    p->stats_.push_back({std::to_string(i + 1) + ":" + KindName(steps[i].kind), 0, 0});
     p->steps_.push_back(std::move(step));
   }
   return p;
@@ -80,16 +189,27 @@ ProcessResult Processor::Process(std::string_view record, const RecordContext& c
   std::string_view cur = record;
   bool json = false;
   int idx = 0;
-  for (auto& step : steps_) {
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    Step& step = *steps_[i];
+    if (step.opt.kind == ProcessingStep::Kind::kGrep) {
+      if (GrepMatches(step, cur, json) == step.opt.drop) {
+        stats_[i].dropped++;
+        r.dropped = true;
+        r.data = {};
+        return r;
+      }
+      continue;
+    }
     std::string* out = &buf_[idx];
     out->clear();
-    if (Apply(*step, cur, json, ctx, out)) {
+    if (Apply(step, cur, json, ctx, out)) {
       cur = *out;
       idx ^= 1;
-      if (step->opt.kind != ProcessingStep::Kind::kSingleLine) json = true;
+      if (step.opt.kind != ProcessingStep::Kind::kSingleLine) json = true;
     } else {
+      stats_[i].failed++;
       r.unparsed = true;
-      r.to_error_output |= step->opt.unparsed_to_error_output;
+      r.to_error_output |= step.opt.unparsed_to_error_output;
     }
   }
   r.data = cur;
@@ -127,8 +247,43 @@ bool Processor::Apply(Step& step, std::string_view in, bool in_json, const Recor
     case ProcessingStep::Kind::kAddMetadata:
       AddMetadata(step, in, in_json, ctx, out);
       return true;
+    case ProcessingStep::Kind::kJson: {
+      // A JSON object, taken as the record as it is (surrounding blanks trimmed): the steps
+      // after it see its fields. Checked in one pass, without building a document.
+      while (!in.empty() && (in.front() == ' ' || in.front() == '\t')) in.remove_prefix(1);
+      while (!in.empty() && (in.back() == ' ' || in.back() == '\t' || in.back() == '\r')) {
+        in.remove_suffix(1);
+      }
+      if (in.empty() || in.front() != '{') return false;
+      // Recursive parsing (faster than iterative) is safe: the depth limit stops it first.
+      rapidjson::BaseReaderHandler<> ignore;
+      DepthLimitedHandler<rapidjson::BaseReaderHandler<>> limited(&ignore, kMaxJsonDepth);
+      rapidjson::MemoryStream ms(in.data(), in.size());
+      rapidjson::Reader reader;
+      if (reader.Parse<rapidjson::kParseStopWhenDoneFlag>(ms, limited).IsError()) return false;
+      // Nothing but blanks after the object.
+      for (size_t i = ms.Tell(); i < in.size(); ++i) {
+        if (in[i] != ' ' && in[i] != '\t') return false;
+      }
+      out->assign(in);
+      return true;
+    }
+    case ProcessingStep::Kind::kGrep:
+      break;  // Process decides
   }
   return false;
+}
+
+bool Processor::GrepMatches(Step& step, std::string_view in, bool in_json) {
+  if (step.path.empty()) return step.re->Matches(in);
+  // A field of a JSON record; one that is not JSON (yet) has none.
+  if (!in_json && (in.empty() || in.front() != '{')) return false;
+  FieldFinder finder(step.path);
+  DepthLimitedHandler<FieldFinder> limited(&finder, kMaxJsonDepth);
+  rapidjson::MemoryStream ms(in.data(), in.size());
+  rapidjson::Reader reader;
+  reader.Parse<rapidjson::kParseNumbersAsStringsFlag>(ms, limited);
+  return finder.found() && step.re->Matches(finder.value());
 }
 
 bool Processor::LogToJson(Step& step, std::string_view in, std::string* out) {

@@ -1,5 +1,6 @@
 // Processor: the `processing:` steps of a flow, applied in order to each record: single_line,
-// csv_to_json, log_to_json (built-in formats or a custom PCRE2 pattern), add_metadata.
+// csv_to_json, log_to_json (built-in formats or a custom PCRE2 pattern), add_metadata, json (a
+// JSON object line taken as the record), grep (keep or drop by a field matching a pattern).
 //
 // A step that cannot parse a record leaves it as it was; the outcome says so and the caller
 // counts it (and sends it to the error output when the step asks for that). JSON is written with
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "agent/tail/flow_options.h"
+#include "agent/tail/flow_stats.h"
 #include "agent/tail/json_text.h"
 #include "agent/tail/regex.h"
 #include "core/status.h"
@@ -33,6 +35,7 @@ struct ProcessResult {
   std::string_view data;
   bool unparsed = false;         // some step could not parse the record
   bool to_error_output = false;  // ...and that step sends such records to the error output
+  bool dropped = false;          // a step (grep) dropped it: nothing to put
 };
 
 class Processor final {
@@ -43,6 +46,7 @@ class Processor final {
 
   bool empty() const { return steps_.empty(); }
   ProcessResult Process(std::string_view record, const RecordContext& ctx);
+  const std::vector<StepStats>& stats() const { return stats_; }
 
  private:
   struct Step;
@@ -54,7 +58,11 @@ class Processor final {
   void AddMetadata(const Step& step, std::string_view in, bool in_json, const RecordContext& ctx,
                    std::string* out);
 
+  // grep: whether the record matches (its field, or itself, against the pattern).
+  bool GrepMatches(Step& step, std::string_view in, bool in_json);
+
   std::vector<std::unique_ptr<Step>> steps_;
+  std::vector<StepStats> stats_;
   std::string buf_[2];
   std::string scratch_;
   std::vector<std::string_view> groups_;

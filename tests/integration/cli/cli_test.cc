@@ -367,6 +367,23 @@ TEST_F(CliTest, CheckSampleShowsWhatTheStepsMakeOfALine) {
   EXPECT_NE(o.out.find("(unparsed: passed through)"), std::string::npos) << o.out;
   EXPECT_EQ(RunToEnd({"check", "-c", p.string(), "--sample", "x", "--source", "nope"}).exit_code,
             1);
+  // A record a grep step drops says which step dropped it.
+  p = Write("grep.yaml",
+            "data_dir: ./d\n"
+            "streams: [{name: s}]\n"
+            "sources:\n"
+            "  - name: app\n"
+            "    paths: [x]\n"
+            "    stream: s\n"
+            "    processing:\n"
+            "      - json: {}\n"
+            "      - grep: {field: path, regex: '^/health', mode: drop}\n",
+            kPrivate);
+  o = RunToEnd({"check", "-c", p.string(), "--sample", R"({"path":"/health"})"});
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_EQ(o.out, "app: (dropped by step 2:grep)\n");
+  o = RunToEnd({"check", "-c", p.string(), "--sample", R"({"path":"/api"})"});
+  EXPECT_EQ(o.out, "app: {\"path\":\"/api\"}\n");
 }
 
 TEST_F(CliTest, RunStopsCleanlyOnSigtermAndSigint) {

@@ -285,3 +285,159 @@ TEST(PartitionKeyTest, EachKind) {
 
 }  // namespace
 }  // namespace sluice::agent
+
+namespace sluice::agent {
+namespace {
+
+ProcessingStep JsonStep() {
+  ProcessingStep s;
+  s.kind = ProcessingStep::Kind::kJson;
+  return s;
+}
+
+ProcessingStep Grep(std::string field, std::string pattern, bool drop) {
+  ProcessingStep s;
+  s.kind = ProcessingStep::Kind::kGrep;
+  s.field = std::move(field);
+  s.pattern = std::move(pattern);
+  s.drop = drop;
+  return s;
+}
+
+TEST(ProcessorTest, JsonTakesAnObjectLineAndRefusesTheRest) {
+  auto p = Make({JsonStep()});
+  struct Case {
+    std::string in, out;
+    bool unparsed;
+  };
+  const Case cases[] = {
+      {R"({"a":1,"b":{"c":"x"}})", R"({"a":1,"b":{"c":"x"}})", false},
+      {"  {\"a\": [1, 2]} \r", R"({"a": [1, 2]})", false},
+      {R"({"a":1} trailing)", R"({"a":1} trailing)", true},
+      {R"([1,2])", R"([1,2])", true},
+      {R"({"a":)", R"({"a":)", true},
+      {"plain text", "plain text", true},
+      {"", "", true},
+  };
+  for (const Case& c : cases) {
+    auto r = p->Process(c.in, {});
+    EXPECT_EQ(r.unparsed, c.unparsed) << c.in;
+    EXPECT_EQ(r.data, c.out) << c.in;
+    EXPECT_FALSE(r.dropped);
+  }
+  EXPECT_EQ(p->stats()[0].name, "1:json");
+  EXPECT_EQ(p->stats()[0].failed, 5u);
+}
+
+TEST(ProcessorTest, JsonThenAddMetadataMergesFields) {
+  ProcessingStep meta;
+  meta.kind = ProcessingStep::Kind::kAddMetadata;
+  meta.static_fields["env"] = "prod";
+  auto p = Make({JsonStep(), meta});
+  auto r = p->Process(R"({"msg":"hi"})", {});
+  ASSERT_FALSE(r.unparsed);
+  auto d = Parse(r.data);
+  // The record's own fields stay fields: the line is not embedded as an escaped string.
+  ASSERT_TRUE(d.IsObject()) << r.data;
+  bool found_msg = false;
+  for (auto it = d.MemberBegin(); it != d.MemberEnd(); ++it) {
+    if (it->value.IsObject() && it->value.HasMember("msg")) found_msg = true;
+    if (std::string_view(it->name.GetString()) == "msg") found_msg = true;
+  }
+  EXPECT_TRUE(found_msg) << r.data;
+  EXPECT_EQ(r.data.find("\\\""), std::string_view::npos) << r.data;
+}
+
+TEST(ProcessorTest, GrepKeepsOrDropsByFieldOrRecord) {
+  struct Case {
+    ProcessingStep step;
+    std::string in;
+    bool dropped;
+  };
+  const Case cases[] = {
+      // keep: only matching records go on
+      {Grep("path", "^/api/", false), R"({"path":"/api/v1","code":200})", false},
+      {Grep("path", "^/api/", false), R"({"path":"/health","code":200})", true},
+      {Grep("path", "^/api/", false), R"({"code":200})", true},  // no such field
+      // drop: matching records are dropped
+      {Grep("path", "^/health", true), R"({"path":"/health"})", true},
+      {Grep("path", "^/health", true), R"({"path":"/api"})", false},
+      {Grep("path", "^/health", true), R"({"other":"/health"})", false},
+      // nested paths, numbers and booleans as written, escapes undone
+      {Grep("req.code", "^5\\d\\d$", true), R"({"req":{"code":503}})", true},
+      {Grep("req.code", "^5\\d\\d$", true), R"({"req":{"code":200}})", false},
+      {Grep("req.ok", "^false$", true), R"({"req":{"ok":false}})", true},
+      {Grep("msg", "a\"b", false), R"({"msg":"a\"b"})", false},
+      // a field of the same name elsewhere is not the one named
+      {Grep("req.code", "^5", true), R"({"code":500,"req":{"x":1}})", false},
+      {Grep("req.code", "^5", true), R"({"req":{"sub":{"code":500}}})", false},
+      {Grep("req.code", "^5", true), R"({"req":[{"code":500}]})", false},
+      {Grep("code", "^5", true), R"({"a":{"code":200},"code":500})", true},
+      // null, objects and arrays are not values
+      {Grep("req", ".", false), R"({"req":{"a":1}})", true},
+      {Grep("req", ".", false), R"({"req":null})", true},
+      // the path ends at an object: its members are not the field's
+      {Grep("req", "^1$", false), R"({"req":{"req":1}})", true},
+      {Grep("a.b", "^1$", false), R"({"a":{"b":{"b":1}},"x":2})", true},
+      {Grep("a.b", "^2$", false), R"({"a":{"b":{"c":1}},"b":2})", true},
+      {Grep("a.b", "^5$", false), R"({"a":{"x":1},"b":{"b":5}})", true},
+      {Grep("a.b", "^5$", false), R"({"a":{"x":{"y":1},"b":5}})", false},
+      // no field: the whole record
+      {Grep("", "GET /health", true), R"(127.0.0.1 - - "GET /health HTTP/1.1" 200)", true},
+      {Grep("", "GET /health", true), R"(127.0.0.1 - - "GET /api HTTP/1.1" 200)", false},
+      // a field of a record that is not JSON: none
+      {Grep("path", ".", false), "plain text", true},
+  };
+  for (const Case& c : cases) {
+    auto p = Make({c.step});
+    auto r = p->Process(c.in, {});
+    EXPECT_EQ(r.dropped, c.dropped) << c.step.field << " ~ " << c.step.pattern << " on " << c.in;
+    EXPECT_EQ(p->stats()[0].dropped, c.dropped ? 1u : 0u);
+    if (!c.dropped) {
+      EXPECT_EQ(r.data, c.in);
+    }
+  }
+}
+
+TEST(ProcessorTest, GrepAfterJsonAndAfterLogToJson) {
+  // The nginx access line parsed, health checks dropped; the steps' counts say so.
+  auto p = Make({LogStep("combined_apache"), Grep("request", "^GET /health", true)});
+  auto r = p->Process(
+      R"(10.0.0.1 - - [28/Jul/2006:10:27:10 -0300] "GET /health HTTP/1.1" 200 2 "-" "kube-probe")",
+      {});
+  EXPECT_TRUE(r.dropped);
+  r = p->Process(
+      R"(10.0.0.1 - - [28/Jul/2006:10:27:10 -0300] "GET /api HTTP/1.1" 200 2 "-" "curl")", {});
+  EXPECT_FALSE(r.dropped);
+  EXPECT_FALSE(r.unparsed);
+  EXPECT_EQ(Field(Parse(r.data), "request"), "GET /api HTTP/1.1");
+  ASSERT_EQ(p->stats().size(), 2u);
+  EXPECT_EQ(p->stats()[1].name, "2:grep");
+  EXPECT_EQ(p->stats()[1].dropped, 1u);
+  EXPECT_EQ(p->stats()[0].failed, 0u);
+}
+
+TEST(ProcessorTest, DeepNestingIsRefusedNotACrash) {
+  // A hostile line: 200,000 nested objects. json refuses it; grep finds no field in it.
+  std::string deep;
+  for (int i = 0; i < 200000; ++i) deep += "{\"a\":";
+  deep += "1";
+  for (int i = 0; i < 200000; ++i) deep += "}";
+  auto p = Make({JsonStep()});
+  EXPECT_TRUE(p->Process(deep, {}).unparsed);
+  auto g = Make({Grep("a.a", ".", false)});
+  EXPECT_TRUE(g->Process(deep, {}).dropped);
+}
+
+TEST(ProcessorTest, GrepErrorsNameTheStep) {
+  auto bad = Processor::Create({JsonStep(), Grep("a", "(", false)});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("processing[1]: grep pattern"), std::string::npos)
+      << bad.status().message();
+  bad = Processor::Create({Grep("a..b", "x", false)});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("empty name"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::agent

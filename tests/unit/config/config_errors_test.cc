@@ -130,7 +130,7 @@ const BadCase kBadCases[] = {
     {"UnknownStepDidYouMean",
      HEAD "sources: [{name: f, paths: [x], stream: app-logs, processing: [single_lines]}]\n",
      "sluice.yaml:3:64: sources[0].processing[0]: unknown step 'single_lines' (did you mean "
-     "'single_line'?); steps are single_line, csv_to_json, log_to_json, add_metadata"},
+     "'single_line'?); steps are single_line, csv_to_json, log_to_json, add_metadata, json, grep"},
     {"BareStepMissingItsOptions",
      HEAD "sources: [{name: f, paths: [x], stream: app-logs, processing: [csv_to_json]}]\n",
      "sluice.yaml:3:64: sources[0].processing[0].csv_to_json.field_names: required key is "
@@ -217,6 +217,20 @@ const BadCase kBadCases[] = {
           "  endpoint: 'http://h:1', lease_table: {table: tbl, failover_time: 100ms}}}]\n",
      "sluice.yaml:4:68: deliveries[0].source.lease_table.failover_time: \"100ms\" is out of "
      "range 1s..10m"},
+    {"GrepWithoutRegex",
+     HEAD
+     "sources: [{name: a, paths: [/x], stream: app-logs, processing: [grep: {field: path}]}]\n",
+     "sluice.yaml:3:71: sources[0].processing[0].grep.regex: required key is missing"},
+    {"GrepBadPattern",
+     HEAD
+     "sources: [{name: a, paths: [/x], stream: app-logs, processing: [grep: {regex: '(a'}]}]\n",
+     "sluice.yaml:3:79: sources[0].processing[0].grep.regex: \"(a\" is not a valid regular "
+     "expression: missing closing parenthesis at offset 2"},
+    {"GrepBadField",
+     HEAD "sources: [{name: a, paths: [/x], stream: app-logs, processing: [grep: {regex: x, "
+          "field: a..b}]}]\n",
+     "sluice.yaml:3:89: sources[0].processing[0].grep.field: \"a..b\" is not a dotted path of "
+     "field names"},
     {"KinesisConsumerNameWithoutEfo",
      HEAD "deliveries: [{name: a, sink: {type: file}, source: {type: kinesis, stream: s,\n"
           "  endpoint: 'http://h:1', consumer_name: fanout}}]\n",
