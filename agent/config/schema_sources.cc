@@ -189,6 +189,11 @@ constexpr Field kJsonFields[] = {
 };
 constexpr Section kJsonSection{kJsonFields, BEGIN_STEP(kJson)};
 
+constexpr Field kLogfmtFields[] = {
+    kOnUnparsed,
+};
+constexpr Section kLogfmtSection{kLogfmtFields, BEGIN_STEP(kLogfmt)};
+
 constexpr Field kGrepFields[] = {
     {.key = "regex",
      .required = true,
@@ -239,6 +244,10 @@ constexpr Field kProcessingVariants[] = {
      .type = Type::kObject,
      .doc = "Keep or drop records by a field (or the record) matching a pattern.",
      .section = &kGrepSection},
+    {.key = "logfmt",
+     .type = Type::kObject,
+     .doc = "Parse key=value pairs (logfmt) into a JSON object.",
+     .section = &kLogfmtSection},
 };
 constexpr Section kProcessingSection{kProcessingVariants};
 
@@ -298,7 +307,7 @@ constexpr Field kSourceFields[] = {
     {.key = "processing",
      .type = Type::kVariantList,
      .doc = "Ordered processing steps: single_line, csv_to_json, log_to_json, add_metadata, json, "
-            "grep (see docs/processing.md).",
+            "grep, logfmt (see docs/configuration.md, processing steps).",
      .section = &kProcessingSection},
     {.key = "errors",
      .type = Type::kObject,

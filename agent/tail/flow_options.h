@@ -14,7 +14,7 @@ enum class InitialPosition { kStartOfFile, kEndOfFile };
 enum class PartitionKeyKind { kRandom, kDeterministic, kFile, kField, kRegex };
 
 struct ProcessingStep {
-  enum class Kind { kSingleLine, kCsvToJson, kLogToJson, kAddMetadata, kJson, kGrep };
+  enum class Kind { kSingleLine, kCsvToJson, kLogToJson, kAddMetadata, kJson, kGrep, kLogfmt };
   Kind kind = Kind::kSingleLine;
   // single_line: put between the joined lines (Kinesis Agent joins with none)
   std::string separator;

@@ -25,6 +25,8 @@ const char* KindName(ProcessingStep::Kind k) {
       return "json";
     case ProcessingStep::Kind::kGrep:
       return "grep";
+    case ProcessingStep::Kind::kLogfmt:
+      return "logfmt";
   }
   return "?";
 }
@@ -113,6 +115,7 @@ Result<std::unique_ptr<Processor>> Processor::Create(const std::vector<Processin
       case ProcessingStep::Kind::kSingleLine:
       case ProcessingStep::Kind::kAddMetadata:
       case ProcessingStep::Kind::kJson:
+      case ProcessingStep::Kind::kLogfmt:
         break;
       case ProcessingStep::Kind::kGrep: {
         auto re = Regex::Compile(steps[i].pattern);
@@ -270,6 +273,8 @@ bool Processor::Apply(Step& step, std::string_view in, bool in_json, const Recor
     }
     case ProcessingStep::Kind::kGrep:
       break;  // Process decides
+    case ProcessingStep::Kind::kLogfmt:
+      return LogfmtToJson(in, out);
   }
   return false;
 }
@@ -298,6 +303,63 @@ bool Processor::LogToJson(Step& step, std::string_view in, std::string* out) {
   }
   w.EndObject();
   return true;
+}
+
+bool Processor::LogfmtToJson(std::string_view in, std::string* out) {
+  // key=value pairs apart by blanks; a value is bare (up to the next blank) or double-quoted
+  // with \" \\ \n \t \r escapes; a key alone is true; `key=` is "". Values are strings, as
+  // log_to_json's. A line with no pair, a quote left open or a key that is not printable UTF-8
+  // without '=' and '"' does not parse.
+  StringOutput os(out);
+  JsonWriter w(os);
+  w.StartObject();
+  size_t i = 0, pairs = 0;
+  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
+  while (true) {
+    while (i < in.size() && blank(in[i])) ++i;
+    if (i >= in.size()) break;
+    const size_t k0 = i;
+    while (i < in.size() && !blank(in[i]) && in[i] != '=' && in[i] != '"') ++i;
+    std::string_view key = in.substr(k0, i - k0);
+    if (key.empty() || !IsValidUtf8(key)) return false;
+    for (char c : key) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+    }
+    w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+    ++pairs;
+    if (i >= in.size() || in[i] != '=') {
+      if (i < in.size() && in[i] == '"') return false;  // a quote inside a key
+      w.Bool(true);
+      continue;
+    }
+    ++i;  // '='
+    if (i < in.size() && in[i] == '"') {
+      ++i;
+      unquoted_.clear();
+      bool closed = false;
+      while (i < in.size()) {
+        char c = in[i++];
+        if (c == '"') {
+          closed = true;
+          break;
+        }
+        if (c == '\\' && i < in.size()) {
+          char e = in[i++];
+          unquoted_.push_back(e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e);
+          continue;
+        }
+        unquoted_.push_back(c);
+      }
+      if (!closed) return false;
+      WriteString(&w, unquoted_, &scratch_);
+    } else {
+      const size_t v0 = i;
+      while (i < in.size() && !blank(in[i])) ++i;
+      WriteString(&w, in.substr(v0, i - v0), &scratch_);
+    }
+  }
+  w.EndObject();
+  return pairs > 0;
 }
 
 bool Processor::CsvToJson(const Step& step, std::string_view in, std::string* out) {

@@ -1,6 +1,7 @@
 // Processor: the `processing:` steps of a flow, applied in order to each record: single_line,
 // csv_to_json, log_to_json (built-in formats or a custom PCRE2 pattern), add_metadata, json (a
-// JSON object line taken as the record), grep (keep or drop by a field matching a pattern).
+// JSON object line taken as the record), grep (keep or drop by a field matching a pattern),
+// logfmt (key=value pairs into a JSON object).
 //
 // A step that cannot parse a record leaves it as it was; the outcome says so and the caller
 // counts it (and sends it to the error output when the step asks for that). JSON is written with
@@ -55,6 +56,7 @@ class Processor final {
              std::string* out);
   bool LogToJson(Step& step, std::string_view in, std::string* out);
   bool CsvToJson(const Step& step, std::string_view in, std::string* out);
+  bool LogfmtToJson(std::string_view in, std::string* out);
   void AddMetadata(const Step& step, std::string_view in, bool in_json, const RecordContext& ctx,
                    std::string* out);
 
@@ -65,6 +67,7 @@ class Processor final {
   std::vector<StepStats> stats_;
   std::string buf_[2];
   std::string scratch_;
+  std::string unquoted_;  // logfmt: a quoted value, unescaped
   std::vector<std::string_view> groups_;
   std::vector<std::string> csv_fields_;
 };

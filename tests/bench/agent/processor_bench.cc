@@ -125,6 +125,29 @@ void BM_LogToJsonThenGrep(benchmark::State& state) {
 }
 BENCHMARK(BM_LogToJsonThenGrep);
 
+std::vector<std::string> LogfmtLines() {
+  std::vector<std::string> out;
+  for (int i = 0; i < 1024; ++i) {
+    out.push_back("ts=2026-12-06T10:00:" + std::to_string(10 + i % 50) +
+                  ".123Z level=" + (i % 4 == 0 ? "debug" : "info") +
+                  " msg=\"handled request\" path=/api/v1/orders/" + std::to_string(i) +
+                  " status=200 ms=" + std::to_string(i % 97) + " user=" + std::to_string(i));
+  }
+  return out;
+}
+
+void BM_Logfmt(benchmark::State& state) {
+  static const auto lines = LogfmtLines();
+  Run(state, lines, {Kind(ProcessingStep::Kind::kLogfmt)});
+}
+BENCHMARK(BM_Logfmt);
+
+void BM_LogfmtThenGrep(benchmark::State& state) {
+  static const auto lines = LogfmtLines();
+  Run(state, lines, {Kind(ProcessingStep::Kind::kLogfmt), Grep("level", "^debug$", true)});
+}
+BENCHMARK(BM_LogfmtThenGrep);
+
 void BM_AddMetadata(benchmark::State& state) {
   static const auto lines = JsonLines();
   ProcessingStep meta = Kind(ProcessingStep::Kind::kAddMetadata);

@@ -441,3 +441,56 @@ TEST(ProcessorTest, GrepErrorsNameTheStep) {
 
 }  // namespace
 }  // namespace sluice::agent
+
+namespace sluice::agent {
+namespace {
+
+TEST(ProcessorTest, LogfmtPairsIntoAnObject) {
+  ProcessingStep s;
+  s.kind = ProcessingStep::Kind::kLogfmt;
+  auto p = Make({s});
+  struct Case {
+    std::string in, out;  // out "": unparsed (the line passes through)
+  };
+  const Case cases[] = {
+      {R"(level=info msg="user logged in" user_id=42 latency=0.12s)",
+       R"({"level":"info","msg":"user logged in","user_id":"42","latency":"0.12s"})"},
+      {R"(  a=1   b=2  )", R"({"a":"1","b":"2"})"},
+      {R"(debug a= b="")", R"({"debug":true,"a":"","b":""})"},
+      {R"(msg="say \"hi\"\n" path=C:\dir)", R"({"msg":"say \"hi\"\n","path":"C:\\dir"})"},
+      {R"(at=12:00:01 url=/x?a=b&c=d)", R"({"at":"12:00:01","url":"/x?a=b&c=d"})"},
+      {R"(msg="open)", ""},  // the quote is never closed
+      {R"(=value)", ""},     // no key
+      {R"(a"b=1)", ""},      // a quote inside a key
+      {"", ""},              // no pair
+      {"   ", ""},
+  };
+  for (const Case& c : cases) {
+    auto r = p->Process(c.in, {});
+    if (c.out.empty()) {
+      EXPECT_TRUE(r.unparsed) << c.in << " -> " << r.data;
+      EXPECT_EQ(r.data, c.in);
+    } else {
+      EXPECT_FALSE(r.unparsed) << c.in;
+      EXPECT_EQ(r.data, c.out) << c.in;
+    }
+  }
+  // Bytes that are not UTF-8 in a value are repaired into valid JSON; in a key, refused.
+  auto r = p->Process("k=\xff\xfe", {});
+  ASSERT_FALSE(r.unparsed);
+  EXPECT_FALSE(Parse(r.data).HasParseError());
+  EXPECT_TRUE(p->Process("\xff=1", {}).unparsed);
+}
+
+TEST(ProcessorTest, LogfmtThenGrep) {
+  ProcessingStep s;
+  s.kind = ProcessingStep::Kind::kLogfmt;
+  auto p = Make({s, Grep("level", "^debug$", true)});
+  EXPECT_TRUE(p->Process("level=debug msg=noise", {}).dropped);
+  auto r = p->Process("level=error msg=\"disk full\"", {});
+  EXPECT_FALSE(r.dropped);
+  EXPECT_EQ(r.data, R"({"level":"error","msg":"disk full"})");
+}
+
+}  // namespace
+}  // namespace sluice::agent
