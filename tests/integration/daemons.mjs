@@ -4,7 +4,7 @@
 // CPU and memory use, and killing it repeatedly while it delivers. Every daemon started here is
 // killed when the process exits.
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync, readFileSync, openSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync, openSync, readdirSync, statSync, fstatSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -26,15 +26,18 @@ export async function freePort() {
 }
 
 // Writes `yaml` to <dir>/sluice.yaml (owner-only) and runs `sluice run` there, its output
-// appended to <dir>/<log>. The child has logText(): the log's last 3,000 characters.
+// appended to <dir>/<log>. The child has logText(): the log's last 3,000 characters, and
+// logSinceStart(): all this run wrote to it (the log may hold earlier runs).
 export function startDaemon(dir, yaml, { log = 'daemon.log', bin = process.env.SLUICE_BIN } = {}) {
   if (!bin) throw new Error('SLUICE_BIN must name the sluice binary');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'sluice.yaml'), yaml, { mode: 0o600 });
   const fd = openSync(join(dir, log), 'a');
+  const startOffset = fstatSync(fd).size;
   const child = spawn(bin, ['run', '-c', 'sluice.yaml'], { cwd: dir, stdio: ['ignore', fd, fd] });
   started.push(child);
   child.logText = () => readFileSync(join(dir, log), 'utf8').slice(-3000);
+  child.logSinceStart = () => readFileSync(join(dir, log)).subarray(startOffset).toString('utf8');
   return child;
 }
 
@@ -62,9 +65,13 @@ export async function waitFor(what, pred, ms = 60000, every = 300) {
   }
 }
 
-// The daemon's admin address once its log says it started ("127.0.0.1:port"), else null.
+// The daemon's admin address once its log says it started ("127.0.0.1:port"), else null. Found
+// in all this run logged (a chatty log soon pushes the line out of logText()), then kept.
 export function adminAddress(child) {
-  const m = /msg="sluice started".* admin=(127\.0\.0\.1:\d+)/.exec(child.logText());
+  if (child.adminAddress) return child.adminAddress;
+  const text = child.logSinceStart ? child.logSinceStart() : child.logText();
+  const m = /msg="sluice started".* admin=(127\.0\.0\.1:\d+)/.exec(text);
+  if (m) child.adminAddress = m[1];
   return m ? m[1] : null;
 }
 
@@ -81,7 +88,8 @@ export async function status(child) {
   const admin = adminAddress(child);
   if (!admin) return null;
   try {
-    return await (await fetch(`http://${admin}/status`)).json();
+    return await (await fetch(`http://${admin}/status`, { signal: AbortSignal.timeout(5000) }))
+      .json();
   } catch {
     return null;
   }
