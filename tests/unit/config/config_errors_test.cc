@@ -130,7 +130,8 @@ const BadCase kBadCases[] = {
     {"UnknownStepDidYouMean",
      HEAD "sources: [{name: f, paths: [x], stream: app-logs, processing: [single_lines]}]\n",
      "sluice.yaml:3:64: sources[0].processing[0]: unknown step 'single_lines' (did you mean "
-     "'single_line'?); steps are single_line, csv_to_json, log_to_json, add_metadata, json, grep, logfmt"},
+     "'single_line'?); steps are single_line, csv_to_json, log_to_json, add_metadata, json, grep, "
+     "logfmt"},
     {"BareStepMissingItsOptions",
      HEAD "sources: [{name: f, paths: [x], stream: app-logs, processing: [csv_to_json]}]\n",
      "sluice.yaml:3:64: sources[0].processing[0].csv_to_json.field_names: required key is "
