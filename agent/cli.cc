@@ -15,6 +15,7 @@
 
 #include "agent/cli_client.h"
 #include "agent/cli_keys.h"
+#include "agent/config/checks.h"
 #include "agent/config/config.h"
 #include "agent/daemon.h"
 #include "agent/embedded_config.h"
@@ -24,6 +25,7 @@
 #include "core/base64.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/loopback.h"
 #include "core/units.h"
 
 #ifndef SLUICE_VERSION
@@ -46,6 +48,19 @@ Result<config::Config> Load(const std::string& path) {
 
 // `check --sample LINE`: what each source's processing steps (or `only`'s) make of LINE, one
 // output line per source: `<source>: <record>` (and `(unparsed ...)` when a step could not parse).
+// "2024-03-10T14:05:09.123Z"
+std::string FormatUtcMillis(int64_t ms) {
+  const int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+  time_t t = static_cast<time_t>(secs);
+  struct tm g;
+  gmtime_r(&t, &g);
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", g.tm_year + 1900,
+                g.tm_mon + 1, g.tm_mday, g.tm_hour, g.tm_min, g.tm_sec,
+                static_cast<int>(ms - secs * 1000));
+  return buf;
+}
+
 int Sample(const config::Config& cfg, const std::string& line, const std::string& only) {
   int shown = 0;
   for (const FlowOptions& f : cfg.sources) {
@@ -58,7 +73,7 @@ int Sample(const config::Config& cfg, const std::string& line, const std::string
     }
     char host[256] = {0};  // the host name a flow of this machine would add
     if (gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "localhost");
-    RecordContext ctx{"/sample.log", 0, Clock::Real()->NowMs(), host};
+    RecordContext ctx{"/sample.log", 0, Clock::Real()->NowMs(), host, f.name};
     ProcessResult r = (*p)->Process(line, ctx);
     if (r.dropped) {
       std::string by;
@@ -68,10 +83,15 @@ int Sample(const config::Config& cfg, const std::string& line, const std::string
       std::printf("%s: (dropped by step %s)\n", f.name.c_str(), by.c_str());
       continue;
     }
-    std::printf("%s: %.*s%s\n", f.name.c_str(), static_cast<int>(r.data.size()), r.data.data(),
+    std::string event_time;
+    if (r.has_event_time) {
+      event_time = "  (event time " + FormatUtcMillis(r.event_ms) + ")";
+    }
+    std::printf("%s: %.*s%s%s\n", f.name.c_str(), static_cast<int>(r.data.size()), r.data.data(),
                 !r.unparsed         ? ""
                 : r.to_error_output ? "  (unparsed: to the error output)"
-                                    : "  (unparsed: passed through)");
+                                    : "  (unparsed: passed through)",
+                event_time.c_str());
   }
   if (shown == 0) {
     std::fprintf(stderr, "no source %s in the configuration\n",
@@ -89,6 +109,18 @@ int Check(const std::string& path, const std::optional<std::string>& sample,
     return 1;
   }
   if (sample) return Sample(*cfg, *sample, source);
+  for (const FlowOptions& f : cfg->sources) {
+    // Syslog has no authentication: whoever reaches the port writes records.
+    config::ListenAddress a;
+    if (f.type == SourceType::kSyslog && f.syslog.listen.size() > 6 &&
+        config::ParseListen(std::string_view(f.syslog.listen).substr(6), &a).ok() &&
+        !IsLoopbackHost(a.host)) {
+      std::fprintf(stderr,
+                   "warning: sources[%s].listen: %s is not a loopback address; syslog has no "
+                   "authentication, so anyone who reaches it can write records\n",
+                   f.name.c_str(), f.syslog.listen.c_str());
+    }
+  }
   std::printf("%s: ok\n", path.empty() ? kEmbedded : path.c_str());
   return 0;
 }

@@ -13,6 +13,7 @@
 #include "agent/admin.h"
 #include "agent/config/errors.h"
 #include "agent/daemon_state.h"
+#include "agent/input/input_source.h"
 #include "broker/api/firehose_api.h"
 #include "buffer/delivery_plan.h"
 #include "buffer/kafka_source.h"
@@ -115,10 +116,21 @@ void StopDeliveries(std::vector<std::unique_ptr<buffer::DeliveryStream>>* ds) {
   ds->clear();
 }
 
+// A file Flow, or the input of another `type`.
+static Result<std::unique_ptr<Source>> CreateSource(Daemon::State& s, const FlowOptions& f,
+                                                    broker::Stream* stream, const fs::path& dir) {
+  if (f.type != SourceType::kFile) {
+    return CreateInputSource(&s.loop, f, stream, dir, Clock::Real());
+  }
+  auto flow = Flow::Create(&s.loop, f, stream, dir, Clock::Real());
+  if (!flow.ok()) return flow.status();
+  return std::unique_ptr<Source>(std::move(*flow));
+}
+
 Status StartFlow(Daemon::State& s, const FlowOptions& f) {
   ASSIGN_OR_RETURN(broker::Stream * stream, s.broker->GetStream(f.stream));
   fs::path data_dir = s.config.data_dir;
-  auto flow = Flow::Create(&s.loop, f, stream, data_dir / "agent" / f.name, Clock::Real());
+  auto flow = CreateSource(s, f, stream, data_dir / "agent" / f.name);
   if (!flow.ok()) return flow.status().Annotate("source " + f.name);
   s.flows.push_back(std::move(*flow));
   return s.flows.back()->Start().Annotate("source " + f.name);

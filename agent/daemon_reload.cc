@@ -69,6 +69,9 @@ void AddPluginStamps(const std::vector<buffer::DeliveryOptions>& deliveries,
     stamp(d.sink.type);
     if (d.backup_sink) stamp(d.backup_sink->type);
     if (d.transform.kind == buffer::TransformOptions::Kind::kPlugin) stamp(d.transform.plugin);
+    if (d.transform.kind == buffer::TransformOptions::Kind::kLua) {
+      it->second += "\nlua " + buffer::LuaTransform::ScriptStamp(d.transform.lua);
+    }
   }
 }
 
@@ -191,7 +194,7 @@ void Daemon::ApplyReload(config::Config next, std::map<std::string, std::string>
 
   // 2. Retire the removed and changed flows and deliveries (out of the running set, so a stop
   // signal meanwhile does not stop them twice).
-  auto retiring_flows = std::make_shared<std::vector<std::unique_ptr<Flow>>>();
+  auto retiring_flows = std::make_shared<std::vector<std::unique_ptr<Source>>>();
   auto retiring_deliveries =
       std::make_shared<std::vector<std::unique_ptr<buffer::DeliveryStream>>>();
   for (auto it = s.flows.begin(); it != s.flows.end();) {

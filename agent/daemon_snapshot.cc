@@ -383,6 +383,9 @@ void AddMetrics(const Figures& f, std::vector<MetricSample>* out) {
       add("sluice_agent_step_failed_records_total",
           "Records one processing step could not parse (step: its position and kind).", "counter",
           fl + "," + Label("step", step.name), static_cast<double>(step.failed));
+      add("sluice_agent_step_changed_records_total",
+          "Records one processing step edited or timed (step: its position and kind).", "counter",
+          fl + "," + Label("step", step.name), static_cast<double>(step.changed));
     }
     add("sluice_agent_error_output_records_total",
         "Unparsed lines written to the source's error output.", "counter", fl,
@@ -403,6 +406,15 @@ void AddMetrics(const Figures& f, std::vector<MetricSample>* out) {
         static_cast<double>(st.open_errors));
     add("sluice_agent_checkpoint_errors_total", "Checkpoint writes that failed.", "counter", fl,
         static_cast<double>(st.checkpoint_errors));
+    add("sluice_agent_connections_open", "Connections open (syslog over TCP).", "gauge", fl,
+        static_cast<double>(st.connections_open));
+    add("sluice_agent_connections_refused_total",
+        "Connections closed at once at max_connections (syslog over TCP).", "counter", fl,
+        static_cast<double>(st.connections_refused));
+    add("sluice_agent_restarts_total", "Starts of the command after its first (exec).", "counter",
+        fl, static_cast<double>(st.restarts));
+    add("sluice_agent_messages_truncated_total", "Messages cut at max_message_size (syslog).",
+        "counter", fl, static_cast<double>(st.messages_truncated));
     for (const FileView& file : src.files) {
       add("sluice_agent_file_bytes_behind", "Bytes of the file past its checkpoint.", "gauge",
           fl + "," + Label("path", file.path), static_cast<double>(file.behind));

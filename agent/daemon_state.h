@@ -16,6 +16,7 @@
 #include "agent/config/config.h"
 #include "agent/daemon.h"
 #include "agent/tail/flow.h"
+#include "agent/tail/source.h"
 #include "broker/api/kinesis_api.h"
 #include "broker/broker.h"
 #include "broker/maintenance.h"
@@ -74,7 +75,7 @@ struct Daemon::State {
   std::unique_ptr<broker::MaintenanceThread> maintenance;
   std::unique_ptr<buffer::PluginHost> plugins;
   std::vector<std::unique_ptr<buffer::DeliveryStream>> deliveries;
-  std::vector<std::unique_ptr<Flow>> flows;
+  std::vector<std::unique_ptr<Source>> flows;  // every source: file Flows and inputs
   std::unique_ptr<broker::api::KinesisApiServer> api;
   std::unique_ptr<broker::api::KinesisApi> admin_api;  // POST /api on the admin endpoint
   std::unique_ptr<AdminEndpoint> admin;
@@ -88,8 +89,9 @@ std::vector<std::filesystem::path> PluginDirsOf(const config::Config& config);
 // YAML of each entry, re-emitted (daemon_reload.cc).
 Result<std::map<std::string, std::string>> ConfigFingerprints(std::string_view yaml_text);
 // Appends to each delivery's fingerprint the identity of the plugin files it uses (sink, backup
-// sink, transform plugin) as `host` would find them now: a reload then restarts the deliveries
-// whose plugin was rebuilt, and they load the new file.
+// sink, transform plugin) as `host` would find them now, and of its lua transform's script: a
+// reload then restarts the deliveries whose plugin was rebuilt or script edited, and they load
+// the new file.
 void AddPluginStamps(const std::vector<buffer::DeliveryOptions>& deliveries,
                      const buffer::PluginHost& host, std::map<std::string, std::string>* fps);
 // The text a config was loaded from: its file, or the embedded default.

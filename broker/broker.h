@@ -65,11 +65,15 @@ struct ShardInfo {
   int64_t created_ms = 0;  // wall time the shard was created (a stream's first: the stream's)
 };
 
+// A record without an event time of its own (its time is its arrival).
+inline constexpr int64_t kNoEventTime = INT64_MIN;
+
 // One record to put. `data` up to 1 MiB; `partition_key` 1..256 characters.
 struct PutRecordIn {
   std::string_view partition_key;
   std::string_view data;
   std::optional<uint128> explicit_hash_key;
+  int64_t event_ms = kNoEventTime;  // the log's own time, when the agent read one
 };
 
 // Per-record outcome of a put; a failed record does not fail the others.
@@ -85,6 +89,9 @@ struct RecordView {
   int64_t arrival_ms = 0;
   std::string_view partition_key;
   std::string_view data;
+  int64_t event_ms = kNoEventTime;  // the log's own time, when the agent read one
+  // The record's time for naming and partitioning: its event time, else its arrival.
+  int64_t time_ms() const { return event_ms != kNoEventTime ? event_ms : arrival_ms; }
 };
 
 struct ReadLimits {

@@ -25,7 +25,10 @@ static_assert(kSegBaseAt + 8 == kSegmentHeaderSize);
 
 // Record frame: header then partition key then data.
 //   masked_crc u32 | body_len u32 | offset u64 | arrival_ms i64 | key_len u16 | flags u16
-// The CRC32C covers frame bytes [4, kFrameHeaderSize + body_len): everything after itself.
+// With kFrameFlagEventTime, the key is followed by the record's event time (i64, ms since the
+// epoch: the time the log line itself gives, set by the agent's timestamp step), then the data;
+// body_len counts those 8 bytes. The CRC32C covers frame bytes [4, kFrameHeaderSize + body_len):
+// everything after itself.
 inline constexpr size_t kFrameCrcAt = 0;
 inline constexpr size_t kFrameBodyLenAt = 4;
 inline constexpr size_t kFrameOffsetAt = 8;
@@ -34,10 +37,12 @@ inline constexpr size_t kFrameKeyLenAt = 24;
 inline constexpr size_t kFrameFlagsAt = 26;
 inline constexpr size_t kFrameHeaderSize = 28;
 static_assert(kFrameFlagsAt + 2 == kFrameHeaderSize);
+inline constexpr uint16_t kFrameFlagEventTime = 1;
+inline constexpr size_t kEventTimeBytes = 8;
 
 inline constexpr size_t kMaxKeyBytes = 1024;       // 256 characters of up to 4 UTF-8 bytes
 inline constexpr size_t kMaxDataBytes = 1u << 20;  // 1 MiB
-inline constexpr size_t kMaxBodyBytes = kMaxKeyBytes + kMaxDataBytes;
+inline constexpr size_t kMaxBodyBytes = kMaxKeyBytes + kEventTimeBytes + kMaxDataBytes;
 inline constexpr size_t kMaxFrameBytes = kFrameHeaderSize + kMaxBodyBytes;
 static_assert(kMaxBodyBytes < (1ull << 32));
 

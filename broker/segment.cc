@@ -30,30 +30,41 @@ FrameCheck DecodeFrame(const char* p, size_t avail, Frame* out) {
   out->offset = fmt::Get64(p + fmt::kFrameOffsetAt);
   out->arrival_ms = static_cast<int64_t>(fmt::Get64(p + fmt::kFrameArrivalAt));
   out->key = std::string_view(p + fmt::kFrameHeaderSize, key_len);
-  out->data = std::string_view(p + fmt::kFrameHeaderSize + key_len, body - key_len);
+  size_t data_at = fmt::kFrameHeaderSize + key_len;
+  out->event_ms = kNoEventTime;
+  if (fmt::Get16(p + fmt::kFrameFlagsAt) & fmt::kFrameFlagEventTime) {
+    if (body < key_len + fmt::kEventTimeBytes) return FrameCheck::kBad;
+    out->event_ms = static_cast<int64_t>(fmt::Get64(p + data_at));
+    data_at += fmt::kEventTimeBytes;
+  }
+  out->data = std::string_view(p + data_at, fmt::kFrameHeaderSize + body - data_at);
   out->size = total;
   return FrameCheck::kOk;
 }
 
-void EncodeFrameHead(uint64_t offset, int64_t arrival_ms, std::string_view key,
+void EncodeFrameHead(uint64_t offset, int64_t arrival_ms, int64_t event_ms, std::string_view key,
                      std::string_view data, std::string* buf) {
+  const size_t extra = event_ms != kNoEventTime ? fmt::kEventTimeBytes : 0;
   size_t at = buf->size();
-  buf->resize(at + fmt::kFrameHeaderSize + key.size());
+  buf->resize(at + fmt::kFrameHeaderSize + key.size() + extra);
   char* p = buf->data() + at;
-  fmt::Put32(p + fmt::kFrameBodyLenAt, static_cast<uint32_t>(key.size() + data.size()));
+  fmt::Put32(p + fmt::kFrameBodyLenAt, static_cast<uint32_t>(key.size() + extra + data.size()));
   fmt::Put64(p + fmt::kFrameOffsetAt, offset);
   fmt::Put64(p + fmt::kFrameArrivalAt, static_cast<uint64_t>(arrival_ms));
   fmt::Put16(p + fmt::kFrameKeyLenAt, static_cast<uint16_t>(key.size()));
-  fmt::Put16(p + fmt::kFrameFlagsAt, 0);
+  fmt::Put16(p + fmt::kFrameFlagsAt, extra != 0 ? fmt::kFrameFlagEventTime : 0);
   std::memcpy(p + fmt::kFrameHeaderSize, key.data(), key.size());
-  uint32_t crc = crc32c::Value(p + 4, fmt::kFrameHeaderSize - 4 + key.size());
+  if (extra != 0) {
+    fmt::Put64(p + fmt::kFrameHeaderSize + key.size(), static_cast<uint64_t>(event_ms));
+  }
+  uint32_t crc = crc32c::Value(p + 4, fmt::kFrameHeaderSize - 4 + key.size() + extra);
   crc = crc32c::Extend(crc, data.data(), data.size());
   fmt::Put32(p + fmt::kFrameCrcAt, crc32c::Mask(crc));
 }
 
-void EncodeFrame(uint64_t offset, int64_t arrival_ms, std::string_view key, std::string_view data,
-                 std::string* buf) {
-  EncodeFrameHead(offset, arrival_ms, key, data, buf);
+void EncodeFrame(uint64_t offset, int64_t arrival_ms, int64_t event_ms, std::string_view key,
+                 std::string_view data, std::string* buf) {
+  EncodeFrameHead(offset, arrival_ms, event_ms, key, data, buf);
   buf->append(data);
 }
 

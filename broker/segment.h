@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/broker.h"
 #include "broker/file_util.h"
 #include "core/status.h"
 
@@ -28,6 +29,7 @@ namespace sluice::broker {
 struct Frame {
   uint64_t offset = 0;
   int64_t arrival_ms = 0;
+  int64_t event_ms = kNoEventTime;  // kFrameFlagEventTime: the record's own time
   std::string_view key;
   std::string_view data;
   size_t size = 0;  // whole frame bytes
@@ -38,11 +40,11 @@ enum class FrameCheck { kOk, kIncomplete, kBad };
 FrameCheck DecodeFrame(const char* p, size_t avail, Frame* out);
 // Appends the header and partition key of a frame to *buf; the CRC covers `data` too, which the
 // caller writes right after them (from its own memory, without a copy).
-void EncodeFrameHead(uint64_t offset, int64_t arrival_ms, std::string_view key,
+void EncodeFrameHead(uint64_t offset, int64_t arrival_ms, int64_t event_ms, std::string_view key,
                      std::string_view data, std::string* buf);
 // Appends one whole encoded frame to *buf.
-void EncodeFrame(uint64_t offset, int64_t arrival_ms, std::string_view key, std::string_view data,
-                 std::string* buf);
+void EncodeFrame(uint64_t offset, int64_t arrival_ms, int64_t event_ms, std::string_view key,
+                 std::string_view data, std::string* buf);
 
 // Where a frame of an appended batch sits in the batch buffer.
 struct FrameMeta {

@@ -140,14 +140,15 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
     metas_.push_back({offset, arrival_ms, static_cast<uint32_t>(stream_pos)});
     size_t at = wbuf_.size();
     if (r.data.size() >= kZeroCopyBytes) {
-      EncodeFrameHead(offset, arrival_ms, r.partition_key, r.data, &wbuf_);
+      EncodeFrameHead(offset, arrival_ms, r.event_ms, r.partition_key, r.data, &wbuf_);
       add_wbuf(at, wbuf_.size() - at);
       pieces_.push_back({r.data.data(), 0, r.data.size()});
     } else {
-      EncodeFrame(offset, arrival_ms, r.partition_key, r.data, &wbuf_);
+      EncodeFrame(offset, arrival_ms, r.event_ms, r.partition_key, r.data, &wbuf_);
       add_wbuf(at, wbuf_.size() - at);
     }
-    stream_pos += fmt::kFrameHeaderSize + r.partition_key.size() + r.data.size();
+    stream_pos += fmt::kFrameHeaderSize + r.partition_key.size() + r.data.size() +
+                  (r.event_ms != kNoEventTime ? fmt::kEventTimeBytes : 0);
     o.status = Status::Ok();
     o.shard_index = shard_index;
     o.offset = offset++;
@@ -286,7 +287,7 @@ Status ShardLog::Read(uint64_t from, const ReadLimits& limits, ReadBatch* out) {
           full = true;
           break;
         }
-        out->records.push_back({f.offset, f.arrival_ms, f.key, f.data});
+        out->records.push_back({f.offset, f.arrival_ms, f.key, f.data, f.event_ms});
         bytes += sz;
         if (out->records.size() >= max_records) {
           full = true;

@@ -26,6 +26,8 @@ void PendingBatch::Clear() {
   keys.clear();
   ranges.clear();
   oldest_arrival_ms = 0;
+  oldest_time_ms = 0;
+  has_event_time = false;
   first_buffered_mono = 0;
   payload_bytes = 0;
 }
@@ -35,10 +37,14 @@ void PendingBatch::Add(uint32_t shard, const broker::RecordView& r, std::string_
   if (recs.empty()) {
     first_buffered_mono = mono;
     oldest_arrival_ms = r.arrival_ms;
+    oldest_time_ms = r.time_ms();
   } else {
     oldest_arrival_ms = std::min(oldest_arrival_ms, r.arrival_ms);
+    oldest_time_ms = std::min(oldest_time_ms, r.time_ms());
   }
-  recs.push_back({shard, r.offset, r.arrival_ms, data.size(), r.data.size(), keys.size()});
+  has_event_time |= r.event_ms != broker::kNoEventTime;
+  recs.push_back(
+      {shard, r.offset, r.arrival_ms, data.size(), r.data.size(), keys.size(), r.event_ms});
   if (keep_keys) {
     keys.append(r.partition_key);
     keys.push_back('\0');
@@ -120,7 +126,7 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
     }
     std::string_view object = batch.data;  // no codec: the framed records are the object
     if (compression_ != Compression::kNone) {
-      Status st = encoder_.Encode(batch.data, &encoded_, entry_name, batch.oldest_arrival_ms);
+      Status st = encoder_.Encode(batch.data, &encoded_, entry_name, batch.oldest_time_ms);
       if (!st.ok()) {
         for (uint32_t i : pending) spill.push_back({i, 0, "Encode.Failed", st.message()});
         pending.clear();
@@ -158,7 +164,7 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
     for (size_t i = 0; i < batch.recs.size(); ++i) {
       const auto& r = batch.recs[i];
       records_[i] = {reinterpret_cast<const uint8_t*>(batch.data.data() + r.pos), r.len,
-                     r.arrival_ms, ids_.data() + id_pos[i]};
+                     r.time_ms(), ids_.data() + id_pos[i]};
       if (batch.keep_keys) key_ptrs_[i] = batch.keys.data() + r.key_pos;
     }
     b.content_encoding = "";

@@ -41,6 +41,9 @@ struct PendingBatch {
     size_t pos;  // of the record's bytes in `data` (the delimiter follows, not counted)
     size_t len;
     size_t key_pos = 0;  // of its partition key in `keys` (NUL-terminated), when kept
+    int64_t event_ms = broker::kNoEventTime;  // the log's own time, when the agent read one
+    // Its time for naming, partitioning and the transform contract: event time, else arrival.
+    int64_t time_ms() const { return event_ms != broker::kNoEventTime ? event_ms : arrival_ms; }
   };
   SharedBytes data;  // in shared memory when the sink runs in a child (isolation: process)
   std::vector<Rec> recs;
@@ -49,7 +52,9 @@ struct PendingBatch {
   std::string keys;
   bool keep_keys = false;
   std::vector<ShardRange> ranges;
-  int64_t oldest_arrival_ms = 0;
+  int64_t oldest_arrival_ms = 0;  // the oldest arrival (DataFreshness)
+  int64_t oldest_time_ms = 0;     // the oldest record time (object names and prefixes)
+  bool has_event_time = false;    // some record has an event time of its own
   int64_t first_buffered_mono = 0;
   uint64_t payload_bytes = 0;  // record bytes without delimiters
 

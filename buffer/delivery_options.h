@@ -55,12 +55,22 @@ struct SinkSection {
   std::string path;  // "deliveries[0].sink"
 };
 
+// `transform: {lua: {...}}`: a Lua function called on each record (buffer/lua_transform.h).
+struct LuaTransformOptions {
+  std::string script;  // path of the script; or
+  std::string code;    // the source inline
+  std::string call;    // the global function called for each record
+  std::chrono::milliseconds budget{10};
+  uint64_t memory_limit = 64u << 20;
+};
+
 struct TransformOptions {
-  enum class Kind { kNone, kExec, kHttp, kPlugin };
+  enum class Kind { kNone, kExec, kHttp, kPlugin, kLua };
   Kind kind = Kind::kNone;
   std::vector<std::string> exec;  // argv
   std::string url;                // http
   std::string plugin;             // plugin name
+  LuaTransformOptions lua;        // lua
   // plugin only: the plugin's own options (`transform.options`), raw as in a sink section, until
   // the plugin host checks them against the plugin's option table.
   std::vector<SinkOption> options;

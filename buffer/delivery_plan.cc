@@ -1,5 +1,7 @@
 #include "buffer/delivery_plan.h"
 
+#include "buffer/lua_transform.h"
+
 namespace sluice::buffer {
 namespace {
 
@@ -41,7 +43,9 @@ std::optional<PrefixTemplate> ParsePrefix(const DeliveryOptions& options,
   };
   auto t = PrefixTemplate::Parse(OptionValue(sink_options, key), kind);
   if (!t.ok()) return issue(t.status());
-  bool lambda_keys = options.transform.kind != TransformOptions::Kind::kNone;
+  // A lua transform answers no metadata.partitionKeys.
+  bool lambda_keys = options.transform.kind != TransformOptions::Kind::kNone &&
+                     options.transform.kind != TransformOptions::Kind::kLua;
   if (Status st = t->CheckKeys(query_keys, lambda_keys); !st.ok()) return issue(st);
   return std::move(*t);
 }
@@ -106,6 +110,15 @@ std::optional<DeliveryPlan> PlanDelivery(const DeliveryOptions& options, PluginH
     }
   } else if (!options.transform.options.empty()) {
     issue("transform.options", "only a plugin transform takes options");
+  }
+  if (options.transform.kind == TransformOptions::Kind::kLua) {
+    // The script loads, runs its top level and defines the function, as each worker's will.
+    const LuaTransformOptions& lua = options.transform.lua;
+    auto f = LuaRecordFunction::Create(LuaTransform::ToLuaOptions(lua));
+    if (!f.ok()) {
+      issue(lua.script.empty() ? "transform.lua.code" : "transform.lua.script",
+            f.status().message());
+    }
   }
   if (options.backup_sink) {
     const SinkSection& section = *options.backup_sink;

@@ -4,7 +4,8 @@
 // DeliveryStream::Create builds from its result, so what check accepts is what starts.
 //
 // THREADING: PlanDelivery is thread-safe (the PluginHost is). It reads the keyring file and
-// loads plugins, nothing else: no directory is created and no consumer registered.
+// loads plugins (and a lua transform's script, whose top level runs in a sandbox), nothing else:
+// no directory is created and no consumer registered.
 #pragma once
 
 #include <optional>

@@ -156,6 +156,9 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
           w->transform,
           HttpTransform::Create(options.transform.url, options.name, options.transform.timeout,
                                 options.transform.retries, options.transform.buffer_size));
+    } else if (options.transform.kind == TransformOptions::Kind::kLua) {
+      // One Lua state per worker.
+      ASSIGN_OR_RETURN(w->transform, LuaTransform::Create(options.transform.lua, options.name));
     }
     if (w->transform) w->transform->set_sink(options.sink.type);
     ds->workers_.push_back(std::move(w));
@@ -545,7 +548,7 @@ JournalEntry DeliveryStream::Plan(Worker* w) {
   const PendingBatch& b = w->batch;
   JournalEntry e;
   e.worker = w->index;
-  e.oldest_arrival_ms = b.oldest_arrival_ms;
+  e.oldest_arrival_ms = b.oldest_time_ms;  // the naming time: event time when records have one
   e.records = b.recs.size();
   e.ranges = b.ranges;
   std::string seed = options_.name;
@@ -555,11 +558,10 @@ JournalEntry DeliveryStream::Plan(Worker* w) {
     seed.push_back('|');
     seed.append(source_->RangeSeed(r.shard, r.first, r.last));
   }
-  std::string name =
-      ObjectName(options_.name, options_.version, b.oldest_arrival_ms, StableId(seed));
+  std::string name = ObjectName(options_.name, options_.version, b.oldest_time_ms, StableId(seed));
   std::lock_guard<std::mutex> lock(rng_mu_);
-  auto prefix = prefix_->Render(b.oldest_arrival_ms, "", &rng_);
-  auto error_prefix = error_prefix_->Render(b.oldest_arrival_ms, policy_.error_output_type, &rng_);
+  auto prefix = prefix_->Render(b.oldest_time_ms, "", &rng_);
+  auto error_prefix = error_prefix_->Render(b.oldest_time_ms, policy_.error_output_type, &rng_);
   // A prefix that does not render leaves the key empty: Flush then takes the partitioned way,
   // which renders it again and spills the batch, rather than naming it without its prefix.
   if (prefix.ok()) {
@@ -609,8 +611,10 @@ bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
   if (w->transform && !Transform(w, entry)) return false;
   // A keyed prefix always goes the partitioned way, so that a batch without the keys is spilled
   // rather than named without them.
+  // So does a batch of records with event times under a prefix with a timestamp: each object
+  // holds the records of one rendering of the timestamp (the log's own hour, say).
   if (!partition_specs_.empty() || w->has_lambda_keys || prefix_->Keyed() ||
-      entry.object_key.empty()) {
+      (w->batch.has_event_time && prefix_->Timed()) || entry.object_key.empty()) {
     if (!SendPartitioned(w, entry)) return false;
   } else if (!w->batch.empty() &&
              w->sender->Send(w->batch, entry) == BatchSender::Outcome::kAborted) {
@@ -695,7 +699,7 @@ bool DeliveryStream::Transform(Worker* w, const JournalEntry& entry) {
   std::vector<TransformIn> in;
   size_t start = 0;
   for (size_t i = 0; i < b.recs.size(); ++i) {
-    in.push_back({std::string_view(ids).substr(start, id_end[i] - start), b.recs[i].arrival_ms,
+    in.push_back({std::string_view(ids).substr(start, id_end[i] - start), b.recs[i].time_ms(),
                   b.Data(b.recs[i])});
     start = id_end[i];
   }
@@ -721,7 +725,8 @@ bool DeliveryStream::Transform(Worker* w, const JournalEntry& entry) {
       case TransformOut::Result::kOk:
         w->has_lambda_keys |= !outs[i].partition_keys.empty();
         w->lambda_keys.push_back(std::move(outs[i].partition_keys));
-        t.Add(r.shard, broker::RecordView{r.offset, r.arrival_ms, b.Key(r), outs[i].data},
+        t.Add(r.shard,
+              broker::RecordView{r.offset, r.arrival_ms, b.Key(r), outs[i].data, r.event_ms},
               delimiter, b.first_buffered_mono);
         break;
       case TransformOut::Result::kDropped:
@@ -739,6 +744,7 @@ bool DeliveryStream::Transform(Worker* w, const JournalEntry& entry) {
   // Keep the batch's identity (ranges, oldest arrival) for naming and checkpoints.
   t.ranges = b.ranges;
   t.oldest_arrival_ms = b.oldest_arrival_ms;
+  t.oldest_time_ms = b.oldest_time_ms;
   t.first_buffered_mono = b.first_buffered_mono;
   std::swap(b, t);
   return true;
@@ -829,6 +835,11 @@ bool DeliveryStream::SendPartitioned(Worker* w, const JournalEntry& entry) {
     if (keys.ok() && w->has_lambda_keys) {
       for (const auto& [k, v] : w->lambda_keys[i]) keys->emplace(k, v);  // query keys win
     }
+    if (keys.ok() && b.has_event_time) {
+      // The time the prefix renders is a key too: no name a prefix can use starts with a
+      // control character.
+      keys->emplace("\x01time", prefix_->TimeBucket(r.time_ms()));
+    }
     if (!keys.ok()) {
       messages.push_back(keys.status().message());
       failed.push_back(
@@ -859,8 +870,8 @@ bool DeliveryStream::SendPartitioned(Worker* w, const JournalEntry& entry) {
   for (auto it = groups.begin(); it != groups.end();) {
     Result<std::string> prefix = [&] {
       std::lock_guard<std::mutex> lock(rng_mu_);
-      int64_t oldest = b.recs[it->second.front()].arrival_ms;
-      for (size_t i : it->second) oldest = std::min(oldest, b.recs[i].arrival_ms);
+      int64_t oldest = b.recs[it->second.front()].time_ms();
+      for (size_t i : it->second) oldest = std::min(oldest, b.recs[i].time_ms());
       return prefix_->Render(oldest, "", &rng_, &it->first);
     }();
     if (prefix.ok()) {
@@ -889,8 +900,8 @@ bool DeliveryStream::SendPartitioned(Worker* w, const JournalEntry& entry) {
     sub.Clear();
     for (size_t i : members) {
       const auto& r = b.recs[i];
-      sub.Add(r.shard, broker::RecordView{r.offset, r.arrival_ms, b.Key(r), b.Data(r)}, delimiter,
-              b.first_buffered_mono);
+      sub.Add(r.shard, broker::RecordView{r.offset, r.arrival_ms, b.Key(r), b.Data(r), r.event_ms},
+              delimiter, b.first_buffered_mono);
     }
     JournalEntry pe = entry;
     // The object's id is the batch's, drawn again with the group's keys: stable across a replay

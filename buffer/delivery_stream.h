@@ -35,6 +35,7 @@
 #include "buffer/delivery_source.h"
 #include "buffer/exec_transform.h"
 #include "buffer/http_transform.h"
+#include "buffer/lua_transform.h"
 #include "buffer/object_naming.h"
 #include "buffer/partitioner.h"
 #include "buffer/plugin_host.h"

@@ -204,6 +204,24 @@ Status PrefixTemplate::CheckKeys(const std::vector<std::string>& query_keys,
   return Status::Ok();
 }
 
+bool PrefixTemplate::Timed() const {
+  for (const Part& p : parts_) {
+    if (p.kind == PartKind::kTimestamp) return true;
+  }
+  return false;
+}
+
+std::string PrefixTemplate::TimeBucket(int64_t ts_ms) const {
+  std::string out;
+  for (const Part& p : parts_) {
+    if (p.kind != PartKind::kTimestamp) continue;
+    auto ts = FormatTimestamp(p.text, ts_ms);
+    if (ts.ok()) out += *ts;
+    out.push_back('\x1f');
+  }
+  return out;
+}
+
 Result<std::string> PrefixTemplate::Render(
     int64_t ts_ms, std::string_view error_output_type, std::mt19937_64* rng,
     const std::map<std::string, std::string>* partition_keys) const {

@@ -39,6 +39,10 @@ class PrefixTemplate final {
   const std::string& text() const { return text_; }
   // Whether the prefix names a partition key (its objects are written per key tuple).
   bool Keyed() const;
+  // Whether it has a timestamp expression, and what those render at `ts_ms` (the records of one
+  // object share it when they carry times of their own).
+  bool Timed() const;
+  std::string TimeBucket(int64_t ts_ms) const;
 
   // Checks the keys the prefix names against what the delivery can supply, as Firehose refuses
   // such a configuration: every !{partitionKeyFromQuery:k} must be one of `query_keys` (the

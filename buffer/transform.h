@@ -7,7 +7,7 @@
 // Every recordId must come back exactly once, or the whole invocation fails; a failed invocation
 // is retried `retries` times, then every record of the chunk is ProcessingFailed.
 // The kinds: exec_transform.h (a child process), http_transform.h (a URL), plugin_transform.h
-// (an in-process plugin, records without JSON).
+// (an in-process plugin, records without JSON), lua_transform.h (a Lua function per record).
 //
 // THREADING: one Transform per delivery worker; not thread-safe.
 #pragma once

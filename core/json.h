@@ -161,6 +161,9 @@ class JsonArena {
   JsonArena(const JsonArena&) = delete;
   JsonArena& operator=(const JsonArena&) = delete;
 
+  // The document of the last Fresh().
+  rapidjson::Document& doc() { return doc_; }
+
   rapidjson::Document& Fresh() {
     doc_.SetNull();
     pool_.Clear();  // frees chunks beyond the buffer; the buffer is reused from its start

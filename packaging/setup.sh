@@ -23,7 +23,7 @@ packages=(
   libuv1-dev libyaml-cpp-dev libcurl4-openssl-dev libsnappy-dev zlib1g-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libpq-dev postgresql
   libpcre2-dev libnghttp2-dev libhttp-parser-dev libdeflate-dev libisal-dev
-  rapidjson-dev libcli11-dev librdkafka-dev kcat
+  rapidjson-dev libcli11-dev librdkafka-dev kcat liblua5.4-dev libsystemd-dev systemd-journal-remote
   gzip unzip python3 procps chromium libfaketime
   clang libclang-rt-14-dev
 )

@@ -69,6 +69,8 @@ struct LoadContext {
   broker::StreamOptions* stream = nullptr;
   agent::FlowOptions* flow = nullptr;
   agent::ProcessingStep* step = nullptr;
+  // Keys of one source type written in the current sources[] entry, checked against its type.
+  std::vector<std::string> source_keys;
   buffer::DeliveryOptions* delivery = nullptr;
   ApiCredential* credential = nullptr;
   int credential_secrets = 0;  // secret keys given for the current credential

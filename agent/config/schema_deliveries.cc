@@ -63,8 +63,45 @@ constexpr Field kTransformBufferFields[] = {
 };
 constexpr Section kTransformBufferSection{kTransformBufferFields};
 
-constexpr std::string_view kOneTransform = "give only one of exec, http, plugin";
+constexpr std::string_view kOneTransform = "give only one of exec, http, plugin, lua";
 using TransformKind = buffer::TransformOptions::Kind;
+
+constexpr Field kTransformLuaFields[] = {
+    {.key = "script",
+     .doc = "Path of the Lua script, loaded once by each delivery worker (\"The lua transform\" "
+            "below).",
+     .set = SET(c.delivery->transform.lua.script = v.text)},
+    {.key = "code",
+     .doc = "The Lua source inline, instead of a script file.",
+     .set = SET(c.delivery->transform.lua.code = v.text)},
+    {.key = "call",
+     .required = true,
+     .doc = "Global function called for each record: code, timestamp, record = call(tag, "
+            "timestamp, record), as Fluent Bit's Lua filter.",
+     .set = SET(c.delivery->transform.lua.call = v.text)},
+    {.key = "budget",
+     .type = Type::kDuration,
+     .default_text = "10ms",
+     .min = 1,
+     .max = 10 * kSecond,
+     .doc = "Time allowed for one call; past it the record is ProcessingFailed.",
+     .set = SET(c.delivery->transform.lua.budget = v.duration)},
+    {.key = "memory_limit",
+     .type = Type::kSize,
+     .default_text = "64MiB",
+     .min = kMiB,
+     .max = 4 * kGiB,
+     .doc = "Memory the Lua state of a worker may hold; past it the call fails.",
+     .set = SET(c.delivery->transform.lua.memory_limit = v.size)},
+};
+constexpr Section kTransformLuaSection {
+  kTransformLuaFields,
+      HOOK(auto& t = c.delivery->transform;
+           if (t.kind != TransformKind::kNone) return Refuse(std::string(kOneTransform));
+           t.kind = TransformKind::kLua),
+      HOOK(const auto& lua = c.delivery->transform.lua;
+           if (lua.script.empty() == lua.code.empty()) return Refuse("give one of script, code");)
+};
 
 constexpr Field kTransformFields[] = {
     {.key = "exec",
@@ -84,6 +121,11 @@ constexpr Field kTransformFields[] = {
      .set = SET(auto& t = c.delivery->transform;
                 if (t.kind != TransformKind::kNone) return Refuse(std::string(kOneTransform));
                 t.kind = TransformKind::kPlugin; t.plugin = v.text)},
+    {.key = "lua",
+     .type = Type::kObject,
+     .doc = "A Lua function called on each record in the daemon's process (Fluent Bit's Lua "
+            "filter contract).",
+     .section = &kTransformLuaSection},
     {.key = "options",
      .type = Type::kPluginOptions,
      .doc = "plugin only: the transform plugin's own options, a map checked against its option "
@@ -121,7 +163,7 @@ constexpr Field kTransformFields[] = {
 constexpr Section kTransformSection {
   kTransformFields, nullptr,
       HOOK(if (c.delivery->transform.kind ==
-               TransformKind::kNone) return Refuse("give one of exec, http, plugin");)
+               TransformKind::kNone) return Refuse("give one of exec, http, plugin, lua");)
 };
 
 constexpr Field kPartitioningFields[] = {

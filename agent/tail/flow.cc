@@ -49,6 +49,14 @@ Result<std::unique_ptr<Flow>> Flow::Create(uv_loop_t* loop, const FlowOptions& o
   f->framer_options_.truncated_record_terminator = opts.truncated_record_terminator;
   f->framer_options_.skip_header_lines = opts.skip_header_lines;
   f->framer_options_.start_pattern = f->start_pattern_.get();
+  if (!opts.multiline_preset.empty()) {
+    auto preset = ParseMultilinePreset(opts.multiline_preset);
+    if (!preset) {
+      return InvalidArgument(where + ": multiline.preset: \"" + opts.multiline_preset +
+                             "\" is not a preset (java, python, go, docker, cri)");
+    }
+    f->framer_options_.preset = *preset;
+  }
   RETURN_IF_ERROR(Framer::Validate(f->framer_options_).Annotate(where));
   auto proc = Processor::Create(opts.processing);
   if (!proc.ok()) return proc.status().Annotate(where);
@@ -72,7 +80,8 @@ Flow::Flow(uv_loop_t* loop, const FlowOptions& opts, broker::Stream* stream,
       clock_(clock),
       store_(checkpoint_dir, opts.name),
       errors_root_(opts.errors_path.empty() ? checkpoint_dir / "errors"
-                                            : std::filesystem::path(opts.errors_path)) {}
+                                            : std::filesystem::path(opts.errors_path)),
+      putter_(stream, opts.name, opts.batch_max_records, opts.batch_max_bytes) {}
 
 Flow::~Flow() {
   stream_->Release(hold_);
@@ -229,12 +238,7 @@ void Flow::FinishFiles() {
 }
 
 void Flow::ScheduleRetry() {
-  // Capped exponential back-off with full jitter: 100 ms .. 10 s.
-  int64_t cap = std::min<int64_t>(10000, int64_t{100} << std::min(retry_attempt_, 7));
-  ++retry_attempt_;
-  static thread_local std::minstd_rand rng(std::random_device{}());
-  int64_t delay = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(cap));
-  uv_timer_start(&retry_, OnRetry, delay, 0);
+  uv_timer_start(&retry_, OnRetry, PutRetryDelayMs(retry_attempt_++), 0);
 }
 
 void Flow::OnRetry(uv_timer_t* t) {

@@ -30,28 +30,30 @@
 #include "agent/tail/glob.h"
 #include "agent/tail/partition_key.h"
 #include "agent/tail/processor.h"
+#include "agent/tail/put_batch.h"
+#include "agent/tail/source.h"
 #include "broker/broker.h"
 #include "core/clock.h"
 #include "core/status.h"
 
 namespace sluice::agent {
 
-class Flow final {
+class Flow final : public Source {
  public:
   // Validates the options and compiles patterns; touches no file yet.
   static Result<std::unique_ptr<Flow>> Create(uv_loop_t* loop, const FlowOptions& opts,
                                               broker::Stream* stream,
                                               const std::filesystem::path& checkpoint_dir,
                                               Clock* clock);
-  ~Flow();
+  ~Flow() override;
   Flow(const Flow&) = delete;
   Flow& operator=(const Flow&) = delete;
 
   // Loads checkpoints, discovers files, sets watches and timers. Reading starts on the loop.
-  Status Start();
+  Status Start() override;
   // Stops reading, puts what is read, syncs the stream, writes a final checkpoint and closes
   // every handle; `on_closed` runs once the last close callback has run.
-  void Stop(std::function<void()> on_closed);
+  void Stop(std::function<void()> on_closed) override;
 
   // One full pass now: rescan the globs, stat every tracked file, read what is new, put, advance
   // checkpoints. Timers and watches call the same code; tests call it to step the flow
@@ -60,8 +62,8 @@ class Flow final {
   // Writes the checkpoint file now with what is durable (normally batched on a timer).
   Status WriteCheckpoint();
 
-  FlowStats stats() const;
-  const FlowOptions& options() const { return opts_; }
+  FlowStats stats() const override;
+  const FlowOptions& options() const override { return opts_; }
   const std::filesystem::path& checkpoint_path() const { return store_.path(); }
 
  private:
@@ -165,20 +167,13 @@ class Flow final {
   int open_count_ = 0;
 
   // The batch being filled or retried. Records live in arena_; views are built at put time.
-  struct Entry {
-    uint32_t key_off, key_len;
-    uint32_t data_off, data_len;
+  struct Entry : BatchEntry {
     uint64_t file;
     uint64_t end_offset;
-    uint128 hash_key;
-    bool has_hash_key;
-    bool done;
   };
   std::string arena_;
   std::vector<Entry> batch_;
-  std::vector<broker::PutRecordIn> put_in_;
-  std::vector<broker::PutRecordOut> put_out_;
-  std::vector<size_t> put_index_;
+  BatchPutter putter_;
   std::vector<uint64_t> prefix_files_;  // scratch of CompletePrefix
   bool refused_ = false;                // the stream refused: paused until the retry timer
   int retry_attempt_ = 0;

@@ -8,14 +8,6 @@
 #include "core/log.h"
 
 namespace sluice::agent {
-namespace {
-
-// The stream's PutBatch limits (Kinesis PutRecords).
-constexpr size_t kMaxPutRecords = 500;
-constexpr uint64_t kMaxPutBytes = 5u << 20;
-
-}  // namespace
-
 bool Flow::BatchFull() const {
   return batch_.size() >= static_cast<size_t>(opts_.batch_max_records) ||
          arena_.size() >= opts_.batch_max_bytes || arena_.size() >= opts_.max_buffer_bytes;
@@ -62,78 +54,14 @@ bool Flow::FlushBatch() {
       return false;
     }
   }
-  // Puts in chunks within the stream's limits (records and bytes per PutBatch).
-  const uint64_t max_bytes = std::min<uint64_t>(opts_.batch_max_bytes, kMaxPutBytes);
-  const size_t max_records = std::min<size_t>(opts_.batch_max_records, kMaxPutRecords);
-  bool all_ok = true;
-  Code failure = Code::kOk;
-  std::string message;
-  size_t i = 0;
-  while (all_ok && i < batch_.size()) {
-    put_in_.clear();
-    put_index_.clear();
-    uint64_t bytes = 0;
-    for (; i < batch_.size() && put_in_.size() < max_records; ++i) {
-      const Entry& e = batch_[i];
-      if (e.done) continue;
-      if (!put_in_.empty() && bytes + e.key_len + e.data_len > max_bytes) break;
-      bytes += e.key_len + e.data_len;
-      broker::PutRecordIn in;
-      in.partition_key = std::string_view(arena_.data() + e.key_off, e.key_len);
-      in.data = std::string_view(arena_.data() + e.data_off, e.data_len);
-      if (e.has_hash_key) in.explicit_hash_key = e.hash_key;
-      put_in_.push_back(in);
-      put_index_.push_back(i);
-    }
-    if (put_in_.empty()) break;
-    put_out_.clear();
-    Status st = stream_->PutBatch(put_in_, &put_out_);
-    if (st.code() == Code::kInvalidArgument) {
-      // Our records break the stream's rules: a bug here, not a state that retrying can change.
-      SLUICE_LOG(Error, "stream rejected a batch as invalid; its records are dropped")
-          .With("flow", opts_.name)
-          .With("records", static_cast<uint64_t>(put_in_.size()))
-          .With("error", st.ToString());
-      stats_.put_errors += put_in_.size();
-      for (size_t k : put_index_) batch_[k].done = true;
-      continue;
-    }
-    if (!st.ok()) {
-      all_ok = false;
-      failure = st.code();
-      message = st.ToString();
-      break;
-    }
-    for (size_t k = 0; k < put_index_.size(); ++k) {
-      Entry& e = batch_[put_index_[k]];
-      if (k < put_out_.size() && put_out_[k].status.ok()) {
-        e.done = true;
-        ++stats_.records_put;
-        stats_.bytes_put += e.data_len;
-      } else if (all_ok) {
-        all_ok = false;
-        failure = k < put_out_.size() ? put_out_[k].status.code() : Code::kInternal;
-        message = k < put_out_.size() ? put_out_[k].status.ToString() : "missing outcome";
-      }
-    }
-  }
-  if (!all_ok) {
+  PutOutcome put = putter_.Put(arena_, batch_, &stats_);
+  if (!put.all_ok) {
     // The records put before the refusal are in the stream: checkpoint them like a whole batch,
     // or a stop while refused would have them read and put again after the restart.
     size_t done = 0;
     while (done < batch_.size() && batch_[done].done) ++done;
     if (done > 0) CompletePrefix(done);
-    if (failure == Code::kResourceExhausted) {
-      ++stats_.put_throttled;
-    } else {
-      ++stats_.put_errors;
-    }
-    if (!refused_) {
-      SLUICE_LOG(Warn, "stream refused records; pausing reads and retrying")
-          .With("flow", opts_.name)
-          .With("stream", stream_->name())
-          .With("error", message);
-    }
+    putter_.NoteRefusal(put, refused_, &stats_);
     refused_ = true;
     ScheduleRetry();
     return false;

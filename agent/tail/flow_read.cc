@@ -140,10 +140,12 @@ void Flow::MaybeFinish(File* f) {
 void Flow::AddRecord(File* f, std::string_view data, uint64_t begin, uint64_t end) {
   std::string_view out = data;
   bool skip = false;
+  int64_t event_ms = broker::kNoEventTime;
   if (!processor_->empty()) {
-    RecordContext ctx{f->display_path, begin, clock_->NowMs(), host_};
+    RecordContext ctx{f->display_path, begin, clock_->NowMs(), host_, opts_.name};
     ProcessResult r = processor_->Process(data, ctx);
     out = r.data;
+    if (r.has_event_time) event_ms = r.event_ms;
     if (r.dropped) {
       ++stats_.records_dropped;
       skip = true;  // nothing to put; its end still moves the checkpoint
@@ -154,8 +156,9 @@ void Flow::AddRecord(File* f, std::string_view data, uint64_t begin, uint64_t en
           error_seed_ = opts_.name + "|" + std::to_string(f->id.dev) + ":" +
                         std::to_string(f->id.ino) + "|" + std::to_string(begin);
         }
-        std::string message = "no processing step could parse the line (" + f->display_path +
-                              ", byte " + std::to_string(begin) + ")";
+        std::string message = (r.error.empty() ? std::string("no processing step could parse the line")
+                                               : std::string(r.error)) +
+                              " (" + f->display_path + ", byte " + std::to_string(begin) + ")";
         buffer::FailedRecord failed;
         failed.data = data;
         failed.arrival_ms = clock_->NowMs();
@@ -175,6 +178,7 @@ void Flow::AddRecord(File* f, std::string_view data, uint64_t begin, uint64_t en
   e.file = f->serial;
   e.end_offset = end;
   e.done = skip;
+  e.event_ms = event_ms;
   e.key_off = static_cast<uint32_t>(arena_.size());
   if (!skip) {
     if (opts_.partition_key == PartitionKeyKind::kFile) {

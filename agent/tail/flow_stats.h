@@ -13,6 +13,7 @@ struct StepStats {
   std::string name;      // "2:grep": its position in `processing` (from 1) and its kind
   uint64_t dropped = 0;  // records it dropped
   uint64_t failed = 0;   // records it could not parse
+  uint64_t changed = 0;  // records it edited (modify, mask) or timed (timestamp)
 };
 
 struct FlowStats {
@@ -36,6 +37,12 @@ struct FlowStats {
   uint64_t checkpoint_errors = 0;
   uint64_t partition_key_fallbacks = 0;
   uint64_t records_dropped = 0;  // records a processing step (grep) dropped
+  // Inputs that are not files (agent/input).
+  uint64_t connections_open = 0;     // syslog over TCP: connections open now
+  uint64_t connections_refused = 0;  // syslog over TCP: closed at once (max_connections)
+  uint64_t restarts = 0;             // exec: starts of the command after its first
+  uint64_t messages_truncated = 0;   // syslog: messages cut at max_message_size
+
   std::vector<StepStats> steps;  // per processing step
 };
 

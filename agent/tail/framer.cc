@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "agent/tail/container_log.h"
+
 namespace sluice::agent {
 
 Status Framer::Validate(const FramerOptions& options) {
@@ -11,14 +13,22 @@ Status Framer::Validate(const FramerOptions& options) {
                            std::to_string(options.max_record_size) + " bytes)");
   }
   if (options.skip_header_lines < 0) return InvalidArgument("skip_header_lines must be >= 0");
+  if (options.start_pattern != nullptr && options.preset != MultilinePreset::kNone) {
+    return InvalidArgument("multiline: give start_pattern or preset, not both");
+  }
   return Status::Ok();
 }
 
 Framer::Framer(const FramerOptions& options, uint64_t start_offset)
     : options_(options),
+      single_line_(options.start_pattern == nullptr && options.preset == MultilinePreset::kNone),
       next_offset_(start_offset),
       committed_(start_offset),
-      skip_remaining_(start_offset == 0 ? options.skip_header_lines : 0) {}
+      skip_remaining_(start_offset == 0 ? options.skip_header_lines : 0) {
+  if (options.preset == MultilinePreset::kDocker) docker_ = std::make_unique<DockerLineParser>();
+}
+
+Framer::~Framer() = default;
 
 void Framer::Reset(uint64_t offset) {
   next_offset_ = committed_ = offset;
@@ -28,6 +38,7 @@ void Framer::Reset(uint64_t offset) {
   record_.clear();
   has_record_ = false;
   record_overflow_ = false;
+  ResetPreset();
 }
 
 void Framer::AppendBounded(std::string* dst, std::string_view src, bool* overflow) const {
@@ -75,31 +86,30 @@ void Framer::Flush(RecordSink* sink) {
     line.clear();
     carry_.swap(line);  // keep the capacity
   }
-  if (has_record_) {
-    Emit(record_, record_overflow_, record_begin_, record_end_, sink);
-    record_.clear();
-    has_record_ = false;
-    record_overflow_ = false;
-  }
+  EmitRecord(sink);
+  if (options_.preset != MultilinePreset::kNone) FlushPreset(sink);
 }
 
 void Framer::OnLine(std::string_view line, bool overflow, uint64_t begin, uint64_t end_offset,
                     RecordSink* sink) {
   if (skip_remaining_ > 0) {
     --skip_remaining_;
-    if (!has_record_) committed_ = end_offset;
+    if (!holds_lines()) committed_ = end_offset;
     return;
   }
-  if (options_.start_pattern == nullptr) {
+  if (single_line_) {
     Emit(line, overflow || line.size() > options_.max_record_size, begin, end_offset, sink);
     return;
   }
-  if (options_.start_pattern->Matches(line) && has_record_) {
-    Emit(record_, record_overflow_, record_begin_, record_end_, sink);
-    record_.clear();
-    has_record_ = false;
-    record_overflow_ = false;
+  if (options_.preset != MultilinePreset::kNone) {
+    OnPresetLine(line, overflow, begin, end_offset, sink);
+    return;
   }
+  if (options_.start_pattern->Matches(line)) EmitRecord(sink);
+  AddToRecord(line, overflow, begin, end_offset);
+}
+
+void Framer::AddToRecord(std::string_view line, bool overflow, uint64_t begin, uint64_t end) {
   if (has_record_) {
     AppendBounded(&record_, "\n", &record_overflow_);
   } else {
@@ -108,7 +118,15 @@ void Framer::OnLine(std::string_view line, bool overflow, uint64_t begin, uint64
   AppendBounded(&record_, line, &record_overflow_);
   record_overflow_ |= overflow;
   has_record_ = true;
-  record_end_ = end_offset;
+  record_end_ = end;
+}
+
+void Framer::EmitRecord(RecordSink* sink) {
+  if (!has_record_) return;
+  Emit(record_, record_overflow_, record_begin_, record_end_, sink);
+  record_.clear();
+  has_record_ = false;
+  record_overflow_ = false;
 }
 
 void Framer::Emit(std::string_view data, bool truncated, uint64_t begin, uint64_t end_offset,

@@ -45,14 +45,14 @@ Regex::~Regex() {
   if (code_ != nullptr) pcre2_code_free(static_cast<pcre2_code*>(code_));
 }
 
-int Regex::Run(std::string_view subject) {
+int Regex::Run(std::string_view subject, size_t from) {
   auto* code = static_cast<pcre2_code*>(code_);
   auto* md = static_cast<pcre2_match_data*>(match_data_);
   // A view may have a null data pointer when empty; PCRE2 wants a valid pointer.
   PCRE2_SPTR s = subject.data() != nullptr ? reinterpret_cast<PCRE2_SPTR>(subject.data())
                                            : reinterpret_cast<PCRE2_SPTR>("");
-  if (jit_) return pcre2_jit_match(code, s, subject.size(), 0, 0, md, nullptr);
-  return pcre2_match(code, s, subject.size(), 0, 0, md, nullptr);
+  if (jit_) return pcre2_jit_match(code, s, subject.size(), from, 0, md, nullptr);
+  return pcre2_match(code, s, subject.size(), from, 0, md, nullptr);
 }
 
 bool Regex::Matches(std::string_view subject) { return Run(subject) >= 0; }
@@ -70,6 +70,14 @@ bool Regex::Capture(std::string_view subject, std::vector<std::string_view>* gro
       groups->emplace_back(subject.data() + b, e - b);
     }
   }
+  return true;
+}
+
+bool Regex::Find(std::string_view subject, size_t from, size_t* begin, size_t* end) {
+  if (from > subject.size() || Run(subject, from) < 0) return false;
+  PCRE2_SIZE* ov = pcre2_get_ovector_pointer(static_cast<pcre2_match_data*>(match_data_));
+  *begin = ov[0];
+  *end = ov[1];
   return true;
 }
 

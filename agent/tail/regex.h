@@ -27,6 +27,8 @@ class Regex final {
   // Matches and fills `groups` with capture groups 1..n (an unset group is an empty view with a
   // null data pointer). Views point into `subject`. Returns false on no match.
   bool Capture(std::string_view subject, std::vector<std::string_view>* groups);
+  // The first match at or after `from`: [*begin, *end) of `subject`. False when there is none.
+  bool Find(std::string_view subject, size_t from, size_t* begin, size_t* end);
 
   int capture_count() const { return capture_count_; }
   // Names of the named groups, indexed by group number - 1 (empty for unnamed groups).
@@ -34,7 +36,7 @@ class Regex final {
 
  private:
   Regex() = default;
-  int Run(std::string_view subject);
+  int Run(std::string_view subject, size_t from = 0);
 
   void* code_ = nullptr;        // pcre2_code*
   void* match_data_ = nullptr;  // pcre2_match_data*

@@ -67,7 +67,7 @@ void Run(benchmark::State& state, const std::vector<std::string>& lines,
     state.SkipWithError(p.status().message().c_str());
     return;
   }
-  RecordContext ctx{"/var/log/app.log", 0, 1796500000000, "host-1"};
+  RecordContext ctx{"/var/log/app.log", 0, 1796500000000, "host-1", "app"};
   size_t i = 0;
   uint64_t bytes = 0, kept = 0;
   for (auto _ : state) {
@@ -155,6 +155,94 @@ void BM_AddMetadata(benchmark::State& state) {
   Run(state, lines, {Kind(ProcessingStep::Kind::kJson), meta});
 }
 BENCHMARK(BM_AddMetadata);
+
+ProcessingStep MaskIp(std::string with) {
+  ProcessingStep s = Kind(ProcessingStep::Kind::kMask);
+  s.mask_kind = "ipv4";
+  s.field = "client_ip";
+  s.mask_with = std::move(with);
+  s.keep = 24;
+  s.hash_key = "bench-key";
+  return s;
+}
+
+ProcessingStep Timestamp() {
+  ProcessingStep s = Kind(ProcessingStep::Kind::kTimestamp);
+  s.field = "ts";
+  s.time_format = "rfc3339";
+  return s;
+}
+
+// The issue's example chain: json + mask + grep (goal: 1 M records/s per core).
+void BM_JsonMaskGrep(benchmark::State& state) {
+  static const auto lines = JsonLines();
+  Run(state, lines,
+      {Kind(ProcessingStep::Kind::kJson), MaskIp("redact"), Grep("path", "^/health", true)});
+}
+BENCHMARK(BM_JsonMaskGrep);
+
+void BM_JsonTimestampMaskGrep(benchmark::State& state) {
+  static const auto lines = JsonLines();
+  Run(state, lines,
+      {Kind(ProcessingStep::Kind::kJson), Timestamp(), MaskIp("redact"),
+       Grep("path", "^/health", true)});
+}
+BENCHMARK(BM_JsonTimestampMaskGrep);
+
+void BM_MaskHash(benchmark::State& state) {
+  static const auto lines = JsonLines();
+  Run(state, lines, {Kind(ProcessingStep::Kind::kJson), MaskIp("hash")});
+}
+BENCHMARK(BM_MaskHash);
+
+void BM_MaskPrefix(benchmark::State& state) {
+  static const auto lines = JsonLines();
+  Run(state, lines, {Kind(ProcessingStep::Kind::kJson), MaskIp("prefix")});
+}
+BENCHMARK(BM_MaskPrefix);
+
+void BM_MaskWholeRecord(benchmark::State& state) {
+  static const auto lines = NginxLines();
+  ProcessingStep m = MaskIp("redact");
+  m.field.clear();
+  Run(state, lines, {m});
+}
+BENCHMARK(BM_MaskWholeRecord);
+
+void BM_Timestamp(benchmark::State& state) {
+  static const auto lines = JsonLines();
+  Run(state, lines, {Timestamp()});
+}
+BENCHMARK(BM_Timestamp);
+
+void BM_Modify(benchmark::State& state) {
+  static const auto lines = JsonLines();
+  ProcessingStep m = Kind(ProcessingStep::Kind::kModify);
+  m.rename = {{"msg", "message"}};
+  m.set = {{"env", "prod"}};
+  m.remove = {"ms"};
+  Run(state, lines, {Kind(ProcessingStep::Kind::kJson), m});
+}
+BENCHMARK(BM_Modify);
+
+void BM_RegexTyped(benchmark::State& state) {
+  static const auto lines = NginxLines();
+  ProcessingStep r = Kind(ProcessingStep::Kind::kRegex);
+  r.pattern = R"(^(?<remote>\S+) \S+ \S+ \[(?<time>[^\]]+)\] "(?<method>\S+) (?<path>\S+) )"
+              R"([^"]*" (?<status>\d+) (?<bytes>\d+))";
+  r.types = {{"status", "int"}, {"bytes", "int"}};
+  Run(state, lines, {r});
+}
+BENCHMARK(BM_RegexTyped);
+
+void BM_Throttle(benchmark::State& state) {
+  static const auto lines = JsonLines();
+  ProcessingStep t = Kind(ProcessingStep::Kind::kThrottle);
+  t.rate = 1000000000;
+  t.field = "path";
+  Run(state, lines, {t});
+}
+BENCHMARK(BM_Throttle);
 
 }  // namespace
 }  // namespace sluice::agent

@@ -3,15 +3,18 @@
 from the page itself) drops health checks and masks IPv4 addresses in a running daemon; what a
 transform writes to its standard error reaches the daemon's log as warn lines naming the delivery.
 A transform plugin gets its `transform.options` (the fixture upper_transform, from
-$SLUICE_FIXTURE_DIR, appends its `suffix`).
+$SLUICE_FIXTURE_DIR, appends its `suffix`). The lua transform's documented example drops, rewrites
+and fails records: the failure reaches the error output with Lua's message.
 
 Usage: transform_test.py SLUICE_BIN [test ...]"""
+import base64
+import json
 import os
 import sys
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "cli"))
-from harness import Daemon, run_tests, wait_until  # noqa: E402
+from harness import Daemon, json_lines_under, run_tests, wait_until  # noqa: E402
 
 DOC = os.path.join(here, "..", "..", "..", "docs", "configuration.md")
 CONFIG = """\
@@ -110,6 +113,81 @@ def test_documented_example(sluice):
         d.cleanup()
 
 
+LUA_CONFIG = """\
+data_dir: ./data
+plugin_dirs: [@PLUGINS@]
+admin: {listen: "127.0.0.1:0"}
+streams: [{name: s}]
+sources:
+  - {name: a, paths: ["./log/*.log"], stream: s, initial_position: start_of_file,
+     rescan_interval: 200ms}
+deliveries:
+  - name: web
+    stream: s
+    buffer: {size: 1MiB, interval: 0s}
+    record_delimiter: "\\n"
+    transform: {lua: {script: ./enrich.lua, call: enrich}}
+    errors: {path: ./errors}
+    sink: {type: file, path: ./out}
+"""
+
+
+def test_lua_documented_example(sluice):
+    with open(DOC) as f:
+        script = f.read().split("```lua\n")[1].split("```")[0]
+    d = Daemon(sluice, LUA_CONFIG)
+    with open(d.path("enrich.lua"), "w") as f:
+        f.write(script)
+    os.makedirs(d.path("log"))
+    lines = ['{"client":"10.1.2.3","path":"/health/live"}',
+             '{"client":"10.1.2.3","path":"/a"}',
+             '{"client":"192.168.7.9","path":"/b","status":200,"ms":1.5}',
+             "not json at all"]
+    with open(d.path("log", "a.log"), "w") as f:
+        f.write("".join(l + "\n" for l in lines))
+    d.start()
+    try:
+        wait_until(lambda: len(delivered(d)) == 2, what="2 records through the lua transform")
+        assert sorted(delivered(d)) == [
+            '{"client":"10.1.x.x","path":"/a","delivery":"web"}',
+            '{"client":"192.168.x.x","path":"/b","status":200,"ms":1.5,"delivery":"web"}',
+        ], delivered(d)
+        failed = wait_until(lambda: json_lines_under(d.path("errors")), what="the error output")
+        assert len(failed) == 1, failed
+        assert base64.b64decode(failed[0]["rawData"]).decode().rstrip("\n") == "not json at all"
+        assert failed[0]["errorCode"] == "Transform.ProcessingFailed", failed[0]
+        assert "not a JSON object: not json at all" in failed[0]["errorMessage"], failed[0]
+        assert "enrich.lua:" in failed[0]["errorMessage"], failed[0]
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+def test_lua_script_edit_reloads(sluice):
+    """An edited script is not a changed config entry, yet a reload restarts the delivery on it."""
+    d = Daemon(sluice, LUA_CONFIG)
+    with open(d.path("enrich.lua"), "w") as f:
+        f.write('function enrich(tag, ts, r) r.v = 1 return 2, ts, r end\n')
+    os.makedirs(d.path("log"))
+    with open(d.path("log", "a.log"), "w") as f:
+        f.write('{"n":1}\n')
+    d.start()
+    try:
+        wait_until(lambda: delivered(d) == ['{"n":1,"v":1}'], what="the first script's record")
+        with open(d.path("enrich.lua"), "w") as f:
+            f.write('function enrich(tag, ts, r) r.v = 2 return 2, ts, r end\n')
+        status, body = d.request("POST", "/reload")
+        answer = json.loads(body)
+        assert status == 200 and answer["changed"] == ["delivery/web"], (status, body)
+        with open(d.path("log", "a.log"), "a") as f:
+            f.write('{"n":2}\n')
+        wait_until(lambda: sorted(delivered(d)) == ['{"n":1,"v":1}', '{"n":2,"v":2}'],
+                   what="the edited script's record")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
 def test_stderr_is_logged(sluice):
     d = run_with(sluice, CHATTY, ["one", "two"])
     try:
@@ -124,4 +202,6 @@ def test_stderr_is_logged(sluice):
 if __name__ == "__main__":
     run_tests({"documented_example": test_documented_example,
                "stderr_is_logged": test_stderr_is_logged,
-               "plugin_options": test_plugin_options})
+               "plugin_options": test_plugin_options,
+               "lua_documented_example": test_lua_documented_example,
+               "lua_script_edit_reloads": test_lua_script_edit_reloads})

@@ -445,6 +445,39 @@ TEST_F(FlowTest, MaxRecordSizeMultilineAndProcessing) {
   StopFlow(std::move(flow));
 }
 
+// A timestamp step's time is put with the record (the broker keeps it beside the arrival time);
+// a record whose time does not parse is put without one.
+TEST_F(FlowTest, TimestampStepPutsTheRecordsOwnTime) {
+  FlowOptions o = Options("*.log");
+  ProcessingStep json;
+  json.kind = ProcessingStep::Kind::kJson;
+  ProcessingStep ts;
+  ts.kind = ProcessingStep::Kind::kTimestamp;
+  ts.field = "t";
+  ts.time_format = "common_log";
+  o.processing = {json, ts};
+  std::ofstream(Path("a.log")) << R"({"t":"10/Mar/2024:09:05:09 -0500","n":1})"
+                               << "\n"
+                               << R"({"t":"never","n":2})"
+                               << "\n";
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  std::map<std::string, int64_t> times;
+  for (const broker::ShardInfo& s : stream_->ListShards()) {
+    broker::ReadBatch b;
+    ASSERT_TRUE(stream_->Read(s.index, 0, broker::ReadLimits{}, &b).ok());
+    for (const auto& r : b.records) times[std::string(r.data)] = r.event_ms;
+  }
+  ASSERT_EQ(times.size(), 2u);
+  EXPECT_EQ(times[R"({"t":"10/Mar/2024:09:05:09 -0500","n":1})"], 1710079509000);
+  EXPECT_EQ(times[R"({"t":"never","n":2})"], broker::kNoEventTime);
+  FlowStats st = flow->stats();
+  ASSERT_EQ(st.steps.size(), 2u);
+  EXPECT_EQ(st.steps[1].changed, 1u);
+  EXPECT_EQ(st.steps[1].failed, 1u);
+  StopFlow(std::move(flow));
+}
+
 TEST_F(FlowTest, GrepDropsRecordsAndTheCheckpointPassesThem) {
   FlowOptions o = Options("*.log");
   ProcessingStep json;
@@ -688,6 +721,62 @@ TEST_F(FlowTest, CreateRejectsBadOptionsNamingTheFlow) {
   ASSERT_FALSE(f.ok());
   EXPECT_NE(f.status().message().find("sources[test]"), std::string::npos);
   EXPECT_NE(f.status().message().find("multiline"), std::string::npos);
+}
+
+std::string DockerLine(const std::string& log_json, const char* stream, int second) {
+  return "{\"log\":\"" + log_json + "\",\"stream\":\"" + stream +
+         "\",\"time\":\"2024-05-01T12:00:0" + std::to_string(second) + "Z\"}\n";
+}
+
+TEST_F(FlowTest, DockerPresetDeliversJoinedRecordsAndCheckpointsBeforeAPendingPart) {
+  FlowOptions o = Options("*.log");
+  o.multiline_preset = "docker";
+  const std::string big(16384, 'a');
+  const std::string l0 = DockerLine(big, "stdout", 1);  // split at 16 KiB: a partial line
+  const std::string l1 = DockerLine("warn\\n", "stderr", 2);
+  const std::string l2 = DockerLine("tail\\n", "stdout", 3);  // ends the stdout line
+  const std::string l3 = DockerLine("next ", "stdout", 4);    // a partial line, pending
+  { std::ofstream(Path("a.log"), std::ios::binary) << l0 << l1 << l2 << l3; }
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  auto all = ReadAll();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0], "{\"log\":\"warn\",\"stream\":\"stderr\",\"time\":\"2024-05-01T12:00:02Z\"}");
+  EXPECT_EQ(all[1], "{\"log\":\"" + big +
+                        "tail\",\"stream\":\"stdout\",\"time\":\"2024-05-01T12:00:01Z\"}");
+  ASSERT_TRUE(stream_->Sync().ok());
+  flow->PollNow();
+  ASSERT_TRUE(flow->WriteCheckpoint().ok());
+  CheckpointStore store(dir_ / "cp", "test");
+  // Past the joined line, not past the pending part.
+  EXPECT_EQ((*store.Load())[0].offset, l0.size() + l1.size() + l2.size());
+  StopFlow(std::move(flow));
+  // The rest of the line arrives while stopped: after the restart it is joined with the part
+  // read again, and nothing else is delivered twice.
+  {
+    std::ofstream(Path("a.log"), std::ios::app | std::ios::binary)
+        << DockerLine("done\\n", "stdout", 5);
+  }
+  flow = StartFlow(o);
+  flow->PollNow();
+  all = ReadAll();
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[2],
+            "{\"log\":\"next done\",\"stream\":\"stdout\",\"time\":\"2024-05-01T12:00:04Z\"}");
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, CreateRejectsAnUnknownPresetAndAPatternWithAPreset) {
+  FlowOptions o = Options("*.log");
+  o.multiline_preset = "ruby";
+  auto f = Flow::Create(&loop_, o, stream_, dir_ / "cp", &clock_);
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.status().message().find("multiline.preset"), std::string::npos);
+  o.multiline_preset = "java";
+  o.multiline_start_pattern = "^x";
+  f = Flow::Create(&loop_, o, stream_, dir_ / "cp", &clock_);
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.status().message().find("start_pattern or preset"), std::string::npos);
 }
 
 }  // namespace

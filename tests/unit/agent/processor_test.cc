@@ -203,7 +203,7 @@ TEST(ProcessorTest, AddMetadataWrapsTextOrJson) {
   m.kind = ProcessingStep::Kind::kAddMetadata;
   m.add_host = m.add_file = m.add_offset = m.add_timestamp = true;
   m.static_fields = {{"env", "prod"}};
-  RecordContext ctx{"/var/log/a.log", 42, 1700000000123, "web-1"};
+  RecordContext ctx{"/var/log/a.log", 42, 1700000000123, "web-1", "app"};
   auto p = Make({m});
   auto d = Parse(p->Process("plain line", ctx).data);
   EXPECT_EQ(Field(d, "host"), "web-1");

@@ -38,6 +38,36 @@ TEST_F(ReadTest, LimitsAndBufferReuse) {
   EXPECT_EQ(b.next_offset, 100u);
 }
 
+TEST_F(ReadTest, EventTimesRoundTripBesideRecordsWithout) {
+  OpenBroker();
+  Stream* s = MakeStream("ev", 1);
+  // Small records (framed in one buffer) and large ones (zero-copy), with and without times.
+  const std::string big(100000, 'b');
+  std::vector<PutRecordIn> in = {
+      {"k1", "plain", std::nullopt}, {"k2", "timed", std::nullopt, 1710079509123},
+      {"k3", big, std::nullopt, -5}, {"k4", big, std::nullopt},
+      {"k5", "", std::nullopt, 0},
+  };
+  std::vector<PutRecordOut> out;
+  ASSERT_TRUE(s->PutBatch(in, &out).ok());
+  for (int round = 0; round < 2; ++round) {
+    ReadBatch b;
+    ASSERT_TRUE(s->Read(0, 0, ReadLimits{}, &b).ok());
+    ASSERT_EQ(b.records.size(), 5u);
+    for (size_t i = 0; i < in.size(); ++i) {
+      EXPECT_EQ(b.records[i].partition_key, in[i].partition_key) << i;
+      EXPECT_EQ(b.records[i].data, in[i].data) << i;
+      EXPECT_EQ(b.records[i].event_ms, in[i].event_ms) << i;
+    }
+    EXPECT_EQ(b.records[0].time_ms(), b.records[0].arrival_ms);
+    EXPECT_EQ(b.records[1].time_ms(), 1710079509123);
+    OpenBroker();  // recovery re-verifies every CRC, the event times included
+    auto again = broker_->GetStream("ev");
+    ASSERT_TRUE(again.ok());
+    s = *again;
+  }
+}
+
 TEST_F(ReadTest, MixedSizesRoundTrip) {
   OpenBroker();
   Stream* s = MakeStream("mix", 1);

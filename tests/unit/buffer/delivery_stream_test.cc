@@ -680,6 +680,95 @@ TEST_F(DeliveryStreamTest, PluginTransformRewritesDropsAndFails) {
   EXPECT_FALSE(DeliveryStream::Create(bad, stream_, &host_, root_ / "state3", Clock::Real()).ok());
 }
 
+TEST(LuaTransformTest, EachRecordIsOkDroppedOrProcessingFailed) {
+  LuaTransformOptions o;
+  o.call = "cb";
+  o.code = R"(
+function cb(tag, ts, r)
+  if r.path == "/health" then return -1, ts, r end
+  if r.path == "/same" then return 0, ts, r end
+  if r.path == "/loop" then while true do end end
+  if r.path == "/split" then return 2, ts, {{a = 1}, {b = 2}} end
+  if r.log then error("not json: " .. r.log) end
+  r.seen_by = tag
+  return 1, ts + 1, r
+end)";
+  o.budget = std::chrono::milliseconds(20);
+  auto t = LuaTransform::Create(o, "web");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  TransformIn recs[] = {{"0", 1000, R"({"path":"/a","n":1})"},
+                        {"1", 1000, R"({"path":"/health"})"},
+                        {"2", 1000, R"({"path":"/same", "kept": "as is"})"},
+                        {"3", 1000, "plain text"},
+                        {"4", 1000, R"({"path":"/loop"})"},
+                        {"5", 1000, R"({"path":"/split"})"},
+                        {"6", 1000, R"({"path":"/b"})"}};
+  auto out = (*t)->Apply(recs);
+  ASSERT_EQ(out.size(), 7u);
+  EXPECT_EQ(out[0].result, TransformOut::Result::kOk);
+  EXPECT_EQ(out[0].data, R"({"path":"/a","n":1,"seen_by":"web"})");
+  EXPECT_EQ(out[1].result, TransformOut::Result::kDropped);
+  EXPECT_EQ(out[2].result, TransformOut::Result::kOk);
+  EXPECT_EQ(out[2].data, R"({"path":"/same", "kept": "as is"})");  // unchanged, byte for byte
+  EXPECT_EQ(out[3].result, TransformOut::Result::kProcessingFailed);
+  EXPECT_NE(out[3].error.find("transform.lua.code:7: not json: plain text"), std::string::npos)
+      << out[3].error;
+  EXPECT_EQ(out[4].result, TransformOut::Result::kProcessingFailed);
+  EXPECT_NE(out[4].error.find("exceeded the time budget of 20ms"), std::string::npos)
+      << out[4].error;
+  EXPECT_EQ(out[5].result, TransformOut::Result::kProcessingFailed);
+  EXPECT_NE(out[5].error.find("returned 2 records"), std::string::npos) << out[5].error;
+  EXPECT_EQ(out[6].result, TransformOut::Result::kOk);  // a failure costs only its record
+  EXPECT_EQ(out[6].data, R"({"path":"/b","seen_by":"web"})");
+
+  o.code = "function other() end";
+  auto bad = LuaTransform::Create(o, "web");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "lua: transform.lua.code defines no function 'cb'");
+}
+
+TEST_F(DeliveryStreamTest, LuaTransformRewritesDropsAndFails) {
+  Put(0, 300);
+  Put(0, 10, "drop-");
+  Put(0, 7, "fail-");
+  DeliveryOptions o = Options("file");
+  o.transform.kind = TransformOptions::Kind::kLua;
+  o.transform.lua.call = "cb";
+  o.transform.lua.code = R"(
+function cb(tag, ts, r)
+  if r.log:sub(1, 5) == "drop-" then return -1, ts, r end
+  if r.log:sub(1, 5) == "fail-" then error("record holds fail") end
+  return 2, ts, {msg = r.log:upper()}
+end)";
+  SinkOpt(&o, "path", (root_ / "out").string());
+  auto ds = Make(o);
+  ASSERT_TRUE(ds && ds->Start().ok());
+  ASSERT_TRUE(WaitFor([&] {
+    DeliveryStats s = ds->stats();
+    return s.records_delivered + s.records_dropped + s.records_spilled == 317;
+  }));
+  ds->Stop(std::chrono::milliseconds(1000));
+  DeliveryStats st = ds->stats();
+  EXPECT_EQ(st.records_delivered, 300u);
+  EXPECT_EQ(st.records_dropped, 10u);
+  EXPECT_EQ(st.records_spilled, 7u);
+  std::map<std::string, int> delivered, failed;
+  std::vector<rapidjson::Document> lines;
+  for (const auto& [key, content] : Objects(root_ / "out")) CountLines(content, &delivered);
+  EXPECT_EQ(delivered.size(), 300u);
+  for (const auto& [rec, c] : delivered) {
+    EXPECT_EQ(rec.rfind(R"({"msg":"REC-)", 0), 0u) << rec;
+    EXPECT_EQ(c, 1);
+  }
+  CountErrorRecords(root_ / "errors" / "processing-failed", &failed, &lines);
+  EXPECT_EQ(failed.size(), 7u);
+  for (const auto& d : lines) {
+    EXPECT_STREQ(d["errorMessage"].GetString(),
+                 "lua function 'cb' (transform.lua.code): transform.lua.code:4: record holds fail");
+  }
+  ExpectCheckpointsAtEnd();
+}
+
 TEST(HttpTransformTest, UnreachableEndpointFailsTheBatchAfterRetries) {
   auto t = HttpTransform::Create("http://127.0.0.1:1/", "d", std::chrono::milliseconds(2000), 1);
   ASSERT_TRUE(t.ok());
@@ -826,6 +915,48 @@ TEST_F(DeliveryStreamTest, DynamicPartitioningByJsonField) {
   std::map<std::string, int> failed;
   CountErrorRecords(root_ / "errors" / "partitioning-failed", &failed);
   EXPECT_EQ(failed.size(), 4u);
+  ExpectCheckpointsAtEnd();
+}
+
+// Records with event times of their own (the agent's timestamp step) are named and partitioned
+// by them: each hour's records in objects under that hour's prefix, the transform contract's
+// approximateArrivalTimestamp is the event time; records without one go by arrival.
+TEST_F(DeliveryStreamTest, EventTimesNameAndSplitObjectsByTheirHour) {
+  const int64_t h10 = 1796551200000;  // 2026-12-06T10:00:00Z
+  std::vector<std::string> data;
+  std::vector<broker::PutRecordIn> in;
+  for (int i = 0; i < 90; ++i) data.push_back("rec-" + std::to_string(i));
+  for (int i = 0; i < 90; ++i) {
+    // 10:xx, 11:xx and 13:xx, interleaved in one batch.
+    const int64_t t = h10 + (i % 3 == 2 ? 3 : i % 3) * 3600000 + i * 1000;
+    in.push_back({data[i], data[i], std::nullopt, t});
+  }
+  std::vector<broker::PutRecordOut> out;
+  ASSERT_TRUE(stream_->PutBatch(in, &out).ok());
+  DeliveryOptions o = Options("file");
+  SinkOpt(&o, "path", (root_ / "out").string());
+  SinkOpt(&o, "prefix", "logs/!{timestamp:yyyy/MM/dd/HH}/");
+  auto ds = Make(o);
+  ASSERT_TRUE(ds && ds->Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return ds->stats().records_delivered == 90; }));
+  ds->Stop(std::chrono::milliseconds(1000));
+  std::map<std::string, int> per_hour;
+  std::map<std::string, int> all;
+  for (const auto& [key, content] : Objects(root_ / "out")) {
+    std::string hour = key.substr(0, key.rfind('/'));
+    std::map<std::string, int> lines;
+    CountLines(content, &lines);
+    for (const auto& [line, c] : lines) {
+      const int i = std::stoi(line.substr(4));
+      const int want = 10 + (i % 3 == 2 ? 3 : i % 3);
+      EXPECT_EQ(hour, "logs/2026/12/06/" + std::to_string(want)) << line;
+      per_hour[hour] += c;
+      all[line] += c;
+    }
+  }
+  EXPECT_EQ(per_hour.size(), 3u);
+  EXPECT_EQ(all.size(), 90u);
+  for (const auto& [line, c] : all) EXPECT_EQ(c, 1) << line;
   ExpectCheckpointsAtEnd();
 }
 

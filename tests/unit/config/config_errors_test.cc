@@ -131,7 +131,7 @@ const BadCase kBadCases[] = {
      HEAD "sources: [{name: f, paths: [x], stream: app-logs, processing: [single_lines]}]\n",
      "sluice.yaml:3:64: sources[0].processing[0]: unknown step 'single_lines' (did you mean "
      "'single_line'?); steps are single_line, csv_to_json, log_to_json, add_metadata, json, grep, "
-     "logfmt"},
+     "logfmt, regex, timestamp, modify, mask, sample, throttle, lua"},
     {"BareStepMissingItsOptions",
      HEAD "sources: [{name: f, paths: [x], stream: app-logs, processing: [csv_to_json]}]\n",
      "sluice.yaml:3:64: sources[0].processing[0].csv_to_json.field_names: required key is "
@@ -162,6 +162,14 @@ const BadCase kBadCases[] = {
      HEAD "sources: [{name: f, paths: [x], stream: app-logs, multiline: {start_pattern: 'a('}}]\n",
      "sluice.yaml:3:78: sources[0].multiline.start_pattern: \"a(\" is not a valid regular "
      "expression: missing closing parenthesis at offset 2"},
+    {"MultilinePatternAndPreset",
+     HEAD "sources: [{name: f, paths: [x], stream: app-logs,\n"
+          "            multiline: {start_pattern: '^x', preset: java}}]\n",
+     "sluice.yaml:4:54: sources[0].multiline.preset: give start_pattern or preset, not both"},
+    {"UnknownMultilinePreset",
+     HEAD "sources: [{name: f, paths: [x], stream: app-logs, multiline: {preset: ruby}}]\n",
+     "sluice.yaml:3:71: sources[0].multiline.preset: \"ruby\" is not one of java, python, go, "
+     "docker, cri"},
     {"BadPartitionKey",
      HEAD "sources: [{name: f, paths: [x], stream: app-logs, partition_key: hash}]\n",
      "sluice.yaml:3:66: sources[0].partition_key: \"hash\" is not a partition key option (random, "
@@ -218,10 +226,68 @@ const BadCase kBadCases[] = {
           "  endpoint: 'http://h:1', lease_table: {table: tbl, failover_time: 100ms}}}]\n",
      "sluice.yaml:4:68: deliveries[0].source.lease_table.failover_time: \"100ms\" is out of "
      "range 1s..10m"},
+    {"FileSourceWithoutPaths", HEAD "sources: [{name: f, stream: app-logs}]\n",
+     "sluice.yaml:3:11: sources[0]: paths: required key is missing (type: file)"},
+    {"SyslogWithoutListen", HEAD "sources: [{name: s, type: syslog, stream: app-logs}]\n",
+     "sluice.yaml:3:11: sources[0]: listen: required key is missing (type: syslog)"},
+    {"SyslogWithPaths",
+     HEAD "sources: [{name: s, paths: [x], type: syslog, listen: 'udp://127.0.0.1:5514',\n"
+          "  stream: app-logs}]\n",
+     "sluice.yaml:3:11: sources[0]: paths is not a key of type: syslog"},
+    {"FileWithListen",
+     HEAD "sources: [{name: f, paths: [x], stream: app-logs, listen: 'tcp://127.0.0.1:1'}]\n",
+     "sluice.yaml:3:11: sources[0]: listen is not a key of type: file"},
+    {"SyslogListenWithoutScheme",
+     HEAD "sources: [{name: s, type: syslog, stream: app-logs, listen: '127.0.0.1:5514'}]\n",
+     "sluice.yaml:3:61: sources[0].listen: \"127.0.0.1:5514\" is not udp://host:port or "
+     "tcp://host:port"},
+    {"SyslogUnknownFormat",
+     HEAD "sources: [{name: s, type: syslog, stream: app-logs, listen: 'udp://127.0.0.1:1',\n"
+          "  format: cef}]\n",
+     "sluice.yaml:4:11: sources[0].format: \"cef\" is not one of raw, rfc3164, rfc5424, auto"},
+    {"ExecWithoutCommand", HEAD "sources: [{name: e, type: exec, stream: app-logs}]\n",
+     "sluice.yaml:3:11: sources[0]: command: required key is missing (type: exec)"},
+    {"ExecEmptyCommand", HEAD "sources: [{name: e, type: exec, stream: app-logs, command: []}]\n",
+     "sluice.yaml:3:60: sources[0].command: give the command to run"},
+    {"StdinWithIntervalOfExec",
+     HEAD "sources: [{name: i, type: stdin, stream: app-logs, interval: 10s}]\n",
+     "sluice.yaml:3:11: sources[0]: interval is not a key of type: stdin"},
+    {"UnknownSourceType", HEAD "sources: [{name: j, type: kafka, stream: app-logs}]\n",
+     "sluice.yaml:3:27: sources[0].type: \"kafka\" is not one of file, syslog, stdin, exec, "
+     "journal"},
+    {"JournalPriorityNotAName",
+     HEAD "sources: [{name: j, type: journal, stream: app-logs, journal: {priority: loud}}]\n",
+     "sluice.yaml:3:74: sources[0].journal.priority: \"loud\" is not a priority (0..7 or emerg, "
+     "alert, crit, err, warning, notice, info, debug)"},
+    {"JournalPriorityOutOfRange",
+     HEAD "sources: [{name: j, type: journal, stream: app-logs, journal: {priority: 8}}]\n",
+     "sluice.yaml:3:74: sources[0].journal.priority: \"8\" is not a priority (0..7 or emerg, "
+     "alert, crit, err, warning, notice, info, debug)"},
+    {"JournalMatchNotAFieldName",
+     HEAD "sources: [{name: j, type: journal, stream: app-logs,\n"
+          "  journal: {matches: {_SYSTEMD_UNIT: a.service, unit: b}}}]\n",
+     "sluice.yaml:4:22: sources[0].journal.matches: \"unit\" is not a journal field name (A-Z, "
+     "0-9 and _, not starting with a digit, at most 64 bytes)"},
+    {"JournalMatchValueNotAString",
+     HEAD "sources: [{name: j, type: journal, stream: app-logs,\n"
+          "  journal: {matches: {PRIORITY: [1, 2]}}}]\n",
+     "sluice.yaml:4:33: sources[0].journal.matches.PRIORITY: expected a string, got a list"},
+    {"JournalUnknownKey",
+     HEAD "sources: [{name: j, type: journal, stream: app-logs, journal: {unit: [a]}}]\n",
+     "sluice.yaml:3:64: sources[0].journal.unit: unknown key 'unit' (did you mean 'units'?)"},
+    {"JournalEmptyUnit",
+     HEAD "sources: [{name: j, type: journal, stream: app-logs, journal: {units: [a, '']}}]\n",
+     "sluice.yaml:3:71: sources[0].journal.units: a unit is empty"},
+    {"JournalOnAFileSource",
+     HEAD "sources: [{name: f, paths: [x], stream: app-logs, journal: {units: [a]}}]\n",
+     "sluice.yaml:3:11: sources[0]: journal is not a key of type: file"},
+    {"JournalWithListenOfSyslog",
+     HEAD "sources: [{name: j, type: journal, stream: app-logs, listen: 'udp://127.0.0.1:1'}]\n",
+     "sluice.yaml:3:11: sources[0]: listen is not a key of type: journal"},
     {"GrepWithoutRegex",
      HEAD
      "sources: [{name: a, paths: [/x], stream: app-logs, processing: [grep: {field: path}]}]\n",
-     "sluice.yaml:3:71: sources[0].processing[0].grep.regex: required key is missing"},
+     "sluice.yaml:3:71: sources[0].processing[0].grep: give regex or rules, one of them"},
     {"GrepBadPattern",
      HEAD
      "sources: [{name: a, paths: [/x], stream: app-logs, processing: [grep: {regex: '(a'}]}]\n",
@@ -232,6 +298,63 @@ const BadCase kBadCases[] = {
           "field: a..b}]}]\n",
      "sluice.yaml:3:89: sources[0].processing[0].grep.field: \"a..b\" is not a dotted path of "
      "field names"},
+    {"GrepRulesAndField",
+     HEAD "sources: [{name: a, paths: [/x], stream: app-logs, processing: [grep: {field: x, "
+          "rules: [{field: a, regex: b}]}]}]\n",
+     "sluice.yaml:3:71: sources[0].processing[0].grep: field goes inside each rule"},
+    {"GrepRuleWithoutRegex",
+     HEAD "sources: [{name: a, paths: [/x], stream: app-logs, processing: [grep: {"
+          "rules: [{field: a}]}]}]\n",
+     "sluice.yaml:3:80: sources[0].processing[0].grep.rules[0].regex: required key is missing"},
+    {"RegexTypeUnknown",
+     HEAD "sources: [{name: a, paths: [/x], stream: app-logs, processing: [regex: {"
+          "pattern: '(?<n>x)', types: {n: integer}}]}]\n",
+     "sluice.yaml:3:100: sources[0].processing[0].regex.types: type \"integer\" of n is none of "
+     "string, int, float, bool"},
+    {"TimestampFormatUnknown",
+     HEAD "sources: [{name: a, paths: [/x], stream: app-logs, processing: [timestamp: {"
+          "field: ts, format: yyyy-mm-dd}]}]\n",
+     "sluice.yaml:3:96: sources[0].processing[0].timestamp.format: time format \"yyyy-mm-dd\" is "
+     "none of rfc3339, epoch, epoch_ms, epoch_us, epoch_ns, common_log and has no strptime "
+     "conversion (%Y, %H, ...)"},
+    {"TimestampBadOffset",
+     HEAD "sources: [{name: a, paths: [/x], stream: app-logs, processing: [timestamp: {"
+          "field: ts, utc_offset: '2'}]}]\n",
+     "sluice.yaml:3:100: sources[0].processing[0].timestamp.utc_offset: \"2\" is not an offset "
+     "like +02:00 or -05:30"},
+    {"ModifyBadPath",
+     HEAD "sources: [{name: a, paths: [/x], stream: app-logs, processing: [modify: {"
+          "rename: {a..b: c}}]}]\n",
+     "sluice.yaml:3:82: sources[0].processing[0].modify.rename: \"a..b\" is not a dotted path of "
+     "field names"},
+    {"MaskPatternWithoutPattern",
+     HEAD "sources: [{name: a, paths: [/x], stream: app-logs, processing: [mask: {"
+          "kind: pattern}]}]\n",
+     "sluice.yaml:3:71: sources[0].processing[0].mask: pattern is for kind pattern, which needs "
+     "it"},
+    {"MaskHashWithoutSecret",
+     HEAD "sources: [{name: a, paths: [/x], stream: app-logs, processing: [mask: {"
+          "kind: email, with: hash}]}]\n",
+     "sluice.yaml:3:71: sources[0].processing[0].mask: hash_secret is for with hash, which needs "
+     "it"},
+    {"MaskReplacementWithQuote",
+     HEAD "sources: [{name: a, paths: [/x], stream: app-logs, processing: [mask: {"
+          "kind: email, replacement: 'a\"b'}]}]\n",
+     "sluice.yaml:3:98: sources[0].processing[0].mask.replacement: the replacement may not hold a "
+     "quote, backslash or control character"},
+    {"LuaStepSyntaxError",
+     HEAD "sources: [{name: a, paths: [/x], stream: app-logs, processing: [lua: {"
+          "call: f, code: 'function f( return 1 end'}]}]\n",
+     "sluice.yaml:3:70: sources[0].processing[0].lua: code:1: <name> or '...' expected near "
+     "'return'"},
+    {"LuaStepMissingFunction",
+     HEAD "sources: [{name: a, paths: [/x], stream: app-logs, processing: [lua: {"
+          "call: g, code: 'function f() end'}]}]\n",
+     "sluice.yaml:3:70: sources[0].processing[0].lua: code defines no function 'g'"},
+    {"ThrottleRateZero",
+     HEAD "sources: [{name: a, paths: [/x], stream: app-logs, processing: [throttle: {"
+          "rate: 0}]}]\n",
+     "sluice.yaml:3:82: sources[0].processing[0].throttle.rate: 0 is out of range 1..1000000000"},
     {"KinesisConsumerNameWithoutEfo",
      HEAD "deliveries: [{name: a, sink: {type: file}, source: {type: kinesis, stream: s,\n"
           "  endpoint: 'http://h:1', consumer_name: fanout}}]\n",
@@ -268,11 +391,31 @@ const BadCase kBadCases[] = {
     {"TwoTransformKinds",
      HEAD "deliveries: [{name: a, stream: app-logs, sink: {type: file},\n"
           "              transform: {exec: [x], plugin: p}}]\n",
-     "sluice.yaml:4:46: deliveries[0].transform.plugin: give only one of exec, http, plugin"},
+     "sluice.yaml:4:46: deliveries[0].transform.plugin: give only one of exec, http, plugin, lua"},
     {"TransformWithoutKind",
      HEAD
      "deliveries: [{name: a, stream: app-logs, sink: {type: file}, transform: {retries: 1}}]\n",
-     "sluice.yaml:3:73: deliveries[0].transform: give one of exec, http, plugin"},
+     "sluice.yaml:3:73: deliveries[0].transform: give one of exec, http, plugin, lua"},
+    {"LuaAfterExec",
+     HEAD "deliveries: [{name: a, stream: app-logs, sink: {type: file},\n"
+          "              transform: {exec: [x], lua: {script: t.lua, call: cb}}}]\n",
+     "sluice.yaml:4:43: deliveries[0].transform.lua: give only one of exec, http, plugin, lua"},
+    {"LuaWithoutCall",
+     HEAD "deliveries: [{name: a, stream: app-logs, sink: {type: file},\n"
+          "              transform: {lua: {script: t.lua}}}]\n",
+     "sluice.yaml:4:32: deliveries[0].transform.lua.call: required key is missing"},
+    {"LuaScriptAndCode",
+     HEAD "deliveries: [{name: a, stream: app-logs, sink: {type: file},\n"
+          "              transform: {lua: {script: t.lua, code: x, call: cb}}}]\n",
+     "sluice.yaml:4:32: deliveries[0].transform.lua: give one of script, code"},
+    {"LuaWithoutScript",
+     HEAD "deliveries: [{name: a, stream: app-logs, sink: {type: file},\n"
+          "              transform: {lua: {call: cb}}}]\n",
+     "sluice.yaml:4:32: deliveries[0].transform.lua: give one of script, code"},
+    {"LuaBudgetOutOfRange",
+     HEAD "deliveries: [{name: a, stream: app-logs, sink: {type: file},\n"
+          "              transform: {lua: {script: t.lua, call: cb, budget: 1m}}}]\n",
+     "sluice.yaml:4:66: deliveries[0].transform.lua.budget: \"1m\" is out of range 1ms..10s"},
     {"TransformBadUrl",
      HEAD "deliveries: [{name: a, stream: app-logs, sink: {type: file}, transform: {http: x}}]\n",
      "sluice.yaml:3:80: deliveries[0].transform.http: \"x\" is not an http:// or https:// URL"},

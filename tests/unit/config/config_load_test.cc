@@ -349,6 +349,46 @@ TEST(ConfigLoadTest, EmptyListsAndNullsAreAbsent) {
   EXPECT_EQ(c.log.level, log::Level::kInfo);
 }
 
+TEST(ConfigLoadTest, MultilinePresetLoads) {
+  Config c = MustLoad(
+      "data_dir: d\nstreams: [{name: s}]\n"
+      "sources: [{name: k, paths: [x], stream: s, multiline: {preset: cri, flush_timeout: 5s}}]\n");
+  ASSERT_EQ(c.sources.size(), 1u);
+  EXPECT_EQ(c.sources[0].multiline_preset, "cri");
+  EXPECT_EQ(c.sources[0].multiline_start_pattern, "");
+  EXPECT_EQ(c.sources[0].flush_timeout, milliseconds(5000));
+}
+
+TEST(ConfigLoadTest, JournalSourceLoads) {
+  Config c = MustLoad(
+      "data_dir: d\nstreams: [{name: s}]\n"
+      "sources:\n"
+      "  - {name: all, type: journal, stream: s}\n"
+      "  - name: some\n"
+      "    type: journal\n"
+      "    stream: s\n"
+      "    initial_position: start_of_file\n"
+      "    journal:\n"
+      "      directory: /var/log/journal/remote\n"
+      "      units: [nginx, ssh.service]\n"
+      "      priority: err\n"
+      "      matches: {_TRANSPORT: stdout, SYSLOG_IDENTIFIER: app}\n");
+  ASSERT_EQ(c.sources.size(), 2u);
+  const agent::JournalOptions& all = c.sources[0].journal;
+  EXPECT_EQ(c.sources[0].type, agent::SourceType::kJournal);
+  EXPECT_EQ(all.directory, "");
+  EXPECT_TRUE(all.units.empty());
+  EXPECT_EQ(all.priority, -1);
+  EXPECT_TRUE(all.matches.empty());
+  const agent::JournalOptions& some = c.sources[1].journal;
+  EXPECT_EQ(some.directory, "/var/log/journal/remote");
+  EXPECT_EQ(some.units, (std::vector<std::string>{"nginx", "ssh.service"}));
+  EXPECT_EQ(some.priority, 3);
+  EXPECT_EQ(some.matches, (std::map<std::string, std::string>{{"SYSLOG_IDENTIFIER", "app"},
+                                                              {"_TRANSPORT", "stdout"}}));
+  EXPECT_EQ(c.sources[1].initial_position, agent::InitialPosition::kStartOfFile);
+}
+
 TEST(ConfigLoadTest, BrokerOptionsOfCopiesBrokerSettings) {
   Config c =
       MustLoad("data_dir: /x\nbroker: {disk_quota: 1GiB, iterator_ttl: 1m, segment_size: 16MiB}\n");

@@ -1,0 +1,75 @@
+// BatchPutter: puts a batch of records (keys and data in one arena) into a broker stream in
+// chunks within the stream's PutBatch limits, the part of publishing every source shares: the
+// file Flow and the non-file inputs (agent/input). What a source does around it (which records
+// a put completes, checkpoints, pausing reads, retry timers) stays with the source.
+//
+// THREADING: not thread-safe (reuses its scratch vectors); one per source, on its loop thread.
+// OWNERSHIP: `stream` is not owned and must outlive the putter.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/tail/flow_stats.h"
+#include "broker/broker.h"
+#include "core/hash_key.h"
+#include "core/status.h"
+
+namespace sluice::agent {
+
+// One record of a batch: its key and data as ranges of the batch's arena.
+struct BatchEntry {
+  uint32_t key_off, key_len;
+  uint32_t data_off, data_len;
+  uint128 hash_key;
+  bool has_hash_key;
+  bool done;  // in the stream (or nothing to put): skipped by later puts
+  int64_t event_ms = broker::kNoEventTime;  // the record's own time (a timestamp step)
+};
+
+// The outcome of one Put: every entry put, or the first refusal (entries before it may be done).
+struct PutOutcome {
+  bool all_ok = true;
+  Code failure = Code::kOk;
+  std::string message;
+};
+
+class BatchPutter final {
+ public:
+  BatchPutter(broker::Stream* stream, std::string flow, int max_records, uint64_t max_bytes);
+
+  // Puts every entry not done, in order; marks each one the stream accepted done and counts
+  // records_put and bytes_put in `stats`. A chunk the stream rejects as invalid is logged,
+  // counted in put_errors and marked done (retrying cannot change it). Stops at the first
+  // refusal. `entry(i)` returns entry i of `count`.
+  PutOutcome Put(std::string_view arena, size_t count,
+                 const std::function<BatchEntry&(size_t)>& entry, FlowStats* stats);
+
+  // Put over a vector of entries (BatchEntry or a type derived from it).
+  template <class E>
+  PutOutcome Put(std::string_view arena, std::vector<E>& entries, FlowStats* stats) {
+    return Put(
+        arena, entries.size(), [&](size_t i) -> BatchEntry& { return entries[i]; }, stats);
+  }
+
+  // Counts a failed Put (throttled or error) and logs the first refusal of a series.
+  void NoteRefusal(const PutOutcome& outcome, bool already_refused, FlowStats* stats) const;
+
+ private:
+  broker::Stream* stream_;
+  std::string flow_;
+  size_t max_records_;
+  uint64_t max_bytes_;
+  std::vector<broker::PutRecordIn> put_in_;
+  std::vector<broker::PutRecordOut> put_out_;
+  std::vector<size_t> put_index_;
+};
+
+// The delay before retry number `attempt` (from 0) of a refused put: capped exponential back-off
+// with full jitter, 100 ms .. 10 s.
+int64_t PutRetryDelayMs(int attempt);
+
+}  // namespace sluice::agent
