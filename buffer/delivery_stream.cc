@@ -909,6 +909,12 @@ bool DeliveryStream::SendPartitioned(Worker* w, const JournalEntry& entry) {
     std::string key_text = name;
     for (const auto& [k_name, k_value] : keys) key_text += "\n" + k_name + "=" + k_value;
     std::string group_name = name.substr(0, name.size() - 36) + StableId(key_text);
+    if (b.has_event_time) {
+      // Split by the records' own times: each object is named by its own oldest record.
+      int64_t oldest = b.recs[members.front()].time_ms();
+      for (size_t i : members) oldest = std::min(oldest, b.recs[i].time_ms());
+      group_name = ObjectName(options_.name, options_.version, oldest, StableId(key_text));
+    }
     pe.object_key = prefixes[&keys] + group_name + ext;
     pe.error_key = entry.error_key + "-" + std::to_string(k++);
     if (w->sender->Send(sub, pe) == BatchSender::Outcome::kAborted) return false;

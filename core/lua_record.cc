@@ -265,6 +265,7 @@ struct LuaRecordFunction::Impl {
     lua_createtable(L, 0, 1);
     lua_pushlstring(L, record.data(), record.size());
     lua_setfield(L, -2, "log");
+    top_keys.assign(1, std::string_view("log"));  // written first, as an input key would be
   }
 
   // --- a table (or value) on the stack to JSON text ---

@@ -4,6 +4,7 @@
 
 #include "agent/config/checks.h"
 #include "agent/config/schema_internal.h"
+#include "agent/config/secrets.h"
 #include "agent/input/journal_entry.h"
 #include "agent/tail/event_time.h"
 #include "agent/tail/partition_key.h"
@@ -551,6 +552,14 @@ constexpr Field kMaskFields[] = {
      .doc = "with hash: the key of the HMAC (hash_secret_file / hash_secret_env to keep it out "
             "of the file).",
      .set = SET(c.step->hash_key = v.text)},
+    {.key = "hash_secret_env",
+     .doc = "with hash: name of an environment variable holding the key.",
+     .set = SET(auto secret = SecretFromEnv(v.text); if (!secret.ok()) return secret.status();
+                c.step->hash_key = std::move(*secret))},
+    {.key = "hash_secret_file",
+     .doc = "with hash: file holding the key (trailing newline ignored; not world-readable).",
+     .set = SET(auto secret = SecretFromFile(v.text); if (!secret.ok()) return secret.status();
+                c.step->hash_key = std::move(*secret))},
     kOnUnparsed,
 };
 constexpr Section kMaskSection {
@@ -608,15 +617,9 @@ constexpr Section kThrottleSection{kThrottleFields, BEGIN_STEP(kThrottle)};
 // Loads the script as the source will (one Lua state, dropped at once), so that `sluice check`
 // names a syntax error, a failing top level or a missing function with the script's line.
 Status CheckLuaStep(LoadContext& c) {
-  const ProcessingStep& s = *c.step;
-  if (s.lua_script.empty() == s.lua_code.empty()) return Refuse("give one of script, code");
-  LuaOptions lo;
-  lo.script = s.lua_script;
-  lo.code = s.lua_code;
+  LuaOptions lo = c.step->lua;
+  if (lo.script.empty() == lo.code.empty()) return Refuse("give one of script, code");
   lo.code_name = "code";
-  lo.call = s.lua_call;
-  lo.budget = s.lua_budget;
-  lo.memory_limit = s.lua_memory_limit;
   auto f = LuaRecordFunction::Create(lo);
   if (!f.ok()) {
     std::string m = f.status().message();
@@ -628,23 +631,23 @@ Status CheckLuaStep(LoadContext& c) {
 constexpr Field kLuaFields[] = {
     {.key = "script",
      .doc = "Path of the Lua script, loaded once by the source (docs/processing.md, lua).",
-     .set = SET(c.step->lua_script = v.text)},
+     .set = SET(c.step->lua.script = v.text)},
     {.key = "code",
      .doc = "The Lua source inline, instead of a script file.",
-     .set = SET(c.step->lua_code = v.text)},
+     .set = SET(c.step->lua.code = v.text)},
     {.key = "call",
      .required = true,
      .doc = "Global function called for each record: code, timestamp, record = call(tag, "
             "timestamp, record), as Fluent Bit's Lua filter; code 1 sets the record's event "
             "time.",
-     .set = SET(c.step->lua_call = v.text)},
+     .set = SET(c.step->lua.call = v.text)},
     {.key = "budget",
      .type = Type::kDuration,
      .default_text = "10ms",
      .min = 1,
      .max = 10 * kSecond,
      .doc = "Time allowed for one call; past it the record fails.",
-     .set = SET(c.step->lua_budget =
+     .set = SET(c.step->lua.budget =
                     std::chrono::duration_cast<std::chrono::microseconds>(v.duration))},
     {.key = "memory_limit",
      .type = Type::kSize,
@@ -652,7 +655,7 @@ constexpr Field kLuaFields[] = {
      .min = kMiB,
      .max = 4 * kGiB,
      .doc = "Memory the source's Lua state may hold; past it the call fails.",
-     .set = SET(c.step->lua_memory_limit = v.size)},
+     .set = SET(c.step->lua.memory_limit = v.size)},
     {.key = "on_unparsed",
      .type = Type::kEnum,
      .default_text = "error_output",

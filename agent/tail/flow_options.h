@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "agent/tail/input_options.h"
+#include "core/lua_record.h"
 
 namespace sluice::agent {
 
@@ -90,9 +91,7 @@ struct ProcessingStep {
   std::chrono::milliseconds interval{1000};
   int max_keys = 10000;
   // lua: the script (or code), its function, the budget per call and the state's memory.
-  std::string lua_script, lua_code, lua_call;
-  std::chrono::microseconds lua_budget{10000};
-  size_t lua_memory_limit = 64u << 20;
+  LuaOptions lua;
   // What to do with a line that does not parse: pass it through unparsed (default) or send it to
   // the error output.
   bool unparsed_to_error_output = false;

@@ -15,8 +15,8 @@
 #include "agent/tail/kubernetes_path.h"
 #include "agent/tail/log_formats.h"
 #include "agent/tail/record_fields.h"
-#include "core/lua_record.h"
 #include "core/json.h"
+#include "core/lua_record.h"
 
 namespace sluice::agent {
 namespace {
@@ -140,7 +140,11 @@ struct Processor::Step {
   std::optional<EventTimeParser> time;
   std::optional<Modifier> modifier;
   std::unique_ptr<Masker> masker;
-  std::unordered_map<std::string, Window> windows;  // throttle
+  struct KeyHash {  // lookups by string_view: no string made per record
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, Window, KeyHash, std::equal_to<>> windows;  // throttle
   std::unique_ptr<LuaRecordFunction> lua;
   LuaOutput lua_out;
 };
@@ -308,13 +312,8 @@ Result<std::unique_ptr<Processor>> Processor::Create(const std::vector<Processin
         break;
       }
       case ProcessingStep::Kind::kLua: {
-        LuaOptions lo;
-        lo.script = steps[i].lua_script;
-        lo.code = steps[i].lua_code;
+        LuaOptions lo = steps[i].lua;
         lo.code_name = where + ".lua.code";
-        lo.call = steps[i].lua_call;
-        lo.budget = steps[i].lua_budget;
-        lo.memory_limit = steps[i].lua_memory_limit;
         auto f = LuaRecordFunction::Create(lo);
         if (!f.ok()) return f.status().Annotate(where + ": lua");
         step->lua = std::move(*f);
@@ -518,7 +517,7 @@ Processor::Outcome Processor::Run(Step& step, State& st, const RecordContext& ct
     case K::kThrottle: {
       std::string_view v;
       if (step.path.empty() || !FieldText(step.path, st, &v)) v = {};
-      auto it = step.windows.find(std::string(v));
+      auto it = step.windows.find(v);
       if (it == step.windows.end()) {
         // Keys beyond max_keys share one window (the empty key's).
         if (step.windows.size() >= static_cast<size_t>(o.max_keys)) {

@@ -356,8 +356,8 @@ TEST(ProcessorStepsTest, AddMetadataKubernetesFromThePath) {
 
 ProcessingStep Lua(std::string code, std::string call = "f") {
   ProcessingStep s = Step(K::kLua);
-  s.lua_code = std::move(code);
-  s.lua_call = std::move(call);
+  s.lua.code = std::move(code);
+  s.lua.call = std::move(call);
   s.unparsed_to_error_output = true;
   return s;
 }
@@ -395,8 +395,7 @@ TEST(ProcessorStepsTest, LuaStepKeepsDropsRewritesAndTimes) {
   // A line that is no JSON comes as {log = line}.
   auto q = Processor::Create({Lua("function f(t, ts, r) r.len = #r.log return 2, ts, r end")});
   ASSERT_TRUE(q.ok());
-  EXPECT_EQ((*q)->Process("plain", ctx).data,
-            R"({"len":5,"log":"plain"})");  // new keys in Lua's order
+  EXPECT_EQ((*q)->Process("plain", ctx).data, R"({"log":"plain","len":5})");
   const auto& st = (*p)->stats();
   EXPECT_EQ(st[1].name, "2:lua");
   EXPECT_EQ(st[1].dropped, 1u);

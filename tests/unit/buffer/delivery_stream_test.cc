@@ -944,6 +944,10 @@ TEST_F(DeliveryStreamTest, EventTimesNameAndSplitObjectsByTheirHour) {
   std::map<std::string, int> all;
   for (const auto& [key, content] : Objects(root_ / "out")) {
     std::string hour = key.substr(0, key.rfind('/'));
+    // The object is named by its own oldest record: <name>-<version>-2026-12-06-HH-...
+    std::string object = key.substr(key.rfind('/') + 1);
+    EXPECT_NE(object.find("-2026-12-06-" + hour.substr(hour.size() - 2) + "-"), std::string::npos)
+        << key;
     std::map<std::string, int> lines;
     CountLines(content, &lines);
     for (const auto& [line, c] : lines) {
