@@ -28,7 +28,7 @@ class EventTimeParser final {
   std::optional<int64_t> Parse(std::string_view text) const;
 
  private:
-  enum class Kind { kRfc3339, kEpoch, kEpochMs, kEpochUs, kEpochNs, kStrptime };
+  enum class Kind { kRfc3339, kEpoch, kEpochMs, kEpochUs, kEpochNs, kCommonLog, kStrptime };
   EventTimeParser() = default;
   std::optional<int64_t> ParseStrptime(std::string_view text) const;
 

@@ -215,6 +215,24 @@ void BM_Timestamp(benchmark::State& state) {
 }
 BENCHMARK(BM_Timestamp);
 
+void BM_TimestampCommonLog(benchmark::State& state) {
+  static const auto lines = NginxLines();
+  ProcessingStep t = Timestamp();
+  t.field = "datetime";
+  t.time_format = "common_log";
+  Run(state, lines, {LogToJson("combined_apache"), t});
+}
+BENCHMARK(BM_TimestampCommonLog);
+
+void BM_TimestampStrptime(benchmark::State& state) {
+  static const auto lines = NginxLines();
+  ProcessingStep t = Timestamp();
+  t.field = "datetime";
+  t.time_format = "%d/%b/%Y:%H:%M:%S %z";
+  Run(state, lines, {LogToJson("combined_apache"), t});
+}
+BENCHMARK(BM_TimestampStrptime);
+
 void BM_Modify(benchmark::State& state) {
   static const auto lines = JsonLines();
   ProcessingStep m = Kind(ProcessingStep::Kind::kModify);
