@@ -19,6 +19,7 @@
 #include "agent/config/config.h"
 #include "agent/daemon.h"
 #include "agent/embedded_config.h"
+#include "agent/input/syslog_parse.h"
 #include "agent/plugin_tool.h"
 #include "agent/tail/processor.h"
 #include "buffer/plugin_process.h"
@@ -74,7 +75,14 @@ int Sample(const config::Config& cfg, const std::string& line, const std::string
     char host[256] = {0};  // the host name a flow of this machine would add
     if (gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "localhost");
     RecordContext ctx{"/sample.log", 0, Clock::Real()->NowMs(), host, f.name};
-    ProcessResult r = (*p)->Process(line, ctx);
+    // A syslog source parses the message before its steps see it, as the daemon does.
+    std::string parsed;
+    std::string_view record = line;
+    if (f.type == SourceType::kSyslog && f.syslog.format != SyslogOptions::Format::kRaw &&
+        SyslogToJson(line, f.syslog.format, &parsed)) {
+      record = parsed;
+    }
+    ProcessResult r = (*p)->Process(record, ctx);
     if (r.dropped) {
       std::string by;
       for (const StepStats& st : (*p)->stats()) {

@@ -384,6 +384,39 @@ TEST_F(CliTest, CheckSampleShowsWhatTheStepsMakeOfALine) {
   EXPECT_EQ(o.out, "app: (dropped by step 2:grep)\n");
   o = RunToEnd({"check", "-c", p.string(), "--sample", R"({"path":"/api"})"});
   EXPECT_EQ(o.out, "app: {\"path\":\"/api\"}\n");
+  // The event time a timestamp step reads is shown.
+  p = Write("time.yaml",
+            "data_dir: ./d\n"
+            "streams: [{name: s}]\n"
+            "sources:\n"
+            "  - name: app\n"
+            "    paths: [x]\n"
+            "    stream: s\n"
+            "    processing:\n"
+            "      - json: {}\n"
+            "      - timestamp: {field: ts}\n",
+            kPrivate);
+  o = RunToEnd({"check", "-c", p.string(), "--sample", R"({"ts":"2024-03-10T16:05:09.5+02:00"})"});
+  EXPECT_EQ(o.out,
+            "app: {\"ts\":\"2024-03-10T16:05:09.5+02:00\"}  (event time "
+            "2024-03-10T14:05:09.500Z)\n");
+  // A syslog source's steps see the parsed message, as in the daemon.
+  p = Write("syslog.yaml",
+            "data_dir: ./d\n"
+            "streams: [{name: s}]\n"
+            "sources:\n"
+            "  - name: net\n"
+            "    type: syslog\n"
+            "    listen: udp://127.0.0.1:5514\n"
+            "    stream: s\n"
+            "    processing:\n"
+            "      - grep: {field: ident, regex: '^sshd$'}\n",
+            kPrivate);
+  o = RunToEnd({"check", "-c", p.string(), "--sample", "<34>Oct 11 22:14:15 web sshd[42]: no"});
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_NE(o.out.find("\"ident\":\"sshd\""), std::string::npos) << o.out;
+  o = RunToEnd({"check", "-c", p.string(), "--sample", "<34>Oct 11 22:14:15 web cron[1]: x"});
+  EXPECT_EQ(o.out, "net: (dropped by step 1:grep)\n");
 }
 
 TEST_F(CliTest, RunStopsCleanlyOnSigtermAndSigint) {
