@@ -156,9 +156,10 @@ void Flow::AddRecord(File* f, std::string_view data, uint64_t begin, uint64_t en
           error_seed_ = opts_.name + "|" + std::to_string(f->id.dev) + ":" +
                         std::to_string(f->id.ino) + "|" + std::to_string(begin);
         }
-        std::string message = (r.error.empty() ? std::string("no processing step could parse the line")
-                                               : std::string(r.error)) +
-                              " (" + f->display_path + ", byte " + std::to_string(begin) + ")";
+        std::string message =
+            (r.error.empty() ? std::string("no processing step could parse the line")
+                             : std::string(r.error)) +
+            " (" + f->display_path + ", byte " + std::to_string(begin) + ")";
         buffer::FailedRecord failed;
         failed.data = data;
         failed.arrival_ms = clock_->NowMs();
