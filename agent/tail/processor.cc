@@ -168,6 +168,7 @@ bool ReadsText(const ProcessingStep& s) {
     case K::kAddMetadata:
     case K::kJson:
     case K::kLogfmt:
+    case K::kLua:  // the function gets the record's text
       return true;
     case K::kRegex:
     case K::kMask:
