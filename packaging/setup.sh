@@ -24,6 +24,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libpq-dev postgresql
   libpcre2-dev libnghttp2-dev libhttp-parser-dev libdeflate-dev libisal-dev
   rapidjson-dev libcli11-dev librdkafka-dev kcat liblua5.4-dev libsystemd-dev systemd-journal-remote
+  libcbor-dev python3-boto3
   gzip unzip python3 procps chromium libfaketime
   clang libclang-rt-14-dev
 )
