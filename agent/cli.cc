@@ -22,6 +22,8 @@
 #include "agent/input/syslog_parse.h"
 #include "agent/plugin_tool.h"
 #include "agent/tail/processor.h"
+#include "broker/broker.h"
+#include "broker/metadata.h"
 #include "buffer/plugin_process.h"
 #include "core/base64.h"
 #include "core/json.h"
@@ -251,8 +253,10 @@ struct CatOptions {
   std::string stream;
   std::string from = "trim_horizon";
   std::string timestamp;
+  std::string sequence_number;  // with --from at_sequence / after_sequence
   bool follow = false;
-  uint64_t limit = 0;  // 0: no limit
+  bool show_sequence = false;  // prefix each line with its sequence number and a tab
+  uint64_t limit = 0;          // 0: no limit
 };
 
 // Reads every shard of the stream from the chosen position and writes each record's data,
@@ -265,9 +269,29 @@ int Cat(const AdminClient& client, const CatOptions& o) {
     type = "LATEST";
   else if (o.from == "timestamp")
     type = "AT_TIMESTAMP";
+  else if (o.from == "at_sequence")
+    type = "AT_SEQUENCE_NUMBER";
+  else if (o.from == "after_sequence")
+    type = "AFTER_SEQUENCE_NUMBER";
   else
-    return Fail(InvalidArgument("--from: trim_horizon, latest or timestamp"));
+    return Fail(
+        InvalidArgument("--from: trim_horizon, latest, timestamp, at_sequence or after_sequence"));
   std::string extra;
+  std::string only_shard;  // a sequence number names its shard: only that one is read
+  if (type == "AT_SEQUENCE_NUMBER" || type == "AFTER_SEQUENCE_NUMBER") {
+    if (o.sequence_number.empty()) {
+      return Fail(InvalidArgument("--from " + o.from + " needs --sequence-number"));
+    }
+    auto seq = broker::ParseSequenceNumber(o.sequence_number);
+    if (!seq.ok()) return Fail(seq.status().Annotate("--sequence-number"));
+    if (seq->legacy) {
+      return Fail(InvalidArgument("--sequence-number " + o.sequence_number +
+                                  ": a number of the older form names no shard; use "
+                                  "GetShardIterator with its shard"));
+    }
+    only_shard = broker::ShardId(static_cast<uint32_t>(seq->shard));
+    extra = ",\"StartingSequenceNumber\":" + Quote(o.sequence_number);
+  }
   if (type == "AT_TIMESTAMP") {
     if (o.timestamp.empty()) return Fail(InvalidArgument("--from timestamp needs --timestamp"));
     auto t = ParseTimestampMs(o.timestamp);
@@ -280,12 +304,17 @@ int Cat(const AdminClient& client, const CatOptions& o) {
   if (!shards.ok()) return Fail(shards.status());
   std::vector<std::string> iterators;
   for (const auto& sh : (*shards)["Shards"].GetArray()) {
+    if (!only_shard.empty() && only_shard != sh["ShardId"].GetString()) continue;
     auto it = Call(client, "GetShardIterator",
                    "{\"StreamName\":" + Quote(o.stream) +
                        ",\"ShardId\":" + Quote(sh["ShardId"].GetString()) +
                        ",\"ShardIteratorType\":\"" + type + "\"" + extra + "}");
     if (!it.ok()) return Fail(it.status());
     iterators.push_back((*it)["ShardIterator"].GetString());
+  }
+  if (!only_shard.empty() && iterators.empty()) {
+    return Fail(NotFound("--sequence-number names " + only_shard + ", which stream " + o.stream +
+                         " does not have (or no longer keeps)"));
   }
   uint64_t printed = 0;
   std::string out;
@@ -300,6 +329,10 @@ int Cat(const AdminClient& client, const CatOptions& o) {
         const auto& records = (*d)["Records"];
         for (const auto& r : records.GetArray()) {
           if (o.limit && printed >= o.limit) break;
+          if (o.show_sequence) {
+            out += r["SequenceNumber"].GetString();
+            out += '\t';
+          }
           const auto& data = r["Data"];
           if (!Base64DecodeAppend(std::string_view(data.GetString(), data.GetStringLength()), &out)
                    .ok()) {
@@ -423,8 +456,14 @@ int RunCli(int argc, char** argv) {
   CatOptions cat_options;
   CLI::App* cat = app.add_subcommand("cat", "Print a stream's records, one per line");
   cat->add_option("stream", cat_options.stream, "Stream name")->required();
-  cat->add_option("--from", cat_options.from, "trim_horizon (default), latest or timestamp")
-      ->check(CLI::IsMember({"trim_horizon", "latest", "timestamp"}));
+  cat->add_option("--from", cat_options.from,
+                  "trim_horizon (default), latest, timestamp, at_sequence or after_sequence")
+      ->check(
+          CLI::IsMember({"trim_horizon", "latest", "timestamp", "at_sequence", "after_sequence"}));
+  cat->add_option("--sequence-number", cat_options.sequence_number,
+                  "With --from at_sequence/after_sequence: where to start (the shard it names)");
+  cat->add_flag("--sequence-numbers", cat_options.show_sequence,
+                "Print each record's sequence number and a tab before its data");
   cat->add_option("--timestamp", cat_options.timestamp,
                   "With --from timestamp: seconds since the epoch or YYYY-MM-DDTHH:MM:SSZ");
   cat->add_flag("-f,--follow", cat_options.follow, "Keep reading new records");
@@ -472,9 +511,11 @@ int RunCli(int argc, char** argv) {
     return ok ? 0 : 1;
   }
   if (*create) {
-    auto d = Call(client, "CreateStream",
-                  "{\"StreamName\":" + Quote(stream_name) +
-                      ",\"ShardCount\":" + std::to_string(shards) + "}");
+    auto d =
+        Call(client, "CreateStream",
+             "{\"StreamName\":" + Quote(stream_name) + ",\"ShardCount\":" + std::to_string(shards) +
+                 // As streams defined in the config: no per-shard throttling.
+                 ",\"StreamModeDetails\":{\"StreamMode\":\"ON_DEMAND\"}}");
     if (!d.ok()) return Fail(d.status());
     if (retention_hours != 24) {
       auto r = Call(client, "IncreaseStreamRetentionPeriod",

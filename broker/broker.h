@@ -113,10 +113,22 @@ struct ShardPosition {
   uint64_t next_offset = 0;
 };
 
-// Sequence numbers are (shard epoch << 64 | offset) as a decimal string: strictly increasing in a
-// shard, and children (a later epoch) above their parents. See broker/FORMAT.md.
-std::string SequenceNumber(uint64_t epoch, uint64_t offset);
-Result<std::pair<uint64_t, uint64_t>> ParseSequenceNumber(std::string_view seq);
+// Sequence numbers, as the Kinesis API and deliveries show them: 128-bit decimal strings,
+// (kSequenceTag | shard index) << 64 | offset. Unique within a stream (the shard is in the high
+// word), strictly increasing within a shard, and children (a higher index) above their parents.
+// Numbers of the form before (shard epoch << 64 | offset, the epoch below 2^32) are still parsed,
+// as `legacy`: they name an offset in the shard of that epoch. See broker/FORMAT.md.
+inline constexpr uint64_t kSequenceTag = uint64_t{1} << 62;
+std::string SequenceNumber(uint32_t shard_index, uint64_t offset);
+// Formats into `out` (at least kMaxSequenceChars) without allocating; returns the length.
+inline constexpr size_t kMaxSequenceChars = 40;
+size_t FormatSequenceNumber(uint32_t shard_index, uint64_t offset, char* out);
+struct ParsedSequence {
+  bool legacy = false;  // the older (epoch << 64 | offset) form
+  uint64_t shard = 0;   // the shard index, or the shard epoch when legacy
+  uint64_t offset = 0;
+};
+Result<ParsedSequence> ParseSequenceNumber(std::string_view seq);
 
 class Stream {
  public:

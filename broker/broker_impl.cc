@@ -1,6 +1,7 @@
 // Broker::Open and the Broker implementation: the stream table, timers' entry points, the disk
 // usage count and the iterator codec.
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <shared_mutex>
 
@@ -11,16 +12,53 @@
 
 namespace sluice::broker {
 
-std::string SequenceNumber(uint64_t epoch, uint64_t offset) {
-  return HashKeyToString((static_cast<uint128>(epoch) << 64) | offset);
+size_t FormatSequenceNumber(uint32_t shard_index, uint64_t offset, char* out) {
+  // Digits from the end of a stack buffer: 64-bit divisions in chunks of 19 digits (one number per
+  // record in a PutRecords or GetRecords answer, so no printf and no allocation).
+  constexpr uint64_t kChunk = 10000000000000000000ull;  // 10^19
+  uint128 v = (static_cast<uint128>(kSequenceTag | shard_index) << 64) | offset;
+  char buf[kMaxSequenceChars];
+  char* end = buf + sizeof(buf);
+  char* p = end;
+  while (true) {
+    uint64_t part = static_cast<uint64_t>(v % kChunk);
+    v /= kChunk;
+    char* chunk_end = p;
+    do {
+      *--p = static_cast<char>('0' + part % 10);
+      part /= 10;
+    } while (part != 0);
+    if (v == 0) break;
+    while (chunk_end - p < 19) *--p = '0';  // a middle chunk keeps its leading zeros
+  }
+  size_t n = static_cast<size_t>(end - p);
+  std::memcpy(out, p, n);
+  return n;
 }
 
-Result<std::pair<uint64_t, uint64_t>> ParseSequenceNumber(std::string_view seq) {
+std::string SequenceNumber(uint32_t shard_index, uint64_t offset) {
+  char buf[kMaxSequenceChars];
+  return std::string(buf, FormatSequenceNumber(shard_index, offset, buf));
+}
+
+Result<ParsedSequence> ParseSequenceNumber(std::string_view seq) {
   auto v = ParseHashKey(seq);
   if (!v.ok()) {
     return InvalidArgument("sequence number \"" + std::string(seq) + "\": " + v.status().message());
   }
-  return std::pair<uint64_t, uint64_t>{static_cast<uint64_t>(*v >> 64), static_cast<uint64_t>(*v)};
+  uint64_t high = static_cast<uint64_t>(*v >> 64);
+  ParsedSequence p;
+  p.offset = static_cast<uint64_t>(*v);
+  if ((high & ~uint64_t{0xFFFFFFFF}) == kSequenceTag) {
+    p.shard = high & 0xFFFFFFFF;
+  } else if (high <= 0xFFFFFFFF) {
+    p.legacy = true;
+    p.shard = high;
+  } else {
+    return InvalidArgument("sequence number \"" + std::string(seq) +
+                           "\" was not issued by this broker");
+  }
+  return p;
 }
 
 namespace {

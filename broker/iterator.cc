@@ -9,6 +9,7 @@
 
 #include "broker/file_util.h"
 #include "broker/format.h"
+#include "broker/metadata.h"
 #include "core/base64.h"
 
 namespace sluice::broker {
@@ -110,12 +111,25 @@ Result<uint64_t> IteratorStartOffset(const Stream& stream, uint32_t shard_index,
     case IteratorType::kAtSequenceNumber:
     case IteratorType::kAfterSequenceNumber: {
       auto parsed = ParseSequenceNumber(sequence_number);
-      if (!parsed.ok()) return parsed.status();
-      if (parsed->first != stream.ShardEpoch(shard_index)) {
-        return InvalidArgument("StartingSequenceNumber " + std::string(sequence_number) +
+      if (!parsed.ok()) {
+        return InvalidArgument("Invalid StartingSequenceNumber for " + info.shard_id + ": " +
+                               parsed.status().message());
+      }
+      // A number of the older form names its shard by epoch, which shards of one generation
+      // share: it is taken for any shard of that epoch (clients' checkpoints from before).
+      bool mine = parsed->legacy ? parsed->shard == stream.ShardEpoch(shard_index)
+                                 : parsed->shard == shard_index;
+      if (!mine && !parsed->legacy) {
+        // As Kinesis words it.
+        return InvalidArgument("Invalid StartingSequenceNumber. It encodes " +
+                               ShardId(static_cast<uint32_t>(parsed->shard)) +
+                               ", while it was used in a call to a shard with " + info.shard_id);
+      }
+      if (!mine) {
+        return InvalidArgument("Invalid StartingSequenceNumber. " + std::string(sequence_number) +
                                " does not belong to " + info.shard_id);
       }
-      return parsed->second + (type == IteratorType::kAfterSequenceNumber ? 1 : 0);
+      return parsed->offset + (type == IteratorType::kAfterSequenceNumber ? 1 : 0);
     }
   }
   return Internal("unknown iterator type");

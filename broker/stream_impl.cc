@@ -253,12 +253,12 @@ ShardInfo StreamImpl::InfoLocked(const Shard& s) const {
   if (s.meta.adjacent >= 0) {
     info.adjacent_parent_shard_id = ShardId(static_cast<uint32_t>(s.meta.adjacent));
   }
-  info.starting_sequence_number = SequenceNumber(s.meta.epoch, 0);
+  info.starting_sequence_number = SequenceNumber(s.meta.index, 0);
   info.open = s.meta.open;
   info.created_ms = s.meta.created_ms;
   if (!s.meta.open) {
     info.ending_sequence_number =
-        SequenceNumber(s.meta.epoch, s.meta.end_offset > 0 ? s.meta.end_offset - 1 : 0);
+        SequenceNumber(s.meta.index, s.meta.end_offset > 0 ? s.meta.end_offset - 1 : 0);
   }
   return info;
 }

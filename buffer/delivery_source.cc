@@ -35,7 +35,7 @@ Status StreamSource::Open(const DeliveryOptions& options) {
 
 void StreamSource::Describe(uint32_t shard, uint64_t offset, FailedRecord* f) const {
   f->shard_id = broker::ShardId(shard);
-  f->sequence_number = broker::SequenceNumber(stream_->ShardEpoch(shard), offset);
+  f->sequence_number = broker::SequenceNumber(shard, offset);
 }
 
 SourceStats StreamSource::stats() const {

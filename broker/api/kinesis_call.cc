@@ -196,25 +196,8 @@ void KinesisApi::Call::Enum(std::optional<std::string_view> v, std::string_view 
                        set + "]");
 }
 
-std::string_view SequenceText::Format(uint64_t epoch, uint64_t offset) {
-  // Digits from the end of buf: 64-bit divisions in chunks of 19 digits (one per record in a
-  // PutRecords answer, so no printf).
-  constexpr uint64_t kChunk = 10000000000000000000ull;  // 10^19
-  uint128 v = (static_cast<uint128>(epoch) << 64) | offset;
-  char* end = buf + sizeof(buf);
-  char* p = end;
-  while (true) {
-    uint64_t part = static_cast<uint64_t>(v % kChunk);
-    v /= kChunk;
-    char* chunk_end = p;
-    do {
-      *--p = static_cast<char>('0' + part % 10);
-      part /= 10;
-    } while (part != 0);
-    if (v == 0) break;
-    while (chunk_end - p < 19) *--p = '0';  // a middle chunk keeps its leading zeros
-  }
-  return std::string_view(p, static_cast<size_t>(end - p));
+std::string_view SequenceText::Format(uint32_t shard_index, uint64_t offset) {
+  return std::string_view(buf, FormatSequenceNumber(shard_index, offset, buf));
 }
 
 void WriteEpochSeconds(JsonWriter& w, int64_t ms) {

@@ -81,8 +81,8 @@ struct KinesisApi::Call {
 
 // SequenceNumber(epoch, offset) written into `buf` without allocating (hot paths: one per record).
 struct SequenceText {
-  char buf[48];
-  std::string_view Format(uint64_t epoch, uint64_t offset);
+  char buf[kMaxSequenceChars];
+  std::string_view Format(uint32_t shard_index, uint64_t offset);
 };
 
 // Epoch milliseconds as JSON epoch seconds with 3 decimals ("1700000000.123"), no float formatting.

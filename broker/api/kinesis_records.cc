@@ -8,6 +8,16 @@ namespace {
 
 constexpr int64_t kIteratorTtlMs = 300 * 1000;
 constexpr size_t kMaxData = 1 << 20;
+
+// Kinesis counts the partition key in the 1 MiB record limit (data + key). Data over the limit on
+// its own fails the model's length constraint (ValidationException); data within it that the key
+// pushes over is refused by the service (InvalidArgumentException). Empty when it fits.
+std::string RecordTooLarge(size_t data, size_t key, std::string_view which) {
+  if (data > kMaxData || data + key <= kMaxData) return {};
+  return "The size of " + std::string(which) + " (data " + std::to_string(data) +
+         " bytes + partition key " + std::to_string(key) +
+         " bytes) exceeds the maximum record size of 1048576 bytes.";
+}
 constexpr size_t kMaxPutRecordsBytes = 5 << 20;
 
 bool IsDecimalPattern(std::string_view s, size_t max_digits) {
@@ -69,6 +79,10 @@ void KinesisApi::PutRecord(Call& c) {
   }
   Stream* s = ResolveStream(c);
   if (s == nullptr) return;
+  if (std::string e = RecordTooLarge(scratch_.size(), r.key->size(), "the record"); !e.empty()) {
+    c.Fail("InvalidArgumentException", e);
+    return;
+  }
   PutRecordIn in{*r.key, scratch_, std::nullopt};
   if (r.explicit_key) {
     Result<uint128> k = ParseHashKey(*r.explicit_key);
@@ -96,7 +110,7 @@ void KinesisApi::PutRecord(Call& c) {
   }
   const PutRecordOut& out = put_out_[0];
   c.Field("ShardId", ShardIdOf(out.shard_index));
-  c.Field("SequenceNumber", SequenceNumber(s->ShardEpoch(out.shard_index), out.offset));
+  c.Field("SequenceNumber", SequenceNumber(out.shard_index, out.offset));
   c.Field("EncryptionType", "NONE");
 }
 
@@ -120,6 +134,7 @@ void KinesisApi::PutRecords(Call& c) {
   std::vector<size_t> ends(n);
   put_in_.assign(n, PutRecordIn{});
   size_t total = 0;
+  std::string too_large;  // the first record over data + key > 1 MiB
   for (size_t i = 0; i < n; i++) {
     const rapidjson::Value& rec = (*records)[static_cast<rapidjson::SizeType>(i)];
     if (!rec.IsObject()) {
@@ -141,6 +156,9 @@ void KinesisApi::PutRecords(Call& c) {
                              "length less than or equal to 1048576");
     }
     ends[i] = scratch_.size();
+    if (too_large.empty() && r.key) {
+      too_large = RecordTooLarge(len, r.key->size(), "record " + std::to_string(i));
+    }
     if (r.key) {
       put_in_[i].partition_key = *r.key;
       total += r.key->size();
@@ -160,6 +178,10 @@ void KinesisApi::PutRecords(Call& c) {
   }
   Stream* s = ResolveStream(c);
   if (s == nullptr) return;
+  if (!too_large.empty()) {
+    c.Fail("InvalidArgumentException", too_large);
+    return;
+  }
   if (total > kMaxPutRecordsBytes) {
     c.Fail("InvalidArgumentException",
            "Records size exceeds 5 MB limit: the records of this "
@@ -190,19 +212,16 @@ void KinesisApi::PutRecords(Call& c) {
   w.Int(failed);
   c.Key("Records");
   w.StartArray();
-  // Per shard once: its epoch and id text; per record no allocation.
-  std::vector<std::pair<uint64_t, std::string>> shards;
+  // Per shard once: its id text; per record no allocation.
+  std::vector<std::string> shards;
   SequenceText seq;
   for (const PutRecordOut& o : put_out_) {
     w.StartObject();
     if (shards.size() <= o.shard_index) shards.resize(o.shard_index + 1);
-    auto& [epoch, shard] = shards[o.shard_index];
-    if (shard.empty()) {
-      epoch = s->ShardEpoch(o.shard_index);
-      shard = ShardIdOf(o.shard_index);
-    }
+    std::string& shard = shards[o.shard_index];
+    if (shard.empty()) shard = ShardIdOf(o.shard_index);
     if (o.status.ok()) {
-      c.Field("SequenceNumber", seq.Format(epoch, o.offset));
+      c.Field("SequenceNumber", seq.Format(o.shard_index, o.offset));
       c.Field("ShardId", shard);
     } else if (o.status.code() == Code::kResourceExhausted) {
       c.Field("ErrorCode", "ProvisionedThroughputExceededException");
@@ -269,8 +288,7 @@ void KinesisApi::GetShardIterator(Call& c) {
                                   : Result<std::string>(it_type.status());
   if (!token.ok()) {
     if (token.status().code() == Code::kInvalidArgument) {
-      c.Fail("InvalidArgumentException", "Invalid StartingSequenceNumber for shard " +
-                                             info->shard_id + ": " + token.status().message());
+      c.Fail("InvalidArgumentException", token.status().message());
     } else if (token.status().code() == Code::kNotFound) {
       c.Fail("ResourceNotFoundException", "Shard " + info->shard_id + " in stream " + s->name() +
                                               " under account " + options_.account_id +
@@ -327,14 +345,13 @@ void KinesisApi::GetRecords(Call& c) {
     }
     return;
   }
-  uint64_t epoch = s->ShardEpoch(t->shard_index);
   JsonWriter& w = c.w;
   c.Key("Records");
   w.StartArray();
   SequenceText seq;
   for (const RecordView& r : read_batch_.records) {
     w.StartObject();
-    c.Field("SequenceNumber", seq.Format(epoch, r.offset));
+    c.Field("SequenceNumber", seq.Format(t->shard_index, r.offset));
     c.Key("ApproximateArrivalTimestamp");
     WriteEpochSeconds(w, r.arrival_ms);
     // Base64 needs no escaping: written raw, quotes included, to skip the escape scan.

@@ -87,7 +87,11 @@ async function measure(name, port, h2) {
   const out = {};
   const c = client(port, !h2);
   const create = async (s) => {
-    await c.send(new K.CreateStreamCommand({ StreamName: s, ShardCount: SHARDS }));
+    // ON_DEMAND: a ShardCount alone makes a PROVISIONED stream, throttled at Kinesis's per-shard
+    // limits (kinesalite, which predates capacity modes, throttles nothing either way).
+    await c.send(new K.CreateStreamCommand({
+      StreamName: s, ShardCount: SHARDS, StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+    }));
     await K.waitUntilStreamExists({ client: c, maxWaitTime: 30 }, { StreamName: s });
   };
   await create('bench-sdk');

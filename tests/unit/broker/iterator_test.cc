@@ -36,7 +36,12 @@ TEST_F(IteratorTest, EveryType) {
   EXPECT_EQ(Start(s, IteratorType::kAtTimestamp, "", t0 - 5), 0u);
   EXPECT_FALSE(GetShardIterator(broker_->iterators(), *s, 0, IteratorType::kAtSequenceNumber,
                                 SequenceNumber(1, 3), 0)
-                   .ok());  // another epoch: not this shard's number
+                   .ok());  // another shard's number
+  // Numbers of the form before (epoch << 64 | offset) still name an offset of this shard.
+  EXPECT_EQ(Start(s, IteratorType::kAtSequenceNumber, "3"), 3u);
+  EXPECT_FALSE(GetShardIterator(broker_->iterators(), *s, 0, IteratorType::kAtSequenceNumber,
+                                "18446744073709551619", 0)
+                   .ok());  // epoch 1: not this shard's
   EXPECT_FALSE(GetShardIterator(broker_->iterators(), *s, 7, IteratorType::kLatest, "", 0).ok());
   EXPECT_EQ(*ParseIteratorType("AT_TIMESTAMP"), IteratorType::kAtTimestamp);
   EXPECT_FALSE(ParseIteratorType("SOMETIME").ok());

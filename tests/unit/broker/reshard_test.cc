@@ -28,8 +28,8 @@ TEST_F(ReshardTest, SplitLineageAndSequenceNumbers) {
   EXPECT_EQ(shards[2].ending_hash_key, kMaxHashKey);
   auto after = PutN(s, 1, "c", kTwo127);
   EXPECT_EQ(after[0].shard_index, 2u);
-  auto parent_seq = *ParseHashKey(SequenceNumber(s->ShardEpoch(0), before[4].offset));
-  auto child_seq = *ParseHashKey(SequenceNumber(s->ShardEpoch(2), after[0].offset));
+  auto parent_seq = *ParseHashKey(SequenceNumber(0, before[4].offset));
+  auto child_seq = *ParseHashKey(SequenceNumber(2, after[0].offset));
   EXPECT_GT(child_seq, parent_seq);
   EXPECT_EQ(s->SplitShard(0, kTwo127).code(), Code::kInvalidArgument);  // closed
   EXPECT_EQ(s->SplitShard(1, 0).code(), Code::kInvalidArgument);        // not inside
@@ -117,7 +117,7 @@ TEST_F(ReshardTest, UpdateShardCountEveryValidTarget) {
       // Every key still routes to an open shard, and child numbers exceed the parents'.
       auto out = PutN(s, 1, "y", kMaxHashKey);
       ASSERT_TRUE(out[0].status.ok());
-      EXPECT_GT(*ParseHashKey(SequenceNumber(s->ShardEpoch(out[0].shard_index), out[0].offset)),
+      EXPECT_GT(*ParseHashKey(SequenceNumber(out[0].shard_index, out[0].offset)),
                 *ParseHashKey(SequenceNumber(0, 2)));
     }
   }

@@ -130,13 +130,35 @@ TEST_F(RoutingTest, OffsetsAndSequenceNumbersIncrease) {
     EXPECT_EQ(a[i].offset, static_cast<uint64_t>(i));
     EXPECT_EQ(b[i].offset, static_cast<uint64_t>(10 + i));
   }
-  EXPECT_EQ(SequenceNumber(0, 5), "5");
-  EXPECT_EQ(SequenceNumber(1, 0), "18446744073709551616");
-  auto p = ParseSequenceNumber("18446744073709551617");
+  // (2^62 | shard) << 64 | offset: 2^126 = 85070591730234615865843651857942052864.
+  EXPECT_EQ(SequenceNumber(0, 5), "85070591730234615865843651857942052869");
+  EXPECT_EQ(SequenceNumber(1, 0), "85070591730234615884290395931651604480");
+  auto p = ParseSequenceNumber("85070591730234615884290395931651604481");
   ASSERT_TRUE(p.ok());
-  EXPECT_EQ(p->first, 1u);
-  EXPECT_EQ(p->second, 1u);
+  EXPECT_FALSE(p->legacy);
+  EXPECT_EQ(p->shard, 1u);
+  EXPECT_EQ(p->offset, 1u);
+  // The form before (epoch << 64 | offset) still parses, marked legacy.
+  auto old = ParseSequenceNumber("18446744073709551617");
+  ASSERT_TRUE(old.ok());
+  EXPECT_TRUE(old->legacy);
+  EXPECT_EQ(old->shard, 1u);
+  EXPECT_EQ(old->offset, 1u);
   EXPECT_FALSE(ParseSequenceNumber("12x").ok());
+  // A high word that is neither form was not issued here.
+  EXPECT_FALSE(ParseSequenceNumber("340282366920938463463374607431768211455").ok());
+  char buf[kMaxSequenceChars];
+  for (uint32_t shard : {0u, 1u, 7u, 123456789u, ~0u}) {
+    for (uint64_t offset : {0ull, 9ull, 10000000000000000000ull, ~0ull}) {
+      std::string s = SequenceNumber(shard, offset);
+      EXPECT_EQ(std::string_view(buf, FormatSequenceNumber(shard, offset, buf)), s);
+      auto q = ParseSequenceNumber(s);
+      ASSERT_TRUE(q.ok()) << s;
+      EXPECT_EQ(q->shard, shard);
+      EXPECT_EQ(q->offset, offset);
+      EXPECT_FALSE(q->legacy);
+    }
+  }
   auto got = ReadAll(s, 0);
   ASSERT_EQ(got.size(), 20u);
   EXPECT_EQ(got[0], "a0");

@@ -72,9 +72,9 @@ class KinesisApiTest : public ::testing::Test {
 
 TEST(SequenceTextTest, MatchesTheBrokersSequenceNumbers) {
   SequenceText t;
-  for (uint64_t epoch : {0ull, 1ull, 7ull, 123456789ull, ~0ull}) {
+  for (uint32_t shard : {0u, 1u, 7u, 123456789u, ~0u}) {
     for (uint64_t offset : {0ull, 9ull, 10000000000000000000ull, ~0ull}) {
-      EXPECT_EQ(t.Format(epoch, offset), SequenceNumber(epoch, offset)) << epoch << " " << offset;
+      EXPECT_EQ(t.Format(shard, offset), SequenceNumber(shard, offset)) << shard << " " << offset;
     }
   }
 }
