@@ -97,6 +97,25 @@ def test_cat(sluice):
                 .splitlines())
         assert n == LINES, n
         assert len(d.cli("cat", "events", "-n", "7").stdout.splitlines()) == 7
+        # Sequence numbers: unique in the stream, each naming its shard; starting after one reads
+        # the rest of that shard only.
+        rows = [l.split("\t", 1) for l in
+                d.cli("cat", "events", "--sequence-numbers").stdout.decode().splitlines()]
+        assert len(rows) == LINES and len({r[0] for r in rows}) == LINES, rows[:3]
+        assert sorted(r[1] for r in rows) == sorted(lines)
+        first = rows[0][0]
+        shard_of_first = [r for r in rows if (int(r[0]) >> 64) == (int(first) >> 64)]
+        after = d.cli("cat", "events", "--from", "after_sequence", "--sequence-number",
+                      first).stdout.decode().splitlines()
+        assert after == [r[1] for r in shard_of_first[1:]], (after[:3], len(shard_of_first))
+        at = d.cli("cat", "events", "--from", "at_sequence", "--sequence-number", first,
+                   "-n", "1").stdout.decode().splitlines()
+        assert at == [rows[0][1]], at
+        r = d.cli("cat", "events", "--from", "after_sequence", check=False)
+        assert r.returncode != 0 and b"--sequence-number" in r.stderr, r.stderr
+        r = d.cli("cat", "events", "--from", "after_sequence", "--sequence-number", "12x",
+                  check=False)
+        assert r.returncode != 0 and b"sequence" in r.stderr, r.stderr
         r = d.cli("cat", "missing", check=False)
         assert r.returncode == 1 and b"ResourceNotFound" in r.stderr, r.stderr
         d.stop()
