@@ -12,6 +12,7 @@
 
 #include "agent/admin.h"
 #include "agent/config/errors.h"
+#include "agent/daemon_firehose.h"
 #include "agent/daemon_state.h"
 #include "agent/input/input_source.h"
 #include "broker/api/firehose_api.h"
@@ -155,6 +156,29 @@ void Daemon::CheckDeliveries(const config::Config& config, config::ErrorList* er
   for (const buffer::DeliveryOptions& d : config.deliveries) {
     (void)buffer::PlanDelivery(d, &host, &issues);
   }
+  // firehose_api: each sink's defaults against its option table (the request gives the
+  // required keys, so those are not missing here).
+  for (const auto& [type, options] : config.firehose_api.sinks) {
+    auto plugin = host.Load(type);
+    if (!plugin.ok()) {
+      buffer::ConfigIssue issue;
+      issue.path = "firehose_api." + type;
+      issue.message = plugin.status().message();
+      issues.push_back(std::move(issue));
+      continue;
+    }
+    buffer::SinkSection section;
+    section.type = type;
+    section.options = options;
+    section.path = "firehose_api." + type;
+    std::vector<buffer::ConfigIssue> found;
+    (void)buffer::PluginHost::Check(**plugin, section, &found);
+    for (buffer::ConfigIssue& i : found) {
+      if (i.message.find("required key is missing") == std::string::npos) {
+        issues.push_back(std::move(i));
+      }
+    }
+  }
   for (buffer::ConfigIssue& i : issues) {
     errors->Add(i.mark.line, i.mark.column, std::move(i.path), std::move(i.message));
   }
@@ -230,6 +254,9 @@ Status Daemon::Start() {
   // Deliveries before flows, so that consumers exist before the first record is put.
   s.plugins = std::make_unique<buffer::PluginHost>(PluginDirsOf(s.config));
   for (const buffer::DeliveryOptions& d : s.config.deliveries) RETURN_IF_ERROR(StartDelivery(s, d));
+  // Then the ones created through the Firehose API, as stored under data_dir.
+  s.firehose = std::make_unique<FirehoseDeliveries>(&s);
+  s.firehose->StartStored();
 
   // Listeners next, so a port in use fails the start before any source has read a line.
   fs::path data_dir = s.config.data_dir;
@@ -239,6 +266,7 @@ Status Daemon::Start() {
     ao.listen = s.config.broker.api.listen->text;
     ao.max_body_size = s.config.broker.api.max_body_size;
     ao.workers = s.config.broker.api.workers;
+    ao.delivery_controller = s.firehose.get();
     for (const buffer::DeliveryOptions& d : s.config.deliveries) {
       if (d.kafka || d.kinesis) continue;  // not fed through the API
       ao.firehose_deliveries.push_back({d.name, d.direct_put ? "" : d.stream});

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "agent/config/yaml_adapter.h"
+#include "agent/daemon_firehose.h"
 #include "agent/daemon_state.h"
 #include "agent/embedded_config.h"
 #include "core/log.h"
@@ -261,6 +262,15 @@ void Daemon::ApplyReload(config::Config next, std::map<std::string, std::string>
       }
       auto old_it = std::find_if(retiring_deliveries->begin(), retiring_deliveries->end(),
                                  [&](const auto& o) { return o->name() == d.name; });
+      if (s.firehose && s.firehose->RunsDelivery(d.name)) {
+        // One consumer per name: the API's delivery stream keeps it until deleted.
+        std::string why = "delivery " + d.name +
+                          " exists as a delivery stream created through the Firehose API; delete "
+                          "it there (DeleteDeliveryStream) before configuring it";
+        errors.push_back(why);
+        s.not_running[d.name] = why;
+        continue;
+      }
       Result<std::unique_ptr<buffer::DeliveryStream>> ds = CreateDelivery(s, d);
       if (ds.ok()) {
         created.push_back(std::move(*ds));

@@ -42,6 +42,8 @@ struct SinkProgress {
 // How long after records were last spilled a delivery shows as "spilling" (health degraded).
 inline constexpr int64_t kSpillingWindowMs = 60000;
 
+class FirehoseDeliveries;  // daemon_firehose.h
+
 struct Daemon::State {
   config::Config config;
   // The raw YAML of every source, stream and delivery entry by name, as last applied: a reload
@@ -76,6 +78,8 @@ struct Daemon::State {
   std::unique_ptr<buffer::PluginHost> plugins;
   std::vector<std::unique_ptr<buffer::DeliveryStream>> deliveries;
   std::vector<std::unique_ptr<Source>> flows;  // every source: file Flows and inputs
+  // The delivery streams created through the Firehose API; before `api`, which uses it.
+  std::unique_ptr<FirehoseDeliveries> firehose;
   std::unique_ptr<broker::api::KinesisApiServer> api;
   std::unique_ptr<broker::api::KinesisApi> admin_api;  // POST /api on the admin endpoint
   std::unique_ptr<AdminEndpoint> admin;

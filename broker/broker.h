@@ -171,6 +171,9 @@ class Stream {
   virtual Status SplitShard(uint32_t shard_index, uint128 new_starting_hash_key) = 0;
   virtual Status MergeShards(uint32_t shard_index, uint32_t adjacent_shard_index) = 0;
   virtual Status UpdateShardCount(int target) = 0;
+  // Kinesis UpdateStreamMode: kProvisioned applies the per-shard write limits, kUnlimited lifts
+  // them. Persisted in stream.json before it applies; shards made later inherit it.
+  virtual Status SetCapacityMode(CapacityMode mode) = 0;
   virtual Status SetRetentionHours(int64_t hours) = 0;
 
   // Consumers: named, with durable per-shard checkpoints (the next offset to read).

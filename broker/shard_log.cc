@@ -192,7 +192,8 @@ Status ShardLog::Read(uint64_t from, const ReadLimits& limits, ReadBatch* out) {
   size_t max_records = std::max<size_t>(1, limits.max_records);
 
   std::unique_lock<std::mutex> lock(mu_);
-  if (opt_.provisioned) {
+  const bool provisioned = opt_.provisioned;  // read under the lock (SetProvisioned)
+  if (provisioned) {
     int64_t now = opt_.clock->MonotonicMs();
     if (!read_calls_.Positive(now) || !read_bytes_.Positive(now)) {
       return ResourceExhausted("ProvisionedThroughputExceeded: reads of this shard");
@@ -311,7 +312,7 @@ Status ShardLog::Read(uint64_t from, const ReadLimits& limits, ReadBatch* out) {
     int64_t now = opt_.clock ? opt_.clock->NowMs() : 0;
     out->millis_behind_latest = std::max<int64_t>(0, now - out->records.back().arrival_ms);
   }
-  if (opt_.provisioned) {
+  if (provisioned) {
     lock.lock();
     read_bytes_.Charge(static_cast<double>(bytes));
   }
@@ -382,6 +383,11 @@ uint64_t ShardLog::Close() {
   lock.unlock();
   cv_.notify_all();
   return end;
+}
+
+void ShardLog::SetProvisioned(bool provisioned) {
+  std::lock_guard<std::mutex> lock(mu_);
+  opt_.provisioned = provisioned;
 }
 
 bool ShardLog::closed() const {

@@ -61,6 +61,9 @@ class ShardLog final {
   // No more appends; waiters wake up. Returns the end offset.
   uint64_t Close();
   bool closed() const;
+  // Turns Kinesis's per-shard limits on or off (UpdateStreamMode); takes effect with the next
+  // append or read.
+  void SetProvisioned(bool provisioned);
   // Makes everything appended so far durable: fdatasync of every segment sealed since the last
   // sync and of the directory that gained their successors, then of the active segment if it
   // was written to. Blocks on the disk; called by the group commit, off the event loop.

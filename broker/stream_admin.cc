@@ -134,6 +134,23 @@ Status StreamImpl::SetRetentionHours(int64_t hours) {
   return SaveMetaLocked();
 }
 
+Status StreamImpl::SetCapacityMode(CapacityMode mode) {
+  std::shared_lock<std::shared_mutex> topo(topo_mu_);
+  std::lock_guard<std::mutex> lock(meta_mu_);
+  if (meta_.options.mode == mode) return Status::Ok();
+  CapacityMode before = meta_.options.mode;
+  meta_.options.mode = mode;
+  Status saved = SaveMetaLocked();
+  if (!saved.ok()) {
+    meta_.options.mode = before;  // what is on disk stays what applies
+    return saved;
+  }
+  for (auto& s : shards_) {
+    if (s->log) s->log->SetProvisioned(mode == CapacityMode::kProvisioned);
+  }
+  return Status::Ok();
+}
+
 Status StreamImpl::EnforceRetention() {
   std::unique_lock<std::shared_mutex> topo(topo_mu_);
   std::lock_guard<std::mutex> lock(meta_mu_);

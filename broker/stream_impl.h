@@ -72,6 +72,11 @@ class StreamImpl final : public Stream {
   void Release(uint64_t hold) override;
   std::string HeldBy() const override;
 
+  // Changes the capacity mode (Kinesis UpdateStreamMode): persisted in stream.json, applied to
+  // every open shard's limits at once and to shards created later. Not on the Stream interface
+  // yet; the Kinesis API reaches it through the StreamImpl the broker hands out.
+  Status SetCapacityMode(CapacityMode mode) override;
+
   // Broker timers.
   bool SyncIsDue(int64_t now_mono_ms) const;
   Status EnforceRetention();

@@ -67,6 +67,20 @@ struct BrokerSection {
   uint64_t segment_size = 64ull << 20;  // bytes; a shard's segment rolls past this
 };
 
+// `firehose_api:`: what a delivery stream created through the Firehose API cannot take from the
+// request (endpoints, regions, credentials), by sink type: each sink's own options, applied under
+// the request's (request values win). Raw until the plugin host checks them.
+struct FirehoseApiSection {
+  std::vector<std::pair<std::string, std::vector<buffer::SinkOption>>> sinks;  // type -> options
+  // The options of sink `type`; null when the section does not name it.
+  const std::vector<buffer::SinkOption>* Of(std::string_view type) const {
+    for (const auto& [t, options] : sinks) {
+      if (t == type) return &options;
+    }
+    return nullptr;
+  }
+};
+
 struct Config {
   std::string source_file;  // the file name given to the loader
   std::string data_dir;
@@ -77,6 +91,7 @@ struct Config {
   std::vector<broker::StreamOptions> streams;
   std::vector<agent::FlowOptions> sources;
   std::vector<buffer::DeliveryOptions> deliveries;
+  FirehoseApiSection firehose_api;
 };
 
 // Checks made on the loaded configuration beyond the schema (the daemon's: plugin options, policy

@@ -196,6 +196,46 @@ constexpr Section kStreamSection {
   kStreamFields, HOOK(c.config->streams.emplace_back(); c.stream = &c.config->streams.back())
 };
 
+  // ---- firehose_api
+  // ------------------------------------------------------------------------------
+
+#define FIREHOSE_SINK(type) SET(c.config->firehose_api.sinks.emplace_back(type, v.sink.options))
+
+constexpr Field kFirehoseApiFields[] = {
+    {.key = "s3",
+     .type = Type::kPluginOptions,
+     .doc =
+         "Options of the s3 sink under every ExtendedS3/S3 destination the Firehose API "
+         "creates (endpoint, region, force_path_style, credentials...); the request sets bucket, "
+         "prefix, error_prefix and, with KMS, server_side_encryption. Also the S3 backup of "
+         "the other destinations.",
+     .set = FIREHOSE_SINK("s3")},
+    {.key = "http",
+     .type = Type::kPluginOptions,
+     .doc = "Options of the http sink under HttpEndpoint destinations (headers, timeout...); the "
+            "request sets url, access_key, content_encoding and common_attributes.",
+     .set = FIREHOSE_SINK("http")},
+    {.key = "opensearch",
+     .type = Type::kPluginOptions,
+     .doc = "Options of the opensearch sink under Amazonopensearchservice destinations (endpoint "
+            "when the request gives a DomainARN, auth, region, credentials); the request sets "
+            "index, index_rotation, type_name and document_id.",
+     .set = FIREHOSE_SINK("opensearch")},
+    {.key = "splunk",
+     .type = Type::kPluginOptions,
+     .doc = "Options of the splunk sink under Splunk destinations (indexer_ack, index, "
+            "source...); the request sets endpoint, token, endpoint_type and ack_timeout.",
+     .set = FIREHOSE_SINK("splunk")},
+    {.key = "redshift",
+     .type = Type::kPluginOptions,
+     .doc = "Options of the redshift sink under Redshift destinations (the staging bucket's "
+            "s3_endpoint, s3_region and credentials, iam_role or copy_credentials, sslmode); the "
+            "request sets conninfo, password, table, columns, copy_options, s3_bucket and "
+            "s3_prefix.",
+     .set = FIREHOSE_SINK("redshift")},
+};
+constexpr Section kFirehoseApiSection{kFirehoseApiFields};
+
 // ---- root
 // ----------------------------------------------------------------------------------------
 
@@ -227,6 +267,11 @@ constexpr Field kRootFields[] = {
      .type = Type::kObjectList,
      .doc = "Firehose-style delivery streams.",
      .section = &kDeliverySection},
+    {.key = "firehose_api",
+     .type = Type::kObject,
+     .doc = "Defaults of the delivery streams created through the Firehose API "
+            "(CreateDeliveryStream), by sink type: what the request cannot carry.",
+     .section = &kFirehoseApiSection},
 };
 constexpr Section kRootSection{kRootFields};
 

@@ -1,10 +1,16 @@
 #include "broker/api/api_token.h"
 
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <unistd.h>
 
+#include <cerrno>
+
+#include "broker/file_util.h"
 #include "core/base64.h"
+#include "core/fd.h"
 
 namespace sluice::broker::api {
 namespace {
@@ -30,7 +36,66 @@ std::string Mac(const std::string& key, std::string_view payload) {
   return std::string(reinterpret_cast<char*>(md), kMacSize);
 }
 
+constexpr size_t kKeyBytes = 32;
+constexpr char kKeyFile[] = "api_token.key";
+
+Status RandomBytes(std::string* out, size_t n) {
+  out->assign(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(out->data()), static_cast<int>(n)) != 1) {
+    return Internal("token codec: no random bytes for the key");
+  }
+  return Status::Ok();
+}
+
+// Writes `key` to a new temporary file of its own beside `path`, 0600 from its creation, synced.
+Status WriteKeyFile(const std::filesystem::path& tmp, const std::string& key) {
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd.valid()) return ErrnoError("create " + tmp.string(), errno);
+  Status st = PwriteAll(fd.get(), key.data(), key.size(), 0, tmp.string());
+  if (st.ok() && ::fsync(fd.get()) != 0) st = ErrnoError("fsync " + tmp.string(), errno);
+  if (!st.ok()) ::unlink(tmp.c_str());
+  return st;
+}
+
 }  // namespace
+
+Result<TokenCodec> TokenCodec::Open(const std::filesystem::path& data_dir) {
+  const std::filesystem::path path = data_dir / kKeyFile;
+  // Twice at most: a second pass reads the key of an instance that created it first.
+  for (int pass = 0; pass < 2; pass++) {
+    std::string key;
+    Status read = ReadFileInto(path, &key);
+    if (read.ok() && key.size() == kKeyBytes) return TokenCodec(std::move(key));
+    if (!read.ok() && read.code() != Code::kNotFound) return read;
+    const bool replace = read.ok();  // there, but not a key: replaced
+    RETURN_IF_ERROR(RandomBytes(&key, kKeyBytes));
+    std::string tag;
+    RETURN_IF_ERROR(RandomBytes(&tag, 6));
+    std::string name = ".tmp-" + std::string(kKeyFile) + "-";
+    for (char b : tag) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      name.push_back(kHex[(static_cast<unsigned char>(b) >> 4) & 15]);
+      name.push_back(kHex[static_cast<unsigned char>(b) & 15]);
+    }
+    const std::filesystem::path tmp = data_dir / name;
+    RETURN_IF_ERROR(WriteKeyFile(tmp, key));
+    // link() publishes the file only if no other instance has: the first key wins everywhere.
+    // Where hard links are not supported, and to replace a bad key, rename() (last one wins).
+    int rc = replace ? ::rename(tmp.c_str(), path.c_str()) : ::link(tmp.c_str(), path.c_str());
+    int err = rc == 0 ? 0 : errno;
+    if (rc != 0 && (err == EPERM || err == EOPNOTSUPP || err == ENOTSUP)) {
+      rc = ::rename(tmp.c_str(), path.c_str());
+      err = rc == 0 ? 0 : errno;
+    }
+    ::unlink(tmp.c_str());  // the link's second name; gone already after a rename
+    if (rc == 0) {
+      RETURN_IF_ERROR(FsyncDir(data_dir));
+      return TokenCodec(std::move(key));
+    }
+    if (err != EEXIST) return ErrnoError("create " + path.string(), err);
+  }
+  return Internal("token codec: " + path.string() + " keeps changing");
+}
 
 Result<TokenCodec> TokenCodec::Create() {
   std::string key(32, '\0');

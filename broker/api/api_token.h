@@ -1,12 +1,14 @@
 // Opaque, tamper-proof pagination NextTokens handed to Kinesis clients (ListShards, ListStreams,
 // ListStreamConsumers); shard iterators use the broker's IteratorCodec. A token is base64(payload |
-// HMAC-SHA256(key, payload)[0..16)); the key is random per TokenCodec, so tokens do not survive a
-// restart (clients then get a clear error and ask for a new iterator, as they do when one expires).
+// HMAC-SHA256(key, payload)[0..16)). The key is kept in <data_dir>/api_token.key (32 random bytes,
+// mode 0600, created once), so NextTokens issued before a restart still page on after it; tokens
+// expire by their issue time (the operations' TTL), not with the process.
 //
 // THREADING: immutable after Create; all methods are const and thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -29,8 +31,12 @@ inline constexpr uint8_t kTokenListConsumers = 4;
 
 class TokenCodec final {
  public:
-  // A codec with a fresh random key.
+  // A codec with a fresh random key, kept by nothing (tokens die with the codec).
   static Result<TokenCodec> Create();
+  // The codec of a data directory: the key in <data_dir>/api_token.key, created (random, 0600,
+  // written whole before it appears under its name) when absent or not a key. Instances that
+  // open one directory at once all get the key that won the creation.
+  static Result<TokenCodec> Open(const std::filesystem::path& data_dir);
   // A codec with a given key (tests).
   explicit TokenCodec(std::string key) : key_(std::move(key)) {}
 

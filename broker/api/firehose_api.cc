@@ -11,107 +11,13 @@
 #include <mutex>
 #include <optional>
 
+#include "broker/api/firehose_call.h"
 #include "core/base64.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/utf8.h"
 
 namespace sluice::broker::api {
-namespace {
-
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-constexpr std::string_view kDestinationId = "destinationId-000000000001";
-
-bool IsDeliveryName(std::string_view s) {
-  if (s.empty() || s.size() > 64) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '.' || c == '-';
-  });
-}
-
-}  // namespace
-
-struct FirehoseApi::Call {
-  explicit Call(rapidjson::StringBuffer& out) : w(out) { out.Clear(); }
-
-  rapidjson::Document doc;
-  Writer w;
-  bool failed = false;
-  int status = 400;
-  std::string error_type, error_message;
-  std::vector<std::string> violations;
-
-  void Fail(std::string type, std::string message, int http_status = 400) {
-    if (failed) return;
-    failed = true;
-    error_type = std::move(type);
-    error_message = std::move(message);
-    status = http_status;
-  }
-  // Collected constraint violations become one ValidationException, worded as AWS words them.
-  bool Check() {
-    if (failed) return false;
-    if (violations.empty()) return true;
-    std::string m = std::to_string(violations.size()) + " validation error" +
-                    (violations.size() > 1 ? "s" : "") + " detected: ";
-    for (size_t i = 0; i < violations.size(); ++i) {
-      if (i) m += "; ";
-      m += violations[i];
-    }
-    Fail("ValidationException", m);
-    return false;
-  }
-  const rapidjson::Value* Get(const char* key, const rapidjson::Value* from = nullptr) {
-    const rapidjson::Value& o = from ? *from : doc;
-    if (!o.IsObject()) return nullptr;
-    auto it = o.FindMember(key);
-    if (it == o.MemberEnd() || it->value.IsNull()) return nullptr;
-    return &it->value;
-  }
-  std::optional<std::string_view> Str(const char* key, const rapidjson::Value* from = nullptr) {
-    const rapidjson::Value* v = Get(key, from);
-    if (v == nullptr) return std::nullopt;
-    if (!v->IsString()) {
-      Fail("SerializationException", std::string("Expected a string for ") + key);
-      return std::nullopt;
-    }
-    return std::string_view(v->GetString(), v->GetStringLength());
-  }
-  std::optional<int64_t> Int(const char* key) {
-    const rapidjson::Value* v = Get(key);
-    if (v == nullptr) return std::nullopt;
-    if (!v->IsInt64()) {
-      Fail("SerializationException", std::string("Expected an integer for ") + key);
-      return std::nullopt;
-    }
-    return v->GetInt64();
-  }
-  // DeliveryStreamName: required, 1..64 of [a-zA-Z0-9_.-].
-  std::optional<std::string_view> Name(const char* key = "DeliveryStreamName",
-                                       std::string_view path = "deliveryStreamName") {
-    std::optional<std::string_view> v = Str(key);
-    if (!v) {
-      violations.push_back("Value null at '" + std::string(path) +
-                           "' failed to satisfy constraint: Member must not be null");
-    } else if (v->empty() || v->size() > 64) {
-      violations.push_back(
-          "Value '" + std::string(*v) + "' at '" + std::string(path) +
-          "' failed to satisfy constraint: Member must have length " +
-          (v->empty() ? "greater than or equal to 1" : "less than or equal to 64"));
-    } else if (!IsDeliveryName(*v)) {
-      violations.push_back("Value '" + std::string(*v) + "' at '" + std::string(path) +
-                           "' failed to satisfy constraint: Member must satisfy regular expression "
-                           "pattern: [a-zA-Z0-9_.-]+");
-    }
-    return v;
-  }
-  void Field(const char* k, std::string_view v) {
-    w.Key(k);
-    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
-  }
-};
 
 std::string DirectPutStreamName(std::string_view delivery) {
   return std::string(kDirectPutStreamPrefix) + std::string(delivery);
@@ -154,6 +60,12 @@ void FirehoseApi::Handle(std::string_view operation, std::string& body, ApiReply
       {"DeleteDeliveryStream", &FirehoseApi::DeleteDeliveryStream},
       {"DescribeDeliveryStream", &FirehoseApi::DescribeDeliveryStream},
       {"ListDeliveryStreams", &FirehoseApi::ListDeliveryStreams},
+      {"UpdateDestination", &FirehoseApi::UpdateDestination},
+      {"TagDeliveryStream", &FirehoseApi::TagDeliveryStream},
+      {"UntagDeliveryStream", &FirehoseApi::UntagDeliveryStream},
+      {"ListTagsForDeliveryStream", &FirehoseApi::ListTagsForDeliveryStream},
+      {"StartDeliveryStreamEncryption", &FirehoseApi::StartDeliveryStreamEncryption},
+      {"StopDeliveryStreamEncryption", &FirehoseApi::StopDeliveryStreamEncryption},
   };
   Call c(*out_);
   Op op = nullptr;
@@ -202,110 +114,6 @@ Stream* FirehoseApi::ResolveDirectPut(Call& c, std::string_view name) {
     return nullptr;
   }
   return *s;
-}
-
-void FirehoseApi::CreateDeliveryStream(Call& c) {
-  std::optional<std::string_view> name = c.Name();
-  std::optional<std::string_view> type = c.Str("DeliveryStreamType");
-  if (type && *type != "DirectPut" && *type != "KinesisStreamAsSource" && *type != "MSKAsSource" &&
-      *type != "DatabaseAsSource") {
-    c.violations.push_back("Value '" + std::string(*type) +
-                           "' at 'deliveryStreamType' failed to satisfy constraint: Member must "
-                           "satisfy enum value set: [DirectPut, KinesisStreamAsSource, "
-                           "MSKAsSource, DatabaseAsSource]");
-  }
-  if (!c.Check()) return;
-  if (type && *type != "DirectPut") {
-    c.Fail("InvalidArgumentException",
-           "Only DirectPut delivery streams can be created through the API; a delivery stream "
-           "that reads a stream is configured under deliveries:");
-    return;
-  }
-  if (Configured(*name) != nullptr || broker_->GetStream(DirectPutStreamName(*name)).ok()) {
-    c.Fail("ResourceInUseException", "Firehose " + std::string(*name) + " under account " +
-                                         options_.account_id + " already exists.");
-    return;
-  }
-  auto s = OpenDirectPutStream(broker_, *name, 1);
-  if (!s.ok()) {
-    c.Fail("LimitExceededException", s.status().message());
-    return;
-  }
-  SLUICE_LOG(Info, "firehose delivery stream created").With("name", *name);
-  c.Field("DeliveryStreamARN", Arn(*name));
-}
-
-void FirehoseApi::DeleteDeliveryStream(Call& c) {
-  std::optional<std::string_view> name = c.Name();
-  if (!c.Check()) return;
-  if (Configured(*name) != nullptr) {
-    c.Fail("ResourceInUseException",
-           "Firehose " + std::string(*name) +
-               " is configured in deliveries: and in use; remove it from the configuration");
-    return;
-  }
-  Status st;
-  {
-    // No worker thread is putting through the Stream* this frees.
-    std::unique_lock<std::shared_mutex> lock(StreamRemovalLock());
-    st = broker_->DeleteStream(DirectPutStreamName(*name));
-  }
-  if (st.code() == Code::kNotFound) {
-    c.Fail("ResourceNotFoundException", "Firehose " + std::string(*name) + " under account " +
-                                            options_.account_id + " not found.");
-  } else if (!st.ok()) {
-    c.Fail("ResourceInUseException", st.message());
-  }
-}
-
-void FirehoseApi::DescribeDeliveryStream(Call& c) {
-  std::optional<std::string_view> name = c.Name();
-  std::optional<int64_t> limit = c.Int("Limit");
-  if (limit && (*limit < 1 || *limit > 10000)) {
-    c.violations.push_back(
-        "Value '" + std::to_string(*limit) +
-        "' at 'limit' failed to satisfy constraint: Member must have value " +
-        (*limit < 1 ? "greater than or equal to 1" : "less than or equal to 10000"));
-  }
-  if (!c.Check()) return;
-  const FirehoseDelivery* d = Configured(*name);
-  bool direct = broker_->GetStream(DirectPutStreamName(*name)).ok();
-  if (d == nullptr && !direct) {
-    c.Fail("ResourceNotFoundException", "Firehose " + std::string(*name) + " under account " +
-                                            options_.account_id + " not found.");
-    return;
-  }
-  bool from_stream = d != nullptr && !d->source_stream.empty();
-  c.w.Key("DeliveryStreamDescription");
-  c.w.StartObject();
-  c.Field("DeliveryStreamName", *name);
-  c.Field("DeliveryStreamARN", Arn(*name));
-  c.Field("DeliveryStreamStatus", "ACTIVE");
-  c.Field("DeliveryStreamType", from_stream ? "KinesisStreamAsSource" : "DirectPut");
-  c.Field("VersionId", "1");
-  c.w.Key("DeliveryStreamEncryptionConfiguration");
-  c.w.StartObject();
-  c.Field("Status", "DISABLED");
-  c.w.EndObject();
-  if (from_stream) {
-    c.w.Key("Source");
-    c.w.StartObject();
-    c.w.Key("KinesisStreamSourceDescription");
-    c.w.StartObject();
-    c.Field("KinesisStreamARN", "arn:aws:kinesis:" + options_.region + ":" + options_.account_id +
-                                    ":stream/" + d->source_stream);
-    c.w.EndObject();
-    c.w.EndObject();
-  }
-  c.w.Key("Destinations");
-  c.w.StartArray();
-  c.w.StartObject();
-  c.Field("DestinationId", kDestinationId);
-  c.w.EndObject();
-  c.w.EndArray();
-  c.w.Key("HasMoreDestinations");
-  c.w.Bool(false);
-  c.w.EndObject();
 }
 
 void FirehoseApi::ListDeliveryStreams(Call& c) {

@@ -8,6 +8,10 @@
 // Delivery streams that read a broker stream (KinesisStreamAsSource) are listed and described but
 // take no puts.
 //
+// With ApiOptions::delivery_controller set, CreateDeliveryStream applies the request's destination
+// configuration (firehose_destinations.h): the daemon runs it as a delivery and keeps it across
+// restarts; UpdateDestination, tags and encryption state go through it too.
+//
 // THREADING: loop thread only (the handler runs there). OWNERSHIP: the broker is not owned and
 // must outlive the FirehoseApi.
 #pragma once
@@ -19,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/api/firehose_controller.h"
 #include "broker/api/kinesis_api.h"
 #include "broker/broker.h"
 #include "core/status.h"
@@ -51,10 +56,26 @@ class FirehoseApi final {
  private:
   FirehoseApi(Broker* broker, const ApiOptions& options);
 
+  // firehose_manage.cc
   void CreateDeliveryStream(Call& c);
   void DeleteDeliveryStream(Call& c);
   void DescribeDeliveryStream(Call& c);
+  void UpdateDestination(Call& c);
+  void TagDeliveryStream(Call& c);
+  void UntagDeliveryStream(Call& c);
+  void ListTagsForDeliveryStream(Call& c);
+  void StartDeliveryStreamEncryption(Call& c);
+  void StopDeliveryStreamEncryption(Call& c);
   void ListDeliveryStreams(Call& c);
+
+  // The stream named by the request (DeliveryStreamName) when it exists, with its stored state
+  // (a fresh one when none is stored); records the error and returns false when it does not.
+  bool Lookup(Call& c, std::string_view name, FirehoseStreamState* state);
+  // The controller, or records InvalidArgumentException for `operation` and returns null.
+  DeliveryController* Controller(Call& c, std::string_view operation);
+  // Translates the destination of `destination` ({"<member>": {...}}) and applies `state` through
+  // the controller; records the error and returns false when it fails.
+  bool ApplyState(Call& c, const FirehoseStreamState& state, bool restart);
   void PutRecord(Call& c);
   void PutRecordBatch(Call& c);
 

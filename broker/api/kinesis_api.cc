@@ -21,7 +21,7 @@ Result<std::unique_ptr<KinesisApi>> KinesisApi::Create(Broker* broker, const Api
   }
   if (options.data_dir.empty())
     return InvalidArgument("kinesis api: no data_dir for iterator keys");
-  ASSIGN_OR_RETURN(TokenCodec tokens, TokenCodec::Create());
+  ASSIGN_OR_RETURN(TokenCodec tokens, TokenCodec::Open(options.data_dir));
   ASSIGN_OR_RETURN(
       std::unique_ptr<IteratorCodec> iterators,
       IteratorCodec::Open(options.data_dir, options.clock, std::chrono::milliseconds(300 * 1000)));
@@ -66,8 +66,21 @@ void KinesisApi::Handle(std::string_view operation, std::string& body, ApiReply*
       {"DescribeStreamConsumer", &KinesisApi::DescribeStreamConsumer},
       {"ListStreamConsumers", &KinesisApi::ListStreamConsumers},
       {"DeregisterStreamConsumer", &KinesisApi::DeregisterStreamConsumer},
+      {"DescribeLimits", &KinesisApi::DescribeLimits},
+      {"DescribeAccountSettings", &KinesisApi::DescribeAccountSettings},
+      {"UpdateStreamMode", &KinesisApi::UpdateStreamMode},
+      {"EnableEnhancedMonitoring", &KinesisApi::EnableEnhancedMonitoring},
+      {"DisableEnhancedMonitoring", &KinesisApi::DisableEnhancedMonitoring},
+      {"UpdateMaxRecordSize", &KinesisApi::UpdateMaxRecordSize},
+      {"TagResource", &KinesisApi::TagResource},
+      {"UntagResource", &KinesisApi::UntagResource},
+      {"ListTagsForResource", &KinesisApi::ListTagsForResource},
+      {"PutResourcePolicy", &KinesisApi::PutResourcePolicy},
+      {"GetResourcePolicy", &KinesisApi::GetResourcePolicy},
+      {"DeleteResourcePolicy", &KinesisApi::DeleteResourcePolicy},
   };
   Call c(*out_buffer_);
+  RefreshMeta();
   Op op = nullptr;
   for (const Entry& e : kOps) {
     if (e.name == operation) op = e.op;

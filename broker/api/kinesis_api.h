@@ -13,6 +13,7 @@
 // callback has run.
 #pragma once
 
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <uv.h>
 
@@ -20,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -35,6 +37,7 @@
 
 namespace sluice::broker::api {
 
+class DeliveryController;
 class FirehoseApi;
 class SigV4Verifier;
 class Subscriptions;
@@ -49,6 +52,10 @@ struct FirehoseDelivery {
   std::string name;
   std::string source_stream;  // empty: DirectPut
 };
+
+// The largest record the API takes (data plus partition key), as UpdateMaxRecordSize and
+// DescribeStreamSummary speak of it.
+inline constexpr int kMaxRecordSizeKiB = 1024;
 
 // The internal stream behind a Direct PUT delivery is "_firehose.<delivery name>".
 inline constexpr std::string_view kDirectPutStreamPrefix = "_firehose.";
@@ -78,6 +85,10 @@ struct ApiOptions {
   // The public API hides them (Firehose's limits apply to their writers); the admin endpoint's
   // instance shows them to the operator's `sluice streams` and `sluice cat`.
   bool internal_streams = false;
+  // Runs the delivery streams CreateDeliveryStream makes and keeps their state
+  // (firehose_controller.h); not owned. Null: created streams only take puts (no destination is
+  // applied) and UpdateDestination, tags and encryption are refused.
+  DeliveryController* delivery_controller = nullptr;
 };
 
 // Where a SubscribeToShard starts, once the request is validated.
@@ -105,10 +116,20 @@ class KinesisApi final {
   KinesisApi(Broker* broker, const ApiOptions& options, TokenCodec tokens,
              std::unique_ptr<IteratorCodec> iterators);
 
+  using Tags = std::map<std::string, std::string>;
   struct StreamMeta {
     int64_t created_ms = 0;
-    std::map<std::string, std::string> tags;
+    Tags tags;
     std::map<std::string, int64_t> consumer_created_ms;
+    std::set<std::string> shard_metrics;  // enhanced monitoring, as Kinesis names them
+    std::string policy;                   // resource policy (a JSON document); empty: none
+    std::map<std::string, Tags> consumer_tags;
+    std::map<std::string, std::string> consumer_policies;
+  };
+  // A stream, or one of its registered consumers, named by a ResourceARN.
+  struct Resource {
+    Stream* stream = nullptr;
+    std::string consumer;  // empty: the stream itself
   };
 
   // Operations (kinesis_streams.cc, kinesis_records.cc, kinesis_consumers.cc).
@@ -134,14 +155,39 @@ class KinesisApi final {
   void ListStreamConsumers(Call& c);
   void DeregisterStreamConsumer(Call& c);
   void SubscribeToShard(Call& c, SubscriptionStart* start);
+  // Account, capacity mode, monitoring and record size (kinesis_account.cc).
+  void DescribeLimits(Call& c);
+  void DescribeAccountSettings(Call& c);
+  void UpdateStreamMode(Call& c);
+  void EnableEnhancedMonitoring(Call& c);
+  void DisableEnhancedMonitoring(Call& c);
+  void ChangeMonitoring(Call& c, bool enable);
+  void UpdateMaxRecordSize(Call& c);
+  // Tags and resource policies of streams and consumers (kinesis_resources.cc).
+  void TagResource(Call& c);
+  void UntagResource(Call& c);
+  void ListTagsForResource(Call& c);
+  void PutResourcePolicy(Call& c);
+  void GetResourcePolicy(Call& c);
+  void DeleteResourcePolicy(Call& c);
 
   // Shared helpers.
   void Finish(Call& c, ApiReply* reply);  // the answer, or the error document
   Status LoadMeta();                      // kinesis_meta.cc
   void SaveMeta();
+  // Several instances serve one data directory (the listener's, its workers', the admin
+  // endpoint's), each with its copy of the metadata: one that saved bumps a process-wide
+  // generation, and the others load the file again before their next call.
+  void RefreshMeta();
   Stream* ResolveStream(Call& c);  // StreamName and/or StreamARN; records the error
   // ConsumerARN, or StreamARN and ConsumerName, of a registered consumer; records the error.
   bool FindConsumer(Call& c, Stream** stream, std::string* consumer);
+  // The stream or registered consumer a ResourceARN names (kinesis_consumers.cc); records the
+  // error and returns false when there is none.
+  bool ResolveResource(Call& c, Resource* out);
+  // Reads a Tags map (TagResource, RegisterStreamConsumer) into *out, collecting Kinesis's length
+  // checks; false (and the call failed) on a value that is not a string.
+  static bool ReadTagMap(Call& c, const rapidjson::Value* tags, Tags* out);
   // An internal stream this instance does not expose (see ApiOptions::internal_streams).
   bool Hidden(std::string_view stream) const;
   StreamMeta& Meta(const std::string& stream);
@@ -154,7 +200,8 @@ class KinesisApi final {
   TokenCodec tokens_;                         // pagination NextTokens
   std::unique_ptr<IteratorCodec> iterators_;  // shard iterators (the broker's codec)
   std::map<std::string, StreamMeta, std::less<>> meta_;
-  std::string scratch_;  // reused by PutRecords and GetRecords
+  uint64_t meta_generation_ = 0;  // the generation meta_ was loaded or saved at
+  std::string scratch_;           // reused by PutRecords and GetRecords
   std::vector<PutRecordIn> put_in_;
   std::vector<PutRecordOut> put_out_;
   ReadBatch read_batch_;

@@ -9,6 +9,7 @@ namespace sluice::broker::api {
 namespace {
 
 constexpr size_t kMaxConsumers = 20;
+constexpr size_t kMaxConsumerTags = 50;
 
 struct ConsumerRef {
   std::string stream;
@@ -50,11 +51,19 @@ int64_t ConsumerCreated(const Stream& s, const Meta& m, const std::string& name)
 void KinesisApi::RegisterStreamConsumer(Call& c) {
   std::optional<std::string_view> arn = c.Str("StreamARN");
   std::optional<std::string_view> name = c.Str("ConsumerName");
+  const rapidjson::Value* tags = c.Object("Tags");
   c.NotNull(arn.has_value(), "streamARN");
   c.NotNull(name.has_value(), "consumerName");
   c.StreamNameRules(name, "consumerName");
+  Tags initial;
+  if (!ReadTagMap(c, tags, &initial)) return;
   Stream* s = ResolveStream(c);
   if (s == nullptr) return;
+  if (initial.size() > kMaxConsumerTags) {
+    c.Fail("LimitExceededException",
+           "A consumer cannot have more than " + std::to_string(kMaxConsumerTags) + " tags.");
+    return;
+  }
   std::vector<std::string> existing = s->ListConsumers();
   if (std::find(existing.begin(), existing.end(), *name) != existing.end()) {
     c.Fail("ResourceInUseException", "Consumer " + std::string(*name) + " under stream " +
@@ -76,7 +85,12 @@ void KinesisApi::RegisterStreamConsumer(Call& c) {
     return;
   }
   int64_t now = options_.clock->NowMs();
-  Meta(s->name()).consumer_created_ms[std::string(*name)] = now;
+  StreamMeta& m = Meta(s->name());
+  m.consumer_created_ms[std::string(*name)] = now;
+  // A consumer registered again under an old name starts without the old one's tags and policy.
+  m.consumer_tags.erase(std::string(*name));
+  m.consumer_policies.erase(std::string(*name));
+  if (!initial.empty()) m.consumer_tags[std::string(*name)] = std::move(initial);
   SaveMeta();
   c.Key("Consumer");
   c.w.StartObject();
@@ -160,7 +174,10 @@ void KinesisApi::DeregisterStreamConsumer(Call& c) {
     c.Fail("InternalFailure", "DeregisterStreamConsumer: " + st.message(), 500);
     return;
   }
-  Meta(s->name()).consumer_created_ms.erase(name);
+  StreamMeta& m = Meta(s->name());
+  m.consumer_created_ms.erase(name);
+  m.consumer_tags.erase(name);
+  m.consumer_policies.erase(name);
   SaveMeta();
 }
 
@@ -221,6 +238,51 @@ void KinesisApi::ListStreamConsumers(Call& c) {
     t.extra = s->name();
     c.Field("NextToken", tokens_.Encode(t));
   }
+}
+
+bool KinesisApi::ResolveResource(Call& c, Resource* out) {
+  std::optional<std::string_view> arn = c.Str("ResourceARN");
+  c.NotNull(arn.has_value(), "resourceARN");
+  c.Length(arn, "resourceARN", 1, 2048);
+  c.Pattern(arn, "resourceARN", arn && StreamNameFromArn(*arn).has_value(),
+            "arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+");
+  if (!c.Check()) return false;
+  std::string stream = *StreamNameFromArn(*arn);
+  const std::string& account = options_.account_id;
+  Result<Stream*> s = broker_->GetStream(stream);
+  if (arn->find("/consumer/") == std::string_view::npos) {
+    // An ARN of another region or account, or with more after the name, is not one of ours.
+    if (*arn != StreamArn(stream) || Hidden(stream) || !s.ok()) {
+      c.Fail("ResourceNotFoundException",
+             "Stream " + stream + " under account " + account + " not found.");
+      return false;
+    }
+    *out = Resource{*s, ""};
+    return true;
+  }
+  std::optional<ConsumerRef> ref = ParseConsumerArn(*arn);
+  if (!ref) {
+    c.Fail("InvalidArgumentException",
+           "ResourceARN " + Quote(*arn) + " names neither a stream nor a consumer.");
+    return false;
+  }
+  std::vector<std::string> list;
+  if (s.ok()) list = (*s)->ListConsumers();
+  bool found = arn->substr(0, StreamArn(stream).size() + 10) == StreamArn(stream) + "/consumer/" &&
+               !Hidden(stream) && s.ok() &&
+               std::find(list.begin(), list.end(), ref->consumer) != list.end();
+  // The ARN's time must be this registration's: an older consumer of the same name is gone.
+  if (found) {
+    int64_t created = ConsumerCreated(**s, Meta(stream), ref->consumer);
+    found = std::string(*arn) == ConsumerArn(stream, ref->consumer, created);
+  }
+  if (!found) {
+    c.Fail("ResourceNotFoundException", "Consumer " + ref->consumer + " under stream " + stream +
+                                            " not found for account " + account + ".");
+    return false;
+  }
+  *out = Resource{*s, ref->consumer};
+  return true;
 }
 
 void KinesisApi::SubscribeToShard(Call& c, SubscriptionStart* start) {

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "broker/api/cbor_transcode.h"
 #include "broker/api/firehose_api.h"
 #include "broker/api/kinesis_api.h"
 #include "broker/api/sigv4.h"
@@ -40,6 +41,25 @@ void JsonError(http::HttpResponse* resp, int status, std::string_view type,
   }
   body.append("\"}");
   resp->body = std::move(body);
+}
+
+// Turns a JSON answer into its CBOR form (same status and x-amzn-ErrorType).
+void ToCbor(http::HttpResponse* resp) {
+  std::string cbor;
+  if (Status st = JsonToCbor(resp->body, &cbor); !st.ok()) {
+    // Our own JSON always converts: reaching this is a bug, answered as one.
+    SLUICE_LOG(Error, "kinesis api: answer not convertible to CBOR").With("error", st.message());
+    std::erase_if(resp->headers, [](const auto& h) {
+      return h.first == "Content-Type" || h.first == "x-amzn-ErrorType";
+    });
+    JsonError(resp, 500, "InternalFailure", "The answer could not be encoded as CBOR.");
+    cbor.clear();
+    (void)JsonToCbor(resp->body, &cbor);
+  }
+  resp->body = std::move(cbor);
+  for (auto& [name, value] : resp->headers) {
+    if (name == "Content-Type") value = std::string(kCborContentType);
+  }
 }
 
 // Operations run on a worker: they put records and touch nothing the loop owns.
@@ -280,54 +300,70 @@ void KinesisApiServer::Serve(http::HttpRequest& req, http::HttpResponse* resp) {
 
 void KinesisApiServer::Answer(KinesisApi* kinesis, FirehoseApi* firehose_api,
                               http::HttpRequest& req, http::HttpResponse* resp) {
-  if (req.method != "POST") {
-    JsonError(resp, req.method == "GET" && req.target == "/" ? 400 : 404,
-              "UnknownOperationException",
-              "The Kinesis API takes POST / with an X-Amz-Target header");
-    return;
-  }
-  const std::string* target = req.Header("x-amz-target");
-  const bool firehose = target != nullptr && std::string_view(*target).substr(
-                                                 0, kFirehosePrefix.size()) == kFirehosePrefix;
-  if (!verifier_) {
-    // Unauthenticated, so on loopback: refuse what a browser page could have sent.
-    if (std::optional<std::string> foreign = http::ForeignBrowserRequest(req)) {
-      JsonError(resp, 403, "AccessDeniedException", *foreign);
+  // A CBOR request (the AWS SDK for Java's default) is verified as it came, then served as JSON
+  // and answered in CBOR, errors too (cbor_transcode.h).
+  const std::string* content_type = req.Header("content-type");
+  const bool cbor = content_type != nullptr && IsCborContentType(*content_type);
+  auto answer_json = [&] {
+    if (req.method != "POST") {
+      JsonError(resp, req.method == "GET" && req.target == "/" ? 400 : 404,
+                "UnknownOperationException",
+                "The Kinesis API takes POST / with an X-Amz-Target header");
       return;
     }
-  } else {
-    std::optional<AuthFailure> fail =
-        firehose ? firehose_verifier_->Verify(req) : verifier_->Verify(req);
-    if (fail) {
-      JsonError(resp, 400, fail->type, fail->message);  // as Kinesis answers JSON requests
+    const std::string* target = req.Header("x-amz-target");
+    const bool firehose = target != nullptr && std::string_view(*target).substr(
+                                                   0, kFirehosePrefix.size()) == kFirehosePrefix;
+    if (!verifier_) {
+      // Unauthenticated, so on loopback: refuse what a browser page could have sent.
+      if (std::optional<std::string> foreign = http::ForeignBrowserRequest(req)) {
+        JsonError(resp, 403, "AccessDeniedException", *foreign);
+        return;
+      }
+    } else {
+      std::optional<AuthFailure> fail =
+          firehose ? firehose_verifier_->Verify(req) : verifier_->Verify(req);
+      if (fail) {
+        JsonError(resp, 400, fail->type, fail->message);  // as Kinesis answers JSON requests
+        return;
+      }
+    }
+    if (cbor) {
+      std::string json;
+      if (Status st = CborToJson(req.body, &json); !st.ok()) {
+        JsonError(resp, 400, "SerializationException", st.message());
+        return;
+      }
+      req.body = std::move(json);
+    }
+    ApiReply reply;
+    if (firehose) {
+      firehose_api->Handle(std::string_view(*target).substr(kFirehosePrefix.size()), req.body,
+                           &reply);
+    } else if (target == nullptr ||
+               std::string_view(*target).substr(0, kTargetPrefix.size()) != kTargetPrefix) {
+      JsonError(resp, 400, "UnknownOperationException",
+                target ? "Unknown operation target '" + *target + "'"
+                       : std::string("Missing X-Amz-Target header"));
       return;
+    } else if (std::string_view operation = std::string_view(*target).substr(kTargetPrefix.size());
+               operation == "SubscribeToShard") {
+      // Only on the loop: Serve never sends it to a worker.
+      SubscriptionStart start;
+      if (kinesis->PrepareSubscribe(req.body, &reply, &start) &&
+          subscriptions_->Start(start, resp, &reply, cbor)) {
+        return;  // streamed
+      }
+    } else {
+      kinesis->Handle(operation, req.body, &reply);
     }
-  }
-  ApiReply reply;
-  if (firehose) {
-    firehose_api->Handle(std::string_view(*target).substr(kFirehosePrefix.size()), req.body,
-                         &reply);
-  } else if (target == nullptr ||
-             std::string_view(*target).substr(0, kTargetPrefix.size()) != kTargetPrefix) {
-    JsonError(resp, 400, "UnknownOperationException",
-              target ? "Unknown operation target '" + *target + "'"
-                     : std::string("Missing X-Amz-Target header"));
-    return;
-  } else if (std::string_view operation = std::string_view(*target).substr(kTargetPrefix.size());
-             operation == "SubscribeToShard") {
-    // Only on the loop: Serve never sends it to a worker.
-    SubscriptionStart start;
-    if (kinesis->PrepareSubscribe(req.body, &reply, &start) &&
-        subscriptions_->Start(start, resp, &reply)) {
-      return;  // streamed
-    }
-  } else {
-    kinesis->Handle(operation, req.body, &reply);
-  }
-  resp->status = reply.status;
-  resp->headers.emplace_back("Content-Type", "application/x-amz-json-1.1");
-  if (!reply.error_type.empty()) resp->headers.emplace_back("x-amzn-ErrorType", reply.error_type);
-  resp->body = std::move(reply.body);
+    resp->status = reply.status;
+    resp->headers.emplace_back("Content-Type", "application/x-amz-json-1.1");
+    if (!reply.error_type.empty()) resp->headers.emplace_back("x-amzn-ErrorType", reply.error_type);
+    resp->body = std::move(reply.body);
+  };
+  answer_json();
+  if (cbor && !resp->stream) ToCbor(resp);
 }
 
 }  // namespace sluice::broker::api

@@ -39,12 +39,13 @@ void WriteModeDetails(KinesisApi::Call& c, CapacityMode mode) {
   c.w.EndObject();
 }
 
-void WriteMonitoring(KinesisApi::Call& c) {
+void WriteMonitoring(KinesisApi::Call& c, const std::set<std::string>& metrics) {
   c.Key("EnhancedMonitoring");
   c.w.StartArray();
   c.w.StartObject();
   c.Key("ShardLevelMetrics");
   c.w.StartArray();
+  for (const std::string& m : metrics) c.String(m);
   c.w.EndArray();
   c.w.EndObject();
   c.w.EndArray();
@@ -72,10 +73,12 @@ void KinesisApi::CreateStream(Call& c) {
   }
   StreamOptions so;
   so.name = std::string(*name);
-  so.mode = options_.default_mode;
+  // As Kinesis: a ShardCount without StreamModeDetails makes a PROVISIONED stream; neither
+  // makes the default (ON_DEMAND unless the server is set otherwise).
+  so.mode = shards ? CapacityMode::kProvisioned : options_.default_mode;
   if (mode)
     so.mode = *mode == "PROVISIONED" ? CapacityMode::kProvisioned : CapacityMode::kUnlimited;
-  if (!shards && (!mode || *mode == "PROVISIONED")) {
+  if (!shards && so.mode == CapacityMode::kProvisioned) {
     c.Fail("InvalidArgumentException", "ShardCount must be provided for a PROVISIONED stream.");
     return;
   }
@@ -176,7 +179,7 @@ void KinesisApi::DescribeStream(Call& c) {
   w.Int64(so.retention_hours);
   c.Key("StreamCreationTimestamp");
   w.Double(static_cast<double>(Meta(so.name).created_ms) / 1000.0);
-  WriteMonitoring(c);
+  WriteMonitoring(c, Meta(so.name).shard_metrics);
   c.Field("EncryptionType", "NONE");
   w.EndObject();
 }
@@ -198,12 +201,14 @@ void KinesisApi::DescribeStreamSummary(Call& c) {
   w.Int64(so.retention_hours);
   c.Key("StreamCreationTimestamp");
   w.Double(static_cast<double>(Meta(so.name).created_ms) / 1000.0);
-  WriteMonitoring(c);
+  WriteMonitoring(c, Meta(so.name).shard_metrics);
   c.Field("EncryptionType", "NONE");
   c.Key("OpenShardCount");
   w.Int(open);
   c.Key("ConsumerCount");
   w.Int(static_cast<int>(s->ListConsumers().size()));
+  c.Key("MaxRecordSizeInKiB");
+  w.Int(kMaxRecordSizeKiB);
   w.EndObject();
 }
 

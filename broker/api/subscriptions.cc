@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "broker/api/cbor_transcode.h"
 #include "broker/api/event_stream.h"
 #include "broker/api/kinesis_call.h"
 #include "core/base64.h"
@@ -22,22 +23,33 @@ struct Subscriptions::Sub {
   int64_t last_event_ms = 0;
   bool finished = false;
   bool registered = false;  // in by_key_
+  bool cbor = false;        // payloads in CBOR (the request was)
 };
 
 namespace {
 
-std::string EventMessage(std::string_view event_type, std::string_view payload) {
+// The payload as JSON, or converted to CBOR for a CBOR subscription. Every payload is JSON this
+// file wrote, so the conversion does not fail; if it did, the JSON goes out as it is.
+void SetPayload(std::string_view json, bool cbor, EventStreamMessage* m) {
+  std::string_view type = "application/json";
+  if (cbor && JsonToCbor(json, &m->payload).ok()) {
+    type = kCborContentType;
+  } else {
+    m->payload.assign(json);
+  }
+  m->headers.emplace_back(":content-type", std::string(type));
+}
+
+std::string EventMessage(std::string_view event_type, std::string_view payload, bool cbor) {
   EventStreamMessage m;
-  m.headers = {{":event-type", std::string(event_type)},
-               {":content-type", "application/json"},
-               {":message-type", "event"}};
-  m.payload.assign(payload);
+  m.headers = {{":event-type", std::string(event_type)}, {":message-type", "event"}};
+  SetPayload(payload, cbor, &m);
   std::string out;
   AppendEventStreamMessage(m, &out);
   return out;
 }
 
-std::string ExceptionMessage(std::string_view type, std::string_view message) {
+std::string ExceptionMessage(std::string_view type, std::string_view message, bool cbor) {
   rapidjson::StringBuffer b;
   rapidjson::Writer<rapidjson::StringBuffer> w(b);
   w.StartObject();
@@ -45,10 +57,8 @@ std::string ExceptionMessage(std::string_view type, std::string_view message) {
   w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
   w.EndObject();
   EventStreamMessage m;
-  m.headers = {{":exception-type", std::string(type)},
-               {":content-type", "application/json"},
-               {":message-type", "exception"}};
-  m.payload.assign(b.GetString(), b.GetSize());
+  m.headers = {{":exception-type", std::string(type)}, {":message-type", "exception"}};
+  SetPayload(std::string_view(b.GetString(), b.GetSize()), cbor, &m);
   std::string out;
   AppendEventStreamMessage(m, &out);
   return out;
@@ -63,7 +73,7 @@ Subscriptions::Subscriptions(uv_loop_t* loop, Broker* broker, const Clock* clock
 Subscriptions::~Subscriptions() = default;
 
 bool Subscriptions::Start(const SubscriptionStart& start, http::HttpResponse* response,
-                          ApiReply* reply) {
+                          ApiReply* reply, bool cbor) {
   if (closing_) {
     reply->status = 500;
     reply->error_type = "InternalFailure";
@@ -72,19 +82,27 @@ bool Subscriptions::Start(const SubscriptionStart& start, http::HttpResponse* re
   }
   int64_t now = clock_->MonotonicMs();
   Key key{start.stream, start.consumer, start.shard_index};
+  // Kinesis refuses a subscription within 5 s of a successful one for the same consumer and
+  // shard, whether or not that one is still open: remember recent starts, not only open ones.
+  for (auto r = recent_starts_.begin(); r != recent_starts_.end();) {
+    r = now - r->second >= options_.takeover_after_ms ? recent_starts_.erase(r) : std::next(r);
+  }
+  auto recent = recent_starts_.find(key);
   auto it = by_key_.find(key);
+  if (recent != recent_starts_.end() ||
+      (it != by_key_.end() && now - it->second->started_ms < options_.takeover_after_ms)) {
+    reply->status = 400;
+    reply->error_type = "ResourceInUseException";
+    reply->body = R"({"__type":"ResourceInUseException","message":"Another active subscription )"
+                  R"(for this consumer and shard started less than 5 seconds ago."})";
+    return false;
+  }
   if (it != by_key_.end()) {
-    if (now - it->second->started_ms < options_.takeover_after_ms) {
-      reply->status = 400;
-      reply->error_type = "ResourceInUseException";
-      reply->body = R"({"__type":"ResourceInUseException","message":"Another active subscription )"
-                    R"(for this consumer and shard started less than 5 seconds ago."})";
-      return false;
-    }
     Sub* old = it->second;
     if (old->writer) {
-      old->writer->Write(ExceptionMessage(
-          "ResourceInUseException", "A newer subscription took over this consumer and shard."));
+      old->writer->Write(ExceptionMessage("ResourceInUseException",
+                                          "A newer subscription took over this consumer and shard.",
+                                          old->cbor));
     }
     Finish(old);
   }
@@ -95,7 +113,9 @@ bool Subscriptions::Start(const SubscriptionStart& start, http::HttpResponse* re
   sub->started_ms = now;
   sub->last_event_ms = now;
   sub->registered = true;
+  sub->cbor = cbor;
   by_key_[key] = sub;
+  recent_starts_[key] = now;
   uv_timer_init(loop_, &sub->timer);
   sub->timer.data = sub;
   open_timers_++;
@@ -104,7 +124,7 @@ bool Subscriptions::Start(const SubscriptionStart& start, http::HttpResponse* re
   response->stream = [sub](std::shared_ptr<http::HttpBodyWriter> writer) {
     sub->writer = writer;
     writer->SetOnClose([sub] { sub->owner->Finish(sub); });
-    writer->Write(EventMessage("initial-response", "{}"));
+    writer->Write(EventMessage("initial-response", "{}", sub->cbor));
     if (sub->finished) return;
     uv_timer_start(
         &sub->timer,
@@ -135,7 +155,8 @@ void Subscriptions::Tick(Sub* sub) {
       std::find(consumers.begin(), consumers.end(), std::get<1>(sub->key)) != consumers.end();
   if (!stream.ok() || !consumer_ok) {
     sub->writer->Write(ExceptionMessage("ResourceNotFoundException",
-                                        "The stream or consumer of this subscription is gone."));
+                                        "The stream or consumer of this subscription is gone.",
+                                        sub->cbor));
     Finish(sub);
     return;
   }
@@ -144,7 +165,7 @@ void Subscriptions::Tick(Sub* sub) {
   Status st = (*stream)->Read(std::get<2>(sub->key), sub->offset, limits, &batch_);
   if (!st.ok()) {
     if (st.code() == Code::kResourceExhausted) return;  // read limit: try on the next tick
-    sub->writer->Write(ExceptionMessage("InternalFailureException", st.message()));
+    sub->writer->Write(ExceptionMessage("InternalFailureException", st.message(), sub->cbor));
     Finish(sub);
     return;
   }
@@ -161,7 +182,6 @@ void Subscriptions::SendEvent(Sub* sub, bool shard_end) {
   Result<Stream*> stream = broker_->GetStream(std::get<0>(sub->key));
   Stream* s = *stream;
   uint32_t shard = std::get<2>(sub->key);
-  uint64_t epoch = s->ShardEpoch(shard);
   rapidjson::StringBuffer b;
   rapidjson::Writer<rapidjson::StringBuffer> w(b);
   w.StartObject();
@@ -171,7 +191,7 @@ void Subscriptions::SendEvent(Sub* sub, bool shard_end) {
   for (const RecordView& r : batch_.records) {
     w.StartObject();
     w.Key("SequenceNumber");
-    std::string_view sv = seq.Format(epoch, r.offset);
+    std::string_view sv = seq.Format(shard, r.offset);
     w.String(sv.data(), static_cast<rapidjson::SizeType>(sv.size()));
     w.Key("ApproximateArrivalTimestamp");
     WriteEpochSeconds(w, r.arrival_ms);
@@ -196,9 +216,9 @@ void Subscriptions::SendEvent(Sub* sub, bool shard_end) {
   } else {
     std::string cont;
     if (sub->offset > 0) {
-      cont = SequenceNumber(epoch, sub->offset - 1);
+      cont = SequenceNumber(shard, sub->offset - 1);
     } else {
-      cont = me.ok() ? me->starting_sequence_number : SequenceNumber(epoch, 0);
+      cont = me.ok() ? me->starting_sequence_number : SequenceNumber(shard, 0);
     }
     w.String(cont.c_str());
   }
@@ -230,8 +250,8 @@ void Subscriptions::SendEvent(Sub* sub, bool shard_end) {
     w.EndArray();
   }
   w.EndObject();
-  sub->writer->Write(
-      EventMessage("SubscribeToShardEvent", std::string_view(b.GetString(), b.GetSize())));
+  sub->writer->Write(EventMessage("SubscribeToShardEvent",
+                                  std::string_view(b.GetString(), b.GetSize()), sub->cbor));
 }
 
 void Subscriptions::Finish(Sub* sub) {

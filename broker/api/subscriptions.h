@@ -43,8 +43,10 @@ class Subscriptions final {
   ~Subscriptions();
 
   // Starts a validated subscription by filling *response with a streamed body; on
-  // ResourceInUseException fills *reply instead and returns false.
-  bool Start(const SubscriptionStart& start, http::HttpResponse* response, ApiReply* reply);
+  // ResourceInUseException fills *reply instead and returns false. With `cbor` (the request was
+  // CBOR) the events' payloads are CBOR (content type application/x-amz-cbor-1.1).
+  bool Start(const SubscriptionStart& start, http::HttpResponse* response, ApiReply* reply,
+             bool cbor = false);
   // Ends every subscription and closes every timer; `on_closed` runs when all are closed.
   void Close(std::function<void()> on_closed);
   size_t active() const { return by_key_.size(); }
@@ -62,6 +64,8 @@ class Subscriptions final {
   const Clock* clock_;
   SubscriptionOptions options_;
   std::map<Key, Sub*> by_key_;
+  // When each consumer and shard last started a subscription, for the last takeover_after_ms.
+  std::map<Key, int64_t> recent_starts_;
   int open_timers_ = 0;
   bool closing_ = false;
   std::function<void()> on_closed_;

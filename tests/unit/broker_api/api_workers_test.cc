@@ -94,7 +94,9 @@ TEST(KinesisApiWorkersTest, PutsOnWorkersWhileTheLoopDeletesAndCreatesTheStream)
   });
   std::thread loop_thread([&loop] { uv_run(&loop, UV_RUN_DEFAULT); });
 
-  const std::string create = R"({"StreamName":"s","ShardCount":2})";
+  // ON_DEMAND: the workers put as fast as they can (a ShardCount alone is PROVISIONED).
+  const std::string create =
+      R"({"StreamName":"s","ShardCount":2,"StreamModeDetails":{"StreamMode":"ON_DEMAND"}})";
   {
     Client admin(port);
     ASSERT_TRUE(admin.ok());

@@ -478,6 +478,16 @@ const BadCase kBadCases[] = {
      "250ms, 30s, 5m, 24h)\n"
      "sluice.yaml:15:18: deliveries[0].compression: \"gzp\" is not one of none, gzip, zip, "
      "snappy, hadoop_snappy (did you mean 'gzip'?)"},
+    {"FirehoseApiUnknownSinkType", "data_dir: d\nfirehose_api:\n  s4: {endpoint: x}\n",
+     "sluice.yaml:3:3: firehose_api.s4: unknown key 's4' (did you mean 's3'?)"},
+    {"FirehoseApiSinkIsNotAMap", "data_dir: d\nfirehose_api: {s3: [a, b]}\n",
+     "sluice.yaml:2:20: firehose_api.s3: expected a map of the plugin's options, got a list"},
+    {"FirehoseApiIsNotAMap", "data_dir: d\nfirehose_api: s3\n",
+     "sluice.yaml:2:15: firehose_api: expected a map, got a string"},
+    {"FirehoseApiSecretFromUnsetVariable",
+     "data_dir: d\nfirehose_api:\n  splunk: {token_env: SLUICE_TEST_UNSET_VARIABLE}\n",
+     "sluice.yaml:3:23: firehose_api.splunk.token_env: environment variable "
+     "SLUICE_TEST_UNSET_VARIABLE is not set"},
 };
 
 class BadConfigTest : public testing::TestWithParam<BadCase> {};
