@@ -11,52 +11,16 @@
 #include <set>
 
 #include "core/base64.h"
+#include "tests/unit/broker_api/api_test_fixture.h"
 
 namespace sluice::broker::api {
 namespace {
 
-class FirehoseApiTest : public ::testing::Test {
+class FirehoseApiTest : public ApiTest<FirehoseApi> {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sluice_firehose_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    BrokerOptions bo;
-    bo.data_dir = dir_;
-    bo.clock = &clock_;
-    auto b = Broker::Open(bo);
-    ASSERT_TRUE(b.ok()) << b.status().ToString();
-    broker_ = std::move(*b);
-    ApiOptions ao;
-    ao.data_dir = dir_;
-    ao.clock = &clock_;
+  void Configure(ApiOptions& ao) override {
     ao.firehose_deliveries = {{"configured", ""}, {"from-stream", "logs"}};
     ASSERT_TRUE(OpenDirectPutStream(broker_.get(), "configured", 2).ok());
-    auto a = FirehoseApi::Create(broker_.get(), ao);
-    ASSERT_TRUE(a.ok()) << a.status().ToString();
-    api_ = std::move(*a);
-  }
-  void TearDown() override {
-    api_.reset();
-    broker_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  rapidjson::Document Call(std::string_view op, std::string body) {
-    ApiReply reply;
-    api_->Handle(op, body, &reply);
-    status_ = reply.status;
-    type_ = reply.error_type;
-    raw_ = reply.body;
-    raw_.reserve(raw_.size() + 16);
-    rapidjson::Document d;
-    d.Parse(raw_.c_str());
-    EXPECT_FALSE(d.HasParseError()) << reply.body;
-    return d;
-  }
-  std::string Message(const rapidjson::Document& d) {
-    return d.HasMember("message") ? d["message"].GetString() : "";
   }
   // Every record of the internal stream of `delivery`, in shard order.
   std::vector<std::string> Stored(const std::string& delivery) {
@@ -79,14 +43,6 @@ class FirehoseApiTest : public ::testing::Test {
     }
     return b + "]}";
   }
-
-  FakeClock clock_;
-  std::filesystem::path dir_;
-  std::unique_ptr<Broker> broker_;
-  std::unique_ptr<FirehoseApi> api_;
-  int status_ = 0;
-  std::string type_;
-  std::string raw_;
 };
 
 TEST_F(FirehoseApiTest, PutRecordBatchWritesEveryRecordToTheInternalStream) {

@@ -14,6 +14,7 @@
 
 #include "broker/api/firehose_api.h"
 #include "broker/api/firehose_controller.h"
+#include "tests/unit/broker_api/api_test_fixture.h"
 
 namespace sluice::broker::api {
 namespace {
@@ -234,55 +235,18 @@ class MemoryController final : public DeliveryController {
   int restarts = 0;
 };
 
-class FirehoseManageTest : public ::testing::Test {
+class FirehoseManageTest : public ApiTest<FirehoseApi> {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sluice_firehose_manage_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    BrokerOptions bo;
-    bo.data_dir = dir_;
-    bo.clock = &clock_;
-    auto b = Broker::Open(bo);
-    ASSERT_TRUE(b.ok()) << b.status().ToString();
-    broker_ = std::move(*b);
-    ApiOptions ao;
-    ao.data_dir = dir_;
-    ao.clock = &clock_;
+  void Configure(ApiOptions& ao) override {
     ao.delivery_controller = &controller_;
     ao.firehose_deliveries = {{"configured", ""}};
     ASSERT_TRUE(OpenDirectPutStream(broker_.get(), "configured", 1).ok());
-    auto a = FirehoseApi::Create(broker_.get(), ao);
-    ASSERT_TRUE(a.ok()) << a.status().ToString();
-    api_ = std::move(*a);
-  }
-  void TearDown() override {
-    api_.reset();
-    broker_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  rapidjson::Document Call(std::string_view op, std::string body) {
-    ApiReply reply;
-    api_->Handle(op, body, &reply);
-    status_ = reply.status;
-    type_ = reply.error_type;
-    raw_ = reply.body;
-    rapidjson::Document d;
-    d.Parse(raw_.c_str());
-    return d;
   }
   rapidjson::Document Describe(const std::string& name) {
     return Call("DescribeDeliveryStream", R"({"DeliveryStreamName":")" + name + "\"}");
   }
 
-  FakeClock clock_;
   MemoryController controller_;
-  std::filesystem::path dir_;
-  std::unique_ptr<Broker> broker_;
-  std::unique_ptr<FirehoseApi> api_;
-  int status_ = 0;
-  std::string type_, raw_;
 };
 
 constexpr const char* kCreate =

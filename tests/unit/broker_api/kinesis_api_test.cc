@@ -9,65 +9,18 @@
 
 #include "broker/api/kinesis_call.h"
 #include "core/base64.h"
+#include "tests/unit/broker_api/api_test_fixture.h"
 
 namespace sluice::broker::api {
 namespace {
 
-class KinesisApiTest : public ::testing::Test {
+class KinesisApiTest : public ApiTest<KinesisApi> {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sluice_api_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    BrokerOptions bo;
-    bo.data_dir = dir_;
-    bo.clock = &clock_;
-    auto b = Broker::Open(bo);
-    ASSERT_TRUE(b.ok()) << b.status().ToString();
-    broker_ = std::move(*b);
-    ApiOptions ao;
-    ao.data_dir = dir_;
-    ao.clock = &clock_;
-    auto a = KinesisApi::Create(broker_.get(), ao);
-    ASSERT_TRUE(a.ok()) << a.status().ToString();
-    api_ = std::move(*a);
-  }
-  void TearDown() override {
-    api_.reset();
-    broker_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  // Calls `op` with `body`; returns the parsed answer and sets status_/type_.
-  rapidjson::Document Call(std::string_view op, std::string body) {
-    ApiReply reply;
-    api_->Handle(op, body, &reply);
-    status_ = reply.status;
-    type_ = reply.error_type;
-    raw_ = reply.body;
-    raw_.reserve(raw_.size() + 16);  // RapidJSON's SSE4.2 scanner reads past the end
-    rapidjson::Document d;
-    d.Parse(raw_.c_str());
-    EXPECT_FALSE(d.HasParseError()) << reply.body;
-    return d;
-  }
-  std::string Message(const rapidjson::Document& d) {
-    return d.HasMember("message") ? d["message"].GetString() : "";
-  }
   void Create(const std::string& name, int shards) {
     Call("CreateStream",
          R"({"StreamName":")" + name + R"(","ShardCount":)" + std::to_string(shards) + "}");
     ASSERT_EQ(status_, 200) << raw_;
   }
-
-  FakeClock clock_;
-  std::filesystem::path dir_;
-  std::unique_ptr<Broker> broker_;
-  std::unique_ptr<KinesisApi> api_;
-  int status_ = 0;
-  std::string type_;
-  std::string raw_;
 };
 
 TEST(SequenceTextTest, MatchesTheBrokersSequenceNumbers) {

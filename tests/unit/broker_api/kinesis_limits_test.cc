@@ -12,61 +12,18 @@
 #include "broker/api/kinesis_call.h"
 #include "core/base64.h"
 #include "core/hash_key.h"
+#include "tests/unit/broker_api/api_test_fixture.h"
 
 namespace sluice::broker::api {
 namespace {
 
-class KinesisLimitsTest : public ::testing::Test {
+class KinesisLimitsTest : public ApiTest<KinesisApi> {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sluice_limits_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    BrokerOptions bo;
-    bo.data_dir = dir_;
-    bo.clock = &clock_;
-    auto b = Broker::Open(bo);
-    ASSERT_TRUE(b.ok()) << b.status().ToString();
-    broker_ = std::move(*b);
-    ApiOptions ao;
-    ao.data_dir = dir_;
-    ao.clock = &clock_;
-    auto a = KinesisApi::Create(broker_.get(), ao);
-    ASSERT_TRUE(a.ok()) << a.status().ToString();
-    api_ = std::move(*a);
-  }
-  void TearDown() override {
-    api_.reset();
-    broker_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  rapidjson::Document Call(std::string_view op, std::string body) {
-    ApiReply reply;
-    api_->Handle(op, body, &reply);
-    status_ = reply.status;
-    type_ = reply.error_type;
-    raw_ = reply.body;
-    raw_.reserve(raw_.size() + 16);  // RapidJSON's SSE4.2 scanner reads past the end
-    rapidjson::Document d;
-    d.Parse(raw_.c_str());
-    EXPECT_FALSE(d.HasParseError()) << raw_.substr(0, 200);
-    return d;
-  }
   std::string Mode(const std::string& stream) {
     auto d = Call("DescribeStreamSummary", R"({"StreamName":")" + stream + R"("})");
     EXPECT_EQ(status_, 200) << raw_;
     return d["StreamDescriptionSummary"]["StreamModeDetails"]["StreamMode"].GetString();
   }
-
-  FakeClock clock_;
-  std::filesystem::path dir_;
-  std::unique_ptr<Broker> broker_;
-  std::unique_ptr<KinesisApi> api_;
-  int status_ = 0;
-  std::string type_;
-  std::string raw_;
 };
 
 std::string B64(size_t bytes) {

@@ -9,62 +9,15 @@
 #include <fstream>
 
 #include "broker/api/kinesis_api.h"
+#include "tests/unit/broker_api/api_test_fixture.h"
 
 namespace sluice::broker::api {
 namespace {
 
 constexpr char kArn[] = "arn:aws:kinesis:us-east-1:000000000000:stream/";
 
-class KinesisOpsTest : public ::testing::Test {
+class KinesisOpsTest : public ApiTest<KinesisApi> {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sluice_ops_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    Open();
-  }
-  void TearDown() override {
-    api_.reset();
-    broker_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  void Open() {
-    BrokerOptions bo;
-    bo.data_dir = dir_;
-    bo.clock = &clock_;
-    auto b = Broker::Open(bo);
-    ASSERT_TRUE(b.ok()) << b.status().ToString();
-    broker_ = std::move(*b);
-    ApiOptions ao;
-    ao.data_dir = dir_;
-    ao.clock = &clock_;
-    auto a = KinesisApi::Create(broker_.get(), ao);
-    ASSERT_TRUE(a.ok()) << a.status().ToString();
-    api_ = std::move(*a);
-  }
-  // A restart: broker and API closed and opened again on the same directory.
-  void Reopen() {
-    api_.reset();
-    broker_.reset();
-    Open();
-  }
-
-  rapidjson::Document Call(std::string_view op, std::string body) {
-    ApiReply reply;
-    api_->Handle(op, body, &reply);
-    status_ = reply.status;
-    type_ = reply.error_type;
-    raw_ = reply.body;
-    raw_.reserve(raw_.size() + 16);  // RapidJSON's SSE4.2 scanner reads past the end
-    rapidjson::Document d;
-    d.Parse(raw_.c_str());
-    EXPECT_FALSE(d.HasParseError()) << reply.body;
-    return d;
-  }
-  std::string Message(const rapidjson::Document& d) {
-    return d.HasMember("message") ? d["message"].GetString() : "";
-  }
   void Create(const std::string& name, const std::string& mode, int shards = 1) {
     std::string body =
         R"({"StreamName":")" + name + R"(","StreamModeDetails":{"StreamMode":")" + mode + "\"}";
@@ -110,14 +63,6 @@ class KinesisOpsTest : public ::testing::Test {
     EXPECT_EQ(status_, 200) << raw_;
     return d.HasMember("FailedRecordCount") ? d["FailedRecordCount"].GetInt() : -1;
   }
-
-  FakeClock clock_;
-  std::filesystem::path dir_;
-  std::unique_ptr<Broker> broker_;
-  std::unique_ptr<KinesisApi> api_;
-  int status_ = 0;
-  std::string type_;
-  std::string raw_;
 };
 
 TEST_F(KinesisOpsTest, DescribeLimitsCountsOpenShardsAndOnDemandStreams) {
