@@ -21,7 +21,11 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <charconv>
+#include <cmath>
 #include <cstddef>
+#include <cstdlib>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -35,13 +39,22 @@ namespace sluice {
 inline constexpr unsigned kMaxJsonDepth = 1000;
 
 // Forwards SAX events to `Inner` and stops the parse when containers nest deeper than `max_depth`.
+//
+// With exact_numbers (what kParseFullPrecisionFlag asks for: see Run below), numbers arrive as
+// text (kParseNumbersAsStringsFlag) and are converted here with std::from_chars, correctly
+// rounded, into the events RapidJSON itself would send (Uint/Int/Uint64/Int64 for integers that
+// fit, else Double). RapidJSON 1.1's own full-precision conversion is not used: on a zero past its
+// fast path ("0E221") it calls __builtin_clzll(0), and on integers of hundreds of digits it reads
+// past its table of powers of ten (both found by fuzz_processing).
 template <typename Inner>
 class DepthLimitedHandler {
  public:
   using Ch = char;
-  DepthLimitedHandler(Inner* inner, unsigned max_depth) : inner_(inner), max_depth_(max_depth) {}
+  DepthLimitedHandler(Inner* inner, unsigned max_depth, bool exact_numbers = false)
+      : inner_(inner), max_depth_(max_depth), exact_numbers_(exact_numbers) {}
 
   bool too_deep() const { return too_deep_; }
+  bool number_too_big() const { return number_too_big_; }
 
   bool Null() { return inner_->Null(); }
   bool Bool(bool b) { return inner_->Bool(b); }
@@ -51,7 +64,8 @@ class DepthLimitedHandler {
   bool Uint64(uint64_t u) { return inner_->Uint64(u); }
   bool Double(double d) { return inner_->Double(d); }
   bool RawNumber(const Ch* s, rapidjson::SizeType n, bool copy) {
-    return inner_->RawNumber(s, n, copy);
+    if (!exact_numbers_) return inner_->RawNumber(s, n, copy);
+    return Number(s, s + n);
   }
   bool String(const Ch* s, rapidjson::SizeType n, bool copy) { return inner_->String(s, n, copy); }
   bool Key(const Ch* s, rapidjson::SizeType n, bool copy) { return inner_->Key(s, n, copy); }
@@ -73,10 +87,48 @@ class DepthLimitedHandler {
     return false;
   }
 
+  // `text` is a number the reader has validated as JSON.
+  bool Number(const char* begin, const char* end) {
+    if (std::string_view(begin, static_cast<size_t>(end - begin)).find_first_of(".eE") ==
+        std::string_view::npos) {
+      if (*begin == '-') {
+        int64_t v = 0;
+        auto r = std::from_chars(begin, end, v);
+        if (r.ec == std::errc() && r.ptr == end) {
+          return v >= std::numeric_limits<int>::min() ? inner_->Int(static_cast<int>(v))
+                                                      : inner_->Int64(v);
+        }
+      } else {
+        uint64_t v = 0;
+        auto r = std::from_chars(begin, end, v);
+        if (r.ec == std::errc() && r.ptr == end) {
+          return v <= std::numeric_limits<unsigned>::max() ? inner_->Uint(static_cast<unsigned>(v))
+                                                           : inner_->Uint64(v);
+        }
+      }
+    }
+    double d = 0;
+    auto r = std::from_chars(begin, end, d);
+    if (r.ec == std::errc::result_out_of_range) {
+      // Past the double range either way: strtod tells overflow (inf) from underflow (0).
+      std::string copy(begin, end);
+      d = std::strtod(copy.c_str(), nullptr);
+      if (std::isinf(d)) {
+        number_too_big_ = true;  // as RapidJSON refuses it
+        return false;
+      }
+    } else if (r.ec != std::errc() || r.ptr != end) {
+      return false;
+    }
+    return inner_->Double(d);
+  }
+
   Inner* inner_;
   unsigned max_depth_;
+  bool exact_numbers_;
   unsigned depth_ = 0;
   bool too_deep_ = false;
+  bool number_too_big_ = false;
 };
 
 namespace json_internal {
@@ -85,20 +137,34 @@ namespace json_internal {
 // end of the bytes (the NUL-terminated streams' scan reads whole 16-byte blocks past it).
 using BoundedStream = rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream>;
 
-inline Status ParseError(const rapidjson::ParseResult& r, bool too_deep, unsigned max_depth) {
+inline Status ParseError(const rapidjson::ParseResult& r, bool too_deep, unsigned max_depth,
+                         bool number_too_big = false) {
   std::string where = "at offset " + std::to_string(r.Offset()) + ": ";
   if (too_deep) {
     return InvalidArgument(where + "nested deeper than " + std::to_string(max_depth) + " levels");
   }
+  if (number_too_big) return InvalidArgument(where + "Number too big to be stored in double.");
   return InvalidArgument(where + rapidjson::GetParseError_En(r.Code()));
+}
+
+// The reader's flags for `kFlags`: kParseFullPrecisionFlag becomes numbers as text, converted
+// exactly by DepthLimitedHandler (see there).
+constexpr unsigned ReaderFlags(unsigned flags) {
+  return (flags & rapidjson::kParseFullPrecisionFlag)
+             ? ((flags & ~rapidjson::kParseFullPrecisionFlag) |
+                rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseIterativeFlag)
+             : (flags | rapidjson::kParseIterativeFlag);
 }
 
 template <unsigned kFlags, typename Stream, typename Handler>
 Status Run(Stream& is, Handler* handler, unsigned max_depth) {
-  DepthLimitedHandler<Handler> limited(handler, max_depth);
+  DepthLimitedHandler<Handler> limited(handler, max_depth,
+                                       (kFlags & rapidjson::kParseFullPrecisionFlag) != 0);
   rapidjson::Reader reader;
-  rapidjson::ParseResult r = reader.Parse<kFlags | rapidjson::kParseIterativeFlag>(is, limited);
-  if (r.IsError()) return ParseError(r, limited.too_deep(), max_depth);
+  rapidjson::ParseResult r = reader.Parse<ReaderFlags(kFlags)>(is, limited);
+  if (r.IsError()) {
+    return ParseError(r, limited.too_deep(), max_depth, limited.number_too_big());
+  }
   return Status::Ok();
 }
 

@@ -255,9 +255,10 @@ struct LuaRecordFunction::Impl {
       // reader's stack. A NUL inside the record ends the parse there, short of valid JSON.
       insitu.assign(record.data() + i, record.size() - i);
       rapidjson::InsituStringStream is(insitu.data());
-      DepthLimitedHandler<Impl> limited(this, kMaxJsonDepth);
-      constexpr unsigned kFlags = rapidjson::kParseIterativeFlag |
-                                  rapidjson::kParseFullPrecisionFlag | rapidjson::kParseInsituFlag;
+      // Numbers exactly (json_internal::ReaderFlags): converted by the handler, not RapidJSON.
+      DepthLimitedHandler<Impl> limited(this, kMaxJsonDepth, /*exact_numbers=*/true);
+      constexpr unsigned kFlags = json_internal::ReaderFlags(rapidjson::kParseFullPrecisionFlag |
+                                                             rapidjson::kParseInsituFlag);
       if (!reader.Parse<kFlags>(is, limited).IsError() && lua_gettop(L) == top + 1) return;
       lua_settop(L, top);
       top_keys.clear();

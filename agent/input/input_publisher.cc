@@ -83,7 +83,7 @@ void InputPublisher::Add(std::string_view record, std::string_view origin, uint6
   e.event_ms = event_ms;
   e.key_off = static_cast<uint32_t>(arena_.size());
   if (!skip) {
-    keyer_->AppendKey(out, origin, &arena_);
+    e.has_hash_key = keyer_->AppendKey(out, origin, &arena_, &e.hash_key);
     e.key_len = static_cast<uint32_t>(arena_.size() - e.key_off);
     e.data_off = static_cast<uint32_t>(arena_.size());
     arena_.append(out);

@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <cctype>
+#include <cstdint>
 #include <cstring>
 
 namespace sluice::agent {
@@ -143,7 +144,11 @@ std::optional<int64_t> EventTimeParser::Parse(std::string_view text) const {
       if (s.empty() || s.size() > 20) return std::nullopt;
       int64_t whole = 0;
       size_t at = 0;
-      while (at < s.size() && s[at] >= '0' && s[at] <= '9') whole = whole * 10 + (s[at++] - '0');
+      while (at < s.size() && s[at] >= '0' && s[at] <= '9') {
+        const int64_t digit = s[at++] - '0';
+        if (whole > (INT64_MAX - digit) / 10) return std::nullopt;  // past int64: no time
+        whole = whole * 10 + digit;
+      }
       if (at == 0) return std::nullopt;
       int64_t ms = 0;
       if (kind_ == Kind::kEpoch) {

@@ -192,7 +192,8 @@ void Flow::AddRecord(File* f, std::string_view data, uint64_t begin, uint64_t en
       e.key_off = batch_.back().key_off;  // the same path: share its bytes
       e.key_len = batch_.back().key_len;
     } else {
-      keyer_->AppendKey(out, f->key_path, &arena_);
+      // `random` draws the hash key too (file keys set theirs above).
+      if (keyer_->AppendKey(out, f->key_path, &arena_, &e.hash_key)) e.has_hash_key = true;
       e.key_len = static_cast<uint32_t>(arena_.size() - e.key_off);
     }
     e.data_off = static_cast<uint32_t>(arena_.size());

@@ -91,40 +91,48 @@ bool PartitionKeyer::AppendField(std::string_view data, std::string* out) {
   return true;
 }
 
-void PartitionKeyer::AppendKey(std::string_view data, std::string_view file, std::string* out) {
+bool PartitionKeyer::AppendKey(std::string_view data, std::string_view file, std::string* out,
+                               uint128* hash_key) {
   switch (kind_) {
     case PartitionKeyKind::kRandom: {
-      // xorshift64*: uniform over the hash space once MD5'd by the broker.
-      rng_ ^= rng_ >> 12;
-      rng_ ^= rng_ << 25;
-      rng_ ^= rng_ >> 27;
-      uint64_t v = rng_ * 0x2545F4914F6CDD1Dull;
+      // xorshift64*; the key's text is one draw, the hash key two more.
+      auto next = [this] {
+        rng_ ^= rng_ >> 12;
+        rng_ ^= rng_ << 25;
+        rng_ ^= rng_ >> 27;
+        return rng_ * 0x2545F4914F6CDD1Dull;
+      };
+      uint64_t v = next();
       char buf[24];
       auto r = std::to_chars(buf, buf + sizeof(buf), v);
       out->append(buf, r.ptr);
-      return;
+      if (hash_key == nullptr) return false;
+      uint64_t hi = next();
+      *hash_key = (static_cast<uint128>(hi) << 64) | next();
+      return true;
     }
     case PartitionKeyKind::kDeterministic:
       AppendDeterministic(data, out);
-      return;
+      return false;
     case PartitionKeyKind::kFile:
       if (file.empty()) break;
       // The end of a long path tells files apart better than its start.
       out->append(file.size() > kMaxPartitionKey ? file.substr(file.size() - kMaxPartitionKey)
                                                  : file);
-      return;
+      return false;
     case PartitionKeyKind::kField:
-      if (AppendField(data, out)) return;
+      if (AppendField(data, out)) return false;
       break;
     case PartitionKeyKind::kRegex:
       if (re_->Capture(data, &groups_) && !groups_[0].empty()) {
         AppendBounded(groups_[0], out);
-        return;
+        return false;
       }
       break;
   }
   ++fallbacks_;
   AppendDeterministic(data, out);
+  return false;
 }
 
 }  // namespace sluice::agent

@@ -14,6 +14,7 @@
 
 #include "agent/tail/flow_options.h"
 #include "agent/tail/regex.h"
+#include "core/hash_key.h"
 #include "core/json.h"
 #include "core/status.h"
 
@@ -28,8 +29,12 @@ class PartitionKeyer final {
                                                         const std::string& arg, uint64_t seed);
   ~PartitionKeyer();
 
-  // Appends the key of `data` (read from `file`) to `*out`.
-  void AppendKey(std::string_view data, std::string_view file, std::string* out);
+  // Appends the key of `data` (read from `file`) to `*out`. For `random` it also draws the
+  // 128-bit hash key the record is routed by into *hash_key and returns true: uniform over the
+  // hash space as the MD5 of a random key is, without hashing each record. False otherwise (the
+  // stream hashes the key).
+  bool AppendKey(std::string_view data, std::string_view file, std::string* out,
+                 uint128* hash_key = nullptr);
   uint64_t fallbacks() const { return fallbacks_; }
 
  private:

@@ -597,7 +597,9 @@ Processor::Outcome Processor::Mask(Step& step, State& st) {
   if (step.path.empty()) {  // the whole record's text
     Materialize(st);
     out = &buf_[st.buf];
-    if (!step.masker->Apply(st.text, out)) return Outcome::kSame;
+    if (!(st.json ? step.masker->ApplyJson(st.text, out) : step.masker->Apply(st.text, out))) {
+      return Outcome::kSame;
+    }
     st.text = *out;
     st.buf ^= 1;
     return Outcome::kChanged;

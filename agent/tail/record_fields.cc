@@ -5,6 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace sluice::agent {
@@ -432,6 +433,41 @@ bool Masker::Apply(std::string_view in, std::string* out) {
   if (!any) return false;
   out->append(in.substr(copied));
   return true;
+}
+
+bool Masker::ApplyJson(std::string_view in, std::string* out) {
+  if (!Apply(in, &whole_)) return false;  // the common case: one pass, nothing found
+  out->clear();
+  bool any = false;
+  for (size_t i = 0; i < in.size();) {
+    const char c = in[i];
+    size_t end = i;
+    bool string = c == '"';
+    if (string) {
+      end = i + 1;
+      while (end < in.size() && in[end] != '"') end += in[end] == '\\' ? 2 : 1;
+      end = std::min(end + 1, in.size());
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      while (end < in.size() && (std::strchr("0123456789+-.eE", in[end]) != nullptr)) ++end;
+    } else {
+      out->push_back(c);
+      ++i;
+      continue;
+    }
+    std::string_view token = in.substr(i, end - i);
+    std::string_view inner =
+        string ? token.substr(1, token.size() >= 2 ? token.size() - 2 : 0) : token;
+    if (Apply(inner, &piece_)) {
+      any = true;
+      out->push_back('"');
+      out->append(piece_);
+      out->push_back('"');
+    } else {
+      out->append(token);
+    }
+    i = end;
+  }
+  return any;
 }
 
 }  // namespace sluice::agent

@@ -69,6 +69,10 @@ class Masker final {
   // Writes `in` with every finding replaced into *out; false (and *out untouched) when nothing
   // was found.
   bool Apply(std::string_view in, std::string* out);
+  // As Apply, for the text of a JSON document: findings are masked inside each string (keys
+  // too) and each number token, and a number with a finding becomes a string, so that the
+  // result is still JSON ({"card":4111111111111111} -> {"card":"[REDACTED]"}).
+  bool ApplyJson(std::string_view in, std::string* out);
 
  private:
   enum class Kind { kIpv4, kIpv6, kEmail, kCreditCard, kPattern };
@@ -77,6 +81,7 @@ class Masker final {
   bool Accept(std::string_view found) const;  // checks a candidate (Luhn, inet_pton)
   void Replace(std::string_view found, std::string* out);
 
+  std::string piece_, whole_;  // ApplyJson's scratch
   Kind kind_ = Kind::kPattern;
   With with_ = With::kRedact;
   std::unique_ptr<Regex> re_;

@@ -130,7 +130,8 @@ void BM_TailIntoBroker(benchmark::State& state) {
     }
     broker::StreamOptions so;
     so.name = "bench";
-    so.shards = 1;
+    const bool random_keys = state.range(1) == 1;
+    so.shards = random_keys ? 2 : 1;
     so.fsync = state.range(0) == 0 ? broker::FsyncPolicy::kInterval : broker::FsyncPolicy::kNever;
     so.fsync_interval = std::chrono::milliseconds(100);
     auto stream = (*b)->CreateStream(so);
@@ -141,7 +142,7 @@ void BM_TailIntoBroker(benchmark::State& state) {
     o.paths = {(in.dir / "logs" / "*.log").string()};
     o.stream = "bench";
     o.initial_position = InitialPosition::kStartOfFile;
-    o.partition_key = PartitionKeyKind::kFile;
+    o.partition_key = random_keys ? PartitionKeyKind::kRandom : PartitionKeyKind::kFile;
     auto flow = Flow::Create(&loop, o, *stream, in.dir / "cp", Clock::Real());
     if (!flow.ok()) {
       state.SkipWithError(flow.status().ToString().c_str());
@@ -252,10 +253,13 @@ void BM_Discover10kThenIdle(benchmark::State& state) {
 }
 
 BENCHMARK(BM_Cat)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
-// Arg 0: fsync interval (100 ms group commit); arg 1: fsync never (the tailer's own cost).
+// First arg 0: fsync interval (100 ms group commit); 1: fsync never (the tailer's own cost).
+// Second arg 0: partition_key file, one shard; 1: partition_key random over two shards.
 BENCHMARK(BM_TailIntoBroker)
-    ->Arg(0)
-    ->Arg(1)
+    ->Args({0, 0})
+    ->Args({1, 0})
+    ->Args({0, 1})
+    ->Args({1, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->Iterations(2);

@@ -2,8 +2,9 @@
 """End-to-end benchmark of the built daemon: log files -> tailer -> broker -> delivery -> sink.
 
   run.py --sluice BUILD/sluice --loggen BUILD/tests/bench/tools/sluice-loggen
-         [--size 1GiB] [--sinks blackhole,file_gzip,http_gzip,s3] [--latency-seconds 30]
-         [--latency-rate 10MB] [--other "CMD ..."] [--keep] [--smoke]
+         [--size 1GiB] [--sinks blackhole,file_gzip,http,http_gzip,s3] [--latency-seconds 30]
+         [--latency-rate 10MB] [--input mixed|nginx] [--partition-key file|random]
+         [--fluent-bit PATH] [--other "CMD ..."] [--keep] [--smoke]
 
 Data: nginx combined access logs (50 %), JSON application logs (30 %) and multi-line Java stack
 traces (20 %, one record per event, framed by a start pattern), written by sluice-loggen into two
@@ -18,8 +19,13 @@ Latency: a writer appends combined lines carrying their write time (`ts_us=`) at
 (1 MiB / 1 s buffer, no compression); a watcher polls the sink directory every 10 ms and reads
 each new object: latency = when the object was seen - when its line was written (p50, p99, max).
 
-Sinks: `blackhole`, `file_gzip` (file sink, gzip), `http_gzip` (the `http` sink, gzip, to a local
-receiver that counts records; needs the http plugin), `s3` (the `s3` sink to s3rver from
+--input nginx: one nginx combined access log of --size instead (per-record costs dominate short
+lines, so this is the fair test of an agent whose cost is per record). --partition-key: the
+sources' partition_key (file by default; random spreads records over both shards).
+
+Sinks: `blackhole`, `file_gzip` (file sink, gzip), `http` (the `http` sink, raw NDJSON, no codec,
+to a local receiver that counts lines), `http_gzip` (the `http` sink, Firehose mode, gzip, to a
+local receiver that counts records; both need the http plugin), `s3` (the `s3` sink to s3rver from
 tests/node_modules; needs the s3 plugin). A sink whose plugin is not built is reported as skipped.
 
 --other "CMD": runs another agent on the same files for a side-by-side figure. CMD is a shell
@@ -29,6 +35,13 @@ directory) and {config} (--other-config TEMPLATE, with the same placeholders rep
 there); rsyslog.conf.in beside this script is such a template for rsyslogd (imfile to omfile). It is timed until the
 number of lines under {out} reaches the number of input lines (a Java event counts as its
 4 lines), or it exits; CPU and peak RSS are summed over its session's processes.
+
+--fluent-bit PATH: runs that Fluent Bit binary on the same files after each sluice row it has an
+equivalent for (blackhole -> `null`, http -> `http` with `format json_lines` to the same kind of
+receiver), configured as fast as it goes on files in the page cache (tail with `read_from_head`,
+`file_cache_advise false`, `threaded true`, no DB), timed from its start until its output's
+`proc_records` (its /api/v1/metrics) or the receiver's count reaches the input's lines, and prints
+the ratios of the two rows. Skipped, saying so, when PATH does not exist.
 
 --smoke: a few MB, short latency run, and it fails (exit 1) when a record is missing; used by the
 `bench-smoke` ctest test so the script cannot rot.
@@ -133,10 +146,16 @@ def metric(port, name):
 # Input
 
 
-def generate(loggen, log_dir, size):
+def generate(loggen, log_dir, size, nginx=False):
     """Writes the input files; returns (records, lines, bytes)."""
     os.makedirs(log_dir, exist_ok=True)
     records = lines = total = 0
+    if nginx:
+        path = os.path.join(log_dir, "access.log")
+        out = subprocess.run([loggen, "--out", path, "--format", "combined", "--bytes",
+                              str(size)], check=True, capture_output=True, text=True).stdout
+        n = int(out.split()[0])
+        return n, n, os.path.getsize(path)
     for fmt, stem, share in FORMATS:
         for i in range(2):
             path = os.path.join(log_dir, "%s-%d.log" % (stem, i))
@@ -178,15 +197,18 @@ deliveries:
 """
 
 
-def sources_yaml(log_dir, latency):
+def sources_yaml(log_dir, latency, nginx=False, partition_key="file"):
     if latency:
         return ("  - {name: live, paths: [\"%s/live.log\"], stream: logs, "
                 "initial_position: start_of_file, partition_key: file}\n" % log_dir)
+    if nginx:
+        return ("  - {name: access, paths: [\"%s/access.log\"], stream: logs, "
+                "initial_position: start_of_file, partition_key: %s}\n" % (log_dir, partition_key))
     out = ""
     for fmt, stem, _ in FORMATS:
         out += ("  - name: %s\n    paths: [\"%s/%s-*.log\"]\n    stream: logs\n"
-                "    initial_position: start_of_file\n    partition_key: file\n"
-                % (stem, log_dir, stem))
+                "    initial_position: start_of_file\n    partition_key: %s\n"
+                % (stem, log_dir, stem, partition_key))
         if fmt == "java":
             out += "    multiline: {start_pattern: '%s', flush_timeout: 200ms}\n" % JAVA_START
     return out
@@ -226,7 +248,7 @@ class Daemon:
 class HttpReceiver:
     """A Firehose HTTP endpoint delivery receiver on 127.0.0.1: counts records, answers 200."""
 
-    def __init__(self, on_records=None):
+    def __init__(self, on_records=None, ndjson=False):
         self.records = 0
         self.bytes = 0
         self.lock = threading.Lock()
@@ -246,6 +268,14 @@ class HttpReceiver:
                 # Counted without a JSON parse, so the receiver keeps up with the sink: every
                 # record of a Firehose request body is one {"data":"..."} object.
                 seen = time.time()
+                if ndjson:  # one record a line (sluice's raw mode, Fluent Bit's json_lines)
+                    with receiver.lock:
+                        receiver.records += body.count(b"\n")
+                        receiver.bytes += len(body)
+                    self.send_response(200)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 count = body.count(b'{"data":')
                 with receiver.lock:
                     receiver.records += count
@@ -289,6 +319,13 @@ def _sink_setup(name, plugins, workdir, tests_dir):
         return ("      type: file\n      path: ./out\n      fsync: true\n",
                 "gzip" if name == "file_gzip" else "none", None, None,
                 lambda: count_file_records(os.path.join(workdir, "out")))
+    if name == "http":
+        if not plugin_exists(plugins, "http"):
+            return None, None, None, "the http sink plugin is not built"
+        recv = HttpReceiver(ndjson=True)
+        return ("      type: http\n      url: http://127.0.0.1:%d/\n      mode: raw\n"
+                "      raw_format: ndjson\n" % recv.port, "none", recv.close, None,
+                lambda: recv.records)
     if name == "http_gzip":
         if not plugin_exists(plugins, "http"):
             return None, None, None, "the http sink plugin is not built"
@@ -339,7 +376,8 @@ def throughput_run(args, name, log_dir, records, lines, in_bytes, workroot):
         return {"sink": name, "skipped": skip}
     admin = free_port()
     config = CONFIG.format(plugins=args.plugins, admin_port=admin,
-                           sources=sources_yaml(log_dir, False), buffer_size="5MiB",
+                           sources=sources_yaml(log_dir, False, args.input == "nginx",
+                                                args.partition_key), buffer_size="5MiB",
                            buffer_interval="1s", compression=compression, sink=sink)
     start = time.time()
     d = Daemon(args.sluice, workdir, config)
@@ -553,6 +591,123 @@ def other_run(args, log_dir, lines, in_bytes, workroot):
             "lines_seen": n, "cpu_s_per_gb": cpu / (in_bytes / 1e9), "peak_rss_mib": hwm / 1024.0}
 
 
+FLUENT_BIT_CONFIG = """\
+[SERVICE]
+    flush        1
+    log_level    warn
+    http_server  on
+    http_listen  127.0.0.1
+    http_port    {metrics_port}
+[INPUT]
+    name              tail
+    path              {logs}/*.log
+    read_from_head    true
+    file_cache_advise false
+    threaded          true
+[OUTPUT]
+    name   {output}
+    match  *
+{output_options}"""
+
+# sluice sink -> (Fluent Bit output, its options); sinks without an equivalent are not compared.
+FLUENT_BIT_OUTPUTS = {
+    "blackhole": ("null", ""),
+    "http": ("http", "    host   127.0.0.1\n    port   {port}\n    uri    /\n"
+                     "    format json_lines\n"),
+}
+
+
+def fluent_bit_output_records(port):
+    """Records Fluent Bit's outputs have processed (its /api/v1/metrics), or None."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(b"GET /api/v1/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      b"Connection: close\r\n\r\n")
+            # It keeps the connection open despite "Connection: close": read Content-Length bytes.
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return None
+                data += chunk
+            head, body = data.split(b"\r\n\r\n", 1)
+            m = re.search(rb"(?i)content-length:\s*(\d+)", head)
+            while m and len(body) < int(m.group(1)):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                body += chunk
+        doc = json.loads(body)
+        return sum(o.get("proc_records", 0) for o in doc.get("output", {}).values())
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def fluent_bit_run(args, name, log_dir, lines, in_bytes, workroot):
+    """Fluent Bit on the same files, to the equivalent of sluice sink `name`; None if it has none."""
+    if name not in FLUENT_BIT_OUTPUTS:
+        return None
+    work = os.path.join(workroot, "run-fluent-bit-" + name)
+    os.makedirs(work)
+    output, options = FLUENT_BIT_OUTPUTS[name]
+    recv = HttpReceiver(ndjson=True) if output == "http" else None
+    metrics_port = free_port()
+    conf = os.path.join(work, "fluent-bit.conf")
+    with open(conf, "w") as f:
+        f.write(FLUENT_BIT_CONFIG.format(metrics_port=metrics_port, logs=log_dir, output=output,
+                                         output_options=options.format(
+                                             port=recv.port if recv else 0)))
+    log = open(os.path.join(work, "fluent-bit.log"), "wb")
+    start = time.time()
+    proc = subprocess.Popen([args.fluent_bit, "-c", conf], cwd=work, stdout=log, stderr=log)
+    done = 0
+    try:
+        deadline = start + args.timeout
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError("fluent-bit exited with %d" % proc.returncode)
+            done = (recv.records if recv else fluent_bit_output_records(metrics_port)) or 0
+            if done >= lines:
+                break
+            time.sleep(0.02)
+        elapsed = time.time() - start
+        cpu = proc_cpu_seconds(proc.pid)
+        hwm = proc_hwm_kib(proc.pid)
+        if done < lines:
+            raise RuntimeError("fluent-bit %s: %d of %d records in %.0fs" %
+                               (name, done, lines, args.timeout))
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+        if recv:
+            recv.close()
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"sink": "fluent-bit " + output, "seconds": elapsed, "mb_s": in_bytes / elapsed / 1e6,
+            "records_s": lines / elapsed, "lines_s": lines / elapsed,
+            "cpu_s_per_gb": cpu / (in_bytes / 1e9), "peak_rss_mib": hwm / 1024.0,
+            "records": lines}
+
+
+def show_ratio(ours, theirs, as_json):
+    r = {"ratio": ours["sink"] + " / " + theirs["sink"],
+         "throughput": ours["mb_s"] / theirs["mb_s"],
+         "cpu_per_gb": ours["cpu_s_per_gb"] / theirs["cpu_s_per_gb"],
+         "peak_rss": ours["peak_rss_mib"] / theirs["peak_rss_mib"]}
+    if as_json:
+        print(json.dumps(r))
+    else:
+        print("%-18s sluice / Fluent Bit: %.2fx the throughput at %.2fx its CPU per GB and "
+              "%.2fx its peak RSS" % ("  ratio", r["throughput"], r["cpu_per_gb"], r["peak_rss"]))
+    sys.stdout.flush()
+
+
 def gunzip_partial(raw):
     """The bytes of every gzip member in `raw`, the last one possibly unfinished."""
     out = []
@@ -586,6 +741,10 @@ def main():
     p.add_argument("--sinks", default="blackhole,file_gzip,http_gzip,s3")
     p.add_argument("--latency-seconds", type=float, default=30)
     p.add_argument("--latency-rate", type=parse_size, default=parse_size("10MB"))
+    p.add_argument("--input", choices=("mixed", "nginx"), default="mixed",
+                   help="mixed formats (default) or one nginx access log")
+    p.add_argument("--partition-key", choices=("file", "random"), default="file")
+    p.add_argument("--fluent-bit", help="a Fluent Bit binary to run on the same input")
     p.add_argument("--other", help="another agent's command line ({logs} {out} {work} {config})")
     p.add_argument("--other-config", help="a config template for --other, written to {config}")
     p.add_argument("--timeout", type=float, default=900)
@@ -609,7 +768,8 @@ def main():
     try:
         log_dir = os.path.join(workroot, "logs")
         t = time.time()
-        records, lines, in_bytes = generate(args.loggen, log_dir, args.size)
+        records, lines, in_bytes = generate(args.loggen, log_dir, args.size,
+                                            args.input == "nginx")
         # Written back now, so that the first row does not share the disk with the input's own
         # writeback (it ran at about two thirds of its speed otherwise).
         os.sync()
@@ -618,11 +778,20 @@ def main():
                                            os.cpu_count(), platform.platform()))
         print("# input: %.1f MB, %d records (%d lines) in %d files, generated in %.1fs" %
               (in_bytes / 1e6, records, lines, len(os.listdir(log_dir)), time.time() - t))
+        fluent_bit = args.fluent_bit
+        if fluent_bit and not os.access(fluent_bit, os.X_OK):
+            print("# fluent-bit skipped: %s is not an executable file" % fluent_bit)
+            fluent_bit = None
         results = []
         for name in [s for s in args.sinks.split(",") if s]:
             r = throughput_run(args, name, log_dir, records, lines, in_bytes, workroot)
             results.append(r)
             show(r, args.json)
+            if fluent_bit and "skipped" not in r:
+                theirs = fluent_bit_run(args, name, log_dir, lines, in_bytes, workroot)
+                if theirs:
+                    show(theirs, args.json)
+                    show_ratio(r, theirs, args.json)
             if "verified_records" in r and r["verified_records"] != records:
                 print("FAIL: %s holds %d records, %d written" % (name, r["verified_records"],
                                                                   records))

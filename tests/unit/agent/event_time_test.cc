@@ -36,6 +36,10 @@ TEST(EventTimeTest, Table) {
       {"epoch_ms", "1710079509123", 1710079509123},
       {"epoch_us", "1710079509123456", 1710079509123},
       {"epoch_ns", "1710079509123456789", 1710079509123},
+      // Past int64 (20 digits): no time rather than an overflow (found by fuzz_processing).
+      {"epoch_ns", "-66666666666666666666", kNo},
+      {"epoch_ms", "99999999999999999999", kNo},
+      {"epoch_ns", "9223372036854775807", 9223372036854},
       {"common_log", "10/Mar/2024:09:05:09 -0500", 1710079509000},
       {"common_log", "10/Mar/2024:14:05:09 +0000", 1710079509000},
       {"common_log", "10/Mar/2024:14:05:09", kNo},

@@ -129,6 +129,10 @@ TEST(ProcessorStepsTest, Mask) {
   pat.pattern = "token=[A-Za-z0-9]+";
   pat.replacement = "token=***";
   RunTable({
+      {"the whole JSON record: a number with a finding becomes a string, so it stays JSON",
+       {Json(), Mask("credit_card", "")},
+       R"({"card":4111111111111111,"n":12,"note":"paid 4111111111111111"})",
+       R"({"card":"[REDACTED]","n":12,"note":"paid [REDACTED]"})"},
       {"ipv4 in a field",
        {Json(), Mask("ipv4", "client_ip")},
        R"({"client_ip":"203.0.113.7","path":"/a"})",

@@ -48,5 +48,39 @@ TEST(JsonTest, InsituAndStopWhenDone) {
   EXPECT_EQ(end, 7u);
 }
 
+TEST(JsonTest, FullPrecisionNumbersAreExactAndNeverUndefined) {
+  // kParseFullPrecisionFlag: numbers converted by std::from_chars, as RapidJSON's events.
+  std::string text = R"([0.3, 0E221, -0.000e-400, 1e-400, 12, -12, 4294967296, -2147483649,)" +
+                     std::string(200, '2') + ", 0." + std::string(30, '0') + R"(1, 1.5e300])";
+  rapidjson::Document d;
+  ASSERT_TRUE(ParseJsonInsitu<rapidjson::kParseFullPrecisionFlag>(text.data(), &d).ok());
+  ASSERT_EQ(d.Size(), 11u);
+  EXPECT_EQ(d[0].GetDouble(), 0.3);
+  EXPECT_EQ(d[1].GetDouble(), 0.0);
+  EXPECT_EQ(d[2].GetDouble(), 0.0);
+  EXPECT_EQ(d[3].GetDouble(), 0.0);
+  EXPECT_TRUE(d[4].IsUint());
+  EXPECT_EQ(d[4].GetInt(), 12);
+  EXPECT_TRUE(d[5].IsInt());
+  EXPECT_EQ(d[5].GetInt(), -12);
+  EXPECT_TRUE(d[6].IsUint64() && !d[6].IsUint());
+  EXPECT_TRUE(d[7].IsInt64() && !d[7].IsInt());
+  EXPECT_NEAR(d[8].GetDouble(), 2.2222222222222222e199, 1e185);
+  EXPECT_EQ(d[9].GetDouble(), 1e-31);
+  EXPECT_EQ(d[10].GetDouble(), 1.5e300);
+  // Written back, 0.3 stays 0.3.
+  rapidjson::StringBuffer b;
+  rapidjson::Writer<rapidjson::StringBuffer> w(b);
+  d[0].Accept(w);
+  EXPECT_STREQ(b.GetString(), "0.3");
+  // Past the double range: refused, as RapidJSON refuses it.
+  std::string big = "[1e400]";
+  Status st = ParseJson<rapidjson::kParseFullPrecisionFlag>(big, &d);
+  EXPECT_NE(st.message().find("Number too big"), std::string::npos) << st.message();
+  // Without the flag, numbers are RapidJSON's own (and a raw-number handler still sees text).
+  ASSERT_TRUE(ParseJson("[0.5]", &d).ok());
+  EXPECT_EQ(d[0].GetDouble(), 0.5);
+}
+
 }  // namespace
 }  // namespace sluice
