@@ -157,7 +157,10 @@ void KinesisApi::PutRecords(Call& c) {
     }
     ends[i] = scratch_.size();
     if (too_large.empty() && r.key) {
-      too_large = RecordTooLarge(len, r.key->size(), "record " + std::to_string(i));
+      // The name is built only for a record over the limit (no allocation per record).
+      if (len <= kMaxData && len + r.key->size() > kMaxData) {
+        too_large = RecordTooLarge(len, r.key->size(), "record " + std::to_string(i));
+      }
     }
     if (r.key) {
       put_in_[i].partition_key = *r.key;
