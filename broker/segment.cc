@@ -16,7 +16,7 @@ namespace sluice::broker {
 
 namespace fmt = format;
 
-FrameCheck DecodeFrame(const char* p, size_t avail, Frame* out) {
+FrameCheck DecodeFrame(const char* p, size_t avail, Frame* out, bool verify) {
   if (avail < fmt::kFrameHeaderSize) return FrameCheck::kIncomplete;
   uint32_t body = fmt::Get32(p + fmt::kFrameBodyLenAt);
   uint16_t key_len = fmt::Get16(p + fmt::kFrameKeyLenAt);
@@ -26,7 +26,7 @@ FrameCheck DecodeFrame(const char* p, size_t avail, Frame* out) {
   size_t total = fmt::kFrameHeaderSize + body;
   if (avail < total) return FrameCheck::kIncomplete;
   uint32_t want = crc32c::Unmask(fmt::Get32(p + fmt::kFrameCrcAt));
-  if (crc32c::Value(p + 4, total - 4) != want) return FrameCheck::kBad;
+  if (verify && crc32c::Value(p + 4, total - 4) != want) return FrameCheck::kBad;
   out->offset = fmt::Get64(p + fmt::kFrameOffsetAt);
   out->arrival_ms = static_cast<int64_t>(fmt::Get64(p + fmt::kFrameArrivalAt));
   out->key = std::string_view(p + fmt::kFrameHeaderSize, key_len);
@@ -105,6 +105,7 @@ Result<std::shared_ptr<Segment>> Segment::Create(const std::filesystem::path& di
   RETURN_IF_ERROR(PwriteAll(fd.get(), h.data(), h.size(), 0, path.string()));
   std::shared_ptr<Segment> seg(new Segment(dir, base, std::move(fd)));
   seg->size_ = fmt::kSegmentHeaderSize;
+  seg->trusted_from_ = seg->size_;
   return seg;
 }
 
@@ -114,8 +115,13 @@ Result<std::shared_ptr<Segment>> Segment::Open(const std::filesystem::path& dir,
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
   if (!fd.valid()) return ErrnoError("open segment " + path.string(), errno);
   std::shared_ptr<Segment> seg(new Segment(dir, base, std::move(fd)));
-  if (!scan && seg->LoadIndexes()) return seg;
+  if (!scan && seg->LoadIndexes()) {
+    seg->trusted_from_ = seg->size_;
+    return seg;
+  }
   RETURN_IF_ERROR(seg->ScanAndRebuild(report));
+  // Verified by the scan, but on a disk that may damage them again while the process runs.
+  seg->trusted_from_ = seg->size_;
   // A sealed segment's rebuilt indexes are written back so the next start can trust them.
   if (!scan) RETURN_IF_ERROR(seg->WriteIndexes());
   return seg;

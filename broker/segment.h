@@ -37,7 +37,9 @@ struct Frame {
 
 enum class FrameCheck { kOk, kIncomplete, kBad };
 // Decodes the frame at p[0, avail). kIncomplete: avail is too short for the frame it announces.
-FrameCheck DecodeFrame(const char* p, size_t avail, Frame* out);
+// `verify`: check the frame's CRC (readers skip it for frames this process appended itself, see
+// Segment::trusted_from; the lengths are checked either way).
+FrameCheck DecodeFrame(const char* p, size_t avail, Frame* out, bool verify = true);
 // Appends the header and partition key of a frame to *buf; the CRC covers `data` too, which the
 // caller writes right after them (from its own memory, without a copy).
 void EncodeFrameHead(uint64_t offset, int64_t arrival_ms, int64_t event_ms, std::string_view key,
@@ -96,6 +98,11 @@ class Segment final {
   int fd() const { return fd_.get(); }
   uint64_t base() const { return base_; }
   uint64_t size() const { return size_; }
+  // Frames at or past this file position were appended by this process (its size when it was
+  // opened or created): the page cache holds what was summed as it was written, so readers do
+  // not sum them again. Frames before it are checked on every read, so a disk that damaged them
+  // is noticed.
+  uint64_t trusted_from() const { return trusted_from_; }
   uint64_t next_offset() const { return next_offset_; }  // one past the last record (or base)
   uint64_t records() const { return records_; }
   int64_t max_arrival_ms() const { return max_ts_; }  // INT64_MIN when empty
@@ -117,6 +124,7 @@ class Segment final {
   uint64_t base_;
   UniqueFd fd_;
   uint64_t size_ = 0;
+  uint64_t trusted_from_ = UINT64_MAX;  // set once, before the segment is shared
   uint64_t next_offset_;
   uint64_t records_ = 0;
   int64_t max_ts_;

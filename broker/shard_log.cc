@@ -266,7 +266,9 @@ Status ShardLog::Read(uint64_t from, const ReadLimits& limits, ReadBatch* out) {
     file_pos += got;
     while (parse_at < used) {
       Frame f;
-      FrameCheck c = DecodeFrame(buf + parse_at, used - parse_at, &f);
+      const uint64_t frame_pos = file_pos - (used - parse_at);
+      FrameCheck c =
+          DecodeFrame(buf + parse_at, used - parse_at, &f, frame_pos < seg->trusted_from());
       if (c == FrameCheck::kIncomplete && file_pos < seg_end) break;  // read more
       if (c != FrameCheck::kOk || (have_prev && f.offset <= prev_offset) ||
           f.offset < seg->base()) {

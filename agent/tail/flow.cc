@@ -98,11 +98,16 @@ Status Flow::Start() {
   for (FileCheckpoint& c : *loaded) restored_[c.id] = std::move(c);
   block_.resize(opts_.read_block_size);
   arena_.reserve(opts_.batch_max_bytes + opts_.read_block_size + opts_.max_record_size);
-  uv_timer_init(loop_, &kick_);
+  // The next pass runs from an idle handle, not a 0 ms timer: libuv (before 1.45) runs a timer
+  // re-armed at 0 ms again within the same loop iteration, so a long file would be read to its end
+  // before the loop polls its sockets (the admin endpoint and API would not answer meanwhile).
+  uv_idle_init(loop_, &kick_);
+  kick_.data = this;
+  ++open_handles_;
   uv_timer_init(loop_, &tick_);
   uv_timer_init(loop_, &rescan_);
   uv_timer_init(loop_, &retry_);
-  for (uv_timer_t* t : {&kick_, &tick_, &rescan_, &retry_}) {
+  for (uv_timer_t* t : {&tick_, &rescan_, &retry_}) {
     t->data = this;
     ++open_handles_;
   }
@@ -151,7 +156,9 @@ void Flow::Stop(std::function<void()> on_closed) {
     CloseHandle(reinterpret_cast<uv_handle_t*>(&w->handle));
   }
   watches_.clear();
-  for (uv_timer_t* t : {&kick_, &tick_, &rescan_, &retry_}) {
+  uv_idle_stop(&kick_);
+  CloseHandle(reinterpret_cast<uv_handle_t*>(&kick_));
+  for (uv_timer_t* t : {&tick_, &rescan_, &retry_}) {
     uv_timer_stop(t);
     CloseHandle(reinterpret_cast<uv_handle_t*>(t));
   }
@@ -179,11 +186,12 @@ void Flow::OnClosed(uv_handle_t* h) {
 void Flow::Kick() {
   if (stopping_ || kick_armed_ || !started_) return;
   kick_armed_ = true;
-  uv_timer_start(&kick_, OnKick, 0, 0);
+  uv_idle_start(&kick_, OnKick);
 }
 
-void Flow::OnKick(uv_timer_t* t) {
-  Flow* self = static_cast<Flow*>(t->data);
+void Flow::OnKick(uv_idle_t* h) {
+  Flow* self = static_cast<Flow*>(h->data);
+  uv_idle_stop(h);
   self->kick_armed_ = false;
   self->Pass();
 }

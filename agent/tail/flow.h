@@ -114,7 +114,7 @@ class Flow final : public Source {
   void Pass();
   void Kick();
   void ScheduleRetry();
-  static void OnKick(uv_timer_t* t);
+  static void OnKick(uv_idle_t* h);
   static void OnTick(uv_timer_t* t);
   static void OnRescan(uv_timer_t* t);
   static void OnRetry(uv_timer_t* t);
@@ -191,7 +191,7 @@ class Flow final : public Source {
   bool rescan_wanted_ = false;
   int64_t last_rescan_ms_ = 0;
 
-  uv_timer_t kick_{};
+  uv_idle_t kick_{};
   uv_timer_t tick_{};
   uv_timer_t rescan_{};
   uv_timer_t retry_{};

@@ -95,19 +95,20 @@ bool PartitionKeyer::AppendKey(std::string_view data, std::string_view file, std
                                uint128* hash_key) {
   switch (kind_) {
     case PartitionKeyKind::kRandom: {
-      // xorshift64*; the key's text is one draw, the hash key two more.
+      // xorshift64*. The key's text is the hash key's high word in hex (16 characters, no
+      // division per digit as decimal would need); the low word is one more draw.
       auto next = [this] {
         rng_ ^= rng_ >> 12;
         rng_ ^= rng_ << 25;
         rng_ ^= rng_ >> 27;
         return rng_ * 0x2545F4914F6CDD1Dull;
       };
-      uint64_t v = next();
-      char buf[24];
-      auto r = std::to_chars(buf, buf + sizeof(buf), v);
-      out->append(buf, r.ptr);
+      const uint64_t hi = next();
+      static constexpr char kHex[] = "0123456789abcdef";
+      char buf[16];
+      for (int i = 0; i < 16; ++i) buf[i] = kHex[(hi >> (60 - 4 * i)) & 0xf];
+      out->append(buf, sizeof(buf));
       if (hash_key == nullptr) return false;
-      uint64_t hi = next();
       *hash_key = (static_cast<uint128>(hi) << 64) | next();
       return true;
     }

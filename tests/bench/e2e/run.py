@@ -59,6 +59,7 @@ import re
 import shlex
 import shutil
 import signal
+import statistics
 import socket
 import subprocess
 import sys
@@ -367,8 +368,17 @@ def _sink_setup(name, plugins, workdir, tests_dir):
 # Runs
 
 
+def warm(log_dir):
+    """Reads the input once, so every row (sluice's and the peer's) starts on a hot page cache."""
+    for path in glob.glob(os.path.join(log_dir, "*")):
+        with open(path, "rb") as f:
+            while f.read(1 << 20):
+                pass
+
+
 def throughput_run(args, name, log_dir, records, lines, in_bytes, workroot):
     os.sync()  # the previous row's broker data is written back before this row starts
+    warm(log_dir)
     workdir = os.path.join(workroot, "run-" + name)
     sink, compression, cleanup, skip, verify = sink_setup(name, args.plugins, workdir,
                                                           args.tests_dir)
@@ -378,7 +388,8 @@ def throughput_run(args, name, log_dir, records, lines, in_bytes, workroot):
     config = CONFIG.format(plugins=args.plugins, admin_port=admin,
                            sources=sources_yaml(log_dir, False, args.input == "nginx",
                                                 args.partition_key), buffer_size="5MiB",
-                           buffer_interval="1s", compression=compression, sink=sink)
+                           buffer_interval=args.buffer_interval, compression=compression,
+                           sink=sink)
     start = time.time()
     d = Daemon(args.sluice, workdir, config)
     try:
@@ -593,7 +604,7 @@ def other_run(args, log_dir, lines, in_bytes, workroot):
 
 FLUENT_BIT_CONFIG = """\
 [SERVICE]
-    flush        1
+    flush        {flush}
     log_level    warn
     http_server  on
     http_listen  127.0.0.1
@@ -615,6 +626,15 @@ FLUENT_BIT_OUTPUTS = {
     "http": ("http", "    host   127.0.0.1\n    port   {port}\n    uri    /\n"
                      "    format json_lines\n"),
 }
+
+
+def fluent_bit_flush(interval):
+    """Fluent Bit's engine flush period for sluice's buffer.interval (it takes no 0: 50 ms)."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s)", interval)
+    if not m:
+        raise SystemExit("--buffer-interval: %r is not a duration like 1s or 200ms" % interval)
+    seconds = float(m.group(1)) / (1000.0 if m.group(2) == "ms" else 1.0)
+    return "%g" % max(seconds, 0.05)
 
 
 def fluent_bit_output_records(port):
@@ -654,10 +674,13 @@ def fluent_bit_run(args, name, log_dir, lines, in_bytes, workroot):
     metrics_port = free_port()
     conf = os.path.join(work, "fluent-bit.conf")
     with open(conf, "w") as f:
-        f.write(FLUENT_BIT_CONFIG.format(metrics_port=metrics_port, logs=log_dir, output=output,
+        f.write(FLUENT_BIT_CONFIG.format(flush=fluent_bit_flush(args.buffer_interval),
+                                         metrics_port=metrics_port, logs=log_dir, output=output,
                                          output_options=options.format(
                                              port=recv.port if recv else 0)))
     log = open(os.path.join(work, "fluent-bit.log"), "wb")
+    os.sync()
+    warm(log_dir)
     start = time.time()
     proc = subprocess.Popen([args.fluent_bit, "-c", conf], cwd=work, stdout=log, stderr=log)
     done = 0
@@ -745,6 +768,12 @@ def main():
                    help="mixed formats (default) or one nginx access log")
     p.add_argument("--partition-key", choices=("file", "random"), default="file")
     p.add_argument("--fluent-bit", help="a Fluent Bit binary to run on the same input")
+    p.add_argument("--buffer-interval", default="1s",
+                   help="the deliveries' buffer.interval in the throughput rows (default 1s); "
+                        "Fluent Bit's flush period is set to the same (at least 50 ms)")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="run each throughput row (and its Fluent Bit row) this many times, "
+                        "alternating, and print the medians")
     p.add_argument("--other", help="another agent's command line ({logs} {out} {work} {config})")
     p.add_argument("--other-config", help="a config template for --other, written to {config}")
     p.add_argument("--timeout", type=float, default=900)
@@ -784,18 +813,31 @@ def main():
             fluent_bit = None
         results = []
         for name in [s for s in args.sinks.split(",") if s]:
-            r = throughput_run(args, name, log_dir, records, lines, in_bytes, workroot)
-            results.append(r)
-            show(r, args.json)
-            if fluent_bit and "skipped" not in r:
-                theirs = fluent_bit_run(args, name, log_dir, lines, in_bytes, workroot)
-                if theirs:
+            ours_runs, theirs_runs = [], []
+            for _ in range(max(1, args.repeat)):
+                r = throughput_run(args, name, log_dir, records, lines, in_bytes, workroot)
+                results.append(r)
+                show(r, args.json)
+                if "skipped" in r:
+                    break
+                ours_runs.append(r)
+                if "verified_records" in r and r["verified_records"] != records:
+                    print("FAIL: %s holds %d records, %d written" % (name, r["verified_records"],
+                                                                      records))
+                    ok = False
+                if fluent_bit:
+                    theirs = fluent_bit_run(args, name, log_dir, lines, in_bytes, workroot)
+                    if theirs:
+                        theirs_runs.append(theirs)
+                        show(theirs, args.json)
+                        show_ratio(r, theirs, args.json)
+            if len(ours_runs) > 1:
+                ours = median_row(ours_runs)
+                show(ours, args.json)
+                if theirs_runs:
+                    theirs = median_row(theirs_runs)
                     show(theirs, args.json)
-                    show_ratio(r, theirs, args.json)
-            if "verified_records" in r and r["verified_records"] != records:
-                print("FAIL: %s holds %d records, %d written" % (name, r["verified_records"],
-                                                                  records))
-                ok = False
+                    show_ratio(ours, theirs, args.json)
         if args.latency_seconds > 0:
             r = latency_run(args, workroot)
             show(r, args.json)
@@ -811,6 +853,16 @@ def main():
         else:
             print("# kept", workroot)
     return 0 if ok else 1
+
+
+def median_row(rows):
+    """The median of each figure over repeated runs of one row."""
+    out = dict(rows[0])
+    out["sink"] = "median of %d: %s" % (len(rows), rows[0]["sink"])
+    for k in ("seconds", "mb_s", "records_s", "lines_s", "cpu_s_per_gb", "peak_rss_mib"):
+        if k in rows[0]:
+            out[k] = statistics.median(r[k] for r in rows)
+    return out
 
 
 def show(r, as_json):
