@@ -779,5 +779,25 @@ TEST_F(FlowTest, CreateRejectsAnUnknownPresetAndAPatternWithAPreset) {
   EXPECT_NE(f.status().message().find("start_pattern or preset"), std::string::npos);
 }
 
+TEST_F(FlowTest, ALargeFileLeavesTheLoopToItsOtherHandlesBetweenPasses) {
+  // 40 MiB is three passes of the 16 MiB budget; each pass must return to the loop so its sockets
+  // (the admin endpoint, the API) are served while a large file is read.
+  {
+    std::ofstream out(Path("big.log"));
+    std::string line(1023, 'x');
+    line += '\n';
+    for (int i = 0; i < 40 * 1024; ++i) out << line;
+  }
+  auto flow = StartFlow(Options("*.log"));
+  int iterations = 0;
+  while (flow->stats().records_put < 40u * 1024 && iterations < 1000) {
+    uv_run(&loop_, UV_RUN_NOWAIT);
+    ++iterations;
+  }
+  EXPECT_EQ(flow->stats().records_put, 40u * 1024);
+  EXPECT_GE(iterations, 3);  // one loop iteration per pass, not the whole file in one
+  StopFlow(std::move(flow));
+}
+
 }  // namespace
 }  // namespace sluice::agent
