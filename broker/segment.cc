@@ -42,13 +42,14 @@ FrameCheck DecodeFrame(const char* p, size_t avail, Frame* out, bool verify) {
   return FrameCheck::kOk;
 }
 
-void EncodeFrameHead(uint64_t offset, int64_t arrival_ms, int64_t event_ms, std::string_view key,
-                     std::string_view data, std::string* buf) {
+// Appends a frame's header and key (and event time) without its CRC; returns where it starts.
+static size_t AppendFrameHead(uint64_t offset, int64_t arrival_ms, int64_t event_ms,
+                              std::string_view key, size_t data_size, std::string* buf) {
   const size_t extra = event_ms != kNoEventTime ? fmt::kEventTimeBytes : 0;
   size_t at = buf->size();
   buf->resize(at + fmt::kFrameHeaderSize + key.size() + extra);
   char* p = buf->data() + at;
-  fmt::Put32(p + fmt::kFrameBodyLenAt, static_cast<uint32_t>(key.size() + extra + data.size()));
+  fmt::Put32(p + fmt::kFrameBodyLenAt, static_cast<uint32_t>(key.size() + extra + data_size));
   fmt::Put64(p + fmt::kFrameOffsetAt, offset);
   fmt::Put64(p + fmt::kFrameArrivalAt, static_cast<uint64_t>(arrival_ms));
   fmt::Put16(p + fmt::kFrameKeyLenAt, static_cast<uint16_t>(key.size()));
@@ -57,15 +58,25 @@ void EncodeFrameHead(uint64_t offset, int64_t arrival_ms, int64_t event_ms, std:
   if (extra != 0) {
     fmt::Put64(p + fmt::kFrameHeaderSize + key.size(), static_cast<uint64_t>(event_ms));
   }
-  uint32_t crc = crc32c::Value(p + 4, fmt::kFrameHeaderSize - 4 + key.size() + extra);
+  return at;
+}
+
+void EncodeFrameHead(uint64_t offset, int64_t arrival_ms, int64_t event_ms, std::string_view key,
+                     std::string_view data, std::string* buf) {
+  size_t at = AppendFrameHead(offset, arrival_ms, event_ms, key, data.size(), buf);
+  char* p = buf->data() + at;
+  uint32_t crc = crc32c::Value(p + 4, buf->size() - at - 4);
   crc = crc32c::Extend(crc, data.data(), data.size());
   fmt::Put32(p + fmt::kFrameCrcAt, crc32c::Mask(crc));
 }
 
 void EncodeFrame(uint64_t offset, int64_t arrival_ms, int64_t event_ms, std::string_view key,
                  std::string_view data, std::string* buf) {
-  EncodeFrameHead(offset, arrival_ms, event_ms, key, data, buf);
+  // One CRC over the whole frame as it lies in the buffer, not the head and the data apart.
+  size_t at = AppendFrameHead(offset, arrival_ms, event_ms, key, data.size(), buf);
   buf->append(data);
+  char* p = buf->data() + at;
+  fmt::Put32(p + fmt::kFrameCrcAt, crc32c::Mask(crc32c::Value(p + 4, buf->size() - at - 4)));
 }
 
 std::string Segment::LogName(uint64_t base) {

@@ -1,5 +1,6 @@
 // CRC32C (Castagnoli), the checksum of every stored record frame. Uses the SSE4.2 crc32
-// instruction when the CPU has it (checked once at run time), a slicing table otherwise.
+// instruction when the CPU has it (checked once at run time), three streams at once joined by a
+// carry-less multiplication when it also has PCLMULQDQ, a slicing table otherwise.
 #pragma once
 
 #include <cstddef>

@@ -29,6 +29,27 @@ TEST(Crc32cTest, HardwareAndPortableAgree) {
   }
 }
 
+TEST(Crc32cTest, InterleavedAgreesAtEveryLengthAndAlignment) {
+  // Lengths around the interleaving threshold and part sizes, the long loop's 12 KiB blocks, odd
+  // alignments and a non-zero starting CRC.
+  std::string data;
+  uint32_t rng = 1;
+  for (int i = 0; i < 3 * 4096 * 2 + 200; ++i) {
+    rng = rng * 1103515245u + 12345u;
+    data.push_back(static_cast<char>(rng >> 24));
+  }
+  for (size_t n = 0; n < 1200; ++n) {
+    for (size_t at : {0, 1, 5}) {
+      ASSERT_EQ(Extend(0x1234567u, data.data() + at, n),
+                ExtendPortable(0x1234567u, data.data() + at, n))
+          << n << " at " << at;
+    }
+  }
+  for (size_t n : {4095u, 4096u, 12287u, 12288u, 12289u, 24576u, 24600u, 24775u}) {
+    ASSERT_EQ(Extend(7, data.data() + 3, n), ExtendPortable(7, data.data() + 3, n)) << n;
+  }
+}
+
 TEST(Crc32cTest, ExtendEqualsWhole) {
   std::string a = "hello ", b = "world";
   EXPECT_EQ(Extend(Value(a.data(), a.size()), b.data(), b.size()), Value("hello world", 11));
