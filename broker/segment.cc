@@ -42,13 +42,14 @@ FrameCheck DecodeFrame(const char* p, size_t avail, Frame* out, bool verify) {
   return FrameCheck::kOk;
 }
 
-// Appends a frame's header and key (and event time) without its CRC; returns where it starts.
-static size_t AppendFrameHead(uint64_t offset, int64_t arrival_ms, int64_t event_ms,
-                              std::string_view key, size_t data_size, std::string* buf) {
+size_t FrameHeadSize(std::string_view key, int64_t event_ms) {
+  return fmt::kFrameHeaderSize + key.size() + (event_ms != kNoEventTime ? fmt::kEventTimeBytes : 0);
+}
+
+// Writes a frame's header and key (and event time) at p without its CRC; returns their size.
+static size_t PutFrameHead(char* p, uint64_t offset, int64_t arrival_ms, int64_t event_ms,
+                           std::string_view key, size_t data_size) {
   const size_t extra = event_ms != kNoEventTime ? fmt::kEventTimeBytes : 0;
-  size_t at = buf->size();
-  buf->resize(at + fmt::kFrameHeaderSize + key.size() + extra);
-  char* p = buf->data() + at;
   fmt::Put32(p + fmt::kFrameBodyLenAt, static_cast<uint32_t>(key.size() + extra + data_size));
   fmt::Put64(p + fmt::kFrameOffsetAt, offset);
   fmt::Put64(p + fmt::kFrameArrivalAt, static_cast<uint64_t>(arrival_ms));
@@ -58,25 +59,40 @@ static size_t AppendFrameHead(uint64_t offset, int64_t arrival_ms, int64_t event
   if (extra != 0) {
     fmt::Put64(p + fmt::kFrameHeaderSize + key.size(), static_cast<uint64_t>(event_ms));
   }
-  return at;
+  return fmt::kFrameHeaderSize + key.size() + extra;
+}
+
+size_t WriteFrameHead(char* p, uint64_t offset, int64_t arrival_ms, int64_t event_ms,
+                      std::string_view key, std::string_view data) {
+  size_t n = PutFrameHead(p, offset, arrival_ms, event_ms, key, data.size());
+  uint32_t crc = crc32c::Value(p + 4, n - 4);
+  crc = crc32c::Extend(crc, data.data(), data.size());
+  fmt::Put32(p + fmt::kFrameCrcAt, crc32c::Mask(crc));
+  return n;
+}
+
+size_t WriteFrame(char* p, uint64_t offset, int64_t arrival_ms, int64_t event_ms,
+                  std::string_view key, std::string_view data) {
+  // One CRC over the whole frame as it lies in memory, not the head and the data apart.
+  size_t n = PutFrameHead(p, offset, arrival_ms, event_ms, key, data.size());
+  std::memcpy(p + n, data.data(), data.size());
+  n += data.size();
+  fmt::Put32(p + fmt::kFrameCrcAt, crc32c::Mask(crc32c::Value(p + 4, n - 4)));
+  return n;
 }
 
 void EncodeFrameHead(uint64_t offset, int64_t arrival_ms, int64_t event_ms, std::string_view key,
                      std::string_view data, std::string* buf) {
-  size_t at = AppendFrameHead(offset, arrival_ms, event_ms, key, data.size(), buf);
-  char* p = buf->data() + at;
-  uint32_t crc = crc32c::Value(p + 4, buf->size() - at - 4);
-  crc = crc32c::Extend(crc, data.data(), data.size());
-  fmt::Put32(p + fmt::kFrameCrcAt, crc32c::Mask(crc));
+  size_t at = buf->size();
+  buf->resize(at + FrameHeadSize(key, event_ms));
+  WriteFrameHead(buf->data() + at, offset, arrival_ms, event_ms, key, data);
 }
 
 void EncodeFrame(uint64_t offset, int64_t arrival_ms, int64_t event_ms, std::string_view key,
                  std::string_view data, std::string* buf) {
-  // One CRC over the whole frame as it lies in the buffer, not the head and the data apart.
-  size_t at = AppendFrameHead(offset, arrival_ms, event_ms, key, data.size(), buf);
-  buf->append(data);
-  char* p = buf->data() + at;
-  fmt::Put32(p + fmt::kFrameCrcAt, crc32c::Mask(crc32c::Value(p + 4, buf->size() - at - 4)));
+  size_t at = buf->size();
+  buf->resize(at + FrameHeadSize(key, event_ms) + data.size());
+  WriteFrame(buf->data() + at, offset, arrival_ms, event_ms, key, data);
 }
 
 std::string Segment::LogName(uint64_t base) {

@@ -40,8 +40,16 @@ enum class FrameCheck { kOk, kIncomplete, kBad };
 // `verify`: check the frame's CRC (readers skip it for frames this process appended itself, see
 // Segment::trusted_from; the lengths are checked either way).
 FrameCheck DecodeFrame(const char* p, size_t avail, Frame* out, bool verify = true);
-// Appends the header and partition key of a frame to *buf; the CRC covers `data` too, which the
-// caller writes right after them (from its own memory, without a copy).
+// The bytes of a frame's header, partition key and event time; its data follows them.
+size_t FrameHeadSize(std::string_view key, int64_t event_ms);
+// Writes a whole frame at p (room for FrameHeadSize + data.size() bytes); returns its size.
+size_t WriteFrame(char* p, uint64_t offset, int64_t arrival_ms, int64_t event_ms,
+                  std::string_view key, std::string_view data);
+// Writes a frame's header and key at p; the CRC covers `data` too, which the caller writes right
+// after them (from its own memory, without a copy). Returns FrameHeadSize.
+size_t WriteFrameHead(char* p, uint64_t offset, int64_t arrival_ms, int64_t event_ms,
+                      std::string_view key, std::string_view data);
+// Appends the header and partition key of a frame to *buf (WriteFrameHead).
 void EncodeFrameHead(uint64_t offset, int64_t arrival_ms, int64_t event_ms, std::string_view key,
                      std::string_view data, std::string* buf);
 // Appends one whole encoded frame to *buf.

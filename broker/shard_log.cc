@@ -106,10 +106,21 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
       return;
     }
   }
-  wbuf_.clear();
   pieces_.clear();
   metas_.clear();
-  size_t stream_pos = 0;  // bytes of this batch so far
+  // Room for every frame head, and the data of records copied rather than written from the
+  // caller's memory; at most this much is written below.
+  size_t room = 0;
+  for (uint32_t i : which) {
+    const PutRecordIn& r = records[i];
+    room += FrameHeadSize(r.partition_key, r.event_ms);
+    if (r.data.size() < kZeroCopyBytes) room += r.data.size();
+  }
+  if (room > wbuf_cap_) {
+    wbuf_cap_ = std::max(room, 2 * wbuf_cap_);
+    wbuf_.reset(new char[wbuf_cap_]);  // default-initialized: no fill
+  }
+  size_t used = 0;
   auto add_wbuf = [&](size_t off, size_t len) {
     if (!pieces_.empty() && pieces_.back().ext == nullptr &&
         pieces_.back().off + pieces_.back().len == off) {
@@ -120,9 +131,10 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
   };
   int64_t now_mono = opt_.provisioned ? opt_.clock->MonotonicMs() : 0;
   uint64_t offset = next_offset_;
+  size_t stream_pos = 0;  // bytes of this batch so far
   for (uint32_t i : which) {
     const PutRecordIn& r = records[i];
-    PutRecordOut& o = (*out)[i];
+    PutRecordOut& o = (*out)[i];  // ok as PutBatch made it; set when refused
     if (opt_.provisioned) {
       double bytes = static_cast<double>(r.data.size() + r.partition_key.size());
       write_bytes_.Refill(now_mono);
@@ -138,18 +150,19 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
       }
     }
     metas_.push_back({offset, arrival_ms, static_cast<uint32_t>(stream_pos)});
-    size_t at = wbuf_.size();
+    size_t n;
     if (r.data.size() >= kZeroCopyBytes) {
-      EncodeFrameHead(offset, arrival_ms, r.event_ms, r.partition_key, r.data, &wbuf_);
-      add_wbuf(at, wbuf_.size() - at);
+      n = WriteFrameHead(wbuf_.get() + used, offset, arrival_ms, r.event_ms, r.partition_key,
+                         r.data);
+      add_wbuf(used, n);
       pieces_.push_back({r.data.data(), 0, r.data.size()});
+      stream_pos += n + r.data.size();
     } else {
-      EncodeFrame(offset, arrival_ms, r.event_ms, r.partition_key, r.data, &wbuf_);
-      add_wbuf(at, wbuf_.size() - at);
+      n = WriteFrame(wbuf_.get() + used, offset, arrival_ms, r.event_ms, r.partition_key, r.data);
+      add_wbuf(used, n);
+      stream_pos += n;
     }
-    stream_pos += fmt::kFrameHeaderSize + r.partition_key.size() + r.data.size() +
-                  (r.event_ms != kNoEventTime ? fmt::kEventTimeBytes : 0);
-    o.status = Status::Ok();
+    used += n;
     o.shard_index = shard_index;
     o.offset = offset++;
   }
@@ -157,7 +170,7 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
   uint64_t before = segments_.back()->size();
   iov_.clear();
   for (const Piece& p : pieces_) {
-    const char* base = p.ext ? p.ext : wbuf_.data() + p.off;
+    const char* base = p.ext ? p.ext : wbuf_.get() + p.off;
     iov_.push_back({const_cast<char*>(base), p.len});
   }
   Status st = segments_.back()->Append(iov_, stream_pos, metas_);

@@ -49,8 +49,9 @@ class ShardLog final {
                                                 uint64_t min_next_offset);
   ~ShardLog();
 
-  // Appends records[which[i]] for every i; results go to (*out)[which[i]]. Records refused by
-  // provisioned limits get kResourceExhausted; an I/O error fails the records of this batch.
+  // Appends records[which[i]] for every i; results go to (*out)[which[i]], whose statuses the
+  // caller sets to ok beforehand. Records refused by provisioned limits get kResourceExhausted;
+  // an I/O error fails the records of this batch.
   void Append(std::span<const PutRecordIn> records, std::span<const uint32_t> which,
               int64_t arrival_ms, uint32_t shard_index, std::vector<PutRecordOut>* out);
   Status Read(uint64_t from, const ReadLimits& limits, ReadBatch* out);
@@ -102,7 +103,9 @@ class ShardLog final {
     size_t off;
     size_t len;
   };
-  std::string wbuf_;
+  // Not a std::string: growing one zero-fills what the frames overwrite at once.
+  std::unique_ptr<char[]> wbuf_;
+  size_t wbuf_cap_ = 0;
   std::vector<Piece> pieces_;
   std::vector<struct iovec> iov_;
   std::vector<FrameMeta> metas_;

@@ -2,7 +2,9 @@
 
 #include <rapidjson/document.h>
 
+#include <array>
 #include <charconv>
+#include <cstring>
 
 #include "core/hash_key.h"
 #include "core/json.h"
@@ -104,9 +106,20 @@ bool PartitionKeyer::AppendKey(std::string_view data, std::string_view file, std
         return rng_ * 0x2545F4914F6CDD1Dull;
       };
       const uint64_t hi = next();
-      static constexpr char kHex[] = "0123456789abcdef";
+      // Two digits per table entry: eight lookups, no division.
+      static constexpr auto kPairs = [] {
+        std::array<char, 512> t{};
+        constexpr char kHex[] = "0123456789abcdef";
+        for (int b = 0; b < 256; ++b) {
+          t[2 * b] = kHex[b >> 4];
+          t[2 * b + 1] = kHex[b & 15];
+        }
+        return t;
+      }();
       char buf[16];
-      for (int i = 0; i < 16; ++i) buf[i] = kHex[(hi >> (60 - 4 * i)) & 0xf];
+      for (int i = 0; i < 8; ++i) {
+        std::memcpy(buf + 2 * i, &kPairs[2 * ((hi >> (56 - 8 * i)) & 0xff)], 2);
+      }
       out->append(buf, sizeof(buf));
       if (hash_key == nullptr) return false;
       *hash_key = (static_cast<uint128>(hi) << 64) | next();

@@ -21,8 +21,11 @@ BatchPutter::BatchPutter(broker::Stream* stream, std::string flow, int max_recor
       max_records_(std::min<size_t>(static_cast<size_t>(std::max(max_records, 1)), kMaxPutRecords)),
       max_bytes_(std::min<uint64_t>(max_bytes, kMaxPutBytes)) {}
 
-PutOutcome BatchPutter::Put(std::string_view arena, size_t count,
-                            const std::function<BatchEntry&(size_t)>& entry, FlowStats* stats) {
+PutOutcome BatchPutter::Put(std::string_view arena, char* first, size_t stride, size_t count,
+                            FlowStats* stats) {
+  auto entry = [first, stride](size_t i) -> BatchEntry& {
+    return *reinterpret_cast<BatchEntry*>(first + i * stride);
+  };
   PutOutcome outcome;
   size_t i = 0;
   while (outcome.all_ok && i < count) {

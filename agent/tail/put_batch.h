@@ -11,6 +11,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "agent/tail/flow_stats.h"
@@ -45,14 +46,19 @@ class BatchPutter final {
   // records_put and bytes_put in `stats`. A chunk the stream rejects as invalid is logged,
   // counted in put_errors and marked done (retrying cannot change it). Stops at the first
   // refusal. `entry(i)` returns entry i of `count`.
-  PutOutcome Put(std::string_view arena, size_t count,
-                 const std::function<BatchEntry&(size_t)>& entry, FlowStats* stats);
+  // Entry i is at `first + i * stride` bytes (a vector of BatchEntry or of a type derived from
+  // it): no call per record to find it.
+  PutOutcome Put(std::string_view arena, char* first, size_t stride, size_t count,
+                 FlowStats* stats);
 
   // Put over a vector of entries (BatchEntry or a type derived from it).
   template <class E>
   PutOutcome Put(std::string_view arena, std::vector<E>& entries, FlowStats* stats) {
-    return Put(
-        arena, entries.size(), [&](size_t i) -> BatchEntry& { return entries[i]; }, stats);
+    static_assert(std::is_base_of_v<BatchEntry, E>);
+    // The BatchEntry inside each E, found once; the others are sizeof(E) apart.
+    char* first =
+        entries.empty() ? nullptr : reinterpret_cast<char*>(static_cast<BatchEntry*>(&entries[0]));
+    return Put(arena, first, sizeof(E), entries.size(), stats);
   }
 
   // Counts a failed Put (throttled or error) and logs the first refusal of a series.

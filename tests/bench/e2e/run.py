@@ -198,13 +198,14 @@ deliveries:
 """
 
 
-def sources_yaml(log_dir, latency, nginx=False, partition_key="file"):
+def sources_yaml(log_dir, latency, nginx=False, partition_key="file", extra=""):
     if latency:
         return ("  - {name: live, paths: [\"%s/live.log\"], stream: logs, "
                 "initial_position: start_of_file, partition_key: file}\n" % log_dir)
     if nginx:
         return ("  - {name: access, paths: [\"%s/access.log\"], stream: logs, "
-                "initial_position: start_of_file, partition_key: %s}\n" % (log_dir, partition_key))
+                "initial_position: start_of_file, partition_key: %s%s}\n"
+                % (log_dir, partition_key, ", " + extra if extra else ""))
     out = ""
     for fmt, stem, _ in FORMATS:
         out += ("  - name: %s\n    paths: [\"%s/%s-*.log\"]\n    stream: logs\n"
@@ -212,6 +213,8 @@ def sources_yaml(log_dir, latency, nginx=False, partition_key="file"):
                 % (stem, log_dir, stem, partition_key))
         if fmt == "java":
             out += "    multiline: {start_pattern: '%s', flush_timeout: 200ms}\n" % JAVA_START
+        if extra:
+            out += "".join("    %s\n" % kv.strip() for kv in extra.split(","))
     return out
 
 
@@ -387,7 +390,8 @@ def throughput_run(args, name, log_dir, records, lines, in_bytes, workroot):
     admin = free_port()
     config = CONFIG.format(plugins=args.plugins, admin_port=admin,
                            sources=sources_yaml(log_dir, False, args.input == "nginx",
-                                                args.partition_key), buffer_size="5MiB",
+                                                args.partition_key, args.source_options),
+                           buffer_size="5MiB",
                            buffer_interval=args.buffer_interval, compression=compression,
                            sink=sink)
     start = time.time()
@@ -768,6 +772,9 @@ def main():
                    help="mixed formats (default) or one nginx access log")
     p.add_argument("--partition-key", choices=("file", "random"), default="file")
     p.add_argument("--fluent-bit", help="a Fluent Bit binary to run on the same input")
+    p.add_argument("--source-options", default="",
+                   help="more keys for the sources, as YAML flow-mapping items "
+                        "(e.g. \"batch_max_bytes: 1MiB\")")
     p.add_argument("--buffer-interval", default="1s",
                    help="the deliveries' buffer.interval in the throughput rows (default 1s); "
                         "Fluent Bit's flush period is set to the same (at least 50 ms)")
