@@ -318,8 +318,12 @@ void DeliveryStream::Run(Worker* w) {
     PendingBatch& b = w->batch;
     int64_t age = b.empty() ? 0 : clock_->MonotonicMs() - b.first_buffered_mono;
     bool buffering = !b.empty();
+    // buffer.interval 0s flushes once the worker has read all there is, not after every read:
+    // while records keep coming, batches still fill up to the buffer size (a flush per read
+    // would cost a journal and checkpoint sync per few records).
+    const bool aged = policy_.buffer_interval.count() > 0 || !got;
     if (shared) {
-      if (!FlushParts(w, stopping)) break;
+      if (!FlushParts(w, stopping, aged)) break;
       for (const auto& [shard, part] : w->parts) {
         if (part.empty()) continue;
         age = std::max(age, clock_->MonotonicMs() - part.first_buffered_mono);
@@ -328,7 +332,7 @@ void DeliveryStream::Run(Worker* w) {
       if (stopping) break;
     } else {
       bool due = !b.empty() && (stopping || b.data.size() >= policy_.buffer_size ||
-                                age >= policy_.buffer_interval.count());
+                                (aged && age >= policy_.buffer_interval.count()));
       if (due) {
         if (!Flush(w, Plan(w))) break;
         continue;
@@ -355,7 +359,7 @@ PendingBatch& DeliveryStream::PartOf(Worker* w, uint32_t shard) {
   return b;
 }
 
-bool DeliveryStream::FlushParts(Worker* w, bool stopping) {
+bool DeliveryStream::FlushParts(Worker* w, bool stopping, bool aged) {
   // The shards' batches together stay under twice the buffer size: past it, the largest is due.
   uint64_t total = 0, largest_size = 0;
   uint32_t largest = 0;
@@ -396,7 +400,7 @@ bool DeliveryStream::FlushParts(Worker* w, bool stopping) {
         planned != w->planned.end() && w->next[shard] > planned->second.ranges[0].last;
     const bool due = !part.empty() && (stopping || plan_read || (over && shard == largest) ||
                                        part.data.size() >= policy_.buffer_size ||
-                                       age >= policy_.buffer_interval.count());
+                                       (aged && age >= policy_.buffer_interval.count()));
     if (!due) {
       ++it;
       continue;

@@ -156,7 +156,8 @@ class DeliveryStream final {
   void Run(Worker* w);
   // Shared sources: drops the batches of shards moved away, flushes the shards' batches due.
   // False if aborted by Stop.
-  bool FlushParts(Worker* w, bool stopping);
+  // `aged`: a part as old as buffer.interval is due (with 0s: only once reads are caught up).
+  bool FlushParts(Worker* w, bool stopping, bool aged);
   PendingBatch& PartOf(Worker* w, uint32_t shard);
   void Recover(Worker* w);
   // Reads what `w` may read now into its batch; returns true if records came.
