@@ -27,6 +27,9 @@ Sinks: `blackhole`, `file_gzip` (file sink, gzip), `http` (the `http` sink, raw 
 to a local receiver that counts lines), `http_gzip` (the `http` sink, Firehose mode, gzip, to a
 local receiver that counts records; both need the http plugin), `s3` (the `s3` sink to s3rver from
 tests/node_modules; needs the s3 plugin). A sink whose plugin is not built is reported as skipped.
+The http rows (sluice's and Fluent Bit's) deliver to sluice-bench-recv (tests/bench/tools/recv.cc)
+when it is built beside sluice-loggen, as the Python receiver caps them near 200 MB/s, and to the
+Python one otherwise.
 
 --other "CMD": runs another agent on the same files for a side-by-side figure. CMD is a shell
 command line with {logs} (directory of the input files, a glob `{logs}/*.log` matches them all),
@@ -51,6 +54,7 @@ import base64
 import datetime
 import glob
 import gzip
+import http.client
 import http.server
 import json
 import os
@@ -306,17 +310,69 @@ class HttpReceiver:
         self.server.server_close()
 
 
+class NativeReceiver:
+    """sluice-bench-recv: counts as HttpReceiver does (same .port, .records, .close())."""
+
+    def __init__(self, binary, ndjson=False):
+        self.dir = tempfile.mkdtemp(prefix="sluice-bench-recv-")
+        port_file = os.path.join(self.dir, "port")
+        self.proc = subprocess.Popen([binary, "--port-file", port_file,
+                                      "--mode", "ndjson" if ndjson else "firehose"],
+                                     stdout=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while not os.path.exists(port_file):
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.close()
+                raise RuntimeError("%s did not start" % binary)
+            time.sleep(0.01)
+        with open(port_file) as f:
+            self.port = int(f.read())
+        self.last = 0
+
+    @property
+    def records(self):
+        # A count that cannot be read right now (the receiver busy past the timeout) is the last
+        # one read: the callers poll, and counts only grow.
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+            try:
+                c.request("GET", "/__count")
+                self.last = json.loads(c.getresponse().read())["records"]
+            finally:
+                c.close()
+        except (OSError, ValueError, KeyError, http.client.HTTPException):
+            pass
+        return self.last
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def counting_receiver(binary, ndjson=False):
+    """The native receiver when `binary` is set (main() checks it is built), else HttpReceiver."""
+    return NativeReceiver(binary, ndjson) if binary else HttpReceiver(ndjson=ndjson)
+
+
 def plugin_exists(plugins, name):
     return os.path.exists(os.path.join(plugins, name + ".so"))
 
 
-def sink_setup(name, plugins, workdir, tests_dir):
-    """(sink yaml, compression, cleanup, skip reason, counter of records at the destination)."""
-    r = _sink_setup(name, plugins, workdir, tests_dir)
+def sink_setup(name, plugins, workdir, tests_dir, recv=None):
+    """(sink yaml, compression, cleanup, skip reason, counter of records at the destination).
+
+    recv: the sluice-bench-recv binary for the http sinks (None: the Python receiver)."""
+    r = _sink_setup(name, plugins, workdir, tests_dir, recv)
     return r if len(r) == 5 else r + (None,)
 
 
-def _sink_setup(name, plugins, workdir, tests_dir):
+def _sink_setup(name, plugins, workdir, tests_dir, recv_binary):
     if name == "blackhole":
         return "      type: blackhole\n", "none", None, None
     if name in ("file", "file_gzip"):
@@ -326,14 +382,14 @@ def _sink_setup(name, plugins, workdir, tests_dir):
     if name == "http":
         if not plugin_exists(plugins, "http"):
             return None, None, None, "the http sink plugin is not built"
-        recv = HttpReceiver(ndjson=True)
+        recv = counting_receiver(recv_binary, ndjson=True)
         return ("      type: http\n      url: http://127.0.0.1:%d/\n      mode: raw\n"
                 "      raw_format: ndjson\n" % recv.port, "none", recv.close, None,
                 lambda: recv.records)
     if name == "http_gzip":
         if not plugin_exists(plugins, "http"):
             return None, None, None, "the http sink plugin is not built"
-        recv = HttpReceiver()
+        recv = counting_receiver(recv_binary)
         return ("      type: http\n      url: http://127.0.0.1:%d/\n      mode: firehose\n"
                 "      content_encoding: gzip\n" % recv.port, "none", recv.close, None,
                 lambda: recv.records)
@@ -384,7 +440,7 @@ def throughput_run(args, name, log_dir, records, lines, in_bytes, workroot):
     warm(log_dir)
     workdir = os.path.join(workroot, "run-" + name)
     sink, compression, cleanup, skip, verify = sink_setup(name, args.plugins, workdir,
-                                                          args.tests_dir)
+                                                          args.tests_dir, args.recv)
     if skip:
         return {"sink": name, "skipped": skip}
     admin = free_port()
@@ -490,7 +546,7 @@ def latency_run(args, workroot):
     sink = "      type: file\n      path: ./out\n      fsync: true\n"
     config = CONFIG.format(plugins=args.plugins, admin_port=admin,
                            sources=sources_yaml(log_dir, True), buffer_size="1MiB",
-                           buffer_interval="1s", compression="none", sink=sink)
+                           buffer_interval=args.latency_interval, compression="none", sink=sink)
     d = Daemon(args.sluice, workdir, config)
     watcher = LatencyWatcher(os.path.join(workdir, "out"))
     written = 0
@@ -674,7 +730,7 @@ def fluent_bit_run(args, name, log_dir, lines, in_bytes, workroot):
     work = os.path.join(workroot, "run-fluent-bit-" + name)
     os.makedirs(work)
     output, options = FLUENT_BIT_OUTPUTS[name]
-    recv = HttpReceiver(ndjson=True) if output == "http" else None
+    recv = counting_receiver(args.recv, ndjson=True) if output == "http" else None
     metrics_port = free_port()
     conf = os.path.join(work, "fluent-bit.conf")
     with open(conf, "w") as f:
@@ -768,6 +824,9 @@ def main():
     p.add_argument("--sinks", default="blackhole,file_gzip,http_gzip,s3")
     p.add_argument("--latency-seconds", type=float, default=30)
     p.add_argument("--latency-rate", type=parse_size, default=parse_size("10MB"))
+    p.add_argument("--latency-interval", default="1s",
+                   help="the latency row's buffer.interval (default 1s; 0s flushes as soon as "
+                        "the delivery has read all there is)")
     p.add_argument("--input", choices=("mixed", "nginx"), default="mixed",
                    help="mixed formats (default) or one nginx access log")
     p.add_argument("--partition-key", choices=("file", "random"), default="file")
@@ -794,6 +853,7 @@ def main():
     args.plugins = os.path.abspath(args.plugins or os.path.join(os.path.dirname(args.sluice),
                                                                 "plugins"))
     args.tests_dir = os.path.dirname(os.path.dirname(here))
+    args.recv = os.path.join(os.path.dirname(args.loggen), "sluice-bench-recv")
     if args.smoke:
         args.size = min(args.size, 4 << 20)
         args.latency_seconds = min(args.latency_seconds, 2)
@@ -818,6 +878,10 @@ def main():
         if fluent_bit and not os.access(fluent_bit, os.X_OK):
             print("# fluent-bit skipped: %s is not an executable file" % fluent_bit)
             fluent_bit = None
+        if not os.access(args.recv, os.X_OK):
+            if {"http", "http_gzip"} & set(args.sinks.split(",")):
+                print("# %s is not built: the http rows use the python receiver" % args.recv)
+            args.recv = None
         results = []
         for name in [s for s in args.sinks.split(",") if s]:
             ours_runs, theirs_runs = [], []
