@@ -28,8 +28,9 @@ constexpr Field kBufferFields[] = {
      .type = Type::kDuration,
      .min = 0,
      .max = kDay,
-     .doc = "Flush when the oldest buffered record is this old. Unset: the sink's default; the "
-            "sink's policy sets the range (s3: 0s..15m).",
+     .doc = "Flush when the oldest buffered record is this old; 0s: as soon as the delivery has "
+            "read all there is (batches still fill up while records keep coming). Unset: the "
+            "sink's default; the sink's policy sets the range (s3: 0s..15m).",
      .set = SET(c.delivery->buffer_interval = v.duration)},
 };
 constexpr Section kBufferSection{kBufferFields};
