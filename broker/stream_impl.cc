@@ -155,7 +155,11 @@ Status StreamImpl::PutBatch(std::span<const PutRecordIn> records, std::vector<Pu
     return InvalidArgument("PutRecords: batch of " + std::to_string(total) +
                            " bytes exceeds 5 MiB");
   }
-  out->assign(records.size(), PutRecordOut{});
+  // Every outcome ok to start with; a caller's vector reused batch after batch holds ok ones.
+  out->resize(records.size());
+  for (PutRecordOut& o : *out) {
+    if (!o.status.ok()) o.status = Status::Ok();
+  }
   if (ctx_.disk_quota_bytes > 0) {
     uint64_t framed = total + records.size() * format::kFrameHeaderSize;
     if (static_cast<uint64_t>(std::max<int64_t>(0, ctx_.disk_usage->load())) + framed >

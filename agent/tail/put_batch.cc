@@ -37,16 +37,15 @@ PutOutcome BatchPutter::Put(std::string_view arena, char* first, size_t stride, 
       if (e.done) continue;
       if (!put_in_.empty() && bytes + e.key_len + e.data_len > max_bytes_) break;
       bytes += e.key_len + e.data_len;
-      broker::PutRecordIn in;
-      in.partition_key = arena.substr(e.key_off, e.key_len);
-      in.data = arena.substr(e.data_off, e.data_len);
+      // The entries were cut from this arena: views without substr's bounds checks.
+      broker::PutRecordIn& in = put_in_.emplace_back();
+      in.partition_key = std::string_view(arena.data() + e.key_off, e.key_len);
+      in.data = std::string_view(arena.data() + e.data_off, e.data_len);
       if (e.has_hash_key) in.explicit_hash_key = e.hash_key;
       in.event_ms = e.event_ms;
-      put_in_.push_back(in);
       put_index_.push_back(i);
     }
     if (put_in_.empty()) break;
-    put_out_.clear();
     Status st = stream_->PutBatch(put_in_, &put_out_);
     if (st.code() == Code::kInvalidArgument) {
       // Our records break the stream's rules: a bug here, not a state that retrying can change.
@@ -64,18 +63,21 @@ PutOutcome BatchPutter::Put(std::string_view arena, char* first, size_t stride, 
       outcome.message = st.ToString();
       break;
     }
+    uint64_t put = 0, put_bytes = 0;
     for (size_t k = 0; k < put_index_.size(); ++k) {
       BatchEntry& e = entry(put_index_[k]);
       if (k < put_out_.size() && put_out_[k].status.ok()) {
         e.done = true;
-        ++stats->records_put;
-        stats->bytes_put += e.data_len;
+        ++put;
+        put_bytes += e.data_len;
       } else if (outcome.all_ok) {
         outcome.all_ok = false;
         outcome.failure = k < put_out_.size() ? put_out_[k].status.code() : Code::kInternal;
         outcome.message = k < put_out_.size() ? put_out_[k].status.ToString() : "missing outcome";
       }
     }
+    stats->records_put += put;
+    stats->bytes_put += put_bytes;
   }
   return outcome;
 }

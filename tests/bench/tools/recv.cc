@@ -11,13 +11,13 @@
 // SIGINT prints the same line and exits 0.
 #include <arpa/inet.h>
 #include <http_parser.h>
+#include <libdeflate.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -35,7 +36,12 @@ namespace {
 
 constexpr uint64_t kMaxBody = uint64_t{256} << 20;
 constexpr size_t kReadBufferSize = size_t{256} << 10;
-constexpr size_t kInflateBufferSize = size_t{256} << 10;
+// Bounds of a connection's inflate buffer. A member's ISIZE trailer is only a hint (it is the
+// size mod 2^32, and a peer may lie), so it sizes the first attempt up to kMaxInflateHint and
+// doubling past a short one stops at kMaxInflated: a gzip bomb gets a 413, not all the memory.
+constexpr size_t kMinInflated = size_t{64} << 10;
+constexpr size_t kMaxInflateHint = size_t{512} << 20;
+constexpr size_t kMaxInflated = size_t{2} << 30;
 // The requestId leads a Firehose request body; a prefix this long always holds it.
 constexpr size_t kHeadKeep = 1024;
 constexpr std::string_view kRecordMark = "{\"data\":";
@@ -94,7 +100,7 @@ struct Worker {
   // One loop thread reads and parses one buffer at a time, so one buffer each serves every
   // connection of the loop.
   std::vector<char> read_buf = std::vector<char>(kReadBufferSize);
-  std::vector<char> inflate_buf = std::vector<char>(kInflateBufferSize);
+  libdeflate_decompressor* inflater = nullptr;
 };
 
 enum class Header { kOther, kEncoding, kRequestId, kExpect };
@@ -117,19 +123,18 @@ struct Conn {
   bool in_value = false;
   bool gzip = false;
   bool expect_continue = false;
-  bool member_done = false;
-  z_stream z{};
-  bool z_ready = false;
+  // libdeflate inflates whole members only, so a gzip body is collected first. Both buffers keep
+  // their size from one request to the next: the next body is most likely as large.
+  std::string gz_body;
+  std::unique_ptr<char[]> inflated;
+  size_t inflated_size = 0;
   uint64_t raw_bytes = 0, body_bytes = 0, records = 0;
   char carry[kCarry];
   size_t carry_len = 0;
 
-  ~Conn() {
-    if (z_ready) inflateEnd(&z);
-  }
-
   void Consume(const char* p, size_t n);
-  bool Inflate(const char* p, size_t n);
+  int Gunzip();
+  void GrowInflated(size_t size);
 };
 
 Conn* ConnOf(http_parser* p) { return static_cast<Conn*>(p->data); }
@@ -161,31 +166,43 @@ void Conn::Consume(const char* p, size_t n) {
   }
 }
 
-// Streams one piece of a gzip body; members may be concatenated.
-bool Conn::Inflate(const char* p, size_t n) {
-  Worker* w = worker;
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(p));
-  z.avail_in = static_cast<uInt>(n);
-  for (;;) {
-    if (member_done) {
-      if (z.avail_in == 0) break;
-      if (inflateReset(&z) != Z_OK) return false;
-      member_done = false;
+void Conn::GrowInflated(size_t size) {
+  // Not a vector: zero-filling hundreds of MiB that the decompressor overwrites anyway costs.
+  inflated.reset(new char[size]);
+  inflated_size = size;
+}
+
+// Inflates gz_body member by member (members may be concatenated) and counts what comes out: 0,
+// or the status to reject the request with.
+int Conn::Gunzip() {
+  const auto* in = reinterpret_cast<const unsigned char*>(gz_body.data());
+  size_t left = gz_body.size();
+  while (left > 0) {
+    // The body's last 4 bytes are the ISIZE of its last member: exact for the usual body of one
+    // member, and a start for the others.
+    size_t hint = kMinInflated;
+    if (left >= 4) {
+      const unsigned char* t = in + left - 4;
+      size_t isize = size_t{t[0]} | size_t{t[1]} << 8 | size_t{t[2]} << 16 | size_t{t[3]} << 24;
+      hint = std::clamp(isize, kMinInflated, kMaxInflateHint);
     }
-    z.next_out = reinterpret_cast<Bytef*>(w->inflate_buf.data());
-    z.avail_out = static_cast<uInt>(w->inflate_buf.size());
-    int rc = inflate(&z, Z_NO_FLUSH);
-    size_t produced = w->inflate_buf.size() - z.avail_out;
-    if (produced) Consume(w->inflate_buf.data(), produced);
-    if (rc == Z_STREAM_END) {
-      member_done = true;
-      continue;
+    if (hint > inflated_size) GrowInflated(hint);
+    for (;;) {
+      size_t in_used = 0, out_used = 0;
+      libdeflate_result rc = libdeflate_gzip_decompress_ex(
+          worker->inflater, in, left, inflated.get(), inflated_size, &in_used, &out_used);
+      if (rc == LIBDEFLATE_SUCCESS) {
+        Consume(inflated.get(), out_used);
+        in += in_used;
+        left -= in_used;
+        break;
+      }
+      if (rc != LIBDEFLATE_INSUFFICIENT_SPACE) return 400;
+      if (inflated_size >= kMaxInflated) return 413;
+      GrowInflated(std::min(inflated_size * 2, kMaxInflated));
     }
-    if (rc != Z_OK && rc != Z_BUF_ERROR) return false;
-    // Room left in the output means inflate has taken all the input it was given.
-    if (z.avail_out != 0) break;
   }
-  return true;
+  return 0;
 }
 
 void FinishHeader(Conn* c) {
@@ -212,7 +229,7 @@ int OnMessageBegin(http_parser* p) {
   c->in_value = false;
   c->gzip = false;
   c->expect_continue = false;
-  c->member_done = false;
+  c->gz_body.clear();
   c->raw_bytes = c->body_bytes = c->records = 0;
   c->carry_len = 0;
   return 0;
@@ -257,12 +274,7 @@ int OnHeadersComplete(http_parser* p) {
     c->reject = 413;
     return -1;
   }
-  if (c->gzip) {
-    int rc =
-        c->z_ready ? inflateReset2(&c->z, 16 + MAX_WBITS) : inflateInit2(&c->z, 16 + MAX_WBITS);
-    if (rc != Z_OK) return -1;
-    c->z_ready = true;
-  }
+  if (c->gzip && (p->flags & F_CONTENTLENGTH)) c->gz_body.reserve(p->content_length);
   // Without this, a client that asks (curl does for large bodies) waits a second before sending
   // the body.
   if (c->expect_continue) c->out.append("HTTP/1.1 100 Continue\r\n\r\n");
@@ -276,11 +288,12 @@ int OnBody(http_parser* p, const char* at, size_t n) {
     c->reject = 413;
     return -1;
   }
-  if (!c->gzip) {
+  if (c->gzip) {
+    c->gz_body.append(at, n);
+  } else {
     c->Consume(at, n);
-    return 0;
   }
-  return c->Inflate(at, n) ? 0 : -1;
+  return 0;
 }
 
 void AppendResponse(Conn* c, const char* content_type, std::string_view body, bool keep_alive) {
@@ -316,16 +329,20 @@ std::string_view BodyRequestId(const std::string& head) {
 int OnMessageComplete(http_parser* p) {
   Conn* c = ConnOf(p);
   bool keep_alive = http_should_keep_alive(p) != 0;
-  if (!keep_alive) c->closing = true;
   std::string_view path(c->url);
   path = path.substr(0, path.find('?'));
-  if (p->method == HTTP_GET && path == "/__count") {
+  bool count = p->method == HTTP_GET && path == "/__count";
+  // Before `closing` is set: OnRead answers a rejected request only on a connection still open.
+  if (c->gzip && !count) {
+    if (int status = c->Gunzip(); status != 0) {
+      c->reject = status;
+      return -1;
+    }
+  }
+  if (!keep_alive) c->closing = true;
+  if (count) {
     AppendResponse(c, "application/json", CountJson(), keep_alive);
     return 0;
-  }
-  if (c->gzip && c->raw_bytes > 0 && !c->member_done) {  // a truncated gzip stream
-    c->reject = 400;
-    return -1;
   }
   g_records.fetch_add(c->records, std::memory_order_relaxed);
   g_bytes.fetch_add(c->body_bytes, std::memory_order_relaxed);
@@ -444,6 +461,11 @@ void OnConnection(uv_stream_t* listener, int status) {
 
 void RunWorker(Worker* w) {
   uv_loop_init(&w->loop);
+  w->inflater = libdeflate_alloc_decompressor();
+  if (!w->inflater) {
+    std::fprintf(stderr, "sluice-bench-recv: out of memory\n");
+    std::_Exit(1);
+  }
   http_parser_settings_init(&w->settings);
   w->settings.on_message_begin = OnMessageBegin;
   w->settings.on_url = OnUrl;

@@ -79,6 +79,10 @@ def main():
             # Two gzip members, as a sink that compresses in pieces may send.
             z = gzip.compress(lines[:10000]) + gzip.compress(lines[10000:])
             check("gzip status", r.post(z, {"Content-Encoding": "gzip"})[0], 200)
+            # The last member's ISIZE undersizes the first one: the inflate buffer has to grow.
+            big = lines * 40
+            z = gzip.compress(big) + gzip.compress(b"x\n")
+            check("gzip grown status", r.post(z, {"Content-Encoding": "gzip"})[0], 200)
             # Chunked, in pieces that split lines, with a keep-alive request pipelined after it.
             chunked = b"".join(b"%x\r\n%s\r\n" % (len(p), p)
                                for p in (b"a\nb", b"b\n", b"c\nd\n")) + b"0\r\n\r\n"
@@ -95,7 +99,13 @@ def main():
             answer = raw(r.port, b"POST / HTTP/1.1\r\nContent-Length: 4\r\n"
                          b"Content-Encoding: gzip\r\nConnection: close\r\n\r\nnope")
             check("bad gzip answer", answer.split(b"\r\n")[0], b"HTTP/1.1 400 Bad Request")
-            want = {"records": 2000 + 5, "bytes": 2 * len(lines) + 9 + 2, "requests": 4}
+            z = gzip.compress(lines)[:-6]
+            answer = raw(r.port, b"POST / HTTP/1.1\r\nContent-Length: %d\r\n"
+                         b"Content-Encoding: gzip\r\nConnection: close\r\n\r\n%s" % (len(z), z))
+            check("truncated gzip answer", answer.split(b"\r\n")[0],
+                  b"HTTP/1.1 400 Bad Request")
+            want = {"records": 2000 + 40000 + 1 + 5,
+                    "bytes": 2 * len(lines) + len(big) + 2 + 9 + 2, "requests": 5}
             check("ndjson counts", r.count(), want)
         finally:
             rc, final = r.stop()
