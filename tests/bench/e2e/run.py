@@ -195,7 +195,7 @@ deliveries:
   - name: bench
     stream: logs
     buffer: {{size: {buffer_size}, interval: {buffer_interval}}}
-    record_delimiter: "\\n"
+{delivery_extra}    record_delimiter: "\\n"
     compression: {compression}
     retry_duration: 60s
     errors: {{path: ./errors}}
@@ -454,7 +454,9 @@ def throughput_run(args, name, log_dir, records, lines, in_bytes, workroot):
                                                 args.partition_key, args.source_options),
                            buffer_size="5MiB",
                            buffer_interval=args.buffer_interval, compression=compression,
-                           sink=sink)
+                           sink=sink, delivery_extra="".join(
+                               "    %s\n" % kv.strip()
+                               for kv in args.delivery_options.split(",") if kv.strip()))
     start = time.time()
     d = Daemon(args.sluice, workdir, config)
     try:
@@ -551,7 +553,8 @@ def latency_run(args, workroot):
     sink = "      type: file\n      path: ./out\n      fsync: true\n"
     config = CONFIG.format(plugins=args.plugins, admin_port=admin,
                            sources=sources_yaml(log_dir, True), buffer_size="1MiB",
-                           buffer_interval=args.latency_interval, compression="none", sink=sink)
+                           buffer_interval=args.latency_interval, compression="none", sink=sink,
+                           delivery_extra="")
     d = Daemon(args.sluice, workdir, config)
     watcher = LatencyWatcher(os.path.join(workdir, "out"))
     written = 0
@@ -841,6 +844,9 @@ def main():
     p.add_argument("--source-options", default="",
                    help="more keys for the sources, as YAML flow-mapping items "
                         "(e.g. \"batch_max_bytes: 1MiB\")")
+    p.add_argument("--delivery-options", default="",
+                   help="more keys for the throughput rows' delivery, comma-separated "
+                        "(e.g. \"concurrency: 2\")")
     p.add_argument("--buffer-interval", default="1s",
                    help="the deliveries' buffer.interval in the throughput rows (default 1s); "
                         "Fluent Bit's flush period is set to the same (at least 50 ms)")

@@ -142,6 +142,7 @@ def sluice_run(args, step, path, lines, size, workdir):
                                                        for s in STEPS[step]["sluice"])))
     config = e2e.CONFIG.format(plugins=args.plugins, admin_port=admin, sources=sources,
                                buffer_size="5MiB", buffer_interval="1s", compression="none",
+                               delivery_extra="",
                                sink="      type: blackhole\n")
     start = time.time()
     d = e2e.Daemon(args.sluice, workdir, config)
