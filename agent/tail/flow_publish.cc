@@ -78,8 +78,11 @@ bool Flow::FlushBatch() {
 void Flow::CompleteBatch() {
   const uint64_t gen = stream_->WriteGeneration();
   // Records of one file are in file order: the last one of each file carries its new offset.
+  uint64_t last_file = UINT64_MAX;
   for (size_t i = batch_.size(); i-- > 0;) {
     const Entry& e = batch_[i];
+    if (e.file == last_file) continue;  // runs of one file: only their last entry matters
+    last_file = e.file;
     auto it = files_.find(e.file);
     if (it == files_.end()) continue;
     File* f = it->second.get();
