@@ -224,6 +224,17 @@ def sources_yaml(log_dir, latency, nginx=False, partition_key="file", extra=""):
     return out
 
 
+def terminate(proc, timeout):
+    """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Daemon:
     def __init__(self, sluice, workdir, config):
         self.dir = workdir
@@ -237,13 +248,7 @@ class Daemon:
                                      stdout=self.log, stderr=self.log)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, 60)
         self.log.close()
 
     def log_tail(self):
@@ -347,13 +352,7 @@ class NativeReceiver:
         return self.last
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, 10)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -770,13 +769,7 @@ def fluent_bit_run(args, name, log_dir, lines, in_bytes, workroot):
             raise RuntimeError("fluent-bit %s: %d of %d records in %.0fs" %
                                (name, done, lines, args.timeout))
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        terminate(proc, 30)
         log.close()
         if recv:
             recv.close()
