@@ -283,11 +283,16 @@ void Flow::Pass() {
       if (it == files_.end()) continue;
       File* f = it->second.get();
       f->dirty = false;
-      if (!ReadFile(f, &budget)) break;
+      if (!ReadFile(f, &budget)) {  // it put itself back on dirty_
+        ++i;
+        break;
+      }
     }
-    for (; i < list.size(); ++i) {  // not reached this pass: keep them for the next
+    // Not reached this pass: keep them for the next. Their flag is still set (it is cleared only
+    // when a file is read), which is why it cannot tell whether they are on dirty_: they are not.
+    for (; i < list.size(); ++i) {
       auto it = files_.find(list[i]);
-      if (it != files_.end() && !it->second->dirty) {
+      if (it != files_.end()) {
         it->second->dirty = true;
         dirty_.push_back(list[i]);
       }
