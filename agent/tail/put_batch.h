@@ -8,7 +8,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -45,9 +44,8 @@ class BatchPutter final {
   // Puts every entry not done, in order; marks each one the stream accepted done and counts
   // records_put and bytes_put in `stats`. A chunk the stream rejects as invalid is logged,
   // counted in put_errors and marked done (retrying cannot change it). Stops at the first
-  // refusal. `entry(i)` returns entry i of `count`.
-  // Entry i is at `first + i * stride` bytes (a vector of BatchEntry or of a type derived from
-  // it): no call per record to find it.
+  // refusal. Entry i of `count` is at `first + i * stride` bytes (a vector of BatchEntry or of a
+  // type derived from it): no call per record to find it.
   PutOutcome Put(std::string_view arena, char* first, size_t stride, size_t count,
                  FlowStats* stats);
 

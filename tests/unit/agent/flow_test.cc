@@ -2,7 +2,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 
 #include "agent/tail/checkpoint_store.h"
@@ -806,10 +805,7 @@ TEST_F(FlowTest, ManyFilesWrittenWhileRunningAreAllPutByTheLoop) {
   auto flow = StartFlow(Options("*.log"));
   uv_run(&loop_, UV_RUN_NOWAIT);
   for (int f = 0; f < 300; ++f) AppendLines("f" + std::to_string(f) + ".log", f * 5, f * 5 + 5);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (flow->stats().records_put < 1500u && std::chrono::steady_clock::now() < deadline) {
-    uv_run(&loop_, UV_RUN_ONCE);
-  }
+  RunLoopUntilPut(flow.get(), 1500);
   EXPECT_EQ(flow->stats().records_put, 1500u);
   StopFlow(std::move(flow));
   ExpectExactlyOnce(1500);
@@ -823,11 +819,7 @@ TEST_F(FlowTest, FilesWaitingBehindARefusedPutAreReadOnceItIsTaken) {
   auto flow = StartFlow(Options("*.log"));
   uv_run(&loop_, UV_RUN_NOWAIT);
   for (int f = 0; f < 300; ++f) AppendLines("f" + std::to_string(f) + ".log", f * 10, f * 10 + 10);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (flow->stats().records_put < 3000u && std::chrono::steady_clock::now() < deadline) {
-    uv_run(&loop_, UV_RUN_ONCE);
-    broker_clock_.Advance(100);
-  }
+  RunLoopUntilPut(flow.get(), 3000, /*broker_ms_per_turn=*/100);
   EXPECT_EQ(flow->stats().records_put, 3000u);
   EXPECT_GT(flow->stats().put_throttled, 0u);
   StopFlow(std::move(flow));

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <chrono>
+
 namespace sluice::agent {
 
 namespace fs = std::filesystem;
@@ -123,6 +125,14 @@ void FlowTest::ExpectExactlyOnce(int n) {
   EXPECT_EQ(dup, 0) << "lines duplicated";
   EXPECT_EQ(c.count(-1), 0u) << "unexpected records";
   EXPECT_EQ(c.size(), static_cast<size_t>(n));
+}
+
+void FlowTest::RunLoopUntilPut(Flow* flow, uint64_t records, int64_t broker_ms_per_turn) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (flow->stats().records_put < records && std::chrono::steady_clock::now() < deadline) {
+    uv_run(&loop_, UV_RUN_ONCE);
+    if (broker_ms_per_turn > 0) broker_clock_.Advance(broker_ms_per_turn);
+  }
 }
 
 }  // namespace sluice::agent

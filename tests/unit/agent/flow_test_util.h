@@ -40,6 +40,9 @@ class FlowTest : public ::testing::Test {
   std::map<int, int> Count();
   // Asserts lines [0, n) each appear exactly once and nothing else does.
   void ExpectExactlyOnce(int n);
+  // Runs the loop alone (file events, kicks, timers; no PollNow) until the flow has put
+  // `records` or 30 s have passed, moving the broker's clock `broker_ms_per_turn` each turn.
+  void RunLoopUntilPut(Flow* flow, uint64_t records, int64_t broker_ms_per_turn = 0);
 
   std::filesystem::path dir_;
   uv_loop_t loop_{};

@@ -191,6 +191,23 @@ TEST_F(DeliveryStreamTest, FileSinkGetsEveryRecordExactlyOnce) {
   EXPECT_EQ(st.plugin_counters["objects_written"], st.objects_delivered);
 }
 
+TEST_F(DeliveryStreamTest, ZeroIntervalFlushesOnceTheBacklogIsRead) {
+  // 50,000 small records wait in the stream; a read takes at most 10,000 per shard. With
+  // buffer.interval 0s the worker reads on while reads return records and flushes once caught
+  // up: one object, not one per read (each a journal and checkpoint sync).
+  const int n = 50000;
+  Put(0, n);
+  DeliveryOptions o = Options("file");
+  SinkOpt(&o, "path", (root_ / "out").string());
+  SinkOpt(&o, "fsync", "false");
+  auto ds = Make(o);
+  ASSERT_TRUE(ds && ds->Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return ds->stats().records_delivered == n; }));
+  ds->Stop(std::chrono::milliseconds(1000));
+  EXPECT_EQ(ds->stats().objects_delivered, 1u);
+  ExpectCheckpointsAtEnd();
+}
+
 TEST_F(DeliveryStreamTest, GzipObjectsDecodeToTheRecords) {
   Put(0, 1000);
   DeliveryOptions o = Options("file");
