@@ -9,15 +9,16 @@
 
 namespace sluice::agent {
 
-Result<std::unique_ptr<AdminEndpoint>> AdminEndpoint::Create(uv_loop_t* loop,
-                                                             const std::string& host, int port,
-                                                             AdminHandlers handlers) {
+Result<std::unique_ptr<AdminEndpoint>> AdminEndpoint::Create(
+    uv_loop_t* loop, const std::string& host, int port, AdminHandlers handlers,
+    std::shared_ptr<http::TlsServerContext> tls) {
   std::unique_ptr<AdminEndpoint> a(new AdminEndpoint());
   a->handlers_ = std::move(handlers);
   http::HttpServerOptions opts;
   opts.host = host;
   opts.port = port;
   opts.max_body_size = 8 << 20;  // a PutRecords through /api
+  opts.tls = std::move(tls);
   AdminEndpoint* self = a.get();
   ASSIGN_OR_RETURN(
       a->http_, http::HttpServer::Create(loop, opts,

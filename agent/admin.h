@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/http/http_server.h"
+#include "core/http/tls_server.h"
 #include "core/status.h"
 
 namespace sluice::agent {
@@ -63,8 +64,10 @@ struct AdminHandlers {
 
 class AdminEndpoint final {
  public:
-  static Result<std::unique_ptr<AdminEndpoint>> Create(uv_loop_t* loop, const std::string& host,
-                                                       int port, AdminHandlers handlers);
+  // `tls` set: the endpoint serves https only.
+  static Result<std::unique_ptr<AdminEndpoint>> Create(
+      uv_loop_t* loop, const std::string& host, int port, AdminHandlers handlers,
+      std::shared_ptr<http::TlsServerContext> tls = nullptr);
   Status Start();
   void Stop(std::function<void()> on_closed);
   int port() const { return http_->port(); }

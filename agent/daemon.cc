@@ -266,6 +266,12 @@ Status Daemon::Start() {
     ao.listen = s.config.broker.api.listen->text;
     ao.max_body_size = s.config.broker.api.max_body_size;
     ao.workers = s.config.broker.api.workers;
+    if (const auto& t = s.config.broker.api.tls) {
+      ASSIGN_OR_RETURN(s.api_tls,
+                       http::TlsServerContext::Load({t->cert_file, t->key_file, t->client_ca_file},
+                                                    "broker.api.tls"));
+      ao.tls = s.api_tls;
+    }
     ao.delivery_controller = s.firehose.get();
     for (const buffer::DeliveryOptions& d : s.config.deliveries) {
       if (d.kafka || d.kinesis) continue;  // not fed through the API
@@ -297,8 +303,14 @@ Status Daemon::Start() {
       *status = reply.status;
       *answer = std::move(reply.body);
     };
-    ASSIGN_OR_RETURN(s.admin, AdminEndpoint::Create(&s.loop, s.config.admin.listen.host,
-                                                    s.config.admin.listen.port, handlers));
+    if (const auto& t = s.config.admin.tls) {
+      ASSIGN_OR_RETURN(s.admin_tls,
+                       http::TlsServerContext::Load({t->cert_file, t->key_file, t->client_ca_file},
+                                                    "admin.tls"));
+    }
+    ASSIGN_OR_RETURN(s.admin,
+                     AdminEndpoint::Create(&s.loop, s.config.admin.listen.host,
+                                           s.config.admin.listen.port, handlers, s.admin_tls));
     RETURN_IF_ERROR(s.admin->Start());
   }
 

@@ -178,6 +178,20 @@ void Daemon::ApplyReload(config::Config next, std::map<std::string, std::string>
   next.broker = s.config.broker;
   log::SetLevel(next.log.level);
 
+  // 0. The listeners' certificates, read again from the files they were started with (renewed
+  // certificates are put in place and a reload makes new connections use them).
+  for (const auto& [tls, where] :
+       {std::pair{s.api_tls.get(), "broker.api.tls"}, std::pair{s.admin_tls.get(), "admin.tls"}}) {
+    if (tls == nullptr) continue;
+    if (Status st = tls->Reload(); !st.ok()) {
+      errors.push_back(st.message() + " (the certificate in use stays)");
+    } else {
+      SLUICE_LOG(Info, "reload: certificate read again")
+          .With("listener", where)
+          .With("subject", tls->subject());
+    }
+  }
+
   // 1. Streams: create the new ones, apply shard count and retention to changed ones.
   for (const broker::StreamOptions& so : next.streams) {
     std::string key = "stream/" + so.name;

@@ -83,6 +83,8 @@ struct Daemon::State {
   std::unique_ptr<broker::api::KinesisApiServer> api;
   std::unique_ptr<broker::api::KinesisApi> admin_api;  // POST /api on the admin endpoint
   std::unique_ptr<AdminEndpoint> admin;
+  // The listeners' certificates (null: plaintext), read again by every reload.
+  std::shared_ptr<http::TlsServerContext> api_tls, admin_tls;
   std::map<std::string, SinkProgress> sink_progress;
   int64_t started_ms = 0;
 };

@@ -42,8 +42,16 @@ struct LogOptions {
   log::Format format = log::Format::kLogfmt;
 };
 
+// `tls:` of a listener (the API, the admin endpoint): PEM files, read at start and on reload.
+struct TlsListenerOptions {
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;  // set: clients must present a certificate signed by it
+};
+
 struct AdminOptions {
   ListenAddress listen{"127.0.0.1", 4195, "127.0.0.1:4195"};
+  std::optional<TlsListenerOptions> tls;  // unset: plaintext
 };
 
 // One credential the Kinesis API accepts (SigV4). The secret is resolved at load time from the
@@ -54,8 +62,10 @@ struct ApiCredential {
 };
 
 struct ApiOptions {
-  std::optional<ListenAddress> listen;  // unset: the API server is off
-  std::vector<ApiCredential> auth;      // empty: no authentication (loopback only)
+  std::optional<ListenAddress> listen;    // unset: the API server is off
+  std::vector<ApiCredential> auth;        // empty: no authentication (loopback only)
+  std::optional<TlsListenerOptions> tls;  // unset: plaintext (loopback, or allow_plaintext)
+  bool allow_plaintext = false;           // a non-loopback address without TLS, said explicitly
   uint64_t max_body_size = 16u << 20;
   int workers = 0;  // threads for the calls that put records; 0: on the event loop
 };

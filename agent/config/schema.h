@@ -73,7 +73,8 @@ struct LoadContext {
   std::vector<std::string> source_keys;
   buffer::DeliveryOptions* delivery = nullptr;
   ApiCredential* credential = nullptr;
-  int credential_secrets = 0;  // secret keys given for the current credential
+  TlsListenerOptions* tls = nullptr;  // the tls: section being read (broker.api or admin)
+  int credential_secrets = 0;         // secret keys given for the current credential
   std::vector<NameRef> stream_names, source_names, delivery_names;
   std::vector<NameRef> stream_refs;         // sources[].stream and deliveries[].stream
   std::vector<ConfigError> inline_secrets;  // secret values written literally in the file

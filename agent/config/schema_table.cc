@@ -6,6 +6,7 @@
 #include "agent/config/checks.h"
 #include "agent/config/schema_internal.h"
 #include "agent/config/secrets.h"
+#include "core/http/tls_server.h"
 #include "core/loopback.h"
 
 // The tables use designated initializers and leave defaulted members out on purpose; GCC 12
@@ -39,6 +40,41 @@ constexpr Field kLogFields[] = {
 };
 constexpr Section kLogSection{kLogFields};
 
+constexpr Field kTlsFields[] = {
+    {.key = "cert_file",
+     .required = true,
+     .doc = "PEM file: the listener's certificate, then any intermediate certificates. Read "
+            "again on SIGHUP and POST /reload (open connections keep theirs).",
+     .set = SET(c.tls->cert_file = v.text)},
+    {.key = "key_file",
+     .required = true,
+     .doc = "PEM file: the certificate's private key (must not be readable by others).",
+     .set = SET(c.tls->key_file = v.text)},
+    {.key = "client_ca_file",
+     .doc = "PEM CA bundle; when set, clients must present a certificate it signed (mutual TLS).",
+     .set = SET(c.tls->client_ca_file = v.text)},
+};
+// Loads the files now, so that `sluice check` reports a missing file, a key others can read or
+// a key that does not match its certificate.
+Status CheckTlsFiles(const TlsListenerOptions& t, const char* where) {
+  auto ctx = http::TlsServerContext::Load({t.cert_file, t.key_file, t.client_ca_file}, where);
+  if (ctx.ok()) return Status::Ok();
+  // The loader names the section itself; the refusal is prefixed with it already.
+  std::string why = ctx.status().message();
+  const std::string w(where);
+  if (why.rfind(w + ".", 0) == 0) why.erase(0, w.size() + 1);
+  if (why.rfind(w + ": ", 0) == 0) why.erase(0, w.size() + 2);
+  return Refuse(why);
+}
+constexpr Section kApiTlsSection {
+  kTlsFields, HOOK(c.tls = &c.config->broker.api.tls.emplace();),
+      HOOK(return CheckTlsFiles(*c.config->broker.api.tls, "broker.api.tls");)
+};
+constexpr Section kAdminTlsSection {
+  kTlsFields, HOOK(c.tls = &c.config->admin.tls.emplace();),
+      HOOK(return CheckTlsFiles(*c.config->admin.tls, "admin.tls");)
+};
+
 constexpr Field kAdminFields[] = {
     {.key = "listen",
      .default_text = "127.0.0.1:4195",
@@ -51,6 +87,10 @@ constexpr Field kAdminFields[] = {
                  "\" is not a loopback address; the admin endpoint serves /reload and the Kinesis "
                  "API (/api) without authentication, so it listens on loopback only");
              return Status::Ok();)},
+    {.key = "tls",
+     .type = Type::kObject,
+     .doc = "Serve the admin endpoint over TLS (https://): cert_file, key_file, client_ca_file.",
+     .section = &kAdminTlsSection},
 };
 constexpr Section kAdminSection{kAdminFields};
 
@@ -90,6 +130,17 @@ constexpr Field kApiFields[] = {
      .type = Type::kObjectList,
      .doc = "Credentials whose SigV4 signatures are accepted; empty: no authentication.",
      .section = &kCredentialSection},
+    {.key = "tls",
+     .type = Type::kObject,
+     .doc = "Serve the API over TLS (https://, ALPN h2 and http/1.1, TLS 1.2 or later): "
+            "cert_file, key_file, client_ca_file.",
+     .section = &kApiTlsSection},
+    {.key = "allow_plaintext",
+     .type = Type::kBool,
+     .default_text = "false",
+     .doc = "Allow a non-loopback listen address without tls: records and signed requests cross "
+            "the network in clear.",
+     .set = SET(c.config->broker.api.allow_plaintext = v.boolean)},
     {.key = "max_body_size",
      .type = Type::kSize,
      .default_text = "16MiB",
@@ -113,7 +164,15 @@ constexpr Section kApiSection {
            if (api.listen && api.auth.empty() && !IsLoopbackHost(api.listen->host)) return Refuse(
                "\"" + api.listen->text +
                "\" is not a loopback address; add auth credentials to listen "
-               "on other interfaces");)
+               "on other interfaces");
+           if (api.listen && !api.tls && !api.allow_plaintext &&
+               !IsLoopbackHost(
+                   api.listen->host)) return Refuse("\"" + api.listen->text +
+                                                    "\" is not a loopback address; give tls "
+                                                    "(cert_file, key_file) so that records and "
+                                                    "signed requests do not cross the network in "
+                                                    "clear, or set allow_plaintext: "
+                                                    "true");)
 };
 
 constexpr Field kBrokerFields[] = {

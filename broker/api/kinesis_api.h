@@ -70,6 +70,8 @@ struct ApiOptions {
   size_t max_body_size = 8 << 20;  // PutRecords: 5 MiB of data is ~6.7 MiB as base64
   uint64_t idle_timeout_ms = 120000;
   uint64_t request_timeout_ms = 30000;
+  // Set: the listener serves TLS only (core/http/tls_server.h); shared so a reload reaches it.
+  std::shared_ptr<http::TlsServerContext> tls;
   std::string region = "us-east-1";         // in ARNs
   std::string account_id = "000000000000";  // in ARNs
   // Capacity mode of streams created without StreamModeDetails. ON_DEMAND maps to kUnlimited,

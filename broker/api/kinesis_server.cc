@@ -229,6 +229,7 @@ Result<std::unique_ptr<KinesisApiServer>> KinesisApiServer::Create(uv_loop_t* lo
   ho.max_body_size = options.max_body_size;
   ho.idle_timeout_ms = options.idle_timeout_ms;
   ho.request_timeout_ms = options.request_timeout_ms;
+  ho.tls = options.tls;
   KinesisApiServer* raw = self.get();
   ASSIGN_OR_RETURN(
       self->http_,
@@ -250,6 +251,7 @@ Status KinesisApiServer::Start() {
       .With("listen", options_.listen)
       .With("port", http_->port())
       .With("auth", verifier_ ? "sigv4" : "none")
+      .With("tls", options_.tls ? "on" : "off")
       .With("workers", options_.workers);
   return Status::Ok();
 }

@@ -4,6 +4,7 @@
 // owns its session and frees itself in its close callback.
 #pragma once
 
+#include <openssl/ssl.h>
 #include <uv.h>
 
 #include <cstdint>
@@ -60,6 +61,8 @@ class Connection final {
   size_t pending_write_bytes() const { return writing_bytes_ + out_.size() + segments_bytes_; }
 
   void OnRead(const char* data, ssize_t n);
+  // Makes the connection TLS (before its first byte is read); false: out of memory.
+  bool StartTls(SSL* ssl);
   // Whether answers waiting on this connection are at its bound: a session stops taking requests.
   bool OutputFull() const;
   // Server-wide budget for requests being received, heads and bodies (see
@@ -93,6 +96,11 @@ class Connection final {
   // resumes reading by the output bound.
   void Account();
   void FeedSession(const char* data, size_t n);
+  // TLS: ciphertext in, the handshake advanced, plaintext handed to FeedSession.
+  void TlsRead(const char* data, size_t n);
+  // TLS: the plaintext queued (out_, segments_) encrypted, and every byte the TLS engine has for
+  // the peer (handshake, alerts, records) taken into `into`.
+  void TlsSeal(std::vector<std::string>* into);
 
   uv_tcp_t tcp_;
   HttpServer::Impl* server_;
@@ -112,6 +120,11 @@ class Connection final {
   size_t accounted_output_ = 0;      // part of the server's held bytes that is this output
   size_t charged_request_ = 0;       // part of the server's held bytes that is requests
   bool reading_ = false;
+  SSL* ssl_ = nullptr;                  // owned; null on a plaintext connection
+  BIO* tls_in_ = nullptr;               // owned by ssl_: ciphertext received
+  BIO* tls_out_ = nullptr;              // owned by ssl_: ciphertext to send
+  bool tls_ready_ = false;              // handshake done
+  bool closing_pending_error_ = false;  // the TLS engine failed to seal: close
 };
 
 }  // namespace sluice::http

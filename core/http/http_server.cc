@@ -1,12 +1,14 @@
 #include "core/http/http_server.h"
 
 #include <arpa/inet.h>
+#include <openssl/err.h>
 
 #include <algorithm>
 #include <cstring>
 #include <list>
 
 #include "core/http/http_connection.h"
+#include "core/http/tls_server.h"
 #include "core/log.h"
 
 namespace sluice::http {
@@ -89,6 +91,7 @@ struct HttpServer::Impl {
   bool stopping = false;
   int open_handles = 0;   // listener, timer and connections not yet closed
   size_t held_bytes = 0;  // requests being received (heads and bodies), answers not yet sent
+  uint64_t tls_failures = 0;
   std::list<Connection*> connections;
   std::function<void()> on_closed;
 
@@ -117,6 +120,10 @@ struct HttpServer::Impl {
     conn->self = self->connections.insert(self->connections.end(), conn);
     conn->peer_ = PeerName(conn->tcp());
     uv_tcp_nodelay(conn->tcp(), 1);
+    if (self->options.tls && !conn->StartTls(self->options.tls->NewSession())) {
+      conn->Close();
+      return;
+    }
     conn->StartReading();
   }
 
@@ -136,7 +143,107 @@ Connection::Connection(HttpServer::Impl* server, uv_loop_t* loop) : server_(serv
   last_activity_ms_ = uv_now(loop);
 }
 
-Connection::~Connection() = default;
+Connection::~Connection() { SSL_free(ssl_); }
+
+bool Connection::StartTls(SSL* ssl) {
+  if (ssl == nullptr) return false;
+  ssl_ = ssl;
+  tls_in_ = BIO_new(BIO_s_mem());
+  tls_out_ = BIO_new(BIO_s_mem());
+  if (tls_in_ == nullptr || tls_out_ == nullptr) {
+    BIO_free(tls_in_);
+    BIO_free(tls_out_);
+    tls_in_ = tls_out_ = nullptr;
+    return false;
+  }
+  // A read from an empty input BIO means "want more", not end of file.
+  BIO_set_mem_eof_return(tls_in_, -1);
+  SSL_set_bio(ssl_, tls_in_, tls_out_);
+  SSL_set_accept_state(ssl_);
+  return true;
+}
+
+void Connection::TlsRead(const char* data, size_t n) {
+  if (BIO_write(tls_in_, data, static_cast<int>(n)) != static_cast<int>(n)) {
+    Close();
+    return;
+  }
+  auto fail = [this](const char* what, int err) {
+    unsigned long e = ERR_peek_last_error();
+    char reason[256] = "";
+    if (e != 0) ERR_error_string_n(e, reason, sizeof(reason));
+    ERR_clear_error();
+    SLUICE_LOG(Debug, "tls connection closed")
+        .With("peer", peer_)
+        .With("stage", what)
+        .With("ssl_error", err)
+        .With("reason", reason);
+    if (std::string_view(what) == "handshake") ++server_->tls_failures;
+    // The alert the engine queued goes out before the close.
+    Flush();
+    CloseAfterWrite();
+  };
+  if (!tls_ready_) {
+    int rc = SSL_do_handshake(ssl_);
+    if (rc != 1) {
+      int err = SSL_get_error(ssl_, rc);
+      if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+        Flush();  // the handshake's next flight
+        return;
+      }
+      fail("handshake", err);
+      return;
+    }
+    tls_ready_ = true;
+  }
+  // Records in, plaintext to the session, 16 KiB (one record) at a time.
+  char plain[16 * 1024];
+  while (!closing_ && !close_after_write_) {
+    int r = SSL_read(ssl_, plain, sizeof(plain));
+    if (r > 0) {
+      FeedSession(plain, static_cast<size_t>(r));
+      continue;
+    }
+    int err = SSL_get_error(ssl_, r);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) break;
+    if (err == SSL_ERROR_ZERO_RETURN) {  // the peer's close_notify
+      Flush();
+      CloseAfterWrite();
+      return;
+    }
+    fail("read", err);
+    return;
+  }
+  Flush();  // what the engine answered outside records of ours (session tickets, key updates)
+}
+
+void Connection::TlsSeal(std::vector<std::string>* into) {
+  auto seal = [this](const std::string& plain) {
+    size_t done = 0;
+    while (done < plain.size()) {
+      int chunk = static_cast<int>(std::min<size_t>(plain.size() - done, 1 << 20));
+      int w = SSL_write(ssl_, plain.data() + done, chunk);
+      if (w <= 0) return false;  // a memory BIO takes everything: an engine error
+      done += static_cast<size_t>(w);
+    }
+    return true;
+  };
+  bool ok = true;
+  for (const std::string& piece : segments_) ok = ok && seal(piece);
+  if (!out_.empty()) ok = ok && seal(out_);
+  segments_.clear();
+  out_.clear();
+  if (!ok) {
+    ERR_clear_error();
+    closing_pending_error_ = true;
+  }
+  size_t pending = BIO_ctrl_pending(tls_out_);
+  if (pending == 0) return;
+  std::string cipher(pending, '\0');
+  int got = BIO_read(tls_out_, cipher.data(), static_cast<int>(pending));
+  cipher.resize(got > 0 ? static_cast<size_t>(got) : 0);
+  if (!cipher.empty()) into->push_back(std::move(cipher));
+}
 
 const HttpServerOptions& Connection::options() const { return server_->options; }
 HttpHandler& Connection::handler() { return server_->handler; }
@@ -224,8 +331,12 @@ void Connection::OnRead(const char* data, ssize_t n) {
   }
   last_activity_ms_ = Now();
   if (closing_ || close_after_write_) return;
-  FeedSession(data, static_cast<size_t>(n));
-  Account();
+  if (ssl_ != nullptr) {
+    TlsRead(data, static_cast<size_t>(n));
+  } else {
+    FeedSession(data, static_cast<size_t>(n));
+  }
+  if (!closing_) Account();
 }
 
 void Connection::FeedSession(const char* data, size_t n) {
@@ -265,15 +376,30 @@ void Connection::QueueOwned(std::string&& bytes) {
 }
 
 void Connection::Flush() {
-  if (closing_ || (out_.empty() && segments_.empty())) {
+  const bool tls_pending = ssl_ != nullptr && BIO_ctrl_pending(tls_out_) > 0;
+  if (closing_ || (out_.empty() && segments_.empty() && !tls_pending)) {
     if (close_after_write_ && writes_in_flight_ == 0) Close();
     return;
   }
   auto* w = new WriteReq;
-  w->data.swap(segments_);
-  if (!out_.empty()) w->data.push_back(std::move(out_));
+  if (ssl_ != nullptr) {
+    TlsSeal(&w->data);
+    if (closing_pending_error_) {
+      delete w;
+      Close();
+      return;
+    }
+  } else {
+    w->data.swap(segments_);
+    if (!out_.empty()) w->data.push_back(std::move(out_));
+  }
   out_.clear();
   segments_bytes_ = 0;
+  if (w->data.empty()) {
+    delete w;
+    if (close_after_write_ && writes_in_flight_ == 0) Close();
+    return;
+  }
   w->req.data = this;
   std::vector<uv_buf_t> bufs;
   bufs.reserve(w->data.size());
@@ -363,6 +489,7 @@ HttpServer::~HttpServer() = default;
 
 size_t HttpServer::connection_count() const { return impl_->connections.size(); }
 size_t HttpServer::buffered_bytes() const { return impl_->held_bytes; }
+uint64_t HttpServer::tls_handshake_failures() const { return impl_->tls_failures; }
 
 Status HttpServer::Start() {
   Impl* s = impl_.get();

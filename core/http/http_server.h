@@ -1,5 +1,6 @@
-// A small HTTP server on a libuv loop: HTTP/1.1 with keep-alive (http-parser) and cleartext
-// HTTP/2 with prior knowledge (nghttp2, chosen when a connection opens with the HTTP/2 preface).
+// A small HTTP server on a libuv loop: HTTP/1.1 with keep-alive (http-parser) and HTTP/2
+// (nghttp2, chosen when a connection opens with the HTTP/2 preface: prior knowledge in clear,
+// or after ALPN chose h2 on TLS). With `tls` set every connection is TLS (core/http/tls_server.h).
 //
 // Requests are handed to one handler as method, target, headers and a complete body; the handler
 // answers with status, headers and either a body or a streamed body (HttpBodyWriter). Bodies over
@@ -27,6 +28,8 @@
 namespace sluice::http {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
+
+class TlsServerContext;
 
 struct HttpRequest {
   std::string method;
@@ -97,6 +100,9 @@ struct HttpServerOptions {
   size_t max_connection_output = 4 << 20;
   size_t max_buffered_bytes = 64 << 20;
   std::string server_name = "sluice";
+  // Set: connections are TLS with this context (shared, so a reload reaches every server using
+  // it). Unset: plaintext.
+  std::shared_ptr<TlsServerContext> tls;
 };
 
 class HttpServer final {
@@ -116,6 +122,9 @@ class HttpServer final {
   size_t connection_count() const;
   // Request bodies being received plus answers not yet sent, over all connections.
   size_t buffered_bytes() const;
+  // TLS handshakes that failed (no common version or cipher, a client certificate missing or
+  // not trusted, bytes that are not TLS).
+  uint64_t tls_handshake_failures() const;
 
   struct Impl;
 

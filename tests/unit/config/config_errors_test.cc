@@ -1,7 +1,10 @@
 // A table of bad configurations and the exact messages they produce.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "agent/config/config.h"
@@ -430,6 +433,14 @@ const BadCase kBadCases[] = {
     {"ApiOnNonLoopbackWithoutAuth", "data_dir: d\nbroker:\n  api:\n    listen: 0.0.0.0:4567\n",
      "sluice.yaml:4:5: broker.api: \"0.0.0.0:4567\" is not a loopback address; add auth "
      "credentials to listen on other interfaces"},
+    {"ApiOnNonLoopbackWithoutTls",
+     "data_dir: d\nbroker:\n  api:\n    listen: 0.0.0.0:4567\n"
+     "    auth: [{access_key_id: AK, secret_access_key_env: HOME}]\n",
+     "sluice.yaml:4:5: broker.api: \"0.0.0.0:4567\" is not a loopback address; give tls "
+     "(cert_file, key_file) so that records and signed requests do not cross the network in "
+     "clear, or set allow_plaintext: true"},
+    {"ApiTlsWithoutKey", "data_dir: d\nbroker:\n  api:\n    tls: {cert_file: /nonexistent/c.pem}\n",
+     "sluice.yaml:4:10: broker.api.tls.key_file: required key is missing"},
     {"BadListenAddress", "data_dir: d\nadmin: {listen: localhost}\n",
      "sluice.yaml:2:17: admin.listen: \"localhost\" is not a listen address (use host:port, e.g. "
      "127.0.0.1:4567)"},
@@ -568,6 +579,66 @@ TEST(ConfigErrorsTest, HostileDocumentsAreRefused) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
             "u.yaml:1:11: YAML syntax error: the referenced anchor is not defined");
+}
+
+// TLS sections load their files when the config is read: `sluice check` names a missing file,
+// a key that others can read and a key that is not the certificate's; good files load, and a
+// public address is taken with tls or with allow_plaintext said explicitly.
+TEST(TlsConfigTest, ListenersLoadTheirFilesWhenTheConfigIsRead) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("sluice-config-tls-" + std::to_string(getpid()));
+  std::string make = std::string("bash '") + SLUICE_SOURCE_DIR +
+                     "/tests/integration/tls/make_certs.sh' '" + dir.string() + "'";
+  ASSERT_EQ(std::system(make.c_str()), 0);
+  const std::string d = dir.string();
+  auto load = [](const std::string& text) { return LoadConfigText(text, "t.yaml"); };
+
+  auto ok =
+      load("data_dir: x\nadmin:\n  tls: {cert_file: " + d + "/server.pem, key_file: " + d +
+           "/server.key}\nbroker:\n  api:\n    listen: 0.0.0.0:4567\n"
+           "    auth: [{access_key_id: AK, secret_access_key_env: HOME}]\n"
+           "    tls: {cert_file: " +
+           d + "/server.pem, key_file: " + d + "/server.key, client_ca_file: " + d + "/ca.pem}\n");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  ASSERT_TRUE(ok->broker.api.tls.has_value());
+  EXPECT_EQ(ok->broker.api.tls->client_ca_file, d + "/ca.pem");
+  ASSERT_TRUE(ok->admin.tls.has_value());
+  EXPECT_EQ(ok->admin.tls->key_file, d + "/server.key");
+
+  auto plain = load(
+      "data_dir: x\nbroker:\n  api:\n    listen: 0.0.0.0:4567\n"
+      "    auth: [{access_key_id: AK, secret_access_key_env: HOME}]\n"
+      "    allow_plaintext: true\n");
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  EXPECT_TRUE(plain->broker.api.allow_plaintext);
+
+  auto missing = load(
+      "data_dir: x\nbroker:\n  api:\n    tls: {cert_file: /nonexistent/c.pem, "
+      "key_file: " +
+      d + "/server.key}\n");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().message().rfind(
+                "t.yaml:4:10: broker.api.tls: cert_file: cannot load /nonexistent/c.pem", 0),
+            0u)
+      << missing.status().message();
+
+  auto mismatch = load("data_dir: x\nadmin:\n  tls: {cert_file: " + d +
+                       "/server.pem, key_file: " + d + "/client.key}\n");
+  ASSERT_FALSE(mismatch.ok());
+  EXPECT_EQ(mismatch.status().message(), "t.yaml:3:8: admin.tls: the key in " + d +
+                                             "/client.key does not match the "
+                                             "certificate in " +
+                                             d + "/server.pem");
+
+  fs::copy_file(dir / "server.key", dir / "open.key");
+  fs::permissions(dir / "open.key", fs::perms::others_read, fs::perm_options::add);
+  auto open = load("data_dir: x\nadmin:\n  tls: {cert_file: " + d + "/server.pem, key_file: " + d +
+                   "/open.key}\n");
+  ASSERT_FALSE(open.ok());
+  EXPECT_NE(open.status().message().find("key_file: " + d + "/open.key is readable by others"),
+            std::string::npos)
+      << open.status().message();
+  fs::remove_all(dir);
 }
 
 }  // namespace

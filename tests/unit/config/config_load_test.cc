@@ -24,6 +24,7 @@ admin: {listen: "[::1]:9000"}
 broker:
   api:
     listen: 0.0.0.0:4567
+    allow_plaintext: true
     auth:
       - {access_key_id: AKIDTEST, secret_access_key_env: SLUICE_TEST_SECRET}
     max_body_size: 32MiB
@@ -202,13 +203,13 @@ TEST(ConfigLoadTest, FullConfigLoadsEveryValue) {
   EXPECT_EQ(sink.type, "s3");
   EXPECT_EQ(sink.path, "deliveries[0].sink");
   EXPECT_EQ(sink.mark.file, "test.yaml");
-  EXPECT_EQ(sink.mark.line, 69);
+  EXPECT_EQ(sink.mark.line, 70);
   ASSERT_EQ(sink.options.size(), 5u);
   EXPECT_EQ(sink.options[0].key, "bucket");
   EXPECT_EQ(sink.options[0].value, "logs");
   EXPECT_TRUE(sink.options[0].is_scalar);
   EXPECT_EQ(sink.options[0].path, "deliveries[0].sink.bucket");
-  EXPECT_EQ(sink.options[0].mark.line, 70);
+  EXPECT_EQ(sink.options[0].mark.line, 71);
   EXPECT_EQ(sink.options[0].mark.column, 15);
   EXPECT_EQ(sink.options[1].value, "app/!{timestamp:yyyy/MM/dd}/");
   EXPECT_EQ(sink.options[2].value, "true");
