@@ -151,14 +151,29 @@ int Run(const std::string& path) {
 
 // The admin endpoint to talk to: --admin, else the config's admin.listen, else the default. A
 // -c FILE that does not load is an error (talking to the default port instead would reach
-// another daemon, or none, and hide why).
-Result<std::string> AdminAddress(const std::string& admin, const std::string& config_path) {
-  if (!admin.empty()) return admin;
+// another daemon, or none, and hide why). https://host:port in --admin, or admin.tls in the
+// config, makes the calls TLS; without --cacert the config's own certificate (admin.tls.cert_file)
+// is the one trusted, so a self-signed admin certificate needs nothing more.
+Result<std::string> AdminAddress(const std::string& admin, const std::string& config_path,
+                                 AdminTls* tls) {
+  constexpr std::string_view kHttps = "https://", kHttp = "http://";
+  std::string given = admin;
+  if (given.rfind(kHttps, 0) == 0) {
+    tls->on = true;
+    given.erase(0, kHttps.size());
+  } else if (given.rfind(kHttp, 0) == 0) {
+    given.erase(0, kHttp.size());
+  }
   if (!config_path.empty()) {
     auto cfg = config::LoadConfigFile(config_path);
     if (!cfg.ok()) return cfg.status();
-    if (!cfg->admin.listen.text.empty()) return cfg->admin.listen.text;
+    if (cfg->admin.tls && (given.empty() || tls->on)) {
+      tls->on = true;
+      if (tls->ca_file.empty()) tls->ca_file = cfg->admin.tls->cert_file;
+    }
+    if (given.empty() && !cfg->admin.listen.text.empty()) return cfg->admin.listen.text;
   }
+  if (!given.empty()) return given;
   return std::string("127.0.0.1:4195");
 }
 
@@ -422,11 +437,18 @@ int RunCli(int argc, char** argv) {
 
   // Subcommands that talk to the running daemon through its admin endpoint.
   std::string admin;
+  AdminTls admin_tls;
   auto talks = [&](CLI::App* sub) {
     sub->add_option("--admin", admin,
                     "Admin endpoint host:port (default: admin.listen of --config, else "
                     "127.0.0.1:4195)");
     sub->add_option("-c,--config", config_path, "Configuration file naming admin.listen");
+    sub->add_option("--cacert", admin_tls.ca_file,
+                    "PEM CA bundle that signed the admin endpoint's certificate (https; default: "
+                    "admin.tls.cert_file of --config)");
+    sub->add_option("--cert", admin_tls.cert_file,
+                    "Client certificate (PEM) for an admin endpoint with admin.tls.client_ca_file");
+    sub->add_option("--key", admin_tls.key_file, "The client certificate's private key (PEM)");
   };
   bool json = false;
   CLI::App* status = app.add_subcommand("status", "Show the running daemon's state");
@@ -491,13 +513,18 @@ int RunCli(int argc, char** argv) {
   if (*plugin_test) return PluginTest(test_options);
   if (*plugin_new) return PluginNew(new_options);
   bool talks_to_daemon = *status || *reload || *create || *describe || *list || *reshard || *cat;
-  Result<std::string> admin_address =
-      talks_to_daemon ? AdminAddress(admin, config_path) : Result<std::string>(std::string());
+  Result<std::string> admin_address = talks_to_daemon ? AdminAddress(admin, config_path, &admin_tls)
+                                                      : Result<std::string>(std::string());
   if (!admin_address.ok()) {
     std::fprintf(stderr, "sluice: %s\n", admin_address.status().message().c_str());
     return 1;
   }
-  AdminClient client(*admin_address);
+  if (!admin_tls.cert_file.empty() && admin_tls.key_file.empty()) {
+    std::fprintf(stderr, "sluice: --cert needs --key\n");
+    return 2;
+  }
+  if (!admin_tls.ca_file.empty() || !admin_tls.cert_file.empty()) admin_tls.on = true;
+  AdminClient client(*admin_address, admin_tls);
   if (*status) return ShowStatus(client, json);
   if (*reload) {
     auto a = client.Post("/reload", "", "");

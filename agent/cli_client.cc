@@ -49,6 +49,14 @@ Result<HttpAnswer> AdminClient::Post(std::string_view path, const std::string& b
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
   }
   if (headers) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  if (tls_.on) {
+    // Verified as any https peer (the defaults); a CA file replaces the system's anchors.
+    if (!tls_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, tls_.ca_file.c_str());
+    if (!tls_.cert_file.empty()) {
+      curl_easy_setopt(curl, CURLOPT_SSLCERT, tls_.cert_file.c_str());
+      curl_easy_setopt(curl, CURLOPT_SSLKEY, tls_.key_file.c_str());
+    }
+  }
   CURLcode rc = curl_easy_perform(curl);
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &answer.status);
   curl_slist_free_all(headers);

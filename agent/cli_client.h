@@ -15,10 +15,19 @@ struct HttpAnswer {
   std::string body;
 };
 
+// How to reach an admin endpoint that serves TLS (admin.tls).
+struct AdminTls {
+  bool on = false;
+  std::string ca_file;    // trust anchors; empty: the system's
+  std::string cert_file;  // a client certificate (mutual TLS), with its key
+  std::string key_file;
+};
+
 class AdminClient final {
  public:
-  // `address` is host:port of the admin endpoint.
-  explicit AdminClient(std::string address) : base_("http://" + std::move(address)) {}
+  // `address` is host:port of the admin endpoint; with `tls.on`, https and verified.
+  explicit AdminClient(std::string address, AdminTls tls = {})
+      : base_((tls.on ? "https://" : "http://") + std::move(address)), tls_(std::move(tls)) {}
 
   // GET a path ("/status"); an error only when the daemon cannot be reached.
   Result<HttpAnswer> Get(std::string_view path) const;
@@ -30,6 +39,7 @@ class AdminClient final {
 
  private:
   std::string base_;
+  AdminTls tls_;
 };
 
 // The status document rendered as terminal tables.
