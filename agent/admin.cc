@@ -1,19 +1,24 @@
 #include "agent/admin.h"
 
+#include <openssl/crypto.h>
+
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <set>
 
 #include "core/http/local_only.h"
+#include "core/loopback.h"
 
 namespace sluice::agent {
 
 Result<std::unique_ptr<AdminEndpoint>> AdminEndpoint::Create(
     uv_loop_t* loop, const std::string& host, int port, AdminHandlers handlers,
-    std::shared_ptr<http::TlsServerContext> tls) {
+    std::shared_ptr<http::TlsServerContext> tls, std::string token) {
   std::unique_ptr<AdminEndpoint> a(new AdminEndpoint());
   a->handlers_ = std::move(handlers);
+  a->token_ = std::move(token);
+  a->loopback_ = IsLoopbackHost(host);
   http::HttpServerOptions opts;
   opts.host = host;
   opts.port = port;
@@ -59,20 +64,45 @@ void Text(http::HttpResponse* response, int status, std::string body) {
 
 }  // namespace
 
+bool AdminEndpoint::HasToken(const http::HttpRequest& request) const {
+  if (token_.empty()) return false;
+  const std::string* h = request.Header("authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (h == nullptr || h->size() != kBearer.size() + token_.size() ||
+      h->compare(0, kBearer.size(), kBearer) != 0) {
+    return false;
+  }
+  return CRYPTO_memcmp(h->data() + kBearer.size(), token_.data(), token_.size()) == 0;
+}
+
 void AdminEndpoint::Serve(http::HttpRequest& request, http::HttpResponse* response) {
   std::string_view path = request.target;
   if (size_t q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
   response->headers.emplace_back("cache-control", "no-store");
-  // No authentication here (yet): only loopback clients, never a browser page's request.
-  if (std::optional<std::string> foreign = http::ForeignBrowserRequest(request)) {
-    Text(response, 403, *foreign + "\n");
-    return;
+  const bool token = HasToken(request);
+  if (!token) {
+    // Never a browser page's request (a page cannot send the token).
+    if (std::optional<std::string> foreign = http::ForeignBrowserRequest(request)) {
+      Text(response, 403, *foreign + "\n");
+      return;
+    }
+    const bool needs_token =
+        !token_.empty() && (request.method == "POST" || (!loopback_ && path != "/health"));
+    if (needs_token) {
+      response->headers.emplace_back("www-authenticate", "Bearer realm=\"sluice admin\"");
+      Text(response, 401,
+           request.Header("authorization") == nullptr
+               ? "this call needs Authorization: Bearer <the token in admin.auth.token_file>\n"
+               : "the bearer token is not the one in admin.auth.token_file\n");
+      return;
+    }
   }
 
   if (request.method == "POST") {
     if (path == "/reload" && handlers_.reload) {
-      // A header no HTML form can send, so a page cannot post a reload (CSRF).
-      if (request.Header("x-sluice-admin") == nullptr) {
+      // A header no HTML form can send, so a page cannot post a reload (CSRF); a request with the
+      // token is not a page's.
+      if (!token && request.Header("x-sluice-admin") == nullptr) {
         Text(response, 403, "POST /reload needs the header X-Sluice-Admin: 1\n");
         return;
       }

@@ -4,12 +4,15 @@
 //   GET  /metrics   Prometheus text, names after the Kinesis and Firehose CloudWatch metrics
 //   GET  /status    JSON: streams, shards, consumers and lag, sources and files, deliveries
 //   POST /reload    re-reads the configuration (as SIGHUP does); 400 with the errors if invalid;
-//                   needs the header X-Sluice-Admin (which no HTML form can send)
+//                   needs the header X-Sluice-Admin (which no HTML form can send) or the token
 //   POST /api       the Kinesis Data Streams JSON API (X-Amz-Target: Kinesis_20131202.*), used by
 //                   `sluice streams` and `sluice cat` so they work without broker.api.listen
 // Every answer is built by the daemon's callbacks on the loop thread; the endpoint holds no state.
-// It has no authentication: it listens on loopback only (config check) and refuses requests with a
+// Without a token it listens on loopback only (config check) and refuses requests with a
 // non-loopback Host or a foreign Origin (core/http/local_only.h), so web pages cannot reach it.
+// With a token (admin.auth), POST /reload and POST /api need `Authorization: Bearer <token>`
+// wherever it listens, and on a non-loopback address every path but /health does too; a request
+// carrying the token is not a browser page's, so its Host is not checked.
 //
 // THREADING: loop thread only. OWNERSHIP: the loop must outlive the endpoint; destroy it only after
 // Stop()'s callback ran.
@@ -65,9 +68,10 @@ struct AdminHandlers {
 class AdminEndpoint final {
  public:
   // `tls` set: the endpoint serves https only.
+  // `token` non-empty: the bearer token the mutating calls need (see above).
   static Result<std::unique_ptr<AdminEndpoint>> Create(
       uv_loop_t* loop, const std::string& host, int port, AdminHandlers handlers,
-      std::shared_ptr<http::TlsServerContext> tls = nullptr);
+      std::shared_ptr<http::TlsServerContext> tls = nullptr, std::string token = "");
   Status Start();
   void Stop(std::function<void()> on_closed);
   int port() const { return http_->port(); }
@@ -81,8 +85,13 @@ class AdminEndpoint final {
   AdminEndpoint() = default;
   void Serve(http::HttpRequest& request, http::HttpResponse* response);
 
+  // Whether `request` carries the bearer token (constant time in the token's bytes).
+  bool HasToken(const http::HttpRequest& request) const;
+
   AdminHandlers handlers_;
   std::unique_ptr<http::HttpServer> http_;
+  std::string token_;
+  bool loopback_ = true;  // listening on a loopback address
 };
 
 }  // namespace sluice::agent

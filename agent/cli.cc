@@ -29,6 +29,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/loopback.h"
+#include "core/secret_key.h"
 #include "core/units.h"
 
 #ifndef SLUICE_VERSION
@@ -155,7 +156,7 @@ int Run(const std::string& path) {
 // config, makes the calls TLS; without --cacert the config's own certificate (admin.tls.cert_file)
 // is the one trusted, so a self-signed admin certificate needs nothing more.
 Result<std::string> AdminAddress(const std::string& admin, const std::string& config_path,
-                                 AdminTls* tls) {
+                                 AdminTls* tls, AdminAuth* auth) {
   constexpr std::string_view kHttps = "https://", kHttp = "http://";
   std::string given = admin;
   if (given.rfind(kHttps, 0) == 0) {
@@ -167,6 +168,7 @@ Result<std::string> AdminAddress(const std::string& admin, const std::string& co
   if (!config_path.empty()) {
     auto cfg = config::LoadConfigFile(config_path);
     if (!cfg.ok()) return cfg.status();
+    if (auth->token.empty()) auth->token = cfg->admin.token;
     if (cfg->admin.tls && (given.empty() || tls->on)) {
       tls->on = true;
       if (tls->ca_file.empty()) tls->ca_file = cfg->admin.tls->cert_file;
@@ -438,6 +440,8 @@ int RunCli(int argc, char** argv) {
   // Subcommands that talk to the running daemon through its admin endpoint.
   std::string admin;
   AdminTls admin_tls;
+  AdminAuth admin_auth;
+  std::string token_file;
   auto talks = [&](CLI::App* sub) {
     sub->add_option("--admin", admin,
                     "Admin endpoint host:port (default: admin.listen of --config, else "
@@ -449,6 +453,9 @@ int RunCli(int argc, char** argv) {
     sub->add_option("--cert", admin_tls.cert_file,
                     "Client certificate (PEM) for an admin endpoint with admin.tls.client_ca_file");
     sub->add_option("--key", admin_tls.key_file, "The client certificate's private key (PEM)");
+    sub->add_option("--token-file", token_file,
+                    "File holding the admin endpoint's bearer token (default: "
+                    "admin.auth.token_file of --config)");
   };
   bool json = false;
   CLI::App* status = app.add_subcommand("status", "Show the running daemon's state");
@@ -513,8 +520,17 @@ int RunCli(int argc, char** argv) {
   if (*plugin_test) return PluginTest(test_options);
   if (*plugin_new) return PluginNew(new_options);
   bool talks_to_daemon = *status || *reload || *create || *describe || *list || *reshard || *cat;
-  Result<std::string> admin_address = talks_to_daemon ? AdminAddress(admin, config_path, &admin_tls)
-                                                      : Result<std::string>(std::string());
+  if (!token_file.empty()) {
+    auto token = SecretFromFile(token_file);
+    if (!token.ok()) {
+      std::fprintf(stderr, "sluice: --token-file: %s\n", token.status().message().c_str());
+      return 2;
+    }
+    admin_auth.token = std::move(*token);
+  }
+  Result<std::string> admin_address =
+      talks_to_daemon ? AdminAddress(admin, config_path, &admin_tls, &admin_auth)
+                      : Result<std::string>(std::string());
   if (!admin_address.ok()) {
     std::fprintf(stderr, "sluice: %s\n", admin_address.status().message().c_str());
     return 1;
@@ -524,7 +540,7 @@ int RunCli(int argc, char** argv) {
     return 2;
   }
   if (!admin_tls.ca_file.empty() || !admin_tls.cert_file.empty()) admin_tls.on = true;
-  AdminClient client(*admin_address, admin_tls);
+  AdminClient client(*admin_address, admin_tls, admin_auth);
   if (*status) return ShowStatus(client, json);
   if (*reload) {
     auto a = client.Post("/reload", "", "");

@@ -1,6 +1,7 @@
 #include "agent/cli_client.h"
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <rapidjson/document.h>
 
 #include <cstdio>
@@ -37,6 +38,11 @@ Result<HttpAnswer> AdminClient::Post(std::string_view path, const std::string& b
     headers = curl_slist_append(headers, "Content-Type: application/x-amz-json-1.1");
   }
   headers = curl_slist_append(headers, "X-Sluice-Admin: 1");
+  std::string bearer;
+  if (!auth_.token.empty()) {
+    bearer = "Authorization: Bearer " + auth_.token;
+    headers = curl_slist_append(headers, bearer.c_str());
+  }
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer.body);
@@ -60,6 +66,7 @@ Result<HttpAnswer> AdminClient::Post(std::string_view path, const std::string& b
   CURLcode rc = curl_easy_perform(curl);
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &answer.status);
   curl_slist_free_all(headers);
+  OPENSSL_cleanse(bearer.data(), bearer.size());
   curl_easy_cleanup(curl);
   if (rc != CURLE_OK) {
     return Unavailable("cannot reach the sluice admin endpoint at " + base_ + ": " +

@@ -23,11 +23,18 @@ struct AdminTls {
   std::string key_file;
 };
 
+// How the CLI proves itself to the admin endpoint: admin.auth's bearer token, or none.
+struct AdminAuth {
+  std::string token;
+};
+
 class AdminClient final {
  public:
   // `address` is host:port of the admin endpoint; with `tls.on`, https and verified.
-  explicit AdminClient(std::string address, AdminTls tls = {})
-      : base_((tls.on ? "https://" : "http://") + std::move(address)), tls_(std::move(tls)) {}
+  explicit AdminClient(std::string address, AdminTls tls = {}, AdminAuth auth = {})
+      : base_((tls.on ? "https://" : "http://") + std::move(address)),
+        tls_(std::move(tls)),
+        auth_(std::move(auth)) {}
 
   // GET a path ("/status"); an error only when the daemon cannot be reached.
   Result<HttpAnswer> Get(std::string_view path) const;
@@ -40,6 +47,7 @@ class AdminClient final {
  private:
   std::string base_;
   AdminTls tls_;
+  AdminAuth auth_;
 };
 
 // The status document rendered as terminal tables.

@@ -308,9 +308,9 @@ Status Daemon::Start() {
                        http::TlsServerContext::Load({t->cert_file, t->key_file, t->client_ca_file},
                                                     "admin.tls"));
     }
-    ASSIGN_OR_RETURN(s.admin,
-                     AdminEndpoint::Create(&s.loop, s.config.admin.listen.host,
-                                           s.config.admin.listen.port, handlers, s.admin_tls));
+    ASSIGN_OR_RETURN(s.admin, AdminEndpoint::Create(&s.loop, s.config.admin.listen.host,
+                                                    s.config.admin.listen.port, handlers,
+                                                    s.admin_tls, s.config.admin.token));
     RETURN_IF_ERROR(s.admin->Start());
   }
 

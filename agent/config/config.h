@@ -52,6 +52,10 @@ struct TlsListenerOptions {
 struct AdminOptions {
   ListenAddress listen{"127.0.0.1", 4195, "127.0.0.1:4195"};
   std::optional<TlsListenerOptions> tls;  // unset: plaintext
+  // admin.auth.token_file: the bearer token (read at load time; never log it), and its file.
+  std::string token;
+  std::string token_file;
+  bool allow_plaintext = false;  // a non-loopback address without TLS, said explicitly
 };
 
 // One credential the Kinesis API accepts (SigV4). The secret is resolved at load time from the

@@ -75,24 +75,57 @@ constexpr Section kAdminTlsSection {
       HOOK(return CheckTlsFiles(*c.config->admin.tls, "admin.tls");)
 };
 
+constexpr Field kAdminAuthFields[] = {
+    {.key = "token_file",
+     .required = true,
+     .doc = "File holding the bearer token (at least 16 characters; trailing newline ignored; not "
+            "readable by others). POST /reload and POST /api need `Authorization: Bearer "
+            "<token>`; on a non-loopback address every path but /health does.",
+     .set = SET(auto token = SecretFromFile(std::string(v.text));
+                if (!token.ok()) return Refuse(token.status().message());
+                if (token->size() < 16) return Refuse(
+                    "the token in " + std::string(v.text) +
+                    " is shorter than 16 characters; make a long random one (openssl rand -hex "
+                    "32)");
+                c.config->admin.token = std::move(*token);
+                c.config->admin.token_file = std::string(v.text);)},
+};
+constexpr Section kAdminAuthSection{kAdminAuthFields};
+
 constexpr Field kAdminFields[] = {
     {.key = "listen",
      .default_text = "127.0.0.1:4195",
-     .doc = "Admin HTTP endpoint (/health, /metrics, /status, /reload, /api): host:port. It has "
-            "no authentication, so it must be a loopback address.",
-     .set =
-         SET(Status e = ParseListen(v.text, &c.config->admin.listen); if (!e.ok()) return e;
-             if (!IsLoopbackHost(c.config->admin.listen.host)) return Refuse(
-                 "\"" + std::string(v.text) +
-                 "\" is not a loopback address; the admin endpoint serves /reload and the Kinesis "
-                 "API (/api) without authentication, so it listens on loopback only");
-             return Status::Ok();)},
+     .doc = "Admin HTTP endpoint (/health, /metrics, /status, /reload, /api): host:port. A "
+            "non-loopback address needs auth, and tls or allow_plaintext.",
+     .set = SET(return ParseListen(v.text, &c.config->admin.listen);)},
+    {.key = "auth",
+     .type = Type::kObject,
+     .doc = "Bearer-token authentication of the admin endpoint: token_file.",
+     .section = &kAdminAuthSection},
+    {.key = "allow_plaintext",
+     .type = Type::kBool,
+     .default_text = "false",
+     .doc = "Allow a non-loopback admin address without tls: the token and the API's records "
+            "cross the network in clear.",
+     .set = SET(c.config->admin.allow_plaintext = v.boolean)},
     {.key = "tls",
      .type = Type::kObject,
      .doc = "Serve the admin endpoint over TLS (https://): cert_file, key_file, client_ca_file.",
      .section = &kAdminTlsSection},
 };
-constexpr Section kAdminSection{kAdminFields};
+constexpr Section kAdminSection {
+  kAdminFields, nullptr,
+      HOOK(
+          const AdminOptions& a = c.config->admin;
+          if (!IsLoopbackHost(a.listen.host) && a.token.empty()) return Refuse(
+              "\"" + a.listen.text +
+              "\" is not a loopback address; the admin endpoint serves /reload and the Kinesis API "
+              "(/api): give auth (token_file) to listen on other interfaces");
+          if (!IsLoopbackHost(a.listen.host) && !a.tls && !a.allow_plaintext) return Refuse(
+              "\"" + a.listen.text +
+              "\" is not a loopback address; give tls (cert_file, key_file) so that the token does "
+              "not cross the network in clear, or set allow_plaintext: true");)
+};
 
 constexpr Field kCredentialFields[] = {
     {.key = "access_key_id",

@@ -2,13 +2,15 @@
 // https with its default HTTP/2 handler (ALPN h2) and with HTTP/1.1, a client that does not trust
 // the certificate refused, plaintext refused, mutual TLS on the admin endpoint (the CLI presenting
 // a client certificate), certificates read again on SIGHUP with open sessions kept, and
-// `sluice check` refusing a public API address without TLS. Run by run.sh, which makes the PKI.
+// `sluice check` refusing a public API address without TLS; the admin endpoint's bearer token
+// (admin.auth) on a loopback listener. Run by run.sh, which makes the PKI.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import http2 from 'node:http2';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, startDaemon, stop, waitFor } from '../daemons.mjs';
@@ -216,4 +218,101 @@ test('sluice check: a public API address needs tls or allow_plaintext', async ()
   r = await check(api + `    tls: {cert_file: ${cert('server.pem')}, key_file: ${cert('client.key')}}\n`);
   assert.notEqual(r.code, 0);
   assert.match(r.out, /broker\.api\.tls: the key in .*client\.key does not match the certificate/);
+});
+
+test('admin.auth: /api and /reload need the bearer token; the status page and the CLI work', async () => {
+  const adir = join(work, 'token-daemon');
+  mkdirSync(adir, { recursive: true });
+  const token = 'a'.repeat(8) + Math.random().toString(36).slice(2).padEnd(24, 'z');
+  writeFileSync(join(adir, 'admin.token'), token + '\n', { mode: 0o600 });
+  const port = await freePort();
+  const d = startDaemon(adir, `
+data_dir: ./data
+admin:
+  listen: 127.0.0.1:${port}
+  auth: {token_file: ./admin.token}
+streams:
+  - {name: tok-in, shards: 1}
+`);
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    await waitFor('the admin endpoint', async () => {
+      if (d.exitCode !== null) throw new Error('daemon exited: ' + d.logText());
+      return fetch(`${base}/health`).then((r) => r.ok, () => false);
+    }, 20000, 100);
+    const api = (headers) => fetch(`${base}/api`, { method: 'POST', body: '{}',
+      headers: { 'x-amz-target': 'Kinesis_20131202.ListStreams', 'content-type': 'application/x-amz-json-1.1',
+        ...headers } });
+    // Read-only pages stay open on loopback (a browser shows the status page).
+    assert.equal((await fetch(`${base}/status`)).status, 200);
+    assert.equal((await fetch(`${base}/`)).status, 200);
+    let r = await api({});
+    assert.equal(r.status, 401);
+    assert.equal(r.headers.get('www-authenticate'), 'Bearer realm="sluice admin"');
+    assert.match(await r.text(), /needs Authorization: Bearer/);
+    r = await api({ authorization: 'Bearer ' + token.slice(0, -1) + 'Q' });
+    assert.equal(r.status, 401);
+    assert.match(await r.text(), /not the one in admin\.auth\.token_file/);
+    r = await api({ authorization: 'Bearer ' + token });
+    assert.equal(r.status, 200);
+    assert.deepEqual(JSON.parse(await r.text()).StreamNames, ['tok-in']);
+    r = await fetch(`${base}/reload`, { method: 'POST', headers: { 'x-sluice-admin': '1' } });
+    assert.equal(r.status, 401);
+    r = await fetch(`${base}/reload`, { method: 'POST', headers: { authorization: 'Bearer ' + token } });
+    assert.equal(r.status, 200, await r.text());
+    // A page rebound to 127.0.0.1 still gets nothing, even for read-only paths.
+    const rebound = await new Promise((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path: '/status', headers: { host: 'evil.example' } },
+        (res) => { res.resume(); resolve(res.statusCode); });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(rebound, 403);
+
+    // The CLI: the token from -c FILE; without it, refused with the endpoint's reason.
+    const cli = await run(process.env.SLUICE_BIN, ['streams', 'list', '-c', join(adir, 'sluice.yaml')],
+      { cwd: adir });
+    assert.match(cli.stdout, /tok-in/);
+    const bare = await run(process.env.SLUICE_BIN, ['streams', 'list', '--admin', `127.0.0.1:${port}`])
+      .then(() => null, (e) => e);
+    assert.ok(bare, 'the CLI without the token must fail');
+    assert.match(bare.stderr, /Authorization: Bearer/);
+    const withFile = await run(process.env.SLUICE_BIN, ['streams', 'list', '--admin', `127.0.0.1:${port}`,
+      '--token-file', join(adir, 'admin.token')]);
+    assert.match(withFile.stdout, /tok-in/);
+  } finally {
+    await stop(d, 'SIGTERM');
+  }
+  assert.ok(!d.logSinceStart().includes(token), 'the token must never be logged');
+});
+
+test('sluice check: a public admin address needs auth, and tls or allow_plaintext; weak tokens refused', async () => {
+  const check = async (yaml) => {
+    const file = join(work, `check-${Math.random().toString(36).slice(2)}.yaml`);
+    writeFileSync(file, yaml, { mode: 0o600 });
+    return run(process.env.SLUICE_BIN, ['check', '-c', file]).then(
+      (r) => ({ code: 0, out: r.stdout + r.stderr }), (e) => ({ code: e.code, out: e.stdout + e.stderr }));
+  };
+  const good = join(work, 'good.token');
+  writeFileSync(good, 'x'.repeat(40), { mode: 0o600 });
+  const short = join(work, 'short.token');
+  writeFileSync(short, 'tooshort', { mode: 0o600 });
+  const open = join(work, 'open.token');
+  writeFileSync(open, 'y'.repeat(40), { mode: 0o644 });
+  const tls = `  tls: {cert_file: ${cert('server.pem')}, key_file: ${cert('server.key')}}\n`;
+  let r = await check('data_dir: ./d\nadmin:\n  listen: 0.0.0.0:4195\n');
+  assert.notEqual(r.code, 0);
+  assert.match(r.out, /give auth \(token_file\) to listen on other interfaces/);
+  r = await check(`data_dir: ./d\nadmin:\n  listen: 0.0.0.0:4195\n  auth: {token_file: ${good}}\n`);
+  assert.notEqual(r.code, 0);
+  assert.match(r.out, /give tls \(cert_file, key_file\) so that the token does not cross the network/);
+  r = await check(`data_dir: ./d\nadmin:\n  listen: 0.0.0.0:4195\n  auth: {token_file: ${good}}\n` + tls);
+  assert.equal(r.code, 0, r.out);
+  r = await check(`data_dir: ./d\nadmin:\n  auth: {token_file: ${short}}\n`);
+  assert.notEqual(r.code, 0);
+  assert.match(r.out, /shorter than 16 characters/);
+  r = await check(`data_dir: ./d\nadmin:\n  auth: {token_file: ${open}}\n`);
+  assert.notEqual(r.code, 0);
+  assert.match(r.out, /open\.token/);
+  assert.ok(!r.out.includes('y'.repeat(40)), 'the token must not be printed');
 });

@@ -35,9 +35,9 @@ const BadCase kBadCases[] = {
      "sluice.yaml:3:1: YAML syntax error: unexpected ',' (not the start of a key, a value or a "
      "list item)"},
     {"AdminOnAPublicAddress", "data_dir: d\nadmin: {listen: 0.0.0.0:4195}\n",
-     "sluice.yaml:2:17: admin.listen: \"0.0.0.0:4195\" is not a loopback address; the admin "
-     "endpoint serves /reload and the Kinesis API (/api) without authentication, so it listens "
-     "on loopback only"},
+     "sluice.yaml:2:8: admin: \"0.0.0.0:4195\" is not a loopback address; the admin endpoint "
+     "serves /reload and the Kinesis API (/api): give auth (token_file) to listen on other "
+     "interfaces"},
     {"TransformBufferIntervalIsRefused",
      HEAD "deliveries: [{name: d, stream: app-logs, sink: {type: file},\n"
           "  transform: {exec: [t], buffer: {interval: 10s}}}]\n",
