@@ -42,20 +42,23 @@ PgResult PgConn::Connect() {
                          ? "-c statement_timeout=" + std::to_string(options_.statement_timeout_ms)
                          : "";
   // dbname is expanded as a conninfo string; the keywords after it override its values.
-  const char* keys[] = {"dbname",   "sslmode", "connect_timeout", "application_name", "options",
-                        "password", nullptr};
+  const char* keys[] = {"dbname",  "sslmode",  "connect_timeout", "application_name",
+                        "options", "password", "sslrootcert",     nullptr};
   const char* vals[] = {options_.conninfo.c_str(),
                         options_.sslmode.c_str(),
                         timeout.c_str(),
                         "sluice",
                         opts.empty() ? nullptr : opts.c_str(),
                         options_.password.empty() ? nullptr : options_.password.c_str(),
+                        options_.sslrootcert.empty() ? nullptr : options_.sslrootcert.c_str(),
                         nullptr};
   conn_ = PQconnectdbParams(keys, vals, 1);
   if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
     PgResult r = ConnectionLost("connect");
-    // Authentication failures are our configuration: loud.
-    if (r.message.find("password") != std::string::npos ||
+    // Authentication and certificate failures are our configuration: loud.
+    if (r.message.find("certificate") != std::string::npos ||
+        r.message.find("SSL") != std::string::npos ||
+        r.message.find("password") != std::string::npos ||
         r.message.find("authentication") != std::string::npos ||
         r.message.find("does not exist") != std::string::npos) {
       r.loud = true;

@@ -1,5 +1,5 @@
 // PgConn: one libpq connection of the redshift sink, (re)connected on demand, with the
-// statement timeout and sslmode of the configuration, and the COPY FROM STDIN API.
+// statement timeout, sslmode and sslrootcert of the configuration, and the COPY FROM STDIN API.
 //
 // THREADING: not thread-safe; one PgConn per sink instance. Never logs the password.
 #pragma once
@@ -15,7 +15,8 @@ namespace sluice::redshift {
 struct PgOptions {
   std::string conninfo;  // "host=... port=... dbname=... user=..." or a postgresql:// URI
   std::string password;  // empty: libpq's own (PGPASSWORD, ~/.pgpass)
-  std::string sslmode = "prefer";
+  std::string sslmode = "verify-full";
+  std::string sslrootcert;  // PEM CA bundle for verify-ca/verify-full; empty: libpq's default
   int64_t connect_timeout_ms = 10000;
   int64_t statement_timeout_ms = 60000;  // 0: none
 };

@@ -1,5 +1,7 @@
 #include "plugins/redshift/redshift_config.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -20,8 +22,15 @@ const sluice_option_def kRedshiftOptions[] = {
      nullptr},
     {"password_file", SLUICE_OPT_STRING, nullptr, "File whose first line is the password.", 0,
      nullptr},
-    {"sslmode", SLUICE_OPT_ENUM, "prefer", "libpq sslmode.", 0,
-     "disable|allow|prefer|require|verify-ca|verify-full"},
+    {"sslmode", SLUICE_OPT_ENUM, "verify-full",
+     "libpq sslmode: verify-full (TLS, the server's certificate checked against sslrootcert and "
+     "its name against the host), verify-ca, require (TLS, unchecked), or prefer, allow, "
+     "disable (may send everything in clear; for a server on loopback).",
+     0, "disable|allow|prefer|require|verify-ca|verify-full"},
+    {"sslrootcert", SLUICE_OPT_STRING, "system",
+     "PEM CA bundle that verify-ca and verify-full trust; system: the host's bundle "
+     "(Redshift's certificates are issued by CAs in it).",
+     0, nullptr},
     {"connect_timeout", SLUICE_OPT_DURATION, "10s", "Connect timeout.", 0, nullptr},
     {"statement_timeout", SLUICE_OPT_DURATION, "60s",
      "statement_timeout of the session (each COPY); 0 for none.", 0, nullptr},
@@ -79,7 +88,25 @@ Status ParseRedshiftConfig(const sluice::Options& opts, RedshiftConfig* c) {
     std::getline(in, c->pg.password);
     while (!c->pg.password.empty() && c->pg.password.back() == '\r') c->pg.password.pop_back();
   }
-  c->pg.sslmode = opts.Get("sslmode", "prefer");
+  c->pg.sslmode = opts.Get("sslmode", "verify-full");
+  c->pg.sslrootcert = opts.Get("sslrootcert", "system");
+  if (c->pg.sslrootcert == "system") {
+    // libpq 15 has no `system`: the distribution's bundle, by its usual paths.
+    c->pg.sslrootcert.clear();
+    for (const char* p : {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
+                          "/etc/ssl/cert.pem"}) {
+      if (access(p, R_OK) == 0) {
+        c->pg.sslrootcert = p;
+        break;
+      }
+    }
+    if (c->pg.sslrootcert.empty() &&
+        (c->pg.sslmode == "verify-ca" || c->pg.sslmode == "verify-full")) {
+      return InvalidArgument("sslrootcert: no CA bundle of the system found; name one");
+    }
+  } else if (access(c->pg.sslrootcert.c_str(), R_OK) != 0) {
+    return InvalidArgument("sslrootcert: cannot read " + c->pg.sslrootcert);
+  }
   c->pg.connect_timeout_ms = opts.GetInt("connect_timeout", 10000);
   c->pg.statement_timeout_ms = opts.GetInt("statement_timeout", 60000);
   c->table = opts.Get("table");

@@ -27,7 +27,8 @@ async function freePort() {
   return port;
 }
 
-export async function startPostgres() {
+// `tls`: {cert, key} PEM files: the server also takes TLS connections with that certificate.
+export async function startPostgres({ tls } = {}) {
   const bin = findBin();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-pg-'));
   const data = path.join(dir, 'data');
@@ -50,7 +51,17 @@ export async function startPostgres() {
   run('initdb', ['-D', data, '-U', 'sluice', '--auth-local=trust', '--auth-host=scram-sha-256',
     `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C', '--no-sync']);
   const port = await freePort();
-  const serverOpts = `-p ${port} -k ${sock} -c listen_addresses=127.0.0.1 -c fsync=off`;
+  let serverOpts = `-p ${port} -k ${sock} -c listen_addresses=127.0.0.1 -c fsync=off`;
+  if (tls) {
+    // PostgreSQL wants its key owned by itself and not readable by others.
+    const crt = path.join(data, 'server.crt');
+    const key = path.join(data, 'server.key');
+    fs.copyFileSync(tls.cert, crt);
+    fs.copyFileSync(tls.key, key);
+    fs.chmodSync(key, 0o600);
+    if (asRoot) for (const p of [crt, key]) fs.chownSync(p, uid, gid);
+    serverOpts += ' -c ssl=on';
+  }
   const log = path.join(dir, 'server.log');
   const ctl = (...args) => run('pg_ctl', ['-D', data, '-l', log, '-w', '-t', '30', ...args]);
   ctl('-o', serverOpts, 'start');

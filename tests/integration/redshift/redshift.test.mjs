@@ -5,6 +5,10 @@ import assert from 'node:assert/strict';
 import { startPostgres, PASSWORD } from './pg_peer.mjs';
 import { startS3, ACCESS_KEY, SECRET_KEY } from '../s3/s3_peer.mjs';
 import { startDriver } from '../s3/harness.mjs';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 const OK = 0, RETRY = 1, REJECT = 2, PARTIAL = 3;
 let pg;
@@ -95,6 +99,53 @@ test('a wrong password is retried loudly; a statement timeout is retried', async
     assert.equal(again.code, OK, JSON.stringify(again));
   } finally {
     await d.close();
+  }
+});
+
+test('TLS is verified by default: refused without the server\'s CA, loaded with it', async () => {
+  const certs = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-pg-tls-'));
+  execFileSync('bash', [path.join(import.meta.dirname, '..', 'tls', 'make_certs.sh'), certs]);
+  const tpg = await startPostgres({ tls: { cert: path.join(certs, 'server.pem'), key: path.join(certs, 'server.key') } });
+  try {
+    tpg.psql('CREATE TABLE t_tls (data jsonb)');
+    // No sslmode given: verify-full. The system's CAs do not know this server's.
+    const base = { mode: 'postgres', conninfo: tpg.conninfo, password_file: tpg.pwfile, connect_timeout: '5s',
+      table: 't_tls' };
+    for (const extra of [{}, { sslrootcert: path.join(certs, 'rogue-ca.pem') }]) {
+      const d = await startDriver('redshift', { ...base, ...extra });
+      try {
+        const r = await d.send({ op: 'deliver', batch_id: 'v', records: ['{"n":0}'], max_attempts: 1 });
+        assert.equal(r.code, RETRY, JSON.stringify(r));
+        assert.match(r.error_message, /certificate verify failed/);
+        assert.match(d.stderr(), /refuses the load/);  // loud: the configuration's doing
+      } finally {
+        await d.close();
+      }
+    }
+    // The name is checked too: a certificate for localhost/127.0.0.1 does not pass as another host.
+    const wrongName = await startDriver('redshift', { ...base, sslrootcert: path.join(certs, 'ca.pem'),
+      conninfo: tpg.conninfo.replace('host=127.0.0.1', 'host=127.0.0.1 hostaddr=127.0.0.1 host=pg.invalid') });
+    try {
+      const r = await wrongName.send({ op: 'deliver', batch_id: 'n', records: ['{"n":0}'], max_attempts: 1 });
+      assert.equal(r.code, RETRY, JSON.stringify(r));
+      assert.match(r.error_message, /does not match host name "pg\.invalid"/);
+    } finally {
+      await wrongName.close();
+    }
+    const d = await startDriver('redshift', { ...base, sslrootcert: path.join(certs, 'ca.pem') });
+    try {
+      const r = await d.send({ op: 'deliver', batch_id: 'ok', records: ['{"n":1}', '{"n":2}'] });
+      assert.equal(r.code, OK, JSON.stringify(r));
+      // The sink's connection, still open, is TLS.
+      assert.equal(tpg.psql("SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) " +
+        "WHERE a.application_name = 'sluice' AND s.ssl"), '1');
+    } finally {
+      await d.close();
+    }
+    assert.equal(tpg.psql('SELECT count(*) FROM t_tls'), '2');
+  } finally {
+    tpg.stop();
+    fs.rmSync(certs, { recursive: true, force: true });
   }
 });
 
