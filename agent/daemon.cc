@@ -278,7 +278,7 @@ Status Daemon::Start() {
       ao.firehose_deliveries.push_back({d.name, d.direct_put ? "" : d.stream});
     }
     for (const config::ApiCredential& c : s.config.broker.api.auth) {
-      ao.credentials.push_back({c.access_key_id, c.secret_access_key});
+      ao.credentials.push_back({c.access_key_id, c.secret_access_key, c.policy});
     }
     ASSIGN_OR_RETURN(s.api, broker::api::KinesisApiServer::Create(&s.loop, s.broker.get(), ao));
     RETURN_IF_ERROR(s.api->Start());

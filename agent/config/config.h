@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +26,7 @@
 #include "agent/tail/flow_options.h"
 #include "broker/broker.h"
 #include "buffer/delivery_options.h"
+#include "core/access_policy.h"
 #include "core/log.h"
 #include "core/status.h"
 
@@ -63,6 +65,8 @@ struct AdminOptions {
 struct ApiCredential {
   std::string access_key_id;
   std::string secret_access_key;
+  // policy: / policy_document:, built at load time; null: the credential may do everything.
+  std::shared_ptr<const AccessPolicy> policy;
 };
 
 struct ApiOptions {

@@ -75,6 +75,9 @@ struct LoadContext {
   ApiCredential* credential = nullptr;
   TlsListenerOptions* tls = nullptr;  // the tls: section being read (broker.api or admin)
   int credential_secrets = 0;         // secret keys given for the current credential
+  // The current credential's short-form policy (policy: {allow, deny, resources}).
+  std::vector<std::string> policy_allow, policy_deny, policy_resources;
+  bool policy_short = false, policy_document = false;
   std::vector<NameRef> stream_names, source_names, delivery_names;
   std::vector<NameRef> stream_refs;         // sources[].stream and deliveries[].stream
   std::vector<ConfigError> inline_secrets;  // secret values written literally in the file

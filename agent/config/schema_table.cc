@@ -127,6 +127,33 @@ constexpr Section kAdminSection {
               "not cross the network in clear, or set allow_plaintext: true");)
 };
 
+constexpr Field kPolicyFields[] = {
+    {.key = "allow",
+     .type = Type::kStringList,
+     .required = true,
+     .doc = "Actions the credential may take: kinesis:PutRecords, kinesis:Get*, firehose:*, ... "
+            "(* and ? wildcards, case-insensitive).",
+     .set = SET(c.policy_allow = v.list)},
+    {.key = "deny",
+     .type = Type::kStringList,
+     .doc = "Actions it may not take, even where allow matches (an explicit deny wins).",
+     .set = SET(c.policy_deny = v.list)},
+    {.key = "resources",
+     .type = Type::kStringList,
+     .doc = "Streams and delivery streams allow and deny apply to: names or ARNs, with wildcards; "
+            "unset: all. Calls on no stream (ListStreams, ListDeliveryStreams) are checked by "
+            "their action alone.",
+     .set = SET(c.policy_resources = v.list)},
+};
+constexpr Section kPolicySection {
+  kPolicyFields,
+      HOOK(c.policy_allow.clear(); c.policy_deny.clear(); c.policy_resources.clear();
+           c.policy_short = true),
+      HOOK(auto p = AccessPolicy::FromLists(c.policy_allow, c.policy_deny, c.policy_resources);
+           if (!p.ok()) return Refuse(p.status().message());
+           c.credential->policy = std::make_shared<const AccessPolicy>(std::move(*p));)
+};
+
 constexpr Field kCredentialFields[] = {
     {.key = "access_key_id",
      .required = true,
@@ -143,14 +170,28 @@ constexpr Field kCredentialFields[] = {
      .doc = "File holding the secret (trailing newline ignored; not world-readable).",
      .set = SET(auto secret = SecretFromFile(v.text); if (!secret.ok()) return secret.status();
                 return AddSecret(c, std::move(*secret));)},
+    {.key = "policy",
+     .type = Type::kObject,
+     .doc = "What the credential may do: allow, deny, resources. Unset (and no "
+            "policy_document): everything. A denied call gets AccessDeniedException.",
+     .section = &kPolicySection},
+    {.key = "policy_document",
+     .doc = "An IAM JSON policy instead of policy (Effect, Action/NotAction, Resource/NotResource "
+            "with ARNs; no Condition).",
+     .set = SET(auto p = AccessPolicy::FromDocument(v.text);
+                if (!p.ok()) return Refuse(p.status().message()); c.policy_document = true;
+                c.credential->policy = std::make_shared<const AccessPolicy>(std::move(*p));)},
 };
 constexpr Section kCredentialSection {
   kCredentialFields,
       HOOK(c.config->broker.api.auth.emplace_back();
-           c.credential = &c.config->broker.api.auth.back(); c.credential_secrets = 0),
+           c.credential = &c.config->broker.api.auth.back(); c.credential_secrets = 0;
+           c.policy_short = c.policy_document = false),
       HOOK(if (c.credential_secrets != 1) return Refuse(
                "give exactly one of secret_access_key, "
-               "secret_access_key_env, secret_access_key_file");)
+               "secret_access_key_env, secret_access_key_file");
+           if (c.policy_short &&
+               c.policy_document) return Refuse("give one of policy and policy_document");)
 };
 
 constexpr Field kApiFields[] = {

@@ -47,7 +47,28 @@ Result<std::unique_ptr<FirehoseApi>> FirehoseApi::Create(Broker* broker,
 FirehoseApi::FirehoseApi(Broker* broker, const ApiOptions& options)
     : broker_(broker), options_(options), out_(std::make_unique<rapidjson::StringBuffer>()) {}
 
-void FirehoseApi::Handle(std::string_view operation, std::string& body, ApiReply* reply) {
+bool FirehoseApi::Authorize(Call& c, std::string_view operation, const ApiCaller& caller) {
+  if (caller.policy == nullptr) return true;
+  std::string name, arn;
+  if (const auto* v = c.doc.IsObject() && c.doc.HasMember("DeliveryStreamName")
+                          ? &c.doc["DeliveryStreamName"]
+                          : nullptr;
+      v != nullptr && v->IsString()) {
+    name.assign(v->GetString(), v->GetStringLength());
+    arn = Arn(name);
+  } else {
+    arn = "arn:aws:firehose:" + options_.region + ":" + options_.account_id + ":deliverystream/*";
+  }
+  std::string action = "firehose:" + std::string(operation);
+  if (auto denied = DeniedMessage(caller, options_.account_id, action, arn, name)) {
+    c.Fail("AccessDeniedException", *denied);
+    return false;
+  }
+  return true;
+}
+
+void FirehoseApi::Handle(std::string_view operation, std::string& body, ApiReply* reply,
+                         const ApiCaller* caller) {
   using Op = void (FirehoseApi::*)(Call&);
   struct Entry {
     std::string_view name;
@@ -78,7 +99,7 @@ void FirehoseApi::Handle(std::string_view operation, std::string& body, ApiReply
     Status parsed = ParseRequestObject(body, &c.doc);
     if (!parsed.ok()) {
       c.Fail("SerializationException", parsed.message());
-    } else {
+    } else if (caller == nullptr || Authorize(c, operation, *caller)) {
       c.w.StartObject();
       (this->*op)(c);
       if (!c.failed) c.w.EndObject();

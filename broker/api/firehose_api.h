@@ -48,8 +48,10 @@ class FirehoseApi final {
   // be deleted through the API.
   static Result<std::unique_ptr<FirehoseApi>> Create(Broker* broker, const ApiOptions& options);
 
-  // `operation` is the part after "Firehose_20150804."; `body` is parsed in place.
-  void Handle(std::string_view operation, std::string& body, ApiReply* reply);
+  // `operation` is the part after "Firehose_20150804."; `body` is parsed in place. `caller`
+  // (null: unrestricted) is checked against the delivery stream before the call runs.
+  void Handle(std::string_view operation, std::string& body, ApiReply* reply,
+              const ApiCaller* caller = nullptr);
 
   struct Call;  // one request being served (firehose_api.cc)
 
@@ -87,6 +89,9 @@ class FirehoseApi final {
   // Appends the decoded records of `data` (views into scratch_) and answers per record.
   void Append(Call& c, Stream* stream, bool batch);
   std::string Arn(std::string_view name) const;
+  // Fails the call with AccessDeniedException unless `caller`'s policy allows
+  // firehose:<operation> on the delivery stream the parsed request names.
+  bool Authorize(Call& c, std::string_view operation, const ApiCaller& caller);
 
   Broker* broker_;
   ApiOptions options_;

@@ -39,7 +39,58 @@ KinesisApi::KinesisApi(Broker* broker, const ApiOptions& options, TokenCodec tok
       iterators_(std::move(iterators)),
       out_buffer_(std::make_unique<rapidjson::StringBuffer>()) {}
 
-void KinesisApi::Handle(std::string_view operation, std::string& body, ApiReply* reply) {
+std::optional<std::string> DeniedMessage(const ApiCaller& caller, std::string_view account_id,
+                                         std::string_view action, std::string_view arn,
+                                         std::string_view name) {
+  if (caller.policy == nullptr) return std::nullopt;
+  AccessDecision d = caller.policy->Evaluate(action, arn, name);
+  if (d == AccessDecision::kAllow) return std::nullopt;
+  // As AWS words it (the resource of a call on none is what IAM checks: stream/*).
+  return "User: arn:aws:iam::" + std::string(account_id) + ":user/" +
+         std::string(caller.access_key_id) +
+         " is not authorized to perform: " + std::string(action) +
+         " on resource: " + std::string(arn) +
+         (d == AccessDecision::kExplicitDeny
+              ? " with an explicit deny in an identity-based policy"
+              : " because no identity-based policy allows the " + std::string(action) + " action");
+}
+
+bool KinesisApi::Authorize(Call& c, std::string_view operation, const ApiCaller& caller) {
+  if (caller.policy == nullptr) return true;
+  // The resource the request names: a stream (by ARN or name), a consumer, a tagged or policied
+  // resource, or the stream an iterator was issued for. None: the account's streams.
+  std::string arn, name;
+  auto from_arn = [&](std::string_view a) {
+    arn = std::string(a);
+    if (auto n = StreamNameFromArn(a.substr(0, a.find("/consumer/")))) name = *n;
+  };
+  if (auto a = c.Str("StreamARN")) {
+    from_arn(*a);
+  } else if (auto n = c.Str("StreamName")) {
+    name = std::string(*n);
+    arn = StreamArn(name);
+  } else if (auto ca = c.Str("ConsumerARN")) {
+    from_arn(*ca);
+  } else if (auto ra = c.Str("ResourceARN")) {
+    from_arn(*ra);
+  } else if (auto it = c.Str("ShardIterator")) {
+    if (auto pos = iterators_->Decode(*it); pos.ok()) {
+      name = pos->stream;
+      arn = StreamArn(name);
+    }
+  }
+  if (arn.empty())
+    arn = "arn:aws:kinesis:" + options_.region + ":" + options_.account_id + ":stream/*";
+  std::string action = "kinesis:" + std::string(operation);
+  if (auto denied = DeniedMessage(caller, options_.account_id, action, arn, name)) {
+    c.Fail("AccessDeniedException", *denied);
+    return false;
+  }
+  return true;
+}
+
+void KinesisApi::Handle(std::string_view operation, std::string& body, ApiReply* reply,
+                        const ApiCaller* caller) {
   using Op = void (KinesisApi::*)(Call&);
   struct Entry {
     std::string_view name;
@@ -93,7 +144,7 @@ void KinesisApi::Handle(std::string_view operation, std::string& body, ApiReply*
     Status parsed = ParseRequestObject(body, &c.doc);
     if (!parsed.ok()) {
       c.Fail("SerializationException", parsed.message());
-    } else {
+    } else if (caller == nullptr || Authorize(c, operation, *caller)) {
       c.w.StartObject();
       if (retention) {
         ChangeRetention(c, increase);
@@ -106,11 +157,12 @@ void KinesisApi::Handle(std::string_view operation, std::string& body, ApiReply*
   Finish(c, reply);
 }
 
-bool KinesisApi::PrepareSubscribe(std::string& body, ApiReply* reply, SubscriptionStart* start) {
+bool KinesisApi::PrepareSubscribe(std::string& body, ApiReply* reply, SubscriptionStart* start,
+                                  const ApiCaller* caller) {
   Call c(*out_buffer_);
   if (!ParseRequestObject(body, &c.doc).ok()) {
     c.Fail("SerializationException", "The request body must be a JSON object");
-  } else {
+  } else if (caller == nullptr || Authorize(c, "SubscribeToShard", *caller)) {
     c.w.StartObject();
     SubscribeToShard(c, start);
     if (!c.failed) c.w.EndObject();

@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <shared_mutex>
 #include <string>
@@ -31,6 +32,7 @@
 #include "broker/api/aws_json.h"
 #include "broker/broker.h"
 #include "broker/iterator.h"
+#include "core/access_policy.h"
 #include "core/clock.h"
 #include "core/http/http_server.h"
 #include "core/status.h"
@@ -45,7 +47,21 @@ class Subscriptions;
 struct ApiCredential {
   std::string access_key_id;
   std::string secret_access_key;  // never logged
+  // What the credential may do (core/access_policy.h); null: everything.
+  std::shared_ptr<const AccessPolicy> policy;
 };
+
+// Who made a verified request: the access key id its signature used and that key's policy.
+struct ApiCaller {
+  std::string_view access_key_id;
+  const AccessPolicy* policy = nullptr;  // null: everything allowed
+};
+
+// AWS's answer to a call the caller's policy does not allow, or nullopt when it does. `action`
+// as "kinesis:GetRecords"; `arn` and `name` as AccessPolicy::Evaluate takes them.
+std::optional<std::string> DeniedMessage(const ApiCaller& caller, std::string_view account_id,
+                                         std::string_view action, std::string_view arn,
+                                         std::string_view name);
 
 // A configured delivery stream, as the Firehose API lists and describes it (firehose_api.h).
 struct FirehoseDelivery {
@@ -106,10 +122,14 @@ class KinesisApi final {
  public:
   static Result<std::unique_ptr<KinesisApi>> Create(Broker* broker, const ApiOptions& options);
 
-  // `operation` is the part after "Kinesis_20131202."; `body` is parsed in place.
-  void Handle(std::string_view operation, std::string& body, ApiReply* reply);
+  // `operation` is the part after "Kinesis_20131202."; `body` is parsed in place. `caller`
+  // (null: unrestricted) is checked against the call's stream or consumer before it runs:
+  // AccessDeniedException when its policy does not allow it.
+  void Handle(std::string_view operation, std::string& body, ApiReply* reply,
+              const ApiCaller* caller = nullptr);
   // Validates a SubscribeToShard request. False (and *reply holds the error) when it fails.
-  bool PrepareSubscribe(std::string& body, ApiReply* reply, SubscriptionStart* start);
+  bool PrepareSubscribe(std::string& body, ApiReply* reply, SubscriptionStart* start,
+                        const ApiCaller* caller = nullptr);
 
   // Internal: one parsed request with its output writer (see kinesis_json.h).
   struct Call;
@@ -175,7 +195,10 @@ class KinesisApi final {
 
   // Shared helpers.
   void Finish(Call& c, ApiReply* reply);  // the answer, or the error document
-  Status LoadMeta();                      // kinesis_meta.cc
+  // Fails the call with AccessDeniedException unless `caller`'s policy allows kinesis:<operation>
+  // on the stream (or consumer) the parsed request names. False when denied.
+  bool Authorize(Call& c, std::string_view operation, const ApiCaller& caller);
+  Status LoadMeta();  // kinesis_meta.cc
   void SaveMeta();
   // Several instances serve one data directory (the listener's, its workers', the admin
   // endpoint's), each with its copy of the metadata: one that saved bumps a process-wide

@@ -316,6 +316,8 @@ void KinesisApiServer::Answer(KinesisApi* kinesis, FirehoseApi* firehose_api,
     const std::string* target = req.Header("x-amz-target");
     const bool firehose = target != nullptr && std::string_view(*target).substr(
                                                    0, kFirehosePrefix.size()) == kFirehosePrefix;
+    ApiCaller caller;
+    const ApiCaller* who = nullptr;  // unrestricted
     if (!verifier_) {
       // Unauthenticated, so on loopback: refuse what a browser page could have sent.
       if (std::optional<std::string> foreign = http::ForeignBrowserRequest(req)) {
@@ -323,12 +325,17 @@ void KinesisApiServer::Answer(KinesisApi* kinesis, FirehoseApi* firehose_api,
         return;
       }
     } else {
+      size_t which = 0;
       std::optional<AuthFailure> fail =
-          firehose ? firehose_verifier_->Verify(req) : verifier_->Verify(req);
+          firehose ? firehose_verifier_->Verify(req, &which) : verifier_->Verify(req, &which);
       if (fail) {
         JsonError(resp, 400, fail->type, fail->message);  // as Kinesis answers JSON requests
         return;
       }
+      const ApiCredential& cred = options_.credentials[which];
+      caller.access_key_id = cred.access_key_id;
+      caller.policy = cred.policy.get();
+      who = &caller;
     }
     if (cbor) {
       std::string json;
@@ -341,7 +348,7 @@ void KinesisApiServer::Answer(KinesisApi* kinesis, FirehoseApi* firehose_api,
     ApiReply reply;
     if (firehose) {
       firehose_api->Handle(std::string_view(*target).substr(kFirehosePrefix.size()), req.body,
-                           &reply);
+                           &reply, who);
     } else if (target == nullptr ||
                std::string_view(*target).substr(0, kTargetPrefix.size()) != kTargetPrefix) {
       JsonError(resp, 400, "UnknownOperationException",
@@ -352,12 +359,12 @@ void KinesisApiServer::Answer(KinesisApi* kinesis, FirehoseApi* firehose_api,
                operation == "SubscribeToShard") {
       // Only on the loop: Serve never sends it to a worker.
       SubscriptionStart start;
-      if (kinesis->PrepareSubscribe(req.body, &reply, &start) &&
+      if (kinesis->PrepareSubscribe(req.body, &reply, &start, who) &&
           subscriptions_->Start(start, resp, &reply, cbor)) {
         return;  // streamed
       }
     } else {
-      kinesis->Handle(operation, req.body, &reply);
+      kinesis->Handle(operation, req.body, &reply, who);
     }
     resp->status = reply.status;
     resp->headers.emplace_back("Content-Type", "application/x-amz-json-1.1");

@@ -156,7 +156,8 @@ SigV4Verifier::SigV4Verifier(std::vector<SigV4Credential> credentials, std::stri
       clock_(clock),
       max_skew_ms_(max_skew_ms) {}
 
-std::optional<AuthFailure> SigV4Verifier::Verify(const http::HttpRequest& req) const {
+std::optional<AuthFailure> SigV4Verifier::Verify(const http::HttpRequest& req,
+                                                 size_t* which) const {
   const std::string* auth = req.Header("authorization");
   if (auth == nullptr) {
     return AuthFailure{"MissingAuthenticationTokenException", "Missing Authentication Token"};
@@ -239,6 +240,7 @@ std::optional<AuthFailure> SigV4Verifier::Verify(const http::HttpRequest& req) c
                        "provided. Check your AWS Secret Access Key and signing method. Consult "
                        "the service documentation for details."};
   }
+  if (which != nullptr) *which = static_cast<size_t>(key - credentials_.data());
   return std::nullopt;
 }
 

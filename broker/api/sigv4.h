@@ -41,8 +41,10 @@ class SigV4Verifier final {
  public:
   SigV4Verifier(std::vector<SigV4Credential> credentials, std::string service, const Clock* clock,
                 int64_t max_skew_ms);
-  // nullopt when the request is signed by a known credential and the signature matches.
-  std::optional<AuthFailure> Verify(const http::HttpRequest& request) const;
+  // nullopt when the request is signed by a known credential and the signature matches; then
+  // `*which` (when given) is that credential's index in the constructor's vector.
+  std::optional<AuthFailure> Verify(const http::HttpRequest& request,
+                                    size_t* which = nullptr) const;
 
  private:
   std::vector<SigV4Credential> credentials_;

@@ -441,6 +441,29 @@ const BadCase kBadCases[] = {
      "clear, or set allow_plaintext: true"},
     {"ApiTlsWithoutKey", "data_dir: d\nbroker:\n  api:\n    tls: {cert_file: /nonexistent/c.pem}\n",
      "sluice.yaml:4:10: broker.api.tls.key_file: required key is missing"},
+    {"PolicyWithoutAllow",
+     "data_dir: d\nbroker:\n  api:\n    auth:\n      - access_key_id: AK\n"
+     "        secret_access_key_env: HOME\n        policy: {deny: [\"kinesis:*\"]}\n",
+     "sluice.yaml:7:17: broker.api.auth[0].policy.allow: required key is missing"},
+    {"PolicyBadAction",
+     "data_dir: d\nbroker:\n  api:\n    auth:\n      - access_key_id: AK\n"
+     "        secret_access_key_env: HOME\n        policy: {allow: [PutRecords]}\n",
+     "sluice.yaml:7:17: broker.api.auth[0].policy: allow: \"PutRecords\" is not an action "
+     "(service:Operation, e.g. kinesis:PutRecords, kinesis:Get*, firehose:*)"},
+    {"PolicyAndDocument",
+     "data_dir: d\nbroker:\n  api:\n    auth:\n      - access_key_id: AK\n"
+     "        secret_access_key_env: HOME\n        policy: {allow: [\"kinesis:*\"]}\n"
+     "        policy_document: '{\"Statement\": {\"Effect\": \"Allow\", \"Action\": \"kinesis:*\", "
+     "\"Resource\": \"*\"}}'\n",
+     "sluice.yaml:5:9: broker.api.auth[0]: give one of policy and policy_document"},
+    {"PolicyDocumentWithCondition",
+     "data_dir: d\nbroker:\n  api:\n    auth:\n      - access_key_id: AK\n"
+     "        secret_access_key_env: HOME\n"
+     "        policy_document: '{\"Statement\": {\"Effect\": \"Allow\", \"Action\": \"kinesis:*\", "
+     "\"Resource\": \"*\", \"Condition\": {}}}'\n",
+     "sluice.yaml:7:26: broker.api.auth[0].policy_document: policy document: Statement.Condition "
+     "is not supported here; a policy is checked only for the credential it is given to, on "
+     "actions and resources"},
     {"BadListenAddress", "data_dir: d\nadmin: {listen: localhost}\n",
      "sluice.yaml:2:17: admin.listen: \"localhost\" is not a listen address (use host:port, e.g. "
      "127.0.0.1:4567)"},
