@@ -260,12 +260,20 @@ Status Daemon::Start() {
 
   // Listeners next, so a port in use fails the start before any source has read a line.
   fs::path data_dir = s.config.data_dir;
+  if (s.config.broker.api.audit) {
+    broker::api::AuditLog::Options o;
+    o.dir = data_dir / "audit";
+    o.max_bytes = s.config.broker.api.audit_max_size;
+    o.keep = s.config.broker.api.audit_keep;
+    ASSIGN_OR_RETURN(s.audit, broker::api::AuditLog::Open(std::move(o)));
+  }
   if (s.config.broker.api.listen) {
     broker::api::ApiOptions ao;
     ao.data_dir = data_dir;
     ao.listen = s.config.broker.api.listen->text;
     ao.max_body_size = s.config.broker.api.max_body_size;
     ao.workers = s.config.broker.api.workers;
+    ao.audit = s.audit;
     if (const auto& t = s.config.broker.api.tls) {
       ASSIGN_OR_RETURN(s.api_tls,
                        http::TlsServerContext::Load({t->cert_file, t->key_file, t->client_ca_file},
@@ -300,6 +308,20 @@ Status Daemon::Start() {
                           std::string* answer) {
       broker::api::ApiReply reply;
       s_->admin_api->Handle(op, body, &reply);
+      if (s_->audit) {
+        const std::string action = "kinesis:" + std::string(op);
+        broker::api::AuditEntry e;
+        e.time_ms = Clock::Real()->NowMs();
+        e.source = "admin endpoint";
+        e.principal = "admin";
+        e.action = action;
+        e.resource = reply.resource;
+        e.result = reply.error_type.empty() ? std::string_view("ok") : reply.error_type;
+        e.status = reply.status;
+        e.tls = s_->admin_tls != nullptr;
+        e.records = reply.records;
+        s_->audit->Record(e);
+      }
       *status = reply.status;
       *answer = std::move(reply.body);
     };

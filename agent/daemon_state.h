@@ -85,6 +85,8 @@ struct Daemon::State {
   std::unique_ptr<AdminEndpoint> admin;
   // The listeners' certificates (null: plaintext), read again by every reload.
   std::shared_ptr<http::TlsServerContext> api_tls, admin_tls;
+  // The audit log of API calls (broker.api.audit), shared by the API listener and admin /api.
+  std::shared_ptr<broker::api::AuditLog> audit;
   std::map<std::string, SinkProgress> sink_progress;
   int64_t started_ms = 0;
 };

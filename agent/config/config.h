@@ -74,6 +74,10 @@ struct ApiOptions {
   std::vector<ApiCredential> auth;        // empty: no authentication (loopback only)
   std::optional<TlsListenerOptions> tls;  // unset: plaintext (loopback, or allow_plaintext)
   bool allow_plaintext = false;           // a non-loopback address without TLS, said explicitly
+  // broker.api.audit: a JSON line per call under <data_dir>/audit (broker/api/audit_log.h).
+  bool audit = true;
+  uint64_t audit_max_size = 64ull << 20;
+  int audit_keep = 5;
   uint64_t max_body_size = 16u << 20;
   int workers = 0;  // threads for the calls that put records; 0: on the event loop
 };

@@ -194,6 +194,31 @@ constexpr Section kCredentialSection {
                c.policy_document) return Refuse("give one of policy and policy_document");)
 };
 
+constexpr Field kAuditFields[] = {
+    {.key = "enabled",
+     .type = Type::kBool,
+     .default_text = "true",
+     .doc = "Write every API call (denied and failed ones too) as a JSON line to "
+            "<data_dir>/audit/audit.log: time, request id, source address, principal, action, "
+            "resource, result. Never secrets or record data.",
+     .set = SET(c.config->broker.api.audit = v.boolean)},
+    {.key = "max_size",
+     .type = Type::kSize,
+     .default_text = "64MiB",
+     .min = 4096,
+     .max = 1ll << 40,
+     .doc = "Size past which audit.log is rotated (to audit.log.1, .2, ...).",
+     .set = SET(c.config->broker.api.audit_max_size = v.size)},
+    {.key = "keep",
+     .type = Type::kInt,
+     .default_text = "5",
+     .min = 1,
+     .max = 1000,
+     .doc = "Rotated audit files kept.",
+     .set = SET(c.config->broker.api.audit_keep = int(v.integer))},
+};
+constexpr Section kAuditSection{kAuditFields};
+
 constexpr Field kApiFields[] = {
     {.key = "listen",
      .doc = "Kinesis-compatible API address, host:port; omit to turn the API off. Without auth it "
@@ -215,6 +240,11 @@ constexpr Field kApiFields[] = {
      .doc = "Allow a non-loopback listen address without tls: records and signed requests cross "
             "the network in clear.",
      .set = SET(c.config->broker.api.allow_plaintext = v.boolean)},
+    {.key = "audit",
+     .type = Type::kObject,
+     .doc = "The audit log of API calls (and of the admin endpoint's /api): enabled, max_size, "
+            "keep.",
+     .section = &kAuditSection},
     {.key = "max_body_size",
      .type = Type::kSize,
      .default_text = "16MiB",

@@ -20,6 +20,10 @@ struct ApiReply {
   int status = 200;
   std::string body;        // JSON
   std::string error_type;  // empty on success; "ResourceNotFoundException" etc.
+  // For the audit log: the ARN of what the call named ("" for none) and, for a put, how many
+  // records it carried (-1 otherwise).
+  std::string resource;
+  int64_t records = -1;
 };
 
 // Parses `body` in place into *doc (padding it for RapidJSON's SSE4.2 scanner; an empty body is

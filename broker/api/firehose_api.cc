@@ -47,8 +47,8 @@ Result<std::unique_ptr<FirehoseApi>> FirehoseApi::Create(Broker* broker,
 FirehoseApi::FirehoseApi(Broker* broker, const ApiOptions& options)
     : broker_(broker), options_(options), out_(std::make_unique<rapidjson::StringBuffer>()) {}
 
-bool FirehoseApi::Authorize(Call& c, std::string_view operation, const ApiCaller& caller) {
-  if (caller.policy == nullptr) return true;
+bool FirehoseApi::Authorize(Call& c, std::string_view operation, const ApiCaller* caller,
+                            std::string* resource) {
   std::string name, arn;
   if (const auto* v = c.doc.IsObject() && c.doc.HasMember("DeliveryStreamName")
                           ? &c.doc["DeliveryStreamName"]
@@ -56,11 +56,14 @@ bool FirehoseApi::Authorize(Call& c, std::string_view operation, const ApiCaller
       v != nullptr && v->IsString()) {
     name.assign(v->GetString(), v->GetStringLength());
     arn = Arn(name);
-  } else {
+  }
+  *resource = arn;
+  if (caller == nullptr || caller->policy == nullptr) return true;
+  if (arn.empty()) {
     arn = "arn:aws:firehose:" + options_.region + ":" + options_.account_id + ":deliverystream/*";
   }
   std::string action = "firehose:" + std::string(operation);
-  if (auto denied = DeniedMessage(caller, options_.account_id, action, arn, name)) {
+  if (auto denied = DeniedMessage(*caller, options_.account_id, action, arn, name)) {
     c.Fail("AccessDeniedException", *denied);
     return false;
   }
@@ -89,6 +92,8 @@ void FirehoseApi::Handle(std::string_view operation, std::string& body, ApiReply
       {"StopDeliveryStreamEncryption", &FirehoseApi::StopDeliveryStreamEncryption},
   };
   Call c(*out_);
+  std::string resource;
+  int64_t records = -1;
   Op op = nullptr;
   for (const Entry& e : kOps) {
     if (e.name == operation) op = e.op;
@@ -99,14 +104,26 @@ void FirehoseApi::Handle(std::string_view operation, std::string& body, ApiReply
     Status parsed = ParseRequestObject(body, &c.doc);
     if (!parsed.ok()) {
       c.Fail("SerializationException", parsed.message());
-    } else if (caller == nullptr || Authorize(c, operation, *caller)) {
+    } else if (Authorize(c, operation, caller, &resource)) {
+      if (operation == "PutRecordBatch") {
+        const rapidjson::Value* recs =
+            c.doc.IsObject() && c.doc.HasMember("Records") ? &c.doc["Records"] : nullptr;
+        records = recs != nullptr && recs->IsArray() ? recs->Size() : 0;
+      } else if (operation == "PutRecord") {
+        records = 1;
+      }
       c.w.StartObject();
       (this->*op)(c);
       if (!c.failed) c.w.EndObject();
     }
   }
-  if (c.failed) return SetErrorReply(c.status, c.error_type, c.error_message, reply);
-  SetOkReply(*out_, reply);
+  if (c.failed) {
+    SetErrorReply(c.status, c.error_type, c.error_message, reply);
+  } else {
+    SetOkReply(*out_, reply);
+  }
+  reply->resource = std::move(resource);
+  reply->records = records;
 }
 
 std::string FirehoseApi::Arn(std::string_view name) const {

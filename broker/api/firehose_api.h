@@ -91,7 +91,8 @@ class FirehoseApi final {
   std::string Arn(std::string_view name) const;
   // Fails the call with AccessDeniedException unless `caller`'s policy allows
   // firehose:<operation> on the delivery stream the parsed request names.
-  bool Authorize(Call& c, std::string_view operation, const ApiCaller& caller);
+  // *arn: the delivery stream's ARN ("" for none).
+  bool Authorize(Call& c, std::string_view operation, const ApiCaller* caller, std::string* arn);
 
   Broker* broker_;
   ApiOptions options_;

@@ -55,8 +55,8 @@ std::optional<std::string> DeniedMessage(const ApiCaller& caller, std::string_vi
               : " because no identity-based policy allows the " + std::string(action) + " action");
 }
 
-bool KinesisApi::Authorize(Call& c, std::string_view operation, const ApiCaller& caller) {
-  if (caller.policy == nullptr) return true;
+bool KinesisApi::Authorize(Call& c, std::string_view operation, const ApiCaller* caller,
+                           std::string* resource) {
   // The resource the request names: a stream (by ARN or name), a consumer, a tagged or policied
   // resource, or the stream an iterator was issued for. None: the account's streams.
   std::string arn, name;
@@ -79,10 +79,13 @@ bool KinesisApi::Authorize(Call& c, std::string_view operation, const ApiCaller&
       arn = StreamArn(name);
     }
   }
-  if (arn.empty())
+  *resource = arn;
+  if (caller == nullptr || caller->policy == nullptr) return true;
+  if (arn.empty()) {
     arn = "arn:aws:kinesis:" + options_.region + ":" + options_.account_id + ":stream/*";
+  }
   std::string action = "kinesis:" + std::string(operation);
-  if (auto denied = DeniedMessage(caller, options_.account_id, action, arn, name)) {
+  if (auto denied = DeniedMessage(*caller, options_.account_id, action, arn, name)) {
     c.Fail("AccessDeniedException", *denied);
     return false;
   }
@@ -132,6 +135,8 @@ void KinesisApi::Handle(std::string_view operation, std::string& body, ApiReply*
   };
   Call c(*out_buffer_);
   RefreshMeta();
+  std::string resource;
+  int64_t records = -1;
   Op op = nullptr;
   for (const Entry& e : kOps) {
     if (e.name == operation) op = e.op;
@@ -144,7 +149,14 @@ void KinesisApi::Handle(std::string_view operation, std::string& body, ApiReply*
     Status parsed = ParseRequestObject(body, &c.doc);
     if (!parsed.ok()) {
       c.Fail("SerializationException", parsed.message());
-    } else if (caller == nullptr || Authorize(c, operation, *caller)) {
+    } else if (Authorize(c, operation, caller, &resource)) {
+      if (operation == "PutRecords") {
+        const rapidjson::Value* recs =
+            c.doc.IsObject() && c.doc.HasMember("Records") ? &c.doc["Records"] : nullptr;
+        records = recs != nullptr && recs->IsArray() ? recs->Size() : 0;
+      } else if (operation == "PutRecord") {
+        records = 1;
+      }
       c.w.StartObject();
       if (retention) {
         ChangeRetention(c, increase);
@@ -155,6 +167,8 @@ void KinesisApi::Handle(std::string_view operation, std::string& body, ApiReply*
     }
   }
   Finish(c, reply);
+  reply->resource = std::move(resource);
+  reply->records = records;
 }
 
 bool KinesisApi::PrepareSubscribe(std::string& body, ApiReply* reply, SubscriptionStart* start,
@@ -162,7 +176,8 @@ bool KinesisApi::PrepareSubscribe(std::string& body, ApiReply* reply, Subscripti
   Call c(*out_buffer_);
   if (!ParseRequestObject(body, &c.doc).ok()) {
     c.Fail("SerializationException", "The request body must be a JSON object");
-  } else if (caller == nullptr || Authorize(c, "SubscribeToShard", *caller)) {
+  } else if (std::string resource; Authorize(c, "SubscribeToShard", caller, &resource)) {
+    reply->resource = resource;
     c.w.StartObject();
     SubscribeToShard(c, start);
     if (!c.failed) c.w.EndObject();

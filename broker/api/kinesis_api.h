@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "broker/api/api_token.h"
+#include "broker/api/audit_log.h"
 #include "broker/api/aws_json.h"
 #include "broker/broker.h"
 #include "broker/iterator.h"
@@ -88,6 +89,8 @@ struct ApiOptions {
   uint64_t request_timeout_ms = 30000;
   // Set: the listener serves TLS only (core/http/tls_server.h); shared so a reload reaches it.
   std::shared_ptr<http::TlsServerContext> tls;
+  // Set: every call is written to this audit log (audit_log.h), denied and failed ones too.
+  std::shared_ptr<AuditLog> audit;
   std::string region = "us-east-1";         // in ARNs
   std::string account_id = "000000000000";  // in ARNs
   // Capacity mode of streams created without StreamModeDetails. ON_DEMAND maps to kUnlimited,
@@ -195,9 +198,9 @@ class KinesisApi final {
 
   // Shared helpers.
   void Finish(Call& c, ApiReply* reply);  // the answer, or the error document
-  // Fails the call with AccessDeniedException unless `caller`'s policy allows kinesis:<operation>
-  // on the stream (or consumer) the parsed request names. False when denied.
-  bool Authorize(Call& c, std::string_view operation, const ApiCaller& caller);
+  // The ARN the parsed request names (*arn, "" for none) and, unless `caller` is null or its
+  // policy allows kinesis:<operation> on it, fails the call with AccessDeniedException (false).
+  bool Authorize(Call& c, std::string_view operation, const ApiCaller* caller, std::string* arn);
   Status LoadMeta();  // kinesis_meta.cc
   void SaveMeta();
   // Several instances serve one data directory (the listener's, its workers', the admin

@@ -302,6 +302,39 @@ void KinesisApiServer::Serve(http::HttpRequest& req, http::HttpResponse* resp) {
 
 void KinesisApiServer::Answer(KinesisApi* kinesis, FirehoseApi* firehose_api,
                               http::HttpRequest& req, http::HttpResponse* resp) {
+  // What the audit log says of this call, filled in as it is served and written at the end.
+  std::string audit_action, audit_resource;
+  std::string_view audit_principal = verifier_ ? "unauthenticated" : "anonymous";
+  int64_t audit_records = -1;
+  struct AuditAtEnd {
+    KinesisApiServer* server;
+    http::HttpRequest& req;
+    http::HttpResponse* resp;
+    std::string& action;
+    std::string& resource;
+    std::string_view& principal;
+    int64_t& records;
+    ~AuditAtEnd() {
+      AuditLog* log = server->options_.audit.get();
+      if (log == nullptr) return;
+      AuditEntry e;
+      e.time_ms = server->options_.clock->NowMs();
+      std::string_view result = "ok";
+      for (const auto& [k, v] : resp->headers) {
+        if (k == "x-amzn-RequestId") e.request_id = v;
+        if (k == "x-amzn-ErrorType") result = v;
+      }
+      e.source = req.peer;
+      e.principal = principal;
+      e.action = action.empty() ? std::string_view("unknown") : std::string_view(action);
+      e.resource = resource;
+      e.result = result;
+      e.status = resp->stream ? 200 : resp->status;
+      e.tls = server->options_.tls != nullptr;
+      e.records = records;
+      log->Record(e);
+    }
+  } audit_at_end{this, req, resp, audit_action, audit_resource, audit_principal, audit_records};
   // A CBOR request (the AWS SDK for Java's default) is verified as it came, then served as JSON
   // and answered in CBOR, errors too (cbor_transcode.h).
   const std::string* content_type = req.Header("content-type");
@@ -316,6 +349,14 @@ void KinesisApiServer::Answer(KinesisApi* kinesis, FirehoseApi* firehose_api,
     const std::string* target = req.Header("x-amz-target");
     const bool firehose = target != nullptr && std::string_view(*target).substr(
                                                    0, kFirehosePrefix.size()) == kFirehosePrefix;
+    if (target != nullptr) {
+      std::string_view t = *target;
+      if (firehose) {
+        audit_action = "firehose:" + std::string(t.substr(kFirehosePrefix.size()));
+      } else if (t.substr(0, kTargetPrefix.size()) == kTargetPrefix) {
+        audit_action = "kinesis:" + std::string(t.substr(kTargetPrefix.size()));
+      }
+    }
     ApiCaller caller;
     const ApiCaller* who = nullptr;  // unrestricted
     if (!verifier_) {
@@ -333,6 +374,7 @@ void KinesisApiServer::Answer(KinesisApi* kinesis, FirehoseApi* firehose_api,
         return;
       }
       const ApiCredential& cred = options_.credentials[which];
+      audit_principal = cred.access_key_id;
       caller.access_key_id = cred.access_key_id;
       caller.policy = cred.policy.get();
       who = &caller;
@@ -359,13 +401,15 @@ void KinesisApiServer::Answer(KinesisApi* kinesis, FirehoseApi* firehose_api,
                operation == "SubscribeToShard") {
       // Only on the loop: Serve never sends it to a worker.
       SubscriptionStart start;
-      if (kinesis->PrepareSubscribe(req.body, &reply, &start, who) &&
-          subscriptions_->Start(start, resp, &reply, cbor)) {
-        return;  // streamed
-      }
+      bool started = kinesis->PrepareSubscribe(req.body, &reply, &start, who) &&
+                     subscriptions_->Start(start, resp, &reply, cbor);
+      audit_resource = reply.resource;
+      if (started) return;  // streamed
     } else {
       kinesis->Handle(operation, req.body, &reply, who);
     }
+    if (audit_resource.empty()) audit_resource = std::move(reply.resource);
+    audit_records = reply.records;
     resp->status = reply.status;
     resp->headers.emplace_back("Content-Type", "application/x-amz-json-1.1");
     if (!reply.error_type.empty()) resp->headers.emplace_back("x-amzn-ErrorType", reply.error_type);

@@ -2,10 +2,10 @@
 // (an IAM JSON policy) against the built daemon, through the AWS SDK for JavaScript v3 (Kinesis
 // over HTTP/2 and HTTP/1.1, Firehose). A call the policy does not allow is AccessDeniedException
 // in AWS's words and does nothing; the resource of GetRecords is the stream its iterator was
-// issued for.
+// issued for. Every call, denied ones too, is one line of the audit log.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FirehoseClient, PutRecordBatchCommand, ListDeliveryStreamsCommand } from '@aws-sdk/client-firehose';
@@ -159,5 +159,46 @@ test('a Firehose key puts into its delivery stream only', async () => {
     await denied(() => f.send(new ListDeliveryStreamsCommand({})), 'firehose:ListDeliveryStreams', fh('*'));
   } finally {
     f.destroy();
+  }
+});
+
+test('the audit log holds each call once: who, what, on what, the outcome; no secret, no data', async () => {
+  const auditFile = join(work, 'data', 'audit', 'audit.log');
+  const before = readFileSync(auditFile, 'utf8').split('\n').filter((l) => l).length;
+  const p = clients(endpoint, keys.producer).h1;
+  const bad = clients(endpoint, { accessKeyId: keys.producer.accessKeyId, secretAccessKey: 'wrong' }).h1;
+  const ids = [];
+  try {
+    const put = await p.send(new K.PutRecordsCommand({ StreamName: 'app-web',
+      Records: [{ PartitionKey: 'k', Data: data('audited-payload-1') }, { PartitionKey: 'k', Data: data('audited-payload-2') }] }));
+    ids.push([put.$metadata.requestId, 'AKIDPRODUCER', 'kinesis:PutRecords', arn('app-web'), 'ok', 2]);
+    const e1 = await denied(() => p.send(new K.DeleteStreamCommand({ StreamName: 'app-web' })), 'kinesis:DeleteStream',
+      arn('app-web'));
+    ids.push([e1.$metadata.requestId, 'AKIDPRODUCER', 'kinesis:DeleteStream', arn('app-web'), 'AccessDeniedException']);
+    const e2 = await failure(() => bad.send(new K.ListStreamsCommand({})));
+    assert.equal(e2.name, 'InvalidSignatureException');
+    ids.push([e2.$metadata.requestId, 'unauthenticated', 'kinesis:ListStreams', '', 'InvalidSignatureException']);
+  } finally {
+    p.destroy();
+    bad.destroy();
+  }
+  const text = readFileSync(auditFile, 'utf8');
+  const lines = text.split('\n').filter((l) => l).map((l) => JSON.parse(l));
+  assert.equal(lines.length, before + ids.length);
+  for (const [rid, principal, action, resource, result, records] of ids) {
+    const mine = lines.filter((l) => l.request_id === rid);
+    assert.equal(mine.length, 1, `request ${rid} once in the audit log`);
+    const l = mine[0];
+    assert.equal(l.principal, principal);
+    assert.equal(l.action, action);
+    assert.equal(l.resource, resource);
+    assert.equal(l.result, result);
+    assert.match(l.source, /^127\.0\.0\.1:\d+$/);
+    assert.match(l.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    if (records !== undefined) assert.equal(l.records, records);
+  }
+  for (const secret of [...Object.values(keys).map((k) => k.secretAccessKey), 'wrong', 'audited-payload',
+    Buffer.from('audited-payload-1').toString('base64'), 'Signature=']) {
+    assert.ok(!text.includes(secret), `the audit log must not hold ${secret}`);
   }
 });
