@@ -14,7 +14,7 @@ namespace sluice::agent {
 
 Result<std::unique_ptr<AdminEndpoint>> AdminEndpoint::Create(
     uv_loop_t* loop, const std::string& host, int port, AdminHandlers handlers,
-    std::shared_ptr<http::TlsServerContext> tls, std::string token) {
+    std::shared_ptr<http::TlsServerContext> tls, std::string token, std::string socket_path) {
   std::unique_ptr<AdminEndpoint> a(new AdminEndpoint());
   a->handlers_ = std::move(handlers);
   a->token_ = std::move(token);
@@ -25,17 +25,35 @@ Result<std::unique_ptr<AdminEndpoint>> AdminEndpoint::Create(
   opts.max_body_size = 8 << 20;  // a PutRecords through /api
   opts.tls = std::move(tls);
   AdminEndpoint* self = a.get();
-  ASSIGN_OR_RETURN(
-      a->http_, http::HttpServer::Create(loop, opts,
-                                         [self](http::HttpRequest& req, http::HttpResponse* resp) {
-                                           self->Serve(req, resp);
-                                         }));
+  auto serve = [self](http::HttpRequest& req, http::HttpResponse* resp) { self->Serve(req, resp); };
+  ASSIGN_OR_RETURN(a->http_, http::HttpServer::Create(loop, opts, serve));
+  if (!socket_path.empty()) {
+    http::HttpServerOptions u = opts;
+    u.tls = nullptr;  // a local socket: the peer is checked by its user id instead
+    u.unix_path = std::move(socket_path);
+    ASSIGN_OR_RETURN(a->unix_, http::HttpServer::Create(loop, u, serve));
+  }
   return a;
 }
 
-Status AdminEndpoint::Start() { return http_->Start().Annotate("admin endpoint"); }
+Status AdminEndpoint::Start() {
+  RETURN_IF_ERROR(http_->Start().Annotate("admin endpoint"));
+  if (unix_) RETURN_IF_ERROR(unix_->Start().Annotate("admin endpoint"));
+  return Status::Ok();
+}
 
-void AdminEndpoint::Stop(std::function<void()> on_closed) { http_->Stop(std::move(on_closed)); }
+void AdminEndpoint::Stop(std::function<void()> on_closed) {
+  if (!unix_) {
+    http_->Stop(std::move(on_closed));
+    return;
+  }
+  auto left = std::make_shared<int>(2);
+  auto done = [left, cb = std::move(on_closed)]() {
+    if (--*left == 0 && cb) cb();
+  };
+  http_->Stop(done);
+  unix_->Stop(done);
+}
 
 std::string AdminEndpoint::RenderPrometheus(const std::vector<MetricSample>& samples) {
   std::string out;
@@ -79,7 +97,8 @@ void AdminEndpoint::Serve(http::HttpRequest& request, http::HttpResponse* respon
   std::string_view path = request.target;
   if (size_t q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
   response->headers.emplace_back("cache-control", "no-store");
-  const bool token = HasToken(request);
+  // A Unix-socket peer of the daemon's own user (or root) is trusted as the token is.
+  const bool token = request.local_peer || HasToken(request);
   if (!token) {
     // Never a browser page's request (a page cannot send the token).
     if (std::optional<std::string> foreign = http::ForeignBrowserRequest(request)) {

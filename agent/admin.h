@@ -12,7 +12,8 @@
 // non-loopback Host or a foreign Origin (core/http/local_only.h), so web pages cannot reach it.
 // With a token (admin.auth), POST /reload and POST /api need `Authorization: Bearer <token>`
 // wherever it listens, and on a non-loopback address every path but /health does too; a request
-// carrying the token is not a browser page's, so its Host is not checked.
+// carrying the token is not a browser page's, so its Host is not checked. On admin.socket (a Unix
+// socket, owner-only) a peer of the daemon's user or root may do everything without the token.
 //
 // THREADING: loop thread only. OWNERSHIP: the loop must outlive the endpoint; destroy it only after
 // Stop()'s callback ran.
@@ -68,10 +69,13 @@ struct AdminHandlers {
 class AdminEndpoint final {
  public:
   // `tls` set: the endpoint serves https only.
-  // `token` non-empty: the bearer token the mutating calls need (see above).
+  // `token` non-empty: the bearer token the mutating calls need (see above). `socket_path`
+  // non-empty: the endpoint also listens on that Unix socket (owner-only), where peers running as
+  // the daemon's user or root may do everything without the token.
   static Result<std::unique_ptr<AdminEndpoint>> Create(
       uv_loop_t* loop, const std::string& host, int port, AdminHandlers handlers,
-      std::shared_ptr<http::TlsServerContext> tls = nullptr, std::string token = "");
+      std::shared_ptr<http::TlsServerContext> tls = nullptr, std::string token = "",
+      std::string socket_path = "");
   Status Start();
   void Stop(std::function<void()> on_closed);
   int port() const { return http_->port(); }
@@ -90,6 +94,7 @@ class AdminEndpoint final {
 
   AdminHandlers handlers_;
   std::unique_ptr<http::HttpServer> http_;
+  std::unique_ptr<http::HttpServer> unix_;  // admin.socket, when set
   std::string token_;
   bool loopback_ = true;  // listening on a loopback address
 };

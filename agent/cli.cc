@@ -157,8 +157,12 @@ int Run(const std::string& path) {
 // is the one trusted, so a self-signed admin certificate needs nothing more.
 Result<std::string> AdminAddress(const std::string& admin, const std::string& config_path,
                                  AdminTls* tls, AdminAuth* auth) {
-  constexpr std::string_view kHttps = "https://", kHttp = "http://";
+  constexpr std::string_view kHttps = "https://", kHttp = "http://", kUnix = "unix:";
   std::string given = admin;
+  if (given.rfind(kUnix, 0) == 0) {
+    auth->unix_socket = given.substr(kUnix.size());
+    return std::string("localhost");
+  }
   if (given.rfind(kHttps, 0) == 0) {
     tls->on = true;
     given.erase(0, kHttps.size());
@@ -169,6 +173,11 @@ Result<std::string> AdminAddress(const std::string& admin, const std::string& co
     auto cfg = config::LoadConfigFile(config_path);
     if (!cfg.ok()) return cfg.status();
     if (auth->token.empty()) auth->token = cfg->admin.token;
+    // The daemon's own socket first: it needs no token and no certificate.
+    if (given.empty() && !cfg->admin.socket.empty()) {
+      auth->unix_socket = cfg->admin.socket;  // relative: to the working directory, as the daemon
+      return std::string("localhost");
+    }
     if (cfg->admin.tls && (given.empty() || tls->on)) {
       tls->on = true;
       if (tls->ca_file.empty()) tls->ca_file = cfg->admin.tls->cert_file;
@@ -444,8 +453,8 @@ int RunCli(int argc, char** argv) {
   std::string token_file;
   auto talks = [&](CLI::App* sub) {
     sub->add_option("--admin", admin,
-                    "Admin endpoint host:port (default: admin.listen of --config, else "
-                    "127.0.0.1:4195)");
+                    "Admin endpoint host:port, https://host:port or unix:PATH (default: "
+                    "admin.socket of --config, else its admin.listen, else 127.0.0.1:4195)");
     sub->add_option("-c,--config", config_path, "Configuration file naming admin.listen");
     sub->add_option("--cacert", admin_tls.ca_file,
                     "PEM CA bundle that signed the admin endpoint's certificate (https; default: "

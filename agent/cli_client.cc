@@ -55,7 +55,9 @@ Result<HttpAnswer> AdminClient::Post(std::string_view path, const std::string& b
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
   }
   if (headers) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  if (tls_.on) {
+  if (!auth_.unix_socket.empty()) {
+    curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, auth_.unix_socket.c_str());
+  } else if (tls_.on) {
     // Verified as any https peer (the defaults); a CA file replaces the system's anchors.
     if (!tls_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, tls_.ca_file.c_str());
     if (!tls_.cert_file.empty()) {
@@ -69,7 +71,8 @@ Result<HttpAnswer> AdminClient::Post(std::string_view path, const std::string& b
   OPENSSL_cleanse(bearer.data(), bearer.size());
   curl_easy_cleanup(curl);
   if (rc != CURLE_OK) {
-    return Unavailable("cannot reach the sluice admin endpoint at " + base_ + ": " +
+    return Unavailable("cannot reach the sluice admin endpoint at " +
+                       (auth_.unix_socket.empty() ? base_ : "unix:" + auth_.unix_socket) + ": " +
                        curl_easy_strerror(rc) + " (is `sluice run` running? see --admin)");
   }
   return answer;

@@ -23,16 +23,19 @@ struct AdminTls {
   std::string key_file;
 };
 
-// How the CLI proves itself to the admin endpoint: admin.auth's bearer token, or none.
+// How the CLI proves itself to the admin endpoint: admin.auth's bearer token, or by talking
+// over admin.socket (the daemon checks the peer's user), or neither.
 struct AdminAuth {
   std::string token;
+  std::string unix_socket;  // set: connect to this Unix socket instead of the address
 };
 
 class AdminClient final {
  public:
   // `address` is host:port of the admin endpoint; with `tls.on`, https and verified.
   explicit AdminClient(std::string address, AdminTls tls = {}, AdminAuth auth = {})
-      : base_((tls.on ? "https://" : "http://") + std::move(address)),
+      : base_(auth.unix_socket.empty() ? (tls.on ? "https://" : "http://") + std::move(address)
+                                       : "http://localhost"),
         tls_(std::move(tls)),
         auth_(std::move(auth)) {}
 

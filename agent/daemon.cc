@@ -286,7 +286,7 @@ Status Daemon::Start() {
       ao.firehose_deliveries.push_back({d.name, d.direct_put ? "" : d.stream});
     }
     for (const config::ApiCredential& c : s.config.broker.api.auth) {
-      ao.credentials.push_back({c.access_key_id, c.secret_access_key, c.policy});
+      ao.credentials.push_back({c.access_key_id, c.secret_access_key, c.policy, c.session_token});
     }
     ASSIGN_OR_RETURN(s.api, broker::api::KinesisApiServer::Create(&s.loop, s.broker.get(), ao));
     RETURN_IF_ERROR(s.api->Start());
@@ -330,9 +330,10 @@ Status Daemon::Start() {
                        http::TlsServerContext::Load({t->cert_file, t->key_file, t->client_ca_file},
                                                     "admin.tls"));
     }
-    ASSIGN_OR_RETURN(s.admin, AdminEndpoint::Create(&s.loop, s.config.admin.listen.host,
-                                                    s.config.admin.listen.port, handlers,
-                                                    s.admin_tls, s.config.admin.token));
+    ASSIGN_OR_RETURN(
+        s.admin,
+        AdminEndpoint::Create(&s.loop, s.config.admin.listen.host, s.config.admin.listen.port,
+                              handlers, s.admin_tls, s.config.admin.token, s.config.admin.socket));
     RETURN_IF_ERROR(s.admin->Start());
   }
 

@@ -69,10 +69,30 @@ Status StringList(const rapidjson::Value& v, const std::string& where,
   return Status::Ok();
 }
 
-Status ParseStatement(const rapidjson::Value& s, const std::string& where,
+// Principal: "*" or {"AWS": "..." | ["...", ...]}.
+Status ParsePrincipal(const rapidjson::Value& v, const std::string& at,
+                      std::vector<std::string>* out) {
+  if (v.IsString() && std::string_view(v.GetString(), v.GetStringLength()) == "*") {
+    out->push_back("*");
+    return Status::Ok();
+  }
+  if (!v.IsObject() || !v.HasMember("AWS") || v.MemberCount() != 1) {
+    return InvalidArgument(at + " must be \"*\" or {\"AWS\": ...}");
+  }
+  RETURN_IF_ERROR(StringList(v["AWS"], at + ".AWS", out));
+  for (const std::string& p : *out) {
+    bool digits = p.size() == 12 && p.find_first_not_of("0123456789") == std::string::npos;
+    if (p != "*" && !digits && p.rfind("arn:aws:iam::", 0) != 0) {
+      return InvalidArgument(at + ".AWS: \"" + p + "\" is not *, an account id or an IAM ARN");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ParseStatement(const rapidjson::Value& s, const std::string& where, bool resource_policy,
                       AccessPolicy::Statement* out) {
   if (!s.IsObject()) return InvalidArgument(where + " must be an object");
-  bool has_effect = false, has_action = false, has_resource = false;
+  bool has_effect = false, has_action = false, has_resource = false, has_principal = false;
   for (const auto& m : s.GetObject()) {
     std::string_view key(m.name.GetString(), m.name.GetStringLength());
     const std::string at = where + "." + std::string(key);
@@ -100,6 +120,9 @@ Status ParseStatement(const rapidjson::Value& s, const std::string& where,
           return InvalidArgument(at + ": \"" + r + "\" is not an ARN or *");
         }
       }
+    } else if (key == "Principal" && resource_policy) {
+      has_principal = true;
+      RETURN_IF_ERROR(ParsePrincipal(m.value, at, &out->principals));
     } else if (key == "Condition" || key == "Principal" || key == "NotPrincipal") {
       return InvalidArgument(at +
                              " is not supported here; a policy is checked only for the "
@@ -113,7 +136,48 @@ Status ParseStatement(const rapidjson::Value& s, const std::string& where,
   if (!has_effect) return InvalidArgument(where + ": Effect is missing");
   if (!has_action) return InvalidArgument(where + ": Action (or NotAction) is missing");
   if (!has_resource) return InvalidArgument(where + ": Resource (or NotResource) is missing");
+  if (resource_policy && !has_principal) {
+    return InvalidArgument(where +
+                           ": Principal is missing (a resource policy says whom it is "
+                           "about)");
+  }
   return Status::Ok();
+}
+
+Result<AccessPolicy> ParseDocument(std::string_view json, bool resource_policy) {
+  rapidjson::Document d;
+  d.Parse(json.data(), json.size());
+  if (d.HasParseError()) {
+    return InvalidArgument(std::string("policy document: invalid JSON at byte ") +
+                           std::to_string(d.GetErrorOffset()) + ": " +
+                           rapidjson::GetParseError_En(d.GetParseError()));
+  }
+  if (!d.IsObject()) return InvalidArgument("policy document: must be a JSON object");
+  if (!d.HasMember("Statement")) return InvalidArgument("policy document: Statement is missing");
+  for (const auto& m : d.GetObject()) {
+    std::string_view key(m.name.GetString(), m.name.GetStringLength());
+    if (key != "Version" && key != "Statement" && key != "Id") {
+      return InvalidArgument("policy document: " + std::string(key) +
+                             " is not a policy element (Version, Id, Statement)");
+    }
+  }
+  const rapidjson::Value& st = d["Statement"];
+  std::vector<AccessPolicy::Statement> statements;
+  if (st.IsObject()) {
+    AccessPolicy::Statement s;
+    RETURN_IF_ERROR(ParseStatement(st, "policy document: Statement", resource_policy, &s));
+    statements.push_back(std::move(s));
+  } else if (st.IsArray() && !st.Empty()) {
+    for (rapidjson::SizeType i = 0; i < st.Size(); ++i) {
+      AccessPolicy::Statement s;
+      RETURN_IF_ERROR(ParseStatement(st[i], "policy document: Statement[" + std::to_string(i) + "]",
+                                     resource_policy, &s));
+      statements.push_back(std::move(s));
+    }
+  } else {
+    return InvalidArgument("policy document: Statement must be an object or a non-empty array");
+  }
+  return AccessPolicy::FromStatements(std::move(statements));
 }
 
 }  // namespace
@@ -164,39 +228,17 @@ Result<AccessPolicy> AccessPolicy::FromLists(const std::vector<std::string>& all
 }
 
 Result<AccessPolicy> AccessPolicy::FromDocument(std::string_view json) {
-  rapidjson::Document d;
-  d.Parse(json.data(), json.size());
-  if (d.HasParseError()) {
-    return InvalidArgument(std::string("policy document: invalid JSON at byte ") +
-                           std::to_string(d.GetErrorOffset()) + ": " +
-                           rapidjson::GetParseError_En(d.GetParseError()));
-  }
-  if (!d.IsObject()) return InvalidArgument("policy document: must be a JSON object");
-  if (!d.HasMember("Statement")) return InvalidArgument("policy document: Statement is missing");
-  for (const auto& m : d.GetObject()) {
-    std::string_view key(m.name.GetString(), m.name.GetStringLength());
-    if (key != "Version" && key != "Statement" && key != "Id") {
-      return InvalidArgument("policy document: " + std::string(key) +
-                             " is not a policy element (Version, Id, Statement)");
-    }
-  }
-  const rapidjson::Value& st = d["Statement"];
-  AccessPolicy policy;
-  if (st.IsObject()) {
-    Statement s;
-    RETURN_IF_ERROR(ParseStatement(st, "policy document: Statement", &s));
-    policy.statements_.push_back(std::move(s));
-  } else if (st.IsArray() && !st.Empty()) {
-    for (rapidjson::SizeType i = 0; i < st.Size(); ++i) {
-      Statement s;
-      RETURN_IF_ERROR(
-          ParseStatement(st[i], "policy document: Statement[" + std::to_string(i) + "]", &s));
-      policy.statements_.push_back(std::move(s));
-    }
-  } else {
-    return InvalidArgument("policy document: Statement must be an object or a non-empty array");
-  }
-  return policy;
+  return ParseDocument(json, false);
+}
+
+Result<AccessPolicy> AccessPolicy::FromResourceDocument(std::string_view json) {
+  return ParseDocument(json, true);
+}
+
+AccessPolicy AccessPolicy::FromStatements(std::vector<Statement> statements) {
+  AccessPolicy p;
+  p.statements_ = std::move(statements);
+  return p;
 }
 
 AccessDecision AccessPolicy::Evaluate(std::string_view action, std::string_view arn,
@@ -209,6 +251,30 @@ AccessDecision AccessPolicy::Evaluate(std::string_view action, std::string_view 
     if (!resource_hit) continue;
     if (!s.allow) return AccessDecision::kExplicitDeny;
     allowed = true;
+  }
+  return allowed ? AccessDecision::kAllow : AccessDecision::kImplicitDeny;
+}
+
+}  // namespace sluice
+
+namespace sluice {
+
+AccessDecision AccessPolicy::EvaluateFor(std::string_view action, std::string_view arn,
+                                         std::string_view principal_arn,
+                                         std::string_view account) const {
+  const std::string root = "arn:aws:iam::" + std::string(account) + ":root";
+  bool allowed = false;
+  for (const Statement& s : statements_) {
+    bool about = false;
+    for (const std::string& p : s.principals) {
+      about |= p == "*" || p == account || p == root || WildcardMatch(p, principal_arn, false);
+    }
+    if (!about) continue;
+    if ((AnyMatch(s.actions, action, true) != s.not_action) &&
+        (ResourceMatch(s, arn, "") != s.not_resource)) {
+      if (!s.allow) return AccessDecision::kExplicitDeny;
+      allowed = true;
+    }
   }
   return allowed ? AccessDecision::kAllow : AccessDecision::kImplicitDeny;
 }

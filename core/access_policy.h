@@ -34,6 +34,9 @@ class AccessPolicy {
     // The short form: its resources restrict calls on a resource only; calls on none
     // (ListStreams, ListDeliveryStreams, DescribeLimits) are matched by their action alone.
     bool short_form = false;
+    // A resource policy's statement: whom it is about (`*`, an account id, its root ARN
+    // arn:aws:iam::<account>:root, or a user ARN arn:aws:iam::<account>:user/<access key id>).
+    std::vector<std::string> principals;
   };
 
   // The short form: one Allow statement for `allow` and one Deny statement for `deny`, both on
@@ -45,14 +48,24 @@ class AccessPolicy {
   // An IAM JSON policy: {"Version": ..., "Statement": [ ... ] or { ... }}. Errors name the
   // statement and element.
   static Result<AccessPolicy> FromDocument(std::string_view json);
+  // A resource-based policy (PutResourcePolicy): as FromDocument, each statement with a
+  // Principal ("*" or {"AWS": one or more of the forms above}).
+  static Result<AccessPolicy> FromResourceDocument(std::string_view json);
 
   // `action` as "kinesis:GetRecords"; `arn` the resource's ARN (for calls on no resource, as IAM
   // sees them: ListStreams is on arn:aws:kinesis:<region>:<account>:stream/*); `name` the
   // resource's name (matched by short-form names), empty for calls on no resource.
   AccessDecision Evaluate(std::string_view action, std::string_view arn,
                           std::string_view name) const;
+  // A resource policy's decision for `principal_arn` (arn:aws:iam::<account>:user/<key id>) of
+  // `account`: only statements naming that principal count.
+  AccessDecision EvaluateFor(std::string_view action, std::string_view arn,
+                             std::string_view principal_arn, std::string_view account) const;
 
   const std::vector<Statement>& statements() const { return statements_; }
+
+  // Internal: a policy of parsed statements.
+  static AccessPolicy FromStatements(std::vector<Statement> statements);
 
  private:
   std::vector<Statement> statements_;

@@ -58,6 +58,7 @@ struct AdminOptions {
   std::string token;
   std::string token_file;
   bool allow_plaintext = false;  // a non-loopback address without TLS, said explicitly
+  std::string socket;            // admin.socket: a Unix socket path; empty: none
 };
 
 // One credential the Kinesis API accepts (SigV4). The secret is resolved at load time from the
@@ -67,6 +68,8 @@ struct ApiCredential {
   std::string secret_access_key;
   // policy: / policy_document:, built at load time; null: the credential may do everything.
   std::shared_ptr<const AccessPolicy> policy;
+  // session_token(_file): temporary credentials (requests carry x-amz-security-token); secret.
+  std::string session_token;
 };
 
 struct ApiOptions {

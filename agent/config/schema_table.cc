@@ -98,6 +98,15 @@ constexpr Field kAdminFields[] = {
      .doc = "Admin HTTP endpoint (/health, /metrics, /status, /reload, /api): host:port. A "
             "non-loopback address needs auth, and tls or allow_plaintext.",
      .set = SET(return ParseListen(v.text, &c.config->admin.listen);)},
+    {.key = "socket",
+     .doc = "Also serve the admin endpoint on this Unix socket (created owner-only): peers "
+            "running as the daemon's user or root may reload and use /api there without the "
+            "token; `sluice status`, `streams`, `cat` and `reload` -c FILE use it when set.",
+     .set =
+         SET(c.config->admin.socket = std::string(v.text);
+             if (v.text.size() >= 108) return Refuse("\"" + std::string(v.text) +
+                                                     "\" is longer than a Unix socket path may be "
+                                                     "(107 bytes)");)},
     {.key = "auth",
      .type = Type::kObject,
      .doc = "Bearer-token authentication of the admin endpoint: token_file.",
@@ -170,6 +179,11 @@ constexpr Field kCredentialFields[] = {
      .doc = "File holding the secret (trailing newline ignored; not world-readable).",
      .set = SET(auto secret = SecretFromFile(v.text); if (!secret.ok()) return secret.status();
                 return AddSecret(c, std::move(*secret));)},
+    {.key = "session_token_file",
+     .doc = "File holding a session token (not world-readable): the credential is temporary, "
+            "and its requests must carry it in x-amz-security-token, as AWS STS credentials do.",
+     .set = SET(auto token = SecretFromFile(v.text); if (!token.ok()) return token.status();
+                c.credential->session_token = std::move(*token);)},
     {.key = "policy",
      .type = Type::kObject,
      .doc = "What the credential may do: allow, deny, resources. Unset (and no "

@@ -80,16 +80,69 @@ bool KinesisApi::Authorize(Call& c, std::string_view operation, const ApiCaller*
     }
   }
   *resource = arn;
-  if (caller == nullptr || caller->policy == nullptr) return true;
+  if (caller == nullptr) return true;  // a listener without auth: no one to hold to a policy
+  // The resource policy of the stream or consumer, if one is attached.
+  const AccessPolicy* rp = nullptr;
+  if (!name.empty()) {
+    size_t at = arn.find("/consumer/");
+    std::string_view consumer;
+    if (at != std::string::npos) {
+      consumer = std::string_view(arn).substr(at + 10);
+      consumer = consumer.substr(0, consumer.rfind(':'));
+    }
+    rp = ResourcePolicyOf(name, consumer);
+  }
+  if (caller->policy == nullptr && rp == nullptr) return true;
   if (arn.empty()) {
     arn = "arn:aws:kinesis:" + options_.region + ":" + options_.account_id + ":stream/*";
   }
   std::string action = "kinesis:" + std::string(operation);
-  if (auto denied = DeniedMessage(*caller, options_.account_id, action, arn, name)) {
-    c.Fail("AccessDeniedException", *denied);
+  // As IAM within one account: allowed when the key's own policy (none: everything) or the
+  // resource's allows it, and neither denies it explicitly.
+  AccessDecision identity =
+      caller->policy ? caller->policy->Evaluate(action, arn, name) : AccessDecision::kAllow;
+  std::string principal =
+      "arn:aws:iam::" + options_.account_id + ":user/" + std::string(caller->access_key_id);
+  AccessDecision resource_decision =
+      rp ? rp->EvaluateFor(action, arn, principal, options_.account_id)
+         : AccessDecision::kImplicitDeny;
+  if (resource_decision == AccessDecision::kExplicitDeny &&
+      identity != AccessDecision::kExplicitDeny) {
+    c.Fail("AccessDeniedException",
+           "User: " + principal + " is not authorized to perform: " + action +
+               " on resource: " + arn + " with an explicit deny in a resource-based policy");
     return false;
   }
-  return true;
+  if (identity == AccessDecision::kAllow || resource_decision == AccessDecision::kAllow) {
+    if (identity != AccessDecision::kExplicitDeny) return true;
+  }
+  auto denied = DeniedMessage(*caller, options_.account_id, action, arn, name);
+  c.Fail("AccessDeniedException", denied ? *denied : "User: " + principal + " is not authorized");
+  return false;
+}
+
+const AccessPolicy* KinesisApi::ResourcePolicyOf(const std::string& stream,
+                                                 std::string_view consumer) {
+  auto m = meta_.find(stream);
+  if (m == meta_.end()) return nullptr;
+  const std::string* text = &m->second.policy;
+  if (!consumer.empty()) {
+    auto c = m->second.consumer_policies.find(std::string(consumer));
+    if (c == m->second.consumer_policies.end()) return nullptr;
+    text = &c->second;
+  }
+  if (text->empty()) return nullptr;
+  auto it = parsed_policies_.find(*text);
+  if (it == parsed_policies_.end()) {
+    auto p = AccessPolicy::FromResourceDocument(*text);
+    // A stored policy that does not parse (written before policies were checked) grants nothing
+    // and denies nothing.
+    std::shared_ptr<const AccessPolicy> parsed =
+        p.ok() ? std::make_shared<const AccessPolicy>(std::move(*p)) : nullptr;
+    if (parsed_policies_.size() > 1024) parsed_policies_.clear();
+    it = parsed_policies_.emplace(*text, std::move(parsed)).first;
+  }
+  return it->second.get();
 }
 
 void KinesisApi::Handle(std::string_view operation, std::string& body, ApiReply* reply,

@@ -50,6 +50,8 @@ struct ApiCredential {
   std::string secret_access_key;  // never logged
   // What the credential may do (core/access_policy.h); null: everything.
   std::shared_ptr<const AccessPolicy> policy;
+  // Set: temporary credentials, whose requests must carry this x-amz-security-token.
+  std::string session_token;  // never logged
 };
 
 // Who made a verified request: the access key id its signature used and that key's policy.
@@ -201,6 +203,9 @@ class KinesisApi final {
   // The ARN the parsed request names (*arn, "" for none) and, unless `caller` is null or its
   // policy allows kinesis:<operation> on it, fails the call with AccessDeniedException (false).
   bool Authorize(Call& c, std::string_view operation, const ApiCaller* caller, std::string* arn);
+  // The resource policy attached to `stream` (or to its consumer `consumer`), parsed once per
+  // text; null when none.
+  const AccessPolicy* ResourcePolicyOf(const std::string& stream, std::string_view consumer);
   Status LoadMeta();  // kinesis_meta.cc
   void SaveMeta();
   // Several instances serve one data directory (the listener's, its workers', the admin
@@ -228,6 +233,8 @@ class KinesisApi final {
   TokenCodec tokens_;                         // pagination NextTokens
   std::unique_ptr<IteratorCodec> iterators_;  // shard iterators (the broker's codec)
   std::map<std::string, StreamMeta, std::less<>> meta_;
+  // Resource policy texts, parsed (ResourcePolicyOf).
+  std::map<std::string, std::shared_ptr<const AccessPolicy>, std::less<>> parsed_policies_;
   uint64_t meta_generation_ = 0;  // the generation meta_ was loaded or saved at
   std::string scratch_;           // reused by PutRecords and GetRecords
   std::vector<PutRecordIn> put_in_;

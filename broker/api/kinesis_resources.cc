@@ -1,6 +1,7 @@
 // Tags and resource policies of streams and consumers, named by ResourceARN: TagResource,
 // UntagResource, ListTagsForResource, Put/Get/DeleteResourcePolicy. A stream's tags are the ones
-// AddTagsToStream and ListTagsForStream see. Policies are stored and returned, not enforced.
+// AddTagsToStream and ListTagsForStream see. Policies are checked when put (a resource policy:
+// statements with a Principal) and enforced by KinesisApi::Authorize.
 #include "broker/api/kinesis_call.h"
 #include "core/json.h"
 
@@ -108,6 +109,10 @@ void KinesisApi::PutResourcePolicy(Call& c) {
   if (!parsed.ok() || !doc.IsObject()) {
     c.Fail("InvalidArgumentException",
            "Policy is not a JSON object" + (parsed.ok() ? "" : ": " + parsed.message()) + ".");
+    return;
+  }
+  if (auto checked = AccessPolicy::FromResourceDocument(*policy); !checked.ok()) {
+    c.Fail("InvalidArgumentException", "Invalid policy: " + checked.status().message() + ".");
     return;
   }
   StreamMeta& m = Meta(r.stream->name());

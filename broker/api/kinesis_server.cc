@@ -208,7 +208,7 @@ Result<std::unique_ptr<KinesisApiServer>> KinesisApiServer::Create(uv_loop_t* lo
   if (!options.credentials.empty()) {
     std::vector<SigV4Credential> creds;
     for (const ApiCredential& c : options.credentials) {
-      creds.push_back({c.access_key_id, c.secret_access_key});
+      creds.push_back({c.access_key_id, c.secret_access_key, c.session_token});
     }
     self->verifier_ = std::make_unique<SigV4Verifier>(creds, "kinesis", options.clock,
                                                       options.max_signature_skew_ms);

@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
 #include <map>
 
@@ -160,6 +161,10 @@ std::optional<AuthFailure> SigV4Verifier::Verify(const http::HttpRequest& req,
                                                  size_t* which) const {
   const std::string* auth = req.Header("authorization");
   if (auth == nullptr) {
+    if (req.target.find("X-Amz-Signature=") != std::string::npos ||
+        req.target.find("X-Amz-Algorithm=") != std::string::npos) {
+      return VerifyPresigned(req, which);
+    }
     return AuthFailure{"MissingAuthenticationTokenException", "Missing Authentication Token"};
   }
   constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256 ";
@@ -183,8 +188,89 @@ std::optional<AuthFailure> SigV4Verifier::Verify(const http::HttpRequest& req,
                "header.";
   }
   if (!missing.empty()) return AuthFailure{"IncompleteSignatureException", missing};
+  const std::string* token = req.Header("x-amz-security-token");
+  if (token != nullptr) {
+    // The token must be part of what was signed.
+    std::string_view sh = params["SignedHeaders"];
+    bool signed_token = false;
+    for (size_t pos = 0; pos <= sh.size();) {
+      size_t semi = sh.find(';', pos);
+      if (semi == std::string_view::npos) semi = sh.size();
+      if (sh.substr(pos, semi - pos) == "x-amz-security-token") signed_token = true;
+      pos = semi + 1;
+    }
+    if (!signed_token) {
+      return AuthFailure{"IncompleteSignatureException",
+                         "'x-amz-security-token' must be a signed header."};
+    }
+  }
+  return Check(req, req.target, params["Credential"], *date, -1, params["SignedHeaders"],
+               params["Signature"], token, which);
+}
+
+std::optional<AuthFailure> SigV4Verifier::VerifyPresigned(const http::HttpRequest& req,
+                                                          size_t* which) const {
+  // The query's parameters, decoded; the canonical request is made of the target without
+  // X-Amz-Signature, as the signer had it.
+  size_t q = req.target.find('?');
+  std::string_view query = q == std::string::npos ? "" : std::string_view(req.target).substr(q + 1);
+  std::map<std::string, std::string, std::less<>> p;
+  std::string unsigned_target =
+      req.target.substr(0, q == std::string::npos ? req.target.size() : q);
+  bool first = true;
+  for (size_t pos = 0; pos <= query.size();) {
+    size_t amp = query.find('&', pos);
+    if (amp == std::string_view::npos) amp = query.size();
+    std::string_view kv = query.substr(pos, amp - pos);
+    pos = amp + 1;
+    if (kv.empty()) continue;
+    size_t eq = kv.find('=');
+    std::string key = PercentDecode(kv.substr(0, eq));
+    std::string value = eq == std::string_view::npos ? "" : PercentDecode(kv.substr(eq + 1));
+    if (key == "X-Amz-Signature") {
+      p[key] = value;
+      continue;
+    }
+    if (key.rfind("X-Amz-", 0) == 0) p[key] = value;
+    unsigned_target += first ? "?" : "&";
+    unsigned_target += kv;
+    first = false;
+  }
+  std::string missing;
+  for (const char* k : {"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
+                        "X-Amz-SignedHeaders", "X-Amz-Signature"}) {
+    if (p.find(k) == p.end()) {
+      missing += std::string(missing.empty() ? "" : " ") +
+                 "AWS query-string parameters must "
+                 "include '" +
+                 k + "'.";
+    }
+  }
+  if (!missing.empty()) return AuthFailure{"IncompleteSignatureException", missing};
+  if (p["X-Amz-Algorithm"] != "AWS4-HMAC-SHA256") {
+    return AuthFailure{"IncompleteSignatureException",
+                       "X-Amz-Algorithm must be AWS4-HMAC-SHA256 (SigV4)."};
+  }
+  const std::string& expires = p["X-Amz-Expires"];
+  char* end = nullptr;
+  long long secs = std::strtoll(expires.c_str(), &end, 10);
+  if (expires.empty() || end != expires.c_str() + expires.size() || secs < 1 || secs > 604800) {
+    return AuthFailure{"IncompleteSignatureException",
+                       "X-Amz-Expires must be a number of seconds from 1 to 604800."};
+  }
+  auto token_it = p.find("X-Amz-Security-Token");
+  const std::string* token = token_it == p.end() ? nullptr : &token_it->second;
+  return Check(req, unsigned_target, p["X-Amz-Credential"], p["X-Amz-Date"], secs,
+               p["X-Amz-SignedHeaders"], p["X-Amz-Signature"], token, which);
+}
+
+std::optional<AuthFailure> SigV4Verifier::Check(const http::HttpRequest& req,
+                                                std::string_view target, std::string_view cred,
+                                                std::string_view date, int64_t expires_s,
+                                                std::string_view signed_headers,
+                                                std::string_view given, const std::string* token,
+                                                size_t* which) const {
   // Credential=AKID/20150830/us-east-1/service/aws4_request
-  std::string_view cred = params["Credential"];
   std::vector<std::string_view> parts;
   for (size_t pos = 0; pos <= cred.size();) {
     size_t slash = cred.find('/', pos);
@@ -205,34 +291,48 @@ std::optional<AuthFailure> SigV4Verifier::Verify(const http::HttpRequest& req,
     return AuthFailure{"UnrecognizedClientException",
                        "The security token included in the request is invalid."};
   }
+  // Temporary credentials need their token; long-term keys take none.
+  const bool token_ok =
+      key->session_token.empty()
+          ? token == nullptr
+          : token != nullptr && token->size() == key->session_token.size() &&
+                CRYPTO_memcmp(token->data(), key->session_token.data(), token->size()) == 0;
+  if (!token_ok) {
+    return AuthFailure{"UnrecognizedClientException",
+                       "The security token included in the request is invalid."};
+  }
   if (parts[3] != service_) {
     return AuthFailure{"InvalidSignatureException",
                        "Credential should be scoped to correct service: '" + service_ + "'."};
   }
-  int64_t when = ParseAmzDate(*date);
-  if (when < 0 || date->substr(0, 8) != parts[1]) {
+  int64_t when = ParseAmzDate(date);
+  if (when < 0 || date.substr(0, 8) != parts[1]) {
     return AuthFailure{"IncompleteSignatureException",
                        "X-Amz-Date must be YYYYMMDD'T'HHMMSS'Z' and match the credential scope's "
                        "date."};
   }
   int64_t now = clock_->NowMs();
-  if (when < now - max_skew_ms_ || when > now + max_skew_ms_) {
-    return AuthFailure{"InvalidSignatureException", "Signature expired: " + *date +
-                                                        " is more than " +
-                                                        std::to_string(max_skew_ms_ / 60000) +
-                                                        " minutes away from the server's time."};
+  if (expires_s < 0) {
+    if (when < now - max_skew_ms_ || when > now + max_skew_ms_) {
+      return AuthFailure{"InvalidSignatureException", "Signature expired: " + std::string(date) +
+                                                          " is more than " +
+                                                          std::to_string(max_skew_ms_ / 60000) +
+                                                          " minutes away from the server's time."};
+    }
+  } else if (when > now + max_skew_ms_ || now > when + expires_s * 1000) {
+    return AuthFailure{"InvalidSignatureException",
+                       "Signature expired: the request was presigned at " + std::string(date) +
+                           " for " + std::to_string(expires_s) + " seconds."};
   }
-  std::string_view signed_headers = params["SignedHeaders"];
   const std::string* content_sha = req.Header("x-amz-content-sha256");
   std::string payload =
       content_sha && *content_sha == "UNSIGNED-PAYLOAD" ? *content_sha : Sha256Hex(req.body);
-  std::string creq = CanonicalRequest(req.method, req.target, req.headers, signed_headers, payload);
+  std::string creq = CanonicalRequest(req.method, target, req.headers, signed_headers, payload);
   std::string scope = std::string(parts[1]) + "/" + std::string(parts[2]) + "/" +
                       std::string(parts[3]) + "/aws4_request";
-  std::string to_sign = sigv4::StringToSign(*date, scope, creq);
+  std::string to_sign = sigv4::StringToSign(date, scope, creq);
   std::string expected =
       SignatureHex(key->secret_access_key, parts[1], parts[2], parts[3], to_sign);
-  const std::string& given = params["Signature"];
   if (given.size() != expected.size() ||
       CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0) {
     return AuthFailure{"InvalidSignatureException",

@@ -1,4 +1,6 @@
-// AWS Signature Version 4 verification of incoming requests (Authorization header form), with
+// AWS Signature Version 4 verification of incoming requests, in the Authorization header or
+// presigned in the query string (X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, X-Amz-Expires,
+// X-Amz-SignedHeaders, X-Amz-Signature), with temporary credentials' x-amz-security-token, and
 // the answers Kinesis gives when it fails. The canonical-request and signing steps are exposed
 // so tests can check them against AWS's published SigV4 test-suite vectors.
 //
@@ -20,6 +22,8 @@ namespace sluice::broker::api {
 struct SigV4Credential {
   std::string access_key_id;
   std::string secret_access_key;
+  // Set: temporary credentials; every request must carry this x-amz-security-token (signed).
+  std::string session_token;
 };
 
 struct AuthFailure {
@@ -47,6 +51,15 @@ class SigV4Verifier final {
                                     size_t* which = nullptr) const;
 
  private:
+  // Both forms after their parameters are found: `target` is what the canonical request is made
+  // of (a presigned one without X-Amz-Signature), `expires_s` < 0 for the header form.
+  std::optional<AuthFailure> Check(const http::HttpRequest& req, std::string_view target,
+                                   std::string_view credential, std::string_view date,
+                                   int64_t expires_s, std::string_view signed_headers,
+                                   std::string_view signature, const std::string* token,
+                                   size_t* which) const;
+  std::optional<AuthFailure> VerifyPresigned(const http::HttpRequest& req, size_t* which) const;
+
   std::vector<SigV4Credential> credentials_;
   std::string service_;
   const Clock* clock_;

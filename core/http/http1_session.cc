@@ -180,6 +180,7 @@ class Http1Session final : public ProtocolSession {
     body_reserved_ = false;
     req_ = HttpRequest();
     req_.peer = conn_->peer();
+    req_.local_peer = conn_->local_peer();
     in_value_ = false;
     conn_->RequestStarted();
     return 0;

@@ -188,6 +188,7 @@ class Http2Session final : public ProtocolSession {
     st->id = frame->hd.stream_id;
     st->request.http2 = true;
     st->request.peer = self->conn_->peer();
+    st->request.local_peer = self->conn_->local_peer();
     self->streams_[st->id] = std::move(st);
     self->receiving_++;
     self->conn_->RequestStarted();

@@ -44,9 +44,10 @@ std::unique_ptr<ProtocolSession> NewHttp2Session(Connection* conn);
 
 class Connection final {
  public:
-  Connection(HttpServer::Impl* server, uv_loop_t* loop);
+  Connection(HttpServer::Impl* server, uv_loop_t* loop, bool unix_socket);
   ~Connection();
-  uv_tcp_t* tcp() { return &tcp_; }
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
+  bool local_peer() const { return local_peer_; }
 
   // Queues bytes for the socket; Flush() hands the queue to libuv in one write.
   void Queue(std::string_view bytes) { out_.append(bytes); }
@@ -102,7 +103,12 @@ class Connection final {
   // the peer (handshake, alerts, records) taken into `into`.
   void TlsSeal(std::vector<std::string>* into);
 
-  uv_tcp_t tcp_;
+  union Handle {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } handle_;
+  bool unix_ = false;
+  bool local_peer_ = false;  // a Unix-socket peer of our user (or root)
   HttpServer::Impl* server_;
   uv_loop_t* loop_;
   std::unique_ptr<ProtocolSession> session_;

@@ -2,6 +2,10 @@
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -21,6 +25,16 @@ struct WriteReq {
   std::vector<std::string> data;
   size_t bytes = 0;
 };
+
+// The uid of a Unix socket's peer, or -1.
+long PeerUid(uv_stream_t* s) {
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(s), &fd) != 0) return -1;
+  struct ucred cred {};
+  socklen_t len = sizeof(cred);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -1;
+  return static_cast<long>(cred.uid);
+}
 
 std::string PeerName(uv_tcp_t* tcp) {
   sockaddr_storage ss{};
@@ -87,7 +101,10 @@ struct HttpServer::Impl {
   uv_loop_t* loop;
   HttpServerOptions options;
   HttpHandler handler;
-  uv_tcp_t listener{};
+  union {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } listener{};
   uv_timer_t sweep{};
   bool listening = false;
   bool stopping = false;
@@ -111,17 +128,31 @@ struct HttpServer::Impl {
       SLUICE_LOG(Warn, "http accept failed").With("error", uv_strerror(status));
       return;
     }
-    auto* conn = new Connection(self, self->loop);
+    const bool unix_socket = !self->options.unix_path.empty();
+    auto* conn = new Connection(self, self->loop, unix_socket);
     self->open_handles++;
-    if (uv_accept(server, reinterpret_cast<uv_stream_t*>(conn->tcp())) != 0 ||
+    if (uv_accept(server, conn->stream()) != 0 ||
         static_cast<int>(self->connections.size()) >= self->options.max_connections) {
       conn->self = self->connections.insert(self->connections.end(), conn);
       conn->Close();
       return;
     }
     conn->self = self->connections.insert(self->connections.end(), conn);
-    conn->peer_ = PeerName(conn->tcp());
-    uv_tcp_nodelay(conn->tcp(), 1);
+    if (unix_socket) {
+      long uid = PeerUid(conn->stream());
+      if (uid < 0 || (uid != 0 && uid != static_cast<long>(geteuid()))) {
+        SLUICE_LOG(Warn, "unix socket peer of another user refused")
+            .With("socket", self->options.unix_path)
+            .With("uid", static_cast<int64_t>(uid));
+        conn->Close();
+        return;
+      }
+      conn->local_peer_ = true;
+      conn->peer_ = "unix:uid=" + std::to_string(uid);
+    } else {
+      conn->peer_ = PeerName(&conn->handle_.tcp);
+      uv_tcp_nodelay(&conn->handle_.tcp, 1);
+    }
     if (self->options.tls && !conn->StartTls(self->options.tls->NewSession())) {
       conn->Close();
       return;
@@ -139,9 +170,15 @@ struct HttpServer::Impl {
   }
 };
 
-Connection::Connection(HttpServer::Impl* server, uv_loop_t* loop) : server_(server), loop_(loop) {
-  uv_tcp_init(loop, &tcp_);
-  tcp_.data = this;
+Connection::Connection(HttpServer::Impl* server, uv_loop_t* loop, bool unix_socket)
+    : unix_(unix_socket), server_(server), loop_(loop) {
+  if (unix_) {
+    uv_pipe_init(loop, &handle_.pipe, 0);
+    handle_.pipe.data = this;
+  } else {
+    uv_tcp_init(loop, &handle_.tcp);
+    handle_.tcp.data = this;
+  }
   last_activity_ms_ = uv_now(loop);
 }
 
@@ -262,7 +299,7 @@ void Connection::StartReading() {
   if (reading_ || closing_ || close_after_write_) return;
   reading_ = true;
   uv_read_start(
-      reinterpret_cast<uv_stream_t*>(&tcp_),
+      stream(),
       [](uv_handle_t*, size_t, uv_buf_t* buf) {
         // One shared read buffer: sessions copy what they keep before returning.
         static thread_local char storage[64 * 1024];
@@ -307,7 +344,7 @@ void Connection::Account() {
   bool stop =
       pending_write_bytes() >= options().max_connection_output || (session_ && session_->Stalled());
   if (stop && reading_) {
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+    uv_read_stop(stream());
     reading_ = false;
   } else if (!stop && !reading_) {
     StartReading();
@@ -411,8 +448,8 @@ void Connection::Flush() {
   }
   writing_bytes_ += w->bytes;
   writes_in_flight_++;
-  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), bufs.data(),
-                    static_cast<unsigned>(bufs.size()), OnWriteDone);
+  int rc =
+      uv_write(&w->req, stream(), bufs.data(), static_cast<unsigned>(bufs.size()), OnWriteDone);
   if (rc != 0) {
     writing_bytes_ -= w->bytes;
     writes_in_flight_--;
@@ -449,7 +486,7 @@ void Connection::OnWriteDone(uv_write_t* req, int status) {
 
 void Connection::CloseAfterWrite() {
   close_after_write_ = true;
-  uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  uv_read_stop(stream());
   reading_ = false;
   if (writes_in_flight_ == 0 && out_.empty() && segments_.empty()) Close();
 }
@@ -457,7 +494,7 @@ void Connection::CloseAfterWrite() {
 void Connection::Close() {
   if (closing_) return;
   closing_ = true;
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), [](uv_handle_t* h) {
+  uv_close(reinterpret_cast<uv_handle_t*>(&handle_), [](uv_handle_t* h) {
     auto* c = static_cast<Connection*>(h->data);
     HttpServer::Impl* server = c->server_;
     server->connections.erase(c->self);
@@ -496,6 +533,43 @@ uint64_t HttpServer::tls_handshake_failures() const { return impl_->tls_failures
 Status HttpServer::Start() {
   Impl* s = impl_.get();
   if (s->listening) return InvalidArgument("http server: already started");
+  uint64_t every = std::min(s->options.idle_timeout_ms, s->options.request_timeout_ms) / 4;
+  every = std::clamp<uint64_t>(every, 5, 1000);
+  if (!s->options.unix_path.empty()) {
+    const std::string& path = s->options.unix_path;
+    if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+      return InvalidArgument("http server: unix socket path " + path + " is longer than " +
+                             std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes");
+    }
+    // A socket file left by a process that is gone is replaced; any other file is not touched.
+    struct stat st;
+    if (lstat(path.c_str(), &st) == 0) {
+      if (!S_ISSOCK(st.st_mode)) {
+        return IoError("http server: " + path + " exists and is not a socket");
+      }
+      unlink(path.c_str());
+    }
+    uv_pipe_init(s->loop, &s->listener.pipe, 0);
+    s->listener.pipe.data = s;
+    s->open_handles++;
+    s->listening = true;
+    // Owner-only from the start: the umask covers the window between bind and chmod.
+    mode_t old = umask(0077);
+    int rc = uv_pipe_bind(&s->listener.pipe, path.c_str());
+    umask(old);
+    if (rc == 0) chmod(path.c_str(), 0600);
+    if (rc == 0) {
+      rc = uv_listen(reinterpret_cast<uv_stream_t*>(&s->listener.pipe), 128, Impl::OnConnection);
+    }
+    uv_timer_init(s->loop, &s->sweep);
+    s->sweep.data = s;
+    s->open_handles++;
+    if (rc != 0) {
+      return IoError("http server: cannot listen on unix socket " + path + ": " + uv_strerror(rc));
+    }
+    uv_timer_start(&s->sweep, Impl::OnSweep, every, every);
+    return Status::Ok();
+  }
   const std::string where = s->options.host + ":" + std::to_string(s->options.port);
   sockaddr_storage addr{};
   bool v6 = s->options.host.find(':') != std::string::npos;
@@ -504,13 +578,13 @@ Status HttpServer::Start() {
               : uv_ip4_addr(s->options.host.c_str(), s->options.port,
                             reinterpret_cast<sockaddr_in*>(&addr));
   if (rc != 0) return InvalidArgument("http server: bad listen address " + where);
-  uv_tcp_init(s->loop, &s->listener);
-  s->listener.data = s;
+  uv_tcp_init(s->loop, &s->listener.tcp);
+  s->listener.tcp.data = s;
   s->open_handles++;
   s->listening = true;
-  rc = uv_tcp_bind(&s->listener, reinterpret_cast<sockaddr*>(&addr), 0);
+  rc = uv_tcp_bind(&s->listener.tcp, reinterpret_cast<sockaddr*>(&addr), 0);
   if (rc == 0) {
-    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&s->listener), 1024, Impl::OnConnection);
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&s->listener.tcp), 1024, Impl::OnConnection);
   }
   uv_timer_init(s->loop, &s->sweep);
   s->sweep.data = s;
@@ -520,11 +594,9 @@ Status HttpServer::Start() {
   }
   sockaddr_storage bound{};
   int len = sizeof(bound);
-  uv_tcp_getsockname(&s->listener, reinterpret_cast<sockaddr*>(&bound), &len);
+  uv_tcp_getsockname(&s->listener.tcp, reinterpret_cast<sockaddr*>(&bound), &len);
   port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
                                             : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  uint64_t every = std::min(s->options.idle_timeout_ms, s->options.request_timeout_ms) / 4;
-  every = std::clamp<uint64_t>(every, 5, 1000);
   uv_timer_start(&s->sweep, Impl::OnSweep, every, every);
   return Status::Ok();
 }
@@ -539,6 +611,7 @@ void HttpServer::Stop(std::function<void()> on_closed) {
   s->on_closed = std::move(on_closed);
   auto done = [](uv_handle_t* h) { static_cast<Impl*>(h->data)->HandleClosed(); };
   uv_close(reinterpret_cast<uv_handle_t*>(&s->listener), done);
+  if (!s->options.unix_path.empty()) unlink(s->options.unix_path.c_str());
   uv_timer_stop(&s->sweep);
   uv_close(reinterpret_cast<uv_handle_t*>(&s->sweep), done);
   for (Connection* c : s->connections) c->Close();

@@ -37,7 +37,10 @@ struct HttpRequest {
   Headers headers;     // names lowercased, in arrival order
   std::string body;
   bool http2 = false;
-  std::string peer;  // "ip:port"
+  std::string peer;  // "ip:port", or "unix:uid=<uid>" on a Unix socket
+  // Arrived on a Unix socket whose peer runs as this process's user or root (checked when the
+  // connection was accepted; others are closed unanswered).
+  bool local_peer = false;
 
   // The first value of a header (name in lowercase), or nullptr.
   const std::string* Header(std::string_view lower_name) const;
@@ -100,6 +103,9 @@ struct HttpServerOptions {
   size_t max_connection_output = 4 << 20;
   size_t max_buffered_bytes = 64 << 20;
   std::string server_name = "sluice";
+  // Set: listen on this Unix socket path instead of host:port (created owner-only, replacing a
+  // stale socket file; only peers running as this process's user or root are served).
+  std::string unix_path;
   // Set: connections are TLS with this context (shared, so a reload reaches every server using
   // it). Unset: plaintext.
   std::shared_ptr<TlsServerContext> tls;

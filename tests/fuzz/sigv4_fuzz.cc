@@ -17,8 +17,9 @@ namespace api = sluice::broker::api;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static sluice::FakeClock clock(1'700'000'000'000);  // 2023-11-14T22:13:20Z
-  static api::SigV4Verifier verifier({{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}},
-                                     "kinesis", &clock, 15 * 60 * 1000);
+  static api::SigV4Verifier verifier(
+      {{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", ""}}, "kinesis", &clock,
+      15 * 60 * 1000);
   std::string_view in(reinterpret_cast<const char*>(data), size);
   sluice::http::HttpRequest req;
   size_t eol = in.find('\n');

@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
       std::string v = argv[++i];
       size_t colon = v.find(':');
       if (colon == std::string::npos) return Usage("--auth takes ACCESS_KEY_ID:SECRET");
-      opts.credentials.push_back({v.substr(0, colon), v.substr(colon + 1), nullptr});
+      opts.credentials.push_back({v.substr(0, colon), v.substr(colon + 1), nullptr, ""});
     } else if (a == "--data-dir" && has_value) {
       data_dir = argv[++i];
     } else if (a == "--max-body-size" && has_value) {

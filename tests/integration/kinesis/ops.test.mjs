@@ -108,7 +108,15 @@ test('account, mode, monitoring, tags and policies, before and after a restart',
     });
     assert.equal((await c.send(new K.GetResourcePolicyCommand({ ResourceARN: arn }))).Policy, '{}');
     await c.send(new K.PutResourcePolicyCommand({ ResourceARN: arn, Policy: policy }));
-    await c.send(new K.PutResourcePolicyCommand({ ResourceARN: consumer, Policy: '{"Version":"2012-10-17"}' }));
+    const consumerPolicy = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { AWS: '111111111111' }, Action: 'kinesis:SubscribeToShard',
+        Resource: consumer }],
+    });
+    await c.send(new K.PutResourcePolicyCommand({ ResourceARN: consumer, Policy: consumerPolicy }));
+    e = await failure(() => c.send(new K.PutResourcePolicyCommand({ ResourceARN: consumer,
+      Policy: '{"Version":"2012-10-17"}' })));
+    assert.equal(e.name, 'InvalidArgumentException');
     e = await failure(() => c.send(new K.PutResourcePolicyCommand({ ResourceARN: arn, Policy: '{nope' })));
     assert.equal(e.name, 'InvalidArgumentException');
 
@@ -150,7 +158,7 @@ test('account, mode, monitoring, tags and policies, before and after a restart',
     await c.send(new K.DeleteResourcePolicyCommand({ ResourceARN: arn }));
     assert.equal((await c.send(new K.GetResourcePolicyCommand({ ResourceARN: arn }))).Policy, '{}');
     assert.equal((await c.send(new K.GetResourcePolicyCommand({ ResourceARN: consumer }))).Policy,
-                 '{"Version":"2012-10-17"}');
+                 consumerPolicy);
     c.destroy();
     await stop(daemon, 'SIGTERM');
   });

@@ -5,7 +5,9 @@
 // issued for. Every call, denied ones too, is one line of the audit log.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import crypto from 'node:crypto';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FirehoseClient, PutRecordBatchCommand, ListDeliveryStreamsCommand } from '@aws-sdk/client-firehose';
@@ -17,6 +19,8 @@ const keys = {
   producer: { accessKeyId: 'AKIDPRODUCER', secretAccessKey: 'producer-secret-0' },
   reader: { accessKeyId: 'AKIDREADER', secretAccessKey: 'reader-secret-0' },
   fleet: { accessKeyId: 'AKIDFLEET', secretAccessKey: 'fleet-secret-0' },
+  temporary: { accessKeyId: 'ASIATEMPORARY', secretAccessKey: 'temporary-secret-0',
+    sessionToken: 'IQoJb3JpZ2luX2VjEXAMPLE-session-token' },
 };
 const readerDocument = JSON.stringify({
   Version: '2012-10-17',
@@ -35,6 +39,7 @@ before(async () => {
   work = mkdtempSync(join(tmpdir(), 'sluice-policy-'));
   const port = await freePort();
   endpoint = `http://127.0.0.1:${port}`;
+  writeFileSync(join(work, 'session.token'), keys.temporary.sessionToken + '\n', { mode: 0o600 });
   daemon = startDaemon(work, `data_dir: ./data
 admin: {listen: "127.0.0.1:0"}
 broker:
@@ -53,6 +58,9 @@ broker:
       - access_key_id: ${keys.fleet.accessKeyId}
         secret_access_key: ${keys.fleet.secretAccessKey}
         policy: {allow: ["firehose:PutRecord*"], resources: [fleet]}
+      - access_key_id: ${keys.temporary.accessKeyId}
+        secret_access_key: ${keys.temporary.secretAccessKey}
+        session_token_file: ./session.token
 streams:
   - {name: app-web, shards: 1}
   - {name: secret, shards: 1}
@@ -200,5 +208,113 @@ test('the audit log holds each call once: who, what, on what, the outcome; no se
   for (const secret of [...Object.values(keys).map((k) => k.secretAccessKey), 'wrong', 'audited-payload',
     Buffer.from('audited-payload-1').toString('base64'), 'Signature=']) {
     assert.ok(!text.includes(secret), `the audit log must not hold ${secret}`);
+  }
+});
+
+test('temporary credentials need their session token; a presigned request passes until it expires', async () => {
+  const temp = clients(endpoint, keys.temporary);
+  const noToken = clients(endpoint, { accessKeyId: keys.temporary.accessKeyId,
+    secretAccessKey: keys.temporary.secretAccessKey });
+  const wrongToken = clients(endpoint, { ...keys.temporary, sessionToken: keys.temporary.sessionToken + 'x' });
+  try {
+    for (const t of ['h2', 'h1']) {
+      const r = await temp[t].send(new K.ListStreamsCommand({}));
+      assert.deepEqual(r.StreamNames.sort(), ['app-web', 'secret']);
+      for (const c of [noToken[t], wrongToken[t]]) {
+        const e = await failure(() => c.send(new K.ListStreamsCommand({})));
+        assert.equal(e.name, 'UnrecognizedClientException');
+        assert.equal(e.message, 'The security token included in the request is invalid.');
+      }
+    }
+  } finally {
+    destroyAll(temp);
+    destroyAll(noToken);
+    destroyAll(wrongToken);
+  }
+
+  // The AWS SDK's own presigner: the signature in the query, X-Amz-Target kept as a header.
+  class Sha256 {
+    constructor(secret) {
+      this.h = secret ? crypto.createHmac('sha256', Buffer.from(secret)) : crypto.createHash('sha256');
+    }
+    update(data) { this.h.update(typeof data === 'string' ? Buffer.from(data) : data); }
+    async digest() { return new Uint8Array(this.h.digest()); }
+  }
+  const url = new URL(endpoint);
+  const presign = async (creds, expiresIn, body = '{}') => {
+    const signer = new SignatureV4({ credentials: creds, region: 'us-east-1', service: 'kinesis', sha256: Sha256 });
+    const signed = await signer.presign({
+      method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/', query: {},
+      headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': 'Kinesis_20131202.ListStreams' },
+      body,
+    }, { expiresIn, unhoistableHeaders: new Set(['x-amz-target']) });
+    const q = new URLSearchParams(signed.query).toString();
+    return { href: `${endpoint}/?${q}`, headers: signed.headers };
+  };
+  const call = async ({ href, headers }, body = '{}') => {
+    const { host, ...rest } = headers;
+    const res = await fetch(href, { method: 'POST', headers: rest, body });
+    return { status: res.status, doc: await res.json() };
+  };
+  let r = await call(await presign(keys.admin, 60));
+  assert.equal(r.status, 200, JSON.stringify(r.doc));
+  assert.deepEqual(r.doc.StreamNames.sort(), ['app-web', 'secret']);
+  // Temporary credentials presign with their token in the query.
+  r = await call(await presign(keys.temporary, 60));
+  assert.equal(r.status, 200, JSON.stringify(r.doc));
+  // Another body than the one signed, and a presigned URL whose time is up, are refused.
+  r = await call(await presign(keys.admin, 60), '{"Limit": 1}');
+  assert.equal(r.doc.__type, 'InvalidSignatureException');
+  const old = await presign(keys.admin, 1);
+  await new Promise((res) => setTimeout(res, 2100));
+  r = await call(old);
+  assert.equal(r.doc.__type, 'InvalidSignatureException');
+  assert.match(r.doc.message, /presigned at \d{8}T\d{6}Z for 1 seconds/);
+  // A presigned call is subject to the key's policy like any other.
+  r = await call(await presign(keys.producer, 60));
+  assert.equal(r.doc.__type, 'AccessDeniedException');
+});
+
+test('a resource policy on a stream grants and denies beside the keys\' own policies', async () => {
+  const admin = clients(endpoint, keys.admin);
+  const p = clients(endpoint, keys.producer);
+  const producerArn = `arn:aws:iam::000000000000:user/${keys.producer.accessKeyId}`;
+  try {
+    const policy = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: producerArn }, Action: ['kinesis:GetShardIterator', 'kinesis:GetRecords'],
+          Resource: arn('app-web') },
+        { Effect: 'Deny', Principal: { AWS: [producerArn] }, Action: 'kinesis:PutRecord*', Resource: arn('app-web') },
+      ],
+    });
+    await admin.h1.send(new K.PutResourcePolicyCommand({ ResourceARN: arn('app-web'), Policy: policy }));
+    // Granted by the stream's policy, though the producer's own policy does not allow it.
+    const it = await p.h2.send(new K.GetShardIteratorCommand({ StreamName: 'app-web',
+      ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' }));
+    const got = await p.h1.send(new K.GetRecordsCommand({ ShardIterator: it.ShardIterator }));
+    assert.ok(got.Records.length >= 1);
+    // Denied by it, though the producer's own policy allows it.
+    const e = await failure(() => p.h2.send(new K.PutRecordCommand({ StreamName: 'app-web', PartitionKey: 'k',
+      Data: data('x') })));
+    assert.equal(e.name, 'AccessDeniedException');
+    assert.equal(e.message, `User: ${producerArn} is not authorized to perform: kinesis:PutRecord on resource: ` +
+      `${arn('app-web')} with an explicit deny in a resource-based policy`);
+    // Other keys are not named by it.
+    await admin.h2.send(new K.PutRecordCommand({ StreamName: 'app-web', PartitionKey: 'k', Data: data('admin') }));
+    // A document that is not a resource policy is refused when put.
+    const bad = await failure(() => admin.h1.send(new K.PutResourcePolicyCommand({ ResourceARN: arn('app-web'),
+      Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Action: 'kinesis:*', Resource: '*' }] }) })));
+    assert.equal(bad.name, 'InvalidArgumentException');
+    assert.match(bad.message, /Principal is missing/);
+    await admin.h1.send(new K.DeleteResourcePolicyCommand({ ResourceARN: arn('app-web') }));
+    const put = await p.h1.send(new K.PutRecordCommand({ StreamName: 'app-web', PartitionKey: 'k', Data: data('y') }));
+    assert.ok(put.SequenceNumber);
+    await denied(() => p.h1.send(new K.GetShardIteratorCommand({ StreamName: 'app-web',
+      ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' })), 'kinesis:GetShardIterator', arn('app-web'));
+  } finally {
+    destroyAll(admin);
+    destroyAll(p);
   }
 });

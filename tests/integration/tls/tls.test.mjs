@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import http2 from 'node:http2';
 import { request as httpRequest } from 'node:http';
@@ -231,6 +231,7 @@ data_dir: ./data
 admin:
   listen: 127.0.0.1:${port}
   auth: {token_file: ./admin.token}
+  socket: ./admin.sock
 streams:
   - {name: tok-in, shards: 1}
 `);
@@ -280,6 +281,42 @@ streams:
     const withFile = await run(process.env.SLUICE_BIN, ['streams', 'list', '--admin', `127.0.0.1:${port}`,
       '--token-file', join(adir, 'admin.token')]);
     assert.match(withFile.stdout, /tok-in/);
+
+    // admin.socket: owner-only; its peers (this user) need no token, for /api and /reload alike.
+    const sock = join(adir, 'admin.sock');
+    const st = statSync(sock);
+    assert.ok(st.isSocket());
+    assert.equal(st.mode & 0o777, 0o600);
+    const overSocket = (path, headers) => new Promise((resolve, reject) => {
+      const req = httpRequest({ socketPath: sock, path, method: 'POST', headers }, (res) => {
+        let body = '';
+        res.on('data', (d) => { body += d; });
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+      });
+      req.on('error', reject);
+      req.end('{}');
+    });
+    let s = await overSocket('/api', { 'x-amz-target': 'Kinesis_20131202.ListStreams',
+      'content-type': 'application/x-amz-json-1.1' });
+    assert.equal(s.status, 200, s.body);
+    assert.deepEqual(JSON.parse(s.body).StreamNames, ['tok-in']);
+    s = await overSocket('/reload', {});
+    assert.equal(s.status, 200, s.body);
+    const viaSocket = await run(process.env.SLUICE_BIN, ['streams', 'list', '--admin', `unix:${sock}`]);
+    assert.match(viaSocket.stdout, /tok-in/);
+    // The CLI with -c uses the socket named there (the token file aside, it still gets in).
+    const noToken = join(adir, 'socket-only.yaml');
+    writeFileSync(noToken, `data_dir: ./data\nadmin:\n  listen: 127.0.0.1:${port}\n  socket: ./admin.sock\n`,
+      { mode: 0o600 });
+    const fromConfig = await run(process.env.SLUICE_BIN, ['streams', 'list', '-c', noToken], { cwd: adir });
+    assert.match(fromConfig.stdout, /tok-in/);
+    // Another user cannot even connect (the file is owner-only; the daemon checks the peer too).
+    if (process.getuid() === 0) {
+      const other = await run('runuser', ['-u', 'nobody', '--', 'curl', '-sS', '--unix-socket', sock,
+        'http://localhost/status']).then(() => null, (e) => e);
+      assert.ok(other, 'user nobody must not reach the admin socket');
+      assert.match(other.stderr, /Permission denied|Couldn't connect/);
+    }
   } finally {
     await stop(d, 'SIGTERM');
   }

@@ -377,7 +377,7 @@ TEST(ListenAddressTest, ParsesAndRefusesExposureWithoutCredentials) {
   auto refused = KinesisApiServer::Create(&loop, broker->get(), ao);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("not a loopback address"), std::string::npos);
-  ao.credentials.push_back({"AKID", "secret", nullptr});
+  ao.credentials.push_back({"AKID", "secret", nullptr, ""});
   auto allowed = KinesisApiServer::Create(&loop, broker->get(), ao);
   EXPECT_TRUE(allowed.ok()) << allowed.status().ToString();
   // Created but never started: nothing to close.

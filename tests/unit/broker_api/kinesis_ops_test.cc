@@ -14,6 +14,15 @@
 namespace sluice::broker::api {
 namespace {
 
+// A resource policy: denies SubscribeToShard to everyone (kValidPolicyText as GetResourcePolicy
+// returns it, kValidPolicy escaped for a JSON string).
+constexpr char kValidPolicyText[] =
+    R"({"Version":"2012-10-17","Statement":{"Effect":"Deny","Principal":"*",)"
+    R"("Action":"kinesis:SubscribeToShard","Resource":"*"}})";
+constexpr char kValidPolicy[] =
+    R"({\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Deny\",\"Principal\":\"*\",)"
+    R"(\"Action\":\"kinesis:SubscribeToShard\",\"Resource\":\"*\"}})";
+
 constexpr char kArn[] = "arn:aws:kinesis:us-east-1:000000000000:stream/";
 
 class KinesisOpsTest : public ApiTest<KinesisApi> {
@@ -280,8 +289,14 @@ TEST_F(KinesisOpsTest, ResourcePoliciesAreStoredPerResource) {
   Call("PutResourcePolicy", R"({"ResourceARN":")" + arn + R"(","Policy":")" + policy + "\"}");
   ASSERT_EQ(status_, 200) << raw_;
   Call("PutResourcePolicy",
-       R"({"ResourceARN":")" + carn + R"(","Policy":"{\"Version\":\"2012-10-17\"}"})");
+       R"({"ResourceARN":")" + carn + R"(","Policy":")" + std::string(kValidPolicy) + "\"}");
   ASSERT_EQ(status_, 200) << raw_;
+  // A document that is no resource policy (no Statement, no Principal) is refused.
+  Call("PutResourcePolicy",
+       R"({"ResourceARN":")" + carn + R"(","Policy":"{\"Version\":\"2012-10-17\"}"})");
+  EXPECT_EQ(type_, "InvalidArgumentException");
+  EXPECT_NE(raw_.find("Invalid policy: policy document: Statement is missing."), std::string::npos)
+      << raw_;
   Call("PutResourcePolicy", R"({"ResourceARN":")" + arn + R"(","Policy":"{not json"})");
   EXPECT_EQ(type_, "InvalidArgumentException");
   Call("PutResourcePolicy", R"({"ResourceARN":")" + arn + R"(","Policy":"[1,2]"})");
@@ -298,7 +313,7 @@ TEST_F(KinesisOpsTest, ResourcePoliciesAreStoredPerResource) {
   ASSERT_TRUE(p.IsObject());
   EXPECT_STREQ(p["Statement"][0]["Action"].GetString(), "kinesis:GetRecords");
   d = Call("GetResourcePolicy", R"({"ResourceARN":")" + carn + "\"}");
-  EXPECT_STREQ(d["Policy"].GetString(), R"({"Version":"2012-10-17"})");
+  EXPECT_STREQ(d["Policy"].GetString(), kValidPolicyText);
   Call("DeleteResourcePolicy", R"({"ResourceARN":")" + arn + "\"}");
   ASSERT_EQ(status_, 200) << raw_;
   Call("DeleteResourcePolicy", R"({"ResourceARN":")" + arn + "\"}");
@@ -308,7 +323,7 @@ TEST_F(KinesisOpsTest, ResourcePoliciesAreStoredPerResource) {
                "{}");
   EXPECT_STREQ(
       Call("GetResourcePolicy", R"({"ResourceARN":")" + carn + "\"}")["Policy"].GetString(),
-      R"({"Version":"2012-10-17"})");
+      kValidPolicyText);
 }
 
 TEST_F(KinesisOpsTest, UpdateMaxRecordSizeTakesOnlyTheCurrentMaximum) {
@@ -389,7 +404,9 @@ TEST_F(KinesisOpsTest, InstancesOfOneDirectoryDoNotUndoEachOther) {
   call_other("DescribeStreamSummary", R"({"StreamName":"s1"})");
   const std::string arn = std::string(kArn) + "s1";
   Call("TagResource", R"({"ResourceARN":")" + arn + R"(","Tags":{"a":"1"}})");
-  Call("PutResourcePolicy", R"({"ResourceARN":")" + arn + R"(","Policy":"{\"V\":1}"})");
+  Call("PutResourcePolicy",
+       R"({"ResourceARN":")" + arn + R"(","Policy":")" + std::string(kValidPolicy) + "\"}");
+  ASSERT_EQ(status_, 200) << raw_;
   Create("s2", "ON_DEMAND");
   // The other instance meets s2 for the first time (and saves its creation time).
   call_other("DescribeStreamSummary", R"({"StreamName":"s2"})");
@@ -399,7 +416,7 @@ TEST_F(KinesisOpsTest, InstancesOfOneDirectoryDoNotUndoEachOther) {
   Reopen();
   EXPECT_EQ(Tags(arn), "a=1");
   EXPECT_STREQ(Call("GetResourcePolicy", R"({"ResourceARN":")" + arn + "\"}")["Policy"].GetString(),
-               R"({"V":1})");
+               kValidPolicyText);
 }
 
 TEST_F(KinesisOpsTest, StreamArnIsAcceptedInPlaceOfStreamName) {

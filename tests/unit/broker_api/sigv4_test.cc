@@ -66,7 +66,7 @@ class SigV4VerifierTest : public ::testing::Test {
  protected:
   SigV4VerifierTest()
       : clock_(kVectorTimeMs),
-        verifier_({{"AKIDEXAMPLE", kSecret}}, "service", &clock_, 15 * 60 * 1000) {}
+        verifier_({{"AKIDEXAMPLE", kSecret, ""}}, "service", &clock_, 15 * 60 * 1000) {}
 
   http::HttpRequest Vanilla() {
     http::HttpRequest r;
@@ -101,12 +101,12 @@ TEST_F(SigV4VerifierTest, TamperedRequestIsInvalidSignature) {
 }
 
 TEST_F(SigV4VerifierTest, UnknownKeyIsUnrecognizedClient) {
-  SigV4Verifier other({{"AKIDOTHER", kSecret}}, "service", &clock_, 15 * 60 * 1000);
+  SigV4Verifier other({{"AKIDOTHER", kSecret, ""}}, "service", &clock_, 15 * 60 * 1000);
   EXPECT_EQ(other.Verify(Vanilla())->type, "UnrecognizedClientException");
 }
 
 TEST_F(SigV4VerifierTest, WrongSecretIsInvalidSignature) {
-  SigV4Verifier other({{"AKIDEXAMPLE", "not-the-secret"}}, "service", &clock_, 15 * 60 * 1000);
+  SigV4Verifier other({{"AKIDEXAMPLE", "not-the-secret", ""}}, "service", &clock_, 15 * 60 * 1000);
   EXPECT_EQ(other.Verify(Vanilla())->type, "InvalidSignatureException");
 }
 
@@ -131,8 +131,89 @@ TEST_F(SigV4VerifierTest, StaleSignatureIsRefused) {
 }
 
 TEST_F(SigV4VerifierTest, WrongServiceScopeIsRefused) {
-  SigV4Verifier kinesis({{"AKIDEXAMPLE", kSecret}}, "kinesis", &clock_, 15 * 60 * 1000);
+  SigV4Verifier kinesis({{"AKIDEXAMPLE", kSecret, ""}}, "kinesis", &clock_, 15 * 60 * 1000);
   EXPECT_EQ(kinesis.Verify(Vanilla())->type, "InvalidSignatureException");
+}
+
+// Temporary credentials: the request must carry the credential's session token, signed.
+TEST(SigV4SessionTokenTest, TemporaryCredentialsNeedTheirSignedToken) {
+  FakeClock clock(kVectorTimeMs);
+  SigV4Verifier v({{"AKIDEXAMPLE", kSecret, "FQoGZXIvYXdzEXAMPLETOKEN"}, {"AKIDLONG", kSecret, ""}},
+                  "service", &clock, 15 * 60 * 1000);
+  auto request = [](std::string_view key, const char* token, bool sign_token) {
+    http::HttpRequest r;
+    r.method = "POST";
+    r.target = "/";
+    r.body = "{}";
+    r.headers = kVanilla;
+    if (token != nullptr) r.headers.emplace_back("x-amz-security-token", token);
+    std::string signed_headers =
+        token != nullptr && sign_token ? "host;x-amz-date;x-amz-security-token" : "host;x-amz-date";
+    std::string sig = Sign("POST", "/", r.headers, signed_headers, r.body);
+    r.headers.emplace_back("authorization", "AWS4-HMAC-SHA256 Credential=" + std::string(key) +
+                                                "/" + kScope + ", SignedHeaders=" + signed_headers +
+                                                ", Signature=" + sig);
+    return r;
+  };
+  size_t which = 99;
+  EXPECT_FALSE(v.Verify(request("AKIDEXAMPLE", "FQoGZXIvYXdzEXAMPLETOKEN", true), &which));
+  EXPECT_EQ(which, 0u);
+  auto no_token = v.Verify(request("AKIDEXAMPLE", nullptr, true));
+  ASSERT_TRUE(no_token);
+  EXPECT_EQ(no_token->type, "UnrecognizedClientException");
+  auto wrong = v.Verify(request("AKIDEXAMPLE", "FQoGZXIvYXdzEXAMPLETOKEX", true));
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->type, "UnrecognizedClientException");
+  auto unsigned_token = v.Verify(request("AKIDEXAMPLE", "FQoGZXIvYXdzEXAMPLETOKEN", false));
+  ASSERT_TRUE(unsigned_token);
+  EXPECT_EQ(unsigned_token->type, "IncompleteSignatureException");
+  // A long-term key takes no token.
+  EXPECT_FALSE(v.Verify(request("AKIDLONG", nullptr, true), &which));
+  EXPECT_EQ(which, 1u);
+  auto extra = v.Verify(request("AKIDLONG", "FQoGZXIvYXdzEXAMPLETOKEN", true));
+  ASSERT_TRUE(extra);
+  EXPECT_EQ(extra->type, "UnrecognizedClientException");
+}
+
+// Presigned: the signature in the query string, valid for X-Amz-Expires seconds.
+TEST(SigV4PresignedTest, QueryStringSignatureValidUntilItExpires) {
+  FakeClock clock(kVectorTimeMs);
+  SigV4Verifier v({{"AKIDEXAMPLE", kSecret, ""}}, "service", &clock, 15 * 60 * 1000);
+  const std::string query =
+      "/?Action=ListStreams&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%"
+      "2F20150830%"
+      "2Fus-east-1%2Fservice%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-Expires=60&"
+      "X-Amz-SignedHeaders=host";
+  http::HttpRequest r;
+  r.method = "POST";
+  r.body = "{}";
+  r.headers = {{"host", "example.amazonaws.com"}};
+  std::string sig = Sign("POST", query, r.headers, "host", r.body);
+  r.target = query + "&X-Amz-Signature=" + sig;
+  size_t which = 9;
+  auto ok = v.Verify(r, &which);
+  EXPECT_FALSE(ok) << ok->type << ": " << ok->message;
+  EXPECT_EQ(which, 0u);
+
+  http::HttpRequest tampered = r;
+  tampered.target.replace(tampered.target.find("ListStreams"), 11, "DeleteStrea");
+  auto bad = v.Verify(tampered);
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->type, "InvalidSignatureException");
+
+  clock.Advance(61 * 1000);
+  auto expired = v.Verify(r);
+  ASSERT_TRUE(expired);
+  EXPECT_EQ(expired->type, "InvalidSignatureException");
+  EXPECT_NE(expired->message.find("presigned at 20150830T123600Z for 60 seconds"),
+            std::string::npos);
+
+  http::HttpRequest incomplete = r;
+  incomplete.target = "/?X-Amz-Signature=" + sig;
+  auto missing = v.Verify(incomplete);
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->type, "IncompleteSignatureException");
+  EXPECT_NE(missing->message.find("'X-Amz-Credential'"), std::string::npos);
 }
 
 }  // namespace

@@ -87,8 +87,7 @@ TEST(AccessPolicyTest, DocumentExplicitDenyWinsAndNotElementsInvert) {
   EXPECT_EQ(p->Evaluate("kinesis:PutRecords", StreamArn("web"), "web"), AccessDecision::kAllow);
   EXPECT_EQ(p->Evaluate("kinesis:DeleteStream", StreamArn("web"), "web"),
             AccessDecision::kExplicitDeny);
-  EXPECT_EQ(p->Evaluate("kinesis:GetRecords", StreamArn("audit"), "audit"),
-            AccessDecision::kAllow);
+  EXPECT_EQ(p->Evaluate("kinesis:GetRecords", StreamArn("audit"), "audit"), AccessDecision::kAllow);
   EXPECT_EQ(p->Evaluate("kinesis:PutRecords", StreamArn("audit"), "audit"),
             AccessDecision::kExplicitDeny);
   // stream/* covers the account-level resource IAM checks ListStreams against.
@@ -133,8 +132,7 @@ TEST(AccessPolicyTest, DocumentErrorsNameTheElement) {
       {R"({"Statement": [{"Effect": "Allow", "Action": "kinesis:*", "NotAction": "kinesis:Get*",
            "Resource": "*"}]})",
        "policy document: Statement[0]: give one of Action and NotAction"},
-      {R"({"Statment": []})",
-       "policy document: Statement is missing"},
+      {R"({"Statment": []})", "policy document: Statement is missing"},
   };
   for (const Case& c : cases) {
     auto p = AccessPolicy::FromDocument(c.json);
@@ -144,6 +142,46 @@ TEST(AccessPolicyTest, DocumentErrorsNameTheElement) {
   auto broken = AccessPolicy::FromDocument("{\"Statement\": [");
   ASSERT_FALSE(broken.ok());
   EXPECT_EQ(broken.status().message().rfind("policy document: invalid JSON at byte ", 0), 0u);
+}
+
+TEST(AccessPolicyTest, ResourcePoliciesNameTheirPrincipals) {
+  const std::string user = "arn:aws:iam::000000000000:user/AKIDREADER";
+  auto p = AccessPolicy::FromResourceDocument(R"({"Statement": [
+      {"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::000000000000:user/AKIDREADER"]},
+       "Action": "kinesis:Get*", "Resource": "*"},
+      {"Effect": "Deny", "Principal": "*", "Action": "kinesis:DeleteStream", "Resource": "*"},
+      {"Effect": "Allow", "Principal": {"AWS": "111111111111"}, "Action": "kinesis:*",
+       "Resource": "*"}]})");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->EvaluateFor("kinesis:GetRecords", StreamArn("s"), user, "000000000000"),
+            AccessDecision::kAllow);
+  EXPECT_EQ(p->EvaluateFor("kinesis:GetRecords", StreamArn("s"),
+                           "arn:aws:iam::000000000000:user/AKIDOTHER", "000000000000"),
+            AccessDecision::kImplicitDeny);
+  EXPECT_EQ(p->EvaluateFor("kinesis:DeleteStream", StreamArn("s"), user, "000000000000"),
+            AccessDecision::kExplicitDeny);
+  // An account id (or its root ARN) names every principal of that account.
+  EXPECT_EQ(p->EvaluateFor("kinesis:PutRecords", StreamArn("s"),
+                           "arn:aws:iam::111111111111:user/AKIDX", "111111111111"),
+            AccessDecision::kAllow);
+  auto no_principal = AccessPolicy::FromResourceDocument(
+      R"({"Statement": {"Effect": "Allow", "Action": "kinesis:*", "Resource": "*"}})");
+  ASSERT_FALSE(no_principal.ok());
+  EXPECT_EQ(no_principal.status().message(),
+            "policy document: Statement: Principal is missing (a resource policy says whom it is "
+            "about)");
+  auto bad_principal = AccessPolicy::FromResourceDocument(
+      R"({"Statement": {"Effect": "Allow", "Principal": {"AWS": "bob"}, "Action": "kinesis:*",
+          "Resource": "*"}})");
+  ASSERT_FALSE(bad_principal.ok());
+  EXPECT_EQ(
+      bad_principal.status().message(),
+      "policy document: Statement.Principal.AWS: \"bob\" is not *, an account id or an IAM ARN");
+  // An identity policy takes no Principal.
+  EXPECT_FALSE(AccessPolicy::FromDocument(
+                   R"({"Statement": {"Effect": "Allow", "Principal": "*", "Action": "kinesis:*",
+                       "Resource": "*"}})")
+                   .ok());
 }
 
 }  // namespace
