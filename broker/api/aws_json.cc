@@ -39,4 +39,12 @@ void SetOkReply(const rapidjson::StringBuffer& out, ApiReply* reply) {
   reply->body.assign(out.GetString(), out.GetSize());
 }
 
+int64_t RecordsIn(std::string_view operation, const rapidjson::Document& doc) {
+  if (operation == "PutRecord") return 1;
+  if (operation != "PutRecords" && operation != "PutRecordBatch") return -1;
+  if (!doc.IsObject()) return 0;
+  auto it = doc.FindMember("Records");
+  return it != doc.MemberEnd() && it->value.IsArray() ? it->value.Size() : 0;
+}
+
 }  // namespace sluice::broker::api

@@ -8,6 +8,7 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,10 @@ struct ApiReply {
 // `{}`). An error carries the SerializationException message: malformed JSON (bounded nesting,
 // core/json.h) or a body that is not an object.
 Status ParseRequestObject(std::string& body, rapidjson::Document* doc);
+
+// For the audit log: how many records a parsed put request carries (its `Records` array, or 1
+// for a single PutRecord), -1 for other operations.
+int64_t RecordsIn(std::string_view operation, const rapidjson::Document& doc);
 
 // Sets *reply to the error document of `type` with `status`. The message may quote the request's
 // bytes: it is made valid UTF-8 first.

@@ -105,13 +105,7 @@ void FirehoseApi::Handle(std::string_view operation, std::string& body, ApiReply
     if (!parsed.ok()) {
       c.Fail("SerializationException", parsed.message());
     } else if (Authorize(c, operation, caller, &resource)) {
-      if (operation == "PutRecordBatch") {
-        const rapidjson::Value* recs =
-            c.doc.IsObject() && c.doc.HasMember("Records") ? &c.doc["Records"] : nullptr;
-        records = recs != nullptr && recs->IsArray() ? recs->Size() : 0;
-      } else if (operation == "PutRecord") {
-        records = 1;
-      }
+      records = RecordsIn(operation, c.doc);
       c.w.StartObject();
       (this->*op)(c);
       if (!c.failed) c.w.EndObject();

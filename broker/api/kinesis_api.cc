@@ -113,8 +113,9 @@ bool KinesisApi::Authorize(Call& c, std::string_view operation, const ApiCaller*
                " on resource: " + arn + " with an explicit deny in a resource-based policy");
     return false;
   }
-  if (identity == AccessDecision::kAllow || resource_decision == AccessDecision::kAllow) {
-    if (identity != AccessDecision::kExplicitDeny) return true;
+  if (identity != AccessDecision::kExplicitDeny &&
+      (identity == AccessDecision::kAllow || resource_decision == AccessDecision::kAllow)) {
+    return true;
   }
   auto denied = DeniedMessage(*caller, options_.account_id, action, arn, name);
   c.Fail("AccessDeniedException", denied ? *denied : "User: " + principal + " is not authorized");
@@ -203,13 +204,7 @@ void KinesisApi::Handle(std::string_view operation, std::string& body, ApiReply*
     if (!parsed.ok()) {
       c.Fail("SerializationException", parsed.message());
     } else if (Authorize(c, operation, caller, &resource)) {
-      if (operation == "PutRecords") {
-        const rapidjson::Value* recs =
-            c.doc.IsObject() && c.doc.HasMember("Records") ? &c.doc["Records"] : nullptr;
-        records = recs != nullptr && recs->IsArray() ? recs->Size() : 0;
-      } else if (operation == "PutRecord") {
-        records = 1;
-      }
+      records = RecordsIn(operation, c.doc);
       c.w.StartObject();
       if (retention) {
         ChangeRetention(c, increase);

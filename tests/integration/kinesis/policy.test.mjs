@@ -308,6 +308,21 @@ test('a resource policy on a stream grants and denies beside the keys\' own poli
       Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Action: 'kinesis:*', Resource: '*' }] }) })));
     assert.equal(bad.name, 'InvalidArgumentException');
     assert.match(bad.message, /Principal is missing/);
+    // A resource policy's allow does not undo the key's own explicit deny (the reader's document
+    // denies everything on `secret`).
+    const readerArn = `arn:aws:iam::000000000000:user/${keys.reader.accessKeyId}`;
+    await admin.h1.send(new K.PutResourcePolicyCommand({ ResourceARN: arn('secret'), Policy: JSON.stringify({
+      Statement: [{ Effect: 'Allow', Principal: { AWS: readerArn }, Action: 'kinesis:*', Resource: arn('secret') }],
+    }) }));
+    const r = clients(endpoint, keys.reader);
+    try {
+      await denied(() => r.h1.send(new K.GetShardIteratorCommand({ StreamName: 'secret',
+        ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' })), 'kinesis:GetShardIterator',
+      arn('secret'), 'explicit');
+    } finally {
+      destroyAll(r);
+    }
+    await admin.h1.send(new K.DeleteResourcePolicyCommand({ ResourceARN: arn('secret') }));
     await admin.h1.send(new K.DeleteResourcePolicyCommand({ ResourceARN: arn('app-web') }));
     const put = await p.h1.send(new K.PutRecordCommand({ StreamName: 'app-web', PartitionKey: 'k', Data: data('y') }));
     assert.ok(put.SequenceNumber);
