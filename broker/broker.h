@@ -25,6 +25,7 @@
 
 #include "core/clock.h"
 #include "core/hash_key.h"
+#include "core/keyring.h"
 #include "core/status.h"
 
 namespace sluice::broker {
@@ -34,6 +35,15 @@ class IteratorCodec;  // broker/iterator.h
 enum class FsyncPolicy { kAlways, kInterval, kNever };
 enum class CapacityMode { kUnlimited, kProvisioned };
 
+// Encryption at rest (Kinesis StartStreamEncryption). While enabled, every new segment is sealed
+// with AES-256-GCM under a data key of its own, wrapped by a master key of the broker's keyring
+// (BrokerOptions::keyring); segments written before stay as they are until retention removes
+// them. See broker/FORMAT.md.
+struct StreamEncryption {
+  bool enabled = false;
+  std::string key_id;  // the master key's id in the keyring; empty: the keyring's primary (last)
+};
+
 struct StreamOptions {
   std::string name;
   int shards = 1;
@@ -41,6 +51,7 @@ struct StreamOptions {
   FsyncPolicy fsync = FsyncPolicy::kInterval;
   std::chrono::milliseconds fsync_interval{100};
   CapacityMode mode = CapacityMode::kUnlimited;
+  StreamEncryption encryption;
 };
 
 struct BrokerOptions {
@@ -49,6 +60,9 @@ struct BrokerOptions {
   Clock* clock = Clock::Real();    // not owned; must outlive the Broker
   std::chrono::milliseconds iterator_ttl{5 * 60 * 1000};
   uint64_t segment_bytes = 64ull << 20;  // roll a segment past this size
+  // Master keys of encrypted streams (StreamEncryption); null: no stream may be encrypted, and a
+  // data directory holding encrypted segments does not open.
+  std::shared_ptr<const Keyring> keyring;
 };
 
 // A shard's description, as ListShards returns it.
@@ -175,6 +189,10 @@ class Stream {
   // them. Persisted in stream.json before it applies; shards made later inherit it.
   virtual Status SetCapacityMode(CapacityMode mode) = 0;
   virtual Status SetRetentionHours(int64_t hours) = 0;
+  // Kinesis Start/StopStreamEncryption: persisted in stream.json, then every shard's next append
+  // starts a new segment, sealed under the named master key (or plain when disabled). Enabling
+  // with no keyring is kInvalidArgument; a key id the keyring lacks is kNotFound.
+  virtual Status SetEncryption(const StreamEncryption& encryption) = 0;
 
   // Consumers: named, with durable per-shard checkpoints (the next offset to read).
   virtual Status RegisterConsumer(std::string_view consumer) = 0;
@@ -228,6 +246,10 @@ class Broker {
   // Drops whole segments past retention; the daemon calls it on a timer.
   virtual Status EnforceRetention() = 0;
   virtual uint64_t DiskUsageBytes() const = 0;
+  // Replaces the keyring (a reload after keys were added): segments started from now on are
+  // sealed under the new keyring's keys (a stream without key_id moves to its new primary key).
+  // Refused, changing nothing, when the new keyring lacks a key an encrypted stream names.
+  virtual Status SetKeyring(std::shared_ptr<const Keyring> keyring) = 0;
   // Shard iterator tokens (broker/iterator.h), keyed by data_dir/iterator.key, expiring after
   // BrokerOptions::iterator_ttl.
   virtual const IteratorCodec& iterators() const = 0;

@@ -95,6 +95,7 @@ class BrokerImpl final : public Broker {
     c.segment_bytes = options_.segment_bytes;
     c.disk_quota_bytes = options_.disk_quota_bytes;
     c.disk_usage = &usage_;
+    c.keyring = options_.keyring;
     return c;
   }
 
@@ -109,6 +110,16 @@ class BrokerImpl final : public Broker {
     std::unique_lock<std::shared_mutex> lock(mu_);
     if (streams_.find(options.name) != streams_.end()) {
       return AlreadyExists("stream " + options.name + " exists");
+    }
+    if (options.encryption.enabled) {
+      if (!options_.keyring) {
+        return InvalidArgument("stream " + options.name +
+                               ": encryption needs a keyring (broker.encryption.keyring)");
+      }
+      if (options_.keyring->FindOrPrimary(options.encryption.key_id) == nullptr) {
+        return NotFound("stream " + options.name + ": master key " + options.encryption.key_id +
+                        " is not in the keyring");
+      }
     }
     ASSIGN_OR_RETURN(auto s, StreamImpl::Create(StreamsDir() / options.name, options, Context()));
     Stream* raw = s.get();
@@ -170,6 +181,14 @@ class BrokerImpl final : public Broker {
   }
 
   const IteratorCodec& iterators() const override { return *codec_; }
+
+  Status SetKeyring(std::shared_ptr<const Keyring> keyring) override {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    for (const auto& [name, s] : streams_) RETURN_IF_ERROR(s->CheckKeyring(keyring));
+    options_.keyring = keyring;
+    for (const auto& [name, s] : streams_) s->SetKeyring(keyring);
+    return Status::Ok();
+  }
 
  private:
   BrokerOptions options_;

@@ -23,6 +23,40 @@ inline constexpr size_t kSegFlagsAt = 6;
 inline constexpr size_t kSegBaseAt = 8;
 static_assert(kSegBaseAt + 8 == kSegmentHeaderSize);
 
+// A sealed (encrypted) segment: version 2, flag kSegFlagSealed, and after the base:
+//   header_len u16 (the whole header) | key id length u8 | key id | salt u32 |
+//   wrapped data key (nonce 12, the AES-256 key sealed 32, tag 16; AAD: header bytes up to the
+//   wrapped key)
+// Then chunks instead of frames. A chunk seals the frames of (part of) one appended batch:
+//   masked_crc u32 | sealed_len u32 | first offset u64 | last offset u64 | arrival_ms i64 |
+//   records u32 | reserved u32 (0) | AES-256-GCM ciphertext of the frames | tag (16)
+// sealed_len counts the ciphertext and the tag; the CRC32C covers chunk bytes [4, end) as a
+// frame's does, so recovery needs no key. Nonce: salt u32 | first offset u64; AAD: chunk bytes
+// [4, kChunkHeaderSize). The plaintext is v1 frames back to back (their CRCs included).
+inline constexpr uint16_t kSealedSegmentVersion = 2;
+inline constexpr uint16_t kSegFlagSealed = 1;
+inline constexpr size_t kSegHeaderLenAt = 16;
+inline constexpr size_t kSegKeyIdLenAt = 18;
+inline constexpr size_t kSegKeyIdAt = 19;
+inline constexpr size_t kSegSaltBytes = 4;
+inline constexpr size_t kSegWrappedKeyBytes = 12 + 32 + 16;
+inline constexpr size_t SealedHeaderSize(size_t key_id_len) {
+  return kSegKeyIdAt + key_id_len + kSegSaltBytes + kSegWrappedKeyBytes;
+}
+inline constexpr size_t kChunkCrcAt = 0;
+inline constexpr size_t kChunkLenAt = 4;
+inline constexpr size_t kChunkFirstAt = 8;
+inline constexpr size_t kChunkLastAt = 16;
+inline constexpr size_t kChunkArrivalAt = 24;
+inline constexpr size_t kChunkRecordsAt = 32;
+inline constexpr size_t kChunkReservedAt = 36;
+inline constexpr size_t kChunkHeaderSize = 40;
+static_assert(kChunkReservedAt + 4 == kChunkHeaderSize);
+inline constexpr size_t kChunkTagBytes = 16;
+// A batch is cut into chunks of about this much plaintext: a reader decrypts whole chunks, so
+// this bounds what it decrypts for one record it wants.
+inline constexpr size_t kChunkTargetBytes = 256 << 10;
+
 // Record frame: header then partition key then data.
 //   masked_crc u32 | body_len u32 | offset u64 | arrival_ms i64 | key_len u16 | flags u16
 // With kFrameFlagEventTime, the key is followed by the record's event time (i64, ms since the
@@ -45,6 +79,9 @@ inline constexpr size_t kMaxDataBytes = 1u << 20;  // 1 MiB
 inline constexpr size_t kMaxBodyBytes = kMaxKeyBytes + kEventTimeBytes + kMaxDataBytes;
 inline constexpr size_t kMaxFrameBytes = kFrameHeaderSize + kMaxBodyBytes;
 static_assert(kMaxBodyBytes < (1ull << 32));
+// A chunk closes before it would pass kChunkTargetBytes, unless it holds one frame.
+inline constexpr size_t kMaxChunkSealedBytes = kChunkTargetBytes + kMaxFrameBytes + kChunkTagBytes;
+inline constexpr size_t kMaxChunkBytes = kChunkHeaderSize + kMaxChunkSealedBytes;
 
 // Sparse offset index "<base>.index" and time index "<base>.timeindex": a header, then entries.
 // One entry is added to both whenever kIndexIntervalBytes of log have passed since the last.

@@ -44,6 +44,15 @@ std::string EncodeStreamMeta(const StreamMeta& meta) {
   w.Int64(o.fsync_interval.count());
   w.Key("mode");
   w.String(o.mode == CapacityMode::kProvisioned ? "provisioned" : "unlimited");
+  if (o.encryption.enabled || !o.encryption.key_id.empty()) {
+    w.Key("encryption");
+    w.StartObject();
+    w.Key("enabled");
+    w.Bool(o.encryption.enabled);
+    w.Key("key_id");
+    w.String(o.encryption.key_id);
+    w.EndObject();
+  }
   w.Key("shards");
   w.StartArray();
   for (const ShardMeta& s : meta.shards) {
@@ -124,6 +133,15 @@ Result<StreamMeta> DecodeStreamMeta(std::string_view json, const std::string& wh
   if (!d.HasMember("mode") || !d["mode"].IsString()) return bad("mode");
   o.mode = std::string_view(d["mode"].GetString()) == "provisioned" ? CapacityMode::kProvisioned
                                                                     : CapacityMode::kUnlimited;
+  if (d.HasMember("encryption")) {
+    const auto& e = d["encryption"];
+    if (!e.IsObject() || !e.HasMember("enabled") || !e["enabled"].IsBool() ||
+        !e.HasMember("key_id") || !e["key_id"].IsString()) {
+      return bad("encryption");
+    }
+    o.encryption.enabled = e["enabled"].GetBool();
+    o.encryption.key_id = e["key_id"].GetString();
+  }
   if (!d.HasMember("shards") || !d["shards"].IsArray()) return bad("shards");
   for (const auto& v : d["shards"].GetArray()) {
     if (!v.IsObject()) return bad("shards");

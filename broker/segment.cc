@@ -1,6 +1,8 @@
 #include "broker/segment.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -95,6 +97,68 @@ void EncodeFrame(uint64_t offset, int64_t arrival_ms, int64_t event_ms, std::str
   WriteFrame(buf->data() + at, offset, arrival_ms, event_ms, key, data);
 }
 
+FrameCheck DecodeChunk(char* p, size_t avail, Chunk* out, bool verify) {
+  if (avail < fmt::kChunkHeaderSize) return FrameCheck::kIncomplete;
+  uint32_t sealed = fmt::Get32(p + fmt::kChunkLenAt);
+  uint64_t first = fmt::Get64(p + fmt::kChunkFirstAt);
+  uint64_t last = fmt::Get64(p + fmt::kChunkLastAt);
+  uint32_t records = fmt::Get32(p + fmt::kChunkRecordsAt);
+  if (sealed > fmt::kMaxChunkSealedBytes ||
+      sealed < fmt::kChunkTagBytes + fmt::kFrameHeaderSize * uint64_t{records} || records == 0 ||
+      last < first || last - first + 1 < records || fmt::Get32(p + fmt::kChunkReservedAt) != 0) {
+    return FrameCheck::kBad;
+  }
+  size_t total = fmt::kChunkHeaderSize + sealed;
+  if (avail < total) return FrameCheck::kIncomplete;
+  if (verify &&
+      crc32c::Value(p + 4, total - 4) != crc32c::Unmask(fmt::Get32(p + fmt::kChunkCrcAt))) {
+    return FrameCheck::kBad;
+  }
+  out->first = first;
+  out->last = last;
+  out->records = records;
+  out->arrival_ms = static_cast<int64_t>(fmt::Get64(p + fmt::kChunkArrivalAt));
+  out->sealed = p + fmt::kChunkHeaderSize;
+  out->sealed_len = sealed;
+  out->size = total;
+  return FrameCheck::kOk;
+}
+
+void ChunkNonce(uint32_t salt, uint64_t first, uint8_t nonce[12]) {
+  fmt::Put32(reinterpret_cast<char*>(nonce), salt);
+  fmt::Put64(reinterpret_cast<char*>(nonce) + 4, first);
+}
+
+size_t SealChunk(GcmContext& gcm, uint32_t salt, uint64_t first, uint64_t last, uint32_t records,
+                 int64_t arrival_ms, char* chunk_at, size_t plain_len) {
+  const size_t sealed = plain_len + fmt::kChunkTagBytes;
+  fmt::Put32(chunk_at + fmt::kChunkLenAt, static_cast<uint32_t>(sealed));
+  fmt::Put64(chunk_at + fmt::kChunkFirstAt, first);
+  fmt::Put64(chunk_at + fmt::kChunkLastAt, last);
+  fmt::Put64(chunk_at + fmt::kChunkArrivalAt, static_cast<uint64_t>(arrival_ms));
+  fmt::Put32(chunk_at + fmt::kChunkRecordsAt, records);
+  fmt::Put32(chunk_at + fmt::kChunkReservedAt, 0);
+  uint8_t nonce[12];
+  ChunkNonce(salt, first, nonce);
+  auto* u = reinterpret_cast<uint8_t*>(chunk_at);
+  if (!gcm.Seal(nonce, u + 4, fmt::kChunkHeaderSize - 4, u + fmt::kChunkHeaderSize, plain_len,
+                u + fmt::kChunkHeaderSize + plain_len)) {
+    return 0;
+  }
+  const size_t total = fmt::kChunkHeaderSize + sealed;
+  fmt::Put32(chunk_at + fmt::kChunkCrcAt, crc32c::Mask(crc32c::Value(chunk_at + 4, total - 4)));
+  return total;
+}
+
+bool OpenChunk(GcmContext& gcm, uint32_t salt, char* chunk_at, const Chunk& chunk) {
+  uint8_t nonce[12];
+  ChunkNonce(salt, chunk.first, nonce);
+  auto* u = reinterpret_cast<uint8_t*>(chunk_at);
+  const size_t plain = chunk.sealed_len - fmt::kChunkTagBytes;
+  return gcm.Open(nonce, u + 4, fmt::kChunkHeaderSize - 4, u + fmt::kChunkHeaderSize, plain,
+                  u + fmt::kChunkHeaderSize + plain);
+}
+
 std::string Segment::LogName(uint64_t base) {
   char name[32];
   std::snprintf(name, sizeof(name), "%020llu.log", static_cast<unsigned long long>(base));
@@ -115,6 +179,8 @@ Segment::Segment(std::filesystem::path dir, uint64_t base, UniqueFd fd)
       next_offset_(base),
       max_ts_(INT64_MIN) {}
 
+Segment::~Segment() { OPENSSL_cleanse(data_key_.data(), data_key_.size()); }
+
 static std::string SegmentHeader(uint64_t base) {
   std::string h(fmt::kSegmentHeaderSize, '\0');
   fmt::Put32(h.data() + fmt::kSegMagicAt, fmt::kSegmentMagic);
@@ -124,29 +190,141 @@ static std::string SegmentHeader(uint64_t base) {
   return h;
 }
 
-Result<std::shared_ptr<Segment>> Segment::Create(const std::filesystem::path& dir, uint64_t base) {
+// The bytes of a sealed header up to the wrapped key: what the wrap authenticates.
+static std::string SealedHeaderPrefix(uint64_t base, std::string_view key_id, uint32_t salt) {
+  std::string h(fmt::SealedHeaderSize(key_id.size()) - fmt::kSegWrappedKeyBytes, '\0');
+  fmt::Put32(h.data() + fmt::kSegMagicAt, fmt::kSegmentMagic);
+  fmt::Put16(h.data() + fmt::kSegVersionAt, fmt::kSealedSegmentVersion);
+  fmt::Put16(h.data() + fmt::kSegFlagsAt, fmt::kSegFlagSealed);
+  fmt::Put64(h.data() + fmt::kSegBaseAt, base);
+  fmt::Put16(h.data() + fmt::kSegHeaderLenAt,
+             static_cast<uint16_t>(fmt::SealedHeaderSize(key_id.size())));
+  h[fmt::kSegKeyIdLenAt] = static_cast<char>(key_id.size());
+  std::memcpy(h.data() + fmt::kSegKeyIdAt, key_id.data(), key_id.size());
+  fmt::Put32(h.data() + fmt::kSegKeyIdAt + key_id.size(), salt);
+  return h;
+}
+
+Result<std::shared_ptr<Segment>> Segment::Create(const std::filesystem::path& dir, uint64_t base,
+                                                 const Keyring::Key* master) {
   std::filesystem::path path = dir / LogName(base);
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
-  if (!fd.valid()) return ErrnoError("create segment " + path.string(), errno);
-  std::string h = SegmentHeader(base);
-  RETURN_IF_ERROR(PwriteAll(fd.get(), h.data(), h.size(), 0, path.string()));
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  UniqueFd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+  if (!fd.valid()) return ErrnoError("create segment " + tmp.string(), errno);
   std::shared_ptr<Segment> seg(new Segment(dir, base, std::move(fd)));
-  seg->size_ = fmt::kSegmentHeaderSize;
+  std::string h;
+  if (master != nullptr) {
+    uint8_t salt[4];
+    if (RAND_bytes(salt, sizeof salt) != 1) return Internal("RAND_bytes failed");
+    seg->salt_ = fmt::Get32(reinterpret_cast<const char*>(salt));
+    h = SealedHeaderPrefix(base, master->id, seg->salt_);
+    const size_t prefix = h.size();
+    h.resize(prefix + fmt::kSegWrappedKeyBytes);
+    ASSIGN_OR_RETURN(seg->data_key_,
+                     NewWrappedDataKey(*master, std::string_view(h.data(), prefix),
+                                       reinterpret_cast<uint8_t*>(h.data() + prefix)));
+    seg->sealed_ = true;
+    seg->master_key_id_ = master->id;
+    seg->header_ = h;
+  } else {
+    h = SegmentHeader(base);
+  }
+  Status st = PwriteAll(seg->fd(), h.data(), h.size(), 0, tmp.string());
+  if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    st = ErrnoError("rename " + tmp.string(), errno);
+  }
+  if (!st.ok()) {
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    return st;
+  }
+  seg->header_size_ = h.size();
+  seg->size_ = h.size();
   seg->trusted_from_ = seg->size_;
   return seg;
 }
 
+Status Segment::ReadHeader(const Keyring* keyring, bool* torn) {
+  *torn = false;
+  char head[fmt::SealedHeaderSize(255)];
+  size_t got = 0;
+  RETURN_IF_ERROR(PreadUpTo(fd_.get(), head, sizeof head, 0, &got, path_.string()));
+  uint16_t version = got >= fmt::kSegmentHeaderSize ? fmt::Get16(head + fmt::kSegVersionAt) : 0;
+  if (got < fmt::kSegmentHeaderSize || fmt::Get32(head + fmt::kSegMagicAt) != fmt::kSegmentMagic ||
+      fmt::Get64(head + fmt::kSegBaseAt) != base_ ||
+      (version != fmt::kSegmentVersion && version != fmt::kSealedSegmentVersion)) {
+    if (got <= fmt::kSegmentHeaderSize) {
+      *torn = true;
+      return Status::Ok();
+    }
+    return Corruption(path_.string() + ": bad segment header");
+  }
+  if (version == fmt::kSegmentVersion) {
+    header_size_ = fmt::kSegmentHeaderSize;
+    return Status::Ok();
+  }
+  size_t id_len = got > fmt::kSegKeyIdLenAt ? static_cast<uint8_t>(head[fmt::kSegKeyIdLenAt]) : 0;
+  size_t header = fmt::SealedHeaderSize(id_len);
+  if (fmt::Get16(head + fmt::kSegFlagsAt) != fmt::kSegFlagSealed || id_len == 0 || got < header ||
+      fmt::Get16(head + fmt::kSegHeaderLenAt) != header) {
+    return Corruption(path_.string() + ": bad sealed segment header");
+  }
+  master_key_id_.assign(head + fmt::kSegKeyIdAt, id_len);
+  if (keyring == nullptr) {
+    return InvalidArgument(path_.string() + " is encrypted under master key " + master_key_id_ +
+                           " and no keyring is configured (broker.encryption.keyring)");
+  }
+  const Keyring::Key* master = keyring->Find(master_key_id_);
+  if (master == nullptr) {
+    return NotFound(path_.string() + " is encrypted under master key " + master_key_id_ +
+                    ", which the keyring does not hold (keep retired keys in the keyring)");
+  }
+  const size_t prefix = header - fmt::kSegWrappedKeyBytes;
+  auto key = UnwrapDataKey(*master, std::string_view(head, prefix),
+                           reinterpret_cast<const uint8_t*>(head + prefix));
+  if (!key.ok()) return key.status().Annotate(path_.string());
+  data_key_ = *key;
+  OPENSSL_cleanse(key->data(), key->size());
+  salt_ = fmt::Get32(head + fmt::kSegKeyIdAt + id_len);
+  header_.assign(head, header);
+  header_size_ = header;
+  sealed_ = true;
+  appendable_ = false;  // another process may have used its nonces
+  return Status::Ok();
+}
+
+std::string Segment::HeaderBytes() const { return sealed_ ? header_ : SegmentHeader(base_); }
+
+bool Segment::DecodeUnit(char* p, size_t avail, UnitMeta* meta, size_t* size) const {
+  if (sealed_) {
+    Chunk c;
+    if (DecodeChunk(p, avail, &c) != FrameCheck::kOk) return false;
+    *meta = {c.first, c.last, c.records, c.arrival_ms, 0};
+    *size = c.size;
+    return true;
+  }
+  Frame f;
+  if (DecodeFrame(p, avail, &f) != FrameCheck::kOk) return false;
+  *meta = {f.offset, f.offset, 1, f.arrival_ms, 0};
+  *size = f.size;
+  return true;
+}
+
 Result<std::shared_ptr<Segment>> Segment::Open(const std::filesystem::path& dir, uint64_t base,
-                                               bool scan, RecoveryReport* report) {
+                                               bool scan, RecoveryReport* report,
+                                               const Keyring* keyring) {
   std::filesystem::path path = dir / LogName(base);
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
   if (!fd.valid()) return ErrnoError("open segment " + path.string(), errno);
   std::shared_ptr<Segment> seg(new Segment(dir, base, std::move(fd)));
-  if (!scan && seg->LoadIndexes()) {
+  bool torn = false;
+  RETURN_IF_ERROR(seg->ReadHeader(keyring, &torn));
+  if (!torn && !scan && seg->LoadIndexes()) {
     seg->trusted_from_ = seg->size_;
     return seg;
   }
-  RETURN_IF_ERROR(seg->ScanAndRebuild(report));
+  RETURN_IF_ERROR(seg->ScanAndRebuild(torn, report));
   // Verified by the scan, but on a disk that may damage them again while the process runs.
   seg->trusted_from_ = seg->size_;
   // A sealed segment's rebuilt indexes are written back so the next start can trust them.
@@ -154,19 +332,20 @@ Result<std::shared_ptr<Segment>> Segment::Open(const std::filesystem::path& dir,
   return seg;
 }
 
-void Segment::Track(uint64_t offset, int64_t arrival_ms, uint64_t pos, uint64_t frame_size) {
+void Segment::Track(const UnitMeta& unit, uint64_t pos, uint64_t unit_size) {
   if (!any_indexed_ || pos - last_indexed_pos_ >= fmt::kIndexIntervalBytes) {
-    index_.push_back({static_cast<uint32_t>(offset - base_), static_cast<uint32_t>(pos), max_ts_});
+    index_.push_back(
+        {static_cast<uint32_t>(unit.first_offset - base_), static_cast<uint32_t>(pos), max_ts_});
     last_indexed_pos_ = pos;
     any_indexed_ = true;
   }
-  max_ts_ = std::max(max_ts_, arrival_ms);
-  next_offset_ = offset + 1;
-  ++records_;
-  size_ = pos + frame_size;
+  max_ts_ = std::max(max_ts_, unit.arrival_ms);
+  next_offset_ = unit.last_offset + 1;
+  records_ += unit.records;
+  size_ = pos + unit_size;
 }
 
-Status Segment::ScanAndRebuild(RecoveryReport* report) {
+Status Segment::ScanAndRebuild(bool torn, RecoveryReport* report) {
   std::string file;
   RETURN_IF_ERROR(ReadFileInto(path_, &file));
   index_.clear();
@@ -174,51 +353,50 @@ Status Segment::ScanAndRebuild(RecoveryReport* report) {
   records_ = 0;
   max_ts_ = INT64_MIN;
   next_offset_ = base_;
-  bool header_ok = file.size() >= fmt::kSegmentHeaderSize &&
-                   fmt::Get32(file.data() + fmt::kSegMagicAt) == fmt::kSegmentMagic &&
-                   fmt::Get16(file.data() + fmt::kSegVersionAt) == fmt::kSegmentVersion &&
-                   fmt::Get64(file.data() + fmt::kSegBaseAt) == base_;
-  if (!header_ok) {
-    if (file.size() > fmt::kSegmentHeaderSize) {
-      return Corruption(path_.string() + ": bad segment header");
-    }
-    // A segment torn while being created: start it afresh.
+  if (torn) {
+    // A segment torn while being created (by a version that did not create by rename): start
+    // it afresh, plain.
     report->torn_tail_bytes += file.size();
     std::string h = SegmentHeader(base_);
     RETURN_IF_ERROR(PwriteAll(fd_.get(), h.data(), h.size(), 0, path_.string()));
     if (::ftruncate(fd_.get(), static_cast<off_t>(h.size())) != 0) {
       return ErrnoError("truncate " + path_.string(), errno);
     }
+    header_size_ = h.size();
     size_ = h.size();
     return Status::Ok();
   }
-  // Valid frames as [begin, end) ranges of the file; more than one range means corruption was
+  const size_t head = header_size_;
+  const size_t min_unit = sealed_ ? fmt::kChunkHeaderSize : fmt::kFrameHeaderSize;
+  // Valid units as [begin, end) ranges of the file; more than one range means corruption was
   // skipped and the file is rewritten without it.
   std::vector<std::pair<size_t, size_t>> keep;
-  size_t pos = fmt::kSegmentHeaderSize;
+  size_t pos = head;
   size_t run_start = pos;
   bool have_last = false;
   uint64_t last_offset = 0;
-  std::vector<FrameMeta> metas;
-  auto valid_at = [&](size_t at, Frame* f) {
-    if (DecodeFrame(file.data() + at, file.size() - at, f) != FrameCheck::kOk) return false;
-    return f->offset >= base_ && (!have_last || f->offset > last_offset);
+  std::vector<UnitMeta> metas;
+  auto valid_at = [&](size_t at, UnitMeta* u, size_t* size) {
+    if (!DecodeUnit(file.data() + at, file.size() - at, u, size)) return false;
+    return u->first_offset >= base_ && (!have_last || u->first_offset > last_offset);
   };
   size_t kept_bytes = 0;
   while (pos < file.size()) {
-    Frame f;
-    if (valid_at(pos, &f)) {
-      metas.push_back({f.offset, f.arrival_ms, static_cast<uint32_t>(kept_bytes)});
-      kept_bytes += f.size;
+    UnitMeta u;
+    size_t size = 0;
+    if (valid_at(pos, &u, &size)) {
+      u.pos_in_batch = static_cast<uint32_t>(kept_bytes);
+      metas.push_back(u);
+      kept_bytes += size;
       have_last = true;
-      last_offset = f.offset;
-      pos += f.size;
+      last_offset = u.last_offset;
+      pos += size;
       continue;
     }
-    // Look for the next valid frame; none means a torn tail.
+    // Look for the next valid unit; none means a torn tail.
     size_t next = pos + 1;
-    while (next + fmt::kFrameHeaderSize <= file.size() && !valid_at(next, &f)) ++next;
-    if (next + fmt::kFrameHeaderSize > file.size()) {
+    while (next + min_unit <= file.size() && !valid_at(next, &u, &size)) ++next;
+    if (next + min_unit > file.size()) {
       report->torn_tail_bytes += file.size() - pos;
       break;
     }
@@ -229,9 +407,9 @@ Status Segment::ScanAndRebuild(RecoveryReport* report) {
     pos = next;
   }
   if (pos > run_start) keep.emplace_back(run_start, std::min(pos, file.size()));
-  size_t end = fmt::kSegmentHeaderSize + kept_bytes;
+  size_t end = head + kept_bytes;
   if (report->corrupt_regions > 0) {
-    std::string out = SegmentHeader(base_);
+    std::string out = HeaderBytes();
     out.reserve(end);
     for (auto [b, e] : keep) out.append(file, b, e - b);
     RETURN_IF_ERROR(WriteFileAtomically(path_, out));
@@ -243,12 +421,11 @@ Status Segment::ScanAndRebuild(RecoveryReport* report) {
       return ErrnoError("truncate " + path_.string(), errno);
     }
   }
-  size_ = fmt::kSegmentHeaderSize;
+  size_ = head;
   for (size_t i = 0; i < metas.size(); ++i) {
-    size_t fsize =
+    size_t usize =
         (i + 1 < metas.size() ? metas[i + 1].pos_in_batch : kept_bytes) - metas[i].pos_in_batch;
-    Track(metas[i].offset, metas[i].arrival_ms, fmt::kSegmentHeaderSize + metas[i].pos_in_batch,
-          fsize);
+    Track(metas[i], head + metas[i].pos_in_batch, usize);
   }
   size_ = end;
   return Status::Ok();
@@ -317,7 +494,7 @@ bool Segment::LoadIndexes() {
   };
   int64_t n = check(*off, fmt::kIndexKindOffset, fmt::kOffsetEntrySize);
   if (n < 0 || check(*tim, fmt::kIndexKindTime, fmt::kTimeEntrySize) != n) return false;
-  if (n == 0 && static_cast<uint64_t>(log_size) > fmt::kSegmentHeaderSize) return false;
+  if (n == 0 && static_cast<uint64_t>(log_size) > header_size_) return false;
   index_.clear();
   for (int64_t i = 0; i < n; ++i) {
     const char* o = off->data() + fmt::kIndexHeaderSize + i * fmt::kOffsetEntrySize;
@@ -340,11 +517,12 @@ bool Segment::LoadIndexes() {
   any_indexed_ = true;
   size_t p = 0;
   while (p < tail.size()) {
-    Frame f;
-    if (DecodeFrame(tail.data() + p, tail.size() - p, &f) != FrameCheck::kOk) return false;
-    max_ts_ = std::max(max_ts_, f.arrival_ms);
-    next_offset_ = f.offset + 1;
-    p += f.size;
+    UnitMeta u;
+    size_t size = 0;
+    if (!DecodeUnit(tail.data() + p, tail.size() - p, &u, &size)) return false;
+    max_ts_ = std::max(max_ts_, u.arrival_ms);
+    next_offset_ = u.last_offset + 1;
+    p += size;
   }
   // Records before the last entry are not counted exactly; an estimate serves retention.
   records_ = next_offset_ - base_;
@@ -353,10 +531,12 @@ bool Segment::LoadIndexes() {
 }
 
 Status Segment::Append(std::span<const struct iovec> iov, size_t bytes,
-                       std::span<const FrameMeta> metas) {
+                       std::span<const UnitMeta> metas) {
   uint64_t start = size_;
+  if (!appendable_) return Internal(path_.string() + ": sealed segment takes no more appends");
   Status st = PwritevAll(fd_.get(), iov, start, path_.string());
   if (!st.ok()) {
+    if (sealed_) appendable_ = false;
     if (::ftruncate(fd_.get(), static_cast<off_t>(start)) != 0) {
       // The torn bytes will be cut by recovery.
     }
@@ -364,8 +544,7 @@ Status Segment::Append(std::span<const struct iovec> iov, size_t bytes,
   }
   for (size_t i = 0; i < metas.size(); ++i) {
     size_t end = i + 1 < metas.size() ? metas[i + 1].pos_in_batch : bytes;
-    Track(metas[i].offset, metas[i].arrival_ms, start + metas[i].pos_in_batch,
-          end - metas[i].pos_in_batch);
+    Track(metas[i], start + metas[i].pos_in_batch, end - metas[i].pos_in_batch);
   }
   return Status::Ok();
 }
@@ -390,19 +569,25 @@ void Segment::Remove() {
   std::filesystem::remove(Sibling(path_, ".timeindex"), ec);
 }
 
+void Segment::RemoveIndexes() {
+  std::error_code ec;
+  std::filesystem::remove(Sibling(path_, ".index"), ec);
+  std::filesystem::remove(Sibling(path_, ".timeindex"), ec);
+}
+
 uint64_t Segment::PositionFor(uint64_t offset) const {
-  if (offset <= base_) return fmt::kSegmentHeaderSize;
+  if (offset <= base_) return header_size_;
   auto rel = offset - base_;
   auto it = std::upper_bound(index_.begin(), index_.end(), rel,
                              [](uint64_t r, const IndexEntry& e) { return r < e.rel_offset; });
-  if (it == index_.begin()) return fmt::kSegmentHeaderSize;
+  if (it == index_.begin()) return header_size_;
   return std::prev(it)->pos;
 }
 
 uint64_t Segment::PositionForTime(int64_t ts_ms) const {
   auto it = std::partition_point(index_.begin(), index_.end(),
                                  [&](const IndexEntry& e) { return e.max_ts_before < ts_ms; });
-  if (it == index_.begin()) return fmt::kSegmentHeaderSize;
+  if (it == index_.begin()) return header_size_;
   return std::prev(it)->pos;
 }
 

@@ -1,6 +1,8 @@
 // One segment of a shard's log: an append-only file of CRC32C-framed records that starts at a
 // given offset, with its sparse offset index and time index (kept in memory, written beside the
 // log when the segment is sealed or closed, and rebuilt from the log when missing or stale).
+// A sealed segment (an encrypted stream's) holds chunks of AES-256-GCM-sealed frames instead of
+// frames; its header carries its data key wrapped by a keyring master key (broker/FORMAT.md).
 //
 // THREADING: not thread-safe; the owning ShardLog serialises every call under its lock. Readers
 // may pread() fd() concurrently with appends, bounded by a size() they read under that lock.
@@ -10,6 +12,7 @@
 
 #include <sys/uio.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
@@ -21,6 +24,7 @@
 
 #include "broker/broker.h"
 #include "broker/file_util.h"
+#include "core/keyring.h"
 #include "core/status.h"
 
 namespace sluice::broker {
@@ -56,9 +60,34 @@ void EncodeFrameHead(uint64_t offset, int64_t arrival_ms, int64_t event_ms, std:
 void EncodeFrame(uint64_t offset, int64_t arrival_ms, int64_t event_ms, std::string_view key,
                  std::string_view data, std::string* buf);
 
-// Where a frame of an appended batch sits in the batch buffer.
-struct FrameMeta {
-  uint64_t offset;
+// A chunk of a sealed segment; `sealed` points at its ciphertext and tag.
+struct Chunk {
+  uint64_t first = 0;
+  uint64_t last = 0;
+  int64_t arrival_ms = 0;
+  uint32_t records = 0;
+  char* sealed = nullptr;
+  size_t sealed_len = 0;  // ciphertext + tag
+  size_t size = 0;        // whole chunk bytes
+};
+// Decodes the chunk header at p[0, avail); `verify`: check its CRC.
+FrameCheck DecodeChunk(char* p, size_t avail, Chunk* out, bool verify = true);
+// The GCM nonce of a chunk: the segment's salt, then the chunk's first offset.
+void ChunkNonce(uint32_t salt, uint64_t first, uint8_t nonce[12]);
+// Seals chunk_at[kChunkHeaderSize, kChunkHeaderSize + plain_len) (frames written there) in place:
+// fills the chunk header, the tag and the CRC. Returns the chunk's size; 0 when sealing failed.
+size_t SealChunk(GcmContext& gcm, uint32_t salt, uint64_t first, uint64_t last, uint32_t records,
+                 int64_t arrival_ms, char* chunk_at, size_t plain_len);
+// Opens a decoded chunk in place; false when it does not authenticate. The frames are then at
+// chunk.sealed[0, chunk.sealed_len - kChunkTagBytes).
+bool OpenChunk(GcmContext& gcm, uint32_t salt, char* chunk_at, const Chunk& chunk);
+
+// Where a unit (a frame, or a chunk of a sealed segment) of an appended batch sits in the batch
+// buffer, and the records it holds.
+struct UnitMeta {
+  uint64_t first_offset;
+  uint64_t last_offset;
+  uint32_t records;
   int64_t arrival_ms;
   uint32_t pos_in_batch;
 };
@@ -73,20 +102,26 @@ struct RecoveryReport {
 class Segment final {
  public:
   static std::string LogName(uint64_t base);  // "00000000000000000000.log"
-  static Result<std::shared_ptr<Segment>> Create(const std::filesystem::path& dir, uint64_t base);
+  // Creates a segment (written under a temporary name and renamed into place, so a crash leaves
+  // either no file or a whole header). With `master`, a sealed one under a fresh data key.
+  static Result<std::shared_ptr<Segment>> Create(const std::filesystem::path& dir, uint64_t base,
+                                                 const Keyring::Key* master = nullptr);
   // Opens an existing segment. `scan`: verify every frame (torn tail cut, corrupt regions
   // skipped by rewriting the file without them) and rebuild the indexes; otherwise load the index
-  // files and scan only when they are missing or stale.
+  // files and scan only when they are missing or stale. A sealed segment needs `keyring` to hold
+  // its master key.
   static Result<std::shared_ptr<Segment>> Open(const std::filesystem::path& dir, uint64_t base,
-                                               bool scan, RecoveryReport* report);
-  ~Segment() = default;
+                                               bool scan, RecoveryReport* report,
+                                               const Keyring* keyring = nullptr);
+  ~Segment();
   Segment(const Segment&) = delete;
   Segment& operator=(const Segment&) = delete;
 
-  // Writes the frames gathered in `iov` (`bytes` in all) at the end with one pwritev and indexes
-  // them; metas[i].pos_in_batch is frame i's position in that byte stream. On failure the file
-  // is cut back to its previous size.
-  Status Append(std::span<const struct iovec> iov, size_t bytes, std::span<const FrameMeta> metas);
+  // Writes the units (frames, or chunks when sealed) gathered in `iov` (`bytes` in all) at the
+  // end with one pwritev and indexes them; metas[i].pos_in_batch is unit i's position in that
+  // byte stream. On failure the file is cut back to its previous size (and a sealed segment takes
+  // no more appends: its chunk nonces must never be used twice).
+  Status Append(std::span<const struct iovec> iov, size_t bytes, std::span<const UnitMeta> metas);
   Status Sync();
   // Writes the offset and time index files. They check themselves on load (CRC, the log size
   // they cover) and a bad or missing one is rebuilt by a scan, so a roll writes them kUnsynced:
@@ -94,6 +129,8 @@ class Segment final {
   Status WriteIndexes(Durability durability = Durability::kSynced);
   // Deletes the log and its index files.
   void Remove();
+  // Deletes the index files only (a segment replaced by another of the same base).
+  void RemoveIndexes();
 
   // The file position at which to start scanning for `offset` (a frame at or before it).
   uint64_t PositionFor(uint64_t offset) const;
@@ -104,6 +141,16 @@ class Segment final {
   void ReportSkipped(uint64_t at, uint64_t bytes);
 
   int fd() const { return fd_.get(); }
+  // Where the first unit starts (after the header).
+  uint64_t data_start() const { return header_size_; }
+  bool sealed() const { return sealed_; }
+  // Sealed segments: the master key's id, the data key and the nonce salt.
+  const std::string& master_key_id() const { return master_key_id_; }
+  const std::array<uint8_t, kAesKeyBytes>& data_key() const { return data_key_; }
+  uint32_t salt() const { return salt_; }
+  // A sealed segment takes appends only from the process that created it, until an append
+  // fails: another process, or a retry after a failure, could reuse a chunk's nonce.
+  bool appendable() const { return appendable_; }
   uint64_t base() const { return base_; }
   uint64_t size() const { return size_; }
   // Frames at or past this file position were appended by this process (its size when it was
@@ -123,15 +170,28 @@ class Segment final {
     int64_t max_ts_before;
   };
   Segment(std::filesystem::path dir, uint64_t base, UniqueFd fd);
-  Status ScanAndRebuild(RecoveryReport* report);
+  Status ScanAndRebuild(bool torn, RecoveryReport* report);
   bool LoadIndexes();
-  void Track(uint64_t offset, int64_t arrival_ms, uint64_t pos, uint64_t frame_size);
+  // Reads the header of an opened file: plain, or sealed (data key unwrapped with `keyring`).
+  // *torn: the file is shorter than a header (a crash while it was created by an older version).
+  Status ReadHeader(const Keyring* keyring, bool* torn);
+  std::string HeaderBytes() const;
+  // Decodes the unit at p: a frame, or a chunk when sealed (not opened).
+  bool DecodeUnit(char* p, size_t avail, UnitMeta* meta, size_t* size) const;
+  void Track(const UnitMeta& unit, uint64_t pos, uint64_t unit_size);
 
   std::filesystem::path dir_;
   std::filesystem::path path_;
   uint64_t base_;
   UniqueFd fd_;
   uint64_t size_ = 0;
+  uint64_t header_size_ = 0;
+  bool sealed_ = false;
+  bool appendable_ = true;
+  std::string master_key_id_;
+  std::array<uint8_t, kAesKeyBytes> data_key_{};
+  uint32_t salt_ = 0;
+  std::string header_;                  // a sealed segment's header bytes, kept for rewrites
   uint64_t trusted_from_ = UINT64_MAX;  // set once, before the segment is shared
   uint64_t next_offset_;
   uint64_t records_ = 0;

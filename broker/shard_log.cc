@@ -35,6 +35,12 @@ Result<std::unique_ptr<ShardLog>> ShardLog::Open(const std::filesystem::path& di
   std::vector<uint64_t> bases;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     std::string name = entry.path().filename().string();
+    if (name.size() == 28 && name.ends_with(".log.tmp")) {
+      // A segment whose creation a crash cut short: it never held a record.
+      std::error_code rm;
+      std::filesystem::remove(entry.path(), rm);
+      continue;
+    }
     if (name.size() != 24 || name.substr(20) != ".log") continue;
     char* end = nullptr;
     uint64_t base = std::strtoull(name.c_str(), &end, 10);
@@ -47,7 +53,7 @@ Result<std::unique_ptr<ShardLog>> ShardLog::Open(const std::filesystem::path& di
   RecoveryReport report;
   for (size_t i = 0; i < bases.size(); ++i) {
     bool last = i + 1 == bases.size();
-    ASSIGN_OR_RETURN(auto seg, Segment::Open(dir, bases[i], last, &report));
+    ASSIGN_OR_RETURN(auto seg, Segment::Open(dir, bases[i], last, &report, options.keyring.get()));
     log->bytes_ += seg->size();
     log->next_offset_ = std::max(log->next_offset_, seg->next_offset());
     log->segments_.push_back(std::move(seg));
@@ -61,7 +67,7 @@ Result<std::unique_ptr<ShardLog>> ShardLog::Open(const std::filesystem::path& di
   }
   log->next_offset_ = std::max(log->next_offset_, min_next_offset);
   if (log->segments_.empty()) {
-    ASSIGN_OR_RETURN(auto seg, Segment::Create(dir, log->next_offset_));
+    ASSIGN_OR_RETURN(auto seg, Segment::Create(dir, log->next_offset_, log->MasterLocked()));
     // The new file and directory entries must survive a power cut before any fdatasync of the
     // segment counts.
     if (options.sync_on_roll) {
@@ -75,10 +81,34 @@ Result<std::unique_ptr<ShardLog>> ShardLog::Open(const std::filesystem::path& di
   return log;
 }
 
+const Keyring::Key* ShardLog::MasterLocked() const {
+  if (!opt_.encryption.enabled || !opt_.keyring) return nullptr;
+  return opt_.keyring->FindOrPrimary(opt_.encryption.key_id);
+}
+
+bool ShardLog::NeedsResealLocked() const {
+  const Segment& active = *segments_.back();
+  const Keyring::Key* master = MasterLocked();
+  if (master == nullptr) return active.sealed();
+  return !active.sealed() || !active.appendable() || active.master_key_id() != master->id;
+}
+
 Status ShardLog::RollLocked() {
   auto& active = segments_.back();
+  const Keyring::Key* master = MasterLocked();
+  if (active->records() == 0 && next_offset_ == active->base()) {
+    // Nothing in it to keep: a segment of the same base replaces it (Create renames over it).
+    ASSIGN_OR_RETURN(auto seg, Segment::Create(dir_, active->base(), master));
+    active->RemoveIndexes();
+    int64_t delta = static_cast<int64_t>(seg->size()) - static_cast<int64_t>(active->size());
+    bytes_ = static_cast<uint64_t>(static_cast<int64_t>(bytes_) + delta);
+    if (opt_.disk_usage) *opt_.disk_usage += delta;
+    if (opt_.sync_on_roll) dir_unsynced_ = true;
+    active = std::move(seg);
+    return Status::Ok();
+  }
   RETURN_IF_ERROR(active->WriteIndexes(Durability::kUnsynced));
-  ASSIGN_OR_RETURN(auto seg, Segment::Create(dir_, next_offset_));
+  ASSIGN_OR_RETURN(auto seg, Segment::Create(dir_, next_offset_, master));
   if (opt_.sync_on_roll) {
     // Durable at the next group commit; DurableGeneration waits for it.
     unsynced_sealed_.push_back(active);
@@ -90,6 +120,13 @@ Status ShardLog::RollLocked() {
   return Status::Ok();
 }
 
+void ShardLog::SetSealing(std::shared_ptr<const Keyring> keyring,
+                          const StreamEncryption& encryption) {
+  std::lock_guard<std::mutex> lock(mu_);
+  opt_.keyring = std::move(keyring);
+  opt_.encryption = encryption;
+}
+
 void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint32_t> which,
                       int64_t arrival_ms, uint32_t shard_index, std::vector<PutRecordOut>* out) {
   std::unique_lock<std::mutex> lock(mu_);
@@ -98,23 +135,37 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
     for (uint32_t i : which) (*out)[i].status = Unavailable("shard closed by resharding; retry");
     return;
   }
+  if (opt_.encryption.enabled && MasterLocked() == nullptr) {
+    // Checked by the broker before it gets here; never fall back to writing plain records.
+    Status st = Internal("stream encryption names master key \"" + opt_.encryption.key_id +
+                         "\", which the keyring does not hold");
+    for (uint32_t i : which) (*out)[i].status = st;
+    return;
+  }
   if (segments_.back()->size() >= std::min(opt_.segment_bytes, fmt::kMaxSegmentBytes) ||
-      next_offset_ - segments_.back()->base() >= fmt::kMaxSegmentRecords) {
+      next_offset_ - segments_.back()->base() >= fmt::kMaxSegmentRecords || NeedsResealLocked()) {
     Status st = RollLocked();
     if (!st.ok()) {
       for (uint32_t i : which) (*out)[i].status = st;
       return;
     }
   }
+  const bool sealed = segments_.back()->sealed();
+  if (sealed && seal_seg_ != segments_.back()) {
+    seal_seg_ = segments_.back();
+    seal_gcm_ = std::make_unique<GcmContext>(seal_seg_->data_key(), GcmContext::Mode::kSeal);
+  }
   pieces_.clear();
   metas_.clear();
   // Room for every frame head, and the data of records copied rather than written from the
-  // caller's memory; at most this much is written below.
+  // caller's memory; at most this much is written below. Sealed: every record is copied (the
+  // cipher writes it), and a chunk header and tag per record at most.
   size_t room = 0;
   for (uint32_t i : which) {
     const PutRecordIn& r = records[i];
     room += FrameHeadSize(r.partition_key, r.event_ms);
-    if (r.data.size() < kZeroCopyBytes) room += r.data.size();
+    if (sealed || r.data.size() < kZeroCopyBytes) room += r.data.size();
+    if (sealed) room += fmt::kChunkHeaderSize + fmt::kChunkTagBytes;
   }
   if (room > wbuf_cap_) {
     wbuf_cap_ = std::max(room, 2 * wbuf_cap_);
@@ -132,6 +183,23 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
   int64_t now_mono = opt_.provisioned ? opt_.clock->MonotonicMs() : 0;
   uint64_t offset = next_offset_;
   size_t stream_pos = 0;  // bytes of this batch so far
+  // The chunk being filled (sealed segments): where it starts in wbuf_, its frames' bytes.
+  bool chunk_open = false;
+  size_t chunk_at = 0, chunk_plain = 0;
+  uint64_t chunk_first = 0;
+  uint32_t chunk_records = 0;
+  bool seal_failed = false;
+  auto close_chunk = [&] {
+    size_t total = SealChunk(*seal_gcm_, seal_seg_->salt(), chunk_first, offset - 1, chunk_records,
+                             arrival_ms, wbuf_.get() + chunk_at, chunk_plain);
+    if (total == 0) seal_failed = true;
+    metas_.push_back(
+        {chunk_first, offset - 1, chunk_records, arrival_ms, static_cast<uint32_t>(chunk_at)});
+    used = chunk_at + fmt::kChunkHeaderSize + chunk_plain + fmt::kChunkTagBytes;
+    add_wbuf(chunk_at, used - chunk_at);
+    stream_pos = used;
+    chunk_open = false;
+  };
   for (uint32_t i : which) {
     const PutRecordIn& r = records[i];
     PutRecordOut& o = (*out)[i];  // ok as PutBatch made it; set when refused
@@ -149,22 +217,46 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
         continue;
       }
     }
-    metas_.push_back({offset, arrival_ms, static_cast<uint32_t>(stream_pos)});
     size_t n;
-    if (r.data.size() >= kZeroCopyBytes) {
-      n = WriteFrameHead(wbuf_.get() + used, offset, arrival_ms, r.event_ms, r.partition_key,
-                         r.data);
-      add_wbuf(used, n);
-      pieces_.push_back({r.data.data(), 0, r.data.size()});
-      stream_pos += n + r.data.size();
-    } else {
+    if (sealed) {
+      size_t frame = FrameHeadSize(r.partition_key, r.event_ms) + r.data.size();
+      if (chunk_open && chunk_plain + frame > fmt::kChunkTargetBytes) close_chunk();
+      if (!chunk_open) {
+        chunk_open = true;
+        chunk_at = used;
+        chunk_plain = 0;
+        chunk_first = offset;
+        chunk_records = 0;
+        used += fmt::kChunkHeaderSize;
+      }
       n = WriteFrame(wbuf_.get() + used, offset, arrival_ms, r.event_ms, r.partition_key, r.data);
-      add_wbuf(used, n);
-      stream_pos += n;
+      chunk_plain += n;
+      ++chunk_records;
+    } else {
+      metas_.push_back({offset, offset, 1, arrival_ms, static_cast<uint32_t>(stream_pos)});
+      if (r.data.size() >= kZeroCopyBytes) {
+        n = WriteFrameHead(wbuf_.get() + used, offset, arrival_ms, r.event_ms, r.partition_key,
+                           r.data);
+        add_wbuf(used, n);
+        pieces_.push_back({r.data.data(), 0, r.data.size()});
+        stream_pos += n + r.data.size();
+      } else {
+        n = WriteFrame(wbuf_.get() + used, offset, arrival_ms, r.event_ms, r.partition_key, r.data);
+        add_wbuf(used, n);
+        stream_pos += n;
+      }
     }
     used += n;
     o.shard_index = shard_index;
     o.offset = offset++;
+  }
+  if (chunk_open) close_chunk();
+  if (seal_failed) {
+    Status st = Internal("AES-GCM sealing failed");
+    for (uint32_t i : which) {
+      if ((*out)[i].status.ok()) (*out)[i].status = st;
+    }
+    return;
   }
   if (metas_.empty()) return;
   uint64_t before = segments_.back()->size();
@@ -224,7 +316,7 @@ Status ShardLog::Read(uint64_t from, const ReadLimits& limits, ReadBatch* out) {
   // a quiet shard keeps a small buffer.
   uint64_t avail = seg_end - file_pos;
   for (size_t i = seg_index + 1; i < segments_.size() && avail < cap; ++i) {
-    avail += segments_[i]->size() - fmt::kSegmentHeaderSize;
+    avail += segments_[i]->size() - segments_[i]->data_start();
   }
   lock.unlock();
   size_t want = static_cast<size_t>(std::min<uint64_t>(cap, avail));
@@ -240,6 +332,9 @@ Status ShardLog::Read(uint64_t from, const ReadLimits& limits, ReadBatch* out) {
   uint64_t prev_offset = 0;
   uint64_t skipped = 0;  // corrupt bytes being skipped, from file position skip_at
   uint64_t skip_at = 0;
+  // Opens chunks of the sealed segment open_seg.
+  std::shared_ptr<Segment> open_seg;
+  std::unique_ptr<GcmContext> open_gcm;
   while (!full) {
     if (file_pos >= seg_end) {
       if (opt_.on_read_at_segment_end) opt_.on_read_at_segment_end();
@@ -263,7 +358,7 @@ Status ShardLog::Read(uint64_t from, const ReadLimits& limits, ReadBatch* out) {
       seg_end = seg->size();
       have_prev = false;
       lock.unlock();
-      file_pos = fmt::kSegmentHeaderSize;
+      file_pos = seg->data_start();
       parse_at = used;
       continue;
     }
@@ -278,8 +373,61 @@ Status ShardLog::Read(uint64_t from, const ReadLimits& limits, ReadBatch* out) {
     used += got;
     file_pos += got;
     while (parse_at < used) {
+      const uint64_t unit_pos = file_pos - (used - parse_at);
+      if (seg->sealed()) {
+        // A chunk: its header, then its frames once opened in place. The GCM tag checks every
+        // byte, so the CRC is not summed again here.
+        Chunk ch;
+        FrameCheck c = DecodeChunk(buf + parse_at, used - parse_at, &ch, /*verify=*/false);
+        if (c == FrameCheck::kIncomplete && file_pos < seg_end) break;  // read more
+        bool ok = c == FrameCheck::kOk && (!have_prev || ch.first > prev_offset) &&
+                  ch.first >= seg->base();
+        if (ok) {
+          if (open_seg != seg) {
+            open_seg = seg;
+            open_gcm = std::make_unique<GcmContext>(seg->data_key(), GcmContext::Mode::kOpen);
+          }
+          ok = OpenChunk(*open_gcm, seg->salt(), buf + parse_at, ch);
+        }
+        if (!ok) {
+          // Corruption (or tampering) inside the log: skip byte by byte to the next valid chunk.
+          if (skipped == 0) skip_at = unit_pos;
+          ++skipped;
+          ++parse_at;
+          continue;
+        }
+        if (skipped > 0) {
+          seg->ReportSkipped(skip_at, skipped);
+          skipped = 0;
+        }
+        have_prev = true;
+        prev_offset = ch.last;
+        const size_t plain = ch.sealed_len - fmt::kChunkTagBytes;
+        size_t at = 0;
+        while (at < plain && !full) {
+          Frame f;
+          if (DecodeFrame(ch.sealed + at, plain - at, &f, /*verify=*/false) != FrameCheck::kOk) {
+            // Authenticated yet not frames: written so by no version of this broker.
+            seg->ReportSkipped(unit_pos, ch.size);
+            break;
+          }
+          at += f.size;
+          if (f.offset < from) continue;
+          size_t sz = f.key.size() + f.data.size();
+          if (!out->records.empty() && bytes + sz > limits.max_bytes) {
+            full = true;
+            break;
+          }
+          out->records.push_back({f.offset, f.arrival_ms, f.key, f.data, f.event_ms});
+          bytes += sz;
+          if (out->records.size() >= max_records) full = true;
+        }
+        if (full) break;
+        parse_at += ch.size;
+        continue;
+      }
       Frame f;
-      const uint64_t frame_pos = file_pos - (used - parse_at);
+      const uint64_t frame_pos = unit_pos;
       FrameCheck c =
           DecodeFrame(buf + parse_at, used - parse_at, &f, frame_pos < seg->trusted_from());
       if (c == FrameCheck::kIncomplete && file_pos < seg_end) break;  // read more
@@ -372,6 +520,16 @@ uint64_t ShardLog::OffsetAtTimestamp(int64_t ts_ms) const {
     buf.resize(old + got);
     pos += got;
     while (parse_at < buf.size()) {
+      if (seg->sealed()) {
+        // Every record of a chunk arrived with its batch: the chunk's time is theirs.
+        Chunk ch;
+        if (DecodeChunk(buf.data() + parse_at, buf.size() - parse_at, &ch) != FrameCheck::kOk) {
+          break;
+        }
+        if (ch.arrival_ms >= ts_ms) return ch.first;
+        parse_at += ch.size;
+        continue;
+      }
       Frame f;
       FrameCheck c = DecodeFrame(buf.data() + parse_at, buf.size() - parse_at, &f);
       if (c != FrameCheck::kOk) break;

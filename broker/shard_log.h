@@ -35,6 +35,10 @@ struct ShardLogOptions {
   bool provisioned = false;                    // enforce Kinesis per-shard limits
   const Clock* clock = nullptr;                // not owned
   std::atomic<int64_t>* disk_usage = nullptr;  // not owned; the broker's byte count
+  // Master keys for sealed segments (opening them, and sealing new ones while `encryption` is
+  // enabled).
+  std::shared_ptr<const Keyring> keyring;
+  StreamEncryption encryption;
   // Tests only: runs on a reader's thread, without the lock, when a read has consumed a segment
   // up to the size it took of it and is about to look for more.
   std::function<void()> on_read_at_segment_end;
@@ -65,6 +69,9 @@ class ShardLog final {
   // Turns Kinesis's per-shard limits on or off (UpdateStreamMode); takes effect with the next
   // append or read.
   void SetProvisioned(bool provisioned);
+  // Changes the keyring or the encryption (StartStreamEncryption, a keyring reload): the next
+  // append starts a new segment when the active one is not sealed as they now say.
+  void SetSealing(std::shared_ptr<const Keyring> keyring, const StreamEncryption& encryption);
   // Makes everything appended so far durable: fdatasync of every segment sealed since the last
   // sync and of the directory that gained their successors, then of the active segment if it
   // was written to. Blocks on the disk; called by the group commit, off the event loop.
@@ -80,7 +87,13 @@ class ShardLog final {
 
  private:
   ShardLog(std::filesystem::path dir, const ShardLogOptions& options);
+  // Seals the active segment and starts the next one (sealed or plain, as the options say). An
+  // active segment without records is replaced instead (same base).
   Status RollLocked();
+  // The master key new segments are sealed under; null: plain.
+  const Keyring::Key* MasterLocked() const;
+  // Whether the active segment is not sealed as the options now say.
+  bool NeedsResealLocked() const;
   std::shared_ptr<Segment> SegmentForLocked(uint64_t offset, size_t* index) const;
 
   std::filesystem::path dir_;
@@ -108,7 +121,10 @@ class ShardLog final {
   size_t wbuf_cap_ = 0;
   std::vector<Piece> pieces_;
   std::vector<struct iovec> iov_;
-  std::vector<FrameMeta> metas_;
+  std::vector<UnitMeta> metas_;
+  // Seals chunks for the active segment when it is sealed (keyed by its data key).
+  std::unique_ptr<GcmContext> seal_gcm_;
+  std::shared_ptr<Segment> seal_seg_;
   TokenBucket write_bytes_{1 << 20, 1 << 20};
   TokenBucket write_records_{1000, 1000};
   TokenBucket read_bytes_{2 << 20, 2 << 20};

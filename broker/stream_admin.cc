@@ -134,6 +134,52 @@ Status StreamImpl::SetRetentionHours(int64_t hours) {
   return SaveMetaLocked();
 }
 
+// Whether `keyring` holds the master key `encryption` names.
+static Status CheckMasterKey(const std::string& stream, const StreamEncryption& encryption,
+                             const std::shared_ptr<const Keyring>& keyring) {
+  if (!encryption.enabled) return Status::Ok();
+  if (!keyring) {
+    return InvalidArgument("stream " + stream +
+                           ": encryption needs a keyring (broker.encryption.keyring)");
+  }
+  if (keyring->FindOrPrimary(encryption.key_id) == nullptr) {
+    return NotFound("stream " + stream + ": master key " + encryption.key_id +
+                    " is not in the keyring");
+  }
+  return Status::Ok();
+}
+
+Status StreamImpl::SetEncryption(const StreamEncryption& encryption) {
+  std::shared_lock<std::shared_mutex> topo(topo_mu_);
+  std::lock_guard<std::mutex> lock(meta_mu_);
+  RETURN_IF_ERROR(CheckMasterKey(name_, encryption, keyring_));
+  StreamEncryption before = meta_.options.encryption;
+  meta_.options.encryption = encryption;
+  Status saved = SaveMetaLocked();
+  if (!saved.ok()) {
+    meta_.options.encryption = before;  // what is on disk stays what applies
+    return saved;
+  }
+  for (auto& s : shards_) {
+    if (s->log) s->log->SetSealing(keyring_, encryption);
+  }
+  return Status::Ok();
+}
+
+Status StreamImpl::CheckKeyring(const std::shared_ptr<const Keyring>& keyring) const {
+  std::lock_guard<std::mutex> lock(meta_mu_);
+  return CheckMasterKey(name_, meta_.options.encryption, keyring);
+}
+
+void StreamImpl::SetKeyring(std::shared_ptr<const Keyring> keyring) {
+  std::shared_lock<std::shared_mutex> topo(topo_mu_);
+  std::lock_guard<std::mutex> lock(meta_mu_);
+  keyring_ = std::move(keyring);
+  for (auto& s : shards_) {
+    if (s->log) s->log->SetSealing(keyring_, meta_.options.encryption);
+  }
+}
+
 Status StreamImpl::SetCapacityMode(CapacityMode mode) {
   std::shared_lock<std::shared_mutex> topo(topo_mu_);
   std::lock_guard<std::mutex> lock(meta_mu_);

@@ -41,7 +41,11 @@ Status ValidateName(std::string_view what, std::string_view name) {
 }
 
 StreamImpl::StreamImpl(std::filesystem::path dir, StreamMeta meta, const StreamContext& ctx)
-    : dir_(std::move(dir)), name_(meta.options.name), ctx_(ctx), meta_(std::move(meta)) {
+    : dir_(std::move(dir)),
+      name_(meta.options.name),
+      ctx_(ctx),
+      meta_(std::move(meta)),
+      keyring_(ctx.keyring) {
   last_sync_mono_ = ctx_.clock->MonotonicMs();
 }
 
@@ -52,6 +56,8 @@ Status StreamImpl::OpenShardLog(Shard* shard, uint64_t min_next_offset) {
   o.provisioned = meta_.options.mode == CapacityMode::kProvisioned;
   o.clock = ctx_.clock;
   o.disk_usage = ctx_.disk_usage;
+  o.keyring = keyring_;
+  o.encryption = meta_.options.encryption;
   ASSIGN_OR_RETURN(shard->log,
                    ShardLog::Open(dir_ / ShardId(shard->meta.index), o, min_next_offset));
   if (!shard->meta.open) shard->log->Close();
@@ -90,6 +96,8 @@ Result<std::unique_ptr<StreamImpl>> StreamImpl::Load(const std::filesystem::path
   ASSIGN_OR_RETURN(StreamMeta meta, DecodeStreamMeta(json, path.string()));
   std::vector<ShardMeta> shard_metas = meta.shards;
   std::unique_ptr<StreamImpl> s(new StreamImpl(dir, std::move(meta), ctx));
+  // An encrypted stream never appends plain records for want of its key: it does not open.
+  RETURN_IF_ERROR(s->CheckKeyring(ctx.keyring));
   for (const ShardMeta& m : shard_metas) {
     auto shard = std::make_unique<Shard>();
     shard->meta = m;

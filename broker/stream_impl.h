@@ -28,6 +28,7 @@ struct StreamContext {
   uint64_t segment_bytes = 64ull << 20;
   uint64_t disk_quota_bytes = 0;
   std::atomic<int64_t>* disk_usage = nullptr;
+  std::shared_ptr<const Keyring> keyring;  // the broker's when the stream was made or loaded
 };
 
 class StreamImpl final : public Stream {
@@ -59,6 +60,10 @@ class StreamImpl final : public Stream {
   Status MergeShards(uint32_t shard_index, uint32_t adjacent_shard_index) override;
   Status UpdateShardCount(int target) override;
   Status SetRetentionHours(int64_t hours) override;
+  Status SetEncryption(const StreamEncryption& encryption) override;
+  // The broker's keyring changed: refused when it lacks the key this stream seals under.
+  Status CheckKeyring(const std::shared_ptr<const Keyring>& keyring) const;
+  void SetKeyring(std::shared_ptr<const Keyring> keyring);
   Status RegisterConsumer(std::string_view consumer) override;
   Status DeregisterConsumer(std::string_view consumer) override;
   std::vector<std::string> ListConsumers() const override;
@@ -113,7 +118,8 @@ class StreamImpl final : public Stream {
   };
   std::vector<Route> routes_;  // open shards by starting hash key
   mutable std::mutex meta_mu_;
-  StreamMeta meta_;  // options and consumers; shards_ holds the shard part
+  StreamMeta meta_;                         // options and consumers; shards_ holds the shard part
+  std::shared_ptr<const Keyring> keyring_;  // meta_mu_ held
   struct HoldEntry {
     std::string holder;
     std::string consumer;

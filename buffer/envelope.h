@@ -13,9 +13,7 @@
 //   ciphertext                      n bytes
 //   data tag                        16 bytes   (AAD: every header byte above)
 //
-// Keyring file: one key per line, `<key id> <base64 of 32 bytes>`; `#` starts a comment. The
-// last key is the primary unless a key id is named. A keyring readable by group or others is
-// refused. Key material is never logged.
+// The keyring is core/keyring.h's.
 // THREADING: Keyring is immutable after Load; an Encryptor belongs to one worker.
 #pragma once
 
@@ -27,24 +25,12 @@
 #include <string_view>
 #include <vector>
 
+#include "core/keyring.h"
 #include "core/status.h"
 
 namespace sluice::buffer {
 
-class Keyring final {
- public:
-  struct Key {
-    std::string id;
-    std::array<uint8_t, 32> bytes;
-  };
-  static Result<Keyring> Load(const std::filesystem::path& path);
-  static Result<Keyring> Parse(std::string_view text, std::string_view where);
-  const Key* Find(std::string_view id) const;
-  const std::vector<Key>& keys() const { return keys_; }
-
- private:
-  std::vector<Key> keys_;
-};
+using Keyring = ::sluice::Keyring;
 
 class Encryptor final {
  public:
