@@ -410,10 +410,15 @@ int RunCli(int argc, char** argv) {
   CLI::App* keygen =
       app.add_subcommand("keygen", "Print a new keyring line for encryption.keyring");
   keygen->add_option("--id", key_id, "Key id (default: k-<date>-<random>)");
-  CLI::App* decrypt = app.add_subcommand("decrypt", "Decrypt objects an encrypted delivery wrote");
+  bool decrypt_records = false;
+  CLI::App* decrypt = app.add_subcommand(
+      "decrypt", "Decrypt objects an encrypted delivery wrote, or an encrypted stream's segments");
   decrypt->add_option("-k,--keyring", keyring_path, "Keyring file (as encryption.keyring)")
       ->required();
-  decrypt->add_option("objects", sealed, "Object files; - or none: standard input");
+  decrypt->add_option("objects", sealed,
+                      "Object or segment (.log) files; - or none: standard input");
+  decrypt->add_flag("--records", decrypt_records,
+                    "Segments: print one JSON line per record instead of the plain segment");
   // The plugin author's toolkit (agent/plugin_tool.h).
   CLI::App* plugin =
       app.add_subcommand("plugin", "Inspect and test sink and transform plugins, or start one");
@@ -524,7 +529,7 @@ int RunCli(int argc, char** argv) {
   if (*plugin_host) return buffer::PluginChildMain(plugin_fd);
   if (*run) return Run(config_path);
   if (*keygen) return Keygen(key_id);
-  if (*decrypt) return Decrypt(keyring_path, sealed);
+  if (*decrypt) return Decrypt(keyring_path, sealed, decrypt_records);
   if (*plugin_info) return PluginInfo(plugin_file);
   if (*plugin_test) return PluginTest(test_options);
   if (*plugin_new) return PluginNew(new_options);

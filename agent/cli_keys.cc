@@ -9,8 +9,12 @@
 #include <iterator>
 #include <sstream>
 
+#include "broker/format.h"
+#include "broker/segment.h"
 #include "buffer/envelope.h"
 #include "core/base64.h"
+#include "core/json.h"
+#include "core/utf8.h"
 
 namespace sluice::agent {
 
@@ -48,7 +52,55 @@ int Keygen(const std::string& id) {
   return 0;
 }
 
-int Decrypt(const std::string& keyring_path, const std::vector<std::string>& files) {
+namespace {
+
+// A broker segment file starts with the magic "SLSG"; an encrypted object with "SLUICEE1".
+bool IsSegment(std::string_view bytes) {
+  return bytes.size() >= 4 && broker::format::Get32(bytes.data()) == broker::format::kSegmentMagic;
+}
+
+// One JSON line per record of a plain segment: offset, arrival, partition key, data (text, or
+// base64 when it is not UTF-8), event time when it has one.
+Status PrintRecords(std::string_view segment) {
+  std::string buf(segment);
+  size_t pos = broker::format::kSegmentHeaderSize;
+  rapidjson::StringBuffer sb;
+  while (pos < buf.size()) {
+    broker::Frame f;
+    if (broker::DecodeFrame(buf.data() + pos, buf.size() - pos, &f) != broker::FrameCheck::kOk) {
+      return Corruption("frame at position " + std::to_string(pos) + " does not decode");
+    }
+    sb.Clear();
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    w.StartObject();
+    w.Key("offset");
+    w.Uint64(f.offset);
+    w.Key("arrival_ms");
+    w.Int64(f.arrival_ms);
+    if (f.event_ms != broker::kNoEventTime) {
+      w.Key("event_ms");
+      w.Int64(f.event_ms);
+    }
+    w.Key("partition_key");
+    w.String(f.key.data(), static_cast<rapidjson::SizeType>(f.key.size()));
+    if (ValidUtf8(f.data) == f.data) {
+      w.Key("data");
+      w.String(f.data.data(), static_cast<rapidjson::SizeType>(f.data.size()));
+    } else {
+      w.Key("data_base64");
+      w.String(Base64Encode(f.data));
+    }
+    w.EndObject();
+    std::fwrite(sb.GetString(), 1, sb.GetSize(), stdout);
+    std::fputc('\n', stdout);
+    pos += f.size;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+int Decrypt(const std::string& keyring_path, const std::vector<std::string>& files, bool records) {
   auto keyring = buffer::Keyring::Load(keyring_path);
   if (!keyring.ok()) {
     std::fprintf(stderr, "sluice decrypt: %s\n", keyring.status().message().c_str());
@@ -71,10 +123,31 @@ int Decrypt(const std::string& keyring_path, const std::vector<std::string>& fil
       ss << in.rdbuf();
       object = std::move(ss).str();
     }
+    const char* name = f == "-" ? "<stdin>" : f.c_str();
+    if (IsSegment(object)) {
+      uint64_t torn = 0;
+      auto plain = broker::DecryptSegment(*keyring, object, &torn);
+      Status st = plain.status();
+      if (plain.ok() && torn > 0) {
+        std::fprintf(stderr, "sluice decrypt: %s: the last %llu bytes are a chunk cut short\n",
+                     name, static_cast<unsigned long long>(torn));
+      }
+      if (plain.ok() && records) st = PrintRecords(*plain);
+      if (plain.ok() && !records) std::fwrite(plain->data(), 1, plain->size(), stdout);
+      if (!st.ok()) {
+        std::fprintf(stderr, "sluice decrypt: %s: %s\n", name, st.message().c_str());
+        rc = 1;
+      }
+      continue;
+    }
+    if (records) {
+      std::fprintf(stderr, "sluice decrypt: %s: --records takes broker segments only\n", name);
+      rc = 1;
+      continue;
+    }
     auto plain = buffer::DecryptObject(*keyring, object);
     if (!plain.ok()) {
-      std::fprintf(stderr, "sluice decrypt: %s: %s\n", f == "-" ? "<stdin>" : f.c_str(),
-                   plain.status().message().c_str());
+      std::fprintf(stderr, "sluice decrypt: %s: %s\n", name, plain.status().message().c_str());
       rc = 1;
       continue;
     }

@@ -32,7 +32,8 @@ static_assert(kSegBaseAt + 8 == kSegmentHeaderSize);
 //   records u32 | reserved u32 (0) | AES-256-GCM ciphertext of the frames | tag (16)
 // sealed_len counts the ciphertext and the tag; the CRC32C covers chunk bytes [4, end) as a
 // frame's does, so recovery needs no key. Nonce: salt u32 | first offset u64; AAD: chunk bytes
-// [4, kChunkHeaderSize). The plaintext is v1 frames back to back (their CRCs included).
+// [4, kChunkHeaderSize). The plaintext is v1 frames back to back, their CRC fields 0 (the tag
+// covers them).
 inline constexpr uint16_t kSealedSegmentVersion = 2;
 inline constexpr uint16_t kSegFlagSealed = 1;
 inline constexpr size_t kSegHeaderLenAt = 16;

@@ -64,6 +64,13 @@ static size_t PutFrameHead(char* p, uint64_t offset, int64_t arrival_ms, int64_t
   return fmt::kFrameHeaderSize + key.size() + extra;
 }
 
+size_t WriteSealedFrameHead(char* p, uint64_t offset, int64_t arrival_ms, int64_t event_ms,
+                            std::string_view key, size_t data_size) {
+  size_t n = PutFrameHead(p, offset, arrival_ms, event_ms, key, data_size);
+  fmt::Put32(p + fmt::kFrameCrcAt, 0);
+  return n;
+}
+
 size_t WriteFrameHead(char* p, uint64_t offset, int64_t arrival_ms, int64_t event_ms,
                       std::string_view key, std::string_view data) {
   size_t n = PutFrameHead(p, offset, arrival_ms, event_ms, key, data.size());
@@ -130,7 +137,8 @@ void ChunkNonce(uint32_t salt, uint64_t first, uint8_t nonce[12]) {
 }
 
 size_t SealChunk(GcmContext& gcm, uint32_t salt, uint64_t first, uint64_t last, uint32_t records,
-                 int64_t arrival_ms, char* chunk_at, size_t plain_len) {
+                 int64_t arrival_ms, char* chunk_at, size_t plain_len,
+                 std::span<const SealPiece> pieces) {
   const size_t sealed = plain_len + fmt::kChunkTagBytes;
   fmt::Put32(chunk_at + fmt::kChunkLenAt, static_cast<uint32_t>(sealed));
   fmt::Put64(chunk_at + fmt::kChunkFirstAt, first);
@@ -141,10 +149,13 @@ size_t SealChunk(GcmContext& gcm, uint32_t salt, uint64_t first, uint64_t last, 
   uint8_t nonce[12];
   ChunkNonce(salt, first, nonce);
   auto* u = reinterpret_cast<uint8_t*>(chunk_at);
-  if (!gcm.Seal(nonce, u + 4, fmt::kChunkHeaderSize - 4, u + fmt::kChunkHeaderSize, plain_len,
-                u + fmt::kChunkHeaderSize + plain_len)) {
-    return 0;
+  uint8_t* body = u + fmt::kChunkHeaderSize;
+  if (!gcm.Begin(nonce, u + 4, fmt::kChunkHeaderSize - 4)) return 0;
+  for (const SealPiece& p : pieces) {
+    const uint8_t* in = p.src ? reinterpret_cast<const uint8_t*>(p.src) : body + p.at;
+    if (!gcm.Update(in, body + p.at, p.len)) return 0;
   }
+  if (!gcm.Finish(body + plain_len)) return 0;
   const size_t total = fmt::kChunkHeaderSize + sealed;
   fmt::Put32(chunk_at + fmt::kChunkCrcAt, crc32c::Mask(crc32c::Value(chunk_at + 4, total - 4)));
   return total;
@@ -309,6 +320,68 @@ bool Segment::DecodeUnit(char* p, size_t avail, UnitMeta* meta, size_t* size) co
   *meta = {f.offset, f.offset, 1, f.arrival_ms, 0};
   *size = f.size;
   return true;
+}
+
+Result<std::string> DecryptSegment(const Keyring& keyring, std::string_view file,
+                                   uint64_t* torn_bytes) {
+  *torn_bytes = 0;
+  auto bad = [](const std::string& what) { return Corruption("segment: " + what); };
+  if (file.size() < fmt::kSegmentHeaderSize ||
+      fmt::Get32(file.data() + fmt::kSegMagicAt) != fmt::kSegmentMagic) {
+    return bad("not a segment (no SLSG magic)");
+  }
+  const uint16_t version = fmt::Get16(file.data() + fmt::kSegVersionAt);
+  const uint64_t base = fmt::Get64(file.data() + fmt::kSegBaseAt);
+  if (version == fmt::kSegmentVersion) return std::string(file);
+  if (version != fmt::kSealedSegmentVersion || file.size() <= fmt::kSegKeyIdLenAt) {
+    return bad("unknown version " + std::to_string(version));
+  }
+  const size_t id_len = static_cast<uint8_t>(file[fmt::kSegKeyIdLenAt]);
+  const size_t header = fmt::SealedHeaderSize(id_len);
+  if (id_len == 0 || file.size() < header ||
+      fmt::Get16(file.data() + fmt::kSegHeaderLenAt) != header) {
+    return bad("bad sealed header");
+  }
+  std::string id(file.substr(fmt::kSegKeyIdAt, id_len));
+  const Keyring::Key* master = keyring.Find(id);
+  if (master == nullptr) return NotFound("segment: master key " + id + " is not in the keyring");
+  const size_t prefix = header - fmt::kSegWrappedKeyBytes;
+  ASSIGN_OR_RETURN(auto key, UnwrapDataKey(*master, file.substr(0, prefix),
+                                           reinterpret_cast<const uint8_t*>(file.data() + prefix)));
+  const uint32_t salt = fmt::Get32(file.data() + fmt::kSegKeyIdAt + id_len);
+  GcmContext gcm(key, GcmContext::Mode::kOpen);
+  OPENSSL_cleanse(key.data(), key.size());
+  std::string out = SegmentHeader(base);
+  out.reserve(file.size());
+  std::string chunk;
+  for (size_t pos = header; pos < file.size();) {
+    chunk.assign(file.substr(pos, std::min(file.size() - pos, fmt::kMaxChunkBytes)));
+    Chunk c;
+    FrameCheck got = DecodeChunk(chunk.data(), chunk.size(), &c);
+    if (got == FrameCheck::kIncomplete) {
+      *torn_bytes = file.size() - pos;
+      break;
+    }
+    if (got != FrameCheck::kOk || !OpenChunk(gcm, salt, chunk.data(), c)) {
+      return bad(
+          "chunk at position " + std::to_string(pos) +
+          (got != FrameCheck::kOk ? " is damaged (header or CRC)" : " does not authenticate"));
+    }
+    // The frames inside carry no CRC (the tag covered them); a plain segment's frames do.
+    const size_t plain = c.sealed_len - fmt::kChunkTagBytes;
+    for (size_t at = 0; at < plain;) {
+      Frame f;
+      if (DecodeFrame(c.sealed + at, plain - at, &f, /*verify=*/false) != FrameCheck::kOk) {
+        return bad("chunk at position " + std::to_string(pos) + " holds no frames");
+      }
+      char* frame = c.sealed + at;
+      fmt::Put32(frame + fmt::kFrameCrcAt, crc32c::Mask(crc32c::Value(frame + 4, f.size - 4)));
+      at += f.size;
+    }
+    out.append(c.sealed, plain);
+    pos += c.size;
+  }
+  return out;
 }
 
 Result<std::shared_ptr<Segment>> Segment::Open(const std::filesystem::path& dir, uint64_t base,

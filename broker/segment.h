@@ -74,13 +74,35 @@ struct Chunk {
 FrameCheck DecodeChunk(char* p, size_t avail, Chunk* out, bool verify = true);
 // The GCM nonce of a chunk: the segment's salt, then the chunk's first offset.
 void ChunkNonce(uint32_t salt, uint64_t first, uint8_t nonce[12]);
-// Seals chunk_at[kChunkHeaderSize, kChunkHeaderSize + plain_len) (frames written there) in place:
-// fills the chunk header, the tag and the CRC. Returns the chunk's size; 0 when sealing failed.
+// Writes a frame's header, key and event time at p with its CRC left 0: frames inside a chunk
+// are covered by its GCM tag instead. Returns FrameHeadSize.
+size_t WriteSealedFrameHead(char* p, uint64_t offset, int64_t arrival_ms, int64_t event_ms,
+                            std::string_view key, size_t data_size);
+// The bytes of a chunk's frames: `src` null: already in place at `at` (relative to the first byte
+// after the chunk header); otherwise `len` bytes at src, encrypted on their way to `at`. In
+// order, covering [0, plain_len) without gaps.
+struct SealPiece {
+  const char* src;
+  size_t at;
+  size_t len;
+};
+// Seals a chunk at chunk_at whose frames take plain_len bytes after its header: fills the
+// header, encrypts the pieces, writes the tag and the CRC. Returns the chunk's size; 0 when
+// sealing failed.
 size_t SealChunk(GcmContext& gcm, uint32_t salt, uint64_t first, uint64_t last, uint32_t records,
-                 int64_t arrival_ms, char* chunk_at, size_t plain_len);
+                 int64_t arrival_ms, char* chunk_at, size_t plain_len,
+                 std::span<const SealPiece> pieces);
 // Opens a decoded chunk in place; false when it does not authenticate. The frames are then at
 // chunk.sealed[0, chunk.sealed_len - kChunkTagBytes).
 bool OpenChunk(GcmContext& gcm, uint32_t salt, char* chunk_at, const Chunk& chunk);
+
+// `sluice decrypt`: the segment file `file` as a plain one (version 1, the same base offset and
+// frames), its chunks opened with the keyring's key; a plain segment comes back as it is.
+// Fails naming the file position of the first chunk that does not decode or authenticate; a
+// chunk cut short by the end of the file (a segment copied while being written) ends the output,
+// its bytes counted in *torn_bytes.
+Result<std::string> DecryptSegment(const Keyring& keyring, std::string_view file,
+                                   uint64_t* torn_bytes);
 
 // Where a unit (a frame, or a chunk of a sealed segment) of an appended batch sits in the batch
 // buffer, and the records it holds.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 
 #include "broker/format.h"
 #include "core/log.h"
@@ -189,9 +190,21 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
   uint64_t chunk_first = 0;
   uint32_t chunk_records = 0;
   bool seal_failed = false;
+  seal_pieces_.clear();
+  // A piece of the open chunk's frames: in place in wbuf_ (src null) or still at src.
+  auto add_seal = [&](const char* src, size_t len) {
+    const size_t at = chunk_plain;
+    if (src == nullptr && !seal_pieces_.empty() && seal_pieces_.back().src == nullptr) {
+      seal_pieces_.back().len += len;
+    } else {
+      seal_pieces_.push_back({src, at, len});
+    }
+    chunk_plain += len;
+  };
   auto close_chunk = [&] {
     size_t total = SealChunk(*seal_gcm_, seal_seg_->salt(), chunk_first, offset - 1, chunk_records,
-                             arrival_ms, wbuf_.get() + chunk_at, chunk_plain);
+                             arrival_ms, wbuf_.get() + chunk_at, chunk_plain, seal_pieces_);
+    seal_pieces_.clear();
     if (total == 0) seal_failed = true;
     metas_.push_back(
         {chunk_first, offset - 1, chunk_records, arrival_ms, static_cast<uint32_t>(chunk_at)});
@@ -229,8 +242,18 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
         chunk_records = 0;
         used += fmt::kChunkHeaderSize;
       }
-      n = WriteFrame(wbuf_.get() + used, offset, arrival_ms, r.event_ms, r.partition_key, r.data);
-      chunk_plain += n;
+      // The frame's head goes into wbuf_; its data is encrypted from the caller's memory
+      // straight into the room after it (one pass, no copy first) when large, copied when small.
+      size_t head = WriteSealedFrameHead(wbuf_.get() + used, offset, arrival_ms, r.event_ms,
+                                         r.partition_key, r.data.size());
+      if (r.data.size() >= kZeroCopyBytes) {
+        add_seal(nullptr, head);
+        add_seal(r.data.data(), r.data.size());
+      } else {
+        std::memcpy(wbuf_.get() + used + head, r.data.data(), r.data.size());
+        add_seal(nullptr, head + r.data.size());
+      }
+      n = head + r.data.size();
       ++chunk_records;
     } else {
       metas_.push_back({offset, offset, 1, arrival_ms, static_cast<uint32_t>(stream_pos)});

@@ -125,6 +125,7 @@ class ShardLog final {
   // Seals chunks for the active segment when it is sealed (keyed by its data key).
   std::unique_ptr<GcmContext> seal_gcm_;
   std::shared_ptr<Segment> seal_seg_;
+  std::vector<SealPiece> seal_pieces_;
   TokenBucket write_bytes_{1 << 20, 1 << 20};
   TokenBucket write_records_{1000, 1000};
   TokenBucket read_bytes_{2 << 20, 2 << 20};

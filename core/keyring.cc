@@ -77,7 +77,7 @@ struct CipherCtx {
 };
 
 // Runs `in` through an initialised context in pieces whose lengths fit an int.
-bool Update(EVP_CIPHER_CTX* ctx, bool seal, const uint8_t* in, size_t n, uint8_t* out) {
+bool CipherUpdate(EVP_CIPHER_CTX* ctx, bool seal, const uint8_t* in, size_t n, uint8_t* out) {
   size_t done = 0;
   int len = 0;
   while (done < n) {
@@ -103,7 +103,7 @@ bool GcmSeal(const uint8_t* key, const uint8_t* nonce, std::string_view aad, std
                         static_cast<int>(aad.size())) != 1) {
     return false;
   }
-  if (!Update(c.ctx, true, reinterpret_cast<const uint8_t*>(in.data()), in.size(), out)) {
+  if (!CipherUpdate(c.ctx, true, reinterpret_cast<const uint8_t*>(in.data()), in.size(), out)) {
     return false;
   }
   if (EVP_EncryptFinal_ex(c.ctx, out + in.size(), &len) != 1) return false;
@@ -121,7 +121,7 @@ bool GcmOpen(const uint8_t* key, const uint8_t* nonce, std::string_view aad, std
                         static_cast<int>(aad.size())) != 1) {
     return false;
   }
-  if (!Update(c.ctx, false, reinterpret_cast<const uint8_t*>(in.data()), in.size(), out)) {
+  if (!CipherUpdate(c.ctx, false, reinterpret_cast<const uint8_t*>(in.data()), in.size(), out)) {
     return false;
   }
   if (EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_SET_TAG, kGcmTagBytes, const_cast<uint8_t*>(tag)) !=
@@ -177,12 +177,24 @@ GcmContext::~GcmContext() { EVP_CIPHER_CTX_free(ctx_); }
 
 bool GcmContext::Seal(const uint8_t* nonce, const uint8_t* aad, size_t aad_len, uint8_t* data,
                       size_t len, uint8_t* tag) {
+  return Begin(nonce, aad, aad_len) && Update(data, data, len) && Finish(tag);
+}
+
+bool GcmContext::Begin(const uint8_t* nonce, const uint8_t* aad, size_t aad_len) {
   int n = 0;
   if (ctx_ == nullptr || mode_ != Mode::kSeal) return false;
   if (EVP_EncryptInit_ex(ctx_, nullptr, nullptr, nullptr, nonce) != 1) return false;
-  if (EVP_EncryptUpdate(ctx_, nullptr, &n, aad, static_cast<int>(aad_len)) != 1) return false;
-  if (!Update(ctx_, true, data, len, data)) return false;
-  if (EVP_EncryptFinal_ex(ctx_, data + len, &n) != 1) return false;
+  return EVP_EncryptUpdate(ctx_, nullptr, &n, aad, static_cast<int>(aad_len)) == 1;
+}
+
+bool GcmContext::Update(const uint8_t* in, uint8_t* out, size_t len) {
+  return CipherUpdate(ctx_, true, in, len, out);
+}
+
+bool GcmContext::Finish(uint8_t* tag) {
+  int n = 0;
+  uint8_t none[16];
+  if (EVP_EncryptFinal_ex(ctx_, none, &n) != 1) return false;
   return EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_GCM_GET_TAG, kGcmTagBytes, tag) == 1;
 }
 
@@ -192,7 +204,7 @@ bool GcmContext::Open(const uint8_t* nonce, const uint8_t* aad, size_t aad_len, 
   if (ctx_ == nullptr || mode_ != Mode::kOpen) return false;
   if (EVP_DecryptInit_ex(ctx_, nullptr, nullptr, nullptr, nonce) != 1) return false;
   if (EVP_DecryptUpdate(ctx_, nullptr, &n, aad, static_cast<int>(aad_len)) != 1) return false;
-  if (!Update(ctx_, false, data, len, data)) return false;
+  if (!CipherUpdate(ctx_, false, data, len, data)) return false;
   if (EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_GCM_SET_TAG, kGcmTagBytes, const_cast<uint8_t*>(tag)) !=
       1) {
     return false;

@@ -75,6 +75,11 @@ class GcmContext final {
   // Encrypts data[0, len) in place and writes the tag.
   bool Seal(const uint8_t* nonce, const uint8_t* aad, size_t aad_len, uint8_t* data, size_t len,
             uint8_t* tag);
+  // A sealed message in pieces: Begin, Update for each piece in order (in and out may be the
+  // same), Finish for the tag.
+  bool Begin(const uint8_t* nonce, const uint8_t* aad, size_t aad_len);
+  bool Update(const uint8_t* in, uint8_t* out, size_t len);
+  bool Finish(uint8_t* tag);
   // Decrypts data[0, len) in place; false when the tag does not match (data is then garbage).
   bool Open(const uint8_t* nonce, const uint8_t* aad, size_t aad_len, uint8_t* data, size_t len,
             const uint8_t* tag);

@@ -156,6 +156,82 @@ def test_spills_sealed(sluice):
         d.cleanup()
 
 
+SEALED_STREAM = """\
+data_dir: ./data
+plugin_dirs: [@PLUGINS@]
+admin: {listen: "127.0.0.1:0"}
+broker: {encryption: {keyring: ./keyring}}
+streams: [{name: logs, shards: 1, encryption: {}}]
+sources:
+  - name: app
+    paths: ["./log/*.log"]
+    stream: logs
+    initial_position: start_of_file
+    rescan_interval: 200ms
+deliveries:
+  - name: plain
+    stream: logs
+    buffer: {size: 1MiB, interval: 0s}
+    record_delimiter: "\\n"
+    sink: {type: file, path: ./out}
+"""
+
+
+def test_sealed_segments(sluice):
+    """An encrypted stream keeps no line in clear under data_dir; `sluice decrypt` gives its
+    segments back as plain ones, or as records."""
+    import json
+    d = Daemon(sluice, SEALED_STREAM)
+    try:
+        keyring = d.path("keyring")
+        with open(keyring, "wb") as f:
+            f.write(subprocess.run([sluice, "keygen", "--id", "seg"], check=True,
+                                   capture_output=True).stdout)
+        os.chmod(keyring, 0o600)
+        os.makedirs(d.path("log"))
+        with open(d.path("log", "a.log"), "w") as f:
+            for n in range(1000):
+                f.write("confidential line %d\n" % n)
+
+        def delivered():
+            got = []
+            for o in objects(d):
+                with open(o, "rb") as f:
+                    got += f.read().decode().splitlines()
+            return got
+        d.start()
+        wait_until(lambda: len(delivered()) == 1000, what="1000 lines delivered")
+        d.stop()
+        for root, _, files in os.walk(d.path("data")):
+            for name in files:
+                with open(os.path.join(root, name), "rb") as f:
+                    assert b"confidential" not in f.read(), os.path.join(root, name)
+        shard = d.path("data", "streams", "logs", "shardId-000000000000")
+        segments = sorted(os.path.join(shard, f) for f in os.listdir(shard) if f.endswith(".log"))
+        assert segments
+        for s in segments:
+            with open(s, "rb") as f:
+                head = f.read(8)
+            assert head[:4] == b"SLSG" and head[4:6] == b"\x02\x00", (s, head)
+        records = []
+        for line in decrypt(sluice, keyring, ["--records"] + segments).stdout.splitlines():
+            records.append(json.loads(line))
+        assert [r["data"] for r in records] == ["confidential line %d" % n for n in range(1000)]
+        assert [r["offset"] for r in records] == list(range(1000))
+        plain = decrypt(sluice, keyring, segments[:1]).stdout
+        assert plain[:4] == b"SLSG" and plain[4:6] == b"\x01\x00" and b"confidential line 0" in plain
+        # A keyring without the segment's key: named, exit 1.
+        other = d.path("other")
+        with open(other, "wb") as f:
+            f.write(subprocess.run([sluice, "keygen", "--id", "other"], check=True,
+                                   capture_output=True).stdout)
+        os.chmod(other, 0o600)
+        r = decrypt(sluice, other, segments[:1], check=False)
+        assert r.returncode == 1 and b"master key seg" in r.stderr, r.stderr
+    finally:
+        d.cleanup()
+
+
 def test_keygen(sluice):
     a = subprocess.run([sluice, "keygen"], check=True, capture_output=True).stdout.split()
     b = subprocess.run([sluice, "keygen"], check=True, capture_output=True).stdout.split()
@@ -167,4 +243,4 @@ def test_keygen(sluice):
 
 if __name__ == "__main__":
     run_tests({"round_trip": test_round_trip, "spills_sealed": test_spills_sealed,
-               "keygen": test_keygen})
+               "sealed_segments": test_sealed_segments, "keygen": test_keygen})
