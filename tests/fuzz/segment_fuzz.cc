@@ -3,6 +3,10 @@
 // afterwards every byte left after the header must decode as a whole, valid frame with
 // strictly increasing offsets, and their number must be what the segment reports.
 // DecodeFrame is also run over the raw input at every position.
+// The same input is then taken for the chunks of a sealed segment (after a real sealed header
+// under a fixed key): recovery must leave only whole chunks with increasing offsets, counted as
+// the segment reports; DecodeChunk runs at every position and DecryptSegment over the raw input
+// (a header from outside) must fail cleanly or succeed, never crash.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -17,6 +21,8 @@
 
 #include "broker/format.h"
 #include "broker/segment.h"
+#include "core/base64.h"
+#include "core/keyring.h"
 
 namespace {
 
@@ -30,6 +36,74 @@ const std::filesystem::path& Dir() {
     return p;
   }();
   return dir;
+}
+
+const sluice::Keyring& Ring() {
+  static const sluice::Keyring ring = [] {
+    auto k = sluice::Keyring::Parse("fz " + sluice::Base64Encode(std::string(32, 'k')) + "\n",
+                                    "fuzz keyring");
+    if (!k.ok()) std::abort();
+    return std::move(*k);
+  }();
+  return ring;
+}
+
+// The header of a sealed segment of base 0 under the key "fz", made once.
+const std::string& SealedHeader() {
+  static const std::string header = [] {
+    std::filesystem::path sub = Dir() / "template";
+    std::filesystem::create_directories(sub);
+    auto seg = sluice::broker::Segment::Create(sub, 0, Ring().Find("fz"));
+    if (!seg.ok()) std::abort();
+    std::ifstream in(sub / sluice::broker::Segment::LogName(0), std::ios::binary);
+    std::string h((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::filesystem::remove_all(sub);
+    return h;
+  }();
+  return header;
+}
+
+void CheckSealed(const char* bytes, size_t size) {
+  namespace broker = sluice::broker;
+  namespace fmt = sluice::broker::format;
+  std::string copy(bytes, size);
+  for (size_t pos = 0; pos < size; ++pos) {
+    broker::Chunk c;
+    if (broker::DecodeChunk(copy.data() + pos, size - pos, &c) == broker::FrameCheck::kOk) {
+      if (c.size < fmt::kChunkHeaderSize || c.size > size - pos || c.records == 0) std::abort();
+    }
+  }
+  uint64_t torn = 0;
+  (void)broker::DecryptSegment(Ring(), std::string_view(bytes, size), &torn);
+
+  const std::string& header = SealedHeader();
+  const std::filesystem::path& dir = Dir();
+  std::filesystem::path log = dir / broker::Segment::LogName(0);
+  {
+    std::ofstream out(log, std::ios::binary | std::ios::trunc);
+    out.write(header.data(), static_cast<std::streamsize>(header.size()));
+    out.write(bytes, static_cast<std::streamsize>(size));
+  }
+  broker::RecoveryReport report;
+  auto seg = broker::Segment::Open(dir, 0, /*scan=*/true, &report, &Ring());
+  if (!seg.ok() || !(*seg)->sealed()) std::abort();  // the header is a good one
+  std::ifstream in(log, std::ios::binary);
+  std::string kept((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (kept.size() != (*seg)->size() || kept.compare(0, header.size(), header) != 0) std::abort();
+  size_t pos = header.size();
+  uint64_t records = 0;
+  uint64_t next = 0;
+  while (pos < kept.size()) {
+    broker::Chunk c;
+    if (broker::DecodeChunk(kept.data() + pos, kept.size() - pos, &c) != broker::FrameCheck::kOk) {
+      std::abort();  // recovery left bytes that are not a whole valid chunk
+    }
+    if (records > 0 && c.first < next) std::abort();
+    next = c.last + 1;
+    pos += c.size;
+    records += c.records;
+  }
+  if (records != (*seg)->records()) std::abort();
 }
 
 }  // namespace
@@ -56,12 +130,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   broker::RecoveryReport report;
   auto seg = broker::Segment::Open(dir, 0, /*scan=*/true, &report);
-  if (!seg.ok()) return 0;
+  if (!seg.ok()) {
+    CheckSealed(bytes, size);
+    return 0;
+  }
   std::ifstream in(log, std::ios::binary);
   std::string kept((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (kept.size() != (*seg)->size()) std::abort();
   size_t pos = broker::format::kSegmentHeaderSize;
-  if (kept.size() < pos) return 0;
+  if (kept.size() < pos) {
+    CheckSealed(bytes, size);
+    return 0;
+  }
   uint64_t frames = 0;
   uint64_t next = 0;
   while (pos < kept.size()) {
@@ -75,5 +155,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ++frames;
   }
   if (frames != (*seg)->records()) std::abort();
+  CheckSealed(bytes, size);
   return 0;
 }
