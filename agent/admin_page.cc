@@ -24,7 +24,7 @@ th{font-weight:600;color:#4a5868}.n{text-align:right;font-variant-numeric:tabula
 </style></head><body>
 <header><h1>sluice</h1><span id="meta">loading…</span><span id="err"></span></header>
 <main>
-<section><h2>Streams</h2><table id="streams"><thead><tr><th>stream</th><th>mode</th><th>shard</th><th>state</th><th class="n">records</th></tr></thead><tbody></tbody></table></section>
+<section><h2>Streams</h2><table id="streams"><thead><tr><th>stream</th><th>mode</th><th>encryption</th><th>shard</th><th>state</th><th class="n">records</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Consumer lag</h2><table id="consumers"><thead><tr><th>stream</th><th>consumer</th><th class="n">records behind</th><th class="n">iterator age</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Deliveries</h2><table id="deliveries"><thead><tr><th>delivery stream</th><th>sink</th><th>health</th><th class="n">records delivered</th><th class="n">records/s</th><th class="n">bytes delivered</th><th class="n">spilled</th><th class="n">freshness</th><th>last error</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Tailed files</h2><table id="files"><thead><tr><th>source</th><th>file</th><th class="n">offset</th><th class="n">size</th><th class="n">bytes behind</th></tr></thead><tbody></tbody></table></section>
@@ -36,13 +36,14 @@ function esc(s){return String(s).replace(/[&<>"]/g,function(c){return {"&":"&amp
 function num(n){return Number(n).toLocaleString("en-US");}
 function bytes(n){var u=["B","KiB","MiB","GiB","TiB"],i=0;n=Number(n);while(n>=1024&&i<4){n/=1024;i++;}return (i?n.toFixed(1):n)+" "+u[i];}
 function dur(ms){ms=Number(ms);if(ms<1000)return ms+" ms";if(ms<60000)return (ms/1000).toFixed(1)+" s";return (ms/60000).toFixed(1)+" min";}
+function enc(x){return x.encryption==="KMS"?"KMS ("+esc(x.encryption_key_id)+(x.encryption_key_primary?", primary":"")+")":"NONE";}
 function rows(id,html){document.querySelector("#"+id+" tbody").innerHTML=html.join("")||"<tr><td colspan=9>none</td></tr>";}
 function render(st){
   var t=Date.now();
   document.getElementById("meta").textContent="version "+st.version+" · up "+dur(st.uptime_ms)+" · config "+st.config+" (generation "+st.config_generation+") · disk "+bytes(st.disk_usage_bytes)+(st.reload_rejected?" - last reload rejected: "+st.reload_rejected:"");
   var s=[],c=[],d=[],f=[];
   st.streams.forEach(function(x){
-    x.shards.forEach(function(sh,i){s.push("<tr><td>"+(i?"":esc(x.name))+"</td><td>"+(i?"":x.mode)+"</td><td>"+esc(sh.id)+"</td><td class='"+(sh.open?"ok'>open":"warn'>closed")+"</td><td class=n>"+num(sh.end_offset)+"</td></tr>");});
+    x.shards.forEach(function(sh,i){s.push("<tr><td>"+(i?"":esc(x.name))+"</td><td>"+(i?"":x.mode)+"</td><td>"+(i?"":enc(x))+"</td><td>"+esc(sh.id)+"</td><td class='"+(sh.open?"ok'>open":"warn'>closed")+"</td><td class=n>"+num(sh.end_offset)+"</td></tr>");});
     x.consumers.forEach(function(k){c.push("<tr><td>"+esc(x.name)+"</td><td>"+esc(k.name)+"</td><td class=n>"+num(k.behind)+"</td><td class=n>"+dur(k.iterator_age_ms)+"</td></tr>");});
   });
   st.deliveries.forEach(function(x){

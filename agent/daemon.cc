@@ -58,7 +58,24 @@ void NotifySystemd(std::string_view message) {
   close(fd);
 }
 
-Status EnsureStream(Daemon::State& s, const broker::StreamOptions& so) {
+Status ApplyEncryption(broker::Stream* stream, const broker::StreamOptions& so,
+                       bool sets_encryption) {
+  // Without an encryption section the entry says nothing about it: the stream keeps what it
+  // has, which Start/StopStreamEncryption through the API may have set.
+  if (!sets_encryption) return Status::Ok();
+  const broker::StreamEncryption now = stream->options().encryption;
+  const broker::StreamEncryption& want = so.encryption;
+  if (now.enabled == want.enabled && (!want.enabled || now.key_id == want.key_id)) {
+    return Status::Ok();
+  }
+  RETURN_IF_ERROR(stream->SetEncryption(want).Annotate("stream " + so.name + " encryption"));
+  SLUICE_LOG(Info, want.enabled ? "stream encryption started" : "stream encryption stopped")
+      .With("stream", so.name)
+      .With("key_id", want.key_id.empty() ? std::string("(the keyring's primary)") : want.key_id);
+  return Status::Ok();
+}
+
+Status EnsureStream(Daemon::State& s, const broker::StreamOptions& so, bool sets_encryption) {
   auto existing = s.broker->GetStream(so.name);
   if (!existing.ok()) {
     auto created = s.broker->CreateStream(so);
@@ -75,7 +92,7 @@ Status EnsureStream(Daemon::State& s, const broker::StreamOptions& so) {
   if (stream->options().retention_hours != so.retention_hours) {
     RETURN_IF_ERROR(stream->SetRetentionHours(so.retention_hours).Annotate("stream " + so.name));
   }
-  return Status::Ok();
+  return ApplyEncryption(stream, so, sets_encryption);
 }
 
 Result<std::unique_ptr<buffer::DeliveryStream>> CreateDelivery(Daemon::State& s,
@@ -245,7 +262,12 @@ Status Daemon::Start() {
   // The broker first: everything else reads from it or writes to it.
   ASSIGN_OR_RETURN(s.broker, broker::Broker::Open(config::BrokerOptionsOf(s.config)));
   for (const broker::StreamOptions& so : s.config.streams) {
-    if (s.broker->GetStream(so.name).ok()) continue;
+    // An existing stream keeps its shards and retention until a reload changes its entry, but
+    // takes the encryption its entry asks for now: encryption at rest is not left to a reload.
+    if (auto existing = s.broker->GetStream(so.name); existing.ok()) {
+      RETURN_IF_ERROR(ApplyEncryption(*existing, so, s.config.SetsEncryption(so.name)));
+      continue;
+    }
     auto created = s.broker->CreateStream(so);
     if (!created.ok()) return created.status().Annotate("stream " + so.name);
   }

@@ -9,12 +9,15 @@
 //
 // Reload (SIGHUP or POST /reload on the admin endpoint): the config file is read again and
 // validated; if invalid, its errors are logged (and answered) and nothing changes. Otherwise the
-// entries whose YAML changed are replaced: new streams are created (a changed shard count or
-// retention is applied to the existing stream; a removed stream keeps its data), removed or
-// changed flows stop (putting what they read and checkpointing), then removed or changed
-// deliveries stop (flushing and checkpointing their consumer), then the new deliveries and flows
-// start and resume from those checkpoints. Admin, broker, data_dir and plugin_dirs changes need
-// a restart; a reload says so in its answer.
+// broker's keyring is replaced by the one the loader read again (a key appended is a rotation),
+// and the entries whose YAML changed are replaced: new streams are created (a changed shard
+// count, retention or encryption is applied to the existing stream; a removed stream keeps its
+// data), removed or changed flows stop (putting what they read and checkpointing), then removed
+// or changed deliveries stop (flushing and checkpointing their consumer), then the new
+// deliveries and flows start and resume from those checkpoints. Admin, broker (except
+// broker.encryption), data_dir and plugin_dirs changes need a restart; a reload says so in its
+// answer. At start an existing stream whose entry has an encryption section takes that
+// encryption.
 //
 // With NOTIFY_SOCKET set (systemd Type=notify), READY=1 is sent once started, RELOADING=1 and
 // READY=1 around a reload and STOPPING=1 on stop.

@@ -48,6 +48,38 @@ std::string JsonList(const std::vector<std::string>& items) {
   return out + "]";
 }
 
+// The keyring a reloaded config names, read by the loader.
+struct BrokerKeyring {
+  std::string file;
+  std::shared_ptr<const Keyring> keyring;
+};
+
+// Hands the broker the keyring the reloaded config read (unless it holds the same keys) and
+// records it in `next`; on refusal `next` keeps the running one.
+Status SetKeyring(Daemon::State& s, const BrokerKeyring& keyring, config::Config* next) {
+  const std::shared_ptr<const Keyring>& now = s.config.broker.keyring;
+  // The same keys (ids and bytes, in order): nothing to do.
+  auto same = [](const Keyring* a, const Keyring* b) {
+    if (a == nullptr || b == nullptr) return a == b;
+    if (a->keys().size() != b->keys().size()) return false;
+    for (size_t i = 0; i < a->keys().size(); ++i) {
+      if (a->keys()[i].id != b->keys()[i].id || a->keys()[i].bytes != b->keys()[i].bytes) {
+        return false;
+      }
+    }
+    return true;
+  };
+  if (!same(now.get(), keyring.keyring.get())) {
+    RETURN_IF_ERROR(s.broker->SetKeyring(keyring.keyring).Annotate("broker.encryption.keyring"));
+    SLUICE_LOG(Info, "reload: keyring applied")
+        .With("keyring", keyring.file.empty() ? std::string("none") : keyring.file)
+        .With("primary", keyring.keyring ? keyring.keyring->keys().back().id : std::string());
+  }
+  next->broker.keyring_file = keyring.file;
+  next->broker.keyring = keyring.keyring;
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::string> ConfigText(const config::Config& config) {
@@ -90,7 +122,13 @@ Result<std::map<std::string, std::string>> ConfigFingerprints(std::string_view y
   };
   for (const char* key : kGlobalKeys) {
     if (const config::Node* v = find(root, key)) {
-      out[std::string("global/") + key] = config::ToJsonText(*v);
+      config::Node node = *v;
+      // broker.encryption (the keyring) applies at a reload, unlike the rest of broker.
+      if (std::string_view(key) == "broker") {
+        std::erase_if(node.entries,
+                      [](const config::MapEntry& e) { return e.key.text == "encryption"; });
+      }
+      out[std::string("global/") + key] = config::ToJsonText(node);
     }
   }
   for (auto [section, kind] : {std::pair{"streams", "stream/"}, std::pair{"sources", "source/"},
@@ -171,7 +209,9 @@ void Daemon::ApplyReload(config::Config next, std::map<std::string, std::string>
     if (was && !is) removed.push_back(key);
     if (was && is) changed_names.push_back(key);
   };
-  // Keep what needs a restart as it runs.
+  // Keep what needs a restart as it runs; the keyring, read again by the loader, is applied
+  // below.
+  BrokerKeyring keyring{next.broker.keyring_file, next.broker.keyring};
   next.data_dir = s.config.data_dir;
   next.plugin_dirs = s.config.plugin_dirs;
   next.admin = s.config.admin;
@@ -192,13 +232,21 @@ void Daemon::ApplyReload(config::Config next, std::map<std::string, std::string>
     }
   }
 
-  // 1. Streams: create the new ones, apply shard count and retention to changed ones.
+  // 1. The keyring first, so that the streams may name a key just added. The broker refuses one
+  // that lacks a key an encrypted stream names; when the streams' new entries move them off such
+  // a key, it is tried again after them.
+  Status keyring_set = SetKeyring(s, keyring, &next);
+
+  // 2. Streams: create the new ones, apply shard count, retention and encryption to changed ones.
   for (const broker::StreamOptions& so : next.streams) {
     std::string key = "stream/" + so.name;
     if (!changed(key)) continue;
     classify(key);
-    if (Status st = EnsureStream(s, so); !st.ok()) errors.push_back(st.message());
+    Status st = EnsureStream(s, so, next.SetsEncryption(so.name));
+    if (!st.ok()) errors.push_back(st.message());
   }
+  if (!keyring_set.ok()) keyring_set = SetKeyring(s, keyring, &next);
+  if (!keyring_set.ok()) errors.push_back(keyring_set.message() + " (the keyring in use stays)");
   for (const auto& [key, text] : s.fingerprints) {
     if (key.rfind("stream/", 0) == 0 && !fingerprints.count(key)) {
       classify(key);
@@ -207,7 +255,7 @@ void Daemon::ApplyReload(config::Config next, std::map<std::string, std::string>
     }
   }
 
-  // 2. Retire the removed and changed flows and deliveries (out of the running set, so a stop
+  // 3. Retire the removed and changed flows and deliveries (out of the running set, so a stop
   // signal meanwhile does not stop them twice).
   auto retiring_flows = std::make_shared<std::vector<std::unique_ptr<Source>>>();
   auto retiring_deliveries =
@@ -240,7 +288,7 @@ void Daemon::ApplyReload(config::Config next, std::map<std::string, std::string>
     if (!s.fingerprints.count("delivery/" + d.name)) classify("delivery/" + d.name);
   }
 
-  // 3. Once the flows have put, synced and checkpointed: create the new and changed deliveries
+  // 4. Once the flows have put, synced and checkpointed: create the new and changed deliveries
   // (plugin instances included); stop the removed ones and the old versions of those created
   // (flush, checkpoint); start the created ones, then the new flows. A changed delivery whose
   // new version cannot be created runs on as it was, never stopped.

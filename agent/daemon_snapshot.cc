@@ -167,6 +167,15 @@ void WriteStatus(const Daemon::State& s, const Figures& f, Writer& w) {
     Put(w, "mode",
         st.options.mode == broker::CapacityMode::kProvisioned ? "provisioned" : "unlimited");
     Put(w, "retention_hours", st.options.retention_hours);
+    // As DescribeStream says it (NONE or KMS), with the master key new segments are sealed under.
+    const broker::StreamEncryption& enc = st.options.encryption;
+    Put(w, "encryption", enc.enabled ? "KMS" : "NONE");
+    if (enc.enabled) {
+      const Keyring* ring = s.config.broker.keyring.get();
+      const Keyring::Key* key = ring ? ring->FindOrPrimary(enc.key_id) : nullptr;
+      Put(w, "encryption_key_id", key ? key->id : enc.key_id);
+      if (enc.key_id.empty()) Put(w, "encryption_key_primary", true);
+    }
     Put(w, "incoming_bytes", st.incoming_bytes);
     w.Key("shards");
     w.StartArray();

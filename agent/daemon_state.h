@@ -107,8 +107,12 @@ Result<std::string> ConfigText(const config::Config& config);
 using sluice::JsonEscape;  // core/json.h
 
 // Building blocks shared by Start and Reload (daemon.cc).
-// Creates the stream if absent; else applies a changed shard count or retention.
-Status EnsureStream(Daemon::State& s, const broker::StreamOptions& options);
+// Creates the stream if absent; else applies a changed shard count or retention, and its
+// encryption when `sets_encryption` (the entry has an encryption section).
+Status EnsureStream(Daemon::State& s, const broker::StreamOptions& options, bool sets_encryption);
+// Sets the stream's encryption to the entry's when `sets_encryption` and they differ.
+Status ApplyEncryption(broker::Stream* stream, const broker::StreamOptions& options,
+                       bool sets_encryption);
 Status StartDelivery(Daemon::State& s, const buffer::DeliveryOptions& options);
 // Builds a delivery (plugin instances included: on_create runs) without starting it.
 Result<std::unique_ptr<buffer::DeliveryStream>> CreateDelivery(

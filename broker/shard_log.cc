@@ -121,6 +121,17 @@ Status ShardLog::RollLocked() {
   return Status::Ok();
 }
 
+std::vector<std::string> ShardLog::MasterKeysInUse() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> ids;
+  for (const auto& seg : segments_) {
+    if (seg->sealed() && std::find(ids.begin(), ids.end(), seg->master_key_id()) == ids.end()) {
+      ids.push_back(seg->master_key_id());
+    }
+  }
+  return ids;
+}
+
 void ShardLog::SetSealing(std::shared_ptr<const Keyring> keyring,
                           const StreamEncryption& encryption) {
   std::lock_guard<std::mutex> lock(mu_);

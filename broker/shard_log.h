@@ -72,6 +72,8 @@ class ShardLog final {
   // Changes the keyring or the encryption (StartStreamEncryption, a keyring reload): the next
   // append starts a new segment when the active one is not sealed as they now say.
   void SetSealing(std::shared_ptr<const Keyring> keyring, const StreamEncryption& encryption);
+  // The master key ids of the sealed segments it holds (a keyring must keep them to open them).
+  std::vector<std::string> MasterKeysInUse() const;
   // Makes everything appended so far durable: fdatasync of every segment sealed since the last
   // sync and of the directory that gained their successors, then of the active segment if it
   // was written to. Blocks on the disk; called by the group commit, off the event loop.

@@ -167,8 +167,22 @@ Status StreamImpl::SetEncryption(const StreamEncryption& encryption) {
 }
 
 Status StreamImpl::CheckKeyring(const std::shared_ptr<const Keyring>& keyring) const {
+  std::shared_lock<std::shared_mutex> topo(topo_mu_);
   std::lock_guard<std::mutex> lock(meta_mu_);
-  return CheckMasterKey(name_, meta_.options.encryption, keyring);
+  RETURN_IF_ERROR(CheckMasterKey(name_, meta_.options.encryption, keyring));
+  // Retired keys still wrap the data keys of segments kept: without them the next start could
+  // not open those segments.
+  for (const auto& s : shards_) {
+    if (!s->log) continue;
+    for (const std::string& id : s->log->MasterKeysInUse()) {
+      if (!keyring || keyring->Find(id) == nullptr) {
+        return NotFound("stream " + name_ + " holds segments sealed under master key " + id +
+                        ", which the new keyring does not hold (keep retired keys until "
+                        "retention removes their segments)");
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 void StreamImpl::SetKeyring(std::shared_ptr<const Keyring> keyring) {

@@ -43,6 +43,32 @@ void CheckStreamRefs(const LoadContext& ctx, ErrorList* errors) {
   }
 }
 
+// A stream's encryption section needs broker.encryption.keyring, and a key_id it names must be
+// in that keyring. Checked once the whole file is read, as the broker section may come after the
+// streams. Also lists the entries that set their stream's encryption.
+void CheckStreamEncryption(const LoadContext& ctx, Config* config, ErrorList* errors) {
+  const BrokerSection& broker = config->broker;
+  for (const StreamEncryptionRef& ref : ctx.stream_encryption) {
+    const broker::StreamOptions& so = config->streams[ref.stream];
+    config->streams_setting_encryption.push_back(so.name);
+    if (!so.encryption.enabled) continue;
+    if (broker.keyring_file.empty()) {
+      errors->Add(ref.at.line, ref.at.column, ref.at.path,
+                  "stream encryption needs broker.encryption.keyring (the file of master keys; "
+                  "make keys with `sluice keygen`)");
+      continue;
+    }
+    // A keyring that did not load is reported where it is named.
+    if (broker.keyring == nullptr || ref.key_id.name.empty()) continue;
+    if (broker.keyring->Find(ref.key_id.name) != nullptr) continue;
+    std::vector<std::string_view> ids;
+    for (const Keyring::Key& k : broker.keyring->keys()) ids.push_back(k.id);
+    errors->Add(ref.key_id.line, ref.key_id.column, ref.key_id.path,
+                "key id \"" + ref.key_id.name + "\" is not in the keyring " + broker.keyring_file +
+                    DidYouMean(ref.key_id.name, ids));
+  }
+}
+
 // Loads text; inline secrets found are returned for the file-mode rule.
 Result<Config> Load(std::string_view text, std::string_view file_name, const ExtraCheck& extra,
                     std::vector<ConfigError>* inline_secrets) {
@@ -60,6 +86,7 @@ Result<Config> Load(std::string_view text, std::string_view file_name, const Ext
     CheckUnique(ctx.source_names, "source", &errors);
     CheckUnique(ctx.delivery_names, "delivery", &errors);
     CheckStreamRefs(ctx, &errors);
+    CheckStreamEncryption(ctx, &config, &errors);
     *inline_secrets = std::move(ctx.inline_secrets);
     if (extra) extra(config, &errors);
   }
@@ -112,6 +139,7 @@ broker::BrokerOptions BrokerOptionsOf(const Config& config) {
   options.disk_quota_bytes = config.broker.disk_quota;
   options.iterator_ttl = config.broker.iterator_ttl;
   options.segment_bytes = config.broker.segment_size;
+  options.keyring = config.broker.keyring;
   return options;
 }
 

@@ -90,6 +90,10 @@ struct BrokerSection {
   uint64_t disk_quota = 0;  // bytes; 0: no quota
   std::chrono::milliseconds iterator_ttl{5 * 60 * 1000};
   uint64_t segment_size = 64ull << 20;  // bytes; a shard's segment rolls past this
+  // broker.encryption.keyring: the master keys of encrypted streams, read when the config loads
+  // (so a reload reads the file again); null when the key is absent.
+  std::string keyring_file;
+  std::shared_ptr<const Keyring> keyring;
 };
 
 // `firehose_api:`: what a delivery stream created through the Firehose API cannot take from the
@@ -114,9 +118,21 @@ struct Config {
   AdminOptions admin;
   BrokerSection broker;
   std::vector<broker::StreamOptions> streams;
+  // The streams[] entries with an `encryption` section. Only those set their stream's
+  // encryption; without one a stream keeps what it has (Start/StopStreamEncryption through the
+  // API).
+  std::vector<std::string> streams_setting_encryption;
   std::vector<agent::FlowOptions> sources;
   std::vector<buffer::DeliveryOptions> deliveries;
   FirehoseApiSection firehose_api;
+
+  // Whether the entry of `stream` has an encryption section (streams_setting_encryption).
+  bool SetsEncryption(std::string_view stream) const {
+    for (const std::string& s : streams_setting_encryption) {
+      if (s == stream) return true;
+    }
+    return false;
+  }
 };
 
 // Checks made on the loaded configuration beyond the schema (the daemon's: plugin options, policy
@@ -133,7 +149,8 @@ Result<Config> LoadConfigFile(const std::string& path, const ExtraCheck& extra =
 Result<Config> LoadConfigText(std::string_view text, std::string_view file_name,
                               const ExtraCheck& extra = nullptr);
 
-// The broker options this config asks for (data_dir, disk quota, iterator TTL, real clock).
+// The broker options this config asks for (data_dir, disk quota, iterator TTL, keyring, real
+// clock).
 broker::BrokerOptions BrokerOptionsOf(const Config& config);
 
 // The configuration reference as Markdown tables, generated from the schema; docs/configuration.md

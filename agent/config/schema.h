@@ -62,11 +62,23 @@ struct NameRef {
   int column = 0;
 };
 
+// A streams[] entry's `encryption` section: which stream, where, and its key_id (if given), for
+// the checks against the keyring made once the whole file is read.
+struct StreamEncryptionRef {
+  size_t stream = 0;  // index in Config::streams
+  NameRef at;
+  NameRef key_id;  // name empty: not given
+};
+
 // The state of one load: the Config being filled and the element of each list being filled now.
 struct LoadContext {
   Config* config = nullptr;
   std::string file;
+  // The section a begin hook is entering: its key path and position (name unused).
+  NameRef entering;
   broker::StreamOptions* stream = nullptr;
+  bool in_stream_encryption = false;  // the current stream has an encryption section
+  std::vector<StreamEncryptionRef> stream_encryption;
   agent::FlowOptions* flow = nullptr;
   agent::ProcessingStep* step = nullptr;
   // Keys of one source type written in the current sources[] entry, checked against its type.

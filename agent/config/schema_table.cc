@@ -293,6 +293,21 @@ constexpr Section kApiSection {
                                                     "true");)
 };
 
+constexpr Field kBrokerEncryptionFields[] = {
+    {.key = "keyring",
+     .required = true,
+     .doc = "Keyring file of the master keys of encrypted streams (streams[].encryption, "
+            "StartStreamEncryption): one `<key id> <base64 of 32 bytes>` a line, as `sluice "
+            "keygen` prints them; the last is the primary. Must not be readable by group or "
+            "others. Read again on SIGHUP and POST /reload: a key appended becomes the primary of "
+            "the streams without a key_id (rotation); a key an encrypted stream or segment still "
+            "needs must stay.",
+     .set = SET(c.config->broker.keyring_file = v.text; auto ring = Keyring::Load(v.text);
+                if (!ring.ok()) return Refuse(ring.status().message());
+                c.config->broker.keyring = std::make_shared<const Keyring>(std::move(*ring));)},
+};
+constexpr Section kBrokerEncryptionSection{kBrokerEncryptionFields};
+
 constexpr Field kBrokerFields[] = {
     {.key = "api",
      .type = Type::kObject,
@@ -318,10 +333,36 @@ constexpr Field kBrokerFields[] = {
      .doc = "A shard's log rolls to a new segment file past this size; retention deletes whole "
             "segments.",
      .set = SET(c.config->broker.segment_size = v.size)},
+    {.key = "encryption",
+     .type = Type::kObject,
+     .doc = "Encryption at rest of streams: keyring.",
+     .section = &kBrokerEncryptionSection},
 };
 constexpr Section kBrokerSection{kBrokerFields};
 
 // ---- streams -----------------------------------------------------------------------------------
+
+// The setters write only inside an encryption section: a stream without one does not take the
+// section's defaults (its encryption stays as the API left it).
+constexpr Field kStreamEncryptionFields[] = {
+    {.key = "enabled",
+     .type = Type::kBool,
+     .default_text = "true",
+     .doc = "Seal the stream's new segments (false: new segments are written plain; sealed ones "
+            "stay readable).",
+     .set = SET(if (c.in_stream_encryption) c.stream->encryption.enabled = v.boolean)},
+    {.key = "key_id",
+     .doc = "Master key of broker.encryption.keyring to seal with. Unset: the keyring's primary "
+            "(its last key), which follows a rotation.",
+     .set =
+         SET(if (!c.in_stream_encryption) return Status::Ok(); c.stream->encryption.key_id = v.text;
+             c.stream_encryption.back().key_id = RefOf(v);)},
+};
+constexpr Section kStreamEncryptionSection {
+  kStreamEncryptionFields,
+      HOOK(c.in_stream_encryption = true; c.stream->encryption.enabled = true;
+           c.stream_encryption.push_back({c.config->streams.size() - 1, c.entering, {}});)
+};
 
 constexpr Field kStreamFields[] = {
     {.key = "name",
@@ -368,9 +409,18 @@ constexpr Field kStreamFields[] = {
      .doc = "provisioned enforces Kinesis per-shard limits; unlimited enforces none.",
      .set = SET(c.stream->mode = v.text == "provisioned" ? broker::CapacityMode::kProvisioned
                                                          : broker::CapacityMode::kUnlimited)},
+    {.key = "encryption",
+     .type = Type::kObject,
+     .doc = "Encrypt the stream at rest (AES-256-GCM, a data key per segment wrapped by a master "
+            "key of broker.encryption.keyring), as StartStreamEncryption does: `encryption: {}` "
+            "for the primary key, or enabled, key_id. Applied at start and at each reload that "
+            "changes the entry; without this section the stream keeps what it has (as "
+            "Start/StopStreamEncryption through the API left it).",
+     .section = &kStreamEncryptionSection},
 };
 constexpr Section kStreamSection {
-  kStreamFields, HOOK(c.config->streams.emplace_back(); c.stream = &c.config->streams.back())
+  kStreamFields, HOOK(c.config->streams.emplace_back(); c.stream = &c.config->streams.back();
+                      c.in_stream_encryption = false)
 };
 
   // ---- firehose_api

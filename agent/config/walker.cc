@@ -420,6 +420,7 @@ void WalkSection(LoadContext& ctx, const Section& section, const Node& node,
     return;
   }
   if (section.begin != nullptr) {
+    ctx.entering = {"", path, node.line, node.column};
     if (Status st = section.begin(ctx); !st.ok()) errors->Add(node, path, st.message());
   }
   size_t errors_before = errors->size();

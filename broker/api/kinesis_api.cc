@@ -180,6 +180,8 @@ void KinesisApi::Handle(std::string_view operation, std::string& body, ApiReply*
       {"EnableEnhancedMonitoring", &KinesisApi::EnableEnhancedMonitoring},
       {"DisableEnhancedMonitoring", &KinesisApi::DisableEnhancedMonitoring},
       {"UpdateMaxRecordSize", &KinesisApi::UpdateMaxRecordSize},
+      {"StartStreamEncryption", &KinesisApi::StartStreamEncryption},
+      {"StopStreamEncryption", &KinesisApi::StopStreamEncryption},
       {"TagResource", &KinesisApi::TagResource},
       {"UntagResource", &KinesisApi::UntagResource},
       {"ListTagsForResource", &KinesisApi::ListTagsForResource},

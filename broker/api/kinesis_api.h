@@ -190,6 +190,10 @@ class KinesisApi final {
   void DisableEnhancedMonitoring(Call& c);
   void ChangeMonitoring(Call& c, bool enable);
   void UpdateMaxRecordSize(Call& c);
+  // Encryption at rest (kinesis_encryption.cc).
+  void StartStreamEncryption(Call& c);
+  void StopStreamEncryption(Call& c);
+  void ChangeEncryption(Call& c, bool start);
   // Tags and resource policies of streams and consumers (kinesis_resources.cc).
   void TagResource(Call& c);
   void UntagResource(Call& c);

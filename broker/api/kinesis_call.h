@@ -85,6 +85,14 @@ struct SequenceText {
   std::string_view Format(uint32_t shard_index, uint64_t offset);
 };
 
+// "KMS" while the stream seals its new segments, else "NONE" (Kinesis's EncryptionType).
+inline std::string_view EncryptionTypeOf(const StreamEncryption& e) {
+  return e.enabled ? "KMS" : "NONE";
+}
+// EncryptionType, and KeyId when encrypted, as DescribeStream(Summary) write them
+// (kinesis_encryption.cc).
+void WriteStreamEncryption(KinesisApi::Call& c, const StreamEncryption& encryption);
+
 // Epoch milliseconds as JSON epoch seconds with 3 decimals ("1700000000.123"), no float formatting.
 void WriteEpochSeconds(JsonWriter& w, int64_t ms);
 

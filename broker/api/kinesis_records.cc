@@ -111,7 +111,7 @@ void KinesisApi::PutRecord(Call& c) {
   const PutRecordOut& out = put_out_[0];
   c.Field("ShardId", ShardIdOf(out.shard_index));
   c.Field("SequenceNumber", SequenceNumber(out.shard_index, out.offset));
-  c.Field("EncryptionType", "NONE");
+  c.Field("EncryptionType", EncryptionTypeOf(s->options().encryption));
 }
 
 void KinesisApi::PutRecords(Call& c) {
@@ -236,7 +236,7 @@ void KinesisApi::PutRecords(Call& c) {
     w.EndObject();
   }
   w.EndArray();
-  c.Field("EncryptionType", "NONE");
+  c.Field("EncryptionType", EncryptionTypeOf(s->options().encryption));
 }
 
 void KinesisApi::GetShardIterator(Call& c) {
@@ -348,6 +348,9 @@ void KinesisApi::GetRecords(Call& c) {
     }
     return;
   }
+  // Per record, as AWS marks records sealed under a KMS key: by the stream's state now (a
+  // record from a segment written before StartStreamEncryption is marked too).
+  const bool kms = s->options().encryption.enabled;
   JsonWriter& w = c.w;
   c.Key("Records");
   w.StartArray();
@@ -364,6 +367,7 @@ void KinesisApi::GetRecords(Call& c) {
     c.Key("Data");
     w.RawValue(scratch_.data(), scratch_.size(), rapidjson::kStringType);
     c.Field("PartitionKey", r.partition_key);
+    if (kms) c.Field("EncryptionType", "KMS");
     w.EndObject();
   }
   w.EndArray();

@@ -180,7 +180,7 @@ void KinesisApi::DescribeStream(Call& c) {
   c.Key("StreamCreationTimestamp");
   w.Double(static_cast<double>(Meta(so.name).created_ms) / 1000.0);
   WriteMonitoring(c, Meta(so.name).shard_metrics);
-  c.Field("EncryptionType", "NONE");
+  WriteStreamEncryption(c, so.encryption);
   w.EndObject();
 }
 
@@ -202,7 +202,7 @@ void KinesisApi::DescribeStreamSummary(Call& c) {
   c.Key("StreamCreationTimestamp");
   w.Double(static_cast<double>(Meta(so.name).created_ms) / 1000.0);
   WriteMonitoring(c, Meta(so.name).shard_metrics);
-  c.Field("EncryptionType", "NONE");
+  WriteStreamEncryption(c, so.encryption);
   c.Key("OpenShardCount");
   w.Int(open);
   c.Key("ConsumerCount");

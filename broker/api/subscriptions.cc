@@ -185,6 +185,7 @@ void Subscriptions::SendEvent(Sub* sub, bool shard_end) {
   rapidjson::StringBuffer b;
   rapidjson::Writer<rapidjson::StringBuffer> w(b);
   w.StartObject();
+  const bool kms = s->options().encryption.enabled;  // as GetRecords marks records
   w.Key("Records");
   w.StartArray();
   SequenceText seq;
@@ -202,6 +203,10 @@ void Subscriptions::SendEvent(Sub* sub, bool shard_end) {
     w.RawValue(scratch_.data(), scratch_.size(), rapidjson::kStringType);
     w.Key("PartitionKey");
     w.String(r.partition_key.data(), static_cast<rapidjson::SizeType>(r.partition_key.size()));
+    if (kms) {
+      w.Key("EncryptionType");
+      w.String("KMS");
+    }
     w.EndObject();
   }
   w.EndArray();

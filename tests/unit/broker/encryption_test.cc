@@ -205,6 +205,10 @@ TEST_F(EncryptionTest, KeyRotationAndMissingKeys) {
   Status st = broker_->SetKeyring(Ring(KeyLine("k1", 'a')));
   EXPECT_EQ(st.code(), Code::kNotFound) << st.ToString();
   EXPECT_EQ(s->SetEncryption({true, "k9"}).code(), Code::kNotFound);
+  // Nor one without k1, which still wraps the first segment's data key.
+  st = broker_->SetKeyring(Ring(KeyLine("k2", 'b')));
+  EXPECT_EQ(st.code(), Code::kNotFound) << st.ToString();
+  EXPECT_NE(st.ToString().find("master key k1"), std::string::npos) << st.ToString();
   broker_.reset();
   // Without k1 the older segment cannot be read: the broker does not open, and says why.
   auto b = Broker::Open(Keyed(KeyLine("k2", 'b')));

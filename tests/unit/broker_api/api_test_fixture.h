@@ -32,6 +32,8 @@ class ApiTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
+  // Options of the broker about to be opened.
+  virtual void ConfigureBroker(BrokerOptions& /*options*/) {}
   // Options of the API about to be created; the broker is open.
   virtual void Configure(ApiOptions& /*options*/) {}
 
@@ -39,6 +41,7 @@ class ApiTest : public ::testing::Test {
     BrokerOptions bo;
     bo.data_dir = dir_;
     bo.clock = &clock_;
+    ConfigureBroker(bo);
     auto b = Broker::Open(bo);
     ASSERT_TRUE(b.ok()) << b.status().ToString();
     broker_ = std::move(*b);
