@@ -78,6 +78,9 @@ class AdminEndpoint final {
       std::string socket_path = "");
   Status Start();
   void Stop(std::function<void()> on_closed);
+  // Replaces the bearer token (a reload read the token file again); the next request needs the
+  // new one. On the loop thread, as every request is served.
+  void SetToken(std::string token) { token_ = std::move(token); }
   int port() const { return http_->port(); }
 
   // Renders samples in the Prometheus text exposition format (HELP and TYPE once per name).

@@ -212,6 +212,16 @@ void Daemon::ApplyReload(config::Config next, std::map<std::string, std::string>
   // Keep what needs a restart as it runs; the keyring, read again by the loader, is applied
   // below.
   BrokerKeyring keyring{next.broker.keyring_file, next.broker.keyring};
+  // The admin token, read again from its file by the loader: a token rotated in place takes
+  // effect now. Adding or removing auth changes which requests need it (and which addresses may
+  // listen), so that waits for a restart (the "admin changed" note says so).
+  if (s.admin && !s.config.admin.token.empty() && !next.admin.token.empty() &&
+      next.admin.token_file == s.config.admin.token_file &&
+      next.admin.token != s.config.admin.token) {
+    s.admin->SetToken(next.admin.token);
+    s.config.admin.token = next.admin.token;
+    SLUICE_LOG(Info, "reload: admin token read again").With("file", s.config.admin.token_file);
+  }
   next.data_dir = s.config.data_dir;
   next.plugin_dirs = s.config.plugin_dirs;
   next.admin = s.config.admin;

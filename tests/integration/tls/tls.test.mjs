@@ -224,6 +224,7 @@ test('admin.auth: /api and /reload need the bearer token; the status page and th
   const adir = join(work, 'token-daemon');
   mkdirSync(adir, { recursive: true });
   const token = 'a'.repeat(8) + Math.random().toString(36).slice(2).padEnd(24, 'z');
+  const token2 = 'b'.repeat(8) + Math.random().toString(36).slice(2).padEnd(24, 'y');
   writeFileSync(join(adir, 'admin.token'), token + '\n', { mode: 0o600 });
   const port = await freePort();
   const d = startDaemon(adir, `
@@ -282,6 +283,20 @@ streams:
       '--token-file', join(adir, 'admin.token')]);
     assert.match(withFile.stdout, /tok-in/);
 
+    // The token rotated in place: a reload makes the new one the only one accepted.
+    writeFileSync(join(adir, 'admin.token'), token2 + '\n', { mode: 0o600 });
+    r = await fetch(`${base}/reload`, { method: 'POST', headers: { authorization: 'Bearer ' + token } });
+    assert.equal(r.status, 200, await r.text());
+    r = await api({ authorization: 'Bearer ' + token });
+    assert.equal(r.status, 401, 'the old token must be refused after the reload');
+    r = await api({ authorization: 'Bearer ' + token2 });
+    assert.equal(r.status, 200);
+    writeFileSync(join(adir, 'admin.token'), token + '\n', { mode: 0o600 });
+    r = await fetch(`${base}/reload`, { method: 'POST', headers: { authorization: 'Bearer ' + token2 } });
+    assert.equal(r.status, 200, await r.text());
+    r = await api({ authorization: 'Bearer ' + token });
+    assert.equal(r.status, 200);
+
     // admin.socket: owner-only; its peers (this user) need no token, for /api and /reload alike.
     const sock = join(adir, 'admin.sock');
     const st = statSync(sock);
@@ -321,6 +336,7 @@ streams:
     await stop(d, 'SIGTERM');
   }
   assert.ok(!d.logSinceStart().includes(token), 'the token must never be logged');
+  assert.ok(!d.logSinceStart().includes(token2), 'the token must never be logged');
 });
 
 test('sluice check: a public admin address needs auth, and tls or allow_plaintext; weak tokens refused', async () => {
