@@ -10,6 +10,7 @@
 
 #include "broker/api/firehose_api.h"
 #include "broker/api/firehose_destinations.h"
+#include "broker/api/kms_keys.h"
 #include "core/fd.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -116,6 +117,34 @@ std::string Json(const Value& v) {
   return std::string(sb.GetString(), sb.GetSize());
 }
 
+// Gives the broker stream that holds a DirectPut delivery stream's records the encryption its
+// state asks for, when it lacks it: the API writes the stream's encryption before the state, so
+// a crash between the two (StopDeliveryStreamEncryption) or a state kept by a version that only
+// recorded the request leaves them apart. Never the other way: a stream encrypted by other means
+// stays so (DescribeDeliveryStream reports what the stream has).
+void ApplyStoredEncryption(const Daemon::State& s, const api::FirehoseStreamState& st) {
+  if (!st.encrypted) return;
+  bool reads_stream = std::any_of(
+      s.config.deliveries.begin(), s.config.deliveries.end(),
+      [&](const buffer::DeliveryOptions& d) { return d.name == st.name && !d.direct_put; });
+  if (reads_stream) return;  // KinesisStreamAsSource: no records of its own
+  auto stream = s.broker->GetStream(api::DirectPutStreamName(st.name));
+  if (!stream.ok() || (*stream)->options().encryption.enabled) return;
+  std::optional<std::string> key_id = api::KeyringIdOf(st.key_arn, {});
+  Status applied = key_id ? (*stream)->SetEncryption({true, *key_id})
+                          : InvalidArgument("KeyARN " + st.key_arn + " names no KMS key");
+  if (!applied.ok()) {
+    SLUICE_LOG(Error,
+               "firehose_api: a delivery stream's encryption was started but cannot apply; its "
+               "records are stored in clear")
+        .With("delivery", st.name)
+        .With("error", applied.message());
+    return;
+  }
+  SLUICE_LOG(Info, "firehose_api: delivery stream encryption applied as its state asks")
+      .With("delivery", st.name);
+}
+
 }  // namespace
 
 fs::path FirehoseDeliveries::Dir() const { return fs::path(s_->config.data_dir) / kFile; }
@@ -174,6 +203,7 @@ void FirehoseDeliveries::StartStored() {
     }
     std::string name = st->name;
     states_[name] = *st;
+    ApplyStoredEncryption(*s_, *st);
     if (!st->api_created || st->destination.empty()) continue;
     bool configured = std::any_of(s_->config.deliveries.begin(), s_->config.deliveries.end(),
                                   [&](const buffer::DeliveryOptions& d) { return d.name == name; });

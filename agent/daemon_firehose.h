@@ -27,7 +27,9 @@ class FirehoseDeliveries final : public broker::api::DeliveryController {
   explicit FirehoseDeliveries(Daemon::State* state) : s_(state) {}
 
   // Reads the stored states and starts the API-created deliveries among them. One that cannot
-  // start is logged and listed in State::not_running (unhealthy); the others run.
+  // start is logged and listed in State::not_running (unhealthy); the others run. A DirectPut
+  // delivery stream whose state asks for server-side encryption that its broker stream lacks
+  // gets it (or an error logged).
   void StartStored();
 
   // The `deliveries:` options the state's destination makes (defaults applied, checked).

@@ -297,11 +297,11 @@ constexpr Field kBrokerEncryptionFields[] = {
     {.key = "keyring",
      .required = true,
      .doc = "Keyring file of the master keys of encrypted streams (streams[].encryption, "
-            "StartStreamEncryption): one `<key id> <base64 of 32 bytes>` a line, as `sluice "
-            "keygen` prints them; the last is the primary. Must not be readable by group or "
-            "others. Read again on SIGHUP and POST /reload: a key appended becomes the primary of "
-            "the streams without a key_id (rotation); a key an encrypted stream or segment still "
-            "needs must stay.",
+            "StartStreamEncryption, StartDeliveryStreamEncryption): one `<key id> <base64 of 32 "
+            "bytes>` a line, as `sluice keygen` prints them; the last is the primary. Must not be "
+            "readable by group or others. Read again on SIGHUP and POST /reload: a key appended "
+            "becomes the primary of the streams without a key_id (rotation); a key an encrypted "
+            "stream or segment still needs must stay.",
      .set = SET(c.config->broker.keyring_file = v.text; auto ring = Keyring::Load(v.text);
                 if (!ring.ok()) return Refuse(ring.status().message());
                 c.config->broker.keyring = std::make_shared<const Keyring>(std::move(*ring));)},

@@ -23,7 +23,8 @@ std::string DirectPutStreamName(std::string_view delivery) {
   return std::string(kDirectPutStreamPrefix) + std::string(delivery);
 }
 
-Result<Stream*> OpenDirectPutStream(Broker* broker, std::string_view delivery, int shards) {
+Result<Stream*> OpenDirectPutStream(Broker* broker, std::string_view delivery, int shards,
+                                    const StreamEncryption& encryption) {
   if (!IsDeliveryName(delivery)) {
     return InvalidArgument("delivery stream name '" + std::string(delivery) +
                            "' must be 1..64 of [a-zA-Z0-9_.-]");
@@ -35,6 +36,7 @@ Result<Stream*> OpenDirectPutStream(Broker* broker, std::string_view delivery, i
   so.name = name;
   so.shards = std::max(1, shards);
   so.retention_hours = 24;
+  so.encryption = encryption;
   return broker->CreateStream(so);
 }
 
@@ -294,6 +296,8 @@ void FirehoseApi::Append(Call& c, Stream* stream, bool batch) {
     std::to_chars(p, p + kKeyWidth, key_counter_++);
     put_in_[i].partition_key = std::string_view(p, kKeyWidth);
   }
+  // As AWS answers: whether SSE applied to the records put (the stream seals its next segments).
+  const bool encrypted = stream->options().encryption.enabled;
   Status st = stream->PutBatch(put_in_, &put_out_);
   if (!st.ok()) {
     c.Fail(st.code() == Code::kInvalidArgument ? "InvalidArgumentException"
@@ -322,7 +326,7 @@ void FirehoseApi::Append(Call& c, Stream* stream, bool batch) {
     }
     c.Field("RecordId", record_id(o));
     c.w.Key("Encrypted");
-    c.w.Bool(false);
+    c.w.Bool(encrypted);
     return;
   }
   int64_t failed = 0;
@@ -330,7 +334,7 @@ void FirehoseApi::Append(Call& c, Stream* stream, bool batch) {
   c.w.Key("FailedPutCount");
   c.w.Int64(failed);
   c.w.Key("Encrypted");
-  c.w.Bool(false);
+  c.w.Bool(encrypted);
   c.w.Key("RequestResponses");
   c.w.StartArray();
   for (const PutRecordOut& o : put_out_) {

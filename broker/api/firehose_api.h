@@ -10,7 +10,9 @@
 //
 // With ApiOptions::delivery_controller set, CreateDeliveryStream applies the request's destination
 // configuration (firehose_destinations.h): the daemon runs it as a delivery and keeps it across
-// restarts; UpdateDestination, tags and encryption state go through it too.
+// restarts; UpdateDestination, tags and encryption state go through it too. Server-side
+// encryption (Start/StopDeliveryStreamEncryption) is the encryption at rest of the internal stream
+// (firehose_encryption.cc).
 //
 // THREADING: loop thread only (the handler runs there). OWNERSHIP: the broker is not owned and
 // must outlive the FirehoseApi.
@@ -39,8 +41,10 @@ inline constexpr size_t kFirehoseMaxBatchBytes = 4 * 1024 * 1024;  // data of on
 std::string DirectPutStreamName(std::string_view delivery);
 
 // Opens (creating on first use) the internal stream of DirectPut delivery stream `delivery` with
-// `shards` shards (24 h retention, as Firehose keeps undelivered direct puts).
-Result<Stream*> OpenDirectPutStream(Broker* broker, std::string_view delivery, int shards);
+// `shards` shards (24 h retention, as Firehose keeps undelivered direct puts), encrypted at rest
+// as `encryption` asks when it creates it (an existing stream keeps its own).
+Result<Stream*> OpenDirectPutStream(Broker* broker, std::string_view delivery, int shards,
+                                    const StreamEncryption& encryption = {});
 
 class FirehoseApi final {
  public:
@@ -63,11 +67,21 @@ class FirehoseApi final {
   void DeleteDeliveryStream(Call& c);
   void DescribeDeliveryStream(Call& c);
   void UpdateDestination(Call& c);
+  // firehose_tags.cc
   void TagDeliveryStream(Call& c);
   void UntagDeliveryStream(Call& c);
   void ListTagsForDeliveryStream(Call& c);
+  // firehose_encryption.cc
   void StartDeliveryStreamEncryption(Call& c);
   void StopDeliveryStreamEncryption(Call& c);
+  void ChangeEncryption(Call& c, bool start);
+  // Fails the call with Firehose's answer to `st`, a failure to encrypt a delivery stream's
+  // broker stream under `key_arn` ("" for AWS_OWNED_CMK).
+  void FailEncryption(Call& c, const Status& st, std::string_view key_arn);
+  // DeliveryStreamEncryptionConfiguration: what applies to the broker stream that holds the
+  // records of `state`'s delivery stream (none of its own when `from_stream`).
+  void WriteEncryption(Call& c, const FirehoseStreamState& state, bool from_stream);
+
   void ListDeliveryStreams(Call& c);
 
   // The stream named by the request (DeliveryStreamName) when it exists, with its stored state

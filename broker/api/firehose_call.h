@@ -1,5 +1,6 @@
-// FirehoseApi's per-request state (FirehoseApi::Call), shared by firehose_api.cc (puts, lists) and
-// firehose_manage.cc (create, describe, update, tags, encryption). Internal to broker/api.
+// FirehoseApi's per-request state (FirehoseApi::Call), shared by firehose_api.cc (puts, lists),
+// firehose_manage.cc (create, describe, update), firehose_tags.cc and firehose_encryption.cc.
+// Internal to broker/api.
 //
 // THREADING: one Call per request, on the thread serving it.
 #pragma once
@@ -116,5 +117,12 @@ inline constexpr size_t kFirehoseMaxTags = 50;
 // `c` holds the error) when they are not valid.
 bool ReadFirehoseTags(FirehoseApi::Call& c, const rapidjson::Value* tags,
                       std::map<std::string, std::string>* out);
+
+// Reads DeliveryStreamEncryptionConfigurationInput (`input`; null: none given, which is
+// AWS_OWNED_CMK) into the encryption of the broker stream it asks for and the KeyARN to keep
+// ("" for AWS_OWNED_CMK), checked as Firehose checks it (the collected violations included);
+// false (and `c` holds the error) when the request is not valid.
+bool ReadEncryptionInput(FirehoseApi::Call& c, const rapidjson::Value* input,
+                         StreamEncryption* want, std::string* key_arn);
 
 }  // namespace sluice::broker::api

@@ -34,7 +34,11 @@ struct FirehoseStreamState {
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
   std::map<std::string, std::string> tags;
-  bool encrypted = false;  // Start/StopDeliveryStreamEncryption (AWS_OWNED_CMK)
+  // Server-side encryption asked for (CreateDeliveryStream, Start/StopDeliveryStreamEncryption).
+  // What applies is the encryption of the delivery stream's broker stream, written first; the
+  // daemon gives that stream this encryption at start should it lack it.
+  bool encrypted = false;
+  std::string key_arn;  // CUSTOMER_MANAGED_CMK: the KeyARN given; empty: AWS_OWNED_CMK
 };
 
 // The state as the JSON document the daemon stores, and back.

@@ -1,6 +1,6 @@
 // FirehoseApi's management operations: CreateDeliveryStream, DeleteDeliveryStream,
-// DescribeDeliveryStream, UpdateDestination (firehose_api.h); tags and encryption state are in
-// firehose_tags.cc.
+// DescribeDeliveryStream, UpdateDestination (firehose_api.h); tags are in firehose_tags.cc,
+// server-side encryption in firehose_encryption.cc.
 #include <rapidjson/document.h>
 
 #include <mutex>
@@ -100,18 +100,23 @@ void FirehoseApi::CreateDeliveryStream(Call& c) {
   FirehoseError error;
   const DestinationKind* kind = FindDestination(c.doc, &error);
   if (!error.type.empty()) return c.Fail(error.type, error.message);
+  StreamEncryption encryption;
   if (const rapidjson::Value* enc = c.Get("DeliveryStreamEncryptionConfigurationInput")) {
-    std::optional<std::string_view> key_type = c.Str("KeyType", enc);
-    if (key_type && *key_type == "CUSTOMER_MANAGED_CMK") {
-      return c.Fail("InvalidArgumentException",
-                    "KeyType CUSTOMER_MANAGED_CMK is not supported: use AWS_OWNED_CMK");
-    }
+    if (!ReadEncryptionInput(c, enc, &encryption, &state.key_arn)) return;
     state.encrypted = true;
   }
   if (Configured(*name) != nullptr || broker_->GetStream(DirectPutStreamName(*name)).ok()) {
     c.Fail("ResourceInUseException", "Firehose " + std::string(*name) + " under account " +
                                          options_.account_id + " already exists.");
     return;
+  }
+  // The internal stream first, so an encrypted one is sealed from its first record and a key the
+  // broker lacks is refused before anything else is made; the delivery opens it as it is (an
+  // API-created delivery has one worker, hence one shard).
+  auto s = OpenDirectPutStream(broker_, *name, 1, encryption);
+  if (!s.ok()) {
+    if (encryption.enabled) return FailEncryption(c, s.status(), state.key_arn);
+    return c.Fail("LimitExceededException", s.status().message());
   }
   if (options_.delivery_controller != nullptr) {
     state.name = std::string(*name);
@@ -124,17 +129,23 @@ void FirehoseApi::CreateDeliveryStream(Call& c) {
                      dest.GetAllocator());
       state.destination = ToJson(dest);
     }
-    if (!ApplyState(c, state, true)) return;
-  }
-  auto s = OpenDirectPutStream(broker_, *name, 1);
-  if (!s.ok()) {
-    if (options_.delivery_controller != nullptr) (void)options_.delivery_controller->Remove(*name);
-    c.Fail("LimitExceededException", s.status().message());
-    return;
+    if (!ApplyState(c, state, true)) {
+      // A refused create leaves nothing behind: no state, no delivery, no stream.
+      (void)options_.delivery_controller->Remove(*name);
+      std::unique_lock<std::shared_mutex> lock(StreamRemovalLock());
+      Status removed = broker_->DeleteStream(DirectPutStreamName(*name));
+      if (!removed.ok()) {
+        SLUICE_LOG(Error, "firehose delivery stream not removed after a refused create")
+            .With("name", *name)
+            .With("error", removed.message());
+      }
+      return;
+    }
   }
   SLUICE_LOG(Info, "firehose delivery stream created")
       .With("name", *name)
-      .With("destination", kind != nullptr ? std::string(kind->sink) : std::string("none"));
+      .With("destination", kind != nullptr ? std::string(kind->sink) : std::string("none"))
+      .With("encryption", encryption.enabled ? "ENABLED" : "DISABLED");
   c.Field("DeliveryStreamARN", Arn(*name));
 }
 
@@ -207,11 +218,7 @@ void FirehoseApi::DescribeDeliveryStream(Call& c) {
     c.w.Key("LastUpdateTimestamp");
     c.w.Double(static_cast<double>(state.updated_ms) / 1000.0);
   }
-  c.w.Key("DeliveryStreamEncryptionConfiguration");
-  c.w.StartObject();
-  if (state.encrypted) c.Field("KeyType", "AWS_OWNED_CMK");
-  c.Field("Status", state.encrypted ? "ENABLED" : "DISABLED");
-  c.w.EndObject();
+  WriteEncryption(c, state, from_stream);
   if (from_stream) {
     c.w.Key("Source");
     c.w.StartObject();

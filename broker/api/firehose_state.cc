@@ -24,6 +24,10 @@ std::string SerializeStreamState(const FirehoseStreamState& s) {
   w.Int64(s.updated_ms);
   w.Key("encrypted");
   w.Bool(s.encrypted);
+  if (!s.key_arn.empty()) {
+    w.Key("key_arn");
+    w.String(s.key_arn.c_str(), static_cast<rapidjson::SizeType>(s.key_arn.size()));
+  }
   w.Key("tags");
   w.StartObject();
   for (const auto& [k, v] : s.tags) {
@@ -57,6 +61,7 @@ Result<FirehoseStreamState> ParseStreamState(std::string_view json) {
     s.api_created = d["api_created"].GetBool();
   }
   if (d.HasMember("encrypted") && d["encrypted"].IsBool()) s.encrypted = d["encrypted"].GetBool();
+  if (d.HasMember("key_arn") && d["key_arn"].IsString()) s.key_arn = d["key_arn"].GetString();
   if (d.HasMember("tags") && d["tags"].IsObject()) {
     for (const auto& m : d["tags"].GetObject()) {
       if (m.value.IsString()) s.tags[m.name.GetString()] = m.value.GetString();

@@ -1,5 +1,5 @@
-// FirehoseApi's tags (TagDeliveryStream, UntagDeliveryStream, ListTagsForDeliveryStream) and
-// encryption state (Start/StopDeliveryStreamEncryption), kept by the DeliveryController.
+// FirehoseApi's tags (TagDeliveryStream, UntagDeliveryStream, ListTagsForDeliveryStream), kept by
+// the DeliveryController.
 #include "broker/api/firehose_api.h"
 #include "broker/api/firehose_call.h"
 
@@ -129,34 +129,6 @@ void FirehoseApi::ListTagsForDeliveryStream(Call& c) {
   c.w.EndArray();
   c.w.Key("HasMoreTags");
   c.w.Bool(more);
-}
-
-void FirehoseApi::StartDeliveryStreamEncryption(Call& c) {
-  std::optional<std::string_view> name = c.Name();
-  if (!c.Check()) return;
-  if (const rapidjson::Value* enc = c.Get("DeliveryStreamEncryptionConfigurationInput")) {
-    std::optional<std::string_view> key_type = c.Str("KeyType", enc);
-    if (c.failed) return;
-    if (key_type && *key_type != "AWS_OWNED_CMK") {
-      return c.Fail("InvalidArgumentException",
-                    "KeyType " + std::string(*key_type) + " is not supported: use AWS_OWNED_CMK");
-    }
-  }
-  if (Controller(c, "StartDeliveryStreamEncryption") == nullptr) return;
-  FirehoseStreamState state;
-  if (!Lookup(c, *name, &state)) return;
-  state.encrypted = true;
-  ApplyState(c, state, false);
-}
-
-void FirehoseApi::StopDeliveryStreamEncryption(Call& c) {
-  std::optional<std::string_view> name = c.Name();
-  if (!c.Check()) return;
-  if (Controller(c, "StopDeliveryStreamEncryption") == nullptr) return;
-  FirehoseStreamState state;
-  if (!Lookup(c, *name, &state)) return;
-  state.encrypted = false;
-  ApplyState(c, state, false);
 }
 
 }  // namespace sluice::broker::api

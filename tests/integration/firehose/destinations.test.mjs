@@ -6,10 +6,12 @@
 // DescribeDeliveryStream shows the destination; UpdateDestination changes the prefix. The S3
 // endpoint and credentials come from the `firehose_api: {s3: ...}` defaults. HttpEndpoint and
 // Splunk and Amazonopensearchservice destinations deliver to receivers on loopback that speak
-// those protocols.
+// those protocols. Server-side encryption (the daemon has a keyring made with `sluice keygen`):
+// records put after StartDeliveryStreamEncryption, or into a stream created encrypted, are in no
+// file under data_dir, across a restart, and are still delivered.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
@@ -101,10 +103,15 @@ before(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-firehose-dest-'));
   port = await freePort();
   const plugins = path.join(path.dirname(bin), 'plugins');
+  const keyring = path.join(work, 'keyring');
+  fs.writeFileSync(keyring, execFileSync(bin, ['keygen', '--id', 'k1'], { encoding: 'utf8' }) +
+    execFileSync(bin, ['keygen', '--id', 'k2'], { encoding: 'utf8' }), { mode: 0o600 });
+  fs.chmodSync(keyring, 0o600);
   fs.writeFileSync(path.join(work, 'sluice.yaml'), `data_dir: ./data
 admin: {listen: "127.0.0.1:0"}
 plugin_dirs: [${plugins}]
 broker:
+  encryption: {keyring: ./keyring}
   api:
     listen: 127.0.0.1:${port}
 firehose_api:
@@ -157,13 +164,29 @@ async function failure(fn) {
   throw new Error('expected the call to fail');
 }
 
-async function putRange(from, to) {
+// Puts records `seq=<n>` for n in [from, to), each after `marker` when one is given; returns
+// whether every answer said Encrypted.
+async function putRange(from, to, name = NAME, marker = '') {
+  let encrypted = true;
   for (let start = from; start < to; start += 500) {
     const Records = [];
-    for (let n = start; n < Math.min(to, start + 500); ++n) Records.push({ Data: Buffer.from(`seq=${n}\n`) });
-    const r = await client.send(new sdk.PutRecordBatchCommand({ DeliveryStreamName: NAME, Records }));
+    for (let n = start; n < Math.min(to, start + 500); ++n) Records.push({ Data: Buffer.from(`${marker}seq=${n}\n`) });
+    const r = await client.send(new sdk.PutRecordBatchCommand({ DeliveryStreamName: name, Records }));
     assert.equal(r.FailedPutCount, 0);
+    encrypted &&= r.Encrypted;
   }
+  return encrypted;
+}
+
+// The files under `dir` whose bytes hold `needle`.
+function filesHolding(dir, needle) {
+  const out = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath ?? entry.path, entry.name);
+    if (fs.readFileSync(file).includes(needle)) out.push(file);
+  }
+  return out;
 }
 
 // seq -> times delivered, over the objects whose key starts with `prefix`; every key must match
@@ -364,6 +387,79 @@ test('an ExtendedS3 delivery stream delivers, survives a restart, and takes an u
   const gone = await failure(() => client.send(new sdk.DescribeDeliveryStreamCommand({ DeliveryStreamName: NAME })));
   assert.ok(gone instanceof sdk.ResourceNotFoundException, gone.name);
   assert.ok(!fs.existsSync(path.join(work, 'data', 'firehose_api', `${NAME}.json`)));
+});
+
+test('server-side encryption seals the records at rest; they are delivered as put', { timeout: 240000 }, async () => {
+  const SEALED = 'sealed-feed';
+  const keyArn = (id) => `arn:aws:kms:us-east-1:000000000000:key/${id}`;
+  // Distinctive in every record of this test, so that a search of the files finds nothing else.
+  const marker = `sse-${process.pid}-${Math.floor(Math.random() * 1e9).toString(36)}-`;
+  const data = path.join(work, 'data');
+  const shape = /^sealed\/\d{4}\/sealed-feed-1-.*\.gz$/;
+  const encryptionOf = async () => (await client.send(new sdk.DescribeDeliveryStreamCommand({
+    DeliveryStreamName: SEALED }))).DeliveryStreamDescription.DeliveryStreamEncryptionConfiguration;
+
+  // Created encrypted under a customer managed key: sealed from the first record.
+  await client.send(new sdk.CreateDeliveryStreamCommand({
+    DeliveryStreamName: SEALED,
+    DeliveryStreamType: 'DirectPut',
+    DeliveryStreamEncryptionConfigurationInput: { KeyType: 'CUSTOMER_MANAGED_CMK', KeyARN: keyArn('k1') },
+    ExtendedS3DestinationConfiguration: {
+      BucketARN: `arn:aws:s3:::${BUCKET}`, RoleARN: 'arn:aws:iam::000000000000:role/firehose',
+      Prefix: 'sealed/!{timestamp:yyyy}/', BufferingHints: { SizeInMBs: 1, IntervalInSeconds: 0 },
+      CompressionFormat: 'GZIP',
+    },
+  }));
+  assert.deepEqual(await encryptionOf(),
+    { KeyARN: keyArn('k1'), KeyType: 'CUSTOMER_MANAGED_CMK', Status: 'ENABLED' });
+  assert.equal(await putRange(0, 1000, SEALED, marker), true, 'PutRecordBatch answers Encrypted');
+  await expectDelivered('sealed/', shape, 0, 1000);
+  assert.deepEqual(filesHolding(data, marker), []);
+
+  // A key the keyring lacks is KMS's problem, and changes nothing.
+  const e = await failure(() => client.send(new sdk.StartDeliveryStreamEncryptionCommand({
+    DeliveryStreamName: SEALED,
+    DeliveryStreamEncryptionConfigurationInput: { KeyType: 'CUSTOMER_MANAGED_CMK', KeyARN: keyArn('k9') },
+  })));
+  assert.ok(e instanceof sdk.InvalidKMSResourceException, e.name);
+  assert.equal(e.message, `Key '${keyArn('k9')}' does not exist`);
+  assert.equal((await encryptionOf()).KeyARN, keyArn('k1'));
+
+  // StartDeliveryStreamEncryption with Firehose's own key: the keyring's primary.
+  await client.send(new sdk.StartDeliveryStreamEncryptionCommand({ DeliveryStreamName: SEALED }));
+  assert.deepEqual(await encryptionOf(), { KeyType: 'AWS_OWNED_CMK', Status: 'ENABLED' });
+
+  // A restart keeps the state and the stream's encryption alike.
+  await stopDaemon();
+  await startDaemon();
+  assert.deepEqual(await encryptionOf(), { KeyType: 'AWS_OWNED_CMK', Status: 'ENABLED' });
+  assert.equal(await putRange(1000, 2000, SEALED, marker), true);
+  await expectDelivered('sealed/', shape, 0, 2000);
+  assert.deepEqual(filesHolding(data, marker), []);
+
+  // Stopped: new records are stored in clear again, which the search finds.
+  await client.send(new sdk.StopDeliveryStreamEncryptionCommand({ DeliveryStreamName: SEALED }));
+  assert.deepEqual(await encryptionOf(), { Status: 'DISABLED' });
+  const clear = marker.replace('sse-', 'clear-');
+  assert.equal(await putRange(2000, 2100, SEALED, clear), false);
+  await expectDelivered('sealed/', shape, 0, 2100);
+  assert.notDeepEqual(filesHolding(data, clear), []);
+  assert.deepEqual(filesHolding(data, marker), []);
+
+  // A state asking for encryption that its stream lacks (kept by a version that only recorded
+  // the request) is applied at start.
+  await stopDaemon();
+  const stateFile = path.join(data, 'firehose_api', `${SEALED}.json`);
+  const state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+  assert.equal(state.encrypted, false);
+  fs.writeFileSync(stateFile, JSON.stringify({ ...state, encrypted: true }));
+  await startDaemon();
+  assert.match(logTail(), /delivery stream encryption applied as its state asks/);
+  assert.deepEqual(await encryptionOf(), { KeyType: 'AWS_OWNED_CMK', Status: 'ENABLED' });
+  assert.equal(await putRange(2100, 2200, SEALED, marker), true);
+  await expectDelivered('sealed/', shape, 0, 2200);
+  assert.deepEqual(filesHolding(data, marker), []);
+  await client.send(new sdk.DeleteDeliveryStreamCommand({ DeliveryStreamName: SEALED }));
 });
 
 // An HTTP endpoint speaking Firehose's HTTP endpoint delivery protocol: checks the access key,

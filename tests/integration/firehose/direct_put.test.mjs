@@ -1,7 +1,8 @@
 // The Firehose API on the broker's API listener, through the official AWS SDK for JavaScript v3
 // Firehose client: records put with PutRecordBatch / PutRecord into a `direct_put: true` delivery
 // stream must each land exactly once in the file sink's objects; limits and error names are
-// Firehose's. Runs the built daemon (SLUICE_BIN) in a temporary directory.
+// Firehose's; server-side encryption, without a keyring, is InvalidKMSResourceException. Runs the
+// built daemon (SLUICE_BIN) in a temporary directory.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -210,5 +211,28 @@ test('CreateDeliveryStream and DeleteDeliveryStream', async () => {
   assert.deepEqual(list.DeliveryStreamNames, ['direct', 'made']);
   await client.send(new sdk.DeleteDeliveryStreamCommand({ DeliveryStreamName: 'made' }));
   const gone = await failure(() => client.send(new sdk.DescribeDeliveryStreamCommand({ DeliveryStreamName: 'made' })));
+  assert.ok(gone instanceof sdk.ResourceNotFoundException, gone.name);
+});
+
+test('server-side encryption needs a keyring: InvalidKMSResourceException, nothing changed', async () => {
+  const describe = async (name) => (await client.send(new sdk.DescribeDeliveryStreamCommand({
+    DeliveryStreamName: name }))).DeliveryStreamDescription;
+  let e = await failure(() => client.send(new sdk.StartDeliveryStreamEncryptionCommand({
+    DeliveryStreamName: 'direct' })));
+  assert.ok(e instanceof sdk.InvalidKMSResourceException, e.name);
+  assert.match(e.message, /broker\.encryption\.keyring/);
+  assert.deepEqual((await describe('direct')).DeliveryStreamEncryptionConfiguration, { Status: 'DISABLED' });
+  const put = await client.send(new sdk.PutRecordCommand({
+    DeliveryStreamName: 'direct', Record: { Data: Buffer.from('still taken\n') },
+  }));
+  assert.equal(put.Encrypted, false);
+
+  e = await failure(() => client.send(new sdk.CreateDeliveryStreamCommand({
+    DeliveryStreamName: 'sealed', DeliveryStreamType: 'DirectPut',
+    DeliveryStreamEncryptionConfigurationInput: { KeyType: 'AWS_OWNED_CMK' },
+  })));
+  assert.ok(e instanceof sdk.InvalidKMSResourceException, e.name);
+  assert.match(e.message, /broker\.encryption\.keyring/);
+  const gone = await failure(() => describe('sealed'));
   assert.ok(gone instanceof sdk.ResourceNotFoundException, gone.name);
 });

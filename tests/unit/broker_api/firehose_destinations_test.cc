@@ -2,7 +2,8 @@
 // errors named after the request's members, the descriptions DescribeDeliveryStream writes, and
 // the management operations of FirehoseApi over a real broker with a controller that keeps the
 // states in memory (the daemon's, which also runs them, is tested end to end in
-// tests/integration/firehose/destinations.test.mjs).
+// tests/integration/firehose/destinations.test.mjs), and server-side encryption over a broker with
+// a keyring and one without.
 #include "broker/api/firehose_destinations.h"
 
 #include <gtest/gtest.h>
@@ -10,10 +11,16 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "broker/api/firehose_api.h"
 #include "broker/api/firehose_controller.h"
+#include "core/base64.h"
 #include "tests/unit/broker_api/api_test_fixture.h"
 
 namespace sluice::broker::api {
@@ -215,6 +222,7 @@ class MemoryController final : public DeliveryController {
     if (state.destination.find("arn:aws:s3:::refused") != std::string::npos) {
       return InvalidArgument("BucketARN (sink.bucket): refused");
     }
+    if (unavailable) return Unavailable("state not saved");
     states[state.name] = state;
     if (restart) ++restarts;
     return Status::Ok();
@@ -233,19 +241,97 @@ class MemoryController final : public DeliveryController {
   }
   std::map<std::string, FirehoseStreamState> states;
   int restarts = 0;
+  bool unavailable = false;  // every Apply fails as a state that cannot be saved
 };
 
+constexpr char kKeys[] =
+    "k1 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"
+    "k2 ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=\n";
+
+// A broker with a keyring (k1, then k2: the primary), the configured DirectPut delivery stream
+// "configured" and the configured KinesisStreamAsSource one "reader".
 class FirehoseManageTest : public ApiTest<FirehoseApi> {
  protected:
+  void SetUp() override {
+    if (with_keyring_) {
+      auto ring = Keyring::Parse(kKeys, "test keyring");
+      ASSERT_TRUE(ring.ok()) << ring.status().message();
+      keyring_ = std::make_shared<const Keyring>(std::move(*ring));
+    }
+    ApiTest::SetUp();
+  }
+  void ConfigureBroker(BrokerOptions& options) override { options.keyring = keyring_; }
   void Configure(ApiOptions& ao) override {
     ao.delivery_controller = &controller_;
-    ao.firehose_deliveries = {{"configured", ""}};
+    ao.firehose_deliveries = {{"configured", ""}, {"reader", "source"}};
     ASSERT_TRUE(OpenDirectPutStream(broker_.get(), "configured", 1).ok());
   }
   rapidjson::Document Describe(const std::string& name) {
     return Call("DescribeDeliveryStream", R"({"DeliveryStreamName":")" + name + "\"}");
   }
+  // DeliveryStreamEncryptionConfiguration as "<Status> <KeyType> <KeyARN>", present parts only.
+  std::string DescribedEncryption(const std::string& name) {
+    auto d = Describe(name);
+    EXPECT_EQ(status_, 200) << raw_;
+    if (status_ != 200) return "";
+    const auto& e = d["DeliveryStreamDescription"]["DeliveryStreamEncryptionConfiguration"];
+    std::string out = e["Status"].GetString();
+    for (const char* k : {"KeyType", "KeyARN"}) {
+      if (e.HasMember(k)) out += std::string(" ") + e[k].GetString();
+    }
+    return out;
+  }
+  // The encryption of the broker stream that holds `name`'s records.
+  StreamEncryption StreamEncryptionOf(const std::string& name) {
+    auto s = broker_->GetStream(DirectPutStreamName(name));
+    EXPECT_TRUE(s.ok()) << name;
+    return s.ok() ? (*s)->options().encryption : StreamEncryption{};
+  }
+  rapidjson::Document Start(const std::string& name, const std::string& input = "") {
+    return Call(
+        "StartDeliveryStreamEncryption",
+        R"({"DeliveryStreamName":")" + name + "\"" +
+            (input.empty() ? "" : ",\"DeliveryStreamEncryptionConfigurationInput\":" + input) +
+            "}");
+  }
+  // Puts records "<marker>-<n>" into `name`; whether the answer says they were encrypted.
+  bool Put(const std::string& name, const std::string& marker) {
+    std::string body = R"({"DeliveryStreamName":")" + name + R"(","Records":[)";
+    for (int i = 0; i < 50; ++i) {
+      body += std::string(i ? "," : "") + R"({"Data":")" +
+              Base64Encode(marker + "-" + std::to_string(i) + "\n") + "\"}";
+    }
+    auto d = Call("PutRecordBatch", body + "]}");
+    EXPECT_EQ(status_, 200) << raw_;
+    EXPECT_EQ(status_ == 200 ? d["FailedPutCount"].GetInt() : -1, 0);
+    return status_ == 200 && d["Encrypted"].GetBool();
+  }
+  // The records of `name`'s broker stream, as read back.
+  std::vector<std::string> Records(const std::string& name) {
+    std::vector<std::string> out;
+    auto s = broker_->GetStream(DirectPutStreamName(name));
+    if (!s.ok()) return out;
+    for (const ShardInfo& shard : (*s)->ListShards()) {
+      ReadBatch rb;
+      EXPECT_TRUE((*s)->Read(shard.index, 0, ReadLimits{}, &rb).ok());
+      for (const RecordView& r : rb.records) out.emplace_back(r.data);
+    }
+    return out;
+  }
+  // The files under the broker's directory whose bytes hold `needle`.
+  std::vector<std::string> FilesHolding(const std::string& needle) {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir_)) {
+      if (!e.is_regular_file()) continue;
+      std::ifstream in(e.path(), std::ios::binary);
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (bytes.find(needle) != std::string::npos) out.push_back(e.path().string());
+    }
+    return out;
+  }
 
+  bool with_keyring_ = true;
+  std::shared_ptr<const Keyring> keyring_;
   MemoryController controller_;
 };
 
@@ -385,24 +471,195 @@ TEST_F(FirehoseManageTest, TagsAndTheirLimits) {
   EXPECT_EQ(controller_.states.at("made").tags.size(), 48u);
 }
 
-TEST_F(FirehoseManageTest, EncryptionStateIsRecorded) {
+TEST_F(FirehoseManageTest, EncryptionSealsTheRecordsAtRest) {
   Call("CreateDeliveryStream", kCreate);
-  Call("StartDeliveryStreamEncryption",
-       R"({"DeliveryStreamName":"made","DeliveryStreamEncryptionConfigurationInput":
-           {"KeyType":"CUSTOMER_MANAGED_CMK","KeyARN":"arn:k"}})");
-  EXPECT_EQ(type_, "InvalidArgumentException") << raw_;
-  Call("StartDeliveryStreamEncryption", R"({"DeliveryStreamName":"made"})");
   ASSERT_EQ(status_, 200) << raw_;
-  auto d = Describe("made");
-  const auto& enc = d["DeliveryStreamDescription"]["DeliveryStreamEncryptionConfiguration"];
-  EXPECT_STREQ(enc["Status"].GetString(), "ENABLED");
-  EXPECT_STREQ(enc["KeyType"].GetString(), "AWS_OWNED_CMK");
+  EXPECT_FALSE(Put("made", "plain-marker"));
+  // The search finds records stored in clear.
+  EXPECT_FALSE(FilesHolding("plain-marker-7").empty());
+  EXPECT_EQ(DescribedEncryption("made"), "DISABLED");
+
+  Start("made");  // no input: AWS_OWNED_CMK, the keyring's primary
+  ASSERT_EQ(status_, 200) << raw_;
+  EXPECT_EQ(raw_, "{}");
+  EXPECT_TRUE(StreamEncryptionOf("made").enabled);
+  EXPECT_EQ(StreamEncryptionOf("made").key_id, "");  // follows the primary through a rotation
+  EXPECT_TRUE(controller_.states.at("made").encrypted);
+  EXPECT_EQ(DescribedEncryption("made"), "ENABLED AWS_OWNED_CMK");
+  EXPECT_TRUE(Put("made", "secret-marker"));
+  EXPECT_EQ(FilesHolding("secret-marker"), std::vector<std::string>{});
+  std::vector<std::string> records = Records("made");
+  ASSERT_EQ(records.size(), 100u);
+  EXPECT_EQ(records[50], "secret-marker-0\n");
+  EXPECT_EQ(records[99], "secret-marker-49\n");
+
+  // A customer managed key by ARN, alias ARN too; the form given is described.
+  Start("made", R"({"KeyType":"CUSTOMER_MANAGED_CMK",
+                    "KeyARN":"arn:aws:kms:us-east-1:000000000000:key/k1"})");
+  ASSERT_EQ(status_, 200) << raw_;
+  EXPECT_EQ(StreamEncryptionOf("made").key_id, "k1");
+  EXPECT_EQ(DescribedEncryption("made"),
+            "ENABLED CUSTOMER_MANAGED_CMK arn:aws:kms:us-east-1:000000000000:key/k1");
+  Start("made", R"({"KeyType":"CUSTOMER_MANAGED_CMK",
+                    "KeyARN":"arn:aws:kms:us-east-1:000000000000:alias/k2"})");
+  ASSERT_EQ(status_, 200) << raw_;
+  EXPECT_EQ(StreamEncryptionOf("made").key_id, "k2");
+  EXPECT_EQ(controller_.states.at("made").key_arn, "arn:aws:kms:us-east-1:000000000000:alias/k2");
+  EXPECT_EQ(DescribedEncryption("made"),
+            "ENABLED CUSTOMER_MANAGED_CMK arn:aws:kms:us-east-1:000000000000:alias/k2");
+  EXPECT_TRUE(Put("made", "other-secret"));
+  EXPECT_EQ(FilesHolding("other-secret"), std::vector<std::string>{});
+
+  // Kept across a restart: the stream's in its stream.json, the state by the controller.
+  Reopen();
+  EXPECT_EQ(StreamEncryptionOf("made").key_id, "k2");
+  EXPECT_EQ(DescribedEncryption("made"),
+            "ENABLED CUSTOMER_MANAGED_CMK arn:aws:kms:us-east-1:000000000000:alias/k2");
+  EXPECT_EQ(Records("made").size(), 150u);
+
   Call("StopDeliveryStreamEncryption", R"({"DeliveryStreamName":"made"})");
-  d = Describe("made");
-  EXPECT_STREQ(
-      d["DeliveryStreamDescription"]["DeliveryStreamEncryptionConfiguration"]["Status"].GetString(),
-      "DISABLED");
-  Call("StartDeliveryStreamEncryption", R"({"DeliveryStreamName":"absent"})");
+  ASSERT_EQ(status_, 200) << raw_;
+  EXPECT_FALSE(StreamEncryptionOf("made").enabled);
+  EXPECT_FALSE(controller_.states.at("made").encrypted);
+  EXPECT_EQ(DescribedEncryption("made"), "DISABLED");
+  EXPECT_FALSE(Put("made", "clear-again"));
+
+  // A configured DirectPut delivery stream's records are sealed the same way.
+  Start("configured");
+  ASSERT_EQ(status_, 200) << raw_;
+  EXPECT_TRUE(Put("configured", "configured-secret"));
+  EXPECT_EQ(FilesHolding("configured-secret"), std::vector<std::string>{});
+  EXPECT_EQ(DescribedEncryption("configured"), "ENABLED AWS_OWNED_CMK");
+
+  Start("absent");
+  EXPECT_EQ(type_, "ResourceNotFoundException") << raw_;
+}
+
+TEST_F(FirehoseManageTest, EncryptionRequestsAreCheckedAsFirehoseChecksThem) {
+  Call("CreateDeliveryStream", kCreate);
+  ASSERT_EQ(status_, 200) << raw_;
+  struct Case {
+    const char* input;
+    const char* type;
+    const char* message;  // a part of it
+  };
+  const Case kCases[] = {
+      {R"({})", "ValidationException",
+       "Value null at 'deliveryStreamEncryptionConfigurationInput.keyType' failed to satisfy "
+       "constraint: Member must not be null"},
+      {R"({"KeyType":"KMS"})", "ValidationException",
+       "Member must satisfy enum value set: [AWS_OWNED_CMK, CUSTOMER_MANAGED_CMK]"},
+      {R"({"KeyType":"CUSTOMER_MANAGED_CMK","KeyARN":"arn:k"})", "ValidationException",
+       "Value 'arn:k' at 'deliveryStreamEncryptionConfigurationInput.keyARN' failed to satisfy "
+       "constraint: Member must satisfy regular expression pattern"},
+      {R"({"KeyType":"CUSTOMER_MANAGED_CMK","KeyARN":"arn:aws:s3:::bucket"})",
+       "ValidationException", "keyARN"},
+      {R"({"KeyType":"CUSTOMER_MANAGED_CMK"})", "InvalidArgumentException",
+       "KeyARN is required when KeyType is CUSTOMER_MANAGED_CMK"},
+      {R"({"KeyType":"AWS_OWNED_CMK","KeyARN":"arn:aws:kms:us-east-1:000000000000:key/k1"})",
+       "InvalidArgumentException", "KeyARN must not be given when KeyType is AWS_OWNED_CMK"},
+      {R"({"KeyType":"CUSTOMER_MANAGED_CMK","KeyARN":"arn:aws:kms:us-east-1:000000000000:key/k9"})",
+       "InvalidKMSResourceException",
+       "Key 'arn:aws:kms:us-east-1:000000000000:key/k9' does not exist"},
+      {R"({"KeyType":"CUSTOMER_MANAGED_CMK",
+           "KeyARN":"arn:aws:kms:us-east-1:000000000000:alias/nine"})",
+       "InvalidKMSResourceException",
+       "Alias arn:aws:kms:us-east-1:000000000000:alias/nine is not found."},
+      {R"("AWS_OWNED_CMK")", "SerializationException",
+       "DeliveryStreamEncryptionConfigurationInput"},
+  };
+  for (const Case& k : kCases) {
+    auto d = Start("made", k.input);
+    EXPECT_EQ(type_, k.type) << k.input << ": " << raw_;
+    EXPECT_NE(Message(d).find(k.message), std::string::npos) << k.input << ": " << raw_;
+    // A refused request changes nothing.
+    EXPECT_FALSE(StreamEncryptionOf("made").enabled) << k.input;
+    EXPECT_FALSE(controller_.states.at("made").encrypted) << k.input;
+  }
+
+  // A state that cannot be saved leaves the stream as it was.
+  controller_.unavailable = true;
+  Start("made");
+  EXPECT_EQ(type_, "ServiceUnavailableException") << raw_;
+  EXPECT_FALSE(StreamEncryptionOf("made").enabled);
+  controller_.unavailable = false;
+
+  // A delivery stream reading a stream keeps no records of its own.
+  for (const char* op : {"StartDeliveryStreamEncryption", "StopDeliveryStreamEncryption"}) {
+    auto d = Call(op, R"({"DeliveryStreamName":"reader"})");
+    EXPECT_EQ(type_, "InvalidArgumentException") << op << ": " << raw_;
+    EXPECT_NE(Message(d).find("KinesisStreamAsSource"), std::string::npos) << raw_;
+    EXPECT_NE(Message(d).find("stream source"), std::string::npos) << raw_;
+  }
+  EXPECT_EQ(DescribedEncryption("reader"), "DISABLED");
+}
+
+TEST_F(FirehoseManageTest, CreateWithEncryptionSealsFromTheFirstRecord) {
+  std::string body = kCreate;
+  body.insert(body.rfind('}'),
+              R"(,"DeliveryStreamEncryptionConfigurationInput":{"KeyType":"CUSTOMER_MANAGED_CMK",
+                  "KeyARN":"arn:aws:kms:us-east-1:000000000000:key/k1"})");
+  Call("CreateDeliveryStream", body);
+  ASSERT_EQ(status_, 200) << raw_;
+  EXPECT_EQ(controller_.restarts, 1);
+  EXPECT_TRUE(StreamEncryptionOf("made").enabled);
+  EXPECT_EQ(StreamEncryptionOf("made").key_id, "k1");
+  EXPECT_TRUE(controller_.states.at("made").encrypted);
+  EXPECT_EQ(DescribedEncryption("made"),
+            "ENABLED CUSTOMER_MANAGED_CMK arn:aws:kms:us-east-1:000000000000:key/k1");
+  EXPECT_TRUE(Put("made", "first-secret"));
+  EXPECT_EQ(FilesHolding("first-secret"), std::vector<std::string>{});
+  EXPECT_EQ(Records("made").size(), 50u);
+
+  // A key the keyring lacks creates nothing.
+  std::string unknown = body;
+  unknown.replace(unknown.find("\"made\""), 6, "\"other\"");
+  unknown.replace(unknown.find("key/k1"), 6, "key/k9");
+  Call("CreateDeliveryStream", unknown);
+  EXPECT_EQ(type_, "InvalidKMSResourceException") << raw_;
+  EXPECT_EQ(controller_.states.count("other"), 0u);
+  EXPECT_FALSE(broker_->GetStream(DirectPutStreamName("other")).ok());
+  // Nor does a destination the controller refuses, encrypted or not.
+  std::string refused = body;
+  refused.replace(refused.find("\"made\""), 6, "\"other\"");
+  refused.replace(refused.find("arn:aws:s3:::b"), 14, "arn:aws:s3:::refused");
+  Call("CreateDeliveryStream", refused);
+  EXPECT_EQ(type_, "InvalidArgumentException") << raw_;
+  EXPECT_FALSE(broker_->GetStream(DirectPutStreamName("other")).ok());
+  Describe("other");
+  EXPECT_EQ(type_, "ResourceNotFoundException") << raw_;
+}
+
+class FirehoseNoKeyringTest : public FirehoseManageTest {
+ protected:
+  FirehoseNoKeyringTest() { with_keyring_ = false; }
+};
+
+TEST_F(FirehoseNoKeyringTest, EncryptionIsInvalidKmsResourceAndChangesNothing) {
+  Call("CreateDeliveryStream", kCreate);
+  ASSERT_EQ(status_, 200) << raw_;
+  auto d = Start("made");
+  EXPECT_EQ(type_, "InvalidKMSResourceException") << raw_;
+  EXPECT_EQ(status_, 400);
+  EXPECT_NE(Message(d).find("broker.encryption.keyring"), std::string::npos) << raw_;
+  EXPECT_FALSE(StreamEncryptionOf("made").enabled);
+  EXPECT_FALSE(controller_.states.at("made").encrypted);
+  EXPECT_EQ(DescribedEncryption("made"), "DISABLED");
+  EXPECT_FALSE(Put("made", "clear"));
+  // Stopping needs no key.
+  Call("StopDeliveryStreamEncryption", R"({"DeliveryStreamName":"made"})");
+  EXPECT_EQ(status_, 200) << raw_;
+
+  std::string body = kCreate;
+  body.replace(body.find("\"made\""), 6, "\"sealed\"");
+  body.insert(body.rfind('}'),
+              R"(,"DeliveryStreamEncryptionConfigurationInput":{"KeyType":"AWS_OWNED_CMK"})");
+  d = Call("CreateDeliveryStream", body);
+  EXPECT_EQ(type_, "InvalidKMSResourceException") << raw_;
+  EXPECT_NE(Message(d).find("broker.encryption.keyring"), std::string::npos) << raw_;
+  EXPECT_EQ(controller_.states.count("sealed"), 0u);
+  EXPECT_EQ(controller_.restarts, 1);  // no delivery was started for it
+  Describe("sealed");
   EXPECT_EQ(type_, "ResourceNotFoundException") << raw_;
 }
 
@@ -424,6 +681,7 @@ TEST(FirehoseStreamStateTest, RoundTrips) {
   s.updated_ms = 7;
   s.tags = {{"a", "1"}, {"b", ""}};
   s.encrypted = true;
+  s.key_arn = "arn:aws:kms:us-east-1:000000000000:alias/k1";
   s.api_created = false;
   auto back = ParseStreamState(SerializeStreamState(s));
   ASSERT_TRUE(back.ok()) << back.status().ToString();
@@ -434,6 +692,7 @@ TEST(FirehoseStreamStateTest, RoundTrips) {
   EXPECT_EQ(back->updated_ms, 7);
   EXPECT_EQ(back->tags, s.tags);
   EXPECT_TRUE(back->encrypted);
+  EXPECT_EQ(back->key_arn, s.key_arn);
   EXPECT_FALSE(back->api_created);
   EXPECT_FALSE(ParseStreamState("{").ok());
 }
