@@ -366,6 +366,15 @@ Status ShardLog::Read(uint64_t from, const ReadLimits& limits, ReadBatch* out) {
   uint64_t prev_offset = 0;
   uint64_t skipped = 0;  // corrupt bytes being skipped, from file position skip_at
   uint64_t skip_at = 0;
+  // Takes a record into the batch; false once the batch is full (a record that would pass the
+  // byte limit is not taken, unless it is the first).
+  auto take = [&](const Frame& f) {
+    size_t sz = f.key.size() + f.data.size();
+    if (!out->records.empty() && bytes + sz > limits.max_bytes) return false;
+    out->records.push_back({f.offset, f.arrival_ms, f.key, f.data, f.event_ms});
+    bytes += sz;
+    return out->records.size() < max_records;
+  };
   // Opens chunks of the sealed segment open_seg.
   std::shared_ptr<Segment> open_seg;
   std::unique_ptr<GcmContext> open_gcm;
@@ -446,15 +455,7 @@ Status ShardLog::Read(uint64_t from, const ReadLimits& limits, ReadBatch* out) {
             break;
           }
           at += f.size;
-          if (f.offset < from) continue;
-          size_t sz = f.key.size() + f.data.size();
-          if (!out->records.empty() && bytes + sz > limits.max_bytes) {
-            full = true;
-            break;
-          }
-          out->records.push_back({f.offset, f.arrival_ms, f.key, f.data, f.event_ms});
-          bytes += sz;
-          if (out->records.size() >= max_records) full = true;
+          if (f.offset >= from && !take(f)) full = true;
         }
         if (full) break;
         parse_at += ch.size;
@@ -479,18 +480,9 @@ Status ShardLog::Read(uint64_t from, const ReadLimits& limits, ReadBatch* out) {
       }
       have_prev = true;
       prev_offset = f.offset;
-      if (f.offset >= from) {
-        size_t sz = f.key.size() + f.data.size();
-        if (!out->records.empty() && bytes + sz > limits.max_bytes) {
-          full = true;
-          break;
-        }
-        out->records.push_back({f.offset, f.arrival_ms, f.key, f.data, f.event_ms});
-        bytes += sz;
-        if (out->records.size() >= max_records) {
-          full = true;
-          break;
-        }
+      if (f.offset >= from && !take(f)) {
+        full = true;
+        break;
       }
       parse_at += f.size;
     }

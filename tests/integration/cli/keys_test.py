@@ -44,6 +44,14 @@ def objects(d):
     return sorted(out)
 
 
+def add_key(sluice, keyring, key_id=None):
+    """Appends a `sluice keygen` line to the keyring file (made owner-only)."""
+    args = [sluice, "keygen"] + (["--id", key_id] if key_id else [])
+    with open(keyring, "ab") as f:
+        f.write(subprocess.run(args, check=True, capture_output=True).stdout)
+    os.chmod(keyring, 0o600)
+
+
 def decrypt(sluice, keyring, files, check=True):
     r = subprocess.run([sluice, "decrypt", "-k", keyring] + files, capture_output=True)
     if check and r.returncode != 0:
@@ -62,10 +70,7 @@ def test_round_trip(sluice):
     d = Daemon(sluice, CONFIG)
     try:
         keyring = d.path("keyring")
-        with open(keyring, "wb") as f:
-            f.write(subprocess.run([sluice, "keygen", "--id", "first"], check=True,
-                                   capture_output=True).stdout)
-        os.chmod(keyring, 0o600)
+        add_key(sluice, keyring, "first")
         os.makedirs(d.path("log"))
         with open(d.path("log", "a.log"), "w") as f:
             for n in range(500):
@@ -85,8 +90,7 @@ def test_round_trip(sluice):
                 assert f.read(8) == b"SLUICEE1"
         d.stop()
         # Rotation: a new key appended becomes the primary; old objects still open.
-        with open(keyring, "ab") as f:
-            f.write(subprocess.run([sluice, "keygen"], check=True, capture_output=True).stdout)
+        add_key(sluice, keyring)
         with open(d.path("log", "a.log"), "a") as f:
             for n in range(300):
                 f.write("second key line %d\n" % n)
@@ -131,9 +135,7 @@ def test_spills_sealed(sluice):
                                       "    errors: {path: ./errors}\n"))
     try:
         keyring = d.path("keyring")
-        with open(keyring, "wb") as f:
-            f.write(subprocess.run([sluice, "keygen"], check=True, capture_output=True).stdout)
-        os.chmod(keyring, 0o600)
+        add_key(sluice, keyring)
         os.makedirs(d.path("log"))
         with open(d.path("log", "a.log"), "w") as f:
             f.write('{"level":"info","n":1}\nnot json at all\n')
@@ -184,10 +186,7 @@ def test_sealed_segments(sluice):
     d = Daemon(sluice, SEALED_STREAM)
     try:
         keyring = d.path("keyring")
-        with open(keyring, "wb") as f:
-            f.write(subprocess.run([sluice, "keygen", "--id", "seg"], check=True,
-                                   capture_output=True).stdout)
-        os.chmod(keyring, 0o600)
+        add_key(sluice, keyring, "seg")
         os.makedirs(d.path("log"))
         with open(d.path("log", "a.log"), "w") as f:
             for n in range(1000):
@@ -222,10 +221,7 @@ def test_sealed_segments(sluice):
         assert plain[:4] == b"SLSG" and plain[4:6] == b"\x01\x00" and b"confidential line 0" in plain
         # A keyring without the segment's key: named, exit 1.
         other = d.path("other")
-        with open(other, "wb") as f:
-            f.write(subprocess.run([sluice, "keygen", "--id", "other"], check=True,
-                                   capture_output=True).stdout)
-        os.chmod(other, 0o600)
+        add_key(sluice, other, "other")
         r = decrypt(sluice, other, segments[:1], check=False)
         assert r.returncode == 1 and b"master key seg" in r.stderr, r.stderr
     finally:
