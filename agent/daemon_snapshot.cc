@@ -226,6 +226,7 @@ void WriteStatus(const Daemon::State& s, const Figures& f, Writer& w) {
     Put(w, "bytes_behind", src.stats.bytes_behind);
     Put(w, "rotations", src.stats.rotations);
     Put(w, "truncations", src.stats.truncations);
+    Put(w, "copies", src.stats.copies);
     w.Key("files");
     w.StartArray();
     for (const FileView& file : src.files) {
@@ -381,6 +382,9 @@ void AddMetrics(const Figures& f, std::vector<MetricSample>* out) {
         static_cast<double>(st.rotations));
     add("sluice_agent_truncations_total", "Copy-truncations seen.", "counter", fl,
         static_cast<double>(st.truncations));
+    add("sluice_agent_copies_total",
+        "Files recognised by content as copies of files already read (not read again).",
+        "counter", fl, static_cast<double>(st.copies));
     add("sluice_agent_parse_failures_total", "Records a processing step could not parse.",
         "counter", fl, static_cast<double>(st.parse_failures));
     add("sluice_agent_dropped_records_total", "Records a processing step (grep) dropped.",

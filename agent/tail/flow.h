@@ -87,7 +87,33 @@ class Flow final : public Source {
   void CheckPath(const std::string& path, bool renamed = false);
   bool RotatedFromMatch(const std::string& path);
   File* Track(const std::string& path, int fd, const struct stat& st, bool initial);
-  void RestoreOffset(File* f, uint64_t size, bool initial);
+  // Returns whether the file's own checkpoint gave its offset.
+  bool RestoreOffset(File* f, uint64_t size, bool initial);
+  // Copies by content (File::copy_of). FindOriginal: a live file `f` copies (same full
+  // fingerprint, not itself a copy, at least as long); AdoptOrphan (at start): a checkpoint
+  // whose file is gone or changed that `f` continues (the same fingerprint, the bytes before its
+  // offset hashing the same), moving f's offset there. ReleaseCopies: `original` is being
+  // truncated or let go after reading up to `covered`: its copies go on from there.
+  File* FindOriginal(File* f);
+  enum class Adoption { kAdopted, kWait, kNone };  // kWait: a match may still be being written
+  Adoption AdoptOrphan(File* f);
+  // Whether the bytes of `a` and `b` before `end` are the same (kPrefixCheckBytes of them).
+  bool SameBytesAt(File* a, File* b, uint64_t end);
+  // A new file with a whole fingerprint: held as a copy, continued from an orphan's offset, or
+  // its own. True: do not read it now (held, or young until a copy being written is whole).
+  bool Settle(File* f);
+  void HoldCopy(File* copy, File* original);
+  void ReleaseCopies(File* original, uint64_t covered);
+  void StartAt(File* f, uint64_t offset, uint32_t prefix_len, uint64_t prefix_hash);
+  // A held copy: true while it is still one (and so not read); false once let go (read on).
+  bool StillACopy(File* f);
+  // Fingerprint and head of the file's first bytes (kIoError: unreadable).
+  Status TakeFingerprint(File* f, uint64_t size);
+  // Whether the file's bytes so far begin another file (a live one, or one truncated or let
+  // go): a copy may be being written.
+  bool BeginsAnother(const File* f) const;
+  // A young file: true while it must wait; false once it is settled (read it, unless held).
+  bool StillYoung(File* f);
   void DetachPath(const std::string& path);
   bool Reopen(File* f);
   void CloseFd(File* f);
@@ -152,6 +178,22 @@ class Flow final : public Source {
   std::vector<uint64_t> dirty_;                  // files to read on the next pass
   std::unordered_set<std::string> open_failed_;  // paths whose open error was logged
   std::unordered_map<FileId, FileCheckpoint, FileIdHash> restored_;  // loaded, not yet matched
+  // Checkpoints of files gone or changed while the flow was stopped (a copytruncate's original,
+  // truncated since): a new file holding their content continues them (AdoptOrphan).
+  struct Orphan {
+    std::string path;
+    FileId id;
+    Fingerprint fingerprint;
+    uint64_t offset = 0;    // where its reading stopped: a copy goes on from here
+    uint64_t check_at = 0;  // [check_at - prefix_len, check_at) must hash to prefix_hash
+    uint32_t prefix_len = 0;
+    uint64_t prefix_hash = 0;
+    std::string head;  // its first bytes when known (truncated or let go at run time)
+  };
+  std::vector<Orphan> orphans_;
+  void AddOrphan(const FileCheckpoint& c);
+  void KeepOrphan(Orphan o);     // bounded: the oldest go first
+  std::vector<uint64_t> fresh_;  // files of the initial scan without a checkpoint of their own
   bool had_checkpoints_ = false;
   // Names matching a glob that were just created, moved or deleted, per directory: a file moved
   // to a non-matching name beside them (app.log -> app.log.1) before it was ever read is followed.
@@ -181,6 +223,9 @@ class Flow final : public Source {
   std::vector<char> block_;
 
   std::deque<Pending> pending_;  // ordered by generation
+  // Offsets of released copies that wait for records still in the batch (their original's): they
+  // join pending_ with the generation of the put that carries those records.
+  std::vector<Pending> after_batch_;
   bool checkpoint_dirty_ = false;
   int64_t last_checkpoint_ms_ = 0;
 

@@ -44,6 +44,22 @@ struct Flow::File {
   uint64_t prefix_hash = 0;
   uint64_t put_offset = 0;
   uint32_t batched = 0;  // records of this file in the batch being put
+  // A copy of another file, recognised by content (the same first kFingerprintBytes bytes): the
+  // serial of the file it copies, which delivers the bytes they share. A copy is not read while
+  // that file lives (copytruncate's copy before the truncation, a `cp` of a live log); when it
+  // is truncated or let go, the copy goes on from where its reading stopped. 0: not a copy.
+  uint64_t copy_of = 0;
+  uint64_t copy_size = 0;  // its size when found to be a copy: growing after makes it its own
+  // New (no checkpoint of its own), shorter than a fingerprint, and its bytes so far are how
+  // another file begins: maybe a copy being written. Not read until it has a whole fingerprint
+  // (and is checked as a copy), parts from that file's start, or stays quiet kYoungQuietMs.
+  bool young = false;
+  // A hash of the last bytes read (up to kPrefixCheckBytes before read_at, from this content:
+  // reset at a truncation): a copy continues from read_at only if it has those bytes there.
+  uint64_t read_at = 0;
+  uint32_t read_tail_len = 0;
+  uint64_t read_tail_hash = 0;
+  std::string head;  // its first min(size, kFingerprintBytes) bytes, as the fingerprint saw them
 };
 
 struct Flow::Watch {

@@ -19,6 +19,9 @@
 namespace sluice::agent {
 namespace {
 
+// Checkpoints of files gone (and truncated files' old contents) kept for copies to continue.
+constexpr size_t kMaxOrphans = 1024;
+
 std::string DirName(const std::string& path) {
   size_t slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
@@ -124,7 +127,19 @@ void Flow::Rescan(bool initial) {
       f->rotated_at_ms = clock_->MonotonicMs();
       ++stats_.rotations;
     }
+    // Checkpoints left unmatched are of files gone while the flow was stopped; files of the scan
+    // without a checkpoint may hold their content (a copytruncate's copy), or another file's.
+    for (const auto& [id, c] : restored_) AddOrphan(c);
+    for (uint64_t serial : fresh_) {
+      auto it = files_.find(serial);
+      if (it == files_.end()) continue;
+      File* f = it->second.get();
+      f->last_growth_ms = clock_->MonotonicMs();
+      (void)Settle(f);
+    }
+    fresh_.clear();
   }
+
   std::vector<std::string> dirs = std::move(exp.directories);
   for (const auto& [serial, f] : files_) {
     if (!f->target_dir.empty()) dirs.push_back(f->target_dir);
@@ -269,22 +284,50 @@ void Flow::CheckPath(const std::string& path, bool renamed) {
   Track(path, fd, st, false);
 }
 
+Status Flow::TakeFingerprint(File* f, uint64_t size) {
+  const size_t len = static_cast<size_t>(std::min<uint64_t>(size, kFingerprintBytes));
+  std::string head(len, '\0');
+  size_t got = 0;
+  while (got < len) {
+    ssize_t n = pread(f->fd, head.data() + got, len - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoError("pread", errno);
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  head.resize(got);
+  f->fingerprint = {static_cast<uint32_t>(got), Fnv1a64(head)};
+  f->head = std::move(head);
+  return Status::Ok();
+}
+
+bool Flow::BeginsAnother(const File* f) const {
+  auto begins = [&](const std::string& head) {
+    return head.size() == kFingerprintBytes && head.compare(0, f->head.size(), f->head) == 0;
+  };
+  for (const auto& [serial, o] : files_) {
+    if (o.get() != f && o->copy_of == 0 && begins(o->head)) return true;
+  }
+  for (const Orphan& o : orphans_) {
+    if (begins(o.head)) return true;
+  }
+  return false;
+}
+
 Flow::File* Flow::Track(const std::string& path, int fd, const struct stat& st, bool initial) {
-  auto fp = ComputeFingerprint(fd, static_cast<uint64_t>(st.st_size));
-  if (!fp.ok()) {
+  auto f = std::make_unique<File>();
+  f->fd = fd;
+  if (!TakeFingerprint(f.get(), static_cast<uint64_t>(st.st_size)).ok()) {
     close(fd);
     return nullptr;
   }
-  auto f = std::make_unique<File>();
   f->serial = next_serial_++;
   f->id = {st.st_dev, st.st_ino};
   f->paths.push_back(path);
   f->display_path = path;
   f->key_path = path;
   f->path_hash = FileKeyHash(path);
-  f->fd = fd;
   ++open_count_;
-  f->fingerprint = *fp;
   f->size = static_cast<uint64_t>(st.st_size);
   f->mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   f->last_growth_ms = clock_->MonotonicMs();
@@ -296,21 +339,31 @@ Flow::File* Flow::Track(const std::string& path, int fd, const struct stat& st, 
       f->target_dir = r.substr(0, std::max<size_t>(1, r.rfind('/')));
     }
   }
-  RestoreOffset(f.get(), f->size, initial);
+  const bool own = RestoreOffset(f.get(), f->size, initial);
   File* raw = f.get();
   by_id_[raw->id] = raw->serial;
   by_path_[path] = raw->serial;
   raw->dirty = true;
   dirty_.push_back(raw->serial);
   files_[raw->serial] = std::move(f);
+  if (!own && raw->framer->next_offset() == 0 && raw->fingerprint.len < kFingerprintBytes) {
+    raw->young = BeginsAnother(raw);
+  } else if (!own && raw->framer->next_offset() == 0) {
+    if (initial) {
+      fresh_.push_back(raw->serial);  // matched once every file of the scan is known
+    } else {
+      (void)Settle(raw);
+    }
+  }
   checkpoint_dirty_ = true;
   open_failed_.erase(path);
   if (open_count_ > opts_.max_open_files) CloseFd(raw);  // reopened when a slot is free
   return raw;
 }
 
-void Flow::RestoreOffset(File* f, uint64_t size, bool initial) {
+bool Flow::RestoreOffset(File* f, uint64_t size, bool initial) {
   uint64_t offset = 0;
+  bool own = false;
   auto it = restored_.find(f->id);
   if (it != restored_.end()) {
     const FileCheckpoint& c = it->second;
@@ -322,9 +375,11 @@ void Flow::RestoreOffset(File* f, uint64_t size, bool initial) {
       }
       if (prefix_ok) {
         offset = c.offset;
+        own = true;
         f->prefix_len = c.prefix_len;
         f->prefix_hash = c.prefix_hash;
       } else {
+        AddOrphan(c);  // its old content may live on in a copy
         ++stats_.truncations;
         SLUICE_LOG(Warn, "file changed below its checkpoint; reading it from the start")
             .With("flow", opts_.name)
@@ -332,7 +387,11 @@ void Flow::RestoreOffset(File* f, uint64_t size, bool initial) {
             .With("checkpoint", c.offset)
             .With("size", size);
       }
-    }  // else: the inode was reused by another file, which is new: read from its start
+    } else {
+      // The inode was reused by another file, which is new: read from its start. The file the
+      // checkpoint was for may live on in a copy.
+      AddOrphan(c);
+    }
     restored_.erase(it);
   } else if (initial && !had_checkpoints_ &&
              opts_.initial_position == InitialPosition::kEndOfFile) {
@@ -340,6 +399,143 @@ void Flow::RestoreOffset(File* f, uint64_t size, bool initial) {
   }
   f->durable_offset = f->put_offset = offset;
   f->framer = std::make_unique<Framer>(framer_options_, offset);
+  return own;
+}
+
+bool Flow::SameBytesAt(File* a, File* b, uint64_t end) {
+  if (a->fd < 0 || b->fd < 0 || a->size < end) return false;
+  const uint64_t len = std::min<uint64_t>(kPrefixCheckBytes, end);
+  auto ha = HashRange(a->fd, end - len, end);
+  auto hb = HashRange(b->fd, end - len, end);
+  // `a` truncated between its stat and this read: seen now, it leaves the orphan a copy of it
+  // continues (AdoptOrphan).
+  if (!ha.ok() && !a->finished) (void)CheckFile(a);
+  return ha.ok() && hb.ok() && *ha == *hb;
+}
+
+Flow::File* Flow::FindOriginal(File* f) {
+  for (const auto& [serial, o] : files_) {
+    File* a = o.get();
+    if (a == f || a->copy_of != 0 || a->fd < 0) continue;
+    // A fingerprint still being completed may be stale (the file grew since it was last looked
+    // at): those are looked at again.
+    if (a->fingerprint != f->fingerprint && a->fingerprint.len == kFingerprintBytes) continue;
+    // Its current state first: a copytruncate's original may be truncated already, and then the
+    // copy continues what was read of it (an orphan CheckFile leaves), not the file itself.
+    if (!a->finished && !CheckFile(a)) continue;
+    if (a->fingerprint != f->fingerprint) continue;
+    // The same first bytes could be a banner two logs share: the bytes before the copy's end
+    // must be the original's too.
+    if (SameBytesAt(a, f, f->size)) return a;
+  }
+  return nullptr;
+}
+
+bool Flow::Settle(File* f) {
+  if (File* original = FindOriginal(f)) {
+    HoldCopy(f, original);
+    return true;
+  }
+  switch (AdoptOrphan(f)) {
+    case Adoption::kAdopted:
+    case Adoption::kNone:
+      return false;
+    case Adoption::kWait:
+      f->young = true;
+      return true;
+  }
+  return false;
+}
+
+void Flow::AddOrphan(const FileCheckpoint& c) {
+  if (c.fingerprint.len != kFingerprintBytes) return;  // too short to tell a copy by
+  KeepOrphan({c.path, c.id, c.fingerprint, c.offset, c.offset, c.prefix_len, c.prefix_hash, ""});
+}
+
+void Flow::KeepOrphan(Orphan o) {
+  orphans_.push_back(std::move(o));
+  if (orphans_.size() > kMaxOrphans) orphans_.erase(orphans_.begin());
+}
+
+void Flow::HoldCopy(File* copy, File* original) {
+  copy->copy_of = original->serial;
+  copy->copy_size = copy->size;
+  ++stats_.copies;
+  SLUICE_LOG(Info, "file holds the content of one being read; following that one")
+      .With("flow", opts_.name)
+      .With("path", copy->display_path)
+      .With("copy_of", original->display_path);
+}
+
+void Flow::StartAt(File* f, uint64_t offset, uint32_t prefix_len, uint64_t prefix_hash) {
+  f->framer = std::make_unique<Framer>(framer_options_, offset);
+  f->put_offset = offset;
+  if (prefix_len == 0 && offset > 0 && f->fd >= 0) {
+    uint32_t len = static_cast<uint32_t>(std::min<uint64_t>(kPrefixCheckBytes, offset));
+    auto h = HashRange(f->fd, offset - len, offset);
+    if (h.ok()) {
+      prefix_len = len;
+      prefix_hash = *h;
+    }
+  }
+  // The checkpoint moves there once what was put before (the original's records, some maybe
+  // still in the batch) is durable: a crash before that must not skip what was not yet stored.
+  Pending p{stream_->WriteGeneration(), f->serial, offset, prefix_len, prefix_hash};
+  if (batch_.empty()) {
+    pending_.push_back(p);
+  } else {
+    after_batch_.push_back(p);
+  }
+  f->at_eof = false;
+  if (!f->dirty) {
+    f->dirty = true;
+    dirty_.push_back(f->serial);
+  }
+}
+
+Flow::Adoption Flow::AdoptOrphan(File* f) {
+  bool wait = false;
+  for (size_t i = orphans_.size(); i-- > 0;) {
+    const Orphan& o = orphans_[i];
+    if (o.fingerprint != f->fingerprint) continue;
+    if (o.prefix_len > 0) {
+      // The bytes before where the file stopped (or was last durable) must be there too; a
+      // copy still being written may not have them yet.
+      if (o.check_at > f->size) {
+        wait = true;
+        continue;
+      }
+      auto h = HashRange(f->fd, o.check_at - o.prefix_len, o.check_at);
+      if (!h.ok() || *h != o.prefix_hash) continue;  // same start, other content
+    }
+    const uint64_t offset = std::min(o.offset, f->size);
+    ++stats_.copies;
+    SLUICE_LOG(Info, "file holds the content of one already read; continuing where it stopped")
+        .With("flow", opts_.name)
+        .With("path", f->display_path)
+        .With("was", o.path)
+        .With("offset", offset);
+    // The checkpoint it came from is used up: the file it named, met later, is read afresh.
+    auto r = restored_.find(o.id);
+    if (r != restored_.end() && r->second.fingerprint == o.fingerprint) restored_.erase(r);
+    orphans_.erase(orphans_.begin() + static_cast<std::ptrdiff_t>(i));
+    StartAt(f, offset, 0, 0);
+    return Adoption::kAdopted;
+  }
+  return wait ? Adoption::kWait : Adoption::kNone;
+}
+
+void Flow::ReleaseCopies(File* original, uint64_t covered) {
+  for (const auto& [serial, o] : files_) {
+    File* c = o.get();
+    if (c->copy_of != original->serial) continue;
+    c->copy_of = 0;
+    SLUICE_LOG(Info, "the file a copy follows was truncated or let go; reading the copy on")
+        .With("flow", opts_.name)
+        .With("path", c->display_path)
+        .With("offset", std::min(covered, c->size));
+    StartAt(c, std::min(covered, c->size), 0, 0);
+  }
 }
 
 void Flow::DetachPath(const std::string& path) {
@@ -418,6 +614,14 @@ void Flow::CloseFd(File* f) {
 }
 
 void Flow::Forget(File* f) {
+  ReleaseCopies(f, f->framer->next_offset());
+  if (f->fingerprint.len == kFingerprintBytes) {
+    // Read to its end: a copy of it met later (a rotated log copied back) goes on from there.
+    const uint64_t covered = f->framer->next_offset();
+    const bool tail = f->read_at == covered && f->read_tail_len > 0;
+    KeepOrphan({f->display_path, f->id, f->fingerprint, covered, tail ? covered : 0,
+                tail ? f->read_tail_len : 0u, tail ? f->read_tail_hash : 0u, f->head});
+  }
   CloseFd(f);
   stats_.records_truncated += f->framer->truncated_records();
   for (const std::string& p : f->paths) {

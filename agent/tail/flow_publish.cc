@@ -100,6 +100,12 @@ void Flow::CompleteBatch() {
     }
     pending_.push_back(p);
   }
+  // Copies set to go on past records of this batch: durable with it.
+  for (Pending p : after_batch_) {
+    p.generation = gen;
+    pending_.push_back(p);
+  }
+  after_batch_.clear();
   batch_.clear();
   arena_.clear();
 }
@@ -168,6 +174,9 @@ Status Flow::WriteCheckpoint() {
   std::vector<FileCheckpoint> entries;
   entries.reserve(files_.size());
   for (const auto& [serial, f] : files_) {
+    // A held copy has no position of its own: after a restart it is matched again, to its
+    // original or to the original's checkpoint.
+    if (f->copy_of != 0) continue;
     FileCheckpoint c;
     c.path = f->display_path;
     c.id = f->id;

@@ -12,6 +12,11 @@
 
 namespace sluice::agent {
 
+namespace {
+// How long a young file may stay short and quiet before it is read as a file of its own.
+constexpr int64_t kYoungQuietMs = 500;
+}  // namespace
+
 bool Flow::CheckFile(File* f) {
   struct stat st;
   if (fstat(f->fd, &st) != 0) return false;
@@ -47,15 +52,23 @@ bool Flow::CheckFile(File* f) {
         .With("size", size);
     Sink sink(this, f);
     f->framer->Flush(&sink);  // what was written before the truncation is still a record
+    const uint64_t covered = f->framer->next_offset();
+    if (f->fingerprint.len == kFingerprintBytes) {
+      // copytruncate: the copy may be found only now, or after: it goes on from `covered`, once
+      // its bytes before that are this file's.
+      // Checked at the end of the last block read (covered, when no partial record was left).
+      const bool tail = f->read_at == covered && f->read_tail_len > 0;
+      KeepOrphan({f->display_path, f->id, f->fingerprint, covered, tail ? covered : 0,
+                  tail ? f->read_tail_len : 0u, tail ? f->read_tail_hash : 0u, f->head});
+    }
+    ReleaseCopies(f, covered);
+    f->read_at = 0;
+    f->read_tail_len = 0;
     f->framer->Reset(0);
     f->at_eof = false;
   }
-  if (f->fingerprint.len < kFingerprintBytes && size > f->fingerprint.len) {
-    auto fp = ComputeFingerprint(f->fd, size);
-    if (fp.ok()) f->fingerprint = *fp;
-  } else if (truncated) {
-    auto fp = ComputeFingerprint(f->fd, size);
-    if (fp.ok()) f->fingerprint = *fp;
+  if ((f->fingerprint.len < kFingerprintBytes && size > f->fingerprint.len) || truncated) {
+    (void)TakeFingerprint(f, size);  // unreadable: kept as it was, tried again next look
   }
   f->size = size;
   f->mtime_ns = mtime_ns;
@@ -64,6 +77,8 @@ bool Flow::CheckFile(File* f) {
 
 bool Flow::ReadFile(File* f, uint64_t* budget) {
   if (f->finished) return true;
+  if (f->copy_of != 0 && StillACopy(f)) return true;
+  if (f->young && StillYoung(f)) return true;
   if (f->fd < 0) {
     // Closed while idle: a stat tells whether it changed before a descriptor is spent on it.
     struct stat st;
@@ -101,10 +116,63 @@ bool Flow::ReadFile(File* f, uint64_t* budget) {
     stats_.bytes_read += static_cast<uint64_t>(n);
     f->last_growth_ms = clock_->MonotonicMs();
     f->framer->Feed(std::string_view(block_.data(), static_cast<size_t>(n)), &sink);
+    const size_t tail = std::min<size_t>(static_cast<size_t>(n), kPrefixCheckBytes);
+    f->read_tail_len = static_cast<uint32_t>(tail);
+    f->read_tail_hash = Fnv1a64(std::string_view(block_.data() + n - tail, tail));
+    f->read_at = f->framer->next_offset();
     *budget -= std::min<uint64_t>(*budget, static_cast<uint64_t>(n));
     if (f->framer->next_offset() > f->size) f->size = f->framer->next_offset();
   }
   f->at_eof = f->framer->next_offset() >= f->size;
+  return true;
+}
+
+bool Flow::StillYoung(File* f) {
+  if (f->fd < 0 && !Reopen(f)) return true;
+  const uint64_t before = f->size;
+  if (!CheckFile(f)) return true;
+  const int64_t now = clock_->MonotonicMs();
+  if (f->size != before) f->last_growth_ms = now;
+  const bool quiet = now - f->last_growth_ms >= kYoungQuietMs;
+  if (f->fingerprint.len == kFingerprintBytes) {
+    f->young = false;
+    if (Settle(f)) {
+      if (f->copy_of != 0 || !quiet) return true;
+      f->young = false;  // a shorter copy that stopped growing: read it as a file of its own
+    }
+    return false;
+  }
+  if (!BeginsAnother(f) || quiet) {
+    f->young = false;  // its own content, or a short file that stopped growing: read it
+    return false;
+  }
+  return true;
+}
+
+bool Flow::StillACopy(File* f) {
+  // Its original delivers their shared bytes; a copy written to on its own is a file of its own
+  // from where they part.
+  auto it = files_.find(f->copy_of);
+  if (f->fd < 0 || it == files_.end() || !CheckFile(f)) return true;
+  File* original = it->second.get();
+  if (f->fingerprint != original->fingerprint) {
+    // Rewritten from its start: nothing of it is the original's any more.
+    f->copy_of = 0;
+    StartAt(f, 0, 0, 0);
+    return false;
+  }
+  if (f->size > f->copy_size) {
+    // Still being copied, or written to: it is still a copy while the original has its bytes.
+    if (!original->finished) (void)CheckFile(original);  // may release it (truncated)
+    if (f->copy_of == 0) return false;
+    if (SameBytesAt(original, f, f->size)) {
+      f->copy_size = f->size;
+      return true;
+    }
+    f->copy_of = 0;
+    StartAt(f, std::min(original->framer->next_offset(), f->copy_size), 0, 0);
+    return false;
+  }
   return true;
 }
 
@@ -117,6 +185,10 @@ void Flow::MaybeFinish(File* f) {
   }
   if (f->fd < 0) return;
   const int64_t quiet = now - f->last_growth_ms;
+  if (f->young && !f->dirty && quiet >= kYoungQuietMs) {
+    f->dirty = true;  // quiet long enough: StillYoung lets it be read
+    dirty_.push_back(f->serial);
+  }
   if (f->at_eof && f->framer->has_pending() && quiet >= opts_.flush_timeout.count()) {
     Sink sink(this, f);
     f->framer->Flush(&sink);

@@ -194,6 +194,32 @@ def scenario_copytruncate(env):
     return check(counts, range(1, n), 0)
 
 
+def scenario_copytruncate_matched(env):
+    """copytruncate whose copies the glob matches, kept and renamed on as logrotate does: every
+    line once. A copy is recognised by its content; what its original already delivered is not
+    read again, what only the copy still holds is."""
+    env.daemon.start()
+    n = 1
+    for r in range(6):
+        write_lines(env.log("app.log"), n, 2000)
+        n += 2000
+        if r % 2 == 0:
+            wait_for(env.dir, range(1, n), timeout=30)  # read before the copy, or not
+        write_lines(env.log("app.log"), n, 50)  # written after the last read, before the copy
+        n += 50
+        for k in range(r, 0, -1):
+            os.rename(env.log("app.%d.log" % k), env.log("app.%d.log" % (k + 1)))
+        shutil.copy(env.log("app.log"), env.log("app.1.log"))
+        with open(env.log("app.log"), "r+b") as f:
+            f.truncate(0)
+        time.sleep(0.3)
+    write_lines(env.log("app.log"), n, 1000)
+    n += 1000
+    counts = wait_for(env.dir, range(1, n))
+    env.daemon.stop()
+    return check(counts, range(1, n), 0)
+
+
 def scenario_restart(env):
     write_lines(env.log("a.log"), 1, 3000)
     env.daemon.start()
@@ -230,6 +256,7 @@ SCENARIOS = {
     "basic": scenario_basic,
     "rename_rotation": scenario_rename_rotation,
     "copytruncate": scenario_copytruncate,
+    "copytruncate_matched": scenario_copytruncate_matched,
     "restart": scenario_restart,
     "kill9_loop": scenario_kill9_loop,
 }

@@ -163,11 +163,14 @@ def generate(loggen, log_dir, size, nginx=False):
                               str(size)], check=True, capture_output=True, text=True).stdout
         n = int(out.split()[0])
         return n, n, os.path.getsize(path)
-    for fmt, stem, share in FORMATS:
+    for k, (fmt, stem, share) in enumerate(FORMATS):
         for i in range(2):
             path = os.path.join(log_dir, "%s-%d.log" % (stem, i))
+            # Each file its own numbers: two files of the same lines would be one file copied,
+            # which the tailer reads once.
+            start = 1 + (2 * k + i) * 10**9
             out = subprocess.run([loggen, "--out", path, "--format", fmt, "--bytes",
-                                  str(max(1, int(size * share / 2)))],
+                                  str(max(1, int(size * share / 2))), "--start", str(start)],
                                  check=True, capture_output=True, text=True).stdout
             n = int(out.split()[0])
             records += n

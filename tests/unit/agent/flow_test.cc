@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "agent/tail/checkpoint_store.h"
 #include "core/hash_key.h"
@@ -149,6 +150,107 @@ TEST_F(FlowTest, CopyTruncateRereadsFromStart) {
   flow->PollNow();
   ExpectExactlyOnce(210);
   EXPECT_EQ(flow->stats().truncations, 1u);
+  StopFlow(std::move(flow));
+}
+
+// Copies recognised by content: a file holding what another file already delivered is not read
+// again. Lines are "line-N" (about 10 bytes): 200 of them pass the 1 KiB fingerprint.
+TEST_F(FlowTest, CopyTruncateWithTheCopyMatchedIsReadOnce) {
+  FlowOptions o = Options("app.log*");
+  AppendLines("app.log", 0, 200);
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  // Written before the copy, not yet read: only the copy still has them after the truncation.
+  AppendLines("app.log", 200, 220);
+  fs::copy_file(Path("app.log"), Path("app.log.1"));
+  fs::resize_file(Path("app.log"), 0);
+  AppendLines("app.log", 220, 230);
+  flow->PollNow();
+  flow->PollNow();
+  ExpectExactlyOnce(230);
+  EXPECT_EQ(flow->stats().copies, 1u);
+  // Five more rounds, the copies kept and renamed on as logrotate does (app.log.1 -> .2 ...).
+  int n = 230;
+  for (int round = 0; round < 5; ++round) {
+    flow->PollNow();
+    for (int k = round + 1; k >= 1; --k) {
+      fs::rename(Path("app.log." + std::to_string(k)), Path("app.log." + std::to_string(k + 1)));
+    }
+    AppendLines("app.log", n, n + 300);
+    n += 300;
+    if (round % 2 == 0) flow->PollNow();  // read up to the copy, or not
+    AppendLines("app.log", n, n + 7);
+    n += 7;
+    fs::copy_file(Path("app.log"), Path("app.log.1"));
+    fs::resize_file(Path("app.log"), 0);
+    flow->PollNow();
+    flow->PollNow();
+  }
+  ExpectExactlyOnce(n);
+  EXPECT_EQ(flow->stats().copies, 4u);  // the rounds that read the log before its copy
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, CopyOfALiveLogIsNotReadAgain) {
+  FlowOptions o = Options("*.log");
+  AppendLines("app.log", 0, 300);
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  AppendLines("app.log", 300, 320);
+  fs::copy_file(Path("app.log"), Path("backup.log"));  // a cp into the watched directory
+  AppendLines("app.log", 320, 400);
+  flow->PollNow();
+  flow->PollNow();
+  ExpectExactlyOnce(400);
+  EXPECT_EQ(flow->stats().copies, 1u);
+  // The original rotated away and let go: the copy has nothing it did not deliver.
+  fs::remove(Path("app.log"));
+  clock_.Advance(10000);
+  for (int i = 0; i < 4; ++i) flow->PollNow();
+  ExpectExactlyOnce(400);
+  // A copy that is written to after is a log of its own from there on.
+  AppendLines("backup.log", 1000, 1010);
+  for (int i = 0; i < 3; ++i) flow->PollNow();
+  auto c = Count();
+  for (int i = 0; i < 400; ++i) ASSERT_EQ(c[i], 1) << i;
+  for (int i = 1000; i < 1010; ++i) ASSERT_EQ(c[i], 1) << i;
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, CopyTruncateWhileStoppedContinuesFromTheCheckpoint) {
+  FlowOptions o = Options("app.log*");
+  AppendLines("app.log", 0, 250);
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  StopFlow(std::move(flow));
+  AppendLines("app.log", 250, 260);
+  fs::copy_file(Path("app.log"), Path("app.log.1"));
+  fs::resize_file(Path("app.log"), 0);
+  AppendLines("app.log", 260, 270);
+  flow = StartFlow(o);
+  flow->PollNow();
+  flow->PollNow();
+  ExpectExactlyOnce(270);
+  EXPECT_EQ(flow->stats().copies, 1u);
+  StopFlow(std::move(flow));
+}
+
+TEST_F(FlowTest, SameFirstBytesOtherContentIsNotACopy) {
+  // Two logs that start with the same 2 KiB banner and then differ: both are read whole.
+  FlowOptions o = Options("*.log");
+  std::string banner(2048, '#');
+  { std::ofstream(Path("a.log")) << banner << "\n"; }
+  AppendLines("a.log", 0, 100);
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  { std::ofstream(Path("b.log")) << banner << "\n"; }
+  AppendLines("b.log", 100, 180);
+  flow->PollNow();
+  flow->PollNow();
+  auto c = Count();
+  for (int i = 0; i < 180; ++i) ASSERT_EQ(c[i], 1) << i;
+  EXPECT_EQ(c[-1], 2);  // the banner of each
+  EXPECT_EQ(flow->stats().copies, 0u);
   StopFlow(std::move(flow));
 }
 
@@ -789,13 +891,16 @@ TEST_F(FlowTest, ALargeFileLeavesTheLoopToItsOtherHandlesBetweenPasses) {
     for (int i = 0; i < 40 * 1024; ++i) out << line;
   }
   auto flow = StartFlow(Options("*.log"));
+  // Start may make the first pass itself; the other two each come back to the loop (on a slow
+  // build, a due tick and the kick may both run one in the same iteration: at least two).
+  EXPECT_LT(flow->stats().records_put, 40u * 1024);
   int iterations = 0;
   while (flow->stats().records_put < 40u * 1024 && iterations < 100000) {
     uv_run(&loop_, UV_RUN_ONCE);
     ++iterations;
   }
   EXPECT_EQ(flow->stats().records_put, 40u * 1024);
-  EXPECT_GE(iterations, 3);  // one loop iteration per pass, not the whole file in one
+  EXPECT_GE(iterations, 2);  // one loop iteration per pass, not the whole file in one
   StopFlow(std::move(flow));
 }
 
