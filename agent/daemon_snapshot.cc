@@ -383,8 +383,8 @@ void AddMetrics(const Figures& f, std::vector<MetricSample>* out) {
     add("sluice_agent_truncations_total", "Copy-truncations seen.", "counter", fl,
         static_cast<double>(st.truncations));
     add("sluice_agent_copies_total",
-        "Files recognised by content as copies of files already read (not read again).",
-        "counter", fl, static_cast<double>(st.copies));
+        "Files recognised by content as copies of files already read (not read again).", "counter",
+        fl, static_cast<double>(st.copies));
     add("sluice_agent_parse_failures_total", "Records a processing step could not parse.",
         "counter", fl, static_cast<double>(st.parse_failures));
     add("sluice_agent_dropped_records_total", "Records a processing step (grep) dropped.",

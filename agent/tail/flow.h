@@ -192,7 +192,9 @@ class Flow final : public Source {
   };
   std::vector<Orphan> orphans_;
   void AddOrphan(const FileCheckpoint& c);
-  void KeepOrphan(Orphan o);     // bounded: the oldest go first
+  void KeepOrphan(Orphan o);  // bounded: the oldest go first
+  // The orphan a file truncated or let go leaves, its reading stopped at `covered`.
+  void KeepReadOrphan(const File* f, uint64_t covered);
   std::vector<uint64_t> fresh_;  // files of the initial scan without a checkpoint of their own
   bool had_checkpoints_ = false;
   // Names matching a glob that were just created, moved or deleted, per directory: a file moved

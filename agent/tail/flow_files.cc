@@ -452,6 +452,14 @@ void Flow::AddOrphan(const FileCheckpoint& c) {
   KeepOrphan({c.path, c.id, c.fingerprint, c.offset, c.offset, c.prefix_len, c.prefix_hash, ""});
 }
 
+void Flow::KeepReadOrphan(const File* f, uint64_t covered) {
+  if (f->fingerprint.len != kFingerprintBytes) return;
+  // Checked at the end of the last block read (covered, when no partial record was left).
+  const bool tail = f->read_at == covered && f->read_tail_len > 0;
+  KeepOrphan({f->display_path, f->id, f->fingerprint, covered, tail ? covered : 0,
+              tail ? f->read_tail_len : 0u, tail ? f->read_tail_hash : 0u, f->head});
+}
+
 void Flow::KeepOrphan(Orphan o) {
   orphans_.push_back(std::move(o));
   if (orphans_.size() > kMaxOrphans) orphans_.erase(orphans_.begin());
@@ -615,13 +623,8 @@ void Flow::CloseFd(File* f) {
 
 void Flow::Forget(File* f) {
   ReleaseCopies(f, f->framer->next_offset());
-  if (f->fingerprint.len == kFingerprintBytes) {
-    // Read to its end: a copy of it met later (a rotated log copied back) goes on from there.
-    const uint64_t covered = f->framer->next_offset();
-    const bool tail = f->read_at == covered && f->read_tail_len > 0;
-    KeepOrphan({f->display_path, f->id, f->fingerprint, covered, tail ? covered : 0,
-                tail ? f->read_tail_len : 0u, tail ? f->read_tail_hash : 0u, f->head});
-  }
+  // Read to its end: a copy of it met later (a rotated log copied back) goes on from there.
+  KeepReadOrphan(f, f->framer->next_offset());
   CloseFd(f);
   stats_.records_truncated += f->framer->truncated_records();
   for (const std::string& p : f->paths) {

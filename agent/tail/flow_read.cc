@@ -53,14 +53,9 @@ bool Flow::CheckFile(File* f) {
     Sink sink(this, f);
     f->framer->Flush(&sink);  // what was written before the truncation is still a record
     const uint64_t covered = f->framer->next_offset();
-    if (f->fingerprint.len == kFingerprintBytes) {
-      // copytruncate: the copy may be found only now, or after: it goes on from `covered`, once
-      // its bytes before that are this file's.
-      // Checked at the end of the last block read (covered, when no partial record was left).
-      const bool tail = f->read_at == covered && f->read_tail_len > 0;
-      KeepOrphan({f->display_path, f->id, f->fingerprint, covered, tail ? covered : 0,
-                  tail ? f->read_tail_len : 0u, tail ? f->read_tail_hash : 0u, f->head});
-    }
+    // copytruncate: the copy may be found only now, or after: it goes on from `covered`, once
+    // its bytes before that are this file's.
+    KeepReadOrphan(f, covered);
     ReleaseCopies(f, covered);
     f->read_at = 0;
     f->read_tail_len = 0;
@@ -136,10 +131,8 @@ bool Flow::StillYoung(File* f) {
   const bool quiet = now - f->last_growth_ms >= kYoungQuietMs;
   if (f->fingerprint.len == kFingerprintBytes) {
     f->young = false;
-    if (Settle(f)) {
-      if (f->copy_of != 0 || !quiet) return true;
-      f->young = false;  // a shorter copy that stopped growing: read it as a file of its own
-    }
+    if (Settle(f) && (f->copy_of != 0 || !quiet)) return true;
+    f->young = false;  // not a copy, or a shorter one that stopped growing: read it
     return false;
   }
   if (!BeginsAnother(f) || quiet) {

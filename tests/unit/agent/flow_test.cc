@@ -235,6 +235,26 @@ TEST_F(FlowTest, CopyTruncateWhileStoppedContinuesFromTheCheckpoint) {
   StopFlow(std::move(flow));
 }
 
+TEST_F(FlowTest, AShortNewFileThatBeginsAnotherWaitsUntilItIsWholeOrQuiet) {
+  FlowOptions o = Options("*.log");
+  AppendLines("a.log", 0, 200);
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  // Maybe a copy of a.log being written: not read while it is shorter than a fingerprint.
+  AppendLines("b.log", 0, 5);
+  flow->PollNow();
+  flow->PollNow();
+  EXPECT_EQ(Count()[0], 1);
+  // Quiet for half a second: a short file of its own, read.
+  clock_.Advance(600);
+  flow->PollNow();
+  flow->PollNow();
+  auto c = Count();
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(c[i], 2) << i;
+  EXPECT_EQ(flow->stats().copies, 0u);
+  StopFlow(std::move(flow));
+}
+
 TEST_F(FlowTest, SameFirstBytesOtherContentIsNotACopy) {
   // Two logs that start with the same 2 KiB banner and then differ: both are read whole.
   FlowOptions o = Options("*.log");
