@@ -97,6 +97,19 @@ struct PutRecordOut {
   uint64_t offset = 0;  // position of the record in its shard: 0, 1, 2, ...
 };
 
+// A producer's note put with a batch (Stream::PutBatch): written with the batch's last record,
+// in the same write, so a crash keeps both or neither; read back as RecordView::tag. The agent
+// records there where each file's records end, and resumes from it after a kill -9 that came
+// before its checkpoint file was written.
+struct PutTag {
+  std::string_view bytes;  // 1..32 KiB (longer: the batch is refused as invalid)
+  // Out: whether the tag was written, and on which record. Not written when a record of the
+  // batch was refused (a retry carries the tag again).
+  bool written = false;
+  uint32_t shard_index = 0;
+  uint64_t offset = 0;
+};
+
 // A record read from a shard. Views point into the ReadBatch's buffer.
 struct RecordView {
   uint64_t offset = 0;
@@ -104,6 +117,9 @@ struct RecordView {
   std::string_view partition_key;
   std::string_view data;
   int64_t event_ms = kNoEventTime;  // the log's own time, when the agent read one
+  // The producer's tag the record carries (PutTag), empty for almost every record. Deliveries
+  // and the Kinesis API ignore it; a producer reads its own back at start.
+  std::string_view tag;
   // The record's time for naming and partitioning: its event time, else its arrival.
   int64_t time_ms() const { return event_ms != kNoEventTime ? event_ms : arrival_ms; }
 };
@@ -155,7 +171,13 @@ class Stream {
   // kInvalidArgument and writes nothing. Otherwise returns ok and (*out)[i] tells record i's fate:
   // ok, kResourceExhausted (disk quota or provisioned throughput: back off), kUnavailable (its
   // shard was closed by a concurrent reshard: put it again) or kIoError.
-  virtual Status PutBatch(std::span<const PutRecordIn> records, std::vector<PutRecordOut>* out) = 0;
+  // With `tag` (may be null): the tag is written with the record appended last, only when
+  // every record of the batch was accepted (tag->written says whether it was).
+  virtual Status PutBatch(std::span<const PutRecordIn> records, std::vector<PutRecordOut>* out,
+                          PutTag* tag) = 0;
+  Status PutBatch(std::span<const PutRecordIn> records, std::vector<PutRecordOut>* out) {
+    return PutBatch(records, out, nullptr);
+  }
 
   // Durability: every put bumps the write generation; DurableGeneration() reaches a generation
   // once everything written up to it is on disk (as the fsync policy defines it). The agent may

@@ -74,10 +74,18 @@ inline constexpr size_t kFrameHeaderSize = 28;
 static_assert(kFrameFlagsAt + 2 == kFrameHeaderSize);
 inline constexpr uint16_t kFrameFlagEventTime = 1;
 inline constexpr size_t kEventTimeBytes = 8;
+// With kFrameFlagTag, a producer's tag follows (after the event time, if any): tag_len u16, then
+// tag_len bytes (1..kMaxTagBytes), counted by body_len. The broker does not read it: a producer
+// (the agent's file sources) records where its put ends in its own input, in the same write as
+// the records, and reads it back at start. Readers of records never see it.
+inline constexpr uint16_t kFrameFlagTag = 2;
+inline constexpr size_t kTagLenBytes = 2;
+inline constexpr size_t kMaxTagBytes = 32 << 10;
 
 inline constexpr size_t kMaxKeyBytes = 1024;       // 256 characters of up to 4 UTF-8 bytes
 inline constexpr size_t kMaxDataBytes = 1u << 20;  // 1 MiB
-inline constexpr size_t kMaxBodyBytes = kMaxKeyBytes + kEventTimeBytes + kMaxDataBytes;
+inline constexpr size_t kMaxBodyBytes =
+    kMaxKeyBytes + kEventTimeBytes + kTagLenBytes + kMaxTagBytes + kMaxDataBytes;
 inline constexpr size_t kMaxFrameBytes = kFrameHeaderSize + kMaxBodyBytes;
 static_assert(kMaxBodyBytes < (1ull << 32));
 // A chunk closes before it would pass kChunkTargetBytes, unless it holds one frame.

@@ -39,41 +39,64 @@ FrameCheck DecodeFrame(const char* p, size_t avail, Frame* out, bool verify) {
     out->event_ms = static_cast<int64_t>(fmt::Get64(p + data_at));
     data_at += fmt::kEventTimeBytes;
   }
+  out->tag = {};
+  if (fmt::Get16(p + fmt::kFrameFlagsAt) & fmt::kFrameFlagTag) {
+    size_t end = fmt::kFrameHeaderSize + body;
+    if (end < data_at + fmt::kTagLenBytes) return FrameCheck::kBad;
+    size_t len = fmt::Get16(p + data_at);
+    data_at += fmt::kTagLenBytes;
+    if (len == 0 || len > fmt::kMaxTagBytes || end - data_at < len) return FrameCheck::kBad;
+    out->tag = std::string_view(p + data_at, len);
+    data_at += len;
+  }
   out->data = std::string_view(p + data_at, fmt::kFrameHeaderSize + body - data_at);
   out->size = total;
   return FrameCheck::kOk;
 }
 
-size_t FrameHeadSize(std::string_view key, int64_t event_ms) {
-  return fmt::kFrameHeaderSize + key.size() + (event_ms != kNoEventTime ? fmt::kEventTimeBytes : 0);
+size_t FrameHeadSize(std::string_view key, int64_t event_ms, std::string_view tag) {
+  return fmt::kFrameHeaderSize + key.size() + (event_ms != kNoEventTime ? fmt::kEventTimeBytes : 0) +
+         (tag.empty() ? 0 : fmt::kTagLenBytes + tag.size());
 }
 
-// Writes a frame's header and key (and event time) at p without its CRC; returns their size.
+// Writes a frame's header and key (and event time, and tag) at p without its CRC; returns their
+// size.
 static size_t PutFrameHead(char* p, uint64_t offset, int64_t arrival_ms, int64_t event_ms,
-                           std::string_view key, size_t data_size) {
-  const size_t extra = event_ms != kNoEventTime ? fmt::kEventTimeBytes : 0;
-  fmt::Put32(p + fmt::kFrameBodyLenAt, static_cast<uint32_t>(key.size() + extra + data_size));
+                           std::string_view key, size_t data_size, std::string_view tag) {
+  const size_t head = FrameHeadSize(key, event_ms, tag);
+  uint16_t flags = 0;
+  if (event_ms != kNoEventTime) flags |= fmt::kFrameFlagEventTime;
+  if (!tag.empty()) flags |= fmt::kFrameFlagTag;
+  fmt::Put32(p + fmt::kFrameBodyLenAt,
+             static_cast<uint32_t>(head - fmt::kFrameHeaderSize + data_size));
   fmt::Put64(p + fmt::kFrameOffsetAt, offset);
   fmt::Put64(p + fmt::kFrameArrivalAt, static_cast<uint64_t>(arrival_ms));
   fmt::Put16(p + fmt::kFrameKeyLenAt, static_cast<uint16_t>(key.size()));
-  fmt::Put16(p + fmt::kFrameFlagsAt, extra != 0 ? fmt::kFrameFlagEventTime : 0);
-  std::memcpy(p + fmt::kFrameHeaderSize, key.data(), key.size());
-  if (extra != 0) {
-    fmt::Put64(p + fmt::kFrameHeaderSize + key.size(), static_cast<uint64_t>(event_ms));
+  fmt::Put16(p + fmt::kFrameFlagsAt, flags);
+  char* q = p + fmt::kFrameHeaderSize;
+  std::memcpy(q, key.data(), key.size());
+  q += key.size();
+  if (event_ms != kNoEventTime) {
+    fmt::Put64(q, static_cast<uint64_t>(event_ms));
+    q += fmt::kEventTimeBytes;
   }
-  return fmt::kFrameHeaderSize + key.size() + extra;
+  if (!tag.empty()) {
+    fmt::Put16(q, static_cast<uint16_t>(tag.size()));
+    std::memcpy(q + fmt::kTagLenBytes, tag.data(), tag.size());
+  }
+  return head;
 }
 
 size_t WriteSealedFrameHead(char* p, uint64_t offset, int64_t arrival_ms, int64_t event_ms,
-                            std::string_view key, size_t data_size) {
-  size_t n = PutFrameHead(p, offset, arrival_ms, event_ms, key, data_size);
+                            std::string_view key, size_t data_size, std::string_view tag) {
+  size_t n = PutFrameHead(p, offset, arrival_ms, event_ms, key, data_size, tag);
   fmt::Put32(p + fmt::kFrameCrcAt, 0);
   return n;
 }
 
 size_t WriteFrameHead(char* p, uint64_t offset, int64_t arrival_ms, int64_t event_ms,
-                      std::string_view key, std::string_view data) {
-  size_t n = PutFrameHead(p, offset, arrival_ms, event_ms, key, data.size());
+                      std::string_view key, std::string_view data, std::string_view tag) {
+  size_t n = PutFrameHead(p, offset, arrival_ms, event_ms, key, data.size(), tag);
   uint32_t crc = crc32c::Value(p + 4, n - 4);
   crc = crc32c::Extend(crc, data.data(), data.size());
   fmt::Put32(p + fmt::kFrameCrcAt, crc32c::Mask(crc));
@@ -81,9 +104,9 @@ size_t WriteFrameHead(char* p, uint64_t offset, int64_t arrival_ms, int64_t even
 }
 
 size_t WriteFrame(char* p, uint64_t offset, int64_t arrival_ms, int64_t event_ms,
-                  std::string_view key, std::string_view data) {
+                  std::string_view key, std::string_view data, std::string_view tag) {
   // One CRC over the whole frame as it lies in memory, not the head and the data apart.
-  size_t n = PutFrameHead(p, offset, arrival_ms, event_ms, key, data.size());
+  size_t n = PutFrameHead(p, offset, arrival_ms, event_ms, key, data.size(), tag);
   std::memcpy(p + n, data.data(), data.size());
   n += data.size();
   fmt::Put32(p + fmt::kFrameCrcAt, crc32c::Mask(crc32c::Value(p + 4, n - 4)));

@@ -36,7 +36,8 @@ struct Frame {
   int64_t event_ms = kNoEventTime;  // kFrameFlagEventTime: the record's own time
   std::string_view key;
   std::string_view data;
-  size_t size = 0;  // whole frame bytes
+  std::string_view tag;  // kFrameFlagTag: the producer's tag (empty: none)
+  size_t size = 0;       // whole frame bytes
 };
 
 enum class FrameCheck { kOk, kIncomplete, kBad };
@@ -44,15 +45,15 @@ enum class FrameCheck { kOk, kIncomplete, kBad };
 // `verify`: check the frame's CRC (readers skip it for frames this process appended itself, see
 // Segment::trusted_from; the lengths are checked either way).
 FrameCheck DecodeFrame(const char* p, size_t avail, Frame* out, bool verify = true);
-// The bytes of a frame's header, partition key and event time; its data follows them.
-size_t FrameHeadSize(std::string_view key, int64_t event_ms);
+// The bytes of a frame's header, partition key, event time and tag; its data follows them.
+size_t FrameHeadSize(std::string_view key, int64_t event_ms, std::string_view tag = {});
 // Writes a whole frame at p (room for FrameHeadSize + data.size() bytes); returns its size.
 size_t WriteFrame(char* p, uint64_t offset, int64_t arrival_ms, int64_t event_ms,
-                  std::string_view key, std::string_view data);
+                  std::string_view key, std::string_view data, std::string_view tag = {});
 // Writes a frame's header and key at p; the CRC covers `data` too, which the caller writes right
 // after them (from its own memory, without a copy). Returns FrameHeadSize.
 size_t WriteFrameHead(char* p, uint64_t offset, int64_t arrival_ms, int64_t event_ms,
-                      std::string_view key, std::string_view data);
+                      std::string_view key, std::string_view data, std::string_view tag = {});
 // Appends the header and partition key of a frame to *buf (WriteFrameHead).
 void EncodeFrameHead(uint64_t offset, int64_t arrival_ms, int64_t event_ms, std::string_view key,
                      std::string_view data, std::string* buf);
@@ -77,7 +78,7 @@ void ChunkNonce(uint32_t salt, uint64_t first, uint8_t nonce[12]);
 // Writes a frame's header, key and event time at p with its CRC left 0: frames inside a chunk
 // are covered by its GCM tag instead. Returns FrameHeadSize.
 size_t WriteSealedFrameHead(char* p, uint64_t offset, int64_t arrival_ms, int64_t event_ms,
-                            std::string_view key, size_t data_size);
+                            std::string_view key, size_t data_size, std::string_view tag = {});
 // The bytes of a chunk's frames: `src` null: already in place at `at` (relative to the first byte
 // after the chunk header); otherwise `len` bytes at src, encrypted on their way to `at`. In
 // order, covering [0, plain_len) without gaps.

@@ -140,7 +140,8 @@ void ShardLog::SetSealing(std::shared_ptr<const Keyring> keyring,
 }
 
 void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint32_t> which,
-                      int64_t arrival_ms, uint32_t shard_index, std::vector<PutRecordOut>* out) {
+                      int64_t arrival_ms, uint32_t shard_index, std::vector<PutRecordOut>* out,
+                      std::string_view tag) {
   std::unique_lock<std::mutex> lock(mu_);
   if (closed_) {
     // Resharding closed this shard between routing and locking: the caller retries.
@@ -179,6 +180,7 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
     if (sealed || r.data.size() < kZeroCopyBytes) room += r.data.size();
     if (sealed) room += fmt::kChunkHeaderSize + fmt::kChunkTagBytes;
   }
+  if (!tag.empty()) room += fmt::kTagLenBytes + tag.size();
   if (room > wbuf_cap_) {
     wbuf_cap_ = std::max(room, 2 * wbuf_cap_);
     wbuf_.reset(new char[wbuf_cap_]);  // default-initialized: no fill
@@ -224,6 +226,7 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
     stream_pos = used;
     chunk_open = false;
   };
+  bool refused = false;  // a record of this batch was refused: the tag is not written
   for (uint32_t i : which) {
     const PutRecordIn& r = records[i];
     PutRecordOut& o = (*out)[i];  // ok as PutBatch made it; set when refused
@@ -233,17 +236,20 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
       write_records_.Refill(now_mono);
       if (!write_records_.TryTake(1, now_mono)) {
         o.status = ResourceExhausted("ProvisionedThroughputExceeded: records per second");
+        refused = true;
         continue;
       }
       if (!write_bytes_.TryTake(bytes, now_mono)) {
         write_records_.Charge(-1);
         o.status = ResourceExhausted("ProvisionedThroughputExceeded: bytes per second");
+        refused = true;
         continue;
       }
     }
+    const std::string_view t = !refused && i == which.back() ? tag : std::string_view();
     size_t n;
     if (sealed) {
-      size_t frame = FrameHeadSize(r.partition_key, r.event_ms) + r.data.size();
+      size_t frame = FrameHeadSize(r.partition_key, r.event_ms, t) + r.data.size();
       if (chunk_open && chunk_plain + frame > fmt::kChunkTargetBytes) close_chunk();
       if (!chunk_open) {
         chunk_open = true;
@@ -256,7 +262,7 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
       // The frame's head goes into wbuf_; its data is encrypted from the caller's memory
       // straight into the room after it (one pass, no copy first) when large, copied when small.
       size_t head = WriteSealedFrameHead(wbuf_.get() + used, offset, arrival_ms, r.event_ms,
-                                         r.partition_key, r.data.size());
+                                         r.partition_key, r.data.size(), t);
       if (r.data.size() >= kZeroCopyBytes) {
         add_seal(nullptr, head);
         add_seal(r.data.data(), r.data.size());
@@ -270,12 +276,13 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
       metas_.push_back({offset, offset, 1, arrival_ms, static_cast<uint32_t>(stream_pos)});
       if (r.data.size() >= kZeroCopyBytes) {
         n = WriteFrameHead(wbuf_.get() + used, offset, arrival_ms, r.event_ms, r.partition_key,
-                           r.data);
+                           r.data, t);
         add_wbuf(used, n);
         pieces_.push_back({r.data.data(), 0, r.data.size()});
         stream_pos += n + r.data.size();
       } else {
-        n = WriteFrame(wbuf_.get() + used, offset, arrival_ms, r.event_ms, r.partition_key, r.data);
+        n = WriteFrame(wbuf_.get() + used, offset, arrival_ms, r.event_ms, r.partition_key, r.data,
+                       t);
         add_wbuf(used, n);
         stream_pos += n;
       }
@@ -371,7 +378,7 @@ Status ShardLog::Read(uint64_t from, const ReadLimits& limits, ReadBatch* out) {
   auto take = [&](const Frame& f) {
     size_t sz = f.key.size() + f.data.size();
     if (!out->records.empty() && bytes + sz > limits.max_bytes) return false;
-    out->records.push_back({f.offset, f.arrival_ms, f.key, f.data, f.event_ms});
+    out->records.push_back({f.offset, f.arrival_ms, f.key, f.data, f.event_ms, f.tag});
     bytes += sz;
     return out->records.size() < max_records;
   };

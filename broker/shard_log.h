@@ -56,8 +56,11 @@ class ShardLog final {
   // Appends records[which[i]] for every i; results go to (*out)[which[i]], whose statuses the
   // caller sets to ok beforehand. Records refused by provisioned limits get kResourceExhausted;
   // an I/O error fails the records of this batch.
+  // `tag` (may be empty) goes with the frame of records[which.back()], and only when no record
+  // before it was refused; the caller checks every outcome before taking it as written.
   void Append(std::span<const PutRecordIn> records, std::span<const uint32_t> which,
-              int64_t arrival_ms, uint32_t shard_index, std::vector<PutRecordOut>* out);
+              int64_t arrival_ms, uint32_t shard_index, std::vector<PutRecordOut>* out,
+              std::string_view tag = {});
   Status Read(uint64_t from, const ReadLimits& limits, ReadBatch* out);
   uint64_t EndOffset() const;
   uint64_t StartOffset() const;

@@ -141,7 +141,15 @@ void StreamImpl::RebuildRoutesLocked() {
             [](const Route& a, const Route& b) { return a.start < b.start; });
 }
 
-Status StreamImpl::PutBatch(std::span<const PutRecordIn> records, std::vector<PutRecordOut>* out) {
+Status StreamImpl::PutBatch(std::span<const PutRecordIn> records, std::vector<PutRecordOut>* out,
+                            PutTag* tag) {
+  if (tag != nullptr) {
+    tag->written = false;
+    if (tag->bytes.empty() || tag->bytes.size() > format::kMaxTagBytes) {
+      return InvalidArgument("PutRecords: a tag holds 1.." + std::to_string(format::kMaxTagBytes) +
+                             " bytes, got " + std::to_string(tag->bytes.size()));
+    }
+  }
   if (records.empty() || records.size() > kMaxBatchRecords) {
     return InvalidArgument("PutRecords: a batch holds 1..500 records, got " +
                            std::to_string(records.size()));
@@ -204,11 +212,30 @@ Status StreamImpl::PutBatch(std::span<const PutRecordIn> records, std::vector<Pu
       order[fill[route_of[i]]++] = static_cast<uint32_t>(i);
   }
   int64_t arrival = ctx_.clock->NowMs();
+  // The tag rides on the last record of the last shard appended to: appends run in this order,
+  // so once its write is in the file, every earlier shard's is too (a kill -9 cannot undo a
+  // finished write; a power cut is what fsync is for).
+  size_t last_route = routes_.size();
+  for (size_t r = routes_.size(); r-- > 0;) {
+    if (starts[r] != starts[r + 1]) {
+      last_route = r;
+      break;
+    }
+  }
+  bool all_ok = true;
   for (size_t r = 0; r < routes_.size(); ++r) {
     if (starts[r] == starts[r + 1]) continue;
     uint32_t index = routes_[r].index;
     std::span<const uint32_t> which(order.data() + starts[r], starts[r + 1] - starts[r]);
-    shards_[index]->log->Append(records, which, arrival, index, out);
+    const bool tagged = tag != nullptr && r == last_route && all_ok;
+    shards_[index]->log->Append(records, which, arrival, index, out,
+                                tagged ? tag->bytes : std::string_view());
+    for (uint32_t i : which) all_ok = all_ok && (*out)[i].status.ok();
+    if (tagged && all_ok) {
+      tag->written = true;
+      tag->shard_index = index;
+      tag->offset = (*out)[which.back()].offset;
+    }
   }
   topo.unlock();
   write_gen_.fetch_add(1, std::memory_order_acq_rel);

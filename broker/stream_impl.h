@@ -43,7 +43,9 @@ class StreamImpl final : public Stream {
 
   const std::string& name() const override { return name_; }
   StreamOptions options() const override;
-  Status PutBatch(std::span<const PutRecordIn> records, std::vector<PutRecordOut>* out) override;
+  using Stream::PutBatch;
+  Status PutBatch(std::span<const PutRecordIn> records, std::vector<PutRecordOut>* out,
+                  PutTag* tag) override;
   uint64_t WriteGeneration() const override;
   uint64_t DurableGeneration() const override;
   Status Sync() override;
