@@ -227,6 +227,7 @@ void WriteStatus(const Daemon::State& s, const Figures& f, Writer& w) {
     Put(w, "rotations", src.stats.rotations);
     Put(w, "truncations", src.stats.truncations);
     Put(w, "copies", src.stats.copies);
+    Put(w, "resumed_from_stream", src.stats.resumed_from_stream);
     w.Key("files");
     w.StartArray();
     for (const FileView& file : src.files) {
@@ -385,6 +386,9 @@ void AddMetrics(const Figures& f, std::vector<MetricSample>* out) {
     add("sluice_agent_copies_total",
         "Files recognised by content as copies of files already read (not read again).", "counter",
         fl, static_cast<double>(st.copies));
+    add("sluice_agent_resumed_from_stream_total",
+        "Files resumed at start from positions the stream holds past the checkpoint file.",
+        "counter", fl, static_cast<double>(st.resumed_from_stream));
     add("sluice_agent_parse_failures_total", "Records a processing step could not parse.",
         "counter", fl, static_cast<double>(st.parse_failures));
     add("sluice_agent_dropped_records_total", "Records a processing step (grep) dropped.",
@@ -614,7 +618,7 @@ AdminSnapshot Daemon::Snapshot() {
     // Tailed files as last checkpointed, with what is left to read in each.
     auto entries = CheckpointStore(data_dir / "agent" / src.name, src.name).Load();
     if (!entries.ok()) continue;
-    for (const FileCheckpoint& fc : *entries) {
+    for (const FileCheckpoint& fc : entries->files) {
       struct stat sb {};
       uint64_t size = ::stat(fc.path.c_str(), &sb) == 0 ? static_cast<uint64_t>(sb.st_size) : 0;
       src.files.push_back({fc.path, fc.offset, size, size > fc.offset ? size - fc.offset : 0});

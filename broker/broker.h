@@ -119,7 +119,7 @@ struct RecordView {
   int64_t event_ms = kNoEventTime;  // the log's own time, when the agent read one
   // The producer's tag the record carries (PutTag), empty for almost every record. Deliveries
   // and the Kinesis API ignore it; a producer reads its own back at start.
-  std::string_view tag;
+  std::string_view tag = {};
   // The record's time for naming and partitioning: its event time, else its arrival.
   int64_t time_ms() const { return event_ms != kNoEventTime ? event_ms : arrival_ms; }
 };

@@ -55,7 +55,8 @@ FrameCheck DecodeFrame(const char* p, size_t avail, Frame* out, bool verify) {
 }
 
 size_t FrameHeadSize(std::string_view key, int64_t event_ms, std::string_view tag) {
-  return fmt::kFrameHeaderSize + key.size() + (event_ms != kNoEventTime ? fmt::kEventTimeBytes : 0) +
+  return fmt::kFrameHeaderSize + key.size() +
+         (event_ms != kNoEventTime ? fmt::kEventTimeBytes : 0) +
          (tag.empty() ? 0 : fmt::kTagLenBytes + tag.size());
 }
 

@@ -31,8 +31,8 @@ std::string SafeName(std::string_view name) {
 CheckpointStore::CheckpointStore(std::filesystem::path dir, std::string_view flow_name)
     : dir_(std::move(dir)), path_(dir_ / (SafeName(flow_name) + ".json")) {}
 
-Result<std::vector<FileCheckpoint>> CheckpointStore::Load() const {
-  std::vector<FileCheckpoint> out;
+Result<FlowCheckpoint> CheckpointStore::Load() const {
+  FlowCheckpoint out;
   int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return out;
@@ -84,12 +84,30 @@ Result<std::vector<FileCheckpoint>> CheckpointStore::Load() const {
     c.prefix_hash = f["prefix_hash"].GetUint64();
     if (c.prefix_len > c.offset)
       return bad("files[" + std::to_string(i) + "]: prefix_len > offset");
-    out.push_back(std::move(c));
+    out.files.push_back(std::move(c));
+  }
+  if (doc.HasMember("tags")) {
+    const auto& t = doc["tags"];
+    if (!t.IsObject() || !t.HasMember("seq") || !t["seq"].IsUint64() || !t.HasMember("shards") ||
+        !t["shards"].IsArray()) {
+      return bad("tags: expected an object with \"seq\" and a \"shards\" array");
+    }
+    out.has_tags = true;
+    out.tags.seq = t["seq"].GetUint64();
+    const auto& shards = t["shards"];
+    for (rapidjson::SizeType i = 0; i < shards.Size(); ++i) {
+      const auto& e = shards[i];
+      if (!e.IsObject() || !e.HasMember("shard") || !e["shard"].IsUint() ||
+          !e.HasMember("offset") || !e["offset"].IsUint64()) {
+        return bad("tags.shards[" + std::to_string(i) + "]: expected {shard, offset}");
+      }
+      out.tags.shards.emplace_back(e["shard"].GetUint(), e["offset"].GetUint64());
+    }
   }
   return out;
 }
 
-Status CheckpointStore::Save(const std::vector<FileCheckpoint>& entries) {
+Status CheckpointStore::Save(const std::vector<FileCheckpoint>& entries, const TagScan* tags) {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) return IoError("create " + dir_.string() + ": " + ec.message());
@@ -121,6 +139,24 @@ Status CheckpointStore::Save(const std::vector<FileCheckpoint>& entries) {
     w.EndObject();
   }
   w.EndArray();
+  if (tags != nullptr) {
+    w.Key("tags");
+    w.StartObject();
+    w.Key("seq");
+    w.Uint64(tags->seq);
+    w.Key("shards");
+    w.StartArray();
+    for (const auto& [shard, offset] : tags->shards) {
+      w.StartObject();
+      w.Key("shard");
+      w.Uint(shard);
+      w.Key("offset");
+      w.Uint64(offset);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
   w.EndObject();
   RETURN_IF_ERROR(WriteFileAtomically(path_, std::string_view(sb.GetString(), sb.GetSize())));
   ++writes_;

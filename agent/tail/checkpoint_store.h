@@ -25,6 +25,20 @@ struct FileCheckpoint {
   uint64_t prefix_hash = 0;  // hash of [offset - prefix_len, offset)
 };
 
+// Where a flow's position tags past this checkpoint are (agent/tail/source_position.h): every
+// position put with a tag numbered up to `seq` is in the checkpoint's offsets; later tags are at
+// or past `shards` (shard index, offset) of the flow's stream, or in shards not listed.
+struct TagScan {
+  uint64_t seq = 0;
+  std::vector<std::pair<uint32_t, uint64_t>> shards;
+};
+
+struct FlowCheckpoint {
+  std::vector<FileCheckpoint> files;
+  bool has_tags = false;  // written by a version that tags its puts
+  TagScan tags;
+};
+
 class CheckpointStore final {
  public:
   // Creates `dir` if needed. `flow_name` names the file; characters outside [A-Za-z0-9._-] become
@@ -33,9 +47,10 @@ class CheckpointStore final {
 
   // Reads the checkpoint file; an absent file is no checkpoints. A malformed file is an error
   // naming the file and what is wrong.
-  Result<std::vector<FileCheckpoint>> Load() const;
-  // Replaces the checkpoint file with `entries`, atomically and durably.
-  Status Save(const std::vector<FileCheckpoint>& entries);
+  Result<FlowCheckpoint> Load() const;
+  // Replaces the checkpoint file with `entries` (and `tags`, may be null), atomically and
+  // durably.
+  Status Save(const std::vector<FileCheckpoint>& entries, const TagScan* tags = nullptr);
 
   const std::filesystem::path& path() const { return path_; }
   uint64_t writes() const { return writes_; }

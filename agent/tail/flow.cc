@@ -5,6 +5,7 @@
 #include <random>
 
 #include "agent/tail/flow_file.h"
+#include "agent/tail/source_position.h"
 #include "core/log.h"
 
 namespace sluice::agent {
@@ -81,7 +82,8 @@ Flow::Flow(uv_loop_t* loop, const FlowOptions& opts, broker::Stream* stream,
       store_(checkpoint_dir, opts.name),
       errors_root_(opts.errors_path.empty() ? checkpoint_dir / "errors"
                                             : std::filesystem::path(opts.errors_path)),
-      putter_(stream, opts.name, opts.batch_max_records, opts.batch_max_bytes) {}
+      putter_(stream, opts.name, opts.batch_max_records, opts.batch_max_bytes),
+      tag_flow_id_(FlowTagId(opts.name)) {}
 
 Flow::~Flow() {
   stream_->Release(hold_);
@@ -95,7 +97,10 @@ Status Flow::Start() {
   auto loaded = store_.Load();
   if (!loaded.ok()) return loaded.status();
   had_checkpoints_ = std::filesystem::exists(store_.path());
-  for (FileCheckpoint& c : *loaded) restored_[c.id] = std::move(c);
+  for (FileCheckpoint& c : loaded->files) restored_[c.id] = std::move(c);
+  // Puts after the checkpoint was written carry where they ended in each file: a kill -9 since
+  // then must not have them read and put again.
+  if (loaded->has_tags) ReadTags(loaded->tags);
   block_.resize(opts_.read_block_size);
   arena_.reserve(opts_.batch_max_bytes + opts_.read_block_size + opts_.max_record_size);
   // The next pass runs from an idle handle, not a 0 ms timer: libuv (before 1.45) runs a timer

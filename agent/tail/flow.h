@@ -38,7 +38,7 @@
 
 namespace sluice::agent {
 
-class Flow final : public Source {
+class Flow final : public Source, private PutTagger {
  public:
   // Validates the options and compiles patterns; touches no file yet.
   static Result<std::unique_ptr<Flow>> Create(uv_loop_t* loop, const FlowOptions& opts,
@@ -135,6 +135,21 @@ class Flow final : public Source {
   void CompletePrefix(size_t count);  // the first `count` entries are in the stream
   void AdvanceDurable();
   void MaybeCheckpoint();
+  // Position tags (agent/tail/source_position.h): each put names where it ends in each file of
+  // the batch; PutTagger, called by putter_.
+  void BeginPut() override;
+  std::string_view TagFor(size_t first, size_t end) override;
+  void Written(const broker::PutTag& tag) override;
+  // At start: tags put after the checkpoint was written, read from the stream, give the files
+  // they name (restored_) their newer positions.
+  void ReadTags(const TagScan& scan);
+  // Where tags the checkpoint does not cover may be: the shards' ends, lowered to the tags not
+  // yet durable.
+  TagScan TagScanNow() const;
+  // The hash of the kPrefixCheckBytes before `end` in `f` (len 0: unreadable), taken once per
+  // put of that offset.
+  void PrefixAt(File* f, uint64_t end, uint32_t* len, uint64_t* hash);
+  void TakeBatchTags(uint64_t generation);
 
   // Scheduling (flow.cc).
   void Pass();
@@ -223,6 +238,31 @@ class Flow final : public Source {
   int retry_attempt_ = 0;
   std::string key_scratch_;
   std::vector<char> block_;
+
+  // Position tags: the flow's id in them, the last tag's number, and the number up to which
+  // every tag's positions are in the files' durable offsets (the checkpoint's).
+  uint64_t tag_flow_id_ = 0;
+  uint64_t put_seq_ = 0;
+  uint64_t covered_seq_ = 0;
+  struct TagPut {
+    uint64_t generation;
+    uint64_t seq;
+    uint32_t shard;
+    uint64_t offset;
+  };
+  std::deque<TagPut> tag_puts_;     // written, not yet durable; by generation
+  std::vector<TagPut> batch_tags_;  // written by the batch being put
+  // The files of the entries a Put has looked at so far, with their last entry's end.
+  struct TagSlot {
+    File* file;
+    uint64_t end_offset;
+    size_t last_index;
+  };
+  std::vector<TagSlot> tag_slots_;
+  size_t tag_scanned_ = 0;
+  uint64_t tag_stamp_ = 0;
+  std::vector<FileCheckpoint> tag_positions_;
+  std::string tag_buf_;
 
   std::deque<Pending> pending_;  // ordered by generation
   // Offsets of released copies that wait for records still in the batch (their original's): they

@@ -60,6 +60,13 @@ struct Flow::File {
   uint32_t read_tail_len = 0;
   uint64_t read_tail_hash = 0;
   std::string head;  // its first min(size, kFingerprintBytes) bytes, as the fingerprint saw them
+  // Position tags: this file's slot in the Put being tagged (valid while tag_stamp is the
+  // flow's), and the prefix hash taken for the offset a put ends at (PrefixAt).
+  uint64_t tag_stamp = 0;
+  size_t tag_slot = 0;
+  uint64_t hashed_end = UINT64_MAX;
+  uint32_t hashed_len = 0;
+  uint64_t hashed = 0;
 };
 
 struct Flow::Watch {

@@ -54,7 +54,7 @@ bool Flow::FlushBatch() {
       return false;
     }
   }
-  PutOutcome put = putter_.Put(arena_, batch_, &stats_);
+  PutOutcome put = putter_.Put(arena_, batch_, &stats_, this);
   if (!put.all_ok) {
     // The records put before the refusal are in the stream: checkpoint them like a whole batch,
     // or a stop while refused would have them read and put again after the restart.
@@ -90,16 +90,11 @@ void Flow::CompleteBatch() {
     f->batched = 0;
     f->put_offset = e.end_offset;
     Pending p{gen, f->serial, e.end_offset, 0, 0};
-    if (f->fd >= 0) {
-      uint32_t len = static_cast<uint32_t>(std::min<uint64_t>(kPrefixCheckBytes, e.end_offset));
-      auto h = HashRange(f->fd, e.end_offset - len, e.end_offset);
-      if (h.ok()) {
-        p.prefix_len = len;
-        p.prefix_hash = *h;
-      }
-    }
+    PrefixAt(f, e.end_offset, &p.prefix_len, &p.prefix_hash);
+    f->hashed_end = UINT64_MAX;  // the next put hashes afresh
     pending_.push_back(p);
   }
+  TakeBatchTags(gen);
   // Copies set to go on past records of this batch: durable with it.
   for (Pending p : after_batch_) {
     p.generation = gen;
@@ -126,23 +121,23 @@ void Flow::CompletePrefix(size_t count) {
     prefix_files_.push_back(e.file);
     f->put_offset = e.end_offset;
     Pending p{gen, f->serial, e.end_offset, 0, 0};
-    if (f->fd >= 0) {
-      uint32_t len = static_cast<uint32_t>(std::min<uint64_t>(kPrefixCheckBytes, e.end_offset));
-      auto h = HashRange(f->fd, e.end_offset - len, e.end_offset);
-      if (h.ok()) {
-        p.prefix_len = len;
-        p.prefix_hash = *h;
-      }
-    }
+    PrefixAt(f, e.end_offset, &p.prefix_len, &p.prefix_hash);
+    f->hashed_end = UINT64_MAX;
     pending_.push_back(p);
   }
+  TakeBatchTags(gen);
   // The records' bytes stay in arena_ until the rest of the batch is put.
   batch_.erase(batch_.begin(), batch_.begin() + static_cast<std::ptrdiff_t>(count));
 }
 
 void Flow::AdvanceDurable() {
-  if (pending_.empty()) return;
+  if (pending_.empty() && tag_puts_.empty()) return;
   const uint64_t durable = stream_->DurableGeneration();
+  while (!tag_puts_.empty() && tag_puts_.front().generation <= durable) {
+    covered_seq_ = tag_puts_.front().seq;
+    tag_puts_.pop_front();
+    checkpoint_dirty_ = true;
+  }
   while (!pending_.empty() && pending_.front().generation <= durable) {
     const Pending& p = pending_.front();
     auto it = files_.find(p.file);
@@ -187,7 +182,8 @@ Status Flow::WriteCheckpoint() {
     entries.push_back(std::move(c));
   }
   last_checkpoint_ms_ = clock_->MonotonicMs();
-  RETURN_IF_ERROR(store_.Save(entries));
+  const TagScan scan = TagScanNow();
+  RETURN_IF_ERROR(store_.Save(entries, &scan));
   checkpoint_dirty_ = false;
   return Status::Ok();
 }

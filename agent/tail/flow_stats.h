@@ -25,6 +25,7 @@ struct FlowStats {
   uint64_t rotations = 0;              // files let go after rename, deletion or relinking
   uint64_t truncations = 0;            // copytruncate seen: reread from 0
   uint64_t copies = 0;                 // files recognised as copies of one already read
+  uint64_t resumed_from_stream = 0;    // files resumed at start from positions in the stream
   uint64_t parse_failures = 0;         // records a processing step could not parse (passed through)
   uint64_t error_output_records = 0;   // unparsed records sent to the error output
   uint64_t error_output_failures = 0;  // writes of the error output that failed (retried)

@@ -22,13 +22,15 @@ BatchPutter::BatchPutter(broker::Stream* stream, std::string flow, int max_recor
       max_bytes_(std::min<uint64_t>(max_bytes, kMaxPutBytes)) {}
 
 PutOutcome BatchPutter::Put(std::string_view arena, char* first, size_t stride, size_t count,
-                            FlowStats* stats) {
+                            FlowStats* stats, PutTagger* tagger) {
   auto entry = [first, stride](size_t i) -> BatchEntry& {
     return *reinterpret_cast<BatchEntry*>(first + i * stride);
   };
   PutOutcome outcome;
   size_t i = 0;
+  if (tagger != nullptr) tagger->BeginPut();
   while (outcome.all_ok && i < count) {
+    const size_t call_first = i;
     put_in_.clear();
     put_index_.clear();
     uint64_t bytes = 0;
@@ -46,7 +48,10 @@ PutOutcome BatchPutter::Put(std::string_view arena, char* first, size_t stride, 
       put_index_.push_back(i);
     }
     if (put_in_.empty()) break;
-    Status st = stream_->PutBatch(put_in_, &put_out_);
+    broker::PutTag tag;
+    if (tagger != nullptr) tag.bytes = tagger->TagFor(call_first, i);
+    Status st = stream_->PutBatch(put_in_, &put_out_, tag.bytes.empty() ? nullptr : &tag);
+    if (tag.written) tagger->Written(tag);
     if (st.code() == Code::kInvalidArgument) {
       // Our records break the stream's rules: a bug here, not a state that retrying can change.
       SLUICE_LOG(Error, "stream rejected a batch as invalid; its records are dropped")

@@ -37,6 +37,20 @@ struct PutOutcome {
   std::string message;
 };
 
+// Gives each put a producer tag (broker::PutTag), for a source that resumes from its tags after
+// a crash (the file Flow: where each file's records end).
+class PutTagger {
+ public:
+  virtual ~PutTagger() = default;
+  // A Put begins: its entries are looked at from the first again.
+  virtual void BeginPut() = 0;
+  // The tag of a put of the entries in [first, end) not yet done; every entry before `first` is
+  // done. Empty: the put carries none.
+  virtual std::string_view TagFor(size_t first, size_t end) = 0;
+  // The stream wrote the tag TagFor gave last (on tag.shard_index, tag.offset).
+  virtual void Written(const broker::PutTag& tag) = 0;
+};
+
 class BatchPutter final {
  public:
   BatchPutter(broker::Stream* stream, std::string flow, int max_records, uint64_t max_bytes);
@@ -46,17 +60,19 @@ class BatchPutter final {
   // counted in put_errors and marked done (retrying cannot change it). Stops at the first
   // refusal. Entry i of `count` is at `first + i * stride` bytes (a vector of BatchEntry or of a
   // type derived from it): no call per record to find it.
-  PutOutcome Put(std::string_view arena, char* first, size_t stride, size_t count,
-                 FlowStats* stats);
+  // With `tagger`, each PutBatch carries the tag it gives.
+  PutOutcome Put(std::string_view arena, char* first, size_t stride, size_t count, FlowStats* stats,
+                 PutTagger* tagger = nullptr);
 
   // Put over a vector of entries (BatchEntry or a type derived from it).
   template <class E>
-  PutOutcome Put(std::string_view arena, std::vector<E>& entries, FlowStats* stats) {
+  PutOutcome Put(std::string_view arena, std::vector<E>& entries, FlowStats* stats,
+                 PutTagger* tagger = nullptr) {
     static_assert(std::is_base_of_v<BatchEntry, E>);
     // The BatchEntry inside each E, found once; the others are sizeof(E) apart.
     char* first =
         entries.empty() ? nullptr : reinterpret_cast<char*>(static_cast<BatchEntry*>(&entries[0]));
-    return Put(arena, first, sizeof(E), entries.size(), stats);
+    return Put(arena, first, sizeof(E), entries.size(), stats, tagger);
   }
 
   // Counts a failed Put (throttled or error) and logs the first refusal of a series.

@@ -24,7 +24,8 @@ TEST(CheckpointStoreTest, RoundTripsAndReplacesAtomically) {
   CheckpointStore store(dir, "my/flow");
   auto empty = store.Load();
   ASSERT_TRUE(empty.ok());
-  EXPECT_TRUE(empty->empty());
+  EXPECT_TRUE(empty->files.empty());
+  EXPECT_FALSE(empty->has_tags);
   FileCheckpoint c;
   c.path = "/var/log/a \"quoted\".log";
   c.id = {42, 9999999999ull};
@@ -37,14 +38,14 @@ TEST(CheckpointStoreTest, RoundTripsAndReplacesAtomically) {
   EXPECT_FALSE(fs::exists(store.path().parent_path() / ".tmp-my_flow.json"));
   auto got = store.Load();
   ASSERT_TRUE(got.ok()) << got.status().ToString();
-  ASSERT_EQ(got->size(), 1u);
-  EXPECT_EQ((*got)[0].path, c.path);
-  EXPECT_EQ((*got)[0].id, c.id);
-  EXPECT_EQ((*got)[0].fingerprint, c.fingerprint);
-  EXPECT_EQ((*got)[0].offset, c.offset);
-  EXPECT_EQ((*got)[0].prefix_hash, 77u);
+  ASSERT_EQ(got->files.size(), 1u);
+  EXPECT_EQ(got->files[0].path, c.path);
+  EXPECT_EQ(got->files[0].id, c.id);
+  EXPECT_EQ(got->files[0].fingerprint, c.fingerprint);
+  EXPECT_EQ(got->files[0].offset, c.offset);
+  EXPECT_EQ(got->files[0].prefix_hash, 77u);
   ASSERT_TRUE(store.Save({}).ok());
-  EXPECT_TRUE(store.Load()->empty());
+  EXPECT_TRUE(store.Load()->files.empty());
   fs::remove_all(dir);
 }
 

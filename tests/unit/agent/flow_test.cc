@@ -474,11 +474,11 @@ TEST_F(FlowTest, CheckpointWithWrongPrefixHashRereads) {
   CheckpointStore store(dir_ / "cp", "test");
   auto loaded = store.Load();
   ASSERT_TRUE(loaded.ok());
-  ASSERT_EQ(loaded->size(), 1u);
-  EXPECT_EQ((*loaded)[0].offset, fs::file_size(Path("a.log")));
-  EXPECT_GT((*loaded)[0].prefix_len, 0u);
-  (*loaded)[0].prefix_hash ^= 1;
-  ASSERT_TRUE(store.Save(*loaded).ok());
+  ASSERT_EQ(loaded->files.size(), 1u);
+  EXPECT_EQ(loaded->files[0].offset, fs::file_size(Path("a.log")));
+  EXPECT_GT(loaded->files[0].prefix_len, 0u);
+  loaded->files[0].prefix_hash ^= 1;
+  ASSERT_TRUE(store.Save(loaded->files).ok());
   flow = StartFlow(o);
   flow->PollNow();
   EXPECT_EQ(flow->stats().truncations, 1u);
@@ -495,12 +495,12 @@ TEST_F(FlowTest, CheckpointAdvancesOnlyOverDurableRecords) {
   ASSERT_EQ(ReadAll().size(), 100u);
   ASSERT_TRUE(flow->WriteCheckpoint().ok());
   CheckpointStore store(dir_ / "cp", "test");
-  EXPECT_EQ((*store.Load())[0].offset, 0u);  // put, not yet durable
+  EXPECT_EQ(store.Load()->files[0].offset, 0u);  // put, not yet durable
   EXPECT_GT(flow->stats().bytes_behind, 0u);
   ASSERT_TRUE(stream_->Sync().ok());
   flow->PollNow();
   ASSERT_TRUE(flow->WriteCheckpoint().ok());
-  EXPECT_EQ((*store.Load())[0].offset, fs::file_size(Path("a.log")));
+  EXPECT_EQ(store.Load()->files[0].offset, fs::file_size(Path("a.log")));
   EXPECT_EQ(flow->stats().bytes_behind, 0u);
   StopFlow(std::move(flow));
 }
@@ -871,7 +871,7 @@ TEST_F(FlowTest, DockerPresetDeliversJoinedRecordsAndCheckpointsBeforeAPendingPa
   ASSERT_TRUE(flow->WriteCheckpoint().ok());
   CheckpointStore store(dir_ / "cp", "test");
   // Past the joined line, not past the pending part.
-  EXPECT_EQ((*store.Load())[0].offset, l0.size() + l1.size() + l2.size());
+  EXPECT_EQ(store.Load()->files[0].offset, l0.size() + l1.size() + l2.size());
   StopFlow(std::move(flow));
   // The rest of the line arrives while stopped: after the restart it is joined with the part
   // read again, and nothing else is delivered twice.

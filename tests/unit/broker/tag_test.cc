@@ -139,8 +139,7 @@ TEST_P(TagTest, NotWrittenWhenARecordIsRefusedAndRefusedWhenMalformed) {
   for (const auto& [at, rec] : All(s)) EXPECT_TRUE(rec.second.empty()) << at.second;
   // Empty and oversized tags are the caller's bug: the batch is refused whole.
   PutTag empty{""};
-  EXPECT_EQ(s->PutBatch(std::span(in).subspan(0, 1), &out, &empty).code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(s->PutBatch(std::span(in).subspan(0, 1), &out, &empty).code(), Code::kInvalidArgument);
   const std::string big(format::kMaxTagBytes + 1, 't');
   PutTag too_big{big};
   EXPECT_EQ(s->PutBatch(std::span(in).subspan(0, 1), &out, &too_big).code(),

@@ -1,0 +1,182 @@
+// Flow: position tags. Every put names, per file of its batch, where the file's records end
+// (agent/tail/source_position.h); the stream writes that tag with the put's last record, in the
+// same write. The checkpoint file says which tags it covers and from where in the stream later
+// ones are, so a restart after a kill -9 resumes each file where the stream holds it to.
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "agent/tail/flow.h"
+#include "agent/tail/flow_file.h"
+#include "agent/tail/source_position.h"
+#include "core/log.h"
+
+namespace sluice::agent {
+
+void Flow::PrefixAt(File* f, uint64_t end, uint32_t* len, uint64_t* hash) {
+  if (f->hashed_end != end) {
+    f->hashed_end = end;
+    f->hashed_len = 0;
+    f->hashed = 0;
+    if (f->fd >= 0) {
+      const uint32_t want = static_cast<uint32_t>(std::min<uint64_t>(kPrefixCheckBytes, end));
+      auto h = HashRange(f->fd, end - want, end);
+      if (h.ok()) {
+        f->hashed_len = want;
+        f->hashed = *h;
+      }
+    }
+  }
+  *len = f->hashed_len;
+  *hash = f->hashed;
+}
+
+void Flow::BeginPut() {
+  ++tag_stamp_;
+  tag_slots_.clear();
+  tag_scanned_ = 0;
+}
+
+std::string_view Flow::TagFor(size_t first, size_t end) {
+  // Entries up to `end` are either in the stream already or in this put: the tag names, per
+  // file, its last entry's end (records of one file are in file order). Looked up once per run
+  // of one file's entries, not per record.
+  end = std::min(end, batch_.size());
+  uint64_t run_serial = 0;
+  File* run = nullptr;
+  for (size_t i = tag_scanned_; i < end; ++i) {
+    const Entry& e = batch_[i];
+    if (e.file != run_serial || run == nullptr) {
+      run_serial = e.file;
+      auto it = files_.find(e.file);
+      run = it == files_.end() ? nullptr : it->second.get();
+      if (run == nullptr) continue;
+      if (run->tag_stamp != tag_stamp_) {
+        run->tag_stamp = tag_stamp_;
+        run->tag_slot = tag_slots_.size();
+        tag_slots_.push_back({run, 0, 0});
+      }
+    }
+    TagSlot& slot = tag_slots_[run->tag_slot];
+    slot.end_offset = e.end_offset;
+    slot.last_index = i;
+  }
+  tag_scanned_ = std::max(tag_scanned_, end);
+  if (tag_slots_.empty()) return {};
+  tag_positions_.clear();
+  // The files of this put first, should the batch name more files than a tag holds.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const TagSlot& s : tag_slots_) {
+      if ((s.last_index >= first) != (pass == 0)) continue;
+      if (tag_positions_.size() == kMaxTagPositions) break;
+      FileCheckpoint& c = tag_positions_.emplace_back();
+      c.id = s.file->id;
+      c.fingerprint = s.file->fingerprint;
+      c.offset = s.end_offset;
+      PrefixAt(s.file, s.end_offset, &c.prefix_len, &c.prefix_hash);
+    }
+  }
+  EncodePositionTag(tag_flow_id_, ++put_seq_, tag_positions_, &tag_buf_);
+  return tag_buf_;
+}
+
+void Flow::Written(const broker::PutTag& tag) {
+  batch_tags_.push_back({0, put_seq_, tag.shard_index, tag.offset});
+}
+
+void Flow::TakeBatchTags(uint64_t generation) {
+  for (TagPut t : batch_tags_) {
+    t.generation = generation;
+    tag_puts_.push_back(t);
+  }
+  batch_tags_.clear();
+}
+
+TagScan Flow::TagScanNow() const {
+  TagScan scan;
+  scan.seq = covered_seq_;
+  for (const broker::ShardInfo& sh : stream_->ListShards()) {
+    auto end = stream_->EndOffset(sh.index);
+    if (end.ok()) scan.shards.emplace_back(sh.index, *end);
+  }
+  auto lower = [&scan](const TagPut& t) {
+    for (auto& [shard, offset] : scan.shards) {
+      if (shard == t.shard) {
+        offset = std::min(offset, t.offset);
+        return;
+      }
+    }
+    scan.shards.emplace_back(t.shard, t.offset);
+  };
+  for (const TagPut& t : tag_puts_) lower(t);
+  for (const TagPut& t : batch_tags_) lower(t);
+  return scan;
+}
+
+void Flow::ReadTags(const TagScan& scan) {
+  covered_seq_ = put_seq_ = std::max(put_seq_, scan.seq);
+  struct Newest {
+    uint64_t seq = 0;
+    FileCheckpoint position;
+  };
+  std::unordered_map<FileId, Newest, FileIdHash> newest;
+  broker::ReadBatch batch;
+  broker::ReadLimits limits;
+  limits.max_records = 10000;
+  limits.max_bytes = 4 << 20;
+  PositionTag tag;
+  uint64_t scanned = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  Status failed = Status::Ok();
+  for (const broker::ShardInfo& sh : stream_->ListShards()) {
+    uint64_t at = 0;  // a shard made since the checkpoint: all of it
+    for (const auto& [shard, offset] : scan.shards) {
+      if (shard == sh.index) at = offset;
+    }
+    while (failed.ok()) {
+      Status st = stream_->Read(sh.index, at, limits, &batch);
+      if (st.code() == Code::kResourceExhausted && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));  // provisioned reads
+        continue;
+      }
+      if (!st.ok()) {
+        failed = st;
+        break;
+      }
+      scanned += batch.records.size();
+      for (const broker::RecordView& r : batch.records) {
+        if (r.tag.empty() || !DecodePositionTag(r.tag, &tag)) continue;
+        if (tag.flow_id != tag_flow_id_ || tag.seq <= scan.seq) continue;
+        put_seq_ = std::max(put_seq_, tag.seq);
+        for (const FileCheckpoint& c : tag.positions) {
+          Newest& n = newest[c.id];
+          if (tag.seq > n.seq) n = {tag.seq, c};
+        }
+      }
+      if (batch.records.empty() || batch.next_offset <= at) break;
+      at = batch.next_offset;
+    }
+  }
+  if (!failed.ok()) {
+    // The checkpoint alone then: records put since it may be put again (never lost).
+    SLUICE_LOG(Warn, "cannot read the stream for positions past the checkpoint")
+        .With("flow", opts_.name)
+        .With("stream", stream_->name())
+        .With("error", failed.ToString());
+  }
+  covered_seq_ = put_seq_;
+  for (auto& [id, n] : newest) {
+    auto it = restored_.find(id);
+    if (it != restored_.end()) n.position.path = it->second.path;
+    restored_[id] = std::move(n.position);
+  }
+  if (!newest.empty()) {
+    stats_.resumed_from_stream += newest.size();
+    SLUICE_LOG(Info, "files resume where the stream holds them, past the checkpoint")
+        .With("flow", opts_.name)
+        .With("files", static_cast<uint64_t>(newest.size()))
+        .With("records_scanned", scanned);
+  }
+}
+
+}  // namespace sluice::agent
