@@ -1,5 +1,6 @@
 // Position tags: a kill -9 after puts and before the checkpoint file caught up re-sends nothing,
 // because each put carries where it ended in each file and a restart reads that back.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -155,6 +156,34 @@ TEST_F(FlowTagsTest, ACheckpointWithoutTagsReadsAsBefore) {
   StopFlow(std::move(flow));
   auto counts = Count();
   for (int i = 0; i < 100; ++i) EXPECT_EQ(counts[i], 2) << i;
+}
+
+TEST_F(FlowTest, AFileDeletedWhileItsWriterWritesOnIsFollowedUntilQuiet) {
+  FlowOptions o = Options("*.log");
+  AppendLines("a.log", 0, 100);
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  // The writer keeps its descriptor; the name goes (rm, or a rotation that deletes).
+  int w = open(Path("a.log").c_str(), O_WRONLY | O_APPEND);
+  ASSERT_GE(w, 0);
+  ASSERT_EQ(unlink(Path("a.log").c_str()), 0);
+  flow->PollNow();  // read to its end, seen deleted
+  for (int round = 0; round < 3; ++round) {
+    clock_.Advance(900);  // a pause in the writing, shorter than the quiet that lets go
+    std::string lines;
+    for (int i = 100 + round * 50; i < 150 + round * 50; ++i) {
+      lines += "line-" + std::to_string(i) + "\n";
+    }
+    ASSERT_EQ(write(w, lines.data(), lines.size()), static_cast<ssize_t>(lines.size()));
+    flow->PollNow();
+  }
+  close(w);
+  clock_.Advance(2500);
+  flow->PollNow();
+  flow->PollNow();
+  EXPECT_EQ(flow->stats().files_open, 0u);  // quiet: let go, its space freed
+  StopFlow(std::move(flow));
+  ExpectExactlyOnce(250);
 }
 
 }  // namespace

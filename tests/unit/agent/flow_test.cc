@@ -323,6 +323,10 @@ TEST_F(FlowTest, DeletionWhileOpenDrainsThenCloses) {
   flow->PollNow();
   flow->PollNow();
   ExpectExactlyOnce(80);
+  EXPECT_EQ(flow->stats().files_open, 1u);  // followed while its writer may write on
+  clock_.Advance(2500);                     // quiet long enough: let go
+  flow->PollNow();
+  flow->PollNow();
   EXPECT_EQ(flow->stats().files_open, 0u);
   EXPECT_EQ(flow->stats().files_tracked, 0u);
   StopFlow(std::move(flow));
