@@ -14,7 +14,8 @@ namespace sluice::agent {
 
 Result<std::unique_ptr<AdminEndpoint>> AdminEndpoint::Create(
     uv_loop_t* loop, const std::string& host, int port, AdminHandlers handlers,
-    std::shared_ptr<http::TlsServerContext> tls, std::string token, std::string socket_path) {
+    std::shared_ptr<http::TlsServerContext> tls, std::string token, std::string socket_path,
+    AdminLimits limits) {
   std::unique_ptr<AdminEndpoint> a(new AdminEndpoint());
   a->handlers_ = std::move(handlers);
   a->token_ = std::move(token);
@@ -23,6 +24,9 @@ Result<std::unique_ptr<AdminEndpoint>> AdminEndpoint::Create(
   opts.host = host;
   opts.port = port;
   opts.max_body_size = 8 << 20;  // a PutRecords through /api
+  opts.idle_timeout_ms = limits.idle_timeout_ms;
+  opts.request_timeout_ms = limits.request_timeout_ms;
+  opts.max_connections = limits.max_connections;
   opts.tls = std::move(tls);
   AdminEndpoint* self = a.get();
   auto serve = [self](http::HttpRequest& req, http::HttpResponse* resp) { self->Serve(req, resp); };

@@ -56,6 +56,14 @@ struct ReloadReply {
   std::string body;
 };
 
+// What one client may hold of the endpoint (HttpServerOptions' fields of the same names), on
+// each of its listeners.
+struct AdminLimits {
+  uint64_t idle_timeout_ms = 120000;
+  uint64_t request_timeout_ms = 30000;
+  int max_connections = 2048;
+};
+
 struct AdminHandlers {
   std::function<AdminSnapshot()> snapshot;
   // Starts a reload; `done` is called once (possibly later, on the loop) with the outcome.
@@ -75,7 +83,7 @@ class AdminEndpoint final {
   static Result<std::unique_ptr<AdminEndpoint>> Create(
       uv_loop_t* loop, const std::string& host, int port, AdminHandlers handlers,
       std::shared_ptr<http::TlsServerContext> tls = nullptr, std::string token = "",
-      std::string socket_path = "");
+      std::string socket_path = "", AdminLimits limits = {});
   Status Start();
   void Stop(std::function<void()> on_closed);
   // Replaces the bearer token (a reload read the token file again); the next request needs the

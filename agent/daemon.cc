@@ -294,6 +294,10 @@ Status Daemon::Start() {
     ao.data_dir = data_dir;
     ao.listen = s.config.broker.api.listen->text;
     ao.max_body_size = s.config.broker.api.max_body_size;
+    ao.idle_timeout_ms = static_cast<uint64_t>(s.config.broker.api.limits.idle_timeout.count());
+    ao.request_timeout_ms =
+        static_cast<uint64_t>(s.config.broker.api.limits.request_timeout.count());
+    ao.max_connections = s.config.broker.api.limits.max_connections;
     ao.workers = s.config.broker.api.workers;
     ao.audit = s.audit;
     if (const auto& t = s.config.broker.api.tls) {
@@ -352,10 +356,13 @@ Status Daemon::Start() {
                        http::TlsServerContext::Load({t->cert_file, t->key_file, t->client_ca_file},
                                                     "admin.tls"));
     }
-    ASSIGN_OR_RETURN(
-        s.admin,
-        AdminEndpoint::Create(&s.loop, s.config.admin.listen.host, s.config.admin.listen.port,
-                              handlers, s.admin_tls, s.config.admin.token, s.config.admin.socket));
+    const config::ListenerLimits& l = s.config.admin.limits;
+    AdminLimits limits{static_cast<uint64_t>(l.idle_timeout.count()),
+                       static_cast<uint64_t>(l.request_timeout.count()), l.max_connections};
+    ASSIGN_OR_RETURN(s.admin,
+                     AdminEndpoint::Create(&s.loop, s.config.admin.listen.host,
+                                           s.config.admin.listen.port, handlers, s.admin_tls,
+                                           s.config.admin.token, s.config.admin.socket, limits));
     RETURN_IF_ERROR(s.admin->Start());
   }
 

@@ -51,8 +51,18 @@ struct TlsListenerOptions {
   std::string client_ca_file;  // set: clients must present a certificate signed by it
 };
 
+// What a listener lets one client hold (core/http/http_server.h): connections past
+// `max_connections` are closed at once; a connection silent for `idle_timeout`, or taking longer
+// than `request_timeout` to deliver one request, is closed.
+struct ListenerLimits {
+  std::chrono::milliseconds idle_timeout{120 * 1000};
+  std::chrono::milliseconds request_timeout{30 * 1000};
+  int max_connections = 2048;
+};
+
 struct AdminOptions {
   ListenAddress listen{"127.0.0.1", 4195, "127.0.0.1:4195"};
+  ListenerLimits limits;
   std::optional<TlsListenerOptions> tls;  // unset: plaintext
   // admin.auth.token_file: the bearer token (read at load time; never log it), and its file.
   std::string token;
@@ -82,6 +92,7 @@ struct ApiOptions {
   uint64_t audit_max_size = 64ull << 20;
   int audit_keep = 5;
   uint64_t max_body_size = 16u << 20;
+  ListenerLimits limits;
   int workers = 0;  // threads for the calls that put records; 0: on the event loop
 };
 

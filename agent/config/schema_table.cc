@@ -121,6 +121,31 @@ constexpr Field kAdminFields[] = {
      .type = Type::kObject,
      .doc = "Serve the admin endpoint over TLS (https://): cert_file, key_file, client_ca_file.",
      .section = &kAdminTlsSection},
+    {.key = "max_connections",
+     .type = Type::kInt,
+     .default_text = "2048",
+     .min = 1,
+     .max = 65536,
+     .doc = "Connections the admin endpoint holds at once; more are closed as soon as they are "
+            "accepted. Each costs a file descriptor and, idle, 1-14 KiB.",
+     .set = SET(c.config->admin.limits.max_connections = int(v.integer))},
+    {.key = "idle_timeout",
+     .type = Type::kDuration,
+     .default_text = "2m",
+     .min = 100,
+     .max = kDay,
+     .doc = "A connection on which nothing moves this long is closed: no request bytes come and "
+            "the peer takes no answer bytes (over HTTP/2 only streams' frames count, not PINGs "
+            "or SETTINGS).",
+     .set = SET(c.config->admin.limits.idle_timeout = v.duration)},
+    {.key = "request_timeout",
+     .type = Type::kDuration,
+     .default_text = "30s",
+     .min = 100,
+     .max = kHour,
+     .doc = "Longest time from a request's first byte to its last (head and body); a slower "
+            "request is answered 408 (HTTP/1.1) and its connection closed.",
+     .set = SET(c.config->admin.limits.request_timeout = v.duration)},
 };
 constexpr Section kAdminSection {
   kAdminFields, nullptr,
@@ -266,6 +291,31 @@ constexpr Field kApiFields[] = {
      .max = kGiB,
      .doc = "Largest request body accepted (larger: HTTP 413).",
      .set = SET(c.config->broker.api.max_body_size = v.size)},
+    {.key = "max_connections",
+     .type = Type::kInt,
+     .default_text = "2048",
+     .min = 1,
+     .max = 65536,
+     .doc = "Connections the API holds at once; more are closed as soon as they are accepted. "
+            "Each costs a file descriptor and, idle, 1-14 KiB.",
+     .set = SET(c.config->broker.api.limits.max_connections = int(v.integer))},
+    {.key = "idle_timeout",
+     .type = Type::kDuration,
+     .default_text = "2m",
+     .min = 100,
+     .max = kDay,
+     .doc = "A connection on which nothing moves this long is closed: no request bytes come and "
+            "the peer takes no answer bytes (over HTTP/2 only streams' frames count, not PINGs "
+            "or SETTINGS).",
+     .set = SET(c.config->broker.api.limits.idle_timeout = v.duration)},
+    {.key = "request_timeout",
+     .type = Type::kDuration,
+     .default_text = "30s",
+     .min = 100,
+     .max = kHour,
+     .doc = "Longest time from a request's first byte to its last (head and body); a slower "
+            "request is answered 408 (HTTP/1.1) and its connection closed.",
+     .set = SET(c.config->broker.api.limits.request_timeout = v.duration)},
     {.key = "workers",
      .type = Type::kInt,
      .default_text = "0",

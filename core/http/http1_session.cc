@@ -124,6 +124,9 @@ class Http1Session final : public ProtocolSession {
       backlog_.append(data, n);
       return true;
     }
+    // Bytes between requests (empty lines the parser skips) start the request clock too, so that
+    // a peer cannot hold the connection open by sending them slowly.
+    if (!in_message_) conn_->RequestStarted();
     in_parser_ = true;
     size_t used = http_parser_execute(&parser_, &settings_, data, n);
     in_parser_ = false;
@@ -145,6 +148,13 @@ class Http1Session final : public ProtocolSession {
 
   bool Busy() const override { return (writer_ != nullptr && writer_->open()) || deferred_; }
   bool Stalled() const override { return stalled_; }
+
+  bool AnswerTimeout() override {
+    if (fatal_ || writer_ || deferred_ || !in_message_) return false;
+    SendError(408, "request not received within " +
+                       std::to_string(conn_->options().request_timeout_ms) + " ms");
+    return true;
+  }
 
   bool Resume() override {
     if (!stalled_ || deferred_) return true;  // a deferred answer resumes when it completes
@@ -182,6 +192,7 @@ class Http1Session final : public ProtocolSession {
     req_.peer = conn_->peer();
     req_.local_peer = conn_->local_peer();
     in_value_ = false;
+    in_message_ = true;
     conn_->RequestStarted();
     return 0;
   }
@@ -239,6 +250,7 @@ class Http1Session final : public ProtocolSession {
 
   int OnComplete() {
     conn_->RequestFinished();
+    in_message_ = false;
     keep_alive_ = http_should_keep_alive(&parser_) != 0;
     head_ = parser_.method == HTTP_HEAD;
     HttpResponse resp;
@@ -329,6 +341,7 @@ class Http1Session final : public ProtocolSession {
   http_parser_settings settings_;
   HttpRequest req_;
   bool in_value_ = false;
+  bool in_message_ = false;  // between a request's first byte and its last
   bool fatal_ = false;
   bool close_ = false;
   bool stalled_ = false;

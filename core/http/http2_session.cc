@@ -7,6 +7,13 @@
 // counts it, decoded) resets its stream; a request arriving while the connection's unsent answers
 // are at its output bound, or while the server is past its buffered-bytes budget, is refused
 // with REFUSED_STREAM before any work is done; request bodies are charged to the server budget.
+// A body past the body limit (by its content-length, or by the DATA that came) is answered 413
+// and, once the answer is out, the stream is reset (NO_ERROR) so that the peer stops sending;
+// what it sends meanwhile is dropped, not kept.
+//
+// Activity, for the idle timeout, is what streams do: a request's frames arriving, an answer's
+// frames going out, a stream closing. Frames of the connection alone (PING, SETTINGS,
+// WINDOW_UPDATE on stream 0) do not keep a connection without streams open.
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
@@ -74,9 +81,11 @@ struct Http2Stream {
   HttpRequest request;
   bool responded = false;
   bool receiving = true;
-  size_t header_bytes = 0;  // decoded, with RFC 9113's 32 bytes of overhead per field
-  size_t charged = 0;       // request body bytes charged to the server's budget
-  std::string body;         // response body
+  bool too_large = false;        // its content-length passes the body limit
+  bool reset_when_sent = false;  // once the answer is out, RST_STREAM NO_ERROR if still open
+  size_t header_bytes = 0;       // decoded, with RFC 9113's 32 bytes of overhead per field
+  size_t charged = 0;            // request body bytes charged to the server's budget
+  std::string body;              // response body
   size_t body_offset = 0;
   std::shared_ptr<Http2BodyWriter> writer;
 };
@@ -103,6 +112,7 @@ class Http2Session final : public ProtocolSession {
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, OnDataChunk);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, OnFrameRecv);
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs, OnStreamClose);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cbs, OnFrameSend);
     int rc = nghttp2_session_server_new(&session_, cbs, this);
     nghttp2_session_callbacks_del(cbs);
     if (rc != 0) return false;
@@ -127,6 +137,7 @@ class Http2Session final : public ProtocolSession {
   }
 
   bool Busy() const override { return streaming_ > 0 || !deferred_.empty(); }
+  bool TracksActivity() const override { return true; }
 
   // The deferred answer of stream `id` (Http2Responder::Complete); dropped when the peer reset
   // the stream meanwhile.
@@ -192,6 +203,7 @@ class Http2Session final : public ProtocolSession {
     self->streams_[st->id] = std::move(st);
     self->receiving_++;
     self->conn_->RequestStarted();
+    self->conn_->Touch();
     return 0;
   }
 
@@ -209,6 +221,16 @@ class Http2Session final : public ProtocolSession {
     st->charged += namelen + valuelen;
     std::string_view k(reinterpret_cast<const char*>(name), namelen);
     std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+    if (k == "content-length") {
+      // Past the body limit: answered 413 at the end of the headers, before any DATA is taken.
+      uint64_t length = 0;
+      bool digits = !v.empty() && v.size() <= 19;
+      for (char ch : v) {
+        digits = digits && ch >= '0' && ch <= '9';
+        if (digits) length = length * 10 + static_cast<uint64_t>(ch - '0');
+      }
+      if (digits && length > Self(user)->conn_->options().max_body_size) st->too_large = true;
+    }
     if (k == ":method") {
       st->request.method = v;
     } else if (k == ":path") {
@@ -228,15 +250,9 @@ class Http2Session final : public ProtocolSession {
     auto* self = Self(user);
     Http2Stream* st = self->Find(id);
     if (st == nullptr || st->responded) return 0;
-    size_t limit = self->conn_->options().max_body_size;
-    if (st->request.body.size() + len > limit) {
-      std::string msg = "request body exceeds the limit of " + std::to_string(limit) + " bytes\n";
-      HttpResponse resp;
-      resp.status = 413;
-      resp.headers.emplace_back("content-type", "text/plain");
-      resp.body = std::move(msg);
-      self->FinishReceiving(st);
-      self->Respond(st, std::move(resp));
+    self->conn_->Touch();
+    if (st->request.body.size() + len > self->conn_->options().max_body_size) {
+      self->TooLarge(st);
       return 0;
     }
     if (!self->conn_->ChargeRequest(len)) {
@@ -250,6 +266,13 @@ class Http2Session final : public ProtocolSession {
 
   static int OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
     auto* self = Self(user);
+    if (frame->hd.type == NGHTTP2_HEADERS) {
+      Http2Stream* st = self->Find(frame->hd.stream_id);
+      if (st != nullptr && st->too_large && !st->responded) {
+        self->TooLarge(st);
+        return 0;
+      }
+    }
     if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
         (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) {
       return 0;
@@ -277,8 +300,29 @@ class Http2Session final : public ProtocolSession {
     return 0;
   }
 
+  // An answer's frames going out are activity; after the last frame of an answer to a body that
+  // was too large, the stream is reset so that the peer stops sending it.
+  static int OnFrameSend(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+    auto* self = Self(user);
+    if (frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS) return 0;
+    self->conn_->Touch();
+    if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) return 0;
+    Http2Stream* st = self->Find(frame->hd.stream_id);
+    if (st == nullptr || !st->reset_when_sent) return 0;
+    st->reset_when_sent = false;
+    // A peer that has ended its side of the stream meanwhile needs no reset.
+    nghttp2_stream* s = nghttp2_session_find_stream(session, st->id);
+    nghttp2_stream_proto_state state =
+        s != nullptr ? nghttp2_stream_get_state(s) : NGHTTP2_STREAM_STATE_CLOSED;
+    if (state == NGHTTP2_STREAM_STATE_OPEN || state == NGHTTP2_STREAM_STATE_HALF_CLOSED_LOCAL) {
+      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+    }
+    return 0;
+  }
+
   static int OnStreamClose(nghttp2_session*, int32_t id, uint32_t, void* user) {
     auto* self = Self(user);
+    self->conn_->Touch();
     auto it = self->streams_.find(id);
     if (it == self->streams_.end()) return 0;
     Http2Stream* st = it->second.get();
@@ -290,6 +334,23 @@ class Http2Session final : public ProtocolSession {
     }
     self->streams_.erase(it);
     return 0;
+  }
+
+  // 413 for a body past the limit; the stream is reset once the answer is out (RFC 9113 8.1: a
+  // server may answer before the request is complete and then ask the peer to stop, NO_ERROR).
+  // The body taken so far is dropped.
+  void TooLarge(Http2Stream* st) {
+    size_t limit = conn_->options().max_body_size;
+    HttpResponse resp;
+    resp.status = 413;
+    resp.headers.emplace_back("content-type", "text/plain");
+    resp.body = "request body exceeds the limit of " + std::to_string(limit) + " bytes\n";
+    FinishReceiving(st);
+    st->request.body = std::string();
+    conn_->ReleaseRequest(st->charged);
+    st->charged = 0;
+    st->reset_when_sent = true;
+    Respond(st, std::move(resp));
   }
 
   // RST_STREAM REFUSED_STREAM: the request was not processed and may be retried (RFC 9113 8.7).

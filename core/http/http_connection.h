@@ -36,6 +36,14 @@ class ProtocolSession {
   // Resume returns false when the connection must close.
   virtual bool Stalled() const { return false; }
   virtual bool Resume() { return true; }
+  // True when the session says itself what counts as activity (Connection::Touch) for the idle
+  // timeout; false: every byte read or written does. HTTP/2 counts its streams' frames only, so
+  // that PINGs or SETTINGS sent to keep a connection open do not.
+  virtual bool TracksActivity() const { return false; }
+  // The request in progress took longer than the request timeout: queues the answer that says
+  // so (HTTP/1.1: 408) and returns true, or returns false when there is none to give. The
+  // connection closes either way.
+  virtual bool AnswerTimeout() { return false; }
 };
 
 std::unique_ptr<ProtocolSession> NewHttp1Session(Connection* conn);
@@ -77,7 +85,7 @@ class Connection final {
   void StartReading();
   void RequestStarted();   // the first byte of a request arrived
   void RequestFinished();  // a whole request arrived
-  void OnBodyProgress();   // for streamed bodies: writes completing count as activity
+  void Touch();            // activity: the idle timeout starts again
   // After a session queued bytes outside Feed (a deferred answer): writes them and reads again
   // when the session no longer holds back.
   void SessionProgressed();
@@ -87,6 +95,8 @@ class Connection final {
   const std::string& peer() const { return peer_; }
   uint64_t Now() const { return uv_now(loop_); }
   bool TimedOut(uint64_t now) const;
+  // Closes a connection past its timeout, after the answer the session gives (a 408).
+  void CloseTimedOut(uint64_t now);
 
   std::list<Connection*>::iterator self;  // position in the server's list
 

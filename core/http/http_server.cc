@@ -165,7 +165,7 @@ struct HttpServer::Impl {
     uint64_t now = uv_now(self->loop);
     for (auto it = self->connections.begin(); it != self->connections.end();) {
       Connection* c = *it++;  // Close() may not erase, but stay safe
-      if (!c->closing() && c->TimedOut(now)) c->Close();
+      if (!c->closing() && c->TimedOut(now)) c->CloseTimedOut(now);
     }
   }
 };
@@ -291,8 +291,31 @@ bool Connection::TimedOut(uint64_t now) const {
   if (request_started_ms_ != 0 && now - request_started_ms_ > options().request_timeout_ms) {
     return true;
   }
-  if (session_ && session_->Busy()) return false;
+  // A streamed or deferred answer keeps the connection open while nothing of it waits for the
+  // peer. Bytes the peer does not take (no flow-control window, a socket it leaves unread) are
+  // no activity: such a connection is closed at the idle timeout like any silent one.
+  if (session_ && session_->Busy() && pending_write_bytes() + session_->HeldBytes() == 0) {
+    return false;
+  }
   return now - last_activity_ms_ > options().idle_timeout_ms;
+}
+
+void Connection::CloseTimedOut(uint64_t now) {
+  const bool in_request =
+      request_started_ms_ != 0 && now - request_started_ms_ > options().request_timeout_ms;
+  SLUICE_LOG(Debug, "http connection timed out")
+      .With("peer", peer_)
+      .With("timeout", in_request ? "request" : "idle");
+  // An answer goes out only where the peer's socket takes it now: a 408 waiting behind unsent
+  // bytes would keep the connection open past its timeout.
+  if (in_request && !close_after_write_ && pending_write_bytes() == 0 && session_ &&
+      session_->AnswerTimeout()) {
+    Flush();
+    CloseAfterWrite();
+    // A peer that does not read it is closed at the next sweep (the request clock still runs).
+    return;
+  }
+  Close();
 }
 
 void Connection::StartReading() {
@@ -355,7 +378,7 @@ void Connection::RequestStarted() {
   if (request_started_ms_ == 0) request_started_ms_ = std::max<uint64_t>(Now(), 1);
 }
 void Connection::RequestFinished() { request_started_ms_ = 0; }
-void Connection::OnBodyProgress() { last_activity_ms_ = Now(); }
+void Connection::Touch() { last_activity_ms_ = Now(); }
 
 void Connection::SessionProgressed() {
   Flush();
@@ -368,7 +391,7 @@ void Connection::OnRead(const char* data, ssize_t n) {
     Close();
     return;
   }
-  last_activity_ms_ = Now();
+  if (!session_ || !session_->TracksActivity()) Touch();
   if (closing_ || close_after_write_) return;
   if (ssl_ != nullptr) {
     TlsRead(data, static_cast<size_t>(n));
@@ -380,7 +403,9 @@ void Connection::OnRead(const char* data, ssize_t n) {
 
 void Connection::FeedSession(const char* data, size_t n) {
   if (!session_) {
-    // Decide between HTTP/2 (prior knowledge) and HTTP/1.1 on the first bytes.
+    // Decide between HTTP/2 (prior knowledge) and HTTP/1.1 on the first bytes. A preface sent
+    // slowly is a request sent slowly: the request timeout runs from its first byte.
+    RequestStarted();
     detect_.append(data, n);
     size_t m = std::min(detect_.size(), kH2Preface.size());
     bool h2_prefix = std::string_view(detect_).substr(0, m) == kH2Preface.substr(0, m);
@@ -392,6 +417,7 @@ void Connection::FeedSession(const char* data, size_t n) {
     }
     std::string first = std::move(detect_);
     detect_.clear();
+    if (h2_prefix) RequestFinished();  // the preface is no request: streams start their clocks
     if (!session_->Feed(first.data(), first.size())) CloseAfterWrite();
     Flush();
     return;
@@ -464,7 +490,7 @@ void Connection::OnWriteDone(uv_write_t* req, int status) {
   c->writing_bytes_ -= w->bytes;
   c->writes_in_flight_--;
   delete w;
-  c->last_activity_ms_ = c->Now();
+  if (!c->session_ || !c->session_->TracksActivity()) c->Touch();
   if (status < 0) {
     c->Close();
     return;

@@ -4,8 +4,19 @@
 //
 // Requests are handed to one handler as method, target, headers and a complete body; the handler
 // answers with status, headers and either a body or a streamed body (HttpBodyWriter). Bodies over
-// `max_body_size` get 413 with a message naming the limit. A connection that sends nothing for
-// `idle_timeout`, or takes longer than `request_timeout` to deliver one request, is closed.
+// `max_body_size` get 413 with a message naming the limit, before any of the body is held when
+// the length is announced; then HTTP/1.1 closes the connection and HTTP/2 resets the stream
+// (NO_ERROR) once the answer is out.
+//
+// What a peer can hold open is bounded in time. A connection on which nothing moves for
+// `idle_timeout` is closed: no request bytes arrive and the peer takes no answer bytes (HTTP/2
+// counts its streams' frames only, so PINGs and SETTINGS keep nothing open; a streamed or
+// deferred answer keeps the connection open while none of it waits for the peer). A request
+// that takes longer than `request_timeout` from its first byte to its last is cut (HTTP/1.1 with
+// 408); bytes before a request (empty lines, the HTTP/2 preface) run that clock too. Past
+// `max_connections` a new connection is closed as soon as it is accepted; out of file
+// descriptors, libuv accepts and closes pending connections with a descriptor it keeps aside,
+// so the listener does not spin.
 //
 // THREADING: everything runs on the loop's thread: Create, Start, Stop, the handler and every
 // HttpBodyWriter and HttpResponder method. OWNERSHIP: the loop is not owned and must outlive the
@@ -90,10 +101,10 @@ struct HttpServerOptions {
   std::string host = "127.0.0.1";
   int port = 0;  // 0: any free port (see HttpServer::port())
   size_t max_body_size = 8 << 20;
-  uint64_t idle_timeout_ms = 120000;    // no bytes at all on an idle connection
+  uint64_t idle_timeout_ms = 120000;    // nothing moves on the connection (see above)
   uint64_t request_timeout_ms = 30000;  // from a request's first byte to its last
-  // Each open connection costs about 14 KiB of memory idle (HTTP/2 session state), on top of
-  // what it holds under `max_buffered_bytes`.
+  // Each open connection costs about 1 KiB of memory idle over HTTP/1.1 and 14 KiB over HTTP/2
+  // (session state), on top of what it holds under `max_buffered_bytes`.
   int max_connections = 2048;
   // Memory a peer can make the server hold. A connection whose unsent answers pass
   // `max_connection_output` stops being read (HTTP/1.1 pipelining, an HTTP/2 peer that grants no

@@ -15,13 +15,17 @@ struct H2Result {
   int status = 0;
   std::string body;
   bool closed = false;
+  uint32_t error_code = 0;  // of the stream's close
 };
 
 // Sends `count` POST requests with `body` on one HTTP/2 connection and collects the answers.
 class H2Client {
  public:
   // `stall`: send the request headers, then never the body (a stalled client).
-  H2Client(uv_loop_t* loop, int port, int count, std::string body, bool stall = false)
+  // `content_length`: sent as that header when set. `initial_window`: the window the client
+  // grants each stream (SETTINGS_INITIAL_WINDOW_SIZE).
+  H2Client(uv_loop_t* loop, int port, int count, std::string body, bool stall = false,
+           const char* content_length = nullptr, uint32_t initial_window = 65535)
       : body_(std::move(body)), stall_(stall) {
     nghttp2_session_callbacks* cbs;
     nghttp2_session_callbacks_new(&cbs);
@@ -41,20 +45,25 @@ class H2Client {
           return 0;
         });
     nghttp2_session_callbacks_set_on_stream_close_callback(
-        cbs, [](nghttp2_session*, int32_t id, uint32_t, void* u) {
+        cbs, [](nghttp2_session*, int32_t id, uint32_t error_code, void* u) {
           auto* self = static_cast<H2Client*>(u);
           self->results[id].closed = true;
+          self->results[id].error_code = error_code;
           if (++self->done_ == self->count_) self->finished = true;
           return 0;
         });
     nghttp2_session_client_new(&session_, cbs, this);
     nghttp2_session_callbacks_del(cbs);
-    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, nullptr, 0);
+    nghttp2_settings_entry window{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, initial_window};
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, &window, 1);
     count_ = count;
     for (int i = 0; i < count; i++) {
-      nghttp2_nv nva[] = {MakeNv(":method", "POST"), MakeNv(":scheme", "http"),
-                          MakeNv(":path", "/p"), MakeNv(":authority", "localhost"),
-                          MakeNv("x-test", "yes")};
+      nghttp2_nv nva[] = {MakeNv(":method", "POST"),
+                          MakeNv(":scheme", "http"),
+                          MakeNv(":path", "/p"),
+                          MakeNv(":authority", "localhost"),
+                          MakeNv("x-test", "yes"),
+                          MakeNv("content-length", content_length ? content_length : "")};
       nghttp2_data_provider prd;
       prd.source.ptr = this;
       prd.read_callback = [](nghttp2_session*, int32_t id, uint8_t* buf, size_t len,
@@ -68,7 +77,7 @@ class H2Client {
         if (off == self->body_.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
         return static_cast<ssize_t>(n);
       };
-      nghttp2_submit_request(session_, nullptr, nva, 5, &prd, nullptr);
+      nghttp2_submit_request(session_, nullptr, nva, content_length ? 6 : 5, &prd, nullptr);
     }
     client_ =
         std::make_unique<testing::RawClient>(loop, port, Drain(), [this](const std::string& r) {
@@ -114,6 +123,30 @@ class H2Client {
   int count_ = 0;
   int done_ = 0;
 };
+
+// Closes `client` after `ms` unless it closed before: a test that would otherwise wait forever
+// ends, and its expectations tell.
+void CloseAfter(uv_loop_t* loop, testing::RawClient* client, uint64_t ms) {
+  struct Guard {
+    uv_timer_t timer;
+    testing::RawClient* client;
+    uint64_t deadline;
+  };
+  auto* g = new Guard{{}, client, uv_now(loop) + ms};
+  uv_timer_init(loop, &g->timer);
+  g->timer.data = g;
+  uv_timer_start(
+      &g->timer,
+      [](uv_timer_t* t) {
+        auto* g = static_cast<Guard*>(t->data);
+        if (!g->client->closed && uv_now(t->loop) < g->deadline) return;
+        g->client->Close();
+        uv_timer_stop(t);
+        uv_close(reinterpret_cast<uv_handle_t*>(t),
+                 [](uv_handle_t* h) { delete static_cast<Guard*>(h->data); });
+      },
+      5, 5);
+}
 
 class Http2ServerTest : public ::testing::Test {
  protected:
@@ -260,6 +293,78 @@ TEST_F(Http2ServerTest, StalledRequestBodyTimesOut) {
   EXPECT_TRUE(c.client_->peer_closed);  // closed by the server, not by the client
   EXPECT_FALSE(c.finished);
   EXPECT_EQ(handled, 0);
+}
+
+// A content-length past the body limit is answered 413 at the headers, and the stream is reset
+// (NO_ERROR) so that the body is not sent: the client, which never ends its stream, sees it
+// closed.
+TEST_F(Http2ServerTest, ContentLengthPastTheLimitIsRefusedAtTheHeaders) {
+  HttpServerOptions opts;
+  opts.max_body_size = 1000;
+  int handled = 0;
+  Start(opts, [&handled](HttpRequest&, HttpResponse*) { handled++; });
+  H2Client c(&loop_, server_->port(), 1, std::string(5000, 'y'), /*stall=*/true, "5000");
+  CloseAfter(&loop_, c.client_.get(), 3000);
+  Run(&c);
+  ASSERT_TRUE(c.finished);
+  const H2Result& r = c.results.begin()->second;
+  EXPECT_EQ(r.status, 413);
+  EXPECT_NE(r.body.find("limit of 1000 bytes"), std::string::npos);
+  EXPECT_EQ(r.error_code, static_cast<uint32_t>(NGHTTP2_NO_ERROR));
+  EXPECT_EQ(handled, 0);
+}
+
+// Frames of the connection alone (PINGs) are no activity: a connection without streams is
+// closed at the idle timeout however often it pings.
+TEST_F(Http2ServerTest, PingsAloneDoNotKeepAConnectionOpen) {
+  HttpServerOptions opts;
+  opts.idle_timeout_ms = 50;
+  Start(opts, [](HttpRequest&, HttpResponse*) {});
+  std::string preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + std::string("\0\0\0\4\0\0\0\0\0", 9);
+  testing::RawClient client(&loop_, server_->port(), preface, nullptr);
+  struct Pinger {
+    uv_timer_t timer;
+    testing::RawClient* client;
+  } pinger{{}, &client};
+  uv_timer_init(&loop_, &pinger.timer);
+  pinger.timer.data = &pinger;
+  uv_timer_start(
+      &pinger.timer,
+      [](uv_timer_t* t) {
+        auto* p = static_cast<Pinger*>(t->data);
+        if (p->client->closed) {
+          uv_timer_stop(t);
+          uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
+          return;
+        }
+        p->client->Send(std::string("\0\0\x08\x06\0\0\0\0\0", 9) + "pingpong");
+      },
+      5, 5);
+  CloseAfter(&loop_, &client, 3000);
+  client.on_closed = [this] { server_->Stop([] {}); };
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  EXPECT_TRUE(client.peer_closed);  // by the server, before the guard
+}
+
+// A streamed answer the peer takes nothing of (it grants no window) is no activity: the
+// connection is closed at the idle timeout, and the writer learns it.
+TEST_F(Http2ServerTest, StreamedAnswerNobodyTakesIsClosedAtTheIdleTimeout) {
+  HttpServerOptions opts;
+  opts.idle_timeout_ms = 50;
+  std::shared_ptr<HttpBodyWriter> writer;
+  Start(opts, [&writer](HttpRequest&, HttpResponse* resp) {
+    resp->stream = [&writer](std::shared_ptr<HttpBodyWriter> w) {
+      writer = w;
+      w->Write("an event nobody reads");
+    };
+  });
+  H2Client c(&loop_, server_->port(), 1, "x", /*stall=*/false, nullptr, /*initial_window=*/0);
+  CloseAfter(&loop_, c.client_.get(), 3000);
+  Run(&c);
+  EXPECT_TRUE(c.client_->peer_closed);
+  EXPECT_FALSE(c.finished);
+  ASSERT_NE(writer, nullptr);
+  EXPECT_FALSE(writer->open());
 }
 
 }  // namespace

@@ -273,7 +273,27 @@ TEST_F(HttpServerTest, StalledRequestIsClosed) {
   // Half a request, then silence: closed by the request timeout, nothing handled.
   std::string got =
       Exchange("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc", nullptr);
+  EXPECT_EQ(got.rfind("HTTP/1.1 408 Request Timeout\r\n", 0), 0u) << got;
+  EXPECT_NE(got.find("Connection: close"), std::string::npos);
   EXPECT_TRUE(peer_closed_);
+  EXPECT_TRUE(requests_.empty());
+}
+
+// Bytes that start no request (empty lines, the first bytes of the HTTP/2 preface) run the
+// request clock too: a peer cannot hold a connection by sending them slowly. The idle timeout
+// is far away, so only the request timeout can close these.
+TEST_F(HttpServerTest, BytesBeforeARequestRunTheRequestClock) {
+  HttpServerOptions opts;
+  opts.request_timeout_ms = 30;
+  opts.idle_timeout_ms = 60000;
+  for (const char* send : {"\r\n\r\n", "PRI * HTTP/2.0\r\n"}) {
+    StartServer(opts);
+    uint64_t t0 = uv_now(&loop_);
+    stopped_ = 0;
+    Exchange(send, nullptr);
+    EXPECT_TRUE(peer_closed_) << send;
+    EXPECT_LT(uv_now(&loop_) - t0, 5000u) << send;
+  }
   EXPECT_TRUE(requests_.empty());
 }
 

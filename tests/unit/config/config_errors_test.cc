@@ -86,6 +86,10 @@ const BadCase kBadCases[] = {
      "sluice.yaml:3:68: sources[0].max_record_size: \"2MiB\" is out of range 1B..1MiB"},
     {"SegmentSizeOutOfRange", "data_dir: d\nbroker: {segment_size: 4KiB}\n",
      "sluice.yaml:2:24: broker.segment_size: \"4KiB\" is out of range 64KiB..3GiB"},
+    {"ListenerLimitsOutOfRange",
+     "data_dir: d\nadmin: {max_connections: 0}\nbroker: {api: {idle_timeout: 10ms}}\n",
+     "sluice.yaml:2:26: admin.max_connections: 0 is out of range 1..65536\n"
+     "sluice.yaml:3:30: broker.api.idle_timeout: \"10ms\" is out of range 100ms..24h"},
     {"BadSize", "data_dir: d\nbroker: {disk_quota: 5MB5}\n",
      "sluice.yaml:2:22: broker.disk_quota: \"5MB5\" is not a size (use e.g. 512KiB, 5MiB, 1GiB)"},
     {"IntOutOfRange", "data_dir: d\nstreams: [{name: s, shards: 0}]\n",

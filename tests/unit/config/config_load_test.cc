@@ -20,10 +20,13 @@ constexpr std::string_view kFull = R"(
 data_dir: /tmp/sluice-data
 plugin_dirs: [./plugins, /usr/lib/sluice/plugins]
 log: {level: debug, format: json}
-admin: {listen: "[::1]:9000"}
+admin: {listen: "[::1]:9000", max_connections: 64, idle_timeout: 5s, request_timeout: 2s}
 broker:
   api:
     listen: 0.0.0.0:4567
+    max_connections: 10000
+    idle_timeout: 10m
+    request_timeout: 1m
     allow_plaintext: true
     auth:
       - {access_key_id: AKIDTEST, secret_access_key_env: SLUICE_TEST_SECRET}
@@ -114,6 +117,12 @@ TEST(ConfigLoadTest, FullConfigLoadsEveryValue) {
   EXPECT_EQ(c.broker.api.auth[0].access_key_id, "AKIDTEST");
   EXPECT_EQ(c.broker.api.auth[0].secret_access_key, "s3cr3t");
   EXPECT_EQ(c.broker.api.max_body_size, 32u << 20);
+  EXPECT_EQ(c.admin.limits.max_connections, 64);
+  EXPECT_EQ(c.admin.limits.idle_timeout, milliseconds(5000));
+  EXPECT_EQ(c.admin.limits.request_timeout, milliseconds(2000));
+  EXPECT_EQ(c.broker.api.limits.max_connections, 10000);
+  EXPECT_EQ(c.broker.api.limits.idle_timeout, milliseconds(600000));
+  EXPECT_EQ(c.broker.api.limits.request_timeout, milliseconds(60000));
   EXPECT_EQ(c.broker.disk_quota, 10ull << 30);
   EXPECT_EQ(c.broker.iterator_ttl, milliseconds(90000));
 
@@ -203,13 +212,13 @@ TEST(ConfigLoadTest, FullConfigLoadsEveryValue) {
   EXPECT_EQ(sink.type, "s3");
   EXPECT_EQ(sink.path, "deliveries[0].sink");
   EXPECT_EQ(sink.mark.file, "test.yaml");
-  EXPECT_EQ(sink.mark.line, 70);
+  EXPECT_EQ(sink.mark.line, 73);
   ASSERT_EQ(sink.options.size(), 5u);
   EXPECT_EQ(sink.options[0].key, "bucket");
   EXPECT_EQ(sink.options[0].value, "logs");
   EXPECT_TRUE(sink.options[0].is_scalar);
   EXPECT_EQ(sink.options[0].path, "deliveries[0].sink.bucket");
-  EXPECT_EQ(sink.options[0].mark.line, 71);
+  EXPECT_EQ(sink.options[0].mark.line, 74);
   EXPECT_EQ(sink.options[0].mark.column, 15);
   EXPECT_EQ(sink.options[1].value, "app/!{timestamp:yyyy/MM/dd}/");
   EXPECT_EQ(sink.options[2].value, "true");
@@ -245,6 +254,11 @@ deliveries: [{name: d, stream: s, transform: {plugin: t}, sink: {type: file}}]
   EXPECT_EQ(c.admin.listen.port, AdminOptions{}.listen.port);
   EXPECT_FALSE(c.broker.api.listen.has_value());
   EXPECT_EQ(c.broker.api.max_body_size, ApiOptions{}.max_body_size);
+  for (const ListenerLimits& l : {c.admin.limits, c.broker.api.limits}) {
+    EXPECT_EQ(l.max_connections, ListenerLimits{}.max_connections);
+    EXPECT_EQ(l.idle_timeout, ListenerLimits{}.idle_timeout);
+    EXPECT_EQ(l.request_timeout, ListenerLimits{}.request_timeout);
+  }
   EXPECT_EQ(c.broker.disk_quota, BrokerSection{}.disk_quota);
   EXPECT_EQ(c.broker.iterator_ttl, BrokerSection{}.iterator_ttl);
 
