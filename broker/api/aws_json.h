@@ -25,6 +25,10 @@ struct ApiReply {
   // records it carried (-1 otherwise).
   std::string resource;
   int64_t records = -1;
+  // A put whose records are not yet durable: its answer may go out only once this stream's
+  // DurableGeneration() reaches `durable_generation` (durable_acks.h). Empty: at once.
+  std::string durable_stream;
+  uint64_t durable_generation = 0;
 };
 
 // Parses `body` in place into *doc (padding it for RapidJSON's SSE4.2 scanner; an empty body is

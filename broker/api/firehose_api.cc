@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 
+#include "broker/api/durable_acks.h"
 #include "broker/api/firehose_call.h"
 #include "core/base64.h"
 #include "core/json.h"
@@ -120,6 +121,11 @@ void FirehoseApi::Handle(std::string_view operation, std::string& body, ApiReply
   }
   reply->resource = std::move(resource);
   reply->records = records;
+  if (!c.failed && c.put_stream != nullptr) {
+    DurableWait wait = WaitFor(*c.put_stream, c.put_generation);
+    reply->durable_stream = std::move(wait.stream);
+    reply->durable_generation = wait.generation;
+  }
 }
 
 std::string FirehoseApi::Arn(std::string_view name) const {
@@ -299,6 +305,8 @@ void FirehoseApi::Append(Call& c, Stream* stream, bool batch) {
   // As AWS answers: whether SSE applied to the records put (the stream seals its next segments).
   const bool encrypted = stream->options().encryption.enabled;
   Status st = stream->PutBatch(put_in_, &put_out_);
+  c.put_stream = stream;
+  c.put_generation = stream->WriteGeneration();
   if (!st.ok()) {
     c.Fail(st.code() == Code::kInvalidArgument ? "InvalidArgumentException"
                                                : "ServiceUnavailableException",

@@ -39,6 +39,9 @@ struct FirehoseApi::Call {
   int status = 400;
   std::string error_type, error_message;
   std::vector<std::string> violations;
+  // Set by a put: its stream, and the write generation after its PutBatch.
+  const Stream* put_stream = nullptr;
+  uint64_t put_generation = 0;
 
   void Fail(std::string type, std::string message, int http_status = 400) {
     if (failed) return;

@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "broker/api/durable_acks.h"
 #include "broker/api/kinesis_call.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -219,6 +220,11 @@ void KinesisApi::Handle(std::string_view operation, std::string& body, ApiReply*
   Finish(c, reply);
   reply->resource = std::move(resource);
   reply->records = records;
+  if (!c.failed && c.put_stream != nullptr) {
+    DurableWait wait = WaitFor(*c.put_stream, c.put_generation);
+    reply->durable_stream = std::move(wait.stream);
+    reply->durable_generation = wait.generation;
+  }
 }
 
 bool KinesisApi::PrepareSubscribe(std::string& body, ApiReply* reply, SubscriptionStart* start,

@@ -8,9 +8,10 @@
 // THREADING: a KinesisApi is used by one thread at a time. KinesisApiServer runs on the loop's
 // thread, except the calls that put records (PutRecords, PutRecord, Firehose PutRecordBatch and
 // PutRecord): with `workers` > 0 those are verified and appended on worker threads, each with
-// its own KinesisApi and FirehoseApi, and answered on the loop. OWNERSHIP: the loop and the
-// broker are not owned and must outlive the server; the server must live until Stop()'s
-// callback has run.
+// its own KinesisApi and FirehoseApi, and answered on the loop. A put is answered only once its
+// records are durable under the stream's fsync policy: until then its answer is held by a commit
+// thread (durable_acks.h). OWNERSHIP: the loop and the broker are not owned and must outlive the
+// server; the server must live until Stop()'s callback has run.
 #pragma once
 
 #include <rapidjson/document.h>
@@ -41,6 +42,8 @@
 namespace sluice::broker::api {
 
 class DeliveryController;
+class DurableAcks;
+struct DurableWait;
 class FirehoseApi;
 class SigV4Verifier;
 class Subscriptions;
@@ -89,6 +92,7 @@ struct ApiOptions {
   size_t max_body_size = 8 << 20;  // PutRecords: 5 MiB of data is ~6.7 MiB as base64
   uint64_t idle_timeout_ms = 120000;
   uint64_t request_timeout_ms = 30000;
+  int max_connections = 2048;  // more are closed as soon as they are accepted
   // Set: the listener serves TLS only (core/http/tls_server.h); shared so a reload reaches it.
   std::shared_ptr<http::TlsServerContext> tls;
   // Set: every call is written to this audit log (audit_log.h), denied and failed ones too.
@@ -247,9 +251,10 @@ class KinesisApi final {
   std::unique_ptr<rapidjson::StringBuffer> out_buffer_;  // JSON answers, reused
 };
 
-// Held shared while a worker thread puts records through a Stream* it looked up, and
-// exclusively while an API instance (the listener's or the admin endpoint's) deletes a stream,
-// so a stream is never freed under a put in flight.
+// Held shared while a worker thread puts records through a Stream* it looked up (and while the
+// commit thread of durable_acks.h syncs one), and exclusively while an API instance (the
+// listener's or the admin endpoint's) deletes a stream, so a stream is never freed under a put
+// in flight.
 std::shared_mutex& StreamRemovalLock();
 
 class KinesisApiServer final {
@@ -267,8 +272,9 @@ class KinesisApiServer final {
   KinesisApiServer();
   void Serve(http::HttpRequest& request, http::HttpResponse* response);
   // Verifies the request and answers it with `kinesis` or `firehose` (this thread's instances).
+  // *wait: what the answer of a put must wait for before it goes out (durable_acks.h).
   void Answer(KinesisApi* kinesis, FirehoseApi* firehose, http::HttpRequest& request,
-              http::HttpResponse* response);
+              http::HttpResponse* response, DurableWait* wait);
 
   ApiOptions options_;
   std::unique_ptr<KinesisApi> api_;
@@ -277,7 +283,8 @@ class KinesisApiServer final {
   std::unique_ptr<SigV4Verifier> verifier_;           // set when credentials are configured
   std::unique_ptr<SigV4Verifier> firehose_verifier_;  // the same, for service "firehose"
   std::unique_ptr<http::HttpServer> http_;
-  std::unique_ptr<Workers> workers_;  // set by Start when options.workers > 0
+  std::unique_ptr<Workers> workers_;      // set by Start when options.workers > 0
+  std::unique_ptr<DurableAcks> durable_;  // set by Start
   uv_loop_t* loop_ = nullptr;
   Broker* broker_ = nullptr;
   uint64_t request_counter_ = 0;

@@ -35,6 +35,9 @@ struct KinesisApi::Call {
   std::string error_type;
   std::string error_message;
   std::vector<std::string> violations;
+  // Set by a put: its stream, and the write generation after its PutBatch.
+  const Stream* put_stream = nullptr;
+  uint64_t put_generation = 0;
 
   void Fail(std::string type, std::string message, int status = 400) {
     if (failed) return;

@@ -97,6 +97,8 @@ void KinesisApi::PutRecord(Call& c) {
   }
   put_out_.clear();
   Status st = s->PutBatch(std::span<const PutRecordIn>(&in, 1), &put_out_);
+  c.put_stream = s;
+  c.put_generation = s->WriteGeneration();
   if (st.ok() && put_out_.size() == 1) st = put_out_[0].status;
   if (!st.ok()) {
     if (st.code() == Code::kResourceExhausted) {
@@ -199,6 +201,8 @@ void KinesisApi::PutRecords(Call& c) {
   }
   put_out_.clear();
   Status st = s->PutBatch(put_in_, &put_out_);
+  c.put_stream = s;
+  c.put_generation = s->WriteGeneration();
   if (!st.ok() || put_out_.size() != n) {
     if (st.code() == Code::kResourceExhausted) {
       c.Fail("ProvisionedThroughputExceededException",

@@ -5,6 +5,9 @@
 // threads (each with its own KinesisApi and FirehoseApi, whose scratch buffers are per
 // instance) while the loop goes on reading requests; the answers come back to the loop through
 // an async handle and complete the deferred HTTP responses. Everything else stays on the loop.
+//
+// A put is answered once its records are durable (durable_acks.h): an answer that would come
+// before the stream's group commit covers its records is held, off the loop, until it does.
 #include <cinttypes>
 #include <condition_variable>
 #include <deque>
@@ -12,6 +15,7 @@
 #include <thread>
 
 #include "broker/api/cbor_transcode.h"
+#include "broker/api/durable_acks.h"
 #include "broker/api/firehose_api.h"
 #include "broker/api/kinesis_api.h"
 #include "broker/api/sigv4.h"
@@ -229,6 +233,7 @@ Result<std::unique_ptr<KinesisApiServer>> KinesisApiServer::Create(uv_loop_t* lo
   ho.max_body_size = options.max_body_size;
   ho.idle_timeout_ms = options.idle_timeout_ms;
   ho.request_timeout_ms = options.request_timeout_ms;
+  ho.max_connections = options.max_connections;
   ho.tls = options.tls;
   KinesisApiServer* raw = self.get();
   ASSIGN_OR_RETURN(
@@ -244,6 +249,18 @@ KinesisApiServer::~KinesisApiServer() = default;
 Status KinesisApiServer::Start() {
   RETURN_IF_ERROR(http_->Start());
   // Made once listening: a server that never started has no async handle on the loop to close.
+  ASSIGN_OR_RETURN(
+      durable_, DurableAcks::Create(loop_, broker_, [](http::HttpResponse* r, const Status& st) {
+        // The records were appended but not made durable: the client must put them again.
+        bool cbor = false;
+        for (const auto& [name, value] : r->headers) {
+          if (name == "Content-Type" && IsCborContentType(value)) cbor = true;
+        }
+        std::erase_if(r->headers, [](const auto& h) { return h.first != "x-amzn-RequestId"; });
+        JsonError(r, 500, "InternalFailure",
+                  "The records could not be made durable: " + st.message());
+        if (cbor) ToCbor(r);
+      }));
   if (options_.workers > 0) {
     ASSIGN_OR_RETURN(workers_, Workers::Create(loop_, broker_, options_));
   }
@@ -260,11 +277,19 @@ void KinesisApiServer::Stop(std::function<void()> on_closed) {
   auto rest = [this, cb = std::move(on_closed)]() mutable {
     subscriptions_->Close([this, cb = std::move(cb)]() mutable { http_->Stop(std::move(cb)); });
   };
+  // The held answers after the workers (which may hold more), before the connections close.
+  auto after_workers = [this, rest = std::move(rest)]() mutable {
+    if (durable_) {
+      durable_->Stop(std::move(rest));
+    } else {
+      rest();
+    }
+  };
   // The workers first: the puts they have taken are answered while connections are still open.
   if (workers_) {
-    workers_->Stop(std::move(rest));
+    workers_->Stop(std::move(after_workers));
   } else {
-    rest();
+    after_workers();
   }
 }
 
@@ -286,22 +311,35 @@ void KinesisApiServer::Serve(http::HttpRequest& req, http::HttpResponse* resp) {
         workers_->Submit([this, moved, rid, r = std::move(r)](Workers::Slot& slot) {
           http::HttpResponse out;
           out.headers.emplace_back("x-amzn-RequestId", rid);
+          DurableWait wait;
           {
             std::shared_lock<std::shared_mutex> lock(StreamRemovalLock());
-            Answer(slot.kinesis.get(), slot.firehose.get(), *moved, &out);
+            Answer(slot.kinesis.get(), slot.firehose.get(), *moved, &out, &wait);
           }
-          workers_->Answer(r, std::move(out));
+          if (wait.stream.empty()) {
+            workers_->Answer(r, std::move(out));
+          } else {
+            durable_->Hold(std::move(wait), std::move(r), std::move(out));
+          }
         });
       };
       return;
     }
   }
   resp->headers.emplace_back("x-amzn-RequestId", id);
-  Answer(api_.get(), firehose_.get(), req, resp);
+  DurableWait wait;
+  Answer(api_.get(), firehose_.get(), req, resp, &wait);
+  if (!wait.stream.empty()) {
+    auto held = std::make_shared<http::HttpResponse>(std::move(*resp));
+    *resp = http::HttpResponse();
+    resp->defer = [this, held, wait = std::move(wait)](std::shared_ptr<http::HttpResponder> r) {
+      durable_->Hold(wait, std::move(r), std::move(*held));
+    };
+  }
 }
 
 void KinesisApiServer::Answer(KinesisApi* kinesis, FirehoseApi* firehose_api,
-                              http::HttpRequest& req, http::HttpResponse* resp) {
+                              http::HttpRequest& req, http::HttpResponse* resp, DurableWait* wait) {
   // What the audit log says of this call, filled in as it is served and written at the end.
   std::string audit_action, audit_resource;
   std::string_view audit_principal = verifier_ ? "unauthenticated" : "anonymous";
@@ -410,6 +448,8 @@ void KinesisApiServer::Answer(KinesisApi* kinesis, FirehoseApi* firehose_api,
     }
     if (audit_resource.empty()) audit_resource = std::move(reply.resource);
     audit_records = reply.records;
+    wait->stream = std::move(reply.durable_stream);
+    wait->generation = reply.durable_generation;
     resp->status = reply.status;
     resp->headers.emplace_back("Content-Type", "application/x-amz-json-1.1");
     if (!reply.error_type.empty()) resp->headers.emplace_back("x-amzn-ErrorType", reply.error_type);

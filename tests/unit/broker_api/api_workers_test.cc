@@ -152,5 +152,80 @@ TEST(KinesisApiWorkersTest, PutsOnWorkersWhileTheLoopDeletesAndCreatesTheStream)
   std::filesystem::remove_all(dir);
 }
 
+// A put is acknowledged only once its records are durable (durable_acks.h): with nothing else
+// committing (no SyncDue timer here), every answer finds the stream's durable generation past the
+// write generation from before the put was sent, on the loop and on workers, with concurrent
+// putters sharing commits.
+void PutsAreAnsweredWhenDurable(int workers) {
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("sluice_api_durable_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  BrokerOptions bo;
+  bo.data_dir = dir;
+  auto broker = Broker::Open(bo);
+  ASSERT_TRUE(broker.ok()) << broker.status().ToString();
+  uv_loop_t loop;
+  ASSERT_EQ(uv_loop_init(&loop), 0);
+  ApiOptions ao;
+  ao.data_dir = dir;
+  ao.listen = "127.0.0.1:0";
+  ao.workers = workers;
+  auto server = KinesisApiServer::Create(&loop, broker->get(), ao);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  ASSERT_TRUE((*server)->Start().ok());
+  const int port = (*server)->port();
+  uv_async_t stop;
+  stop.data = server->get();
+  uv_async_init(&loop, &stop, [](uv_async_t* h) {
+    static_cast<KinesisApiServer*>(h->data)->Stop(
+        [h] { uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr); });
+  });
+  std::thread loop_thread([&loop] { uv_run(&loop, UV_RUN_DEFAULT); });
+  {
+    Client admin(port);
+    ASSERT_EQ(admin
+                  .Call("CreateStream", R"({"StreamName":"d","ShardCount":2,)"
+                                        R"("StreamModeDetails":{"StreamMode":"ON_DEMAND"}})")
+                  .substr(0, 3),
+              "200");
+  }
+  Result<Stream*> s = (*broker)->GetStream("d");
+  ASSERT_TRUE(s.ok());
+  ASSERT_EQ((*s)->options().fsync, FsyncPolicy::kInterval);
+  constexpr int kPutters = 4, kCalls = 50;
+  std::atomic<int> early{0}, ok{0};
+  std::vector<std::thread> putters;
+  for (int t = 0; t < kPutters; ++t) {
+    putters.emplace_back([&, t] {
+      Client c(port);
+      for (int i = 0; i < kCalls; ++i) {
+        std::string one = R"({"StreamName":"d","Records":[{"Data":"aGVsbG8=","PartitionKey":"k)" +
+                          std::to_string(t * kCalls + i) + "\"}]}";
+        // This put's generation is above the write generation before it is sent.
+        uint64_t before = (*s)->WriteGeneration();
+        std::string a = i % 2 ? c.Call("PutRecords", one)
+                              : c.Call("PutRecord", R"({"StreamName":"d","Data":"aGk=",)"
+                                                    R"("PartitionKey":"p)" +
+                                                        std::to_string(i) + "\"}");
+        if (a.rfind("200 ", 0) == 0) ++ok;
+        if ((*s)->DurableGeneration() <= before) ++early;
+      }
+    });
+  }
+  for (std::thread& t : putters) t.join();
+  EXPECT_EQ(ok.load(), kPutters * kCalls);
+  EXPECT_EQ(early.load(), 0);
+  EXPECT_EQ((*s)->DurableGeneration(), (*s)->WriteGeneration());
+  uv_async_send(&stop);
+  loop_thread.join();
+  server->reset();
+  EXPECT_EQ(uv_loop_close(&loop), 0);
+  broker->reset();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(KinesisApiDurableTest, PutsOnTheLoopAreAnsweredWhenDurable) { PutsAreAnsweredWhenDurable(0); }
+TEST(KinesisApiDurableTest, PutsOnWorkersAreAnsweredWhenDurable) { PutsAreAnsweredWhenDurable(2); }
+
 }  // namespace
 }  // namespace sluice::broker::api
