@@ -87,7 +87,7 @@ sanitizers() {
   # binaries are built.
   cmake --preset tsan -G Ninja >/dev/null
   cmake --build --preset tsan --target sluice_delivery_test sluice_api_workers_test
-  ctest --preset tsan -R '^(DeliveryStreamTest|KinesisApiWorkersTest)[.]'
+  ctest --preset tsan -R '^(DeliveryStreamTest|KinesisApiWorkersTest|KinesisApiDurableTest|DurableAcksTest)[.]'
 }
 
 install_missing "${packages[@]}"
