@@ -115,9 +115,19 @@ TagScan Flow::TagScanNow() const {
 
 void Flow::ReadTags(const TagScan& scan) {
   covered_seq_ = put_seq_ = std::max(put_seq_, scan.seq);
+  // Per file: the newest position, and the newest one of its earlier content (a position the
+  // newest does not continue: another fingerprint, or further on). A copytruncate's copy of that
+  // content continues from the latter (AdoptOrphan), as from a checkpoint of it.
   struct Newest {
     uint64_t seq = 0;
     FileCheckpoint position;
+    uint64_t before_seq = 0;
+    FileCheckpoint before;
+  };
+  auto continues = [](const FileCheckpoint& later, const FileCheckpoint& earlier) {
+    return later.offset >= earlier.offset && (later.fingerprint == earlier.fingerprint ||
+                                              (earlier.fingerprint.len < later.fingerprint.len &&
+                                               earlier.fingerprint.len < kFingerprintBytes));
   };
   std::unordered_map<FileId, Newest, FileIdHash> newest;
   broker::ReadBatch batch;
@@ -150,7 +160,17 @@ void Flow::ReadTags(const TagScan& scan) {
         put_seq_ = std::max(put_seq_, tag.seq);
         for (const FileCheckpoint& c : tag.positions) {
           Newest& n = newest[c.id];
-          if (tag.seq > n.seq) n = {tag.seq, c};
+          if (tag.seq > n.seq) {
+            if (n.seq != 0 && !continues(c, n.position) && n.seq > n.before_seq) {
+              n.before_seq = n.seq;
+              n.before = n.position;
+            }
+            n.seq = tag.seq;
+            n.position = c;
+          } else if (!continues(n.position, c) && tag.seq > n.before_seq) {
+            n.before_seq = tag.seq;
+            n.before = c;
+          }
         }
       }
       if (batch.records.empty() || batch.next_offset <= at) break;
@@ -167,7 +187,15 @@ void Flow::ReadTags(const TagScan& scan) {
   covered_seq_ = put_seq_;
   for (auto& [id, n] : newest) {
     auto it = restored_.find(id);
-    if (it != restored_.end()) n.position.path = it->second.path;
+    if (it != restored_.end()) {
+      n.position.path = it->second.path;
+      // The checkpoint's content is not the one the newest tag names: it may live on in a copy.
+      if (n.before_seq == 0 && !continues(n.position, it->second)) n.before = it->second;
+    }
+    if (n.before.fingerprint.len > 0 && !continues(n.position, n.before)) {
+      n.before.path = n.position.path;
+      AddOrphan(n.before);
+    }
     restored_[id] = std::move(n.position);
   }
   if (!newest.empty()) {

@@ -137,6 +137,30 @@ TEST_F(FlowTagsTest, ATruncatedFileResumesAtTheNewContentsPosition) {
   ExpectExactlyOnce(330);
 }
 
+TEST_F(FlowTagsTest, ACopyOfContentOnlyTagsNamedIsNotReadAgain) {
+  // copytruncate with the copy matched by the glob, and a kill before any checkpoint named the
+  // copy or the truncation: the tags name a.log's old content at its end, then its new content.
+  // The copy (renamed on while the agent was down) continues the old content's position.
+  FlowOptions o = Options("*.log");
+  AppendLines("a.log", 0, 300);
+  auto flow = StartFlow(o);
+  const std::string before = SaveCheckpoint(*flow);  // names a.log at 0
+  flow->PollNow();
+  fs::copy_file(Path("a.log"), Path("a.1.log"));
+  ASSERT_EQ(truncate(Path("a.log").c_str(), 0), 0);
+  AppendLines("a.log", 300, 320);
+  flow->PollNow();
+  flow->PollNow();
+  StopFlow(std::move(flow));
+  PutBack(dir_ / "cp" / "test.json", before);
+  fs::rename(Path("a.1.log"), Path("a.2.log"));
+  flow = StartFlow(o);
+  flow->PollNow();
+  flow->PollNow();
+  StopFlow(std::move(flow));
+  ExpectExactlyOnce(320);
+}
+
 TEST_F(FlowTagsTest, ACheckpointWithoutTagsReadsAsBefore) {
   // A checkpoint file of a version from before tags: no shard positions, so no scan; the
   // records put after it are read again (at least once, as before).
