@@ -637,14 +637,29 @@ void DeliveryStream::Commit(Worker* w, const JournalEntry& entry) {
   for (const auto& r : entry.ranges) positions.push_back({r.shard, r.last + 1});
   bool moved = true;
   if (!positions.empty()) {
+    // Retried until it is written (a full disk): going on to the next batch would leave this
+    // one's journal entry behind, and after a crash the batches between the last checkpoint and
+    // the next journaled one would be cut again with other bounds, under other keys (twice).
     Status st = source_->Checkpoint(positions);
-    if (!st.ok()) {
-      moved = false;
+    for (int attempt = 1; !st.ok(); ++attempt) {
       counters_.errors++;
-      SLUICE_LOG(Error, "checkpoint failed; the batch will be replayed under the same key")
+      if (attempt == 1) {
+        SLUICE_LOG(Error, "checkpoint failed; retrying before the next batch")
+            .With("delivery", options_.name)
+            .With("sink", options_.sink.type)
+            .With("shards", static_cast<uint64_t>(positions.size()))
+            .With("error", st.message());
+      }
+      const int64_t wait_ms = std::min<int64_t>(int64_t{100} << std::min(attempt, 6), 5000);
+      if (!stopper_.WaitUntil(clock_, clock_->MonotonicMs() + wait_ms)) break;
+      st = source_->Checkpoint(positions);
+    }
+    if (!st.ok()) {
+      moved = false;  // stopping: the journal replays the batch under the same key at the start
+      SLUICE_LOG(Error,
+                 "stopping before the checkpoint could be written; the batch will be "
+                 "replayed under the same key")
           .With("delivery", options_.name)
-          .With("sink", options_.sink.type)
-          .With("shards", static_cast<uint64_t>(positions.size()))
           .With("error", st.message());
     }
   }

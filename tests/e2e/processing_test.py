@@ -172,24 +172,17 @@ def write(path, lines):
 
 
 class S3rver:
-    def __init__(self, tests_dir, workdir):
-        exe = os.path.join(tests_dir, "node_modules", ".bin", "s3rver")
+    """s3rver on a port of 127.0.0.1 the OS chose, its objects under workdir/s3rver. `preexec_fn`
+    runs in its child process before the exec (crash_campaign.py: die with the parent)."""
+
+    def __init__(self, tests_dir, workdir, preexec_fn=None):
+        self.exe = os.path.join(tests_dir, "node_modules", ".bin", "s3rver")
         self.port = free_port()
-        root = os.path.join(workdir, "s3rver")
-        os.makedirs(root)
+        self.root = os.path.join(workdir, "s3rver")
+        os.makedirs(self.root)
         self.log = open(os.path.join(workdir, "s3rver.log"), "wb")
-        self.proc = subprocess.Popen([exe, "-d", root, "-a", "127.0.0.1", "-p", str(self.port),
-                                      "--configure-bucket", BUCKET, "--silent"],
-                                     stdout=self.log, stderr=self.log)
-        deadline = time.time() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.time() > deadline:
-                    raise AssertionError("s3rver did not start")
-                time.sleep(0.05)
+        self.preexec_fn = preexec_fn
+        self.up()
         import boto3
         from botocore.config import Config
         extra = {}
@@ -222,9 +215,29 @@ class S3rver:
                 return self.objects
             token = page["NextContinuationToken"]
 
+    def up(self):
+        """Starts the server (again: on the same port, with the same objects)."""
+        self.proc = subprocess.Popen([self.exe, "-d", self.root, "-a", "127.0.0.1", "-p",
+                                      str(self.port), "--configure-bucket", BUCKET, "--silent"],
+                                     stdout=self.log, stderr=self.log, preexec_fn=self.preexec_fn)
+        deadline = time.time() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.time() > deadline:
+                    raise AssertionError("s3rver did not start")
+                time.sleep(0.05)
+
+    def down(self):
+        """Stops the server (an outage); up() starts it again."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
+
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait()
+        self.down()
         self.log.close()
 
 
