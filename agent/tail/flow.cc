@@ -83,7 +83,9 @@ Flow::Flow(uv_loop_t* loop, const FlowOptions& opts, broker::Stream* stream,
       errors_root_(opts.errors_path.empty() ? checkpoint_dir / "errors"
                                             : std::filesystem::path(opts.errors_path)),
       putter_(stream, opts.name, opts.batch_max_records, opts.batch_max_bytes),
-      tag_flow_id_(FlowTagId(opts.name)) {}
+      tag_flow_id_(FlowTagId(opts.name)) {
+  putter_.set_spread(opts.partition_key == PartitionKeyKind::kRandom);
+}
 
 Flow::~Flow() {
   stream_->Release(hold_);

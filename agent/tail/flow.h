@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -135,10 +136,10 @@ class Flow final : public Source, private PutTagger {
   void CompletePrefix(size_t count);  // the first `count` entries are in the stream
   void AdvanceDurable();
   void MaybeCheckpoint();
-  // Position tags (agent/tail/source_position.h): each put names where it ends in each file of
-  // the batch; PutTagger, called by putter_.
-  void BeginPut() override;
-  std::string_view TagFor(size_t first, size_t end) override;
+  // Position tags (agent/tail/source_position.h): each put names, per file of the batch, the
+  // end of the longest run of its entries in the stream or in the put; PutTagger, called by
+  // putter_.
+  std::string_view TagFor(std::span<const uint32_t> in_put) override;
   void Written(const broker::PutTag& tag) override;
   // At start: tags put after the checkpoint was written, read from the stream, give the files
   // they name (restored_) their newer positions.
@@ -252,14 +253,16 @@ class Flow final : public Source, private PutTagger {
   };
   std::deque<TagPut> tag_puts_;     // written, not yet durable; by generation
   std::vector<TagPut> batch_tags_;  // written by the batch being put
-  // The files of the entries a Put has looked at so far, with their last entry's end.
+  // The files of the batch while a put's tag is made: how far each one's entries are in the
+  // stream or in the put, whether the put holds any of them, and whether a later one is not.
   struct TagSlot {
     File* file;
     uint64_t end_offset;
-    size_t last_index;
+    bool advanced;
+    bool in_put;
+    bool blocked;
   };
   std::vector<TagSlot> tag_slots_;
-  size_t tag_scanned_ = 0;
   uint64_t tag_stamp_ = 0;
   std::vector<FileCheckpoint> tag_positions_;
   std::string tag_buf_;

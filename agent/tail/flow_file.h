@@ -60,7 +60,7 @@ struct Flow::File {
   uint32_t read_tail_len = 0;
   uint64_t read_tail_hash = 0;
   std::string head;  // its first min(size, kFingerprintBytes) bytes, as the fingerprint saw them
-  // Position tags: this file's slot in the Put being tagged (valid while tag_stamp is the
+  // Position tags: this file's slot in the put being tagged (valid while tag_stamp is the
   // flow's), and the prefix hash taken for the offset a put ends at (PrefixAt).
   uint64_t tag_stamp = 0;
   size_t tag_slot = 0;

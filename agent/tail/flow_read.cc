@@ -62,6 +62,7 @@ bool Flow::CheckFile(File* f) {
     ReleaseCopies(f, covered);
     f->read_at = 0;
     f->read_tail_len = 0;
+    f->hashed_end = UINT64_MAX;  // a prefix hashed before is of the old content
     f->framer->Reset(0);
     f->at_eof = false;
   }

@@ -31,21 +31,19 @@ void Flow::PrefixAt(File* f, uint64_t end, uint32_t* len, uint64_t* hash) {
   *hash = f->hashed;
 }
 
-void Flow::BeginPut() {
+std::string_view Flow::TagFor(std::span<const uint32_t> in_put) {
+  // A file's records are in the stream up to the end of the longest run of its entries each
+  // done (in the stream already, or nothing to put) or in this put; a file's entries are in
+  // file order. One pass over the batch, files looked up once per run of one file's entries.
   ++tag_stamp_;
   tag_slots_.clear();
-  tag_scanned_ = 0;
-}
-
-std::string_view Flow::TagFor(size_t first, size_t end) {
-  // Entries up to `end` are either in the stream already or in this put: the tag names, per
-  // file, its last entry's end (records of one file are in file order). Looked up once per run
-  // of one file's entries, not per record.
-  end = std::min(end, batch_.size());
+  size_t next_in_put = 0;
   uint64_t run_serial = 0;
   File* run = nullptr;
-  for (size_t i = tag_scanned_; i < end; ++i) {
+  for (size_t i = 0; i < batch_.size(); ++i) {
     const Entry& e = batch_[i];
+    const bool in = next_in_put < in_put.size() && in_put[next_in_put] == i;
+    if (in) ++next_in_put;
     if (e.file != run_serial || run == nullptr) {
       run_serial = e.file;
       auto it = files_.find(e.file);
@@ -54,20 +52,24 @@ std::string_view Flow::TagFor(size_t first, size_t end) {
       if (run->tag_stamp != tag_stamp_) {
         run->tag_stamp = tag_stamp_;
         run->tag_slot = tag_slots_.size();
-        tag_slots_.push_back({run, 0, 0});
+        tag_slots_.push_back({run, 0, false, false, false});
       }
     }
     TagSlot& slot = tag_slots_[run->tag_slot];
-    slot.end_offset = e.end_offset;
-    slot.last_index = i;
+    if (slot.blocked) continue;
+    if (in || e.done) {
+      slot.end_offset = e.end_offset;
+      slot.advanced = true;
+      slot.in_put = slot.in_put || in;
+    } else {
+      slot.blocked = true;
+    }
   }
-  tag_scanned_ = std::max(tag_scanned_, end);
-  if (tag_slots_.empty()) return {};
   tag_positions_.clear();
   // The files of this put first, should the batch name more files than a tag holds.
   for (int pass = 0; pass < 2; ++pass) {
     for (const TagSlot& s : tag_slots_) {
-      if ((s.last_index >= first) != (pass == 0)) continue;
+      if (!s.advanced || s.in_put != (pass == 0)) continue;
       if (tag_positions_.size() == kMaxTagPositions) break;
       FileCheckpoint& c = tag_positions_.emplace_back();
       c.id = s.file->id;
@@ -76,6 +78,7 @@ std::string_view Flow::TagFor(size_t first, size_t end) {
       PrefixAt(s.file, s.end_offset, &c.prefix_len, &c.prefix_hash);
     }
   }
+  if (tag_positions_.empty()) return {};
   EncodePositionTag(tag_flow_id_, ++put_seq_, tag_positions_, &tag_buf_);
   return tag_buf_;
 }

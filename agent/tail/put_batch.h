@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <random>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -42,11 +44,9 @@ struct PutOutcome {
 class PutTagger {
  public:
   virtual ~PutTagger() = default;
-  // A Put begins: its entries are looked at from the first again.
-  virtual void BeginPut() = 0;
-  // The tag of a put of the entries in [first, end) not yet done; every entry before `first` is
-  // done. Empty: the put carries none.
-  virtual std::string_view TagFor(size_t first, size_t end) = 0;
+  // The tag of a put of the entries `in_put` names (ascending indices, none done yet); the
+  // others are done (in the stream already) or not. Empty: the put carries none.
+  virtual std::string_view TagFor(std::span<const uint32_t> in_put) = 0;
   // The stream wrote the tag TagFor gave last (on tag.shard_index, tag.offset).
   virtual void Written(const broker::PutTag& tag) = 0;
 };
@@ -60,7 +60,10 @@ class BatchPutter final {
   // counted in put_errors and marked done (retrying cannot change it). Stops at the first
   // refusal. Entry i of `count` is at `first + i * stride` bytes (a vector of BatchEntry or of a
   // type derived from it): no call per record to find it.
-  // With `tagger`, each PutBatch carries the tag it gives.
+  // With `tagger`, each PutBatch carries the tag it gives and holds the records of one shard
+  // only (routed here by hash key as the stream would): one write, so a kill -9 leaves a put
+  // and its tag in the stream whole or not at all. Keys without a hash key get it here (MD5),
+  // and the stream is given it so it does not hash again.
   PutOutcome Put(std::string_view arena, char* first, size_t stride, size_t count, FlowStats* stats,
                  PutTagger* tagger = nullptr);
 
@@ -75,6 +78,16 @@ class BatchPutter final {
     return Put(arena, first, sizeof(E), entries.size(), stats, tagger);
   }
 
+  // Tagged puts of records with random keys (`partition_key: random`): each Put cuts the entries
+  // not done, in batch order, into one run per open shard and sends run j to shard
+  // (first + j) mod shards, `first` drawn at random: every batch is spread evenly over the
+  // shards, and its puts follow the batch's order, so each put's tag names every file up to
+  // where the put ends. The records keep their random keys; routing is by explicit hash key.
+  void set_spread(bool spread) {
+    spread_ = spread;
+    spread_draw_ = std::random_device{}();
+  }
+
   // Counts a failed Put (throttled or error) and logs the first refusal of a series.
   void NoteRefusal(const PutOutcome& outcome, bool already_refused, FlowStats* stats) const;
 
@@ -85,7 +98,20 @@ class BatchPutter final {
   uint64_t max_bytes_;
   std::vector<broker::PutRecordIn> put_in_;
   std::vector<broker::PutRecordOut> put_out_;
-  std::vector<size_t> put_index_;
+  std::vector<uint32_t> put_index_;
+  // Routing of tagged puts: the open shards by starting hash key; the not-done entries grouped
+  // by shard (batch order within one), and where each shard's group starts.
+  struct Route {
+    uint128 start;
+    uint32_t shard;
+  };
+  std::vector<Route> routes_;
+  std::vector<uint32_t> route_of_;
+  std::vector<uint32_t> order_;
+  std::vector<uint32_t> group_start_;
+  std::vector<uint32_t> group_order_;  // the groups by their first entry: the batch's order
+  bool spread_ = false;
+  uint64_t spread_draw_ = 0;  // the shard the next spread batch starts at (a counter, mixed)
 };
 
 // The delay before retry number `attempt` (from 0) of a refused put: capped exponential back-off

@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "agent/tail/source_position.h"
+#include "core/hash_key.h"
 #include "flow_test_util.h"
 
 namespace sluice::agent {
@@ -65,6 +67,7 @@ class FlowTagsTest : public FlowTest {
   void PutBack(const fs::path& path, const std::string& text) {
     std::ofstream(path, std::ios::trunc) << text;
   }
+  void KillInEveryPut(PartitionKeyKind keys);
 };
 
 TEST_F(FlowTagsTest, AKillAfterPutsBeforeTheCheckpointResendsNothing) {
@@ -112,6 +115,154 @@ TEST_F(FlowTagsTest, AKillAfterPutsBeforeTheCheckpointResendsNothing) {
   auto counts = Count();
   for (int i = 0; i < next; ++i) ASSERT_EQ(counts[i], 1) << "line-" << i;
   EXPECT_EQ(counts[-1], 4 * 3 * 50);  // the neighbour's lines: not this flow's business
+}
+
+// A stream that writes a put the way the broker does, one write per shard it touches with the
+// tag on the last, and dies (refuses every write from then on, as a killed process writes no
+// more) after a given number of writes: a kill -9 between any two writes of a put.
+class DyingStream final : public broker::Stream {
+ public:
+  DyingStream(broker::Stream* inner, int writes) : inner_(inner), writes_left_(writes) {}
+  int writes() const { return writes_; }
+
+  Status PutBatch(std::span<const broker::PutRecordIn> records,
+                  std::vector<broker::PutRecordOut>* out, broker::PutTag* tag) override {
+    if (tag != nullptr) tag->written = false;
+    out->assign(records.size(), broker::PutRecordOut{});
+    std::vector<broker::ShardInfo> open;
+    for (const broker::ShardInfo& s : inner_->ListShards()) {
+      if (s.open) open.push_back(s);
+    }
+    std::sort(open.begin(), open.end(), [](const auto& a, const auto& b) {
+      return a.starting_hash_key < b.starting_hash_key;
+    });
+    std::vector<std::vector<size_t>> by_shard(open.size());
+    for (size_t i = 0; i < records.size(); ++i) {
+      const uint128 k = records[i].explicit_hash_key ? *records[i].explicit_hash_key
+                                                     : HashKeyOf(records[i].partition_key);
+      size_t r = 0;
+      while (r + 1 < open.size() && open[r + 1].starting_hash_key <= k) ++r;
+      by_shard[r].push_back(i);
+    }
+    size_t groups = 0, written = 0;
+    for (const auto& g : by_shard) groups += g.empty() ? 0 : 1;
+    for (const auto& g : by_shard) {
+      if (g.empty()) continue;
+      if (writes_left_ == 0) {
+        for (size_t i : g) (*out)[i].status = ResourceExhausted("the process was killed");
+        continue;
+      }
+      --writes_left_;
+      ++writes_;
+      std::vector<broker::PutRecordIn> part;
+      for (size_t i : g) part.push_back(records[i]);
+      std::vector<broker::PutRecordOut> part_out;
+      const bool last = ++written == groups;
+      Status st = inner_->PutBatch(part, &part_out, last ? tag : nullptr);
+      if (!st.ok()) return st;
+      for (size_t k = 0; k < g.size(); ++k) (*out)[g[k]] = part_out[k];
+    }
+    return Status::Ok();
+  }
+
+  const std::string& name() const override { return inner_->name(); }
+  broker::StreamOptions options() const override { return inner_->options(); }
+  uint64_t WriteGeneration() const override { return inner_->WriteGeneration(); }
+  uint64_t DurableGeneration() const override { return inner_->DurableGeneration(); }
+  Status Sync() override { return inner_->Sync(); }
+  std::vector<broker::ShardInfo> ListShards() const override { return inner_->ListShards(); }
+  Result<broker::ShardInfo> GetShard(uint32_t i) const override { return inner_->GetShard(i); }
+  uint64_t ShardEpoch(uint32_t i) const override { return inner_->ShardEpoch(i); }
+  Status Read(uint32_t shard, uint64_t from, const broker::ReadLimits& limits,
+              broker::ReadBatch* out) override {
+    return inner_->Read(shard, from, limits, out);
+  }
+  Result<uint64_t> EndOffset(uint32_t shard) const override { return inner_->EndOffset(shard); }
+  Result<uint64_t> OffsetAtTimestamp(uint32_t shard, int64_t ts) const override {
+    return inner_->OffsetAtTimestamp(shard, ts);
+  }
+  bool WaitForData(uint32_t shard, uint64_t offset, std::chrono::milliseconds t) override {
+    return inner_->WaitForData(shard, offset, t);
+  }
+  Status SplitShard(uint32_t shard, uint128 key) override { return inner_->SplitShard(shard, key); }
+  Status MergeShards(uint32_t a, uint32_t b) override { return inner_->MergeShards(a, b); }
+  Status UpdateShardCount(int target) override { return inner_->UpdateShardCount(target); }
+  Status SetCapacityMode(broker::CapacityMode m) override { return inner_->SetCapacityMode(m); }
+  Status SetRetentionHours(int64_t h) override { return inner_->SetRetentionHours(h); }
+  Status SetEncryption(const broker::StreamEncryption& e) override {
+    return inner_->SetEncryption(e);
+  }
+  Status RegisterConsumer(std::string_view c) override { return inner_->RegisterConsumer(c); }
+  Status DeregisterConsumer(std::string_view c) override { return inner_->DeregisterConsumer(c); }
+  std::vector<std::string> ListConsumers() const override { return inner_->ListConsumers(); }
+  int64_t ConsumerCreatedMs(std::string_view c) const override {
+    return inner_->ConsumerCreatedMs(c);
+  }
+  Status Checkpoint(std::string_view c, std::span<const broker::ShardPosition> p) override {
+    return inner_->Checkpoint(c, p);
+  }
+  uint64_t Hold(std::string holder, std::string c) override {
+    return inner_->Hold(std::move(holder), std::move(c));
+  }
+  void Release(uint64_t hold) override { inner_->Release(hold); }
+  std::string HeldBy() const override { return inner_->HeldBy(); }
+  Result<uint64_t> GetCheckpoint(std::string_view c, uint32_t shard) const override {
+    return inner_->GetCheckpoint(c, shard);
+  }
+  std::vector<uint32_t> ReadableShards(std::string_view c) const override {
+    return inner_->ReadableShards(c);
+  }
+
+ private:
+  broker::Stream* inner_;
+  int writes_left_;
+  int writes_ = 0;
+};
+
+// Records keyed by file or at random on four shards: a batch of six files touches several
+// shards. A kill between any two writes of the stream, before the checkpoint file caught up,
+// re-sends nothing after the restart.
+void FlowTagsTest::KillInEveryPut(PartitionKeyKind keys) {
+  OpenBroker(broker::FsyncPolicy::kNever, broker::CapacityMode::kUnlimited, 4);
+  FlowOptions o = Options("*.log");
+  o.partition_key = keys;
+  o.batch_max_records = 900;  // several puts per batch, and batches of more than 500
+  broker::Stream* const real = stream_;
+  const char* files[] = {"a.log", "b.log", "c.log", "d.log", "e.log", "f.log"};
+  int next = 0;
+  for (int kill_after : {1, 2, 3, 5, 7, 10}) {
+    DyingStream dying(real, kill_after);
+    stream_ = &dying;
+    auto flow = StartFlow(o);
+    const std::string before = SaveCheckpoint(*flow);
+    for (int round = 0; round < 6; ++round) {
+      for (const char* f : files) {
+        AppendLines(f, next, next + 150);
+        next += 150;
+      }
+      flow->PollNow();
+    }
+    EXPECT_EQ(dying.writes(), kill_after);  // it died inside the puts
+    StopFlow(std::move(flow));
+    stream_ = real;
+    PutBack(dir_ / "cp" / "test.json", before);
+  }
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  flow->PollNow();
+  StopFlow(std::move(flow));
+  ExpectExactlyOnce(next);
+  int shards_used = 0;
+  for (uint32_t shard = 0; shard < 4; ++shard) shards_used += *stream_->EndOffset(shard) > 0;
+  EXPECT_GE(shards_used, 2);  // the records are spread, not all on one shard
+}
+
+TEST_F(FlowTagsTest, AKillInAnyPutOfAShardedStreamResendsNothingWithFileKeys) {
+  KillInEveryPut(PartitionKeyKind::kFile);
+}
+
+TEST_F(FlowTagsTest, AKillInAnyPutOfAShardedStreamResendsNothingWithRandomKeys) {
+  KillInEveryPut(PartitionKeyKind::kRandom);
 }
 
 TEST_F(FlowTagsTest, ATruncatedFileResumesAtTheNewContentsPosition) {
