@@ -50,6 +50,23 @@ std::string EncodeJournalEntry(const JournalEntry& e) {
     w.Key("source_from");
     w.String(e.source_from);
   }
+  if (!e.spilled.empty()) {
+    w.Key("spilled");
+    w.StartArray();
+    for (const SpilledPart& p : e.spilled) {
+      w.StartObject();
+      w.Key("object_key");
+      w.String(p.object_key);
+      w.Key("attempts");
+      w.Int(p.attempts);
+      w.Key("code");
+      w.String(p.code);
+      w.Key("message");
+      w.String(p.message);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
   w.EndObject();
   return std::string(sb.GetString(), sb.GetSize());
 }
@@ -87,6 +104,19 @@ Result<JournalEntry> DecodeJournalEntry(std::string_view json) {
   it = d.FindMember("source_from");
   if (it != d.MemberEnd() && it->value.IsString()) {
     e.source_from.assign(it->value.GetString(), it->value.GetStringLength());
+  }
+  it = d.FindMember("spilled");
+  if (it != d.MemberEnd()) {
+    if (!it->value.IsArray()) return bad("spilled is not an array");
+    for (const auto& p : it->value.GetArray()) {
+      if (!p.IsObject() || !p.HasMember("object_key") || !p["object_key"].IsString() ||
+          !p.HasMember("attempts") || !p["attempts"].IsInt() || !p.HasMember("code") ||
+          !p["code"].IsString() || !p.HasMember("message") || !p["message"].IsString()) {
+        return bad("bad spilled part");
+      }
+      e.spilled.push_back({p["object_key"].GetString(), p["attempts"].GetInt(),
+                           p["code"].GetString(), p["message"].GetString()});
+    }
   }
   return e;
 }
@@ -146,6 +176,10 @@ Status BatchJournal::Record(const JournalEntry& entry) {
   }
   if (::fdatasync(fd.get()) != 0) return ErrnoError("fdatasync " + path.string(), errno);
   return created ? FsyncDir(dir_) : Status::Ok();
+}
+
+Status BatchJournal::Amend(const JournalEntry& entry) {
+  return WriteFileAtomically(PathOf(entry.worker), Frame(EncodeJournalEntry(entry)));
 }
 
 Status BatchJournal::Clear(int worker) {

@@ -2,7 +2,8 @@
 // arrival time, the object key) is written durably to state_dir; it is removed once the batch
 // is delivered or spilled and the checkpoints moved. After a crash, every journal entry left
 // is replayed: the same records are read again and sent under the same object key, so an object
-// sink never holds a duplicate object.
+// sink never holds a duplicate object. An object about to be written to the error output is
+// added to the entry first (Amend), and the replay spills it again rather than delivering it.
 //
 // File: <state_dir>/batch-<worker>.json, one per worker (a worker has at most one batch in
 // flight): a header line "sluice-journal <bytes> <crc32c>" and the entry as JSON, overwritten in
@@ -27,6 +28,15 @@ struct ShardRange {
   uint64_t last = 0;   // inclusive
 };
 
+// A part of the batch (an object, by its key) written to the error output, recorded before it
+// was written: a replay spills it again under the same error key rather than delivering it, so
+// after a crash it is in the error output once and never in the sink too.
+struct SpilledPart {
+  std::string object_key;
+  int attempts = 0;
+  std::string code, message;
+};
+
 struct JournalEntry {
   int worker = 0;
   std::string object_key;  // the object key (object sinks) or request id (record sinks)
@@ -37,6 +47,7 @@ struct JournalEntry {
   // A shared source's own name for the plan's first record (kinesis: "<sequence>:<sub>"), for
   // a reader that finds the plan without a checkpoint before it; empty when none.
   std::string source_from = {};
+  std::vector<SpilledPart> spilled = {};  // object sinks; empty for almost every batch
 };
 
 std::string EncodeJournalEntry(const JournalEntry& e);
@@ -46,6 +57,9 @@ class BatchJournal final {
  public:
   explicit BatchJournal(std::filesystem::path dir) : dir_(std::move(dir)) {}
   Status Record(const JournalEntry& entry);
+  // Records `entry` again, replacing the one in its slot atomically (a new file renamed over
+  // it): a crash leaves the old entry or the new, never a torn one. For a batch in flight.
+  Status Amend(const JournalEntry& entry);
   Status Clear(int worker);
   // Every entry left by a previous run, any worker count.
   Result<std::vector<JournalEntry>> Pending() const;

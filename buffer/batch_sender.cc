@@ -114,6 +114,20 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
   pending.resize(batch.recs.size());
   for (uint32_t i = 0; i < pending.size(); ++i) pending[i] = i;
   std::vector<Spill> spill;
+  if (object_sink_) {
+    // A replay of a batch whose object was spilled before the crash: spilled again under the
+    // same error key (the same object), never delivered as well.
+    for (const SpilledPart& part : entry.spilled) {
+      if (part.object_key != entry.object_key) continue;
+      SLUICE_LOG(Info, "a replayed object was spilled before the restart; spilling it again")
+          .With("delivery", delivery_)
+          .With("sink", sink_type_)
+          .With("key", entry.object_key)
+          .With("error_key", entry.error_key);
+      for (uint32_t i : pending) spill.push_back({i, part.attempts, part.code, part.message});
+      return WriteSpill(batch, entry, &spill) ? Outcome::kDone : Outcome::kAborted;
+    }
+  }
   size_t object_bytes = 0;
   sluice_batch b{};
   b.struct_size = sizeof(b);
@@ -303,6 +317,11 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
   uint64_t delivered_records = batch.recs.size() - spill.size();
   // A delivery got through: whatever the plugin said of its health earlier is stale.
   if (delivered_records > 0 && !counters_->PluginHealth().empty()) counters_->NoteHealth("");
+  if (!spill.empty() && object_sink_ && spill_intent_) {
+    // Said before it is written: a crash between the two and the replay spills it again.
+    spill_intent_(
+        {entry.object_key, spill.front().attempts, spill.front().code, spill.front().message});
+  }
   if (!spill.empty() && !WriteSpill(batch, entry, &spill)) return Outcome::kAborted;
   counters_->records_delivered += delivered_records;
   if (delivered_records > 0) {

@@ -131,6 +131,11 @@ class BatchSender final {
   using SpillHook =
       std::function<void(std::string_view key, std::string_view jsonl, const JournalEntry& entry)>;
   void set_spill_hook(SpillHook hook) { spill_hook_ = std::move(hook); }
+  // Object sinks: called on this sender's thread before an object is written to the error
+  // output (the batch's journal entry records it, so a replay after a crash spills the object
+  // again instead of delivering it). A replayed entry naming its object spilled is spilled so.
+  using SpillIntent = std::function<void(const SpilledPart& part)>;
+  void set_spill_intent(SpillIntent intent) { spill_intent_ = std::move(intent); }
   // Where spills are said (not owned; must outlive the sender). Unset: nothing is logged.
   void set_spill_warner(SpillWarner* warner) { warner_ = warner; }
   // Where this sender's plugin calls are recorded (slot: the worker's); durably when the
@@ -177,6 +182,7 @@ class BatchSender final {
   std::string ids_;
   std::vector<FailedRecord> failed_;
   SpillHook spill_hook_;
+  SpillIntent spill_intent_;
   SpillWarner* warner_ = nullptr;
   std::string delivery_, sink_type_;
   CallLedger* ledger_ = nullptr;

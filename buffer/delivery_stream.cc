@@ -114,6 +114,11 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(
                                               backoff, ds->errors_root_, clock, &ds->stopper_,
                                               &ds->counters_, ds->rng_(), std::move(encryptor));
     w->sender->set_spill_warner(&ds->spill_warner_);
+    {
+      DeliveryStream* raw = ds.get();
+      Worker* wp = w.get();
+      w->sender->set_spill_intent([raw, wp](const SpilledPart& part) { raw->NoteSpill(wp, part); });
+    }
     w->sender->set_names(options.name, options.sink.type);
     w->processing_errors =
         std::make_unique<ErrorWriter>(ds->errors_root_, std::move(errors_encryptor));
@@ -578,6 +583,11 @@ JournalEntry DeliveryStream::Plan(Worker* w) {
 
 bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
   ledger_->Begin(w->index, entry.object_key);
+  struct Flushing {
+    Worker* w;
+    ~Flushing() { w->flushing = nullptr; }
+  } flushing{w};
+  w->flushing = &entry;
   // The batch's identity goes where its replay will find it: the local journal, or, for a shared
   // source, with the shard's checkpoint. Retried while it fails (the disk, the source away),
   // except when the shard moved to another instance: its records are that one's now.
@@ -628,6 +638,23 @@ bool DeliveryStream::Flush(Worker* w, JournalEntry entry) {
   if (w->abandoned) return false;
   Commit(w, entry);
   return true;
+}
+
+void DeliveryStream::NoteSpill(Worker* w, const SpilledPart& part) {
+  // Shared sources keep plans with their checkpoints, not here: a replay there may deliver a
+  // spilled object as well (at least once).
+  if (w->flushing == nullptr || source_->shared()) return;
+  w->flushing->spilled.push_back(part);
+  Status st = journal_->Amend(*w->flushing);
+  if (!st.ok()) {
+    counters_.errors++;
+    SLUICE_LOG(Warn,
+               "cannot record a spill in the batch journal; a crash before the checkpoint may "
+               "deliver the spilled object too")
+        .With("delivery", options_.name)
+        .With("key", part.object_key)
+        .With("error", st.message());
+  }
 }
 
 void DeliveryStream::Commit(Worker* w, const JournalEntry& entry) {

@@ -144,6 +144,7 @@ class DeliveryStream final {
     std::map<uint32_t, JournalEntry> planned;
     bool shared_memory = false;  // batches in shared memory (a plugin runs in a child)
     std::vector<broker::ShardPosition> positions;  // reused: a batch's checkpoints
+    JournalEntry* flushing = nullptr;  // the journal entry of the batch Flush is sending
     std::thread thread;
     std::atomic<bool> exited{false};     // Run returned
     std::atomic<bool> abandoned{false};  // Stop gave up on it: nothing more may be committed
@@ -160,6 +161,9 @@ class DeliveryStream final {
   bool FlushParts(Worker* w, bool stopping, bool aged);
   PendingBatch& PartOf(Worker* w, uint32_t shard);
   void Recover(Worker* w);
+  // The sender is about to write an object of the batch being flushed to the error output:
+  // recorded in its journal entry first (BatchSender::set_spill_intent).
+  void NoteSpill(Worker* w, const SpilledPart& part);
   // Reads what `w` may read now into its batch; returns true if records came.
   bool ReadSome(Worker* w, const std::vector<uint32_t>& shards);
   // Journals, sends and checkpoints w->batch. False if aborted by Stop.

@@ -470,6 +470,63 @@ TEST_F(DeliveryStreamTest, JournaledBatchIsReplayedUnderItsKey) {
   ExpectCheckpointsAtEnd();
 }
 
+TEST_F(DeliveryStreamTest, AnObjectSpilledBeforeACrashIsSpilledAgainNotDelivered) {
+  // The sink rejects every batch and the error output cannot be written (a file stands where
+  // its directory goes): the first batch's spill waits, journaled, until the delivery stops
+  // as a crash would. Restarted with a healthy sink, the replay spills that batch again under
+  // its error key, never delivers it; every other record is delivered. Each record once.
+  Put(0, 20);
+  { std::ofstream(root_ / "errors") << "not a directory"; }
+  DeliveryOptions o = Options("scripted");
+  SinkOpt(&o, "mode", "reject");
+  BatchJournal journal(root_ / "state");
+  auto ds = Make(o);
+  ASSERT_TRUE(ds && ds->Start().ok());
+  JournalEntry spilled;
+  ASSERT_TRUE(WaitFor([&] {
+    auto pending = journal.Pending();
+    if (!pending.ok() || pending->empty() || (*pending)[0].spilled.empty()) return false;
+    spilled = (*pending)[0];
+    return true;
+  }));
+  ds->Stop(std::chrono::milliseconds(200));
+  ds.reset();
+  ASSERT_EQ(spilled.spilled.size(), 1u);
+  EXPECT_EQ(spilled.spilled[0].object_key, spilled.object_key);
+  EXPECT_EQ(spilled.spilled[0].code, "Scripted.Reject");
+  auto round = DecodeJournalEntry(EncodeJournalEntry(spilled));
+  ASSERT_TRUE(round.ok()) << round.status().ToString();
+  ASSERT_EQ(round->spilled.size(), 1u);
+  EXPECT_EQ(round->spilled[0].message, spilled.spilled[0].message);
+  EXPECT_EQ(round->spilled[0].attempts, spilled.spilled[0].attempts);
+
+  std::filesystem::remove(root_ / "errors");
+  DeliveryOptions f = Options("file");
+  SinkOpt(&f, "path", (root_ / "out").string());
+  SinkOpt(&f, "fsync", "false");
+  ds = Make(f);
+  ASSERT_TRUE(ds && ds->Start().ok());
+  ASSERT_TRUE(WaitFor([&] {
+    DeliveryStats s = ds->stats();
+    return s.records_spilled + s.records_delivered == 20;
+  }));
+  ds->Stop(std::chrono::milliseconds(1000));
+  EXPECT_EQ(ds->stats().batches_replayed, 1u);
+  EXPECT_EQ(ds->stats().records_spilled, spilled.records);
+  std::map<std::string, int> delivered, errors, all;
+  std::vector<rapidjson::Document> lines;
+  for (const auto& [key, content] : Objects(root_ / "out")) CountLines(content, &delivered);
+  CountErrorRecords(root_ / "errors", &errors, &lines);
+  EXPECT_EQ(errors.size(), spilled.records);
+  for (const auto& d : lines) EXPECT_STREQ(d["errorCode"].GetString(), "Scripted.Reject");
+  for (const auto* m : {&delivered, &errors}) {
+    for (const auto& [rec, c] : *m) all[rec] += c;
+  }
+  EXPECT_EQ(all.size(), 20u);
+  for (const auto& [rec, c] : all) EXPECT_EQ(c, 1) << rec;
+  ExpectCheckpointsAtEnd();
+}
+
 constexpr char kTransformScript[] = R"(import sys, json, base64
 for line in sys.stdin:
     ev = json.loads(line)
