@@ -5,6 +5,7 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -18,6 +19,34 @@
 #include "core/log.h"
 
 namespace sluice::buffer {
+
+namespace {
+
+void WriteSpilledPart(const SpilledPart& p, rapidjson::Writer<rapidjson::StringBuffer>* w) {
+  w->StartObject();
+  w->Key("object_key");
+  w->String(p.object_key);
+  w->Key("attempts");
+  w->Int(p.attempts);
+  w->Key("code");
+  w->String(p.code);
+  w->Key("message");
+  w->String(p.message);
+  w->EndObject();
+}
+
+bool ReadSpilledPart(const rapidjson::Value& p, SpilledPart* out) {
+  if (!p.IsObject() || !p.HasMember("object_key") || !p["object_key"].IsString() ||
+      !p.HasMember("attempts") || !p["attempts"].IsInt() || !p.HasMember("code") ||
+      !p["code"].IsString() || !p.HasMember("message") || !p["message"].IsString()) {
+    return false;
+  }
+  *out = {p["object_key"].GetString(), p["attempts"].GetInt(), p["code"].GetString(),
+          p["message"].GetString()};
+  return true;
+}
+
+}  // namespace
 
 std::string EncodeJournalEntry(const JournalEntry& e) {
   rapidjson::StringBuffer sb;
@@ -53,18 +82,7 @@ std::string EncodeJournalEntry(const JournalEntry& e) {
   if (!e.spilled.empty()) {
     w.Key("spilled");
     w.StartArray();
-    for (const SpilledPart& p : e.spilled) {
-      w.StartObject();
-      w.Key("object_key");
-      w.String(p.object_key);
-      w.Key("attempts");
-      w.Int(p.attempts);
-      w.Key("code");
-      w.String(p.code);
-      w.Key("message");
-      w.String(p.message);
-      w.EndObject();
-    }
+    for (const SpilledPart& p : e.spilled) WriteSpilledPart(p, &w);
     w.EndArray();
   }
   w.EndObject();
@@ -109,13 +127,7 @@ Result<JournalEntry> DecodeJournalEntry(std::string_view json) {
   if (it != d.MemberEnd()) {
     if (!it->value.IsArray()) return bad("spilled is not an array");
     for (const auto& p : it->value.GetArray()) {
-      if (!p.IsObject() || !p.HasMember("object_key") || !p["object_key"].IsString() ||
-          !p.HasMember("attempts") || !p["attempts"].IsInt() || !p.HasMember("code") ||
-          !p["code"].IsString() || !p.HasMember("message") || !p["message"].IsString()) {
-        return bad("bad spilled part");
-      }
-      e.spilled.push_back({p["object_key"].GetString(), p["attempts"].GetInt(),
-                           p["code"].GetString(), p["message"].GetString()});
+      if (!ReadSpilledPart(p, &e.spilled.emplace_back())) return bad("bad spilled part");
     }
   }
   return e;
@@ -128,28 +140,34 @@ std::filesystem::path BatchJournal::PathOf(int worker) const {
 namespace {
 
 constexpr std::string_view kMagic = "sluice-journal ";
+constexpr std::string_view kSpillMagic = "sluice-spill ";
 
-// "sluice-journal <bytes> <crc32c, 8 hex digits>\n" then the JSON entry.
-std::string Frame(std::string_view json) {
+// "<magic><bytes> <crc32c, 8 hex digits>\n" then the JSON (an entry, or a spilled part).
+std::string Frame(std::string_view magic, std::string_view json) {
   char head[64];
-  int n = std::snprintf(head, sizeof(head), "%.*s%zu %08x\n", static_cast<int>(kMagic.size()),
-                        kMagic.data(), json.size(), crc32c::Value(json.data(), json.size()));
+  int n = std::snprintf(head, sizeof(head), "%.*s%zu %08x\n", static_cast<int>(magic.size()),
+                        magic.data(), json.size(), crc32c::Value(json.data(), json.size()));
   std::string out(head, static_cast<size_t>(n));
   out.append(json);
   return out;
 }
 
-// The JSON of a framed entry; nullopt when the frame is torn (a crash inside Record).
-std::optional<std::string_view> Unframe(std::string_view file) {
-  if (file.substr(0, kMagic.size()) != kMagic) return std::nullopt;
-  size_t nl = file.find('\n');
+// The JSON of the frame `data` starts with, and in `rest` what follows it; nullopt when the frame
+// is torn (a crash inside Record or AddSpill).
+std::optional<std::string_view> Unframe(std::string_view data, std::string_view magic,
+                                        std::string_view* rest) {
+  if (data.substr(0, magic.size()) != magic) return std::nullopt;
+  size_t nl = data.find('\n');
   if (nl == std::string_view::npos) return std::nullopt;
-  std::string head(file.substr(kMagic.size(), nl - kMagic.size()));
+  std::string head(data.substr(magic.size(), nl - magic.size()));
   size_t bytes = 0;
   unsigned crc = 0;
   if (std::sscanf(head.c_str(), "%zu %8x", &bytes, &crc) != 2) return std::nullopt;
-  std::string_view json = file.substr(nl + 1);
-  if (json.size() != bytes || crc32c::Value(json.data(), json.size()) != crc) return std::nullopt;
+  std::string_view json = data.substr(nl + 1);
+  if (json.size() < bytes) return std::nullopt;
+  *rest = json.substr(bytes);
+  json = json.substr(0, bytes);
+  if (crc32c::Value(json.data(), json.size()) != crc) return std::nullopt;
   return json;
 }
 
@@ -157,7 +175,7 @@ std::optional<std::string_view> Unframe(std::string_view file) {
 
 Status BatchJournal::Record(const JournalEntry& entry) {
   const std::filesystem::path path = PathOf(entry.worker);
-  const std::string data = Frame(EncodeJournalEntry(entry));
+  const std::string data = Frame(kMagic, EncodeJournalEntry(entry));
   // Overwritten in place: one fdatasync per batch. Only the file's creation also syncs the
   // directory.
   bool created = false;
@@ -178,8 +196,21 @@ Status BatchJournal::Record(const JournalEntry& entry) {
   return created ? FsyncDir(dir_) : Status::Ok();
 }
 
-Status BatchJournal::Amend(const JournalEntry& entry) {
-  return WriteFileAtomically(PathOf(entry.worker), Frame(EncodeJournalEntry(entry)));
+Status BatchJournal::AddSpill(int worker, const SpilledPart& part) {
+  const std::filesystem::path path = PathOf(worker);
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  WriteSpilledPart(part, &w);
+  const std::string data = Frame(kSpillMagic, std::string_view(sb.GetString(), sb.GetSize()));
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoError("open " + path.string(), errno);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return ErrnoError("stat " + path.string(), errno);
+  if (st.st_size == 0) return NotFound(path.string() + ": no batch recorded");
+  RETURN_IF_ERROR(PwriteAll(fd.get(), data.data(), data.size(), static_cast<uint64_t>(st.st_size),
+                            path.string()));
+  if (::fdatasync(fd.get()) != 0) return ErrnoError("fdatasync " + path.string(), errno);
+  return Status::Ok();
 }
 
 Status BatchJournal::Clear(int worker) {
@@ -205,8 +236,9 @@ Result<std::vector<JournalEntry>> BatchJournal::Pending() const {
     const std::string file = ss.str();
     if (file.empty()) continue;  // cleared
     std::string_view json = file;
+    std::string_view rest;
     if (file.front() != '{') {  // entries before the framing were bare JSON
-      auto unframed = Unframe(file);
+      auto unframed = Unframe(file, kMagic, &rest);
       if (!unframed) {
         // Torn by a crash inside Record: that batch was never sent, and the entry before it
         // had been cleared, so there is nothing to replay.
@@ -217,6 +249,17 @@ Result<std::vector<JournalEntry>> BatchJournal::Pending() const {
     }
     auto e = DecodeJournalEntry(json);
     if (!e.ok()) return e.status().Annotate(ent.path().string());
+    // Parts spilled since the entry was recorded; a torn last one (a crash inside AddSpill) was
+    // never spilled.
+    while (!rest.empty()) {
+      auto part_json = Unframe(rest, kSpillMagic, &rest);
+      rapidjson::Document d;
+      if (!part_json || !ParseJson(*part_json, &d).ok() ||
+          !ReadSpilledPart(d, &e->spilled.emplace_back())) {
+        if (part_json) e->spilled.pop_back();
+        break;
+      }
+    }
     out.push_back(std::move(*e));
   }
   if (ec) return IoError("list " + dir_.string() + ": " + ec.message());

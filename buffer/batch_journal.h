@@ -3,11 +3,12 @@
 // is delivered or spilled and the checkpoints moved. After a crash, every journal entry left
 // is replayed: the same records are read again and sent under the same object key, so an object
 // sink never holds a duplicate object. An object about to be written to the error output is
-// added to the entry first (Amend), and the replay spills it again rather than delivering it.
+// added to the entry first (AddSpill), and the replay spills it again rather than delivering it.
 //
 // File: <state_dir>/batch-<worker>.json, one per worker (a worker has at most one batch in
-// flight): a header line "sluice-journal <bytes> <crc32c>" and the entry as JSON, overwritten in
-// place and fdatasynced (one sync per batch; the directory is synced only when the file is
+// flight): a header line "sluice-journal <bytes> <crc32c>" and the entry as JSON, then a frame
+// "sluice-spill <bytes> <crc32c>" and JSON per object spilled since; overwritten in place and
+// fdatasynced (one sync per batch; the directory is synced only when the file is
 // created). Clearing empties it. A torn entry (a crash inside Record) fails its CRC and is
 // ignored: its batch was never sent.
 // THREADING: a worker uses its own slot; Pending() is for recovery before workers start.
@@ -57,9 +58,10 @@ class BatchJournal final {
  public:
   explicit BatchJournal(std::filesystem::path dir) : dir_(std::move(dir)) {}
   Status Record(const JournalEntry& entry);
-  // Records `entry` again, replacing the one in its slot atomically (a new file renamed over
-  // it): a crash leaves the old entry or the new, never a torn one. For a batch in flight.
-  Status Amend(const JournalEntry& entry);
+  // Adds `part` to the entry in `worker`'s slot (appended to its file and fdatasynced: a torn
+  // append is ignored, the entry stays whole; a small file's append needs no new block, so it
+  // is written on a full disk too). Pending() returns it in the entry's `spilled`.
+  Status AddSpill(int worker, const SpilledPart& part);
   Status Clear(int worker);
   // Every entry left by a previous run, any worker count.
   Result<std::vector<JournalEntry>> Pending() const;

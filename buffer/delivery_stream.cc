@@ -645,7 +645,7 @@ void DeliveryStream::NoteSpill(Worker* w, const SpilledPart& part) {
   // spilled object as well (at least once).
   if (w->flushing == nullptr || source_->shared()) return;
   w->flushing->spilled.push_back(part);
-  Status st = journal_->Amend(*w->flushing);
+  Status st = journal_->AddSpill(w->flushing->worker, part);
   if (!st.ok()) {
     counters_.errors++;
     SLUICE_LOG(Warn,

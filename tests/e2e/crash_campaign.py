@@ -74,7 +74,7 @@ sources:
     paths: ["./log/*.log"]
     stream: logs
     initial_position: start_of_file
-    partition_key: file
+    partition_key: {keys}
     multiline: {{flush_timeout: 200ms}}
     rotate_wait: 60s
     rescan_interval: 200ms
@@ -83,7 +83,7 @@ sources:
     paths: ["./log/*.trace"]
     stream: logs
     initial_position: start_of_file
-    partition_key: file
+    partition_key: {keys}
     multiline: {{preset: java, flush_timeout: 200ms}}
     rotate_wait: 60s
     rescan_interval: 200ms
@@ -441,6 +441,8 @@ class Plan:
         self.tmpfs_kib = rng.randint(320, 768)
         self.lift_at = self.load * rng.uniform(0.4, 0.9)  # tmpfs: grown then
         self.lift_at_restart = rng.random() < 0.5  # quota: lifted at the restart (else at the end)
+        # Drawn last, so the draws above give the same trials as before it was drawn.
+        self.keys = rng.choice(("file", "random"))  # the sources' partition_key
 
     def _window(self, rng, p):
         on = rng.random() < p
@@ -463,7 +465,7 @@ class Plan:
                 self.quota_kib, "at the restart" if self.lift_at_restart else "at the end"))
         elif self.disk == "tmpfs":
             parts.append("tmpfs %dKiB grown at %.1fs" % (self.tmpfs_kib, self.lift_at))
-        parts.append("retry %s, load %.1fs" % (self.retry, self.load))
+        parts.append("retry %s, %s keys, load %.1fs" % (self.retry, self.keys, self.load))
         return "; ".join(parts)
 
 
@@ -592,7 +594,7 @@ class Trial:
     def write_config(self, quota_kib):
         text = CONFIG.format(plugins=self.camp.plugins, admin_port=self.admin_port,
                              quota="%dKiB" % quota_kib if quota_kib else 0,
-                             retry=self.plan.retry)
+                             retry=self.plan.retry, keys=self.plan.keys)
         if self.camp.s3:
             text += S3_DELIVERY.format(retry=self.plan.retry, bucket=self.camp.bucket,
                                        port=self.camp.s3.port, prefix=self.prefix)
@@ -904,6 +906,8 @@ def main():
     p.add_argument("--trials", type=int, default=20)
     p.add_argument("--seed", type=int, help="default: drawn from the clock, and printed")
     p.add_argument("--trial", type=int, help="run only trial K of the seed (to reproduce it)")
+    p.add_argument("--first", type=int, default=1,
+                   help="number of the first trial (to share a long run between processes)")
     p.add_argument("--keep", action="store_true", help="keep every trial's directory")
     p.add_argument("--max-duplicates", type=int, default=0,
                    help="duplicates allowed at each destination in a trial (default 0)")
@@ -915,7 +919,7 @@ def main():
     args = p.parse_args()
     if args.seed is None:
         args.seed = int(time.time() * 1000) % 1000000007
-    numbers = [args.trial] if args.trial else list(range(1, args.trials + 1))
+    numbers = [args.trial] if args.trial else list(range(args.first, args.first + args.trials))
 
     def on_signal(signum, frame):
         raise KeyboardInterrupt("signal %d" % signum)

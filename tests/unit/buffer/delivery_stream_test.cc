@@ -527,6 +527,43 @@ TEST_F(DeliveryStreamTest, AnObjectSpilledBeforeACrashIsSpilledAgainNotDelivered
   ExpectCheckpointsAtEnd();
 }
 
+TEST(BatchJournalTest, SpillsAreAddedToTheEntryAndATornOneIsIgnored) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("sluice-journal-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  BatchJournal journal(dir);
+  EXPECT_FALSE(journal.AddSpill(0, {"k", 1, "C", "m"}).ok());  // no entry to add to
+  ASSERT_TRUE(journal.Record({0, "obj/a", "err/a", 5, 10, {{1, 0, 9}}}).ok());
+  ASSERT_TRUE(journal.AddSpill(0, {"obj/a", 3, "Sink.Down", "refused"}).ok());
+  ASSERT_TRUE(journal.AddSpill(0, {"obj/a-2", 1, "Record.Rejected", "bad \"json\""}).ok());
+  auto pending = journal.Pending();
+  ASSERT_TRUE(pending.ok()) << pending.status().ToString();
+  ASSERT_EQ(pending->size(), 1u);
+  const JournalEntry& e = (*pending)[0];
+  EXPECT_EQ(e.object_key, "obj/a");
+  ASSERT_EQ(e.spilled.size(), 2u);
+  EXPECT_EQ(e.spilled[0].code, "Sink.Down");
+  EXPECT_EQ(e.spilled[0].attempts, 3);
+  EXPECT_EQ(e.spilled[1].object_key, "obj/a-2");
+  EXPECT_EQ(e.spilled[1].message, "bad \"json\"");
+  // A crash inside a third AddSpill: its frame is cut short, and ignored.
+  const auto path = dir / "batch-0.json";
+  const auto size = std::filesystem::file_size(path);
+  ASSERT_TRUE(journal.AddSpill(0, {"obj/a-3", 1, "C", "m"}).ok());
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) - 3);
+  pending = journal.Pending();
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ((*pending)[0].spilled.size(), 2u);
+  // A new batch's entry replaces the entry and its spills.
+  std::filesystem::resize_file(path, size);
+  ASSERT_TRUE(journal.Record({0, "obj/b", "err/b", 6, 1, {{1, 10, 10}}}).ok());
+  pending = journal.Pending();
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ((*pending)[0].object_key, "obj/b");
+  EXPECT_TRUE((*pending)[0].spilled.empty());
+  std::filesystem::remove_all(dir);
+}
+
 constexpr char kTransformScript[] = R"(import sys, json, base64
 for line in sys.stdin:
     ev = json.loads(line)
