@@ -205,12 +205,21 @@ class Flow final : public Source, private PutTagger {
     uint32_t prefix_len = 0;
     uint64_t prefix_hash = 0;
     std::string head;  // its first bytes when known (truncated or let go at run time)
+    // Where its content was durable in the stream (and the prefix hash there): a copy that goes
+    // on from `offset` has its bytes up to here stored already, whatever it waits for.
+    uint64_t durable = 0;
+    uint32_t durable_prefix_len = 0;
+    uint64_t durable_prefix_hash = 0;
   };
   std::vector<Orphan> orphans_;
   void AddOrphan(const FileCheckpoint& c);
   void KeepOrphan(Orphan o);  // bounded: the oldest go first
   // The orphan a file truncated or let go leaves, its reading stopped at `covered`.
   void KeepReadOrphan(const File* f, uint64_t covered);
+  // A copy started at its original's position (StartAt) whose records up to `offset` are durable
+  // already as its original's: its checkpoint may name `offset` at once, before what the copy
+  // waits for (the original's last records, maybe in a batch the stream refuses) is durable.
+  void KnownDurable(File* f, uint64_t offset, uint32_t prefix_len, uint64_t prefix_hash);
   std::vector<uint64_t> fresh_;  // files of the initial scan without a checkpoint of their own
   bool had_checkpoints_ = false;
   // Names matching a glob that were just created, moved or deleted, per directory: a file moved

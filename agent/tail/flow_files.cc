@@ -449,15 +449,29 @@ bool Flow::Settle(File* f) {
 
 void Flow::AddOrphan(const FileCheckpoint& c) {
   if (c.fingerprint.len != kFingerprintBytes) return;  // too short to tell a copy by
-  KeepOrphan({c.path, c.id, c.fingerprint, c.offset, c.offset, c.prefix_len, c.prefix_hash, ""});
+  KeepOrphan({c.path, c.id, c.fingerprint, c.offset, c.offset, c.prefix_len, c.prefix_hash, "",
+              c.offset, c.prefix_len, c.prefix_hash});
 }
 
 void Flow::KeepReadOrphan(const File* f, uint64_t covered) {
   if (f->fingerprint.len != kFingerprintBytes) return;
   // Checked at the end of the last block read (covered, when no partial record was left).
   const bool tail = f->read_at == covered && f->read_tail_len > 0;
+  const bool durable = f->durable_offset <= covered;
   KeepOrphan({f->display_path, f->id, f->fingerprint, covered, tail ? covered : 0,
-              tail ? f->read_tail_len : 0u, tail ? f->read_tail_hash : 0u, f->head});
+              tail ? f->read_tail_len : 0u, tail ? f->read_tail_hash : 0u, f->head,
+              durable ? f->durable_offset : 0, durable ? f->prefix_len : 0u,
+              durable ? f->prefix_hash : 0u});
+}
+
+void Flow::KnownDurable(File* f, uint64_t offset, uint32_t prefix_len, uint64_t prefix_hash) {
+  if (offset == 0 || offset <= f->durable_offset || offset > f->put_offset || offset > f->size) {
+    return;
+  }
+  f->durable_offset = offset;
+  f->prefix_len = prefix_len;
+  f->prefix_hash = prefix_hash;
+  checkpoint_dirty_ = true;
 }
 
 void Flow::KeepOrphan(Orphan o) {
@@ -526,8 +540,12 @@ Flow::Adoption Flow::AdoptOrphan(File* f) {
     // The checkpoint it came from is used up: the file it named, met later, is read afresh.
     auto r = restored_.find(o.id);
     if (r != restored_.end() && r->second.fingerprint == o.fingerprint) restored_.erase(r);
+    const uint64_t durable = o.durable;
+    const uint32_t durable_len = o.durable_prefix_len;
+    const uint64_t durable_hash = o.durable_prefix_hash;
     orphans_.erase(orphans_.begin() + static_cast<std::ptrdiff_t>(i));
     StartAt(f, offset, 0, 0);
+    KnownDurable(f, durable, durable_len, durable_hash);
     return Adoption::kAdopted;
   }
   return wait ? Adoption::kWait : Adoption::kNone;
@@ -543,6 +561,7 @@ void Flow::ReleaseCopies(File* original, uint64_t covered) {
         .With("path", c->display_path)
         .With("offset", std::min(covered, c->size));
     StartAt(c, std::min(covered, c->size), 0, 0);
+    KnownDurable(c, original->durable_offset, original->prefix_len, original->prefix_hash);
   }
 }
 

@@ -312,6 +312,39 @@ TEST_F(FlowTagsTest, ACopyOfContentOnlyTagsNamedIsNotReadAgain) {
   ExpectExactlyOnce(320);
 }
 
+TEST_F(FlowTagsTest, ACopyWaitingForARefusedBatchKeepsWhatIsDurable) {
+  // copytruncate while the stream refuses puts (a full disk), then a kill: the copy goes on
+  // from where its original's reading stopped, behind records still in the refused batch. Its
+  // checkpoint names at once what was durable as its original's, so after the restart it is
+  // read on from there, not from its start.
+  OpenBroker();
+  broker::Stream* const real = stream_;
+  DyingStream dying(real, 1);  // the first put goes in, every later one is refused
+  stream_ = &dying;
+  FlowOptions o = Options("*.log");
+  auto flow = StartFlow(o);
+  AppendLines("a.log", 0, 100);
+  flow->PollNow();
+  ASSERT_TRUE(flow->WriteCheckpoint().ok());
+  AppendLines("a.log", 100, 150);
+  flow->PollNow();  // refused: lines 100..149 wait in the batch
+  fs::copy_file(Path("a.log"), Path("a.1.log"));
+  ASSERT_EQ(truncate(Path("a.log").c_str(), 0), 0);
+  AppendLines("a.log", 150, 160);
+  flow->PollNow();
+  flow->PollNow();
+  ASSERT_TRUE(flow->WriteCheckpoint().ok());
+  const std::string at_kill = SaveCheckpoint(*flow);
+  StopFlow(std::move(flow));
+  stream_ = real;
+  PutBack(dir_ / "cp" / "test.json", at_kill);
+  flow = StartFlow(o);
+  flow->PollNow();
+  flow->PollNow();
+  StopFlow(std::move(flow));
+  ExpectExactlyOnce(160);
+}
+
 TEST_F(FlowTagsTest, ACheckpointWithoutTagsReadsAsBefore) {
   // A checkpoint file of a version from before tags: no shard positions, so no scan; the
   // records put after it are read again (at least once, as before).
