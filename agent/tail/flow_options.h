@@ -121,6 +121,8 @@ struct FlowOptions {
   // objects in the delivery error output's shape; empty: <checkpoint dir>/errors.
   std::string errors_path;
   std::chrono::milliseconds rotate_wait{30000};
+  // A file deleted while open is let go once it has not grown for this long.
+  std::chrono::milliseconds deleted_wait{2000};
   std::chrono::milliseconds close_inactive{5 * 60 * 1000};
   std::chrono::milliseconds rescan_interval{10000};
   int max_open_files = 1024;

@@ -15,9 +15,6 @@ namespace sluice::agent {
 namespace {
 // How long a young file may stay short and quiet before it is read as a file of its own.
 constexpr int64_t kYoungQuietMs = 500;
-// A file unlinked while open is followed by its descriptor while its writer writes on, and let
-// go once read to its end and quiet this long (its space is freed only when it is closed).
-constexpr int64_t kDeletedQuietMs = 2000;
 }  // namespace
 
 bool Flow::CheckFile(File* f) {
@@ -191,7 +188,9 @@ void Flow::MaybeFinish(File* f) {
     f->framer->Flush(&sink);
   }
   if (f->rotated && f->at_eof &&
-      (f->deleted ? quiet >= kDeletedQuietMs
+      // Deleted while open: followed by its descriptor while its writer writes on, let go (its
+      // space freed) once read to its end and quiet for deleted_wait.
+      (f->deleted ? quiet >= opts_.deleted_wait.count()
                   : now - f->rotated_at_ms >= opts_.rotate_wait.count())) {
     uint64_t budget = UINT64_MAX;
     if (!ReadFile(f, &budget) || !f->at_eof) return;  // still growing or refused: next tick

@@ -368,6 +368,7 @@ TEST_F(FlowTagsTest, ACheckpointWithoutTagsReadsAsBefore) {
 
 TEST_F(FlowTest, AFileDeletedWhileItsWriterWritesOnIsFollowedUntilQuiet) {
   FlowOptions o = Options("*.log");
+  o.deleted_wait = std::chrono::milliseconds(5000);  // pauses below are longer than the default
   AppendLines("a.log", 0, 100);
   auto flow = StartFlow(o);
   flow->PollNow();
@@ -377,7 +378,7 @@ TEST_F(FlowTest, AFileDeletedWhileItsWriterWritesOnIsFollowedUntilQuiet) {
   ASSERT_EQ(unlink(Path("a.log").c_str()), 0);
   flow->PollNow();  // read to its end, seen deleted
   for (int round = 0; round < 3; ++round) {
-    clock_.Advance(900);  // a pause in the writing, shorter than the quiet that lets go
+    clock_.Advance(2500);  // a pause in the writing, shorter than the quiet that lets go
     std::string lines;
     for (int i = 100 + round * 50; i < 150 + round * 50; ++i) {
       lines += "line-" + std::to_string(i) + "\n";
@@ -386,7 +387,7 @@ TEST_F(FlowTest, AFileDeletedWhileItsWriterWritesOnIsFollowedUntilQuiet) {
     flow->PollNow();
   }
   close(w);
-  clock_.Advance(2500);
+  clock_.Advance(5500);
   flow->PollNow();
   flow->PollNow();
   EXPECT_EQ(flow->stats().files_open, 0u);  // quiet: let go, its space freed
