@@ -110,7 +110,17 @@ void Flow::Rescan(bool initial) {
     std::vector<FileCheckpoint> left;
     for (auto& [id, c] : restored_) left.push_back(c);
     for (const FileCheckpoint& c : left) {
-      std::string p = FindByInode(DirName(c.path), c.id);
+      std::string p;
+      if (!c.path.empty()) {
+        p = FindByInode(DirName(c.path), c.id);
+      } else {
+        // Named only by a position tag (put after the last checkpoint written): tags hold no
+        // path, so it is looked for in the globs' directories.
+        for (const std::string& dir : exp.directories) {
+          p = FindByInode(dir, c.id);
+          if (!p.empty()) break;
+        }
+      }
       if (p.empty()) continue;
       int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC);
       struct stat st;

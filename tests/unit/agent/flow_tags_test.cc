@@ -345,6 +345,28 @@ TEST_F(FlowTagsTest, ACopyWaitingForARefusedBatchKeepsWhatIsDurable) {
   ExpectExactlyOnce(160);
 }
 
+TEST_F(FlowTagsTest, AFileOnlyATagNamesIsFoundAfterARenameOutOfTheGlobs) {
+  // A file first put after the last checkpoint written (a full disk refused the later ones),
+  // then a kill, and a rotation that renames it out of the globs while the daemon is down, its
+  // writer appending on: only the stream's tag names it, without a path. It is found by inode
+  // in the globs' directories and drained from the tag's position.
+  FlowOptions o = Options("*.log");
+  auto flow = StartFlow(o);
+  const std::string before = SaveCheckpoint(*flow);  // names no file
+  AppendLines("a.log", 0, 100);
+  flow->PollNow();
+  StopFlow(std::move(flow));
+  PutBack(dir_ / "cp" / "test.json", before);
+  fs::rename(Path("a.log"), Path("a.log.1"));
+  AppendLines("a.log.1", 100, 150);
+  flow = StartFlow(o);
+  flow->PollNow();
+  flow->PollNow();
+  EXPECT_EQ(flow->stats().resumed_from_stream, 1u);
+  StopFlow(std::move(flow));
+  ExpectExactlyOnce(150);
+}
+
 TEST_F(FlowTagsTest, ACheckpointWithoutTagsReadsAsBefore) {
   // A checkpoint file of a version from before tags: no shard positions, so no scan; the
   // records put after it are read again (at least once, as before).
