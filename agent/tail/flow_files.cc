@@ -385,7 +385,10 @@ bool Flow::RestoreOffset(File* f, uint64_t size, bool initial) {
       }
       if (prefix_ok) {
         offset = c.offset;
-        own = true;
+        // A checkpoint at 0 says nothing was stored yet: the file is matched as one without a
+        // checkpoint (Settle), since it may be a copy found before it could be told one (while
+        // the stream refused records, say) of content already read.
+        own = c.offset > 0;
         f->prefix_len = c.prefix_len;
         f->prefix_hash = c.prefix_hash;
       } else {

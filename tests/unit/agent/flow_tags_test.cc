@@ -2,6 +2,7 @@
 // because each put carries where it ended in each file and a restart reads that back.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -365,6 +366,43 @@ TEST_F(FlowTagsTest, AFileOnlyATagNamesIsFoundAfterARenameOutOfTheGlobs) {
   EXPECT_EQ(flow->stats().resumed_from_stream, 1u);
   StopFlow(std::move(flow));
   ExpectExactlyOnce(150);
+}
+
+TEST_F(FlowTagsTest, ACopyCheckpointedAtItsStartIsStillRecognisedAsACopy) {
+  // A copytruncate copy the agent had found but not yet told a copy (reads were paused: a full
+  // disk) is in the checkpoint at offset 0. After a restart it is matched against what is known
+  // of its content (the original's checkpoint) like a file without a checkpoint, not read again.
+  FlowOptions o = Options("*.log");
+  AppendLines("a.log", 0, 400);
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  StopFlow(std::move(flow));
+  fs::copy_file(Path("a.log"), Path("a.1.log"));
+  ASSERT_EQ(truncate(Path("a.log").c_str(), 0), 0);
+  AppendLines("a.log", 400, 420);
+  CheckpointStore store(dir_ / "cp", "test");
+  auto saved = store.Load();
+  ASSERT_TRUE(saved.ok());
+  ASSERT_EQ(saved->files.size(), 1u);
+  FileCheckpoint copy;
+  copy.path = Path("a.1.log");
+  int fd = open(copy.path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  struct stat st;
+  ASSERT_EQ(fstat(fd, &st), 0);
+  copy.id = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+  auto fp = ComputeFingerprint(fd, static_cast<uint64_t>(st.st_size));
+  close(fd);
+  ASSERT_TRUE(fp.ok());
+  copy.fingerprint = *fp;
+  copy.offset = 0;
+  saved->files.push_back(copy);
+  ASSERT_TRUE(store.Save(saved->files, saved->has_tags ? &saved->tags : nullptr).ok());
+  flow = StartFlow(o);
+  flow->PollNow();
+  flow->PollNow();
+  StopFlow(std::move(flow));
+  ExpectExactlyOnce(420);
 }
 
 TEST_F(FlowTagsTest, ACheckpointWithoutTagsReadsAsBefore) {
