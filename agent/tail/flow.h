@@ -221,6 +221,10 @@ class Flow final : public Source, private PutTagger {
   // waits for (the original's last records, maybe in a batch the stream refuses) is durable.
   void KnownDurable(File* f, uint64_t offset, uint32_t prefix_len, uint64_t prefix_hash);
   std::vector<uint64_t> fresh_;  // files of the initial scan without a checkpoint of their own
+  // Files of the initial scan restored from a checkpoint of their own: a position of the same
+  // content further on (a tag put for the file it is a copy of) moves them on (GoFurther).
+  std::vector<uint64_t> restored_own_;
+  void GoFurther(File* f);
   bool had_checkpoints_ = false;
   // Names matching a glob that were just created, moved or deleted, per directory: a file moved
   // to a non-matching name beside them (app.log -> app.log.1) before it was ever read is followed.

@@ -140,6 +140,11 @@ void Flow::Rescan(bool initial) {
     // Checkpoints left unmatched are of files gone while the flow was stopped; files of the scan
     // without a checkpoint may hold their content (a copytruncate's copy), or another file's.
     for (const auto& [id, c] : restored_) AddOrphan(c);
+    for (uint64_t serial : restored_own_) {
+      auto it = files_.find(serial);
+      if (it != files_.end()) GoFurther(it->second.get());
+    }
+    restored_own_.clear();
     for (uint64_t serial : fresh_) {
       auto it = files_.find(serial);
       if (it == files_.end()) continue;
@@ -358,6 +363,8 @@ Flow::File* Flow::Track(const std::string& path, int fd, const struct stat& st, 
   files_[raw->serial] = std::move(f);
   if (!own && raw->framer->next_offset() == 0 && raw->fingerprint.len < kFingerprintBytes) {
     raw->young = BeginsAnother(raw);
+  } else if (own && initial) {
+    restored_own_.push_back(raw->serial);
   } else if (!own && raw->framer->next_offset() == 0) {
     if (initial) {
       fresh_.push_back(raw->serial);  // matched once every file of the scan is known
@@ -458,6 +465,34 @@ bool Flow::Settle(File* f) {
       return true;
   }
   return false;
+}
+
+void Flow::GoFurther(File* f) {
+  // A copy's own checkpoint names what was durable as its original's when it took over; the
+  // stream may name that content further on (the original's last put, tagged): the copy goes on
+  // from there, once the bytes before that position are its own too.
+  for (size_t i = orphans_.size(); i-- > 0;) {
+    const Orphan& o = orphans_[i];
+    if (o.fingerprint != f->fingerprint || o.offset <= f->put_offset || o.check_at > f->size ||
+        o.prefix_len == 0 || f->fd < 0) {
+      continue;
+    }
+    auto h = HashRange(f->fd, o.check_at - o.prefix_len, o.check_at);
+    if (!h.ok() || *h != o.prefix_hash) continue;
+    const uint64_t offset = std::min(o.offset, f->size);
+    SLUICE_LOG(Info, "file holds content the stream has further on; continuing from there")
+        .With("flow", opts_.name)
+        .With("path", f->display_path)
+        .With("was", o.path)
+        .With("checkpoint", f->put_offset)
+        .With("offset", offset);
+    const uint32_t len = o.prefix_len;
+    const uint64_t hash = o.prefix_hash;
+    const bool exact = o.check_at == offset;
+    orphans_.erase(orphans_.begin() + static_cast<std::ptrdiff_t>(i));
+    StartAt(f, offset, exact ? len : 0, exact ? hash : 0);
+    return;
+  }
 }
 
 void Flow::AddOrphan(const FileCheckpoint& c) {

@@ -405,6 +405,47 @@ TEST_F(FlowTagsTest, ACopyCheckpointedAtItsStartIsStillRecognisedAsACopy) {
   ExpectExactlyOnce(420);
 }
 
+TEST_F(FlowTagsTest, ACopyBehindWhatTheStreamHoldsOfItsContentGoesOnFromThere) {
+  // A copytruncate copy whose own checkpoint names only what was durable as its original's
+  // when it took over (line 250), while the stream holds the original's content to line 300
+  // (its last put, tagged): after a restart the copy goes on from line 300.
+  FlowOptions o = Options("*.log");
+  AppendLines("a.log", 0, 300);
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  StopFlow(std::move(flow));  // a.log's checkpoint: line 300
+  fs::copy_file(Path("a.log"), Path("a.1.log"));
+  ASSERT_EQ(truncate(Path("a.log").c_str(), 0), 0);
+  AppendLines("a.log", 300, 320);
+  CheckpointStore store(dir_ / "cp", "test");
+  auto saved = store.Load();
+  ASSERT_TRUE(saved.ok());
+  ASSERT_EQ(saved->files.size(), 1u);
+  FileCheckpoint copy;
+  copy.path = Path("a.1.log");
+  int fd = open(copy.path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  struct stat st;
+  ASSERT_EQ(fstat(fd, &st), 0);
+  copy.id = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+  auto fp = ComputeFingerprint(fd, static_cast<uint64_t>(st.st_size));
+  ASSERT_TRUE(fp.ok());
+  copy.fingerprint = *fp;
+  for (int i = 0; i < 250; ++i) copy.offset += ("line-" + std::to_string(i) + "\n").size();
+  copy.prefix_len = kPrefixCheckBytes;
+  auto h = HashRange(fd, copy.offset - kPrefixCheckBytes, copy.offset);
+  close(fd);
+  ASSERT_TRUE(h.ok());
+  copy.prefix_hash = *h;
+  saved->files.push_back(copy);
+  ASSERT_TRUE(store.Save(saved->files, saved->has_tags ? &saved->tags : nullptr).ok());
+  flow = StartFlow(o);
+  flow->PollNow();
+  flow->PollNow();
+  StopFlow(std::move(flow));
+  ExpectExactlyOnce(320);
+}
+
 TEST_F(FlowTagsTest, ACheckpointWithoutTagsReadsAsBefore) {
   // A checkpoint file of a version from before tags: no shard positions, so no scan; the
   // records put after it are read again (at least once, as before).
