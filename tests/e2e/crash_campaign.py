@@ -2,8 +2,9 @@
 """The crash campaign: N trials, each a random mix of what a log shipper lives through, and
 every line counted at both destinations afterwards.
 
-Usage: crash_campaign.py SLUICE_BIN LOGGEN_BIN [--trials N] [--seed S] [--trial K] [--keep]
-                         [--max-duplicates N] [--load SECONDS] [--no-s3]
+Usage: crash_campaign.py SLUICE_BIN LOGGEN_BIN [--trials N] [--first K] [--seed S] [--trial K]
+                         [--keep] [--max-duplicates N] [--max-duplicates-full-disk N]
+                         [--load SECONDS] [--no-s3]
 
 One daemon a trial, in a directory of its own: two sources (`*.log`, and `*.trace` with the
 java multiline preset) into one stream, read by two delivery streams, one to the file sink and

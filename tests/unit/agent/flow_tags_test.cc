@@ -69,6 +69,33 @@ class FlowTagsTest : public FlowTest {
     std::ofstream(path, std::ios::trunc) << text;
   }
   void KillInEveryPut(PartitionKeyKind keys);
+  // Adds to the flow's checkpoint file an entry for `rel` at `offset` (with the prefix hash
+  // there), as a run that checkpointed that file would have left it.
+  void AddCheckpointOf(const std::string& rel, uint64_t offset) {
+    CheckpointStore store(dir_ / "cp", "test");
+    auto saved = store.Load();
+    ASSERT_TRUE(saved.ok());
+    FileCheckpoint c;
+    c.path = Path(rel);
+    int fd = open(c.path.c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    struct stat st;
+    ASSERT_EQ(fstat(fd, &st), 0);
+    c.id = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+    auto fp = ComputeFingerprint(fd, static_cast<uint64_t>(st.st_size));
+    c.offset = offset;
+    if (offset > 0) {
+      c.prefix_len = static_cast<uint32_t>(std::min<uint64_t>(kPrefixCheckBytes, offset));
+      auto h = HashRange(fd, offset - c.prefix_len, offset);
+      ASSERT_TRUE(h.ok());
+      c.prefix_hash = *h;
+    }
+    close(fd);
+    ASSERT_TRUE(fp.ok());
+    c.fingerprint = *fp;
+    saved->files.push_back(c);
+    ASSERT_TRUE(store.Save(saved->files, saved->has_tags ? &saved->tags : nullptr).ok());
+  }
 };
 
 TEST_F(FlowTagsTest, AKillAfterPutsBeforeTheCheckpointResendsNothing) {
@@ -380,24 +407,7 @@ TEST_F(FlowTagsTest, ACopyCheckpointedAtItsStartIsStillRecognisedAsACopy) {
   fs::copy_file(Path("a.log"), Path("a.1.log"));
   ASSERT_EQ(truncate(Path("a.log").c_str(), 0), 0);
   AppendLines("a.log", 400, 420);
-  CheckpointStore store(dir_ / "cp", "test");
-  auto saved = store.Load();
-  ASSERT_TRUE(saved.ok());
-  ASSERT_EQ(saved->files.size(), 1u);
-  FileCheckpoint copy;
-  copy.path = Path("a.1.log");
-  int fd = open(copy.path.c_str(), O_RDONLY);
-  ASSERT_GE(fd, 0);
-  struct stat st;
-  ASSERT_EQ(fstat(fd, &st), 0);
-  copy.id = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
-  auto fp = ComputeFingerprint(fd, static_cast<uint64_t>(st.st_size));
-  close(fd);
-  ASSERT_TRUE(fp.ok());
-  copy.fingerprint = *fp;
-  copy.offset = 0;
-  saved->files.push_back(copy);
-  ASSERT_TRUE(store.Save(saved->files, saved->has_tags ? &saved->tags : nullptr).ok());
+  AddCheckpointOf("a.1.log", 0);
   flow = StartFlow(o);
   flow->PollNow();
   flow->PollNow();
@@ -417,28 +427,9 @@ TEST_F(FlowTagsTest, ACopyBehindWhatTheStreamHoldsOfItsContentGoesOnFromThere) {
   fs::copy_file(Path("a.log"), Path("a.1.log"));
   ASSERT_EQ(truncate(Path("a.log").c_str(), 0), 0);
   AppendLines("a.log", 300, 320);
-  CheckpointStore store(dir_ / "cp", "test");
-  auto saved = store.Load();
-  ASSERT_TRUE(saved.ok());
-  ASSERT_EQ(saved->files.size(), 1u);
-  FileCheckpoint copy;
-  copy.path = Path("a.1.log");
-  int fd = open(copy.path.c_str(), O_RDONLY);
-  ASSERT_GE(fd, 0);
-  struct stat st;
-  ASSERT_EQ(fstat(fd, &st), 0);
-  copy.id = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
-  auto fp = ComputeFingerprint(fd, static_cast<uint64_t>(st.st_size));
-  ASSERT_TRUE(fp.ok());
-  copy.fingerprint = *fp;
-  for (int i = 0; i < 250; ++i) copy.offset += ("line-" + std::to_string(i) + "\n").size();
-  copy.prefix_len = kPrefixCheckBytes;
-  auto h = HashRange(fd, copy.offset - kPrefixCheckBytes, copy.offset);
-  close(fd);
-  ASSERT_TRUE(h.ok());
-  copy.prefix_hash = *h;
-  saved->files.push_back(copy);
-  ASSERT_TRUE(store.Save(saved->files, saved->has_tags ? &saved->tags : nullptr).ok());
+  uint64_t line_250 = 0;
+  for (int i = 0; i < 250; ++i) line_250 += ("line-" + std::to_string(i) + "\n").size();
+  AddCheckpointOf("a.1.log", line_250);
   flow = StartFlow(o);
   flow->PollNow();
   flow->PollNow();
