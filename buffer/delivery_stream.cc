@@ -667,7 +667,19 @@ void DeliveryStream::Commit(Worker* w, const JournalEntry& entry) {
     // Retried until it is written (a full disk): going on to the next batch would leave this
     // one's journal entry behind, and after a crash the batches between the last checkpoint and
     // the next journaled one would be cut again with other bounds, under other keys (twice).
+    // Not for a shared source: its batch's plan is kept with the source's checkpoint, and a
+    // checkpoint refused because the shard moved to another instance (its lease taken) never
+    // succeeds; retrying it held the worker, and every other shard of the instance, for good.
     Status st = source_->Checkpoint(positions);
+    if (!st.ok() && source_->shared()) {
+      counters_.errors++;
+      SLUICE_LOG(Warn, "checkpoint failed; the shard's next reader replays the batch's plan")
+          .With("delivery", options_.name)
+          .With("sink", options_.sink.type)
+          .With("shards", static_cast<uint64_t>(positions.size()))
+          .With("error", st.message());
+      st = Status::Ok();
+    }
     for (int attempt = 1; !st.ok(); ++attempt) {
       counters_.errors++;
       if (attempt == 1) {
