@@ -599,7 +599,7 @@ Flow::Adoption Flow::AdoptOrphan(File* f) {
   return wait ? Adoption::kWait : Adoption::kNone;
 }
 
-void Flow::ReleaseCopies(File* original, uint64_t covered) {
+void Flow::ReleaseCopies(File* original, uint64_t covered, bool truncated) {
   for (const auto& [serial, o] : files_) {
     File* c = o.get();
     if (c->copy_of != original->serial) continue;
@@ -607,8 +607,22 @@ void Flow::ReleaseCopies(File* original, uint64_t covered) {
     SLUICE_LOG(Info, "the file a copy follows was truncated or let go; reading the copy on")
         .With("flow", opts_.name)
         .With("path", c->display_path)
-        .With("offset", std::min(covered, c->size));
-    StartAt(c, std::min(covered, c->size), 0, 0);
+        .With("offset", covered)
+        .With("size", c->size);
+    if (truncated && covered > c->size) {
+      // copytruncate's copy still being written (shorter than what was read of the original):
+      // it goes on from `covered` once its bytes get there, checked by the original's last
+      // bytes read (the same content). One that stays that short ends there: the lines after
+      // were read from the original.
+      const bool tail = original->read_at == covered && original->read_tail_len > 0;
+      c->fill_to = covered;
+      c->fill_from = c->size;
+      c->fill_len = tail ? original->read_tail_len : 0u;
+      c->fill_hash = tail ? original->read_tail_hash : 0u;
+      StartAt(c, covered, c->fill_len, c->fill_hash);
+    } else {
+      StartAt(c, std::min(covered, c->size), 0, 0);
+    }
     KnownDurable(c, original->durable_offset, original->prefix_len, original->prefix_hash);
   }
 }
@@ -689,7 +703,7 @@ void Flow::CloseFd(File* f) {
 }
 
 void Flow::Forget(File* f) {
-  ReleaseCopies(f, f->framer->next_offset());
+  ReleaseCopies(f, f->framer->next_offset(), false);
   // Read to its end: a copy of it met later (a rotated log copied back) goes on from there.
   KeepReadOrphan(f, f->framer->next_offset());
   CloseFd(f);
