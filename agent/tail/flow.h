@@ -77,6 +77,9 @@ class Flow final : public Source, private PutTagger {
     uint64_t offset;
     uint32_t prefix_len;
     uint64_t prefix_hash;
+    // after_batch_ only: the batch's entries when the file was moved to `offset` (StartAt).
+    // An entry of the file at or after that index was read from there on and supersedes it.
+    size_t in_batch = 0;
   };
 
   Flow(uv_loop_t* loop, const FlowOptions& opts, broker::Stream* stream,
@@ -138,6 +141,8 @@ class Flow final : public Source, private PutTagger {
   bool FlushBatch();  // false while the stream refuses
   void CompleteBatch();
   void CompletePrefix(size_t count);  // the first `count` entries are in the stream
+  // Whether an entry of p.file in batch_[p.in_batch, end) was read on from p's position.
+  bool ReadOnInBatch(const Pending& p, size_t end) const;
   void AdvanceDurable();
   void MaybeCheckpoint();
   // Position tags (agent/tail/source_position.h): each put names, per file of the batch, the

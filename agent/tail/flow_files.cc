@@ -550,7 +550,7 @@ void Flow::StartAt(File* f, uint64_t offset, uint32_t prefix_len, uint64_t prefi
   }
   // The checkpoint moves there once what was put before (the original's records, some maybe
   // still in the batch) is durable: a crash before that must not skip what was not yet stored.
-  Pending p{stream_->WriteGeneration(), f->serial, offset, prefix_len, prefix_hash};
+  Pending p{stream_->WriteGeneration(), f->serial, offset, prefix_len, prefix_hash, batch_.size()};
   if (batch_.empty()) {
     pending_.push_back(p);
   } else {

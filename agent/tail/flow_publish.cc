@@ -95,8 +95,12 @@ void Flow::CompleteBatch() {
     pending_.push_back(p);
   }
   TakeBatchTags(gen);
-  // Copies set to go on past records of this batch: durable with it.
+  // Copies set to go on past records of this batch: durable with it. One read on from there in
+  // this batch has its position from its last entry, pushed above: this one, older, is dropped
+  // (applied after it, it would move the checkpoint back; a kill would then read again what
+  // the stream holds).
   for (Pending p : after_batch_) {
+    if (ReadOnInBatch(p, batch_.size())) continue;
     p.generation = gen;
     pending_.push_back(p);
   }
@@ -126,8 +130,19 @@ void Flow::CompletePrefix(size_t count) {
     pending_.push_back(p);
   }
   TakeBatchTags(gen);
+  // Moves superseded by an entry of the prefix are dropped (as in CompleteBatch); the others
+  // count their index in what is left of the batch.
+  std::erase_if(after_batch_, [&](const Pending& p) { return ReadOnInBatch(p, count); });
+  for (Pending& p : after_batch_) p.in_batch = p.in_batch > count ? p.in_batch - count : 0;
   // The records' bytes stay in arena_ until the rest of the batch is put.
   batch_.erase(batch_.begin(), batch_.begin() + static_cast<std::ptrdiff_t>(count));
+}
+
+bool Flow::ReadOnInBatch(const Pending& p, size_t end) const {
+  for (size_t i = p.in_batch; i < end; ++i) {
+    if (batch_[i].file == p.file) return true;
+  }
+  return false;
 }
 
 void Flow::AdvanceDurable() {

@@ -36,7 +36,8 @@ trial fails when a line is lost or duplicates at a destination exceed --max-dupl
 
 A trial is reproduced by its seed and number (--seed S --trial K): the same writers, rates,
 kill point, outages and disk; the interleaving of threads and the daemon is the machine's.
-The trials' directories are removed unless a trial fails or --keep is given. Exit status 0:
+The trials' directories are removed unless a trial fails or --keep is given (which also keeps a
+copy of a tmpfs data directory, as data.kept, before it is unmounted). Exit status 0:
 every trial passed; 1: one failed; 77: every trial passed but the s3 part could not run
 (s3rver or boto3 absent; --no-s3 runs the file sink alone and exits 0).
 """
@@ -813,6 +814,9 @@ class Trial:
         if self.camp.s3 and self.camp.s3.proc.poll() is not None:
             self.camp.s3_up_safely()
         if self.mounted:
+            if self.camp.keep:  # the data directory goes with the tmpfs: a copy to look at
+                shutil.copytree(self.mounted, self.mounted + ".kept", symlinks=True,
+                                dirs_exist_ok=True)
             if subprocess.run(["umount", self.mounted], capture_output=True).returncode != 0:
                 subprocess.run(["umount", "-l", self.mounted], capture_output=True)
             self.mounted = None

@@ -373,6 +373,47 @@ TEST_F(FlowTagsTest, ACopyWaitingForARefusedBatchKeepsWhatIsDurable) {
   ExpectExactlyOnce(160);
 }
 
+TEST_F(FlowTagsTest, ACopyAdoptedWhileTheBatchHoldsRecordsCheckpointsWhereItsReadingEnds) {
+  // A copytruncate copy found (by content, from its original's last position) while the batch
+  // being filled already holds other records, and read on in that same batch: its checkpoint
+  // names the end of what it put, not where it was found to go on from (campaign trial 691:
+  // that order had a kill re-read the copy's tail, 162 lines twice).
+  FlowOptions o = Options("*.log");
+  AppendLines("a.log", 0, 300);
+  AppendLines("x.log", 1000, 1010);
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  std::string head;
+  {
+    std::ifstream in(Path("a.log"), std::ios::binary);
+    head.resize(500);
+    in.read(head.data(), 500);
+  }
+  {
+    std::ofstream out(Path("z.log"), std::ios::binary);  // a copy being written: young
+    out.write(head.data(), 500);
+  }
+  flow->PollNow();
+  AppendLines("a.log", 300, 320);  // not read before the copy
+  fs::copy_file(Path("a.log"), Path("z.log"), fs::copy_options::overwrite_existing);
+  ASSERT_EQ(truncate(Path("a.log").c_str(), 0), 0);
+  AppendLines("a.log", 320, 330);
+  AppendLines("x.log", 1010, 1020);
+  flow->PollNow();  // a.log's and x.log's new lines in the batch, then a.1.log adopted
+  flow->PollNow();
+  ASSERT_TRUE(flow->WriteCheckpoint().ok());
+  const std::string at_kill = SaveCheckpoint(*flow);
+  StopFlow(std::move(flow));
+  PutBack(dir_ / "cp" / "test.json", at_kill);
+  flow = StartFlow(o);
+  flow->PollNow();
+  flow->PollNow();
+  StopFlow(std::move(flow));
+  auto c = Count();
+  for (int i = 0; i < 330; ++i) ASSERT_EQ(c[i], 1) << i;
+  for (int i = 1000; i < 1020; ++i) ASSERT_EQ(c[i], 1) << i;
+}
+
 TEST_F(FlowTagsTest, AFileOnlyATagNamesIsFoundAfterARenameOutOfTheGlobs) {
   // A file first put after the last checkpoint written (a full disk refused the later ones),
   // then a kill, and a rotation that renames it out of the globs while the daemon is down, its
