@@ -62,6 +62,61 @@ TEST(CheckpointStoreTest, MalformedFileIsCorruptionNamingTheFile) {
   fs::remove_all(dir);
 }
 
+// The file cannot be replaced (here its temporary's name is taken by a directory; on a full
+// disk, no block for it): the checkpoint goes into the spare reserved beside it, and Load takes
+// the spare while it is newer and whole.
+TEST(CheckpointStoreTest, AFileThatCannotBeReplacedIsWrittenIntoItsSpare) {
+  fs::path dir = TempDir("spare");
+  CheckpointStore store(dir, "f");
+  FileCheckpoint c;
+  c.path = "/var/log/a.log";
+  c.id = {1, 2};
+  c.fingerprint = {1024, 5};
+  c.offset = 100;
+  ASSERT_TRUE(store.Save({c}).ok());
+  ASSERT_TRUE(fs::exists(store.spare_path()));
+  EXPECT_GE(fs::file_size(store.spare_path()), 16u << 10);  // reserved while there was room
+  fs::create_directories(dir / ".tmp-f.json");
+  c.offset = 200;
+  TagScan tags;
+  tags.seq = 7;
+  tags.shards = {{0, 42}};
+  ASSERT_TRUE(store.Save({c}, &tags).ok());
+  EXPECT_EQ(store.spare_writes(), 1u);
+  {
+    CheckpointStore fresh(dir, "f");  // a restart
+    auto got = fresh.Load();
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    ASSERT_EQ(got->files.size(), 1u);
+    EXPECT_EQ(got->files[0].offset, 200u);
+    EXPECT_EQ(got->tags.seq, 7u);
+    // The next checkpoint the file takes again is newer than the spare.
+    fs::remove_all(dir / ".tmp-f.json");
+    c.offset = 300;
+    ASSERT_TRUE(fresh.Save({c}).ok());
+    EXPECT_EQ(fresh.Load()->files[0].offset, 300u);
+  }
+  // A spare torn by a power cut while it was written is not used.
+  CheckpointStore again(dir, "f");
+  ASSERT_TRUE(again.Load().ok());
+  fs::create_directories(dir / ".tmp-f.json");
+  c.offset = 400;
+  ASSERT_TRUE(again.Save({c}).ok());
+  EXPECT_EQ(CheckpointStore(dir, "f").Load()->files[0].offset, 400u);
+  {
+    std::fstream f(store.spare_path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(60);
+    f.put('#');
+  }
+  EXPECT_EQ(CheckpointStore(dir, "f").Load()->files[0].offset, 300u);
+  // A spare too small for the checkpoint: the file's error.
+  std::vector<FileCheckpoint> many(200, c);
+  Status st = again.Save(many);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find(".tmp-f.json"), std::string::npos) << st.message();
+  fs::remove_all(dir);
+}
+
 TEST(FileIdentityTest, FingerprintDistinguishesContentAndGrowsWithFile) {
   fs::path dir = TempDir("fp");
   fs::create_directories(dir);
