@@ -107,11 +107,7 @@ class Flow final : public Source, private PutTagger {
   // its own. True: do not read it now (held, or young until a copy being written is whole).
   bool Settle(File* f);
   void HoldCopy(File* copy, File* original);
-  // `truncated`: the original was truncated (not let go), so a copy may still be being written.
-  void ReleaseCopies(File* original, uint64_t covered, bool truncated);
-  // A copy waiting for its bytes to reach fill_to: done (it got there, or shrank), or read on
-  // from fill_from (what it got is its own).
-  void EndFill(File* f, bool own);
+  void ReleaseCopies(File* original, uint64_t covered);
   void StartAt(File* f, uint64_t offset, uint32_t prefix_len, uint64_t prefix_hash);
   // A held copy: true while it is still one (and so not read); false once let go (read on).
   bool StillACopy(File* f);

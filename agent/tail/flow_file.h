@@ -50,16 +50,6 @@ struct Flow::File {
   // is truncated or let go, the copy goes on from where its reading stopped. 0: not a copy.
   uint64_t copy_of = 0;
   uint64_t copy_size = 0;  // its size when found to be a copy: growing after makes it its own
-  // A copy let go by its original's truncation while it was still being written (`cp` copies by
-  // blocks), shorter than where the original's reading stopped (fill_to): it goes on from there
-  // once its bytes reach it, if the last ones before are the original's (fill_len/fill_hash;
-  // unchecked when 0). Until then, being shorter is not a truncation. Bytes added that stop
-  // short of fill_to for kYoungQuietMs, or that are not the original's, are its own: read from
-  // fill_from, its size when let go. fill_to 0: not waiting.
-  uint64_t fill_to = 0;
-  uint64_t fill_from = 0;
-  uint32_t fill_len = 0;
-  uint64_t fill_hash = 0;
   // New (no checkpoint of its own), shorter than a fingerprint, and its bytes so far are how
   // another file begins: maybe a copy being written. Not read until it has a whole fingerprint
   // (and is checked as a copy), parts from that file's start, or stays quiet kYoungQuietMs.

@@ -599,30 +599,19 @@ Flow::Adoption Flow::AdoptOrphan(File* f) {
   return wait ? Adoption::kWait : Adoption::kNone;
 }
 
-void Flow::ReleaseCopies(File* original, uint64_t covered, bool truncated) {
+void Flow::ReleaseCopies(File* original, uint64_t covered) {
   for (const auto& [serial, o] : files_) {
     File* c = o.get();
     if (c->copy_of != original->serial) continue;
     c->copy_of = 0;
+    // Its size now, not as last looked at: logrotate's copy is whole before the truncation, but
+    // the copy may have been seen only with its first blocks, and its growth not yet.
+    if (c->fd >= 0 && !c->finished) (void)CheckFile(c);
     SLUICE_LOG(Info, "the file a copy follows was truncated or let go; reading the copy on")
         .With("flow", opts_.name)
         .With("path", c->display_path)
-        .With("offset", covered)
-        .With("size", c->size);
-    if (truncated && covered > c->size) {
-      // copytruncate's copy still being written (shorter than what was read of the original):
-      // it goes on from `covered` once its bytes get there, checked by the original's last
-      // bytes read (the same content). One that stays that short ends there: the lines after
-      // were read from the original.
-      const bool tail = original->read_at == covered && original->read_tail_len > 0;
-      c->fill_to = covered;
-      c->fill_from = c->size;
-      c->fill_len = tail ? original->read_tail_len : 0u;
-      c->fill_hash = tail ? original->read_tail_hash : 0u;
-      StartAt(c, covered, c->fill_len, c->fill_hash);
-    } else {
-      StartAt(c, std::min(covered, c->size), 0, 0);
-    }
+        .With("offset", std::min(covered, c->size));
+    StartAt(c, std::min(covered, c->size), 0, 0);
     KnownDurable(c, original->durable_offset, original->prefix_len, original->prefix_hash);
   }
 }
@@ -703,7 +692,7 @@ void Flow::CloseFd(File* f) {
 }
 
 void Flow::Forget(File* f) {
-  ReleaseCopies(f, f->framer->next_offset(), false);
+  ReleaseCopies(f, f->framer->next_offset());
   // Read to its end: a copy of it met later (a rotated log copied back) goes on from there.
   KeepReadOrphan(f, f->framer->next_offset());
   CloseFd(f);

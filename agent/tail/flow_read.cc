@@ -37,24 +37,6 @@ bool Flow::CheckFile(File* f) {
   const int64_t mtime_ns =
       static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   bool truncated = size < f->framer->next_offset();
-  if (f->fill_to > 0) {
-    // A copy still being written up to where it goes on: shorter is not truncated, unless it
-    // shrank.
-    if (size < f->size) {
-      EndFill(f, false);
-    } else {
-      truncated = false;
-      if (size > f->size) f->last_growth_ms = clock_->MonotonicMs();
-      if (size >= f->fill_to) {
-        bool same = true;
-        if (f->fill_len > 0) {
-          auto h = HashRange(f->fd, f->fill_to - f->fill_len, f->fill_to);
-          same = h.ok() && *h == f->fill_hash;
-        }
-        EndFill(f, !same);
-      }
-    }
-  }
   // Truncated and written again between two looks, maybe to the very same size: the first bytes
   // tell. Checked whenever the file was modified.
   if (!truncated && (size != f->size || mtime_ns != f->mtime_ns) && f->fingerprint.len > 0 &&
@@ -74,7 +56,7 @@ bool Flow::CheckFile(File* f) {
     // copytruncate: the copy may be found only now, or after: it goes on from `covered`, once
     // its bytes before that are this file's.
     KeepReadOrphan(f, covered);
-    ReleaseCopies(f, covered, true);
+    ReleaseCopies(f, covered);
     f->read_at = 0;
     f->read_tail_len = 0;
     f->hashed_end = UINT64_MAX;  // a prefix hashed before is of the old content
@@ -141,17 +123,6 @@ bool Flow::ReadFile(File* f, uint64_t* budget) {
   return true;
 }
 
-void Flow::EndFill(File* f, bool own) {
-  if (own) {
-    SLUICE_LOG(Info, "a copy's new bytes are its own; reading them")
-        .With("flow", opts_.name)
-        .With("path", f->display_path)
-        .With("offset", f->fill_from);
-    StartAt(f, f->fill_from, 0, 0);
-  }
-  f->fill_to = 0;
-}
-
 bool Flow::StillYoung(File* f) {
   if (f->fd < 0 && !Reopen(f)) return true;
   const uint64_t before = f->size;
@@ -211,13 +182,6 @@ void Flow::MaybeFinish(File* f) {
   if (f->young && !f->dirty && quiet >= kYoungQuietMs) {
     f->dirty = true;  // quiet long enough: StillYoung lets it be read
     dirty_.push_back(f->serial);
-  }
-  if (f->fill_to > 0 && f->size > f->fill_from && quiet >= kYoungQuietMs) {
-    EndFill(f, true);  // written to, and stopped short of where its original's reading ended
-    if (!f->dirty) {
-      f->dirty = true;
-      dirty_.push_back(f->serial);
-    }
   }
   if (f->at_eof && f->framer->has_pending() && quiet >= opts_.flush_timeout.count()) {
     Sink sink(this, f);

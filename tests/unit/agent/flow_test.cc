@@ -191,10 +191,11 @@ TEST_F(FlowTest, CopyTruncateWithTheCopyMatchedIsReadOnce) {
   StopFlow(std::move(flow));
 }
 
-// `cp` writes by blocks: the original may be truncated while its copy holds only the first
-// ones. The copy goes on from where the original's reading stopped once its bytes get there,
-// not from its end so far (which would read again what the original delivered).
-TEST_F(FlowTest, CopyTruncateWithTheCopyStillBeingWrittenIsReadOnce) {
+// logrotate's copy is whole before the truncation, but the agent may have seen only its first
+// blocks (an event while `cp` wrote), and see the truncation before the copy's growth: the copy
+// goes on from where the original's reading stopped, not from the size it was last seen at
+// (the CI run of beb3375: 786 lines twice in e2e.pipeline.copytruncate_matched).
+TEST_F(FlowTest, CopyTruncateWithTheCopySeenHalfWrittenIsReadOnce) {
   FlowOptions o = Options("app.log*");
   AppendLines("app.log", 0, 3000);
   auto flow = StartFlow(o);
@@ -206,69 +207,22 @@ TEST_F(FlowTest, CopyTruncateWithTheCopyStillBeingWrittenIsReadOnce) {
     std::ifstream in(Path("app.log"), std::ios::binary);
     whole.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
-  const size_t first_block = 8192;
-  ASSERT_GT(whole.size(), 3 * first_block);
+  ASSERT_GT(whole.size(), 8192u);
   {
     std::ofstream out(Path("app.log.1"), std::ios::binary);
-    out.write(whole.data(), first_block);
+    out.write(whole.data(), 8192);
   }
-  flow->PollNow();  // found: a copy of app.log, held
+  flow->PollNow();  // found while being written: a copy of app.log, held
+  {
+    std::ofstream out(Path("app.log.1"), std::ios::binary | std::ios::app);
+    out.write(whole.data() + 8192, static_cast<std::streamsize>(whole.size() - 8192));
+  }
   fs::resize_file(Path("app.log"), 0);
   AppendLines("app.log", 3020, 3030);
-  flow->PollNow();
-  flow->PollNow();
-  // The copy grows by blocks, a look between each.
-  for (size_t at = first_block; at < whole.size(); at += first_block) {
-    std::ofstream out(Path("app.log.1"), std::ios::binary | std::ios::app);
-    out.write(whole.data() + at,
-              static_cast<std::streamsize>(std::min(first_block, whole.size() - at)));
-    out.close();
-    flow->PollNow();
-  }
+  flow->PollNow();  // the truncation first, then the copy
   flow->PollNow();
   ExpectExactlyOnce(3030);
   EXPECT_EQ(flow->stats().copies, 1u);
-  EXPECT_EQ(flow->stats().truncations, 1u);  // the original's; the copy's shortness is not one
-  StopFlow(std::move(flow));
-}
-
-// The same short copy, written to after by something else: those bytes are its own, read once
-// it stays quiet short of where the original's reading ended, or once they pass it and their
-// last bytes there are not the original's.
-TEST_F(FlowTest, AShortCopyWrittenToOnItsOwnAfterTheTruncationIsRead) {
-  FlowOptions o = Options("app.log*");
-  AppendLines("app.log", 0, 3000);
-  auto flow = StartFlow(o);
-  flow->PollNow();
-  std::string whole;
-  {
-    std::ifstream in(Path("app.log"), std::ios::binary);
-    whole.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  for (const char* name : {"app.log.1", "app.log.2"}) {
-    std::ofstream out(Path(name), std::ios::binary);
-    out.write(whole.data(), 8192);
-  }
-  // 8192 bytes end within a line: the copies' own lines start on a line of their own.
-  const size_t cut = whole.rfind('\n', 8191) + 1;
-  fs::resize_file(Path("app.log.1"), cut);
-  fs::resize_file(Path("app.log.2"), cut);
-  flow->PollNow();
-  fs::resize_file(Path("app.log"), 0);
-  flow->PollNow();
-  AppendLines("app.log.1", 5000, 5010);  // stays short of 3000 lines
-  AppendLines("app.log.2", 6000, 9000);  // goes past them with other bytes
-  for (int i = 0; i < 3; ++i) flow->PollNow();
-  auto c = Count();
-  EXPECT_EQ(c[5000], 0);  // maybe still being copied: not yet
-  EXPECT_EQ(c[6000], 1);
-  EXPECT_EQ(c[8999], 1);
-  clock_.Advance(600);
-  for (int i = 0; i < 3; ++i) flow->PollNow();
-  c = Count();
-  for (int i = 0; i < 3000; ++i) ASSERT_EQ(c[i], 1) << i;
-  for (int i = 5000; i < 5010; ++i) ASSERT_EQ(c[i], 1) << i;
-  for (int i = 6000; i < 9000; ++i) ASSERT_EQ(c[i], 1) << i;
   StopFlow(std::move(flow));
 }
 
