@@ -100,6 +100,7 @@ Result<FlowCheckpoint> CheckpointStore::Load() const {
     }
   }
   serial_ = std::max(serial_, out.serial);
+  serial_known_ = true;
   return out;
 }
 
@@ -169,6 +170,7 @@ Status CheckpointStore::Save(const std::vector<FileCheckpoint>& entries, const T
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) return IoError("create " + dir_.string() + ": " + ec.message());
+  if (!serial_known_) (void)Load();  // the serial goes on from the files' (unreadable: from 0)
   rapidjson::StringBuffer sb;
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);
   w.StartObject();

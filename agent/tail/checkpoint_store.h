@@ -79,7 +79,8 @@ class CheckpointStore final {
   uint64_t writes_ = 0;
   uint64_t spare_writes_ = 0;
   mutable uint64_t serial_ = 0;  // the highest serial loaded or saved
-  int64_t spare_size_ = -1;      // bytes reserved in the spare; -1: not looked at yet
+  mutable bool serial_known_ = false;
+  int64_t spare_size_ = -1;  // bytes reserved in the spare; -1: not looked at yet
 };
 
 }  // namespace sluice::agent

@@ -109,6 +109,16 @@ TEST(CheckpointStoreTest, AFileThatCannotBeReplacedIsWrittenIntoItsSpare) {
     f.put('#');
   }
   EXPECT_EQ(CheckpointStore(dir, "f").Load()->files[0].offset, 300u);
+  // A store that saves without loading first goes on from the files' serial: its checkpoint is
+  // the newest, not the spare's.
+  c.offset = 450;
+  ASSERT_TRUE(again.Save({c}).ok());
+  EXPECT_EQ(CheckpointStore(dir, "f").Load()->files[0].offset, 450u);
+  fs::remove_all(dir / ".tmp-f.json");
+  c.offset = 500;
+  ASSERT_TRUE(CheckpointStore(dir, "f").Save({c}).ok());
+  EXPECT_EQ(CheckpointStore(dir, "f").Load()->files[0].offset, 500u);
+  fs::create_directories(dir / ".tmp-f.json");
   // A spare too small for the checkpoint: the file's error.
   std::vector<FileCheckpoint> many(200, c);
   Status st = again.Save(many);
