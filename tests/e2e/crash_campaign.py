@@ -4,6 +4,7 @@ every line counted at both destinations afterwards.
 
 Usage: crash_campaign.py SLUICE_BIN LOGGEN_BIN [--trials N] [--first K] [--seed S] [--trial K]
                          [--keep] [--max-duplicates N] [--max-duplicates-full-disk N]
+                         [--max-spilled-and-delivered N]
                          [--load SECONDS] [--no-s3]
 
 One daemon a trial, in a directory of its own: two sources (`*.log`, and `*.trace` with the
@@ -32,7 +33,10 @@ delivery": copies one destination holds beyond the other's, which its delivery a
 both read the whole stream) and unreachable (lines of a file renamed outside the globs while
 the daemon was down, from which it had read nothing: no tailer can find them; not lost). A
 trial fails when a line is lost or duplicates at a destination exceed --max-duplicates (default
-0: object sinks deliver every line once). Each trial prints one line; the last sums them up.
+0: object sinks deliver every line once); lines both delivered and spilled at one destination
+are bounded apart by --max-spilled-and-delivered (default: as --max-duplicates): a sink that
+stored an object whose answer was lost, then stayed down past retry_duration, has the batch in
+both (docs/reliability.md). Each trial prints one line; the last sums them up.
 
 A trial is reproduced by its seed and number (--seed S --trial K): the same writers, rates,
 kill point, outages and disk; the interleaving of threads and the daemon is the machine's.
@@ -541,7 +545,7 @@ class Destination:
         self.result = {"delivered": len(d), "spilled": len(s), "lost": len(lost),
                        "unreachable": unreachable,
                        "duplicated": d.dupes() + s.dupes() + overlap, "missing": lost,
-                       "beyond": 0}
+                       "beyond": 0, "overlap": overlap}
         # Copies of each line here, delivered or spilled (see beyond_other()).
         dc, sc = bytes(d.c[:n + 1]).ljust(n + 1, b"\0"), bytes(s.c[:n + 1]).ljust(n + 1, b"\0")
         self.copies = [dc[i] + sc[i] for i in range(n + 1)]
@@ -847,6 +851,8 @@ class Campaign:
         self.max_dupes = args.max_duplicates
         self.max_dupes_full_disk = (args.max_duplicates if args.max_duplicates_full_disk is None
                                     else args.max_duplicates_full_disk)
+        self.max_overlap = (args.max_duplicates if args.max_spilled_and_delivered is None
+                            else args.max_spilled_and_delivered)
         self.dir = os.path.realpath(tempfile.mkdtemp(prefix="sluice-campaign-"))
         self.s3 = None
         self.s3_error = None
@@ -919,6 +925,9 @@ def main():
     p.add_argument("--max-duplicates-full-disk", type=int,
                    help="duplicates allowed in a trial that fills the disk (default: as "
                         "--max-duplicates); see docs/reliability.md for why this exists")
+    p.add_argument("--max-spilled-and-delivered", type=int,
+                   help="lines allowed both delivered and spilled at a destination in a trial "
+                        "(default: as --max-duplicates)")
     p.add_argument("--load", type=float, default=3.0, help="seconds of load a trial (+-25%%)")
     p.add_argument("--no-s3", action="store_true", help="the file sink only")
     args = p.parse_args()
@@ -984,9 +993,12 @@ def main():
                     problems.append("%s: %s lines lost (first: %s)" % (
                         d.name, fmt(r["lost"]), trial.missing_text(d)))
                 allowed = camp.allowed_dupes(trial)
-                if r["duplicated"] > allowed:
+                if r["overlap"] > camp.max_overlap:
+                    problems.append("%s: %s lines both delivered and spilled (allowed %d)" % (
+                        d.name, fmt(r["overlap"]), camp.max_overlap))
+                if r["duplicated"] - r["overlap"] > allowed:
                     problems.append("%s: %s duplicates (allowed %d; lines of %s%s)" % (
-                        d.name, fmt(r["duplicated"]), allowed,
+                        d.name, fmt(r["duplicated"] - r["overlap"]), allowed,
                         ", ".join("%s %s" % (k, fmt(v)) for k, v in r["dup_kinds"].items()),
                         "; %s of them not at the other destination: added by this delivery" %
                         fmt(r["beyond"]) if r["beyond"] else ""))
@@ -1007,9 +1019,11 @@ def main():
             if problems:
                 failed.append(k)
                 failed_lost += 1 if lost else 0
-                failed_dupes += 1 if any(d.result and
-                                         d.result["duplicated"] > camp.allowed_dupes(trial)
-                                         for d in trial.dests) else 0
+                failed_dupes += 1 if any(
+                    d.result and (d.result["duplicated"] - d.result["overlap"] >
+                                  camp.allowed_dupes(trial) or
+                                  d.result["overlap"] > camp.max_overlap)
+                    for d in trial.dests) else 0
                 keep = len(failed) <= 10 or args.keep  # the first ten, for inspection
                 print("FAIL trial %d (seed %d): %s" % (k, args.seed, "; ".join(problems)))
                 print("  reproduce: crash_campaign.py SLUICE_BIN LOGGEN_BIN --seed %d --trial %d%s"
