@@ -80,6 +80,13 @@ inline constexpr size_t kEventTimeBytes = 8;
 // the records, and reads it back at start. Readers of records never see it.
 inline constexpr uint16_t kFrameFlagTag = 2;
 inline constexpr size_t kTagLenBytes = 2;
+// kFrameFlagWriteEnd: the last frame of one append (one batch's records of a shard, written by
+// one pwritev loop). SIGKILL can end a write early between pages, leaving a batch's first frames
+// whole and its last one torn; recovery cuts such a torn tail back to the end of the last frame
+// so marked, so a batch is in the log whole or not at all (none of it was acknowledged). A
+// segment without any (written before the flag) is cut frame by frame, as before it. Readers
+// ignore the bit.
+inline constexpr uint16_t kFrameFlagWriteEnd = 4;
 inline constexpr size_t kMaxTagBytes = 32 << 10;
 
 inline constexpr size_t kMaxKeyBytes = 1024;       // 256 characters of up to 4 UTF-8 bytes

@@ -63,11 +63,13 @@ size_t FrameHeadSize(std::string_view key, int64_t event_ms, std::string_view ta
 // Writes a frame's header and key (and event time, and tag) at p without its CRC; returns their
 // size.
 static size_t PutFrameHead(char* p, uint64_t offset, int64_t arrival_ms, int64_t event_ms,
-                           std::string_view key, size_t data_size, std::string_view tag) {
+                           std::string_view key, size_t data_size, std::string_view tag,
+                           bool write_end = false) {
   const size_t head = FrameHeadSize(key, event_ms, tag);
   uint16_t flags = 0;
   if (event_ms != kNoEventTime) flags |= fmt::kFrameFlagEventTime;
   if (!tag.empty()) flags |= fmt::kFrameFlagTag;
+  if (write_end) flags |= fmt::kFrameFlagWriteEnd;
   fmt::Put32(p + fmt::kFrameBodyLenAt,
              static_cast<uint32_t>(head - fmt::kFrameHeaderSize + data_size));
   fmt::Put64(p + fmt::kFrameOffsetAt, offset);
@@ -96,8 +98,9 @@ size_t WriteSealedFrameHead(char* p, uint64_t offset, int64_t arrival_ms, int64_
 }
 
 size_t WriteFrameHead(char* p, uint64_t offset, int64_t arrival_ms, int64_t event_ms,
-                      std::string_view key, std::string_view data, std::string_view tag) {
-  size_t n = PutFrameHead(p, offset, arrival_ms, event_ms, key, data.size(), tag);
+                      std::string_view key, std::string_view data, std::string_view tag,
+                      bool write_end) {
+  size_t n = PutFrameHead(p, offset, arrival_ms, event_ms, key, data.size(), tag, write_end);
   uint32_t crc = crc32c::Value(p + 4, n - 4);
   crc = crc32c::Extend(crc, data.data(), data.size());
   fmt::Put32(p + fmt::kFrameCrcAt, crc32c::Mask(crc));
@@ -105,9 +108,10 @@ size_t WriteFrameHead(char* p, uint64_t offset, int64_t arrival_ms, int64_t even
 }
 
 size_t WriteFrame(char* p, uint64_t offset, int64_t arrival_ms, int64_t event_ms,
-                  std::string_view key, std::string_view data, std::string_view tag) {
+                  std::string_view key, std::string_view data, std::string_view tag,
+                  bool write_end) {
   // One CRC over the whole frame as it lies in memory, not the head and the data apart.
-  size_t n = PutFrameHead(p, offset, arrival_ms, event_ms, key, data.size(), tag);
+  size_t n = PutFrameHead(p, offset, arrival_ms, event_ms, key, data.size(), tag, write_end);
   std::memcpy(p + n, data.data(), data.size());
   n += data.size();
   fmt::Put32(p + fmt::kFrameCrcAt, crc32c::Mask(crc32c::Value(p + 4, n - 4)));
@@ -341,7 +345,9 @@ bool Segment::DecodeUnit(char* p, size_t avail, UnitMeta* meta, size_t* size) co
   }
   Frame f;
   if (DecodeFrame(p, avail, &f) != FrameCheck::kOk) return false;
-  *meta = {f.offset, f.offset, 1, f.arrival_ms, 0};
+  *meta = {f.offset, f.offset,
+           1,        f.arrival_ms,
+           0,        (fmt::Get16(p + fmt::kFrameFlagsAt) & fmt::kFrameFlagWriteEnd) != 0};
   *size = f.size;
   return true;
 }
@@ -504,6 +510,37 @@ Status Segment::ScanAndRebuild(bool torn, RecoveryReport* report) {
     pos = next;
   }
   if (pos > run_start) keep.emplace_back(run_start, std::min(pos, file.size()));
+  if (!sealed_) {
+    // Frames after the last one that ended a write (kFrameFlagWriteEnd) are the first frames of
+    // a write a kill cut short (maybe at a frame's end, so with no torn bytes at all): cut back
+    // to there, when the segment marks writes at all.
+    size_t last_end = metas.size();
+    for (size_t i = metas.size(); i-- > 0;) {
+      if (metas[i].write_end) {
+        last_end = i;
+        break;
+      }
+    }
+    if (last_end < metas.size() && last_end + 1 < metas.size()) {
+      const size_t cut = metas[last_end + 1].pos_in_batch;  // in kept bytes
+      size_t drop = kept_bytes - cut;
+      report->torn_tail_bytes += drop;
+      kept_bytes = cut;
+      metas.resize(last_end + 1);
+      while (drop > 0 && !keep.empty()) {
+        auto& [b, e] = keep.back();
+        if (e - b <= drop) {
+          drop -= e - b;
+          keep.pop_back();
+        } else {
+          e -= drop;
+          drop = 0;
+        }
+      }
+      have_last = true;
+      last_offset = metas.back().last_offset;
+    }
+  }
   size_t end = head + kept_bytes;
   if (report->corrupt_regions > 0) {
     std::string out = HeaderBytes();

@@ -48,12 +48,15 @@ FrameCheck DecodeFrame(const char* p, size_t avail, Frame* out, bool verify = tr
 // The bytes of a frame's header, partition key, event time and tag; its data follows them.
 size_t FrameHeadSize(std::string_view key, int64_t event_ms, std::string_view tag = {});
 // Writes a whole frame at p (room for FrameHeadSize + data.size() bytes); returns its size.
+// `write_end`: the last frame of its append (format::kFrameFlagWriteEnd).
 size_t WriteFrame(char* p, uint64_t offset, int64_t arrival_ms, int64_t event_ms,
-                  std::string_view key, std::string_view data, std::string_view tag = {});
+                  std::string_view key, std::string_view data, std::string_view tag = {},
+                  bool write_end = false);
 // Writes a frame's header and key at p; the CRC covers `data` too, which the caller writes right
 // after them (from its own memory, without a copy). Returns FrameHeadSize.
 size_t WriteFrameHead(char* p, uint64_t offset, int64_t arrival_ms, int64_t event_ms,
-                      std::string_view key, std::string_view data, std::string_view tag = {});
+                      std::string_view key, std::string_view data, std::string_view tag = {},
+                      bool write_end = false);
 // Appends the header and partition key of a frame to *buf (WriteFrameHead).
 void EncodeFrameHead(uint64_t offset, int64_t arrival_ms, int64_t event_ms, std::string_view key,
                      std::string_view data, std::string* buf);
@@ -113,6 +116,7 @@ struct UnitMeta {
   uint32_t records;
   int64_t arrival_ms;
   uint32_t pos_in_batch;
+  bool write_end = false;  // a frame with kFrameFlagWriteEnd (chunks: never)
 };
 
 // What recovery found in a segment: logged once by the caller.

@@ -227,6 +227,11 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
     chunk_open = false;
   };
   bool refused = false;  // a record of this batch was refused: the tag is not written
+  // The last frame written (plain segments): it ends the write (kFrameFlagWriteEnd), set as it is
+  // made when it is `which`'s last, else put on it after the loop.
+  bool ended = false;
+  size_t last_at = 0;
+  uint32_t last_i = 0;
   for (uint32_t i : which) {
     const PutRecordIn& r = records[i];
     PutRecordOut& o = (*out)[i];  // ok as PutBatch made it; set when refused
@@ -274,15 +279,18 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
       ++chunk_records;
     } else {
       metas_.push_back({offset, offset, 1, arrival_ms, static_cast<uint32_t>(stream_pos)});
+      ended = i == which.back();
+      last_at = used;
+      last_i = i;
       if (r.data.size() >= kZeroCopyBytes) {
         n = WriteFrameHead(wbuf_.get() + used, offset, arrival_ms, r.event_ms, r.partition_key,
-                           r.data, t);
+                           r.data, t, ended);
         add_wbuf(used, n);
         pieces_.push_back({r.data.data(), 0, r.data.size()});
         stream_pos += n + r.data.size();
       } else {
         n = WriteFrame(wbuf_.get() + used, offset, arrival_ms, r.event_ms, r.partition_key, r.data,
-                       t);
+                       t, ended);
         add_wbuf(used, n);
         stream_pos += n;
       }
@@ -292,6 +300,19 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
     o.offset = offset++;
   }
   if (chunk_open) close_chunk();
+  if (!sealed && !metas_.empty() && !ended) {
+    // The batch's last record was refused (provisioned throughput): the last one written ends
+    // the write; its frame is made again with the flag (no tag: a refused batch carries none).
+    const PutRecordIn& r = records[last_i];
+    const uint64_t at_offset = metas_.back().first_offset;
+    if (r.data.size() >= kZeroCopyBytes) {
+      (void)WriteFrameHead(wbuf_.get() + last_at, at_offset, arrival_ms, r.event_ms,
+                           r.partition_key, r.data, {}, true);
+    } else {
+      (void)WriteFrame(wbuf_.get() + last_at, at_offset, arrival_ms, r.event_ms, r.partition_key,
+                       r.data, {}, true);
+    }
+  }
   if (seal_failed) {
     Status st = Internal("AES-GCM sealing failed");
     for (uint32_t i : which) {

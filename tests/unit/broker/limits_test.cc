@@ -105,6 +105,15 @@ TEST_F(LimitsTest, ProvisionedWriteAndReadLimits) {
   EXPECT_EQ(b.records.size(), 1506u);
   clock_.Advance(1);
   EXPECT_EQ(s->Read(0, 0, small, &b).code(), Code::kResourceExhausted);
+  // The last batch's last record was refused: the last one written ends its write
+  // (kFrameFlagWriteEnd), so recovery keeps every accepted record.
+  broker_.reset();
+  OpenBroker();
+  auto again = broker_->GetStream("prov");
+  ASSERT_TRUE(again.ok());
+  clock_.Advance(10000);
+  ASSERT_TRUE((*again)->Read(0, 0, ReadLimits{}, &b).ok());
+  EXPECT_EQ(b.records.size(), 1506u);
 }
 
 }  // namespace

@@ -73,6 +73,46 @@ TEST_F(RecoveryTest, TornTailIsCutAtEveryByte) {
   }
 }
 
+// SIGKILL can end a write early between pages: a batch's first frames whole, its last torn.
+// Recovery drops the torn batch whole (back to the last frame that ended a write), so a
+// producer's tag, written on a batch's last frame, is in the log exactly when the whole batch is.
+TEST_F(RecoveryTest, ABatchTornByAKillIsDroppedWhole) {
+  OpenBroker();
+  Stream* s = MakeStream("c", 1);
+  std::vector<uint64_t> ends;  // where each batch ends in the segment
+  uint64_t pos = format::kSegmentHeaderSize;
+  std::vector<uint64_t> frame_starts;
+  for (int b = 0; b < 3; ++b) {
+    std::vector<std::string> data;
+    for (int i = 0; i < 5; ++i) data.push_back(testing::Cat(testing::Cat("b", b, "r"), i, "x"));
+    std::vector<PutRecordIn> in;
+    for (const auto& d : data) in.push_back({"pk", d, std::nullopt});
+    std::vector<PutRecordOut> out;
+    ASSERT_TRUE(s->PutBatch(in, &out).ok());
+    for (const auto& d : data) {
+      frame_starts.push_back(pos);
+      pos += format::kFrameHeaderSize + 2 + d.size();
+    }
+    ends.push_back(pos);
+  }
+  ASSERT_TRUE(s->Sync().ok());
+  broker_.reset();
+  std::filesystem::path seg = LastSegment("c");
+  std::string saved = *ReadWholeFile(seg);
+  ASSERT_EQ(saved.size(), ends.back());
+  // Cut anywhere inside the last batch: the two batches before it survive, nothing of the third.
+  for (uint64_t cut = ends[1] + 1; cut < ends[2]; ++cut) {
+    broker_.reset();
+    ASSERT_TRUE(WriteFileAtomically(seg, std::string_view(saved).substr(0, cut)).ok());
+    std::filesystem::remove(std::filesystem::path(seg).replace_extension(".index"));
+    auto got = Recovered();
+    ASSERT_EQ(got.size(), 10u) << "cut at " << cut;
+    EXPECT_EQ(got.back(), "b1r4");
+    Stream* again = *broker_->GetStream("c");
+    EXPECT_EQ(PutN(again, 1, "new")[0].offset, 10u);
+  }
+}
+
 TEST_F(RecoveryTest, CorruptionInTheMiddleIsSkipped) {
   auto starts = WriteTen();
   std::filesystem::path seg = LastSegment("c");
