@@ -521,7 +521,7 @@ Status Segment::ScanAndRebuild(bool torn, RecoveryReport* report) {
         break;
       }
     }
-    if (last_end < metas.size() && last_end + 1 < metas.size()) {
+    if (last_end + 1 < metas.size()) {
       const size_t cut = metas[last_end + 1].pos_in_batch;  // in kept bytes
       size_t drop = kept_bytes - cut;
       report->torn_tail_bytes += drop;
@@ -537,8 +537,6 @@ Status Segment::ScanAndRebuild(bool torn, RecoveryReport* report) {
           drop = 0;
         }
       }
-      have_last = true;
-      last_offset = metas.back().last_offset;
     }
   }
   size_t end = head + kept_bytes;

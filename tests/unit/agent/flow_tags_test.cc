@@ -399,7 +399,7 @@ TEST_F(FlowTagsTest, ACopyAdoptedWhileTheBatchHoldsRecordsCheckpointsWhereItsRea
   ASSERT_EQ(truncate(Path("a.log").c_str(), 0), 0);
   AppendLines("a.log", 320, 330);
   AppendLines("x.log", 1010, 1020);
-  flow->PollNow();  // a.log's and x.log's new lines in the batch, then a.1.log adopted
+  flow->PollNow();  // a.log's and x.log's new lines in the batch, then z.log adopted
   flow->PollNow();
   ASSERT_TRUE(flow->WriteCheckpoint().ok());
   const std::string at_kill = SaveCheckpoint(*flow);
