@@ -49,6 +49,9 @@ struct JournalEntry {
   // a reader that finds the plan without a checkpoint before it; empty when none.
   std::string source_from = {};
   std::vector<SpilledPart> spilled = {};  // object sinks; empty for almost every batch
+  // Not journaled: set when the batch is a replay (of the journal, or of a shared source's
+  // plan), whose object an upload before the crash may have stored.
+  bool replay = false;
 };
 
 std::string EncodeJournalEntry(const JournalEntry& e);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/log.h"
+#include "core/units.h"
 
 namespace sluice::buffer {
 
@@ -190,6 +191,7 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
   std::string last_code, last_message;
   std::vector<sluice_record> send_records;
   std::vector<const char*> send_keys;
+  bool said_longer = false;
   while (!pending.empty()) {
     ++attempt;
     b.attempt = static_cast<uint32_t>(attempt);
@@ -306,7 +308,7 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
     }
     int64_t delay = std::max<int64_t>(backoff_.Delay(attempt, &rng_).count(), retry_after);
     int64_t now = clock_->MonotonicMs();
-    if (now - start + delay > policy_.retry_duration.count()) {
+    if (now - start + delay > RetryLimitMs(entry, now - start + delay, &said_longer)) {
       for (uint32_t i : pending) spill.push_back({i, attempt, last_code, last_message});
       pending.clear();
       break;
@@ -332,6 +334,28 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
     if (object_sink_) counters_->bytes_sent += object_bytes;
   }
   return Outcome::kDone;
+}
+
+int64_t BatchSender::RetryLimitMs(const JournalEntry& entry, int64_t elapsed_ms, bool* said) {
+  const int64_t limit = policy_.retry_duration.count();
+  if (elapsed_ms <= limit || !object_sink_ || !entry.replay || policy_.retry_max.count() <= limit) {
+    return limit;
+  }
+  // A replayed object may have been stored by an upload whose answer the crash cut off: spilled,
+  // it would be in the sink and in the error output. Its key is the same, so a later upload
+  // replaces it; it is retried for as long as the sink type allows (s3: 24 h, as Firehose).
+  if (!*said) {
+    *said = true;
+    SLUICE_LOG(Warn,
+               "a replayed batch may already be in the sink; retrying it past retry_duration, "
+               "up to the sink type's most, rather than spilling it")
+        .With("delivery", delivery_)
+        .With("sink", sink_type_)
+        .With("key", entry.object_key)
+        .With("retry_duration", FormatDuration(policy_.retry_duration))
+        .With("up_to", FormatDuration(policy_.retry_max));
+  }
+  return policy_.retry_max.count();
 }
 
 void DeliveryCounters::NoteHealth(std::string message) {

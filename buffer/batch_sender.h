@@ -160,6 +160,9 @@ class BatchSender final {
     std::string code, message;
   };
   bool WriteSpill(const PendingBatch& batch, const JournalEntry& entry, std::vector<Spill>* spill);
+  // How long `entry` is retried, once `elapsed_ms` would pass retry_duration: still that, or the
+  // sink type's most for a replayed object (logged once per batch, `said`).
+  int64_t RetryLimitMs(const JournalEntry& entry, int64_t elapsed_ms, bool* said);
 
   SinkInstance* sink_;
   bool object_sink_;

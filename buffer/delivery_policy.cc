@@ -43,8 +43,10 @@ std::optional<ResolvedPolicy> ResolvePolicy(const DeliveryOptions& options, cons
                                             std::vector<ConfigIssue>* issues) {
   ResolvedPolicy r{options.buffer_size.value_or(p.size_default),
                    options.buffer_interval.value_or(p.interval_default),
-                   options.retry_duration.value_or(p.retry_default), p.error_output_type,
-                   options.sink.call_timeout.value_or(p.call_timeout)};
+                   options.retry_duration.value_or(p.retry_default),
+                   p.error_output_type,
+                   options.sink.call_timeout.value_or(p.call_timeout),
+                   p.retry_max};
   size_t before = issues->size();
   auto issue = [&](std::string_view key, std::string message) {
     issues->push_back({options.MarkOf(key), options.path + "." + std::string(key),

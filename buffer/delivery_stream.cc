@@ -418,6 +418,7 @@ bool DeliveryStream::FlushParts(Worker* w, bool stopping, bool aged) {
       entry.worker = w->index;
       entry.ranges = w->batch.ranges;
       entry.records = w->batch.recs.size();
+      entry.replay = true;
       SLUICE_LOG(Info, "replaying a batch planned by the partition's previous reader")
           .With("delivery", options_.name)
           .With("sink", options_.sink.type)
@@ -1031,6 +1032,7 @@ void DeliveryStream::Recover(Worker* w) {
           .With("records", static_cast<uint64_t>(b.recs.size()));
       int worker = e.worker;
       e.worker = w->index;
+      e.replay = true;
       if (CallLedger::Deaths deaths = ledger_->DeathsOf(e.object_key);
           deaths.poison() && !b.empty()) {
         if (!SpillCrashed(w, e, deaths)) return;

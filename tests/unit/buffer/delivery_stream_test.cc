@@ -470,6 +470,57 @@ TEST_F(DeliveryStreamTest, JournaledBatchIsReplayedUnderItsKey) {
   ExpectCheckpointsAtEnd();
 }
 
+// A replayed object may have been stored by the upload a crash cut short: spilled when the
+// sink is down past retry_duration, it would be in the sink and in the error output. It is
+// retried up to the sink type's most retry duration instead (the fixture's: S3's 24 h), then
+// delivered once the sink is back; past that most, spilled.
+TEST_F(DeliveryStreamTest, AReplayedObjectIsRetriedPastRetryDurationNotSpilled) {
+  for (bool sink_comes_back : {true, false}) {
+    SCOPED_TRACE(sink_comes_back ? "the sink comes back" : "the sink stays down");
+    TearDown();
+    SetUp();
+    FakeClock clock;
+    Put(0, 200);
+    ASSERT_TRUE(stream_->RegisterConsumer("archive").ok());
+    BatchJournal journal(root_ / "state");
+    ASSERT_TRUE(
+        journal.Record({0, "replayed/obj", "scripted-failed/obj", 0, 10, {{0, 0, 9}}}).ok());
+    const std::filesystem::path down = root_ / "sink-down";
+    { std::ofstream(down) << "down"; }
+    DeliveryOptions o = Options("scripted");
+    o.retry_duration = std::chrono::milliseconds(10000);
+    SinkOpt(&o, "retry_while", down.string());
+    const int64_t t0 = clock.MonotonicMs();
+    auto ds = Make(o, &clock);
+    ASSERT_TRUE(ds && ds->Start().ok());
+    // A minute of outage: six times retry_duration, and nothing spilled.
+    ASSERT_TRUE(WaitFor([&] {
+      clock.Advance(1000);
+      return clock.MonotonicMs() - t0 >= 60000 && ds->stats().attempts >= 20;
+    }));
+    EXPECT_EQ(ds->stats().records_spilled, 0u);
+    EXPECT_EQ(ds->stats().records_delivered, 0u);
+    if (sink_comes_back) {
+      std::filesystem::remove(down);
+      ASSERT_TRUE(WaitFor([&] {
+        clock.Advance(1000);
+        return ds->stats().records_delivered == 200;
+      }));
+      EXPECT_EQ(ds->stats().records_spilled, 0u);
+    } else {
+      // Past 24 h the replayed batch is spilled; the rest, not replays, after retry_duration.
+      ASSERT_TRUE(WaitFor([&] {
+        clock.Advance(600000);
+        return ds->stats().records_spilled == 200;
+      }));
+      EXPECT_GE(clock.MonotonicMs() - t0, int64_t{24} * 3600 * 1000);
+    }
+    ds->Stop(std::chrono::milliseconds(1000));
+    EXPECT_EQ(ds->stats().batches_replayed, 1u);
+    ExpectCheckpointsAtEnd();
+  }
+}
+
 TEST_F(DeliveryStreamTest, AnObjectSpilledBeforeACrashIsSpilledAgainNotDelivered) {
   // The sink rejects every batch and the error output cannot be written (a file stands where
   // its directory goes): the first batch's spill waits, journaled, until the delivery stops
