@@ -34,6 +34,10 @@ static_assert(kSegBaseAt + 8 == kSegmentHeaderSize);
 // frame's does, so recovery needs no key. Nonce: salt u32 | first offset u64; AAD: chunk bytes
 // [4, kChunkHeaderSize). The plaintext is v1 frames back to back, their CRC fields 0 (the tag
 // covers them).
+// A plain segment whose every append ends in a frame with kFrameFlagWriteEnd (set by the
+// versions that write the flag): recovery then drops frames after the last such frame even when
+// no frame has it (the segment's first append cut short). Versions before it write flags 0.
+inline constexpr uint16_t kSegFlagWriteEnds = 2;
 inline constexpr uint16_t kSealedSegmentVersion = 2;
 inline constexpr uint16_t kSegFlagSealed = 1;
 inline constexpr size_t kSegHeaderLenAt = 16;

@@ -220,11 +220,12 @@ Segment::Segment(std::filesystem::path dir, uint64_t base, UniqueFd fd)
 
 Segment::~Segment() { OPENSSL_cleanse(data_key_.data(), data_key_.size()); }
 
-static std::string SegmentHeader(uint64_t base) {
+// `write_ends`: its appends end in kFrameFlagWriteEnd frames (kSegFlagWriteEnds).
+static std::string SegmentHeader(uint64_t base, bool write_ends) {
   std::string h(fmt::kSegmentHeaderSize, '\0');
   fmt::Put32(h.data() + fmt::kSegMagicAt, fmt::kSegmentMagic);
   fmt::Put16(h.data() + fmt::kSegVersionAt, fmt::kSegmentVersion);
-  fmt::Put16(h.data() + fmt::kSegFlagsAt, 0);
+  fmt::Put16(h.data() + fmt::kSegFlagsAt, write_ends ? fmt::kSegFlagWriteEnds : 0);
   fmt::Put64(h.data() + fmt::kSegBaseAt, base);
   return h;
 }
@@ -267,7 +268,8 @@ Result<std::shared_ptr<Segment>> Segment::Create(const std::filesystem::path& di
     seg->master_key_id_ = master->id;
     seg->header_ = h;
   } else {
-    h = SegmentHeader(base);
+    h = SegmentHeader(base, true);
+    seg->marks_write_ends_ = true;
   }
   Status st = PwriteAll(seg->fd(), h.data(), h.size(), 0, tmp.string());
   if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -301,6 +303,7 @@ Status Segment::ReadHeader(const Keyring* keyring, bool* torn) {
   }
   if (version == fmt::kSegmentVersion) {
     header_size_ = fmt::kSegmentHeaderSize;
+    marks_write_ends_ = (fmt::Get16(head + fmt::kSegFlagsAt) & fmt::kSegFlagWriteEnds) != 0;
     return Status::Ok();
   }
   size_t id_len = got > fmt::kSegKeyIdLenAt ? static_cast<uint8_t>(head[fmt::kSegKeyIdLenAt]) : 0;
@@ -333,7 +336,9 @@ Status Segment::ReadHeader(const Keyring* keyring, bool* torn) {
   return Status::Ok();
 }
 
-std::string Segment::HeaderBytes() const { return sealed_ ? header_ : SegmentHeader(base_); }
+std::string Segment::HeaderBytes() const {
+  return sealed_ ? header_ : SegmentHeader(base_, marks_write_ends_);
+}
 
 bool Segment::DecodeUnit(char* p, size_t avail, UnitMeta* meta, size_t* size) const {
   if (sealed_) {
@@ -381,7 +386,7 @@ Result<std::string> DecryptSegment(const Keyring& keyring, std::string_view file
   const uint32_t salt = fmt::Get32(file.data() + fmt::kSegKeyIdAt + id_len);
   GcmContext gcm(key, GcmContext::Mode::kOpen);
   OPENSSL_cleanse(key.data(), key.size());
-  std::string out = SegmentHeader(base);
+  std::string out = SegmentHeader(base, false);  // chunks' frames carry no write-end flags
   out.reserve(file.size());
   std::string chunk;
   for (size_t pos = header; pos < file.size();) {
@@ -460,7 +465,8 @@ Status Segment::ScanAndRebuild(bool torn, RecoveryReport* report) {
     // A segment torn while being created (by a version that did not create by rename): start
     // it afresh, plain.
     report->torn_tail_bytes += file.size();
-    std::string h = SegmentHeader(base_);
+    std::string h = SegmentHeader(base_, true);
+    marks_write_ends_ = true;
     RETURN_IF_ERROR(PwriteAll(fd_.get(), h.data(), h.size(), 0, path_.string()));
     if (::ftruncate(fd_.get(), static_cast<off_t>(h.size())) != 0) {
       return ErrnoError("truncate " + path_.string(), errno);
@@ -513,20 +519,24 @@ Status Segment::ScanAndRebuild(bool torn, RecoveryReport* report) {
   if (!sealed_) {
     // Frames after the last one that ended a write (kFrameFlagWriteEnd) are the first frames of
     // a write a kill cut short (maybe at a frame's end, so with no torn bytes at all): cut back
-    // to there, when the segment marks writes at all.
-    size_t last_end = metas.size();
+    // to there, when the segment marks writes at all (its header says so, or a frame has the
+    // flag: a segment an older version made and this one appended to).
+    size_t keep_units = metas.size();  // units up to the last write end
+    bool marked = marks_write_ends_;
     for (size_t i = metas.size(); i-- > 0;) {
       if (metas[i].write_end) {
-        last_end = i;
+        keep_units = i + 1;
+        marked = true;
         break;
       }
+      if (i == 0 && marks_write_ends_) keep_units = 0;
     }
-    if (last_end + 1 < metas.size()) {
-      const size_t cut = metas[last_end + 1].pos_in_batch;  // in kept bytes
+    if (marked && keep_units < metas.size()) {
+      const size_t cut = metas[keep_units].pos_in_batch;  // in kept bytes
       size_t drop = kept_bytes - cut;
       report->torn_tail_bytes += drop;
       kept_bytes = cut;
-      metas.resize(last_end + 1);
+      metas.resize(keep_units);
       while (drop > 0 && !keep.empty()) {
         auto& [b, e] = keep.back();
         if (e - b <= drop) {

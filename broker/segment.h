@@ -214,6 +214,7 @@ class Segment final {
   uint64_t size_ = 0;
   uint64_t header_size_ = 0;
   bool sealed_ = false;
+  bool marks_write_ends_ = false;  // plain, header flag kSegFlagWriteEnds
   bool appendable_ = true;
   std::string master_key_id_;
   std::array<uint8_t, kAesKeyBytes> data_key_{};

@@ -533,7 +533,8 @@ constexpr Field kDeliveryFields[] = {
      .min = 0,
      .max = 7 * kDay,
      .doc = "How long failed deliveries are retried. Unset: the sink's default; the sink's policy "
-            "sets the most (http: 2h, s3: 24h).",
+            "sets the most (http: 2h, s3: 24h). An object batch replayed after a restart (it may "
+            "already be stored) is retried up to that most before it is spilled.",
      .set = SET(c.delivery->retry_duration = v.duration)},
     {.key = "retry_backoff",
      .type = Type::kObject,

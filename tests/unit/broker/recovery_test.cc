@@ -111,6 +111,26 @@ TEST_F(RecoveryTest, ABatchTornByAKillIsDroppedWhole) {
     Stream* again = *broker_->GetStream("c");
     EXPECT_EQ(PutN(again, 1, "new")[0].offset, 10u);
   }
+  // The segment's first batch cut short: no frame ended a write yet, and the segment's header
+  // says its appends end so (format::kSegFlagWriteEnds): nothing survives.
+  for (uint64_t cut = format::kSegmentHeaderSize + 1; cut < ends[0]; ++cut) {
+    broker_.reset();
+    ASSERT_TRUE(WriteFileAtomically(seg, std::string_view(saved).substr(0, cut)).ok());
+    std::filesystem::remove(std::filesystem::path(seg).replace_extension(".index"));
+    auto got = Recovered();
+    ASSERT_EQ(got.size(), 0u) << "cut at " << cut;
+    Stream* again = *broker_->GetStream("c");
+    EXPECT_EQ(PutN(again, 1, "new")[0].offset, 0u);
+  }
+  // A segment of a version before the flag (header flags 0): its whole frames are kept.
+  std::string old_version = saved.substr(0, frame_starts[3]);
+  old_version[format::kSegFlagsAt] = 0;
+  broker_.reset();
+  ASSERT_TRUE(WriteFileAtomically(seg, old_version).ok());
+  std::filesystem::remove(std::filesystem::path(seg).replace_extension(".index"));
+  auto got = Recovered();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got.back(), "b0r2");
 }
 
 TEST_F(RecoveryTest, CorruptionInTheMiddleIsSkipped) {
