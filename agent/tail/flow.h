@@ -80,6 +80,9 @@ class Flow final : public Source, private PutTagger {
     // after_batch_ only: the batch's entries when the file was moved to `offset` (StartAt).
     // An entry of the file at or after that index was read from there on and supersedes it.
     size_t in_batch = 0;
+    // The file's content (File::epoch) `offset` is in. One truncated since is continued by its
+    // copies: the position goes to them (Continued), not to the file's new content.
+    uint32_t epoch = 0;
   };
 
   Flow(uv_loop_t* loop, const FlowOptions& opts, broker::Stream* stream,
@@ -215,6 +218,10 @@ class Flow final : public Source, private PutTagger {
     uint64_t durable = 0;
     uint32_t durable_prefix_len = 0;
     uint64_t durable_prefix_hash = 0;
+    // The file and content (File::epoch) it was, when left at run time (serial 0: restored
+    // from a checkpoint): puts of that content durable later move `durable` on (Continued).
+    uint64_t serial = 0;
+    uint32_t epoch = 0;
   };
   std::vector<Orphan> orphans_;
   void AddOrphan(const FileCheckpoint& c);
@@ -225,6 +232,9 @@ class Flow final : public Source, private PutTagger {
   // already as its original's: its checkpoint may name `offset` at once, before what the copy
   // waits for (the original's last records, maybe in a batch the stream refuses) is durable.
   void KnownDurable(File* f, uint64_t offset, uint32_t prefix_len, uint64_t prefix_hash);
+  // A put of a file's earlier content (truncated since) became durable: the copies continuing
+  // that content, and the orphan it left for a copy not found yet, are durable up to there.
+  void Continued(const Pending& p);
   std::vector<uint64_t> fresh_;  // files of the initial scan without a checkpoint of their own
   // Files of the initial scan restored from a checkpoint of their own: a position of the same
   // content further on (a tag put for the file it is a copy of) moves them on (GoFurther).
@@ -248,6 +258,7 @@ class Flow final : public Source, private PutTagger {
   struct Entry : BatchEntry {
     uint64_t file;
     uint64_t end_offset;
+    uint32_t epoch;  // the file's content it was read from (File::epoch)
   };
   std::string arena_;
   std::vector<Entry> batch_;

@@ -50,6 +50,13 @@ struct Flow::File {
   // is truncated or let go, the copy goes on from where its reading stopped. 0: not a copy.
   uint64_t copy_of = 0;
   uint64_t copy_size = 0;  // its size when found to be a copy: growing after makes it its own
+  // Its content: counts the truncations seen (each starts a new content at offset 0).
+  uint32_t epoch = 0;
+  // Let go as a copy (ReleaseCopies, AdoptOrphan) to continue a file's content that was
+  // truncated or let go: that file's serial and epoch (0: none). Puts of that content that
+  // become durable later move this file's checkpoint on (Continued).
+  uint64_t continues = 0;
+  uint32_t continues_epoch = 0;
   // New (no checkpoint of its own), shorter than a fingerprint, and its bytes so far are how
   // another file begins: maybe a copy being written. Not read until it has a whole fingerprint
   // (and is checked as a copy), parts from that file's start, or stays quiet kYoungQuietMs.

@@ -509,7 +509,7 @@ void Flow::KeepReadOrphan(const File* f, uint64_t covered) {
   KeepOrphan({f->display_path, f->id, f->fingerprint, covered, tail ? covered : 0,
               tail ? f->read_tail_len : 0u, tail ? f->read_tail_hash : 0u, f->head,
               durable ? f->durable_offset : 0, durable ? f->prefix_len : 0u,
-              durable ? f->prefix_hash : 0u});
+              durable ? f->prefix_hash : 0u, f->serial, f->epoch});
 }
 
 void Flow::KnownDurable(File* f, uint64_t offset, uint32_t prefix_len, uint64_t prefix_hash) {
@@ -520,6 +520,34 @@ void Flow::KnownDurable(File* f, uint64_t offset, uint32_t prefix_len, uint64_t 
   f->prefix_len = prefix_len;
   f->prefix_hash = prefix_hash;
   checkpoint_dirty_ = true;
+}
+
+void Flow::Continued(const Pending& p) {
+  for (const auto& [serial, o] : files_) {
+    File* c = o.get();
+    if (c->continues != p.file || c->continues_epoch != p.epoch) continue;
+    uint32_t len = p.prefix_len;
+    uint64_t hash = p.prefix_hash;
+    if (len == 0 && p.offset > 0 && c->fd >= 0 && p.offset <= c->size) {
+      // The put's prefix was not taken (its file truncated before): the copy has the bytes.
+      len = static_cast<uint32_t>(std::min<uint64_t>(kPrefixCheckBytes, p.offset));
+      auto h = HashRange(c->fd, p.offset - len, p.offset);
+      if (h.ok()) {
+        hash = *h;
+      } else {
+        len = 0;
+      }
+    }
+    KnownDurable(c, p.offset, len, hash);
+  }
+  for (Orphan& o : orphans_) {
+    if (o.serial != p.file || o.epoch != p.epoch || p.offset > o.offset || p.offset <= o.durable) {
+      continue;
+    }
+    o.durable = p.offset;
+    o.durable_prefix_len = p.prefix_len;
+    o.durable_prefix_hash = p.prefix_hash;
+  }
 }
 
 void Flow::KeepOrphan(Orphan o) {
@@ -550,7 +578,13 @@ void Flow::StartAt(File* f, uint64_t offset, uint32_t prefix_len, uint64_t prefi
   }
   // The checkpoint moves there once what was put before (the original's records, some maybe
   // still in the batch) is durable: a crash before that must not skip what was not yet stored.
-  Pending p{stream_->WriteGeneration(), f->serial, offset, prefix_len, prefix_hash, batch_.size()};
+  Pending p{stream_->WriteGeneration(),
+            f->serial,
+            offset,
+            prefix_len,
+            prefix_hash,
+            batch_.size(),
+            f->epoch};
   if (batch_.empty()) {
     pending_.push_back(p);
   } else {
@@ -591,6 +625,10 @@ Flow::Adoption Flow::AdoptOrphan(File* f) {
     const uint64_t durable = o.durable;
     const uint32_t durable_len = o.durable_prefix_len;
     const uint64_t durable_hash = o.durable_prefix_hash;
+    if (o.serial != 0) {
+      f->continues = o.serial;
+      f->continues_epoch = o.epoch;
+    }
     orphans_.erase(orphans_.begin() + static_cast<std::ptrdiff_t>(i));
     StartAt(f, offset, 0, 0);
     KnownDurable(f, durable, durable_len, durable_hash);
@@ -604,6 +642,8 @@ void Flow::ReleaseCopies(File* original, uint64_t covered) {
     File* c = o.get();
     if (c->copy_of != original->serial) continue;
     c->copy_of = 0;
+    c->continues = original->serial;
+    c->continues_epoch = original->epoch;
     // Its size now, not as last looked at: logrotate's copy is whole before the truncation, but
     // the copy may have been seen only with its first blocks, and its growth not yet.
     if (c->fd >= 0 && !c->finished) (void)CheckFile(c);

@@ -79,17 +79,26 @@ void Flow::CompleteBatch() {
   const uint64_t gen = stream_->WriteGeneration();
   // Records of one file are in file order: the last one of each file carries its new offset.
   uint64_t last_file = UINT64_MAX;
+  uint32_t last_epoch = 0;
   for (size_t i = batch_.size(); i-- > 0;) {
     const Entry& e = batch_[i];
-    if (e.file == last_file) continue;  // runs of one file: only their last entry matters
+    // Runs of one file's content: only their last entry matters.
+    if (e.file == last_file && e.epoch == last_epoch) continue;
     last_file = e.file;
+    last_epoch = e.epoch;
     auto it = files_.find(e.file);
     if (it == files_.end()) continue;
     File* f = it->second.get();
+    if (e.epoch != f->epoch) {
+      // Of a content truncated since: for its copies (Continued), not the file's new content.
+      f->batched = 0;
+      pending_.push_back({gen, f->serial, e.end_offset, 0, 0, 0, e.epoch});
+      continue;
+    }
     if (f->batched == 0) continue;  // already taken from a later entry
     f->batched = 0;
     f->put_offset = e.end_offset;
-    Pending p{gen, f->serial, e.end_offset, 0, 0};
+    Pending p{gen, f->serial, e.end_offset, 0, 0, 0, f->epoch};
     PrefixAt(f, e.end_offset, &p.prefix_len, &p.prefix_hash);
     f->hashed_end = UINT64_MAX;  // the next put hashes afresh
     pending_.push_back(p);
@@ -118,13 +127,19 @@ void Flow::CompletePrefix(size_t count) {
     if (it == files_.end()) continue;
     File* f = it->second.get();
     if (f->batched > 0) --f->batched;
+    if (e.epoch != f->epoch) {
+      // Of a content truncated since: for its copies (Continued). Older entries of it push
+      // lower offsets after this one, which Continued ignores.
+      pending_.push_back({gen, f->serial, e.end_offset, 0, 0, 0, e.epoch});
+      continue;
+    }
     // Records of one file are in file order: its last one in the prefix carries the offset.
     if (std::find(prefix_files_.begin(), prefix_files_.end(), e.file) != prefix_files_.end()) {
       continue;
     }
     prefix_files_.push_back(e.file);
     f->put_offset = e.end_offset;
-    Pending p{gen, f->serial, e.end_offset, 0, 0};
+    Pending p{gen, f->serial, e.end_offset, 0, 0, 0, f->epoch};
     PrefixAt(f, e.end_offset, &p.prefix_len, &p.prefix_hash);
     f->hashed_end = UINT64_MAX;
     pending_.push_back(p);
@@ -140,7 +155,7 @@ void Flow::CompletePrefix(size_t count) {
 
 bool Flow::ReadOnInBatch(const Pending& p, size_t end) const {
   for (size_t i = p.in_batch; i < end; ++i) {
-    if (batch_[i].file == p.file) return true;
+    if (batch_[i].file == p.file && batch_[i].epoch == p.epoch) return true;
   }
   return false;
 }
@@ -156,7 +171,9 @@ void Flow::AdvanceDurable() {
   while (!pending_.empty() && pending_.front().generation <= durable) {
     const Pending& p = pending_.front();
     auto it = files_.find(p.file);
-    if (it != files_.end()) {
+    if (it == files_.end() || it->second->epoch != p.epoch) {
+      Continued(p);  // of a content truncated (or a file let go) since
+    } else {
       File* f = it->second.get();
       f->durable_offset = p.offset;
       f->prefix_len = p.prefix_len;

@@ -57,6 +57,14 @@ bool Flow::CheckFile(File* f) {
     // its bytes before that are this file's.
     KeepReadOrphan(f, covered);
     ReleaseCopies(f, covered);
+    // A new content: nothing of it is put or durable yet. Puts of the old one that become
+    // durable from now on go to the copies continuing it (Continued).
+    ++f->epoch;
+    f->continues = 0;
+    f->put_offset = f->durable_offset = 0;
+    f->prefix_len = 0;
+    f->prefix_hash = 0;
+    checkpoint_dirty_ = true;
     f->read_at = 0;
     f->read_tail_len = 0;
     f->hashed_end = UINT64_MAX;  // a prefix hashed before is of the old content
@@ -247,6 +255,7 @@ void Flow::AddRecord(File* f, std::string_view data, uint64_t begin, uint64_t en
   Entry e{};
   e.file = f->serial;
   e.end_offset = end;
+  e.epoch = f->epoch;
   e.done = skip;
   e.event_ms = event_ms;
   e.key_off = static_cast<uint32_t>(arena_.size());

@@ -55,6 +55,8 @@ std::string_view Flow::TagFor(std::span<const uint32_t> in_put) {
         tag_slots_.push_back({run, 0, false, false, false});
       }
     }
+    // Read from a content the file has been truncated from since: no position of the file's.
+    if (e.epoch != run->epoch) continue;
     TagSlot& slot = tag_slots_[run->tag_slot];
     if (slot.blocked) continue;
     if (in || e.done) {
