@@ -171,6 +171,11 @@ bool Flow::StillACopy(File* f) {
       f->copy_size = f->size;
       return true;
     }
+    // Released meanwhile: the original was truncated between its fstat above and SameBytesAt's
+    // read of it, which saw that and let the copy go on from where the original's reading
+    // stopped (campaign trial 623: moved on to the truncated original's offset, 0, the whole
+    // copy was read again).
+    if (f->copy_of == 0) return false;
     f->copy_of = 0;
     StartAt(f, std::min(original->framer->next_offset(), f->copy_size), 0, 0);
     return false;
