@@ -69,6 +69,18 @@ class FlowTagsTest : public FlowTest {
     std::ofstream(path, std::ios::trunc) << text;
   }
   void KillInEveryPut(PartitionKeyKind keys);
+  // A kill -9 now: the checkpoint written at this moment is the one the restart finds (the
+  // flow's Stop writes a later one, which is put back). The restart reads on, then stops.
+  void KillNowAndRestart(std::unique_ptr<Flow> flow, const FlowOptions& o) {
+    ASSERT_TRUE(flow->WriteCheckpoint().ok());
+    const std::string at_kill = SaveCheckpoint(*flow);
+    StopFlow(std::move(flow));
+    PutBack(dir_ / "cp" / "test.json", at_kill);
+    flow = StartFlow(o);
+    flow->PollNow();
+    flow->PollNow();
+    StopFlow(std::move(flow));
+  }
   // Adds to the flow's checkpoint file an entry for `rel` at `offset` (with the prefix hash
   // there), as a run that checkpointed that file would have left it.
   void AddCheckpointOf(const std::string& rel, uint64_t offset) {
@@ -401,14 +413,7 @@ TEST_F(FlowTagsTest, ACopyAdoptedWhileTheBatchHoldsRecordsCheckpointsWhereItsRea
   AppendLines("x.log", 1010, 1020);
   flow->PollNow();  // a.log's and x.log's new lines in the batch, then z.log adopted
   flow->PollNow();
-  ASSERT_TRUE(flow->WriteCheckpoint().ok());
-  const std::string at_kill = SaveCheckpoint(*flow);
-  StopFlow(std::move(flow));
-  PutBack(dir_ / "cp" / "test.json", at_kill);
-  flow = StartFlow(o);
-  flow->PollNow();
-  flow->PollNow();
-  StopFlow(std::move(flow));
+  KillNowAndRestart(std::move(flow), o);
   auto c = Count();
   for (int i = 0; i < 330; ++i) ASSERT_EQ(c[i], 1) << i;
   for (int i = 1000; i < 1020; ++i) ASSERT_EQ(c[i], 1) << i;
@@ -454,14 +459,7 @@ TEST_F(FlowTagsTest, AnOriginalsPutDurableAfterItsTruncationMovesItsCopyOn) {
       AppendLines("0.log", 1000, 1010);  // read before a.log (names sort): in the batch first
       flow->PollNow();  // the copy released, its move joined to the batch; not yet durable
     }
-    ASSERT_TRUE(flow->WriteCheckpoint().ok());
-    const std::string at_kill = SaveCheckpoint(*flow);
-    StopFlow(std::move(flow));
-    PutBack(dir_ / "cp" / "test.json", at_kill);
-    flow = StartFlow(o);
-    flow->PollNow();
-    flow->PollNow();
-    StopFlow(std::move(flow));
+    KillNowAndRestart(std::move(flow), o);
     auto c = Count();
     for (int i = 0; i < 410; ++i) ASSERT_EQ(c[i], 1) << i;
     for (int i = 1000; i < 1010; ++i) ASSERT_EQ(c[i], 1) << i;
