@@ -528,16 +528,8 @@ void Flow::Continued(const Pending& p) {
     if (c->continues != p.file || c->continues_epoch != p.epoch) continue;
     uint32_t len = p.prefix_len;
     uint64_t hash = p.prefix_hash;
-    if (len == 0 && p.offset > 0 && c->fd >= 0 && p.offset <= c->size) {
-      // The put's prefix was not taken (its file truncated before): the copy has the bytes.
-      len = static_cast<uint32_t>(std::min<uint64_t>(kPrefixCheckBytes, p.offset));
-      auto h = HashRange(c->fd, p.offset - len, p.offset);
-      if (h.ok()) {
-        hash = *h;
-      } else {
-        len = 0;
-      }
-    }
+    // The put's prefix was not taken (its file truncated before): the copy has the bytes.
+    if (len == 0 && p.offset > 0 && p.offset <= c->size) PrefixAt(c, p.offset, &len, &hash);
     KnownDurable(c, p.offset, len, hash);
   }
   for (Orphan& o : orphans_) {

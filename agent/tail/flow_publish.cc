@@ -128,9 +128,11 @@ void Flow::CompletePrefix(size_t count) {
     File* f = it->second.get();
     if (f->batched > 0) --f->batched;
     if (e.epoch != f->epoch) {
-      // Of a content truncated since: for its copies (Continued). Older entries of it push
-      // lower offsets after this one, which Continued ignores.
-      pending_.push_back({gen, f->serial, e.end_offset, 0, 0, 0, e.epoch});
+      // Of a content truncated since: for its copies (Continued). Its last entry in the prefix
+      // carries the offset; the run before it adds nothing.
+      const bool taken = !pending_.empty() && pending_.back().generation == gen &&
+                         pending_.back().file == f->serial && pending_.back().epoch == e.epoch;
+      if (!taken) pending_.push_back({gen, f->serial, e.end_offset, 0, 0, 0, e.epoch});
       continue;
     }
     // Records of one file are in file order: its last one in the prefix carries the offset.
