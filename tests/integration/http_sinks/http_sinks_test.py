@@ -203,11 +203,16 @@ timeout: 2s
         # one batch failing twice or, read in two parts under load, two batches failing once.)
         assert sum(n - 1 for n in r.request_ids.values()) >= 2, \
             "a retried batch must keep its request id: %s" % r.request_ids
-        # The outage is visible: retry and recovery lines name the delivery and the sink.
-        with open(os.path.join(env.dir, "daemon.log")) as f:
-            log = f.read()
+        # The outage is visible: retry and recovery lines name the delivery and the sink. The
+        # recovery line is written once the answer is read, which may be after the receiver has
+        # the records (slow builds): wait for it.
+        def log_text():
+            with open(os.path.join(env.dir, "daemon.log")) as f:
+                return f.read()
+        wait_until(lambda: 'msg="delivery recovered" delivery=out sink=http' in log_text(),
+                   timeout=20, what="the delivery recovered line")
+        log = log_text()
         assert 'msg="delivery attempt failed; retrying" delivery=out sink=http' in log, log[-3000:]
-        assert 'msg="delivery recovered" delivery=out sink=http' in log, log[-3000:]
         r.inject_wrong_request_id(1)
         echoed = env.write(100)
         wait_until(lambda: set(echoed) <= set(seqs()), what="records after a wrong requestId")
