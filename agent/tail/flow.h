@@ -284,14 +284,23 @@ class Flow final : public Source, private PutTagger {
   std::vector<TagPut> batch_tags_;  // written by the batch being put
   // The files of the batch while a put's tag is made: how far each one's entries are in the
   // stream or in the put, whether the put holds any of them, and whether a later one is not.
+  // Entries of a content the file was truncated from since (or of a file let go) count for the
+  // files continuing that content: its copies, or, while none is found, the orphan it left
+  // (`orphan` set, `file` null).
   struct TagSlot {
     File* file;
+    const Orphan* orphan;
     uint64_t end_offset;
     bool advanced;
     bool in_put;
     bool blocked;
+    bool continuation;  // counts entries of a content the file continues
   };
   std::vector<TagSlot> tag_slots_;
+  std::vector<size_t> run_slots_;  // the slots the current run of entries counts for
+  size_t TagSlotOf(File* f);
+  // The slots of the files (or the orphan) continuing content `epoch` of file `serial`.
+  void ContinuationSlots(uint64_t serial, uint32_t epoch);
   uint64_t tag_stamp_ = 0;
   std::vector<FileCheckpoint> tag_positions_;
   std::string tag_buf_;

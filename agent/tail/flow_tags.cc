@@ -31,40 +31,79 @@ void Flow::PrefixAt(File* f, uint64_t end, uint32_t* len, uint64_t* hash) {
   *hash = f->hashed;
 }
 
+size_t Flow::TagSlotOf(File* f) {
+  if (f->tag_stamp != tag_stamp_) {
+    f->tag_stamp = tag_stamp_;
+    f->tag_slot = tag_slots_.size();
+    tag_slots_.push_back({f, nullptr, 0, false, false, false, false});
+  }
+  return f->tag_slot;
+}
+
+void Flow::ContinuationSlots(uint64_t serial, uint32_t epoch) {
+  for (const auto& [s, o] : files_) {
+    File* c = o.get();
+    if (c->continues != serial || c->continues_epoch != epoch) continue;
+    run_slots_.push_back(TagSlotOf(c));
+    tag_slots_[run_slots_.back()].continuation = true;
+  }
+  if (!run_slots_.empty()) return;
+  for (const Orphan& o : orphans_) {
+    if (o.serial != serial || o.epoch != epoch) continue;
+    for (size_t i = 0; i < tag_slots_.size(); ++i) {
+      if (tag_slots_[i].orphan == &o) {
+        run_slots_.push_back(i);
+        return;
+      }
+    }
+    run_slots_.push_back(tag_slots_.size());
+    tag_slots_.push_back({nullptr, &o, 0, false, false, false, true});
+    return;
+  }
+}
+
 std::string_view Flow::TagFor(std::span<const uint32_t> in_put) {
   // A file's records are in the stream up to the end of the longest run of its entries each
   // done (in the stream already, or nothing to put) or in this put; a file's entries are in
   // file order. One pass over the batch, files looked up once per run of one file's entries.
+  // Entries of a content the file has been truncated from since are not the file's positions
+  // but those of the copies continuing that content (or of the orphan it left): a kill before
+  // the put is in the checkpoint then resumes the copy past them (trial 864 of the crash
+  // campaign: a copy's last lines put again after a restart).
   ++tag_stamp_;
   tag_slots_.clear();
+  run_slots_.clear();
   size_t next_in_put = 0;
   uint64_t run_serial = 0;
-  File* run = nullptr;
+  uint32_t run_epoch = 0;
+  bool have_run = false;
   for (size_t i = 0; i < batch_.size(); ++i) {
     const Entry& e = batch_[i];
     const bool in = next_in_put < in_put.size() && in_put[next_in_put] == i;
     if (in) ++next_in_put;
-    if (e.file != run_serial || run == nullptr) {
+    if (!have_run || e.file != run_serial || e.epoch != run_epoch) {
+      have_run = true;
       run_serial = e.file;
+      run_epoch = e.epoch;
+      run_slots_.clear();
       auto it = files_.find(e.file);
-      run = it == files_.end() ? nullptr : it->second.get();
-      if (run == nullptr) continue;
-      if (run->tag_stamp != tag_stamp_) {
-        run->tag_stamp = tag_stamp_;
-        run->tag_slot = tag_slots_.size();
-        tag_slots_.push_back({run, 0, false, false, false});
+      File* f = it == files_.end() ? nullptr : it->second.get();
+      if (f != nullptr && f->epoch == e.epoch) {
+        run_slots_.push_back(TagSlotOf(f));
+      } else {
+        ContinuationSlots(e.file, e.epoch);
       }
     }
-    // Read from a content the file has been truncated from since: no position of the file's.
-    if (e.epoch != run->epoch) continue;
-    TagSlot& slot = tag_slots_[run->tag_slot];
-    if (slot.blocked) continue;
-    if (in || e.done) {
-      slot.end_offset = e.end_offset;
-      slot.advanced = true;
-      slot.in_put = slot.in_put || in;
-    } else {
-      slot.blocked = true;
+    for (size_t s : run_slots_) {
+      TagSlot& slot = tag_slots_[s];
+      if (slot.blocked) continue;
+      if (in || e.done) {
+        slot.end_offset = e.end_offset;
+        slot.advanced = true;
+        slot.in_put = slot.in_put || in;
+      } else {
+        slot.blocked = true;
+      }
     }
   }
   tag_positions_.clear();
@@ -73,11 +112,32 @@ std::string_view Flow::TagFor(std::span<const uint32_t> in_put) {
     for (const TagSlot& s : tag_slots_) {
       if (!s.advanced || s.in_put != (pass == 0)) continue;
       if (tag_positions_.size() == kMaxTagPositions) break;
-      FileCheckpoint& c = tag_positions_.emplace_back();
-      c.id = s.file->id;
-      c.fingerprint = s.file->fingerprint;
+      FileCheckpoint c;
       c.offset = s.end_offset;
-      PrefixAt(s.file, s.end_offset, &c.prefix_len, &c.prefix_hash);
+      if (s.file != nullptr) {
+        c.id = s.file->id;
+        c.fingerprint = s.file->fingerprint;
+        PrefixAt(s.file, s.end_offset, &c.prefix_len, &c.prefix_hash);
+        // A copy named for content it continues must hold the bytes: unchecked, it is left out
+        // (a restart may put those records again, never skip any).
+        if (s.continuation && c.prefix_len == 0 && s.end_offset > 0) continue;
+      } else {
+        // The orphan's content is gone from its file: its bytes are known where its reading
+        // stopped and where it was durable, and nowhere else.
+        const Orphan& o = *s.orphan;
+        c.id = o.id;
+        c.fingerprint = o.fingerprint;
+        if (s.end_offset == o.check_at && o.prefix_len > 0) {
+          c.prefix_len = o.prefix_len;
+          c.prefix_hash = o.prefix_hash;
+        } else if (s.end_offset == o.durable && o.durable_prefix_len > 0) {
+          c.prefix_len = o.durable_prefix_len;
+          c.prefix_hash = o.durable_prefix_hash;
+        } else {
+          continue;
+        }
+      }
+      tag_positions_.push_back(c);
     }
   }
   if (tag_positions_.empty()) return {};

@@ -164,6 +164,7 @@ class DyingStream final : public broker::Stream {
  public:
   DyingStream(broker::Stream* inner, int writes) : inner_(inner), writes_left_(writes) {}
   int writes() const { return writes_; }
+  void Allow(int writes) { writes_left_ = writes; }  // the disk has room again
 
   Status PutBatch(std::span<const broker::PutRecordIn> records,
                   std::vector<broker::PutRecordOut>* out, broker::PutTag* tag) override {
@@ -383,6 +384,67 @@ TEST_F(FlowTagsTest, ACopyWaitingForARefusedBatchKeepsWhatIsDurable) {
   flow->PollNow();
   StopFlow(std::move(flow));
   ExpectExactlyOnce(160);
+}
+
+TEST_F(FlowTagsTest, AnOriginalsLastLinesPutAfterItsTruncationAreTaggedForItsCopy) {
+  // The stream refuses puts (a full disk) while a copytruncate happens: the original's last
+  // lines wait in the batch, the truncation is seen. The disk gets room, the waiting lines are
+  // put, then a kill before a checkpoint names them: the put's tag must name where that content
+  // ends, for the copy continuing it (campaign trial 864: the copy's last lines were read again
+  // from the original's older checkpoint after the restart), or, the copy not found yet, for
+  // the orphan the truncation left (found after the restart, under another name).
+  for (bool found : {true, false}) {
+    SCOPED_TRACE(found ? "the copy found before the put" : "the copy found after the restart");
+    TearDown();
+    SetUp();
+    OpenBroker();
+    broker::Stream* const real = stream_;
+    DyingStream dying(real, 1);  // the first put goes in, later ones are refused until Allow
+    stream_ = &dying;
+    FlowOptions o = Options("*.log");
+    auto flow = StartFlow(o);
+    AppendLines("a.log", 0, 200);  // more than a fingerprint
+    flow->PollNow();
+    ASSERT_TRUE(flow->WriteCheckpoint().ok());
+    const std::string at_kill = SaveCheckpoint(*flow);  // a.log at line 200
+    AppendLines("a.log", 200, 300);
+    flow->PollNow();                                  // refused: lines 200..299 wait in the batch
+    fs::copy_file(Path("a.log"), Path("a.copying"));  // a name no glob matches
+    std::string whole;
+    {
+      std::ifstream in(Path("a.copying"), std::ios::binary);
+      whole.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    if (found) {
+      ASSERT_EQ(truncate(Path("a.log").c_str(), 0), 0);
+      fs::rename(Path("a.copying"), Path("a.1.log"));  // seen: the truncation, then the copy
+    } else {
+      // The copy still being written (shorter than where the original's reading stopped):
+      // comparing it with its original sees the truncation, which leaves an orphan the copy
+      // continues once it is whole (after the restart).
+      std::ofstream(Path("a.1.log"), std::ios::binary) << whole.substr(0, 2000);
+      ASSERT_EQ(truncate(Path("a.log").c_str(), 0), 0);
+    }
+    flow->PollNow();
+    AppendLines("a.log", 300, 310);
+    flow->PollNow();
+    dying.Allow(1000);
+    flow->PollNow();  // lines 200..309 put
+    flow->PollNow();
+    StopFlow(std::move(flow));
+    stream_ = real;
+    PutBack(dir_ / "cp" / "test.json", at_kill);  // killed before a later checkpoint
+    if (!found) std::ofstream(Path("a.1.log"), std::ios::binary | std::ios::trunc) << whole;
+    fs::rename(Path("a.1.log"), Path("a.2.log"));  // rotated on while down
+    flow = StartFlow(o);
+    flow->PollNow();
+    flow->PollNow();
+    StopFlow(std::move(flow));
+    auto c = Count();
+    int not_once = 0;
+    for (int i = 0; i < 310; ++i) not_once += c[i] != 1;
+    EXPECT_EQ(not_once, 0) << "lines 0..309 not delivered exactly once";
+  }
 }
 
 TEST_F(FlowTagsTest, ACopyAdoptedWhileTheBatchHoldsRecordsCheckpointsWhereItsReadingEnds) {
