@@ -590,7 +590,13 @@ void Flow::StartAt(File* f, uint64_t offset, uint32_t prefix_len, uint64_t prefi
 }
 
 Flow::Adoption Flow::AdoptOrphan(File* f) {
+  // Of the orphans whose content the file holds, the one read furthest: one content can leave
+  // several (its checkpoint, and the file it was in seen truncated before anything of it was
+  // read: a truncation between the fingerprint's read and the checkpoint's check at a restart,
+  // trial 16 of the crash campaign), and what one of them says was read was read.
   bool wait = false;
+  uint64_t wait_offset = 0;
+  size_t best = orphans_.size();
   for (size_t i = orphans_.size(); i-- > 0;) {
     const Orphan& o = orphans_[i];
     if (o.fingerprint != f->fingerprint) continue;
@@ -599,34 +605,40 @@ Flow::Adoption Flow::AdoptOrphan(File* f) {
       // copy still being written may not have them yet.
       if (o.check_at > f->size) {
         wait = true;
+        wait_offset = std::max(wait_offset, o.offset);
         continue;
       }
       auto h = HashRange(f->fd, o.check_at - o.prefix_len, o.check_at);
       if (!h.ok() || *h != o.prefix_hash) continue;  // same start, other content
     }
-    const uint64_t offset = std::min(o.offset, f->size);
-    ++stats_.copies;
-    SLUICE_LOG(Info, "file holds the content of one already read; continuing where it stopped")
-        .With("flow", opts_.name)
-        .With("path", f->display_path)
-        .With("was", o.path)
-        .With("offset", offset);
-    // The checkpoint it came from is used up: the file it named, met later, is read afresh.
-    auto r = restored_.find(o.id);
-    if (r != restored_.end() && r->second.fingerprint == o.fingerprint) restored_.erase(r);
-    const uint64_t durable = o.durable;
-    const uint32_t durable_len = o.durable_prefix_len;
-    const uint64_t durable_hash = o.durable_prefix_hash;
-    if (o.serial != 0) {
-      f->continues = o.serial;
-      f->continues_epoch = o.epoch;
-    }
-    orphans_.erase(orphans_.begin() + static_cast<std::ptrdiff_t>(i));
-    StartAt(f, offset, 0, 0);
-    KnownDurable(f, durable, durable_len, durable_hash);
-    return Adoption::kAdopted;
+    if (best == orphans_.size() || o.offset > orphans_[best].offset) best = i;
   }
-  return wait ? Adoption::kWait : Adoption::kNone;
+  // A copy still being written may yet show it holds more than the best match says was read.
+  if (best == orphans_.size() || (wait && wait_offset > orphans_[best].offset)) {
+    return wait ? Adoption::kWait : Adoption::kNone;
+  }
+  const Orphan& o = orphans_[best];
+  const uint64_t offset = std::min(o.offset, f->size);
+  ++stats_.copies;
+  SLUICE_LOG(Info, "file holds the content of one already read; continuing where it stopped")
+      .With("flow", opts_.name)
+      .With("path", f->display_path)
+      .With("was", o.path)
+      .With("offset", offset);
+  // The checkpoint it came from is used up: the file it named, met later, is read afresh.
+  auto r = restored_.find(o.id);
+  if (r != restored_.end() && r->second.fingerprint == o.fingerprint) restored_.erase(r);
+  const uint64_t durable = o.durable;
+  const uint32_t durable_len = o.durable_prefix_len;
+  const uint64_t durable_hash = o.durable_prefix_hash;
+  if (o.serial != 0) {
+    f->continues = o.serial;
+    f->continues_epoch = o.epoch;
+  }
+  orphans_.erase(orphans_.begin() + static_cast<std::ptrdiff_t>(best));
+  StartAt(f, offset, 0, 0);
+  KnownDurable(f, durable, durable_len, durable_hash);
+  return Adoption::kAdopted;
 }
 
 void Flow::ReleaseCopies(File* original, uint64_t covered) {

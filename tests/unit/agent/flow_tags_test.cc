@@ -592,6 +592,35 @@ TEST_F(FlowTagsTest, ACopyBehindWhatTheStreamHoldsOfItsContentGoesOnFromThere) {
   ExpectExactlyOnce(320);
 }
 
+TEST_F(FlowTagsTest, ACopyGoesOnFromWhatWasReadFurthestOfItsContent) {
+  // One content known twice when the daemon starts: its checkpoint (line 300) and a file that
+  // held it and is seen changed before anything of it was read (offset 0: at a restart, the file
+  // truncated between its fingerprint's read and its checkpoint's check, campaign trial 16). A
+  // copy of that content goes on from line 300, not from its start.
+  FlowOptions o = Options("*.log");
+  AppendLines("a.log", 0, 300);
+  auto flow = StartFlow(o);
+  flow->PollNow();
+  StopFlow(std::move(flow));  // a.log's checkpoint: line 300
+  fs::copy_file(Path("a.log"), Path("keep.tmp"));
+  fs::copy_file(Path("a.log"), Path("x.log"));
+  AddCheckpointOf("x.log", 0);  // x.log: that content, nothing of it read
+  ASSERT_EQ(truncate(Path("x.log").c_str(), 0), 0);
+  AppendLines("x.log", 1000, 1010);
+  ASSERT_EQ(truncate(Path("a.log").c_str(), 0), 0);
+  AppendLines("a.log", 300, 320);
+  fs::rename(Path("keep.tmp"), Path("z.log"));  // the copy, met after both
+  flow = StartFlow(o);
+  flow->PollNow();
+  flow->PollNow();
+  StopFlow(std::move(flow));
+  auto c = Count();
+  int not_once = 0;
+  for (int i = 0; i < 320; ++i) not_once += c[i] != 1;
+  for (int i = 1000; i < 1010; ++i) not_once += c[i] != 1;
+  EXPECT_EQ(not_once, 0) << "lines not delivered exactly once";
+}
+
 TEST_F(FlowTagsTest, ACheckpointWithoutTagsReadsAsBefore) {
   // A checkpoint file of a version from before tags: no shard positions, so no scan; the
   // records put after it are read again (at least once, as before).
