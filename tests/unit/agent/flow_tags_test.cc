@@ -81,6 +81,13 @@ class FlowTagsTest : public FlowTest {
     flow->PollNow();
     StopFlow(std::move(flow));
   }
+  // A run of the daemon that reads what there is and stops (writing its checkpoint).
+  void RunOnce(const FlowOptions& o) {
+    auto flow = StartFlow(o);
+    flow->PollNow();
+    flow->PollNow();
+    StopFlow(std::move(flow));
+  }
   // Adds to the flow's checkpoint file an entry for `rel` at `offset` (with the prefix hash
   // there), as a run that checkpointed that file would have left it.
   void AddCheckpointOf(const std::string& rel, uint64_t offset) {
@@ -576,19 +583,14 @@ TEST_F(FlowTagsTest, ACopyBehindWhatTheStreamHoldsOfItsContentGoesOnFromThere) {
   // (its last put, tagged): after a restart the copy goes on from line 300.
   FlowOptions o = Options("*.log");
   AppendLines("a.log", 0, 300);
-  auto flow = StartFlow(o);
-  flow->PollNow();
-  StopFlow(std::move(flow));  // a.log's checkpoint: line 300
+  RunOnce(o);  // a.log's checkpoint: line 300
   fs::copy_file(Path("a.log"), Path("a.1.log"));
   ASSERT_EQ(truncate(Path("a.log").c_str(), 0), 0);
   AppendLines("a.log", 300, 320);
   uint64_t line_250 = 0;
   for (int i = 0; i < 250; ++i) line_250 += ("line-" + std::to_string(i) + "\n").size();
   AddCheckpointOf("a.1.log", line_250);
-  flow = StartFlow(o);
-  flow->PollNow();
-  flow->PollNow();
-  StopFlow(std::move(flow));
+  RunOnce(o);
   ExpectExactlyOnce(320);
 }
 
@@ -599,9 +601,7 @@ TEST_F(FlowTagsTest, ACopyGoesOnFromWhatWasReadFurthestOfItsContent) {
   // copy of that content goes on from line 300, not from its start.
   FlowOptions o = Options("*.log");
   AppendLines("a.log", 0, 300);
-  auto flow = StartFlow(o);
-  flow->PollNow();
-  StopFlow(std::move(flow));  // a.log's checkpoint: line 300
+  RunOnce(o);  // a.log's checkpoint: line 300
   fs::copy_file(Path("a.log"), Path("keep.tmp"));
   fs::copy_file(Path("a.log"), Path("x.log"));
   AddCheckpointOf("x.log", 0);  // x.log: that content, nothing of it read
@@ -610,10 +610,7 @@ TEST_F(FlowTagsTest, ACopyGoesOnFromWhatWasReadFurthestOfItsContent) {
   ASSERT_EQ(truncate(Path("a.log").c_str(), 0), 0);
   AppendLines("a.log", 300, 320);
   fs::rename(Path("keep.tmp"), Path("z.log"));  // the copy, met after both
-  flow = StartFlow(o);
-  flow->PollNow();
-  flow->PollNow();
-  StopFlow(std::move(flow));
+  RunOnce(o);
   auto c = Count();
   int not_once = 0;
   for (int i = 0; i < 320; ++i) not_once += c[i] != 1;
