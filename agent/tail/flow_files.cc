@@ -560,14 +560,7 @@ void Flow::HoldCopy(File* copy, File* original) {
 void Flow::StartAt(File* f, uint64_t offset, uint32_t prefix_len, uint64_t prefix_hash) {
   f->framer = std::make_unique<Framer>(framer_options_, offset);
   f->put_offset = offset;
-  if (prefix_len == 0 && offset > 0 && f->fd >= 0) {
-    uint32_t len = static_cast<uint32_t>(std::min<uint64_t>(kPrefixCheckBytes, offset));
-    auto h = HashRange(f->fd, offset - len, offset);
-    if (h.ok()) {
-      prefix_len = len;
-      prefix_hash = *h;
-    }
-  }
+  if (prefix_len == 0 && offset > 0) PrefixAt(f, offset, &prefix_len, &prefix_hash);
   // The checkpoint moves there once what was put before (the original's records, some maybe
   // still in the batch) is durable: a crash before that must not skip what was not yet stored.
   Pending p{stream_->WriteGeneration(),
