@@ -192,6 +192,9 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
   std::vector<sluice_record> send_records;
   std::vector<const char*> send_keys;
   bool said_longer = false;
+  // An attempt whose request reached the sink and whose answer was lost: the object may be
+  // stored, so the batch is not spilled at retry_duration (RetryLimitMs).
+  bool maybe_stored = false;
   while (!pending.empty()) {
     ++attempt;
     b.attempt = static_cast<uint32_t>(attempt);
@@ -221,6 +224,9 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
     last_code = result.error_code;
     last_message = result.error_message;
     uint32_t retry_after = result.retry_after_ms;
+    if (object_sink_ && rc == SLUICE_DELIVER_RETRY && result.maybe_delivered != 0) {
+      maybe_stored = true;
+    }
     std::vector<uint32_t>& still = still_;
     still.clear();
     if (rc == SLUICE_DELIVER_OK) {
@@ -308,7 +314,8 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
     }
     int64_t delay = std::max<int64_t>(backoff_.Delay(attempt, &rng_).count(), retry_after);
     int64_t now = clock_->MonotonicMs();
-    if (now - start + delay > RetryLimitMs(entry, now - start + delay, &said_longer)) {
+    if (now - start + delay >
+        RetryLimitMs(entry, maybe_stored, now - start + delay, &said_longer)) {
       for (uint32_t i : pending) spill.push_back({i, attempt, last_code, last_message});
       pending.clear();
       break;
@@ -336,22 +343,26 @@ BatchSender::Outcome BatchSender::Send(const PendingBatch& batch, const JournalE
   return Outcome::kDone;
 }
 
-int64_t BatchSender::RetryLimitMs(const JournalEntry& entry, int64_t elapsed_ms, bool* said) {
+int64_t BatchSender::RetryLimitMs(const JournalEntry& entry, bool maybe_stored, int64_t elapsed_ms,
+                                  bool* said) {
   const int64_t limit = policy_.retry_duration.count();
-  if (elapsed_ms <= limit || !object_sink_ || !entry.replay || policy_.retry_max.count() <= limit) {
+  if (elapsed_ms <= limit || !object_sink_ || (!entry.replay && !maybe_stored) ||
+      policy_.retry_max.count() <= limit) {
     return limit;
   }
-  // A replayed object may have been stored by an upload whose answer the crash cut off: spilled,
-  // it would be in the sink and in the error output. Its key is the same, so a later upload
-  // replaces it; it is retried for as long as the sink type allows (s3: 24 h, as Firehose).
+  // A replayed object may have been stored by an upload whose answer the crash cut off, and an
+  // upload whose answer was lost (maybe_stored) may have stored it: spilled, it would be in the
+  // sink and in the error output. Its key is the same, so a later upload replaces it; it is
+  // retried for as long as the sink type allows (s3: 24 h, as Firehose).
   if (!*said) {
     *said = true;
     SLUICE_LOG(Warn,
-               "a replayed batch may already be in the sink; retrying it past retry_duration, "
-               "up to the sink type's most, rather than spilling it")
+               "a batch may already be in the sink; retrying it past retry_duration, up to the "
+               "sink type's most, rather than spilling it")
         .With("delivery", delivery_)
         .With("sink", sink_type_)
         .With("key", entry.object_key)
+        .With("why", entry.replay ? "replayed after a restart" : "an upload's answer was lost")
         .With("retry_duration", FormatDuration(policy_.retry_duration))
         .With("up_to", FormatDuration(policy_.retry_max));
   }

@@ -161,8 +161,10 @@ class BatchSender final {
   };
   bool WriteSpill(const PendingBatch& batch, const JournalEntry& entry, std::vector<Spill>* spill);
   // How long `entry` is retried, once `elapsed_ms` would pass retry_duration: still that, or the
-  // sink type's most for a replayed object (logged once per batch, `said`).
-  int64_t RetryLimitMs(const JournalEntry& entry, int64_t elapsed_ms, bool* said);
+  // sink type's most for an object that may be in the sink already: a replay, or one an attempt
+  // reached the sink with and got no answer for (`maybe_stored`); logged once per batch, `said`.
+  int64_t RetryLimitMs(const JournalEntry& entry, bool maybe_stored, int64_t elapsed_ms,
+                       bool* said);
 
   SinkInstance* sink_;
   bool object_sink_;

@@ -41,8 +41,9 @@ struct ResolvedPolicy {
   Millis retry_duration;
   std::string error_output_type;
   Millis call_timeout;  // sink.call_timeout, else the policy's
-  // The sink type's most retry duration: how long a replayed object batch, which may already be
-  // in the sink, is retried before it is spilled (BatchSender::Send).
+  // The sink type's most retry duration: how long an object batch that may already be in the
+  // sink (a replay, an upload whose answer was lost) is retried before it is spilled
+  // (BatchSender::Send).
   Millis retry_max;
 };
 // Problems are appended to `issues` with the position of the key at fault; nullopt then.

@@ -659,6 +659,7 @@ class ChildHost final : public HostCalls {
       w.U32(result.retry_after_ms);
       w.Str(result.error_code);
       w.Str(result.error_message);
+      w.U32(result.maybe_delivered);
       w.U64(n);
       for (size_t i = 0; i < n; ++i) {
         w.I32(outcomes_[i].code);
@@ -1048,6 +1049,7 @@ int ProcessSinkInstance::Deliver(const sluice_batch& batch, sluice_deliver_resul
   result->retry_after_ms = in.U32();
   const char* ec = in.Str();
   const char* em = in.Str();
+  result->maybe_delivered = in.U32() != 0 ? 1 : 0;
   uint64_t n = in.U64();
   size_t expected = batch.records != nullptr ? batch.record_count : 0;
   if (!in.ok || (n != 0 && (n != expected || outcomes == nullptr))) {

@@ -39,6 +39,9 @@ file(STRINGS ${PROJECT_SOURCE_DIR}/plugins/sdk/sluice_plugin.h _abi_minor
      REGEX "^#define SLUICE_ABI_MINOR [0-9]+")
 string(REGEX REPLACE ".* " "" SLUICE_ABI_MAJOR "${_abi_major}")
 string(REGEX REPLACE ".* " "" SLUICE_ABI_MINOR "${_abi_minor}")
+# A new ABI version in the header reconfigures: the SDK's package version is read from it.
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+                                       ${PROJECT_SOURCE_DIR}/plugins/sdk/sluice_plugin.h)
 configure_file(${SLUICE_PACKAGING_DIR}/sdk/SluiceSDKConfig.cmake.in
                ${CMAKE_BINARY_DIR}/sdk/SluiceSDKConfig.cmake @ONLY)
 # The package version is the plugin ABI (see SluiceSDKConfigVersion.cmake.in).

@@ -533,8 +533,9 @@ constexpr Field kDeliveryFields[] = {
      .min = 0,
      .max = 7 * kDay,
      .doc = "How long failed deliveries are retried. Unset: the sink's default; the sink's policy "
-            "sets the most (http: 2h, s3: 24h). An object batch replayed after a restart (it may "
-            "already be stored) is retried up to that most before it is spilled.",
+            "sets the most (http: 2h, s3: 24h). An object batch that may already be stored "
+            "(replayed after a restart, or an upload that reached the sink and lost its answer) "
+            "is retried up to that most before it is spilled.",
      .set = SET(c.delivery->retry_duration = v.duration)},
     {.key = "retry_backoff",
      .type = Type::kObject,

@@ -184,6 +184,10 @@ Result<HttpResponse> HttpClient::Finish(const HttpRequest& request, int code, Tr
   }
   auto rc = static_cast<CURLcode>(code);
   if (rc != CURLE_OK) {
+    long request_bytes = 0;  // the request's bytes written to the connection
+    last_failure_sent_ =
+        curl_easy_getinfo(t->h, CURLINFO_REQUEST_SIZE, &request_bytes) == CURLE_OK &&
+        request_bytes > 0;
     std::string msg = std::string(curl_easy_strerror(rc));
     if (t->errbuf[0]) msg += std::string(": ") + t->errbuf;
     msg = std::string(request.method) + " " + request.url + ": " + msg;

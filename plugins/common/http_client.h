@@ -63,6 +63,10 @@ class HttpClient final {
   // handshake) or Code::kInvalidArgument (a malformed URL or an unsupported option), with
   // curl's message.
   Result<HttpResponse> Send(const HttpRequest& request);
+  // Whether the last transfer that failed (Send, or one Wait returned) had sent its request
+  // before it failed: the connection reset or timed out after it, so the server may have acted
+  // on it. False when it failed before (connection refused, DNS, TLS handshake).
+  bool last_failure_sent() const { return last_failure_sent_; }
   // Requests in flight together (each on its own connection, or multiplexed over one with
   // HTTP/2), each in a slot (0, 1, ...; a slot keeps its handle, so its connection stays alive
   // between requests): Start begins `request` in a free slot (its body must stay valid until its
@@ -83,6 +87,7 @@ class HttpClient final {
   std::vector<std::unique_ptr<Transfer>> slots_;
   std::deque<std::pair<size_t, int>> done_;  // finished slots, with curl's code
   size_t running_ = 0;
+  bool last_failure_sent_ = false;
 };
 
 // Parses a Retry-After header value given in seconds; 0 when absent or not a number.

@@ -195,9 +195,11 @@ S3Outcome S3Client::Send(std::string_view method, std::string_view key,
   ++requests_;
   Result<sink::HttpResponse> r = http_->Send(http);
   if (!r.ok()) {
-    return Make(r.status().code() == Code::kInvalidArgument ? S3Outcome::Action::kReject
-                                                            : S3Outcome::Action::kRetry,
-                false, "S3.Transport", r.status().message());
+    S3Outcome o = Make(r.status().code() == Code::kInvalidArgument ? S3Outcome::Action::kReject
+                                                                   : S3Outcome::Action::kRetry,
+                       false, "S3.Transport", r.status().message());
+    o.maybe_done = o.action == S3Outcome::Action::kRetry && http_->last_failure_sent();
+    return o;
   }
   S3Outcome o = ClassifyS3Response(r->status, r->body, r->Header("retry-after"));
   *response = std::move(r).value();
@@ -228,7 +230,10 @@ S3Outcome S3Client::Multipart(std::string_view key, std::string_view data, const
   AddObjectHeaders(opts, &h);
   sink::HttpResponse resp;
   S3Outcome o = Send("POST", key, {{"uploads", ""}}, std::move(h), {}, &resp);
-  if (!o.ok()) return o;
+  if (!o.ok()) {
+    o.maybe_done = false;  // no object before CompleteMultipartUpload
+    return o;
+  }
   std::string upload_id = sink::XmlText(resp.body, "UploadId");
   if (upload_id.empty()) {
     return Make(S3Outcome::Action::kRetry, false, "S3.NoUploadId",
@@ -255,7 +260,10 @@ S3Outcome S3Client::Multipart(std::string_view key, std::string_view data, const
       std::this_thread::sleep_for(std::chrono::milliseconds(wait));
       backoff *= 2;
     }
-    if (!o.ok()) break;
+    if (!o.ok()) {
+      o.maybe_done = false;  // a part is not the object
+      break;
+    }
     std::string etag(resp.Header("etag"));
     if (etag.empty()) {
       o = Make(S3Outcome::Action::kRetry, false, "S3.NoETag",

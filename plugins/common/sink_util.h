@@ -55,6 +55,9 @@ struct SinkVerdict {
   uint32_t retry_after_ms = 0;  // RETRY: the least wait the destination asked for
   std::string error_code;       // RETRY/REJECT: e.g. "Http.503", "S3.SlowDown"
   std::string error_message;    // the destination's message, or the transport's
+  // RETRY after a transport failure once the request was sent: the destination may have done it
+  // (an object stored, its answer lost).
+  bool maybe_done = false;
   bool ok() const { return action == Action::kOk; }
 };
 

@@ -59,6 +59,8 @@ class S3Sink final : public sluice::Sink {
     }
     if (o.action == S3Outcome::Action::kReject)
       return sluice::Outcome::Reject(o.error_code, o.error_message);
+    // The upload reached the server and its answer was lost: the object may be stored.
+    if (o.maybe_done) return sluice::Outcome::RetryMaybeDelivered(o.error_code, o.error_message);
     return sluice::Outcome::Retry(o.error_code, o.error_message, o.retry_after_ms);
   }
 

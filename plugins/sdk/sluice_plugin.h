@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 #define SLUICE_ABI_MAJOR 1
-#define SLUICE_ABI_MINOR 5
+#define SLUICE_ABI_MINOR 6
 
 /* The one exported symbol, looked up with dlsym. */
 #define SLUICE_PLUGIN_ENTRY_NAME "sluice_plugin_entry"
@@ -255,6 +255,13 @@ typedef struct sluice_deliver_result {
   /* PARTIAL: an array of sluice_batch.record_count entries, one per record in order, for the
    * plugin to fill. NULL for object sinks. */
   sluice_record_outcome* outcomes;
+  /* Since ABI 1.6 (written only when struct_size covers it). RETRY of an object sink: 1 when
+   * the request reached the service and its answer was lost (the connection reset or timed out
+   * after the request was sent), so the object may be stored; 0 when it is known not to be (the
+   * connection was refused, the service answered an error). A batch once answered so is retried
+   * past retry_duration, up to the sink type's most, rather than spilled while it may be in the
+   * sink (its key is the same, so a later upload replaces the object). */
+  uint32_t maybe_delivered;
 } sluice_deliver_result;
 
 /* ---------------------------------------------------------------------------------------------

@@ -114,10 +114,19 @@ struct Outcome {
   std::string error_code;
   std::string error_message;
   std::vector<RecordOutcome> records;  // kPartial: one per record of the batch
+  // Retry of an object sink whose request reached the service, its answer lost: the object may
+  // be stored (sluice_deliver_result.maybe_delivered).
+  bool maybe_delivered = false;
 
   static Outcome Ok() { return {}; }
   static Outcome Retry(std::string code, std::string message, uint32_t after_ms = 0) {
     return {SLUICE_DELIVER_RETRY, after_ms, std::move(code), std::move(message), {}};
+  }
+  // The request was sent and its answer lost: the service may have done it.
+  static Outcome RetryMaybeDelivered(std::string code, std::string message) {
+    Outcome o = Retry(std::move(code), std::move(message));
+    o.maybe_delivered = true;
+    return o;
   }
   static Outcome Reject(std::string code, std::string message) {
     return {SLUICE_DELIVER_REJECT, 0, std::move(code), std::move(message), {}};
@@ -358,6 +367,11 @@ struct Trampolines {
     result->retry_after_ms = o.retry_after_ms;
     CopyText(o.error_code, result->error_code, sizeof(result->error_code));
     CopyText(o.error_message, result->error_message, sizeof(result->error_message));
+    if (o.code == SLUICE_DELIVER_RETRY && o.maybe_delivered &&
+        result->struct_size >=
+            offsetof(sluice_deliver_result, maybe_delivered) + sizeof(result->maybe_delivered)) {
+      result->maybe_delivered = 1;
+    }
     if (o.code == SLUICE_DELIVER_PARTIAL) {
       if (!result->outcomes || o.records.size() != batch->record_count) {
         CopyText("Plugin.BadPartial", result->error_code, sizeof(result->error_code));

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <mutex>
 
 #include "tests/unit/plugins_common/test_http_server.h"
@@ -156,6 +157,63 @@ TEST(S3ClientTest, MultipartRetriesAFailedPartThenAbortsWhenItKeepsFailing) {
   ASSERT_FALSE(log.empty());
   EXPECT_EQ(log.back(), "DELETE /b/k?uploadId=U1");
   EXPECT_EQ(std::count(log.begin(), log.end(), "PUT /b/k?partNumber=2&uploadId=U1"), 3);
+}
+
+TEST(S3ClientTest, AnUploadWhoseAnswerIsLostMayBeStored) {
+  // The server reads the PUT and closes the connection without answering: the object may be
+  // stored (maybe_done), so the delivery must not spill it at retry_duration. A refused
+  // connection, an error answer and a lost part's answer (no object before the completion) say
+  // it is not.
+  std::atomic<bool> drop{true};
+  test::TestHttpServer server([&](const test::TestRequest& r) {
+    test::TestResponse resp;
+    if (r.method == "POST" && r.target.find("?uploads") != std::string::npos) {
+      resp.body =
+          "<InitiateMultipartUploadResult><UploadId>U1</UploadId>"
+          "</InitiateMultipartUploadResult>";
+      return resp;
+    }
+    if (drop) {
+      resp.drop = true;
+    } else {
+      resp.status = 503;
+      resp.body = ErrorBody("ServiceUnavailable");
+    }
+    return resp;
+  });
+  S3Config c;
+  c.bucket = "b";
+  c.credentials = {"AK", "SK", "", ""};
+  c.endpoint = server.url();
+  c.force_path_style = true;
+  c.part_size = 5 << 20;
+  c.multipart_threshold = 5 << 20;
+  c.part_attempts = 1;
+  auto client = S3Client::Create(c);
+  ASSERT_TRUE(client.ok());
+  S3Outcome o = (*client)->Put("k", "data", {});
+  EXPECT_EQ(o.action, K::kRetry);
+  EXPECT_EQ(o.error_code, "S3.Transport");
+  EXPECT_TRUE(o.maybe_done) << o.error_message;
+  o = (*client)->Put("k", std::string((5 << 20) + 1, 'x'), {});  // a part's answer lost
+  EXPECT_EQ(o.action, K::kRetry);
+  EXPECT_FALSE(o.maybe_done) << o.error_message;
+  drop = false;
+  o = (*client)->Put("k", "data", {});
+  EXPECT_EQ(o.action, K::kRetry);
+  EXPECT_FALSE(o.maybe_done) << o.error_code;
+
+  int closed_port = 0;
+  {
+    test::TestHttpServer gone([](const test::TestRequest&) { return test::TestResponse{}; });
+    closed_port = gone.port();
+  }
+  c.endpoint = "http://127.0.0.1:" + std::to_string(closed_port);
+  auto refused = S3Client::Create(c);
+  ASSERT_TRUE(refused.ok());
+  o = (*refused)->Put("k", "data", {});
+  EXPECT_EQ(o.action, K::kRetry);
+  EXPECT_FALSE(o.maybe_done) << o.error_message;
 }
 
 }  // namespace
