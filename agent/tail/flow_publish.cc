@@ -146,7 +146,16 @@ void Flow::CompletePrefix(size_t count) {
     f->hashed_end = UINT64_MAX;
     pending_.push_back(p);
   }
-  TakeBatchTags(gen);
+  // A put that went in may have named entries past the prefix (a file's entries on one shard,
+  // put, behind an entry on another, refused), which the checkpoint does not have yet. Counted
+  // covered, a kill would resume such a file from its checkpoint and put those entries again
+  // (campaign trial 697): the tags then stay with the batch (batch_tags_) until all of it is
+  // in, and the restart reads them (TagScanNow keeps the scan before them).
+  bool put_past_prefix = false;
+  for (size_t i = count; i < batch_.size() && !put_past_prefix; ++i) {
+    put_past_prefix = batch_[i].done;
+  }
+  if (!put_past_prefix) TakeBatchTags(gen);
   // Moves superseded by an entry of the prefix are dropped (as in CompleteBatch); the others
   // count their index in what is left of the batch.
   std::erase_if(after_batch_, [&](const Pending& p) { return ReadOnInBatch(p, count); });

@@ -254,8 +254,15 @@ void Flow::ReadTags(const TagScan& scan) {
     auto it = restored_.find(id);
     if (it != restored_.end()) {
       n.position.path = it->second.path;
-      // The checkpoint's content is not the one the newest tag names: it may live on in a copy.
-      if (n.before_seq == 0 && !continues(n.position, it->second)) n.before = it->second;
+      if (it->second.fingerprint == n.position.fingerprint &&
+          it->second.offset > n.position.offset) {
+        // The checkpoint is further on in the same content than every tag past it names (tags
+        // of a batch partly refused stay uncovered while its prefix is checkpointed): it stands.
+        n.position = it->second;
+      } else if (n.before_seq == 0 && !continues(n.position, it->second)) {
+        // The checkpoint's content is not the one the newest tag names: it may live on in a copy.
+        n.before = it->second;
+      }
     }
     if (n.before.fingerprint.len > 0 && !continues(n.position, n.before)) {
       n.before.path = n.position.path;

@@ -360,6 +360,54 @@ TEST_F(FlowTagsTest, ACopyOfContentOnlyTagsNamedIsNotReadAgain) {
   ExpectExactlyOnce(320);
 }
 
+TEST_F(FlowTagsTest, APutBehindARefusedOneInTheBatchIsNotResentAfterAKill) {
+  // File keys on two shards, a batch [a.log, b.log, c.log] with a and c on one shard, b on the
+  // other: the first shard's put goes in (its tag names a and c), the second's is refused (a
+  // full disk). The checkpoint then has a (the batch's done prefix), not c; a kill before the
+  // rest goes in must not have the restart put c's lines again (campaign trial 697).
+  OpenBroker(broker::FsyncPolicy::kNever, broker::CapacityMode::kUnlimited, 2);
+  std::vector<broker::ShardInfo> shards = stream_->ListShards();
+  ASSERT_EQ(shards.size(), 2u);
+  const uint128 split = std::max(shards[0].starting_hash_key, shards[1].starting_hash_key);
+  auto high = [&](const std::string& name) { return HashKeyOf(Path(name)) >= split; };
+  // Names in read order (Rescan sorts them): the first and the third on one shard.
+  std::string first, second, third;
+  for (int i = 0; i < 1000 && third.empty(); ++i) {
+    const std::string n = "f" + std::to_string(1000 + i) + ".log";
+    if (first.empty()) {
+      first = n;
+    } else if (second.empty()) {
+      if (high(n) != high(first)) second = n;
+    } else if (high(n) == high(first)) {
+      third = n;
+    }
+  }
+  ASSERT_FALSE(third.empty());
+  broker::Stream* const real = stream_;
+  DyingStream dying(real, 1);  // the first shard's put goes in, the second's is refused
+  stream_ = &dying;
+  FlowOptions o = Options("*.log");
+  o.partition_key = PartitionKeyKind::kFile;
+  auto flow = StartFlow(o);
+  AppendLines(first, 0, 10);
+  AppendLines(second, 100, 110);
+  AppendLines(third, 200, 210);
+  flow->PollNow();  // [first, second, third]: first's shard put, second's refused
+  flow->PollNow();
+  ASSERT_TRUE(flow->WriteCheckpoint().ok());  // the prefix (first) durable and checkpointed
+  const std::string at_kill = SaveCheckpoint(*flow);
+  StopFlow(std::move(flow));
+  stream_ = real;
+  PutBack(dir_ / "cp" / "test.json", at_kill);
+  RunOnce(o);
+  auto c = Count();
+  int not_once = 0;
+  for (int base : {0, 100, 200}) {
+    for (int i = base; i < base + 10; ++i) not_once += c[i] != 1;
+  }
+  EXPECT_EQ(not_once, 0) << "lines not delivered exactly once";
+}
+
 TEST_F(FlowTagsTest, ACopyWaitingForARefusedBatchKeepsWhatIsDurable) {
   // copytruncate while the stream refuses puts (a full disk), then a kill: the copy goes on
   // from where its original's reading stopped, behind records still in the refused batch. Its
