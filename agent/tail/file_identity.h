@@ -31,6 +31,9 @@ struct Fingerprint {
 
 inline constexpr uint32_t kFingerprintBytes = 1024;
 inline constexpr uint32_t kPrefixCheckBytes = 256;  // bytes before a checkpoint that are hashed
+// The fewest first bytes of a content a copy is recognised by (a file truncated while shorter
+// than a whole fingerprint): fewer could be any file's first line.
+inline constexpr uint32_t kMinOrphanFingerprint = 128;
 
 // FNV-1a, 64 bits: small inputs only (fingerprints, checkpoint prefixes).
 uint64_t Fnv1a64(std::string_view data);

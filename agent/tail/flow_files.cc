@@ -150,7 +150,13 @@ void Flow::Rescan(bool initial) {
       if (it == files_.end()) continue;
       File* f = it->second.get();
       f->last_growth_ms = clock_->MonotonicMs();
-      (void)Settle(f);
+      if (f->fingerprint.len < kFingerprintBytes) {
+        // Too short to be told a copy of a live file: only a content known by a short
+        // fingerprint is looked for.
+        if (AdoptOrphan(f) == Adoption::kWait) f->young = true;
+      } else {
+        (void)Settle(f);
+      }
     }
     fresh_.clear();
   }
@@ -363,6 +369,15 @@ Flow::File* Flow::Track(const std::string& path, int fd, const struct stat& st, 
   files_[raw->serial] = std::move(f);
   if (!own && raw->framer->next_offset() == 0 && raw->fingerprint.len < kFingerprintBytes) {
     raw->young = BeginsAnother(raw);
+    // Not a copy being written: it may still hold a content known by a short fingerprint only
+    // (one truncated or changed while under 1 KiB), which it then continues.
+    if (!raw->young && raw->fingerprint.len >= kMinOrphanFingerprint) {
+      if (initial) {
+        fresh_.push_back(raw->serial);
+      } else {
+        (void)AdoptOrphan(raw);
+      }
+    }
   } else if (own && initial) {
     restored_own_.push_back(raw->serial);
   } else if (!own && raw->framer->next_offset() == 0) {
@@ -496,13 +511,13 @@ void Flow::GoFurther(File* f) {
 }
 
 void Flow::AddOrphan(const FileCheckpoint& c) {
-  if (c.fingerprint.len != kFingerprintBytes) return;  // too short to tell a copy by
+  if (c.fingerprint.len < kMinOrphanFingerprint) return;  // too short to tell a copy by
   KeepOrphan({c.path, c.id, c.fingerprint, c.offset, c.offset, c.prefix_len, c.prefix_hash, "",
               c.offset, c.prefix_len, c.prefix_hash});
 }
 
 void Flow::KeepReadOrphan(const File* f, uint64_t covered) {
-  if (f->fingerprint.len != kFingerprintBytes) return;
+  if (f->fingerprint.len < kMinOrphanFingerprint) return;
   // Checked at the end of the last block read (covered, when no partial record was left).
   const bool tail = f->read_at == covered && f->read_tail_len > 0;
   const bool durable = f->durable_offset <= covered;
@@ -590,9 +605,17 @@ Flow::Adoption Flow::AdoptOrphan(File* f) {
   bool wait = false;
   uint64_t wait_offset = 0;
   size_t best = orphans_.size();
+  // Whether f begins with the content a fingerprint was taken of: the same fingerprint, or one
+  // taken while that content was shorter than a whole one (a file truncated or changed while
+  // under 1 KiB) that f's first bytes hash to.
+  auto holds = [f](const Fingerprint& fp) {
+    if (fp == f->fingerprint) return true;
+    return fp.len < f->fingerprint.len && fp.len <= f->head.size() &&
+           Fnv1a64(std::string_view(f->head).substr(0, fp.len)) == fp.hash;
+  };
   for (size_t i = orphans_.size(); i-- > 0;) {
     const Orphan& o = orphans_[i];
-    if (o.fingerprint != f->fingerprint) continue;
+    if (!holds(o.fingerprint)) continue;
     if (o.prefix_len > 0) {
       // The bytes before where the file stopped (or was last durable) must be there too; a
       // copy still being written may not have them yet.
