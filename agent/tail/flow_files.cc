@@ -151,9 +151,13 @@ void Flow::Rescan(bool initial) {
       File* f = it->second.get();
       f->last_growth_ms = clock_->MonotonicMs();
       if (f->fingerprint.len < kFingerprintBytes) {
-        // Too short to be told a copy of a live file: only a content known by a short
-        // fingerprint is looked for.
-        if (AdoptOrphan(f) == Adoption::kWait) f->young = true;
+        // Too short to be told a copy yet: young while it may be one being written; else it
+        // may hold a content known by a short fingerprint only.
+        f->young = BeginsAnother(f);
+        if (!f->young && f->fingerprint.len >= kMinOrphanFingerprint &&
+            AdoptOrphan(f) == Adoption::kWait) {
+          f->young = true;
+        }
       } else {
         (void)Settle(f);
       }
@@ -368,15 +372,15 @@ Flow::File* Flow::Track(const std::string& path, int fd, const struct stat& st, 
   dirty_.push_back(raw->serial);
   files_[raw->serial] = std::move(f);
   if (!own && raw->framer->next_offset() == 0 && raw->fingerprint.len < kFingerprintBytes) {
-    raw->young = BeginsAnother(raw);
-    // Not a copy being written: it may still hold a content known by a short fingerprint only
-    // (one truncated or changed while under 1 KiB), which it then continues.
-    if (!raw->young && raw->fingerprint.len >= kMinOrphanFingerprint) {
-      if (initial) {
-        fresh_.push_back(raw->serial);
-      } else {
-        (void)AdoptOrphan(raw);
-      }
+    if (initial) {
+      // Whether it is a copy being written is known once every file of the scan is (a copy's
+      // name may sort before its original's: ct.1.log, created empty by `cp`, before ct.log).
+      fresh_.push_back(raw->serial);
+    } else {
+      raw->young = BeginsAnother(raw);
+      // Not a copy being written: it may still hold a content known by a short fingerprint
+      // only (one truncated or changed while under 1 KiB), which it then continues.
+      if (!raw->young && raw->fingerprint.len >= kMinOrphanFingerprint) (void)AdoptOrphan(raw);
     }
   } else if (own && initial) {
     restored_own_.push_back(raw->serial);

@@ -690,6 +690,28 @@ TEST_F(FlowTagsTest, ACopyOfContentShorterThanAFingerprintGoesOnWhereItsTagSays)
   EXPECT_EQ(not_once, 0) << "lines not delivered exactly once";
 }
 
+TEST_F(FlowTagsTest, ACopyFoundEmptyAtStartBeforeItsOriginalIsNotReadAgain) {
+  // `cp` has just created the copy (empty) when the daemon starts, and its name sorts before
+  // its original's: the start-up scan meets it before the file it may copy. It is held as a
+  // copy being written, then goes on where its original's reading stopped (campaign trial
+  // 676: such a copy was read from its start, 274 lines twice).
+  FlowOptions o = Options("*.log");
+  AppendLines("a.log", 0, 300);
+  RunOnce(o);  // a.log's checkpoint: line 300
+  { std::ofstream(Path("a.1.log")); }
+  auto flow = StartFlow(o);
+  fs::copy_file(Path("a.log"), Path("a.1.log"), fs::copy_options::overwrite_existing);
+  ASSERT_EQ(truncate(Path("a.log").c_str(), 0), 0);
+  AppendLines("a.log", 300, 310);
+  flow->PollNow();
+  flow->PollNow();
+  StopFlow(std::move(flow));
+  auto c = Count();
+  int not_once = 0;
+  for (int i = 0; i < 310; ++i) not_once += c[i] != 1;
+  EXPECT_EQ(not_once, 0) << "lines not delivered exactly once";
+}
+
 TEST_F(FlowTagsTest, ACheckpointWithoutTagsReadsAsBefore) {
   // A checkpoint file of a version from before tags: no shard positions, so no scan; the
   // records put after it are read again (at least once, as before).
