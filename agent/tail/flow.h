@@ -109,6 +109,9 @@ class Flow final : public Source, private PutTagger {
   // A new file with a whole fingerprint: held as a copy, continued from an orphan's offset, or
   // its own. True: do not read it now (held, or young until a copy being written is whole).
   bool Settle(File* f);
+  // A new file shorter than a fingerprint: young while its bytes begin another file's (a copy
+  // being written); else continued from an orphan of a short fingerprint when it holds one.
+  void SettleShort(File* f);
   void HoldCopy(File* copy, File* original);
   void ReleaseCopies(File* original, uint64_t covered);
   void StartAt(File* f, uint64_t offset, uint32_t prefix_len, uint64_t prefix_hash);

@@ -151,13 +151,7 @@ void Flow::Rescan(bool initial) {
       File* f = it->second.get();
       f->last_growth_ms = clock_->MonotonicMs();
       if (f->fingerprint.len < kFingerprintBytes) {
-        // Too short to be told a copy yet: young while it may be one being written; else it
-        // may hold a content known by a short fingerprint only.
-        f->young = BeginsAnother(f);
-        if (!f->young && f->fingerprint.len >= kMinOrphanFingerprint &&
-            AdoptOrphan(f) == Adoption::kWait) {
-          f->young = true;
-        }
+        SettleShort(f);
       } else {
         (void)Settle(f);
       }
@@ -377,10 +371,7 @@ Flow::File* Flow::Track(const std::string& path, int fd, const struct stat& st, 
       // name may sort before its original's: ct.1.log, created empty by `cp`, before ct.log).
       fresh_.push_back(raw->serial);
     } else {
-      raw->young = BeginsAnother(raw);
-      // Not a copy being written: it may still hold a content known by a short fingerprint
-      // only (one truncated or changed while under 1 KiB), which it then continues.
-      if (!raw->young && raw->fingerprint.len >= kMinOrphanFingerprint) (void)AdoptOrphan(raw);
+      SettleShort(raw);
     }
   } else if (own && initial) {
     restored_own_.push_back(raw->serial);
@@ -468,6 +459,16 @@ Flow::File* Flow::FindOriginal(File* f) {
     if (SameBytesAt(a, f, f->size)) return a;
   }
   return nullptr;
+}
+
+void Flow::SettleShort(File* f) {
+  f->young = BeginsAnother(f);
+  // Not a copy being written: it may still hold a content known by a short fingerprint only
+  // (one truncated or changed while under 1 KiB), which it then continues.
+  if (!f->young && f->fingerprint.len >= kMinOrphanFingerprint &&
+      AdoptOrphan(f) == Adoption::kWait) {
+    f->young = true;
+  }
 }
 
 bool Flow::Settle(File* f) {

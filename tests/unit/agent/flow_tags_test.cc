@@ -81,6 +81,15 @@ class FlowTagsTest : public FlowTest {
     flow->PollNow();
     StopFlow(std::move(flow));
   }
+  // How many lines numbered in the ranges [from, to) are not in the stream exactly once.
+  int NotOnce(std::initializer_list<std::pair<int, int>> ranges) {
+    auto c = Count();
+    int n = 0;
+    for (const auto& [from, to] : ranges) {
+      for (int i = from; i < to; ++i) n += c[i] != 1;
+    }
+    return n;
+  }
   // A run of the daemon that reads what there is and stops (writing its checkpoint).
   void RunOnce(const FlowOptions& o) {
     auto flow = StartFlow(o);
@@ -400,12 +409,7 @@ TEST_F(FlowTagsTest, APutBehindARefusedOneInTheBatchIsNotResentAfterAKill) {
   stream_ = real;
   PutBack(dir_ / "cp" / "test.json", at_kill);
   RunOnce(o);
-  auto c = Count();
-  int not_once = 0;
-  for (int base : {0, 100, 200}) {
-    for (int i = base; i < base + 10; ++i) not_once += c[i] != 1;
-  }
-  EXPECT_EQ(not_once, 0) << "lines not delivered exactly once";
+  EXPECT_EQ(NotOnce({{0, 10}, {100, 110}, {200, 210}}), 0);
 }
 
 TEST_F(FlowTagsTest, ACopyWaitingForARefusedBatchKeepsWhatIsDurable) {
@@ -495,10 +499,7 @@ TEST_F(FlowTagsTest, AnOriginalsLastLinesPutAfterItsTruncationAreTaggedForItsCop
     flow->PollNow();
     flow->PollNow();
     StopFlow(std::move(flow));
-    auto c = Count();
-    int not_once = 0;
-    for (int i = 0; i < 310; ++i) not_once += c[i] != 1;
-    EXPECT_EQ(not_once, 0) << "lines 0..309 not delivered exactly once";
+    EXPECT_EQ(NotOnce({{0, 310}}), 0);
   }
 }
 
@@ -659,11 +660,7 @@ TEST_F(FlowTagsTest, ACopyGoesOnFromWhatWasReadFurthestOfItsContent) {
   AppendLines("a.log", 300, 320);
   fs::rename(Path("keep.tmp"), Path("z.log"));  // the copy, met after both
   RunOnce(o);
-  auto c = Count();
-  int not_once = 0;
-  for (int i = 0; i < 320; ++i) not_once += c[i] != 1;
-  for (int i = 1000; i < 1010; ++i) not_once += c[i] != 1;
-  EXPECT_EQ(not_once, 0) << "lines not delivered exactly once";
+  EXPECT_EQ(NotOnce({{0, 320}, {1000, 1010}}), 0);
 }
 
 TEST_F(FlowTagsTest, ACopyOfContentShorterThanAFingerprintGoesOnWhereItsTagSays) {
@@ -684,10 +681,7 @@ TEST_F(FlowTagsTest, ACopyOfContentShorterThanAFingerprintGoesOnWhereItsTagSays)
   ASSERT_EQ(truncate(Path("a.log").c_str(), 0), 0);
   AppendLines("a.log", 130, 140);
   RunOnce(o);
-  auto c = Count();
-  int not_once = 0;
-  for (int i = 100; i < 140; ++i) not_once += c[i] != 1;
-  EXPECT_EQ(not_once, 0) << "lines not delivered exactly once";
+  EXPECT_EQ(NotOnce({{100, 140}}), 0);
 }
 
 TEST_F(FlowTagsTest, ACopyFoundEmptyAtStartBeforeItsOriginalIsNotReadAgain) {
@@ -706,10 +700,7 @@ TEST_F(FlowTagsTest, ACopyFoundEmptyAtStartBeforeItsOriginalIsNotReadAgain) {
   flow->PollNow();
   flow->PollNow();
   StopFlow(std::move(flow));
-  auto c = Count();
-  int not_once = 0;
-  for (int i = 0; i < 310; ++i) not_once += c[i] != 1;
-  EXPECT_EQ(not_once, 0) << "lines not delivered exactly once";
+  EXPECT_EQ(NotOnce({{0, 310}}), 0);
 }
 
 TEST_F(FlowTagsTest, ACheckpointWithoutTagsReadsAsBefore) {

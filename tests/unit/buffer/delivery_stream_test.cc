@@ -125,6 +125,15 @@ class DeliveryStreamTest : public ::testing::Test {
     for (const auto& o : out) ASSERT_TRUE(o.status.ok()) << o.status.ToString();
   }
 
+  // The scripted object sink answering retry while `down` exists (created here), with a
+  // retry_duration of 10 s.
+  DeliveryOptions SinkDownWhile(const std::filesystem::path& down) {
+    { std::ofstream(down) << "down"; }
+    DeliveryOptions o = Options("scripted");
+    o.retry_duration = std::chrono::milliseconds(10000);
+    SinkOpt(&o, "retry_while", down.string());
+    return o;
+  }
   DeliveryOptions Options(const std::string& sink_type) {
     DeliveryOptions o;
     o.name = "archive";
@@ -486,10 +495,7 @@ TEST_F(DeliveryStreamTest, AReplayedObjectIsRetriedPastRetryDurationNotSpilled) 
     ASSERT_TRUE(
         journal.Record({0, "replayed/obj", "scripted-failed/obj", 0, 10, {{0, 0, 9}}}).ok());
     const std::filesystem::path down = root_ / "sink-down";
-    { std::ofstream(down) << "down"; }
-    DeliveryOptions o = Options("scripted");
-    o.retry_duration = std::chrono::milliseconds(10000);
-    SinkOpt(&o, "retry_while", down.string());
+    DeliveryOptions o = SinkDownWhile(down);
     const int64_t t0 = clock.MonotonicMs();
     auto ds = Make(o, &clock);
     ASSERT_TRUE(ds && ds->Start().ok());
@@ -534,10 +540,7 @@ TEST_F(DeliveryStreamTest, AnObjectWhoseUploadLostItsAnswerIsRetriedPastRetryDur
     FakeClock clock;
     Put(0, 200);
     const std::filesystem::path down = root_ / "sink-down";
-    { std::ofstream(down) << "down"; }
-    DeliveryOptions o = Options("scripted");
-    o.retry_duration = std::chrono::milliseconds(10000);
-    SinkOpt(&o, "retry_while", down.string());
+    DeliveryOptions o = SinkDownWhile(down);
     if (answer_lost) SinkOpt(&o, "first_answer_lost", "yes");
     const int64_t t0 = clock.MonotonicMs();
     auto ds = Make(o, &clock);

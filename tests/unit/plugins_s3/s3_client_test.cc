@@ -104,6 +104,18 @@ TEST(S3ClientTest, AddressingAndConfigChecks) {
   EXPECT_FALSE(S3Client::Create(bad).ok());
 }
 
+// A client of a scripted server on `url`: path style, parts of 5 MiB from 5 MiB on.
+S3Config ScriptedServerConfig(const std::string& url) {
+  S3Config c;
+  c.bucket = "b";
+  c.credentials = {"AK", "SK", "", ""};
+  c.endpoint = url;
+  c.force_path_style = true;
+  c.part_size = 5 << 20;
+  c.multipart_threshold = 5 << 20;
+  return c;
+}
+
 // A scripted S3 stand-in for the multipart bookkeeping only (the protocol itself is tested
 // against s3rver in tests/integration/s3).
 TEST(S3ClientTest, MultipartRetriesAFailedPartThenAbortsWhenItKeepsFailing) {
@@ -128,13 +140,7 @@ TEST(S3ClientTest, MultipartRetriesAFailedPartThenAbortsWhenItKeepsFailing) {
     }
     return resp;
   });
-  S3Config c;
-  c.bucket = "b";
-  c.credentials = {"AK", "SK", "", ""};
-  c.endpoint = server.url();
-  c.force_path_style = true;
-  c.part_size = 5 << 20;
-  c.multipart_threshold = 5 << 20;
+  S3Config c = ScriptedServerConfig(server.url());
   c.part_backoff_ms = 1;
   auto client = S3Client::Create(c);
   ASSERT_TRUE(client.ok());
@@ -181,13 +187,7 @@ TEST(S3ClientTest, AnUploadWhoseAnswerIsLostMayBeStored) {
     }
     return resp;
   });
-  S3Config c;
-  c.bucket = "b";
-  c.credentials = {"AK", "SK", "", ""};
-  c.endpoint = server.url();
-  c.force_path_style = true;
-  c.part_size = 5 << 20;
-  c.multipart_threshold = 5 << 20;
+  S3Config c = ScriptedServerConfig(server.url());
   c.part_attempts = 1;
   auto client = S3Client::Create(c);
   ASSERT_TRUE(client.ok());
