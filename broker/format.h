@@ -29,15 +29,19 @@ static_assert(kSegBaseAt + 8 == kSegmentHeaderSize);
 //   wrapped key)
 // Then chunks instead of frames. A chunk seals the frames of (part of) one appended batch:
 //   masked_crc u32 | sealed_len u32 | first offset u64 | last offset u64 | arrival_ms i64 |
-//   records u32 | reserved u32 (0) | AES-256-GCM ciphertext of the frames | tag (16)
+//   records u32 | chunk flags u32 | AES-256-GCM ciphertext of the frames | tag (16)
 // sealed_len counts the ciphertext and the tag; the CRC32C covers chunk bytes [4, end) as a
 // frame's does, so recovery needs no key. Nonce: salt u32 | first offset u64; AAD: chunk bytes
 // [4, kChunkHeaderSize). The plaintext is v1 frames back to back, their CRC fields 0 (the tag
-// covers them).
+// covers them). Chunk flags: kChunkFlagWriteEnd or 0 (every other bit 0).
 // A plain segment whose every append ends in a frame with kFrameFlagWriteEnd (set by the
 // versions that write the flag): recovery then drops frames after the last such frame even when
 // no frame has it (the segment's first append cut short). Versions before it write flags 0.
 inline constexpr uint16_t kSegFlagWriteEnds = 2;
+// A sealed segment with kSegFlagWriteEnds (flags 3) marks the last chunk of every append with
+// kChunkFlagWriteEnd, and recovers as a plain one with the flag does, by chunk. Sealed segments
+// written before it have flags 1 and chunk flags 0; versions before it refuse flags 3.
+inline constexpr uint32_t kChunkFlagWriteEnd = 1;
 inline constexpr uint16_t kSealedSegmentVersion = 2;
 inline constexpr uint16_t kSegFlagSealed = 1;
 inline constexpr size_t kSegHeaderLenAt = 16;
@@ -54,9 +58,9 @@ inline constexpr size_t kChunkFirstAt = 8;
 inline constexpr size_t kChunkLastAt = 16;
 inline constexpr size_t kChunkArrivalAt = 24;
 inline constexpr size_t kChunkRecordsAt = 32;
-inline constexpr size_t kChunkReservedAt = 36;
+inline constexpr size_t kChunkFlagsAt = 36;
 inline constexpr size_t kChunkHeaderSize = 40;
-static_assert(kChunkReservedAt + 4 == kChunkHeaderSize);
+static_assert(kChunkFlagsAt + 4 == kChunkHeaderSize);
 inline constexpr size_t kChunkTagBytes = 16;
 // A batch is cut into chunks of about this much plaintext: a reader decrypts whole chunks, so
 // this bounds what it decrypts for one record it wants.

@@ -140,7 +140,8 @@ FrameCheck DecodeChunk(char* p, size_t avail, Chunk* out, bool verify) {
   uint32_t records = fmt::Get32(p + fmt::kChunkRecordsAt);
   if (sealed > fmt::kMaxChunkSealedBytes ||
       sealed < fmt::kChunkTagBytes + fmt::kFrameHeaderSize * uint64_t{records} || records == 0 ||
-      last < first || last - first + 1 < records || fmt::Get32(p + fmt::kChunkReservedAt) != 0) {
+      last < first || last - first + 1 < records ||
+      (fmt::Get32(p + fmt::kChunkFlagsAt) & ~fmt::kChunkFlagWriteEnd) != 0) {
     return FrameCheck::kBad;
   }
   size_t total = fmt::kChunkHeaderSize + sealed;
@@ -152,6 +153,7 @@ FrameCheck DecodeChunk(char* p, size_t avail, Chunk* out, bool verify) {
   out->first = first;
   out->last = last;
   out->records = records;
+  out->write_end = (fmt::Get32(p + fmt::kChunkFlagsAt) & fmt::kChunkFlagWriteEnd) != 0;
   out->arrival_ms = static_cast<int64_t>(fmt::Get64(p + fmt::kChunkArrivalAt));
   out->sealed = p + fmt::kChunkHeaderSize;
   out->sealed_len = sealed;
@@ -165,7 +167,7 @@ void ChunkNonce(uint32_t salt, uint64_t first, uint8_t nonce[12]) {
 }
 
 size_t SealChunk(GcmContext& gcm, uint32_t salt, uint64_t first, uint64_t last, uint32_t records,
-                 int64_t arrival_ms, char* chunk_at, size_t plain_len,
+                 int64_t arrival_ms, bool write_end, char* chunk_at, size_t plain_len,
                  std::span<const SealPiece> pieces) {
   const size_t sealed = plain_len + fmt::kChunkTagBytes;
   fmt::Put32(chunk_at + fmt::kChunkLenAt, static_cast<uint32_t>(sealed));
@@ -173,7 +175,7 @@ size_t SealChunk(GcmContext& gcm, uint32_t salt, uint64_t first, uint64_t last, 
   fmt::Put64(chunk_at + fmt::kChunkLastAt, last);
   fmt::Put64(chunk_at + fmt::kChunkArrivalAt, static_cast<uint64_t>(arrival_ms));
   fmt::Put32(chunk_at + fmt::kChunkRecordsAt, records);
-  fmt::Put32(chunk_at + fmt::kChunkReservedAt, 0);
+  fmt::Put32(chunk_at + fmt::kChunkFlagsAt, write_end ? fmt::kChunkFlagWriteEnd : 0);
   uint8_t nonce[12];
   ChunkNonce(salt, first, nonce);
   auto* u = reinterpret_cast<uint8_t*>(chunk_at);
@@ -231,11 +233,14 @@ static std::string SegmentHeader(uint64_t base, bool write_ends) {
 }
 
 // The bytes of a sealed header up to the wrapped key: what the wrap authenticates.
-static std::string SealedHeaderPrefix(uint64_t base, std::string_view key_id, uint32_t salt) {
+// `write_ends`: its appends end in kChunkFlagWriteEnd chunks (kSegFlagWriteEnds).
+static std::string SealedHeaderPrefix(uint64_t base, std::string_view key_id, uint32_t salt,
+                                      bool write_ends) {
   std::string h(fmt::SealedHeaderSize(key_id.size()) - fmt::kSegWrappedKeyBytes, '\0');
   fmt::Put32(h.data() + fmt::kSegMagicAt, fmt::kSegmentMagic);
   fmt::Put16(h.data() + fmt::kSegVersionAt, fmt::kSealedSegmentVersion);
-  fmt::Put16(h.data() + fmt::kSegFlagsAt, fmt::kSegFlagSealed);
+  fmt::Put16(h.data() + fmt::kSegFlagsAt,
+             fmt::kSegFlagSealed | (write_ends ? fmt::kSegFlagWriteEnds : 0));
   fmt::Put64(h.data() + fmt::kSegBaseAt, base);
   fmt::Put16(h.data() + fmt::kSegHeaderLenAt,
              static_cast<uint16_t>(fmt::SealedHeaderSize(key_id.size())));
@@ -258,7 +263,7 @@ Result<std::shared_ptr<Segment>> Segment::Create(const std::filesystem::path& di
     uint8_t salt[4];
     if (RAND_bytes(salt, sizeof salt) != 1) return Internal("RAND_bytes failed");
     seg->salt_ = fmt::Get32(reinterpret_cast<const char*>(salt));
-    h = SealedHeaderPrefix(base, master->id, seg->salt_);
+    h = SealedHeaderPrefix(base, master->id, seg->salt_, true);
     const size_t prefix = h.size();
     h.resize(prefix + fmt::kSegWrappedKeyBytes);
     ASSIGN_OR_RETURN(seg->data_key_,
@@ -269,8 +274,8 @@ Result<std::shared_ptr<Segment>> Segment::Create(const std::filesystem::path& di
     seg->header_ = h;
   } else {
     h = SegmentHeader(base, true);
-    seg->marks_write_ends_ = true;
   }
+  seg->marks_write_ends_ = true;
   Status st = PwriteAll(seg->fd(), h.data(), h.size(), 0, tmp.string());
   if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
     st = ErrnoError("rename " + tmp.string(), errno);
@@ -308,7 +313,8 @@ Status Segment::ReadHeader(const Keyring* keyring, bool* torn) {
   }
   size_t id_len = got > fmt::kSegKeyIdLenAt ? static_cast<uint8_t>(head[fmt::kSegKeyIdLenAt]) : 0;
   size_t header = fmt::SealedHeaderSize(id_len);
-  if (fmt::Get16(head + fmt::kSegFlagsAt) != fmt::kSegFlagSealed || id_len == 0 || got < header ||
+  const uint16_t flags = fmt::Get16(head + fmt::kSegFlagsAt);
+  if ((flags & ~fmt::kSegFlagWriteEnds) != fmt::kSegFlagSealed || id_len == 0 || got < header ||
       fmt::Get16(head + fmt::kSegHeaderLenAt) != header) {
     return Corruption(path_.string() + ": bad sealed segment header");
   }
@@ -332,6 +338,7 @@ Status Segment::ReadHeader(const Keyring* keyring, bool* torn) {
   header_.assign(head, header);
   header_size_ = header;
   sealed_ = true;
+  marks_write_ends_ = (flags & fmt::kSegFlagWriteEnds) != 0;
   appendable_ = false;  // another process may have used its nonces
   return Status::Ok();
 }
@@ -344,7 +351,7 @@ bool Segment::DecodeUnit(char* p, size_t avail, UnitMeta* meta, size_t* size) co
   if (sealed_) {
     Chunk c;
     if (DecodeChunk(p, avail, &c) != FrameCheck::kOk) return false;
-    *meta = {c.first, c.last, c.records, c.arrival_ms, 0};
+    *meta = {c.first, c.last, c.records, c.arrival_ms, 0, c.write_end};
     *size = c.size;
     return true;
   }
@@ -386,7 +393,11 @@ Result<std::string> DecryptSegment(const Keyring& keyring, std::string_view file
   const uint32_t salt = fmt::Get32(file.data() + fmt::kSegKeyIdAt + id_len);
   GcmContext gcm(key, GcmContext::Mode::kOpen);
   OPENSSL_cleanse(key.data(), key.size());
-  std::string out = SegmentHeader(base, false);  // chunks' frames carry no write-end flags
+  // A sealed segment that marks its appends' ends gives a plain one that does: the last frame of
+  // a chunk ending an append gets the frame's flag.
+  const bool write_ends =
+      (fmt::Get16(file.data() + fmt::kSegFlagsAt) & fmt::kSegFlagWriteEnds) != 0;
+  std::string out = SegmentHeader(base, write_ends);
   out.reserve(file.size());
   std::string chunk;
   for (size_t pos = header; pos < file.size();) {
@@ -410,6 +421,10 @@ Result<std::string> DecryptSegment(const Keyring& keyring, std::string_view file
         return bad("chunk at position " + std::to_string(pos) + " holds no frames");
       }
       char* frame = c.sealed + at;
+      if (c.write_end && at + f.size == plain) {
+        fmt::Put16(frame + fmt::kFrameFlagsAt,
+                   fmt::Get16(frame + fmt::kFrameFlagsAt) | fmt::kFrameFlagWriteEnd);
+      }
       fmt::Put32(frame + fmt::kFrameCrcAt, crc32c::Mask(crc32c::Value(frame + 4, f.size - 4)));
       at += f.size;
     }
@@ -516,11 +531,11 @@ Status Segment::ScanAndRebuild(bool torn, RecoveryReport* report) {
     pos = next;
   }
   if (pos > run_start) keep.emplace_back(run_start, std::min(pos, file.size()));
-  if (!sealed_) {
-    // Frames after the last one that ended a write (kFrameFlagWriteEnd) are the first frames of
-    // a write a kill cut short (maybe at a frame's end, so with no torn bytes at all): cut back
-    // to there, when the segment marks writes at all (its header says so, or a frame has the
-    // flag: a segment an older version made and this one appended to).
+  {
+    // Units after the last one that ended a write (kFrameFlagWriteEnd, kChunkFlagWriteEnd) are
+    // the first units of a write a kill cut short (maybe at a unit's end, so with no torn bytes
+    // at all): cut back to there, when the segment marks writes at all (its header says so, or a
+    // frame has the flag: a plain segment an older version made and this one appended to).
     size_t keep_units = metas.size();  // units up to the last write end
     bool marked = marks_write_ends_;
     for (size_t i = metas.size(); i-- > 0;) {

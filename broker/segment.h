@@ -70,6 +70,7 @@ struct Chunk {
   uint64_t last = 0;
   int64_t arrival_ms = 0;
   uint32_t records = 0;
+  bool write_end = false;  // format::kChunkFlagWriteEnd: the last chunk of its append
   char* sealed = nullptr;
   size_t sealed_len = 0;  // ciphertext + tag
   size_t size = 0;        // whole chunk bytes
@@ -91,17 +92,19 @@ struct SealPiece {
   size_t len;
 };
 // Seals a chunk at chunk_at whose frames take plain_len bytes after its header: fills the
-// header, encrypts the pieces, writes the tag and the CRC. Returns the chunk's size; 0 when
-// sealing failed.
+// header, encrypts the pieces, writes the tag and the CRC. `write_end`: the last chunk of its
+// append (format::kChunkFlagWriteEnd). Returns the chunk's size; 0 when sealing failed.
 size_t SealChunk(GcmContext& gcm, uint32_t salt, uint64_t first, uint64_t last, uint32_t records,
-                 int64_t arrival_ms, char* chunk_at, size_t plain_len,
+                 int64_t arrival_ms, bool write_end, char* chunk_at, size_t plain_len,
                  std::span<const SealPiece> pieces);
 // Opens a decoded chunk in place; false when it does not authenticate. The frames are then at
 // chunk.sealed[0, chunk.sealed_len - kChunkTagBytes).
 bool OpenChunk(GcmContext& gcm, uint32_t salt, char* chunk_at, const Chunk& chunk);
 
 // `sluice decrypt`: the segment file `file` as a plain one (version 1, the same base offset and
-// frames), its chunks opened with the keyring's key; a plain segment comes back as it is.
+// frames), its chunks opened with the keyring's key; a plain segment comes back as it is. The
+// last frame of a chunk that ends an append ends a write in the output, whose header then marks
+// write ends as the sealed one did.
 // Fails naming the file position of the first chunk that does not decode or authenticate; a
 // chunk cut short by the end of the file (a segment copied while being written) ends the output,
 // its bytes counted in *torn_bytes.
@@ -116,7 +119,7 @@ struct UnitMeta {
   uint32_t records;
   int64_t arrival_ms;
   uint32_t pos_in_batch;
-  bool write_end = false;  // a frame with kFrameFlagWriteEnd (chunks: never)
+  bool write_end = false;  // the unit ends its append (kFrameFlagWriteEnd, kChunkFlagWriteEnd)
 };
 
 // What recovery found in a segment: logged once by the caller.

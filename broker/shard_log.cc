@@ -214,13 +214,15 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
     }
     chunk_plain += len;
   };
-  auto close_chunk = [&] {
-    size_t total = SealChunk(*seal_gcm_, seal_seg_->salt(), chunk_first, offset - 1, chunk_records,
-                             arrival_ms, wbuf_.get() + chunk_at, chunk_plain, seal_pieces_);
+  // `last`: the append's last chunk, which ends the write (kChunkFlagWriteEnd).
+  auto close_chunk = [&](bool last) {
+    size_t total =
+        SealChunk(*seal_gcm_, seal_seg_->salt(), chunk_first, offset - 1, chunk_records,
+                  arrival_ms, last, wbuf_.get() + chunk_at, chunk_plain, seal_pieces_);
     seal_pieces_.clear();
     if (total == 0) seal_failed = true;
-    metas_.push_back(
-        {chunk_first, offset - 1, chunk_records, arrival_ms, static_cast<uint32_t>(chunk_at)});
+    metas_.push_back({chunk_first, offset - 1, chunk_records, arrival_ms,
+                      static_cast<uint32_t>(chunk_at), last});
     used = chunk_at + fmt::kChunkHeaderSize + chunk_plain + fmt::kChunkTagBytes;
     add_wbuf(chunk_at, used - chunk_at);
     stream_pos = used;
@@ -255,7 +257,7 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
     size_t n;
     if (sealed) {
       size_t frame = FrameHeadSize(r.partition_key, r.event_ms, t) + r.data.size();
-      if (chunk_open && chunk_plain + frame > fmt::kChunkTargetBytes) close_chunk();
+      if (chunk_open && chunk_plain + frame > fmt::kChunkTargetBytes) close_chunk(false);
       if (!chunk_open) {
         chunk_open = true;
         chunk_at = used;
@@ -299,7 +301,7 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
     o.shard_index = shard_index;
     o.offset = offset++;
   }
-  if (chunk_open) close_chunk();
+  if (chunk_open) close_chunk(true);
   if (!sealed && !metas_.empty() && !ended) {
     // The batch's last record was refused (provisioned throughput): the last one written ends
     // the write; its frame is made again with the flag (no tag: a refused batch carries none).

@@ -7,6 +7,7 @@
 
 #include "broker/file_util.h"
 #include "broker/format.h"
+#include "broker/segment.h"
 #include "broker_test_util.h"
 #include "core/base64.h"
 #include "core/crc32c.h"
@@ -325,6 +326,75 @@ TEST_F(SealedRecoveryTest, DamagedOrTamperedChunksAreSkipped) {
                 crc32c::Mask(crc32c::Value(bad.data() + starts[6] + 4, end6 - starts[6] - 4)));
   ASSERT_TRUE(WriteFileAtomically(seg, bad).ok());
   EXPECT_EQ(Recovered(), Batches({0, 1, 2, 3, 4, 5, 7, 8, 9}));
+}
+
+// A batch larger than a chunk is sealed in several; a kill between them leaves its first chunks
+// whole. Its last chunk marks the append's end (format::kChunkFlagWriteEnd), and recovery drops
+// the chunks after the last mark, so a producer's tag (on the batch's last record) is in the log
+// exactly when the whole batch is: the agent puts a batch cut so again without duplicates.
+TEST_F(SealedRecoveryTest, ABatchCutBetweenItsChunksIsDroppedWhole) {
+  OpenBroker(Keyed());
+  Stream* s = MakeSealed("c");
+  for (int b = 0; b < 3; ++b) PutSecrets(s, 8, testing::Cat("b", b, "x"), 100 << 10);
+  ASSERT_TRUE(s->Sync().ok());
+  broker_.reset();
+  std::filesystem::path seg = Segments("c")[0];
+  const std::string saved = *ReadWholeFile(seg);
+  ASSERT_EQ(format::Get16(saved.data() + format::kSegFlagsAt),
+            format::kSegFlagSealed | format::kSegFlagWriteEnds);
+  std::vector<uint64_t> starts;  // every chunk's position, then the file's end
+  std::vector<uint64_t> batch_ends;
+  for (uint64_t pos = format::Get16(saved.data() + format::kSegHeaderLenAt); pos < saved.size();) {
+    starts.push_back(pos);
+    const uint32_t flags = format::Get32(saved.data() + pos + format::kChunkFlagsAt);
+    pos += format::kChunkHeaderSize + format::Get32(saved.data() + pos + format::kChunkLenAt);
+    if (flags == format::kChunkFlagWriteEnd) batch_ends.push_back(pos);
+  }
+  ASSERT_EQ(starts.size(), 12u);  // two 100 KiB records to a chunk: four chunks a batch
+  ASSERT_EQ(batch_ends.size(), 3u);
+  ASSERT_EQ(batch_ends.back(), saved.size());
+  auto records_of = [](int batches) {
+    std::vector<std::string> out;
+    for (int b = 0; b < batches; ++b) {
+      for (int i = 0; i < 8; ++i) out.push_back(testing::Cat(testing::Cat("secret-b", b, "x"), i));
+    }
+    return out;
+  };
+  // Cut at every chunk's end inside the last batch and inside its chunks: two batches survive.
+  // The segment's first batch cut so: nothing survives.
+  std::vector<uint64_t> cuts;
+  for (size_t i = 1; i < starts.size(); ++i) {
+    cuts.push_back(starts[i]);
+    cuts.push_back(starts[i] - 1000);
+  }
+  for (uint64_t cut : cuts) {
+    const auto whole = static_cast<int>(
+        std::count_if(batch_ends.begin(), batch_ends.end(), [&](uint64_t e) { return e <= cut; }));
+    broker_.reset();
+    ASSERT_TRUE(WriteFileAtomically(seg, std::string_view(saved).substr(0, cut)).ok());
+    std::filesystem::remove(std::filesystem::path(seg).replace_extension(".index"));
+    ASSERT_EQ(Recovered(), records_of(whole)) << "cut at " << cut;
+    broker_.reset();
+    for (size_t i = 1; i < Segments("c").size(); ++i) std::filesystem::remove(Segments("c")[i]);
+  }
+  // `sluice decrypt` keeps the marks: the plain segment it gives ends each batch's last frame
+  // with the write-end flag, and says so in its header.
+  uint64_t torn = 0;
+  auto plain = DecryptSegment(*Ring(KeyLine("k1", 'a')), saved, &torn);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_EQ(format::Get16(plain->data() + format::kSegFlagsAt), format::kSegFlagWriteEnds);
+  std::vector<uint64_t> ends;
+  uint64_t n = 0;
+  for (size_t at = format::kSegmentHeaderSize; at < plain->size(); ++n) {
+    Frame f;
+    ASSERT_EQ(DecodeFrame(plain->data() + at, plain->size() - at, &f), FrameCheck::kOk);
+    if (format::Get16(plain->data() + at + format::kFrameFlagsAt) & format::kFrameFlagWriteEnd) {
+      ends.push_back(f.offset);
+    }
+    at += f.size;
+  }
+  EXPECT_EQ(n, 24u);
+  EXPECT_EQ(ends, (std::vector<uint64_t>{7, 15, 23}));
 }
 
 }  // namespace
