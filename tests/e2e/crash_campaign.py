@@ -5,7 +5,7 @@ every line counted at both destinations afterwards.
 Usage: crash_campaign.py SLUICE_BIN LOGGEN_BIN [--trials N] [--first K] [--seed S] [--trial K]
                          [--keep] [--max-duplicates N] [--max-duplicates-full-disk N]
                          [--max-spilled-and-delivered N]
-                         [--load SECONDS] [--no-s3]
+                         [--load SECONDS] [--no-s3] [--sealed never|alternate|always]
 
 One daemon a trial, in a directory of its own: two sources (`*.log`, and `*.trace` with the
 java multiline preset) into one stream, read by two delivery streams, one to the file sink and
@@ -22,6 +22,8 @@ Each trial draws from its seed:
 - sink outages: the file sink's directory replaced by a plain file (every write fails) and
   restored; s3rver stopped and started again; a retry_duration shorter than an outage makes
   batches spill to the error output;
+- the stream sealed (encryption at rest: every even-numbered trial by default, --sealed), its
+  lines of about 1 KiB so that a backlog's put takes more than one sealed chunk;
 - sometimes a full disk: the broker's disk_quota (lifted at the restart after the kill, or by a
   stop and start at the end of the load), or, as root, the data directory on a small tmpfs
   (ENOSPC; grown by a remount at a random point, before or after the restart).
@@ -46,6 +48,7 @@ every trial passed; 1: one failed; 77: every trial passed but the s3 part could 
 (s3rver or boto3 absent; --no-s3 runs the file sink alone and exits 0).
 """
 import argparse
+import base64
 import ctypes
 import gzip
 import os
@@ -69,12 +72,12 @@ CONFIG = """\
 data_dir: ./data
 plugin_dirs: [{plugins}]
 admin: {{listen: "127.0.0.1:{admin_port}"}}
-broker: {{disk_quota: {quota}}}
+broker: {{disk_quota: {quota}{keyring}}}
 streams:
   - name: logs
     shards: 2
     fsync: interval
-    fsync_interval: 50ms
+    fsync_interval: 50ms{sealed}
 sources:
   - name: app
     paths: ["./log/*.log"]
@@ -132,6 +135,11 @@ S3_DELIVERY = """\
 """
 
 PAD = b"padding to about a hundred bytes of payload abcdefghijklmnopqrstuv"
+# Sealed trials write lines of about 1 KiB (but the multiline writer's), so that a put of a
+# backlog (500 lines) is sealed in more than one 256 KiB chunk, and their disks are larger by as
+# much.
+SEALED_PAD_TIMES = 15
+SEALED_DISK_TIMES = 8
 
 _prctl = ctypes.CDLL(None, use_errno=True).prctl
 
@@ -186,7 +194,8 @@ class Writer(threading.Thread):
         first = self.trial.ids.take(count, self.index)
         self.lines += count
         self.ranges.append((first, count))
-        return b"".join(b"%s seq=%d %s\n" % (self.tag, n, PAD) for n in range(first, first + count))
+        pad = self.trial.pad
+        return b"".join(b"%s seq=%d %s\n" % (self.tag, n, pad) for n in range(first, first + count))
 
     @staticmethod
     def append(path, data):
@@ -578,6 +587,18 @@ class Trial:
         self.plan = Plan(self.rng, camp.load, os.geteuid() == 0)
         self.dir = os.path.join(camp.dir, "t%04d" % number)
         os.makedirs(os.path.join(self.dir, "log"))
+        # Sealed (encryption at rest) by the trial's number, not drawn: the draws stay the same.
+        self.sealed = camp.sealed == "always" or (camp.sealed == "alternate" and number % 2 == 0)
+        self.pad = PAD
+        if self.sealed:
+            self.pad = PAD * SEALED_PAD_TIMES
+            p = self.plan
+            p.quota_kib = 150 + (p.quota_kib - 150) * SEALED_DISK_TIMES
+            p.tmpfs_kib = 150 + (p.tmpfs_kib - 150) * SEALED_DISK_TIMES
+            ring = os.path.join(self.dir, "keyring")
+            with open(ring, "w") as f:
+                os.fchmod(f.fileno(), 0o600)
+                f.write("k1 %s\n" % base64.b64encode(os.urandom(32)).decode())
         os.makedirs(os.path.join(self.dir, "s3side"))
         self.ids = Ids()
         self.daemon = Daemon(camp.sluice, self.dir)
@@ -600,6 +621,9 @@ class Trial:
     def write_config(self, quota_kib):
         text = CONFIG.format(plugins=self.camp.plugins, admin_port=self.admin_port,
                              quota="%dKiB" % quota_kib if quota_kib else 0,
+                             keyring=", encryption: {keyring: %s}" % os.path.join(
+                                 self.dir, "keyring") if self.sealed else "",
+                             sealed="\n    encryption: {}" if self.sealed else "",
                              retry=self.plan.retry, keys=self.plan.keys)
         if self.camp.s3:
             text += S3_DELIVERY.format(retry=self.plan.retry, bucket=self.camp.bucket,
@@ -848,6 +872,7 @@ class Campaign:
         self.seed = args.seed
         self.load = args.load
         self.keep = args.keep
+        self.sealed = args.sealed
         self.max_dupes = args.max_duplicates
         self.max_dupes_full_disk = (args.max_duplicates if args.max_duplicates_full_disk is None
                                     else args.max_duplicates_full_disk)
@@ -930,6 +955,9 @@ def main():
                         "(default: as --max-duplicates)")
     p.add_argument("--load", type=float, default=3.0, help="seconds of load a trial (+-25%%)")
     p.add_argument("--no-s3", action="store_true", help="the file sink only")
+    p.add_argument("--sealed", choices=("never", "alternate", "always"), default="alternate",
+                   help="trials whose stream is encrypted at rest, with lines of about 1 KiB "
+                        "(alternate: the even-numbered ones)")
     args = p.parse_args()
     if args.seed is None:
         args.seed = int(time.time() * 1000) % 1000000007
@@ -960,7 +988,8 @@ def main():
         for k in numbers:
             trial = Trial(camp, k)
             t_start = time.monotonic()
-            print("trial %d: %s" % (k, trial.plan.describe(camp.s3 is not None)))
+            print("trial %d: %s%s" % (k, trial.plan.describe(camp.s3 is not None),
+                                      "; sealed, lines of 1 KiB" if trial.sealed else ""))
             sys.stdout.flush()
             problems = []
             n = 0
