@@ -254,15 +254,10 @@ void Flow::ReadTags(const TagScan& scan) {
     auto it = restored_.find(id);
     if (it != restored_.end()) {
       n.position.path = it->second.path;
-      if (it->second.fingerprint == n.position.fingerprint &&
-          it->second.offset > n.position.offset) {
-        // The checkpoint is further on in the same content than every tag past it names (tags
-        // of a batch partly refused stay uncovered while its prefix is checkpointed): it stands.
-        n.position = it->second;
-      } else if (n.before_seq == 0 && !continues(n.position, it->second)) {
-        // The checkpoint's content is not the one the newest tag names: it may live on in a copy.
-        n.before = it->second;
-      }
+      // The checkpoint is not where the newest tag names: another content, which may live on in
+      // a copy, or the same one further on (a put past the tag that left no tag), which the file
+      // then adopts as the orphan of its content read furthest (AdoptOrphan).
+      if (n.before_seq == 0 && !continues(n.position, it->second)) n.before = it->second;
     }
     if (n.before.fingerprint.len > 0 && !continues(n.position, n.before)) {
       n.before.path = n.position.path;

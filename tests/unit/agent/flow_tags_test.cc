@@ -703,6 +703,35 @@ TEST_F(FlowTagsTest, ACopyFoundEmptyAtStartBeforeItsOriginalIsNotReadAgain) {
   EXPECT_EQ(NotOnce({{0, 310}}), 0);
 }
 
+TEST_F(FlowTagsTest, ACheckpointAheadOfTheNewestTagInItsContentStands) {
+  // The stream holds a file's lines 0..349 and its newest tag past the checkpoint's scan point
+  // names line 300 (the put of lines 300..349 left no tag, as a put whose tag-bearing record was
+  // refused leaves none); the checkpoint names line 350 in the same content. The restart goes
+  // on from the checkpoint (kept as an orphan of that content, which the file adopts as the one
+  // read furthest): a tag only ever moves a file on past its checkpoint, never back.
+  FlowOptions o = Options("*.log");
+  auto flow = StartFlow(o);
+  const std::string before = SaveCheckpoint(*flow);  // names no file; scans from the start
+  AppendLines("a.log", 0, 300);
+  flow->PollNow();  // put, tagged: a.log at line 300
+  flow->PollNow();
+  StopFlow(std::move(flow));
+  AppendLines("a.log", 300, 350);
+  std::vector<std::string> lines;
+  for (int i = 300; i < 350; ++i) lines.push_back("line-" + std::to_string(i));
+  std::vector<broker::PutRecordIn> in;
+  for (const auto& l : lines) in.push_back({Path("a.log"), l, std::nullopt});
+  std::vector<broker::PutRecordOut> out;
+  ASSERT_TRUE(stream_->PutBatch(in, &out, nullptr).ok());  // the put that left no tag
+  PutBack(dir_ / "cp" / "test.json", before);
+  uint64_t line_350 = 0;
+  for (int i = 0; i < 350; ++i) line_350 += ("line-" + std::to_string(i) + "\n").size();
+  AddCheckpointOf("a.log", line_350);
+  AppendLines("a.log", 350, 360);
+  RunOnce(o);
+  EXPECT_EQ(NotOnce({{0, 360}}), 0);
+}
+
 TEST_F(FlowTagsTest, ACheckpointWithoutTagsReadsAsBefore) {
   // A checkpoint file of a version from before tags: no shard positions, so no scan; the
   // records put after it are read again (at least once, as before).
