@@ -66,6 +66,13 @@ struct Flow::File {
   uint64_t read_at = 0;
   uint32_t read_tail_len = 0;
   uint64_t read_tail_hash = 0;
+  // The end of the last record taken from this content (Sink), and a hash of the bytes before
+  // it as read_tail's, for record_tail_at: where a copy goes on when a truncation cuts the
+  // record being framed (its rest is in the copy).
+  uint64_t record_end = 0;
+  uint64_t record_tail_at = 0;
+  uint32_t record_tail_len = 0;
+  uint64_t record_tail_hash = 0;
   std::string head;  // its first min(size, kFingerprintBytes) bytes, as the fingerprint saw them
   // Position tags: this file's slot in the put being tagged (valid while tag_stamp is the
   // flow's), and the prefix hash taken for the offset a put ends at (PrefixAt).
@@ -86,6 +93,7 @@ class Flow::Sink final : public RecordSink {
  public:
   Sink(Flow* flow, File* file) : flow_(flow), file_(file) {}
   void OnRecord(std::string_view data, uint64_t begin, uint64_t end) override {
+    if (end > file_->record_end) file_->record_end = end;
     flow_->AddRecord(file_, data, begin, end);
   }
 

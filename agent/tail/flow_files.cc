@@ -429,6 +429,9 @@ bool Flow::RestoreOffset(File* f, uint64_t size, bool initial) {
   }
   f->durable_offset = f->put_offset = offset;
   f->framer = std::make_unique<Framer>(framer_options_, offset);
+  f->record_end = f->record_tail_at = offset;
+  f->record_tail_len = own ? f->prefix_len : 0;
+  f->record_tail_hash = own ? f->prefix_hash : 0;
   return own;
 }
 
@@ -523,11 +526,21 @@ void Flow::AddOrphan(const FileCheckpoint& c) {
 
 void Flow::KeepReadOrphan(const File* f, uint64_t covered) {
   if (f->fingerprint.len < kMinOrphanFingerprint) return;
-  // Checked at the end of the last block read (covered, when no partial record was left).
-  const bool tail = f->read_at == covered && f->read_tail_len > 0;
+  // Checked at the end of the last block read (covered, when no partial record was left), or
+  // at the end of the last record (covered, when a record being framed was cut).
+  uint32_t tail_len = 0;
+  uint64_t tail_hash = 0;
+  if (f->read_at == covered && f->read_tail_len > 0) {
+    tail_len = f->read_tail_len;
+    tail_hash = f->read_tail_hash;
+  } else if (f->record_tail_at == covered && f->record_tail_len > 0) {
+    tail_len = f->record_tail_len;
+    tail_hash = f->record_tail_hash;
+  }
+  const bool tail = tail_len > 0;
   const bool durable = f->durable_offset <= covered;
-  KeepOrphan({f->display_path, f->id, f->fingerprint, covered, tail ? covered : 0,
-              tail ? f->read_tail_len : 0u, tail ? f->read_tail_hash : 0u, f->head,
+  KeepOrphan({f->display_path, f->id, f->fingerprint, covered, tail ? covered : 0, tail_len,
+              tail_hash, f->head,
               durable ? f->durable_offset : 0, durable ? f->prefix_len : 0u,
               durable ? f->prefix_hash : 0u, f->serial, f->epoch});
 }
@@ -581,6 +594,9 @@ void Flow::StartAt(File* f, uint64_t offset, uint32_t prefix_len, uint64_t prefi
   f->framer = std::make_unique<Framer>(framer_options_, offset);
   f->put_offset = offset;
   if (prefix_len == 0 && offset > 0) PrefixAt(f, offset, &prefix_len, &prefix_hash);
+  f->record_end = f->record_tail_at = offset;
+  f->record_tail_len = prefix_len;
+  f->record_tail_hash = prefix_hash;
   // The checkpoint moves there once what was put before (the original's records, some maybe
   // still in the batch) is durable: a crash before that must not skip what was not yet stored.
   Pending p{stream_->WriteGeneration(),

@@ -36,6 +36,7 @@ bool Flow::CheckFile(File* f) {
   }
   const int64_t mtime_ns =
       static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  const uint64_t seen = f->size;  // of the old content, as the last look saw it
   bool truncated = size < f->framer->next_offset();
   // Truncated and written again between two looks, maybe to the very same size: the first bytes
   // tell. Checked whenever the file was modified.
@@ -50,9 +51,16 @@ bool Flow::CheckFile(File* f) {
         .With("path", f->display_path)
         .With("offset", f->framer->next_offset())
         .With("size", size);
-    Sink sink(this, f);
-    f->framer->Flush(&sink);  // what was written before the truncation is still a record
-    const uint64_t covered = f->framer->next_offset();
+    uint64_t covered = f->framer->next_offset();
+    if (f->framer->has_pending() && seen > covered) {
+      // The record being framed went on past what was read (the read stopped inside the file,
+      // or its last block was the new content's and was dropped): its rest is in the old
+      // content, so in a copy, which goes on from the last whole record and reads it whole.
+      covered = f->record_end;
+    } else {
+      Sink sink(this, f);
+      f->framer->Flush(&sink);  // what was written before the truncation is still a record
+    }
     // copytruncate: the copy may be found only now, or after: it goes on from `covered`, once
     // its bytes before that are this file's.
     KeepReadOrphan(f, covered);
@@ -67,6 +75,8 @@ bool Flow::CheckFile(File* f) {
     checkpoint_dirty_ = true;
     f->read_at = 0;
     f->read_tail_len = 0;
+    f->record_end = f->record_tail_at = 0;
+    f->record_tail_len = 0;
     f->hashed_end = UINT64_MAX;  // a prefix hashed before is of the old content
     f->framer->Reset(0);
     f->at_eof = false;
@@ -117,6 +127,15 @@ bool Flow::ReadFile(File* f, uint64_t* budget) {
       return true;
     }
     if (n == 0) break;
+    // Truncated and written again since CheckFile looked (copytruncate under a reader that is
+    // behind), the file would have given the new content's bytes at the old content's offset.
+    // Its first bytes, read after the block, tell: unchanged, the block was read before any
+    // truncation. Changed, the block is dropped and CheckFile starts the new content.
+    if (f->fingerprint.len > 0 && !FingerprintMatches(f->fd, UINT64_MAX, f->fingerprint)) {
+      f->mtime_ns = -1;  // CheckFile compares the fingerprint again
+      if (!CheckFile(f)) return true;
+      continue;
+    }
     stats_.bytes_read += static_cast<uint64_t>(n);
     f->last_growth_ms = clock_->MonotonicMs();
     f->framer->Feed(std::string_view(block_.data(), static_cast<size_t>(n)), &sink);
@@ -124,6 +143,16 @@ bool Flow::ReadFile(File* f, uint64_t* budget) {
     f->read_tail_len = static_cast<uint32_t>(tail);
     f->read_tail_hash = Fnv1a64(std::string_view(block_.data() + n - tail, tail));
     f->read_at = f->framer->next_offset();
+    // Where the last record taken from this block ends, and the bytes before it.
+    const uint64_t block_start = f->read_at - static_cast<uint64_t>(n);
+    if (f->record_end != f->record_tail_at && f->record_end > block_start &&
+        f->record_end <= f->read_at) {
+      const size_t before = static_cast<size_t>(f->record_end - block_start);
+      const size_t len = std::min<size_t>(before, kPrefixCheckBytes);
+      f->record_tail_at = f->record_end;
+      f->record_tail_len = static_cast<uint32_t>(len);
+      f->record_tail_hash = Fnv1a64(std::string_view(block_.data() + before - len, len));
+    }
     *budget -= std::min<uint64_t>(*budget, static_cast<uint64_t>(n));
     if (f->framer->next_offset() > f->size) f->size = f->framer->next_offset();
   }
