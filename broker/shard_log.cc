@@ -216,9 +216,8 @@ void ShardLog::Append(std::span<const PutRecordIn> records, std::span<const uint
   };
   // `last`: the append's last chunk, which ends the write (kChunkFlagWriteEnd).
   auto close_chunk = [&](bool last) {
-    size_t total =
-        SealChunk(*seal_gcm_, seal_seg_->salt(), chunk_first, offset - 1, chunk_records,
-                  arrival_ms, last, wbuf_.get() + chunk_at, chunk_plain, seal_pieces_);
+    size_t total = SealChunk(*seal_gcm_, seal_seg_->salt(), chunk_first, offset - 1, chunk_records,
+                             arrival_ms, last, wbuf_.get() + chunk_at, chunk_plain, seal_pieces_);
     seal_pieces_.clear();
     if (total == 0) seal_failed = true;
     metas_.push_back({chunk_first, offset - 1, chunk_records, arrival_ms,

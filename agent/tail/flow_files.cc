@@ -540,8 +540,7 @@ void Flow::KeepReadOrphan(const File* f, uint64_t covered) {
   const bool tail = tail_len > 0;
   const bool durable = f->durable_offset <= covered;
   KeepOrphan({f->display_path, f->id, f->fingerprint, covered, tail ? covered : 0, tail_len,
-              tail_hash, f->head,
-              durable ? f->durable_offset : 0, durable ? f->prefix_len : 0u,
+              tail_hash, f->head, durable ? f->durable_offset : 0, durable ? f->prefix_len : 0u,
               durable ? f->prefix_hash : 0u, f->serial, f->epoch});
 }
 
