@@ -18,8 +18,16 @@ void Flow::PrefixAt(File* f, uint64_t end, uint32_t* len, uint64_t* hash) {
     f->hashed_end = end;
     f->hashed_len = 0;
     f->hashed = 0;
-    if (f->fd >= 0) {
-      const uint32_t want = static_cast<uint32_t>(std::min<uint64_t>(kPrefixCheckBytes, end));
+    const uint32_t want = static_cast<uint32_t>(std::min<uint64_t>(kPrefixCheckBytes, end));
+    // The bytes before the end of the last block or record read, hashed as they were read: the
+    // file may have been truncated since (and refilled), unseen yet (campaign trial 862).
+    if (want > 0 && end == f->read_at && f->read_tail_len == want) {
+      f->hashed_len = want;
+      f->hashed = f->read_tail_hash;
+    } else if (want > 0 && end == f->record_tail_at && f->record_tail_len == want) {
+      f->hashed_len = want;
+      f->hashed = f->record_tail_hash;
+    } else if (f->fd >= 0) {
       auto h = HashRange(f->fd, end - want, end);
       if (h.ok()) {
         f->hashed_len = want;

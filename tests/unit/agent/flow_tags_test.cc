@@ -185,6 +185,8 @@ class DyingStream final : public broker::Stream {
   void Allow(int writes) { writes_left_ = writes; }  // the disk has room again
   // Runs `f` once, at the start of the next put (what a writer does meanwhile).
   void BeforeNextPut(std::function<void()> f) { before_put_ = std::move(f); }
+  // Runs `f` once, when the shards are next listed (a put lists them before its tag is made).
+  void BeforeNextListShards(std::function<void()> f) { before_list_ = std::move(f); }
 
   Status PutBatch(std::span<const broker::PutRecordIn> records,
                   std::vector<broker::PutRecordOut>* out, broker::PutTag* tag) override {
@@ -232,7 +234,10 @@ class DyingStream final : public broker::Stream {
   uint64_t WriteGeneration() const override { return inner_->WriteGeneration(); }
   uint64_t DurableGeneration() const override { return inner_->DurableGeneration(); }
   Status Sync() override { return inner_->Sync(); }
-  std::vector<broker::ShardInfo> ListShards() const override { return inner_->ListShards(); }
+  std::vector<broker::ShardInfo> ListShards() const override {
+    if (before_list_) std::exchange(before_list_, nullptr)();
+    return inner_->ListShards();
+  }
   Result<broker::ShardInfo> GetShard(uint32_t i) const override { return inner_->GetShard(i); }
   uint64_t ShardEpoch(uint32_t i) const override { return inner_->ShardEpoch(i); }
   Status Read(uint32_t shard, uint64_t from, const broker::ReadLimits& limits,
@@ -280,6 +285,7 @@ class DyingStream final : public broker::Stream {
   int writes_left_;
   int writes_ = 0;
   std::function<void()> before_put_;
+  mutable std::function<void()> before_list_;
 };
 
 // Records keyed by file or at random on four shards: a batch of six files touches several
@@ -735,6 +741,53 @@ TEST_F(FlowTagsTest, AFileTruncatedAndRefilledWhileBeingReadIsNotReadOnAsItsOldC
   stream_ = real;
   EXPECT_EQ(NotOnce({{0, 2000}, {5000, 8000}}), 0);
   EXPECT_EQ(Count().count(-1), 0u);  // no piece of a line read at the old offset
+}
+
+TEST_F(FlowTagsTest, APutAfterItsFileWasTruncatedUnseenNamesTheBytesItRead) {
+  // Lines read, and the file copied and truncated before their put, which the flow has not seen
+  // yet: the put's tag names the file's old content with the hash of the bytes before its end
+  // as they were read (the file no longer has them), so that a copy checkpointed behind that
+  // position goes on from it after a kill (campaign trial 862: that hash missing, a copy's last
+  // 11 lines were put again).
+  OpenBroker();
+  broker::Stream* const real = stream_;
+  DyingStream dying(real, 1000000);
+  stream_ = &dying;
+  FlowOptions o = Options("*.log");
+  AppendLines("a.log", 0, 300);
+  const uint64_t end = fs::file_size(Path("a.log"));
+  struct stat st;
+  ASSERT_EQ(stat(Path("a.log").c_str(), &st), 0);
+  auto flow = StartFlow(o);
+  dying.BeforeNextListShards([&] {  // as the put begins, after the read
+    fs::copy_file(Path("a.log"), Path("a.1.log"));
+    ASSERT_EQ(truncate(Path("a.log").c_str(), 0), 0);
+  });
+  flow->PollNow();
+  flow->PollNow();
+  StopFlow(std::move(flow));
+  stream_ = real;
+  int named = 0;
+  for (const broker::ShardInfo& shard : stream_->ListShards()) {
+    broker::ReadBatch batch;
+    ASSERT_TRUE(stream_->Read(shard.index, 0, {}, &batch).ok());
+    for (const broker::RecordView& r : batch.records) {
+      PositionTag tag;
+      if (r.tag.empty() || !DecodePositionTag(r.tag, &tag)) continue;
+      for (const FileCheckpoint& c : tag.positions) {
+        if (c.id.ino != static_cast<uint64_t>(st.st_ino) || c.offset != end) continue;
+        ++named;
+        EXPECT_EQ(c.prefix_len, kPrefixCheckBytes);
+        int fd = open(Path("a.1.log").c_str(), O_RDONLY);
+        auto h = HashRange(fd, end - kPrefixCheckBytes, end);
+        close(fd);
+        ASSERT_TRUE(h.ok());
+        EXPECT_EQ(c.prefix_hash, *h);
+      }
+    }
+  }
+  EXPECT_EQ(named, 1);
+  EXPECT_EQ(NotOnce({{0, 300}}), 0);
 }
 
 TEST_F(FlowTagsTest, ACheckpointAheadOfTheNewestTagInItsContentStands) {
