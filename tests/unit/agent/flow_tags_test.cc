@@ -806,8 +806,9 @@ TEST_F(FlowTagsTest, ACheckpointAheadOfTheNewestTagInItsContentStands) {
   AppendLines("a.log", 300, 350);
   std::vector<std::string> lines;
   for (int i = 300; i < 350; ++i) lines.push_back("line-" + std::to_string(i));
+  const std::string key = Path("a.log");
   std::vector<broker::PutRecordIn> in;
-  for (const auto& l : lines) in.push_back({Path("a.log"), l, std::nullopt});
+  for (const auto& l : lines) in.push_back({key, l, std::nullopt});
   std::vector<broker::PutRecordOut> out;
   ASSERT_TRUE(stream_->PutBatch(in, &out, nullptr).ok());  // the put that left no tag
   PutBack(dir_ / "cp" / "test.json", before);
