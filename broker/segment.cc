@@ -138,10 +138,10 @@ FrameCheck DecodeChunk(char* p, size_t avail, Chunk* out, bool verify) {
   uint64_t first = fmt::Get64(p + fmt::kChunkFirstAt);
   uint64_t last = fmt::Get64(p + fmt::kChunkLastAt);
   uint32_t records = fmt::Get32(p + fmt::kChunkRecordsAt);
+  uint32_t flags = fmt::Get32(p + fmt::kChunkFlagsAt);
   if (sealed > fmt::kMaxChunkSealedBytes ||
       sealed < fmt::kChunkTagBytes + fmt::kFrameHeaderSize * uint64_t{records} || records == 0 ||
-      last < first || last - first + 1 < records ||
-      (fmt::Get32(p + fmt::kChunkFlagsAt) & ~fmt::kChunkFlagWriteEnd) != 0) {
+      last < first || last - first + 1 < records || (flags & ~fmt::kChunkFlagWriteEnd) != 0) {
     return FrameCheck::kBad;
   }
   size_t total = fmt::kChunkHeaderSize + sealed;
@@ -153,7 +153,7 @@ FrameCheck DecodeChunk(char* p, size_t avail, Chunk* out, bool verify) {
   out->first = first;
   out->last = last;
   out->records = records;
-  out->write_end = (fmt::Get32(p + fmt::kChunkFlagsAt) & fmt::kChunkFlagWriteEnd) != 0;
+  out->write_end = (flags & fmt::kChunkFlagWriteEnd) != 0;
   out->arrival_ms = static_cast<int64_t>(fmt::Get64(p + fmt::kChunkArrivalAt));
   out->sealed = p + fmt::kChunkHeaderSize;
   out->sealed_len = sealed;
@@ -233,14 +233,12 @@ static std::string SegmentHeader(uint64_t base, bool write_ends) {
 }
 
 // The bytes of a sealed header up to the wrapped key: what the wrap authenticates.
-// `write_ends`: its appends end in kChunkFlagWriteEnd chunks (kSegFlagWriteEnds).
-static std::string SealedHeaderPrefix(uint64_t base, std::string_view key_id, uint32_t salt,
-                                      bool write_ends) {
+// Its appends end in kChunkFlagWriteEnd chunks (kSegFlagWriteEnds).
+static std::string SealedHeaderPrefix(uint64_t base, std::string_view key_id, uint32_t salt) {
   std::string h(fmt::SealedHeaderSize(key_id.size()) - fmt::kSegWrappedKeyBytes, '\0');
   fmt::Put32(h.data() + fmt::kSegMagicAt, fmt::kSegmentMagic);
   fmt::Put16(h.data() + fmt::kSegVersionAt, fmt::kSealedSegmentVersion);
-  fmt::Put16(h.data() + fmt::kSegFlagsAt,
-             fmt::kSegFlagSealed | (write_ends ? fmt::kSegFlagWriteEnds : 0));
+  fmt::Put16(h.data() + fmt::kSegFlagsAt, fmt::kSegFlagSealed | fmt::kSegFlagWriteEnds);
   fmt::Put64(h.data() + fmt::kSegBaseAt, base);
   fmt::Put16(h.data() + fmt::kSegHeaderLenAt,
              static_cast<uint16_t>(fmt::SealedHeaderSize(key_id.size())));
@@ -263,7 +261,7 @@ Result<std::shared_ptr<Segment>> Segment::Create(const std::filesystem::path& di
     uint8_t salt[4];
     if (RAND_bytes(salt, sizeof salt) != 1) return Internal("RAND_bytes failed");
     seg->salt_ = fmt::Get32(reinterpret_cast<const char*>(salt));
-    h = SealedHeaderPrefix(base, master->id, seg->salt_, true);
+    h = SealedHeaderPrefix(base, master->id, seg->salt_);
     const size_t prefix = h.size();
     h.resize(prefix + fmt::kSegWrappedKeyBytes);
     ASSIGN_OR_RETURN(seg->data_key_,

@@ -73,6 +73,21 @@ struct Flow::File {
   uint64_t record_tail_at = 0;
   uint32_t record_tail_len = 0;
   uint64_t record_tail_hash = 0;
+  // The hash of the bytes before `at` as they were read (read_tail or record_tail): false when
+  // neither ends there.
+  bool ReadTailAt(uint64_t at, uint32_t* len, uint64_t* hash) const {
+    if (at == read_at && read_tail_len > 0) {
+      *len = read_tail_len;
+      *hash = read_tail_hash;
+      return true;
+    }
+    if (at == record_tail_at && record_tail_len > 0) {
+      *len = record_tail_len;
+      *hash = record_tail_hash;
+      return true;
+    }
+    return false;
+  }
   std::string head;  // its first min(size, kFingerprintBytes) bytes, as the fingerprint saw them
   // Position tags: this file's slot in the put being tagged (valid while tag_stamp is the
   // flow's), and the prefix hash taken for the offset a put ends at (PrefixAt).

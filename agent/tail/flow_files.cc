@@ -530,14 +530,7 @@ void Flow::KeepReadOrphan(const File* f, uint64_t covered) {
   // at the end of the last record (covered, when a record being framed was cut).
   uint32_t tail_len = 0;
   uint64_t tail_hash = 0;
-  if (f->read_at == covered && f->read_tail_len > 0) {
-    tail_len = f->read_tail_len;
-    tail_hash = f->read_tail_hash;
-  } else if (f->record_tail_at == covered && f->record_tail_len > 0) {
-    tail_len = f->record_tail_len;
-    tail_hash = f->record_tail_hash;
-  }
-  const bool tail = tail_len > 0;
+  const bool tail = f->ReadTailAt(covered, &tail_len, &tail_hash);
   const bool durable = f->durable_offset <= covered;
   KeepOrphan({f->display_path, f->id, f->fingerprint, covered, tail ? covered : 0, tail_len,
               tail_hash, f->head, durable ? f->durable_offset : 0, durable ? f->prefix_len : 0u,

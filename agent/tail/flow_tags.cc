@@ -21,12 +21,11 @@ void Flow::PrefixAt(File* f, uint64_t end, uint32_t* len, uint64_t* hash) {
     const uint32_t want = static_cast<uint32_t>(std::min<uint64_t>(kPrefixCheckBytes, end));
     // The bytes before the end of the last block or record read, hashed as they were read: the
     // file may have been truncated since (and refilled), unseen yet (campaign trial 862).
-    if (want > 0 && end == f->read_at && f->read_tail_len == want) {
+    uint32_t read_len = 0;
+    uint64_t read_hash = 0;
+    if (f->ReadTailAt(end, &read_len, &read_hash) && read_len == want) {
       f->hashed_len = want;
-      f->hashed = f->read_tail_hash;
-    } else if (want > 0 && end == f->record_tail_at && f->record_tail_len == want) {
-      f->hashed_len = want;
-      f->hashed = f->record_tail_hash;
+      f->hashed = read_hash;
     } else if (f->fd >= 0) {
       auto h = HashRange(f->fd, end - want, end);
       if (h.ok()) {

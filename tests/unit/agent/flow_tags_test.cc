@@ -70,6 +70,11 @@ class FlowTagsTest : public FlowTest {
   void PutBack(const fs::path& path, const std::string& text) {
     std::ofstream(path, std::ios::trunc) << text;
   }
+  // copytruncate: `from` copied to `to`, then emptied.
+  void CopyTruncate(const std::string& from, const std::string& to) {
+    fs::copy_file(Path(from), Path(to));
+    ASSERT_EQ(truncate(Path(from).c_str(), 0), 0);
+  }
   void KillInEveryPut(PartitionKeyKind keys);
   // A kill -9 now: the checkpoint written at this moment is the one the restart finds (the
   // flow's Stop writes a later one, which is put back). The restart reads on, then stops.
@@ -732,8 +737,7 @@ TEST_F(FlowTagsTest, AFileTruncatedAndRefilledWhileBeingReadIsNotReadOnAsItsOldC
   AppendLines("a.log", 0, 2000);
   auto flow = StartFlow(o);
   stream.BeforeNextPut([&] {
-    fs::copy_file(Path("a.log"), Path("a.1.log"));
-    ASSERT_EQ(truncate(Path("a.log").c_str(), 0), 0);
+    CopyTruncate("a.log", "a.1.log");
     AppendLines("a.log", 5000, 8000);
   });
   for (int i = 0; i < 6; ++i) flow->PollNow();
@@ -759,10 +763,7 @@ TEST_F(FlowTagsTest, APutAfterItsFileWasTruncatedUnseenNamesTheBytesItRead) {
   struct stat st;
   ASSERT_EQ(stat(Path("a.log").c_str(), &st), 0);
   auto flow = StartFlow(o);
-  dying.BeforeNextListShards([&] {  // as the put begins, after the read
-    fs::copy_file(Path("a.log"), Path("a.1.log"));
-    ASSERT_EQ(truncate(Path("a.log").c_str(), 0), 0);
-  });
+  dying.BeforeNextListShards([&] { CopyTruncate("a.log", "a.1.log"); });  // after the read
   flow->PollNow();
   flow->PollNow();
   StopFlow(std::move(flow));
